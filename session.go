@@ -1,0 +1,178 @@
+package sessionmanager
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Status is the state of a session.
+type Status string
+
+// Session states. Inactive is presence only (shown as idle): activity makes
+// the session active again. Ended is final.
+const (
+	StatusActive   Status = "active"
+	StatusInactive Status = "inactive"
+	StatusEnded    Status = "ended"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	return s == StatusActive || s == StatusInactive || s == StatusEnded
+}
+
+// EndReason says why a session ended.
+type EndReason string
+
+// End reasons.
+const (
+	EndLogout          EndReason = "logout"
+	EndManual          EndReason = "manual"
+	EndIdle            EndReason = "idle"
+	EndExpired         EndReason = "expired"
+	EndBlocked         EndReason = "blocked"
+	EndRefreshReuse    EndReason = "refresh_reuse"
+	EndPasswordChanged EndReason = "password_changed"
+	EndEvicted         EndReason = "evicted"
+	EndErased          EndReason = "erased"
+)
+
+// AuthMethod says how the user signed in.
+type AuthMethod string
+
+// Auth methods.
+const (
+	AuthPassword  AuthMethod = "password"
+	AuthMagicLink AuthMethod = "magic_link"
+	AuthExternal  AuthMethod = "external"
+)
+
+// Device is the parsed user agent.
+type Device struct {
+	// Type is desktop, mobile, tablet, tv, bot or unknown.
+	Type           string `json:"type"`
+	Browser        string `json:"browser"`
+	BrowserVersion string `json:"browserVersion,omitempty"`
+	OS             string `json:"os"`
+	OSVersion      string `json:"osVersion,omitempty"`
+}
+
+// Family is the browser+OS family used for new-device detection.
+func (d Device) Family() string { return d.Browser + "/" + d.OS }
+
+// Session is the persistent record of one sign-in.
+type Session struct {
+	// ID is opaque, at least 128 random bits.
+	ID     string `json:"id"`
+	UserID string `json:"userId"`
+	// UserEmail and Username are filled by the store on reads (a join).
+	UserEmail  string     `json:"userEmail,omitempty"`
+	Username   string     `json:"username,omitempty"`
+	Status     Status     `json:"status"`
+	EndReason  EndReason  `json:"endReason,omitempty"`
+	AuthMethod AuthMethod `json:"authMethod"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastSeenAt time.Time  `json:"lastSeenAt"`
+	// EndedAt is zero while the session is not ended.
+	EndedAt time.Time `json:"endedAt,omitzero"`
+	// ExpiresAt is the absolute expiry (maxSessionAge after login).
+	ExpiresAt time.Time  `json:"expiresAt"`
+	IP        netip.Addr `json:"ip"`
+	UserAgent string     `json:"userAgent"`
+	Device    Device     `json:"device"`
+	Location  Location   `json:"location"`
+	Threat    Threat     `json:"threat"`
+	// Score is the security score at login, 0-100 (100 = no concern).
+	Score   int          `json:"score"`
+	Reasons []RiskReason `json:"reasons"`
+	// RefreshFamily identifies the chain of refresh tokens of this session.
+	RefreshFamily string `json:"-"`
+	// RefreshSealed is the current refresh token sealed with AES-256-GCM, kept
+	// so that a retry within the grace window gets the same answer.
+	RefreshSealed []byte `json:"-"`
+	// RefreshRotatedAt is when the current refresh token replaced the previous.
+	RefreshRotatedAt time.Time `json:"-"`
+}
+
+// Live reports whether the session still authorises requests at now.
+func (s *Session) Live(now time.Time) bool {
+	return s.Status != StatusEnded && now.Before(s.ExpiresAt)
+}
+
+// RefreshToken is a stored refresh token: only its HMAC lookup hash.
+type RefreshToken struct {
+	Hash      []byte
+	SessionID string
+	CreatedAt time.Time
+	// ReplacedAt is zero while the token is the session's current one.
+	ReplacedAt time.Time
+}
+
+// RotateRefresh asks the store to replace a session's current refresh token.
+type RotateRefresh struct {
+	SessionID string
+	OldHash   []byte
+	NewHash   []byte
+	NewSealed []byte
+	At        time.Time
+}
+
+// LastSeen is one activity note for a session.
+type LastSeen struct {
+	SessionID string
+	At        time.Time
+}
+
+// SessionSort is a sort key for session lists.
+type SessionSort string
+
+// Sort keys.
+const (
+	SortCreated  SessionSort = "created_at"
+	SortLastSeen SessionSort = "last_seen"
+	SortScore    SessionSort = "score"
+)
+
+// SessionFilter selects sessions for a list page or an export. Zero fields
+// do not filter.
+type SessionFilter struct {
+	Status     []Status
+	UserID     string
+	Country    string
+	IPPrefix   netip.Prefix // a single address is a /32 or /128 prefix
+	DeviceType string
+	// AnyThreat keeps sessions with at least one of these flags set.
+	AnyThreat  Threat
+	ScoreBelow *int
+	From, To   time.Time // on CreatedAt: From inclusive, To exclusive
+	// Search matches a substring of the user's email/username, the IP, the
+	// browser, the OS or the city (case-insensitive).
+	Search string
+	Sort   SessionSort
+	Desc   bool
+	// Limit is the page size (the store caps it at 500, default 50).
+	Limit  int
+	Cursor string
+}
+
+// SessionPage is one page of a session list.
+type SessionPage struct {
+	Sessions   []*Session
+	NextCursor string // empty on the last page
+}
+
+// StaleSweep asks the store to apply the inactivity rules at Now.
+type StaleSweep struct {
+	Now time.Time
+	// InactiveBefore: active sessions last seen before it become inactive.
+	InactiveBefore time.Time
+	// IdleBefore, when not zero: live sessions last seen before it end (idle).
+	IdleBefore time.Time
+}
+
+// Ended names a session that a store operation ended.
+type Ended struct {
+	SessionID string
+	UserID    string
+	Reason    EndReason
+}

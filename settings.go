@@ -1,0 +1,88 @@
+package sessionmanager
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SettingsKey is the store key of the Settings document.
+const SettingsKey = "settings"
+
+// Duration is a time.Duration that reads and writes as a Go duration string.
+type Duration time.Duration
+
+// MarshalJSON writes d as "15m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a Go duration string ("15m") or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n float64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return Errorf(EINVALID, "a duration is a string like \"15m\" or a number of seconds")
+		}
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return Errorf(EINVALID, "%q is not a duration like \"15m\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Actions says what to do for each policy condition.
+type Actions struct {
+	VPN        Action `json:"vpn"`
+	Proxy      Action `json:"proxy"`
+	Tor        Action `json:"tor"`
+	Datacenter Action `json:"datacenter"`
+	Threat     Action `json:"threat"`
+	Geofence   Action `json:"geofence"`
+	LowScore   Action `json:"lowScore"`
+}
+
+// Settings is the runtime policy document, kept in the store and read by
+// every instance; a change applies to the next login.
+type Settings struct {
+	AllowedCountries []string `json:"allowedCountries"`
+	BlockedCountries []string `json:"blockedCountries"`
+	ScoreThreshold   int      `json:"scoreThreshold"`
+	// GeoLookupFailure is "allow" or "block".
+	GeoLookupFailure string  `json:"geoLookupFailure"`
+	Actions          Actions `json:"actions"`
+	// Weights overrides the default weight of a reason code.
+	Weights map[string]int `json:"weights"`
+	// ImpossibleTravelKMH is the speed above which travel is impossible.
+	ImpossibleTravelKMH float64 `json:"impossibleTravelKmh"`
+	// TravelMinDistanceKM is the distance floor below which travel never fires.
+	TravelMinDistanceKM float64 `json:"travelMinDistanceKm"`
+	// FailedLoginWindow is the window failed logins are counted in.
+	FailedLoginWindow Duration `json:"failedLoginWindow"`
+	// FailedLoginsAccount/IP: from this count on, the failed-logins signal fires.
+	FailedLoginsAccount int `json:"failedLoginsAccount"`
+	FailedLoginsIP      int `json:"failedLoginsIp"`
+	// MaxSessionsPerUser caps concurrent sessions (0 = no cap); the oldest is evicted.
+	MaxSessionsPerUser int `json:"maxSessionsPerUser"`
+	// NewSignInEmail sends users a "new sign-in to your account" email.
+	NewSignInEmail bool `json:"newSignInEmail"`
+}
+
+// DefaultSettings returns the documented defaults.
+func DefaultSettings() *Settings {
+	return &Settings{
+		AllowedCountries:    []string{},
+		BlockedCountries:    []string{},
+		ScoreThreshold:      40,
+		GeoLookupFailure:    "allow",
+		Actions:             Actions{VPN: ActionAlert, Proxy: ActionAlert, Tor: ActionBlock, Datacenter: ActionAllow, Threat: ActionBlock, Geofence: ActionBlock, LowScore: ActionAlert},
+		Weights:             map[string]int{},
+		ImpossibleTravelKMH: 1000,
+		TravelMinDistanceKM: 300,
+		FailedLoginWindow:   Duration(15 * time.Minute),
+		FailedLoginsAccount: 5,
+		FailedLoginsIP:      20,
+	}
+}

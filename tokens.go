@@ -1,0 +1,47 @@
+package sessionmanager
+
+import (
+	"context"
+	"time"
+)
+
+// AccessClaims are the claims of an access token.
+type AccessClaims struct {
+	Subject   string // user id
+	SessionID string
+	KeyID     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// AccessTokens issues and verifies access tokens (EdDSA JWTs).
+type AccessTokens interface {
+	Issue(ctx context.Context, subject, sessionID string, now time.Time) (token string, c AccessClaims, err error)
+	// Verify checks signature, algorithm, kid, iss, aud, typ and exp at now.
+	// Every invalid token gets the same error (EUNAUTHORIZED).
+	Verify(token string, now time.Time) (AccessClaims, error)
+}
+
+// Secrets makes and protects opaque secrets: refresh tokens, link tokens,
+// admin tokens. Lookup hashes are HMAC-SHA256; sealing is AES-256-GCM with a
+// key id so keys can rotate.
+type Secrets interface {
+	// NewToken returns a fresh 256-bit random token (URL-safe) and its lookup hash.
+	NewToken() (token string, lookup []byte, err error)
+	// LookupHash is the HMAC-SHA256 of token under the lookup key.
+	LookupHash(token string) []byte
+	Seal(plaintext, additionalData []byte) ([]byte, error)
+	Open(sealed, additionalData []byte) ([]byte, error)
+}
+
+// PasswordHasher hashes passwords (argon2id).
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	// Verify reports whether password matches the encoded hash, in constant time.
+	Verify(encoded, password string) (bool, error)
+}
+
+// UserAgentParser parses a raw User-Agent header.
+type UserAgentParser interface {
+	Parse(ua string) Device
+}
