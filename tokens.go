@@ -45,3 +45,24 @@ type PasswordHasher interface {
 type UserAgentParser interface {
 	Parse(ua string) Device
 }
+
+// AlertInput is what alert rules see of an event.
+type AlertInput struct {
+	Event *Event
+	User  *User
+	// Session is nil for a blocked login.
+	Session    *Session
+	Location   Location
+	Threat     Threat
+	Device     Device
+	Assessment *Assessment
+	// Previous is the user's session before this one, nil if none.
+	Previous *Session
+}
+
+// Alerter turns an event into the deliveries that are written to the outbox
+// in the same transaction as the event. It must be fast (no I/O but reading
+// cached rules): delivery happens later, off the request path.
+type Alerter interface {
+	Deliveries(ctx context.Context, in AlertInput) ([]*Delivery, error)
+}
