@@ -1,0 +1,67 @@
+package alert
+
+import (
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// hasReason reports whether the assessment lists the reason code.
+func hasReason(a *sm.Assessment, code string) bool {
+	if a == nil {
+		return false
+	}
+	for _, r := range a.Reasons {
+		if r.Code == code {
+			return true
+		}
+	}
+	_, ok := a.Triggered[code]
+	return ok
+}
+
+// triggerMatches reports whether one built-in trigger matches the input.
+func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool {
+	a := in.Assessment
+	eventType := ""
+	if in.Event != nil {
+		eventType = in.Event.Type
+	}
+	switch trigger {
+	case TriggerNewCountry:
+		return hasReason(a, sm.ReasonNewCountry)
+	case TriggerNewDevice:
+		return hasReason(a, sm.ReasonNewDevice)
+	case TriggerImpossibleTravel:
+		return hasReason(a, sm.ReasonImpossibleTravel)
+	case TriggerVPN:
+		return in.Threat.VPN || hasReason(a, sm.ReasonVPN)
+	case TriggerProxy:
+		return in.Threat.Proxy || hasReason(a, sm.ReasonProxy)
+	case TriggerTor:
+		return in.Threat.Tor || hasReason(a, sm.ReasonTor)
+	case TriggerDatacenter:
+		return in.Threat.Datacenter || hasReason(a, sm.ReasonDatacenter)
+	case TriggerThreat:
+		return in.Threat.KnownThreat || hasReason(a, sm.ReasonKnownThreat)
+	case TriggerLowScore:
+		if lowScoreBelow != nil {
+			return a != nil && a.Score < *lowScoreBelow
+		}
+		return hasReason(a, sm.ReasonLowScore)
+	case TriggerLoginBlocked:
+		return eventType == sm.EventLoginBlocked
+	case TriggerRefreshReuse:
+		return eventType == sm.EventRefreshReuse
+	}
+	return false
+}
+
+// matchedTriggers returns the rule's triggers that match, in rule order.
+func matchedTriggers(r *Rule, in *sm.AlertInput) []string {
+	var out []string
+	for _, t := range r.Triggers {
+		if triggerMatches(t, in, r.LowScoreBelow) {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package alert
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Triggers a rule can name.
+const (
+	TriggerNewCountry       = "new_country"
+	TriggerVPN              = "vpn"
+	TriggerProxy            = "proxy"
+	TriggerTor              = "tor"
+	TriggerDatacenter       = "datacenter"
+	TriggerThreat           = "threat"
+	TriggerLowScore         = "low_score"
+	TriggerLoginBlocked     = "login_blocked"
+	TriggerRefreshReuse     = "refresh_reuse"
+	TriggerNewDevice        = "new_device"
+	TriggerImpossibleTravel = "impossible_travel"
+)
+
+// AllTriggers lists every known trigger name.
+var AllTriggers = []string{
+	TriggerNewCountry, TriggerVPN, TriggerProxy, TriggerTor, TriggerDatacenter, TriggerThreat,
+	TriggerLowScore, TriggerLoginBlocked, TriggerRefreshReuse, TriggerNewDevice, TriggerImpossibleTravel,
+}
+
+// Channel types.
+const (
+	ChannelEmail   = "email"
+	ChannelSlack   = "slack"
+	ChannelDiscord = "discord"
+	ChannelWebhook = "webhook"
+)
+
+// maskedSecret is what List and Get show instead of a webhook secret.
+const maskedSecret = "********"
+
+// Rule says which login events raise an alert and where it goes.
+type Rule struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+	// Triggers fire the rule when any of them matches the event.
+	Triggers []string `json:"triggers"`
+	// Condition is an optional JavaScript expression or function body over
+	// the event object; with triggers it must also return true, alone it
+	// fires on every login event for which it returns true.
+	Condition string `json:"condition,omitempty"`
+	// LowScoreBelow makes the low_score trigger fire when score < it
+	// (default: when the policy's low_score condition fired).
+	LowScoreBelow *int      `json:"lowScoreBelow,omitempty"`
+	Channels      []Channel `json:"channels"`
+	CreatedAt     time.Time `json:"createdAt,omitzero"`
+	UpdatedAt     time.Time `json:"updatedAt,omitzero"`
+}
+
+// Channel is one destination of a rule's alerts.
+type Channel struct {
+	// Type is email, slack, discord or webhook.
+	Type string `json:"type"`
+	// To are the recipients of an email channel.
+	To []string `json:"to,omitempty"`
+	// URL is the endpoint of a slack, discord or webhook channel.
+	URL string `json:"url,omitempty"`
+	// Secret is the webhook signing secret: in clear only on input; List and
+	// Get show "********".
+	Secret string `json:"secret,omitempty"`
+	// SealedSecret is the secret sealed with the Sealer: what the store and
+	// the outbox keep. Never in API output.
+	SealedSecret []byte `json:"sealedSecret,omitempty"`
+}
+
+// Sealer protects webhook secrets at rest (sessionmanager.Secrets is one).
+type Sealer interface {
+	Seal(plaintext, additionalData []byte) ([]byte, error)
+	Open(sealed, additionalData []byte) ([]byte, error)
+}
+
+// secretAD binds a sealed webhook secret to its rule, so a sealed blob
+// copied into another rule does not open.
+func secretAD(ruleID string) []byte { return []byte("msm/alert/webhook-secret/" + ruleID) }
+
+// redacted returns a copy of r that is safe to show: secrets masked.
+func (r Rule) redacted() Rule {
+	out := r
+	out.Triggers = append([]string(nil), r.Triggers...)
+	out.Channels = make([]Channel, len(r.Channels))
+	for i, c := range r.Channels {
+		c.To = append([]string(nil), c.To...)
+		if len(c.SealedSecret) > 0 || c.Secret != "" {
+			c.Secret = maskedSecret
+		}
+		c.SealedSecret = nil
+		out.Channels[i] = c
+	}
+	return out
+}
+
+// targetJSON is the channel as a delivery's Target: the sealed secret only.
+func (c Channel) targetJSON() (json.RawMessage, error) {
+	c.Secret = ""
+	return json.Marshal(c)
+}

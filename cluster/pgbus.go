@@ -1,0 +1,185 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Postgres limits: a channel is an identifier (63 bytes), a payload is
+// under 8000 bytes.
+const (
+	pgMaxChannel = 63
+	pgMaxPayload = 7999
+)
+
+// pgIdleCheck is how long the listener waits before it checks that a silent
+// connection is still alive.
+var pgIdleCheck = 30 * time.Second
+
+// PostgresBus carries Messages with LISTEN/NOTIFY, for deployments with
+// Postgres but no Redis. A dedicated connection (taken out of the pool)
+// listens; after an error it reconnects with backoff and calls the
+// OnReconnect hooks. Publish delivers locally and runs pg_notify; the echo
+// is skipped by Origin.
+type PostgresBus struct {
+	link
+	pool    *pgxpool.Pool
+	channel string
+	origin  string
+	logger  *slog.Logger
+	local   *LocalBus
+
+	conn   *pgx.Conn // owned by the listen goroutine after start
+	pid    atomic.Uint32
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var _ sm.Bus = (*PostgresBus)(nil)
+
+// NewPostgresBus starts listening on channel and returns once LISTEN is in
+// place (an error when Postgres cannot be reached within ctx). origin is
+// this instance's unique id; empty picks a random one. Close stops it.
+func NewPostgresBus(ctx context.Context, pool *pgxpool.Pool, channel, origin string, logger *slog.Logger) (*PostgresBus, error) {
+	if pool == nil || channel == "" || len(channel) > pgMaxChannel {
+		return nil, sm.Errorf(sm.EINVALID, "postgres bus: a pool and a channel of 1 to %d bytes are required", pgMaxChannel)
+	}
+	if origin == "" {
+		origin = randomID()
+	}
+	b := &PostgresBus{
+		pool: pool, channel: channel, origin: origin,
+		logger: orDiscard(logger), local: newLocalBus(logger), done: make(chan struct{}),
+	}
+	conn, err := b.listen(ctx)
+	if err != nil {
+		return nil, sm.Errorf(sm.EUNAVAILABLE, "postgres bus: listen on %q: %v", channel, err)
+	}
+	b.conn = conn
+	b.up()
+	runCtx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go b.run(runCtx)
+	return b, nil
+}
+
+// listen takes a connection out of the pool for good and runs LISTEN on it.
+func (b *PostgresBus) listen(ctx context.Context) (*pgx.Conn, error) {
+	pc, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := pc.Hijack()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{b.channel}.Sanitize()); err != nil {
+		_ = conn.Close(context.Background())
+		return nil, err
+	}
+	b.pid.Store(conn.PgConn().PID())
+	return conn, nil
+}
+
+// Origin returns the id this bus stamps on the messages it publishes.
+func (b *PostgresBus) Origin() string { return b.origin }
+
+// Publish delivers m to this instance's subscribers and, through
+// pg_notify, to every other instance.
+func (b *PostgresBus) Publish(ctx context.Context, m sm.Message) error {
+	m.Origin = b.origin
+	b.local.dispatch(ctx, m)
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return sm.Errorf(sm.EINTERNAL, "postgres bus: encode message: %v", err)
+	}
+	if len(payload) > pgMaxPayload {
+		return sm.Errorf(sm.EINVALID, "postgres bus: message of %d bytes is over the NOTIFY limit", len(payload))
+	}
+	if _, err := b.pool.Exec(ctx, "SELECT pg_notify($1, $2)", b.channel, string(payload)); err != nil {
+		return sm.Errorf(sm.EUNAVAILABLE, "postgres bus: notify: %v", err)
+	}
+	return nil
+}
+
+// Subscribe calls fn for every message, this instance's own included.
+func (b *PostgresBus) Subscribe(fn func(sm.Message)) (unsubscribe func()) {
+	return b.local.Subscribe(fn)
+}
+
+// Close stops listening and closes the dedicated connection.
+func (b *PostgresBus) Close() error {
+	b.cancel()
+	<-b.done
+	return nil
+}
+
+// run waits for notifications until ctx is done, reconnecting after errors.
+func (b *PostgresBus) run(ctx context.Context) {
+	defer close(b.done)
+	defer func() {
+		if b.conn != nil {
+			_ = b.conn.Close(context.Background())
+		}
+	}()
+	wait := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if b.conn == nil {
+			conn, err := b.listen(ctx)
+			if err != nil {
+				b.fail(err)
+				if !sleepCtx(ctx, wait) {
+					return
+				}
+				wait = backoff(wait, 5*time.Second)
+				continue
+			}
+			b.conn = conn
+			wait = 100 * time.Millisecond
+			b.logger.Info("cluster: postgres bus listening again", "channel", b.channel)
+			b.reconnected()
+		}
+		if err := b.waitOnce(ctx); err != nil && ctx.Err() == nil {
+			b.fail(err)
+			b.logger.Warn("cluster: postgres bus connection lost, reconnecting", "err", err)
+			_ = b.conn.Close(context.Background())
+			b.conn = nil
+		}
+	}
+}
+
+// waitOnce handles one notification, or checks the connection after
+// pgIdleCheck of silence.
+func (b *PostgresBus) waitOnce(ctx context.Context) error {
+	waitCtx, cancel := context.WithTimeout(ctx, pgIdleCheck)
+	n, err := b.conn.WaitForNotification(waitCtx)
+	cancel()
+	if err == nil {
+		b.handle(ctx, n.Payload)
+		return nil
+	}
+	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return b.conn.Ping(pingCtx)
+}
+
+func (b *PostgresBus) handle(ctx context.Context, payload string) {
+	var m sm.Message
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		b.logger.Warn("cluster: postgres bus dropped a malformed message", "err", err)
+		return
+	}
+	if m.Origin == b.origin {
+		return
+	}
+	b.local.dispatch(ctx, m)
+}

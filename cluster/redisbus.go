@@ -1,0 +1,227 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// redisPingEvery is how long the subscriber may stay silent before it pings;
+// an unanswered ping one period later means a dead (half-open) connection.
+var redisPingEvery = 5 * time.Second
+
+// RedisBus carries Messages between instances over Redis pub/sub. One
+// goroutine holds the SUBSCRIBE connection and dispatches to the local
+// subscribers; it reconnects and resubscribes by itself, and calls the
+// OnReconnect hooks afterwards because messages published during the gap are
+// lost. Publish also delivers to this instance's subscribers directly, so
+// they hear their own messages even while Redis is down; the echo coming
+// back from Redis is skipped by Origin.
+type RedisBus struct {
+	link
+	client  *redis.Client
+	channel string
+	origin  string
+	logger  *slog.Logger
+	local   *LocalBus
+
+	mu      sync.Mutex
+	ps      *redis.PubSub
+	lastMsg atomic.Int64 // unix nanos of the last reply from the subscriber connection
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+var _ sm.Bus = (*RedisBus)(nil)
+
+// NewRedisBus subscribes to channel and returns once the subscription is
+// confirmed (an error when Redis cannot be reached within ctx). origin is
+// this instance's unique id; empty picks a random one. The bus runs until
+// Close.
+func NewRedisBus(ctx context.Context, client *redis.Client, channel, origin string, logger *slog.Logger) (*RedisBus, error) {
+	if client == nil || channel == "" {
+		return nil, sm.Errorf(sm.EINVALID, "redis bus: a client and a channel are required")
+	}
+	if origin == "" {
+		origin = randomID()
+	}
+	b := &RedisBus{
+		client: client, channel: channel, origin: origin,
+		logger: orDiscard(logger), local: newLocalBus(logger), done: make(chan struct{}),
+	}
+	ps := client.Subscribe(ctx, channel)
+	if err := awaitSubscription(ctx, ps); err != nil {
+		_ = ps.Close()
+		return nil, sm.Errorf(sm.EUNAVAILABLE, "redis bus: subscribe to %q: %v", channel, err)
+	}
+	b.ps = ps
+	b.up()
+	b.touch()
+	runCtx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go b.receive(runCtx)
+	go b.watch(runCtx)
+	return b, nil
+}
+
+// awaitSubscription reads replies until Redis confirms the subscription.
+func awaitSubscription(ctx context.Context, ps *redis.PubSub) error {
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := msg.(*redis.Subscription); ok {
+			return nil
+		}
+	}
+}
+
+// Origin returns the id this bus stamps on the messages it publishes.
+func (b *RedisBus) Origin() string { return b.origin }
+
+// Publish delivers m to this instance's subscribers and to every other
+// instance through Redis. An error means the other instances may not hear it.
+func (b *RedisBus) Publish(ctx context.Context, m sm.Message) error {
+	m.Origin = b.origin
+	b.local.dispatch(ctx, m)
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return sm.Errorf(sm.EINTERNAL, "redis bus: encode message: %v", err)
+	}
+	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
+		return sm.Errorf(sm.EUNAVAILABLE, "redis bus: publish: %v", err)
+	}
+	return nil
+}
+
+// Subscribe calls fn for every message, this instance's own included.
+func (b *RedisBus) Subscribe(fn func(sm.Message)) (unsubscribe func()) {
+	return b.local.Subscribe(fn)
+}
+
+// Close stops the subscriber and closes its connection (not the client).
+func (b *RedisBus) Close() error {
+	b.cancel()
+	b.mu.Lock()
+	err := b.ps.Close()
+	b.mu.Unlock()
+	<-b.done
+	return err
+}
+
+func (b *RedisBus) touch() { b.lastMsg.Store(time.Now().UnixNano()) }
+
+func (b *RedisBus) pubsub() *redis.PubSub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ps
+}
+
+// receive reads the subscriber connection until ctx is done. go-redis
+// reconnects and resubscribes on the next Receive after an error; a new
+// "subscribe" confirmation therefore means the link came back.
+func (b *RedisBus) receive(ctx context.Context) {
+	defer close(b.done)
+	wait := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		ps := b.pubsub()
+		msg, err := ps.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.fail(err)
+			b.logger.Warn("cluster: redis bus connection lost, reconnecting", "err", err)
+			if errors.Is(err, redis.ErrClosed) {
+				b.replace(ctx, ps)
+			}
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			wait = backoff(wait, 5*time.Second)
+			continue
+		}
+		wait = 50 * time.Millisecond
+		b.touch()
+		switch msg := msg.(type) {
+		case *redis.Subscription:
+			if msg.Kind == "subscribe" {
+				b.logger.Info("cluster: redis bus resubscribed", "channel", b.channel)
+				b.reconnected()
+			}
+		case *redis.Message:
+			b.handle(ctx, msg.Payload)
+		}
+	}
+}
+
+// replace swaps a PubSub closed by the watchdog for a fresh subscription.
+func (b *RedisBus) replace(ctx context.Context, old *redis.PubSub) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ps == old {
+		b.ps = b.client.Subscribe(ctx, b.channel)
+	}
+}
+
+func (b *RedisBus) handle(ctx context.Context, payload string) {
+	var m sm.Message
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		b.logger.Warn("cluster: redis bus dropped a malformed message", "err", err)
+		return
+	}
+	if m.Origin == b.origin {
+		return // already delivered locally by Publish
+	}
+	b.local.dispatch(ctx, m)
+}
+
+// watch pings a silent subscriber connection and closes it when a ping stays
+// unanswered, which go-redis alone would not notice on a half-open socket.
+func (b *RedisBus) watch(ctx context.Context) {
+	t := time.NewTicker(redisPingEvery)
+	defer t.Stop()
+	var pingedAt int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		last := b.lastMsg.Load()
+		if time.Since(time.Unix(0, last)) < redisPingEvery {
+			pingedAt = 0
+			continue
+		}
+		ps := b.pubsub()
+		if pingedAt != 0 && last < pingedAt {
+			b.fail(fmt.Errorf("redis bus: ping unanswered for %s", redisPingEvery))
+			_ = ps.Close()
+			pingedAt = 0
+			continue
+		}
+		pingedAt = time.Now().UnixNano()
+		if err := ps.Ping(ctx); err != nil {
+			b.fail(err)
+		}
+	}
+}
+
+// randomID returns 16 random hex characters.
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,113 @@
+package geo
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Defaults of Config.
+const (
+	DefaultRefreshInterval = 6 * time.Hour
+	DefaultReloadInterval  = 30 * time.Second
+	DefaultCloseGrace      = 30 * time.Second
+)
+
+// Config says where the data of a Resolver comes from. Every list field takes
+// file paths or https URLs (URLs only for the threat lists).
+type Config struct {
+	// DBPaths are .mmdb files (City, Country, ASN, ISP, Anonymous-IP, DB-IP
+	// Lite, ip-location-db); the layout of each is detected. Earlier files
+	// win when two know the same field.
+	DBPaths []string
+	// ASNCSV are ASN range files: start_ip,end_ip,asn,org (ip-location-db).
+	ASNCSV []string
+	// TorExits are Tor exit address lists (one IP a line).
+	TorExits []string
+	// VPNRanges, ProxyRanges, DatacenterRanges and ThreatRanges are CIDR
+	// lists (one CIDR or IP a line, # or ; comments).
+	VPNRanges, ProxyRanges, DatacenterRanges, ThreatRanges []string
+	// CacheDir keeps the last good copy of each downloaded list; "" keeps
+	// none (a restart then waits for the first download).
+	CacheDir string
+	// RefreshInterval is how often URL lists are downloaded (default 6h).
+	RefreshInterval time.Duration
+	// ReloadInterval is how often local files are checked for a change of
+	// mtime or size (default 30s).
+	ReloadInterval time.Duration
+	// CloseGrace is how long a replaced database stays open for lookups
+	// that started before the swap (default 30s).
+	CloseGrace time.Duration
+	// HTTPClient downloads URL lists (default: a client with a 60s timeout).
+	HTTPClient *http.Client
+	// Logger gets reload and refresh events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = DefaultRefreshInterval
+	}
+	if c.ReloadInterval <= 0 {
+		c.ReloadInterval = DefaultReloadInterval
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = DefaultCloseGrace
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// ConfigFromEnv reads the SM_GEOIP_* and threat list variables described in
+// docs/GEO.md. getenv is usually os.Getenv.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		DBPaths:          splitList(getenv("SM_GEOIP_DB")),
+		ASNCSV:           splitList(getenv("SM_ASN_CSV")),
+		TorExits:         splitList(getenv("SM_TOR_EXITS")),
+		VPNRanges:        splitList(getenv("SM_VPN_RANGES")),
+		ProxyRanges:      splitList(getenv("SM_PROXY_RANGES")),
+		DatacenterRanges: splitList(getenv("SM_DATACENTER_RANGES")),
+		ThreatRanges:     splitList(getenv("SM_THREAT_RANGES")),
+		CacheDir:         strings.TrimSpace(getenv("SM_GEOIP_CACHE_DIR")),
+	}
+	bad := map[string]string{}
+	for name, dst := range map[string]*time.Duration{
+		"SM_THREAT_REFRESH": &cfg.RefreshInterval,
+		"SM_GEOIP_RELOAD":   &cfg.ReloadInterval,
+	} {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad[name] = "must be a positive duration such as 6h or 30s"
+			continue
+		}
+		*dst = d
+	}
+	if len(bad) > 0 {
+		return Config{}, sm.InvalidFields(bad)
+	}
+	return cfg, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+package sessionmanager
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config wires a Manager. Store, Tokens, Secrets and Passwords are required;
+// every other dependency has a working default.
+type Config struct {
+	Store     Store
+	Tokens    AccessTokens
+	Secrets   Secrets
+	Passwords PasswordHasher
+
+	UserAgents UserAgentParser // nil: device "unknown"
+	Geo        GeoResolver     // nil: IP only
+	Risk       RiskEngine      // nil: no scoring (score 100)
+	Alerter    Alerter         // nil: no alerts
+	Bus        Bus             // nil: in-process
+	Activity   ActivitySink    // nil: the store's TouchSessions
+	Failures   Counter         // nil: in-memory counter
+	Clock      Clock           // nil: SystemClock
+	Logger     *slog.Logger    // nil: slog.Default()
+	Metrics    Metrics         // nil: no metrics
+	// Allows is the licence gate: features named Feature* ask it. nil allows all.
+	Allows func(feature string) bool
+	// ValidateSettings normalises a settings document and names each bad field.
+	ValidateSettings func(*Settings) map[string]string
+
+	AccessTokenTTL    time.Duration // 15m
+	RefreshGrace      time.Duration // 10s
+	LastSeenInterval  time.Duration // 30s
+	InactivityTimeout time.Duration // 15m
+	IdleTimeout       time.Duration // 0 = off
+	MaxSessionAge     time.Duration // 720h
+	Retention         time.Duration // 720h
+	// StateCacheTTL bounds how stale a cached session state may be if a bus
+	// message is lost (default 2s).
+	StateCacheTTL time.Duration
+	// InstanceID names this instance on the bus (random by default).
+	InstanceID string
+	// Throttle decides the progressive delay and refusal of logins from the
+	// failed-login counts of the account and the IP; nil never throttles.
+	Throttle func(failedAccount, failedIP int64) (delay time.Duration, refuse bool, retryAfter time.Duration)
+	// ValidatePassword checks a new password against the policy; nil accepts any non-empty one.
+	ValidatePassword func(password string) error
+	// Leader runs fn only on the instance that holds the job's leadership;
+	// nil runs it here (single instance).
+	Leader func(ctx context.Context, job string, fn func(ctx context.Context) error)
+	// KickOutbox is called after deliveries were written, to wake the worker.
+	KickOutbox func()
+}
+
+// Licensed features (see package license).
+const (
+	FeatureGeo       = "geo"
+	FeatureRisk      = "risk"
+	FeatureThreat    = "threat"
+	FeatureGeofence  = "geofence"
+	FeatureBlocking  = "blocking"
+	FeatureAlerts    = "alerts"
+	FeatureCondition = "custom_conditions"
+)
+
+// Metrics receives the product's counters. Implementations must be cheap.
+type Metrics interface {
+	Login(method AuthMethod, outcome string)
+	SessionEnded(reason EndReason)
+	LastSeenFlush(notes int)
+}
+
+// ClientInfo is what is known about the client of a request.
+type ClientInfo struct {
+	IP        netip.Addr
+	UserAgent string
+}
+
+// Actor is who did something, for the audit log.
+type Actor struct {
+	Type string // user, admin, system
+	ID   string
+	IP   string
+}
+
+// LoginResult is the answer to a login, registration or refresh.
+type LoginResult struct {
+	AccessToken  string
+	Claims       AccessClaims
+	RefreshToken string
+	User         *User
+	Session      *Session
+}
+
+// Principal is an authenticated request's identity.
+type Principal struct {
+	UserID    string
+	SessionID string
+	Claims    AccessClaims
+}
+
+// Manager runs the session lifecycle: login pipeline, refresh rotation,
+// force logout, activity tracking and the background sweeps.
+type Manager struct {
+	cfg        Config
+	store      Store
+	clock      Clock
+	log        *slog.Logger
+	bus        Bus
+	fails      Counter
+	states     *stateCache
+	seen       *activity
+	settings   atomic.Pointer[Settings]
+	settingsMu sync.Mutex
+	unsub      func()
+	dummyOnce  sync.Once
+	dummyHash  string
+}
+
+func (m *Manager) allows(feature string) bool {
+	return m.cfg.Allows == nil || m.cfg.Allows(feature)
+}
+
+// newID returns a random 160-bit id in lower-case base32 (32 characters).
+func newID() string {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// NewID returns a fresh random identifier (160 bits).
+func NewID() string { return newID() }

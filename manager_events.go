@@ -1,0 +1,45 @@
+package sessionmanager
+
+import (
+	"context"
+)
+
+// record appends an event to the audit log, with the alert deliveries its
+// rules produce (in the same transaction), and wakes the outbox worker.
+// in is nil for events no alert rule looks at.
+func (m *Manager) record(ctx context.Context, e *Event, in *AlertInput) error {
+	if e.At.IsZero() {
+		e.At = m.clock.Now()
+	}
+	if e.ActorType == "" {
+		e.ActorType = ActorSystem
+	}
+	var deliveries []*Delivery
+	if in != nil && m.cfg.Alerter != nil && m.allows(FeatureAlerts) {
+		in.Event = e
+		ds, err := m.cfg.Alerter.Deliveries(ctx, *in)
+		if err != nil {
+			// An alert rule must never cost a login: log and record the event.
+			m.log.Error("alert rules failed", "event", e.Type, "err", err)
+		}
+		deliveries = ds
+	}
+	if err := m.store.AppendEvent(ctx, e, deliveries); err != nil {
+		return err
+	}
+	if len(deliveries) > 0 && m.cfg.KickOutbox != nil {
+		m.cfg.KickOutbox()
+	}
+	return nil
+}
+
+// audit records an event and logs (does not return) a failure: for events
+// that follow an action already done (the action must not be undone).
+func (m *Manager) audit(ctx context.Context, e *Event, in *AlertInput) {
+	if err := m.record(ctx, e, in); err != nil {
+		m.log.Error("audit event not recorded", "type", e.Type, "err", err)
+	}
+}
+
+// Record appends an admin or system event to the audit log.
+func (m *Manager) Record(ctx context.Context, e *Event) error { return m.record(ctx, e, nil) }

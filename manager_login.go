@@ -1,0 +1,289 @@
+package sessionmanager
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Failure counter keys.
+func failKeyAccount(userID string) string { return "fail:acct:" + userID }
+func failKeyIP(ip netip.Addr) string      { return "fail:ip:" + ip.String() }
+
+// invalidCredentials is Strapi's answer to a bad identifier or password.
+func invalidCredentials() *Error {
+	return &Error{Code: EINVALID, Message: "Invalid identifier or password", Reason: "invalid_credentials"}
+}
+
+// RegisterInput is a new local account.
+type RegisterInput struct {
+	Username string
+	Email    string
+	Password string
+}
+
+// Register creates a local account and signs it in.
+func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientInfo) (*LoginResult, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	in.Username = strings.TrimSpace(in.Username)
+	if m.cfg.ValidatePassword != nil {
+		if err := m.cfg.ValidatePassword(in.Password); err != nil {
+			return nil, &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
+		}
+	}
+	hash, err := m.cfg.Passwords.Hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := m.clock.Now()
+	u := &User{ID: newID(), Email: in.Email, Username: in.Username, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := m.store.CreateUser(ctx, u); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, &Error{Code: ECONFLICT, Message: "Email or Username are already taken", Reason: "taken"}
+		}
+		return nil, err
+	}
+	m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: client.IP.String(), UserAgent: client.UserAgent}, nil)
+	return m.StartSession(ctx, u, AuthPassword, client)
+}
+
+// Login checks a password and, when it matches and the policy allows the
+// login, starts a session. Failed logins are counted per account and per
+// IP; past the limits answers slow down and then refuse.
+func (m *Manager) Login(ctx context.Context, identifier, password string, client ClientInfo) (*LoginResult, error) {
+	identifier = strings.TrimSpace(identifier)
+	ipKey := failKeyIP(client.IP)
+	u, uerr := m.store.UserByIdentifier(ctx, identifier)
+	if uerr != nil && !IsNotFound(uerr) {
+		return nil, uerr
+	}
+	if err := m.throttle(ctx, u, ipKey); err != nil {
+		return nil, err
+	}
+	if u == nil || u.PasswordHash == "" {
+		_, _ = m.cfg.Passwords.Verify(m.dummy(), password)
+		return nil, m.loginFailed(ctx, nil, identifier, client, "unknown_user")
+	}
+	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, m.loginFailed(ctx, u, identifier, client, "wrong_password")
+	}
+	// A correct password clears the account's count (it only slows), never
+	// the IP's: an attacker's lockout stays theirs.
+	_ = m.fails.Reset(ctx, failKeyAccount(u.ID))
+	return m.StartSession(ctx, u, AuthPassword, client)
+}
+
+// dummy is a hash verified against when the user does not exist, so a
+// missing account costs as much time as a wrong password (no enumeration
+// by timing).
+func (m *Manager) dummy() string {
+	m.dummyOnce.Do(func() { m.dummyHash, _ = m.cfg.Passwords.Hash(newID()) })
+	return m.dummyHash
+}
+
+// throttle applies the progressive delay, or refuses with 429.
+func (m *Manager) throttle(ctx context.Context, u *User, ipKey string) error {
+	if m.cfg.Throttle == nil {
+		return nil
+	}
+	var acct int64
+	if u != nil {
+		acct, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
+	}
+	ipn, _ := m.fails.Get(ctx, ipKey)
+	delay, refuse, retry := m.cfg.Throttle(acct, ipn)
+	if refuse {
+		secs := int(retry / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		return &Error{Code: ETOOMANY, Message: "Too many failed logins; try again later", Reason: "too_many_attempts", RetryAfterSeconds: secs}
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (m *Manager) loginFailed(ctx context.Context, u *User, identifier string, client ClientInfo, why string) error {
+	window := time.Duration(m.currentSettings(ctx).FailedLoginWindow)
+	if window <= 0 {
+		window = 15 * time.Minute
+	}
+	_, _ = m.fails.Incr(ctx, failKeyIP(client.IP), window)
+	e := &Event{Type: EventLoginFailed, ActorType: ActorUser, IP: client.IP.String(), UserAgent: client.UserAgent, Data: jsonObject("reason", why)}
+	if u != nil {
+		_, _ = m.fails.Incr(ctx, failKeyAccount(u.ID), window)
+		e.UserID, e.ActorID = u.ID, u.ID
+	} else {
+		e.Personal = jsonObject("identifier", identifier)
+	}
+	m.audit(ctx, e, nil)
+	if m.cfg.Metrics != nil {
+		m.cfg.Metrics.Login(AuthPassword, "failed")
+	}
+	return invalidCredentials()
+}
+
+func (m *Manager) currentSettings(ctx context.Context) *Settings {
+	s, err := m.Settings(ctx)
+	if err != nil {
+		m.log.Error("settings unavailable; using defaults", "err", err)
+		return DefaultSettings()
+	}
+	return s
+}
+
+// effectiveSettings applies the licence gates to the settings, in one
+// place: without geo-fencing there are no country lists, without blocking
+// every block becomes an alert.
+func (m *Manager) effectiveSettings(s *Settings) *Settings {
+	if m.cfg.Allows == nil {
+		return s
+	}
+	c := *s
+	if !m.allows(FeatureGeofence) {
+		c.AllowedCountries, c.BlockedCountries = nil, nil
+	}
+	if !m.allows(FeatureBlocking) {
+		a := &c.Actions
+		for _, p := range []*Action{&a.VPN, &a.Proxy, &a.Tor, &a.Datacenter, &a.Threat, &a.Geofence, &a.LowScore} {
+			if *p == ActionBlock {
+				*p = ActionAlert
+			}
+		}
+		c.GeoLookupFailure = "allow"
+	}
+	return &c
+}
+
+// StartSession runs the login pipeline for a user whose identity is
+// established (password, magic link, external system): device, geo and
+// threat lookup, risk score and policy, then the session and its tokens.
+// A blocked login is recorded and answered with EFORBIDDEN.
+func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, client ClientInfo) (*LoginResult, error) {
+	if u.Blocked {
+		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
+	}
+	now := m.clock.Now()
+	client.IP = client.IP.Unmap()
+	attempt := LoginAttempt{UserID: u.ID, IP: client.IP, At: now}
+	if m.cfg.UserAgents != nil {
+		attempt.Device = m.cfg.UserAgents.Parse(client.UserAgent)
+	} else {
+		attempt.Device = Device{Type: "unknown"}
+	}
+	if m.cfg.Geo != nil && m.allows(FeatureGeo) && client.IP.IsValid() {
+		attempt.Geo, attempt.GeoErr = m.cfg.Geo.Lookup(ctx, client.IP)
+		if attempt.GeoErr != nil {
+			m.log.Warn("geo lookup failed", "err", attempt.GeoErr)
+		}
+		if !m.allows(FeatureThreat) {
+			attempt.Geo.Threat = Threat{}
+		}
+	}
+	settings := m.effectiveSettings(m.currentSettings(ctx))
+	var history LoginHistory
+	assessment := Assessment{Score: 100, Action: ActionAllow}
+	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
+		h, err := m.store.LoginHistory(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		history = h
+		history.FailedForAccount, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
+		history.FailedForIP, _ = m.fails.Get(ctx, failKeyIP(client.IP))
+		assessment = m.cfg.Risk.Assess(settings, attempt, history)
+	}
+	alertIn := &AlertInput{User: u, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat, Device: attempt.Device, Assessment: &assessment, Previous: history.Previous}
+	if assessment.Action == ActionBlock {
+		e := &Event{Type: EventLoginBlocked, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, Country: attempt.Geo.Location.CountryCode,
+			IP: client.IP.String(), UserAgent: client.UserAgent,
+			Data:     jsonObject("reason", assessment.BlockReason, "score", assessment.Score, "reasons", assessment.Reasons, "method", method, "threat", attempt.Geo.Threat, "device", attempt.Device),
+			Personal: jsonObject("location", attempt.Geo.Location)}
+		if err := m.record(ctx, e, alertIn); err != nil {
+			return nil, err
+		}
+		if m.cfg.Metrics != nil {
+			m.cfg.Metrics.Login(method, "blocked")
+		}
+		return nil, &Error{Code: EFORBIDDEN, Message: "Login blocked by security policy", Reason: assessment.BlockReason}
+	}
+
+	token, hash, err := m.cfg.Secrets.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{
+		ID: newID(), UserID: u.ID, UserEmail: u.Email, Username: u.Username,
+		Status: StatusActive, AuthMethod: method, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(m.cfg.MaxSessionAge), IP: client.IP, UserAgent: truncate(client.UserAgent, 1024),
+		Device: attempt.Device, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat,
+		Score: assessment.Score, Reasons: assessment.Reasons, RefreshFamily: newID(), RefreshRotatedAt: now,
+	}
+	if s.Reasons == nil {
+		s.Reasons = []RiskReason{}
+	}
+	if s.RefreshSealed, err = m.cfg.Secrets.Seal([]byte(token), []byte(s.ID)); err != nil {
+		return nil, err
+	}
+	if err := m.store.CreateSession(ctx, s, hash); err != nil {
+		return nil, err
+	}
+	alertIn.Session = s
+	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
+		IP: client.IP.String(), UserAgent: client.UserAgent,
+		Data:     jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device),
+		Personal: jsonObject("location", s.Location)}
+	if err := m.record(ctx, e, alertIn); err != nil {
+		// Nothing is acknowledged without its audit event: undo the session.
+		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, EndManual, now)
+		return nil, err
+	}
+	m.states.put(s.ID, sessionState{userID: u.ID, status: StatusActive, expiresAt: s.ExpiresAt, fetched: now})
+	m.seen.note(s.ID, now)
+	if settings.MaxSessionsPerUser > 0 {
+		m.evictOverCap(ctx, u.ID, settings.MaxSessionsPerUser)
+	}
+	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	if m.cfg.Metrics != nil {
+		m.cfg.Metrics.Login(method, "ok")
+	}
+	m.publish(ctx, Message{Kind: MsgSessionChanged, SessionID: s.ID, UserID: u.ID})
+	return &LoginResult{AccessToken: access, Claims: claims, RefreshToken: token, User: u, Session: s}, nil
+}
+
+// evictOverCap ends the user's oldest live sessions beyond the cap.
+func (m *Manager) evictOverCap(ctx context.Context, userID string, limit int) {
+	page, err := m.store.ListSessions(ctx, SessionFilter{UserID: userID, Status: []Status{StatusActive, StatusInactive}, Sort: SortCreated, Desc: true, Limit: 500})
+	if err != nil {
+		m.log.Error("session cap: list sessions", "err", err)
+		return
+	}
+	for i := limit; i < len(page.Sessions); i++ {
+		if err := m.EndSession(ctx, page.Sessions[i].ID, EndEvicted, Actor{Type: ActorSystem}); err != nil && !IsNotFound(err) {
+			m.log.Error("session cap: evict", "err", err)
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,118 @@
+package sessionmanager
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// storeActivity writes last-seen notes straight to the store.
+type storeActivity struct{ s SessionStore }
+
+func (a storeActivity) WriteLastSeen(ctx context.Context, notes []LastSeen) error {
+	return a.s.TouchSessions(ctx, notes)
+}
+
+// New validates cfg, fills its defaults and returns a Manager. Call Run to
+// start the background work (last-seen flushes, sweeps, purge, bus).
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Tokens == nil || cfg.Secrets == nil || cfg.Passwords == nil {
+		return nil, errors.New("sessionmanager: Config needs Store, Tokens, Secrets and Passwords")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.AccessTokenTTL, 15*time.Minute)
+	def(&cfg.RefreshGrace, 10*time.Second)
+	def(&cfg.LastSeenInterval, 30*time.Second)
+	def(&cfg.InactivityTimeout, 15*time.Minute)
+	def(&cfg.MaxSessionAge, 720*time.Hour)
+	def(&cfg.Retention, 720*time.Hour)
+	def(&cfg.StateCacheTTL, 2*time.Second)
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Bus == nil {
+		cfg.Bus = NewLocalBus()
+	}
+	if cfg.Activity == nil {
+		cfg.Activity = storeActivity{cfg.Store}
+	}
+	if cfg.Failures == nil {
+		cfg.Failures = NewMemoryCounter(cfg.Clock)
+	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = newID()[:12]
+	}
+	m := &Manager{
+		cfg:    cfg,
+		store:  cfg.Store,
+		clock:  cfg.Clock,
+		log:    cfg.Logger,
+		bus:    cfg.Bus,
+		fails:  cfg.Failures,
+		states: newStateCache(cfg.StateCacheTTL),
+		seen:   newActivity(cfg.LastSeenInterval),
+	}
+	m.unsub = m.bus.Subscribe(m.onMessage)
+	return m, nil
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (m *Manager) Config() Config { return m.cfg }
+
+// Store returns the store the Manager uses.
+func (m *Manager) Store() Store { return m.store }
+
+// Now is the Manager's clock.
+func (m *Manager) Now() time.Time { return m.clock.Now() }
+
+// onMessage applies a bus message to the local caches.
+func (m *Manager) onMessage(msg Message) {
+	switch msg.Kind {
+	case MsgSessionEnded:
+		m.states.markEnded(msg.SessionID, msg.UserID, msg.Reason, m.clock.Now())
+		m.seen.forget(msg.SessionID)
+	case MsgSessionChanged:
+		if msg.Origin != m.cfg.InstanceID {
+			m.states.drop(msg.SessionID)
+		}
+	case MsgSettingsChanged:
+		if msg.Origin != m.cfg.InstanceID {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := m.loadSettings(ctx); err != nil {
+				m.log.Warn("reload settings after bus message", "err", err)
+			}
+		}
+	}
+}
+
+// DropCaches forgets every cached session state, e.g. after the bus
+// reconnected and messages may have been lost.
+func (m *Manager) DropCaches() { m.states.dropAll() }
+
+// Close stops listening to the bus. Call Flush first to write pending work.
+func (m *Manager) Close() {
+	if m.unsub != nil {
+		m.unsub()
+	}
+}
+
+func (m *Manager) publish(ctx context.Context, msg Message) {
+	msg.Origin = m.cfg.InstanceID
+	if msg.At.IsZero() {
+		msg.At = m.clock.Now()
+	}
+	if err := m.bus.Publish(ctx, msg); err != nil {
+		// The store is the source of truth and caches expire within
+		// StateCacheTTL, so a lost message delays, never defeats, a revocation.
+		m.log.Warn("bus publish failed", "kind", msg.Kind, "err", err)
+	}
+}

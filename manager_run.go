@@ -1,0 +1,147 @@
+package sessionmanager
+
+import (
+	"context"
+	"time"
+)
+
+// Run does the background work until ctx ends: last-seen flushes, the
+// inactivity/idle/expiry sweep, the nightly purge and cache pruning. Jobs
+// that must run once across instances go through Config.Leader.
+func (m *Manager) Run(ctx context.Context) error {
+	if _, err := m.loadSettings(ctx); err != nil {
+		m.log.Warn("settings not loaded; defaults apply until they are", "err", err)
+	}
+	done := make(chan struct{}, 3)
+	go func() { m.flushLoop(ctx); done <- struct{}{} }()
+	go func() { m.leader(ctx, "sweep", m.sweepLoop); done <- struct{}{} }()
+	go func() { m.leader(ctx, "purge", m.purgeLoop); done <- struct{}{} }()
+	<-ctx.Done()
+	for range 3 {
+		<-done
+	}
+	return nil
+}
+
+func (m *Manager) leader(ctx context.Context, job string, fn func(context.Context) error) {
+	if m.cfg.Leader != nil {
+		m.cfg.Leader(ctx, job, fn)
+		return
+	}
+	if err := fn(ctx); err != nil && ctx.Err() == nil {
+		m.log.Error("job stopped", "job", job, "err", err)
+	}
+}
+
+// flushPeriod is how often pending last-seen notes are written: a fraction
+// of the interval so a note reaches the store within about one interval.
+func (m *Manager) flushPeriod() time.Duration {
+	return min(max(m.cfg.LastSeenInterval/5, 50*time.Millisecond), time.Second)
+}
+
+func (m *Manager) flushLoop(ctx context.Context) {
+	t := time.NewTicker(m.flushPeriod())
+	defer t.Stop()
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = m.Flush(ctx)
+		case <-prune.C:
+			// Cached states older than the longest access token are useless:
+			// the next request reads the store anyway.
+			m.states.prune(m.clock.Now().Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
+		}
+	}
+}
+
+// Flush writes pending last-seen notes now (also called on shutdown).
+func (m *Manager) Flush(ctx context.Context) error {
+	now := m.clock.Now()
+	n, err := m.seen.flush(ctx, m.cfg.Activity, now.Add(-m.cfg.LastSeenInterval))
+	if n > 0 && m.cfg.Metrics != nil {
+		m.cfg.Metrics.LastSeenFlush(n)
+	}
+	if err != nil {
+		m.log.Warn("last-seen flush failed; kept for the next try", "err", err)
+	}
+	return err
+}
+
+// sweepPeriod is how often the inactivity sweep runs.
+func (m *Manager) sweepPeriod() time.Duration {
+	return min(max(m.cfg.InactivityTimeout/10, time.Second), 30*time.Second)
+}
+
+func (m *Manager) sweepLoop(ctx context.Context) error {
+	t := time.NewTicker(m.sweepPeriod())
+	defer t.Stop()
+	for {
+		if _, err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep applies the timeouts once: inactive after InactivityTimeout, ended
+// (idle) after IdleTimeout when set, ended (expired) after MaxSessionAge.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	now := m.clock.Now()
+	sw := StaleSweep{Now: now, InactiveBefore: now.Add(-m.cfg.InactivityTimeout)}
+	if m.cfg.IdleTimeout > 0 {
+		sw.IdleBefore = now.Add(-m.cfg.IdleTimeout)
+	}
+	n, ended, err := m.store.SweepStale(ctx, sw)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ended {
+		m.afterEnd(ctx, e.SessionID, e.UserID, e.Reason, now)
+		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: ActorSystem, UserID: e.UserID, SessionID: e.SessionID, Data: jsonObject("reason", e.Reason)}, nil)
+		if m.cfg.Metrics != nil {
+			m.cfg.Metrics.SessionEnded(e.Reason)
+		}
+	}
+	return n + len(ended), nil
+}
+
+// PurgeHour is the UTC hour of the nightly purge.
+const PurgeHour = 3
+
+func (m *Manager) purgeLoop(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	var lastDay string
+	for {
+		now := m.clock.Now()
+		if day := now.Format(time.DateOnly); now.Hour() >= PurgeHour && day != lastDay {
+			if _, err := m.Purge(ctx); err != nil {
+				m.log.Error("nightly purge failed", "err", err)
+			} else {
+				lastDay = day
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Purge deletes sessions that ended more than Retention ago.
+func (m *Manager) Purge(ctx context.Context) (int, error) {
+	n, err := m.store.PurgeEnded(ctx, m.clock.Now().Add(-m.cfg.Retention))
+	if err == nil && n > 0 {
+		m.log.Info("purged ended sessions", "count", n)
+	}
+	return n, err
+}

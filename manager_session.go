@@ -1,0 +1,279 @@
+package sessionmanager
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// terminated is the 401 of a request on an ended session.
+func terminated(reason EndReason) *Error {
+	return &Error{Code: EUNAUTHORIZED, Message: "Session terminated", Reason: string(reason)}
+}
+
+// invalidToken is the one answer for every kind of bad token.
+func invalidToken() *Error {
+	return &Error{Code: EUNAUTHORIZED, Message: "Invalid token", Reason: "invalid_token"}
+}
+
+// Authenticate is the hot path of every authenticated request: verify the
+// access token (cached), check the session's state (cached, invalidated by
+// the bus, bounded staleness) and note the activity in memory.
+func (m *Manager) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
+	now := m.clock.Now()
+	claims, err := m.cfg.Tokens.Verify(accessToken, now)
+	if err != nil {
+		return Principal{}, invalidToken()
+	}
+	st, err := m.sessionState(ctx, claims.SessionID, now)
+	if err != nil {
+		return Principal{}, err
+	}
+	if st.userID != claims.Subject {
+		return Principal{}, invalidToken()
+	}
+	if st.status == StatusEnded {
+		return Principal{}, terminated(st.reason)
+	}
+	if !now.Before(st.expiresAt) {
+		return Principal{}, terminated(EndExpired)
+	}
+	m.seen.note(claims.SessionID, now)
+	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims}, nil
+}
+
+// sessionState returns the state from the cache or, when missing or stale,
+// from the store.
+func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (sessionState, error) {
+	if st, ok := m.states.get(sid, now); ok {
+		return st, nil
+	}
+	s, err := m.store.SessionByID(ctx, sid)
+	if IsNotFound(err) {
+		// Deleted (purged or erased): nothing may use it any more.
+		st := sessionState{status: StatusEnded, reason: EndManual, fetched: now}
+		return st, nil
+	}
+	if err != nil {
+		return sessionState{}, &Error{Code: EUNAVAILABLE, Message: "session state unavailable; try again"}
+	}
+	st := sessionState{userID: s.UserID, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
+	m.states.put(sid, st)
+	return st, nil
+}
+
+// Session returns a session by id.
+func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
+	return m.store.SessionByID(ctx, id)
+}
+
+// Refresh rotates a refresh token: the old one is spent, a new pair is
+// returned. A retry with the previous token inside the grace window gets
+// the same new refresh token; a reuse after it is theft: the session ends
+// with reason refresh_reuse.
+func (m *Manager) Refresh(ctx context.Context, refreshToken string, client ClientInfo) (*LoginResult, error) {
+	now := m.clock.Now()
+	if refreshToken == "" || len(refreshToken) > 128 {
+		return nil, invalidToken()
+	}
+	hash := m.cfg.Secrets.LookupHash(refreshToken)
+	rt, err := m.store.RefreshTokenByHash(ctx, hash)
+	if IsNotFound(err) {
+		return nil, invalidToken()
+	} else if err != nil {
+		return nil, err
+	}
+	s, err := m.store.SessionByID(ctx, rt.SessionID)
+	if IsNotFound(err) {
+		return nil, invalidToken()
+	} else if err != nil {
+		return nil, err
+	}
+	if s.Status == StatusEnded {
+		return nil, terminated(s.EndReason)
+	}
+	if !now.Before(s.ExpiresAt) {
+		_ = m.EndSession(ctx, s.ID, EndExpired, Actor{Type: ActorSystem})
+		return nil, terminated(EndExpired)
+	}
+	if !rt.ReplacedAt.IsZero() {
+		return m.refreshReplaced(ctx, s, rt, now, client)
+	}
+	next, nextHash, err := m.cfg.Secrets.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := m.cfg.Secrets.Seal([]byte(next), []byte(s.ID))
+	if err != nil {
+		return nil, err
+	}
+	err = m.store.RotateRefreshToken(ctx, RotateRefresh{SessionID: s.ID, OldHash: hash, NewHash: nextHash, NewSealed: sealed, At: now})
+	if ErrorCode(err) == ECONFLICT {
+		// A concurrent refresh with the same token won: answer like a retry.
+		s2, err2 := m.store.SessionByID(ctx, s.ID)
+		rt2, err3 := m.store.RefreshTokenByHash(ctx, hash)
+		if err2 != nil || err3 != nil {
+			return nil, errors.Join(err2, err3)
+		}
+		if s2.Status == StatusEnded {
+			return nil, terminated(s2.EndReason)
+		}
+		return m.refreshReplaced(ctx, s2, rt2, now, client)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.issuePair(ctx, s, next, now)
+}
+
+// refreshReplaced answers a refresh with a token that was already rotated.
+func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshToken, now time.Time, client ClientInfo) (*LoginResult, error) {
+	// Only the immediate predecessor of the current token, inside the grace
+	// window, is a retry; anything else is a replay of a spent token.
+	if rt.ReplacedAt.Equal(s.RefreshRotatedAt) && now.Sub(rt.ReplacedAt) <= m.cfg.RefreshGrace {
+		cur, err := m.cfg.Secrets.Open(s.RefreshSealed, []byte(s.ID))
+		if err != nil {
+			return nil, err
+		}
+		return m.issuePair(ctx, s, string(cur), now)
+	}
+	if err := m.endSession(ctx, s.ID, s.UserID, EndRefreshReuse, Actor{Type: ActorSystem}, client); err != nil {
+		return nil, err
+	}
+	return nil, terminated(EndRefreshReuse)
+}
+
+func (m *Manager) issuePair(ctx context.Context, s *Session, refresh string, now time.Time) (*LoginResult, error) {
+	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	m.seen.note(s.ID, now)
+	u, err := m.store.UserByID(ctx, s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Blocked {
+		_ = m.EndSession(ctx, s.ID, EndBlocked, Actor{Type: ActorSystem})
+		return nil, terminated(EndBlocked)
+	}
+	return &LoginResult{AccessToken: access, Claims: claims, RefreshToken: refresh, User: u, Session: s}, nil
+}
+
+// EndSession ends one session (logout, force logout, eviction...). Its
+// access and refresh tokens stop working at once, on every instance.
+// ENOTFOUND when there is no such session; nil when it had already ended.
+func (m *Manager) EndSession(ctx context.Context, id string, reason EndReason, actor Actor) error {
+	s, err := m.store.SessionByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return m.endSession(ctx, s.ID, s.UserID, reason, actor, ClientInfo{})
+}
+
+func (m *Manager) endSession(ctx context.Context, sid, userID string, reason EndReason, actor Actor, client ClientInfo) error {
+	now := m.clock.Now()
+	ended, err := m.store.EndSession(ctx, sid, reason, now)
+	if err != nil {
+		return err
+	}
+	m.afterEnd(ctx, sid, userID, reason, now)
+	if !ended {
+		return nil
+	}
+	e := &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: jsonObject("reason", reason)}
+	var in *AlertInput
+	if reason == EndRefreshReuse {
+		e.Type = EventRefreshReuse
+		e.IP, e.UserAgent = client.IP.String(), client.UserAgent
+		s, _ := m.store.SessionByID(ctx, sid)
+		u, _ := m.store.UserByID(ctx, userID)
+		in = &AlertInput{User: u, Session: s}
+		if s != nil {
+			in.Location, in.Threat, in.Device = s.Location, s.Threat, s.Device
+		}
+	}
+	m.audit(ctx, e, in)
+	if m.cfg.Metrics != nil {
+		m.cfg.Metrics.SessionEnded(reason)
+	}
+	return nil
+}
+
+// afterEnd updates this instance's caches and tells the others.
+func (m *Manager) afterEnd(ctx context.Context, sid, userID string, reason EndReason, now time.Time) {
+	m.states.markEnded(sid, userID, reason, now)
+	m.seen.forget(sid)
+	m.publish(ctx, Message{Kind: MsgSessionEnded, SessionID: sid, UserID: userID, Reason: reason})
+}
+
+// EndUserSessions ends all of a user's live sessions but exceptID; it
+// returns how many ended.
+func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason EndReason, actor Actor, exceptID string) (int, error) {
+	now := m.clock.Now()
+	ids, err := m.store.EndUserSessions(ctx, userID, reason, now, exceptID)
+	if err != nil {
+		return 0, err
+	}
+	for _, sid := range ids {
+		m.afterEnd(ctx, sid, userID, reason, now)
+		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: jsonObject("reason", reason)}, nil)
+		if m.cfg.Metrics != nil {
+			m.cfg.Metrics.SessionEnded(reason)
+		}
+	}
+	return len(ids), nil
+}
+
+// SetBlocked blocks a user (ends all their sessions, refuses new logins and
+// refreshes) or unblocks them.
+func (m *Manager) SetBlocked(ctx context.Context, userID string, blocked bool, actor Actor) (*User, error) {
+	now := m.clock.Now()
+	u, err := m.store.UpdateUser(ctx, userID, UserUpdate{Blocked: &blocked, UpdatedAt: now})
+	if err != nil {
+		return nil, err
+	}
+	typ := EventUserUnblocked
+	if blocked {
+		typ = EventUserBlocked
+		if _, err := m.EndUserSessions(ctx, userID, EndBlocked, actor, ""); err != nil {
+			return nil, err
+		}
+	}
+	m.audit(ctx, &Event{Type: typ, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, IP: actor.IP}, nil)
+	return u, nil
+}
+
+// ChangePassword checks the current password, sets the new one and ends the
+// user's other sessions.
+func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next string, actor Actor) error {
+	u, err := m.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, current)
+	if err != nil {
+		return err
+	}
+	if !ok || u.PasswordHash == "" {
+		return &Error{Code: EINVALID, Message: "The provided current password is invalid", Fields: map[string]string{"currentPassword": "does not match"}}
+	}
+	if m.cfg.ValidatePassword != nil {
+		if err := m.cfg.ValidatePassword(next); err != nil {
+			return &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
+		}
+	}
+	hash, err := m.cfg.Passwords.Hash(next)
+	if err != nil {
+		return err
+	}
+	now := m.clock.Now()
+	if _, err := m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, PasswordChangedAt: &now, UpdatedAt: now}); err != nil {
+		return err
+	}
+	if _, err := m.EndUserSessions(ctx, u.ID, EndPasswordChanged, actor, p.SessionID); err != nil {
+		return err
+	}
+	m.audit(ctx, &Event{Type: EventPasswordChanged, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP}, nil)
+	return nil
+}

@@ -1,0 +1,155 @@
+package sessionmanager
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Settings returns the current settings (cached; refreshed on change).
+func (m *Manager) Settings(ctx context.Context) (*Settings, error) {
+	if s := m.settings.Load(); s != nil {
+		return s, nil
+	}
+	return m.loadSettings(ctx)
+}
+
+func (m *Manager) loadSettings(ctx context.Context) (*Settings, error) {
+	raw, err := m.store.GetSetting(ctx, SettingsKey)
+	s := DefaultSettings()
+	switch {
+	case IsNotFound(err):
+	case err != nil:
+		return nil, err
+	default:
+		if err := json.Unmarshal(raw, s); err != nil {
+			return nil, fmt.Errorf("stored settings are not valid JSON: %w", err)
+		}
+	}
+	m.settings.Store(s)
+	return s, nil
+}
+
+// UpdateSettings applies a JSON merge patch (RFC 7386) to the settings,
+// validates the whole result and stores it. An invalid document is refused
+// whole, naming each bad field; nothing is stored.
+func (m *Manager) UpdateSettings(ctx context.Context, patch []byte, actor Actor) (*Settings, error) {
+	m.settingsMu.Lock()
+	defer m.settingsMu.Unlock()
+	cur, err := m.loadSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var p any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, &Error{Code: EINVALID, Message: "settings must be a JSON object", Fields: map[string]string{"body": "not valid JSON"}}
+	}
+	po, ok := p.(map[string]any)
+	if !ok {
+		return nil, &Error{Code: EINVALID, Message: "settings must be a JSON object", Fields: map[string]string{"body": "must be a JSON object"}}
+	}
+	curJSON, _ := json.Marshal(cur)
+	var doc map[string]any
+	_ = json.Unmarshal(curJSON, &doc)
+	merged := MergePatch(doc, po)
+	mergedJSON, _ := json.Marshal(merged)
+
+	next := DefaultSettings()
+	dec := json.NewDecoder(bytes.NewReader(mergedJSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(next); err != nil {
+		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{jsonErrorField(err): jsonErrorReason(err)}}
+	}
+	if m.cfg.ValidateSettings != nil {
+		if bad := m.cfg.ValidateSettings(next); len(bad) > 0 {
+			return nil, InvalidFields(bad)
+		}
+	}
+	out, _ := json.Marshal(next)
+	if err := m.store.PutSetting(ctx, SettingsKey, out); err != nil {
+		return nil, err
+	}
+	m.settings.Store(next)
+	m.audit(ctx, &Event{Type: EventSettingsChanged, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, Data: jsonObject("patch", json.RawMessage(patch))}, nil)
+	m.publish(ctx, Message{Kind: MsgSettingsChanged})
+	return next, nil
+}
+
+// MergePatch applies an RFC 7386 JSON merge patch to doc.
+func MergePatch(doc map[string]any, patch map[string]any) map[string]any {
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(doc, k)
+			continue
+		}
+		if pv, ok := v.(map[string]any); ok {
+			dv, _ := doc[k].(map[string]any)
+			doc[k] = MergePatch(dv, pv)
+			continue
+		}
+		doc[k] = v
+	}
+	return doc
+}
+
+// jsonErrorField names the field of a decoding error.
+func jsonErrorField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "unknown field "); i >= 0 {
+		return strings.Trim(msg[i+len("unknown field "):], `"`)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return "body"
+	}
+	return "body"
+}
+
+func jsonErrorReason(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "must be a " + jsonTypeName(te.Type.Kind().String())
+	}
+	if strings.Contains(err.Error(), "unknown field") {
+		return "unknown setting"
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "invalid value"
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "int", "int64", "float64", "int32", "uint32":
+		return "number"
+	case "slice":
+		return "list"
+	case "map", "struct":
+		return "object"
+	case "bool":
+		return "boolean"
+	}
+	return kind
+}
+
+// jsonObject builds a small JSON object from key/value pairs.
+func jsonObject(kv ...any) json.RawMessage {
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	b, _ := json.Marshal(m)
+	return b
+}

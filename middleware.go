@@ -1,0 +1,131 @@
+package sessionmanager
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// HeaderTerminatedReason carries the end reason of a terminated session.
+const HeaderTerminatedReason = "X-Session-Terminated-Reason"
+
+type principalKey struct{}
+
+// WithPrincipal returns a context carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the authenticated principal of a request context.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// BearerToken returns the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// Middleware authenticates every request with a bearer access token and
+// puts the Principal in the request context; other requests get 401 with
+// the reason header. It is the same check the server's own API makes.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := BearerToken(r)
+		if tok == "" {
+			WriteError(w, &Error{Code: EUNAUTHORIZED, Message: "Missing or invalid credentials", Reason: "missing_token"})
+			return
+		}
+		p, err := m.Authenticate(r.Context(), tok)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+// HTTPStatus maps an error code to its HTTP status: the one map of the
+// product (httpapi and the library middleware both use it).
+func HTTPStatus(code string) int {
+	switch code {
+	case EINVALID:
+		return http.StatusBadRequest
+	case EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case EFORBIDDEN:
+		return http.StatusForbidden
+	case ENOTFOUND:
+		return http.StatusNotFound
+	case ECONFLICT:
+		return http.StatusConflict
+	case ETOOMANY:
+		return http.StatusTooManyRequests
+	case EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// errorNames are Strapi's error names by status.
+var errorNames = map[int]string{
+	400: "ValidationError", 401: "UnauthorizedError", 403: "ForbiddenError", 404: "NotFoundError",
+	409: "ApplicationError", 429: "RateLimitError", 503: "ServiceUnavailableError", 500: "ApplicationError",
+}
+
+// ErrorBody is the Strapi-shaped error document:
+// {"data":null,"error":{"status","name","message","details"}}.
+type ErrorBody struct {
+	Data  any         `json:"data"`
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the error member of ErrorBody.
+type ErrorDetail struct {
+	Status  int            `json:"status"`
+	Name    string         `json:"name"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+// WriteError writes err as a Strapi-shaped JSON error with its status; a
+// terminated session also gets the X-Session-Terminated-Reason header.
+// Errors that are not *Error become "internal error" (the caller logs them).
+func WriteError(w http.ResponseWriter, err error) {
+	code := ErrorCode(err)
+	status := HTTPStatus(code)
+	d := ErrorDetail{Status: status, Name: errorNames[status], Message: ErrorMessage(err), Details: map[string]any{}}
+	if e, ok := err.(*Error); ok {
+		if e.Reason != "" {
+			d.Details["reason"] = e.Reason
+		}
+		if len(e.Fields) > 0 {
+			errs := make([]map[string]any, 0, len(e.Fields))
+			for f, msg := range e.Fields {
+				errs = append(errs, map[string]any{"path": strings.Split(f, "."), "name": f, "message": msg})
+			}
+			d.Details["errors"] = errs
+			d.Details["fields"] = e.Fields
+		}
+		if code == EUNAUTHORIZED && e.Message == "Session terminated" {
+			w.Header().Set(HeaderTerminatedReason, e.Reason)
+		}
+		if e.RetryAfterSeconds > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
+		}
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: d})
+}

@@ -1,0 +1,41 @@
+package risk
+
+import sm "github.com/magic-sessionmanager/sessionmanager"
+
+// GeoLookup failure policies (Settings.GeoLookupFailure).
+const (
+	GeoFailureAllow = "allow"
+	GeoFailureBlock = "block"
+)
+
+// Fenced reports whether the geo-fence of s refuses a login from country
+// (an ISO code, "" when unknown) and why, in words for an admin.
+//
+//   - A local (private) address is never fenced: it has no country.
+//   - A blocked country is refused.
+//   - A non-empty allow list refuses every country not on it.
+//   - An unknown country under an allow list is refused only when
+//     GeoLookupFailure is "block": the operator who fails closed on a broken
+//     lookup also fails closed on an address no database can place, while
+//     the default ("allow") keeps users on new or unlisted ranges signing in.
+func Fenced(s *sm.Settings, country string, local bool) (refused bool, detail string) {
+	if s == nil {
+		s = defaults
+	}
+	if local {
+		return false, ""
+	}
+	if country == "" {
+		if len(s.AllowedCountries) > 0 && s.GeoLookupFailure == GeoFailureBlock {
+			return true, "country unknown and only allowed countries may sign in"
+		}
+		return false, ""
+	}
+	if containsFold(s.BlockedCountries, country) {
+		return true, country + " is a blocked country"
+	}
+	if len(s.AllowedCountries) > 0 && !containsFold(s.AllowedCountries, country) {
+		return true, country + " is not an allowed country"
+	}
+	return false, ""
+}

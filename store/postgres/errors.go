@@ -1,0 +1,63 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// conflictMessages names, per unique index, what a duplicate means to a client.
+var conflictMessages = map[string]string{
+	"users_pkey":            "a user with this id already exists",
+	"users_email_key":       "email is already taken",
+	"users_username_key":    "username is already taken",
+	"users_external_id_key": "a user with this external id already exists",
+	"sessions_pkey":         "a session with this id already exists",
+	"refresh_tokens_pkey":   "refresh token already exists",
+	"signing_keys_pkey":     "a signing key with this id already exists",
+	"admins_pkey":           "an admin with this id already exists",
+	"admins_email_key":      "an admin with this email already exists",
+	"admin_tokens_pkey":     "an admin token with this id already exists",
+	"admin_tokens_hash_key": "an admin token with this hash already exists",
+	"magic_links_pkey":      "magic link already exists",
+}
+
+// mapErr turns a driver error into the domain's *Error where the cause is the
+// caller's input (a duplicate, a missing row, a value the database rejects);
+// anything else stays an internal error, wrapped with what was being done.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var de *sm.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sm.Errorf(sm.ENOTFOUND, "%s not found", what)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			if msg, ok := conflictMessages[pe.ConstraintName]; ok {
+				return sm.Errorf(sm.ECONFLICT, "%s", msg)
+			}
+			return sm.Errorf(sm.ECONFLICT, "%s already exists", what)
+		case pe.Code == "23503":
+			return sm.Errorf(sm.EINVALID, "%s refers to a record that does not exist", what)
+		case strings.HasPrefix(pe.Code, "22"):
+			// Data exceptions: NUL bytes, invalid UTF-8, out-of-range numbers.
+			return sm.Errorf(sm.EINVALID, "%s: a value is not valid", what)
+		}
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// notFound is the ENOTFOUND error for a missing record.
+func notFound(what string) error { return sm.Errorf(sm.ENOTFOUND, "%s not found", what) }

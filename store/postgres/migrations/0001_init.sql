@@ -1,0 +1,168 @@
+-- Initial schema of the PostgreSQL store. Times are timestamptz (microsecond
+-- precision); a NULL time is Go's zero time. JSON documents that feed hashes
+-- (event data, personal fields, settings) are bytea so they stay byte-exact.
+
+CREATE TABLE users (
+    id                  text PRIMARY KEY,
+    email               text NOT NULL,
+    username            text NOT NULL,
+    password_hash       text NOT NULL DEFAULT '',
+    external_id         text,
+    blocked             boolean NOT NULL DEFAULT false,
+    created_at          timestamptz NOT NULL,
+    updated_at          timestamptz NOT NULL,
+    password_changed_at timestamptz
+);
+-- Unique case-insensitively; empty values (a user without a username) do not collide.
+CREATE UNIQUE INDEX users_email_key ON users (lower(email)) WHERE email <> '';
+CREATE UNIQUE INDEX users_username_key ON users (lower(username)) WHERE username <> '';
+CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX users_created_idx ON users (created_at, id);
+
+CREATE TABLE sessions (
+    id                 text PRIMARY KEY,
+    user_id            text NOT NULL,
+    status             text NOT NULL,
+    end_reason         text NOT NULL DEFAULT '',
+    auth_method        text NOT NULL DEFAULT '',
+    created_at         timestamptz NOT NULL,
+    last_seen          timestamptz NOT NULL,
+    ended_at           timestamptz,
+    expires_at         timestamptz NOT NULL,
+    ip                 text NOT NULL DEFAULT '',
+    -- ip_net is the unmapped address, so that a prefix filter is a range scan.
+    ip_net             inet,
+    user_agent         text NOT NULL DEFAULT '',
+    device_type        text NOT NULL DEFAULT '',
+    browser            text NOT NULL DEFAULT '',
+    browser_version    text NOT NULL DEFAULT '',
+    os                 text NOT NULL DEFAULT '',
+    os_version         text NOT NULL DEFAULT '',
+    country_code       text NOT NULL DEFAULT '',
+    city               text NOT NULL DEFAULT '',
+    location           text NOT NULL DEFAULT '{}',
+    threat_vpn         boolean NOT NULL DEFAULT false,
+    threat_proxy       boolean NOT NULL DEFAULT false,
+    threat_tor         boolean NOT NULL DEFAULT false,
+    threat_datacenter  boolean NOT NULL DEFAULT false,
+    threat_known       boolean NOT NULL DEFAULT false,
+    score              integer NOT NULL DEFAULT 0,
+    reasons            text NOT NULL DEFAULT 'null',
+    refresh_family     text NOT NULL DEFAULT '',
+    refresh_sealed     bytea,
+    refresh_rotated_at timestamptz
+);
+-- List pages sort by created_at, last_seen or score with id as tie-break.
+CREATE INDEX sessions_created_idx ON sessions (created_at, id) INCLUDE (status, last_seen, ended_at);
+CREATE INDEX sessions_last_seen_idx ON sessions (last_seen, id);
+CREATE INDEX sessions_score_idx ON sessions (score, id);
+-- Live sessions: the sweeper, presence counts and the dashboard aggregates.
+CREATE INDEX sessions_live_idx ON sessions (last_seen) INCLUDE (status, country_code, device_type, browser, os)
+    WHERE status <> 'ended';
+CREATE INDEX sessions_expiry_idx ON sessions (expires_at) WHERE status <> 'ended';
+CREATE INDEX sessions_ended_idx ON sessions (ended_at) WHERE status = 'ended';
+CREATE INDEX sessions_user_idx ON sessions (user_id, created_at);
+CREATE INDEX sessions_country_idx ON sessions (country_code, created_at);
+CREATE INDEX sessions_ip_idx ON sessions (ip_net);
+
+CREATE TABLE refresh_tokens (
+    hash        bytea PRIMARY KEY,
+    session_id  text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL,
+    replaced_at timestamptz
+);
+CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+
+CREATE TABLE events (
+    seq             bigint PRIMARY KEY,
+    at              timestamptz NOT NULL,
+    type            text NOT NULL,
+    actor_type      text NOT NULL DEFAULT '',
+    actor_id        text NOT NULL DEFAULT '',
+    user_id         text NOT NULL DEFAULT '',
+    session_id      text NOT NULL DEFAULT '',
+    country         text NOT NULL DEFAULT '',
+    data            bytea,
+    ip              text NOT NULL DEFAULT '',
+    user_agent      text NOT NULL DEFAULT '',
+    personal        bytea,
+    erased          boolean NOT NULL DEFAULT false,
+    personal_digest bytea,
+    prev_hash       bytea,
+    hash            bytea NOT NULL
+);
+CREATE INDEX events_user_idx ON events (user_id, seq) WHERE user_id <> '';
+CREATE INDEX events_session_idx ON events (session_id, seq) WHERE session_id <> '';
+CREATE INDEX events_at_idx ON events (at);
+
+-- The head of the hash chain: one row, locked by every append.
+CREATE TABLE event_chain (
+    id   integer PRIMARY KEY CHECK (id = 1),
+    seq  bigint NOT NULL,
+    hash bytea
+);
+INSERT INTO event_chain (id, seq, hash) VALUES (1, 0, NULL);
+
+CREATE TABLE deliveries (
+    id              bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    event_seq       bigint NOT NULL,
+    rule_id         text NOT NULL DEFAULT '',
+    channel         text NOT NULL DEFAULT '',
+    target          bytea,
+    payload         bytea,
+    idempotency_key text NOT NULL DEFAULT '',
+    status          text NOT NULL,
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    last_error      text NOT NULL DEFAULT '',
+    created_at      timestamptz NOT NULL,
+    delivered_at    timestamptz
+);
+CREATE INDEX deliveries_due_idx ON deliveries (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX deliveries_status_idx ON deliveries (status, id);
+
+CREATE TABLE settings (
+    key   text PRIMARY KEY,
+    value bytea NOT NULL
+);
+
+CREATE TABLE signing_keys (
+    id             text PRIMARY KEY,
+    algorithm      text NOT NULL,
+    private_sealed bytea,
+    public         bytea,
+    created_at     timestamptz NOT NULL,
+    retired_at     timestamptz,
+    expires_at     timestamptz
+);
+
+CREATE TABLE admins (
+    id            text PRIMARY KEY,
+    email         text NOT NULL,
+    password_hash text NOT NULL DEFAULT '',
+    totp_sealed   bytea,
+    created_at    timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX admins_email_key ON admins (lower(email));
+
+CREATE TABLE admin_tokens (
+    id           text PRIMARY KEY,
+    name         text NOT NULL DEFAULT '',
+    hash         bytea NOT NULL,
+    scope        text NOT NULL DEFAULT '',
+    created_at   timestamptz NOT NULL,
+    last_used_at timestamptz,
+    revoked_at   timestamptz
+);
+CREATE UNIQUE INDEX admin_tokens_hash_key ON admin_tokens (hash);
+
+CREATE TABLE magic_links (
+    hash       bytea PRIMARY KEY,
+    email      text NOT NULL,
+    user_id    text NOT NULL DEFAULT '',
+    ip         text NOT NULL DEFAULT '',
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz
+);
+CREATE INDEX magic_links_expiry_idx ON magic_links (expires_at);

@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// sessionColumns are the columns of a session read, with the user's email
+// and username joined from users (u).
+const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.username, ''), s.status, s.end_reason,
+	s.auth_method, s.created_at, s.last_seen, s.ended_at, s.expires_at, s.ip, s.user_agent,
+	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
+	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
+	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at`
+
+// sessionFrom is the FROM clause that goes with sessionColumns.
+const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
+
+// scanSession reads a row of sessionColumns.
+func scanSession(row pgx.Row) (*sm.Session, error) {
+	var (
+		s                  sm.Session
+		ip                 string
+		location, reasons  string
+		status, endReason  string
+		authMethod         string
+		d                  = &s.Device
+		t                  = &s.Threat
+	)
+	err := row.Scan(&s.ID, &s.UserID, &s.UserEmail, &s.Username, &status, &endReason,
+		&authMethod, utc(&s.CreatedAt), utc(&s.LastSeenAt), utc(&s.EndedAt), utc(&s.ExpiresAt), &ip, &s.UserAgent,
+		&d.Type, &d.Browser, &d.BrowserVersion, &d.OS, &d.OSVersion, &location,
+		&t.VPN, &t.Proxy, &t.Tor, &t.Datacenter, &t.KnownThreat,
+		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt))
+	if err != nil {
+		return nil, err
+	}
+	s.Status, s.EndReason, s.AuthMethod = sm.Status(status), sm.EndReason(endReason), sm.AuthMethod(authMethod)
+	if ip != "" {
+		s.IP, _ = netip.ParseAddr(ip)
+	}
+	if err := json.Unmarshal([]byte(location), &s.Location); err != nil {
+		return nil, fmt.Errorf("session %s location: %w", s.ID, err)
+	}
+	if err := json.Unmarshal([]byte(reasons), &s.Reasons); err != nil {
+		return nil, fmt.Errorf("session %s reasons: %w", s.ID, err)
+	}
+	return &s, nil
+}
+
+// ipColumns returns the text and inet values of a session address; the
+// inet is the unmapped address so that IPv4 prefixes find IPv4-mapped logins.
+func ipColumns(ip netip.Addr) (string, any) {
+	if !ip.IsValid() {
+		return "", nil
+	}
+	return ip.String(), ip.Unmap().WithZone("")
+}
+
+// CreateSession inserts s and its first refresh token hash in one transaction.
+func (s *Store) CreateSession(ctx context.Context, ses *sm.Session, refreshHash []byte) error {
+	if ses.Status == "" {
+		ses.Status = sm.StatusActive
+	}
+	if ses.LastSeenAt.IsZero() {
+		ses.LastSeenAt = ses.CreatedAt
+	}
+	location, err := jsonText(ses.Location)
+	if err != nil {
+		return fmt.Errorf("postgres: session location: %w", err)
+	}
+	reasons, err := jsonText(ses.Reasons)
+	if err != nil {
+		return fmt.Errorf("postgres: session reasons: %w", err)
+	}
+	ipText, ipNet := ipColumns(ses.IP)
+	d, t := ses.Device, ses.Threat
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, status, end_reason, auth_method,
+			created_at, last_seen, ended_at, expires_at, ip, ip_net, user_agent,
+			device_type, browser, browser_version, os, os_version, country_code, city, location,
+			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
+			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30)`,
+			ses.ID, ses.UserID, string(ses.Status), string(ses.EndReason), string(ses.AuthMethod),
+			ses.CreatedAt, ses.LastSeenAt, nullTime(ses.EndedAt), ses.ExpiresAt, ipText, ipNet, ses.UserAgent,
+			d.Type, d.Browser, d.BrowserVersion, d.OS, d.OSVersion,
+			strings.ToUpper(ses.Location.CountryCode), ses.Location.City, location,
+			t.VPN, t.Proxy, t.Tor, t.Datacenter, t.KnownThreat,
+			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt))
+		if err != nil {
+			return mapErr(err, "session")
+		}
+		if len(refreshHash) == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
+			refreshHash, ses.ID, ses.CreatedAt)
+		return mapErr(err, "refresh token")
+	})
+}
+
+// SessionByID returns the session or ENOTFOUND.
+func (s *Store) SessionByID(ctx context.Context, id string) (*sm.Session, error) {
+	if !storable(id) {
+		return nil, notFound("session")
+	}
+	ses, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.id = $1`, id))
+	return ses, mapErr(err, "session")
+}
+
+// EndSession ends a session that is not ended yet.
+func (s *Store) EndSession(ctx context.Context, id string, reason sm.EndReason, at time.Time) (bool, error) {
+	if !storable(id) {
+		return false, notFound("session")
+	}
+	// One statement: the CTE ends the session if it is live, and the outer
+	// query tells "already ended" from "does not exist".
+	var exists, ended bool
+	err := s.pool.QueryRow(ctx, `WITH ended AS (
+			UPDATE sessions SET status = 'ended', end_reason = $2, ended_at = $3
+			WHERE id = $1 AND status <> 'ended' RETURNING id)
+		SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1), EXISTS (SELECT 1 FROM ended)`,
+		id, string(reason), at).Scan(&exists, &ended)
+	if err != nil {
+		return false, mapErr(err, "session")
+	}
+	if !exists && !ended {
+		return false, notFound("session")
+	}
+	return ended, nil
+}
+
+// EndUserSessions ends the user's sessions that are not ended, but exceptID.
+func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sm.EndReason, at time.Time, exceptID string) ([]string, error) {
+	if !storable(userID) || !storable(exceptID) {
+		return []string{}, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE sessions SET status = 'ended', end_reason = $2, ended_at = $3
+		WHERE user_id = $1 AND status <> 'ended' AND id <> $4 RETURNING id`, userID, string(reason), at, exceptID)
+	if err != nil {
+		return nil, mapErr(err, "sessions")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, mapErr(err, "sessions")
+	}
+	slices.Sort(ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, nil
+}
+
+// TouchSessions applies a batch of last-seen notes in one statement.
+func (s *Store) TouchSessions(ctx context.Context, notes []sm.LastSeen) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(notes))
+	ats := make([]time.Time, 0, len(notes))
+	for _, n := range notes {
+		if !storable(n.SessionID) {
+			continue
+		}
+		ids = append(ids, n.SessionID)
+		ats = append(ats, n.At)
+	}
+	// Notes are grouped per session first: UPDATE ... FROM applies only one
+	// joined row per target row, and it must be the latest.
+	_, err := s.pool.Exec(ctx, `UPDATE sessions s
+		SET last_seen = GREATEST(s.last_seen, n.at),
+		    status = CASE WHEN s.status = 'inactive' THEN 'active' ELSE s.status END
+		FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS t(id, at) GROUP BY id) n
+		WHERE s.id = n.id AND s.status <> 'ended'`, ids, ats)
+	return mapErr(err, "sessions")
+}
+
+// SweepStale ends expired sessions, then idle ones (when IdleBefore is set),
+// then marks the remaining stale active sessions inactive, in one transaction.
+func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.Ended, error) {
+	var inactivated int
+	ended := []sm.Ended{}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		ended = ended[:0]
+		end := func(reason sm.EndReason, cond string, bound time.Time) error {
+			rows, err := tx.Query(ctx, `UPDATE sessions SET status = 'ended', end_reason = $1, ended_at = $2
+				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now, bound)
+			if err != nil {
+				return err
+			}
+			got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sm.Ended, error) {
+				e := sm.Ended{Reason: reason}
+				return e, r.Scan(&e.SessionID, &e.UserID)
+			})
+			ended = append(ended, got...)
+			return err
+		}
+		if err := end(sm.EndExpired, "expires_at <= $3", sw.Now); err != nil {
+			return err
+		}
+		if !sw.IdleBefore.IsZero() {
+			if err := end(sm.EndIdle, "last_seen < $3", sw.IdleBefore); err != nil {
+				return err
+			}
+		}
+		if sw.InactiveBefore.IsZero() {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET status = 'inactive'
+			WHERE status = 'active' AND last_seen < $1`, sw.InactiveBefore)
+		inactivated = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return 0, nil, mapErr(err, "sweep")
+	}
+	return inactivated, ended, nil
+}
+
+// PurgeEnded deletes sessions ended before endedBefore (and, by cascade,
+// their refresh tokens).
+func (s *Store) PurgeEnded(ctx context.Context, endedBefore time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE status = 'ended' AND ended_at < $1`, endedBefore)
+	if err != nil {
+		return 0, mapErr(err, "sessions")
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DeleteSession deletes a session and its refresh tokens.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if !storable(id) {
+		return notFound("session")
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	if err != nil {
+		return mapErr(err, "session")
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("session")
+	}
+	return nil
+}
+
+// LoginHistory returns the countries and device families of the user's
+// sessions and the most recent one.
+func (s *Store) LoginHistory(ctx context.Context, userID string) (sm.LoginHistory, error) {
+	h := sm.LoginHistory{Countries: []string{}, DeviceFamilies: []string{}}
+	if !storable(userID) {
+		return h, nil
+	}
+	err := s.pool.QueryRow(ctx, `SELECT
+			coalesce(array_agg(DISTINCT country_code ORDER BY country_code) FILTER (WHERE country_code <> ''), '{}'),
+			coalesce(array_agg(DISTINCT browser || '/' || os ORDER BY browser || '/' || os), '{}')
+		FROM sessions WHERE user_id = $1`, userID).Scan(&h.Countries, &h.DeviceFamilies)
+	if err != nil {
+		return h, mapErr(err, "login history")
+	}
+	prev, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+sessionFrom+`
+		WHERE s.user_id = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT 1`, userID))
+	switch {
+	case err == nil:
+		h.Previous = prev
+	case err != pgx.ErrNoRows:
+		return h, mapErr(err, "login history")
+	}
+	return h, nil
+}

@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+const userColumns = `id, email, username, password_hash, external_id, blocked, created_at, updated_at, password_changed_at`
+
+// scanUser reads a row of userColumns.
+func scanUser(row pgx.Row) (*sm.User, error) {
+	var u sm.User
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, textOrEmpty{&u.ExternalID}, &u.Blocked,
+		utc(&u.CreatedAt), utc(&u.UpdatedAt), utc(&u.PasswordChangedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// CreateUser inserts u; a duplicate id, email, username or external id is ECONFLICT.
+func (s *Store) CreateUser(ctx context.Context, u *sm.User) error {
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = u.CreatedAt
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Blocked,
+		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt))
+	return mapErr(err, "user")
+}
+
+// UserByID returns the user or ENOTFOUND.
+func (s *Store) UserByID(ctx context.Context, id string) (*sm.User, error) {
+	if !storable(id) {
+		return nil, notFound("user")
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, mapErr(err, "user")
+}
+
+// UserByIdentifier finds a user by email or username, case-insensitively;
+// an email match wins over a username match.
+func (s *Store) UserByIdentifier(ctx context.Context, identifier string) (*sm.User, error) {
+	if identifier == "" || !storable(identifier) {
+		return nil, notFound("user")
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE (lower(email) = lower($1) AND email <> '') OR (lower(username) = lower($1) AND username <> '')
+		ORDER BY lower(email) = lower($1) DESC LIMIT 1`, identifier))
+	return u, mapErr(err, "user")
+}
+
+// UserByExternalID finds a user by its id in another auth system.
+func (s *Store) UserByExternalID(ctx context.Context, externalID string) (*sm.User, error) {
+	if externalID == "" || !storable(externalID) {
+		return nil, notFound("user")
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE external_id = $1`, externalID))
+	return u, mapErr(err, "user")
+}
+
+// UpdateUser changes the non-nil fields of upd and returns the user.
+func (s *Store) UpdateUser(ctx context.Context, id string, upd sm.UserUpdate) (*sm.User, error) {
+	if !storable(id) {
+		return nil, notFound("user")
+	}
+	var sets []string
+	args := []any{id}
+	set := func(col string, v any) {
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
+	}
+	if upd.Email != nil {
+		set("email", *upd.Email)
+	}
+	if upd.Username != nil {
+		set("username", *upd.Username)
+	}
+	if upd.PasswordHash != nil {
+		set("password_hash", *upd.PasswordHash)
+	}
+	if upd.Blocked != nil {
+		set("blocked", *upd.Blocked)
+	}
+	if upd.PasswordChangedAt != nil {
+		set("password_changed_at", nullTime(*upd.PasswordChangedAt))
+	}
+	if !upd.UpdatedAt.IsZero() {
+		set("updated_at", upd.UpdatedAt)
+	}
+	if len(sets) == 0 {
+		return s.UserByID(ctx, id)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+
+		` WHERE id = $1 RETURNING `+userColumns, args...))
+	return u, mapErr(err, "user")
+}
+
+// userCursor is the sort key of the last user of a page.
+type userCursor struct {
+	CreatedAt int64  `json:"t"`
+	ID        string `json:"id"`
+}
+
+// ListUsers lists users oldest first, filtered by a search in email or
+// username and by blocked state, a page at a time.
+func (s *Store) ListUsers(ctx context.Context, f sm.UserFilter) ([]*sm.User, string, error) {
+	limit := pageLimit(f.Limit)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Search != "" {
+		if !storable(f.Search) {
+			return []*sm.User{}, "", nil
+		}
+		p := arg(likePattern(f.Search))
+		where = append(where, `(email ILIKE `+p+` ESCAPE '\' OR username ILIKE `+p+` ESCAPE '\')`)
+	}
+	if f.Blocked != nil {
+		where = append(where, "blocked = "+arg(*f.Blocked))
+	}
+	if f.Cursor != "" {
+		var c userCursor
+		if err := decodeCursor(f.Cursor, &c); err != nil {
+			return nil, "", err
+		}
+		where = append(where, fmt.Sprintf("(created_at, id) > (%s, %s)", arg(time.UnixMicro(c.CreatedAt).UTC()), arg(c.ID)))
+	}
+	q := `SELECT ` + userColumns + ` FROM users`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at, id LIMIT " + arg(limit+1)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", mapErr(err, "users")
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, "", mapErr(err, "users")
+	}
+	next := ""
+	if len(users) > limit {
+		users = users[:limit]
+		last := users[limit-1]
+		next = encodeCursor(userCursor{CreatedAt: last.CreatedAt.UnixMicro(), ID: last.ID})
+	}
+	return users, next, nil
+}

@@ -1,0 +1,297 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// sessionColumns are the columns scanSession reads, with the user's email
+// and username joined from users (alias u).
+const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.username, ''), s.status, s.end_reason,
+	s.auth_method, s.created_at, s.last_seen_at, s.ended_at, s.expires_at, s.ip, s.user_agent,
+	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
+	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
+	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at`
+
+// sessionFrom is the FROM clause that goes with sessionColumns.
+const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
+
+// scanSession reads the sessionColumns of one row.
+func scanSession(row interface{ Scan(...any) error }) (*sessionmanager.Session, error) {
+	var (
+		s                       sessionmanager.Session
+		created, lastSeen       int64
+		ended, expires, rotated sql.NullInt64
+		ip, location, reasons   string
+	)
+	err := row.Scan(&s.ID, &s.UserID, &s.UserEmail, &s.Username, &s.Status, &s.EndReason,
+		&s.AuthMethod, &created, &lastSeen, &ended, &expires, &ip, &s.UserAgent,
+		&s.Device.Type, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.OSVersion, &location,
+		&s.Threat.VPN, &s.Threat.Proxy, &s.Threat.Tor, &s.Threat.Datacenter, &s.Threat.KnownThreat,
+		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated)
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastSeenAt = timeOf(created), timeOf(lastSeen)
+	s.EndedAt, s.ExpiresAt, s.RefreshRotatedAt = fromMicro(ended), fromMicro(expires), fromMicro(rotated)
+	if ip != "" {
+		if s.IP, err = netip.ParseAddr(ip); err != nil {
+			return nil, fmt.Errorf("session %s: stored ip: %w", s.ID, err)
+		}
+	}
+	if err := json.Unmarshal([]byte(location), &s.Location); err != nil {
+		return nil, fmt.Errorf("session %s: stored location: %w", s.ID, err)
+	}
+	if err := json.Unmarshal([]byte(reasons), &s.Reasons); err != nil {
+		return nil, fmt.Errorf("session %s: stored reasons: %w", s.ID, err)
+	}
+	return &s, nil
+}
+
+// ipText and ipBlob are the two stored forms of an address: the text as
+// given, and 16 bytes of the unmapped address so ranges compare bytewise.
+func ipText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func ipBlob(a netip.Addr) any {
+	if !a.IsValid() {
+		return nil
+	}
+	b := a.Unmap().As16()
+	return b[:]
+}
+
+// CreateSession inserts s and its first refresh token hash in one transaction.
+func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session, refreshHash []byte) error {
+	if sess.ID == "" || sess.UserID == "" || sess.CreatedAt.IsZero() {
+		return sessionmanager.InvalidFields(map[string]string{"session": "id, userId and createdAt are required"})
+	}
+	if sess.Status == "" {
+		sess.Status = sessionmanager.StatusActive
+	}
+	if !sess.Status.Valid() {
+		return sessionmanager.InvalidFields(map[string]string{"status": "is not a session status"})
+	}
+	if sess.LastSeenAt.IsZero() {
+		sess.LastSeenAt = sess.CreatedAt
+	}
+	location, err := json.Marshal(sess.Location)
+	if err != nil {
+		return err
+	}
+	reasons, err := json.Marshal(sess.Reasons)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, status, end_reason, auth_method,
+			created_at, last_seen_at, ended_at, expires_at, ip, ip_bin, user_agent,
+			device_type, browser, browser_version, os, os_version, country_code, city, location,
+			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
+			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.UserID, string(sess.Status), string(sess.EndReason), string(sess.AuthMethod),
+			sess.CreatedAt.UnixMicro(), sess.LastSeenAt.UnixMicro(), micro(sess.EndedAt), micro(sess.ExpiresAt),
+			ipText(sess.IP), ipBlob(sess.IP), sess.UserAgent,
+			sess.Device.Type, sess.Device.Browser, sess.Device.BrowserVersion, sess.Device.OS, sess.Device.OSVersion,
+			sess.Location.CountryCode, sess.Location.City, string(location),
+			bit(sess.Threat.VPN), bit(sess.Threat.Proxy), bit(sess.Threat.Tor), bit(sess.Threat.Datacenter), bit(sess.Threat.KnownThreat),
+			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt))
+		if isUnique(err) {
+			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a session with this id already exists")
+		}
+		if isForeignKey(err) {
+			return sessionmanager.Errorf(sessionmanager.ENOTFOUND, "user not found")
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create session: %w", err)
+		}
+		if len(refreshHash) == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+			refreshHash, sess.ID, sess.CreatedAt.UnixMicro())
+		if isUnique(err) {
+			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "this refresh token hash is already in use")
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create refresh token: %w", err)
+		}
+		return nil
+	})
+}
+
+// sessionByID reads one session through q.
+func sessionByID(ctx context.Context, q sqlQuerier, id string) (*sessionmanager.Session, error) {
+	sess, err := scanSession(q.QueryRowContext(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read session: %w", err)
+	}
+	return sess, nil
+}
+
+// SessionByID returns the session or ENOTFOUND.
+func (s *Store) SessionByID(ctx context.Context, id string) (*sessionmanager.Session, error) {
+	return sessionByID(ctx, s.read, id)
+}
+
+// EndSession ends a session that is not ended yet.
+func (s *Store) EndSession(ctx context.Context, id string, reason sessionmanager.EndReason, at time.Time) (bool, error) {
+	var ended bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
+			WHERE id = ? AND status <> 'ended'`, string(reason), at.UnixMicro(), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: end session: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			ended = true
+			return nil
+		}
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, id).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return notFound("session")
+		}
+		return nil
+	})
+	return ended, err
+}
+
+// EndUserSessions ends every live session of the user but exceptID.
+func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sessionmanager.EndReason, at time.Time, exceptID string) ([]string, error) {
+	var ids []string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
+			WHERE user_id = ? AND status <> 'ended' AND id <> ? RETURNING id`, string(reason), at.UnixMicro(), userID, exceptID)
+		if err != nil {
+			return fmt.Errorf("sqlite: end user sessions: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, err
+}
+
+// TouchSessions raises last_seen (never lowers it) and makes inactive
+// sessions active, all notes in one transaction.
+func (s *Store) TouchSessions(ctx context.Context, notes []sessionmanager.LastSeen) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE sessions SET last_seen_at = max(last_seen_at, ?), status = 'active'
+			WHERE id = ? AND status <> 'ended'`)
+		if err != nil {
+			return fmt.Errorf("sqlite: touch sessions: %w", err)
+		}
+		defer stmt.Close()
+		for _, n := range notes {
+			if _, err := stmt.ExecContext(ctx, n.At.UnixMicro(), n.SessionID); err != nil {
+				return fmt.Errorf("sqlite: touch sessions: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// SweepStale ends idle (when IdleBefore is set) and expired sessions, then
+// marks the remaining active sessions last seen before InactiveBefore as
+// inactive. Sessions it ends are not counted as inactivated.
+func (s *Store) SweepStale(ctx context.Context, sw sessionmanager.StaleSweep) (int, []sessionmanager.Ended, error) {
+	var (
+		inactivated int
+		ended       []sessionmanager.Ended
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ended = ended[:0]
+		end := func(reason sessionmanager.EndReason, cond string, arg int64) error {
+			rows, err := tx.QueryContext(ctx, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
+				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now.UnixMicro(), arg)
+			if err != nil {
+				return fmt.Errorf("sqlite: sweep %s: %w", reason, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				e := sessionmanager.Ended{Reason: reason}
+				if err := rows.Scan(&e.SessionID, &e.UserID); err != nil {
+					return err
+				}
+				ended = append(ended, e)
+			}
+			return rows.Err()
+		}
+		if !sw.IdleBefore.IsZero() {
+			if err := end(sessionmanager.EndIdle, `last_seen_at < ?`, sw.IdleBefore.UnixMicro()); err != nil {
+				return err
+			}
+		}
+		if err := end(sessionmanager.EndExpired, `expires_at <= ?`, sw.Now.UnixMicro()); err != nil {
+			return err
+		}
+		if sw.InactiveBefore.IsZero() {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET status = 'inactive' WHERE status = 'active' AND last_seen_at < ?`,
+			sw.InactiveBefore.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("sqlite: sweep inactive: %w", err)
+		}
+		n, err := res.RowsAffected()
+		inactivated = int(n)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return inactivated, ended, nil
+}
+
+// PurgeEnded deletes sessions (and their refresh tokens) ended before the time.
+func (s *Store) PurgeEnded(ctx context.Context, endedBefore time.Time) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE status = 'ended' AND ended_at < ?`, endedBefore.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("sqlite: purge ended sessions: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// DeleteSession deletes a session and its refresh tokens.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+		return mustAffect(res, err, "session")
+	})
+}

@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
+)
+
+const userColumns = `id, email, username, password_hash, coalesce(external_id, ''), blocked, created_at, updated_at, password_changed_at`
+
+// scanUser reads the userColumns of one row.
+func scanUser(row interface{ Scan(...any) error }) (*sessionmanager.User, error) {
+	var (
+		u                        sessionmanager.User
+		created                  int64
+		updated, passwordChanged sql.NullInt64
+	)
+	if err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.ExternalID, &u.Blocked, &created, &updated, &passwordChanged); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = timeOf(created)
+	u.UpdatedAt = fromMicro(updated)
+	u.PasswordChangedAt = fromMicro(passwordChanged)
+	return &u, nil
+}
+
+// userConflict is the error for a duplicate email, username or external id.
+func userConflict() error {
+	return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a user with this email, username or external id already exists")
+}
+
+// CreateUser inserts u; a duplicate email, username or external id is ECONFLICT.
+func (s *Store) CreateUser(ctx context.Context, u *sessionmanager.User) error {
+	if u.ID == "" || u.CreatedAt.IsZero() {
+		return sessionmanager.InvalidFields(map[string]string{"id": "and createdAt are required"})
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO users
+		(id, email, email_key, username, username_key, password_hash, external_id, blocked, created_at, updated_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, strings.ToLower(u.Email), u.Username, strings.ToLower(u.Username), u.PasswordHash,
+		nullText(u.ExternalID), u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt))
+	if isUnique(err) {
+		return userConflict()
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
+	return nil
+}
+
+// userWhere reads the one user matching cond.
+func (s *Store) userWhere(ctx context.Context, q sqlQuerier, cond string, args ...any) (*sessionmanager.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+cond+` LIMIT 1`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("user")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user or ENOTFOUND.
+func (s *Store) UserByID(ctx context.Context, id string) (*sessionmanager.User, error) {
+	return s.userWhere(ctx, s.read, `id = ?`, id)
+}
+
+// UserByIdentifier finds a user by email or username, case-insensitively.
+func (s *Store) UserByIdentifier(ctx context.Context, identifier string) (*sessionmanager.User, error) {
+	key := strings.ToLower(identifier)
+	if key == "" {
+		return nil, notFound("user")
+	}
+	// An email match wins over a username that happens to equal it.
+	return s.userWhere(ctx, s.read, `email_key = ? OR username_key = ? ORDER BY email_key = ? DESC`, key, key, key)
+}
+
+// UserByExternalID finds a user by its id in another auth system.
+func (s *Store) UserByExternalID(ctx context.Context, externalID string) (*sessionmanager.User, error) {
+	if externalID == "" {
+		return nil, notFound("user")
+	}
+	return s.userWhere(ctx, s.read, `external_id = ?`, externalID)
+}
+
+// UpdateUser changes the non-nil fields of upd and returns the user.
+func (s *Store) UpdateUser(ctx context.Context, id string, upd sessionmanager.UserUpdate) (*sessionmanager.User, error) {
+	var w where
+	if upd.Email != nil {
+		w.add(`email = ?, email_key = ?`, *upd.Email, strings.ToLower(*upd.Email))
+	}
+	if upd.Username != nil {
+		w.add(`username = ?, username_key = ?`, *upd.Username, strings.ToLower(*upd.Username))
+	}
+	if upd.PasswordHash != nil {
+		w.add(`password_hash = ?`, *upd.PasswordHash)
+	}
+	if upd.Blocked != nil {
+		w.add(`blocked = ?`, *upd.Blocked)
+	}
+	if upd.PasswordChangedAt != nil {
+		w.add(`password_changed_at = ?`, micro(*upd.PasswordChangedAt))
+	}
+	if !upd.UpdatedAt.IsZero() {
+		w.add(`updated_at = ?`, upd.UpdatedAt.UnixMicro())
+	}
+	var u *sessionmanager.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(w.conds) > 0 {
+			res, err := tx.ExecContext(ctx, `UPDATE users SET `+strings.Join(w.conds, ", ")+` WHERE id = ?`, append(w.args, id)...)
+			if isUnique(err) {
+				return userConflict()
+			}
+			if err := mustAffect(res, err, "user"); err != nil {
+				return err
+			}
+		}
+		var err error
+		u, err = s.userWhere(ctx, tx, `id = ?`, id)
+		return err
+	})
+	return u, err
+}
+
+// ListUsers returns a page of users, newest first.
+func (s *Store) ListUsers(ctx context.Context, f sessionmanager.UserFilter) ([]*sessionmanager.User, string, error) {
+	var w where
+	if f.Search != "" {
+		p := likeContains(f.Search)
+		w.add(`(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\')`, p, p)
+	}
+	if f.Blocked != nil {
+		w.add(`blocked = ?`, *f.Blocked)
+	}
+	if f.Cursor != "" {
+		key, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		w.add(`(created_at, id) < (?, ?)`, key, id)
+	}
+	limit := pageLimit(f.Limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users`+w.String()+
+		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(w.args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+	}
+	defer rows.Close()
+	var users []*sessionmanager.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+	}
+	var next string
+	if len(users) > limit {
+		users = users[:limit]
+		last := users[limit-1]
+		next = encodeCursor(last.CreatedAt.UnixMicro(), last.ID)
+	}
+	return users, next, nil
+}

@@ -1,0 +1,120 @@
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// typAccessToken is the JWT typ of access tokens (RFC 9068).
+const typAccessToken = "at+jwt"
+
+// maxTokenLen refuses absurd inputs before any parsing; real tokens are
+// about 350 bytes.
+const maxTokenLen = 4096
+
+// errInvalidToken is the one answer to every bad token: a client learns
+// nothing about why.
+var errInvalidToken = &sm.Error{Code: sm.EUNAUTHORIZED, Message: "invalid token"}
+
+// accessClaims is the JWT payload of an access token.
+type accessClaims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid"`
+}
+
+// Issue signs an access token for subject's session sessionID, valid from
+// now (to the second, the precision of JWT times) for the TTL.
+func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.Time) (string, sm.AccessClaims, error) {
+	if subject == "" || sessionID == "" {
+		return "", sm.AccessClaims{}, sm.Errorf(sm.EINVALID, "token: subject and session id are required")
+	}
+	set := kr.keys.Load()
+	if set.signer == nil {
+		return "", sm.AccessClaims{}, sm.Errorf(sm.EINTERNAL, "token: no active signing key")
+	}
+	iat := now.Truncate(time.Second)
+	exp := iat.Add(kr.cfg.TTL)
+	var jti [16]byte
+	rand.Read(jti[:]) // never fails: crypto/rand aborts the program instead
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    kr.cfg.Issuer,
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{kr.cfg.Audience},
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(iat),
+			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
+		},
+		SessionID: sessionID,
+	})
+	t.Header["kid"] = set.signerID
+	t.Header["typ"] = typAccessToken
+	signed, err := t.SignedString(set.signer)
+	if err != nil {
+		return "", sm.AccessClaims{}, err
+	}
+	return signed, sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: set.signerID, IssuedAt: iat, ExpiresAt: exp}, nil
+}
+
+// Verify checks token at now: algorithm EdDSA only, a known kid that has not
+// expired, typ at+jwt, the signature, iss, aud, a required exp after now,
+// and sub, sid and iat present. Every failure is the same EUNAUTHORIZED error.
+// Valid tokens are cached until their exp, so a repeat costs a map lookup.
+func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) {
+	if c, ok := kr.cache.get(token, now); ok {
+		return c, nil
+	}
+	if token == "" || len(token) > maxTokenLen {
+		return sm.AccessClaims{}, errInvalidToken
+	}
+	var claims accessClaims
+	var kid string
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{algEdDSA}),
+		jwt.WithStrictDecoding(),
+		jwt.WithIssuer(kr.cfg.Issuer),
+		jwt.WithAudience(kr.cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	_, err := parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != typAccessToken {
+			return nil, errInvalidToken
+		}
+		kid, _ = t.Header["kid"].(string)
+		return kr.publicKey(kid, now)
+	})
+	if err != nil || claims.Subject == "" || claims.SessionID == "" || claims.IssuedAt == nil {
+		return sm.AccessClaims{}, errInvalidToken
+	}
+	c := sm.AccessClaims{
+		Subject:   claims.Subject,
+		SessionID: claims.SessionID,
+		KeyID:     kid,
+		IssuedAt:  claims.IssuedAt.Time,
+		ExpiresAt: claims.ExpiresAt.Time,
+	}
+	kr.cache.put(token, c, now)
+	return c, nil
+}
+
+// publicKey finds the key kid usable at now, reloading the store once (rate
+// limited) when the kid is unknown: another instance may have rotated.
+func (kr *Keyring) publicKey(kid string, now time.Time) (any, error) {
+	if kid == "" {
+		return nil, errInvalidToken
+	}
+	k, ok := kr.keys.Load().verifiers[kid]
+	if !ok && kr.reloadForUnknownKid() {
+		k, ok = kr.keys.Load().verifiers[kid]
+	}
+	if !ok || !k.usable(now) {
+		return nil, errInvalidToken
+	}
+	return k.public, nil
+}
