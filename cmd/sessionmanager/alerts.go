@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/alert"
+)
+
+// alertParts are the alert rules, the engine that turns events into
+// outbox deliveries, and the worker that sends them.
+type alertParts struct {
+	rules  *alert.Rules
+	engine *alert.Engine
+	worker *alert.Worker
+}
+
+func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets, log *slog.Logger) (*alertParts, error) {
+	// Development may post to a receiver on this machine; production never
+	// posts to private or loopback addresses.
+	targets := alert.TargetPolicy{AllowHTTPLoopback: c.Env != "production"}
+	if c.AllowPrivateWebhooks {
+		targets.AllowPrivateTargets = true
+	}
+	now := sm.SystemClock{}.Now
+	rules, err := alert.NewRules(ctx, alert.RulesConfig{Store: st, Sealer: sec, Targets: targets, Now: now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	settings := sm.DefaultSettings()
+	if raw, err := st.GetSetting(ctx, sm.SettingsKey); err == nil {
+		_ = json.Unmarshal(raw, settings)
+	}
+	engine := alert.NewEngine(alert.EngineConfig{Rules: rules, NewSignInEmail: settings.NewSignInEmail, Logger: log})
+	http := alert.HTTPConfig{Targets: targets, UserAgent: "MagicSessionManager/" + version}
+	senders := map[string]alert.Sender{
+		alert.ChannelSlack:   alert.NewSlackSender(http),
+		alert.ChannelDiscord: alert.NewDiscordSender(http),
+		alert.ChannelWebhook: alert.NewWebhookSender(http, sec, now),
+	}
+	if c.SMTPURL != "" {
+		email, err := alert.NewEmailSender(alert.EmailConfig{SMTPURL: c.SMTPURL, From: c.AlertFrom, Templates: alert.NewTemplates(st)})
+		if err != nil {
+			return nil, &configError{"SMTP_URL is invalid: " + err.Error()}
+		}
+		senders[alert.ChannelEmail] = email
+	}
+	worker := alert.NewWorker(alert.WorkerConfig{Store: st, Dispatcher: alert.NewDispatcher(senders), Now: now, Sealer: sec, Targets: targets, Logger: log})
+	return &alertParts{rules: rules, engine: engine, worker: worker}, nil
+}
+
+// alertAdmin adapts the alert package to the admin API and dashboard.
+type alertAdmin struct{ p *alertParts }
+
+func (a alertAdmin) ListRules(ctx context.Context) (any, error) { return a.p.rules.List(ctx) }
+
+func decodeRule(body []byte) (alert.Rule, error) {
+	var r alert.Rule
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, &sm.Error{Code: sm.EINVALID, Message: "invalid rule", Fields: map[string]string{"body": err.Error()}}
+	}
+	return r, nil
+}
+
+func (a alertAdmin) CreateRule(ctx context.Context, body []byte) (any, error) {
+	r, err := decodeRule(body)
+	if err != nil {
+		return nil, err
+	}
+	return a.p.rules.Create(ctx, r)
+}
+
+func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any, error) {
+	r, err := decodeRule(body)
+	if err != nil {
+		return nil, err
+	}
+	return a.p.rules.Update(ctx, id, r)
+}
+
+func (a alertAdmin) DeleteRule(ctx context.Context, id string) error { return a.p.rules.Delete(ctx, id) }
+
+func (a alertAdmin) TestChannel(ctx context.Context, ch []byte) error {
+	return a.p.worker.Test(ctx, ch)
+}
+
+func (a alertAdmin) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error) {
+	return a.p.worker.ListDeliveries(ctx, f)
+}
+
+func (a alertAdmin) RetryDelivery(ctx context.Context, id int64) error { return a.p.worker.Retry(ctx, id) }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/cluster"
+	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
+)
+
+// clusterParts are what several instances share: the bus, last-seen,
+// failure counters and job leadership. One instance: all in process.
+type clusterParts struct {
+	instance    string
+	bus         sm.Bus
+	activity    sm.ActivitySink // nil: the store directly
+	counter     sm.Counter
+	elector     cluster.Elector
+	reconnects  []func(fn func())
+	runners     []func(ctx context.Context)
+	closers     []func()
+	log         *slog.Logger
+}
+
+func (p *clusterParts) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+// onReconnect registers fn to run when a bus reconnects (messages may have
+// been lost in the gap, so caches are dropped).
+func (p *clusterParts) onReconnect(fn func()) {
+	for _, r := range p.reconnects {
+		r(fn)
+	}
+}
+
+// leader runs fn only while this instance leads job (always, alone).
+func (p *clusterParts) leader(ctx context.Context, job string, fn func(ctx context.Context) error) {
+	if p.elector == nil {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("job stopped", "job", job, "err", err)
+		}
+		return
+	}
+	cluster.NewLeader(p.elector, 15*time.Second, p.log).Run(ctx, job, func(ctx context.Context, _ int64) error { return fn(ctx) })
+}
+
+// fallbackSink writes last-seen to Redis and, when Redis fails, straight to
+// the store: activity degrades to store writes, it is never lost.
+type fallbackSink struct {
+	primary sm.ActivitySink
+	store   sm.SessionStore
+	log     *slog.Logger
+}
+
+func (f fallbackSink) WriteLastSeen(ctx context.Context, notes []sm.LastSeen) error {
+	if err := f.primary.WriteLastSeen(ctx, notes); err != nil {
+		f.log.Warn("redis last-seen write failed; writing to the store", "err", err)
+		return f.store.TouchSessions(ctx, notes)
+	}
+	return nil
+}
+
+// fallbackCounter counts in Redis and, when Redis fails, in process.
+type fallbackCounter struct {
+	primary, local sm.Counter
+}
+
+func (f fallbackCounter) Incr(ctx context.Context, key string, w time.Duration) (int64, error) {
+	if n, err := f.primary.Incr(ctx, key, w); err == nil {
+		return n, nil
+	}
+	return f.local.Incr(ctx, key, w)
+}
+
+func (f fallbackCounter) Get(ctx context.Context, key string) (int64, error) {
+	if n, err := f.primary.Get(ctx, key); err == nil {
+		return n, nil
+	}
+	return f.local.Get(ctx, key)
+}
+
+func (f fallbackCounter) Reset(ctx context.Context, key string) error {
+	_ = f.local.Reset(ctx, key)
+	return f.primary.Reset(ctx, key)
+}
+
+func buildCluster(ctx context.Context, c *config, st sm.FullStore, log *slog.Logger) (*clusterParts, error) {
+	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: sm.NewMemoryCounter(sm.SystemClock{})}
+	pg, _ := st.(*postgres.Store)
+	switch {
+	case c.RedisURL != "":
+		opts, err := cluster.ParseRedisURL(c.RedisURL)
+		if err != nil {
+			return nil, &configError{err.Error()}
+		}
+		client := redis.NewClient(opts)
+		p.closers = append(p.closers, func() { _ = client.Close() })
+		bus, err := cluster.NewRedisBus(ctx, client, "msm:bus", p.instance, log)
+		if err != nil {
+			return nil, fmt.Errorf("redis bus: %w", err)
+		}
+		p.closers = append(p.closers, func() { _ = bus.Close() })
+		p.bus = bus
+		p.reconnects = append(p.reconnects, bus.OnReconnect)
+		act := cluster.NewRedisActivity(client, "msm:")
+		p.activity = fallbackSink{primary: act, store: st, log: log}
+		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, "msm:cnt:"), local: p.counter}
+		p.elector = cluster.NewRedisElector(client, "msm:lead:")
+		mover := &cluster.ActivityMover{Activity: act, Touch: st.TouchSessions, Logger: log}
+		p.runners = append(p.runners, func(ctx context.Context) {
+			p.leader(ctx, "last-seen-mover", func(ctx context.Context) error { return mover.Run(ctx, 0) })
+		})
+	case pg != nil:
+		bus, err := cluster.NewPostgresBus(ctx, pg.Pool(), "msm_bus", p.instance, log)
+		if err != nil {
+			return nil, fmt.Errorf("postgres bus: %w", err)
+		}
+		p.closers = append(p.closers, func() { _ = bus.Close() })
+		p.bus = bus
+		p.reconnects = append(p.reconnects, bus.OnReconnect)
+		el, err := cluster.NewPostgresElector(ctx, pg.Pool())
+		if err != nil {
+			return nil, fmt.Errorf("postgres leader election: %w", err)
+		}
+		p.elector = el
+	default:
+		p.bus = sm.NewLocalBus()
+	}
+	return p, nil
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/magic-sessionmanager/sessionmanager/httpapi"
+)
+
+// config is the validated configuration of the service.
+type config struct {
+	Env               string // development (default) or production
+	DataDir           string
+	DatabaseURL       string
+	Addr              string
+	EncryptionKey     string
+	OldEncryptionKeys []string
+	RedisURL          string
+	TrustedProxies    []netip.Prefix
+	Issuer, Audience  string
+
+	AccessTokenTTL    time.Duration
+	RefreshGrace      time.Duration
+	LastSeenInterval  time.Duration
+	InactivityTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxSessionAge     time.Duration
+	Retention         time.Duration
+
+	RefreshCookie string
+	LogLevel      string
+
+	GeoIPDB, ASNCSV                                                  []string
+	TorExits, VPNRanges, ProxyRanges, DatacenterRanges, ThreatRanges []string
+	ThreatRefresh                                                    time.Duration
+
+	SMTPURL         string
+	AlertFrom       string
+	LicenseKey      string
+	PublicURL       string
+	RedisFailClosed bool
+	// AllowPrivateWebhooks lets alert webhooks reach private addresses.
+	AllowPrivateWebhooks bool
+}
+
+// configError is a bad configuration value: one clear line, exit code 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+func badVar(name, expected string, got string) error {
+	return &configError{fmt.Sprintf("%s=%q is invalid: expected %s", name, got, expected)}
+}
+
+// loadConfig reads the environment, then the serve flags (flags win).
+func loadConfig(getenv func(string) string, args []string) (*config, error) {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &config{
+		Env:           env("SM_ENV", "development"),
+		DataDir:       env("SM_DATA_DIR", "./data"),
+		Addr:          env("SM_ADDR", "127.0.0.1:8080"),
+		EncryptionKey: getenv("SESSION_ENCRYPTION_KEY"),
+		RedisURL:      env("REDIS_URL", ""),
+		Issuer:        env("SM_ISSUER", "sessionmanager"),
+		Audience:      env("SM_AUDIENCE", "sessionmanager"),
+		RefreshCookie: env("SM_REFRESH_COOKIE", ""),
+		LogLevel:      env("SM_LOG_LEVEL", "info"),
+		SMTPURL:       env("SMTP_URL", ""),
+		AlertFrom:     env("SM_ALERT_FROM", "Magic Session Manager <alerts@localhost>"),
+		LicenseKey:    env("LICENSE_KEY", ""),
+		PublicURL:     env("SM_PUBLIC_URL", ""),
+	}
+	c.DatabaseURL = env("DATABASE_URL", "")
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		def  string
+		off  bool // "off" or "0" allowed
+	}{
+		{"SM_ACCESS_TOKEN_TTL", &c.AccessTokenTTL, "15m", false},
+		{"SM_REFRESH_GRACE", &c.RefreshGrace, "10s", false},
+		{"SM_LAST_SEEN_INTERVAL", &c.LastSeenInterval, "30s", false},
+		{"SM_INACTIVITY_TIMEOUT", &c.InactivityTimeout, "15m", false},
+		{"SM_IDLE_TIMEOUT", &c.IdleTimeout, "off", true},
+		{"SM_MAX_SESSION_AGE", &c.MaxSessionAge, "720h", false},
+		{"SM_RETENTION", &c.Retention, "720h", false},
+		{"SM_THREAT_REFRESH", &c.ThreatRefresh, "6h", false},
+	}
+	for _, d := range durations {
+		v := env(d.name, d.def)
+		if d.off && (v == "off" || v == "0") {
+			*d.dst = 0
+			continue
+		}
+		dur, err := time.ParseDuration(v)
+		if err != nil || dur <= 0 {
+			exp := "a positive Go duration like 15m, 30s or 720h"
+			if d.off {
+				exp += ", or off"
+			}
+			return nil, badVar(d.name, exp, v)
+		}
+		*d.dst = dur
+	}
+	for _, l := range []struct {
+		name string
+		dst  *[]string
+	}{
+		{"SM_GEOIP_DB", &c.GeoIPDB}, {"SM_ASN_CSV", &c.ASNCSV}, {"SM_TOR_EXITS", &c.TorExits},
+		{"SM_VPN_RANGES", &c.VPNRanges}, {"SM_PROXY_RANGES", &c.ProxyRanges},
+		{"SM_DATACENTER_RANGES", &c.DatacenterRanges}, {"SM_THREAT_RANGES", &c.ThreatRanges},
+		{"SM_OLD_ENCRYPTION_KEYS", &c.OldEncryptionKeys},
+	} {
+		*l.dst = splitComma(getenv(l.name))
+	}
+	if v := env("SM_TRUSTED_PROXIES", ""); v != "" {
+		p, err := httpapi.ParseTrustedProxies(v)
+		if err != nil {
+			return nil, badVar("SM_TRUSTED_PROXIES", "a comma-separated list of CIDRs or IP addresses, e.g. 10.0.0.0/8,127.0.0.1", v)
+		}
+		c.TrustedProxies = p
+	}
+	switch v := env("SM_WEBHOOK_ALLOW_PRIVATE", "false"); v {
+	case "true", "1":
+		c.AllowPrivateWebhooks = true
+	case "false", "0":
+	default:
+		return nil, badVar("SM_WEBHOOK_ALLOW_PRIVATE", "true or false", v)
+	}
+	switch v := env("SM_REDIS_FAILURE", "open"); v {
+	case "open":
+	case "closed":
+		c.RedisFailClosed = true
+	default:
+		return nil, badVar("SM_REDIS_FAILURE", "open or closed", v)
+	}
+
+	if len(args) > 0 {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(discard{})
+		fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (SM_ADDR)")
+		fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "DATABASE_URL")
+		fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "SM_DATA_DIR")
+		fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "REDIS_URL")
+		if err := fs.Parse(args); err != nil {
+			return nil, &configError{"serve: " + err.Error() + " (flags: -addr, -database-url, -data-dir, -redis-url)"}
+		}
+		if fs.NArg() > 0 {
+			return nil, &configError{fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
+		}
+	}
+	return c, c.validate()
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validate checks values against each other.
+func (c *config) validate() error {
+	if c.Env != "development" && c.Env != "production" {
+		return badVar("SM_ENV", "development or production", c.Env)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return badVar("SM_ADDR", "host:port, e.g. 127.0.0.1:8080 or :8080", c.Addr)
+	}
+	if c.DatabaseURL != "" {
+		if _, _, err := databaseKind(c.DatabaseURL); err != nil {
+			return badVar("DATABASE_URL", "postgres://user@host:5432/db, or sqlite:PATH, or a file path", c.DatabaseURL)
+		}
+	}
+	if c.InactivityTimeout < c.LastSeenInterval {
+		return &configError{fmt.Sprintf("SM_INACTIVITY_TIMEOUT (%s) must be at least SM_LAST_SEEN_INTERVAL (%s): activity is only written once per interval", c.InactivityTimeout, c.LastSeenInterval)}
+	}
+	if c.IdleTimeout > 0 && c.IdleTimeout < c.LastSeenInterval {
+		return &configError{fmt.Sprintf("SM_IDLE_TIMEOUT (%s) must be at least SM_LAST_SEEN_INTERVAL (%s)", c.IdleTimeout, c.LastSeenInterval)}
+	}
+	if c.IdleTimeout > c.MaxSessionAge {
+		return &configError{fmt.Sprintf("SM_IDLE_TIMEOUT (%s) must not be longer than SM_MAX_SESSION_AGE (%s)", c.IdleTimeout, c.MaxSessionAge)}
+	}
+	if c.AccessTokenTTL > c.MaxSessionAge {
+		return &configError{fmt.Sprintf("SM_ACCESS_TOKEN_TTL (%s) must not be longer than SM_MAX_SESSION_AGE (%s)", c.AccessTokenTTL, c.MaxSessionAge)}
+	}
+	if c.AccessTokenTTL < 30*time.Second || c.AccessTokenTTL > 24*time.Hour {
+		return &configError{fmt.Sprintf("SM_ACCESS_TOKEN_TTL (%s) must be between 30s and 24h", c.AccessTokenTTL)}
+	}
+	if c.RefreshGrace > time.Minute {
+		return &configError{fmt.Sprintf("SM_REFRESH_GRACE (%s) must be at most 1m: a longer window weakens refresh-token reuse detection", c.RefreshGrace)}
+	}
+	if c.Env == "production" && c.EncryptionKey == "" {
+		return &configError{"SESSION_ENCRYPTION_KEY is required when SM_ENV=production: generate one with `sessionmanager keygen`"}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return badVar("SM_LOG_LEVEL", "debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// databaseKind tells "postgres" or "sqlite" and the DSN/path to open.
+func databaseKind(u string) (kind, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return "postgres", u, nil
+	case strings.HasPrefix(u, "sqlite://"):
+		return "sqlite", strings.TrimPrefix(u, "sqlite://"), nil
+	case strings.HasPrefix(u, "sqlite:"):
+		return "sqlite", strings.TrimPrefix(u, "sqlite:"), nil
+	case strings.Contains(u, "://"):
+		return "", "", errors.New("unknown scheme")
+	case u == "":
+		return "", "", errors.New("empty")
+	}
+	return "sqlite", u, nil
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/device"
+	"github.com/magic-sessionmanager/sessionmanager/geo"
+	"github.com/magic-sessionmanager/sessionmanager/httpapi"
+	"github.com/magic-sessionmanager/sessionmanager/password"
+	"github.com/magic-sessionmanager/sessionmanager/risk"
+	"github.com/magic-sessionmanager/sessionmanager/token"
+)
+
+// app is the wired service: what serve runs and tests inspect.
+type app struct {
+	cfg      *config
+	log      *slog.Logger
+	store    sm.FullStore
+	kind     string
+	secrets  *token.Secrets
+	keyring  *token.Keyring
+	manager  *sm.Manager
+	geo      *geo.Resolver
+	cluster  *clusterParts
+	alerts   *alertParts
+	handler  http.Handler
+	closers  []func()
+	runners  []func(ctx context.Context)
+}
+
+// build wires every part of the service from the configuration.
+func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: c, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	key, old, err := encryptionKeys(c, log)
+	if err != nil {
+		return nil, err
+	}
+	if a.secrets, err = token.NewSecrets(key, old...); err != nil {
+		return nil, err
+	}
+	if a.store, a.kind, err = openStore(ctx, c); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.store.Close() })
+	clock := sm.SystemClock{}
+	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: clock.Now}); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	if a.cluster, err = buildCluster(ctx, c, a.store, log); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.cluster.close)
+	if len(c.GeoIPDB)+len(c.ASNCSV)+len(c.TorExits)+len(c.VPNRanges)+len(c.ProxyRanges)+len(c.DatacenterRanges)+len(c.ThreatRanges) > 0 {
+		a.geo, err = geo.Open(ctx, geo.Config{
+			DBPaths: c.GeoIPDB, ASNCSV: c.ASNCSV, TorExits: c.TorExits, VPNRanges: c.VPNRanges, ProxyRanges: c.ProxyRanges,
+			DatacenterRanges: c.DatacenterRanges, ThreatRanges: c.ThreatRanges,
+			CacheDir: filepath.Join(c.DataDir, "threat-lists"), RefreshInterval: c.ThreatRefresh, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("geo databases: %w", err)
+		}
+		a.closers = append(a.closers, func() { a.geo.Close() })
+		a.runners = append(a.runners, func(ctx context.Context) {
+			a.cluster.leader(ctx, "geo-refresh", func(ctx context.Context) error { return a.geo.Run(ctx) })
+		})
+	}
+	metrics := httpapi.NewMetrics(nil, nil)
+	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, log); err != nil {
+		return nil, err
+	}
+	mcfg := sm.Config{
+		Store: a.store, Tokens: a.keyring, Secrets: a.secrets, Passwords: password.Default(),
+		UserAgents: device.New(), Risk: risk.New(), Bus: a.cluster.bus, Activity: a.cluster.activity,
+		Failures: a.cluster.counter, Clock: clock, Logger: log, Metrics: metrics,
+		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
+		ValidateSettings: risk.NormalizeSettings, ValidatePassword: password.Validate,
+		Throttle:         throttle(risk.DefaultThrottleLimits),
+		AccessTokenTTL:   c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
+		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
+		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
+	}
+	if a.geo != nil {
+		mcfg.Geo = a.geo
+	}
+	if a.manager, err = sm.New(mcfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.manager.Close)
+	a.cluster.onReconnect(a.manager.DropCaches)
+	deps := httpapi.Deps{
+		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
+		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
+		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
+		Alerts: alertAdmin{a.alerts},
+	}
+	if a.geo != nil {
+		deps.Geo = a.geo
+	}
+	a.handler = httpapi.NewServer(deps)
+	ok = true
+	return a, nil
+}
+
+func throttle(l risk.ThrottleLimits) func(acct, ip int64) (time.Duration, bool, time.Duration) {
+	return func(acct, ip int64) (time.Duration, bool, time.Duration) {
+		d := risk.Throttle(acct, ip, l)
+		return d.Delay, d.Refuse, d.RetryAfter
+	}
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// ensureAdmin creates the first admin account on first start.
+func (a *app) ensureAdmin(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	n, err := a.store.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	email := getenv("SM_ADMIN_EMAIL")
+	if email == "" {
+		email = "admin@localhost"
+	}
+	pw := getenv("SM_ADMIN_PASSWORD")
+	file := ""
+	if pw == "" {
+		pw = randomPassword()
+		file = filepath.Join(a.cfg.DataDir, "initial-admin-password")
+		if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	if _, err := createAdmin(ctx, a.store, email, pw); err != nil {
+		return err
+	}
+	where := "the password in SM_ADMIN_PASSWORD"
+	if file != "" {
+		where = "the password in " + file + " (delete that file once you have signed in)"
+	}
+	fmt.Fprintf(stdout, "\nFirst start: created the admin account %s.\nSign in at http://%s/admin/ as %s with %s.\n\n", email, a.cfg.Addr, email, where)
+	return nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := loadConfig(getenv, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, c.LogLevel)
+	a, err := build(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.ensureAdmin(ctx, getenv, stdout); err != nil {
+		return fmt.Errorf("first admin: %w", err)
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      0, // SSE streams; handlers bound their own work
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	jobs := append([]func(context.Context){
+		func(ctx context.Context) { _ = a.manager.Run(ctx) },
+		func(ctx context.Context) { _ = a.alerts.worker.Run(ctx) },
+	}, a.runners...)
+	jobs = append(jobs, a.cluster.runners...)
+	for _, job := range jobs {
+		go func() { job(bg); done <- struct{}{} }()
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "store", a.kind, "redis", c.RedisURL != "", "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		stopBG()
+		return err
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	stopBG()
+	for range jobs {
+		<-done
+	}
+	// Pending last-seen notes reach the store before the process ends.
+	if err := a.manager.Flush(sctx); err != nil {
+		log.Error("final last-seen flush failed", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,305 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+type adminKey struct{}
+
+// adminFrom returns the admin token of an admin request.
+func adminFrom(ctx context.Context) *sm.AdminToken {
+	t, _ := ctx.Value(adminKey{}).(*sm.AdminToken)
+	return t
+}
+
+// admin authorises a request with an admin API token of the needed scope:
+// no or unknown token 401, too weak a scope 403. A user's access token is
+// never an admin token.
+func (s *server) admin(scope string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := sm.BearerToken(r)
+		if !strings.HasPrefix(tok, sm.AdminTokenPrefix) || len(tok) > 200 {
+			sm.WriteError(w, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "An admin API token is required", Reason: "admin_token_required"})
+			return
+		}
+		t, err := s.Store.AdminTokenByHash(r.Context(), s.Secrets.LookupHash(tok))
+		if sm.IsNotFound(err) {
+			sm.WriteError(w, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "Invalid admin API token", Reason: "invalid_token"})
+			return
+		} else if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !sm.ScopeAllows(t.Scope, scope) {
+			sm.WriteError(w, &sm.Error{Code: sm.EFORBIDDEN, Message: "This token's scope does not allow this action", Reason: "scope_" + scope + "_required"})
+			return
+		}
+		now := s.now()
+		if now.Sub(t.LastUsedAt) > time.Minute {
+			_ = s.Store.TouchAdminToken(r.Context(), t.ID, now)
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, t)))
+	})
+}
+
+func (s *server) adminActor(r *http.Request) sm.Actor {
+	a := sm.Actor{Type: sm.ActorAdmin, IP: ClientIP(r, s.TrustedProxies).String()}
+	if t := adminFrom(r.Context()); t != nil {
+		a.ID = "token:" + t.Name
+	}
+	return a
+}
+
+// page is a list answer with its cursor.
+type page[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+func (s *server) handleAdminListSessions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := ParseSessionFilter(r.URL.Query())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p, err := s.Store.ListSessions(r.Context(), f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, page[*sm.Session]{Data: nonNil(p.Sessions), NextCursor: p.NextCursor})
+	})
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func (s *server) handleAdminGetSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ss, err := s.Store.SessionByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": ss})
+	})
+}
+
+func (s *server) handleAdminTerminate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := s.Manager.EndSession(r.Context(), id, sm.EndManual, s.adminActor(r)); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ss, err := s.Store.SessionByID(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": ss})
+	})
+}
+
+func (s *server) handleAdminDeleteSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		// End first so every instance drops it, then delete the record.
+		if err := s.Manager.EndSession(r.Context(), id, sm.EndManual, s.adminActor(r)); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.Store.DeleteSession(r.Context(), id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.auditAdmin(r, "session.delete", "", id)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *server) handleAdminClean() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := s.Store.PurgeEnded(r.Context(), s.now().Add(time.Microsecond))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.auditAdmin(r, "sessions.clean", "", "")
+		encode(w, http.StatusOK, map[string]any{"deleted": n})
+	})
+}
+
+func (s *server) auditAdmin(r *http.Request, action, userID, sessionID string) {
+	a := s.adminActor(r)
+	_ = s.Manager.Record(r.Context(), &sm.Event{Type: sm.EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP, UserID: userID, SessionID: sessionID,
+		Data: []byte(`{"action":` + strconv.Quote(action) + `}`)})
+}
+
+func (s *server) handleAdminListUsers() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := sm.UserFilter{Search: q.Get("q"), Cursor: q.Get("cursor")}
+		bad := map[string]string{}
+		f.Limit = parseLimit(q.Get("limit"), bad)
+		if b := q.Get("blocked"); b != "" {
+			v, err := strconv.ParseBool(b)
+			if err != nil {
+				bad["blocked"] = "must be true or false"
+			}
+			f.Blocked = &v
+		}
+		if len(bad) > 0 {
+			s.fail(w, r, sm.InvalidFields(bad))
+			return
+		}
+		users, next, err := s.Store.ListUsers(r.Context(), f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, page[*sm.User]{Data: nonNil(users), NextCursor: next})
+	})
+}
+
+func (s *server) handleAdminGetUser() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.Store.UserByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": u})
+	})
+}
+
+func (s *server) handleAdminUserSessions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := ParseSessionFilter(r.URL.Query())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		f.UserID = r.PathValue("id")
+		if _, err := s.Store.UserByID(r.Context(), f.UserID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p, err := s.Store.ListSessions(r.Context(), f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, page[*sm.Session]{Data: nonNil(p.Sessions), NextCursor: p.NextCursor})
+	})
+}
+
+func (s *server) handleAdminTerminateAll() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if _, err := s.Store.UserByID(r.Context(), id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		n, err := s.Manager.EndUserSessions(r.Context(), id, sm.EndManual, s.adminActor(r), "")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"ended": n})
+	})
+}
+
+func (s *server) handleAdminBlock(blocked bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.Manager.SetBlocked(r.Context(), r.PathValue("id"), blocked, s.adminActor(r))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": u})
+	})
+}
+
+func (s *server) handleAdminStats() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.Store.Stats(r.Context(), s.now())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": st})
+	})
+}
+
+func (s *server) handleAdminGetSettings() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.Manager.Settings(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": st})
+	})
+}
+
+func (s *server) handleAdminPutSettings() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			s.fail(w, r, decodeError(err))
+			return
+		}
+		st, err := s.Manager.UpdateSettings(r.Context(), body, s.adminActor(r))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": st})
+	})
+}
+
+func (s *server) handleAdminAudit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := ParseEventFilter(r.URL.Query())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		events, next, err := s.Store.ListEvents(r.Context(), f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, page[*sm.Event]{Data: nonNil(events), NextCursor: next})
+	})
+}
+
+func (s *server) handleAdminGeo() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip, err := netip.ParseAddr(r.PathValue("ip"))
+		if err != nil {
+			s.fail(w, r, sm.InvalidFields(map[string]string{"ip": "must be an IPv4 or IPv6 address"}))
+			return
+		}
+		res, err := s.Geo.Lookup(r.Context(), ip.Unmap())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"data": map[string]any{"ip": ip.Unmap().String(), "found": res.Found, "location": res.Location, "threat": res.Threat}})
+	})
+}

@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// maxBody caps every JSON request body.
+const maxBody = 1 << 20
+
+// encode writes v as JSON with status; headers are set before WriteHeader.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// validator is a request that can check itself, naming each bad field.
+type validator interface {
+	Valid() map[string]string
+}
+
+// decode reads a JSON body of at most 1 MiB into v and validates it. Every
+// failure is an *sm.Error a client can act on.
+func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return v, &sm.Error{Code: sm.EINVALID, Message: "Content-Type must be application/json", Fields: map[string]string{"Content-Type": "must be application/json"}}
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(&v); err != nil {
+		return v, decodeError(err)
+	}
+	if dec.More() {
+		return v, &sm.Error{Code: sm.EINVALID, Message: "request body must be a single JSON object"}
+	}
+	if bad := v.Valid(); len(bad) > 0 {
+		return v, sm.InvalidFields(bad)
+	}
+	return v, nil
+}
+
+func decodeError(err error) error {
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &tooBig):
+		return &sm.Error{Code: sm.EINVALID, Message: fmt.Sprintf("request body is larger than %d bytes", maxBody), Reason: "body_too_large"}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return &sm.Error{Code: sm.EINVALID, Message: "invalid request body", Fields: map[string]string{field: "must be a " + typeName(typeErr.Type.Kind().String())}}
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return &sm.Error{Code: sm.EINVALID, Message: "request body is not valid JSON"}
+	case errors.Is(err, io.EOF):
+		return &sm.Error{Code: sm.EINVALID, Message: "request body is empty; a JSON object is required"}
+	}
+	return &sm.Error{Code: sm.EINVALID, Message: "request body is not a valid JSON object"}
+}
+
+func typeName(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "list"
+	case "map", "struct":
+		return "object"
+	}
+	return "number"
+}

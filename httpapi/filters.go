@@ -1,0 +1,183 @@
+package httpapi
+
+import (
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// ParseSessionFilter reads the session list/export query parameters:
+// status, user, country, ip (address or CIDR), device, threat (vpn, proxy,
+// tor, datacenter, threat), scoreBelow, from, to (RFC 3339), q, sort
+// (created_at, last_seen, score), order (asc, desc), limit, cursor.
+// Every bad parameter is named in one EINVALID error.
+func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
+	var f sm.SessionFilter
+	bad := map[string]string{}
+	for _, st := range splitList(q.Get("status")) {
+		s := sm.Status(strings.ToLower(st))
+		if !s.Valid() {
+			bad["status"] = "must be active, inactive or ended (comma-separated)"
+			break
+		}
+		f.Status = append(f.Status, s)
+	}
+	f.UserID = limitLen(q.Get("user"), 100, "user", bad)
+	if c := q.Get("country"); c != "" {
+		if !sm.ValidCountry(c) {
+			bad["country"] = "must be an ISO 3166-1 alpha-2 country code"
+		}
+		f.Country = strings.ToUpper(c)
+	}
+	if ip := strings.TrimSpace(q.Get("ip")); ip != "" {
+		if strings.Contains(ip, "/") {
+			p, err := netip.ParsePrefix(ip)
+			if err != nil {
+				bad["ip"] = "must be an IP address or a CIDR prefix"
+			}
+			f.IPPrefix = p.Masked()
+		} else if a, err := netip.ParseAddr(ip); err != nil {
+			bad["ip"] = "must be an IP address or a CIDR prefix"
+		} else {
+			a = a.Unmap()
+			f.IPPrefix = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	if d := q.Get("device"); d != "" {
+		switch d {
+		case "desktop", "mobile", "tablet", "tv", "bot", "unknown":
+			f.DeviceType = d
+		default:
+			bad["device"] = "must be desktop, mobile, tablet, tv, bot or unknown"
+		}
+	}
+	for _, t := range splitList(q.Get("threat")) {
+		switch strings.ToLower(t) {
+		case "vpn":
+			f.AnyThreat.VPN = true
+		case "proxy":
+			f.AnyThreat.Proxy = true
+		case "tor":
+			f.AnyThreat.Tor = true
+		case "datacenter":
+			f.AnyThreat.Datacenter = true
+		case "threat", "known_threat":
+			f.AnyThreat.KnownThreat = true
+		default:
+			bad["threat"] = "must be vpn, proxy, tor, datacenter or threat (comma-separated)"
+		}
+	}
+	if v := q.Get("scoreBelow"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 101 {
+			bad["scoreBelow"] = "must be a whole number from 0 to 101"
+		}
+		f.ScoreBelow = &n
+	}
+	f.From = parseTime(q.Get("from"), "from", bad)
+	f.To = parseTime(q.Get("to"), "to", bad)
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		bad["to"] = "must be after from"
+	}
+	f.Search = limitLen(q.Get("q"), 200, "q", bad)
+	switch s := q.Get("sort"); s {
+	case "", "created_at", "createdAt":
+		f.Sort = sm.SortCreated
+	case "last_seen", "lastSeenAt":
+		f.Sort = sm.SortLastSeen
+	case "score":
+		f.Sort = sm.SortScore
+	default:
+		bad["sort"] = "must be created_at, last_seen or score"
+	}
+	switch o := strings.ToLower(q.Get("order")); o {
+	case "", "desc":
+		f.Desc = true
+	case "asc":
+	default:
+		bad["order"] = "must be asc or desc"
+	}
+	f.Limit = parseLimit(q.Get("limit"), bad)
+	f.Cursor = limitLen(q.Get("cursor"), 500, "cursor", bad)
+	if len(bad) > 0 {
+		return f, sm.InvalidFields(bad)
+	}
+	return f, nil
+}
+
+// ParseEventFilter reads the audit query parameters: type (comma list),
+// user, session, actor, from, to, order, limit, cursor.
+func ParseEventFilter(q url.Values) (sm.EventFilter, error) {
+	var f sm.EventFilter
+	bad := map[string]string{}
+	for _, t := range splitList(q.Get("type")) {
+		if len(t) > 64 {
+			bad["type"] = "is too long"
+			break
+		}
+		f.Types = append(f.Types, t)
+	}
+	f.UserID = limitLen(q.Get("user"), 100, "user", bad)
+	f.SessionID = limitLen(q.Get("session"), 100, "session", bad)
+	f.ActorID = limitLen(q.Get("actor"), 200, "actor", bad)
+	f.From = parseTime(q.Get("from"), "from", bad)
+	f.To = parseTime(q.Get("to"), "to", bad)
+	switch o := strings.ToLower(q.Get("order")); o {
+	case "", "desc":
+		f.Desc = true
+	case "asc":
+	default:
+		bad["order"] = "must be asc or desc"
+	}
+	f.Limit = parseLimit(q.Get("limit"), bad)
+	f.Cursor = limitLen(q.Get("cursor"), 500, "cursor", bad)
+	if len(bad) > 0 {
+		return f, sm.InvalidFields(bad)
+	}
+	return f, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func limitLen(v string, n int, field string, bad map[string]string) string {
+	if len(v) > n {
+		bad[field] = "is too long (at most " + strconv.Itoa(n) + " characters)"
+		return ""
+	}
+	return v
+}
+
+func parseTime(v, field string, bad map[string]string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		bad[field] = "must be an RFC 3339 time like 2026-01-02T15:04:05Z"
+	}
+	return t.UTC()
+}
+
+func parseLimit(v string, bad map[string]string) int {
+	if v == "" {
+		return 50
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 500 {
+		bad["limit"] = "must be a whole number from 1 to 500"
+		return 50
+	}
+	return n
+}

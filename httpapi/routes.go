@@ -1,0 +1,63 @@
+package httpapi
+
+import "net/http"
+
+// routes lists every route of the API in one place.
+func (s *server) routes(mux *http.ServeMux) {
+	// Health, metrics, keys.
+	mux.Handle("GET /healthz", s.handleHealthz())
+	mux.Handle("GET /readyz", s.handleReadyz())
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
+	if s.JWKS != nil {
+		mux.Handle("GET /.well-known/jwks.json", s.JWKS)
+	}
+
+	// Strapi-shaped auth API.
+	mux.Handle("POST /api/auth/local/register", s.handleRegister())
+	mux.Handle("POST /api/auth/local", s.handleLogin())
+	mux.Handle("POST /api/auth/refresh", s.handleRefresh())
+	mux.Handle("POST /api/auth/logout", s.user(s.handleLogout()))
+	mux.Handle("POST /api/auth/change-password", s.user(s.handleChangePassword()))
+	mux.Handle("GET /api/users/me", s.user(s.handleMe()))
+	mux.Handle("GET /api/auth/verify", s.handleVerify())
+
+	// Self-service sessions.
+	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))
+	mux.Handle("DELETE /api/sessions/me/{id}", s.user(s.handleEndMySession()))
+	mux.Handle("POST /api/sessions/me/logout-others", s.user(s.handleLogoutOthers()))
+	mux.Handle("POST /api/sessions/me/logout-all", s.user(s.handleLogoutAll()))
+
+	// Admin API (Bearer admin token).
+	mux.Handle("GET /api/admin/sessions", s.admin("read", s.handleAdminListSessions()))
+	mux.Handle("GET /api/admin/sessions/{id}", s.admin("read", s.handleAdminGetSession()))
+	mux.Handle("POST /api/admin/sessions/{id}/terminate", s.admin("write", s.handleAdminTerminate()))
+	mux.Handle("DELETE /api/admin/sessions/{id}", s.admin("write", s.handleAdminDeleteSession()))
+	mux.Handle("POST /api/admin/sessions/clean", s.admin("write", s.handleAdminClean()))
+	mux.Handle("GET /api/admin/users", s.admin("read", s.handleAdminListUsers()))
+	mux.Handle("GET /api/admin/users/{id}", s.admin("read", s.handleAdminGetUser()))
+	mux.Handle("GET /api/admin/users/{id}/sessions", s.admin("read", s.handleAdminUserSessions()))
+	mux.Handle("POST /api/admin/users/{id}/terminate-all", s.admin("write", s.handleAdminTerminateAll()))
+	mux.Handle("POST /api/admin/users/{id}/block", s.admin("write", s.handleAdminBlock(true)))
+	mux.Handle("POST /api/admin/users/{id}/unblock", s.admin("write", s.handleAdminBlock(false)))
+	mux.Handle("GET /api/admin/stats", s.admin("read", s.handleAdminStats()))
+	mux.Handle("GET /api/admin/settings", s.admin("read", s.handleAdminGetSettings()))
+	mux.Handle("PUT /api/admin/settings", s.admin("write", s.handleAdminPutSettings()))
+	mux.Handle("GET /api/admin/audit", s.admin("read", s.handleAdminAudit()))
+	if s.Geo != nil {
+		mux.Handle("GET /api/admin/geo/{ip}", s.admin("read", s.handleAdminGeo()))
+	}
+	if s.Alerts != nil {
+		s.mountAlerts(mux)
+	}
+	if s.Mount != nil {
+		s.Mount(mux, s.admin)
+	}
+
+	if s.Admin != nil {
+		mux.Handle("/admin/", s.Admin)
+		mux.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusFound))
+	}
+	mux.Handle("/api/", s.handleNotFound())
+}

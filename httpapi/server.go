@@ -1,0 +1,99 @@
+// Package httpapi is the HTTP face of Magic Session Manager: the
+// Strapi-shaped auth API, self-service sessions, the admin API, forward
+// auth, JWKS, health and metrics. Every route is in routes.go.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Deps are what the server needs; cmd/sessionmanager wires them.
+type Deps struct {
+	Manager *sm.Manager
+	Store   sm.FullStore
+	Secrets sm.Secrets
+	// JWKS serves /.well-known/jwks.json.
+	JWKS http.Handler
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+	Metrics        *Metrics
+	// Ready reports whether the service can serve (store reachable...).
+	Ready func(ctx context.Context) error
+	// Admin is the dashboard, mounted at /admin/ when set.
+	Admin http.Handler
+	// Geo answers GET /api/admin/geo/{ip} when set.
+	Geo sm.GeoResolver
+	// Alerts serves /api/admin/alerts/... when set.
+	Alerts AlertAdmin
+	// Mount adds routes owned by other packages (licence...).
+	Mount func(mux *http.ServeMux, admin func(scope string, h http.Handler) http.Handler)
+	// RefreshCookie, when set, also issues the refresh token as an
+	// HttpOnly cookie of that name and accepts it on refresh and logout.
+	RefreshCookie string
+	// SecureCookies marks cookies Secure (off only for plain-http development).
+	SecureCookies bool
+	// VerifyHeaders lists the identity headers forward auth answers with.
+	VerifyEmailHeader bool
+	// Version is reported by /healthz.
+	Version string
+}
+
+// server holds the dependencies for the handlers.
+type server struct {
+	Deps
+	log *slog.Logger
+}
+
+// NewServer returns the whole HTTP API as one handler.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	s := &server{Deps: d, log: d.Logger}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	var h http.Handler = mux
+	h = s.recoverer(h)
+	if d.Metrics != nil {
+		h = d.Metrics.instrument(h)
+	}
+	return h
+}
+
+// recoverer turns a panic into a logged 500 instead of a dropped connection.
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+				sm.WriteError(w, sm.Errorf(sm.EINTERNAL, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fail writes err; unexpected errors are logged with detail and answered
+// as "internal error".
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if sm.ErrorCode(err) == sm.EINTERNAL {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	sm.WriteError(w, err)
+}
+
+func (s *server) clientInfo(r *http.Request) sm.ClientInfo {
+	return sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
+}
+
+func (s *server) now() time.Time { return s.Manager.Now() }
