@@ -107,7 +107,13 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	if err != nil {
 		return nil, err
 	}
-	err = m.store.RotateRefreshToken(ctx, RotateRefresh{SessionID: s.ID, OldHash: hash, NewHash: nextHash, NewSealed: sealed, At: now})
+	// Rotation times are strictly increasing per session, so "replaced at
+	// the session's last rotation" names exactly the previous token.
+	at := now
+	if !at.After(s.RefreshRotatedAt) {
+		at = s.RefreshRotatedAt.Add(time.Microsecond)
+	}
+	err = m.store.RotateRefreshToken(ctx, RotateRefresh{SessionID: s.ID, OldHash: hash, NewHash: nextHash, NewSealed: sealed, At: at})
 	if ErrorCode(err) == ECONFLICT {
 		// A concurrent refresh with the same token won: answer like a retry.
 		s2, err2 := m.store.SessionByID(ctx, s.ID)

@@ -1,0 +1,328 @@
+package sessionmanager_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+func TestLoginRefreshLogout(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		reg := e.register("alice")
+		if reg.Session.Device.Browser != "Chrome" || reg.Session.Device.OS != "Windows" {
+			t.Errorf("device not parsed: %+v", reg.Session.Device)
+		}
+		if reg.Session.IP != client.IP {
+			t.Errorf("ip = %v", reg.Session.IP)
+		}
+		p, err := e.m.Authenticate(e.ctx, reg.AccessToken)
+		if err != nil || p.SessionID != reg.Session.ID || p.UserID != reg.User.ID {
+			t.Fatalf("authenticate: %+v %v", p, err)
+		}
+		// Wrong password and unknown user: the same 400, no session.
+		if _, err := e.m.Login(e.ctx, "alice", "wrong password!", client); sm.ErrorCode(err) != sm.EINVALID {
+			t.Errorf("wrong password: %v", err)
+		}
+		if _, err := e.m.Login(e.ctx, "nobody", "wrong password!", client); sm.ErrorCode(err) != sm.EINVALID || sm.ErrorMessage(err) != "Invalid identifier or password" {
+			t.Errorf("unknown user: %v", err)
+		}
+		// Login by email works and starts a second session.
+		res, err := e.m.Login(e.ctx, "ALICE@example.com", "a long enough password", client)
+		if err != nil || res.Session.ID == reg.Session.ID {
+			t.Fatalf("login by email: %v", err)
+		}
+
+		// Rotation: a new refresh token each time.
+		r1, err := e.m.Refresh(e.ctx, res.RefreshToken, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r1.RefreshToken == res.RefreshToken || r1.Session.ID != res.Session.ID {
+			t.Fatal("refresh did not rotate")
+		}
+		// A retry with the old token inside the grace window: same new token.
+		e.clock.Advance(5 * time.Second)
+		r1b, err := e.m.Refresh(e.ctx, res.RefreshToken, client)
+		if err != nil || r1b.RefreshToken != r1.RefreshToken {
+			t.Fatalf("retry in grace: %v (same token: %v)", err, err == nil && r1b.RefreshToken == r1.RefreshToken)
+		}
+		r2, err := e.m.Refresh(e.ctx, r1.RefreshToken, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Logout: access and refresh both fail at once.
+		if err := e.m.EndSession(e.ctx, res.Session.ID, sm.EndLogout, sm.Actor{Type: sm.ActorUser}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, r2.AccessToken); reasonOf(t, err) != "logout" {
+			t.Errorf("access after logout: %v", err)
+		}
+		if _, err := e.m.Refresh(e.ctx, r2.RefreshToken, client); reasonOf(t, err) != "logout" {
+			t.Errorf("refresh after logout: %v", err)
+		}
+		// The other session is untouched.
+		if _, err := e.m.Authenticate(e.ctx, reg.AccessToken); err != nil {
+			t.Errorf("other session: %v", err)
+		}
+	})
+}
+
+func TestRefreshReuseAfterGraceEndsSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("bob")
+		r1, err := e.m.Refresh(e.ctx, res.RefreshToken, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(11 * time.Second) // past the 10s grace window
+		_, err = e.m.Refresh(e.ctx, res.RefreshToken, client)
+		if reasonOf(t, err) != "refresh_reuse" {
+			t.Fatalf("reuse: %v", err)
+		}
+		// The thief's replay killed the whole session: the legitimate new
+		// tokens are dead too.
+		if _, err := e.m.Refresh(e.ctx, r1.RefreshToken, client); reasonOf(t, err) != "refresh_reuse" {
+			t.Errorf("new refresh after reuse: %v", err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, r1.AccessToken); reasonOf(t, err) != "refresh_reuse" {
+			t.Errorf("access after reuse: %v", err)
+		}
+		events, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventRefreshReuse}, Limit: 10})
+		if err != nil || len(events) != 1 || events[0].SessionID != res.Session.ID {
+			t.Fatalf("refresh_reuse event: %v %+v", err, events)
+		}
+	})
+}
+
+func TestRefreshTwoRotationsBackIsReuse(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("carol")
+		r1, _ := e.m.Refresh(e.ctx, res.RefreshToken, client)
+		if _, err := e.m.Refresh(e.ctx, r1.RefreshToken, client); err != nil {
+			t.Fatal(err)
+		}
+		// res.RefreshToken is two rotations old: even inside the window it
+		// is not a retry of the current token.
+		if _, err := e.m.Refresh(e.ctx, res.RefreshToken, client); reasonOf(t, err) != "refresh_reuse" {
+			t.Fatalf("stale token: %v", err)
+		}
+	})
+}
+
+func TestConcurrentRefreshRotatesOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("dave")
+		const n = 12
+		var wg sync.WaitGroup
+		tokens := make([]string, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := e.m.Refresh(e.ctx, res.RefreshToken, client)
+				errs[i] = err
+				if err == nil {
+					tokens[i] = r.RefreshToken
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("refresh %d: %v", i, errs[i])
+			}
+			if tokens[i] != tokens[0] {
+				t.Fatalf("two different rotations: %q vs %q", tokens[i][:8], tokens[0][:8])
+			}
+		}
+		// Exactly one rotation happened: the token all got is current.
+		if _, err := e.m.Refresh(e.ctx, tokens[0], client); err != nil {
+			t.Fatalf("winner token not current: %v", err)
+		}
+	})
+}
+
+func TestForceLogoutBlockAndPasswordChange(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		a := e.register("erin")
+		b := e.login("erin")
+		c := e.login("erin")
+		admin := sm.Actor{Type: sm.ActorAdmin, ID: "token:ops"}
+
+		if err := e.m.EndSession(e.ctx, a.Session.ID, sm.EndManual, admin); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, a.AccessToken); reasonOf(t, err) != "manual" {
+			t.Error("force-logged-out access token still works")
+		}
+		if _, err := e.m.Refresh(e.ctx, a.RefreshToken, client); reasonOf(t, err) != "manual" {
+			t.Error("force-logged-out refresh token still works")
+		}
+		if err := e.m.EndSession(e.ctx, "no-such-session", sm.EndManual, admin); !sm.IsNotFound(err) {
+			t.Errorf("unknown session: %v", err)
+		}
+
+		// Password change ends the others, keeps the current one.
+		p, _ := e.m.Authenticate(e.ctx, b.AccessToken)
+		if err := e.m.ChangePassword(e.ctx, p, "wrong", "another long password", admin); sm.ErrorCode(err) != sm.EINVALID {
+			t.Errorf("wrong current password: %v", err)
+		}
+		if err := e.m.ChangePassword(e.ctx, p, "a long enough password", "another long password", sm.Actor{Type: sm.ActorUser}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, b.AccessToken); err != nil {
+			t.Errorf("current session after password change: %v", err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, c.AccessToken); reasonOf(t, err) != "password_changed" {
+			t.Error("other session survived a password change")
+		}
+		if _, err := e.m.Login(e.ctx, "erin", "a long enough password", client); sm.ErrorCode(err) != sm.EINVALID {
+			t.Error("old password still works")
+		}
+
+		// Block: everything ends, new logins and refreshes are refused.
+		if _, err := e.m.SetBlocked(e.ctx, b.User.ID, true, admin); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, b.AccessToken); reasonOf(t, err) != "blocked" {
+			t.Error("blocked user's session works")
+		}
+		if _, err := e.m.Refresh(e.ctx, b.RefreshToken, client); reasonOf(t, err) != "blocked" {
+			t.Error("blocked user's refresh works")
+		}
+		_, err := e.m.Login(e.ctx, "erin", "another long password", client)
+		var se *sm.Error
+		if !errors.As(err, &se) || se.Code != sm.EFORBIDDEN || se.Reason != sm.ReasonUserBlocked {
+			t.Errorf("blocked login: %v", err)
+		}
+		if _, err := e.m.SetBlocked(e.ctx, b.User.ID, false, admin); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Login(e.ctx, "erin", "another long password", client); err != nil {
+			t.Errorf("unblocked login: %v", err)
+		}
+	})
+}
+
+func TestSessionCapEvictsOldest(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"maxSessionsPerUser":2}`), sm.Actor{Type: sm.ActorAdmin}); err != nil {
+			t.Fatal(err)
+		}
+		first := e.register("fay")
+		e.clock.Advance(time.Second)
+		second := e.login("fay")
+		e.clock.Advance(time.Second)
+		third := e.login("fay")
+		if _, err := e.m.Authenticate(e.ctx, first.AccessToken); reasonOf(t, err) != "evicted" {
+			t.Errorf("oldest not evicted: %v", err)
+		}
+		for _, r := range []*sm.LoginResult{second, third} {
+			if _, err := e.m.Authenticate(e.ctx, r.AccessToken); err != nil {
+				t.Errorf("newer session evicted: %v", err)
+			}
+		}
+	})
+}
+
+func TestTimeouts(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("gus")
+		other := e.login("gus")
+		// Inactivity: no activity for 15m -> inactive; activity -> active.
+		e.clock.Advance(16 * time.Minute)
+		if _, err := e.m.Authenticate(e.ctx, other.AccessToken); err == nil {
+			// access token (15m) expired: refresh to keep going
+			t.Fatal("access token outlived its TTL")
+		}
+		if _, err := e.m.Sweep(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := e.store.SessionByID(e.ctx, res.Session.ID)
+		if s.Status != sm.StatusInactive {
+			t.Fatalf("status after 16m idle = %s", s.Status)
+		}
+		r, err := e.m.Refresh(e.ctx, res.RefreshToken, client)
+		if err != nil {
+			t.Fatalf("inactive session must still refresh: %v", err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, r.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.m.Flush(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		s, _ = e.store.SessionByID(e.ctx, res.Session.ID)
+		if s.Status != sm.StatusActive || !s.LastSeenAt.Equal(e.clock.Now()) {
+			t.Fatalf("activity did not reactivate: %s last seen %v", s.Status, s.LastSeenAt)
+		}
+		// Max session age (720h) ends the session (expired).
+		e.clock.Advance(721 * time.Hour)
+		if _, err := e.m.Sweep(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		s, _ = e.store.SessionByID(e.ctx, res.Session.ID)
+		if s.Status != sm.StatusEnded || s.EndReason != sm.EndExpired {
+			t.Fatalf("after max age: %s %s", s.Status, s.EndReason)
+		}
+		if _, err := e.m.Refresh(e.ctx, r.RefreshToken, client); reasonOf(t, err) != "expired" {
+			t.Errorf("refresh after expiry: %v", err)
+		}
+		// Retention: purged 30 days after the end, not before.
+		if n, _ := e.m.Purge(e.ctx); n != 0 {
+			t.Errorf("purged %d sessions before retention", n)
+		}
+		e.clock.Advance(721 * time.Hour)
+		if n, err := e.m.Purge(e.ctx); err != nil || n != 2 {
+			t.Errorf("purge after retention = %d, %v (want 2)", n, err)
+		}
+		if _, err := e.store.SessionByID(e.ctx, res.Session.ID); !sm.IsNotFound(err) {
+			t.Errorf("purged session still there: %v", err)
+		}
+	})
+}
+
+func TestIdleTimeoutEndsSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("hal")
+		e.clock.Advance(61 * time.Minute)
+		if _, err := e.m.Sweep(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Refresh(e.ctx, res.RefreshToken, client); reasonOf(t, err) != "idle" {
+			t.Errorf("refresh after idle timeout: %v", err)
+		}
+	}, func(c *sm.Config) { c.IdleTimeout = time.Hour })
+}
+
+func TestLastSeenWritesAtMostOncePerInterval(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("ivy")
+		if err := e.m.Flush(e.ctx); err != nil { // the login's own note
+			t.Fatal(err)
+		}
+		base := e.sink.writes.Load()
+		// 1,000 requests over 100 s: at most one write per 30 s interval.
+		for range 1000 {
+			if _, err := e.m.Authenticate(e.ctx, res.AccessToken); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(100 * time.Millisecond)
+			if err := e.m.Flush(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writes := e.sink.writes.Load() - base
+		if writes < 3 || writes > 4 {
+			t.Fatalf("%d store writes for 1000 requests over 100s (want 3 or 4: one per 30s)", writes)
+		}
+		s, _ := e.store.SessionByID(e.ctx, res.Session.ID)
+		if e.clock.Now().Sub(s.LastSeenAt) > 30*time.Second {
+			t.Errorf("stored last-seen %v lags more than one interval behind %v", s.LastSeenAt, e.clock.Now())
+		}
+	})
+}
