@@ -30,7 +30,7 @@ func (Engine) Assess(settings *sm.Settings, a sm.LoginAttempt, h sm.LoginHistory
 		s = defaults
 	}
 	lookupFailed := a.GeoErr != nil
-	local := attemptIsLocal(a)
+	local := attemptIsLocal(&a)
 	if lookupFailed || local {
 		// A failed lookup yields no geo signals whatever partial answer came
 		// with it; a local address was never looked up.
@@ -39,11 +39,11 @@ func (Engine) Assess(settings *sm.Settings, a sm.LoginAttempt, h sm.LoginHistory
 
 	var c collector
 	c.settings = s
-	c.threatSignals(a.Geo)
-	c.impossibleTravel(a, h)
-	c.newCountry(a.Geo.Location, h)
-	c.failedLogins(h)
-	c.newDevice(a.Device, h)
+	c.threatSignals(&a.Geo)
+	c.impossibleTravel(&a, &h)
+	c.newCountry(&a.Geo.Location, &h)
+	c.failedLogins(&h)
+	c.newDevice(&a.Device, &h)
 
 	reasons := make([]sm.RiskReason, c.n)
 	copy(reasons, c.reasons[:c.n])
@@ -52,7 +52,7 @@ func (Engine) Assess(settings *sm.Settings, a sm.LoginAttempt, h sm.LoginHistory
 
 	score := max(0, 100-c.total)
 	out := sm.Assessment{Score: score, Reasons: reasons}
-	applyPolicy(&out, s, a, local, lookupFailed)
+	applyPolicy(&out, s, &a, local, lookupFailed)
 	return out
 }
 

@@ -35,27 +35,23 @@ func appendElapsed(b []byte, d time.Duration) []byte {
 	days, hours, mins := minutes/(24*60), minutes/60%24, minutes%60
 	switch {
 	case days > 0:
-		b = appendThousands(b, days)
-		b = append(b, 'd')
-		if hours > 0 {
-			b = append(b, ' ')
-			b = strconv.AppendInt(b, hours, 10)
-			b = append(b, 'h')
-		}
+		return appendUnits(b, days, 'd', hours, 'h')
 	case hours > 0:
-		b = strconv.AppendInt(b, hours, 10)
-		b = append(b, 'h')
-		if mins > 0 {
-			b = append(b, ' ')
-			b = strconv.AppendInt(b, mins, 10)
-			b = append(b, 'm')
-		}
+		return appendUnits(b, hours, 'h', mins, 'm')
 	case mins > 0:
-		b = strconv.AppendInt(b, mins, 10)
-		b = append(b, 'm')
-	default:
-		b = strconv.AppendInt(b, int64(d/time.Second), 10)
-		b = append(b, 's')
+		return appendUnits(b, mins, 'm', 0, 0)
+	}
+	return appendUnits(b, int64(d/time.Second), 's', 0, 0)
+}
+
+// appendUnits appends "<major><unit>" and " <minor><unit>" when minor > 0.
+func appendUnits(b []byte, major int64, majorUnit byte, minor int64, minorUnit byte) []byte {
+	b = strconv.AppendInt(b, major, 10)
+	b = append(b, majorUnit)
+	if minor > 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, minor, 10)
+		b = append(b, minorUnit)
 	}
 	return b
 }

@@ -1,6 +1,10 @@
 package risk
 
-import sm "github.com/magic-sessionmanager/sessionmanager"
+import (
+	"strings"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
 
 // GeoLookup failure policies (Settings.GeoLookupFailure).
 const (
@@ -26,7 +30,7 @@ func Fenced(s *sm.Settings, country string, local bool) (refused bool, detail st
 		return false, ""
 	}
 	if country == "" {
-		if len(s.AllowedCountries) > 0 && s.GeoLookupFailure == GeoFailureBlock {
+		if len(s.AllowedCountries) > 0 && failsClosed(s) {
 			return true, "country unknown and only allowed countries may sign in"
 		}
 		return false, ""
@@ -38,4 +42,10 @@ func Fenced(s *sm.Settings, country string, local bool) (refused bool, detail st
 		return true, country + " is not an allowed country"
 	}
 	return false, ""
+}
+
+// failsClosed reports whether s blocks on a failed or empty geo lookup.
+// Anything but "block" (in any case) means allow, the default.
+func failsClosed(s *sm.Settings) bool {
+	return strings.EqualFold(s.GeoLookupFailure, GeoFailureBlock)
 }

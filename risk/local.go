@@ -12,7 +12,7 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // attemptIsLocal reports whether the login comes from a private address:
 // the geo resolver's Local flag, or an address that no public database can
 // place even when the resolver did not say so.
-func attemptIsLocal(a sm.LoginAttempt) bool {
+func attemptIsLocal(a *sm.LoginAttempt) bool {
 	return (a.GeoErr == nil && a.Geo.Location.Local) || addrIsLocal(a.IP)
 }
 

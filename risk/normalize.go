@@ -19,13 +19,12 @@ func NormalizeSettings(s *sm.Settings) map[string]string {
 		return map[string]string{"settings": "is required"}
 	}
 	var errs fieldErrors
-	s.AllowedCountries = normalizeCountries(&errs, "allowedCountries", s.AllowedCountries)
-	s.BlockedCountries = normalizeCountries(&errs, "blockedCountries", s.BlockedCountries)
+	s.AllowedCountries, _ = normalizeCountries(&errs, "allowedCountries", s.AllowedCountries)
+	var blockedAt []int
+	s.BlockedCountries, blockedAt = normalizeCountries(&errs, "blockedCountries", s.BlockedCountries)
 	for i, code := range s.BlockedCountries {
 		if containsFold(s.AllowedCountries, code) {
-			// Report at the position in the normalised list; it equals the
-			// input position whenever the list had no duplicates.
-			errs.add("blockedCountries["+strconv.Itoa(i)+"]", strconv.Quote(code)+" is also in allowedCountries")
+			errs.add("blockedCountries["+strconv.Itoa(blockedAt[i])+"]", strconv.Quote(code)+" is also in allowedCountries")
 		}
 	}
 	if s.ScoreThreshold < 0 || s.ScoreThreshold > 100 {
@@ -72,20 +71,39 @@ func (e *fieldErrors) add(field, msg string) {
 }
 
 // normalizeCountries trims, upper-cases and de-duplicates codes, reporting
-// each entry that is not an ISO 3166-1 alpha-2 code at its input index.
-func normalizeCountries(errs *fieldErrors, field string, codes []string) []string {
-	out := make([]string, 0, len(codes))
+// each entry that is not an ISO 3166-1 alpha-2 code at its input index. It
+// returns the codes kept and, for each, its index in the input.
+func normalizeCountries(errs *fieldErrors, field string, codes []string) (out []string, inputIndex []int) {
+	out = make([]string, 0, len(codes))
 	for i, raw := range codes {
-		code := strings.ToUpper(strings.TrimSpace(raw))
+		code := asciiUpper(strings.TrimSpace(raw))
 		if !sm.ValidCountry(code) {
 			errs.add(field+"["+strconv.Itoa(i)+"]", strconv.Quote(raw)+" is not an ISO 3166-1 alpha-2 country code")
 			continue
 		}
 		if !containsFold(out, code) {
 			out = append(out, code)
+			inputIndex = append(inputIndex, i)
 		}
 	}
-	return out
+	return out, inputIndex
+}
+
+// asciiUpper upper-cases ASCII letters only: strings.ToUpper would turn the
+// dotless "ı" into "I" and let "ıt" pass as Italy.
+func asciiUpper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'a' <= b[j] && b[j] <= 'z' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // normalizeActions checks each policy action by its JSON name.

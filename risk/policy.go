@@ -22,7 +22,7 @@ var BlockPrecedence = []string{
 // BlockPrecedence order, so the first that blocks is the BlockReason.
 // A fired condition whose action is allow is still listed in Triggered:
 // alert rules and the dashboard may want to see it.
-func applyPolicy(out *sm.Assessment, s *sm.Settings, a sm.LoginAttempt, local, lookupFailed bool) {
+func applyPolicy(out *sm.Assessment, s *sm.Settings, a *sm.LoginAttempt, local, lookupFailed bool) {
 	out.Action = sm.ActionAllow
 	t := a.Geo.Threat
 	fenced := false
@@ -30,7 +30,7 @@ func applyPolicy(out *sm.Assessment, s *sm.Settings, a sm.LoginAttempt, local, l
 		fenced, _ = Fenced(s, a.Geo.Location.CountryCode, local)
 	}
 	geoFailure := sm.ActionAllow
-	if s.GeoLookupFailure == GeoFailureBlock {
+	if failsClosed(s) {
 		geoFailure = sm.ActionBlock
 	}
 	fire := [...]struct {

@@ -18,12 +18,12 @@ import (
 // datacenter: the location is the exit's, not the user's), and when the
 // distance is under Settings.TravelMinDistanceKM (geo-IP noise and mobile
 // carriers routing through a far-away gateway).
-func (c *collector) impossibleTravel(a sm.LoginAttempt, h sm.LoginHistory) {
+func (c *collector) impossibleTravel(a *sm.LoginAttempt, h *sm.LoginHistory) {
 	prev := h.Previous
 	if prev == nil {
 		return
 	}
-	here, there := a.Geo.Location, prev.Location
+	here, there := &a.Geo.Location, &prev.Location
 	if !here.HasCoordinates || !there.HasCoordinates || here.Local || sessionIsLocal(prev) {
 		return
 	}
@@ -66,7 +66,7 @@ func (c *collector) impossibleTravel(a sm.LoginAttempt, h sm.LoginHistory) {
 
 // travelDetail reads "Berlin, DE -> Sydney, AU: 16,080 km in 1h 10m
 // (13,783 km/h)".
-func travelDetail(from, to sm.Location, km float64, elapsed time.Duration, speed float64) string {
+func travelDetail(from, to *sm.Location, km float64, elapsed time.Duration, speed float64) string {
 	b := make([]byte, 0, 96)
 	b = appendPlace(b, from)
 	b = append(b, " -> "...)
@@ -85,7 +85,7 @@ func travelDetail(from, to sm.Location, km float64, elapsed time.Duration, speed
 }
 
 // appendPlace writes "City, CC", the country alone, or the coordinates.
-func appendPlace(b []byte, l sm.Location) []byte {
+func appendPlace(b []byte, l *sm.Location) []byte {
 	switch {
 	case l.City != "" && l.CountryCode != "":
 		b = append(b, l.City...)

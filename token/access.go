@@ -37,7 +37,7 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 	if set.signer == nil {
 		return "", sm.AccessClaims{}, sm.Errorf(sm.EINTERNAL, "token: no active signing key")
 	}
-	iat := now.Truncate(time.Second)
+	iat := now.UTC().Truncate(time.Second)
 	exp := iat.Add(kr.cfg.TTL)
 	var jti [16]byte
 	rand.Read(jti[:]) // never fails: crypto/rand aborts the program instead
@@ -66,11 +66,11 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 // and sub, sid and iat present. Every failure is the same EUNAUTHORIZED error.
 // Valid tokens are cached until their exp, so a repeat costs a map lookup.
 func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) {
-	if c, ok := kr.cache.get(token, now); ok {
-		return c, nil
-	}
 	if token == "" || len(token) > maxTokenLen {
 		return sm.AccessClaims{}, errInvalidToken
+	}
+	if c, ok := kr.cache.get(token, now); ok {
+		return c, nil
 	}
 	var claims accessClaims
 	var kid string
@@ -96,8 +96,8 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 		Subject:   claims.Subject,
 		SessionID: claims.SessionID,
 		KeyID:     kid,
-		IssuedAt:  claims.IssuedAt.Time,
-		ExpiresAt: claims.ExpiresAt.Time,
+		IssuedAt:  claims.IssuedAt.UTC(),
+		ExpiresAt: claims.ExpiresAt.UTC(),
 	}
 	kr.cache.put(token, c, now)
 	return c, nil

@@ -78,3 +78,19 @@ func (s *cacheShard) evict(now time.Time, keep int) {
 		delete(s.entries, token)
 	}
 }
+
+// dropKeysNotIn removes the tokens signed by keys that are no longer in
+// keys, so a key withdrawn from the store stops verifying at once, cached
+// tokens included.
+func (c *verifiedCache) dropKeysNotIn(keys map[string]*verifyKey) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for token, claims := range s.entries {
+			if _, ok := keys[claims.KeyID]; !ok {
+				delete(s.entries, token)
+			}
+		}
+		s.mu.Unlock()
+	}
+}

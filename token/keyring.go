@@ -40,7 +40,9 @@ type Config struct {
 	// TTL is the lifetime of an access token (DefaultTTL when zero), and how
 	// long a retired key still verifies.
 	TTL time.Duration
-	// Now is the clock of key rotation and reload limits (time.Now if nil).
+	// Now is the clock of key loading, the JWKS and the reload limit
+	// (time.Now if nil); Issue, Verify and Rotate take their time as an
+	// argument.
 	Now func() time.Time
 	// CacheSize bounds the verified-token cache (DefaultCacheSize if zero).
 	CacheSize int
@@ -132,13 +134,32 @@ func (kr *Keyring) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	kr.keys.Store(set)
+	prev := kr.keys.Swap(set)
+	if prev != nil && removesKeys(prev, set) {
+		kr.cache.dropKeysNotIn(set.verifiers)
+	}
 	return nil
 }
 
-// buildSet keeps the EdDSA keys not expired at now and opens the private
-// half of the newest active one. Several active keys (two instances started
-// at once) all verify; every instance signs with the newest.
+// removesKeys reports whether a key of prev is missing from next.
+func removesKeys(prev, next *keySet) bool {
+	for id := range prev.verifiers {
+		if _, ok := next.verifiers[id]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// buildSet keeps the EdDSA keys not expired at now and signs with the
+// newest active one. Several active keys (two instances started at once)
+// all verify; every instance signs with the newest.
+//
+// Every key must open with the sealer and match its public half, public
+// keys included: write access to the store alone, without
+// SESSION_ENCRYPTION_KEY, cannot plant a key that verifies. A key that does
+// not open is an error, not skipped: a wrong encryption key must fail loudly
+// rather than make this instance mint keys the others reject.
 func (kr *Keyring) buildSet(stored []*sm.SigningKey, now time.Time) (*keySet, error) {
 	sort.Slice(stored, func(i, j int) bool {
 		if !stored[i].CreatedAt.Equal(stored[j].CreatedAt) {
@@ -148,32 +169,39 @@ func (kr *Keyring) buildSet(stored []*sm.SigningKey, now time.Time) (*keySet, er
 	})
 	set := &keySet{verifiers: make(map[string]*verifyKey, len(stored))}
 	for _, k := range stored {
-		if k.Algorithm != algEdDSA || len(k.Public) != ed25519.PublicKeySize {
+		vk := &verifyKey{id: k.ID, public: ed25519.PublicKey(k.Public), expiresAt: k.ExpiresAt}
+		if k.Algorithm != algEdDSA || !vk.usable(now) {
 			continue
 		}
-		vk := &verifyKey{id: k.ID, public: ed25519.PublicKey(k.Public), expiresAt: k.ExpiresAt}
-		if !vk.usable(now) {
-			continue
+		priv, err := kr.openKey(k)
+		if err != nil {
+			return nil, err
 		}
 		set.verifiers[k.ID] = vk
 		set.ordered = append(set.ordered, vk)
-		if set.signer != nil || !k.RetiredAt.IsZero() || !k.ExpiresAt.IsZero() {
-			continue
+		if set.signer == nil && k.RetiredAt.IsZero() && k.ExpiresAt.IsZero() {
+			set.signerID, set.signer = k.ID, priv
 		}
-		seed, err := kr.sealer.Open(k.PrivateSealed, []byte(k.ID))
-		if err != nil {
-			return nil, sm.Errorf(sm.EINTERNAL, "token: cannot open signing key %s (wrong SESSION_ENCRYPTION_KEY?)", k.ID)
-		}
-		if len(seed) != ed25519.SeedSize {
-			return nil, sm.Errorf(sm.EINTERNAL, "token: signing key %s is malformed", k.ID)
-		}
-		priv := ed25519.NewKeyFromSeed(seed)
-		if !priv.Public().(ed25519.PublicKey).Equal(vk.public) {
-			return nil, sm.Errorf(sm.EINTERNAL, "token: signing key %s does not match its public key", k.ID)
-		}
-		set.signerID, set.signer = k.ID, priv
 	}
 	return set, nil
+}
+
+// openKey unseals k's private half and checks it against the public half
+// and the key id.
+func (kr *Keyring) openKey(k *sm.SigningKey) (ed25519.PrivateKey, error) {
+	seed, err := kr.sealer.Open(k.PrivateSealed, []byte(k.ID))
+	if err != nil {
+		return nil, sm.Errorf(sm.EINTERNAL, "token: cannot open signing key %s (wrong SESSION_ENCRYPTION_KEY?)", k.ID)
+	}
+	if len(seed) != ed25519.SeedSize {
+		return nil, sm.Errorf(sm.EINTERNAL, "token: signing key %s is malformed", k.ID)
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	public := priv.Public().(ed25519.PublicKey)
+	if !public.Equal(ed25519.PublicKey(k.Public)) || thumbprint(public) != k.ID {
+		return nil, sm.Errorf(sm.EINTERNAL, "token: signing key %s does not match its public key", k.ID)
+	}
+	return priv, nil
 }
 
 // createKey makes a new Ed25519 key and stores it with its seed sealed.

@@ -83,7 +83,9 @@ func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any
 	return a.p.rules.Update(ctx, id, r)
 }
 
-func (a alertAdmin) DeleteRule(ctx context.Context, id string) error { return a.p.rules.Delete(ctx, id) }
+func (a alertAdmin) DeleteRule(ctx context.Context, id string) error {
+	return a.p.rules.Delete(ctx, id)
+}
 
 func (a alertAdmin) TestChannel(ctx context.Context, ch []byte) error {
 	return a.p.worker.Test(ctx, ch)
@@ -93,4 +95,6 @@ func (a alertAdmin) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]
 	return a.p.worker.ListDeliveries(ctx, f)
 }
 
-func (a alertAdmin) RetryDelivery(ctx context.Context, id int64) error { return a.p.worker.Retry(ctx, id) }
+func (a alertAdmin) RetryDelivery(ctx context.Context, id int64) error {
+	return a.p.worker.Retry(ctx, id)
+}

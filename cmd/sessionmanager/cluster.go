@@ -16,15 +16,15 @@ import (
 // clusterParts are what several instances share: the bus, last-seen,
 // failure counters and job leadership. One instance: all in process.
 type clusterParts struct {
-	instance    string
-	bus         sm.Bus
-	activity    sm.ActivitySink // nil: the store directly
-	counter     sm.Counter
-	elector     cluster.Elector
-	reconnects  []func(fn func())
-	runners     []func(ctx context.Context)
-	closers     []func()
-	log         *slog.Logger
+	instance   string
+	bus        sm.Bus
+	activity   sm.ActivitySink // nil: the store directly
+	counter    sm.Counter
+	elector    cluster.Elector
+	reconnects []func(fn func())
+	runners    []func(ctx context.Context)
+	closers    []func()
+	log        *slog.Logger
 }
 
 func (p *clusterParts) close() {

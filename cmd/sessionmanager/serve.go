@@ -23,19 +23,19 @@ import (
 
 // app is the wired service: what serve runs and tests inspect.
 type app struct {
-	cfg      *config
-	log      *slog.Logger
-	store    sm.FullStore
-	kind     string
-	secrets  *token.Secrets
-	keyring  *token.Keyring
-	manager  *sm.Manager
-	geo      *geo.Resolver
-	cluster  *clusterParts
-	alerts   *alertParts
-	handler  http.Handler
-	closers  []func()
-	runners  []func(ctx context.Context)
+	cfg     *config
+	log     *slog.Logger
+	store   sm.FullStore
+	kind    string
+	secrets *token.Secrets
+	keyring *token.Keyring
+	manager *sm.Manager
+	geo     *geo.Resolver
+	cluster *clusterParts
+	alerts  *alertParts
+	handler http.Handler
+	closers []func()
+	runners []func(ctx context.Context)
 }
 
 // build wires every part of the service from the configuration.
@@ -93,8 +93,8 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Failures: a.cluster.counter, Clock: clock, Logger: log, Metrics: metrics,
 		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
 		ValidateSettings: risk.NormalizeSettings, ValidatePassword: password.Validate,
-		Throttle:         throttle(risk.DefaultThrottleLimits),
-		AccessTokenTTL:   c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
+		Throttle:       throttle(risk.DefaultThrottleLimits),
+		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
 	}

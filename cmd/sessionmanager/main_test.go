@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+)
+
+// server is a real sessionmanager started through run() on a free port.
+type server struct {
+	t      testing.TB
+	base   string
+	cancel context.CancelFunc
+	done   chan error
+	stdout *syncBuffer
+	stderr *syncBuffer
+	env    map[string]string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServer runs the service with env (plus a fresh data dir and port)
+// and waits until /readyz answers 200.
+func startServer(t testing.TB, env map[string]string) *server {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if env["SM_DATA_DIR"] == "" {
+		env["SM_DATA_DIR"] = t.TempDir()
+	}
+	if env["SM_ADDR"] == "" {
+		env["SM_ADDR"] = freePort(t)
+	}
+	if env["SM_ADMIN_PASSWORD"] == "" {
+		env["SM_ADMIN_PASSWORD"] = "admin password for tests"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{t: t, base: "http://" + env["SM_ADDR"], cancel: cancel, done: make(chan error, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}, env: env}
+	go func() {
+		s.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), s.stdout, s.stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("server exited before ready: %v\nstderr: %s", err, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready after 30s\nstderr: %s", s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// stop shuts the server down (SIGTERM-like: context cancelled) and checks
+// it exits cleanly.
+func (s *server) stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			s.t.Errorf("server exited with %v\nstderr: %s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		s.t.Errorf("server did not shut down in 20s")
+	}
+}
+
+// call makes a JSON request and decodes the JSON answer.
+func (s *server) call(method, path, bearer string, body any) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case string:
+			rd = strings.NewReader(b)
+		default:
+			j, _ := json.Marshal(b)
+			rd = bytes.NewReader(j)
+		}
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil && resp.Header.Get("Content-Type") == "application/json; charset=utf-8" {
+			s.t.Fatalf("%s %s: bad JSON %q", method, path, raw)
+		}
+	}
+	return resp.StatusCode, resp.Header, out
+}
+
+func postgresEnv(t testing.TB) map[string]string {
+	return map[string]string{"DATABASE_URL": testenv.PostgresSchema(t)}
+}
+
+func TestServeHealthReadyAndShutdown(t *testing.T) {
+	s := startServer(t, nil)
+	code, _, body := s.call("GET", "/healthz", "", nil)
+	if code != 200 || body["status"] != "ok" {
+		t.Fatalf("healthz: %d %v", code, body)
+	}
+	code, _, body = s.call("GET", "/readyz", "", nil)
+	if code != 200 || body["status"] != "ready" {
+		t.Fatalf("readyz: %d %v", code, body)
+	}
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), "msm_http_requests_total") {
+		t.Error("metrics do not list request counts")
+	}
+	code, _, _ = s.call("GET", "/.well-known/jwks.json", "", nil)
+	if code != 200 {
+		t.Errorf("jwks: %d", code)
+	}
+	if !strings.Contains(s.stdout.String(), "created the admin account") {
+		t.Errorf("first start did not announce the admin account: %q", s.stdout.String())
+	}
+	if strings.Contains(s.stdout.String()+s.stderr.String(), s.env["SM_ADMIN_PASSWORD"]) {
+		t.Error("the admin password was printed")
+	}
+	s.stop()
+	if _, err := http.Get(s.base + "/healthz"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+	if !strings.Contains(s.stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the log: %s", s.stderr.String())
+	}
+}
+
+func TestBadConfigurationExitsWithOneLine(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"SM_ACCESS_TOKEN_TTL": "fifteen"}, "SM_ACCESS_TOKEN_TTL"},
+		{map[string]string{"SESSION_ENCRYPTION_KEY": "short"}, "SESSION_ENCRYPTION_KEY"},
+		{map[string]string{"SM_TRUSTED_PROXIES": "10.0.0.0/33"}, "SM_TRUSTED_PROXIES"},
+		{map[string]string{"SM_INACTIVITY_TIMEOUT": "10s"}, "SM_INACTIVITY_TIMEOUT"},
+		{map[string]string{"SM_IDLE_TIMEOUT": "1000h"}, "SM_IDLE_TIMEOUT"},
+		{map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{map[string]string{"SM_ENV": "production"}, "SESSION_ENCRYPTION_KEY is required"},
+		{map[string]string{"SM_ADDR": "nonsense"}, "SM_ADDR"},
+	}
+	for _, c := range cases {
+		c.env["SM_DATA_DIR"] = t.TempDir()
+		err := run(context.Background(), []string{"serve"}, func(k string) string { return c.env[k] }, nil, io.Discard, io.Discard)
+		var ce *configError
+		if err == nil || !asConfigError(err, &ce) {
+			t.Errorf("%v: want a configuration error, got %v", c.env, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: message %q should name %s on one line", c.env, err, c.want)
+		}
+	}
+}
+
+func asConfigError(err error, ce **configError) bool {
+	e, ok := err.(*configError)
+	*ce = e
+	return ok
+}
+
+func TestKeygenAndVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"keygen"}, os.Getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(out.String())
+	env := map[string]string{"SESSION_ENCRYPTION_KEY": key, "SM_DATA_DIR": t.TempDir()}
+	if _, err := loadConfig(func(k string) string { return env[k] }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := encryptionKeys(&config{EncryptionKey: key}, newLogger(io.Discard, "error")); err != nil {
+		t.Fatalf("keygen output is not a valid key: %v", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, os.Getenv, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "sessionmanager ") {
+		t.Fatalf("version: %q %v", out.String(), err)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	env := postgresEnv(t)
+	env["SM_DATA_DIR"] = t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "postgres") {
+		t.Errorf("migrate output: %q", out.String())
+	}
+}
+
+// must is a tiny helper for the flows below.
+func must[T any](t testing.TB, v T, ok bool, what string) T {
+	t.Helper()
+	if !ok {
+		t.Fatalf("missing %s", what)
+	}
+	return v
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+func errReason(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	r, _ := d["reason"].(string)
+	return r
+}
+
+func fieldsOf(body map[string]any) map[string]any {
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	f, _ := d["fields"].(map[string]any)
+	return f
+}
+
+var _ = fmt.Sprintf
