@@ -48,6 +48,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	if s.Geo != nil {
 		mux.Handle("GET /api/admin/geo/{ip}", s.admin("read", s.handleAdminGeo()))
 	}
+	s.exportRoutes(mux)
+	s.integrationRoutes(mux)
 	if s.Alerts != nil {
 		s.mountAlerts(mux)
 	}
