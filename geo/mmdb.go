@@ -30,6 +30,8 @@ type fileStat struct {
 	mtime time.Time
 }
 
+func (a fileStat) same(b fileStat) bool { return a.size == b.size && a.mtime.Equal(b.mtime) }
+
 func statFile(path string) (fileStat, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -58,6 +60,11 @@ func openDB(path string) (*dbHandle, error) {
 	r, err := maxminddb.OpenBytes(data)
 	if err != nil {
 		return nil, sm.Errorf(sm.EINVALID, "geo: database %s is not a MaxMind DB: %v", path, err)
+	}
+	if len(r.Metadata.Description) == 0 {
+		// ip-location-db files have no description; Verify insists on one,
+		// though readers need none. Everything else is still verified.
+		r.Metadata.Description = map[string]string{"en": "(none)"}
 	}
 	if err := r.Verify(); err != nil {
 		return nil, sm.Errorf(sm.EINVALID, "geo: database %s is corrupt: %v", path, err)
@@ -100,6 +107,9 @@ func (s *dbSource) lookup(ip netip.Addr, res *sm.GeoResult) error {
 	if !r.Found() {
 		return r.Err()
 	}
+	// One case per layout, each with its own concrete struct: decoding
+	// through a generic or interface helper would move the struct to the
+	// heap (one allocation per lookup).
 	var err error
 	switch h.layout {
 	case LayoutCity:
@@ -167,7 +177,7 @@ func (s *dbSource) reloadIfChanged(grace time.Duration) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if cur := s.current.Load(); cur != nil && cur.stat == st {
+	if cur := s.current.Load(); cur != nil && cur.stat.same(st) {
 		return false, nil
 	}
 	h, err := openDB(s.path)

@@ -103,17 +103,17 @@ func buildCluster(ctx context.Context, c *config, st sm.FullStore, log *slog.Log
 		}
 		client := redis.NewClient(opts)
 		p.closers = append(p.closers, func() { _ = client.Close() })
-		bus, err := cluster.NewRedisBus(ctx, client, "msm:bus", p.instance, log)
+		bus, err := cluster.NewRedisBus(ctx, client, c.RedisPrefix+"bus", p.instance, log)
 		if err != nil {
 			return nil, fmt.Errorf("redis bus: %w", err)
 		}
 		p.closers = append(p.closers, func() { _ = bus.Close() })
 		p.bus = bus
 		p.reconnects = append(p.reconnects, bus.OnReconnect)
-		act := cluster.NewRedisActivity(client, "msm:")
+		act := cluster.NewRedisActivity(client, c.RedisPrefix)
 		p.activity = fallbackSink{primary: act, store: st, log: log}
-		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, "msm:cnt:"), local: p.counter}
-		p.elector = cluster.NewRedisElector(client, "msm:lead:")
+		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, c.RedisPrefix+"cnt:"), local: p.counter}
+		p.elector = cluster.NewRedisElector(client, c.RedisPrefix+"lead:")
 		mover := &cluster.ActivityMover{Activity: act, Touch: st.TouchSessions, Logger: log}
 		p.runners = append(p.runners, func(ctx context.Context) {
 			p.leader(ctx, "last-seen-mover", func(ctx context.Context) error { return mover.Run(ctx, 0) })

@@ -44,8 +44,12 @@ type config struct {
 	LicenseKey      string
 	PublicURL       string
 	RedisFailClosed bool
+	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
+	RedisPrefix string
 	// AllowPrivateWebhooks lets alert webhooks reach private addresses.
 	AllowPrivateWebhooks bool
+	// MagicLink enables passwordless login (integrations.go); nil when off.
+	MagicLink *httpapi.MagicLinkConfig
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -79,6 +83,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		AlertFrom:     env("SM_ALERT_FROM", "Magic Session Manager <alerts@localhost>"),
 		LicenseKey:    env("LICENSE_KEY", ""),
 		PublicURL:     env("SM_PUBLIC_URL", ""),
+		RedisPrefix:   env("SM_REDIS_PREFIX", "msm:"),
 	}
 	c.DatabaseURL = env("DATABASE_URL", "")
 	durations := []struct {
@@ -159,6 +164,11 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 			return nil, &configError{fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
 		}
 	}
+	ml, err := loadMagicLink(getenv, c)
+	if err != nil {
+		return nil, err
+	}
+	c.MagicLink = ml
 	return c, c.validate()
 }
 

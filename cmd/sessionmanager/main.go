@@ -44,6 +44,7 @@ Usage:
   sessionmanager admin create --email E [--password P]
   sessionmanager admin create-token --name NAME --scope read|write|service
   sessionmanager audit verify
+  sessionmanager geoip update [--account-id ID --license-key KEY] [--editions E,...] [--dir DIR]
   sessionmanager version
 
 Configuration is read from the environment; see README.md.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	case "admin":
 		return adminCmd(ctx, args, getenv, stdin, stdout, stderr)
+	case "geoip":
+		return geoipCmd(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "-version", "--version":

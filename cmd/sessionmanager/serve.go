@@ -79,9 +79,9 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("geo databases: %w", err)
 		}
 		a.closers = append(a.closers, func() { a.geo.Close() })
-		a.runners = append(a.runners, func(ctx context.Context) {
-			a.cluster.leader(ctx, "geo-refresh", func(ctx context.Context) error { return a.geo.Run(ctx) })
-		})
+		// Every instance holds its own tables, so every instance reloads
+		// and refreshes them (not only a leader).
+		a.runners = append(a.runners, func(ctx context.Context) { _ = a.geo.Run(ctx) })
 	}
 	metrics := httpapi.NewMetrics(nil, nil)
 	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, log); err != nil {
@@ -111,6 +111,8 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
 		Alerts: alertAdmin{a.alerts},
+		// Integrations: magic links, introspection (integrations.go).
+		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
 	}
 	if a.geo != nil {
 		deps.Geo = a.geo

@@ -1,0 +1,186 @@
+package geo
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Resolver answers geo and threat lookups from local data. It is safe for
+// concurrent use; data is swapped atomically under running lookups.
+type Resolver struct {
+	cfg       Config
+	log       *slog.Logger
+	dbs       []*dbSource
+	asns      []*asnSource
+	tor       *threatList
+	vpn       *threatList
+	proxy     *threatList
+	dc        *threatList
+	threat    *threatList
+	lists     []*threatList
+	closeOnce sync.Once
+	closed    atomic.Bool // stops reloads after Close
+}
+
+var _ sm.GeoResolver = (*Resolver)(nil)
+
+// initialFetchTimeout bounds the first download of a URL list in Open.
+const initialFetchTimeout = 15 * time.Second
+
+// Open loads every configured source. A missing file or a bad database is
+// an error naming the file. A URL list loads its cached last good copy, or
+// is downloaded once now when there is none (a failed download is logged,
+// not fatal: Run retries on schedule). Call Run to keep data fresh.
+func Open(ctx context.Context, cfg Config) (*Resolver, error) {
+	cfg = cfg.withDefaults()
+	r := &Resolver{cfg: cfg, log: cfg.Logger}
+	ok := false
+	defer func() {
+		if !ok {
+			r.Close()
+		}
+	}()
+	for _, p := range cfg.DBPaths {
+		h, err := openDB(p)
+		if err != nil {
+			return nil, err
+		}
+		s := &dbSource{path: p}
+		s.current.Store(h)
+		r.dbs = append(r.dbs, s)
+	}
+	for _, p := range cfg.ASNCSV {
+		t, err := loadASNCSV(p)
+		if err != nil {
+			return nil, err
+		}
+		s := &asnSource{path: p}
+		s.current.Store(t)
+		r.asns = append(r.asns, s)
+	}
+	var err error
+	if r.tor, err = r.openList(ctx, KindTor, cfg.TorExits); err != nil {
+		return nil, err
+	}
+	if r.vpn, err = r.openList(ctx, KindVPN, cfg.VPNRanges); err != nil {
+		return nil, err
+	}
+	if r.proxy, err = r.openList(ctx, KindProxy, cfg.ProxyRanges); err != nil {
+		return nil, err
+	}
+	if r.dc, err = r.openList(ctx, KindDatacenter, cfg.DatacenterRanges); err != nil {
+		return nil, err
+	}
+	if r.threat, err = r.openList(ctx, KindThreat, cfg.ThreatRanges); err != nil {
+		return nil, err
+	}
+	ok = true
+	return r, nil
+}
+
+func (r *Resolver) openList(ctx context.Context, kind string, origins []string) (*threatList, error) {
+	l := &threatList{kind: kind}
+	for _, o := range origins {
+		s, err := newListSource(kind, o, r.cfg.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !s.isURL:
+			if err := s.loadFile(); err != nil {
+				return nil, err
+			}
+		case s.loadCache():
+			r.log.Info("geo: list loaded from cache", "kind", kind, "url", o, "entries", len(s.snapshot()))
+		default:
+			// Bounded: a network outage must not hold the service's start
+			// for the client's full timeout per list.
+			fetchCtx, cancel := context.WithTimeout(ctx, initialFetchTimeout)
+			_, err := s.refreshURL(fetchCtx, r.cfg.HTTPClient)
+			cancel()
+			if err != nil {
+				s.setErr(err)
+				r.log.Warn("geo: list download failed; will retry", "kind", kind, "url", o, "err", err)
+			}
+		}
+		l.sources = append(l.sources, s)
+	}
+	l.rebuild()
+	r.lists = append(r.lists, l)
+	return l, nil
+}
+
+// Lookup resolves ip. Local addresses (private, loopback, CGNAT,
+// documentation...) answer Location{Local: true} with no lookup. An unknown
+// address is Found=false with a nil error; an error is a failed read.
+func (r *Resolver) Lookup(ctx context.Context, ip netip.Addr) (sm.GeoResult, error) {
+	var res sm.GeoResult
+	if !ip.IsValid() {
+		return res, sm.Errorf(sm.EINVALID, "geo: invalid IP address")
+	}
+	ip = ip.Unmap().WithZone("")
+	if IsLocal(ip) {
+		res.Location.Local = true
+		return res, nil
+	}
+	for _, db := range r.dbs {
+		if err := db.lookup(ip, &res); err != nil {
+			r.log.Error("geo: lookup failed", "db", db.path, "err", err)
+			return sm.GeoResult{}, sm.Errorf(sm.EINTERNAL, "geo: lookup failed")
+		}
+	}
+	for _, a := range r.asns {
+		a.lookup(ip, &res)
+	}
+	r.threatFlags(ip, &res)
+	loc := &res.Location
+	if loc.CountryCode != "" {
+		if loc.CountryName == "" {
+			loc.CountryName, _ = sm.CountryName(loc.CountryCode)
+		}
+		loc.Flag = sm.FlagEmoji(loc.CountryCode)
+	}
+	return res, nil
+}
+
+// threatFlags adds the list and built-in ASN flags to what the databases said.
+func (r *Resolver) threatFlags(ip netip.Addr, res *sm.GeoResult) {
+	t := &res.Threat
+	t.Tor = t.Tor || r.tor.contains(ip)
+	t.VPN = t.VPN || r.vpn.contains(ip)
+	t.Proxy = t.Proxy || r.proxy.contains(ip)
+	t.Datacenter = t.Datacenter || r.dc.contains(ip)
+	t.KnownThreat = t.KnownThreat || r.threat.contains(ip)
+	if asn := res.Location.ASN; asn != 0 {
+		switch knownASNIndex[asn] {
+		case ASNHosting:
+			t.Datacenter = true
+		case ASNVPN:
+			t.VPN, t.Datacenter = true, true
+		}
+	}
+}
+
+// Close releases the data; stop Run first. Lookups after Close answer
+// Found=false with no threat flags.
+func (r *Resolver) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		for _, db := range r.dbs {
+			db.close()
+		}
+		for _, a := range r.asns {
+			a.current.Store(nil)
+		}
+		for _, l := range r.lists {
+			l.table.Store(nil)
+		}
+	})
+	return nil
+}
