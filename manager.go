@@ -57,6 +57,11 @@ type Config struct {
 	Leader func(ctx context.Context, job string, fn func(ctx context.Context) error)
 	// KickOutbox is called after deliveries were written, to wake the worker.
 	KickOutbox func()
+	// Unavailable, when set and true, makes Authenticate refuse with 503:
+	// the fail-closed mode for when shared state (Redis) cannot be checked.
+	Unavailable func() bool
+	// OnSettings is called with the settings whenever they are (re)loaded.
+	OnSettings func(*Settings)
 }
 
 // Licensed features (see package license).

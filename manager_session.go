@@ -20,6 +20,9 @@ func invalidToken() *Error {
 // access token (cached), check the session's state (cached, invalidated by
 // the bus, bounded staleness) and note the activity in memory.
 func (m *Manager) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
+	if m.cfg.Unavailable != nil && m.cfg.Unavailable() {
+		return Principal{}, &Error{Code: EUNAVAILABLE, Message: "Session state cannot be checked right now; try again", Reason: "state_unavailable"}
+	}
 	now := m.clock.Now()
 	claims, err := m.cfg.Tokens.Verify(accessToken, now)
 	if err != nil {

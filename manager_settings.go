@@ -30,6 +30,9 @@ func (m *Manager) loadSettings(ctx context.Context) (*Settings, error) {
 		}
 	}
 	m.settings.Store(s)
+	if m.cfg.OnSettings != nil {
+		m.cfg.OnSettings(s)
+	}
 	return s, nil
 }
 
@@ -73,6 +76,9 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte, actor Actor)
 		return nil, err
 	}
 	m.settings.Store(next)
+	if m.cfg.OnSettings != nil {
+		m.cfg.OnSettings(next)
+	}
 	m.audit(ctx, &Event{Type: EventSettingsChanged, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, Data: jsonObject("patch", json.RawMessage(patch))}, nil)
 	m.publish(ctx, Message{Kind: MsgSettingsChanged})
 	return next, nil

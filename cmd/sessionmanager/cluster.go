@@ -22,9 +22,11 @@ type clusterParts struct {
 	counter    sm.Counter
 	elector    cluster.Elector
 	reconnects []func(fn func())
-	runners    []func(ctx context.Context)
-	closers    []func()
-	log        *slog.Logger
+	// healthy reports whether Redis answers (nil without Redis).
+	healthy func() bool
+	runners []func(ctx context.Context)
+	closers []func()
+	log     *slog.Logger
 }
 
 func (p *clusterParts) close() {
@@ -110,6 +112,10 @@ func buildCluster(ctx context.Context, c *config, st sm.FullStore, log *slog.Log
 		p.closers = append(p.closers, func() { _ = bus.Close() })
 		p.bus = bus
 		p.reconnects = append(p.reconnects, bus.OnReconnect)
+		health := cluster.NewHealth(client, time.Second, log)
+		_ = health.Check(ctx)
+		p.runners = append(p.runners, health.Run)
+		p.healthy = health.Healthy
 		act := cluster.NewRedisActivity(client, c.RedisPrefix)
 		p.activity = fallbackSink{primary: act, store: st, log: log}
 		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, c.RedisPrefix+"cnt:"), local: p.counter}

@@ -97,6 +97,10 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
+		OnSettings: func(s *sm.Settings) { a.alerts.engine.SetNewSignInEmail(s.NewSignInEmail) },
+	}
+	if c.RedisFailClosed && a.cluster.healthy != nil {
+		mcfg.Unavailable = func() bool { return !a.cluster.healthy() }
 	}
 	if a.geo != nil {
 		mcfg.Geo = a.geo
