@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -30,42 +31,75 @@ const (
 )
 
 // compileCondition compiles src once, at save time. A source containing
-// `return` is a function body; otherwise it is one expression. The error
-// message is "line L column C: message", in the admin's own coordinates.
+// `return` is a function body; otherwise it is one expression, or, when it
+// does not parse as one, statements run as a function body (which fires
+// only if it returns a truthy value). The error message is
+// "line L column C: message", in the admin's own coordinates.
 func compileCondition(src string) (*goja.Program, string) {
 	if len(src) > maxConditionLen {
 		return nil, fmt.Sprintf("at most %d characters", maxConditionLen)
 	}
-	prefix, suffix := exprPrefix, exprSuffix
 	if returnWord.MatchString(src) {
-		prefix, suffix = bodyPrefix, bodySuffix
-	} else {
-		src = strings.TrimRight(strings.TrimSpace(src), "; \t\r\n")
+		prog, err := compileWrapped(src, bodyPrefix, bodySuffix)
+		if err != nil {
+			return nil, err.String()
+		}
+		return prog, ""
 	}
-	wrapped := prefix + src + suffix
-	ast, err := parser.ParseFile(nil, "condition", wrapped, 0)
+	expr := strings.TrimRight(strings.TrimSpace(src), "; \t\r\n")
+	prog, exprErr := compileWrapped(expr, exprPrefix, exprSuffix)
+	if prog != nil {
+		return prog, ""
+	}
+	prog, bodyErr := compileWrapped(src, bodyPrefix, bodySuffix)
+	if prog != nil {
+		return prog, ""
+	}
+	// Both failed: report the error of the form that got further.
+	if bodyErr.line > exprErr.line || (bodyErr.line == exprErr.line && bodyErr.col > exprErr.col) {
+		return nil, bodyErr.String()
+	}
+	return nil, exprErr.String()
+}
+
+// syntaxError is a compile error in source coordinates.
+type syntaxError struct {
+	line, col int
+	msg       string
+}
+
+func (e *syntaxError) String() string {
+	if e.line == 0 {
+		return e.msg
+	}
+	return fmt.Sprintf("line %d column %d: %s", e.line, e.col, e.msg)
+}
+
+// compileWrapped parses and compiles prefix+src+suffix.
+func compileWrapped(src, prefix, suffix string) (*goja.Program, *syntaxError) {
+	ast, err := parser.ParseFile(nil, "condition", prefix+src+suffix, 0)
 	if err != nil {
 		var list parser.ErrorList
 		if errors.As(err, &list) && len(list) > 0 {
 			e := list[0]
-			return nil, positionMessage(src, len(prefix), e.Position.Line, e.Position.Column, e.Message)
+			return nil, positionOf(src, len(prefix), e.Position.Line, e.Position.Column, e.Message)
 		}
-		return nil, err.Error()
+		return nil, &syntaxError{msg: err.Error()}
 	}
 	prog, err := goja.CompileAST(ast, true)
 	if err != nil {
 		var ce *goja.CompilerSyntaxError
 		if errors.As(err, &ce) && ce.File != nil {
 			pos := ce.File.Position(ce.Offset)
-			return nil, positionMessage(src, len(prefix), pos.Line, pos.Column, ce.Message)
+			return nil, positionOf(src, len(prefix), pos.Line, pos.Column, ce.Message)
 		}
-		return nil, err.Error()
+		return nil, &syntaxError{msg: err.Error()}
 	}
-	return prog, ""
+	return prog, nil
 }
 
-// positionMessage maps a position in the wrapped source back to src.
-func positionMessage(src string, prefixLen, line, col int, msg string) string {
+// positionOf maps a position in the wrapped source back to src.
+func positionOf(src string, prefixLen, line, col int, msg string) *syntaxError {
 	lines := strings.Split(src, "\n")
 	if line == 1 {
 		col -= prefixLen
@@ -75,7 +109,7 @@ func positionMessage(src string, prefixLen, line, col int, msg string) string {
 		line = len(lines)
 		col = len(lines[line-1]) + 1
 	}
-	return fmt.Sprintf("line %d column %d: %s", line, col, msg)
+	return &syntaxError{line: line, col: col, msg: msg}
 }
 
 // hardenJS freezes the built-ins and the global object of a pooled runtime
@@ -106,8 +140,13 @@ type jsRuntime struct {
 // evaluator runs compiled conditions on pooled, hardened runtimes with a
 // time limit. goja has no require, timers, console or I/O of its own, and
 // none is added.
+//
+// A hardened runtime costs about a millisecond to build (freezing touches
+// every built-in), so a few idle ones are kept in a channel, which a GC does
+// not empty as it does a sync.Pool; the pool takes the overflow.
 type evaluator struct {
 	timeout time.Duration
+	idle    chan *jsRuntime
 	pool    sync.Pool
 }
 
@@ -115,7 +154,36 @@ func newEvaluator(timeout time.Duration) *evaluator {
 	if timeout <= 0 {
 		timeout = DefaultConditionTimeout
 	}
-	return &evaluator{timeout: timeout}
+	return &evaluator{timeout: timeout, idle: make(chan *jsRuntime, max(4, 2*runtime.GOMAXPROCS(0)))}
+}
+
+// get returns an idle runtime or builds one.
+func (e *evaluator) get() (*jsRuntime, error) {
+	select {
+	case rt := <-e.idle:
+		return rt, nil
+	default:
+	}
+	if rt, ok := e.pool.Get().(*jsRuntime); ok {
+		return rt, nil
+	}
+	return newJSRuntime()
+}
+
+// put keeps a healthy runtime for the next evaluation.
+func (e *evaluator) put(rt *jsRuntime) {
+	select {
+	case e.idle <- rt:
+	default:
+		e.pool.Put(rt)
+	}
+}
+
+// warm builds one runtime ahead of the first login that needs it.
+func (e *evaluator) warm() {
+	if rt, err := newJSRuntime(); err == nil {
+		e.put(rt)
+	}
 }
 
 func newJSRuntime() (*jsRuntime, error) {
@@ -133,11 +201,9 @@ var errConditionTimeout = errors.New("condition exceeded its time limit")
 // eval runs prog with the event and reports whether it returned a truthy
 // value. Any error (exception, time limit, panic) means false.
 func (e *evaluator) eval(prog *goja.Program, event map[string]any) (fired bool, err error) {
-	rt, _ := e.pool.Get().(*jsRuntime)
-	if rt == nil {
-		if rt, err = newJSRuntime(); err != nil {
-			return false, err
-		}
+	rt, err := e.get()
+	if err != nil {
+		return false, err
 	}
 	healthy := false
 	defer func() {
@@ -146,7 +212,7 @@ func (e *evaluator) eval(prog *goja.Program, event map[string]any) (fired bool, 
 			healthy = false
 		}
 		if healthy {
-			e.pool.Put(rt)
+			e.put(rt)
 		}
 	}()
 	fn, ok := rt.fns[prog]
@@ -163,13 +229,13 @@ func (e *evaluator) eval(prog *goja.Program, event map[string]any) (fired bool, 
 		}
 		rt.fns[prog] = fn
 	}
-	fired, err, healthy = e.call(rt, fn, event)
+	fired, healthy, err = e.call(rt, fn, event)
 	return fired, err
 }
 
 // call runs fn under the time limit; healthy is false when the runtime was
 // interrupted and must not be reused.
-func (e *evaluator) call(rt *jsRuntime, fn goja.Callable, event map[string]any) (fired bool, err error, healthy bool) {
+func (e *evaluator) call(rt *jsRuntime, fn goja.Callable, event map[string]any) (fired, healthy bool, err error) {
 	stopped := make(chan struct{})
 	timer := time.AfterFunc(e.timeout, func() {
 		rt.vm.Interrupt(errConditionTimeout)
@@ -181,12 +247,12 @@ func (e *evaluator) call(rt *jsRuntime, fn goja.Callable, event map[string]any) 
 		rt.vm.ClearInterrupt()
 		if err == nil {
 			// Interrupted just after it returned: the answer stands.
-			return v.ToBoolean(), nil, false
+			return v.ToBoolean(), false, nil
 		}
-		return false, err, false
+		return false, false, err
 	}
 	if err != nil {
-		return false, err, true
+		return false, true, err
 	}
-	return v.ToBoolean(), nil, true
+	return v.ToBoolean(), true, nil
 }

@@ -70,7 +70,7 @@ func (p TargetPolicy) CheckURL(ctx context.Context, raw string) string {
 		defer cancel()
 		addrs, err = r.LookupNetIP(lctx, "ip", host)
 		if err != nil || len(addrs) == 0 {
-			return "host does not resolve"
+			return msgNoResolve
 		}
 	}
 	switch u.Scheme {
@@ -112,3 +112,7 @@ func (p TargetPolicy) dialControl(network, address string, _ syscall.RawConn) er
 	}
 	return nil
 }
+
+// msgNoResolve is the CheckURL message of a host that does not resolve: at
+// send time this may pass, so it is retried, not dead-lettered.
+const msgNoResolve = "host does not resolve"

@@ -25,6 +25,7 @@ func (p TargetPolicy) validateRule(ctx context.Context, r *Rule) map[string]stri
 		bad["name"] = "at most 200 characters"
 	}
 	var triggers []string
+	given := len(r.Triggers)
 	for i, t := range r.Triggers {
 		t = strings.ToLower(strings.TrimSpace(t))
 		if !slices.Contains(AllTriggers, t) {
@@ -40,7 +41,7 @@ func (p TargetPolicy) validateRule(ctx context.Context, r *Rule) map[string]stri
 		r.Triggers = []string{}
 	}
 	r.Condition = strings.TrimSpace(r.Condition)
-	if len(r.Triggers) == 0 && r.Condition == "" && len(bad) == 0 {
+	if given == 0 && r.Condition == "" {
 		bad["triggers"] = "at least one trigger or a condition is required"
 	}
 	if r.LowScoreBelow != nil && (*r.LowScoreBelow < 1 || *r.LowScoreBelow > 100) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
 )
 
@@ -46,6 +47,9 @@ type config struct {
 	RedisFailClosed bool
 	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
 	RedisPrefix string
+	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
+	demo    bool
+	demoGeo sm.GeoResolver
 	// AllowPrivateWebhooks lets alert webhooks reach private addresses.
 	AllowPrivateWebhooks bool
 	// MagicLink enables passwordless login (integrations.go); nil when off.

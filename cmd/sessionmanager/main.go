@@ -39,6 +39,7 @@ const usage = `Magic Session Manager
 
 Usage:
   sessionmanager serve [-addr HOST:PORT] [-database-url URL] [-data-dir DIR] [-redis-url URL]
+  sessionmanager demo [-addr HOST:PORT]      a live demo on demo data, every feature unlocked
   sessionmanager migrate
   sessionmanager keygen
   sessionmanager admin create --email E [--password P]
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
+	case "demo":
+		return demo(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout, stderr)
 	case "keygen":

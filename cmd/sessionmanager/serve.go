@@ -31,11 +31,13 @@ type app struct {
 	keyring *token.Keyring
 	manager *sm.Manager
 	geo     *geo.Resolver
-	cluster *clusterParts
-	alerts  *alertParts
-	handler http.Handler
-	closers []func()
-	runners []func(ctx context.Context)
+	// resolver is what lookups go through: the geo package, or the demo's.
+	resolver sm.GeoResolver
+	cluster  *clusterParts
+	alerts   *alertParts
+	handler  http.Handler
+	closers  []func()
+	runners  []func(ctx context.Context)
 }
 
 // build wires every part of the service from the configuration.
@@ -103,8 +105,12 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		mcfg.Unavailable = func() bool { return !a.cluster.healthy() }
 	}
 	if a.geo != nil {
-		mcfg.Geo = a.geo
+		a.resolver = a.geo
 	}
+	if c.demoGeo != nil {
+		a.resolver = c.demoGeo
+	}
+	mcfg.Geo = a.resolver
 	if a.manager, err = sm.New(mcfg); err != nil {
 		return nil, err
 	}
@@ -118,9 +124,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
 	}
-	if a.geo != nil {
-		deps.Geo = a.geo
-	}
+	deps.Geo = a.resolver
 	a.handler = httpapi.NewServer(deps)
 	ok = true
 	return a, nil
@@ -170,9 +174,19 @@ func (a *app) ensureAdmin(ctx context.Context, getenv func(string) string, stdou
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return serveWith(ctx, args, getenv, stdout, stderr, nil, nil)
+}
+
+// serveWith runs the service; configure adjusts the configuration and
+// started runs in the background once the service listens (the demo).
+func serveWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer,
+	configure func(*config), started func(context.Context, *app)) error {
 	c, err := loadConfig(getenv, args)
 	if err != nil {
 		return err
+	}
+	if configure != nil {
+		configure(c)
 	}
 	log := newLogger(stderr, c.LogLevel)
 	a, err := build(ctx, c, log)
@@ -203,6 +217,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		func(ctx context.Context) { _ = a.alerts.worker.Run(ctx) },
 	}, a.runners...)
 	jobs = append(jobs, a.cluster.runners...)
+	if started != nil {
+		jobs = append(jobs, func(ctx context.Context) { started(ctx, a) })
+	}
 	for _, job := range jobs {
 		go func() { job(bg); done <- struct{}{} }()
 	}

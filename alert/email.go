@@ -1,0 +1,142 @@
+package alert
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	netmail "net/mail"
+	"net/url"
+	"strconv"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/wneessen/go-mail"
+)
+
+// DefaultSMTPTimeout bounds one SMTP delivery.
+const DefaultSMTPTimeout = 10 * time.Second
+
+// EmailConfig configures the SMTP sender.
+type EmailConfig struct {
+	// SMTPURL is smtp://user:pass@host:587 (STARTTLS required),
+	// smtps://user:pass@host:465 (implicit TLS) or smtp://host:25?tls=none
+	// (no TLS: local relays and tests only). ?tls=opportunistic uses
+	// STARTTLS when offered.
+	SMTPURL string
+	// From is the sender address (SM_ALERT_FROM), e.g. "Security <alerts@example.com>".
+	From      string
+	Templates *Templates
+	// Timeout of one SMTP conversation (default 10s).
+	Timeout time.Duration
+	// TLSConfig, when set, replaces the default (tests trust their own CA).
+	TLSConfig *tls.Config
+}
+
+// EmailSender sends alerts by SMTP with the editable templates.
+type EmailSender struct {
+	cfg  EmailConfig
+	host string
+	opts []mail.Option
+	from *netmail.Address
+}
+
+// NewEmailSender checks the configuration and returns a sender.
+func NewEmailSender(cfg EmailConfig) (*EmailSender, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultSMTPTimeout
+	}
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, sm.Errorf(sm.EINVALID, "alert sender address (SM_ALERT_FROM) is not an email address")
+	}
+	u, err := url.Parse(cfg.SMTPURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL must look like smtp://user:pass@host:587")
+	}
+	opts := []mail.Option{mail.WithTimeout(cfg.Timeout)}
+	port := 0
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return nil, sm.Errorf(sm.EINVALID, "SMTP_URL has an invalid port")
+		}
+	}
+	tlsMode := u.Query().Get("tls")
+	switch u.Scheme {
+	case "smtps":
+		opts = append(opts, mail.WithSSL())
+		if port == 0 {
+			port = 465
+		}
+	case "smtp":
+		switch tlsMode {
+		case "", "starttls":
+			opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+			if port == 0 {
+				port = 587
+			}
+		case "opportunistic":
+			opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+			if port == 0 {
+				port = 587
+			}
+		case "none":
+			opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+			if port == 0 {
+				port = 25
+			}
+		default:
+			return nil, sm.Errorf(sm.EINVALID, "SMTP_URL tls must be starttls, opportunistic or none")
+		}
+	default:
+		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL scheme must be smtp or smtps")
+	}
+	opts = append(opts, mail.WithPort(port))
+	tlsConfig := cfg.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tlsConfig = tlsConfig.Clone()
+	tlsConfig.ServerName = u.Hostname()
+	opts = append(opts, mail.WithTLSConfig(tlsConfig))
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
+			mail.WithUsername(u.User.Username()), mail.WithPassword(pass))
+	}
+	return &EmailSender{cfg: cfg, host: u.Hostname(), opts: opts, from: from}, nil
+}
+
+// Send renders the alert and sends it to the channel's recipients.
+func (s *EmailSender) Send(ctx context.Context, d *sm.Delivery) error {
+	var c Channel
+	if err := json.Unmarshal(d.Target, &c); err != nil || len(c.To) == 0 {
+		return Permanent(fmt.Errorf("email target is invalid"))
+	}
+	var a Alert
+	if err := json.Unmarshal(d.Payload, &a); err != nil {
+		return Permanent(fmt.Errorf("alert payload is invalid"))
+	}
+	r, err := s.cfg.Templates.render(ctx, &a)
+	if err != nil {
+		return err
+	}
+	msg := mail.NewMsg()
+	msg.FromMailAddress(s.from)
+	if err := msg.To(c.To...); err != nil {
+		return Permanent(fmt.Errorf("email recipients: %w", err))
+	}
+	msg.Subject(r.Subject)
+	msg.SetDate()
+	msg.SetMessageIDWithValue(d.IdempotencyKey + "@msm.alerts")
+	msg.SetGenHeader(mail.Header(HeaderIdempotencyKey), d.IdempotencyKey)
+	msg.SetBodyString(mail.TypeTextPlain, r.Text)
+	msg.AddAlternativeString(mail.TypeTextHTML, r.HTML)
+	client, err := mail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return Permanent(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	return client.DialAndSendWithContext(ctx, msg)
+}

@@ -1,0 +1,147 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// RuleUserNewSignIn is the RuleID of the user's own "new sign-in" email.
+const RuleUserNewSignIn = "user_new_signin"
+
+// EngineConfig wires an Engine.
+type EngineConfig struct {
+	Rules *Rules
+	// NewSignInEmail sends the user a "new sign-in to your account" email on
+	// every successful login (SetNewSignInEmail changes it at runtime).
+	NewSignInEmail bool
+	// ConditionTimeout bounds one custom condition (default 50ms).
+	ConditionTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Engine turns login events into outbox deliveries. It implements
+// sessionmanager.Alerter and does no I/O: rules are a compiled snapshot.
+type Engine struct {
+	rules     *Rules
+	eval      *evaluator
+	newSignIn atomic.Bool
+	log       *slog.Logger
+}
+
+var _ sm.Alerter = (*Engine)(nil)
+
+// NewEngine returns an Engine over the rules.
+func NewEngine(cfg EngineConfig) *Engine {
+	e := &Engine{rules: cfg.Rules, eval: newEvaluator(cfg.ConditionTimeout), log: cfg.Logger}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	e.newSignIn.Store(cfg.NewSignInEmail)
+	if cfg.Rules != nil {
+		go e.eval.warm() // off the caller's path: the first condition is then cheap
+	}
+	return e
+}
+
+// SetNewSignInEmail turns the user-facing new sign-in email on or off
+// (from Settings.NewSignInEmail when the settings change).
+func (e *Engine) SetNewSignInEmail(on bool) { e.newSignIn.Store(on) }
+
+// Deliveries returns one delivery per (fired rule, channel), plus the
+// user's new sign-in email when enabled. A condition that throws or runs
+// out of time is logged and counts as false: it never fails the login.
+func (e *Engine) Deliveries(ctx context.Context, in sm.AlertInput) ([]*sm.Delivery, error) {
+	if in.Event == nil || !isLoginEvent(in.Event.Type) {
+		return nil, nil
+	}
+	var out []*sm.Delivery
+	var base *Alert // built once, copied per fired rule
+	if e.rules != nil {
+		for _, c := range e.rules.enabled() {
+			matched, ok := e.fires(c, &in)
+			if !ok {
+				continue
+			}
+			if base == nil {
+				base = newAlert(KindRule, &in)
+			}
+			a := *base
+			a.ID = randomID()
+			a.Rule = &AlertRule{ID: c.rule.ID, Name: c.rule.Name}
+			a.Triggers = matched
+			a.Severity = severityOf(a.Type, matched)
+			a.describe()
+			payload, err := json.Marshal(&a)
+			if err != nil {
+				return nil, err
+			}
+			for i, t := range c.targets {
+				out = append(out, newDelivery(&in, c.rule.ID, c.rule.Channels[i].Type, t, payload))
+			}
+		}
+	}
+	if e.newSignIn.Load() && in.Event.Type == sm.EventLoginSucceeded && in.User != nil && in.User.Email != "" {
+		d, err := userNewSignIn(&in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// fires reports whether the rule fires and which triggers matched.
+func (e *Engine) fires(c *compiledRule, in *sm.AlertInput) ([]string, bool) {
+	matched := matchedTriggers(&c.rule, in)
+	if len(c.rule.Triggers) > 0 && len(matched) == 0 {
+		return nil, false
+	}
+	if c.prog == nil {
+		return matched, true
+	}
+	ok, err := e.eval.eval(c.prog, conditionEvent(in))
+	if err != nil {
+		e.log.Warn("alert rule condition failed; treated as false", "rule", c.rule.ID, "error", err)
+		return nil, false
+	}
+	if !ok {
+		return nil, false
+	}
+	if len(matched) == 0 {
+		matched = []string{"condition"}
+	}
+	return matched, true
+}
+
+func newDelivery(in *sm.AlertInput, ruleID, channel string, target, payload json.RawMessage) *sm.Delivery {
+	return &sm.Delivery{
+		RuleID:         ruleID,
+		Channel:        channel,
+		Target:         target,
+		Payload:        payload,
+		IdempotencyKey: randomID(),
+		Status:         sm.DeliveryPending,
+		CreatedAt:      in.Event.At,
+	}
+}
+
+// userNewSignIn is the email to the user about their own new sign-in.
+func userNewSignIn(in *sm.AlertInput) (*sm.Delivery, error) {
+	a := newAlert(KindUserNewSignIn, in)
+	a.Severity = SeverityInfo
+	a.describe()
+	payload, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	target, err := Channel{Type: ChannelEmail, To: []string{in.User.Email}}.targetJSON()
+	if err != nil {
+		return nil, err
+	}
+	return newDelivery(in, RuleUserNewSignIn, ChannelEmail, target, payload), nil
+}

@@ -1,0 +1,109 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultHTTPTimeout bounds one HTTP delivery.
+const DefaultHTTPTimeout = 10 * time.Second
+
+// DefaultUserAgent is sent with every HTTP delivery.
+const DefaultUserAgent = "MagicSessionManager-Alerts/1"
+
+// HTTPConfig configures the Slack, Discord and webhook senders.
+type HTTPConfig struct {
+	Targets TargetPolicy
+	// Timeout of one request (default 10s).
+	Timeout time.Duration
+	// TLSConfig, when set, replaces the default (tests trust their own CA).
+	TLSConfig *tls.Config
+	UserAgent string
+}
+
+// httpPoster posts JSON to validated URLs through a client whose dialer
+// refuses addresses the policy does not allow.
+type httpPoster struct {
+	cfg    HTTPConfig
+	client *http.Client
+}
+
+func newHTTPPoster(cfg HTTPConfig) *httpPoster {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultHTTPTimeout
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: cfg.Targets.dialControl}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would hide the real target from the dial guard
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       cfg.TLSConfig,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &httpPoster{cfg: cfg, client: &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		// A redirect could lead to an internal address: never follow one.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// post sends body to url with headers and classifies the answer: 2xx is
+// delivered, 410 Gone and a refused target are permanent, anything else
+// is retried (honouring Retry-After on 429 and 503).
+func (p *httpPoster) post(ctx context.Context, url string, body []byte, headers map[string]string) error {
+	if msg := p.cfg.Targets.CheckURL(ctx, url); msg != "" {
+		err := fmt.Errorf("target refused: %s", msg)
+		if msg == msgNoResolve {
+			return err
+		}
+		return Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", p.cfg.UserAgent)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if errors.Is(err, errBlockedAddr) {
+			return Permanent(err)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(snippet)))
+	switch resp.StatusCode {
+	case http.StatusGone:
+		return Permanent(err)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s > 0 {
+			return &retryAfterError{err: err, after: time.Duration(s) * time.Second}
+		}
+	}
+	return err
+}

@@ -1,0 +1,164 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+func fieldsOf(t *testing.T, err error) map[string]string {
+	t.Helper()
+	var e *sm.Error
+	if !errors.As(err, &e) || e.Code != sm.EINVALID {
+		t.Fatalf("error %v is not EINVALID", err)
+	}
+	return e.Fields
+}
+
+func TestRuleValidation(t *testing.T) {
+	ctx := context.Background()
+	rules := newRules(t, openStore(t, ""), newSealer(t))
+	prod := TargetPolicy{} // production policy for URL checks
+	tests := []struct {
+		name   string
+		rule   Rule
+		policy *TargetPolicy
+		want   []string // fields named
+	}{
+		{"empty", Rule{}, nil, []string{"name", "triggers", "channels"}},
+		{"unknown trigger", Rule{Name: "x", Triggers: []string{"vpn", "martians"}, Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"triggers[1]"}},
+		{"bad email", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "email", To: []string{"ok@example.com", "not an address"}}}}, nil, []string{"channels[0].to[1]"}},
+		{"no recipients", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "email"}}}, nil, []string{"channels[0].to"}},
+		{"unknown channel", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "pager"}}}, nil, []string{"channels[0].type"}},
+		{"webhook without secret", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "webhook", URL: "https://203.0.113.5/hook"}}}, nil, []string{"channels[0].secret"}},
+		{"short secret", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "webhook", URL: "https://203.0.113.5/hook", Secret: "short"}}}, nil, []string{"channels[0].secret"}},
+		{"http in production", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "slack", URL: "http://203.0.113.5/hook"}}}, &prod, []string{"channels[0].url"}},
+		{"private target in production", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "discord", URL: "https://10.0.0.8/hook"}, {Type: "slack", URL: "https://127.0.0.1/x"}}}, &prod, []string{"channels[0].url", "channels[1].url"}},
+		{"syntax error", Rule{Name: "x", Condition: "event.score <", Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"condition"}},
+		{"low score bound", Rule{Name: "x", Triggers: []string{"low_score"}, LowScoreBelow: new(int), Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"lowScoreBelow"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rules
+			if tt.policy != nil {
+				r = &Rules{cfg: rules.cfg}
+				r.cfg.Targets = *tt.policy
+				r.snap.Store(&ruleSet{})
+			}
+			_, err := r.Create(ctx, tt.rule)
+			fields := fieldsOf(t, err)
+			for _, f := range tt.want {
+				if fields[f] == "" {
+					t.Errorf("field %q not named; fields = %v", f, fields)
+				}
+			}
+			if len(fields) != len(tt.want) {
+				t.Errorf("fields = %v, want exactly %v", fields, tt.want)
+			}
+		})
+	}
+	list, _ := rules.List(ctx)
+	if len(list) != 0 {
+		t.Fatalf("invalid rules were stored: %v", list)
+	}
+}
+
+func TestConditionSyntaxErrorAtSave(t *testing.T) {
+	rules := newRules(t, openStore(t, ""), newSealer(t))
+	_, err := rules.Create(context.Background(), Rule{Name: "x", Condition: "if (event.score < 3) {\n  return true\n", Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}})
+	msg := fieldsOf(t, err)["condition"]
+	if !strings.HasPrefix(msg, "line ") || !strings.Contains(msg, " column ") {
+		t.Fatalf("condition error %q has no line and column", msg)
+	}
+}
+
+func TestRulesCRUDAndSecrets(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "")
+	sealer := newSealer(t)
+	rules := newRules(t, st, sealer)
+	const secret = "s3cret-s3cret-s3cret"
+	created, err := rules.Create(ctx, Rule{Name: " Tor ", Enabled: true, Triggers: []string{"TOR", "tor"},
+		Channels: []Channel{{Type: "webhook", URL: "https://127.0.0.1:9/hook", Secret: secret}, {Type: "email", To: []string{"Sec Team <sec@example.com>"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.ID == "" || created.Name != "Tor" || len(created.Triggers) != 1 || created.Triggers[0] != "tor" {
+		t.Fatalf("created = %+v", created)
+	}
+	if created.Channels[0].Secret != maskedSecret || created.Channels[0].SealedSecret != nil {
+		t.Fatalf("secret not masked: %+v", created.Channels[0])
+	}
+	if created.Channels[1].To[0] != "sec@example.com" {
+		t.Fatalf("address not normalised: %v", created.Channels[1].To)
+	}
+	raw, err := st.GetSetting(ctx, RulesKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), secret) {
+		t.Fatal("webhook secret stored in clear")
+	}
+	var stored []Rule
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		t.Fatal(err)
+	}
+	opened, err := sealer.Open(stored[0].Channels[0].SealedSecret, secretAD(created.ID))
+	if err != nil || string(opened) != secret {
+		t.Fatalf("sealed secret does not open: %v", err)
+	}
+	out, _ := json.Marshal(mustList(t, rules))
+	if strings.Contains(string(out), secret) || strings.Contains(string(out), "sealedSecret") {
+		t.Fatalf("List leaks the secret: %s", out)
+	}
+
+	// Update with the masked secret keeps the stored one.
+	upd := created
+	upd.Name = "Tor exits"
+	got, err := rules.Update(ctx, created.ID, upd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Tor exits" || got.CreatedAt != created.CreatedAt {
+		t.Fatalf("updated = %+v", got)
+	}
+	raw, _ = st.GetSetting(ctx, RulesKey)
+	_ = json.Unmarshal(raw, &stored)
+	if opened, err := sealer.Open(stored[0].Channels[0].SealedSecret, secretAD(created.ID)); err != nil || string(opened) != secret {
+		t.Fatal("update lost the webhook secret")
+	}
+	if _, err := rules.Update(ctx, "rule_missing", upd); sm.ErrorCode(err) != sm.ENOTFOUND {
+		t.Fatalf("update missing = %v", err)
+	}
+
+	// Another instance sees the change after Reload.
+	other := newRules(t, st, sealer)
+	if g, err := other.Get(ctx, created.ID); err != nil || g.Name != "Tor exits" {
+		t.Fatalf("other instance: %+v, %v", g, err)
+	}
+	if err := rules.Delete(ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Get(ctx, created.ID); !sm.IsNotFound(err) {
+		t.Fatalf("deleted rule still there after Reload: %v", err)
+	}
+	if err := rules.Delete(ctx, created.ID); !sm.IsNotFound(err) {
+		t.Fatalf("delete twice = %v", err)
+	}
+}
+
+func mustList(t *testing.T, r *Rules) []Rule {
+	t.Helper()
+	l, err := r.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
