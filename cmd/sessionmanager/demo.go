@@ -22,8 +22,9 @@ type demoPlace struct {
 	threat           sm.Threat
 }
 
-// demoPlaces are real cities with made-up but plausible networks. The
-// addresses 100.x.y.z used below are looked up in this table only.
+// demoPlaces are real cities with made-up but plausible networks. The demo
+// addresses 198.18.<place>.x (the RFC 2544 benchmarking range, which no real
+// client has) are looked up in this table only.
 var demoPlaces = []demoPlace{
 	{"DE", "Berlin", "Berlin", 52.52, 13.405, "Europe/Berlin", "Deutsche Telekom AG", 3320, sm.Threat{}},
 	{"DE", "Munich", "Bavaria", 48.137, 11.575, "Europe/Berlin", "Vodafone GmbH", 3209, sm.Threat{}},
@@ -53,7 +54,7 @@ var demoPlaces = []demoPlace{
 	{"RU", "Moscow", "Moscow", 55.756, 37.617, "Europe/Moscow", "Rostelecom", 12389, sm.Threat{}},
 }
 
-// demoResolver answers lookups for the demo addresses 100.64+i.x.y from
+// demoResolver answers lookups for the demo addresses 198.18.i.x from
 // demoPlaces: demo data only, clearly labelled as such in the dashboard.
 type demoResolver struct{}
 
@@ -62,8 +63,8 @@ func (demoResolver) Lookup(_ context.Context, ip netip.Addr) (sm.GeoResult, erro
 		return sm.GeoResult{}, nil
 	}
 	b := ip.As4()
-	i := int(b[1]) - 64
-	if b[0] != 100 || i < 0 || i >= len(demoPlaces) {
+	i := int(b[2])
+	if b[0] != 198 || b[1] != 18 || i >= len(demoPlaces) {
 		return sm.GeoResult{Location: sm.Location{Local: true}}, nil
 	}
 	p := demoPlaces[i]
@@ -74,7 +75,7 @@ func (demoResolver) Lookup(_ context.Context, ip netip.Addr) (sm.GeoResult, erro
 }
 
 func demoIP(place int, r *rand.Rand) netip.Addr {
-	return netip.AddrFrom4([4]byte{100, byte(64 + place), byte(r.IntN(250) + 1), byte(r.IntN(250) + 1)})
+	return netip.AddrFrom4([4]byte{198, 18, byte(place), byte(r.IntN(250) + 1)})
 }
 
 var demoAgents = []string{

@@ -18,7 +18,9 @@ func TestDemoFillsTheStoreAndKeepsItAlive(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out syncBuffer
-	go func() { done <- run(ctx, []string{"demo"}, func(k string) string { return env[k] }, nil, &out, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"demo"}, func(k string) string { return env[k] }, nil, &out, io.Discard)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
