@@ -159,3 +159,9 @@ func jsonObject(kv ...any) json.RawMessage {
 	b, _ := json.Marshal(m)
 	return b
 }
+
+// AnnounceSettingsChange tells every instance that a settings document
+// changed (e.g. alert rules) so they reload it.
+func (m *Manager) AnnounceSettingsChange(ctx context.Context) {
+	m.publish(ctx, Message{Kind: MsgSettingsChanged})
+}

@@ -53,7 +53,11 @@ func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets
 }
 
 // alertAdmin adapts the alert package to the admin API and dashboard.
-type alertAdmin struct{ p *alertParts }
+type alertAdmin struct {
+	p *alertParts
+	// announce tells the other instances to reload the rules.
+	announce func(context.Context)
+}
 
 func (a alertAdmin) ListRules(ctx context.Context) (any, error) { return a.p.rules.List(ctx) }
 
@@ -72,7 +76,11 @@ func (a alertAdmin) CreateRule(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.p.rules.Create(ctx, r)
+	rule, err := a.p.rules.Create(ctx, r)
+	if err == nil {
+		a.announce(ctx)
+	}
+	return rule, err
 }
 
 func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any, error) {
@@ -80,7 +88,11 @@ func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any
 	if err != nil {
 		return nil, err
 	}
-	return a.p.rules.Update(ctx, id, r)
+	rule, err := a.p.rules.Update(ctx, id, r)
+	if err == nil {
+		a.announce(ctx)
+	}
+	return rule, err
 }
 
 func (a alertAdmin) DeleteRule(ctx context.Context, id string) error {

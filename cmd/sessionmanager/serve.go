@@ -99,7 +99,18 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
-		OnSettings: func(s *sm.Settings) { a.alerts.engine.SetNewSignInEmail(s.NewSignInEmail) },
+		OnSettings: func(s *sm.Settings) {
+			a.alerts.engine.SetNewSignInEmail(s.NewSignInEmail)
+			// Alert rules are a settings document too: another instance may
+			// have changed them.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := a.alerts.rules.Reload(ctx); err != nil {
+					log.Warn("reload alert rules", "err", err)
+				}
+			}()
+		},
 	}
 	if c.RedisFailClosed && a.cluster.healthy != nil {
 		mcfg.Unavailable = func() bool { return !a.cluster.healthy() }
@@ -120,7 +131,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
-		Alerts: alertAdmin{a.alerts},
+		Alerts: alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
 	}
