@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -31,12 +30,9 @@ var pgIdleCheck = 30 * time.Second
 // OnReconnect hooks. Publish delivers locally and runs pg_notify; the echo
 // is skipped by Origin.
 type PostgresBus struct {
-	link
+	busCore
 	pool    *pgxpool.Pool
 	channel string
-	origin  string
-	logger  *slog.Logger
-	local   *LocalBus
 
 	conn   *pgx.Conn // owned by the listen goroutine after start
 	pid    atomic.Uint32
@@ -53,12 +49,9 @@ func NewPostgresBus(ctx context.Context, pool *pgxpool.Pool, channel, origin str
 	if pool == nil || channel == "" || len(channel) > pgMaxChannel {
 		return nil, sm.Errorf(sm.EINVALID, "postgres bus: a pool and a channel of 1 to %d bytes are required", pgMaxChannel)
 	}
-	if origin == "" {
-		origin = randomID()
-	}
 	b := &PostgresBus{
-		pool: pool, channel: channel, origin: origin,
-		logger: orDiscard(logger), local: newLocalBus(logger), done: make(chan struct{}),
+		busCore: newBusCore("postgres bus", origin, logger),
+		pool:    pool, channel: channel, done: make(chan struct{}),
 	}
 	conn, err := b.listen(ctx)
 	if err != nil {
@@ -87,17 +80,12 @@ func (b *PostgresBus) listen(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// Origin returns the id this bus stamps on the messages it publishes.
-func (b *PostgresBus) Origin() string { return b.origin }
-
 // Publish delivers m to this instance's subscribers and, through
 // pg_notify, to every other instance.
 func (b *PostgresBus) Publish(ctx context.Context, m sm.Message) error {
-	m.Origin = b.origin
-	b.local.dispatch(ctx, m)
-	payload, err := json.Marshal(m)
+	payload, err := b.deliverOwn(ctx, m)
 	if err != nil {
-		return sm.Errorf(sm.EINTERNAL, "postgres bus: encode message: %v", err)
+		return err
 	}
 	if len(payload) > pgMaxPayload {
 		return sm.Errorf(sm.EINVALID, "postgres bus: message of %d bytes is over the NOTIFY limit", len(payload))
@@ -106,11 +94,6 @@ func (b *PostgresBus) Publish(ctx context.Context, m sm.Message) error {
 		return sm.Errorf(sm.EUNAVAILABLE, "postgres bus: notify: %v", err)
 	}
 	return nil
-}
-
-// Subscribe calls fn for every message, this instance's own included.
-func (b *PostgresBus) Subscribe(fn func(sm.Message)) (unsubscribe func()) {
-	return b.local.Subscribe(fn)
 }
 
 // Close stops listening and closes the dedicated connection.
@@ -161,7 +144,7 @@ func (b *PostgresBus) waitOnce(ctx context.Context) error {
 	n, err := b.conn.WaitForNotification(waitCtx)
 	cancel()
 	if err == nil {
-		b.handle(ctx, n.Payload)
+		b.deliverRemote(ctx, n.Payload)
 		return nil
 	}
 	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
@@ -170,16 +153,4 @@ func (b *PostgresBus) waitOnce(ctx context.Context) error {
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return b.conn.Ping(pingCtx)
-}
-
-func (b *PostgresBus) handle(ctx context.Context, payload string) {
-	var m sm.Message
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		b.logger.Warn("cluster: postgres bus dropped a malformed message", "err", err)
-		return
-	}
-	if m.Origin == b.origin {
-		return
-	}
-	b.local.dispatch(ctx, m)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,18 +28,18 @@ var redisPingEvery = 5 * time.Second
 // they hear their own messages even while Redis is down; the echo coming
 // back from Redis is skipped by Origin.
 type RedisBus struct {
-	link
+	busCore
 	client  *redis.Client
 	channel string
-	origin  string
-	logger  *slog.Logger
-	local   *LocalBus
+	every   time.Duration // watchdog period, redisPingEvery at start
 
 	mu      sync.Mutex
 	ps      *redis.PubSub
 	lastMsg atomic.Int64 // unix nanos of the last reply from the subscriber connection
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// watchClosed is set when the watchdog closed a silent subscription.
+	watchClosed atomic.Bool
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
 var _ sm.Bus = (*RedisBus)(nil)
@@ -53,12 +52,9 @@ func NewRedisBus(ctx context.Context, client *redis.Client, channel, origin stri
 	if client == nil || channel == "" {
 		return nil, sm.Errorf(sm.EINVALID, "redis bus: a client and a channel are required")
 	}
-	if origin == "" {
-		origin = randomID()
-	}
 	b := &RedisBus{
-		client: client, channel: channel, origin: origin,
-		logger: orDiscard(logger), local: newLocalBus(logger), done: make(chan struct{}),
+		busCore: newBusCore("redis bus", origin, logger),
+		client:  client, channel: channel, every: redisPingEvery, done: make(chan struct{}),
 	}
 	ps := client.Subscribe(ctx, channel)
 	if err := awaitSubscription(ctx, ps); err != nil {
@@ -88,27 +84,17 @@ func awaitSubscription(ctx context.Context, ps *redis.PubSub) error {
 	}
 }
 
-// Origin returns the id this bus stamps on the messages it publishes.
-func (b *RedisBus) Origin() string { return b.origin }
-
 // Publish delivers m to this instance's subscribers and to every other
 // instance through Redis. An error means the other instances may not hear it.
 func (b *RedisBus) Publish(ctx context.Context, m sm.Message) error {
-	m.Origin = b.origin
-	b.local.dispatch(ctx, m)
-	payload, err := json.Marshal(m)
+	payload, err := b.deliverOwn(ctx, m)
 	if err != nil {
-		return sm.Errorf(sm.EINTERNAL, "redis bus: encode message: %v", err)
+		return err
 	}
 	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
 		return sm.Errorf(sm.EUNAVAILABLE, "redis bus: publish: %v", err)
 	}
 	return nil
-}
-
-// Subscribe calls fn for every message, this instance's own included.
-func (b *RedisBus) Subscribe(fn func(sm.Message)) (unsubscribe func()) {
-	return b.local.Subscribe(fn)
 }
 
 // Close stops the subscriber and closes its connection (not the client).
@@ -144,8 +130,9 @@ func (b *RedisBus) receive(ctx context.Context) {
 		if err != nil {
 			b.fail(err)
 			b.logger.Warn("cluster: redis bus connection lost, reconnecting", "err", err)
-			if errors.Is(err, redis.ErrClosed) {
+			if b.watchClosed.Swap(false) || errors.Is(err, redis.ErrClosed) {
 				b.replace(ctx, ps)
+				continue
 			}
 			if !sleepCtx(ctx, wait) {
 				return
@@ -162,7 +149,7 @@ func (b *RedisBus) receive(ctx context.Context) {
 				b.reconnected()
 			}
 		case *redis.Message:
-			b.handle(ctx, msg.Payload)
+			b.deliverRemote(ctx, msg.Payload)
 		}
 	}
 }
@@ -176,22 +163,10 @@ func (b *RedisBus) replace(ctx context.Context, old *redis.PubSub) {
 	}
 }
 
-func (b *RedisBus) handle(ctx context.Context, payload string) {
-	var m sm.Message
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		b.logger.Warn("cluster: redis bus dropped a malformed message", "err", err)
-		return
-	}
-	if m.Origin == b.origin {
-		return // already delivered locally by Publish
-	}
-	b.local.dispatch(ctx, m)
-}
-
 // watch pings a silent subscriber connection and closes it when a ping stays
 // unanswered, which go-redis alone would not notice on a half-open socket.
 func (b *RedisBus) watch(ctx context.Context) {
-	t := time.NewTicker(redisPingEvery)
+	t := time.NewTicker(b.every)
 	defer t.Stop()
 	var pingedAt int64
 	for {
@@ -201,14 +176,16 @@ func (b *RedisBus) watch(ctx context.Context) {
 		case <-t.C:
 		}
 		last := b.lastMsg.Load()
-		if time.Since(time.Unix(0, last)) < redisPingEvery {
+		if time.Since(time.Unix(0, last)) < b.every {
 			pingedAt = 0
 			continue
 		}
 		ps := b.pubsub()
 		if pingedAt != 0 && last < pingedAt {
-			b.fail(fmt.Errorf("redis bus: ping unanswered for %s", redisPingEvery))
+			b.fail(fmt.Errorf("redis bus: ping unanswered for %s", b.every))
+			b.watchClosed.Store(true)
 			_ = ps.Close()
+			b.touch() // give the new subscription a full period
 			pingedAt = 0
 			continue
 		}

@@ -50,6 +50,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	}
 	s.exportRoutes(mux)
 	s.integrationRoutes(mux)
+	if s.License != nil {
+		s.licenseRoutes(mux)
+	}
 	if s.Alerts != nil {
 		s.mountAlerts(mux)
 	}

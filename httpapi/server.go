@@ -32,6 +32,8 @@ type Deps struct {
 	Geo sm.GeoResolver
 	// Alerts serves /api/admin/alerts/... when set.
 	Alerts AlertAdmin
+	// License serves /api/admin/license when set.
+	License LicenseAdmin
 	// Mount adds routes owned by other packages (licence...).
 	Mount func(mux *http.ServeMux, admin func(scope string, h http.Handler) http.Handler)
 	// RefreshCookie, when set, also issues the refresh token as an
@@ -43,6 +45,11 @@ type Deps struct {
 	VerifyEmailHeader bool
 	// Version is reported by /healthz.
 	Version string
+
+	// Integrations (integrations.go). MagicLinks enables passwordless login
+	// when set; Issuer and Audience are reported by token introspection.
+	MagicLinks       *MagicLinkConfig
+	Issuer, Audience string
 }
 
 // server holds the dependencies for the handlers.

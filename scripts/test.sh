@@ -17,6 +17,6 @@ if [ -z "${SM_GEODATA_DIR:-}" ]; then
   export SM_GEODATA_DIR
 fi
 
-go vet ./...
+go vet -tags licensetest ./...
 # -p 2: the machine has two cores; packages that start servers run one at a time within.
-go test -count=1 -p 2 -timeout 40m ./... "$@"
+go test -tags licensetest -count=1 -p 2 -timeout 40m ./... "$@"

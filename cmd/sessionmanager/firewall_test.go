@@ -16,6 +16,7 @@ import (
 
 	"github.com/magic-sessionmanager/sessionmanager/alert"
 	"github.com/magic-sessionmanager/sessionmanager/geo/geotest"
+	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
 // receiver is a real HTTP webhook receiver that checks signatures.
@@ -104,7 +105,8 @@ func TestFirewallAndAlertsOverHTTP(t *testing.T) {
 	hook := httptest.NewServer(rc)
 	defer hook.Close()
 
-	s := startServer(t, map[string]string{"SM_GEOIP_DB": city, "SM_TOR_EXITS": tor, "SM_TRUSTED_PROXIES": "127.0.0.1"})
+	s := startServer(t, map[string]string{"SM_GEOIP_DB": city, "SM_TOR_EXITS": tor, "SM_TRUSTED_PROXIES": "127.0.0.1",
+		"LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
 	write := s.adminToken("write")
 	code, _, body := s.call("POST", "/api/admin/alerts/rules", write, map[string]any{
 		"name": "security", "enabled": true, "triggers": []string{"tor", "login_blocked", "new_country"},
@@ -180,5 +182,58 @@ func TestFirewallAndAlertsOverHTTP(t *testing.T) {
 	}
 	if code, _, _ := s.call("GET", "/api/admin/geo/not-an-ip", write, nil); code != 400 {
 		t.Errorf("bad geo lookup: %d", code)
+	}
+}
+
+// TestFreeEditionThenActivation: without a licence the product runs as
+// Free (IP only, no blocking); a licence set through the admin API unlocks
+// geo and blocking on the next login, and the earlier record is kept.
+func TestFreeEditionThenActivation(t *testing.T) {
+	dir := t.TempDir()
+	city := geotest.WriteDB(t, dir, "city.mmdb", "GeoIP2-City", 6, map[string]mmdbtype.Map{
+		"81.2.69.0/24":     geotest.CityRec("GB", "United Kingdom", "England", "London", 51.5142, -0.0931, "Europe/London"),
+		"185.220.101.0/24": geotest.CityRec("DE", "Germany", "Berlin", "Berlin", 52.52, 13.405, "Europe/Berlin"),
+	})
+	tor := filepath.Join(dir, "tor-exits.txt")
+	if err := os.WriteFile(tor, []byte("185.220.101.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := testLicense(t, license.EditionAdvanced)
+	s := startServer(t, map[string]string{"SM_GEOIP_DB": city, "SM_TOR_EXITS": tor, "SM_TRUSTED_PROXIES": "127.0.0.1"})
+	write := s.adminToken("write")
+	_, _, info := s.call("GET", "/api/admin/license", write, nil)
+	if d := info["data"].(map[string]any); d["edition"] != "free" {
+		t.Fatalf("no licence should run as Free: %v", d)
+	}
+	code, reg := s.callFrom("185.220.101.1", "POST", "/api/auth/local/register", "", map[string]any{"username": "free", "email": "free@example.com", "password": "correct horse battery"})
+	if code != 200 {
+		t.Fatalf("Free edition does not block Tor: %d %v", code, reg)
+	}
+	first := str(reg["session"].(map[string]any), "id")
+	_, _, got := s.call("GET", "/api/admin/sessions/"+first, write, nil)
+	sess := got["data"].(map[string]any)
+	if loc := sess["location"].(map[string]any); len(loc) != 0 || sess["ip"] != "185.220.101.1" || sess["score"].(float64) != 100 {
+		t.Fatalf("Free edition must show the IP only: %v", sess)
+	}
+	if code, _, out := s.call("PUT", "/api/admin/license", write, map[string]any{"key": "MSM1.garbage.x"}); code != 400 {
+		t.Errorf("bad licence: %d %v", code, out)
+	}
+	if code, _, out := s.call("PUT", "/api/admin/license", write, map[string]any{"key": key}); code != 200 || out["data"].(map[string]any)["edition"] != "advanced" {
+		t.Fatalf("activate: %d %v", code, out)
+	}
+	code, out := s.callFrom("185.220.101.1", "POST", "/api/auth/local", "", map[string]any{"identifier": "free", "password": "correct horse battery"})
+	if code != 403 || errReason(out) != "tor" {
+		t.Errorf("after activation Tor is blocked: %d %v", code, out)
+	}
+	code, out = s.callFrom("81.2.69.160", "POST", "/api/auth/local", "", map[string]any{"identifier": "free", "password": "correct horse battery"})
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
+	_, _, got = s.call("GET", "/api/admin/sessions/"+str(out["session"].(map[string]any), "id"), write, nil)
+	if loc := got["data"].(map[string]any)["location"].(map[string]any); loc["city"] != "London" {
+		t.Errorf("after activation the location is recorded: %v", loc)
+	}
+	if code, _, _ := s.call("GET", "/api/admin/sessions/"+first, write, nil); code != 200 {
+		t.Error("the Free-edition session is gone")
 	}
 }

@@ -46,6 +46,8 @@ Usage:
   sessionmanager admin create-token --name NAME --scope read|write|service
   sessionmanager audit verify
   sessionmanager geoip update [--account-id ID --license-key KEY] [--editions E,...] [--dir DIR]
+  sessionmanager license issue --key FILE --licensee L --edition premium|advanced --expires 2027-01-01
+  sessionmanager license show KEY
   sessionmanager version
 
 Configuration is read from the environment; see README.md.
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	case "admin":
 		return adminCmd(ctx, args, getenv, stdin, stdout, stderr)
+	case "license":
+		return licenseCmd(args, stdout, stderr)
 	case "geoip":
 		return geoipCmd(ctx, args, getenv, stdout, stderr)
 	case "audit":

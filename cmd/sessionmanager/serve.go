@@ -16,6 +16,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/device"
 	"github.com/magic-sessionmanager/sessionmanager/geo"
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
+	"github.com/magic-sessionmanager/sessionmanager/license"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
 	"github.com/magic-sessionmanager/sessionmanager/token"
@@ -35,6 +36,7 @@ type app struct {
 	resolver sm.GeoResolver
 	cluster  *clusterParts
 	alerts   *alertParts
+	license  *license.State
 	handler  http.Handler
 	closers  []func()
 	runners  []func(ctx context.Context)
@@ -85,6 +87,13 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		// and refreshes them (not only a leader).
 		a.runners = append(a.runners, func(ctx context.Context) { _ = a.geo.Run(ctx) })
 	}
+	if a.license, err = license.New(license.Options{Key: c.LicenseKey, Store: a.store, Logger: log, Demo: c.demo}); err != nil {
+		return nil, &configError{"LICENSE_KEY is invalid: " + err.Error()}
+	}
+	if _, err := a.license.Load(ctx); err != nil {
+		return nil, fmt.Errorf("licence: %w", err)
+	}
+	a.runners = append(a.runners, a.license.Run)
 	metrics := httpapi.NewMetrics(nil, nil)
 	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, log); err != nil {
 		return nil, err
@@ -96,6 +105,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
 		ValidateSettings: risk.NormalizeSettings, ValidatePassword: password.Validate,
 		Throttle:       throttle(risk.DefaultThrottleLimits),
+		Allows:         a.license.Allows,
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
@@ -108,6 +118,9 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 				defer cancel()
 				if err := a.alerts.rules.Reload(ctx); err != nil {
 					log.Warn("reload alert rules", "err", err)
+				}
+				if _, err := a.license.Load(ctx); err != nil {
+					log.Warn("reload licence", "err", err)
 				}
 			}()
 		},
@@ -131,7 +144,8 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
-		Alerts: alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange},
+		Alerts:  alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange},
+		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
 	}

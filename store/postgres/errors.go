@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -61,3 +62,21 @@ func mapErr(err error, what string) error {
 
 // notFound is the ENOTFOUND error for a missing record.
 func notFound(what string) error { return sm.Errorf(sm.ENOTFOUND, "%s not found", what) }
+
+// deadlockAttempts bounds the retries of a statement that PostgreSQL chose
+// as a deadlock victim.
+const deadlockAttempts = 3
+
+// retryDeadlock runs fn again when PostgreSQL aborts it to break a deadlock
+// (40P01): bulk updates of sessions (touch, sweep, erase) may lock rows in
+// different orders, and the victim's work is safe to repeat.
+func retryDeadlock(ctx context.Context, fn func() error) error {
+	var err error
+	for range deadlockAttempts {
+		var pe *pgconn.PgError
+		if err = fn(); !errors.As(err, &pe) || pe.Code != "40P01" || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}

@@ -28,13 +28,13 @@ const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
 // scanSession reads a row of sessionColumns.
 func scanSession(row pgx.Row) (*sm.Session, error) {
 	var (
-		s                  sm.Session
-		ip                 string
-		location, reasons  string
-		status, endReason  string
-		authMethod         string
-		d                  = &s.Device
-		t                  = &s.Threat
+		s                 sm.Session
+		ip                string
+		location, reasons string
+		status, endReason string
+		authMethod        string
+		d                 = &s.Device
+		t                 = &s.Threat
 	)
 	err := row.Scan(&s.ID, &s.UserID, &s.UserEmail, &s.Username, &status, &endReason,
 		&authMethod, utc(&s.CreatedAt), utc(&s.LastSeenAt), utc(&s.EndedAt), utc(&s.ExpiresAt), &ip, &s.UserAgent,
@@ -177,50 +177,62 @@ func (s *Store) TouchSessions(ctx context.Context, notes []sm.LastSeen) error {
 		ats = append(ats, n.At)
 	}
 	// Notes are grouped per session first: UPDATE ... FROM applies only one
-	// joined row per target row, and it must be the latest.
-	_, err := s.pool.Exec(ctx, `UPDATE sessions s
-		SET last_seen = GREATEST(s.last_seen, n.at),
-		    status = CASE WHEN s.status = 'inactive' THEN 'active' ELSE s.status END
-		FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS t(id, at) GROUP BY id) n
-		WHERE s.id = n.id AND s.status <> 'ended'`, ids, ats)
+	// joined row per target row, and it must be the latest. The rows are
+	// locked in id order before the update, so two batches that share
+	// sessions (two instances flushing) cannot deadlock on each other.
+	err := retryDeadlock(ctx, func() error {
+		_, err := s.pool.Exec(ctx, `WITH notes AS (
+				SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS t(id, at) GROUP BY id),
+			locked AS (
+				SELECT s.id, notes.at FROM sessions s JOIN notes ON notes.id = s.id
+				WHERE s.status <> 'ended' ORDER BY s.id FOR UPDATE OF s)
+			UPDATE sessions s
+			SET last_seen = GREATEST(s.last_seen, locked.at),
+			    status = CASE WHEN s.status = 'inactive' THEN 'active' ELSE s.status END
+			FROM locked WHERE s.id = locked.id AND s.status <> 'ended'`, ids, ats)
+		return err
+	})
 	return mapErr(err, "sessions")
 }
 
-// SweepStale ends expired sessions, then idle ones (when IdleBefore is set),
-// then marks the remaining stale active sessions inactive, in one transaction.
+// SweepStale ends idle sessions (when IdleBefore is set), then expired ones,
+// then marks the remaining stale active sessions inactive, in one
+// transaction; sessions it ends are not counted as inactivated.
 func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.Ended, error) {
 	var inactivated int
 	ended := []sm.Ended{}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		ended = ended[:0]
-		end := func(reason sm.EndReason, cond string, bound time.Time) error {
-			rows, err := tx.Query(ctx, `UPDATE sessions SET status = 'ended', end_reason = $1, ended_at = $2
+	err := retryDeadlock(ctx, func() error {
+		return s.inTx(ctx, func(tx pgx.Tx) error {
+			ended = ended[:0]
+			end := func(reason sm.EndReason, cond string, bound time.Time) error {
+				rows, err := tx.Query(ctx, `UPDATE sessions SET status = 'ended', end_reason = $1, ended_at = $2
 				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now, bound)
-			if err != nil {
+				if err != nil {
+					return err
+				}
+				got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sm.Ended, error) {
+					e := sm.Ended{Reason: reason}
+					return e, r.Scan(&e.SessionID, &e.UserID)
+				})
+				ended = append(ended, got...)
 				return err
 			}
-			got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sm.Ended, error) {
-				e := sm.Ended{Reason: reason}
-				return e, r.Scan(&e.SessionID, &e.UserID)
-			})
-			ended = append(ended, got...)
-			return err
-		}
-		if err := end(sm.EndExpired, "expires_at <= $3", sw.Now); err != nil {
-			return err
-		}
-		if !sw.IdleBefore.IsZero() {
-			if err := end(sm.EndIdle, "last_seen < $3", sw.IdleBefore); err != nil {
+			if !sw.IdleBefore.IsZero() {
+				if err := end(sm.EndIdle, "last_seen < $3", sw.IdleBefore); err != nil {
+					return err
+				}
+			}
+			if err := end(sm.EndExpired, "expires_at <= $3", sw.Now); err != nil {
 				return err
 			}
-		}
-		if sw.InactiveBefore.IsZero() {
-			return nil
-		}
-		tag, err := tx.Exec(ctx, `UPDATE sessions SET status = 'inactive'
+			if sw.InactiveBefore.IsZero() {
+				return nil
+			}
+			tag, err := tx.Exec(ctx, `UPDATE sessions SET status = 'inactive'
 			WHERE status = 'active' AND last_seen < $1`, sw.InactiveBefore)
-		inactivated = int(tag.RowsAffected())
-		return err
+			inactivated = int(tag.RowsAffected())
+			return err
+		})
 	})
 	if err != nil {
 		return 0, nil, mapErr(err, "sweep")

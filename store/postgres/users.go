@@ -108,7 +108,7 @@ type userCursor struct {
 	ID        string `json:"id"`
 }
 
-// ListUsers lists users oldest first, filtered by a search in email or
+// ListUsers lists users newest first, filtered by a search in email or
 // username and by blocked state, a page at a time.
 func (s *Store) ListUsers(ctx context.Context, f sm.UserFilter) ([]*sm.User, string, error) {
 	limit := pageLimit(f.Limit)
@@ -133,13 +133,13 @@ func (s *Store) ListUsers(ctx context.Context, f sm.UserFilter) ([]*sm.User, str
 		if err := decodeCursor(f.Cursor, &c); err != nil {
 			return nil, "", err
 		}
-		where = append(where, fmt.Sprintf("(created_at, id) > (%s, %s)", arg(time.UnixMicro(c.CreatedAt).UTC()), arg(c.ID)))
+		where = append(where, fmt.Sprintf("(created_at, id) < (%s, %s)", arg(time.UnixMicro(c.CreatedAt).UTC()), arg(c.ID)))
 	}
 	q := `SELECT ` + userColumns + ` FROM users`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY created_at, id LIMIT " + arg(limit+1)
+	q += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", mapErr(err, "users")

@@ -24,7 +24,7 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
 
 // scanSession reads the sessionColumns of one row.
-func scanSession(row interface{ Scan(...any) error }) (*sessionmanager.Session, error) {
+func scanSession(row rowScanner) (*sessionmanager.Session, error) {
 	var (
 		s                       sessionmanager.Session
 		created, lastSeen       int64
@@ -182,20 +182,13 @@ func (s *Store) EndSession(ctx context.Context, id string, reason sessionmanager
 func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sessionmanager.EndReason, at time.Time, exceptID string) ([]string, error) {
 	var ids []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
-			WHERE user_id = ? AND status <> 'ended' AND id <> ? RETURNING id`, string(reason), at.UnixMicro(), userID, exceptID)
-		if err != nil {
-			return fmt.Errorf("sqlite: end user sessions: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
+		var err error
+		ids, err = queryAll(ctx, tx, "end user sessions", func(row rowScanner) (string, error) {
 			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return rows.Err()
+			return id, row.Scan(&id)
+		}, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
+			WHERE user_id = ? AND status <> 'ended' AND id <> ? RETURNING id`, string(reason), at.UnixMicro(), userID, exceptID)
+		return err
 	})
 	return ids, err
 }
@@ -233,20 +226,13 @@ func (s *Store) SweepStale(ctx context.Context, sw sessionmanager.StaleSweep) (i
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ended = ended[:0]
 		end := func(reason sessionmanager.EndReason, cond string, arg int64) error {
-			rows, err := tx.QueryContext(ctx, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
-				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now.UnixMicro(), arg)
-			if err != nil {
-				return fmt.Errorf("sqlite: sweep %s: %w", reason, err)
-			}
-			defer rows.Close()
-			for rows.Next() {
+			es, err := queryAll(ctx, tx, "sweep "+string(reason), func(row rowScanner) (sessionmanager.Ended, error) {
 				e := sessionmanager.Ended{Reason: reason}
-				if err := rows.Scan(&e.SessionID, &e.UserID); err != nil {
-					return err
-				}
-				ended = append(ended, e)
-			}
-			return rows.Err()
+				return e, row.Scan(&e.SessionID, &e.UserID)
+			}, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
+				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now.UnixMicro(), arg)
+			ended = append(ended, es...)
+			return err
 		}
 		if !sw.IdleBefore.IsZero() {
 			if err := end(sessionmanager.EndIdle, `last_seen_at < ?`, sw.IdleBefore.UnixMicro()); err != nil {

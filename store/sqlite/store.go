@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 	"modernc.org/sqlite"
@@ -34,8 +35,9 @@ var _ sessionmanager.FullStore = (*Store)(nil)
 // Open opens (creating it and its directory if needed) the database at path,
 // applies pending migrations and returns the store.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, sessionmanager.Errorf(sessionmanager.EINVALID, "sqlite: the database path is empty")
+	if path == "" || strings.ContainsAny(path, "?#") {
+		// The path becomes a URI filename: ? and # would cut it short.
+		return nil, sessionmanager.Errorf(sessionmanager.EINVALID, "sqlite: the database path is empty or contains ? or #")
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -90,9 +92,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database, first letting SQLite refresh the statistics
+// its query planner uses (cheap: only tables that changed much).
 func (s *Store) Close() error {
-	var errs []error
+	_, optErr := s.write.Exec(`PRAGMA optimize`)
+	errs := []error{optErr}
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
 	}

@@ -13,7 +13,7 @@ import (
 const userColumns = `id, email, username, password_hash, coalesce(external_id, ''), blocked, created_at, updated_at, password_changed_at`
 
 // scanUser reads the userColumns of one row.
-func scanUser(row interface{ Scan(...any) error }) (*sessionmanager.User, error) {
+func scanUser(row rowScanner) (*sessionmanager.User, error) {
 	var (
 		u                        sessionmanager.User
 		created                  int64
@@ -144,28 +144,13 @@ func (s *Store) ListUsers(ctx context.Context, f sessionmanager.UserFilter) ([]*
 		w.add(`(created_at, id) < (?, ?)`, key, id)
 	}
 	limit := pageLimit(f.Limit)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users`+w.String()+
+	users, err := queryAll(ctx, s.read, "list users", scanUser, `SELECT `+userColumns+` FROM users`+w.String()+
 		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(w.args, limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+		return nil, "", err
 	}
-	defer rows.Close()
-	var users []*sessionmanager.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list users: %w", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list users: %w", err)
-	}
-	var next string
-	if len(users) > limit {
-		users = users[:limit]
-		last := users[limit-1]
-		next = encodeCursor(last.CreatedAt.UnixMicro(), last.ID)
-	}
+	users, next := pageOf(users, limit, func(u *sessionmanager.User) string {
+		return encodeCursor(u.CreatedAt.UnixMicro(), u.ID)
+	})
 	return users, next, nil
 }

@@ -1,6 +1,27 @@
 // Package storetest is the one conformance suite of sessionmanager stores.
 // Every store (store/sqlite, store/postgres) runs it, so both keep the same
-// contract: the doc comments of the root package's store interfaces.
+// contract: the doc comments of the root package's store interfaces, plus
+// these conventions the interfaces leave open:
+//
+//   - Callers set string ids; the store assigns Event.Seq (1, 2, ...) and
+//     Delivery.ID. Times keep microseconds and come back in UTC; the zero
+//     time is "unset" (NULL).
+//   - Missing rows are ENOTFOUND (also for an empty identifier or external
+//     id); duplicates (email/username case-insensitive, ids, hashes) are
+//     ECONFLICT; a cursor the store did not make is EINVALID.
+//   - String filters are data, never SQL: metacharacters (' " ; -- % _ \)
+//     neither error nor match anything but themselves.
+//   - RotateRefreshToken conflicts unless OldHash is the current token of
+//     SessionID and the session is not ended.
+//   - SweepStale ends idle, then expired sessions, then marks the remaining
+//     stale active ones inactive: a session it ends is not "inactivated".
+//   - TouchSessions ignores unknown and ended sessions without an error.
+//   - A magic link is expired from its ExpiresAt instant on.
+//   - A delivery appended without times is created at the event's time and
+//     due at once; ClaimDeliveries returns the oldest due first.
+//   - EraseUser clears the whole Location of the user's sessions.
+//
+// The suite uses fixed times (no wall clock) and only the standard library.
 package storetest
 
 import (
@@ -9,9 +30,6 @@ import (
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// Opener returns a fresh, migrated, empty store for one subtest.
-type Opener func(t *testing.T) sessionmanager.FullStore
-
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
 func Run(t *testing.T, open func(t *testing.T) sessionmanager.FullStore) {
 	groups := []struct {
@@ -19,6 +37,17 @@ func Run(t *testing.T, open func(t *testing.T) sessionmanager.FullStore) {
 		tests []namedTest
 	}{
 		{"Users", userTests},
+		{"Sessions", sessionTests},
+		{"SessionList", sessionListTests},
+		{"Concurrency", concurrencyTests},
+		{"Events", eventTests},
+		{"Outbox", outboxTests},
+		{"Settings", settingsTests},
+		{"Keys", keyTests},
+		{"Admins", adminTests},
+		{"MagicLinks", magicLinkTests},
+		{"Stats", statsTests},
+		{"Privacy", privacyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

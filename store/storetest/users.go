@@ -2,16 +2,158 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
-var userTests = []namedTest{}
-
-func init() {
-	userTests = append(userTests, namedTest{"CreateAndRead", testUserCreateRead})
+var userTests = []namedTest{
+	{"CreateAndRead", testUserCreateRead},
+	{"Duplicates", testUserDuplicates},
+	{"Update", testUserUpdate},
+	{"ListSearchAndCursor", testUserList},
 }
 
 func testUserCreateRead(t *testing.T, s sessionmanager.FullStore) {
-	t.Helper()
+	ctx := t.Context()
+	want := &sessionmanager.User{
+		ID: "u-1", Email: "Alice@Example.com", Username: "AliceW", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+		ExternalID: "ext-42", Blocked: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
+		PasswordChangedAt: t0.Add(123456 * time.Microsecond),
+	}
+	noErr(t, s.CreateUser(ctx, want))
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+
+	for _, c := range []struct {
+		name string
+		get  func() (*sessionmanager.User, error)
+	}{
+		{"by id", func() (*sessionmanager.User, error) { return s.UserByID(ctx, "u-1") }},
+		{"by email, other case", func() (*sessionmanager.User, error) { return s.UserByIdentifier(ctx, "aLICE@example.COM") }},
+		{"by username, other case", func() (*sessionmanager.User, error) { return s.UserByIdentifier(ctx, "alicew") }},
+		{"by external id", func() (*sessionmanager.User, error) { return s.UserByExternalID(ctx, "ext-42") }},
+	} {
+		got, err := c.get()
+		noErr(t, err, c.name)
+		equal(t, *want, *got, c.name)
+	}
+
+	// A user without a password change or update time reads them back zero.
+	bob, err := s.UserByIdentifier(ctx, "BOB")
+	noErr(t, err)
+	check(t, bob.ID == "u-2" && bob.PasswordChangedAt.IsZero() && bob.ExternalID == "", "bob: %+v", bob)
+
+	for name, err := range map[string]error{
+		"missing id":          second(s.UserByID(ctx, "nope")),
+		"missing identifier":  second(s.UserByIdentifier(ctx, "nobody@example.com")),
+		"missing external id": second(s.UserByExternalID(ctx, "ext-0")),
+		"empty identifier":    second(s.UserByIdentifier(ctx, "")),
+		"empty external id":   second(s.UserByExternalID(ctx, "")),
+	} {
+		requireCode(t, err, sessionmanager.ENOTFOUND, name)
+	}
 }
+
+func testUserDuplicates(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	for name, u := range map[string]*sessionmanager.User{
+		"same id":                {ID: "u-1", Email: "x@example.com", Username: "x", CreatedAt: t0},
+		"email in other case":    {ID: "u-2", Email: "ALICE@example.com", Username: "other", CreatedAt: t0},
+		"username in other case": {ID: "u-3", Email: "other@example.com", Username: "Alice", CreatedAt: t0},
+	} {
+		requireCode(t, s.CreateUser(ctx, u), sessionmanager.ECONFLICT, name)
+	}
+	_, err := s.UserByID(ctx, "u-2")
+	requireCode(t, err, sessionmanager.ENOTFOUND, "a conflicting user is not stored")
+}
+
+func testUserUpdate(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+
+	email, blocked, hash := "Alice.New@Example.com", true, "$argon2id$new"
+	changed := t0.Add(2 * time.Hour)
+	got, err := s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{
+		Email: &email, Blocked: &blocked, PasswordHash: &hash, PasswordChangedAt: &changed, UpdatedAt: changed,
+	})
+	noErr(t, err)
+	want := sessionmanager.User{ID: "u-1", Email: email, Username: "alice", PasswordHash: hash, Blocked: true,
+		CreatedAt: t0, UpdatedAt: changed, PasswordChangedAt: changed}
+	equal(t, want, *got, "returned user")
+	read, err := s.UserByIdentifier(ctx, "alice.new@example.com")
+	noErr(t, err)
+	equal(t, want, *read, "stored user")
+	_, err = s.UserByIdentifier(ctx, "alice@example.com")
+	requireCode(t, err, sessionmanager.ENOTFOUND, "the old email no longer finds the user")
+
+	unblock := false
+	got, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{Blocked: &unblock})
+	noErr(t, err)
+	check(t, !got.Blocked && got.Email == email && got.PasswordHash == hash, "nil fields stay: %+v", got)
+
+	taken := "BOB@example.com"
+	_, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{Email: &taken})
+	requireCode(t, err, sessionmanager.ECONFLICT, "email of another user")
+	takenName := "Bob"
+	_, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{Username: &takenName})
+	requireCode(t, err, sessionmanager.ECONFLICT, "username of another user")
+	_, err = s.UpdateUser(ctx, "nope", sessionmanager.UserUpdate{Blocked: &blocked})
+	requireCode(t, err, sessionmanager.ENOTFOUND, "missing user")
+}
+
+func testUserList(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	names := []string{"alice", "albert", "bob", "carol", "under_score", "dave", "Alfred"}
+	for i, n := range names {
+		u := &sessionmanager.User{ID: "u-" + n, Email: n + "@example.com", Username: n + "-name",
+			CreatedAt: t0.Add(time.Duration(i%3) * time.Minute), Blocked: n == "bob" || n == "dave"}
+		noErr(t, s.CreateUser(ctx, u))
+	}
+	listAll := func(f sessionmanager.UserFilter, pageSize int) []string {
+		t.Helper()
+		f.Limit = pageSize
+		var ids []string
+		seen := map[string]bool{}
+		for range 100 {
+			us, next, err := s.ListUsers(ctx, f)
+			noErr(t, err, "list users %+v", f)
+			check(t, len(us) <= max(pageSize, 1) || (pageSize == 0 && len(us) <= 50), "page larger than the limit")
+			for _, u := range us {
+				check(t, !seen[u.ID], "user %s listed twice", u.ID)
+				seen[u.ID] = true
+				ids = append(ids, u.ID)
+			}
+			if next == "" {
+				return sorted(ids)
+			}
+			f.Cursor = next
+		}
+		t.Fatal("ListUsers never ended")
+		return nil
+	}
+	all := sorted([]string{"u-alice", "u-albert", "u-bob", "u-carol", "u-under_score", "u-dave", "u-Alfred"})
+	equal(t, all, listAll(sessionmanager.UserFilter{}, 2), "all users, pages of 2")
+	equal(t, all, listAll(sessionmanager.UserFilter{}, 0), "all users, default limit")
+	yes, no := true, false
+	for _, c := range []struct {
+		name string
+		f    sessionmanager.UserFilter
+		want []string
+	}{
+		{"search email substring, other case", sessionmanager.UserFilter{Search: "AL"}, []string{"u-Alfred", "u-albert", "u-alice"}},
+		{"search username", sessionmanager.UserFilter{Search: "carol-NAME"}, []string{"u-carol"}},
+		{"underscore is literal", sessionmanager.UserFilter{Search: "_"}, []string{"u-under_score"}},
+		{"percent is literal", sessionmanager.UserFilter{Search: "%"}, []string{}},
+		{"blocked", sessionmanager.UserFilter{Blocked: &yes}, []string{"u-bob", "u-dave"}},
+		{"not blocked and search", sessionmanager.UserFilter{Blocked: &no, Search: "ED"}, []string{"u-Alfred"}},
+	} {
+		equal(t, sorted(c.want), listAll(c.f, 1), c.name)
+	}
+	_, _, err := s.ListUsers(ctx, sessionmanager.UserFilter{Cursor: "not a cursor!"})
+	requireCode(t, err, sessionmanager.EINVALID, "a cursor the store did not make")
+}
+
+// second returns the error of a two-value call.
+func second[T any](_ T, err error) error { return err }

@@ -57,7 +57,8 @@ CREATE INDEX sessions_created_idx ON sessions (created_at, id) INCLUDE (status, 
 CREATE INDEX sessions_last_seen_idx ON sessions (last_seen, id);
 CREATE INDEX sessions_score_idx ON sessions (score, id);
 -- Live sessions: the sweeper, presence counts and the dashboard aggregates.
-CREATE INDEX sessions_live_idx ON sessions (last_seen) INCLUDE (status, country_code, device_type, browser, os)
+CREATE INDEX sessions_live_idx ON sessions (last_seen)
+    INCLUDE (status, created_at, ended_at, country_code, device_type, browser, os)
     WHERE status <> 'ended';
 CREATE INDEX sessions_expiry_idx ON sessions (expires_at) WHERE status <> 'ended';
 CREATE INDEX sessions_ended_idx ON sessions (ended_at) WHERE status = 'ended';

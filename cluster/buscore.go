@@ -1,0 +1,60 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// busCore is what the network buses share: local fan-out, origin stamping
+// and echo skipping, and the link's health.
+type busCore struct {
+	link
+	name   string // for logs: "redis bus", "postgres bus"
+	origin string
+	logger *slog.Logger
+	local  *LocalBus
+}
+
+func newBusCore(name, origin string, logger *slog.Logger) busCore {
+	if origin == "" {
+		origin = randomID()
+	}
+	return busCore{name: name, origin: origin, logger: orDiscard(logger), local: newLocalBus(logger)}
+}
+
+// Origin returns the id this bus stamps on the messages it publishes.
+func (c *busCore) Origin() string { return c.origin }
+
+// Subscribe calls fn for every message, this instance's own included.
+func (c *busCore) Subscribe(fn func(sm.Message)) (unsubscribe func()) {
+	return c.local.Subscribe(fn)
+}
+
+// deliverOwn stamps m with this origin, delivers it to the local
+// subscribers at once and returns its wire form for the other instances.
+func (c *busCore) deliverOwn(ctx context.Context, m sm.Message) ([]byte, error) {
+	m.Origin = c.origin
+	c.local.dispatch(ctx, m)
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return nil, sm.Errorf(sm.EINTERNAL, "%s: encode message: %v", c.name, err)
+	}
+	return payload, nil
+}
+
+// deliverRemote decodes a message from the wire and delivers it locally,
+// unless it is our own echo (already delivered by deliverOwn).
+func (c *busCore) deliverRemote(ctx context.Context, payload string) {
+	var m sm.Message
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		c.logger.Warn("cluster: "+c.name+" dropped a malformed message", "err", err)
+		return
+	}
+	if m.Origin == c.origin {
+		return
+	}
+	c.local.dispatch(ctx, m)
+}

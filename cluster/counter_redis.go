@@ -1,0 +1,64 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// incrScript increments and starts the window at the first increment; a
+// key left without a TTL (by anything) gets one too, so none lives forever.
+var incrScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n`)
+
+// RedisCounter counts in fixed windows shared by every instance.
+type RedisCounter struct {
+	client *redis.Client
+	prefix string
+}
+
+var _ sm.Counter = (*RedisCounter)(nil)
+
+// NewRedisCounter returns a Counter keeping its keys under prefix.
+func NewRedisCounter(client *redis.Client, prefix string) *RedisCounter {
+	return &RedisCounter{client: client, prefix: prefix + "count:"}
+}
+
+// Incr adds one to key atomically and returns the new count.
+func (c *RedisCounter) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	if window < time.Millisecond {
+		return 0, sm.Errorf(sm.EINVALID, "counter: window must be at least 1ms")
+	}
+	n, err := incrScript.Run(ctx, c.client, []string{c.prefix + key}, window.Milliseconds()).Int64()
+	if err != nil {
+		return 0, sm.Errorf(sm.EUNAVAILABLE, "redis counter: incr: %v", err)
+	}
+	return n, nil
+}
+
+// Get returns key's count in its current window (0 when none).
+func (c *RedisCounter) Get(ctx context.Context, key string) (int64, error) {
+	n, err := c.client.Get(ctx, c.prefix+key).Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, sm.Errorf(sm.EUNAVAILABLE, "redis counter: get: %v", err)
+	}
+	return n, nil
+}
+
+// Reset forgets key.
+func (c *RedisCounter) Reset(ctx context.Context, key string) error {
+	if err := c.client.Del(ctx, c.prefix+key).Err(); err != nil {
+		return sm.Errorf(sm.EUNAVAILABLE, "redis counter: reset: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+)
+
+// fakeClock is a settable clock for window rules.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func TestLocalCounterWindows(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := NewLocalCounter(clock.Now)
+	steps := []struct {
+		advance time.Duration
+		op      string // "incr", "get", "reset"
+		key     string
+		want    int64
+	}{
+		{0, "incr", "a", 1},
+		{10 * time.Second, "incr", "a", 2},
+		{0, "incr", "b", 1},
+		{0, "get", "a", 2},
+		{49 * time.Second, "incr", "a", 3}, // 59s after the first: same window
+		{time.Second, "get", "a", 0},       // 60s: expired
+		{0, "incr", "a", 1},                // a new window starts
+		{0, "get", "b", 1},                 // b started at 10s: live until 70s
+		{0, "reset", "a", 0},
+		{0, "get", "a", 0},
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		var got int64
+		var err error
+		switch s.op {
+		case "incr":
+			got, err = c.Incr(ctx, s.key, time.Minute)
+		case "get":
+			got, err = c.Get(ctx, s.key)
+		case "reset":
+			err = c.Reset(ctx, s.key)
+		}
+		if err != nil || got != s.want {
+			t.Fatalf("step %d %s(%s) = %d, %v; want %d", i, s.op, s.key, got, err, s.want)
+		}
+	}
+	if _, err := c.Incr(ctx, "a", 0); sm.ErrorCode(err) != sm.EINVALID {
+		t.Fatalf("zero window: %v", err)
+	}
+}
+
+func TestLocalCounterSweepsAndBoundsMemory(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := NewLocalCounter(clock.Now)
+	c.bound.maxKeys = 50
+	for i := range 40 {
+		_, _ = c.Incr(ctx, fmt.Sprint("old", i), time.Second)
+	}
+	clock.Advance(2 * sweepEvery)
+	_, _ = c.Incr(ctx, "fresh", time.Hour)
+	if n := c.Len(); n != 1 {
+		t.Fatalf("%d keys after the sweep, want 1", n)
+	}
+	for i := range 200 {
+		_, _ = c.Incr(ctx, fmt.Sprint("flood", i), time.Hour)
+	}
+	if n := c.Len(); n > c.bound.maxKeys {
+		t.Fatalf("%d keys, want at most %d", n, c.bound.maxKeys)
+	}
+}
+
+func TestRedisCounter(t *testing.T) {
+	ctx := context.Background()
+	prefix := testenv.Name("smcnt") + ":"
+	c1, c2 := newRedis(t, testenv.Name("c1")), newRedis(t, testenv.Name("c2"))
+	cleanupKeys(t, c1, prefix)
+	a, b := NewRedisCounter(c1, prefix), NewRedisCounter(c2, prefix)
+
+	// Two instances share one count.
+	for i, ctr := range []*RedisCounter{a, b, a} {
+		n, err := ctr.Incr(ctx, "login:u1", time.Minute)
+		if err != nil || n != int64(i+1) {
+			t.Fatalf("incr %d = %d, %v", i, n, err)
+		}
+	}
+	if n, err := b.Get(ctx, "login:u1"); err != nil || n != 3 {
+		t.Fatalf("get = %d, %v", n, err)
+	}
+	// The window starts at the first increment and is not pushed back.
+	ttl := c1.PTTL(ctx, prefix+"count:login:u1").Val()
+	if ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("ttl = %v, want within the window", ttl)
+	}
+	if err := a.Reset(ctx, "login:u1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.Get(ctx, "login:u1"); n != 0 {
+		t.Fatalf("after reset = %d", n)
+	}
+	// Expiry: a short window ends and the count starts over.
+	if _, err := a.Incr(ctx, "short", 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the short window to expire", func() bool {
+		n, err := b.Get(ctx, "short")
+		return err == nil && n == 0
+	})
+	if n, _ := a.Incr(ctx, "short", time.Minute); n != 1 {
+		t.Fatalf("new window starts at %d, want 1", n)
+	}
+	// A key left without a TTL gets one on the next increment.
+	c1.Set(ctx, prefix+"count:stuck", 5, 0)
+	if n, _ := a.Incr(ctx, "stuck", time.Minute); n != 6 {
+		t.Fatalf("stuck incr = %d", n)
+	}
+	if ttl := c1.PTTL(ctx, prefix+"count:stuck").Val(); ttl <= 0 {
+		t.Fatalf("stuck key still has no ttl: %v", ttl)
+	}
+}
+
+func TestRedisCounterConcurrentIncrements(t *testing.T) {
+	ctx := context.Background()
+	prefix := testenv.Name("smcnt") + ":"
+	cl := newRedis(t, testenv.Name("c"))
+	cleanupKeys(t, cl, prefix)
+	c := NewRedisCounter(cl, prefix)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if _, err := c.Incr(ctx, "k", time.Minute); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := c.Get(ctx, "k"); n != 200 {
+		t.Fatalf("count = %d, want 200", n)
+	}
+}
+
+func BenchmarkLocalCounterIncr(b *testing.B) {
+	c := NewLocalCounter(nil)
+	ctx := context.Background()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprint("login:", i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_, _ = c.Incr(ctx, keys[i&1023], time.Minute)
+		i++
+	}
+}

@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+)
+
+func newRedisBusPair(t *testing.T) (a, b *RedisBus, nameB string) {
+	t.Helper()
+	ctx := context.Background()
+	channel := testenv.Name("smbus")
+	nameB = testenv.Name("smb")
+	a, err := NewRedisBus(ctx, newRedis(t, testenv.Name("sma")), channel, "A", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b, err = NewRedisBus(ctx, newRedis(t, nameB), channel, "B", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return a, b, nameB
+}
+
+func TestRedisBusRoundTrip(t *testing.T) {
+	a, b, _ := newRedisBusPair(t)
+	onB := make(chan sm.Message, 10)
+	onA := make(chan sm.Message, 10)
+	defer b.Subscribe(func(m sm.Message) { onB <- m })()
+	defer a.Subscribe(func(m sm.Message) { onA <- m })()
+
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	sent := sm.Message{Kind: sm.MsgUserSessionsEnd, UserID: "u1", Reason: sm.EndReason("manual"), At: at, Origin: "spoofed"}
+	if err := a.Publish(context.Background(), sent); err != nil {
+		t.Fatal(err)
+	}
+	got := recv(t, onB, "message on B")
+	sent.Origin = "A" // the bus stamps its own origin
+	if got.Kind != sent.Kind || got.UserID != sent.UserID || got.Reason != sent.Reason || !got.At.Equal(at) || got.Origin != "A" {
+		t.Fatalf("B got %+v, want %+v", got, sent)
+	}
+	// A hears its own message exactly once: locally, the echo is skipped.
+	recv(t, onA, "own message on A")
+	// A message from B proves A's echo had time to arrive and be skipped.
+	if err := b.Publish(context.Background(), sm.Message{Kind: sm.MsgSettingsChanged}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, onA, "B's message on A"); m.Kind != sm.MsgSettingsChanged || m.Origin != "B" {
+		t.Fatalf("A got %+v, want B's settings message (own echo delivered twice?)", m)
+	}
+	if !a.Healthy() || !b.Healthy() {
+		t.Fatal("buses should be healthy")
+	}
+}
+
+func TestRedisBusResubscribesAfterKill(t *testing.T) {
+	a, b, nameB := newRedisBusPair(t)
+	reconnected := make(chan struct{}, 10)
+	b.OnReconnect(func() { reconnected <- struct{}{} })
+	onB := make(chan sm.Message, 100)
+	defer b.Subscribe(func(m sm.Message) { onB <- m })()
+
+	if n := killPubSub(t, newRedis(t, testenv.Name("admin")), nameB); n != 1 {
+		t.Fatalf("killed %d subscriber connections, want 1", n)
+	}
+	recv(t, reconnected, "OnReconnect after CLIENT KILL")
+	if err := b.LastError(); err == nil {
+		t.Fatal("LastError should tell why the link dropped")
+	}
+	if !b.Healthy() {
+		t.Fatal("bus should be healthy after resubscribing")
+	}
+	if err := a.Publish(context.Background(), sm.Message{Kind: sm.MsgSessionEnded, SessionID: "after-kill"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, onB, "message after reconnect"); m.SessionID != "after-kill" {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+func TestRedisBusWatchdogReplacesSilentConnection(t *testing.T) {
+	old := redisPingEvery
+	redisPingEvery = 50 * time.Millisecond
+	defer func() { redisPingEvery = old }()
+	ctx := context.Background()
+	channel := testenv.Name("smbus")
+	proxy, viaProxy := redisViaProxy(t)
+	a, err := NewRedisBus(ctx, newRedis(t, testenv.Name("sma")), channel, "A", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := NewRedisBus(ctx, newRedisFromOptions(t, viaProxy), channel, "B", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	reconnected := make(chan struct{}, 10)
+	b.OnReconnect(func() { reconnected <- struct{}{} })
+	onB := make(chan sm.Message, 10)
+	defer b.Subscribe(func(m sm.Message) { onB <- m })()
+
+	// A half-open socket: no error, just silence. Only the unanswered
+	// ping tells; the watchdog must then subscribe on a new connection.
+	proxy.freeze()
+	recv(t, reconnected, "OnReconnect after the silent connection was replaced")
+	if err := a.Publish(ctx, sm.Message{Kind: sm.MsgSessionEnded, SessionID: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, onB, "message on the new subscription"); m.SessionID != "s" {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+func TestNewRedisBusFailsOnUnreachableRedis(t *testing.T) {
+	opt, _ := ParseRedisURL("redis://127.0.0.1:1/0")
+	c := newRedisFromOptions(t, opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := NewRedisBus(ctx, c, "ch", "", nil); sm.ErrorCode(err) != sm.EUNAVAILABLE {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+}

@@ -1,0 +1,192 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// sortColumns maps a sort key to its column; each has an index on (column, id).
+var sortColumns = map[sm.SessionSort]string{
+	sm.SortCreated:  "s.created_at",
+	sm.SortLastSeen: "s.last_seen",
+	sm.SortScore:    "s.score",
+}
+
+// sessionCursor is the sort key of the last session of a page: Key is the
+// score or a time in Unix microseconds.
+type sessionCursor struct {
+	Sort sm.SessionSort `json:"s"`
+	Key  int64          `json:"k"`
+	ID   string         `json:"id"`
+}
+
+// query collects the WHERE conditions and bind arguments of a list query.
+type query struct {
+	where []string
+	args  []any
+}
+
+// arg binds v and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+// and adds a condition.
+func (q *query) and(cond string) { q.where = append(q.where, cond) }
+
+// whereClause is " WHERE a AND b", or "" without conditions.
+func (q *query) whereClause() string {
+	if len(q.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(q.where, " AND ")
+}
+
+// prefixRange normalises a prefix for the inet column: masked, and an
+// IPv4-mapped IPv6 prefix becomes the IPv4 prefix it covers.
+func prefixRange(p netip.Prefix) netip.Prefix {
+	addr := p.Addr().WithZone("")
+	bits := p.Bits()
+	if addr.Is4In6() && bits >= 96 {
+		addr, bits = addr.Unmap(), bits-96
+	}
+	return netip.PrefixFrom(addr, bits).Masked()
+}
+
+// sessionConditions adds the filters of f; matchNothing is true when a
+// filter value cannot match any stored session.
+func sessionConditions(q *query, f sm.SessionFilter) (matchNothing bool) {
+	for _, v := range []string{f.UserID, f.Country, f.DeviceType, f.Search} {
+		if !storable(v) {
+			return true
+		}
+	}
+	if len(f.Status) > 0 {
+		statuses := make([]string, 0, len(f.Status))
+		for _, st := range f.Status {
+			if storable(string(st)) {
+				statuses = append(statuses, string(st))
+			}
+		}
+		if len(statuses) == 0 {
+			return true
+		}
+		q.and("s.status = ANY(" + q.arg(statuses) + "::text[])")
+	}
+	if f.UserID != "" {
+		q.and("s.user_id = " + q.arg(f.UserID))
+	}
+	if f.Country != "" {
+		q.and("s.country_code = " + q.arg(strings.ToUpper(f.Country)))
+	}
+	if f.IPPrefix.IsValid() {
+		q.and("s.ip_net <<= " + q.arg(prefixRange(f.IPPrefix)) + "::inet")
+	}
+	if f.DeviceType != "" {
+		q.and("s.device_type = " + q.arg(f.DeviceType))
+	}
+	var threats []string
+	for _, t := range []struct {
+		set bool
+		col string
+	}{{f.AnyThreat.VPN, "s.threat_vpn"}, {f.AnyThreat.Proxy, "s.threat_proxy"}, {f.AnyThreat.Tor, "s.threat_tor"},
+		{f.AnyThreat.Datacenter, "s.threat_datacenter"}, {f.AnyThreat.KnownThreat, "s.threat_known"}} {
+		if t.set {
+			threats = append(threats, t.col)
+		}
+	}
+	if len(threats) > 0 {
+		q.and("(" + strings.Join(threats, " OR ") + ")")
+	}
+	if f.ScoreBelow != nil {
+		// Clamped to the column's range, so a huge bound is a filter, not an error.
+		q.and("s.score < " + q.arg(int32(min(max(*f.ScoreBelow, math.MinInt32), math.MaxInt32))))
+	}
+	if !f.From.IsZero() {
+		q.and("s.created_at >= " + q.arg(f.From))
+	}
+	if !f.To.IsZero() {
+		q.and("s.created_at < " + q.arg(f.To))
+	}
+	if f.Search != "" {
+		p := q.arg(likePattern(f.Search))
+		var ors []string
+		for _, col := range []string{"u.email", "u.username", "s.ip", "s.browser", "s.os", "s.city"} {
+			ors = append(ors, col+" ILIKE "+p+` ESCAPE '\'`)
+		}
+		q.and("(" + strings.Join(ors, " OR ") + ")")
+	}
+	return false
+}
+
+// ListSessions returns one page of sessions, keyset-paginated on the sort
+// column and id.
+func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.SessionPage, error) {
+	page := sm.SessionPage{Sessions: []*sm.Session{}}
+	sortKey := f.Sort
+	if sortKey == "" {
+		sortKey = sm.SortCreated
+	}
+	col, ok := sortColumns[sortKey]
+	if !ok {
+		return page, sm.InvalidFields(map[string]string{"sort": "must be created_at, last_seen or score"})
+	}
+	limit := pageLimit(f.Limit)
+	var q query
+	if sessionConditions(&q, f) {
+		return page, nil
+	}
+	dir, cmp := "ASC", ">"
+	if f.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	if f.Cursor != "" {
+		var c sessionCursor
+		if err := decodeCursor(f.Cursor, &c); err != nil {
+			return page, err
+		}
+		if c.Sort != sortKey {
+			return page, sm.InvalidFields(map[string]string{"cursor": "belongs to a list with another sort"})
+		}
+		var key any = c.Key
+		if sortKey != sm.SortScore {
+			key = time.UnixMicro(c.Key).UTC()
+		}
+		q.and(fmt.Sprintf("(%s, s.id) %s (%s, %s)", col, cmp, q.arg(key), q.arg(c.ID)))
+	}
+	sql := `SELECT ` + sessionColumns + sessionFrom + q.whereClause() +
+		fmt.Sprintf(" ORDER BY %s %s, s.id %s LIMIT %s", col, dir, dir, q.arg(limit+1))
+	rows, err := s.pool.Query(ctx, sql, q.args...)
+	if err != nil {
+		return page, mapErr(err, "sessions")
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.Session, error) { return scanSession(r) })
+	if err != nil {
+		return page, mapErr(err, "sessions")
+	}
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		c := sessionCursor{Sort: sortKey, ID: last.ID}
+		switch sortKey {
+		case sm.SortCreated:
+			c.Key = last.CreatedAt.UnixMicro()
+		case sm.SortLastSeen:
+			c.Key = last.LastSeenAt.UnixMicro()
+		case sm.SortScore:
+			c.Key = int64(last.Score)
+		}
+		page.NextCursor = encodeCursor(c)
+	}
+	page.Sessions = list
+	return page, nil
+}

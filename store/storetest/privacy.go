@@ -1,0 +1,78 @@
+package storetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
+)
+
+var privacyTests = []namedTest{{"EraseUser", testEraseUser}}
+
+func testEraseUser(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+	_, err := s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{})
+	noErr(t, err)
+	loc := func(x *sessionmanager.Session) {
+		x.Location = sessionmanager.Location{CountryCode: "DE", City: "Berlin", Latitude: 52.5, Longitude: 13.4, HasCoordinates: true, ISP: "ISP"}
+	}
+	newSession(t, s, "a1", "u-1", loc)
+	newSession(t, s, "a2", "u-1", loc, func(x *sessionmanager.Session) { x.IP = netip.MustParseAddr("2001:db8::7") })
+	bobSession := newSession(t, s, "b1", "u-2", loc)
+	for i := range 12 {
+		e := &sessionmanager.Event{At: t0.Add(time.Duration(i) * time.Minute), Type: sessionmanager.EventLoginSucceeded,
+			ActorType: sessionmanager.ActorUser, UserID: []string{"u-1", "u-2", ""}[i%3], Country: "DE",
+			Data: json.RawMessage(`{"score": 90}`), IP: "203.0.113.9", UserAgent: "UA",
+			Personal: json.RawMessage(`{"email":"someone@example.com"}`)}
+		noErr(t, s.AppendEvent(ctx, e, nil))
+	}
+	before := listAllEvents(t, s, sessionmanager.EventFilter{}, 500)
+
+	at := t0.Add(time.Hour)
+	noErr(t, s.EraseUser(ctx, "u-1", at))
+
+	u, err := s.UserByID(ctx, "u-1")
+	noErr(t, err)
+	check(t, u.Email == "erased-u-1@erased.invalid" && u.Username == "erased-u-1" && u.PasswordHash == "", "erased user: %+v", u)
+	requireCode(t, second(s.UserByIdentifier(ctx, "alice@example.com")), sessionmanager.ENOTFOUND, "the old email finds nobody")
+	requireCode(t, second(s.UserByIdentifier(ctx, "alice")), sessionmanager.ENOTFOUND, "the old username finds nobody")
+	bob, err := s.UserByID(ctx, "u-2")
+	noErr(t, err)
+	equal(t, "bob@example.com", bob.Email, "other users are untouched")
+
+	for _, id := range []string{"a1", "a2"} {
+		got := getSession(t, s, id)
+		check(t, !got.IP.IsValid() && got.UserAgent == "" && got.Location == (sessionmanager.Location{}), "%s erased: %+v", id, got)
+		equal(t, "erased-u-1@erased.invalid", got.UserEmail)
+	}
+	page, err := s.ListSessions(ctx, sessionmanager.SessionFilter{IPPrefix: netip.MustParsePrefix("2001:db8::7/128")})
+	noErr(t, err)
+	check(t, len(page.Sessions) == 0, "an erased IP no longer matches the IP filter")
+	bobSession.UserEmail, bobSession.Username = "bob@example.com", "bob"
+	requireSameSession(t, bobSession, getSession(t, s, "b1"))
+
+	after := listAllEvents(t, s, sessionmanager.EventFilter{}, 500)
+	equal(t, len(before), len(after), "no event added or removed")
+	verifyChain(t, after)
+	for i, e := range after {
+		b := before[i]
+		check(t, bytes.Equal(b.PersonalDigest, e.PersonalDigest) && bytes.Equal(b.Hash, e.Hash) && bytes.Equal(b.Data, e.Data),
+			"event %d keeps its digest, hash and data", e.Seq)
+		if e.UserID == "u-1" {
+			check(t, e.Erased && e.IP == "" && e.UserAgent == "" && e.Personal == nil, "event %d erased: %+v", e.Seq, e)
+		} else {
+			check(t, !e.Erased && e.IP == b.IP && e.UserAgent == b.UserAgent && bytes.Equal(e.Personal, b.Personal),
+				"event %d of another user is untouched", e.Seq)
+		}
+	}
+	// The chain goes on after an erasure.
+	noErr(t, s.AppendEvent(ctx, &sessionmanager.Event{At: at, Type: sessionmanager.EventUserErased, ActorType: sessionmanager.ActorAdmin, UserID: "u-1"}, nil))
+	verifyChain(t, listAllEvents(t, s, sessionmanager.EventFilter{}, 500))
+
+	requireCode(t, s.EraseUser(ctx, "nope", at), sessionmanager.ENOTFOUND, "missing user")
+}
