@@ -110,3 +110,60 @@ func (a alertAdmin) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]
 func (a alertAdmin) RetryDelivery(ctx context.Context, id int64) error {
 	return a.p.worker.Retry(ctx, id)
 }
+
+// webAlerts adapts the alert package to the dashboard.
+type webAlerts struct{ a alertAdmin }
+
+func (w webAlerts) ListRules(ctx context.Context) ([]json.RawMessage, error) {
+	rules, err := w.a.p.rules.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, 0, len(rules))
+	for _, r := range rules {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (w webAlerts) SaveRule(ctx context.Context, id string, rule json.RawMessage) (json.RawMessage, error) {
+	var saved any
+	var err error
+	if id == "" {
+		saved, err = w.a.CreateRule(ctx, rule)
+	} else {
+		saved, err = w.a.UpdateRule(ctx, id, rule)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(saved)
+}
+
+func (w webAlerts) DeleteRule(ctx context.Context, id string) error { return w.a.DeleteRule(ctx, id) }
+
+// SendTest sends a test alert through every channel of the rule.
+func (w webAlerts) SendTest(ctx context.Context, id string) error {
+	rule, err := w.a.p.rules.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	for i := range rule.Channels {
+		if err := w.a.p.worker.TestRuleChannel(ctx, w.a.p.rules, id, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w webAlerts) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error) {
+	return w.a.ListDeliveries(ctx, f)
+}
+
+func (w webAlerts) RetryDelivery(ctx context.Context, id int64) error {
+	return w.a.RetryDelivery(ctx, id)
+}

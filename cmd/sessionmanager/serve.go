@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
 	"github.com/magic-sessionmanager/sessionmanager/token"
+	"github.com/magic-sessionmanager/sessionmanager/web"
 )
 
 // app is the wired service: what serve runs and tests inspect.
@@ -144,12 +146,21 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
-		Alerts:  alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange},
 		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
 	}
 	deps.Geo = a.resolver
+	admin := alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange}
+	deps.Alerts = admin
+	deps.Admin, err = web.New(web.Deps{
+		Manager: a.manager, Store: a.store, Secrets: a.secrets, Passwords: password.Default(), Bus: a.cluster.bus,
+		Alerts: webAlerts{admin}, License: a.webLicense, Demo: c.demo, Logger: log,
+		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 	a.handler = httpapi.NewServer(deps)
 	ok = true
 	return a, nil
@@ -276,4 +287,11 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// webLicense is the licence as the dashboard shows it.
+func (a *app) webLicense() web.LicenseInfo {
+	info := a.license.Info()
+	return web.LicenseInfo{Edition: info.Edition.Title(), Licensee: info.Licensee, Expires: info.ExpiresAt,
+		Status: info.Notice, Valid: info.Status == license.StatusActive}
 }

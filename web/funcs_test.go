@@ -1,0 +1,145 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+func TestRelTime(t *testing.T) {
+	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		ago  time.Duration
+		want string
+	}{
+		{0, "just now"},
+		{9 * time.Second, "just now"},
+		{42 * time.Second, "42s ago"},
+		{5 * time.Minute, "5m ago"},
+		{3 * time.Hour, "3h ago"},
+		{47 * time.Hour, "47h ago"},
+		{72 * time.Hour, "3d ago"},
+		{-2 * time.Hour, "in 2h"},
+	}
+	for _, tt := range tests {
+		if got := relTimeAt(now.Add(-tt.ago), now); got != tt.want {
+			t.Errorf("relTime(-%v) = %q, want %q", tt.ago, got, tt.want)
+		}
+	}
+	if got := relTimeAt(time.Time{}, now); got != "never" {
+		t.Errorf("zero time = %q", got)
+	}
+}
+
+func TestFormatCount(t *testing.T) {
+	tests := map[int64]string{0: "0", 999: "999", 1000: "1\u202f000", 1234567: "1\u202f234\u202f567", -4200: "-4\u202f200"}
+	for n, want := range tests {
+		if got := formatCount(n); got != want {
+			t.Errorf("formatCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestNiceCeil(t *testing.T) {
+	tests := map[int64]int64{0: 4, 3: 4, 5: 8, 9: 12, 11: 12, 17: 20, 31: 32, 99: 100, 101: 120, 4100: 6000}
+	for n, want := range tests {
+		if got := niceCeil(n); got != want || got%4 != 0 {
+			t.Errorf("niceCeil(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestSessionQueryRoundTrip(t *testing.T) {
+	in := url.Values{"status": {"all"}, "country": {"de"}, "threat": {"vpn", "tor"}, "below": {"50"}, "q": {"alice"}, "sort": {"score"}, "dir": {"asc"}}
+	q, f, bad := parseSessionQuery(in)
+	if len(bad) != 0 {
+		t.Fatalf("errors: %v", bad)
+	}
+	if f.Country != "DE" || !f.AnyThreat.VPN || !f.AnyThreat.Tor || *f.ScoreBelow != 50 || f.Desc || f.Status != nil {
+		t.Errorf("filter: %+v", f)
+	}
+	q2, _, _ := parseSessionQuery(q.values())
+	if q2.URL("/x", "") != q.URL("/x", "") {
+		t.Errorf("round trip changed the query: %s vs %s", q2.URL("/x", ""), q.URL("/x", ""))
+	}
+	if got := q.SortURL("score"); got != "/admin/sessions?below=50&country=DE&q=alice&sort=score&status=all&threat=vpn&threat=tor" {
+		t.Errorf("SortURL toggles asc to desc: %s", got)
+	}
+	if _, _, bad := parseSessionQuery(url.Values{"ip": {"10.0.0.0/8"}}); len(bad) != 0 {
+		t.Errorf("CIDR refused: %v", bad)
+	}
+}
+
+func TestJSONPosition(t *testing.T) {
+	src := "{\n  \"a\": 1,\n  oops\n}"
+	var v any
+	err := json.Unmarshal([]byte(src), &v)
+	if got := jsonPosition(src, err); got[:len("line 3, column 3")] != "line 3, column 3" {
+		t.Errorf("jsonPosition = %q", got)
+	}
+	if got := jsonPosition("x", errors.New("boom")); got != "not valid JSON: boom" {
+		t.Errorf("non-syntax error: %q", got)
+	}
+}
+
+func TestFieldError(t *testing.T) {
+	errs := map[string]string{"blockedCountries[2]": "b", "blockedCountries[0]": "a", "actions.vpn": "c", "blocked": "not me"}
+	if got := fieldError(errs, "blockedCountries"); got != "a; b" {
+		t.Errorf("blockedCountries = %q", got)
+	}
+	if got := fieldError(errs, "actions.vpn"); got != "c" {
+		t.Errorf("actions.vpn = %q", got)
+	}
+	if got := fieldError(errs, "scoreThreshold"); got != "" {
+		t.Errorf("unrelated = %q", got)
+	}
+}
+
+func TestNewRuleViewSplitsCondition(t *testing.T) {
+	v := newRuleView(json.RawMessage(`{"id":"r1","channels":[],"name":"N","enabled":true,"condition":"event.score < 5","createdAt":"2026-01-01T00:00:00Z"}`))
+	if v.ID != "r1" || v.Name != "N" || !v.Enabled || v.Condition != "event.score < 5" {
+		t.Fatalf("view: %+v", v)
+	}
+	want := "{\n  \"name\": \"N\",\n  \"enabled\": true,\n  \"channels\": []\n}"
+	if v.JSON != want {
+		t.Errorf("JSON =\n%s\nwant\n%s", v.JSON, want)
+	}
+}
+
+func TestLineChartLayout(t *testing.T) {
+	days := make([]sm.Count, 14)
+	for i := range days {
+		days[i] = sm.Count{Key: time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC).Format("2006-01-02"), Count: int64(i)}
+	}
+	for _, lay := range []chartLayout{wideLayout, narrowLayout} {
+		c := newLineChart(days, lay)
+		if len(c.Dots) != 14 || c.Labels[len(c.Labels)-1].Text != "Jan 14" {
+			t.Errorf("width %v: dots %d, last label %+v", lay.Width, len(c.Dots), c.Labels[len(c.Labels)-1])
+		}
+		for _, d := range c.Dots {
+			if d.X < 0 || d.X > lay.Width || d.Y < 0 || d.Y > lineH {
+				t.Errorf("width %v: dot outside the drawing: %+v", lay.Width, d)
+			}
+		}
+		if c.Total != "91" {
+			t.Errorf("total %s", c.Total)
+		}
+	}
+	if !newLineChart(nil, wideLayout).Empty {
+		t.Error("no days is not empty")
+	}
+}
+
+func TestBarChartCutsLongLabels(t *testing.T) {
+	c := newBarChart("x", []sm.Count{{Key: "A very long browser name indeed", Count: 3}, {Key: "", Count: 1}}, plainLabel, narrowLayout)
+	if len([]rune(c.Bars[0].Label)) != narrowLayout.LabelMax || c.Bars[0].Full != "A very long browser name indeed" {
+		t.Errorf("label %q", c.Bars[0].Label)
+	}
+	if c.Bars[0].W != narrowLayout.BarMax || c.Bars[1].Label != "Unknown" {
+		t.Errorf("bars %+v", c.Bars)
+	}
+}

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// loginLimiter slows password guessing against the admin sign-in: at most
+// loginBurst failures per client address per loginWindow. It also remembers
+// the last TOTP step each admin used, so a code cannot be replayed.
+type loginLimiter struct {
+	now      func() time.Time
+	mu       sync.Mutex
+	failures map[string][]time.Time
+	lastStep map[string]int64
+}
+
+const (
+	loginBurst  = 10
+	loginWindow = 15 * time.Minute
+)
+
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	return &loginLimiter{now: now, failures: map[string][]time.Time{}, lastStep: map[string]int64{}}
+}
+
+// blocked reports whether key has too many recent failures.
+func (l *loginLimiter) blocked(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(key)) >= loginBurst
+}
+
+func (l *loginLimiter) recent(key string) []time.Time {
+	cut := l.now().Add(-loginWindow)
+	ts := l.failures[key]
+	i := 0
+	for i < len(ts) && ts[i].Before(cut) {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.failures, key)
+	} else {
+		l.failures[key] = ts
+	}
+	return ts
+}
+
+func (l *loginLimiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) > 10000 { // bounded memory under a spray of addresses
+		clear(l.failures)
+	}
+	l.failures[key] = append(l.recent(key), l.now())
+}
+
+// useStep records a TOTP step for the admin; false when it (or a later
+// one) was already used.
+func (l *loginLimiter) useStep(adminID string, step int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last, ok := l.lastStep[adminID]; ok && step <= last {
+		return false
+	}
+	l.lastStep[adminID] = step
+	return true
+}
+
+type loginData struct {
+	Email string
+	Next  string
+	Error string
+}
+
+func (s *server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	if s.readSession(r) != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", "Sign in", "", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// handleLogin checks email, password and, when the admin has one, the TOTP
+// code. Every failure gets the same answer.
+func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	password := r.PostFormValue("password")
+	code := r.PostFormValue("code")
+	data := loginData{Email: email, Next: safeNext(r.PostFormValue("next"))}
+	ip := s.clientIP(r).String()
+	if s.login.blocked(ip) {
+		data.Error = "Too many failed sign-ins from your address. Wait a few minutes and try again."
+		s.render(w, r, http.StatusTooManyRequests, "login", "Sign in", "", data)
+		return
+	}
+	admin, ok := s.checkAdmin(r, email, password, code)
+	if !ok {
+		s.login.fail(ip)
+		s.log.Warn("admin sign-in failed", "ip", ip)
+		data.Error = "Invalid email, password or authentication code."
+		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", "", data)
+		return
+	}
+	if err := s.writeSession(w, r, admin.ID); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	_ = s.d.Manager.Record(r.Context(), &sm.Event{Type: sm.EventAdminAction, ActorType: sm.ActorAdmin, ActorID: admin.ID,
+		IP: ip, UserAgent: r.UserAgent(), Data: jsonData("action", "admin.sign_in")})
+	http.Redirect(w, r, data.Next, http.StatusSeeOther)
+}
+
+func (s *server) checkAdmin(r *http.Request, email, password, code string) (*sm.Admin, bool) {
+	if email == "" || password == "" || len(email) > 320 || len(password) > 1024 {
+		return nil, false
+	}
+	admin, err := s.d.Store.AdminByEmail(r.Context(), email)
+	if err != nil {
+		if !sm.IsNotFound(err) {
+			s.log.Error("admin lookup", "err", err)
+		}
+		// Spend the same time as a wrong password: no account enumeration.
+		_, _ = s.d.Passwords.Verify(dummyHash(s.d.Passwords), password)
+		return nil, false
+	}
+	ok, err := s.d.Passwords.Verify(admin.PasswordHash, password)
+	if err != nil || !ok {
+		return nil, false
+	}
+	if len(admin.TOTPSealed) == 0 {
+		return admin, true
+	}
+	secret, err := s.d.Secrets.Open(admin.TOTPSealed, TOTPAdditionalData(admin.ID))
+	if err != nil {
+		s.log.Error("admin TOTP secret does not open", "admin", admin.ID)
+		return nil, false
+	}
+	key, err := decodeTOTPSecret(string(secret))
+	if err != nil {
+		return nil, false
+	}
+	step, ok := verifyTOTP(key, code, s.now())
+	if !ok || !s.login.useStep(admin.ID, step) {
+		return nil, false
+	}
+	return admin, true
+}
+
+var (
+	dummyOnce sync.Once
+	dummy     string
+)
+
+// dummyHash is a real hash of a random password, verified against when the
+// admin does not exist.
+func dummyHash(p sm.PasswordHasher) string {
+	dummyOnce.Do(func() { dummy, _ = p.Hash(randomToken()) })
+	return dummy
+}
+
+func (s *server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	s.recordAdmin(r, "admin.sign_out")
+	s.clearSession(w, r)
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}

@@ -1,0 +1,52 @@
+package web
+
+import (
+	"net/http"
+)
+
+// routes lists every route of the dashboard in one place.
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /admin/static/", staticHandler())
+	mux.HandleFunc("GET /admin/login", s.handleLoginPage)
+	mux.HandleFunc("POST /admin/login", s.handleLogin)
+
+	authed := http.NewServeMux()
+	authed.HandleFunc("GET /admin/{$}", s.handleHome)
+	authed.HandleFunc("POST /admin/logout", s.handleLogout)
+	authed.HandleFunc("GET /admin/events", s.handleEvents)
+
+	authed.HandleFunc("GET /admin/sessions", s.handleSessions)
+	authed.HandleFunc("GET /admin/sessions/table", s.handleSessionsTable)
+	authed.HandleFunc("POST /admin/sessions/terminate", s.handleTerminateMany)
+	authed.HandleFunc("GET /admin/sessions/{id}", s.handleSession)
+	authed.HandleFunc("POST /admin/sessions/{id}/terminate", s.handleTerminate)
+
+	authed.HandleFunc("GET /admin/users", s.handleUsers)
+	authed.HandleFunc("GET /admin/users/{id}", s.handleUser)
+	authed.HandleFunc("POST /admin/users/{id}/terminate-all", s.handleTerminateAll)
+	authed.HandleFunc("POST /admin/users/{id}/block", s.handleBlock(true))
+	authed.HandleFunc("POST /admin/users/{id}/unblock", s.handleBlock(false))
+
+	authed.HandleFunc("GET /admin/security", s.handleSecurity)
+	authed.HandleFunc("GET /admin/security/fragment", s.handleSecurityFragment)
+	authed.HandleFunc("POST /admin/deliveries/{id}/retry", s.needAlerts(s.handleRetryDelivery))
+
+	authed.HandleFunc("GET /admin/settings", s.handleSettings)
+	authed.HandleFunc("POST /admin/settings/geofence", s.handleGeofence)
+	authed.HandleFunc("POST /admin/settings/policy", s.handlePolicy)
+	authed.HandleFunc("POST /admin/settings/rules", s.needAlerts(s.handleRuleSave))
+	authed.HandleFunc("POST /admin/settings/rules/{id}", s.needAlerts(s.handleRuleSave))
+	authed.HandleFunc("POST /admin/settings/rules/{id}/delete", s.needAlerts(s.handleRuleDelete))
+	authed.HandleFunc("POST /admin/settings/rules/{id}/test", s.needAlerts(s.handleRuleTest))
+
+	authed.HandleFunc("GET /admin/analytics", s.handleAnalytics)
+	authed.HandleFunc("/admin/", s.handleNotFound)
+
+	mux.Handle("/admin/", s.requireAdmin(s.requireCSRF(authed)))
+	return s.securityHeaders(s.cop.Handler(mux))
+}
+
+func (s *server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}

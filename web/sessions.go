@@ -1,0 +1,124 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+type sessionsData struct {
+	Query     sessionQuery
+	Errors    map[string]string
+	Sessions  []*sm.Session
+	Next      string // URL of the next page, "" on the last
+	First     string // URL of the first page, "" on it
+	LiveURL   string // the fragment this page refreshes from
+	Countries []sm.CountryInfo
+	Devices   []string
+	Threats   []string
+	Statuses  []string
+}
+
+// loadSessions runs the page's query; bad input is a 400 with the fields.
+func (s *server) loadSessions(r *http.Request) (sessionsData, int, error) {
+	q, f, bad := parseSessionQuery(r.URL.Query())
+	d := sessionsData{Query: q, Errors: bad, Countries: sm.Countries(), Devices: deviceChoices, Threats: threatChoices, Statuses: statusChoices}
+	d.LiveURL = q.URL("/admin/sessions/table", q.Cursor)
+	if len(bad) > 0 {
+		return d, http.StatusBadRequest, nil
+	}
+	page, err := s.d.Store.ListSessions(r.Context(), f)
+	if err != nil {
+		if sm.ErrorCode(err) == sm.EINVALID {
+			d.Errors = map[string]string{"cursor": "this page link is no longer valid; start from the first page"}
+			return d, http.StatusBadRequest, nil
+		}
+		return d, 0, err
+	}
+	d.Sessions = page.Sessions
+	if page.NextCursor != "" {
+		d.Next = q.URL("/admin/sessions", page.NextCursor)
+	}
+	if q.Cursor != "" {
+		d.First = q.URL("/admin/sessions", "")
+	}
+	return d, http.StatusOK, nil
+}
+
+func (s *server) handleSessions(w http.ResponseWriter, r *http.Request) {
+	d, status, err := s.loadSessions(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, status, "sessions", "Sessions", "sessions", d)
+}
+
+// handleSessionsTable is the table alone: what the live refresh swaps in.
+func (s *server) handleSessionsTable(w http.ResponseWriter, r *http.Request) {
+	d, status, err := s.loadSessions(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+		return
+	}
+	s.renderFragment(w, r, "sessions", "sessions_table", d)
+}
+
+func (s *server) handleTerminate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.d.Manager.EndSession(r.Context(), id, sm.EndManual, s.actor(r)); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.redirectBack(w, r, "/admin/sessions/"+url.PathEscape(id), "terminated")
+}
+
+// handleTerminateMany ends every selected session (at most one page).
+func (s *server) handleTerminateMany(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	ids := r.PostForm["id"]
+	if len(ids) == 0 {
+		s.renderError(w, r, http.StatusBadRequest, "Nothing selected", "Select the sessions to terminate first.")
+		return
+	}
+	if len(ids) > 500 {
+		s.renderError(w, r, http.StatusBadRequest, "Too many sessions", "Terminate at most 500 sessions at once.")
+		return
+	}
+	actor := s.actor(r)
+	for _, id := range ids {
+		if err := s.d.Manager.EndSession(r.Context(), id, sm.EndManual, actor); err != nil && !sm.IsNotFound(err) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.redirectBack(w, r, "/admin/sessions", "terminated-many")
+}
+
+// redirectBack answers an action with 303 to the form's "back" page (a
+// dashboard path) or def, with a confirmation key.
+func (s *server) redirectBack(w http.ResponseWriter, r *http.Request, def, done string) {
+	back := r.PostFormValue("back")
+	if back == "" {
+		back = def
+	}
+	back = safeNext(back)
+	u, err := url.Parse(back)
+	if err != nil {
+		u = &url.URL{Path: "/admin/"}
+	}
+	v := u.Query()
+	v.Set("done", done)
+	u.RawQuery = v.Encode()
+	target := u.String()
+	if !strings.HasPrefix(target, "/admin/") {
+		target = "/admin/"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}

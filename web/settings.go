@@ -1,0 +1,370 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+type settingsData struct {
+	Settings  *sm.Settings
+	Countries []sm.CountryInfo
+	Allowed   map[string]bool
+	Blocked   map[string]bool
+	// Errors holds field errors of the form that was just refused, keyed
+	// by the settings document's field names.
+	Errors  map[string]string
+	Message string
+	// Form names the refused form: geofence, policy, or rule:<id>.
+	Form          string
+	AlertsEnabled bool
+	Rules         []ruleView
+	NewRule       ruleView
+	Policies      []policyRow
+	Actions       []sm.Action
+}
+
+// policyRow is one condition of the policy table.
+type policyRow struct {
+	Key, Label, Help string
+	Action           sm.Action
+}
+
+// ruleView is one alert rule in its editor.
+type ruleView struct {
+	ID        string
+	Name      string
+	Enabled   bool
+	JSON      string // the rule without its condition
+	Condition string
+	Errors    map[string]string
+}
+
+// FieldError returns the errors of field and of its elements or members
+// ("allowedCountries", "allowedCountries[2]", "actions.vpn").
+func (d settingsData) FieldError(field string) string {
+	return fieldError(d.Errors, field)
+}
+
+// FieldError returns the rule's errors for field.
+func (v ruleView) FieldError(field string) string { return fieldError(v.Errors, field) }
+
+func fieldError(errs map[string]string, field string) string {
+	var out []string
+	for k, v := range errs {
+		if k == field || strings.HasPrefix(k, field+".") || strings.HasPrefix(k, field+"[") {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
+}
+
+func (s *server) settingsData(r *http.Request) (settingsData, error) {
+	st, err := s.d.Manager.Settings(r.Context())
+	if err != nil {
+		return settingsData{}, err
+	}
+	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}}
+	a := st.Actions
+	d.Policies = []policyRow{
+		{"geofence", "Outside the geo-fence", "Login from a blocked country or outside the allowed list", a.Geofence},
+		{"tor", "Tor", "Login through a Tor exit node", a.Tor},
+		{"vpn", "VPN", "Address of a known VPN provider", a.VPN},
+		{"proxy", "Proxy", "Open or anonymous proxy", a.Proxy},
+		{"datacenter", "Datacenter", "Hosting or cloud address", a.Datacenter},
+		{"threat", "Known threat", "Address on a threat list", a.Threat},
+		{"lowScore", "Low score", "Security score below the threshold", a.LowScore},
+	}
+	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
+	if s.d.Alerts != nil {
+		raws, err := s.d.Alerts.ListRules(r.Context())
+		if err != nil {
+			return d, err
+		}
+		for _, raw := range raws {
+			d.Rules = append(d.Rules, newRuleView(raw))
+		}
+	}
+	return d, nil
+}
+
+func setOf(codes []string) map[string]bool {
+	m := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		m[c] = true
+	}
+	return m
+}
+
+// newRuleView splits a rule document into its JSON (without the condition)
+// and its condition, for two editors.
+func newRuleView(raw json.RawMessage) ruleView {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return ruleView{JSON: string(raw)}
+	}
+	v := ruleView{}
+	v.ID, _ = m["id"].(string)
+	v.Name, _ = m["name"].(string)
+	v.Enabled, _ = m["enabled"].(bool)
+	v.Condition, _ = m["condition"].(string)
+	for _, k := range []string{"id", "condition", "createdAt", "updatedAt"} {
+		delete(m, k)
+	}
+	v.JSON = orderedJSON(m, ruleKeyOrder)
+	return v
+}
+
+// ruleKeyOrder is the order a person reads a rule in.
+var ruleKeyOrder = []string{"name", "enabled", "triggers", "lowScoreBelow", "channels"}
+
+// orderedJSON writes an object indented, the known keys first in order,
+// then the others sorted.
+func orderedJSON(m map[string]any, order []string) string {
+	keys := make([]string, 0, len(m))
+	for _, k := range order {
+		if _, ok := m[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(order, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	keys = append(keys, rest...)
+	var b strings.Builder
+	b.WriteString("{\n")
+	for i, k := range keys {
+		kb, _ := json.Marshal(k)
+		vb, _ := json.MarshalIndent(m[k], "  ", "  ")
+		b.WriteString("  ")
+		b.Write(kb)
+		b.WriteString(": ")
+		b.Write(vb)
+		if i < len(keys)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+func (s *server) handleSettings(w http.ResponseWriter, r *http.Request) {
+	d, err := s.settingsData(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "settings", "Settings", "settings", d)
+}
+
+// refused re-renders the settings page with the form's errors (400).
+func (s *server) refused(w http.ResponseWriter, r *http.Request, form string, err error, edit func(*settingsData)) {
+	var e *sm.Error
+	if !errors.As(err, &e) || e.Code != sm.EINVALID {
+		s.serverError(w, r, err)
+		return
+	}
+	d, lerr := s.settingsData(r)
+	if lerr != nil {
+		s.serverError(w, r, lerr)
+		return
+	}
+	d.Form, d.Errors, d.Message = form, e.Fields, e.Message
+	if len(d.Errors) == 0 {
+		d.Errors = map[string]string{"body": e.Message}
+	}
+	if edit != nil {
+		edit(&d)
+	}
+	s.render(w, r, http.StatusBadRequest, "settings", "Settings", "settings", d)
+}
+
+func (s *server) handleGeofence(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	allowed, blocked := cleanCodes(r.PostForm["allowed"]), cleanCodes(r.PostForm["blocked"])
+	patch, _ := json.Marshal(map[string]any{"allowedCountries": allowed, "blockedCountries": blocked})
+	if _, err := s.d.Manager.UpdateSettings(r.Context(), patch, s.actor(r)); err != nil {
+		s.refused(w, r, "geofence", err, func(d *settingsData) {
+			d.Allowed, d.Blocked = setOf(allowed), setOf(blocked)
+		})
+		return
+	}
+	s.redirectBack(w, r, "/admin/settings#geofence", "settings")
+}
+
+// cleanCodes upper-cases and de-duplicates country codes; validation is
+// the Manager's.
+func cleanCodes(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, c := range in {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+var policyKeys = []string{"geofence", "tor", "vpn", "proxy", "datacenter", "threat", "lowScore"}
+
+func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	bad := map[string]string{}
+	actions := map[string]any{}
+	for _, k := range policyKeys {
+		a := sm.Action(r.PostFormValue("action." + k))
+		if !a.Valid() {
+			bad["actions."+k] = "choose allow, alert or block"
+			continue
+		}
+		actions[k] = a
+	}
+	patch := map[string]any{"actions": actions, "newSignInEmail": r.PostFormValue("newSignInEmail") == "on"}
+	if v := r.PostFormValue("geoLookupFailure"); v == "allow" || v == "block" {
+		patch["geoLookupFailure"] = v
+	} else {
+		bad["geoLookupFailure"] = "allow or block"
+	}
+	for _, f := range []string{"scoreThreshold", "maxSessionsPerUser", "failedLoginsAccount", "failedLoginsIp", "impossibleTravelKmh"} {
+		raw := strings.TrimSpace(r.PostFormValue(f))
+		n, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			bad[f] = "must be a number"
+			continue
+		}
+		patch[f] = n
+	}
+	if len(bad) > 0 {
+		s.refused(w, r, "policy", sm.InvalidFields(bad), nil)
+		return
+	}
+	body, _ := json.Marshal(patch)
+	if _, err := s.d.Manager.UpdateSettings(r.Context(), body, s.actor(r)); err != nil {
+		s.refused(w, r, "policy", err, nil)
+		return
+	}
+	s.redirectBack(w, r, "/admin/settings#policy", "settings")
+}
+
+// handleRuleSave creates (no id) or replaces an alert rule from its JSON
+// editor and its condition editor.
+func (s *server) handleRuleSave(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	form := "rule:" + id
+	src, cond := r.PostFormValue("rule"), r.PostFormValue("condition")
+	keep := func(d *settingsData) {
+		v := ruleView{ID: id, JSON: src, Condition: cond, Errors: d.Errors}
+		if id == "" {
+			d.NewRule = v
+			return
+		}
+		for i := range d.Rules {
+			if d.Rules[i].ID == id {
+				v.Name, v.Enabled = d.Rules[i].Name, d.Rules[i].Enabled
+				d.Rules[i] = v
+			}
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(src), &doc); err != nil {
+		s.refused(w, r, form, sm.InvalidFields(map[string]string{"rule": jsonPosition(src, err)}), keep)
+		return
+	}
+	if doc == nil {
+		s.refused(w, r, form, sm.InvalidFields(map[string]string{"rule": "must be a JSON object"}), keep)
+		return
+	}
+	delete(doc, "condition")
+	if strings.TrimSpace(cond) != "" {
+		doc["condition"] = cond
+	}
+	if id != "" {
+		doc["id"] = id
+	}
+	body, _ := json.Marshal(doc)
+	if _, err := s.d.Alerts.SaveRule(r.Context(), id, body); err != nil {
+		s.refused(w, r, form, err, keep)
+		return
+	}
+	s.recordAdmin(r, "alert_rule.save", "rule", id)
+	s.redirectBack(w, r, "/admin/settings#rules", "rule-saved")
+}
+
+func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.d.Alerts.DeleteRule(r.Context(), id); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.recordAdmin(r, "alert_rule.delete", "rule", id)
+	s.redirectBack(w, r, "/admin/settings#rules", "rule-deleted")
+}
+
+func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.d.Alerts.SendTest(r.Context(), id); err != nil {
+		s.refused(w, r, "rule:"+id, sm.InvalidFields(map[string]string{"test": sm.ErrorMessage(err)}), func(d *settingsData) {
+			for i := range d.Rules {
+				if d.Rules[i].ID == id {
+					d.Rules[i].Errors = d.Errors
+				}
+			}
+		})
+		return
+	}
+	s.recordAdmin(r, "alert_rule.test", "rule", id)
+	s.redirectBack(w, r, "/admin/settings#rule-"+url.PathEscape(id), "test-sent")
+}
+
+// needAlerts answers 404 when no AlertAdmin is wired (the UI is hidden).
+func (s *server) needAlerts(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.d.Alerts == nil {
+			s.handleNotFound(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// recordAdmin writes an admin action to the audit log.
+func (s *server) recordAdmin(r *http.Request, action string, kv ...any) {
+	a := s.actor(r)
+	if err := s.d.Manager.Record(r.Context(), &sm.Event{Type: sm.EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP,
+		Data: jsonData(append([]any{"action", action}, kv...)...)}); err != nil {
+		s.log.Error("admin action not recorded", "action", action, "err", err)
+	}
+}
+
+// jsonPosition turns a JSON syntax error into "line L, column C: message".
+func jsonPosition(src string, err error) string {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return "not valid JSON: " + err.Error()
+	}
+	line, col := 1, 1
+	for i, c := range src {
+		if int64(i) >= se.Offset-1 {
+			break
+		}
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + ": " + se.Error()
+}

@@ -1,0 +1,161 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// hub fans bus messages out to the dashboard's event streams. It subscribes
+// to the bus only while at least one stream is open, and refuses streams
+// beyond max so a crowd of tabs cannot exhaust the server.
+type hub struct {
+	bus   sm.Bus
+	max   int
+	mu    sync.Mutex
+	subs  map[chan []byte]struct{}
+	unsub func()
+	// snap is the streams publish sends to, rebuilt under mu: publish
+	// never takes mu, so a bus that calls it while holding its own lock
+	// cannot deadlock against join's Subscribe.
+	snap atomic.Pointer[[]chan []byte]
+}
+
+const (
+	sseHeartbeat = 20 * time.Second
+	// sseLifetime ends a stream after a while; the browser reconnects and
+	// the admin's cookie is checked again.
+	sseLifetime = 30 * time.Minute
+)
+
+func newHub(bus sm.Bus, max int) *hub {
+	return &hub{bus: bus, max: max, subs: map[chan []byte]struct{}{}}
+}
+
+// liveEvent is what a stream sends per message: enough to know what to
+// refresh, no personal data.
+type liveEvent struct {
+	Kind      string `json:"kind"`
+	SessionID string `json:"sid,omitempty"`
+	UserID    string `json:"uid,omitempty"`
+}
+
+func (h *hub) publish(m sm.Message) {
+	switch m.Kind {
+	case sm.MsgSessionChanged, sm.MsgSessionEnded, sm.MsgUserSessionsEnd, sm.MsgSettingsChanged:
+	default:
+		return
+	}
+	b, _ := json.Marshal(liveEvent{Kind: m.Kind, SessionID: m.SessionID, UserID: m.UserID})
+	subs := h.snap.Load()
+	if subs == nil {
+		return
+	}
+	for _, c := range *subs {
+		select {
+		case c <- b:
+		default: // a slow stream misses this one; its page re-fetches anyway
+		}
+	}
+}
+
+// join adds a stream; ok=false when the hub is full.
+func (h *hub) join() (chan []byte, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) >= h.max {
+		return nil, false
+	}
+	c := make(chan []byte, 16)
+	h.subs[c] = struct{}{}
+	h.rebuild()
+	if h.unsub == nil {
+		h.unsub = h.bus.Subscribe(h.publish)
+	}
+	return c, true
+}
+
+func (h *hub) leave(c chan []byte) {
+	h.mu.Lock()
+	delete(h.subs, c)
+	h.rebuild()
+	var unsub func()
+	if len(h.subs) == 0 {
+		unsub, h.unsub = h.unsub, nil
+	}
+	h.mu.Unlock()
+	if unsub != nil {
+		unsub() // outside the lock: the bus may be delivering to publish
+	}
+}
+
+// rebuild publishes the current set of streams; call it with mu held.
+func (h *hub) rebuild() {
+	list := make([]chan []byte, 0, len(h.subs))
+	for c := range h.subs {
+		list = append(list, c)
+	}
+	h.snap.Store(&list)
+}
+
+// clients counts open streams.
+func (h *hub) clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// handleEvents is the server-sent event stream of live changes.
+func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if s.d.Bus == nil {
+		w.WriteHeader(http.StatusNoContent) // EventSource stops; pages poll
+		return
+	}
+	c, ok := s.hub.join()
+	if !ok {
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "too many live streams", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.hub.leave(c)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // the server's WriteTimeout must not cut the stream
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte("retry: 5000\n: connected\n\n")); err != nil {
+		return
+	}
+	if rc.Flush() != nil {
+		return
+	}
+	beat := time.NewTicker(sseHeartbeat)
+	defer beat.Stop()
+	end := time.NewTimer(sseLifetime)
+	defer end.Stop()
+	for {
+		var out []byte
+		select {
+		case <-r.Context().Done():
+			return
+		case <-end.C:
+			return
+		case <-beat.C:
+			out = []byte(": ping\n\n")
+		case b := <-c:
+			out = append(append([]byte("event: change\ndata: "), b...), '\n', '\n')
+		}
+		if _, err := w.Write(out); err != nil {
+			return
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,162 @@
+// Magic Session Manager dashboard: the little behaviour the pages need.
+// No inline script anywhere (the CSP forbids it); everything hangs off
+// data- attributes.
+(function () {
+  "use strict";
+
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  // htmx sends the CSRF token on every request it makes.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (csrf) e.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  // Confirm destructive actions (a form's or the clicked button's data-confirm).
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var btn = e.submitter;
+    var msg = (btn && btn.dataset && btn.dataset.confirm) || (form.dataset && form.dataset.confirm);
+    if (btn && btn.getAttribute("formaction") && !(btn.dataset && btn.dataset.confirm)) msg = null;
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  }, true);
+
+  // ---- Relative times ("12s ago"), ticking in place.
+  function rel(t) {
+    var d = (Date.now() - t) / 1000, future = d < 0, s;
+    if (future) d = -d;
+    if (d < 10) return "just now";
+    if (d < 60) s = Math.floor(d) + "s";
+    else if (d < 3600) s = Math.floor(d / 60) + "m";
+    else if (d < 172800) s = Math.floor(d / 3600) + "h";
+    else s = Math.floor(d / 86400) + "d";
+    return future ? "in " + s : s + " ago";
+  }
+  function tick() {
+    document.querySelectorAll("time[data-rel]").forEach(function (el) {
+      var t = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(t)) el.textContent = rel(t);
+    });
+  }
+  setInterval(tick, 5000);
+
+  // ---- Selection for bulk terminate.
+  function syncBulk() {
+    var boxes = document.querySelectorAll('input[name="id"][form="bulk"]');
+    var n = 0;
+    boxes.forEach(function (b) { if (b.checked) n++; });
+    var btn = document.querySelector("[data-bulk-button]");
+    if (btn) {
+      btn.disabled = n === 0;
+      btn.textContent = n ? "Terminate " + n + " selected" : "Terminate selected";
+    }
+    var all = document.querySelector("[data-select-all]");
+    if (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+  }
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("[data-select-all]")) {
+      document.querySelectorAll('input[name="id"][form="bulk"]').forEach(function (b) { b.checked = t.checked; });
+    }
+    if (t.matches && (t.matches("[data-select-all]") || t.matches('input[name="id"][form="bulk"]'))) syncBulk();
+    if (t.closest && t.closest(".picker")) countPicker(t.closest(".picker"));
+  });
+
+  // ---- Live regions: [data-live] re-fetches itself on a change event from
+  // the server (debounced) and every 10 s as a fallback.
+  var pending = null, busy = false;
+  function refreshLive() {
+    pending = null;
+    if (busy || document.hidden || !window.htmx) return;
+    var regions = document.querySelectorAll("[data-live]");
+    if (!regions.length) return;
+    busy = true;
+    var jobs = [];
+    regions.forEach(function (el) {
+      if (!el.id) return;
+      var checked = [];
+      el.querySelectorAll('input[name="id"]:checked').forEach(function (b) { checked.push(b.value); });
+      document.querySelectorAll('input[name="id"][form="bulk"]:checked').forEach(function (b) { if (checked.indexOf(b.value) < 0) checked.push(b.value); });
+      var opts = { target: "#" + el.id, swap: "outerHTML" };
+      if (el.dataset.liveSelect) opts.select = el.dataset.liveSelect;
+      jobs.push(htmx.ajax("GET", el.dataset.live, opts).then(function () {
+        checked.forEach(function (id) {
+          var b = document.querySelector('input[name="id"][value="' + CSS.escape(id) + '"]');
+          if (b) b.checked = true;
+        });
+        syncBulk();
+      }));
+    });
+    Promise.all(jobs).catch(function () {}).then(function () { busy = false; });
+  }
+  function scheduleRefresh(delay) {
+    if (pending) return;
+    pending = setTimeout(refreshLive, delay);
+  }
+  setInterval(function () { scheduleRefresh(0); }, 10000);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) scheduleRefresh(0); });
+
+  var state = document.getElementById("live-state");
+  function setState(s, text) {
+    if (!state) return;
+    state.dataset.state = s;
+    state.querySelector(".live-text").textContent = text;
+  }
+  if (state && window.EventSource) {
+    var es = new EventSource("/admin/events");
+    es.onopen = function () { setState("on", "Live"); };
+    es.onerror = function () {
+      setState("off", "Polling every 10 s");
+    };
+    es.addEventListener("change", function () { scheduleRefresh(250); });
+  } else {
+    setState("off", "Polling every 10 s");
+  }
+
+  // ---- Country picker: filter and count.
+  function countPicker(p) {
+    var n = p.querySelectorAll('input[type="checkbox"]:checked').length;
+    var out = p.querySelector("[data-picker-count]");
+    if (out) out.textContent = n ? "· " + n + " selected" : "· none";
+  }
+  document.querySelectorAll(".picker").forEach(countPicker);
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (!t.dataset || !t.dataset.filterList) return;
+    var q = t.value.trim().toLowerCase();
+    var list = document.querySelector(t.dataset.filterList);
+    if (!list) return;
+    list.querySelectorAll(".picker-item").forEach(function (item) {
+      item.hidden = q !== "" && item.textContent.toLowerCase().indexOf(q) < 0;
+    });
+  });
+
+  // ---- Encryption key generator: 32 random bytes, base64, never sent.
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest ? e.target.closest("[data-genkey],[data-copy]") : null;
+    if (!t) return;
+    if (t.dataset.genkey) {
+      var bytes = new Uint8Array(32);
+      crypto.getRandomValues(bytes);
+      var bin = "";
+      bytes.forEach(function (b) { bin += String.fromCharCode(b); });
+      var out = document.querySelector(t.dataset.genkey);
+      out.value = btoa(bin);
+      out.select();
+    } else if (t.dataset.copy) {
+      var src = document.querySelector(t.dataset.copy);
+      if (src && src.value && navigator.clipboard) {
+        navigator.clipboard.writeText(src.value).then(function () {
+          t.textContent = "Copied";
+          setTimeout(function () { t.textContent = "Copy"; }, 1500);
+        });
+      }
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function () { tick(); syncBulk(); });
+  document.addEventListener("DOMContentLoaded", syncBulk);
+  syncBulk();
+})();

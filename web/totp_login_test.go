@@ -1,0 +1,94 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+)
+
+func TestSignInWithTOTP(t *testing.T) {
+	e := newEnv(t)
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	sealed, err := SealTOTP(e.secrets, e.admin.ID, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetAdminTOTP(context.Background(), e.admin.ID, sealed); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := decodeTOTPSecret(secret)
+	code := hotp(key, uint64(time.Now().Unix()/totpStep), totpDigits)
+	c := e.client()
+	form := func(code string) url.Values {
+		return url.Values{"email": {adminEmail}, "password": {adminPassword}, "code": {code}}
+	}
+	if resp, _ := c.do(http.MethodPost, "/admin/login", form(""), nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no code: %d", resp.StatusCode)
+	}
+	wrong := "000000"
+	if wrong == code {
+		wrong = "111111"
+	}
+	if resp, _ := c.do(http.MethodPost, "/admin/login", form(wrong), nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do(http.MethodPost, "/admin/login", form(code), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right code: %d", resp.StatusCode)
+	}
+	// The same code again is a replay.
+	if resp, _ := e.client().do(http.MethodPost, "/admin/login", form(code), nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("replayed code: %d", resp.StatusCode)
+	}
+}
+
+func TestSignInThrottled(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	for range loginBurst {
+		c.do(http.MethodPost, "/admin/login", url.Values{"email": {adminEmail}, "password": {"nope"}}, nil)
+	}
+	resp, _ := c.do(http.MethodPost, "/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}}, nil)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("after %d failures: %d, want 429", loginBurst, resp.StatusCode)
+	}
+}
+
+func TestLoginLimiterWindow(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := newLoginLimiter(func() time.Time { return now })
+	for range loginBurst {
+		l.fail("1.2.3.4")
+	}
+	if !l.blocked("1.2.3.4") || l.blocked("5.6.7.8") {
+		t.Fatal("limit not per address")
+	}
+	now = now.Add(loginWindow + time.Second)
+	if l.blocked("1.2.3.4") {
+		t.Fatal("failures outlived the window")
+	}
+}
+
+func TestExpiredOrForgedCookieRefused(t *testing.T) {
+	now := time.Now()
+	e := newEnv(t, func(d *Deps) { d.Now = func() time.Time { return now } })
+	c := e.client()
+	c.signIn()
+	now = now.Add(sessionTTL + time.Minute)
+	if resp, _ := c.get("/admin/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("expired admin session: %d", resp.StatusCode)
+	}
+	// A value sealed for another purpose does not open as a cookie.
+	other, _ := e.secrets.Seal([]byte(`{"a":"`+e.admin.ID+`","e":9999999999,"c":"x"}`), TOTPAdditionalData(e.admin.ID))
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/admin/", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: b64(other)})
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("forged cookie: %d", resp.StatusCode)
+	}
+}

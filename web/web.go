@@ -1,0 +1,137 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Deps are what the dashboard needs. Manager, Store, Secrets and Passwords
+// are required.
+type Deps struct {
+	Manager   *sm.Manager
+	Store     sm.FullStore
+	Secrets   sm.Secrets        // seals the admin session cookie
+	Passwords sm.PasswordHasher // admin sign-in
+	Bus       sm.Bus            // live updates; nil: polling only
+	Alerts    AlertAdmin        // nil hides the alert rules and deliveries UI
+	License   func() LicenseInfo
+	// Demo shows a "Demo data" banner on every page.
+	Demo   bool
+	Logger *slog.Logger
+	Now    func() time.Time
+	// ClientIP returns the client address of a request (trusted-proxy
+	// aware); nil uses the socket address.
+	ClientIP func(r *http.Request) netip.Addr
+	// InsecureCookies drops the Secure attribute of the admin cookie for
+	// plain-HTTP development on a non-loopback address. Without it the
+	// cookie is Secure unless the request came over plain HTTP from
+	// loopback (see secureCookie).
+	InsecureCookies bool
+	// MaxSSEClients bounds concurrent live-update streams (default 100).
+	MaxSSEClients int
+}
+
+// AlertAdmin manages alert rules and deliveries for the dashboard. Rules are
+// JSON documents (the alert package's Rule); save errors are *sm.Error with
+// Fields, e.g. {"condition": "line 2, column 7: ..."}.
+type AlertAdmin interface {
+	ListRules(ctx context.Context) ([]json.RawMessage, error)
+	// SaveRule creates the rule when id is empty, else replaces rule id.
+	SaveRule(ctx context.Context, id string, rule json.RawMessage) (json.RawMessage, error)
+	DeleteRule(ctx context.Context, id string) error
+	// SendTest sends a test alert through every channel of rule id.
+	SendTest(ctx context.Context, id string) error
+	ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error)
+	// RetryDelivery makes a dead delivery pending again.
+	RetryDelivery(ctx context.Context, id int64) error
+}
+
+// LicenseInfo is the licence status shown in the dashboard.
+type LicenseInfo struct {
+	Edition  string // Free, Premium, Advanced
+	Licensee string
+	Expires  time.Time // zero: no expiry
+	// Status is a short human text, e.g. "valid" or "expired 3 days ago".
+	Status string
+	Valid  bool
+}
+
+// server holds the dashboard's dependencies and templates.
+type server struct {
+	d     Deps
+	log   *slog.Logger
+	now   func() time.Time
+	pages map[string]*pageTemplate
+	hub   *hub
+	login *loginLimiter
+	cop   *http.CrossOriginProtection
+}
+
+// New returns the handler of everything under /admin/; mount it with
+// mux.Handle("/admin/", h).
+func New(d Deps) (http.Handler, error) {
+	if d.Manager == nil || d.Store == nil || d.Secrets == nil || d.Passwords == nil {
+		return nil, errors.New("web: Deps needs Manager, Store, Secrets and Passwords")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = sm.SystemClock{}.Now
+	}
+	if d.MaxSSEClients <= 0 {
+		d.MaxSSEClients = 100
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		d: d, log: d.Logger, now: d.Now, pages: pages,
+		hub:   newHub(d.Bus, d.MaxSSEClients),
+		login: newLoginLimiter(d.Now),
+		cop:   http.NewCrossOriginProtection(),
+	}
+	return s.routes(), nil
+}
+
+// license returns the licence status; Free without a licence function.
+func (s *server) license() LicenseInfo {
+	if s.d.License == nil {
+		return LicenseInfo{Edition: "Free", Status: "No licence key: Free edition", Valid: true}
+	}
+	return s.d.License()
+}
+
+// clientIP is the address recorded for admin actions.
+func (s *server) clientIP(r *http.Request) netip.Addr {
+	if s.d.ClientIP != nil {
+		return s.d.ClientIP(r)
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// actor is the signed-in admin as the audit log names them.
+func (s *server) actor(r *http.Request) sm.Actor {
+	a := adminFrom(r.Context())
+	ip := s.clientIP(r)
+	act := sm.Actor{Type: sm.ActorAdmin, IP: ""}
+	if ip.IsValid() {
+		act.IP = ip.String()
+	}
+	if a != nil {
+		act.ID = a.ID
+	}
+	return act
+}
