@@ -74,8 +74,8 @@ func screenshot(t *testing.T, ctx context.Context, url, name string) {
 		t.Fatal(err)
 	}
 	for _, size := range []struct {
-		name   string
-		w, h   int64
+		name string
+		w, h int64
 	}{{"desktop", 1440, 900}, {"phone", 390, 844}} {
 		err := chromedp.Do(ctx,
 			chromedp.EmulateViewport(size.w, size.h),
