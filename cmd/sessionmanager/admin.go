@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"flag"
 	"fmt"
 	"io"
 	"net/mail"
+	"net/url"
 	"os"
 	"strings"
 
@@ -16,6 +19,7 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/token"
+	"github.com/magic-sessionmanager/sessionmanager/web"
 )
 
 // toolStore opens the store and the secrets for a one-shot command.
@@ -126,8 +130,38 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stdout, plain)
 		fmt.Fprintf(stderr, "token %q (scope %s, id %s) created; it is shown only once\n", t.Name, t.Scope, t.ID)
 		return nil
+	case "totp":
+		email := fs.String("email", "", "admin email")
+		if err := fs.Parse(args); err != nil {
+			return &configError{err.Error()}
+		}
+		_, st, sec, err := toolStore(ctx, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		a, err := st.AdminByEmail(ctx, strings.ToLower(*email))
+		if err != nil {
+			return &configError{fmt.Sprintf("admin totp: no admin %q", *email)}
+		}
+		var raw [20]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return err
+		}
+		secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:])
+		sealed, err := web.SealTOTP(sec, a.ID, secret)
+		if err != nil {
+			return err
+		}
+		if err := st.SetAdminTOTP(ctx, a.ID, sealed); err != nil {
+			return err
+		}
+		// The secret is shown once, to this terminal, for an authenticator app.
+		fmt.Fprintf(stdout, "otpauth://totp/%s?secret=%s&issuer=%s\n", url.PathEscape("Magic Session Manager:"+a.Email), secret, url.QueryEscape("Magic Session Manager"))
+		fmt.Fprintln(stderr, "two-factor sign-in enabled: add the otpauth URL above to an authenticator app")
+		return nil
 	}
-	return &configError{fmt.Sprintf("admin: unknown command %q (expected create or create-token)", sub)}
+	return &configError{fmt.Sprintf("admin: unknown command %q (expected create, create-token or totp)", sub)}
 }
 
 func fieldList(err error) string {

@@ -44,6 +44,7 @@ Usage:
   sessionmanager keygen
   sessionmanager admin create --email E [--password P]
   sessionmanager admin create-token --name NAME --scope read|write|service
+  sessionmanager admin totp --email E          enable two-factor sign-in for an admin
   sessionmanager audit verify
   sessionmanager geoip update [--account-id ID --license-key KEY] [--editions E,...] [--dir DIR]
   sessionmanager license issue --key FILE --licensee L --edition premium|advanced --expires 2027-01-01
