@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/netip"
@@ -144,9 +145,26 @@ func (s *server) handleAdminClean() http.Handler {
 }
 
 func (s *server) auditAdmin(r *http.Request, action, userID, sessionID string) {
+	s.auditAdminData(r, action, userID, sessionID, nil)
+}
+
+// auditAdminData records an admin action (who: the token, from which IP,
+// what: action plus non-personal details) in the audit log; a failure is
+// logged, as the action is already done.
+func (s *server) auditAdminData(r *http.Request, action, userID, sessionID string, details map[string]any) {
 	a := s.adminActor(r)
-	_ = s.Manager.Record(r.Context(), &sm.Event{Type: sm.EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP, UserID: userID, SessionID: sessionID,
-		Data: []byte(`{"action":` + strconv.Quote(action) + `}`)})
+	data := map[string]any{"action": action}
+	for k, v := range details {
+		data[k] = v
+	}
+	if t := adminFrom(r.Context()); t != nil {
+		data["tokenId"] = t.ID
+	}
+	raw, _ := json.Marshal(data)
+	e := &sm.Event{Type: sm.EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP, UserID: userID, SessionID: sessionID, Data: raw}
+	if err := s.Manager.Record(r.Context(), e); err != nil {
+		s.log.Error("admin action not recorded in the audit log", "action", action, "err", err)
+	}
 }
 
 func (s *server) handleAdminListUsers() http.Handler {
@@ -219,6 +237,7 @@ func (s *server) handleAdminTerminateAll() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
+		s.auditAdminData(r, "user.terminate_all", id, "", map[string]any{"ended": n})
 		encode(w, http.StatusOK, map[string]any{"ended": n})
 	})
 }

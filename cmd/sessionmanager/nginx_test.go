@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+)
+
+// nginxConf is the forward-auth configuration documented in
+// docs/INTEGRATIONS.md, with the test's ports and paths.
+const nginxConf = `daemon off;
+master_process off;
+pid {{dir}}/nginx.pid;
+error_log {{dir}}/error.log info;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path {{dir}}/body;
+    proxy_temp_path {{dir}}/proxy;
+    fastcgi_temp_path {{dir}}/fastcgi;
+    uwsgi_temp_path {{dir}}/uwsgi;
+    scgi_temp_path {{dir}}/scgi;
+    server {
+        listen {{listen}};
+        location = /_msm_verify {
+            internal;
+            proxy_pass {{sessionmanager}}/api/auth/verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+        }
+        location / {
+            auth_request /_msm_verify;
+            auth_request_set $msm_user $upstream_http_x_user_id;
+            auth_request_set $msm_session $upstream_http_x_session_id;
+            auth_request_set $msm_reason $upstream_http_x_session_terminated_reason;
+            add_header X-Session-Terminated-Reason $msm_reason always;
+            proxy_set_header X-User-Id $msm_user;
+            proxy_set_header X-Session-Id $msm_session;
+            proxy_set_header Authorization "";
+            proxy_pass {{upstream}};
+        }
+    }
+}
+`
+
+// startNginx runs a real nginx (a child process with its own prefix in a
+// temp dir) in front of upstream, asking sessionmanager for every request.
+func startNginx(t *testing.T, sessionmanager, upstream string) string {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
+			if _, statErr := os.Stat(p); statErr == nil {
+				bin, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		if testenv.Required() {
+			t.Fatal("nginx is not installed, and services are required here (scripts/services.sh installs it)")
+		}
+		t.Skip("nginx is not installed: skipping (apt-get install -y nginx to run this test)")
+	}
+	dir := t.TempDir()
+	listen := freePort(t)
+	conf := strings.NewReplacer("{{dir}}", dir, "{{listen}}", listen, "{{sessionmanager}}", sessionmanager, "{{upstream}}", upstream).Replace(nginxConf)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start nginx: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", listen, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return "http://" + listen
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not listen on %s", listen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNginxAuthRequest(t *testing.T) {
+	s := startServer(t, nil)
+	var mu sync.Mutex
+	var seen []string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-User-Id"))
+		mu.Unlock()
+		fmt.Fprintf(w, "hello %s", r.Header.Get("X-User-Id"))
+	}))
+	defer upstream.Close()
+	proxy := startNginx(t, s.base, upstream.URL)
+
+	reg := s.register(t, "dave")
+	jwt := str(reg, "jwt")
+	uid := str(reg["user"].(map[string]any), "id")
+	sid := str(reg["session"].(map[string]any), "id")
+	get := func(bearer string) (int, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", proxy+"/private/page", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	upstreamCalls := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+
+	if code, _ := get(jwt); code != 200 {
+		t.Fatalf("valid session through nginx: %d", code)
+	}
+	if calls := upstreamCalls(); len(calls) != 1 || calls[0] != uid {
+		t.Fatalf("upstream saw X-User-Id %v, want [%s]", calls, uid)
+	}
+	if code, _ := get(""); code != 401 {
+		t.Fatalf("no token through nginx: %d, want 401", code)
+	}
+	if code, _ := get(jwt + "x"); code != 401 {
+		t.Fatalf("bad token through nginx: %d, want 401", code)
+	}
+	if n := len(upstreamCalls()); n != 1 {
+		t.Fatalf("refused requests reached the upstream (%d calls)", n)
+	}
+
+	// Force logout: the very next request is refused.
+	write := s.adminToken("write")
+	if code, _, body := s.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil); code != 200 {
+		t.Fatalf("terminate: %d %v", code, body)
+	}
+	code, h := get(jwt)
+	if code != 401 {
+		t.Fatalf("force-logged-out session through nginx: %d, want 401", code)
+	}
+	if r := h.Get("X-Session-Terminated-Reason"); r != "manual" {
+		t.Errorf("reason header through nginx: %q, want manual", r)
+	}
+	if n := len(upstreamCalls()); n != 1 {
+		t.Fatalf("the ended session reached the upstream (%d calls)", n)
+	}
+}

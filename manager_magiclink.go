@@ -1,0 +1,201 @@
+package sessionmanager
+
+import (
+	"context"
+	"encoding/hex"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// MagicLinkOptions are the rules of passwordless (magic-link) login.
+type MagicLinkOptions struct {
+	// TTL is how long a link is valid (default 15m).
+	TTL time.Duration
+	// Signup lets an unknown email create an account by following a link.
+	Signup bool
+	// PerEmail and PerIP cap link requests per Window (defaults 5 and 20).
+	PerEmail, PerIP int64
+	// Window is the rate-limit window (default 15m).
+	Window time.Duration
+}
+
+func (o MagicLinkOptions) withDefaults() MagicLinkOptions {
+	if o.TTL <= 0 {
+		o.TTL = 15 * time.Minute
+	}
+	if o.PerEmail <= 0 {
+		o.PerEmail = 5
+	}
+	if o.PerIP <= 0 {
+		o.PerIP = 20
+	}
+	if o.Window <= 0 {
+		o.Window = 15 * time.Minute
+	}
+	return o
+}
+
+// MagicLinkGrant is a link to send: the token in clear (it exists only
+// here and in the email) and the stored record.
+type MagicLinkGrant struct {
+	Token string
+	Link  *MagicLink
+}
+
+// MagicLinkMail is one sign-in email.
+type MagicLinkMail struct {
+	To        string
+	URL       string
+	ExpiresAt time.Time
+}
+
+// MagicLinkMailer sends sign-in emails (SMTP in the server).
+type MagicLinkMailer interface {
+	SendMagicLink(ctx context.Context, m MagicLinkMail) error
+}
+
+// LimitMagicLink counts a link request against the per-email and per-IP
+// limits and refuses (ETOOMANY) past them. It is answered the same whether
+// or not the account exists, so it leaks nothing. The email is counted by
+// its keyed hash: no address in clear in the counter store.
+func (m *Manager) LimitMagicLink(ctx context.Context, email string, client ClientInfo, opt MagicLinkOptions) error {
+	opt = opt.withDefaults()
+	digest := m.cfg.Secrets.LookupHash("magic-link-email:" + strings.ToLower(strings.TrimSpace(email)))
+	keys := []struct {
+		key   string
+		limit int64
+	}{
+		{"ml:email:" + hex.EncodeToString(digest[:16]), opt.PerEmail},
+		{"ml:ip:" + client.IP.Unmap().String(), opt.PerIP},
+	}
+	// Every request counts against both limits, refused ones included.
+	over := false
+	for _, k := range keys {
+		n, err := m.fails.Incr(ctx, k.key, opt.Window)
+		if err != nil {
+			return err
+		}
+		over = over || n > k.limit
+	}
+	if over {
+		return &Error{Code: ETOOMANY, Message: "Too many sign-in link requests; try again later", Reason: "too_many_attempts",
+			RetryAfterSeconds: int(opt.Window / time.Second)}
+	}
+	return nil
+}
+
+// IssueMagicLink creates a single-use sign-in link for the account of
+// email, or for a new account when opt.Signup is set. It returns nil (and
+// no error) when there is nothing to send: unknown email without sign-up,
+// or a blocked account. Only the token's lookup hash is stored.
+func (m *Manager) IssueMagicLink(ctx context.Context, email string, client ClientInfo, opt MagicLinkOptions) (*MagicLinkGrant, error) {
+	opt = opt.withDefaults()
+	email = strings.ToLower(strings.TrimSpace(email))
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return nil, InvalidFields(map[string]string{"email": "must be a valid email address"})
+	}
+	u, err := m.store.UserByIdentifier(ctx, email)
+	if err != nil && !IsNotFound(err) {
+		return nil, err
+	}
+	if u != nil && !strings.EqualFold(u.Email, email) {
+		u = nil // the identifier matched a username, not this address
+	}
+	if (u == nil && !opt.Signup) || (u != nil && u.Blocked) {
+		return nil, nil
+	}
+	token, hash, err := m.cfg.Secrets.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	now := m.clock.Now()
+	l := &MagicLink{Hash: hash, Email: email, IP: client.IP.Unmap().String(), CreatedAt: now, ExpiresAt: now.Add(opt.TTL)}
+	e := &Event{Type: EventMagicLinkSent, ActorType: ActorUser, IP: l.IP, UserAgent: client.UserAgent, Data: jsonObject("signup", u == nil)}
+	if u != nil {
+		l.UserID, e.UserID, e.ActorID = u.ID, u.ID, u.ID
+	} else {
+		e.Personal = jsonObject("email", email)
+	}
+	links, err := m.magicLinks()
+	if err != nil {
+		return nil, err
+	}
+	if err := links.CreateMagicLink(ctx, l); err != nil {
+		return nil, err
+	}
+	m.audit(ctx, e, nil)
+	return &MagicLinkGrant{Token: token, Link: l}, nil
+}
+
+// VerifyMagicLink spends a sign-in link and starts a session with the
+// same pipeline as a password login (device, geo, risk, alerts). Of
+// concurrent calls with one token exactly one succeeds; the others, like an
+// expired or unknown link, get EINVALID with reason link_used, link_expired
+// or link_unknown.
+func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client ClientInfo) (*LoginResult, error) {
+	links, err := m.magicLinks()
+	if err != nil {
+		return nil, err
+	}
+	if token == "" || len(token) > 128 {
+		return nil, &Error{Code: EINVALID, Message: "this sign-in link is not valid", Reason: "link_unknown"}
+	}
+	l, err := links.ConsumeMagicLink(ctx, m.cfg.Secrets.LookupHash(token), m.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	var u *User
+	if l.UserID != "" {
+		u, err = m.store.UserByID(ctx, l.UserID)
+	} else {
+		u, err = m.signupUser(ctx, l.Email, client)
+	}
+	if IsNotFound(err) {
+		return nil, &Error{Code: EINVALID, Message: "this sign-in link is not valid", Reason: "link_unknown"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.StartSession(ctx, u, AuthMagicLink, client)
+}
+
+// magicLinks is the store's MagicLinkStore (an optional ability).
+func (m *Manager) magicLinks() (MagicLinkStore, error) {
+	links, ok := m.store.(MagicLinkStore)
+	if !ok {
+		return nil, Errorf(EUNAVAILABLE, "magic links are not supported by this store")
+	}
+	return links, nil
+}
+
+// signupUser returns the account of email, creating it (without a
+// password) when it does not exist yet.
+func (m *Manager) signupUser(ctx context.Context, email string, client ClientInfo) (*User, error) {
+	base := email[:strings.IndexByte(email, '@')]
+	if len(base) < 3 || len(base) > 48 || strings.ContainsAny(base, " \t") {
+		base = "user"
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		if u, err := m.store.UserByIdentifier(ctx, email); err == nil && strings.EqualFold(u.Email, email) {
+			return u, nil
+		} else if err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+		name := base
+		if attempt > 0 {
+			name = base + "-" + newID()[:6]
+		}
+		now := m.clock.Now()
+		u := &User{ID: newID(), Email: email, Username: name, CreatedAt: now, UpdatedAt: now}
+		err := m.store.CreateUser(ctx, u)
+		if err == nil {
+			m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: client.IP.String(), UserAgent: client.UserAgent, Data: jsonObject("method", AuthMagicLink)}, nil)
+			return u, nil
+		}
+		if ErrorCode(err) != ECONFLICT {
+			return nil, err
+		}
+	}
+	return nil, Errorf(ECONFLICT, "could not create an account for this email; try again")
+}
