@@ -62,6 +62,8 @@ type Config struct {
 	Unavailable func() bool
 	// OnSettings is called with the settings whenever they are (re)loaded.
 	OnSettings func(*Settings)
+	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
+	PurgeHour *int
 }
 
 // Licensed features (see package license).

@@ -113,16 +113,20 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	return n + len(ended), nil
 }
 
-// PurgeHour is the UTC hour of the nightly purge.
-const PurgeHour = 3
+// DefaultPurgeHour is the UTC hour of the nightly purge.
+const DefaultPurgeHour = 3
 
 func (m *Manager) purgeLoop(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
+	hour := DefaultPurgeHour
+	if m.cfg.PurgeHour != nil {
+		hour = *m.cfg.PurgeHour
+	}
 	var lastDay string
 	for {
 		now := m.clock.Now()
-		if day := now.Format(time.DateOnly); now.Hour() >= PurgeHour && day != lastDay {
+		if day := now.Format(time.DateOnly); now.Hour() >= hour && day != lastDay {
 			if _, err := m.Purge(ctx); err != nil {
 				m.log.Error("nightly purge failed", "err", err)
 			} else {

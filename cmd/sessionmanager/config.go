@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,8 @@ type config struct {
 	RedisFailClosed bool
 	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
 	RedisPrefix string
+	// PurgeHour is the UTC hour of the nightly purge of ended sessions.
+	PurgeHour int
 	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
 	demo    bool
 	demoGeo sm.GeoResolver
@@ -138,6 +141,13 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 			return nil, badVar("SM_TRUSTED_PROXIES", "a comma-separated list of CIDRs or IP addresses, e.g. 10.0.0.0/8,127.0.0.1", v)
 		}
 		c.TrustedProxies = p
+	}
+	if v := env("SM_PURGE_HOUR", "3"); true {
+		h, err := strconv.Atoi(v)
+		if err != nil || h < 0 || h > 23 {
+			return nil, badVar("SM_PURGE_HOUR", "an hour of the day in UTC, 0 to 23", v)
+		}
+		c.PurgeHour = h
 	}
 	switch v := env("SM_WEBHOOK_ALLOW_PRIVATE", "false"); v {
 	case "true", "1":

@@ -108,6 +108,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		ValidateSettings: risk.NormalizeSettings, ValidatePassword: password.Validate,
 		Throttle:       throttle(risk.DefaultThrottleLimits),
 		Allows:         a.license.Allows,
+		PurgeHour:      &c.PurgeHour,
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
