@@ -21,7 +21,11 @@ type EngineConfig struct {
 	NewSignInEmail bool
 	// ConditionTimeout bounds one custom condition (default 50ms).
 	ConditionTimeout time.Duration
-	Logger           *slog.Logger
+	// Conditions, when set, says whether custom JavaScript conditions may run
+	// (the licence gate sessionmanager.FeatureCondition). While it says no,
+	// a rule with a condition does not fire: its condition cannot be checked.
+	Conditions func() bool
+	Logger     *slog.Logger
 }
 
 // Engine turns login events into outbox deliveries. It implements
@@ -30,6 +34,7 @@ type Engine struct {
 	rules     *Rules
 	eval      *evaluator
 	newSignIn atomic.Bool
+	conds     func() bool
 	log       *slog.Logger
 }
 
@@ -37,7 +42,7 @@ var _ sm.Alerter = (*Engine)(nil)
 
 // NewEngine returns an Engine over the rules.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{rules: cfg.Rules, eval: newEvaluator(cfg.ConditionTimeout), log: cfg.Logger}
+	e := &Engine{rules: cfg.Rules, eval: newEvaluator(cfg.ConditionTimeout), conds: cfg.Conditions, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -103,6 +108,9 @@ func (e *Engine) fires(c *compiledRule, in *sm.AlertInput) ([]string, bool) {
 	}
 	if c.prog == nil {
 		return matched, true
+	}
+	if e.conds != nil && !e.conds() {
+		return nil, false
 	}
 	ok, err := e.eval.eval(c.prog, conditionEvent(in))
 	if err != nil {

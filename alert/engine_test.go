@@ -154,3 +154,32 @@ func BenchmarkDeliveries(b *testing.B) {
 		}
 	}
 }
+
+// TestConditionsLockedByLicence: without the custom-conditions feature a
+// rule with a condition does not fire; plain trigger rules still do.
+func TestConditionsLockedByLicence(t *testing.T) {
+	ctx := context.Background()
+	rules := newRules(t, openStore(t, ""), newSealer(t))
+	plain := mustCreate(t, rules, Rule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"}, Channels: emailTo})
+	cond := mustCreate(t, rules, Rule{Name: "Condition only", Enabled: true, Condition: `event.score < 60`, Channels: emailTo})
+	var allowed bool
+	e := NewEngine(EngineConfig{Rules: rules, ConditionTimeout: time.Second, Conditions: func() bool { return allowed }})
+	fired := func() map[string]bool {
+		ds, err := e.Deliveries(ctx, loginInput())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, d := range ds {
+			m[d.RuleID] = true
+		}
+		return m
+	}
+	if got := fired(); !got[plain.ID] || got[cond.ID] {
+		t.Fatalf("locked: fired %v, want only the plain rule", got)
+	}
+	allowed = true
+	if got := fired(); !got[plain.ID] || !got[cond.ID] {
+		t.Fatalf("unlocked: fired %v, want both", got)
+	}
+}

@@ -18,7 +18,7 @@ type alertParts struct {
 	worker *alert.Worker
 }
 
-func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets, log *slog.Logger) (*alertParts, error) {
+func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets, allows func(string) bool, log *slog.Logger) (*alertParts, error) {
 	// Development may post to a receiver on this machine; production never
 	// posts to private or loopback addresses.
 	targets := alert.TargetPolicy{AllowHTTPLoopback: c.Env != "production"}
@@ -34,7 +34,8 @@ func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets
 	if raw, err := st.GetSetting(ctx, sm.SettingsKey); err == nil {
 		_ = json.Unmarshal(raw, settings)
 	}
-	engine := alert.NewEngine(alert.EngineConfig{Rules: rules, NewSignInEmail: settings.NewSignInEmail, Logger: log})
+	engine := alert.NewEngine(alert.EngineConfig{Rules: rules, NewSignInEmail: settings.NewSignInEmail, Logger: log,
+		Conditions: func() bool { return allows(sm.FeatureCondition) }})
 	http := alert.HTTPConfig{Targets: targets, UserAgent: "MagicSessionManager/" + version}
 	senders := map[string]alert.Sender{
 		alert.ChannelSlack:   alert.NewSlackSender(http),

@@ -97,7 +97,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	a.runners = append(a.runners, a.license.Run)
 	metrics := httpapi.NewMetrics(nil, nil)
-	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, log); err != nil {
+	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, a.license.Allows, log); err != nil {
 		return nil, err
 	}
 	mcfg := sm.Config{
