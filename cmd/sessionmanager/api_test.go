@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -241,5 +245,57 @@ func TestBadInputNever500(t *testing.T) {
 	// The sessions table survived the injection attempt.
 	if code, _, _ := s.call("GET", "/api/users/me", str(reg, "jwt"), nil); code != 200 {
 		t.Errorf("after injection attempts: %d", code)
+	}
+}
+
+// TestRefreshCookieMode: with SM_REFRESH_COOKIE the refresh token also
+// travels as an HttpOnly cookie scoped to /api/auth.
+func TestRefreshCookieMode(t *testing.T) {
+	s := startServer(t, map[string]string{"SM_REFRESH_COOKIE": "msm_refresh"})
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	post := func(path, body, bearer string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest("POST", s.base+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	resp, reg := post("/api/auth/local/register", `{"username":"kim","email":"kim@example.com","password":"correct horse battery"}`, "")
+	var cookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "msm_refresh" {
+			cookie = ck
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.Path != "/api/auth" || cookie.Value != str(reg, "refreshToken") || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("refresh cookie: %+v", cookie)
+	}
+	// Refresh with the cookie alone (no body): rotates, and the cookie follows.
+	resp, out := post("/api/auth/refresh", "", "")
+	if resp.StatusCode != 200 || str(out, "refreshToken") == cookie.Value {
+		t.Fatalf("cookie refresh: %d %v", resp.StatusCode, out)
+	}
+	if resp, _ := post("/api/auth/logout", "", str(out, "jwt")); resp.StatusCode != 200 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	u, _ := url.Parse(s.base + "/api/auth/refresh")
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "msm_refresh" {
+			t.Errorf("logout left the refresh cookie: %+v", ck)
+		}
+	}
+	if resp, _ := post("/api/auth/refresh", `{"refreshToken":"`+str(out, "refreshToken")+`"}`, ""); resp.StatusCode != 401 {
+		t.Errorf("refresh after logout: %d", resp.StatusCode)
 	}
 }

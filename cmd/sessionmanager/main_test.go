@@ -171,8 +171,10 @@ func TestServeHealthReadyAndShutdown(t *testing.T) {
 	}
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(m), "msm_http_requests_total") {
-		t.Error("metrics do not list request counts")
+	for _, name := range []string{"msm_http_requests_total", "msm_active_sessions", "msm_outbox_depth", "msm_http_request_duration_seconds"} {
+		if !strings.Contains(string(m), name) {
+			t.Errorf("metrics do not list %s", name)
+		}
 	}
 	code, _, _ = s.call("GET", "/.well-known/jwks.json", "", nil)
 	if code != 200 {
