@@ -326,3 +326,36 @@ func TestLastSeenWritesAtMostOncePerInterval(t *testing.T) {
 		}
 	})
 }
+
+// TestDegradedReadsTheStore: while the bus is down (Degraded), a session
+// ended by another instance (straight in the store, no bus message) is
+// refused at once; in fail-closed mode (Unavailable) every request is 503.
+func TestDegradedReadsTheStore(t *testing.T) {
+	var degraded, unavailable bool
+	eachStore(t, func(t *testing.T, e *env) {
+		degraded, unavailable = false, false
+		res := e.register("deg")
+		if _, err := e.m.Authenticate(e.ctx, res.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		// Another instance ends it; this one hears nothing.
+		if _, err := e.store.EndSession(e.ctx, res.Session.ID, sm.EndManual, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Authenticate(e.ctx, res.AccessToken); err != nil {
+			t.Fatalf("healthy bus: the cached state serves until its TTL (got %v)", err)
+		}
+		degraded = true
+		if _, err := e.m.Authenticate(e.ctx, res.AccessToken); reasonOf(t, err) != "manual" {
+			t.Fatalf("degraded: the store's end must hold at once, got %v", err)
+		}
+		other := e.login("deg")
+		unavailable = true
+		if _, err := e.m.Authenticate(e.ctx, other.AccessToken); sm.ErrorCode(err) != sm.EUNAVAILABLE {
+			t.Fatalf("fail-closed: want 503, got %v", err)
+		}
+	}, func(c *sm.Config) {
+		c.Degraded = func() bool { return degraded }
+		c.Unavailable = func() bool { return unavailable }
+	})
+}

@@ -60,6 +60,10 @@ type Config struct {
 	// Unavailable, when set and true, makes Authenticate refuse with 503:
 	// the fail-closed mode for when shared state (Redis) cannot be checked.
 	Unavailable func() bool
+	// Degraded, when set and true, makes every request read the session's
+	// state from the store instead of the cache: the fail-open mode while the
+	// bus (Redis) is down, so another instance's revocation holds at once.
+	Degraded func() bool
 	// OnSettings is called with the settings whenever they are (re)loaded.
 	OnSettings func(*Settings)
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).

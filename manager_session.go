@@ -48,7 +48,7 @@ func (m *Manager) Authenticate(ctx context.Context, accessToken string) (Princip
 // sessionState returns the state from the cache or, when missing or stale,
 // from the store.
 func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (sessionState, error) {
-	if st, ok := m.states.get(sid, now); ok {
+	if st, ok := m.states.get(sid, now); ok && (st.status == StatusEnded || m.cfg.Degraded == nil || !m.cfg.Degraded()) {
 		return st, nil
 	}
 	s, err := m.store.SessionByID(ctx, sid)

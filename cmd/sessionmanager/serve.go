@@ -130,8 +130,12 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 			}()
 		},
 	}
-	if c.RedisFailClosed && a.cluster.healthy != nil {
-		mcfg.Unavailable = func() bool { return !a.cluster.healthy() }
+	if a.cluster.healthy != nil {
+		if c.RedisFailClosed {
+			mcfg.Unavailable = func() bool { return !a.cluster.healthy() }
+		} else {
+			mcfg.Degraded = func() bool { return !a.cluster.healthy() }
+		}
 	}
 	if a.geo != nil {
 		a.resolver = a.geo
