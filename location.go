@@ -56,3 +56,37 @@ type GeoResult struct {
 type GeoResolver interface {
 	Lookup(ctx context.Context, ip netip.Addr) (GeoResult, error)
 }
+
+// SetFlag sets the threat flag with the given name (vpn, proxy, tor,
+// datacenter, threat or known_threat); false for an unknown name.
+func (t *Threat) SetFlag(name string) bool {
+	switch name {
+	case "vpn":
+		t.VPN = true
+	case "proxy":
+		t.Proxy = true
+	case "tor":
+		t.Tor = true
+	case "datacenter":
+		t.Datacenter = true
+	case "threat", "known_threat":
+		t.KnownThreat = true
+	default:
+		return false
+	}
+	return true
+}
+
+// ParseIPFilter reads an address (as a single-address prefix) or a CIDR
+// prefix, for SessionFilter.IPPrefix.
+func ParseIPFilter(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	netmail "net/mail"
-	"net/url"
-	"strconv"
 	"time"
 
-	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/wneessen/go-mail"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/smtpurl"
 )
 
 // DefaultSMTPTimeout bounds one SMTP delivery.
@@ -50,61 +50,11 @@ func NewEmailSender(cfg EmailConfig) (*EmailSender, error) {
 	if err != nil {
 		return nil, sm.Errorf(sm.EINVALID, "alert sender address (SM_ALERT_FROM) is not an email address")
 	}
-	u, err := url.Parse(cfg.SMTPURL)
-	if err != nil || u.Hostname() == "" {
-		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL must look like smtp://user:pass@host:587")
+	host, opts, err := smtpurl.Options(cfg.SMTPURL, cfg.Timeout, cfg.TLSConfig)
+	if err != nil {
+		return nil, err
 	}
-	opts := []mail.Option{mail.WithTimeout(cfg.Timeout)}
-	port := 0
-	if p := u.Port(); p != "" {
-		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
-			return nil, sm.Errorf(sm.EINVALID, "SMTP_URL has an invalid port")
-		}
-	}
-	tlsMode := u.Query().Get("tls")
-	switch u.Scheme {
-	case "smtps":
-		opts = append(opts, mail.WithSSL())
-		if port == 0 {
-			port = 465
-		}
-	case "smtp":
-		switch tlsMode {
-		case "", "starttls":
-			opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
-			if port == 0 {
-				port = 587
-			}
-		case "opportunistic":
-			opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
-			if port == 0 {
-				port = 587
-			}
-		case "none":
-			opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
-			if port == 0 {
-				port = 25
-			}
-		default:
-			return nil, sm.Errorf(sm.EINVALID, "SMTP_URL tls must be starttls, opportunistic or none")
-		}
-	default:
-		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL scheme must be smtp or smtps")
-	}
-	opts = append(opts, mail.WithPort(port))
-	tlsConfig := cfg.TLSConfig
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tlsConfig = tlsConfig.Clone()
-	tlsConfig.ServerName = u.Hostname()
-	opts = append(opts, mail.WithTLSConfig(tlsConfig))
-	if u.User != nil {
-		pass, _ := u.User.Password()
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(u.User.Username()), mail.WithPassword(pass))
-	}
-	return &EmailSender{cfg: cfg, host: u.Hostname(), opts: opts, from: from}, nil
+	return &EmailSender{cfg: cfg, host: host, opts: opts, from: from}, nil
 }
 
 // Send renders the alert and sends it to the channel's recipients.

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,18 +33,11 @@ func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
 		f.Country = strings.ToUpper(c)
 	}
 	if ip := strings.TrimSpace(q.Get("ip")); ip != "" {
-		if strings.Contains(ip, "/") {
-			p, err := netip.ParsePrefix(ip)
-			if err != nil {
-				bad["ip"] = "must be an IP address or a CIDR prefix"
-			}
-			f.IPPrefix = p.Masked()
-		} else if a, err := netip.ParseAddr(ip); err != nil {
+		p, err := sm.ParseIPFilter(ip)
+		if err != nil {
 			bad["ip"] = "must be an IP address or a CIDR prefix"
-		} else {
-			a = a.Unmap()
-			f.IPPrefix = netip.PrefixFrom(a, a.BitLen())
 		}
+		f.IPPrefix = p
 	}
 	if d := q.Get("device"); d != "" {
 		switch d {
@@ -56,18 +48,7 @@ func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
 		}
 	}
 	for _, t := range splitList(q.Get("threat")) {
-		switch strings.ToLower(t) {
-		case "vpn":
-			f.AnyThreat.VPN = true
-		case "proxy":
-			f.AnyThreat.Proxy = true
-		case "tor":
-			f.AnyThreat.Tor = true
-		case "datacenter":
-			f.AnyThreat.Datacenter = true
-		case "threat", "known_threat":
-			f.AnyThreat.KnownThreat = true
-		default:
+		if !f.AnyThreat.SetFlag(strings.ToLower(t)) {
 			bad["threat"] = "must be vpn, proxy, tor, datacenter or threat (comma-separated)"
 		}
 	}

@@ -2,15 +2,14 @@ package httpapi
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	netmail "net/mail"
-	"net/url"
-	"strconv"
 	"time"
 
-	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/wneessen/go-mail"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/smtpurl"
 )
 
 // SMTPMailer sends sign-in emails with go-mail.
@@ -30,40 +29,11 @@ func NewSMTPMailer(smtpURL, from string) (*SMTPMailer, error) {
 	if err != nil {
 		return nil, sm.Errorf(sm.EINVALID, "the sign-in email sender %q is not an email address", from)
 	}
-	u, err := url.Parse(smtpURL)
-	if err != nil || u.Hostname() == "" {
-		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL must look like smtp://user:pass@host:587")
+	host, opts, err := smtpurl.Options(smtpURL, 10*time.Second, nil)
+	if err != nil {
+		return nil, err
 	}
-	port, defPort := 0, 587
-	if p := u.Port(); p != "" {
-		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
-			return nil, sm.Errorf(sm.EINVALID, "SMTP_URL has an invalid port")
-		}
-	}
-	opts := []mail.Option{mail.WithTimeout(10 * time.Second)}
-	switch mode := u.Query().Get("tls"); {
-	case u.Scheme == "smtps":
-		opts, defPort = append(opts, mail.WithSSL()), 465
-	case u.Scheme != "smtp":
-		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL scheme must be smtp or smtps")
-	case mode == "" || mode == "starttls":
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
-	case mode == "opportunistic":
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
-	case mode == "none":
-		opts, defPort = append(opts, mail.WithTLSPolicy(mail.NoTLS)), 25
-	default:
-		return nil, sm.Errorf(sm.EINVALID, "SMTP_URL tls must be starttls, opportunistic or none")
-	}
-	if port == 0 {
-		port = defPort
-	}
-	opts = append(opts, mail.WithPort(port), mail.WithTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}))
-	if u.User != nil {
-		pass, _ := u.User.Password()
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(u.User.Username()), mail.WithPassword(pass))
-	}
-	return &SMTPMailer{host: u.Hostname(), opts: opts, from: addr, Subject: "Your sign-in link"}, nil
+	return &SMTPMailer{host: host, opts: opts, from: addr, Subject: "Your sign-in link"}, nil
 }
 
 // SendMagicLink sends one sign-in email.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -72,18 +71,7 @@ func parseSessionQuery(v url.Values) (sessionQuery, sm.SessionFilter, map[string
 		f.DeviceType = q.Device
 	}
 	for _, t := range q.Threats {
-		switch t {
-		case "vpn":
-			f.AnyThreat.VPN = true
-		case "proxy":
-			f.AnyThreat.Proxy = true
-		case "tor":
-			f.AnyThreat.Tor = true
-		case "datacenter":
-			f.AnyThreat.Datacenter = true
-		case "threat":
-			f.AnyThreat.KnownThreat = true
-		default:
+		if !f.AnyThreat.SetFlag(t) {
 			bad["threat"] = "unknown threat flag"
 		}
 	}
@@ -102,13 +90,11 @@ func parseSessionQuery(v url.Values) (sessionQuery, sm.SessionFilter, map[string
 		bad["user"] = "not a user id"
 	}
 	if q.IP != "" {
-		if p, err := netip.ParsePrefix(q.IP); err == nil {
-			f.IPPrefix = p.Masked()
-		} else if a, err := netip.ParseAddr(q.IP); err == nil {
-			f.IPPrefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		} else {
+		p, err := sm.ParseIPFilter(q.IP)
+		if err != nil {
 			bad["ip"] = "an address or a CIDR prefix"
 		}
+		f.IPPrefix = p
 	}
 	if q.Sort == "" {
 		q.Sort = string(sm.SortLastSeen)
