@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/magic-sessionmanager/sessionmanager/httpapi"
+)
+
+// benchApp wires the real service (build(), as serve does) on a fresh
+// SQLite data dir, without a listener: the handler is called in process.
+func benchApp(b *testing.B) *app {
+	b.Helper()
+	env := map[string]string{"SM_DATA_DIR": b.TempDir(), "SM_LOG_LEVEL": "error"}
+	c, err := loadConfig(func(k string) string { return env[k] }, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := build(context.Background(), c, newLogger(io.Discard, "error"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.close)
+	return a
+}
+
+// benchRegister signs a user up through the handler and returns the access token.
+func benchRegister(b *testing.B, h http.Handler) string {
+	b.Helper()
+	body := `{"username":"bench","email":"bench@example.com","password":"a long enough password 123"}`
+	req := httptest.NewRequest("POST", "/api/auth/local/register", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	var res struct {
+		JWT string `json:"jwt"`
+	}
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &res) != nil || res.JWT == "" {
+		b.Fatalf("register: %d %s", w.Code, w.Body.String())
+	}
+	return res.JWT
+}
+
+// BenchmarkServerVerify is forward auth (GET /api/auth/verify) through the
+// server's whole handler (metrics, routing, Authenticate, identity headers)
+// in process, without the network: what a request costs the server itself.
+// email=on is the server as wired (serve.go sets VerifyEmailHeader, so every
+// request reads the user for X-User-Email); email=off is the same handler
+// without that header: the cost of the per-request user read.
+func BenchmarkServerVerify(b *testing.B) {
+	a := benchApp(b)
+	tok := benchRegister(b, a.handler)
+	off := httpapi.NewServer(httpapi.Deps{Manager: a.manager, Store: a.store, Secrets: a.secrets,
+		Logger: a.log, Metrics: httpapi.NewMetrics(nil, nil), Ready: a.store.Ping, VerifyEmailHeader: false})
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"email=on", a.handler}, {"email=off", off}} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/api/auth/verify", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				c.h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("verify: %d %s", w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServerMe is GET /api/users/me through the server's handler.
+func BenchmarkServerMe(b *testing.B) {
+	a := benchApp(b)
+	tok := benchRegister(b, a.handler)
+	req := httptest.NewRequest("GET", "/api/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		a.handler.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("me: %d %s", w.Code, w.Body.String())
+		}
+	}
+}
+
+// BenchmarkServerHello is a bare handler through httptest, the in-process
+// baseline of BenchmarkServerVerify.
+func BenchmarkServerHello(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") })
+	req := httptest.NewRequest("GET", "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+	}
+}
