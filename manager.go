@@ -66,6 +66,9 @@ type Config struct {
 	Degraded func() bool
 	// OnSettings is called with the settings whenever they are (re)loaded.
 	OnSettings func(*Settings)
+	// RegisterPerIP caps sign-ups from one IP (an IPv6 /64) per failed-login
+	// window; each costs a password hash. 0: no cap.
+	RegisterPerIP int
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
 }
@@ -112,7 +115,9 @@ type LoginResult struct {
 
 // Principal is an authenticated request's identity.
 type Principal struct {
-	UserID    string
+	UserID string
+	// Email is the user's email as of the session's cached state.
+	Email     string
 	SessionID string
 	Claims    AccessClaims
 }

@@ -2,14 +2,75 @@ package sessionmanager
 
 import (
 	"context"
+	"encoding/hex"
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// Failure counter keys.
+// Failure counter keys. An IPv6 client is counted by its /64: one host
+// usually holds the whole /64, so counting by /128 would be no limit.
 func failKeyAccount(userID string) string { return "fail:acct:" + userID }
-func failKeyIP(ip netip.Addr) string      { return "fail:ip:" + ip.String() }
+func failKeyIP(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		p, _ := ip.Prefix(64)
+		return "fail:ip:" + p.String()
+	}
+	return "fail:ip:" + ip.String()
+}
+
+// failKeyUnknown counts failures for an identifier no account has, under a
+// keyed hash of it, so an unknown name is slowed exactly like a known one
+// (the delay does not tell which accounts exist) and is not kept in clear.
+func (m *Manager) failKeyUnknown(identifier string) string {
+	h := m.cfg.Secrets.LookupHash("login-identifier:" + strings.ToLower(identifier))
+	return "fail:ident:" + hex.EncodeToString(h[:16])
+}
+
+// failWindow is the window failed logins are counted in.
+func (m *Manager) failWindow(ctx context.Context) time.Duration {
+	if w := time.Duration(m.currentSettings(ctx).FailedLoginWindow); w > 0 {
+		return w
+	}
+	return 15 * time.Minute
+}
+
+// cleanClient normalises what a client sent about itself: the IP unmapped,
+// the user agent valid UTF-8 without control characters, at most 1 KiB
+// (the stores keep text; Postgres refuses invalid UTF-8).
+func cleanClient(c ClientInfo) ClientInfo {
+	c.IP = c.IP.Unmap()
+	c.UserAgent = cleanText(c.UserAgent, 1024)
+	return c
+}
+
+// cleanText makes s valid UTF-8 without control characters, cut on a rune
+// boundary at most n bytes long.
+func cleanText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// ipText is the address as events record it ("" when unknown).
+func ipText(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.String()
+}
 
 // invalidCredentials is Strapi's answer to a bad identifier or password.
 func invalidCredentials() *Error {
@@ -25,6 +86,13 @@ type RegisterInput struct {
 
 // Register creates a local account and signs it in.
 func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientInfo) (*LoginResult, error) {
+	client = cleanClient(client)
+	if m.cfg.RegisterPerIP > 0 {
+		window := m.failWindow(ctx)
+		if n, _ := m.fails.Incr(ctx, "register:"+failKeyIP(client.IP), window); n > int64(m.cfg.RegisterPerIP) {
+			return nil, &Error{Code: ETOOMANY, Message: "Too many sign-ups from this address; try again later", Reason: "too_many_signups", RetryAfterSeconds: int(window / time.Second)}
+		}
+	}
 	in.Email = strings.TrimSpace(in.Email)
 	in.Username = strings.TrimSpace(in.Username)
 	if m.cfg.ValidatePassword != nil {
@@ -44,7 +112,7 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 		}
 		return nil, err
 	}
-	m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: client.IP.String(), UserAgent: client.UserAgent}, nil)
+	m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: ipText(client.IP), UserAgent: client.UserAgent}, nil)
 	return m.StartSession(ctx, u, AuthPassword, client)
 }
 
@@ -53,24 +121,29 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 // IP; past the limits answers slow down and then refuse.
 func (m *Manager) Login(ctx context.Context, identifier, password string, client ClientInfo) (*LoginResult, error) {
 	identifier = strings.TrimSpace(identifier)
+	client = cleanClient(client)
 	ipKey := failKeyIP(client.IP)
 	u, uerr := m.store.UserByIdentifier(ctx, identifier)
 	if uerr != nil && !IsNotFound(uerr) {
 		return nil, uerr
 	}
-	if err := m.throttle(ctx, u, ipKey); err != nil {
+	acctKey := m.failKeyUnknown(identifier)
+	if u != nil {
+		acctKey = failKeyAccount(u.ID)
+	}
+	if err := m.throttleKeys(ctx, acctKey, ipKey); err != nil {
 		return nil, err
 	}
 	if u == nil || u.PasswordHash == "" {
 		_, _ = m.cfg.Passwords.Verify(m.dummy(), password)
-		return nil, m.loginFailed(ctx, nil, identifier, client, "unknown_user")
+		return nil, m.loginFailed(ctx, nil, acctKey, identifier, client, "unknown_user")
 	}
 	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, password)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, m.loginFailed(ctx, u, identifier, client, "wrong_password")
+		return nil, m.loginFailed(ctx, u, acctKey, identifier, client, "wrong_password")
 	}
 	// A correct password clears the account's count (it only slows), never
 	// the IP's: an attacker's lockout stays theirs.
@@ -86,16 +159,21 @@ func (m *Manager) dummy() string {
 	return m.dummyHash
 }
 
-// throttle applies the progressive delay, or refuses with 429.
+// throttle applies the progressive delay, or refuses with 429, for a
+// known user (u) from the IP counted under ipKey.
 func (m *Manager) throttle(ctx context.Context, u *User, ipKey string) error {
+	return m.throttleKeys(ctx, failKeyAccount(u.ID), ipKey)
+}
+
+func (m *Manager) throttleKeys(ctx context.Context, acctKey, ipKey string) error {
 	if m.cfg.Throttle == nil {
 		return nil
 	}
-	var acct int64
-	if u != nil {
-		acct, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
+	acct, _ := m.fails.Get(ctx, acctKey)
+	var ipn int64
+	if ipKey != "" {
+		ipn, _ = m.fails.Get(ctx, ipKey)
 	}
-	ipn, _ := m.fails.Get(ctx, ipKey)
 	delay, refuse, retry := m.cfg.Throttle(acct, ipn)
 	if refuse {
 		secs := int(retry / time.Second)
@@ -116,18 +194,15 @@ func (m *Manager) throttle(ctx context.Context, u *User, ipKey string) error {
 	return nil
 }
 
-func (m *Manager) loginFailed(ctx context.Context, u *User, identifier string, client ClientInfo, why string) error {
-	window := time.Duration(m.currentSettings(ctx).FailedLoginWindow)
-	if window <= 0 {
-		window = 15 * time.Minute
-	}
+func (m *Manager) loginFailed(ctx context.Context, u *User, acctKey, identifier string, client ClientInfo, why string) error {
+	window := m.failWindow(ctx)
 	_, _ = m.fails.Incr(ctx, failKeyIP(client.IP), window)
-	e := &Event{Type: EventLoginFailed, ActorType: ActorUser, IP: client.IP.String(), UserAgent: client.UserAgent, Data: jsonObject("reason", why)}
+	_, _ = m.fails.Incr(ctx, acctKey, window)
+	e := &Event{Type: EventLoginFailed, ActorType: ActorUser, IP: ipText(client.IP), UserAgent: client.UserAgent, Data: jsonObject("reason", why)}
 	if u != nil {
-		_, _ = m.fails.Incr(ctx, failKeyAccount(u.ID), window)
 		e.UserID, e.ActorID = u.ID, u.ID
 	} else {
-		e.Personal = jsonObject("identifier", identifier)
+		e.Personal = jsonObject("identifier", cleanText(identifier, 254))
 	}
 	m.audit(ctx, e, nil)
 	if m.cfg.Metrics != nil {
@@ -177,7 +252,7 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
 	}
 	now := m.clock.Now()
-	client.IP = client.IP.Unmap()
+	client = cleanClient(client)
 	attempt := LoginAttempt{UserID: u.ID, IP: client.IP, At: now}
 	if m.cfg.UserAgents != nil {
 		attempt.Device = m.cfg.UserAgents.Parse(client.UserAgent)
@@ -209,7 +284,7 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 	alertIn := &AlertInput{User: u, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat, Device: attempt.Device, Assessment: &assessment, Previous: history.Previous}
 	if assessment.Action == ActionBlock {
 		e := &Event{Type: EventLoginBlocked, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, Country: attempt.Geo.Location.CountryCode,
-			IP: client.IP.String(), UserAgent: client.UserAgent,
+			IP: ipText(client.IP), UserAgent: client.UserAgent,
 			Data:     jsonObject("reason", assessment.BlockReason, "score", assessment.Score, "reasons", assessment.Reasons, "method", method, "threat", attempt.Geo.Threat, "device", attempt.Device),
 			Personal: jsonObject("location", attempt.Geo.Location)}
 		if err := m.record(ctx, e, alertIn); err != nil {
@@ -228,7 +303,7 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 	s := &Session{
 		ID: newID(), UserID: u.ID, UserEmail: u.Email, Username: u.Username,
 		Status: StatusActive, AuthMethod: method, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(m.cfg.MaxSessionAge), IP: client.IP, UserAgent: truncate(client.UserAgent, 1024),
+		ExpiresAt: now.Add(m.cfg.MaxSessionAge), IP: client.IP, UserAgent: client.UserAgent,
 		Device: attempt.Device, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat,
 		Score: assessment.Score, Reasons: assessment.Reasons, RefreshFamily: newID(), RefreshRotatedAt: now,
 	}
@@ -241,9 +316,20 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 	if err := m.store.CreateSession(ctx, s, hash); err != nil {
 		return nil, err
 	}
+	// An admin may have blocked the user while this login was checked
+	// (SetBlocked writes Blocked before it ends the sessions): look again,
+	// so no session born in that window survives the block.
+	if fresh, err := m.store.UserByID(ctx, u.ID); err != nil || fresh.Blocked {
+		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, EndBlocked, now)
+		m.afterEnd(ctx, s.ID, u.ID, EndBlocked, now)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
+	}
 	alertIn.Session = s
 	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
-		IP: client.IP.String(), UserAgent: client.UserAgent,
+		IP: ipText(client.IP), UserAgent: client.UserAgent,
 		Data:     jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device),
 		Personal: jsonObject("location", s.Location)}
 	if err := m.record(ctx, e, alertIn); err != nil {
@@ -251,7 +337,7 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, EndManual, now)
 		return nil, err
 	}
-	m.states.put(s.ID, sessionState{userID: u.ID, status: StatusActive, expiresAt: s.ExpiresAt, fetched: now})
+	m.states.put(s.ID, sessionState{userID: u.ID, email: u.Email, status: StatusActive, expiresAt: s.ExpiresAt, fetched: now})
 	m.seen.note(s.ID, now)
 	if settings.MaxSessionsPerUser > 0 {
 		m.evictOverCap(ctx, u.ID, settings.MaxSessionsPerUser)
@@ -279,11 +365,4 @@ func (m *Manager) evictOverCap(ctx context.Context, userID string, limit int) {
 			m.log.Error("session cap: evict", "err", err)
 		}
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -20,6 +20,16 @@ func invalidToken() *Error {
 // access token (cached), check the session's state (cached, invalidated by
 // the bus, bounded staleness) and note the activity in memory.
 func (m *Manager) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
+	return m.authenticate(ctx, accessToken, true)
+}
+
+// Check is Authenticate without noting activity: for services that ask
+// about a token (introspection), which is not the user being active.
+func (m *Manager) Check(ctx context.Context, accessToken string) (Principal, error) {
+	return m.authenticate(ctx, accessToken, false)
+}
+
+func (m *Manager) authenticate(ctx context.Context, accessToken string, activity bool) (Principal, error) {
 	if m.cfg.Unavailable != nil && m.cfg.Unavailable() {
 		return Principal{}, &Error{Code: EUNAVAILABLE, Message: "Session state cannot be checked right now; try again", Reason: "state_unavailable"}
 	}
@@ -41,8 +51,10 @@ func (m *Manager) Authenticate(ctx context.Context, accessToken string) (Princip
 	if !now.Before(st.expiresAt) {
 		return Principal{}, terminated(EndExpired)
 	}
-	m.seen.note(claims.SessionID, now)
-	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims}, nil
+	if activity {
+		m.seen.note(claims.SessionID, now)
+	}
+	return Principal{UserID: claims.Subject, Email: st.email, SessionID: claims.SessionID, Claims: claims}, nil
 }
 
 // sessionState returns the state from the cache or, when missing or stale,
@@ -60,7 +72,7 @@ func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (
 	if err != nil {
 		return sessionState{}, &Error{Code: EUNAVAILABLE, Message: "session state unavailable; try again"}
 	}
-	st := sessionState{userID: s.UserID, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
+	st := sessionState{userID: s.UserID, email: s.UserEmail, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
 	m.states.put(sid, st)
 	return st, nil
 }
@@ -75,7 +87,7 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 // the same new refresh token; a reuse after it is theft: the session ends
 // with reason refresh_reuse.
 func (m *Manager) Refresh(ctx context.Context, refreshToken string, client ClientInfo) (*LoginResult, error) {
-	now := m.clock.Now()
+	now := m.clock.Now().Truncate(time.Microsecond) // the stores' precision
 	if refreshToken == "" || len(refreshToken) > 128 {
 		return nil, invalidToken()
 	}
@@ -138,8 +150,11 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 // refreshReplaced answers a refresh with a token that was already rotated.
 func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshToken, now time.Time, client ClientInfo) (*LoginResult, error) {
 	// Only the immediate predecessor of the current token, inside the grace
-	// window, is a retry; anything else is a replay of a spent token.
-	if rt.ReplacedAt.Equal(s.RefreshRotatedAt) && now.Sub(rt.ReplacedAt) <= m.cfg.RefreshGrace {
+	// window, is a retry; anything else is a replay of a spent token. The
+	// window is bounded on both sides: a clock stepped back (or an instance
+	// whose clock is behind) gets at most the same grace, never more.
+	since := now.Sub(rt.ReplacedAt)
+	if rt.ReplacedAt.Equal(s.RefreshRotatedAt) && since >= -m.cfg.RefreshGrace && since <= m.cfg.RefreshGrace {
 		cur, err := m.cfg.Secrets.Open(s.RefreshSealed, []byte(s.ID))
 		if err != nil {
 			return nil, err
@@ -194,7 +209,8 @@ func (m *Manager) endSession(ctx context.Context, sid, userID string, reason End
 	var in *AlertInput
 	if reason == EndRefreshReuse {
 		e.Type = EventRefreshReuse
-		e.IP, e.UserAgent = client.IP.String(), client.UserAgent
+		client = cleanClient(client)
+		e.IP, e.UserAgent = ipText(client.IP), client.UserAgent
 		s, _ := m.store.SessionByID(ctx, sid)
 		u, _ := m.store.UserByID(ctx, userID)
 		in = &AlertInput{User: u, Session: s}
@@ -260,12 +276,21 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
+	wrong := &Error{Code: EINVALID, Message: "The provided current password is invalid", Fields: map[string]string{"currentPassword": "does not match"}}
+	if u.PasswordHash == "" {
+		return wrong
+	}
+	// A stolen access token must not buy unlimited guesses of the password.
+	if err := m.throttleKeys(ctx, failKeyAccount(u.ID), ""); err != nil {
+		return err
+	}
 	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, current)
 	if err != nil {
 		return err
 	}
-	if !ok || u.PasswordHash == "" {
-		return &Error{Code: EINVALID, Message: "The provided current password is invalid", Fields: map[string]string{"currentPassword": "does not match"}}
+	if !ok {
+		_, _ = m.fails.Incr(ctx, failKeyAccount(u.ID), m.failWindow(ctx))
+		return wrong
 	}
 	if m.cfg.ValidatePassword != nil {
 		if err := m.cfg.ValidatePassword(next); err != nil {

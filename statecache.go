@@ -9,6 +9,7 @@ import (
 // sessionState is what the hot path needs to know about a session.
 type sessionState struct {
 	userID    string
+	email     string
 	status    Status
 	reason    EndReason
 	expiresAt time.Time
@@ -60,10 +61,14 @@ func (c *stateCache) get(sid string, now time.Time) (sessionState, bool) {
 	return st, true
 }
 
+// put caches a state read from the store, unless the session is already
+// known ended: a read that raced a force logout must not bring it back.
 func (c *stateCache) put(sid string, st sessionState) {
 	sh := c.shard(sid)
 	sh.mu.Lock()
-	sh.m[sid] = st
+	if cur, ok := sh.m[sid]; !ok || cur.status != StatusEnded {
+		sh.m[sid] = st
+	}
 	sh.mu.Unlock()
 }
 

@@ -50,6 +50,10 @@ type config struct {
 	RedisPrefix string
 	// PurgeHour is the UTC hour of the nightly purge of ended sessions.
 	PurgeHour int
+	// RegisterPerIP caps sign-ups per IP per 15 minutes (0: no cap).
+	RegisterPerIP int
+	// TokenCacheSize bounds the verified-access-token cache (entries).
+	TokenCacheSize int
 	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
 	demo    bool
 	demoGeo sm.GeoResolver
@@ -148,6 +152,20 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 			return nil, badVar("SM_PURGE_HOUR", "an hour of the day in UTC, 0 to 23", v)
 		}
 		c.PurgeHour = h
+	}
+	if v := env("SM_TOKEN_CACHE_SIZE", "262144"); true {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1024 || n > 1<<24 {
+			return nil, badVar("SM_TOKEN_CACHE_SIZE", "a whole number of cached access tokens from 1024 to 16777216", v)
+		}
+		c.TokenCacheSize = n
+	}
+	if v := env("SM_REGISTER_PER_IP", "30"); true {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, badVar("SM_REGISTER_PER_IP", "a whole number of sign-ups per IP per 15 minutes (0: no cap)", v)
+		}
+		c.RegisterPerIP = n
 	}
 	switch v := env("SM_WEBHOOK_ALLOW_PRIVATE", "false"); v {
 	case "true", "1":

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -68,7 +69,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	a.closers = append(a.closers, func() { _ = a.store.Close() })
 	clock := sm.SystemClock{}
-	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: clock.Now}); err != nil {
+	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: clock.Now, CacheSize: c.TokenCacheSize}); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	if a.cluster, err = buildCluster(ctx, c, a.store, log); err != nil {
@@ -111,6 +112,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Throttle:       throttle(risk.DefaultThrottleLimits),
 		Allows:         a.license.Allows,
 		PurgeHour:      &c.PurgeHour,
+		RegisterPerIP:  c.RegisterPerIP,
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
@@ -244,8 +246,10 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	streams, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           endStreamsOnShutdown(streams, a.handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      0, // SSE streams; handlers bound their own work
@@ -273,20 +277,28 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	case <-ctx.Done():
 	case err := <-errc:
 		stopBG()
+		for range jobs {
+			<-done
+		}
 		return err
 	}
 	log.Info("shutting down")
+	srv.RegisterOnShutdown(stopStreams) // event streams end; requests in flight finish
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
+		log.Warn("shutdown timed out; closing the remaining connections", "err", err)
+		_ = srv.Close()
 	}
 	stopBG()
 	for range jobs {
 		<-done
 	}
-	// Pending last-seen notes reach the store before the process ends.
-	if err := a.manager.Flush(sctx); err != nil {
+	// Pending last-seen notes reach the store before the process ends, with
+	// time of their own (the shutdown may have used all of sctx).
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer fcancel()
+	if err := a.manager.Flush(fctx); err != nil {
 		log.Error("final last-seen flush failed", "err", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -301,4 +313,19 @@ func (a *app) webLicense() web.LicenseInfo {
 	info := a.license.Info()
 	return web.LicenseInfo{Edition: info.Edition.Title(), Licensee: info.Licensee, Expires: info.ExpiresAt,
 		Status: info.Notice, Valid: info.Status == license.StatusActive}
+}
+
+// endStreamsOnShutdown ends server-sent event streams (dashboard, revocation
+// feed) when streams is cancelled, so a graceful shutdown does not wait on
+// connections that never go idle.
+func endStreamsOnShutdown(streams context.Context, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(streams, cancel)()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

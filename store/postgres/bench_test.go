@@ -47,3 +47,24 @@ func BenchmarkListSessions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateSession inserts one live session per op (the login write,
+// with the counter triggers), on top of 10,000 sessions.
+func BenchmarkCreateSession(b *testing.B) {
+	s := openStore(b)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	users := seedSessions(b, s, 10_000, now)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := fmt.Sprintf("bench-%08d", i)
+		ses := &sm.Session{ID: id, UserID: users[i%len(users)], Status: sm.StatusActive, AuthMethod: sm.AuthPassword,
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+			Device: sm.Device{Type: "desktop", Browser: "Firefox", OS: "Linux"}, Location: sm.Location{CountryCode: "DE"}}
+		if err := s.CreateSession(ctx, ses, []byte(id)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -15,10 +15,17 @@
 //
 // Open takes a postgres:// URL; its search_path selects the schema and
 // pool_max_conns sizes the pool (default: 4 or the number of CPUs). Stats
-// runs four queries at once, so a pool of at least 4 connections serves it
-// without waiting.
+// runs five queries at once; with fewer connections some wait their turn.
 //
-// Dashboard aggregates never scan every session: live sessions are counted
-// from a partial index, and logins and ended sessions per UTC day come from
-// the session_days rollup that statement triggers on sessions keep exact.
+// Dashboard aggregates never scan every session, nor every live session:
+// statement triggers on sessions and users keep exact counters
+// (session_days: logins and summed session lengths per UTC day of login;
+// session_live: live and active sessions per country, device type, browser
+// and OS; user_counts: users and blocked users), and the presence counts
+// read the last half hour of a partial index of live sessions.
+//
+// Free-text search uses pg_trgm GIN indexes when the extension could be
+// created (migration 0003; without it search is correct, only slower): the
+// users matching by email or username and the sessions matching by IP,
+// browser, OS or city are two searches, each planned on its own.
 package postgres

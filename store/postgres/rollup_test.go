@@ -12,7 +12,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 )
 
-// The session_days rollup that Stats reads stays equal to a full scan of
+// The session_days rollup and the session_live counters that Stats reads stay equal to a full scan of
 // sessions through every kind of write: inserts, ends, sweeps, touches,
 // purges, deletes and erasure, at several instants.
 func TestStatsRollupMatchesFullScan(t *testing.T) {
@@ -33,12 +33,15 @@ func TestStatsRollupMatchesFullScan(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				x.Status = sm.StatusInactive
 			}
+			x.Device = variedDevices[i%len(variedDevices)]
+			x.Location = sm.Location{CountryCode: variedCountries[i%len(variedCountries)], City: "C" + id}
 		})
 	}
 	check := func(step string) {
 		t.Helper()
 		for _, at := range []time.Time{now, now.Add(-3 * day), dayStart(now), now.Add(17 * time.Hour)} {
 			compareStats(t, s, step, at)
+			compareLive(t, s, step, at)
 		}
 	}
 	check("inserted")

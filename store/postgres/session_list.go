@@ -117,15 +117,38 @@ func sessionConditions(q *query, f sm.SessionFilter) (matchNothing bool) {
 	if !f.To.IsZero() {
 		q.and("s.created_at < " + q.arg(f.To))
 	}
-	if f.Search != "" {
-		p := q.arg(likePattern(f.Search))
-		var ors []string
-		for _, col := range []string{"u.email", "u.username", "s.ip", "s.browser", "s.os", "s.city"} {
-			ors = append(ors, col+" ILIKE "+p+` ESCAPE '\'`)
-		}
-		q.and("(" + strings.Join(ors, " OR ") + ")")
-	}
 	return false
+}
+
+// searchText is the expression of the sessions_search_trgm index (migration
+// 0003): the searched session columns joined by U+001F.
+const searchText = `(s.ip || E'\x1f' || s.browser || E'\x1f' || s.os || E'\x1f' || s.city)`
+
+// searchQuery is the SELECT of a list with a free-text search, given the
+// other conditions (cursor included), the order and the limit placeholder.
+// It is the first page of each of two searches merged: sessions of users
+// whose email or username matches, and sessions whose IP, browser, OS or
+// city matches. Each arm is planned on its own: through the trigram indexes
+// when few rows match, or along the sort index, stopping at the page, when
+// many do; one OR over both tables could only be a scan of every session.
+// The trigram condition on searchText finds candidates; the per-column
+// conditions make them exact (a match could otherwise span two columns).
+func searchQuery(q *query, search, order, limit string) string {
+	p := q.arg(likePattern(search))
+	like := func(col string) string { return col + " ILIKE " + p + ` ESCAPE '\'` }
+	where := q.whereClause()
+	and := " WHERE "
+	if where != "" {
+		and = " AND "
+	}
+	return `SELECT ` + sessionColumns + sessionFrom + ` WHERE s.id IN (
+		(SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id` + where + and +
+		`(` + like("u.email") + ` OR ` + like("u.username") + `) ORDER BY ` + order + ` LIMIT ` + limit + `)
+		UNION ALL
+		(SELECT s.id FROM sessions s` + where + and + like(searchText) + ` AND (` +
+		like("s.ip") + ` OR ` + like("s.browser") + ` OR ` + like("s.os") + ` OR ` + like("s.city") + `)
+		ORDER BY ` + order + ` LIMIT ` + limit + `))
+		ORDER BY ` + order + ` LIMIT ` + limit
 }
 
 // ListSessions returns one page of sessions, keyset-paginated on the sort
@@ -163,8 +186,13 @@ func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.Sessio
 		}
 		q.and(fmt.Sprintf("(%s, s.id) %s (%s, %s)", col, cmp, q.arg(key), q.arg(c.ID)))
 	}
-	sql := `SELECT ` + sessionColumns + sessionFrom + q.whereClause() +
-		fmt.Sprintf(" ORDER BY %s %s, s.id %s LIMIT %s", col, dir, dir, q.arg(limit+1))
+	order := fmt.Sprintf("%s %s, s.id %s", col, dir, dir)
+	var sql string
+	if f.Search != "" {
+		sql = searchQuery(&q, f.Search, order, q.arg(limit+1))
+	} else {
+		sql = `SELECT ` + sessionColumns + sessionFrom + q.whereClause() + " ORDER BY " + order + " LIMIT " + q.arg(limit+1)
+	}
 	rows, err := s.pool.Query(ctx, sql, q.args...)
 	if err != nil {
 		return page, mapErr(err, "sessions")

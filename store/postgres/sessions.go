@@ -146,12 +146,23 @@ func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sm.En
 	if !storable(userID) || !storable(exceptID) {
 		return []string{}, nil
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE sessions SET status = 'ended', end_reason = $2, ended_at = $3
-		WHERE user_id = $1 AND status <> 'ended' AND id <> $4 RETURNING id`, userID, string(reason), at, exceptID)
-	if err != nil {
-		return nil, mapErr(err, "sessions")
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	// The rows are locked in id order, as TouchSessions does, and a
+	// deadlock with a multi-statement transaction (a sweep holding counter
+	// rows of the triggers) is retried.
+	var ids []string
+	err := retryDeadlock(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `WITH locked AS (
+				SELECT id FROM sessions WHERE user_id = $1 AND status <> 'ended' AND id <> $4
+				ORDER BY id FOR UPDATE)
+			UPDATE sessions s SET status = 'ended', end_reason = $2, ended_at = $3
+			FROM locked WHERE s.id = locked.id AND s.status <> 'ended' RETURNING s.id`,
+			userID, string(reason), at, exceptID)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
 		return nil, mapErr(err, "sessions")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
@@ -64,7 +65,16 @@ func sessionWhere(f sessionmanager.SessionFilter) *where {
 			marks[i] = "?"
 			w.args = append(w.args, string(st))
 		}
-		w.conds = append(w.conds, `s.status IN (`+strings.Join(marks, ", ")+`)`)
+		if slices.Contains(f.Status, sessionmanager.StatusEnded) {
+			w.conds = append(w.conds, `s.status IN (`+strings.Join(marks, ", ")+`)`)
+		} else {
+			// Live sessions only: the term status <> 'ended' (implied by
+			// the IN) lets SQLite walk the partial index of the live
+			// sessions by created_at, and the unary + keeps it from
+			// choosing the status index and sorting every live session;
+			// other sorts walk their index in order.
+			w.conds = append(w.conds, `+s.status IN (`+strings.Join(marks, ", ")+`)`, `s.status <> 'ended'`)
+		}
 	}
 	if f.UserID != "" {
 		w.add(`s.user_id = ?`, f.UserID)
@@ -119,6 +129,15 @@ func (s *Store) ListSessions(ctx context.Context, f sessionmanager.SessionFilter
 		return sessionmanager.SessionPage{}, sessionmanager.InvalidFields(map[string]string{"sort": "is not created_at, last_seen or score"})
 	}
 	w := sessionWhere(f)
+	if f.Search != "" {
+		cond, args, ok, err := s.searchNarrowing(ctx, f.Search)
+		if err != nil {
+			return sessionmanager.SessionPage{}, err
+		}
+		if ok {
+			w.add(cond, args...)
+		}
+	}
 	dir, cmp := "ASC", ">"
 	if f.Desc {
 		dir, cmp = "DESC", "<"

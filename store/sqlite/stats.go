@@ -16,36 +16,60 @@ const (
 	microsPerDay   = int64(24 * time.Hour / time.Microsecond)
 )
 
-// Stats computes the dashboard's aggregates at now, all in SQL.
+// Stats computes the dashboard's aggregates at now, all in SQL, without
+// reading every session or every live session: the per-dimension buckets
+// and the online total come from session_live, users from user_counts,
+// logins and session lengths of whole days from session_days (all kept by
+// triggers, migration 0002), the partial first day of each sliding window
+// from the sessions-by-created_at index, and the presence counts from the
+// live sessions of the last half hour: two ranges of the (status,
+// last_seen_at) index, read alone (live is active or inactive).
 func (s *Store) Stats(ctx context.Context, now time.Time) (*sessionmanager.Stats, error) {
 	now = now.UTC()
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	st := &sessionmanager.Stats{}
+	// A sliding window from t is the sessions of [t, next midnight) plus
+	// whole days of the rollup from there on.
+	window := func(t time.Time) (from, firstDay int64) {
+		from = t.UnixMicro()
+		firstDay = (from + microsPerDay - 1) / microsPerDay
+		return from, firstDay
+	}
+	from24h, day24h := window(now.Add(-24 * time.Hour))
+	from7d, day7d := window(now.Add(-7 * 24 * time.Hour))
+	fromAvg, dayAvg := window(now.Add(-statsAvgWindow))
+	var avgCount, avgMicros int64
 	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM sessions WHERE status = 'active'),
-		(SELECT count(*) FROM sessions WHERE status <> 'ended' AND last_seen_at >= ?),
-		(SELECT count(*) FROM sessions WHERE status <> 'ended' AND last_seen_at >= ?),
-		(SELECT count(*) FROM users),
-		(SELECT count(*) FROM users WHERE blocked = 1),
-		(SELECT count(*) FROM sessions WHERE created_at >= ?),
-		(SELECT count(*) FROM sessions WHERE created_at >= ?),
-		(SELECT count(*) FROM sessions WHERE created_at >= ?),
-		(SELECT coalesce(avg((coalesce(ended_at, last_seen_at) - created_at) / 1e6), 0) FROM sessions WHERE created_at >= ?)`,
+		(SELECT coalesce(sum(online), 0) FROM session_live WHERE dim = 0),
+		(SELECT count(*) FROM sessions WHERE status IN ('active', 'inactive') AND last_seen_at >= ?),
+		(SELECT count(*) FROM sessions WHERE status IN ('active', 'inactive') AND last_seen_at >= ?),
+		(SELECT total FROM user_counts), (SELECT blocked FROM user_counts),
+		(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= ?),
+		(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= ?)
+			+ (SELECT count(*) FROM sessions WHERE created_at >= ? AND created_at < ?),
+		(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= ?)
+			+ (SELECT count(*) FROM sessions WHERE created_at >= ? AND created_at < ?),
+		(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= ?)
+			+ (SELECT count(*) FROM sessions WHERE created_at >= ? AND created_at < ?),
+		(SELECT coalesce(sum(micros), 0) FROM session_days WHERE day >= ?)
+			+ (SELECT coalesce(sum(coalesce(ended_at, last_seen_at) - created_at), 0) FROM sessions
+			   WHERE created_at >= ? AND created_at < ?)`,
 		now.Add(-15*time.Minute).UnixMicro(), now.Add(-30*time.Minute).UnixMicro(),
-		midnight.UnixMicro(), now.Add(-24*time.Hour).UnixMicro(), now.Add(-7*24*time.Hour).UnixMicro(),
-		now.Add(-statsAvgWindow).UnixMicro(),
+		midnight.UnixMicro()/microsPerDay,
+		day24h, from24h, day24h*microsPerDay,
+		day7d, from7d, day7d*microsPerDay,
+		dayAvg, fromAvg, dayAvg*microsPerDay,
+		dayAvg, fromAvg, dayAvg*microsPerDay,
 	).Scan(&st.OnlineNow, &st.Active15m, &st.Active30m, &st.TotalUsers, &st.BlockedUsers,
-		&st.LoginsToday, &st.Logins24h, &st.Logins7d, &st.AvgSessionSeconds)
+		&st.LoginsToday, &st.Logins24h, &st.Logins7d, &avgCount, &avgMicros)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stats: %w", err)
 	}
-	for _, g := range []struct {
-		col string
-		out *[]sessionmanager.Count
-	}{
-		{"country_code", &st.ByCountry}, {"device_type", &st.ByDevice}, {"browser", &st.ByBrowser}, {"os", &st.ByOS},
-	} {
-		if *g.out, err = s.liveCounts(ctx, g.col); err != nil {
+	if avgCount > 0 {
+		st.AvgSessionSeconds = float64(avgMicros) / 1e6 / float64(avgCount)
+	}
+	for dim, out := range []*[]sessionmanager.Count{&st.ByCountry, &st.ByDevice, &st.ByBrowser, &st.ByOS} {
+		if *out, err = s.liveCounts(ctx, dim); err != nil {
 			return nil, err
 		}
 	}
@@ -55,14 +79,12 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*sessionmanager.Stats
 	return st, nil
 }
 
-// liveCounts groups the sessions that are not ended by col, top first.
-// col is one of the fixed column names of Stats, never input.
-func (s *Store) liveCounts(ctx context.Context, col string) ([]sessionmanager.Count, error) {
-	counts, err := queryAll(ctx, s.read, "stats by "+col, func(row rowScanner) (sessionmanager.Count, error) {
+// liveCounts reads the top buckets of one dimension of session_live.
+func (s *Store) liveCounts(ctx context.Context, dim int) ([]sessionmanager.Count, error) {
+	counts, err := queryAll(ctx, s.read, "stats by dimension", func(row rowScanner) (sessionmanager.Count, error) {
 		var c sessionmanager.Count
 		return c, row.Scan(&c.Key, &c.Count)
-	}, `SELECT `+col+` AS k, count(*) AS n FROM sessions WHERE status <> 'ended'
-		GROUP BY k ORDER BY n DESC, k LIMIT ?`, statsTopN)
+	}, `SELECT key, live FROM session_live WHERE dim = ? AND live > 0 ORDER BY live DESC, key LIMIT ?`, dim, statsTopN)
 	if counts == nil && err == nil {
 		counts = []sessionmanager.Count{} // JSON [] rather than null
 	}
@@ -70,13 +92,13 @@ func (s *Store) liveCounts(ctx context.Context, col string) ([]sessionmanager.Co
 }
 
 // loginsPerDay counts sessions created on each of the 14 UTC days ending
-// with today's (which starts at midnight), oldest first, zeros included.
+// with today's (which starts at midnight), oldest first, zeros included,
+// from the session_days rollup.
 func (s *Store) loginsPerDay(ctx context.Context, midnight time.Time) ([]sessionmanager.Count, error) {
 	first := midnight.AddDate(0, 0, -(statsDays - 1))
-	start := first.UnixMicro()
-	rows, err := s.read.QueryContext(ctx, `SELECT (created_at - ?) / ? AS day, count(*) FROM sessions
-		WHERE created_at >= ? AND created_at < ? GROUP BY day`,
-		start, microsPerDay, start, midnight.AddDate(0, 0, 1).UnixMicro())
+	start := first.UnixMicro() / microsPerDay
+	rows, err := s.read.QueryContext(ctx, `SELECT day - ?, logins FROM session_days WHERE day >= ? AND day < ?`,
+		start, start, start+statsDays)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: logins per day: %w", err)
 	}
