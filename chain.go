@@ -40,6 +40,11 @@ func VerifyChain(ctx context.Context, st EventStore) (int64, error) {
 			if !e.Erased && !bytes.Equal(e.PersonalDigestOf(), e.PersonalDigest) {
 				return n, &ChainError{Seq: e.Seq, Reason: "personal fields were altered"}
 			}
+			// Erasure blanks the personal fields; "erased" with content
+			// would let anyone rewrite them unseen.
+			if e.Erased && (e.IP != "" || e.UserAgent != "" || len(e.Personal) > 0 && string(e.Personal) != "null") {
+				return n, &ChainError{Seq: e.Seq, Reason: "marked erased but still carries personal fields"}
+			}
 			if !bytes.Equal(e.ChainHash(prev), e.Hash) {
 				return n, &ChainError{Seq: e.Seq, Reason: "content does not match its hash (the event was altered)"}
 			}

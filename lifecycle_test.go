@@ -2,9 +2,12 @@ package sessionmanager_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -357,5 +360,72 @@ func TestDegradedReadsTheStore(t *testing.T) {
 	}, func(c *sm.Config) {
 		c.Degraded = func() bool { return degraded }
 		c.Unavailable = func() bool { return unavailable }
+	})
+}
+
+func TestRegisterPerIPCap(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		for i := range 3 {
+			if _, err := e.m.Register(e.ctx, sm.RegisterInput{Username: fmt.Sprintf("cap%d", i), Email: fmt.Sprintf("cap%d@example.com", i), Password: "a long enough password"}, client); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := e.m.Register(e.ctx, sm.RegisterInput{Username: "cap9", Email: "cap9@example.com", Password: "a long enough password"}, client)
+		if sm.ErrorCode(err) != sm.ETOOMANY {
+			t.Fatalf("4th sign-up from one IP: %v", err)
+		}
+		other := client
+		other.IP = mustAddr("198.51.100.9")
+		if _, err := e.m.Register(e.ctx, sm.RegisterInput{Username: "cap10", Email: "cap10@example.com", Password: "a long enough password"}, other); err != nil {
+			t.Fatalf("another IP: %v", err)
+		}
+	}, func(c *sm.Config) { c.RegisterPerIP = 3 })
+}
+
+// TestThrottleDoesNotRevealAccounts: an unknown identifier is slowed like
+// a known one (its failures are counted too).
+func TestThrottleDoesNotRevealAccounts(t *testing.T) {
+	var slowed = map[string]int64{}
+	eachStore(t, func(t *testing.T, e *env) {
+		e.register("known")
+		for _, id := range []string{"known", "nobody-here"} {
+			for range 6 {
+				_, _ = e.m.Login(e.ctx, id, "wrong password!", sm.ClientInfo{IP: mustAddr("198.51.100.20"), UserAgent: "x"})
+			}
+		}
+		if slowed["known"] == 0 || slowed["known"] != slowed["nobody-here"] {
+			t.Fatalf("account failure counts seen by the throttle differ: %v", slowed)
+		}
+	}, func(c *sm.Config) {
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) {
+			// Record the account count the throttle sees per identifier run.
+			if ip < 6 {
+				slowed["known"] = max(slowed["known"], acct)
+			} else {
+				slowed["nobody-here"] = max(slowed["nobody-here"], acct)
+			}
+			return 0, false, 0
+		}
+	})
+}
+
+// TestBadUserAgentBytes: a user agent with invalid UTF-8 and control bytes
+// is cleaned, and the login and its audit event are recorded.
+func TestBadUserAgentBytes(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		e.register("uabytes")
+		bad := sm.ClientInfo{IP: client.IP, UserAgent: "curl\xff\x00\x1b" + strings.Repeat("é", 600)}
+		res, err := e.m.Login(e.ctx, "uabytes", "a long enough password", bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.ValidString(res.Session.UserAgent) || len(res.Session.UserAgent) > 1024 || strings.ContainsAny(res.Session.UserAgent, "\x00\x1b") {
+			t.Errorf("user agent not cleaned: %q", res.Session.UserAgent[:20])
+		}
+		_, _ = e.m.Login(e.ctx, "uabytes", "wrong password!", bad)
+		evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventLoginFailed}, Limit: 5})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("the failed login with a bad user agent left %d events (%v)", len(evs), err)
+		}
 	})
 }

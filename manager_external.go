@@ -18,6 +18,7 @@ type ExternalIdentity struct {
 // the same login pipeline as a password login runs (device, geo, risk,
 // firewall, alerts). A blocked login is EFORBIDDEN.
 func (m *Manager) StartExternalSession(ctx context.Context, id ExternalIdentity, client ClientInfo) (*LoginResult, error) {
+	client = cleanClient(client)
 	id.ExternalID = strings.TrimSpace(id.ExternalID)
 	if id.ExternalID == "" || len(id.ExternalID) > 200 {
 		return nil, InvalidFields(map[string]string{"externalUserId": "is required (at most 200 characters)"})
@@ -50,7 +51,7 @@ func (m *Manager) externalUser(ctx context.Context, id ExternalIdentity, client 
 	if err != nil {
 		return nil, err
 	}
-	m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorSystem, UserID: u.ID, IP: client.IP.String(), UserAgent: client.UserAgent,
+	m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorSystem, UserID: u.ID, IP: ipText(client.IP), UserAgent: client.UserAgent,
 		Data: jsonObject("method", AuthExternal)}, nil)
 	return u, nil
 }

@@ -67,7 +67,7 @@ func (m *Manager) LimitMagicLink(ctx context.Context, email string, client Clien
 		limit int64
 	}{
 		{"ml:email:" + hex.EncodeToString(digest[:16]), opt.PerEmail},
-		{"ml:ip:" + client.IP.Unmap().String(), opt.PerIP},
+		{"ml:" + failKeyIP(client.IP.Unmap()), opt.PerIP},
 	}
 	// Every request counts against both limits, refused ones included.
 	over := false
@@ -90,6 +90,7 @@ func (m *Manager) LimitMagicLink(ctx context.Context, email string, client Clien
 // no error) when there is nothing to send: unknown email without sign-up,
 // or a blocked account. Only the token's lookup hash is stored.
 func (m *Manager) IssueMagicLink(ctx context.Context, email string, client ClientInfo, opt MagicLinkOptions) (*MagicLinkGrant, error) {
+	client = cleanClient(client)
 	opt = opt.withDefaults()
 	email = strings.ToLower(strings.TrimSpace(email))
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
@@ -134,6 +135,7 @@ func (m *Manager) IssueMagicLink(ctx context.Context, email string, client Clien
 // expired or unknown link, get EINVALID with reason link_used, link_expired
 // or link_unknown.
 func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client ClientInfo) (*LoginResult, error) {
+	client = cleanClient(client)
 	links, err := m.magicLinks()
 	if err != nil {
 		return nil, err
@@ -190,7 +192,7 @@ func (m *Manager) signupUser(ctx context.Context, email string, client ClientInf
 		u := &User{ID: newID(), Email: email, Username: name, CreatedAt: now, UpdatedAt: now}
 		err := m.store.CreateUser(ctx, u)
 		if err == nil {
-			m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: client.IP.String(), UserAgent: client.UserAgent, Data: jsonObject("method", AuthMagicLink)}, nil)
+			m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: ipText(client.IP), UserAgent: client.UserAgent, Data: jsonObject("method", AuthMagicLink)}, nil)
 			return u, nil
 		}
 		if ErrorCode(err) != ECONFLICT {

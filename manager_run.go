@@ -95,9 +95,13 @@ func (m *Manager) sweepLoop(ctx context.Context) error {
 // (idle) after IdleTimeout when set, ended (expired) after MaxSessionAge.
 func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	now := m.clock.Now()
-	sw := StaleSweep{Now: now, InactiveBefore: now.Add(-m.cfg.InactivityTimeout)}
+	// The stored last-seen lags real activity by up to one interval plus a
+	// flush (and a Redis move): a session is only judged idle once that lag
+	// is allowed for, so one in use is never ended.
+	lag := m.cfg.LastSeenInterval + m.flushPeriod()
+	sw := StaleSweep{Now: now, InactiveBefore: now.Add(-m.cfg.InactivityTimeout - lag)}
 	if m.cfg.IdleTimeout > 0 {
-		sw.IdleBefore = now.Add(-m.cfg.IdleTimeout)
+		sw.IdleBefore = now.Add(-m.cfg.IdleTimeout - lag - 15*time.Second)
 	}
 	n, ended, err := m.store.SweepStale(ctx, sw)
 	if err != nil {

@@ -3,6 +3,7 @@ package sessionmanager
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -102,7 +103,8 @@ func WriteError(w http.ResponseWriter, err error) {
 	code := ErrorCode(err)
 	status := HTTPStatus(code)
 	d := ErrorDetail{Status: status, Name: errorNames[status], Message: ErrorMessage(err), Details: map[string]any{}}
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		if e.Reason != "" {
 			d.Details["reason"] = e.Reason
 		}

@@ -128,11 +128,17 @@ func (s *server) handleMagicLinkRequest() http.Handler {
 			return
 		}
 		ctx := context.WithoutCancel(r.Context())
-		go func() {
-			sending <- struct{}{}
-			defer func() { <-sending }()
-			s.sendMagicLink(ctx, strings.TrimSpace(req.Email), redirect, client)
-		}()
+		select {
+		case sending <- struct{}{}:
+			go func() {
+				defer func() { <-sending }()
+				s.sendMagicLink(ctx, strings.TrimSpace(req.Email), redirect, client)
+			}()
+		default:
+			// Every sender is busy (a slow or down SMTP server): drop this
+			// one rather than pile up goroutines; the user can ask again.
+			s.log.Warn("magic link not sent: too many sends in flight")
+		}
 		encode(w, http.StatusAccepted, map[string]any{"ok": true, "message": "If an account exists for this email, a sign-in link is on its way."})
 	})
 }

@@ -102,6 +102,10 @@ func (s *server) handleRevocations() http.Handler {
 			case <-retry:
 				attempt++
 			case <-heartbeat.C:
+				// A revoked service token loses the feed within a heartbeat.
+				if _, err := s.Store.AdminTokenByHash(ctx, s.Secrets.LookupHash(sm.BearerToken(r))); sm.IsNotFound(err) {
+					return
+				}
 				if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 					return
 				}

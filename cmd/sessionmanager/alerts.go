@@ -97,7 +97,11 @@ func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any
 }
 
 func (a alertAdmin) DeleteRule(ctx context.Context, id string) error {
-	return a.p.rules.Delete(ctx, id)
+	err := a.p.rules.Delete(ctx, id)
+	if err == nil {
+		a.announce(ctx)
+	}
+	return err
 }
 
 func (a alertAdmin) TestChannel(ctx context.Context, ch []byte) error {

@@ -286,3 +286,31 @@ func fieldsOf(body map[string]any) map[string]any {
 }
 
 var _ = fmt.Sprintf
+
+// TestShutdownEndsEventStreams: an open revocation feed (an SSE stream
+// that never goes idle) does not hold the graceful shutdown, and the final
+// last-seen flush still runs.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	s := startServer(t, nil)
+	svc := s.adminToken("service")
+	req, _ := http.NewRequest("GET", s.base+"/api/auth/revocations", nil)
+	req.Header.Set("Authorization", "Bearer "+svc)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("feed: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); ended <- err }()
+	s.stop()
+	select {
+	case <-ended:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the event stream was not ended by the shutdown")
+	}
+	logs := s.stderr.String()
+	if strings.Contains(logs, "shutdown timed out") || strings.Contains(logs, "final last-seen flush failed") {
+		t.Errorf("shutdown was not clean:\n%s", logs)
+	}
+}
