@@ -42,6 +42,9 @@ func mapErr(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sm.Errorf(sm.ENOTFOUND, "%s not found", what)
 	}
+	if unavailable(err) {
+		return &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again", RetryAfterSeconds: 1}
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -58,6 +61,18 @@ func mapErr(err error, what string) error {
 		}
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// unavailable reports a lost or refused connection (a restart, a failover,
+// a server shutting down): nothing was decided, the client may retry, so it
+// gets 503 rather than 500.
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || pgconn.SafeToRetry(err)
 }
 
 // notFound is the ENOTFOUND error for a missing record.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -54,8 +55,17 @@ func (s *Store) Close() error {
 }
 
 // inTx runs fn in a transaction, committed when fn returns nil.
+// A lost connection (at begin, commit, or in a statement fn did not map)
+// is EUNAVAILABLE (503, retry): a database restart is not an internal
+// error. As with any interrupted commit, the outcome of one lost at COMMIT
+// is unknown to the caller either way.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	err := pgx.BeginFunc(ctx, s.pool, fn)
+	var de *sm.Error
+	if err != nil && !errors.As(err, &de) && unavailable(err) {
+		return &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again", RetryAfterSeconds: 1}
+	}
+	return err
 }
 
 // redact hides the password of a URL in error messages.
