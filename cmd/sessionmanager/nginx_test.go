@@ -86,8 +86,11 @@ func startNginx(t *testing.T, sessionmanager, upstream string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when the process ends (waitErr then holds why), so
+	// both the start-up check and the cleanup can wait on it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
@@ -100,7 +103,8 @@ func startNginx(t *testing.T, sessionmanager, upstream string) string {
 			return "http://" + listen
 		}
 		select {
-		case err := <-exited:
+		case <-exited:
+			err := waitErr
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
 		default:
