@@ -93,8 +93,11 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 // fail writes err; unexpected errors are logged with detail and answered
 // as "internal error".
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if sm.ErrorCode(err) == sm.EINTERNAL {
+	switch sm.ErrorCode(err) {
+	case sm.EINTERNAL:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case sm.EUNAVAILABLE:
+		s.log.Warn("request refused: a dependency is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	sm.WriteError(w, err)
 }

@@ -106,19 +106,37 @@ func (s *Store) Close() error {
 
 // inTx runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
 // Inside fn, use only tx: the write pool has a single connection.
+// A full disk, an I/O error or a database locked past the busy timeout is
+// EUNAVAILABLE (503, try again), not an internal error.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return unavailable(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return unavailable(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return unavailable(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	return nil
+}
+
+// unavailable maps SQLite's "cannot write now" errors to EUNAVAILABLE and
+// leaves every other error as it is.
+func unavailable(err error) error {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL:
+		return &sessionmanager.Error{Code: sessionmanager.EUNAVAILABLE, Message: "storage is full; try again later", RetryAfterSeconds: 5}
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+		return &sessionmanager.Error{Code: sessionmanager.EUNAVAILABLE, Message: "storage is unavailable; try again", RetryAfterSeconds: 1}
+	}
+	return err
 }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
