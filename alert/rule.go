@@ -2,6 +2,8 @@ package alert
 
 import (
 	"encoding/json"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -92,6 +94,9 @@ func (r Rule) redacted() Rule {
 		if len(c.SealedSecret) > 0 || c.Secret != "" {
 			c.Secret = maskedSecret
 		}
+		if c.Type == ChannelSlack || c.Type == ChannelDiscord {
+			c.URL = maskURL(c.URL) // the URL of a chat webhook is its secret
+		}
 		c.SealedSecret = nil
 		out.Channels[i] = c
 	}
@@ -102,4 +107,19 @@ func (r Rule) redacted() Rule {
 func (c Channel) targetJSON() (json.RawMessage, error) {
 	c.Secret = ""
 	return json.Marshal(c)
+}
+
+// maskURL shows a chat webhook URL as scheme://host/******** : anyone who
+// has the full URL can post to the channel.
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return maskedSecret
+	}
+	return u.Scheme + "://" + u.Host + "/" + maskedSecret
+}
+
+// isMaskedURL reports whether raw is what maskURL shows.
+func isMaskedURL(raw string) bool {
+	return strings.HasSuffix(raw, "/"+maskedSecret) || raw == maskedSecret
 }

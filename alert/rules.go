@@ -234,6 +234,12 @@ func (r *Rules) prepare(ctx context.Context, rule *Rule, old *Rule) error {
 		if c.Secret == "" && old != nil {
 			c.SealedSecret = keptSecret(old, c, i)
 		}
+		// A chat webhook URL left masked keeps the stored one.
+		if (c.Type == ChannelSlack || c.Type == ChannelDiscord) && isMaskedURL(c.URL) && old != nil {
+			if i < len(old.Channels) && old.Channels[i].Type == c.Type && maskURL(old.Channels[i].URL) == c.URL {
+				c.URL = old.Channels[i].URL
+			}
+		}
 	}
 	bad := r.cfg.Targets.validateRule(ctx, rule)
 	if rule.Condition != "" {

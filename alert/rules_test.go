@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -161,4 +162,29 @@ func mustList(t *testing.T, r *Rules) []Rule {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestChatWebhookURLsMasked: a Slack or Discord webhook URL is its secret:
+// List and Get mask it, and an update that sends the mask back keeps it.
+func TestChatWebhookURLsMasked(t *testing.T) {
+	ctx := context.Background()
+	rules := newRules(t, openStore(t, ""), newSealer(t))
+	const hook = "https://127.0.0.1/services/T000/B000/XXXXSECRETXXXX"
+	created := mustCreate(t, rules, Rule{Name: "chat", Enabled: true, Triggers: []string{"tor"}, Channels: []Channel{{Type: ChannelSlack, URL: hook}}})
+	if got := created.Channels[0].URL; got != "https://127.0.0.1/********" {
+		t.Fatalf("created rule shows %q", got)
+	}
+	list, err := rules.List(ctx)
+	if err != nil || strings.Contains(fmt.Sprint(list), "XXXXSECRET") {
+		t.Fatalf("List leaks the webhook URL: %v %v", list, err)
+	}
+	created.Name = "renamed"
+	if _, err := rules.Update(ctx, created.ID, created); err != nil {
+		t.Fatalf("%v %v", err, err.(*sm.Error).Fields)
+	}
+	for _, c := range rules.enabled() {
+		if c.rule.ID == created.ID && c.rule.Channels[0].URL != hook {
+			t.Fatalf("the masked URL replaced the stored one: %q", c.rule.Channels[0].URL)
+		}
+	}
 }
