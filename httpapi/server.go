@@ -37,7 +37,7 @@ type Deps struct {
 	// Mount adds routes owned by other packages (licence...).
 	Mount func(mux *http.ServeMux, admin func(scope string, h http.Handler) http.Handler)
 	// RefreshCookie, when set, also issues the refresh token as an
-	// HttpOnly cookie of that name and accepts it on refresh and logout.
+	// HttpOnly cookie of that name, accepts it on refresh and clears it on logout.
 	RefreshCookie string
 	// SecureCookies marks cookies Secure (off only for plain-http development).
 	SecureCookies bool
