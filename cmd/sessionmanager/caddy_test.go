@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
@@ -57,34 +55,7 @@ func startCaddy(t *testing.T, sessionmanager, upstream string) string {
 	}
 	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start caddy: %v", err)
-	}
-	// exited is closed when the process ends (waitErr then holds why), so
-	// both the start-up check and the cleanup can wait on it.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", listen, 200*time.Millisecond); err == nil {
-			c.Close()
-			return "http://" + listen
-		}
-		select {
-		case <-exited:
-			err := waitErr
-			t.Fatalf("caddy exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy did not listen on %s:\n%s", listen, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return runProxy(t, "caddy", cmd, listen, func() string { return "" })
 }
 
 // TestCaddyForwardAuth: the documented Caddy configuration in front of an
