@@ -88,14 +88,21 @@ func nonNil[T any](v []T) []T {
 	return v
 }
 
-func (s *server) handleAdminGetSession() http.Handler {
+// dataHandler answers {"data": v} with what fn returns, or its error.
+func (s *server) dataHandler(fn func(r *http.Request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ss, err := s.Store.SessionByID(r.Context(), r.PathValue("id"))
+		v, err := fn(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"data": ss})
+		encode(w, http.StatusOK, map[string]any{"data": v})
+	})
+}
+
+func (s *server) handleAdminGetSession() http.Handler {
+	return s.dataHandler(func(r *http.Request) (any, error) {
+		return s.Store.SessionByID(r.Context(), r.PathValue("id"))
 	})
 }
 
@@ -194,13 +201,8 @@ func (s *server) handleAdminListUsers() http.Handler {
 }
 
 func (s *server) handleAdminGetUser() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.Store.UserByID(r.Context(), r.PathValue("id"))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]any{"data": u})
+	return s.dataHandler(func(r *http.Request) (any, error) {
+		return s.Store.UserByID(r.Context(), r.PathValue("id"))
 	})
 }
 
@@ -243,35 +245,20 @@ func (s *server) handleAdminTerminateAll() http.Handler {
 }
 
 func (s *server) handleAdminBlock(blocked bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.Manager.SetBlocked(r.Context(), r.PathValue("id"), blocked, s.adminActor(r))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]any{"data": u})
+	return s.dataHandler(func(r *http.Request) (any, error) {
+		return s.Manager.SetBlocked(r.Context(), r.PathValue("id"), blocked, s.adminActor(r))
 	})
 }
 
 func (s *server) handleAdminStats() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := s.Store.Stats(r.Context(), s.now())
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]any{"data": st})
+	return s.dataHandler(func(r *http.Request) (any, error) {
+		return s.Store.Stats(r.Context(), s.now())
 	})
 }
 
 func (s *server) handleAdminGetSettings() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := s.Manager.Settings(r.Context())
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]any{"data": st})
+	return s.dataHandler(func(r *http.Request) (any, error) {
+		return s.Manager.Settings(r.Context())
 	})
 }
 
