@@ -1,6 +1,7 @@
 package sessionmanager_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -428,4 +429,59 @@ func TestBadUserAgentBytes(t *testing.T) {
 			t.Fatalf("the failed login with a bad user agent left %d events (%v)", len(evs), err)
 		}
 	})
+}
+
+// flakyEvents fails the first AppendEvent of one type, then writes to the
+// real store: a store hiccup at the worst moment.
+type flakyEvents struct {
+	sm.FullStore
+	mu     sync.Mutex
+	failOn string
+	failed bool
+}
+
+func (f *flakyEvents) AppendEvent(ctx context.Context, e *sm.Event, ds []*sm.Delivery) error {
+	f.mu.Lock()
+	fail := e.Type == f.failOn && !f.failed
+	if fail {
+		f.failed = true
+	}
+	f.mu.Unlock()
+	if fail {
+		return errors.New("store hiccup")
+	}
+	return f.FullStore.AppendEvent(ctx, e, ds)
+}
+
+// TestAuditRetriedAfterAHiccup: the session.ended event of a force logout
+// (which the revocation feed reads) is written even if the first write fails.
+func TestAuditRetriedAfterAHiccup(t *testing.T) {
+	k := storeKinds[0]
+	var fl *flakyEvents
+	e := newEnv(t, storeKind{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+		st, p := k.open(t)
+		fl = &flakyEvents{FullStore: st, failOn: sm.EventSessionEnded}
+		return fl, p
+	}})
+	res := e.register("hiccup")
+	if err := e.m.EndSession(e.ctx, res.Session.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventSessionEnded}, SessionID: res.Session.ID, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 1 {
+			break
+		}
+		if len(evs) > 1 || time.Now().After(deadline) {
+			t.Fatalf("%d session.ended events after a failed first write, want exactly 1", len(evs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !fl.failed {
+		t.Fatal("the hiccup was never injected")
+	}
 }

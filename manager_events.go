@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"time"
 )
 
 // record appends an event to the audit log, with the alert deliveries its
@@ -33,12 +34,26 @@ func (m *Manager) record(ctx context.Context, e *Event, in *AlertInput) error {
 	return nil
 }
 
-// audit records an event and logs (does not return) a failure: for events
-// that follow an action already done (the action must not be undone).
+// audit records an event for an action already done (the action must not
+// be undone). A failed write is retried in the background a few times
+// (a store hiccup must not lose the audit trail, nor the revocation feed
+// that reads it), then logged.
 func (m *Manager) audit(ctx context.Context, e *Event, in *AlertInput) {
-	if err := m.record(ctx, e, in); err != nil {
-		m.log.Error("audit event not recorded", "type", e.Type, "err", err)
+	err := m.record(ctx, e, in)
+	if err == nil {
+		return
 	}
+	m.log.Warn("audit event not recorded; retrying", "type", e.Type, "err", err)
+	go func() {
+		ctx := context.WithoutCancel(ctx)
+		for _, wait := range []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second} {
+			time.Sleep(wait)
+			if err = m.record(ctx, e, in); err == nil {
+				return
+			}
+		}
+		m.log.Error("audit event lost after retries", "type", e.Type, "session", e.SessionID, "err", err)
+	}()
 }
 
 // Record appends an admin or system event to the audit log.

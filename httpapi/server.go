@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -75,8 +76,16 @@ func NewServer(d Deps) http.Handler {
 }
 
 // recoverer turns a panic into a logged 500 instead of a dropped connection.
+// It also warns, once, when X-Forwarded-For arrives from a peer that is not
+// a trusted proxy: behind an untrusted proxy every client shares its address
+// (and its failed-login count).
 func (s *server) recoverer(next http.Handler) http.Handler {
+	var warned atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !warned.Load() && r.Header.Get("X-Forwarded-For") != "" && !isTrusted(socketAddr(r.RemoteAddr), s.TrustedProxies) && warned.CompareAndSwap(false, true) {
+			s.log.Warn("X-Forwarded-For from a peer not in SM_TRUSTED_PROXIES is ignored: if this is your proxy, add it, or every client is seen with its address",
+				"peer", socketAddr(r.RemoteAddr).String())
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -314,3 +314,22 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 		t.Errorf("shutdown was not clean:\n%s", logs)
 	}
 }
+
+// TestUntrustedForwardedForWarnsOnce: X-Forwarded-For from a peer that is
+// not a trusted proxy is ignored, and the operator is told once.
+func TestUntrustedForwardedForWarnsOnce(t *testing.T) {
+	s := startServer(t, nil)
+	for range 3 {
+		req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.50")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	s.stop()
+	if n := strings.Count(s.stderr.String(), "not in SM_TRUSTED_PROXIES"); n != 1 {
+		t.Errorf("warned %d times, want once", n)
+	}
+}
