@@ -1,14 +1,10 @@
 package main
 
 import (
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
@@ -83,73 +79,4 @@ func startNginx(t *testing.T, sessionmanager, upstream string) string {
 		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 		return string(log)
 	})
-}
-
-func TestNginxAuthRequest(t *testing.T) {
-	s := startServer(t, nil)
-	var mu sync.Mutex
-	var seen []string
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("X-User-Id"))
-		mu.Unlock()
-		fmt.Fprintf(w, "hello %s", r.Header.Get("X-User-Id"))
-	}))
-	defer upstream.Close()
-	proxy := startNginx(t, s.base, upstream.URL)
-
-	reg := s.register(t, "dave")
-	jwt := str(reg, "jwt")
-	uid := str(reg["user"].(map[string]any), "id")
-	sid := str(reg["session"].(map[string]any), "id")
-	get := func(bearer string) (int, http.Header) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", proxy+"/private/page", nil)
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode, resp.Header
-	}
-	upstreamCalls := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
-
-	if code, _ := get(jwt); code != 200 {
-		t.Fatalf("valid session through nginx: %d", code)
-	}
-	if calls := upstreamCalls(); len(calls) != 1 || calls[0] != uid {
-		t.Fatalf("upstream saw X-User-Id %v, want [%s]", calls, uid)
-	}
-	if code, _ := get(""); code != 401 {
-		t.Fatalf("no token through nginx: %d, want 401", code)
-	}
-	if code, _ := get(jwt + "x"); code != 401 {
-		t.Fatalf("bad token through nginx: %d, want 401", code)
-	}
-	if n := len(upstreamCalls()); n != 1 {
-		t.Fatalf("refused requests reached the upstream (%d calls)", n)
-	}
-
-	// Force logout: the very next request is refused.
-	write := s.adminToken("write")
-	if code, _, body := s.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil); code != 200 {
-		t.Fatalf("terminate: %d %v", code, body)
-	}
-	code, h := get(jwt)
-	if code != 401 {
-		t.Fatalf("force-logged-out session through nginx: %d, want 401", code)
-	}
-	if r := h.Get("X-Session-Terminated-Reason"); r != "manual" {
-		t.Errorf("reason header through nginx: %q, want manual", r)
-	}
-	if n := len(upstreamCalls()); n != 1 {
-		t.Fatalf("the ended session reached the upstream (%d calls)", n)
-	}
 }
