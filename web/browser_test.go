@@ -11,46 +11,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+	"github.com/magic-sessionmanager/sessionmanager/internal/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// browser starts headless Chromium, or skips (fails when services are
-// required) when it is not installed.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if testenv.Required() {
-			t.Fatalf("%s is missing and services are required: apt-get install -y chromium", chromiumPath)
-		}
-		t.Skipf("%s is missing: skipping the browser tests (apt-get install -y chromium)", chromiumPath)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1440, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	// Accept every confirm() the dashboard asks (terminate, block...).
-	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	return ctx
-}
 
 func browserSignIn(t *testing.T, ctx context.Context, e *testEnv) {
 	t.Helper()
@@ -66,27 +31,9 @@ func browserSignIn(t *testing.T, ctx context.Context, e *testEnv) {
 	}
 }
 
-// waitFor polls a JavaScript predicate until it is true or the deadline
-// passes: a functional wait, not a timing assertion.
-// A navigation in between ends a poll; it is retried until the deadline.
-func waitFor(ctx context.Context, expr string, deadline time.Duration) error {
-	end := time.Now().Add(deadline)
-	for {
-		left := time.Until(end)
-		if left <= 0 {
-			return fmt.Errorf("%s: not true after %v", expr, deadline)
-		}
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(left)))
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestBrowserLiveTableTerminateAndGeofence(t *testing.T) {
 	e := newEnv(t) // before the browser: cleanups run last-in first-out, the browser must go first
-	ctx := browser(t)
+	ctx := browsertest.Chrome(t)
 	e.seed()
 	browserSignIn(t, ctx, e)
 
@@ -95,13 +42,13 @@ func TestBrowserLiveTableTerminateAndGeofence(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait for the live stream before the login, so the event is not the 10 s poll.
-	if err := waitFor(ctx, `document.getElementById("live-state").dataset.state === "on"`, 5*time.Second); err != nil {
+	if err := browsertest.Until(ctx, `document.getElementById("live-state").dataset.state === "on"`, 5*time.Second); err != nil {
 		t.Fatalf("live stream not connected: %v", err)
 	}
 	e.geo.set("203.0.113.77", sm.GeoResult{Location: sm.Location{CountryCode: "JP", CountryName: "Japan", City: "Tokyo", Latitude: 35.68, Longitude: 139.69, HasCoordinates: true, ISP: "NTT"}})
 	res := e.login("dave@example.com", "203.0.113.77", uaFirefoxWin)
 	sid := res.Session.ID
-	if err := waitFor(ctx, fmt.Sprintf(`document.querySelector('[data-session=%q]') !== null`, sid), 2*time.Second); err != nil {
+	if err := browsertest.Until(ctx, fmt.Sprintf(`document.querySelector('[data-session=%q]') !== null`, sid), 2*time.Second); err != nil {
 		t.Fatalf("the new session did not appear in the table within 2s: %v", err)
 	}
 	if v, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__noReload || 0`)); err != nil || v != 1 {
@@ -112,7 +59,7 @@ func TestBrowserLiveTableTerminateAndGeofence(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-terminate=%q]`, sid)))); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `document.querySelector(".flash") !== null`, 10*time.Second); err != nil {
+	if err := browsertest.Until(ctx, `document.querySelector(".flash") !== null`, 10*time.Second); err != nil {
 		t.Fatalf("no confirmation after terminate: %v", err)
 	}
 	if _, err := e.manager.Authenticate(context.Background(), res.AccessToken); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
@@ -129,7 +76,7 @@ func TestBrowserLiveTableTerminateAndGeofence(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `document.querySelector(".flash") !== null`, 10*time.Second); err != nil {
+	if err := browsertest.Until(ctx, `document.querySelector(".flash") !== null`, 10*time.Second); err != nil {
 		t.Fatalf("geo-fence not saved: %v", err)
 	}
 	_, err := e.manager.StartSession(context.Background(), e.user("frank@example.com"), sm.AuthPassword,
@@ -144,7 +91,7 @@ func TestBrowserLiveTableTerminateAndGeofence(t *testing.T) {
 func TestBrowserScreenshots(t *testing.T) {
 	alerts := newMemAlerts()
 	e := newEnv(t, withAlerts(alerts), func(d *Deps) { d.Demo = true })
-	ctx := browser(t)
+	ctx := browsertest.Chrome(t)
 	res := seedDemo(t, e)
 	dir := os.Getenv("SM_ARTIFACTS_DIR")
 	if dir == "" {
@@ -157,7 +104,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	shoot := func(name string) {
 		t.Helper()
 		// Let the map image settle.
-		_ = waitFor(ctx, `Array.from(document.images).every(i => i.complete) && document.readyState === "complete"`, 5*time.Second)
+		_ = browsertest.Until(ctx, `Array.from(document.images).every(i => i.complete) && document.readyState === "complete"`, 5*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

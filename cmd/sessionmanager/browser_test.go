@@ -8,60 +8,13 @@ import (
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/magic-sessionmanager/sessionmanager/geo/geotest"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+	"github.com/magic-sessionmanager/sessionmanager/internal/browsertest"
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
-
-const chromium = "/usr/bin/chromium"
-
-// chrome starts headless Chromium (Debian's package), accepting confirm()s.
-func chrome(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		if testenv.Required() {
-			t.Fatalf("%s is missing: apt-get install -y chromium", chromium)
-		}
-		t.Skipf("%s is missing: skipping the browser test", chromium)
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1440, 900))
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	return ctx
-}
-
-// until polls a JavaScript predicate: a functional wait with a deadline.
-func until(ctx context.Context, expr string, d time.Duration) error {
-	end := time.Now().Add(d)
-	for {
-		left := time.Until(end)
-		if left <= 0 {
-			return fmt.Errorf("%s: not true after %v", expr, d)
-		}
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(left)))
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func screenshot(t *testing.T, ctx context.Context, url, name string) {
 	t.Helper()
@@ -107,7 +60,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	})
 	s := startServer(t, map[string]string{"SM_GEOIP_DB": city, "SM_TRUSTED_PROXIES": "127.0.0.1",
 		"SM_ADMIN_EMAIL": "ops@example.com", "LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
-	ctx := chrome(t)
+	ctx := browsertest.Chrome(t)
 	if code, out := s.callFrom("81.2.69.160", "POST", "/api/auth/local/register", "", map[string]any{"username": "wanda", "email": "wanda@example.com", "password": "correct horse battery"}); code != 200 {
 		t.Fatalf("register: %d %v", code, out)
 	}
@@ -123,7 +76,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
-	if err := until(ctx, `document.getElementById("live-state").dataset.state === "on"`, 5*time.Second); err != nil {
+	if err := browsertest.Until(ctx, `document.getElementById("live-state").dataset.state === "on"`, 5*time.Second); err != nil {
 		t.Fatalf("live stream: %v", err)
 	}
 	code, login := s.callFrom("89.160.20.112", "POST", "/api/auth/local", "", map[string]any{"identifier": "wanda", "password": "correct horse battery"})
@@ -131,7 +84,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 		t.Fatalf("API login: %d %v", code, login)
 	}
 	sid := str(login["session"].(map[string]any), "id")
-	if err := until(ctx, fmt.Sprintf(`document.querySelector('[data-session=%q]') !== null`, sid), 2*time.Second); err != nil {
+	if err := browsertest.Until(ctx, fmt.Sprintf(`document.querySelector('[data-session=%q]') !== null`, sid), 2*time.Second); err != nil {
 		t.Fatalf("the API login did not appear in the live table within 2s: %v", err)
 	}
 	if v, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__noReload || 0`)); err != nil || v != 1 {
