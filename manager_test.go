@@ -3,7 +3,6 @@ package sessionmanager_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,24 +15,6 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/store/sqlite"
 	"github.com/magic-sessionmanager/sessionmanager/token"
 )
-
-// fakeClock is a settable clock for the timeout rules.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // countingSink counts store writes of last-seen notes, then writes them.
 type countingSink struct {
@@ -50,7 +31,7 @@ type env struct {
 	t       testing.TB
 	ctx     context.Context
 	store   sm.FullStore
-	clock   *fakeClock
+	clock   *testenv.Clock
 	m       *sm.Manager
 	secrets *token.Secrets
 	keys    *token.Keyring
@@ -98,7 +79,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, e *env), opts ...func(*sm.Con
 func newEnv(t testing.TB, k storeKind, opts ...func(*sm.Config)) *env {
 	ctx := context.Background()
 	st, path := k.open(t)
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	sec, err := token.NewSecrets(make32(7))
 	if err != nil {
 		t.Fatal(err)

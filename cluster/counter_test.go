@@ -11,27 +11,9 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
-// fakeClock is a settable clock for window rules.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestLocalCounterWindows(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := NewLocalCounter(clock.Now)
 	steps := []struct {
 		advance time.Duration
@@ -73,7 +55,7 @@ func TestLocalCounterWindows(t *testing.T) {
 
 func TestLocalCounterSweepsAndBoundsMemory(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := NewLocalCounter(clock.Now)
 	c.bound.maxKeys = 50
 	for i := range 40 {

@@ -12,7 +12,7 @@ import (
 
 func TestLocalLimiter(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLocalLimiter(clock.Now)
 	for i := range 3 {
 		if ok, _, err := l.Allow(ctx, "ip:1", 3); !ok || err != nil {
@@ -37,7 +37,7 @@ func TestLocalLimiter(t *testing.T) {
 
 func TestLocalLimiterEvictsIdleAndBoundsMemory(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLocalLimiter(clock.Now)
 	l.bound.maxKeys = 20
 	for i := range 10 {

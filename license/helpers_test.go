@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -18,25 +19,7 @@ import (
 // t0 is the tests' "now".
 var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is a settable clock shared by the licence and the Manager.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+func newClock() *testenv.Clock { return testenv.NewClock(t0) }
 
 // vendor is a test vendor key pair.
 type vendor struct {
@@ -97,7 +80,7 @@ func openStore(t testing.TB) *sqlite.Store {
 }
 
 // newState returns a State trusting v, on clock c, with opts applied.
-func newState(t testing.TB, v vendor, c *fakeClock, opts ...func(*license.Options)) (*license.State, *logBuffer) {
+func newState(t testing.TB, v vendor, c *testenv.Clock, opts ...func(*license.Options)) (*license.State, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	o := license.Options{PublicKey: v.pub, Now: c.Now, Logger: logs.logger()}

@@ -3,6 +3,7 @@ package license_test
 import (
 	"bytes"
 	"context"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -80,13 +81,13 @@ func openGeo(t *testing.T) *geo.Resolver {
 }
 
 // clockAdapter gives the Manager the test clock.
-type clockAdapter struct{ c *fakeClock }
+type clockAdapter struct{ c *testenv.Clock }
 
 func (a clockAdapter) Now() time.Time { return a.c.Now() }
 
 // newManager wires a real Manager on st gated by lic, registers "ada"
 // and returns a login function for her.
-func newManager(t *testing.T, st sm.FullStore, c *fakeClock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
+func newManager(t *testing.T, st sm.FullStore, c *testenv.Clock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
 	t.Helper()
 	ctx := context.Background()
 	sec, err := token.NewSecrets(bytes.Repeat([]byte{7}, 32))

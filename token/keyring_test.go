@@ -171,7 +171,7 @@ func TestRotation(t *testing.T) {
 	oldKid, oldPriv := kr.keys.Load().signerID, kr.keys.Load().signer
 	oldTok, oldClaims := mustIssue(t, kr, clock.Now())
 
-	rotatedAt := clock.Add(5 * time.Minute)
+	rotatedAt := clock.Advance(5 * time.Minute)
 	if err := kr.Rotate(ctx, rotatedAt); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestRotation(t *testing.T) {
 	}
 
 	// After the old key expires only the new one is published.
-	clock.Add(15 * time.Minute)
+	clock.Advance(15 * time.Minute)
 	if kids := jwksKids(t, kr.JWKS()); len(kids) != 1 || kids[0] != newKid {
 		t.Fatalf("JWKS kids after expiry = %v, want [new]", kids)
 	}
@@ -260,7 +260,7 @@ func TestSecondKeyringReloadsOnUnknownKid(t *testing.T) {
 	if store.listCalls() != before {
 		t.Fatalf("%d store reads within one second, want 0", store.listCalls()-before)
 	}
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	if _, err := b.Verify(again, clock.Now()); err != nil {
 		t.Fatalf("after a second the kid is reloaded: %v", err)
 	}
@@ -366,7 +366,7 @@ func TestPlantedKeyIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := signEdDSA(t, private, kid, validClaims(clock.Now().Add(time.Minute)))
-	clock.Add(2 * time.Second) // past the reload limit
+	clock.Advance(2 * time.Second) // past the reload limit
 	if _, err := kr.Verify(forged, clock.Now()); !isInvalidToken(err) {
 		t.Fatalf("token of a planted key: err = %v", err)
 	}

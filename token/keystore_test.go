@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"slices"
 	"sync"
 	"testing"
@@ -65,31 +66,12 @@ func (s *memKeyStore) listCalls() int {
 	return s.lists
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 const (
 	testIssuer   = "https://auth.example.com"
 	testAudience = "https://app.example.com"
 )
 
-func newTestKeyring(t testing.TB, store sm.KeyStore, clock *fakeClock) *Keyring {
+func newTestKeyring(t testing.TB, store sm.KeyStore, clock *testenv.Clock) *Keyring {
 	t.Helper()
 	kr, err := NewKeyring(context.Background(), store, mustSecrets(t, testKey(1)), Config{
 		Issuer: testIssuer, Audience: testAudience, TTL: 15 * time.Minute, Now: clock.Now,
@@ -100,6 +82,6 @@ func newTestKeyring(t testing.TB, store sm.KeyStore, clock *fakeClock) *Keyring 
 	return kr
 }
 
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+func newClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
