@@ -65,20 +65,36 @@ type page[T any] struct {
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
-func (s *server) handleAdminListSessions() http.Handler {
+// listHandler answers one page of a list, {data, nextCursor}, or the error.
+func listHandler[T any](s *server, list func(r *http.Request) ([]T, string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := ParseSessionFilter(r.URL.Query())
+		items, next, err := list(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		p, err := s.Store.ListSessions(r.Context(), f)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, page[*sm.Session]{Data: nonNil(p.Sessions), NextCursor: p.NextCursor})
+		encode(w, http.StatusOK, page[T]{Data: nonNil(items), NextCursor: next})
 	})
+}
+
+// listSessions lists sessions by the query's filters, for userID when set.
+func (s *server) listSessions(r *http.Request, userID string) ([]*sm.Session, string, error) {
+	f, err := ParseSessionFilter(r.URL.Query())
+	if err != nil {
+		return nil, "", err
+	}
+	if userID != "" {
+		if _, err := s.Store.UserByID(r.Context(), userID); err != nil {
+			return nil, "", err
+		}
+		f.UserID = userID
+	}
+	p, err := s.Store.ListSessions(r.Context(), f)
+	return p.Sessions, p.NextCursor, err
+}
+
+func (s *server) handleAdminListSessions() http.Handler {
+	return listHandler(s, func(r *http.Request) ([]*sm.Session, string, error) { return s.listSessions(r, "") })
 }
 
 func nonNil[T any](v []T) []T {
@@ -175,7 +191,7 @@ func (s *server) auditAdminData(r *http.Request, action, userID, sessionID strin
 }
 
 func (s *server) handleAdminListUsers() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return listHandler(s, func(r *http.Request) ([]*sm.User, string, error) {
 		q := r.URL.Query()
 		f := sm.UserFilter{Search: q.Get("q"), Cursor: q.Get("cursor")}
 		bad := map[string]string{}
@@ -188,15 +204,9 @@ func (s *server) handleAdminListUsers() http.Handler {
 			f.Blocked = &v
 		}
 		if len(bad) > 0 {
-			s.fail(w, r, sm.InvalidFields(bad))
-			return
+			return nil, "", sm.InvalidFields(bad)
 		}
-		users, next, err := s.Store.ListUsers(r.Context(), f)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, page[*sm.User]{Data: nonNil(users), NextCursor: next})
+		return s.Store.ListUsers(r.Context(), f)
 	})
 }
 
@@ -207,24 +217,7 @@ func (s *server) handleAdminGetUser() http.Handler {
 }
 
 func (s *server) handleAdminUserSessions() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := ParseSessionFilter(r.URL.Query())
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		f.UserID = r.PathValue("id")
-		if _, err := s.Store.UserByID(r.Context(), f.UserID); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		p, err := s.Store.ListSessions(r.Context(), f)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, page[*sm.Session]{Data: nonNil(p.Sessions), NextCursor: p.NextCursor})
-	})
+	return listHandler(s, func(r *http.Request) ([]*sm.Session, string, error) { return s.listSessions(r, r.PathValue("id")) })
 }
 
 func (s *server) handleAdminTerminateAll() http.Handler {
@@ -279,18 +272,12 @@ func (s *server) handleAdminPutSettings() http.Handler {
 }
 
 func (s *server) handleAdminAudit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return listHandler(s, func(r *http.Request) ([]*sm.Event, string, error) {
 		f, err := ParseEventFilter(r.URL.Query())
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return nil, "", err
 		}
-		events, next, err := s.Store.ListEvents(r.Context(), f)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, page[*sm.Event]{Data: nonNil(events), NextCursor: next})
+		return s.Store.ListEvents(r.Context(), f)
 	})
 }
 
