@@ -75,13 +75,7 @@ func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
 	default:
 		bad["sort"] = "must be created_at, last_seen or score"
 	}
-	switch o := strings.ToLower(q.Get("order")); o {
-	case "", "desc":
-		f.Desc = true
-	case "asc":
-	default:
-		bad["order"] = "must be asc or desc"
-	}
+	f.Desc = parseOrder(q.Get("order"), bad)
 	f.Limit = parseLimit(q.Get("limit"), bad)
 	f.Cursor = limitLen(q.Get("cursor"), 500, "cursor", bad)
 	if len(bad) > 0 {
@@ -107,13 +101,7 @@ func ParseEventFilter(q url.Values) (sm.EventFilter, error) {
 	f.ActorID = limitLen(q.Get("actor"), 200, "actor", bad)
 	f.From = parseTime(q.Get("from"), "from", bad)
 	f.To = parseTime(q.Get("to"), "to", bad)
-	switch o := strings.ToLower(q.Get("order")); o {
-	case "", "desc":
-		f.Desc = true
-	case "asc":
-	default:
-		bad["order"] = "must be asc or desc"
-	}
+	f.Desc = parseOrder(q.Get("order"), bad)
 	f.Limit = parseLimit(q.Get("limit"), bad)
 	f.Cursor = limitLen(q.Get("cursor"), 500, "cursor", bad)
 	if len(bad) > 0 {
@@ -161,4 +149,16 @@ func parseLimit(v string, bad map[string]string) int {
 		return 50
 	}
 	return n
+}
+
+// parseOrder reads asc or desc (the default).
+func parseOrder(v string, bad map[string]string) (desc bool) {
+	switch strings.ToLower(v) {
+	case "", "desc":
+		return true
+	case "asc":
+		return false
+	}
+	bad["order"] = "must be asc or desc"
+	return true
 }

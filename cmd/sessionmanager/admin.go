@@ -43,12 +43,17 @@ func toolStore(ctx context.Context, getenv func(string) string, stderr io.Writer
 	return c, st, sec, nil
 }
 
-func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+// configuredStore opens the store the environment names (migrating it).
+func configuredStore(ctx context.Context, getenv func(string) string) (sm.FullStore, string, error) {
 	c, err := loadConfig(getenv, nil)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	st, kind, err := openStore(ctx, c)
+	return openStore(ctx, c)
+}
+
+func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	st, kind, err := configuredStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -207,11 +212,7 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) != 1 || args[0] != "verify" {
 		return &configError{"audit: expected `audit verify`"}
 	}
-	c, err := loadConfig(getenv, nil)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(ctx, c)
+	st, _, err := configuredStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
