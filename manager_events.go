@@ -15,6 +15,9 @@ func (m *Manager) record(ctx context.Context, e *Event, in *AlertInput) error {
 	if e.ActorType == "" {
 		e.ActorType = ActorSystem
 	}
+	// Whatever path the event took, what the client sent is stored as clean
+	// text (one odd byte must not lose an audit event on Postgres).
+	e.UserAgent = cleanText(e.UserAgent, 1024)
 	var deliveries []*Delivery
 	if in != nil && m.cfg.Alerter != nil && m.allows(FeatureAlerts) {
 		in.Event = e

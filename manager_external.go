@@ -18,7 +18,6 @@ type ExternalIdentity struct {
 // the same login pipeline as a password login runs (device, geo, risk,
 // firewall, alerts). A blocked login is EFORBIDDEN.
 func (m *Manager) StartExternalSession(ctx context.Context, id ExternalIdentity, client ClientInfo) (*LoginResult, error) {
-	client = cleanClient(client)
 	id.ExternalID = strings.TrimSpace(id.ExternalID)
 	if id.ExternalID == "" || len(id.ExternalID) > 200 {
 		return nil, InvalidFields(map[string]string{"externalUserId": "is required (at most 200 characters)"})

@@ -36,9 +36,10 @@ func (m *Manager) failWindow(ctx context.Context) time.Duration {
 	return 15 * time.Minute
 }
 
-// cleanClient normalises what a client sent about itself: the IP unmapped,
-// the user agent valid UTF-8 without control characters, at most 1 KiB
-// (the stores keep text; Postgres refuses invalid UTF-8).
+// cleanClient normalises what a client sent about itself for the session
+// record: the IP unmapped, the user agent valid UTF-8 without control
+// characters, at most 1 KiB (the stores keep text; Postgres refuses invalid
+// UTF-8). Events get the same cleaning in record.
 func cleanClient(c ClientInfo) ClientInfo {
 	c.IP = c.IP.Unmap()
 	c.UserAgent = cleanText(c.UserAgent, 1024)
@@ -86,7 +87,6 @@ type RegisterInput struct {
 
 // Register creates a local account and signs it in.
 func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientInfo) (*LoginResult, error) {
-	client = cleanClient(client)
 	if m.cfg.RegisterPerIP > 0 {
 		window := m.failWindow(ctx)
 		if n, _ := m.fails.Incr(ctx, "register:"+failKeyIP(client.IP), window); n > int64(m.cfg.RegisterPerIP) {
@@ -121,7 +121,6 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 // IP; past the limits answers slow down and then refuse.
 func (m *Manager) Login(ctx context.Context, identifier, password string, client ClientInfo) (*LoginResult, error) {
 	identifier = strings.TrimSpace(identifier)
-	client = cleanClient(client)
 	ipKey := failKeyIP(client.IP)
 	u, uerr := m.store.UserByIdentifier(ctx, identifier)
 	if uerr != nil && !IsNotFound(uerr) {

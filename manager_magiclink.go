@@ -90,7 +90,6 @@ func (m *Manager) LimitMagicLink(ctx context.Context, email string, client Clien
 // no error) when there is nothing to send: unknown email without sign-up,
 // or a blocked account. Only the token's lookup hash is stored.
 func (m *Manager) IssueMagicLink(ctx context.Context, email string, client ClientInfo, opt MagicLinkOptions) (*MagicLinkGrant, error) {
-	client = cleanClient(client)
 	opt = opt.withDefaults()
 	email = strings.ToLower(strings.TrimSpace(email))
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
@@ -135,7 +134,6 @@ func (m *Manager) IssueMagicLink(ctx context.Context, email string, client Clien
 // expired or unknown link, get EINVALID with reason link_used, link_expired
 // or link_unknown.
 func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client ClientInfo) (*LoginResult, error) {
-	client = cleanClient(client)
 	links, err := m.magicLinks()
 	if err != nil {
 		return nil, err
