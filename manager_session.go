@@ -209,7 +209,7 @@ func (m *Manager) endSession(ctx context.Context, sid, userID string, reason End
 	var in *AlertInput
 	if reason == EndRefreshReuse {
 		e.Type = EventRefreshReuse
-			e.IP, e.UserAgent = ipText(client.IP), client.UserAgent
+		e.IP, e.UserAgent = ipText(client.IP), client.UserAgent
 		s, _ := m.store.SessionByID(ctx, sid)
 		u, _ := m.store.UserByID(ctx, userID)
 		in = &AlertInput{User: u, Session: s}
