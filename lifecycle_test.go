@@ -486,3 +486,50 @@ func TestAuditRetriedAfterAHiccup(t *testing.T) {
 		t.Fatal("the hiccup was never injected")
 	}
 }
+
+// blockDuringLogin blocks the user right after the login's session is
+// created: the admin's block landing while the login is checked.
+type blockDuringLogin struct {
+	sm.FullStore
+	on bool
+}
+
+func (b *blockDuringLogin) CreateSession(ctx context.Context, s *sm.Session, hash []byte) error {
+	if err := b.FullStore.CreateSession(ctx, s, hash); err != nil {
+		return err
+	}
+	if b.on {
+		blocked := true
+		_, err := b.FullStore.UpdateUser(ctx, s.UserID, sm.UserUpdate{Blocked: &blocked, UpdatedAt: s.CreatedAt})
+		return err
+	}
+	return nil
+}
+
+// TestLoginRacingABlockDoesNotSurvive: a session born while the user was
+// being blocked is ended at once and the login refused.
+func TestLoginRacingABlockDoesNotSurvive(t *testing.T) {
+	k := storeKinds[0]
+	var st *blockDuringLogin
+	e := newEnv(t, storeKind{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+		s, p := k.open(t)
+		st = &blockDuringLogin{FullStore: s}
+		return st, p
+	}})
+	first := e.register("racer") // the block here bypasses SetBlocked, so this one stays
+	st.on = true
+	_, err := e.m.Login(e.ctx, "racer", "a long enough password", client)
+	var se *sm.Error
+	if !errors.As(err, &se) || se.Code != sm.EFORBIDDEN || se.Reason != sm.ReasonUserBlocked {
+		t.Fatalf("login racing a block: %v", err)
+	}
+	page, err := e.store.ListSessions(e.ctx, sm.SessionFilter{Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range page.Sessions {
+		if s.ID != first.Session.ID {
+			t.Errorf("the racing login's session %s (%s) survived the block", s.ID, s.Status)
+		}
+	}
+}
