@@ -533,3 +533,24 @@ func TestLoginRacingABlockDoesNotSurvive(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleSweepSparesASessionInUse: with the idle timeout as short as the
+// last-seen interval, a session used every second is never ended as idle,
+// although its stored last-seen lags up to one interval behind.
+func TestIdleSweepSparesASessionInUse(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("busy")
+		for i := range 150 { // 150 s of activity, a sweep every second
+			e.clock.Advance(time.Second)
+			if _, err := e.m.Authenticate(e.ctx, res.AccessToken); err != nil {
+				t.Fatalf("after %d s: %v", i+1, err)
+			}
+			if i%7 == 0 {
+				_ = e.m.Flush(e.ctx)
+			}
+			if _, err := e.m.Sweep(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, func(c *sm.Config) { c.IdleTimeout, c.LastSeenInterval, c.AccessTokenTTL = 30*time.Second, 30*time.Second, time.Hour })
+}
