@@ -552,5 +552,7 @@ func TestIdleSweepSparesASessionInUse(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-	}, func(c *sm.Config) { c.IdleTimeout, c.LastSeenInterval, c.AccessTokenTTL = 30*time.Second, 30*time.Second, time.Hour })
+	}, func(c *sm.Config) {
+		c.IdleTimeout, c.LastSeenInterval, c.AccessTokenTTL = 30*time.Second, 30*time.Second, time.Hour
+	})
 }
