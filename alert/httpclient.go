@@ -44,7 +44,10 @@ func newHTTPPoster(cfg HTTPConfig) *httpPoster {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
-	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: cfg.Targets.dialControl}
+	// The guard runs on every address the dialer tries, after its own DNS
+	// resolution (through the policy's resolver), so a rebinding or a
+	// translated IPv6 form cannot slip past the check made at save time.
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: cfg.Targets.dialControl, Resolver: cfg.Targets.Resolver}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would hide the real target from the dial guard
 		DialContext:           dialer.DialContext,
