@@ -60,13 +60,14 @@ func orDash(s string) string {
 
 // chatSender posts a chat message built from the alert to the channel URL.
 type chatSender struct {
-	http  *httpPoster
-	build func(*Alert) map[string]any
+	http   *httpPoster
+	sealer Sealer
+	build  func(*Alert) map[string]any
 }
 
 // Send posts the alert to the channel's webhook.
 func (s chatSender) Send(ctx context.Context, d *sm.Delivery) error {
-	url, a, err := chatTarget(d)
+	url, a, err := chatTarget(d, s.sealer)
 	if err != nil {
 		return err
 	}
@@ -77,10 +78,24 @@ func (s chatSender) Send(ctx context.Context, d *sm.Delivery) error {
 	return s.http.post(ctx, url, body, nil)
 }
 
-// chatTarget reads the URL of a slack or discord delivery.
-func chatTarget(d *sm.Delivery) (string, *Alert, error) {
+// chatTarget reads the URL of a slack or discord delivery, opening the
+// sealed one (a delivery written before URLs were sealed has it in clear).
+func chatTarget(d *sm.Delivery, sealer Sealer) (string, *Alert, error) {
 	var c Channel
-	if err := json.Unmarshal(d.Target, &c); err != nil || c.URL == "" {
+	if err := json.Unmarshal(d.Target, &c); err != nil {
+		return "", nil, Permanent(fmt.Errorf("%s target is invalid", d.Channel))
+	}
+	if len(c.SealedURL) > 0 {
+		if sealer == nil {
+			return "", nil, Permanent(fmt.Errorf("%s URL is sealed and the sender has no sealer", d.Channel))
+		}
+		u, err := sealer.Open(c.SealedURL, chatURLAD(d.RuleID))
+		if err != nil {
+			return "", nil, Permanent(fmt.Errorf("%s URL does not open (key rotated away?)", d.Channel))
+		}
+		c.URL = string(u)
+	}
+	if c.URL == "" {
 		return "", nil, Permanent(fmt.Errorf("%s target is invalid", d.Channel))
 	}
 	var a Alert

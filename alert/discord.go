@@ -7,7 +7,7 @@ type DiscordSender struct{ chatSender }
 
 // NewDiscordSender returns a Discord sender.
 func NewDiscordSender(cfg HTTPConfig) *DiscordSender {
-	return &DiscordSender{chatSender{http: newHTTPPoster(cfg), build: discordMessage}}
+	return &DiscordSender{chatSender{http: newHTTPPoster(cfg), sealer: cfg.Sealer, build: discordMessage}}
 }
 
 // Embed colours by severity.

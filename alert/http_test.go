@@ -63,8 +63,12 @@ func (rc *receiver) requests() []received {
 func trusting(srv *httptest.Server) HTTPConfig {
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
-	return HTTPConfig{Targets: TargetPolicy{AllowPrivateTargets: true}, TLSConfig: &tls.Config{RootCAs: pool}}
+	return HTTPConfig{Targets: TargetPolicy{AllowPrivateTargets: true}, TLSConfig: &tls.Config{RootCAs: pool}, Sealer: chatSealer}
 }
+
+// chatSealer seals the chat URLs of the HTTP tests' rules and opens them in
+// their senders.
+var chatSealer = func() Sealer { return newSealer(&testing.T{}) }()
 
 // deliveriesFor makes the deliveries of one rule with channel ch for a Tor
 // login by a user with a hostile username.
@@ -84,7 +88,7 @@ func deliveriesFor(t *testing.T, sealer Sealer, ch Channel) []*sm.Delivery {
 
 func TestSlackBlockKit(t *testing.T) {
 	rc := newReceiver(t, nil)
-	d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelSlack, URL: rc.srv.URL + "/services/T/B/X"})[0]
+	d := deliveriesFor(t, chatSealer, Channel{Type: ChannelSlack, URL: rc.srv.URL + "/services/T/B/X"})[0]
 	if err := NewSlackSender(trusting(rc.srv)).Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +136,7 @@ func TestSlackBlockKit(t *testing.T) {
 
 func TestDiscordEmbed(t *testing.T) {
 	rc := newReceiver(t, func(int) int { return http.StatusNoContent })
-	d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelDiscord, URL: rc.srv.URL + "/api/webhooks/1/x"})[0]
+	d := deliveriesFor(t, chatSealer, Channel{Type: ChannelDiscord, URL: rc.srv.URL + "/api/webhooks/1/x"})[0]
 	if err := NewDiscordSender(trusting(rc.srv)).Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +220,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rc := newReceiver(t, func(int) int { return tt.status })
-		d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelSlack, URL: rc.srv.URL})[0]
+		d := deliveriesFor(t, chatSealer, Channel{Type: ChannelSlack, URL: rc.srv.URL})[0]
 		err := NewSlackSender(trusting(rc.srv)).Send(context.Background(), d)
 		if (err == nil) != tt.ok || IsPermanent(err) != tt.permanent || retryAfterOf(err) != tt.retryAfter {
 			t.Errorf("status %d: err = %v (permanent %v, retry after %v)", tt.status, err, IsPermanent(err), retryAfterOf(err))
@@ -226,7 +230,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 
 func TestSendRefusesInternalTarget(t *testing.T) {
 	rc := newReceiver(t, nil)
-	d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelSlack, URL: rc.srv.URL})[0]
+	d := deliveriesFor(t, chatSealer, Channel{Type: ChannelSlack, URL: rc.srv.URL})[0]
 	cfg := trusting(rc.srv)
 	cfg.Targets = TargetPolicy{} // production policy at send time
 	err := NewSlackSender(cfg).Send(context.Background(), d)

@@ -28,6 +28,8 @@ type HTTPConfig struct {
 	// TLSConfig, when set, replaces the default (tests trust their own CA).
 	TLSConfig *tls.Config
 	UserAgent string
+	// Sealer opens the sealed URLs of Slack and Discord channels.
+	Sealer Sealer
 }
 
 // httpPoster posts JSON to validated URLs through a client whose dialer

@@ -72,7 +72,14 @@ type Channel struct {
 	// SealedSecret is the secret sealed with the Sealer: what the store and
 	// the outbox keep. Never in API output.
 	SealedSecret []byte `json:"sealedSecret,omitempty"`
+	// SealedURL is the URL of a slack or discord channel sealed with the
+	// Sealer (the URL is that channel's bearer secret): the store and the
+	// outbox keep only this. Never in API output.
+	SealedURL []byte `json:"sealedUrl,omitempty"`
 }
+
+// isChat reports whether the channel's URL is its secret.
+func (c Channel) isChat() bool { return c.Type == ChannelSlack || c.Type == ChannelDiscord }
 
 // Sealer protects webhook secrets at rest (sessionmanager.Secrets is one).
 type Sealer interface {
@@ -84,6 +91,9 @@ type Sealer interface {
 // copied into another rule does not open.
 func secretAD(ruleID string) []byte { return []byte("msm/alert/webhook-secret/" + ruleID) }
 
+// chatURLAD binds a sealed Slack or Discord URL to its rule.
+func chatURLAD(ruleID string) []byte { return []byte("msm/alert/chat-url/" + ruleID) }
+
 // redacted returns a copy of r that is safe to show: secrets masked.
 func (r Rule) redacted() Rule {
 	out := r
@@ -94,19 +104,29 @@ func (r Rule) redacted() Rule {
 		if len(c.SealedSecret) > 0 || c.Secret != "" {
 			c.Secret = maskedSecret
 		}
-		if c.Type == ChannelSlack || c.Type == ChannelDiscord {
+		if c.isChat() {
 			c.URL = maskURL(c.URL) // the URL of a chat webhook is its secret
 		}
-		c.SealedSecret = nil
+		c.SealedSecret, c.SealedURL = nil, nil
 		out.Channels[i] = c
 	}
 	return out
 }
 
-// targetJSON is the channel as a delivery's Target: the sealed secret only.
+// targetJSON is the channel as a delivery's Target: the sealed secret and,
+// for a chat channel whose URL is sealed, the sealed URL only.
 func (c Channel) targetJSON() (json.RawMessage, error) {
+	return json.Marshal(c.atRest())
+}
+
+// atRest is the channel as the store and the outbox keep it: no secret and
+// no sealed chat URL in clear.
+func (c Channel) atRest() Channel {
 	c.Secret = ""
-	return json.Marshal(c)
+	if c.isChat() && len(c.SealedURL) > 0 {
+		c.URL = ""
+	}
+	return c
 }
 
 // maskURL shows a chat webhook URL as scheme://host/******** : anyone who

@@ -68,7 +68,27 @@ func NewRules(ctx context.Context, cfg RulesConfig) (*Rules, error) {
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
+	if r.hasClearChatURL() {
+		// A document written before chat URLs were sealed: seal them now
+		// (write seals every clear one) rather than at the next save.
+		if _, err := r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) { return rules, nil, nil }); err != nil {
+			return nil, fmt.Errorf("alert: seal stored chat webhook URLs: %w", err)
+		}
+		r.cfg.Logger.Info("alert rules: sealed the Slack/Discord webhook URLs stored in clear")
+	}
 	return r, nil
+}
+
+// hasClearChatURL reports whether a stored chat URL is not sealed yet.
+func (r *Rules) hasClearChatURL() bool {
+	for _, rule := range r.snap.Load().rules {
+		for _, c := range rule.Channels {
+			if c.isChat() && c.URL != "" && len(c.SealedURL) == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Reload re-reads the rules from the store (another instance changed them).
@@ -93,7 +113,48 @@ func (r *Rules) load(ctx context.Context) ([]Rule, error) {
 	if err := json.Unmarshal(raw, &rules); err != nil {
 		return nil, fmt.Errorf("alert: rules document: %w", err)
 	}
+	// In memory a chat channel holds its URL in clear next to the sealed one
+	// (to validate and mask it); only the sealed one is stored.
+	for i := range rules {
+		for j := range rules[i].Channels {
+			c := &rules[i].Channels[j]
+			if !c.isChat() || len(c.SealedURL) == 0 {
+				continue
+			}
+			u, err := r.cfg.Sealer.Open(c.SealedURL, chatURLAD(rules[i].ID))
+			if err != nil {
+				r.cfg.Logger.Error("alert rule chat webhook URL does not open (key rotated away?); the channel cannot send",
+					"rule", rules[i].ID, "channel", j, "error", err)
+				c.URL = ""
+				continue
+			}
+			c.URL = string(u)
+		}
+	}
 	return rules, nil
+}
+
+// atRest returns the rules document as stored: every chat URL sealed and
+// none in clear, no webhook secret in clear.
+func (r *Rules) atRest(rules []Rule) ([]Rule, error) {
+	out := make([]Rule, len(rules))
+	for i, rule := range rules {
+		rule.Channels = slices.Clone(rule.Channels)
+		for j := range rule.Channels {
+			c := &rule.Channels[j]
+			if c.isChat() && c.URL != "" && len(c.SealedURL) == 0 {
+				sealed, err := r.cfg.Sealer.Seal([]byte(c.URL), chatURLAD(rule.ID))
+				if err != nil {
+					return nil, fmt.Errorf("alert: seal chat webhook URL: %w", err)
+				}
+				rules[i].Channels[j].SealedURL = sealed
+				c.SealedURL = sealed
+			}
+			*c = c.atRest()
+		}
+		out[i] = rule
+	}
+	return out, nil
 }
 
 // compile builds the snapshot; a stored condition that no longer compiles
@@ -208,7 +269,11 @@ func (r *Rules) write(ctx context.Context, change func([]Rule) ([]Rule, *Rule, e
 	if err != nil {
 		return Rule{}, err
 	}
-	doc, err := json.Marshal(rules)
+	stored, err := r.atRest(rules)
+	if err != nil {
+		return Rule{}, err
+	}
+	doc, err := json.Marshal(stored)
 	if err != nil {
 		return Rule{}, err
 	}
@@ -227,7 +292,7 @@ func (r *Rules) write(ctx context.Context, change func([]Rule) ([]Rule, *Rule, e
 func (r *Rules) prepare(ctx context.Context, rule *Rule, old *Rule) error {
 	for i := range rule.Channels {
 		c := &rule.Channels[i]
-		c.SealedSecret = nil // never trust a sealed blob from input
+		c.SealedSecret, c.SealedURL = nil, nil // never trust a sealed blob from input
 		if c.Secret == maskedSecret {
 			c.Secret = ""
 		}
@@ -252,6 +317,14 @@ func (r *Rules) prepare(ctx context.Context, rule *Rule, old *Rule) error {
 	}
 	for i := range rule.Channels {
 		c := &rule.Channels[i]
+		if c.isChat() {
+			sealed, err := r.cfg.Sealer.Seal([]byte(c.URL), chatURLAD(rule.ID))
+			if err != nil {
+				return fmt.Errorf("alert: seal chat webhook URL: %w", err)
+			}
+			c.SealedURL = sealed
+			continue
+		}
 		if c.Type != ChannelWebhook || c.Secret == "" {
 			continue
 		}

@@ -7,7 +7,7 @@ type SlackSender struct{ chatSender }
 
 // NewSlackSender returns a Slack sender.
 func NewSlackSender(cfg HTTPConfig) *SlackSender {
-	return &SlackSender{chatSender{http: newHTTPPoster(cfg), build: slackMessage}}
+	return &SlackSender{chatSender{http: newHTTPPoster(cfg), sealer: cfg.Sealer, build: slackMessage}}
 }
 
 // slackEscape escapes the three characters Slack mrkdwn treats as markup,

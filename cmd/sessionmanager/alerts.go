@@ -36,7 +36,7 @@ func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets
 	}
 	engine := alert.NewEngine(alert.EngineConfig{Rules: rules, NewSignInEmail: settings.NewSignInEmail, Logger: log,
 		Conditions: func() bool { return allows(sm.FeatureCondition) }})
-	http := alert.HTTPConfig{Targets: targets, UserAgent: "MagicSessionManager/" + version}
+	http := alert.HTTPConfig{Targets: targets, UserAgent: "MagicSessionManager/" + version, Sealer: sec}
 	senders := map[string]alert.Sender{
 		alert.ChannelSlack:   alert.NewSlackSender(http),
 		alert.ChannelDiscord: alert.NewDiscordSender(http),
