@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultConditionTimeout bounds one evaluation of a custom condition.
-const DefaultConditionTimeout = 50 * time.Millisecond
+const DefaultConditionTimeout = 100 * time.Millisecond
 
 // maxConditionLen caps the source of a condition.
 const maxConditionLen = 8 << 10

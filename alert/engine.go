@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -19,8 +18,6 @@ type EngineConfig struct {
 	// NewSignInEmail sends the user a "new sign-in to your account" email on
 	// every successful login (SetNewSignInEmail changes it at runtime).
 	NewSignInEmail bool
-	// ConditionTimeout bounds one custom condition (default 50ms).
-	ConditionTimeout time.Duration
 	// Conditions, when set, says whether custom JavaScript conditions may run
 	// (the licence gate sessionmanager.FeatureCondition). While it says no,
 	// a rule with a condition does not fire: its condition cannot be checked.
@@ -30,9 +27,12 @@ type EngineConfig struct {
 
 // Engine turns login events into outbox deliveries. It implements
 // sessionmanager.Alerter and does no I/O: rules are a compiled snapshot.
+// It never runs a custom condition: a rule with one gets deliveries marked
+// "condition pending", written in the login's transaction like the others,
+// and the Worker evaluates the condition in an evaluator process before it
+// sends or drops them, so no condition can delay or endanger a login.
 type Engine struct {
 	rules     *Rules
-	eval      *evaluator
 	newSignIn atomic.Bool
 	conds     func() bool
 	log       *slog.Logger
@@ -42,14 +42,11 @@ var _ sm.Alerter = (*Engine)(nil)
 
 // NewEngine returns an Engine over the rules.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{rules: cfg.Rules, eval: newEvaluator(cfg.ConditionTimeout), conds: cfg.Conditions, log: cfg.Logger}
+	e := &Engine{rules: cfg.Rules, conds: cfg.Conditions, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
 	e.newSignIn.Store(cfg.NewSignInEmail)
-	if cfg.Rules != nil {
-		go e.eval.warm() // off the caller's path: the first condition is then cheap
-	}
 	return e
 }
 
@@ -58,14 +55,16 @@ func NewEngine(cfg EngineConfig) *Engine {
 func (e *Engine) SetNewSignInEmail(on bool) { e.newSignIn.Store(on) }
 
 // Deliveries returns one delivery per (fired rule, channel), plus the
-// user's new sign-in email when enabled. A condition that throws or runs
-// out of time is logged and counts as false: it never fails the login.
+// user's new sign-in email when enabled. The deliveries of a rule with a
+// condition carry the condition's event and wait for the Worker to
+// evaluate it.
 func (e *Engine) Deliveries(ctx context.Context, in sm.AlertInput) ([]*sm.Delivery, error) {
 	if in.Event == nil || !isLoginEvent(in.Event.Type) {
 		return nil, nil
 	}
 	var out []*sm.Delivery
-	var base *Alert // built once, copied per fired rule
+	var base *Alert           // built once, copied per fired rule
+	var event json.RawMessage // the condition's event, built once
 	if e.rules != nil {
 		for _, c := range e.rules.enabled() {
 			matched, ok := e.fires(c, &in)
@@ -85,8 +84,24 @@ func (e *Engine) Deliveries(ctx context.Context, in sm.AlertInput) ([]*sm.Delive
 			if err != nil {
 				return nil, err
 			}
-			for i, t := range c.targets {
-				out = append(out, newDelivery(&in, c.rule.ID, c.rule.Channels[i].Type, t, payload))
+			if c.prog == nil {
+				for i, t := range c.targets {
+					out = append(out, newDelivery(&in, c.rule.ID, c.rule.Channels[i].Type, t, payload))
+				}
+				continue
+			}
+			if event == nil {
+				if event, err = json.Marshal(conditionEvent(&in)); err != nil {
+					return nil, err
+				}
+			}
+			pending := &pendingCondition{RuleID: c.rule.ID, AlertID: a.ID, Event: event}
+			for _, ch := range c.rule.Channels {
+				t, err := json.Marshal(pendingTarget{Channel: ch.atRest(), PendingCondition: pending})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, newDelivery(&in, c.rule.ID, ch.Type, t, payload))
 			}
 		}
 	}
@@ -100,7 +115,8 @@ func (e *Engine) Deliveries(ctx context.Context, in sm.AlertInput) ([]*sm.Delive
 	return out, nil
 }
 
-// fires reports whether the rule fires and which triggers matched.
+// fires reports whether the rule fires, or (with a condition) may fire,
+// and which triggers matched.
 func (e *Engine) fires(c *compiledRule, in *sm.AlertInput) ([]string, bool) {
 	matched := matchedTriggers(&c.rule, in)
 	if len(c.rule.Triggers) > 0 && len(matched) == 0 {
@@ -110,14 +126,6 @@ func (e *Engine) fires(c *compiledRule, in *sm.AlertInput) ([]string, bool) {
 		return matched, true
 	}
 	if e.conds != nil && !e.conds() {
-		return nil, false
-	}
-	ok, err := e.eval.eval(c.prog, conditionEvent(in))
-	if err != nil {
-		e.log.Warn("alert rule condition failed; treated as false", "rule", c.rule.ID, "error", err)
-		return nil, false
-	}
-	if !ok {
 		return nil, false
 	}
 	if len(matched) == 0 {

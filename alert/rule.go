@@ -54,8 +54,13 @@ type Rule struct {
 	// (default: when the policy's low_score condition fired).
 	LowScoreBelow *int      `json:"lowScoreBelow,omitempty"`
 	Channels      []Channel `json:"channels"`
-	CreatedAt     time.Time `json:"createdAt,omitzero"`
-	UpdatedAt     time.Time `json:"updatedAt,omitzero"`
+	// DisabledReason says why the server switched the rule off (its
+	// condition exceeded its limits repeatedly); it is cleared when an admin
+	// enables the rule again. Read-only: ignored on input.
+	DisabledReason string    `json:"disabledReason,omitempty"`
+	DisabledAt     time.Time `json:"disabledAt,omitzero"`
+	CreatedAt      time.Time `json:"createdAt,omitzero"`
+	UpdatedAt      time.Time `json:"updatedAt,omitzero"`
 }
 
 // Channel is one destination of a rule's alerts.

@@ -214,6 +214,7 @@ func (r *Rules) Create(ctx context.Context, rule Rule) (Rule, error) {
 			return nil, nil, sm.Errorf(sm.EINVALID, "at most %d alert rules", maxRules)
 		}
 		rule.ID = "rule_" + randomID()[:20]
+		rule.DisabledReason, rule.DisabledAt = "", time.Time{}
 		now := r.cfg.Now()
 		rule.CreatedAt, rule.UpdatedAt = now, now
 		if err := r.prepare(ctx, &rule, nil); err != nil {
@@ -234,6 +235,11 @@ func (r *Rules) Update(ctx context.Context, id string, rule Rule) (Rule, error) 
 		}
 		old := rules[i]
 		rule.ID, rule.CreatedAt, rule.UpdatedAt = old.ID, old.CreatedAt, r.cfg.Now()
+		// Why the server disabled the rule stays until an admin enables it.
+		rule.DisabledReason, rule.DisabledAt = "", time.Time{}
+		if !rule.Enabled && !old.Enabled {
+			rule.DisabledReason, rule.DisabledAt = old.DisabledReason, old.DisabledAt
+		}
 		if err := r.prepare(ctx, &rule, &old); err != nil {
 			return nil, nil, err
 		}
@@ -352,6 +358,34 @@ func keptSecret(old *Rule, c *Channel, i int) []byte {
 		return old.Channels[i].SealedSecret
 	}
 	return nil
+}
+
+// find returns rule id as stored (in memory), or false.
+func (r *Rules) find(id string) (Rule, bool) {
+	for _, rule := range r.snap.Load().rules {
+		if rule.ID == id {
+			return rule, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Disable switches rule id off with a reason an admin sees in the rule
+// listing, if it is still enabled with the same condition (an admin who
+// just fixed it is not overruled). It reports whether it disabled it.
+func (r *Rules) Disable(ctx context.Context, id, condition, reason string) (bool, error) {
+	disabled := false
+	_, err := r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) {
+		i := slices.IndexFunc(rules, func(x Rule) bool { return x.ID == id })
+		if i < 0 || !rules[i].Enabled || rules[i].Condition != condition {
+			return rules, nil, nil
+		}
+		now := r.cfg.Now()
+		rules[i].Enabled, rules[i].DisabledReason, rules[i].DisabledAt, rules[i].UpdatedAt = false, reason, now, now
+		disabled = true
+		return rules, nil, nil
+	})
+	return disabled, err
 }
 
 // enabled returns the compiled enabled rules (the Engine's hot path).

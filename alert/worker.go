@@ -43,15 +43,19 @@ type WorkerConfig struct {
 	// Poll is how often the outbox is checked without a Kick (default 5s).
 	Poll time.Duration
 	// Sealer seals the clear secret of a channel given to Test.
-	Sealer  Sealer
-	Targets TargetPolicy
-	Logger  *slog.Logger
+	Sealer Sealer
+	// Conditions evaluates the custom conditions of deliveries the Engine
+	// marked pending; without it such deliveries are dropped (logged).
+	Conditions *ConditionConfig
+	Targets    TargetPolicy
+	Logger     *slog.Logger
 }
 
 // Worker moves deliveries from the durable outbox to their channels.
 type Worker struct {
-	cfg  WorkerConfig
-	kick chan struct{}
+	cfg   WorkerConfig
+	kick  chan struct{}
+	conds *conditionChecks
 }
 
 // NewWorker returns a Worker with defaults filled in.
@@ -83,7 +87,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, kick: make(chan struct{}, 1)}
+	return &Worker{cfg: cfg, kick: make(chan struct{}, 1), conds: newConditionChecks(cfg.Conditions, cfg.Now, cfg.Logger)}
 }
 
 // Kick wakes the worker at once (after a login wrote deliveries).
@@ -146,9 +150,26 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return len(ds), nil
 }
 
-// deliver sends one delivery and records the outcome.
+// deliver sends one delivery and records the outcome. A delivery whose
+// rule's condition is pending is first decided: sent when the condition
+// returns true, dropped (with the reason) otherwise.
 func (w *Worker) deliver(ctx context.Context, d *sm.Delivery) {
-	err := w.send(ctx, d)
+	var err error
+	if p := pendingOf(d); p != nil {
+		fire, reason, cerr := w.conds.decide(ctx, p)
+		if cerr == nil && !fire {
+			if err := w.cfg.Store.DropDelivery(ctx, d.ID, reason, w.cfg.Now()); err != nil {
+				w.cfg.Logger.Error("alert delivery dropped but not recorded", "delivery", d.ID, "error", err)
+			}
+			return
+		}
+		if cerr != nil {
+			err = fmt.Errorf("condition not evaluated: %w", cerr) // retried like a failed send
+		}
+	}
+	if err == nil {
+		err = w.send(ctx, d)
+	}
 	now := w.cfg.Now()
 	if err == nil {
 		if err := w.cfg.Store.CompleteDelivery(ctx, d.ID, now); err != nil {

@@ -1,0 +1,77 @@
+//go:build unix
+
+package alert
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// applyProcessLimits caps this process (an evaluator) with setrlimit so a
+// condition that allocates or computes without end is ended by the kernel
+// even if the parent were slow to kill it: RLIMIT_DATA (the writable
+// memory a Go heap lives in) and RLIMIT_AS at what the process uses now
+// plus the allowance, RLIMIT_CPU, and no core dump. The Go runtime
+// reserves about 1.5 GB of address space up front, so the address-space
+// cap alone would bound nothing useful; the data cap is the tight one.
+func applyProcessLimits(l ConditionLimits) error {
+	runtime.GOMAXPROCS(1)
+	data, size := procStatusKB("VmData"), procStatusKB("VmSize")
+	// Collect early so honest conditions stay far below the hard cap.
+	debug.SetMemoryLimit(int64(data)<<10 + l.Memory/2)
+	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
+		return err
+	}
+	cpu := uint64(l.CPU.Seconds())
+	if err := syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: cpu, Max: cpu + 5}); err != nil {
+		return err
+	}
+	dataCap := data<<10 + uint64(l.Memory)
+	if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &syscall.Rlimit{Cur: dataCap, Max: dataCap}); err != nil {
+		return err
+	}
+	asCap := size<<10 + 2*uint64(l.Memory)
+	return syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: asCap, Max: asCap})
+}
+
+// procStatusKB reads one "Vm...: N kB" line of /proc/self/status (0 where
+// there is no /proc: the cap is then the allowance alone).
+func procStatusKB(field string) uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// childProcAttr makes an evaluator die with the server (Linux) and keeps
+// it in its own process group.
+func childProcAttr() *syscall.SysProcAttr { return sysProcAttr() }
+
+// cpuCapped reports whether the kernel ended a process at its CPU cap.
+func cpuCapped(s *os.ProcessState) bool {
+	ws, ok := s.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGXCPU
+}
+
+// maxRSS is the peak resident memory of an ended process, in bytes.
+func maxRSS(cmd *exec.Cmd) int64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss << 10
+	}
+	return 0
+}

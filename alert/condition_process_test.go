@@ -1,0 +1,227 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// hostileConditions are conditions an attacker with rule access (or a
+// careless admin) could save; each once stalled logins or ate memory.
+var hostileConditions = map[string]string{
+	"repeat 2**29":       `"x".repeat(2**29).length > 0`,
+	"backtracking regex": `/^(a+)+\1$/.test("aaaaaaaaaaaaaaaaaaaaaaaaab")`,
+	"infinite loop":      `while (true) {}`,
+	"allocation loop":    `var a = []; while (true) { a.push(new Array(100000).fill("x")) }`,
+	// One native call the interpreter cannot interrupt: only a kill ends it.
+	"native sort": `"ab".repeat(2e6).split("").sort().length > 0`,
+}
+
+// selfRSS is this process's resident memory in bytes.
+func selfRSS(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestProcessEvaluatorStopsHostileConditions runs each hostile condition in
+// the real evaluator process: each is stopped at a limit (an OverrunError),
+// this process's memory does not grow with it, and the pool answers honest
+// conditions afterwards.
+func TestProcessEvaluatorStopsHostileConditions(t *testing.T) {
+	ev := processEvaluator(t, ConditionLimits{Timeout: 100 * time.Millisecond, Memory: DefaultConditionMemory})
+	in := loginInput()
+	event, _ := json.Marshal(conditionEvent(&in))
+	ctx := context.Background()
+	before := selfRSS(t)
+	for name, src := range hostileConditions {
+		fired, err := ev.Evaluate(ctx, src, event)
+		var overrun *OverrunError
+		if fired || !errors.As(err, &overrun) {
+			t.Errorf("%s: fired %v, err %v; want an overrun", name, fired, err)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+		if name == "native sort" && !strings.Contains(overrun.Detail, "killed") {
+			t.Errorf("native sort: %v; want the process killed at the deadline", err)
+		}
+		if name == "repeat 2**29" && overrun.Limit != "memory" {
+			t.Errorf("repeat 2**29: %v; want the memory cap to end it", err)
+		}
+	}
+	if grown := selfRSS(t) - before; grown > 64<<20 {
+		t.Errorf("the server's own memory grew by %d MB running hostile conditions", grown>>20)
+	}
+	for src, want := range map[string]bool{`event.score < 60`: true, `event.user.email.endsWith("@nowhere.test")`: false} {
+		if fired, err := ev.Evaluate(ctx, src, event); fired != want || err != nil {
+			t.Errorf("%q after the hostile ones = %v, %v; want %v", src, fired, err, want)
+		}
+	}
+	var failed *ConditionError
+	if _, err := ev.Evaluate(ctx, `event.nothing.here`, event); !errors.As(err, &failed) {
+		t.Errorf("a throwing condition = %v; want a ConditionError", err)
+	}
+	// Every evaluator the pool started for them has been reaped or is idle.
+	if n := len(ev.Processes()); n > 2 {
+		t.Errorf("%d evaluator processes running; the pool has 2", n)
+	}
+}
+
+// hookReceiver is a plain webhook receiver that records alert payloads.
+type hookReceiver struct {
+	mu     sync.Mutex
+	alerts []Alert
+	srv    *httptest.Server
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	rc := &hookReceiver{}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a Alert
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		rc.mu.Lock()
+		rc.alerts = append(rc.alerts, a)
+		rc.mu.Unlock()
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *hookReceiver) byRule() map[string]int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	m := map[string]int{}
+	for _, a := range rc.alerts {
+		if a.Rule != nil {
+			m[a.Rule.ID]++
+		}
+	}
+	return m
+}
+
+// TestWorkerEvaluatesConditionsAndDisablesOverrunningRules: logins write
+// pending deliveries; the worker sends those whose condition holds (to a
+// real receiver), drops the others with the reason, and disables a rule
+// whose condition overran its limits three times in a row, saying why.
+func TestWorkerEvaluatesConditionsAndDisablesOverrunningRules(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "")
+	sealer := newSealer(t)
+	rules := newRules(t, st, sealer)
+	rc := newHookReceiver(t)
+	hook := func() []Channel {
+		return []Channel{{Type: ChannelWebhook, URL: rc.srv.URL + "/hook", Secret: "0123456789abcdef"}}
+	}
+	hostile := mustCreate(t, rules, Rule{Name: "hostile", Enabled: true, Condition: hostileConditions["repeat 2**29"], Channels: hook()})
+	honest := mustCreate(t, rules, Rule{Name: "honest", Enabled: true, Triggers: []string{"vpn"}, Condition: `event.user.email.endsWith("@example.com")`, Channels: hook()})
+	no := mustCreate(t, rules, Rule{Name: "says no", Enabled: true, Condition: `event.score > 90`, Channels: hook()})
+	var disabledCalls int
+	var mu sync.Mutex
+	w := NewWorker(WorkerConfig{
+		Store: st, Dispatcher: NewDispatcher(map[string]Sender{ChannelWebhook: NewWebhookSender(HTTPConfig{Targets: testPolicy}, sealer, nil)}),
+		Sealer: sealer, Targets: testPolicy,
+		Conditions: &ConditionConfig{Rules: rules, Evaluator: processEvaluator(t, ConditionLimits{Timeout: time.Second, Memory: 128 << 20}),
+			OnRuleDisabled: func(context.Context, string) { mu.Lock(); disabledCalls++; mu.Unlock() }},
+	})
+	e := NewEngine(EngineConfig{Rules: rules})
+	loginN := func() int {
+		in := loginInput()
+		in.Event = &sm.Event{Type: sm.EventLoginSucceeded, At: time.Now().UTC(), ActorType: sm.ActorUser, UserID: "u1", SessionID: "s1", IP: "203.0.113.9"}
+		ds, err := e.Deliveries(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AppendEvent(ctx, in.Event, ds); err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
+	}
+	drain := func() {
+		for {
+			n, err := w.RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return
+			}
+		}
+	}
+	for range 3 {
+		if n := loginN(); n != 3 {
+			t.Fatalf("a login wrote %d deliveries; want one pending per rule", n)
+		}
+	}
+	drain()
+	if got := rc.byRule(); got[honest.ID] != 3 || got[hostile.ID] != 0 || got[no.ID] != 0 {
+		t.Fatalf("alerts received by rule = %v; want the honest rule's 3 only", got)
+	}
+	dropped, _, err := st.ListDeliveries(ctx, sm.DeliveryFilter{Status: sm.DeliveryDropped, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string][]string{}
+	for _, d := range dropped {
+		reasons[d.RuleID] = append(reasons[d.RuleID], d.LastError)
+	}
+	if len(reasons[no.ID]) != 3 || reasons[no.ID][0] != "condition returned false" {
+		t.Errorf("the false condition's deliveries: %q", reasons[no.ID])
+	}
+	if len(reasons[hostile.ID]) != 3 || !strings.Contains(reasons[hostile.ID][0], "exceeded its") {
+		t.Errorf("the hostile condition's deliveries: %q", reasons[hostile.ID])
+	}
+	got, err := rules.Get(ctx, hostile.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Enabled || !strings.Contains(got.DisabledReason, "3 times in a row") || got.DisabledAt.IsZero() {
+		t.Fatalf("after 3 overruns the rule is %+v; want it disabled with the reason", got)
+	}
+	listed, _ := rules.List(ctx)
+	b, _ := json.Marshal(listed)
+	if !strings.Contains(string(b), `"disabledReason":"disabled automatically`) {
+		t.Fatalf("the listing does not show why: %s", b)
+	}
+	if disabledCalls != 1 {
+		t.Fatalf("OnRuleDisabled called %d times", disabledCalls)
+	}
+	if ok, _ := rules.find(honest.ID); !ok.Enabled {
+		t.Fatal("the honest rule was disabled too")
+	}
+	// Disabled, it no longer costs a login anything.
+	if n := loginN(); n != 2 {
+		t.Fatalf("a login wrote %d deliveries with the hostile rule disabled; want 2", n)
+	}
+	drain()
+	// An admin who fixes the condition and enables the rule clears the reason.
+	got.Condition, got.Enabled = `event.score < 60`, true
+	fixed, err := rules.Update(ctx, got.ID, got)
+	if err != nil || !fixed.Enabled || fixed.DisabledReason != "" {
+		t.Fatalf("re-enabled rule = %+v, %v", fixed, err)
+	}
+	loginN()
+	drain()
+	if n := rc.byRule()[hostile.ID]; n != 1 {
+		t.Fatalf("the fixed rule sent %d alerts; want 1", n)
+	}
+}
