@@ -10,6 +10,10 @@ const (
 	DeliveryPending   = "pending"
 	DeliveryDelivered = "delivered"
 	DeliveryDead      = "dead"
+	// DeliveryDropped is an alert that was never to be sent: its rule's
+	// condition returned false, failed or overran its limits (LastError
+	// says which).
+	DeliveryDropped = "dropped"
 )
 
 // Delivery is one alert to send through one channel, kept durably in the

@@ -87,6 +87,9 @@ type OutboxStore interface {
 	FailDelivery(ctx context.Context, id int64, errMsg string, next time.Time, dead bool) error
 	// RetryDelivery makes a dead delivery pending again, due at now.
 	RetryDelivery(ctx context.Context, id int64, now time.Time) error
+	// DropDelivery ends a pending delivery without sending it (its rule's
+	// condition said no), recording why in LastError.
+	DropDelivery(ctx context.Context, id int64, reason string, at time.Time) error
 	ListDeliveries(ctx context.Context, f DeliveryFilter) (ds []*Delivery, nextCursor string, err error)
 	// OutboxDepth counts pending deliveries.
 	OutboxDepth(ctx context.Context) (int64, error)

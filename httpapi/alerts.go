@@ -84,9 +84,9 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 			bad := map[string]string{}
 			f := sm.DeliveryFilter{Status: q.Get("status"), Cursor: q.Get("cursor"), Limit: parseLimit(q.Get("limit"), bad)}
 			switch f.Status {
-			case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead:
+			case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead, sm.DeliveryDropped:
 			default:
-				bad["status"] = "must be pending, delivered or dead"
+				bad["status"] = "must be pending, delivered, dead or dropped"
 			}
 			if len(bad) > 0 {
 				sm.WriteError(w, sm.InvalidFields(bad))

@@ -74,7 +74,7 @@ func (s *server) loadSecurity(r *http.Request, withDeliveries bool) (securityDat
 		return d, nil
 	}
 	switch d.DeliveryStatus {
-	case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead:
+	case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead, sm.DeliveryDropped:
 	default:
 		d.DeliveryStatus = ""
 	}

@@ -43,7 +43,9 @@ type ruleView struct {
 	Enabled   bool
 	JSON      string // the rule without its condition
 	Condition string
-	Errors    map[string]string
+	// DisabledReason says why the server switched the rule off.
+	DisabledReason string
+	Errors         map[string]string
 }
 
 // FieldError returns the errors of field and of its elements or members
@@ -116,7 +118,8 @@ func newRuleView(raw json.RawMessage) ruleView {
 	v.Name, _ = m["name"].(string)
 	v.Enabled, _ = m["enabled"].(bool)
 	v.Condition, _ = m["condition"].(string)
-	for _, k := range []string{"id", "condition", "createdAt", "updatedAt"} {
+	v.DisabledReason, _ = m["disabledReason"].(string)
+	for _, k := range []string{"id", "condition", "createdAt", "updatedAt", "disabledReason", "disabledAt"} {
 		delete(m, k)
 	}
 	v.JSON = orderedJSON(m, ruleKeyOrder)

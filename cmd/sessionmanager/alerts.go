@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/alert"
@@ -16,6 +18,33 @@ type alertParts struct {
 	rules  *alert.Rules
 	engine *alert.Engine
 	worker *alert.Worker
+	// conditions evaluates custom conditions in child processes.
+	conditions *alert.ProcessEvaluator
+	// announce tells the other instances to reload the rules (set once the
+	// manager exists).
+	announce func(context.Context)
+}
+
+// conditionEvalCmd is the hidden subcommand an evaluator process runs:
+// the same binary, re-executed, reading conditions on stdin.
+const conditionEvalCmd = "condition-eval"
+
+// conditionCommand is how the server starts an evaluator process: its own
+// executable with the hidden subcommand. Tests replace it (their binary
+// is the test binary).
+var conditionCommand = func() (string, []string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("custom alert conditions need the server's own executable: %w", err)
+	}
+	return exe, []string{conditionEvalCmd}, nil
+}
+
+// run runs the outbox worker until ctx ends, then stops the evaluator
+// processes.
+func (p *alertParts) run(ctx context.Context) {
+	_ = p.worker.Run(ctx)
+	_ = p.conditions.Close()
 }
 
 func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets, allows func(string) bool, log *slog.Logger) (*alertParts, error) {
@@ -34,8 +63,18 @@ func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets
 	if raw, err := st.GetSetting(ctx, sm.SettingsKey); err == nil {
 		_ = json.Unmarshal(raw, settings)
 	}
+	conditionsAllowed := func() bool { return allows(sm.FeatureCondition) }
 	engine := alert.NewEngine(alert.EngineConfig{Rules: rules, NewSignInEmail: settings.NewSignInEmail, Logger: log,
-		Conditions: func() bool { return allows(sm.FeatureCondition) }})
+		Conditions: conditionsAllowed})
+	exe, args, err := conditionCommand()
+	if err != nil {
+		return nil, err
+	}
+	// The evaluator gets no environment: it needs none, and the server's
+	// keys and database URLs stay out of a process that runs admin code.
+	parts := &alertParts{rules: rules, engine: engine}
+	parts.conditions = alert.NewProcessEvaluator(alert.ProcessConfig{Command: exe, Args: args, Env: []string{},
+		Limits: c.ConditionLimits, Logger: log})
 	http := alert.HTTPConfig{Targets: targets, UserAgent: "MagicSessionManager/" + version, Sealer: sec}
 	senders := map[string]alert.Sender{
 		alert.ChannelSlack:   alert.NewSlackSender(http),
@@ -49,8 +88,14 @@ func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets
 		}
 		senders[alert.ChannelEmail] = email
 	}
-	worker := alert.NewWorker(alert.WorkerConfig{Store: st, Dispatcher: alert.NewDispatcher(senders), Now: now, Sealer: sec, Targets: targets, Logger: log})
-	return &alertParts{rules: rules, engine: engine, worker: worker}, nil
+	parts.worker = alert.NewWorker(alert.WorkerConfig{Store: st, Dispatcher: alert.NewDispatcher(senders), Now: now, Sealer: sec, Targets: targets, Logger: log,
+		Conditions: &alert.ConditionConfig{Rules: rules, Evaluator: parts.conditions, Allowed: conditionsAllowed,
+			OnRuleDisabled: func(ctx context.Context, _ string) {
+				if parts.announce != nil {
+					parts.announce(ctx)
+				}
+			}}})
+	return parts, nil
 }
 
 // alertAdmin adapts the alert package to the admin API and dashboard.
@@ -62,8 +107,10 @@ type alertAdmin struct {
 
 func (a alertAdmin) ListRules(ctx context.Context) (any, error) { return a.p.rules.List(ctx) }
 
+// decodeRule reads a rule from the API. A rule sent without "enabled" is
+// enabled: the field only has to be sent to save a rule switched off.
 func decodeRule(body []byte) (alert.Rule, error) {
-	var r alert.Rule
+	r := alert.Rule{Enabled: true}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {

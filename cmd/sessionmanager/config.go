@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/alert"
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
 )
 
@@ -59,6 +60,9 @@ type config struct {
 	demoGeo sm.GeoResolver
 	// AllowPrivateWebhooks lets alert webhooks reach private addresses.
 	AllowPrivateWebhooks bool
+	// ConditionLimits bound one evaluation of a custom alert condition
+	// (SM_CONDITION_TIMEOUT, SM_CONDITION_MEMORY_MB).
+	ConditionLimits alert.ConditionLimits
 	// MagicLink enables passwordless login (integrations.go); nil when off.
 	MagicLink *httpapi.MagicLinkConfig
 }
@@ -173,6 +177,20 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	case "false", "0":
 	default:
 		return nil, badVar("SM_WEBHOOK_ALLOW_PRIVATE", "true or false", v)
+	}
+	if v := env("SM_CONDITION_TIMEOUT", alert.DefaultConditionTimeout.String()); true {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > 10*time.Second {
+			return nil, badVar("SM_CONDITION_TIMEOUT", "a duration from 1ms to 10s (e.g. 100ms)", v)
+		}
+		c.ConditionLimits.Timeout = d
+	}
+	if v := env("SM_CONDITION_MEMORY_MB", strconv.Itoa(alert.DefaultConditionMemory>>20)); true {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 16 || n > 4096 {
+			return nil, badVar("SM_CONDITION_MEMORY_MB", "a whole number of megabytes from 16 to 4096", v)
+		}
+		c.ConditionLimits.Memory = int64(n) << 20
 	}
 	switch v := env("SM_REDIS_FAILURE", "open"); v {
 	case "open":

@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/magic-sessionmanager/sessionmanager/alert"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -79,6 +81,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return geoipCmd(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args, getenv, stdout, stderr)
+	case conditionEvalCmd:
+		// Hidden: the alert worker's evaluator process (see alerts.go).
+		limits, err := alert.ParseConditionLimitFlags(args)
+		if err != nil {
+			return &configError{"condition-eval: " + err.Error()}
+		}
+		return alert.ServeConditions(stdin, stdout, limits)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "sessionmanager", version)
 		return nil

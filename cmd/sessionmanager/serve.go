@@ -161,6 +161,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	deps.Geo = a.resolver
 	admin := alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange}
+	a.alerts.announce = a.manager.AnnounceSettingsChange
 	deps.Alerts = admin
 	deps.Admin, err = web.New(web.Deps{
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, Passwords: password.Default(), Bus: a.cluster.bus,
@@ -261,7 +262,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	done := make(chan struct{})
 	jobs := append([]func(context.Context){
 		func(ctx context.Context) { _ = a.manager.Run(ctx) },
-		func(ctx context.Context) { _ = a.alerts.worker.Run(ctx) },
+		a.alerts.run,
 	}, a.runners...)
 	jobs = append(jobs, a.cluster.runners...)
 	if started != nil {

@@ -81,6 +81,12 @@ func (s *Store) CompleteDelivery(ctx context.Context, id int64, at time.Time) er
 	return s.updateDelivery(ctx, `UPDATE deliveries SET status = 'delivered', delivered_at = $2 WHERE id = $1`, id, at)
 }
 
+// DropDelivery ends a pending delivery unsent, with the reason.
+func (s *Store) DropDelivery(ctx context.Context, id int64, reason string, at time.Time) error {
+	return s.updateDelivery(ctx, `UPDATE deliveries SET status = 'dropped', last_error = $2, delivered_at = $3
+		WHERE id = $1 AND status = 'pending'`, id, reason, at)
+}
+
 // FailDelivery records a failed attempt and schedules the next or dead-letters it.
 func (s *Store) FailDelivery(ctx context.Context, id int64, errMsg string, next time.Time, dead bool) error {
 	return s.updateDelivery(ctx, `UPDATE deliveries SET attempts = attempts + 1, last_error = $2,

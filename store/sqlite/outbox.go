@@ -89,6 +89,13 @@ func (s *Store) CompleteDelivery(ctx context.Context, id int64, at time.Time) er
 	return mustAffect(res, err, "delivery")
 }
 
+// DropDelivery ends a pending delivery unsent, with the reason.
+func (s *Store) DropDelivery(ctx context.Context, id int64, reason string, at time.Time) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET status = 'dropped', last_error = ?, delivered_at = ?
+		WHERE id = ? AND status = 'pending'`, reason, at.UnixMicro(), id)
+	return mustAffect(res, err, "delivery")
+}
+
 // FailDelivery records a failed attempt and reschedules or dead-letters it.
 func (s *Store) FailDelivery(ctx context.Context, id int64, errMsg string, next time.Time, dead bool) error {
 	status := sessionmanager.DeliveryPending

@@ -103,6 +103,8 @@ func testDeliveryLifecycle(t *testing.T, s sessionmanager.FullStore) {
 	}
 
 	requireCode(t, s.CompleteDelivery(ctx, 999999, doneAt), sessionmanager.ENOTFOUND, "complete missing")
+	requireCode(t, s.DropDelivery(ctx, 999999, "x", doneAt), sessionmanager.ENOTFOUND, "drop missing")
+	requireCode(t, s.DropDelivery(ctx, d.ID, "x", doneAt), sessionmanager.ENOTFOUND, "a delivered delivery is not dropped")
 	requireCode(t, s.FailDelivery(ctx, 999999, "x", doneAt, false), sessionmanager.ENOTFOUND, "fail missing")
 	requireCode(t, s.RetryDelivery(ctx, 999999, doneAt), sessionmanager.ENOTFOUND, "retry missing")
 }
@@ -112,6 +114,7 @@ func testDeliveryList(t *testing.T, s sessionmanager.FullStore) {
 	ds := appendDeliveries(t, s, 7)
 	noErr(t, s.CompleteDelivery(ctx, ds[0].ID, t0))
 	noErr(t, s.FailDelivery(ctx, ds[1].ID, "boom", time.Time{}, true))
+	noErr(t, s.DropDelivery(ctx, ds[2].ID, "condition returned false", t0))
 	listAll := func(f sessionmanager.DeliveryFilter) []int64 {
 		f.Limit = 2
 		var ids []int64
@@ -133,12 +136,18 @@ func testDeliveryList(t *testing.T, s sessionmanager.FullStore) {
 		all = append(all, d.ID)
 	}
 	equal(t, sortedIDs(all), listAll(sessionmanager.DeliveryFilter{}), "all, once each")
-	equal(t, sortedIDs(all[2:]), listAll(sessionmanager.DeliveryFilter{Status: sessionmanager.DeliveryPending}), "pending")
+	equal(t, sortedIDs(all[3:]), listAll(sessionmanager.DeliveryFilter{Status: sessionmanager.DeliveryPending}), "pending")
+	equal(t, []int64{ds[2].ID}, listAll(sessionmanager.DeliveryFilter{Status: sessionmanager.DeliveryDropped}), "dropped")
 	equal(t, []int64{ds[1].ID}, listAll(sessionmanager.DeliveryFilter{Status: sessionmanager.DeliveryDead}), "dead")
 	equal(t, []int64{ds[0].ID}, listAll(sessionmanager.DeliveryFilter{Status: sessionmanager.DeliveryDelivered}), "delivered")
 	depth, err := s.OutboxDepth(ctx)
 	noErr(t, err)
-	equal(t, int64(5), depth)
+	equal(t, int64(4), depth, "a dropped delivery is not pending")
+	claimed, err := s.ClaimDeliveries(ctx, t0.Add(48*time.Hour), 10, time.Minute)
+	noErr(t, err)
+	for _, c := range claimed {
+		check(t, c.ID != ds[2].ID, "a dropped delivery is never claimed")
+	}
 }
 
 // deliveryIDs lists the ids of ds in order.
