@@ -179,13 +179,6 @@ func (e *evaluator) put(rt *jsRuntime) {
 	}
 }
 
-// warm builds one runtime ahead of the first login that needs it.
-func (e *evaluator) warm() {
-	if rt, err := newJSRuntime(); err == nil {
-		e.put(rt)
-	}
-}
-
 func newJSRuntime() (*jsRuntime, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(256)
