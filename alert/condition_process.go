@@ -281,7 +281,9 @@ func (p *ProcessEvaluator) retire(proc *evalProcess) {
 	_ = proc.stdin.Close()
 	_ = proc.cmd.Process.Kill()
 	// Drain a reply sent after the deadline so the reader can end.
+	p.wg.Add(1)
 	go func() {
+		defer p.wg.Done()
 		for range proc.replies {
 		}
 	}()
