@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // translatedForms are IPv6 (and reserved IPv4) addresses that reach a
@@ -38,6 +41,19 @@ func TestInternalAddrTranslatedForms(t *testing.T) {
 	for _, s := range translatedForms {
 		if !internalAddr(netip.MustParseAddr(s)) {
 			t.Errorf("%s reaches an internal address and must be refused", s)
+		}
+	}
+	// A test send to a literal translated address is refused before any dial.
+	w := NewWorker(WorkerConfig{Dispatcher: NewDispatcher(nil)})
+	for _, s := range translatedForms {
+		host := s
+		if strings.Contains(s, ":") {
+			host = "[" + s + "]"
+		}
+		ch, _ := json.Marshal(Channel{Type: ChannelSlack, URL: "https://" + host + "/services/x"})
+		var se *sm.Error
+		if err := w.Test(t.Context(), ch); !errors.As(err, &se) || se.Code != sm.EINVALID || !strings.Contains(se.Fields["channel.url"], "private") {
+			t.Errorf("test send to %s: %v; want the URL refused", host, err)
 		}
 	}
 	// The same translations of a public address stay allowed.
