@@ -141,7 +141,6 @@ type evalProcess struct {
 	stderr  *headBuffer
 	nextID  uint64
 	evals   int
-	killed  bool // by the parent, at the deadline
 }
 
 // Evaluate runs source on event in an evaluator process.
@@ -192,7 +191,6 @@ func (p *ProcessEvaluator) Evaluate(ctx context.Context, source string, event js
 		}
 		return reply.Fired, nil
 	case <-deadline.C:
-		proc.killed = true
 		p.retire(proc)
 		<-proc.exited
 		rss := maxRSS(proc.cmd)
