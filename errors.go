@@ -28,6 +28,9 @@ type Error struct {
 	Fields map[string]string
 	// RetryAfter, when set, tells the client when to try again (ETOOMANY).
 	RetryAfterSeconds int
+	// Details are more machine-readable facts for the answer's details
+	// (e.g. the feature and edition of a feature_locked refusal).
+	Details map[string]string
 }
 
 func (e *Error) Error() string {

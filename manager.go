@@ -32,6 +32,12 @@ type Config struct {
 	Metrics    Metrics         // nil: no metrics
 	// Allows is the licence gate: features named Feature* ask it. nil allows all.
 	Allows func(feature string) bool
+	// Unlocks names the edition that unlocks a feature ("advanced"), for
+	// the feature_locked refusals; nil leaves the edition out.
+	Unlocks func(feature string) string
+	// AlertTriggers lists the triggers of the enabled alert rules, for the
+	// configuration warnings (new_country with no country data...); nil: none.
+	AlertTriggers func(ctx context.Context) ([]string, error)
 	// ValidateSettings normalises a settings document and names each bad field.
 	ValidateSettings func(*Settings) map[string]string
 
@@ -138,6 +144,8 @@ type Manager struct {
 	unsub      func()
 	dummyOnce  sync.Once
 	dummyHash  string
+	// proxyWarn counts X-Forwarded-For headers from untrusted peers.
+	proxyWarn untrustedProxy
 }
 
 func (m *Manager) allows(feature string) bool {

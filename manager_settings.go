@@ -71,6 +71,9 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte, actor Actor)
 			return nil, InvalidFields(bad)
 		}
 	}
+	if err := m.checkLockedSettings(cur, next); err != nil {
+		return nil, err
+	}
 	out, _ := json.Marshal(next)
 	if err := m.store.PutSetting(ctx, SettingsKey, out); err != nil {
 		return nil, err

@@ -108,6 +108,9 @@ func WriteError(w http.ResponseWriter, err error) {
 		if e.Reason != "" {
 			d.Details["reason"] = e.Reason
 		}
+		for k, v := range e.Details {
+			d.Details[k] = v
+		}
 		if len(e.Fields) > 0 {
 			errs := make([]map[string]any, 0, len(e.Fields))
 			for f, msg := range e.Fields {

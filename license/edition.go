@@ -116,3 +116,18 @@ func featureNames(mask featureBit) []string {
 	}
 	return out
 }
+
+// Unlocks names the least edition that unlocks feature: Free for a Free
+// feature, "" for an unknown one (sessionmanager.Config.Unlocks).
+func Unlocks(feature string) Edition {
+	bit, free := lookupFeature(feature)
+	switch {
+	case free:
+		return EditionFree
+	case bit == 0:
+		return ""
+	case premiumMask&bit != 0:
+		return EditionPremium
+	}
+	return EditionAdvanced
+}

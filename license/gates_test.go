@@ -71,3 +71,25 @@ func TestOtherEditionKey(t *testing.T) {
 		t.Fatalf("edition %q", got)
 	}
 }
+
+// TestUnlocksNamesLeastEdition: the edition a feature_locked refusal names
+// is the least edition whose features include it.
+func TestUnlocksNamesLeastEdition(t *testing.T) {
+	features := []string{license.FeatureSessions, sm.FeatureGeo, sm.FeatureRisk, sm.FeatureThreat, sm.FeatureGeofence,
+		sm.FeatureBlocking, sm.FeatureAlerts, sm.FeatureCondition}
+	for _, f := range features {
+		var want license.Edition
+		for _, ed := range []license.Edition{license.EditionFree, license.EditionPremium, license.EditionAdvanced} {
+			if slices.Contains(ed.Features(), f) {
+				want = ed
+				break
+			}
+		}
+		if got := license.Unlocks(f); got != want {
+			t.Errorf("Unlocks(%q) = %q, want %q", f, got, want)
+		}
+	}
+	if got := license.Unlocks("no_such_feature"); got != "" {
+		t.Errorf("Unlocks of an unknown feature = %q, want none", got)
+	}
+}

@@ -1,0 +1,196 @@
+package sessionmanager
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+)
+
+// ConfigWarning is a feature that is turned on but cannot work as
+// configured (a geo-fence with no country data, Tor set to block with no
+// Tor list...). The admin API, the dashboard's banner and data page, the
+// start-up log and /metrics show the same list.
+type ConfigWarning struct {
+	// Code is a stable identifier (WarnGeofenceNoCountry...).
+	Code string `json:"code"`
+	// Message says what does not work and why, in one sentence.
+	Message string `json:"message"`
+	// Variables are the environment variables that provide what is missing.
+	Variables []string `json:"variables,omitempty"`
+	// Setting is the settings path that turns the feature off instead.
+	Setting string `json:"setting,omitempty"`
+}
+
+// Configuration warning codes.
+const (
+	WarnNoCountryData       = "no_country_data"
+	WarnGeofenceNoCountry   = "geofence_no_country_data"
+	WarnNewCountryNoCountry = "new_country_alerts_no_country_data"
+	WarnTorNoData           = "tor_no_data"
+	WarnVPNNoData           = "vpn_no_data"
+	WarnProxyNoData         = "proxy_no_data"
+	WarnDatacenterNoData    = "datacenter_no_data"
+	WarnThreatNoData        = "threat_no_data"
+	WarnUntrustedProxy      = "untrusted_forwarded_for"
+)
+
+// WarningInput is what the configuration warnings are computed from.
+type WarningInput struct {
+	// Settings are the effective settings (after the licence gates).
+	Settings *Settings
+	// Geo is the state of the geo and threat sources.
+	Geo GeoStatus
+	// Allows is the licence gate; nil allows every feature.
+	Allows func(feature string) bool
+	// AlertTriggers are the triggers of the enabled alert rules.
+	AlertTriggers []string
+	// UntrustedForwardedFor counts requests that carried X-Forwarded-For
+	// from a peer not in SM_TRUSTED_PROXIES; UntrustedPeer is the last one.
+	UntrustedForwardedFor int64
+	UntrustedPeer         string
+}
+
+// threatCheck is one threat capability, the policy that uses it, the alert
+// trigger that uses it and where its data comes from.
+type threatCheck struct {
+	code, capability, label, setting, trigger string
+	action                                    func(*Actions) Action
+	variables                                 []string
+}
+
+var threatChecks = []threatCheck{
+	{WarnTorNoData, GeoTor, "Tor exit", "actions.tor", "tor", func(a *Actions) Action { return a.Tor },
+		[]string{"SM_TOR_EXITS", "SM_THREAT_FEEDS"}},
+	{WarnVPNNoData, GeoVPN, "VPN", "actions.vpn", "vpn", func(a *Actions) Action { return a.VPN },
+		[]string{"SM_VPN_RANGES", "SM_THREAT_FEEDS", "SM_GEOIP_DB"}},
+	{WarnProxyNoData, GeoProxy, "proxy", "actions.proxy", "proxy", func(a *Actions) Action { return a.Proxy },
+		[]string{"SM_PROXY_RANGES", "SM_GEOIP_DB"}},
+	{WarnDatacenterNoData, GeoDatacenter, "datacenter", "actions.datacenter", "datacenter", func(a *Actions) Action { return a.Datacenter },
+		[]string{"SM_DATACENTER_RANGES", "SM_THREAT_FEEDS", "SM_GEO_BUILTIN"}},
+	{WarnThreatNoData, GeoThreat, "known-threat", "actions.threat", "threat", func(a *Actions) Action { return a.Threat },
+		[]string{"SM_THREAT_RANGES", "SM_THREAT_FEEDS"}},
+}
+
+// countryVariables provide country data.
+var countryVariables = []string{"SM_GEO_BUILTIN", "SM_GEOIP_DB"}
+
+// ConfigWarnings lists what is turned on (and allowed by the licence) but
+// has no data to work with, and X-Forwarded-For arriving from an
+// untrusted peer. It is a pure function of its input.
+func ConfigWarnings(in WarningInput) []ConfigWarning {
+	allows := func(f string) bool { return in.Allows == nil || in.Allows(f) }
+	s := in.Settings
+	if s == nil {
+		s = DefaultSettings()
+	}
+	var out []ConfigWarning
+	geoOn := allows(FeatureGeo)
+	riskOn := geoOn && allows(FeatureRisk)
+	if geoOn && !in.Geo.Has(GeoCountry) {
+		out = append(out, ConfigWarning{Code: WarnNoCountryData, Variables: countryVariables,
+			Message: "no source provides country data: sessions record no location and country-based features do nothing"})
+	}
+	if riskOn && allows(FeatureGeofence) && (len(s.AllowedCountries) > 0 || len(s.BlockedCountries) > 0) && !in.Geo.Has(GeoCountry) {
+		msg := "a geo-fence (allowed or blocked countries) is set but no source provides country data, so it is not applied"
+		if len(s.AllowedCountries) > 0 && s.GeoLookupFailure == "block" {
+			msg = "an allow list is set with geoLookupFailure \"block\" but no source provides country data, so every login outside the local network is refused"
+		}
+		out = append(out, ConfigWarning{Code: WarnGeofenceNoCountry, Message: msg, Variables: countryVariables, Setting: "allowedCountries, blockedCountries"})
+	}
+	alertsOn := geoOn && allows(FeatureAlerts)
+	if alertsOn && slices.Contains(in.AlertTriggers, "new_country") && !in.Geo.Has(GeoCountry) {
+		out = append(out, ConfigWarning{Code: WarnNewCountryNoCountry, Variables: countryVariables, Setting: "alert rules (trigger new_country)",
+			Message: "an enabled alert rule fires on new_country but no source provides country data, so it never fires"})
+	}
+	threatOn := geoOn && allows(FeatureThreat)
+	for _, c := range threatChecks {
+		if !threatOn || in.Geo.Has(c.capability) {
+			continue
+		}
+		var uses []string
+		if a := c.action(&s.Actions); riskOn && a != ActionAllow && a != "" {
+			uses = append(uses, fmt.Sprintf("the %s policy is %q", c.label, a))
+		}
+		if alertsOn && slices.Contains(in.AlertTriggers, c.trigger) {
+			uses = append(uses, fmt.Sprintf("an enabled alert rule fires on %s", c.trigger))
+		}
+		if len(uses) == 0 {
+			continue
+		}
+		what := uses[0]
+		if len(uses) > 1 {
+			what += " and " + uses[1]
+		}
+		out = append(out, ConfigWarning{Code: c.code, Variables: c.variables, Setting: c.setting,
+			Message: fmt.Sprintf("%s but no source provides %s data, so no login is flagged", what, c.label)})
+	}
+	if in.UntrustedForwardedFor > 0 {
+		out = append(out, ConfigWarning{Code: WarnUntrustedProxy, Variables: []string{"SM_TRUSTED_PROXIES"},
+			Message: fmt.Sprintf("X-Forwarded-For received from an untrusted peer (%s, %d requests): every session records the proxy's address; set SM_TRUSTED_PROXIES", in.UntrustedPeer, in.UntrustedForwardedFor)})
+	}
+	return out
+}
+
+// Missing lists the capabilities no enabled source with records provides.
+func (s GeoStatus) Missing() []string {
+	var out []string
+	for _, c := range []string{GeoCountry, GeoCity, GeoASN, GeoTor, GeoVPN, GeoProxy, GeoDatacenter, GeoThreat} {
+		if !s.Has(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// GeoStatus describes the geo and threat sources: the resolver's own
+// report when it gives one; a resolver that does not, or none, answers a
+// status with no sources (every capability missing).
+func (m *Manager) GeoStatus() GeoStatus {
+	if r, ok := m.cfg.Geo.(GeoStatusReporter); ok {
+		return r.GeoStatus()
+	}
+	return NewGeoStatus(nil, false)
+}
+
+// ConfigWarnings computes the configuration warnings of this instance from
+// the effective settings, the geo status, the licence, the enabled alert
+// rules and the untrusted X-Forwarded-For count.
+func (m *Manager) ConfigWarnings(ctx context.Context) []ConfigWarning {
+	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows}
+	in.UntrustedForwardedFor, in.UntrustedPeer = m.UntrustedForwardedFor()
+	if m.cfg.AlertTriggers != nil {
+		t, err := m.cfg.AlertTriggers(ctx)
+		if err != nil {
+			m.log.Warn("configuration warnings: alert rules unavailable", "err", err)
+		}
+		in.AlertTriggers = t
+	}
+	return ConfigWarnings(in)
+}
+
+// untrustedProxy counts X-Forwarded-For headers from untrusted peers.
+type untrustedProxy struct {
+	count atomic.Int64
+	last  atomic.Pointer[netip.Addr]
+}
+
+// NoteUntrustedForwardedFor records a request that carried X-Forwarded-For
+// from peer, which is not a trusted proxy (the HTTP front end calls it):
+// behind such a proxy every session records the proxy's address.
+func (m *Manager) NoteUntrustedForwardedFor(peer netip.Addr) {
+	m.proxyWarn.count.Add(1)
+	if p := m.proxyWarn.last.Load(); p == nil || *p != peer {
+		m.proxyWarn.last.Store(&peer)
+	}
+}
+
+// UntrustedForwardedFor reports how many requests carried X-Forwarded-For
+// from an untrusted peer on this instance, and the last such peer.
+func (m *Manager) UntrustedForwardedFor() (count int64, lastPeer string) {
+	if p := m.proxyWarn.last.Load(); p != nil {
+		lastPeer = p.String()
+	}
+	return m.proxyWarn.count.Load(), lastPeer
+}

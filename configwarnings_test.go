@@ -1,0 +1,223 @@
+package sessionmanager_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/license"
+	"github.com/magic-sessionmanager/sessionmanager/risk"
+)
+
+// editionGate is the licence gate of an edition, from the product table.
+func editionGate(ed license.Edition) func(*sm.Config) {
+	return func(c *sm.Config) {
+		c.Allows = func(f string) bool { return slices.Contains(ed.Features(), f) }
+		c.Unlocks = func(f string) string { return string(license.Unlocks(f)) }
+		c.ValidateSettings = risk.NormalizeSettings
+	}
+}
+
+// statusGeo is a GeoResolver that reports a fixed status: a stand-in for
+// package geo's resolver, which reports its real sources.
+type statusGeo struct{ st sm.GeoStatus }
+
+func (g statusGeo) Lookup(context.Context, netip.Addr) (sm.GeoResult, error) {
+	return sm.GeoResult{}, nil
+}
+func (g statusGeo) GeoStatus() sm.GeoStatus { return g.st }
+
+// plainGeo is a GeoResolver that cannot describe its sources.
+type plainGeo struct{}
+
+func (plainGeo) Lookup(context.Context, netip.Addr) (sm.GeoResult, error) { return sm.GeoResult{}, nil }
+
+func source(name string, records int, provides ...string) sm.GeoSource {
+	return sm.GeoSource{Name: name, Provides: provides, Origin: "builtin", Records: records, Enabled: true}
+}
+
+func codes(ws []sm.ConfigWarning) []string {
+	out := []string{}
+	for _, w := range ws {
+		out = append(out, w.Code)
+	}
+	return out
+}
+
+func TestConfigWarnings(t *testing.T) {
+	all := sm.NewGeoStatus([]sm.GeoSource{
+		source("country", 10, sm.GeoCountry, sm.GeoASN, sm.GeoDatacenter),
+		source("tor", 10, sm.GeoTor), source("vpn", 10, sm.GeoVPN, sm.GeoProxy), source("drop", 10, sm.GeoThreat),
+	}, true)
+	countryOnly := sm.NewGeoStatus([]sm.GeoSource{source("country", 10, sm.GeoCountry), source("tor", 0, sm.GeoTor)}, true)
+	none := sm.NewGeoStatus(nil, false)
+	fenced := sm.DefaultSettings()
+	fenced.AllowedCountries = []string{"DE"}
+	quiet := sm.DefaultSettings()
+	quiet.Actions = sm.Actions{VPN: sm.ActionAllow, Proxy: sm.ActionAllow, Tor: sm.ActionAllow, Datacenter: sm.ActionAllow, Threat: sm.ActionAllow, Geofence: sm.ActionBlock, LowScore: sm.ActionAlert}
+	free := func(string) bool { return false }
+	premium := func(f string) bool { return slices.Contains(license.EditionPremium.Features(), f) }
+	cases := []struct {
+		name string
+		in   sm.WarningInput
+		want []string
+	}{
+		{"every source", sm.WarningInput{Settings: fenced, Geo: all, AlertTriggers: []string{"new_country", "tor"}}, []string{}},
+		{"no source, default policies", sm.WarningInput{Geo: none},
+			[]string{sm.WarnNoCountryData, sm.WarnTorNoData, sm.WarnVPNNoData, sm.WarnProxyNoData, sm.WarnThreatNoData}},
+		{"allow list without country data", sm.WarningInput{Settings: fenced, Geo: none},
+			[]string{sm.WarnNoCountryData, sm.WarnGeofenceNoCountry, sm.WarnTorNoData, sm.WarnVPNNoData, sm.WarnProxyNoData, sm.WarnThreatNoData}},
+		{"Tor list with no records", sm.WarningInput{Settings: quiet, Geo: countryOnly, AlertTriggers: []string{"tor"}}, []string{sm.WarnTorNoData}},
+		{"alert triggers alone", sm.WarningInput{Settings: quiet, Geo: none, AlertTriggers: []string{"new_country", "datacenter"}},
+			[]string{sm.WarnNoCountryData, sm.WarnNewCountryNoCountry, sm.WarnDatacenterNoData}},
+		{"policies allow everything", sm.WarningInput{Settings: quiet, Geo: countryOnly}, []string{}},
+		{"Free: nothing is on", sm.WarningInput{Settings: fenced, Geo: none, Allows: free, AlertTriggers: []string{"new_country"}}, []string{}},
+		{"Premium: geo but no fence, threat or alerts", sm.WarningInput{Settings: fenced, Geo: none, Allows: premium, AlertTriggers: []string{"new_country"}},
+			[]string{sm.WarnNoCountryData}},
+		{"untrusted X-Forwarded-For", sm.WarningInput{Settings: quiet, Geo: all, UntrustedForwardedFor: 3, UntrustedPeer: "10.0.0.9"}, []string{sm.WarnUntrustedProxy}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := sm.ConfigWarnings(c.in)
+			if !slices.Equal(codes(got), c.want) {
+				t.Fatalf("warnings %v, want %v", codes(got), c.want)
+			}
+			for _, w := range got {
+				if w.Message == "" || (len(w.Variables) == 0 && w.Setting == "") {
+					t.Errorf("warning %s does not say what is wrong and where to fix it: %+v", w.Code, w)
+				}
+			}
+		})
+	}
+}
+
+func TestManagerGeoStatusAndWarnings(t *testing.T) {
+	t.Run("no resolver", func(t *testing.T) {
+		e := newEnv(t, storeKinds[0])
+		st := e.m.GeoStatus()
+		if len(st.Sources) != 0 || st.Has(sm.GeoCountry) || len(st.Missing()) != 8 {
+			t.Fatalf("status without a resolver: %+v, missing %v", st, st.Missing())
+		}
+		if w := codes(e.m.ConfigWarnings(e.ctx)); !slices.Contains(w, sm.WarnNoCountryData) || !slices.Contains(w, sm.WarnTorNoData) {
+			t.Fatalf("warnings without a resolver: %v", w)
+		}
+	})
+	t.Run("resolver that cannot report", func(t *testing.T) {
+		e := newEnv(t, storeKinds[0], func(c *sm.Config) { c.Geo = plainGeo{} })
+		if st := e.m.GeoStatus(); len(st.Sources) != 0 || st.Has(sm.GeoCountry) {
+			t.Fatalf("status of a plain resolver: %+v", st)
+		}
+	})
+	t.Run("reporting resolver, warnings follow settings", func(t *testing.T) {
+		geo := statusGeo{sm.NewGeoStatus([]sm.GeoSource{source("asn", 5, sm.GeoASN)}, true)}
+		e := newEnv(t, storeKinds[0], func(c *sm.Config) { c.Geo = geo }, editionGate(license.EditionAdvanced))
+		if st := e.m.GeoStatus(); len(st.Sources) != 1 || !st.Has(sm.GeoASN) || st.Has(sm.GeoCountry) {
+			t.Fatalf("status: %+v", st)
+		}
+		actor := sm.Actor{Type: sm.ActorAdmin, ID: "a"}
+		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"allowedCountries":["DE"]}`), actor); err != nil {
+			t.Fatal(err)
+		}
+		if w := codes(e.m.ConfigWarnings(e.ctx)); !slices.Contains(w, sm.WarnGeofenceNoCountry) {
+			t.Fatalf("an allow list without country data gives no warning: %v", w)
+		}
+		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"allowedCountries":[],"actions":{"tor":"allow"}}`), actor); err != nil {
+			t.Fatal(err)
+		}
+		w := codes(e.m.ConfigWarnings(e.ctx))
+		if slices.Contains(w, sm.WarnGeofenceNoCountry) || slices.Contains(w, sm.WarnTorNoData) {
+			t.Fatalf("warnings stay after the settings stopped needing the data: %v", w)
+		}
+		e.m.NoteUntrustedForwardedFor(netip.MustParseAddr("10.1.2.3"))
+		if n, peer := e.m.UntrustedForwardedFor(); n != 1 || peer != "10.1.2.3" {
+			t.Fatalf("untrusted X-Forwarded-For: %d from %q", n, peer)
+		}
+		if w := codes(e.m.ConfigWarnings(e.ctx)); !slices.Contains(w, sm.WarnUntrustedProxy) {
+			t.Fatalf("no warning for X-Forwarded-For from an untrusted peer: %v", w)
+		}
+	})
+}
+
+// lockedErr checks err is a 403 feature_locked naming feature and edition.
+func lockedErr(t *testing.T, err error, feature string, edition license.Edition) {
+	t.Helper()
+	var e *sm.Error
+	if !errors.As(err, &e) || e.Code != sm.EFORBIDDEN || e.Reason != sm.ReasonFeatureLocked ||
+		e.Details["feature"] != feature || e.Details["edition"] != string(edition) {
+		t.Fatalf("want 403 feature_locked %s/%s, got %#v", feature, edition, err)
+	}
+}
+
+// TestLockedSettingsRefused: a setting the edition would ignore is refused
+// with feature_locked naming the edition, and nothing is stored; turning a
+// feature off, or leaving a stored value alone, is accepted.
+func TestLockedSettingsRefused(t *testing.T) {
+	actor := sm.Actor{Type: sm.ActorAdmin, ID: "a"}
+	cases := []struct {
+		patch   string
+		feature string
+		edition license.Edition
+		premium bool // also locked on Premium
+	}{
+		{`{"allowedCountries":["DE"]}`, sm.FeatureGeofence, license.EditionAdvanced, true},
+		{`{"blockedCountries":["RU"]}`, sm.FeatureGeofence, license.EditionAdvanced, true},
+		{`{"actions":{"geofence":"alert"}}`, sm.FeatureGeofence, license.EditionAdvanced, true},
+		{`{"actions":{"tor":"alert"}}`, sm.FeatureThreat, license.EditionAdvanced, true},
+		{`{"actions":{"vpn":"block"}}`, sm.FeatureBlocking, license.EditionAdvanced, true},
+		{`{"actions":{"datacenter":"alert"}}`, sm.FeatureThreat, license.EditionAdvanced, true},
+		{`{"actions":{"lowScore":"block"}}`, sm.FeatureBlocking, license.EditionAdvanced, true},
+		{`{"geoLookupFailure":"block"}`, sm.FeatureBlocking, license.EditionAdvanced, true},
+		{`{"newSignInEmail":true}`, sm.FeatureAlerts, license.EditionAdvanced, true},
+		{`{"scoreThreshold":60}`, sm.FeatureRisk, license.EditionPremium, false},
+		{`{"weights":{"new_country":30}}`, sm.FeatureRisk, license.EditionPremium, false},
+		{`{"impossibleTravelKmh":800}`, sm.FeatureRisk, license.EditionPremium, false},
+		{`{"failedLoginsIp":50}`, sm.FeatureRisk, license.EditionPremium, false},
+	}
+	free := newEnv(t, storeKinds[0], editionGate(license.EditionFree))
+	prem := newEnv(t, storeKinds[0], editionGate(license.EditionPremium))
+	adv := newEnv(t, storeKinds[0], editionGate(license.EditionAdvanced))
+	for _, c := range cases {
+		t.Run(c.patch, func(t *testing.T) {
+			_, err := free.m.UpdateSettings(free.ctx, []byte(c.patch), actor)
+			lockedErr(t, err, c.feature, c.edition)
+			if _, err := prem.m.UpdateSettings(prem.ctx, []byte(c.patch), actor); c.premium {
+				lockedErr(t, err, c.feature, c.edition)
+			} else if err != nil {
+				t.Fatalf("Premium refused %s: %v", c.patch, err)
+			}
+			if _, err := adv.m.UpdateSettings(adv.ctx, []byte(c.patch), actor); err != nil {
+				t.Fatalf("Advanced refused %s: %v", c.patch, err)
+			}
+		})
+	}
+	// Nothing of the refused patches was stored on Free.
+	got, _ := free.m.Settings(free.ctx)
+	want := sm.DefaultSettings()
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if string(gj) != string(wj) {
+		t.Fatalf("Free stored a refused setting:\n%s\nwant\n%s", gj, wj)
+	}
+	// Free settings, unchanged locked defaults (Tor: block) and turning a
+	// locked feature off are accepted.
+	for _, p := range []string{`{"maxSessionsPerUser":3}`, `{"actions":{"tor":"block","vpn":"allow"},"failedLoginWindow":"10m"}`, `{"allowedCountries":[]}`} {
+		if _, err := free.m.UpdateSettings(free.ctx, []byte(p), actor); err != nil {
+			t.Fatalf("Free refused %s: %v", p, err)
+		}
+	}
+	// Two locked settings at once: both named in the fields.
+	_, err := free.m.UpdateSettings(free.ctx, []byte(`{"allowedCountries":["DE"],"scoreThreshold":70}`), actor)
+	var e *sm.Error
+	if !errors.As(err, &e) || e.Fields["allowedCountries"] == "" || e.Fields["scoreThreshold"] == "" {
+		t.Fatalf("both locked settings are not named: %#v", err)
+	}
+	// The gate for rules and other requests.
+	lockedErr(t, free.m.RequireFeature(sm.FeatureCondition, "a custom condition"), sm.FeatureCondition, license.EditionAdvanced)
+	if err := adv.m.RequireFeature(sm.FeatureCondition, "a custom condition"); err != nil {
+		t.Fatal(err)
+	}
+}
