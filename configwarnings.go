@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -90,19 +91,19 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 	riskOn := geoOn && allows(FeatureRisk)
 	if geoOn && !in.Geo.Has(GeoCountry) {
 		out = append(out, ConfigWarning{Code: WarnNoCountryData, Variables: countryVariables,
-			Message: "no source provides country data: sessions record no location and country-based features do nothing"})
+			Message: "No source provides country data: sessions record no location and country-based features do nothing"})
 	}
 	if riskOn && allows(FeatureGeofence) && (len(s.AllowedCountries) > 0 || len(s.BlockedCountries) > 0) && !in.Geo.Has(GeoCountry) {
-		msg := "a geo-fence (allowed or blocked countries) is set but no source provides country data, so it is not applied"
+		msg := "A geo-fence (allowed or blocked countries) is set but no source provides country data, so it is not applied"
 		if len(s.AllowedCountries) > 0 && s.GeoLookupFailure == "block" {
-			msg = "an allow list is set with geoLookupFailure \"block\" but no source provides country data, so every login outside the local network is refused"
+			msg = "An allow list is set with geoLookupFailure \"block\" but no source provides country data, so every login outside the local network is refused"
 		}
 		out = append(out, ConfigWarning{Code: WarnGeofenceNoCountry, Message: msg, Variables: countryVariables, Setting: "allowedCountries, blockedCountries"})
 	}
 	alertsOn := geoOn && allows(FeatureAlerts)
 	if alertsOn && slices.Contains(in.AlertTriggers, "new_country") && !in.Geo.Has(GeoCountry) {
 		out = append(out, ConfigWarning{Code: WarnNewCountryNoCountry, Variables: countryVariables, Setting: "alert rules (trigger new_country)",
-			Message: "an enabled alert rule fires on new_country but no source provides country data, so it never fires"})
+			Message: "An enabled alert rule fires on new_country but no source provides country data, so it never fires"})
 	}
 	threatOn := geoOn && allows(FeatureThreat)
 	for _, c := range threatChecks {
@@ -111,7 +112,7 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 		}
 		var uses []string
 		if a := c.action(&s.Actions); riskOn && a != ActionAllow && a != "" {
-			uses = append(uses, fmt.Sprintf("the %s policy is %q", c.label, a))
+			uses = append(uses, fmt.Sprintf("The %s policy is %q", c.label, a))
 		}
 		if alertsOn && slices.Contains(in.AlertTriggers, c.trigger) {
 			uses = append(uses, fmt.Sprintf("an enabled alert rule fires on %s", c.trigger))
@@ -119,7 +120,7 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 		if len(uses) == 0 {
 			continue
 		}
-		what := uses[0]
+		what := strings.ToUpper(uses[0][:1]) + uses[0][1:]
 		if len(uses) > 1 {
 			what += " and " + uses[1]
 		}

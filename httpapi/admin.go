@@ -281,18 +281,58 @@ func (s *server) handleAdminAudit() http.Handler {
 	})
 }
 
+// geoLookup is the answer of GET /api/admin/geo/{ip}.
+type geoLookup struct {
+	IP    string `json:"ip"`
+	Found bool   `json:"found"`
+	// Public is false for private, loopback and link-local addresses,
+	// which no geo source places.
+	Public   bool        `json:"public"`
+	Location sm.Location `json:"location"`
+	Threat   sm.Threat   `json:"threat"`
+	// Missing lists the capabilities no source provides (sm.GeoCountry...).
+	Missing []string `json:"missing"`
+}
+
+// handleAdminGeo looks an address up. It always exists: with no geo source
+// it answers what is known (the address, whether it is public) and which
+// capabilities are missing.
 func (s *server) handleAdminGeo() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip, err := netip.ParseAddr(r.PathValue("ip"))
-		if err != nil {
+		if err != nil || ip.Zone() != "" {
 			s.fail(w, r, sm.InvalidFields(map[string]string{"ip": "must be an IPv4 or IPv6 address"}))
 			return
 		}
-		res, err := s.Geo.Lookup(r.Context(), ip.Unmap())
-		if err != nil {
-			s.fail(w, r, err)
-			return
+		ip = ip.Unmap()
+		out := geoLookup{IP: ip.String(), Public: isPublic(ip), Missing: nonNil(s.Manager.GeoStatus().Missing())}
+		if s.Geo != nil {
+			res, err := s.Geo.Lookup(r.Context(), ip)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			out.Found, out.Location, out.Threat = res.Found, res.Location, res.Threat
 		}
-		encode(w, http.StatusOK, map[string]any{"data": map[string]any{"ip": ip.Unmap().String(), "found": res.Found, "location": res.Location, "threat": res.Threat}})
+		encode(w, http.StatusOK, map[string]any{"data": out})
+	})
+}
+
+// isPublic reports whether ip is a globally routed unicast address.
+func isPublic(ip netip.Addr) bool {
+	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !(ip.Is4() && ip.As4()[0] == 100 && ip.As4()[1]&0xc0 == 64)
+}
+
+// geoStatus is the answer of GET /api/admin/geo/status.
+type geoStatus struct {
+	sm.GeoStatus
+	Warnings []sm.ConfigWarning `json:"warnings"`
+}
+
+func (s *server) handleAdminGeoStatus() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := s.Manager.GeoStatus()
+		st.Sources = nonNil(st.Sources)
+		encode(w, http.StatusOK, map[string]any{"data": geoStatus{GeoStatus: st, Warnings: nonNil(s.Manager.ConfigWarnings(r.Context()))}})
 	})
 }

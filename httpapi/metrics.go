@@ -22,6 +22,7 @@ type Metrics struct {
 	ended    *prometheus.CounterVec
 	flushes  prometheus.Counter
 	flushed  prometheus.Counter
+	geo      *geoCollector
 }
 
 // NewMetrics registers the metrics; gauges are read at scrape time from
@@ -37,8 +38,9 @@ func NewMetrics(activeSessions, outboxDepth func() float64) *Metrics {
 		ended:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msm_sessions_ended_total", Help: "Sessions ended by reason."}, []string{"reason"}),
 		flushes: prometheus.NewCounter(prometheus.CounterOpts{Name: "msm_last_seen_flushes_total", Help: "Last-seen batches written to the store."}),
 		flushed: prometheus.NewCounter(prometheus.CounterOpts{Name: "msm_last_seen_notes_written_total", Help: "Last-seen notes written to the store."}),
+		geo:     newGeoCollector(),
 	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.ended, m.flushes, m.flushed,
+	reg.MustRegister(m.requests, m.latency, m.logins, m.ended, m.flushes, m.flushed, m.geo,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if activeSessions != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "msm_active_sessions", Help: "Sessions with status active."}, activeSessions))

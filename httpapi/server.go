@@ -29,7 +29,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Admin is the dashboard, mounted at /admin/ when set.
 	Admin http.Handler
-	// Geo answers GET /api/admin/geo/{ip} when set.
+	// Geo answers GET /api/admin/geo/{ip}; nil answers it with what is
+	// known without data (the route always exists).
 	Geo sm.GeoResolver
 	// Alerts serves /api/admin/alerts/... when set.
 	Alerts AlertAdmin
@@ -65,6 +66,9 @@ func NewServer(d Deps) http.Handler {
 		d.Logger = slog.Default()
 	}
 	s := &server{Deps: d, log: d.Logger}
+	if d.Metrics != nil && d.Manager != nil {
+		d.Metrics.observeGeo(d.Manager)
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
@@ -82,9 +86,16 @@ func NewServer(d Deps) http.Handler {
 func (s *server) recoverer(next http.Handler) http.Handler {
 	var warned atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !warned.Load() && r.Header.Get("X-Forwarded-For") != "" && !isTrusted(socketAddr(r.RemoteAddr), s.TrustedProxies) && warned.CompareAndSwap(false, true) {
-			s.log.Warn("X-Forwarded-For from a peer not in SM_TRUSTED_PROXIES is ignored: if this is your proxy, add it, or every client is seen with its address",
-				"peer", socketAddr(r.RemoteAddr).String())
+		if r.Header.Get("X-Forwarded-For") != "" && !isTrusted(socketAddr(r.RemoteAddr), s.TrustedProxies) {
+			// The core counts it for the configuration warnings (API,
+			// dashboard, metrics); the log says it once.
+			if s.Manager != nil {
+				s.Manager.NoteUntrustedForwardedFor(socketAddr(r.RemoteAddr))
+			}
+			if !warned.Load() && warned.CompareAndSwap(false, true) {
+				s.log.Warn("X-Forwarded-For from a peer not in SM_TRUSTED_PROXIES is ignored: if this is your proxy, add it, or every client is seen with its address",
+					"peer", socketAddr(r.RemoteAddr).String())
+			}
 		}
 		defer func() {
 			if v := recover(); v != nil {

@@ -93,26 +93,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	e := newEnv(t, withAlerts(alerts), func(d *Deps) { d.Demo = true })
 	ctx := browsertest.Chrome(t)
 	res := seedDemo(t, e)
-	dir := os.Getenv("SM_ARTIFACTS_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "artifacts")
-	}
-	dir = filepath.Join(dir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shoot := func(name string) {
-		t.Helper()
-		// Let the map image settle.
-		_ = browsertest.Until(ctx, `Array.from(document.images).every(i => i.complete) && document.readyState === "complete"`, 5*time.Second)
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shoot, dir := screenshotter(t, ctx)
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/admin/login"), chromedp.WaitVisible(chromedp.CSS("form"))); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +137,32 @@ func TestBrowserScreenshots(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// screenshotter returns a function that saves a full-page PNG of the
+// current page under $SM_ARTIFACTS_DIR/screenshots (../artifacts by
+// default), and that directory.
+func screenshotter(t *testing.T, ctx context.Context) (shoot func(name string), dir string) {
+	dir = os.Getenv("SM_ARTIFACTS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "artifacts")
+	}
+	dir = filepath.Join(dir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func(name string) {
+		t.Helper()
+		// Let the map image settle.
+		_ = browsertest.Until(ctx, `Array.from(document.images).every(i => i.complete) && document.readyState === "complete"`, 5*time.Second)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, dir
 }
 
 // seedDemo adds realistic activity: several places, a VPN, blocked Tor

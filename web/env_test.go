@@ -66,6 +66,13 @@ type envOption func(*Deps)
 
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
+	return newEnvConfig(t, nil, opts...)
+}
+
+// newEnvConfig is newEnv with a change to the Manager's configuration
+// (licence gate, geo resolver...).
+func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sm.db"))
 	if err != nil {
@@ -85,8 +92,12 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	hasher := password.Default()
 	bus := sm.NewLocalBus()
 	geo := &testGeo{ips: map[netip.Addr]sm.GeoResult{}}
-	m, err := sm.New(sm.Config{Store: st, Tokens: kr, Secrets: secrets, Passwords: hasher, Bus: bus, Geo: geo, UserAgents: device.New(),
-		Risk: risk.New(), ValidateSettings: risk.NormalizeSettings})
+	cfg := sm.Config{Store: st, Tokens: kr, Secrets: secrets, Passwords: hasher, Bus: bus, Geo: geo, UserAgents: device.New(),
+		Risk: risk.New(), ValidateSettings: risk.NormalizeSettings}
+	if mcfg != nil {
+		mcfg(&cfg)
+	}
+	m, err := sm.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

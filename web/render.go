@@ -18,7 +18,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is templates/<name>.html on the layout.
-var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "settings", "analytics"}
+var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "settings", "analytics", "data"}
 
 // pageTemplate is one page's template set (layout, partials, page).
 type pageTemplate struct{ t *template.Template }
@@ -33,7 +33,10 @@ type page struct {
 	License LicenseInfo
 	Now     time.Time
 	Flash   string
-	Data    any
+	// Warnings are the configuration warnings: a banner on every page
+	// links them to the Data sources page.
+	Warnings []sm.ConfigWarning
+	Data     any
 }
 
 func parsePages() (map[string]*pageTemplate, error) {
@@ -53,6 +56,9 @@ func parsePages() (map[string]*pageTemplate, error) {
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
 	p := page{Title: title, Nav: nav, Admin: adminFrom(r.Context()), CSRF: csrfFrom(r.Context()),
 		Demo: s.d.Demo, License: s.license(), Now: s.now(), Data: data, Flash: flashMessages[r.URL.Query().Get("done")]}
+	if p.Admin != nil {
+		p.Warnings = s.d.Manager.ConfigWarnings(r.Context())
+	}
 	s.execute(w, status, name, "layout", p)
 }
 

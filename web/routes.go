@@ -41,6 +41,7 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("POST /admin/settings/rules/{id}/test", s.needAlerts(s.handleRuleTest))
 
 	authed.HandleFunc("GET /admin/analytics", s.handleAnalytics)
+	authed.HandleFunc("GET /admin/data", s.handleDataSources)
 	authed.HandleFunc("/admin/", s.handleNotFound)
 
 	mux.Handle("/admin/", s.requireAdmin(s.requireCSRF(authed)))

@@ -28,12 +28,44 @@ type settingsData struct {
 	NewRule       ruleView
 	Policies      []policyRow
 	Actions       []sm.Action
+	// Locks are the sections the licence locks (geofence, policy, threat,
+	// blocking, alerts, conditions): a badge names the edition that
+	// unlocks each, and their inputs are disabled.
+	Locks map[string]*lockView
+}
+
+// lockView is a section the licence locks.
+type lockView struct {
+	Feature, Title, Edition string
 }
 
 // policyRow is one condition of the policy table.
 type policyRow struct {
 	Key, Label, Help string
 	Action           sm.Action
+	// Lock is set when the licence ignores this row's action.
+	Lock *lockView
+}
+
+// lockSections are the dashboard sections and the feature each needs.
+var lockSections = map[string]string{
+	"geofence": sm.FeatureGeofence, "policy": sm.FeatureRisk, "threat": sm.FeatureThreat,
+	"blocking": sm.FeatureBlocking, "alerts": sm.FeatureAlerts, "conditions": sm.FeatureCondition,
+}
+
+// locks asks the Manager's gate which sections the licence locks.
+func (s *server) locks() map[string]*lockView {
+	out := map[string]*lockView{}
+	for section, feature := range lockSections {
+		if edition, locked := s.d.Manager.FeatureLock(feature); locked {
+			v := &lockView{Feature: feature, Title: sm.FeatureTitle(feature), Edition: "a higher"}
+			if edition != "" {
+				v.Edition = strings.ToUpper(edition[:1]) + edition[1:]
+			}
+			out[section] = v
+		}
+	}
+	return out
 }
 
 // ruleView is one alert rule in its editor.
@@ -74,16 +106,26 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		return settingsData{}, err
 	}
 	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
-		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}}
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}, Locks: s.locks()}
 	a := st.Actions
+	l := d.Locks
+	first := func(vs ...*lockView) *lockView {
+		for _, v := range vs {
+			if v != nil {
+				return v
+			}
+		}
+		return nil
+	}
+	threat := first(l["threat"], l["policy"])
 	d.Policies = []policyRow{
-		{"geofence", "Outside the geo-fence", "Login from a blocked country or outside the allowed list", a.Geofence},
-		{"tor", "Tor", "Login through a Tor exit node", a.Tor},
-		{"vpn", "VPN", "Address of a known VPN provider", a.VPN},
-		{"proxy", "Proxy", "Open or anonymous proxy", a.Proxy},
-		{"datacenter", "Datacenter", "Hosting or cloud address", a.Datacenter},
-		{"threat", "Known threat", "Address on a threat list", a.Threat},
-		{"lowScore", "Low score", "Security score below the threshold", a.LowScore},
+		{"geofence", "Outside the geo-fence", "Login from a blocked country or outside the allowed list", a.Geofence, first(l["geofence"], l["policy"])},
+		{"tor", "Tor", "Login through a Tor exit node", a.Tor, threat},
+		{"vpn", "VPN", "Address of a known VPN provider", a.VPN, threat},
+		{"proxy", "Proxy", "Open or anonymous proxy", a.Proxy, threat},
+		{"datacenter", "Datacenter", "Hosting or cloud address", a.Datacenter, threat},
+		{"threat", "Known threat", "Address on a threat list", a.Threat, threat},
+		{"lowScore", "Low score", "Security score below the threshold", a.LowScore, l["policy"]},
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
 	if s.d.Alerts != nil {
@@ -173,10 +215,16 @@ func (s *server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "settings", "Settings", "settings", d)
 }
 
-// refused re-renders the settings page with the form's errors (400).
+// refused re-renders the settings page with the form's errors: 400 for
+// invalid input, 403 for what the licence locks (feature_locked).
 func (s *server) refused(w http.ResponseWriter, r *http.Request, form string, err error, edit func(*settingsData)) {
 	var e *sm.Error
-	if !errors.As(err, &e) || e.Code != sm.EINVALID {
+	status := http.StatusBadRequest
+	switch {
+	case errors.As(err, &e) && e.Code == sm.EINVALID:
+	case errors.As(err, &e) && e.Reason == sm.ReasonFeatureLocked:
+		status = http.StatusForbidden
+	default:
 		s.serverError(w, r, err)
 		return
 	}
@@ -192,7 +240,7 @@ func (s *server) refused(w http.ResponseWriter, r *http.Request, form string, er
 	if edit != nil {
 		edit(&d)
 	}
-	s.render(w, r, http.StatusBadRequest, "settings", "Settings", "settings", d)
+	s.render(w, r, status, "settings", "Settings", "settings", d)
 }
 
 func (s *server) handleGeofence(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +275,13 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	bad := map[string]string{}
 	actions := map[string]any{}
+	// A locked input is disabled and not posted: what is not posted is
+	// left as it is.
+	posted := func(f string) bool { _, ok := r.PostForm[f]; return ok }
 	for _, k := range policyKeys {
+		if !posted("action." + k) {
+			continue
+		}
 		a := sm.Action(r.PostFormValue("action." + k))
 		if !a.Valid() {
 			bad["actions."+k] = "choose allow, alert or block"
@@ -235,13 +289,19 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		actions[k] = a
 	}
-	patch := map[string]any{"actions": actions, "newSignInEmail": r.PostFormValue("newSignInEmail") == "on"}
+	patch := map[string]any{"actions": actions}
+	if _, locked := s.d.Manager.FeatureLock(sm.FeatureAlerts); !locked {
+		patch["newSignInEmail"] = r.PostFormValue("newSignInEmail") == "on"
+	}
 	if v := r.PostFormValue("geoLookupFailure"); v == "allow" || v == "block" {
 		patch["geoLookupFailure"] = v
-	} else {
+	} else if posted("geoLookupFailure") {
 		bad["geoLookupFailure"] = "allow or block"
 	}
 	for _, f := range []string{"scoreThreshold", "maxSessionsPerUser", "failedLoginsAccount", "failedLoginsIp", "impossibleTravelKmh"} {
+		if !posted(f) {
+			continue
+		}
 		raw := strings.TrimSpace(r.PostFormValue(f))
 		n, err := strconv.ParseFloat(raw, 64)
 		if err != nil {

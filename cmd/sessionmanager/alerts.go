@@ -103,6 +103,41 @@ type alertAdmin struct {
 	p *alertParts
 	// announce tells the other instances to reload the rules.
 	announce func(context.Context)
+	// require is the licence gate (Manager.RequireFeature): a rule the
+	// edition would ignore is refused with feature_locked, never stored.
+	require func(feature, what string) error
+}
+
+// gate refuses a rule the licence would ignore: any enabled rule without
+// the alerts feature, a new or changed JavaScript condition without custom
+// conditions. Disabling a rule, and a condition already stored (a licence
+// that expired), stay accepted.
+func (a alertAdmin) gate(r alert.Rule, old *alert.Rule) error {
+	if a.require == nil {
+		return nil
+	}
+	if r.Enabled {
+		if err := a.require(sm.FeatureAlerts, "an enabled alert rule"); err != nil {
+			return err
+		}
+	}
+	if r.Condition != "" && (old == nil || old.Condition != r.Condition) {
+		return a.require(sm.FeatureCondition, "a JavaScript condition")
+	}
+	return nil
+}
+
+// enabledTriggers lists the triggers of the enabled rules (for the
+// configuration warnings: a new_country rule with no country data...).
+func (p *alertParts) enabledTriggers(ctx context.Context) ([]string, error) {
+	rules, err := p.rules.List(ctx)
+	var out []string
+	for _, r := range rules {
+		if r.Enabled {
+			out = append(out, r.Triggers...)
+		}
+	}
+	return out, err
 }
 
 func (a alertAdmin) ListRules(ctx context.Context) (any, error) { return a.p.rules.List(ctx) }
@@ -124,6 +159,9 @@ func (a alertAdmin) CreateRule(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.gate(r, nil); err != nil {
+		return nil, err
+	}
 	rule, err := a.p.rules.Create(ctx, r)
 	if err == nil {
 		a.announce(ctx)
@@ -134,6 +172,13 @@ func (a alertAdmin) CreateRule(ctx context.Context, body []byte) (any, error) {
 func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any, error) {
 	r, err := decodeRule(body)
 	if err != nil {
+		return nil, err
+	}
+	old, err := a.p.rules.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.gate(r, &old); err != nil {
 		return nil, err
 	}
 	rule, err := a.p.rules.Update(ctx, id, r)

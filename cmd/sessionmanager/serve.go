@@ -111,6 +111,8 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		ValidateSettings: risk.NormalizeSettings, ValidatePassword: password.Validate,
 		Throttle:       throttle(risk.DefaultThrottleLimits),
 		Allows:         a.license.Allows,
+		Unlocks:        func(f string) string { return string(license.Unlocks(f)) },
+		AlertTriggers:  a.alerts.enabledTriggers,
 		PurgeHour:      &c.PurgeHour,
 		RegisterPerIP:  c.RegisterPerIP,
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
@@ -160,7 +162,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
 	}
 	deps.Geo = a.resolver
-	admin := alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange}
+	admin := alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange, require: a.manager.RequireFeature}
 	a.alerts.announce = a.manager.AnnounceSettingsChange
 	deps.Alerts = admin
 	deps.Admin, err = web.New(web.Deps{
@@ -172,6 +174,11 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	a.handler = httpapi.NewServer(deps)
+	// A feature that is on but has no data to work with is said at start
+	// (and on the dashboard, GET /api/admin/geo/status and /metrics).
+	for _, w := range a.manager.ConfigWarnings(ctx) {
+		log.Warn("configuration: "+w.Message, "code", w.Code, "fix", strings.Join(w.Variables, ", "), "setting", w.Setting)
+	}
 	ok = true
 	return a, nil
 }

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/browsertest"
+	"github.com/magic-sessionmanager/sessionmanager/license"
+)
+
+// reportingGeo is the test resolver plus a status report: a stand-in for
+// package geo's resolver, which describes its real sources the same way.
+type reportingGeo struct {
+	*testGeo
+	mu sync.Mutex
+	st sm.GeoStatus
+}
+
+func (g *reportingGeo) GeoStatus() sm.GeoStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.st
+}
+
+func (g *reportingGeo) set(sources ...sm.GeoSource) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.st = sm.NewGeoStatus(sources, true)
+}
+
+var (
+	asnSource = sm.GeoSource{Name: "builtin-asn", Provides: []string{sm.GeoASN}, Origin: "builtin", Format: "csv", Records: 512034,
+		DataDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), License: "CC BY 4.0", Attribution: "ASN data by DB-IP and RouteViews",
+		AttributionURL: "https://db-ip.com", Enabled: true}
+	torSource = sm.GeoSource{Name: "tor-exits", Provides: []string{sm.GeoTor}, Origin: "https://check.torproject.org/torbulkexitlist", Format: "plain",
+		RefreshInterval: sm.Duration(time.Hour), LastAttempt: time.Now().Add(-5 * time.Minute), LastError: "HTTP 503 from the server", Enabled: true}
+	countrySource = sm.GeoSource{Name: "builtin-country", Provides: []string{sm.GeoCountry}, Origin: "builtin", Records: 420000,
+		DataDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), License: "CC0", Enabled: true}
+)
+
+func newDataEnv(t *testing.T, gate license.Edition, opts ...envOption) (*testEnv, *reportingGeo) {
+	t.Helper()
+	geo := &reportingGeo{testGeo: &testGeo{ips: map[netip.Addr]sm.GeoResult{}}}
+	geo.set(asnSource, torSource)
+	e := newEnvConfig(t, func(c *sm.Config) {
+		c.Geo = geo
+		if gate != "" {
+			c.Allows = func(f string) bool { return slices.Contains(gate.Features(), f) }
+			c.Unlocks = func(f string) string { return string(license.Unlocks(f)) }
+		}
+	}, opts...)
+	e.geo = geo.testGeo
+	return e, geo
+}
+
+// TestDataSourcesPageAndBanner: the page lists each source with records,
+// date, refresh, last error and licence (with the DB-IP link), the
+// capabilities and the warnings; every page shows a banner while there are
+// warnings, and it goes when the settings stop needing missing data.
+func TestDataSourcesPageAndBanner(t *testing.T) {
+	e, geo := newDataEnv(t, license.EditionAdvanced)
+	c := e.client()
+	c.signIn()
+	resp, body := c.get("/admin/data")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("data page: %d", resp.StatusCode)
+	}
+	for _, want := range []string{`data-source="builtin-asn"`, "512\u202f034", "CC BY 4.0", "ASN data by DB-IP and RouteViews",
+		`data-source="tor-exits"`, "HTTP 503 from the server", "every 1h0m0s", `id="dbip-attribution"`, `href="https://db-ip.com"`,
+		`data-warning="no_country_data"`, `data-warning="tor_no_data"`, `<code>SM_TOR_EXITS</code>`, `nav-link active`, "Data sources"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("data page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="config-warnings"`) {
+		t.Error("the data page shows the banner on top of its own list")
+	}
+	_, home := c.get("/admin/")
+	if !strings.Contains(home, `id="config-warnings"`) || !strings.Contains(home, `href="/admin/data#warnings"`) {
+		t.Fatal("no warning banner on the overview while there are warnings")
+	}
+
+	// Data for every capability the default policies use, and policies that
+	// ask for nothing else: no warning, no banner.
+	geo.set(asnSource, countrySource, sm.GeoSource{Name: "feeds", Provides: []string{sm.GeoTor, sm.GeoVPN, sm.GeoProxy, sm.GeoThreat}, Origin: "builtin", Records: 10, Enabled: true})
+	if _, home = c.get("/admin/"); strings.Contains(home, `id="config-warnings"`) {
+		t.Fatal("banner with every source present")
+	}
+	if _, body = c.get("/admin/data"); strings.Contains(body, "data-warning=") || strings.Contains(body, `id="dbip-attribution"`) == false {
+		t.Fatal("data page: warnings listed with every source present, or the DB-IP link is gone")
+	}
+	// An allow list with no country data is a warning again.
+	geo.set(asnSource)
+	if _, err := e.manager.UpdateSettings(context.Background(), []byte(`{"allowedCountries":["DE"]}`), sm.Actor{Type: sm.ActorAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body = c.get("/admin/data"); !strings.Contains(body, `data-warning="geofence_no_country_data"`) {
+		t.Fatal("no warning for an allow list without country data")
+	}
+}
+
+// TestSettingsLockedSections: on Free, the locked sections carry a lock
+// badge naming the edition and their inputs are disabled; a locked change
+// posted anyway is refused (403) and not stored; the policy form posted as
+// the browser sends it (without the disabled inputs) still saves.
+func TestSettingsLockedSections(t *testing.T) {
+	e, _ := newDataEnv(t, license.EditionFree)
+	c := e.client()
+	c.signIn()
+	_, body := c.get("/admin/settings")
+	for _, want := range []string{`data-lock="geofence"`, `data-lock="risk"`, `data-lock="threat"`, `#lock"></use></svg>Advanced`, `#lock"></use></svg>Premium`,
+		`<fieldset class="lock stack" disabled>`, `name="scoreThreshold" min="0" max="100" value="40" disabled`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("settings page lacks %q", want)
+		}
+	}
+	resp, body := c.post("/admin/settings/geofence", url.Values{"allowed": {"DE"}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Advanced edition unlocks") {
+		t.Fatalf("locked geo-fence posted: %d", resp.StatusCode)
+	}
+	if st, _ := e.manager.Settings(context.Background()); len(st.AllowedCountries) != 0 {
+		t.Fatalf("a locked allow list was stored: %v", st.AllowedCountries)
+	}
+	// What a browser posts from the locked policy form: only the free field.
+	resp, _ = c.post("/admin/settings/policy", url.Values{"maxSessionsPerUser": {"4"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("policy form without its locked inputs: %d", resp.StatusCode)
+	}
+	if st, _ := e.manager.Settings(context.Background()); st.MaxSessionsPerUser != 4 || st.Actions.Tor != sm.ActionBlock {
+		t.Fatalf("policy: %+v", st)
+	}
+}
+
+// TestBrowserDataSourcesAndLocks opens the data page and the banner in
+// Chromium, checks the locked inputs are disabled there, and saves
+// screenshots.
+func TestBrowserDataSourcesAndLocks(t *testing.T) {
+	// Premium: geolocation is on (so missing country data is a warning),
+	// geo-fencing, threat detection and blocking are locked.
+	e, _ := newDataEnv(t, license.EditionPremium)
+	ctx := browsertest.Chrome(t)
+	e.seed()
+	browserSignIn(t, ctx, e)
+	shoot, dir := screenshotter(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900), chromedp.WaitVisible(chromedp.ID("config-warnings"))); err != nil {
+		t.Fatalf("no warning banner on the sessions page: %v", err)
+	}
+	shoot("banner-sessions-desktop")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#config-warnings a`)), chromedp.WaitVisible(chromedp.ID("sources"))); err != nil {
+		t.Fatalf("banner link: %v", err)
+	}
+	checks := map[string]string{
+		"warnings listed":    `document.querySelector('[data-warning="no_country_data"]') !== null`,
+		"tor feed error":     `document.querySelector('[data-source="tor-exits"]').textContent.includes("HTTP 503")`,
+		"DB-IP link":         `document.querySelector('#dbip-attribution a').href === "https://db-ip.com/"`,
+		"country missing":    `document.querySelector('[data-capability="country"]').textContent.includes("missing")`,
+		"nav entry selected": `document.querySelector('.nav-link.active').textContent.includes("Data sources")`,
+	}
+	for name, js := range checks {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil || !ok {
+			t.Errorf("data page: %s: %v %v", name, ok, err)
+		}
+	}
+	shoot("data-sources-desktop")
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/admin/settings"), chromedp.WaitVisible(chromedp.ID("geofence"))); err != nil {
+		t.Fatal(err)
+	}
+	locked := map[string]string{
+		"geo-fence inputs disabled": `document.querySelector('#list-allowed input[value=DE]').matches(":disabled")`,
+		"lock badge names Advanced": `document.querySelector('#geofence [data-lock]').textContent.includes("Advanced")`,
+		"Tor policy disabled":       `document.querySelector('input[name="action.tor"][value=alert]').disabled`,
+		"free setting enabled":      `!document.querySelector('input[name=maxSessionsPerUser]').disabled`,
+	}
+	for name, js := range locked {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil || !ok {
+			t.Errorf("settings: %s: %v %v", name, ok, err)
+		}
+	}
+	shoot("settings-locked-desktop")
+	// The policy form, saved from the browser with its locked inputs
+	// disabled, stores the free setting.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`input[name=maxSessionsPerUser]`), "2"),
+		chromedp.Click(chromedp.CSS(`#policy button[type=submit]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := browsertest.Until(ctx, `document.querySelector(".flash") !== null`, 10*time.Second); err != nil {
+		t.Fatalf("policy not saved from the browser: %v", err)
+	}
+	if st, _ := e.manager.Settings(context.Background()); st.MaxSessionsPerUser != 2 {
+		t.Fatalf("maxSessionsPerUser %d after the browser saved 2", st.MaxSessionsPerUser)
+	}
+	t.Logf("screenshots in %s", dir)
+}
