@@ -30,25 +30,7 @@ type fuzzFixture struct {
 
 func newFuzzFixture(f *testing.F) *fuzzFixture {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(f.TempDir(), "fuzz.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	sec, err := token.NewSecrets(bytes.Repeat([]byte{7}, token.KeySize))
-	if err != nil {
-		f.Fatal(err)
-	}
-	keys, err := token.NewKeyring(ctx, st, sec, token.Config{Issuer: "fuzz", Audience: "fuzz", TTL: time.Hour})
-	if err != nil {
-		f.Fatal(err)
-	}
-	m, err := sm.New(sm.Config{Store: st, Tokens: keys, Secrets: sec, UserAgents: device.New(), InstanceID: "fuzz",
-		Passwords: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(m.Close)
+	m, st, sec := newTestManager(f, nil)
 	res, err := m.Register(ctx, sm.RegisterInput{Username: "fuzzer", Email: "fuzzer@example.com", Password: "a long enough password"},
 		sm.ClientInfo{UserAgent: "fuzz"})
 	if err != nil {
@@ -61,6 +43,32 @@ func newFuzzFixture(f *testing.F) *fuzzFixture {
 	h := NewServer(Deps{Manager: m, Store: st, Secrets: sec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RefreshCookie: "msm_refresh", VerifyEmailHeader: true})
 	return &fuzzFixture{h: h, jwt: res.AccessToken, refresh: res.RefreshToken, admin: admin}
+}
+
+// newTestManager is a Manager on a fresh SQLite store with cheap password
+// hashing, with geo as its resolver (nil: none).
+func newTestManager(tb testing.TB, geo sm.GeoResolver) (*sm.Manager, *sqlite.Store, *token.Secrets) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "sm.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	sec, err := token.NewSecrets(bytes.Repeat([]byte{7}, token.KeySize))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := token.NewKeyring(ctx, st, sec, token.Config{Issuer: "test", Audience: "test", TTL: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := sm.New(sm.Config{Store: st, Tokens: keys, Secrets: sec, UserAgents: device.New(), Geo: geo, InstanceID: "test",
+		Passwords: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(m.Close)
+	return m, st, sec
 }
 
 // do serves one request and returns the status and body.

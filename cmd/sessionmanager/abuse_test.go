@@ -320,6 +320,7 @@ func TestAbuseAdminAuth(t *testing.T) {
 		{"GET", "/api/admin/users/x/sessions", "read"}, {"POST", "/api/admin/users/x/terminate-all", "write"},
 		{"POST", "/api/admin/users/x/block", "write"}, {"POST", "/api/admin/users/x/unblock", "write"},
 		{"GET", "/api/admin/stats", "read"}, {"GET", "/api/admin/settings", "read"}, {"PUT", "/api/admin/settings", "write"},
+		{"GET", "/api/admin/geo/status", "read"}, {"GET", "/api/admin/geo/x", "read"},
 		{"GET", "/api/admin/audit", "read"}, {"GET", "/api/admin/export/sessions", "read"}, {"GET", "/api/admin/export/audit", "read"},
 		{"GET", "/api/admin/users/x/export", "read"}, {"DELETE", "/api/admin/users/x/personal-data", "write"},
 		{"GET", "/api/admin/tokens", "read"}, {"POST", "/api/admin/tokens", "write"}, {"DELETE", "/api/admin/tokens/x", "write"},

@@ -101,7 +101,7 @@ func TestAdminAPIScopesAndAudit(t *testing.T) {
 
 		readRoutes := []string{
 			"/api/admin/sessions", "/api/admin/sessions/" + sid, "/api/admin/users", "/api/admin/users/" + uid,
-			"/api/admin/users/" + uid + "/sessions", "/api/admin/stats", "/api/admin/settings", "/api/admin/audit",
+			"/api/admin/users/" + uid + "/sessions", "/api/admin/stats", "/api/admin/settings", "/api/admin/audit", "/api/admin/geo/status", "/api/admin/geo/8.8.8.8",
 			"/api/admin/export/sessions", "/api/admin/export/audit", "/api/admin/users/" + uid + "/export", "/api/admin/tokens",
 		}
 		for _, p := range readRoutes {
@@ -128,7 +128,7 @@ func TestAdminAPIScopesAndAudit(t *testing.T) {
 			{"POST", "/api/admin/users/" + uid + "/terminate-all", nil},
 			{"POST", "/api/admin/users/" + uid + "/block", nil},
 			{"POST", "/api/admin/users/" + uid + "/unblock", nil},
-			{"PUT", "/api/admin/settings", map[string]any{"scoreThreshold": 30}},
+			{"PUT", "/api/admin/settings", map[string]any{"maxSessionsPerUser": 30}},
 			{"DELETE", "/api/admin/users/" + uid + "/personal-data", nil},
 			{"POST", "/api/admin/tokens", map[string]any{"name": "x", "scope": "read"}},
 			{"DELETE", "/api/admin/tokens/nosuch", nil},
@@ -160,7 +160,7 @@ func TestAdminAPIScopesAndAudit(t *testing.T) {
 		}{
 			{"POST", "/api/admin/users/" + uid + "/block", nil, 200},
 			{"POST", "/api/admin/users/" + uid + "/unblock", nil, 200},
-			{"PUT", "/api/admin/settings", map[string]any{"scoreThreshold": 30}, 200},
+			{"PUT", "/api/admin/settings", map[string]any{"maxSessionsPerUser": 30}, 200},
 			{"POST", "/api/admin/users/" + idOf(bob, "user") + "/terminate-all", nil, 200},
 			{"DELETE", "/api/admin/sessions/" + idOf(bob, "session"), nil, 204},
 			{"POST", "/api/admin/sessions/clean", nil, 200},

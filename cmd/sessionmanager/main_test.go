@@ -320,13 +320,7 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 func TestUntrustedForwardedForWarnsOnce(t *testing.T) {
 	s := startServer(t, nil)
 	for range 3 {
-		req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
-		req.Header.Set("X-Forwarded-For", "203.0.113.50")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		s.forwardedFor("203.0.113.50")
 	}
 	s.stop()
 	if n := strings.Count(s.stderr.String(), "not in SM_TRUSTED_PROXIES"); n != 1 {

@@ -177,7 +177,14 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	// A feature that is on but has no data to work with is said at start
 	// (and on the dashboard, GET /api/admin/geo/status and /metrics).
 	for _, w := range a.manager.ConfigWarnings(ctx) {
-		log.Warn("configuration: "+w.Message, "code", w.Code, "fix", strings.Join(w.Variables, ", "), "setting", w.Setting)
+		attrs := []any{"code", w.Code}
+		if len(w.Variables) > 0 {
+			attrs = append(attrs, "fix", strings.Join(w.Variables, ", "))
+		}
+		if w.Setting != "" {
+			attrs = append(attrs, "setting", w.Setting)
+		}
+		log.Warn("configuration: "+w.Message, attrs...)
 	}
 	ok = true
 	return a, nil
