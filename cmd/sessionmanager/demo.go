@@ -74,6 +74,14 @@ func (demoResolver) Lookup(_ context.Context, ip netip.Addr) (sm.GeoResult, erro
 		Latitude: p.lat, Longitude: p.lon, HasCoordinates: true, AccuracyKM: 20, TimeZone: p.tz, ASN: p.asn, ISP: p.isp}}, nil
 }
 
+// GeoStatus describes the demo data as the one source of every capability,
+// so the demo's data page shows a source and no false warning.
+func (demoResolver) GeoStatus() sm.GeoStatus {
+	return sm.NewGeoStatus([]sm.GeoSource{{Name: "demo", Origin: "builtin", Format: "demo", Records: len(demoPlaces), Enabled: true,
+		Provides:    []string{sm.GeoCountry, sm.GeoCity, sm.GeoASN, sm.GeoTor, sm.GeoVPN, sm.GeoProxy, sm.GeoDatacenter, sm.GeoThreat},
+		Attribution: "Generated demo places (198.18.0.0/15, a benchmarking range): not real geolocation data"}}, false)
+}
+
 func demoIP(place int, r *rand.Rand) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 18, byte(place), byte(r.IntN(250) + 1)})
 }
