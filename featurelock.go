@@ -155,19 +155,6 @@ var settingLocks = []settingLock{
 	}},
 }
 
-// LockedSettings lists the settings paths whose current value the licence
-// in force ignores, each with the feature that is missing (for the lock
-// badges of the dashboard and the docs).
-func (m *Manager) LockedSettings(s *Settings) map[string]string {
-	out := map[string]string{}
-	for _, l := range settingLocks {
-		if f := m.missingFeature(l.needs(s)); f != "" {
-			out[l.path] = f
-		}
-	}
-	return out
-}
-
 // missingFeature is the first of features the licence does not allow.
 func (m *Manager) missingFeature(features []string) string {
 	for _, f := range features {
