@@ -114,12 +114,13 @@ func TestDataSourcesPageAndBanner(t *testing.T) {
 // posted anyway is refused (403) and not stored; the policy form posted as
 // the browser sends it (without the disabled inputs) still saves.
 func TestSettingsLockedSections(t *testing.T) {
-	e, _ := newDataEnv(t, license.EditionFree)
+	e, _ := newDataEnv(t, license.EditionFree, withAlerts(newMemAlerts()))
 	c := e.client()
 	c.signIn()
 	_, body := c.get("/admin/settings")
 	for _, want := range []string{`data-lock="geofence"`, `data-lock="risk"`, `data-lock="threat"`, `#lock"></use></svg>Advanced`, `#lock"></use></svg>Premium`,
-		`<fieldset class="lock stack" disabled>`, `name="scoreThreshold" min="0" max="100" value="40" disabled`} {
+		`<fieldset class="lock stack" disabled>`, `name="scoreThreshold" min="0" max="100" value="40" disabled`,
+		`data-lock="alerts"`, `type="submit" disabled>Create rule</button>`, `name="maxSessionsPerUser" min="0" value="0" aria-describedby`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("settings page lacks %q", want)
 		}
