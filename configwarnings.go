@@ -125,13 +125,33 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 			what += " and " + uses[1]
 		}
 		out = append(out, ConfigWarning{Code: c.code, Variables: c.variables, Setting: c.setting,
-			Message: fmt.Sprintf("%s but no source provides %s data, so no login is flagged", what, c.label)})
+			Message: fmt.Sprintf("%s but no source provides %s data%s, so no login is flagged", what, c.label, pendingSources(in.Geo, c.capability))})
 	}
 	if in.UntrustedForwardedFor > 0 {
 		out = append(out, ConfigWarning{Code: WarnUntrustedProxy, Variables: []string{"SM_TRUSTED_PROXIES"},
 			Message: fmt.Sprintf("X-Forwarded-For received from an untrusted peer (%s, %d requests): every session records the proxy's address; set SM_TRUSTED_PROXIES", in.UntrustedPeer, in.UntrustedForwardedFor)})
 	}
 	return out
+}
+
+// pendingSources says why enabled sources of capability have no records
+// yet: a download that failed, or one not done yet.
+func pendingSources(st GeoStatus, capability string) string {
+	var why []string
+	for _, src := range st.Sources {
+		if !src.Enabled || src.Records > 0 || !slices.Contains(src.Provides, capability) {
+			continue
+		}
+		if src.LastError != "" {
+			why = append(why, fmt.Sprintf("%s failed: %s", src.Name, src.LastError))
+		} else {
+			why = append(why, src.Name+" has no records yet")
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(why, "; ") + ")"
 }
 
 // Missing lists the capabilities no enabled source with records provides.

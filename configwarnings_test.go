@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -79,6 +80,12 @@ func TestConfigWarnings(t *testing.T) {
 		{"Premium: geo but no fence, threat or alerts", sm.WarningInput{Settings: fenced, Geo: none, Allows: premium, AlertTriggers: []string{"new_country"}},
 			[]string{sm.WarnNoCountryData}},
 		{"untrusted X-Forwarded-For", sm.WarningInput{Settings: quiet, Geo: all, UntrustedForwardedFor: 3, UntrustedPeer: "10.0.0.9"}, []string{sm.WarnUntrustedProxy}},
+	}
+	// A feed that failed is named with its error.
+	failing := sm.NewGeoStatus([]sm.GeoSource{{Name: "tor-exits", Provides: []string{sm.GeoTor}, Enabled: true, LastError: "HTTP 503"}}, true)
+	if w := sm.ConfigWarnings(sm.WarningInput{Settings: quiet, Geo: failing, AlertTriggers: []string{"tor"}}); len(w) < 2 ||
+		!strings.Contains(w[1].Message, "tor-exits failed: HTTP 503") {
+		t.Errorf("the failing Tor feed is not named: %+v", w)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
