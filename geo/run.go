@@ -6,23 +6,31 @@ import (
 )
 
 // Run keeps the data fresh until ctx ends: every ReloadInterval it reopens
-// changed local files (databases, ASN CSVs, file lists); every
-// RefreshInterval it downloads the URL lists. URL lists whose last good copy
-// is older than RefreshInterval are refreshed at once.
+// changed local files (databases, ASN CSVs, file lists); each URL list and
+// feed is downloaded when it comes due (its refresh interval +/- 10%; at
+// once when it has no copy or a stale one; sooner after a failure). Every
+// instance of a cluster downloads for itself (docs/GEO.md says why).
 func (r *Resolver) Run(ctx context.Context) error {
-	r.refreshURLs(ctx, false)
 	reload := time.NewTicker(r.cfg.ReloadInterval)
 	defer reload.Stop()
-	refresh := time.NewTicker(r.cfg.RefreshInterval)
-	defer refresh.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-reload.C:
 			r.ReloadFiles()
-		case <-refresh.C:
-			r.refreshURLs(ctx, true)
+		case <-timer.C:
+			next := r.refreshURLs(ctx, false)
+			if ctx.Err() != nil {
+				return nil
+			}
+			wait := time.Hour
+			if !next.IsZero() {
+				wait = max(time.Until(next), time.Second)
+			}
+			timer.Reset(wait)
 		}
 	}
 }
@@ -66,41 +74,45 @@ func (r *Resolver) ReloadFiles() {
 	}
 }
 
-// RefreshLists downloads every URL list now. A failed or empty download
-// keeps the last good copy.
+// RefreshLists downloads every enabled URL list and feed now. A failed,
+// empty, truncated or malformed download keeps the last good copy.
 func (r *Resolver) RefreshLists(ctx context.Context) { r.refreshURLs(ctx, true) }
 
-func (r *Resolver) refreshURLs(ctx context.Context, all bool) {
+// refreshURLs downloads the lists that are due (all of them with all) and
+// returns when the next one comes due (zero: none to download).
+func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 	if r.closed.Load() {
-		return
+		return time.Time{}
 	}
 	for _, l := range r.lists {
 		changed := false
 		for _, s := range l.sources {
-			if !s.isURL {
+			if !s.isURL || s.disabled != "" || ctx.Err() != nil {
 				continue
 			}
-			if !all {
-				s.mu.Lock()
-				fresh := time.Since(s.lastRefresh) < r.cfg.RefreshInterval
-				s.mu.Unlock()
-				if fresh {
-					continue
+			s.mu.Lock()
+			due := s.next
+			s.mu.Unlock()
+			if all || !time.Now().Before(due) {
+				ok, err := s.refreshURL(ctx, r.cfg.HTTPClient)
+				switch {
+				case err != nil:
+					r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.origin, "err", err)
+				case ok:
+					r.log.Info("geo: list downloaded", "kind", l.kind, "name", s.name, "url", s.origin, "entries", len(s.snapshot()))
 				}
+				changed = changed || ok
+				s.mu.Lock()
+				due = s.next
+				s.mu.Unlock()
 			}
-			ok, err := s.refreshURL(ctx, r.cfg.HTTPClient)
-			if err != nil {
-				s.setErr(err)
-				r.log.Warn("geo: list refresh failed; keeping the last good copy", "kind", l.kind, "url", s.origin, "err", err)
-				continue
+			if next.IsZero() || due.Before(next) {
+				next = due
 			}
-			if ok {
-				r.log.Info("geo: list refreshed", "kind", l.kind, "url", s.origin, "entries", len(s.snapshot()))
-			}
-			changed = changed || ok
 		}
-		if changed {
+		if changed && !r.closed.Load() {
 			l.rebuild()
 		}
 	}
+	return next
 }
