@@ -563,6 +563,33 @@ func TestConfigFromEnvFeeds(t *testing.T) {
 	}
 }
 
+// TestFeedURLCredentialsStayHidden: a URL with a user and password is
+// downloaded with them, but the status, logs and cache show it without.
+func TestFeedURLCredentialsStayHidden(t *testing.T) {
+	fs, srv := newFeedServer(t, map[string]string{"/vpn.txt": fixtureX4BNet})
+	cache := t.TempDir()
+	withCreds := strings.Replace(srv.URL, "https://", "https://user:s3cret@", 1) + "/vpn.txt"
+	r := openResolver(t, Config{VPNRanges: []string{withCreds}, CacheDir: cache, HTTPClient: srv.Client()})
+	r.RefreshLists(context.Background())
+	if u, p, ok := fs.reqs("/vpn.txt")[0].BasicAuth(); !ok || u != "user" || p != "s3cret" {
+		t.Fatalf("credentials not sent: %q %q %v", u, p, ok)
+	}
+	st := r.GeoStatus().Sources[0]
+	if st.Records != 2 || strings.Contains(st.Origin, "s3cret") || strings.Contains(st.Name, "s3cret") {
+		t.Fatalf("status = %+v", st)
+	}
+	entries, _ := os.ReadDir(cache)
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(cache, e.Name()))
+		if strings.Contains(string(data), "s3cret") {
+			t.Errorf("%s holds the password", e.Name())
+		}
+	}
+	if r2 := openResolver(t, Config{VPNRanges: []string{withCreds}, CacheDir: cache, HTTPClient: srv.Client()}); r2.GeoStatus().Sources[0].Records != 2 {
+		t.Error("cached copy not loaded back")
+	}
+}
+
 func TestJitterAndFirstSchedule(t *testing.T) {
 	for _, rn := range []func(int64) int64{func(int64) int64 { return 0 }, func(n int64) int64 { return n - 1 }} {
 		d := jitter(10*time.Hour, rn)

@@ -42,7 +42,7 @@ func (s *listSource) geoSource() sm.GeoSource {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := sm.GeoSource{
-		Name: s.name, Provides: []string{s.kind}, Origin: s.origin, Format: s.format, Records: len(s.prefixes),
+		Name: s.name, Provides: []string{s.kind}, Origin: s.shown, Format: s.format, Records: len(s.prefixes),
 		DataDate: s.lastRefresh, LastAttempt: s.lastAttempt, LastError: s.lastErr,
 		License: s.license, Attribution: s.attrib, AttributionURL: s.attribURL, Enabled: s.disabled == "",
 	}

@@ -79,6 +79,7 @@ type listSource struct {
 	name      string // status name: the feed's, else kind + base name
 	kind      string
 	origin    string
+	shown     string // origin without credentials, for the status and logs
 	isURL     bool
 	refresh   time.Duration // URL sources
 	disabled  string        // why a default feed is off ("": on)
@@ -112,7 +113,7 @@ type cacheMeta struct {
 }
 
 func newListSource(kind, origin, cacheDir string) (*listSource, error) {
-	s := &listSource{kind: kind, origin: origin, name: kind + "-" + path.Base(origin)}
+	s := &listSource{kind: kind, origin: origin, shown: origin, name: kind + "-" + path.Base(origin)}
 	lower := strings.ToLower(origin)
 	switch {
 	case strings.HasPrefix(lower, "https://"):
@@ -120,7 +121,7 @@ func newListSource(kind, origin, cacheDir string) (*listSource, error) {
 		if u, err := url.Parse(origin); err == nil {
 			s.name = kind + "-" + u.Host + strings.TrimSuffix(u.Path, "/")
 			u.User = nil
-			s.origin = u.String()
+			s.shown = u.String()
 		}
 		if cacheDir != "" {
 			sum := sha256.Sum256([]byte(origin))
@@ -240,7 +241,7 @@ func (s *listSource) loadCache() bool {
 		at = st.mtime
 	}
 	var meta cacheMeta
-	if raw, err := os.ReadFile(s.cachePath + ".meta.json"); err == nil && json.Unmarshal(raw, &meta) == nil && meta.URL == s.origin {
+	if raw, err := os.ReadFile(s.cachePath + ".meta.json"); err == nil && json.Unmarshal(raw, &meta) == nil && meta.URL == s.shown {
 		if !meta.Downloaded.IsZero() {
 			at = meta.Downloaded
 		}
@@ -261,7 +262,7 @@ func (s *listSource) writeMeta() error {
 		return nil
 	}
 	s.mu.Lock()
-	meta := cacheMeta{URL: s.origin, ETag: s.etag, LastModified: s.lastModified, Downloaded: s.lastRefresh.UTC()}
+	meta := cacheMeta{URL: s.shown, ETag: s.etag, LastModified: s.lastModified, Downloaded: s.lastRefresh.UTC()}
 	s.mu.Unlock()
 	raw, err := json.Marshal(meta)
 	if err != nil {

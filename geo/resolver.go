@@ -98,7 +98,7 @@ func (r *Resolver) openList(kind string, origins []string) (*threatList, error) 
 			return nil, err
 		}
 		if s.isURL && r.cfg.NoDownloads {
-			return nil, sm.Errorf(sm.EINVALID, "geo: %s list %s: downloads are turned off (SM_THREAT_FEEDS=off)", kind, s.origin)
+			return nil, sm.Errorf(sm.EINVALID, "geo: %s list %s: downloads are turned off (SM_THREAT_FEEDS=off)", kind, s.shown)
 		}
 		s.refresh = refresh
 		if !s.isURL {
@@ -130,7 +130,7 @@ func (r *Resolver) openList(kind string, origins []string) (*threatList, error) 
 			s.refresh = r.cfg.RefreshInterval
 		}
 		if s.loadCache() {
-			r.log.Info("geo: list loaded from cache", "kind", kind, "name", s.name, "url", s.origin, "entries", len(s.snapshot()))
+			r.log.Info("geo: list loaded from cache", "kind", kind, "name", s.name, "url", s.shown, "entries", len(s.snapshot()))
 		}
 		s.scheduleFirst(now, rand.Int64N)
 	}

@@ -97,9 +97,9 @@ func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 				ok, err := s.refreshURL(ctx, r.cfg.HTTPClient)
 				switch {
 				case err != nil:
-					r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.origin, "err", err)
+					r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.shown, "err", err)
 				case ok:
-					r.log.Info("geo: list downloaded", "kind", l.kind, "name", s.name, "url", s.origin, "entries", len(s.snapshot()))
+					r.log.Info("geo: list downloaded", "kind", l.kind, "name", s.name, "url", s.shown, "entries", len(s.snapshot()))
 				}
 				changed = changed || ok
 				s.mu.Lock()
