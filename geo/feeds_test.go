@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
@@ -285,19 +287,30 @@ func TestDefaultFeedsDownloadInBackground(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, func() bool {
-		return len(fs.reqs("")) == len(DefaultFeeds) && r.GeoStatus().Has(sm.GeoThreat) && r.GeoStatus().Sources[len(DefaultFeeds)-1].Records > 0
-	})
-
-	for ip, want := range map[string]string{
+	wantFlags := map[string]string{
 		"185.220.101.1": "tor", "2001:67c:e60:c0c:192:42:116:16": "tor",
 		"3.5.141.1": "datacenter", "2600:1f14::1": "datacenter", "34.1.210.1": "datacenter", "129.146.7.7": "datacenter",
 		"5.101.97.1": "datacenter", "2a03:b0c0:3::1": "datacenter", "173.245.50.1": "datacenter", "2400:cb00::1": "datacenter",
 		"45.83.221.1": "vpn", "5.188.11.1": "threat", "1.10.17.1": "threat", "2a06:e480::1": "threat", "9.9.9.9": "",
-	} {
-		if got := flags(lookup(t, r, ip).Threat); got != want {
-			t.Errorf("%s flags = %q, want %q", ip, got, want)
+	}
+	mismatches := func() (out []string) {
+		for ip, want := range wantFlags {
+			if got := flags(lookup(t, r, ip).Threat); got != want {
+				out = append(out, ip+" flags "+got+", want "+want)
+			}
 		}
+		return out
+	}
+	// Run works in the background: wait until every list is in the tables.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(mismatches()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := mismatches(); len(m) > 0 {
+		t.Fatalf("after the background downloads: %v", m)
+	}
+	if n := len(fs.reqs("")); n != len(DefaultFeeds) {
+		t.Errorf("%d requests, want one per feed (%d)", n, len(DefaultFeeds))
 	}
 	formats := map[string]string{}
 	for _, s := range r.GeoStatus().Sources {
@@ -315,17 +328,6 @@ func TestDefaultFeedsDownloadInBackground(t *testing.T) {
 		if formats[name] != f {
 			t.Errorf("format of %s = %q, want %q", name, formats[name], f)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 15s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -628,5 +630,49 @@ func TestJitterAndFirstSchedule(t *testing.T) {
 	})
 	if want := now.Add(time.Hour); !s.next.Equal(want) {
 		t.Errorf("copy almost due: next %v, want a random delay of up to a tenth (%v)", s.next, want)
+	}
+}
+
+// TestGeoStatusOfFilesAndDatabases: databases, ASN CSVs and list files are
+// described with what they provide, their format, size, date and licence.
+func TestGeoStatusOfFilesAndDatabases(t *testing.T) {
+	dir := t.TempDir()
+	city := writeDB(t, dir, "GeoLite2-City.mmdb", "GeoLite2-City", 6, map[string]mmdbtype.Map{
+		"81.2.69.0/24": cityRec("GB", "United Kingdom", "England", "London", 51.5, -0.09, "Europe/London"),
+	})
+	asnCSV := filepath.Join(dir, "asn-ipv4.csv")
+	writeFile(t, asnCSV, "1.0.0.0,1.0.0.255,13335,Cloudflare\n")
+	tor := filepath.Join(dir, "exit-addresses")
+	writeFile(t, tor, fixtureTorExitAddresses)
+	old := time.Date(2024, 5, 1, 13, 5, 0, 0, time.UTC)
+	if err := os.Chtimes(tor, old, old); err != nil {
+		t.Fatal(err)
+	}
+	r := openResolver(t, Config{DBPaths: []string{city}, ASNCSV: []string{asnCSV}, TorExits: []string{tor}})
+	st := r.GeoStatus()
+	byName := map[string]sm.GeoSource{}
+	for _, s := range st.Sources {
+		byName[s.Name] = s
+	}
+	db := byName["GeoLite2-City.mmdb"]
+	if db.Format != "mmdb" || !slices.Equal(db.Provides, []string{sm.GeoCountry, sm.GeoCity}) || db.Records == 0 || db.DataDate.IsZero() ||
+		!strings.Contains(db.Attribution, "GeoLite2") || !db.Enabled {
+		t.Errorf("database: %+v", db)
+	}
+	asn := byName["asn-ipv4.csv"]
+	if asn.Format != "asn-csv" || asn.Records != 1 || !slices.Equal(asn.Provides, []string{sm.GeoASN}) {
+		t.Errorf("ASN CSV: %+v", asn)
+	}
+	list := byName["tor-exit-addresses"]
+	if list.Format != FormatTorExitAddresses || list.Records != 2 || !list.DataDate.Equal(old) || list.RefreshInterval != 0 || list.Origin != tor {
+		t.Errorf("Tor file: %+v", list)
+	}
+	for _, c := range []string{sm.GeoCountry, sm.GeoCity, sm.GeoASN, sm.GeoTor} {
+		if !st.Has(c) {
+			t.Errorf("capability %s missing", c)
+		}
+	}
+	if st.Has(sm.GeoVPN) || st.Feeds != true {
+		t.Errorf("status = %+v", st)
 	}
 }

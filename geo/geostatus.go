@@ -48,6 +48,9 @@ func (s *listSource) geoSource() sm.GeoSource {
 	}
 	if s.isURL {
 		g.RefreshInterval = sm.Duration(s.refresh)
+	} else if !s.stat.mtime.IsZero() {
+		// A file's data is as old as the file; LastAttempt is its load.
+		g.DataDate, g.LastAttempt = s.stat.mtime, s.lastRefresh
 	}
 	switch {
 	case s.disabled != "":

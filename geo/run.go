@@ -96,6 +96,8 @@ func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 			if all || !time.Now().Before(due) {
 				ok, err := s.refreshURL(ctx, r.cfg.HTTPClient)
 				switch {
+				case err != nil && ctx.Err() != nil:
+					// Shutting down: not a feed failure worth a WARN.
 				case err != nil:
 					r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.shown, "err", err)
 				case ok:
