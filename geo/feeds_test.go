@@ -676,3 +676,29 @@ func TestGeoStatusOfFilesAndDatabases(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 }
+
+// BenchmarkParseFeed measures a refresh's parse of feeds of real sizes
+// (AWS ip-ranges.json has about 10,000 entries; FireHOL level 1 about 4,500).
+func BenchmarkParseFeed(b *testing.B) {
+	var aws, plain strings.Builder
+	aws.WriteString(`{"syncToken":"1","createDate":"2024-05-01-10-40-00","prefixes":[`)
+	for i := range 10000 {
+		if i > 0 {
+			aws.WriteString(",")
+		}
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{3, byte(i >> 8), byte(i), 0}), 24)
+		aws.WriteString(`{"ip_prefix":"` + p.String() + `","region":"us-east-1","service":"AMAZON","network_border_group":"us-east-1"}`)
+		plain.WriteString(p.String() + "\n")
+	}
+	aws.WriteString(`],"ipv6_prefixes":[]}`)
+	for _, c := range []struct{ name, data string }{{"aws-json-10k", aws.String()}, {"plain-10k", plain.String()}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				if fd, err := parseFeed([]byte(c.data)); err != nil || len(fd.prefixes) != 10000 {
+					b.Fatal(len(fd.prefixes), err)
+				}
+			}
+		})
+	}
+}

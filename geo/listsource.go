@@ -142,6 +142,9 @@ func newFeedSource(f Feed, cacheDir string) (*listSource, error) {
 		return nil, sm.Errorf(sm.EINVALID, "geo: feed %s: %q is not an https URL", f.Name, f.URL)
 	}
 	s.name, s.refresh, s.disabled = f.Name, f.Refresh, f.Disabled
+	if s.refresh <= 0 {
+		s.refresh = DefaultRefreshInterval
+	}
 	s.license, s.attrib, s.attribURL = f.License, f.Attribution, f.AttributionURL
 	if s.cachePath != "" {
 		s.cachePath = filepath.Join(cacheDir, f.Name+"-"+strings.TrimPrefix(filepath.Base(s.cachePath), f.Kind+"-"))
