@@ -113,6 +113,7 @@ func TestParseFeedFormats(t *testing.T) {
 		{"aws", fixtureAWS, FormatAWS, "3.5.140.0/22 52.94.76.0/22 2600:1f14::/35", 0},
 		{"gcp", fixtureGCP, FormatGCP, "34.1.208.0/20 2600:1900:8000::/44", 0},
 		{"oracle", fixtureOracle, FormatOracle, "129.146.0.0/21 134.70.8.0/21", 0},
+		{"oracle minified", `{"last_updated_timestamp":"2024-05-01T00:12:08","regions":[{"region":"us-phoenix-1","cidrs":[{"cidr":"129.146.0.0/21","tags":["OCI"]}]}]}`, FormatOracle, "129.146.0.0/21", 0},
 		{"geofeed", fixtureGeofeed, FormatGeofeed, "5.101.96.0/21 2a03:b0c0:3::/48", 0},
 		{"cloudflare", fixtureCloudflare, FormatPlain, "173.245.48.0/20 103.21.244.0/22", 0},
 		{"firehol", fixtureFireHOL, FormatPlain, "0.0.0.0/8 5.188.10.0/23 31.184.196.3/32", 0},

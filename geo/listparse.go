@@ -130,7 +130,7 @@ func parseLineFeed(data []byte) (feedData, error) {
 	if err := sc.Err(); err != nil {
 		return feedData{}, err
 	}
-	if fd.bad > 0 && fd.bad >= len(fd.prefixes) {
+	if fd.bad > 0 && (len(fd.prefixes) == 0 || fd.bad > len(fd.prefixes)) {
 		return feedData{}, fmt.Errorf("%w: %d of %d lines are not addresses", errUnrecognised, fd.bad, lines)
 	}
 	return fd, nil
@@ -148,9 +148,15 @@ func isGeofeedLine(line string) bool {
 
 // parseJSONFeed reads the providers' JSON documents and Spamhaus JSON lines.
 func parseJSONFeed(data []byte) (feedData, error) {
-	// Spamhaus DROP: one object a line, the first one with "cidr".
-	if line, _, _ := bytes.Cut(data, []byte("\n")); bytes.Contains(line, []byte(`"cidr"`)) && json.Valid(bytes.TrimSpace(line)) {
-		return parseSpamhausJSON(data)
+	// Spamhaus DROP: one object a line, the first one with a top-level
+	// "cidr" (a minified Oracle document has "cidr" deeper down).
+	if line, _, _ := bytes.Cut(data, []byte("\n")); bytes.Contains(line, []byte(`"cidr"`)) {
+		var first struct {
+			CIDR string `json:"cidr"`
+		}
+		if json.Unmarshal(bytes.TrimSpace(line), &first) == nil && first.CIDR != "" {
+			return parseSpamhausJSON(data)
+		}
 	}
 	var doc struct {
 		Prefixes []struct {
