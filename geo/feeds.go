@@ -85,9 +85,9 @@ var DefaultFeeds = []Feed{
 	},
 }
 
-// DefaultKindRefresh is how often a URL given in SM_TOR_EXITS is
+// DefaultTorRefreshInterval is how often a URL given in SM_TOR_EXITS is
 // downloaded; other kinds use DefaultRefreshInterval.
-const DefaultKindRefresh = time.Hour
+const DefaultTorRefreshInterval = time.Hour
 
 // feedSelected reports whether token (from SM_THREAT_FEEDS) names f: its
 // name, its family ("cloudflare" for cloudflare-v4 and -v6) or its kind.

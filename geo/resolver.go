@@ -90,7 +90,7 @@ func (r *Resolver) openList(kind string, origins []string) (*threatList, error) 
 	l := &threatList{kind: kind}
 	refresh := DefaultRefreshInterval
 	if kind == KindTor {
-		refresh = DefaultKindRefresh
+		refresh = DefaultTorRefreshInterval
 	}
 	for _, o := range origins {
 		s, err := newListSource(kind, o, r.cfg.CacheDir)
