@@ -703,3 +703,31 @@ func BenchmarkParseFeed(b *testing.B) {
 		})
 	}
 }
+
+// TestRunRefreshesOnSchedule: Run downloads a feed again when its interval
+// has passed, with a conditional GET, and picks up a changed list.
+func TestRunRefreshesOnSchedule(t *testing.T) {
+	fs, srv := newFeedServer(t, map[string]string{"/tor": "1.1.1.1\n"})
+	feeds := oneFeed(srv, "/tor", KindTor)
+	feeds[0].Refresh = 200 * time.Millisecond
+	r := openResolver(t, Config{Feeds: feeds, CacheDir: t.TempDir(), HTTPClient: srv.Client()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fs.reqs("/tor")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	reqs := fs.reqs("/tor")
+	if len(reqs) < 2 || reqs[1].Header.Get("If-None-Match") == "" {
+		t.Fatalf("%d downloads; want a second, conditional one", len(reqs))
+	}
+	fs.set("/tor", 200, "1.1.1.2\n")
+	for !lookup(t, r, "1.1.1.2").Threat.Tor && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !lookup(t, r, "1.1.1.2").Threat.Tor || lookup(t, r, "1.1.1.1").Threat.Tor {
+		t.Fatal("the changed list was not picked up on schedule")
+	}
+}
