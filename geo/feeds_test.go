@@ -731,3 +731,43 @@ func TestRunRefreshesOnSchedule(t *testing.T) {
 		t.Fatal("the changed list was not picked up on schedule")
 	}
 }
+
+// TestSlowDownloadDoesNotDelayFileReloads: a feed server that hangs keeps
+// neither the other feeds nor the reload of local files waiting.
+func TestSlowDownloadDoesNotDelayFileReloads(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	fs, fast := newFeedServer(t, map[string]string{"/vpn": "45.83.220.0/22\n"})
+	pool := slow.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	pool.AddCert(fast.Certificate())
+	dir := t.TempDir()
+	tor := filepath.Join(dir, "tor.txt")
+	writeFile(t, tor, "185.220.101.1\n")
+	r := openResolver(t, Config{
+		TorExits: []string{tor}, ReloadInterval: 10 * time.Millisecond, HTTPClient: slow.Client(),
+		Feeds: []Feed{{Name: "hangs", Kind: KindTor, URL: slow.URL + "/x", Refresh: time.Hour}, oneFeed(fast, "/vpn", KindVPN)[0]},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	writeFile(t, tor, "185.220.101.2\n")
+	bumpMtime(t, tor, time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for !(lookup(t, r, "185.220.101.2").Threat.Tor && lookup(t, r, "45.83.221.1").Threat.VPN) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !lookup(t, r, "185.220.101.2").Threat.Tor {
+		t.Error("file reload waited for a hanging download")
+	}
+	if !lookup(t, r, "45.83.221.1").Threat.VPN || len(fs.reqs("/vpn")) != 1 {
+		t.Error("a feed waited for another feed's hanging download")
+	}
+}

@@ -88,6 +88,8 @@ type listSource struct {
 	attrib    string
 	attribURL string
 
+	fetching sync.Mutex // one download of this source at a time
+
 	mu           sync.Mutex
 	prefixes     []netip.Prefix // last good copy
 	bad          int

@@ -2,37 +2,52 @@ package geo
 
 import (
 	"context"
+	"sync"
 	"time"
 )
+
+// maxParallelDownloads bounds the feeds downloaded at once.
+const maxParallelDownloads = 4
 
 // Run keeps the data fresh until ctx ends: every ReloadInterval it reopens
 // changed local files (databases, ASN CSVs, file lists); each URL list and
 // feed is downloaded when it comes due (its refresh interval +/- 10%; at
-// once when it has no copy or a stale one; sooner after a failure). Every
+// once when it has no copy or a stale one; sooner after a failure). The
+// two run apart, so a slow download never delays a file reload. Every
 // instance of a cluster downloads for itself (docs/GEO.md says why).
 func (r *Resolver) Run(ctx context.Context) error {
-	reload := time.NewTicker(r.cfg.ReloadInterval)
-	defer reload.Stop()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-reload.C:
-			r.ReloadFiles()
-		case <-timer.C:
-			next := r.refreshURLs(ctx, false)
-			if ctx.Err() != nil {
-				return nil
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		reload := time.NewTicker(r.cfg.ReloadInterval)
+		defer reload.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload.C:
+				r.ReloadFiles()
 			}
-			wait := time.Hour
-			if !next.IsZero() {
-				wait = max(time.Until(next), time.Second)
-			}
-			timer.Reset(wait)
 		}
-	}
+	})
+	wg.Go(func() {
+		timer := time.NewTimer(0)
+		defer timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+				next := r.refreshURLs(ctx, false)
+				wait := time.Hour
+				if !next.IsZero() {
+					wait = max(time.Until(next), time.Second)
+				}
+				timer.Reset(wait)
+			}
+		}
+	})
+	wg.Wait()
+	return nil
 }
 
 // ReloadFiles reopens every local file whose mtime or size changed. A file
@@ -78,43 +93,69 @@ func (r *Resolver) ReloadFiles() {
 // empty, truncated or malformed download keeps the last good copy.
 func (r *Resolver) RefreshLists(ctx context.Context) { r.refreshURLs(ctx, true) }
 
-// refreshURLs downloads the lists that are due (all of them with all) and
-// returns when the next one comes due (zero: none to download).
+// refreshURLs downloads the lists that are due (all of them with all), a
+// few at a time, and returns when the next one comes due (zero: none to
+// download). A list's table is rebuilt as soon as one of its sources
+// changed.
 func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 	if r.closed.Load() {
 		return time.Time{}
 	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallelDownloads)
 	for _, l := range r.lists {
-		changed := false
 		for _, s := range l.sources {
-			if !s.isURL || s.disabled != "" || ctx.Err() != nil {
+			if !s.isURL || s.disabled != "" {
 				continue
 			}
 			s.mu.Lock()
 			due := s.next
 			s.mu.Unlock()
-			if all || !time.Now().Before(due) {
-				ok, err := s.refreshURL(ctx, r.cfg.HTTPClient)
-				switch {
-				case err != nil && ctx.Err() != nil:
-					// Shutting down: not a feed failure worth a WARN.
-				case err != nil:
-					r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.shown, "err", err)
-				case ok:
-					r.log.Info("geo: list downloaded", "kind", l.kind, "name", s.name, "url", s.shown, "entries", len(s.snapshot()))
-				}
-				changed = changed || ok
-				s.mu.Lock()
-				due = s.next
-				s.mu.Unlock()
+			if !all && time.Now().Before(due) {
+				continue
 			}
+			wg.Go(func() {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-slots }()
+				r.download(ctx, l, s)
+			})
+		}
+	}
+	wg.Wait()
+	for _, l := range r.lists {
+		for _, s := range l.sources {
+			if !s.isURL || s.disabled != "" {
+				continue
+			}
+			s.mu.Lock()
+			due := s.next
+			s.mu.Unlock()
 			if next.IsZero() || due.Before(next) {
 				next = due
 			}
 		}
-		if changed && !r.closed.Load() {
-			l.rebuild()
-		}
 	}
 	return next
+}
+
+// download refreshes one source of l and rebuilds l's table when it changed.
+func (r *Resolver) download(ctx context.Context, l *threatList, s *listSource) {
+	s.fetching.Lock()
+	defer s.fetching.Unlock()
+	changed, err := s.refreshURL(ctx, r.cfg.HTTPClient)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutting down: not a feed failure worth a WARN.
+	case err != nil:
+		r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.shown, "err", err)
+	case changed:
+		r.log.Info("geo: list downloaded", "kind", l.kind, "name", s.name, "url", s.shown, "entries", len(s.snapshot()))
+	}
+	if changed && !r.closed.Load() {
+		l.rebuild()
+	}
 }
