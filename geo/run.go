@@ -105,13 +105,8 @@ func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 	slots := make(chan struct{}, maxParallelDownloads)
 	for _, l := range r.lists {
 		for _, s := range l.sources {
-			if !s.isURL || s.disabled != "" {
-				continue
-			}
-			s.mu.Lock()
-			due := s.next
-			s.mu.Unlock()
-			if !all && time.Now().Before(due) {
+			due, ok := s.dueAt()
+			if !ok || (!all && time.Now().Before(due)) {
 				continue
 			}
 			wg.Go(func() {
@@ -128,13 +123,7 @@ func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 	wg.Wait()
 	for _, l := range r.lists {
 		for _, s := range l.sources {
-			if !s.isURL || s.disabled != "" {
-				continue
-			}
-			s.mu.Lock()
-			due := s.next
-			s.mu.Unlock()
-			if next.IsZero() || due.Before(next) {
+			if due, ok := s.dueAt(); ok && (next.IsZero() || due.Before(next)) {
 				next = due
 			}
 		}
@@ -158,4 +147,15 @@ func (r *Resolver) download(ctx context.Context, l *threatList, s *listSource) {
 	if changed && !r.closed.Load() {
 		l.rebuild()
 	}
+}
+
+// dueAt is when s is to be downloaded next; false for a file or a
+// disabled feed.
+func (s *listSource) dueAt() (time.Time, bool) {
+	if !s.isURL || s.disabled != "" {
+		return time.Time{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next, true
 }
