@@ -771,3 +771,43 @@ func TestSlowDownloadDoesNotDelayFileReloads(t *testing.T) {
 		t.Error("a feed waited for another feed's hanging download")
 	}
 }
+
+// TestFeedUsedWhenCacheCannotBeWritten: a good download is used even when
+// its copy cannot be kept (disk full, bad cache dir); the status says so.
+func TestFeedUsedWhenCacheCannotBeWritten(t *testing.T) {
+	_, srv := newFeedServer(t, map[string]string{"/tor": "1.1.1.1\n"})
+	notADir := filepath.Join(t.TempDir(), "file")
+	writeFile(t, notADir, "x")
+	r := openResolver(t, Config{Feeds: oneFeed(srv, "/tor", KindTor), CacheDir: notADir, HTTPClient: srv.Client()})
+	r.RefreshLists(context.Background())
+	st := r.GeoStatus().Sources[0]
+	if !lookup(t, r, "1.1.1.1").Threat.Tor || st.Records != 1 || !strings.HasPrefix(st.LastError, "cache: ") {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestSameContentWithoutValidators: a server that ignores conditional GETs
+// and sends the same list again confirms the copy without a rewrite.
+func TestSameContentWithoutValidators(t *testing.T) {
+	ls := &listServer{status: 200, body: "1.1.1.1\n"}
+	srv := httptest.NewTLSServer(ls)
+	defer srv.Close()
+	cache := t.TempDir()
+	r := openResolver(t, Config{Feeds: oneFeed(srv, "/tor", KindTor), CacheDir: cache, HTTPClient: srv.Client()})
+	r.RefreshLists(context.Background())
+	copies, _ := filepath.Glob(filepath.Join(cache, "*.list"))
+	if len(copies) != 1 {
+		t.Fatalf("copies %v", copies)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(copies[0], old, old); err != nil {
+		t.Fatal(err)
+	}
+	first := r.GeoStatus().Sources[0].DataDate
+	time.Sleep(5 * time.Millisecond)
+	r.RefreshLists(context.Background())
+	st, _ := os.Stat(copies[0])
+	if got := r.GeoStatus().Sources[0]; !got.DataDate.After(first) || got.LastError != "" || !st.ModTime().Equal(old) {
+		t.Fatalf("status %+v, copy mtime %v (want untouched %v)", got, st.ModTime(), old)
+	}
+}

@@ -102,6 +102,7 @@ type listSource struct {
 	lastErr      string
 	failures     int       // failed downloads in a row
 	next         time.Time // next download
+	sum          [32]byte  // of the last good download's body
 	shrinkSum    [32]byte  // a shrunken download seen shrinkSeen times in a row
 	shrinkSeen   int
 }
@@ -255,7 +256,7 @@ func (s *listSource) loadCache() bool {
 	}
 	s.setGood(fd, at)
 	s.mu.Lock()
-	s.etag, s.lastModified = meta.ETag, meta.LastModified
+	s.sum, s.etag, s.lastModified = sha256.Sum256(data), meta.ETag, meta.LastModified
 	s.mu.Unlock()
 	return true
 }
@@ -357,19 +358,28 @@ func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (chang
 			return false, fmt.Errorf("downloaded list has %d records, fewer than half of the last good copy's %d (truncated?): keeping the last good copy until the same list comes %d times in a row", n, prev, shrinkConfirmations)
 		}
 	}
-	if s.cachePath != "" {
-		if err := writeFileAtomic(s.cachePath, data); err != nil {
-			return false, fmt.Errorf("cache: %w", err)
-		}
+	// The same content again (a server without validators): nothing to
+	// rebuild, but the copy is confirmed current.
+	sum := sha256.Sum256(data)
+	s.mu.Lock()
+	same := prev > 0 && sum == s.sum
+	s.mu.Unlock()
+	// The new list is used even when the disk is full; the error shows.
+	var cacheErr error
+	if s.cachePath != "" && !same {
+		cacheErr = writeFileAtomic(s.cachePath, data)
 	}
 	s.setGood(fd, now)
 	s.mu.Lock()
-	s.etag, s.lastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	s.sum, s.etag, s.lastModified = sum, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	s.mu.Unlock()
-	if err := s.writeMeta(); err != nil {
-		return true, fmt.Errorf("cache: %w", err)
+	if cacheErr == nil {
+		cacheErr = s.writeMeta()
 	}
-	return true, nil
+	if cacheErr != nil {
+		return !same, fmt.Errorf("cache: %w", cacheErr)
+	}
+	return !same, nil
 }
 
 // jitter spreads d by +/- 10% (randN(n) is uniform in [0, n)), so that a
