@@ -11,6 +11,8 @@ import (
 
 // Defaults of Config.
 const (
+	// DefaultRefreshInterval is the download interval of a URL given in a
+	// list variable other than SM_TOR_EXITS.
 	DefaultRefreshInterval = 6 * time.Hour
 	DefaultReloadInterval  = 30 * time.Second
 	DefaultCloseGrace      = 30 * time.Second
@@ -25,15 +27,27 @@ type Config struct {
 	DBPaths []string
 	// ASNCSV are ASN range files: start_ip,end_ip,asn,org (ip-location-db).
 	ASNCSV []string
-	// TorExits are Tor exit address lists (one IP a line).
+	// TorExits are Tor exit address lists.
 	TorExits []string
 	// VPNRanges, ProxyRanges, DatacenterRanges and ThreatRanges are CIDR
-	// lists (one CIDR or IP a line, # or ; comments).
+	// lists. Every list takes any supported format, detected from the
+	// content (see parseFeed): plain lines, Tor exit-addresses, AWS, Google
+	// Cloud and Oracle JSON, Spamhaus JSON lines, geofeed CSV.
 	VPNRanges, ProxyRanges, DatacenterRanges, ThreatRanges []string
-	// CacheDir keeps the last good copy of each downloaded list; "" keeps
-	// none (a restart then waits for the first download).
+	// Feeds are the downloaded default lists (DefaultFeeds as chosen by
+	// ConfigFromEnv). The zero Config has none: a library user opts in.
+	Feeds []Feed
+	// NoDownloads turns every download off (SM_THREAT_FEEDS=off): a URL
+	// list is refused; files still load.
+	NoDownloads bool
+	// CacheDir keeps the last good copy of each downloaded list, beside its
+	// ETag and Last-Modified; "" keeps none (a restart then waits for the
+	// first download).
 	CacheDir string
-	// RefreshInterval is how often URL lists are downloaded (default 6h).
+	// RefreshInterval, when set, is how often every URL list is downloaded
+	// (SM_THREAT_REFRESH); 0 uses each feed's own interval (Tor 1h, cloud
+	// ranges 24h, lists 6h-12h; URLs of SM_TOR_EXITS 1h, of other
+	// variables DefaultRefreshInterval).
 	RefreshInterval time.Duration
 	// ReloadInterval is how often local files are checked for a change of
 	// mtime or size (default 30s).
@@ -48,9 +62,6 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.RefreshInterval <= 0 {
-		c.RefreshInterval = DefaultRefreshInterval
-	}
 	if c.ReloadInterval <= 0 {
 		c.ReloadInterval = DefaultReloadInterval
 	}
@@ -67,19 +78,17 @@ func (c Config) withDefaults() Config {
 }
 
 // ConfigFromEnv reads the SM_GEOIP_* and threat list variables described in
-// docs/GEO.md. getenv is usually os.Getenv.
+// docs/GEO.md, with the default feeds on unless SM_THREAT_FEEDS or a list
+// variable says otherwise. getenv is usually os.Getenv. A bad value is an
+// sm.Error whose Fields name the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
-		DBPaths:          splitList(getenv("SM_GEOIP_DB")),
-		ASNCSV:           splitList(getenv("SM_ASN_CSV")),
-		TorExits:         splitList(getenv("SM_TOR_EXITS")),
-		VPNRanges:        splitList(getenv("SM_VPN_RANGES")),
-		ProxyRanges:      splitList(getenv("SM_PROXY_RANGES")),
-		DatacenterRanges: splitList(getenv("SM_DATACENTER_RANGES")),
-		ThreatRanges:     splitList(getenv("SM_THREAT_RANGES")),
-		CacheDir:         strings.TrimSpace(getenv("SM_GEOIP_CACHE_DIR")),
+		DBPaths:  splitList(getenv("SM_GEOIP_DB")),
+		ASNCSV:   splitList(getenv("SM_ASN_CSV")),
+		CacheDir: strings.TrimSpace(getenv("SM_GEOIP_CACHE_DIR")),
 	}
 	bad := map[string]string{}
+	feedsFromEnv(getenv, &cfg, bad)
 	for name, dst := range map[string]*time.Duration{
 		"SM_THREAT_REFRESH": &cfg.RefreshInterval,
 		"SM_GEOIP_RELOAD":   &cfg.ReloadInterval,

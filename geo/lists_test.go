@@ -12,34 +12,6 @@ import (
 	"time"
 )
 
-func TestParseList(t *testing.T) {
-	in := `# Tor bulk exit list
-185.220.101.1
-  185.220.101.2   # trailing comment
-2001:67c:289c::9
-; spamhaus style comment
-5.188.10.0/23 ; SBL123
-10.0.0.0/8,
-::ffff:1.2.3.4
-not-an-ip
-ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E
-Published 2024-01-01 00:00:00
-ExitAddress 162.247.74.7 2024-01-01 00:00:00
-`
-	got, bad, err := parseList(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s []string
-	for _, p := range got {
-		s = append(s, p.String())
-	}
-	want := "185.220.101.1/32 185.220.101.2/32 2001:67c:289c::9/128 5.188.10.0/23 10.0.0.0/8 1.2.3.4/32 162.247.74.7/32"
-	if strings.Join(s, " ") != want || bad != 1 {
-		t.Errorf("parse = %v (bad %d)\nwant %s (bad 1)", s, bad, want)
-	}
-}
-
 func writeFile(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
@@ -135,6 +107,13 @@ func TestListsFromURL(t *testing.T) {
 	cache := t.TempDir()
 	cfg := Config{TorExits: []string{srv.URL + "/torbulkexitlist"}, CacheDir: cache, HTTPClient: srv.Client()}
 	r := openResolver(t, cfg)
+	ls.mu.Lock()
+	hits := ls.hits
+	ls.mu.Unlock()
+	if hits != 0 {
+		t.Fatal("Open downloaded: start-up must not wait for the network")
+	}
+	r.RefreshLists(context.Background())
 	if !lookup(t, r, "185.220.101.1").Threat.Tor {
 		t.Fatal("first download not used")
 	}
@@ -172,8 +151,8 @@ func TestListsFromURL(t *testing.T) {
 		t.Fatal("stale copy loaded")
 	}
 	entries, _ := os.ReadDir(cache)
-	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), "tor-") {
-		t.Errorf("cache dir = %v, want one tor-*.txt", entries)
+	if len(entries) != 2 || !strings.HasPrefix(entries[0].Name(), "tor-") {
+		t.Errorf("cache dir = %v, want one tor-*.list and its .meta.json", entries)
 	}
 }
 

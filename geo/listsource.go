@@ -1,16 +1,19 @@
 package geo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +37,15 @@ const (
 	KindDatacenter = "datacenter"
 	KindThreat     = "threat"
 )
+
+// shrinkConfirmations is how many identical downloads in a row it takes
+// to accept a list with fewer than half the records of the last good copy
+// (a feed may really shrink; a truncated download rarely repeats).
+const shrinkConfirmations = 3
+
+// retryBase is the first retry delay after a failed download; it doubles
+// on each failure in a row, up to the feed's refresh interval.
+const retryBase = 5 * time.Minute
 
 // threatList is the union of the sources of one kind; lookups read the
 // table through an atomic pointer, rebuilt and swapped on every change.
@@ -62,35 +74,83 @@ func (l *threatList) rebuild() {
 	l.table.Store(t)
 }
 
-// listSource is one file or https URL of a threat list.
+// listSource is one file, https URL or default feed of a threat list.
 type listSource struct {
+	name      string // status name: the feed's, else kind + base name
 	kind      string
 	origin    string
+	shown     string // origin without credentials, for the status and logs
 	isURL     bool
-	cachePath string // "" when no cache dir or a file source
+	refresh   time.Duration // URL sources
+	disabled  string        // why a default feed is off ("": on)
+	cachePath string        // "" when no cache dir or a file source
+	license   string
+	attrib    string
+	attribURL string
+
+	fetching sync.Mutex // one download of this source at a time
 
 	mu           sync.Mutex
 	prefixes     []netip.Prefix // last good copy
 	bad          int
+	format       string
 	stat         fileStat // file sources
 	etag         string   // URL sources: for conditional GETs
 	lastModified string
-	lastRefresh  time.Time
+	lastRefresh  time.Time // last good download (or 304) or file load
+	lastAttempt  time.Time
 	lastErr      string
+	failures     int       // failed downloads in a row
+	next         time.Time // next download
+	sum          [32]byte  // of the last good download's body
+	shrinkSum    [32]byte  // a shrunken download seen shrinkSeen times in a row
+	shrinkSeen   int
+}
+
+// cacheMeta is kept beside a cached copy (<copy>.meta.json).
+type cacheMeta struct {
+	URL          string    `json:"url"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"lastModified,omitempty"`
+	Downloaded   time.Time `json:"downloaded"` // last good download or 304
 }
 
 func newListSource(kind, origin, cacheDir string) (*listSource, error) {
-	s := &listSource{kind: kind, origin: origin}
+	s := &listSource{kind: kind, origin: origin, shown: origin, name: kind + "-" + path.Base(origin)}
 	lower := strings.ToLower(origin)
 	switch {
 	case strings.HasPrefix(lower, "https://"):
 		s.isURL = true
+		if u, err := url.Parse(origin); err == nil {
+			s.name = kind + "-" + u.Host + strings.TrimSuffix(u.Path, "/")
+			u.User = nil
+			s.shown = u.String()
+		}
 		if cacheDir != "" {
 			sum := sha256.Sum256([]byte(origin))
-			s.cachePath = filepath.Join(cacheDir, kind+"-"+hex.EncodeToString(sum[:8])+".txt")
+			s.cachePath = filepath.Join(cacheDir, kind+"-"+hex.EncodeToString(sum[:8])+".list")
 		}
 	case strings.Contains(lower, "://"):
 		return nil, sm.Errorf(sm.EINVALID, "geo: %s list %q: only file paths and https URLs are allowed", kind, origin)
+	}
+	return s, nil
+}
+
+func newFeedSource(f Feed, cacheDir string) (*listSource, error) {
+	s, err := newListSource(f.Kind, f.URL, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if !s.isURL {
+		return nil, sm.Errorf(sm.EINVALID, "geo: feed %s: %q is not an https URL", f.Name, f.URL)
+	}
+	s.name, s.refresh, s.disabled = f.Name, f.Refresh, f.Disabled
+	if s.refresh <= 0 {
+		s.refresh = DefaultRefreshInterval
+	}
+	s.license, s.attrib, s.attribURL = f.License, f.Attribution, f.AttributionURL
+	if s.cachePath != "" {
+		s.cachePath = filepath.Join(cacheDir, f.Name+"-"+strings.TrimPrefix(filepath.Base(s.cachePath), f.Kind+"-"))
 	}
 	return s, nil
 }
@@ -101,10 +161,11 @@ func (s *listSource) snapshot() []netip.Prefix {
 	return s.prefixes
 }
 
-func (s *listSource) setGood(p []netip.Prefix, bad int, at time.Time) {
+func (s *listSource) setGood(fd feedData, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.prefixes, s.bad, s.lastRefresh, s.lastErr = p, bad, at, ""
+	s.prefixes, s.bad, s.format, s.lastRefresh, s.lastErr = fd.prefixes, fd.bad, fd.format, at, ""
+	s.failures, s.shrinkSeen = 0, 0
 }
 
 func (s *listSource) setErr(err error) {
@@ -113,7 +174,8 @@ func (s *listSource) setErr(err error) {
 	s.lastErr = err.Error()
 }
 
-// loadFile reads a file source; at start a missing file is an error.
+// loadFile reads a file source; at start a missing file, or one in no
+// supported format, is an error naming it.
 func (s *listSource) loadFile() error {
 	st, err := statFile(s.origin)
 	if err != nil {
@@ -123,19 +185,19 @@ func (s *listSource) loadFile() error {
 	if err != nil {
 		return sm.Errorf(sm.EINVALID, "geo: %s list %s: %v", s.kind, s.origin, err)
 	}
-	p, bad, err := parseList(bytes.NewReader(data))
+	fd, err := parseFeed(data)
 	if err != nil {
 		return sm.Errorf(sm.EINVALID, "geo: %s list %s: %v", s.kind, s.origin, err)
 	}
-	s.setGood(p, bad, time.Now())
+	s.setGood(fd, time.Now())
 	s.mu.Lock()
 	s.stat = st
 	s.mu.Unlock()
 	return nil
 }
 
-// reloadFileIfChanged rereads a changed file; an empty or unreadable new
-// version keeps the old list.
+// reloadFileIfChanged rereads a changed file; an empty, unreadable or
+// unrecognised new version keeps the old list.
 func (s *listSource) reloadFileIfChanged() (bool, error) {
 	st, err := statFile(s.origin)
 	if err != nil {
@@ -151,22 +213,23 @@ func (s *listSource) reloadFileIfChanged() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	p, bad, err := parseList(bytes.NewReader(data))
-	if err == nil && len(p) == 0 {
+	fd, err := parseFeed(data)
+	if err == nil && len(fd.prefixes) == 0 {
 		err = errors.New("the new version is empty: keeping the old list")
 	}
 	if err != nil {
 		return false, err
 	}
-	s.setGood(p, bad, time.Now())
+	s.setGood(fd, time.Now())
 	s.mu.Lock()
 	s.stat = st
 	s.mu.Unlock()
 	return true, nil
 }
 
-// loadCache loads the last good download, if any; its mtime counts as the
-// time of the last refresh.
+// loadCache loads the last good download and its validators, if any. The
+// time of the last good download comes from the meta file (else the copy's
+// mtime).
 func (s *listSource) loadCache() bool {
 	if s.cachePath == "" {
 		return false
@@ -175,27 +238,73 @@ func (s *listSource) loadCache() bool {
 	if err != nil {
 		return false
 	}
-	p, bad, err := parseList(bytes.NewReader(data))
-	if err != nil || len(p) == 0 {
+	fd, err := parseFeed(data)
+	if err != nil || len(fd.prefixes) == 0 {
 		return false
 	}
 	at := time.Now()
 	if st, err := statFile(s.cachePath); err == nil {
 		at = st.mtime
 	}
-	s.setGood(p, bad, at)
+	var meta cacheMeta
+	if raw, err := os.ReadFile(s.cachePath + ".meta.json"); err == nil && json.Unmarshal(raw, &meta) == nil && meta.URL == s.shown {
+		if !meta.Downloaded.IsZero() {
+			at = meta.Downloaded
+		}
+	} else {
+		meta = cacheMeta{}
+	}
+	s.setGood(fd, at)
+	s.mu.Lock()
+	s.sum, s.etag, s.lastModified = sha256.Sum256(data), meta.ETag, meta.LastModified
+	s.mu.Unlock()
 	return true
 }
 
-// refreshURL downloads the list. A failure, a non-200 answer or an empty
-// body leaves the last good copy in place. It reports whether it changed.
-func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (bool, error) {
+// writeMeta records the validators and the time of the last good download
+// beside the cached copy.
+func (s *listSource) writeMeta() error {
+	if s.cachePath == "" {
+		return nil
+	}
+	s.mu.Lock()
+	meta := cacheMeta{URL: s.shown, ETag: s.etag, LastModified: s.lastModified, Downloaded: s.lastRefresh.UTC()}
+	s.mu.Unlock()
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.cachePath+".meta.json", raw)
+}
+
+// refreshURL downloads the list (conditional GET when there is a copy). A
+// failure, a non-200 answer, an empty, unrecognised or truncated body, or
+// one with fewer than half the records of the last good copy leaves that
+// copy in place; a 304 keeps it and counts as a success. It reports
+// whether the list changed.
+func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (changed bool, err error) {
+	now := time.Now()
+	s.mu.Lock()
+	s.lastAttempt = now
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			s.lastErr = err.Error()
+			s.failures++
+			s.next = time.Now().Add(jitter(min(s.refresh, retryBase<<min(s.failures-1, 10)), rand.Int64N))
+		} else {
+			s.next = time.Now().Add(jitter(s.refresh, rand.Int64N))
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.origin, nil)
 	if err != nil {
 		return false, err
 	}
 	s.mu.Lock()
-	if len(s.prefixes) > 0 {
+	prev := len(s.prefixes)
+	if prev > 0 {
 		if s.etag != "" {
 			req.Header.Set("If-None-Match", s.etag)
 		}
@@ -209,10 +318,13 @@ func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (bool,
 		return false, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotModified {
+	if resp.StatusCode == http.StatusNotModified && prev > 0 {
 		s.mu.Lock()
-		s.lastRefresh, s.lastErr = time.Now(), ""
+		s.lastRefresh, s.lastErr, s.failures = now, "", 0
 		s.mu.Unlock()
+		if err := s.writeMeta(); err != nil {
+			return false, fmt.Errorf("cache: %w", err)
+		}
 		return false, nil
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -220,28 +332,82 @@ func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (bool,
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxListBytes+1))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("download cut: %w", err)
 	}
 	if len(data) > maxListBytes {
 		return false, fmt.Errorf("list larger than %d bytes", maxListBytes)
 	}
-	p, bad, err := parseList(bytes.NewReader(data))
+	fd, err := parseFeed(data)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: keeping the last good copy", err)
 	}
-	if len(p) == 0 {
+	if len(fd.prefixes) == 0 {
 		return false, errors.New("downloaded list is empty: keeping the last good copy")
 	}
-	if s.cachePath != "" {
-		if err := writeFileAtomic(s.cachePath, data); err != nil {
-			return false, fmt.Errorf("cache: %w", err)
+	if n := len(fd.prefixes); n < prev/2 {
+		sum := sha256.Sum256(data)
+		s.mu.Lock()
+		if s.shrinkSum == sum {
+			s.shrinkSeen++
+		} else {
+			s.shrinkSum, s.shrinkSeen = sum, 1
+		}
+		seen := s.shrinkSeen
+		s.mu.Unlock()
+		if seen < shrinkConfirmations {
+			return false, fmt.Errorf("downloaded list has %d records, fewer than half of the last good copy's %d (truncated?): keeping the last good copy until the same list comes %d times in a row", n, prev, shrinkConfirmations)
 		}
 	}
-	s.setGood(p, bad, time.Now())
+	// The same content again (a server without validators): nothing to
+	// rebuild, but the copy is confirmed current.
+	sum := sha256.Sum256(data)
 	s.mu.Lock()
-	s.etag, s.lastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	same := prev > 0 && sum == s.sum
 	s.mu.Unlock()
-	return true, nil
+	// The new list is used even when the disk is full; the error shows.
+	var cacheErr error
+	if s.cachePath != "" && !same {
+		cacheErr = writeFileAtomic(s.cachePath, data)
+	}
+	s.setGood(fd, now)
+	s.mu.Lock()
+	s.sum, s.etag, s.lastModified = sum, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	s.mu.Unlock()
+	if cacheErr == nil {
+		cacheErr = s.writeMeta()
+	}
+	if cacheErr != nil {
+		return !same, fmt.Errorf("cache: %w", cacheErr)
+	}
+	return !same, nil
+}
+
+// jitter spreads d by +/- 10% (randN(n) is uniform in [0, n)), so that a
+// fleet started together does not download together.
+func jitter(d time.Duration, randN func(int64) int64) time.Duration {
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(randN(spread+1))
+}
+
+// scheduleFirst sets the first download of a URL source: at once when it
+// has no copy or a stale one; else when the copy comes due (jittered), at
+// the earliest after a random delay of up to a tenth of the interval.
+func (s *listSource) scheduleFirst(now time.Time, randN func(int64) int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.prefixes) == 0 || now.Sub(s.lastRefresh) >= s.refresh {
+		s.next = now
+		return
+	}
+	due := s.lastRefresh.Add(jitter(s.refresh, randN))
+	earliest := now.Add(time.Duration(randN(int64(s.refresh)/10 + 1)))
+	s.next = due
+	if due.Before(earliest) {
+		s.next = earliest
+	}
 }
 
 // writeFileAtomic writes data to a temp file in path's directory and renames

@@ -3,6 +3,7 @@ package geo
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -30,13 +31,12 @@ type Resolver struct {
 
 var _ sm.GeoResolver = (*Resolver)(nil)
 
-// initialFetchTimeout bounds the first download of a URL list in Open.
-const initialFetchTimeout = 15 * time.Second
-
-// Open loads every configured source. A missing file or a bad database is
-// an error naming the file. A URL list loads its cached last good copy, or
-// is downloaded once now when there is none (a failed download is logged,
-// not fatal: Run retries on schedule). Call Run to keep data fresh.
+// Open loads every configured source. A missing file, a bad database or a
+// list file in no supported format is an error naming the file. A URL list
+// or feed loads its cached last good copy, if any; nothing is downloaded
+// here, so start-up never waits for the network: Run downloads in the
+// background (at once for a list with no copy, whose status says "not
+// downloaded yet" until then).
 func Open(ctx context.Context, cfg Config) (*Resolver, error) {
 	cfg = cfg.withDefaults()
 	r := &Resolver{cfg: cfg, log: cfg.Logger}
@@ -65,51 +65,74 @@ func Open(ctx context.Context, cfg Config) (*Resolver, error) {
 		r.asns = append(r.asns, s)
 	}
 	var err error
-	if r.tor, err = r.openList(ctx, KindTor, cfg.TorExits); err != nil {
+	if r.tor, err = r.openList(KindTor, cfg.TorExits); err != nil {
 		return nil, err
 	}
-	if r.vpn, err = r.openList(ctx, KindVPN, cfg.VPNRanges); err != nil {
+	if r.vpn, err = r.openList(KindVPN, cfg.VPNRanges); err != nil {
 		return nil, err
 	}
-	if r.proxy, err = r.openList(ctx, KindProxy, cfg.ProxyRanges); err != nil {
+	if r.proxy, err = r.openList(KindProxy, cfg.ProxyRanges); err != nil {
 		return nil, err
 	}
-	if r.dc, err = r.openList(ctx, KindDatacenter, cfg.DatacenterRanges); err != nil {
+	if r.dc, err = r.openList(KindDatacenter, cfg.DatacenterRanges); err != nil {
 		return nil, err
 	}
-	if r.threat, err = r.openList(ctx, KindThreat, cfg.ThreatRanges); err != nil {
+	if r.threat, err = r.openList(KindThreat, cfg.ThreatRanges); err != nil {
 		return nil, err
 	}
 	ok = true
 	return r, nil
 }
 
-func (r *Resolver) openList(ctx context.Context, kind string, origins []string) (*threatList, error) {
+// openList opens the files and URLs of one kind and the default feeds
+// that flag it.
+func (r *Resolver) openList(kind string, origins []string) (*threatList, error) {
 	l := &threatList{kind: kind}
+	refresh := DefaultRefreshInterval
+	if kind == KindTor {
+		refresh = DefaultTorRefreshInterval
+	}
 	for _, o := range origins {
 		s, err := newListSource(kind, o, r.cfg.CacheDir)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case !s.isURL:
+		if s.isURL && r.cfg.NoDownloads {
+			return nil, sm.Errorf(sm.EINVALID, "geo: %s list %s: downloads are turned off (SM_THREAT_FEEDS=off)", kind, s.shown)
+		}
+		s.refresh = refresh
+		if !s.isURL {
 			if err := s.loadFile(); err != nil {
 				return nil, err
 			}
-		case s.loadCache():
-			r.log.Info("geo: list loaded from cache", "kind", kind, "url", o, "entries", len(s.snapshot()))
-		default:
-			// Bounded: a network outage must not hold the service's start
-			// for the client's full timeout per list.
-			fetchCtx, cancel := context.WithTimeout(ctx, initialFetchTimeout)
-			_, err := s.refreshURL(fetchCtx, r.cfg.HTTPClient)
-			cancel()
-			if err != nil {
-				s.setErr(err)
-				r.log.Warn("geo: list download failed; will retry", "kind", kind, "url", o, "err", err)
-			}
 		}
 		l.sources = append(l.sources, s)
+	}
+	for _, f := range r.cfg.Feeds {
+		if f.Kind != kind {
+			continue
+		}
+		if r.cfg.NoDownloads && f.Disabled == "" {
+			f.Disabled = "SM_THREAT_FEEDS=off"
+		}
+		s, err := newFeedSource(f, r.cfg.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		l.sources = append(l.sources, s)
+	}
+	now := time.Now()
+	for _, s := range l.sources {
+		if !s.isURL || s.disabled != "" {
+			continue
+		}
+		if r.cfg.RefreshInterval > 0 {
+			s.refresh = r.cfg.RefreshInterval
+		}
+		if s.loadCache() {
+			r.log.Info("geo: list loaded from cache", "kind", kind, "name", s.name, "url", s.shown, "entries", len(s.snapshot()))
+		}
+		s.scheduleFirst(now, rand.Int64N)
 	}
 	l.rebuild()
 	r.lists = append(r.lists, l)

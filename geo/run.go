@@ -2,29 +2,52 @@ package geo
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
+// maxParallelDownloads bounds the feeds downloaded at once.
+const maxParallelDownloads = 4
+
 // Run keeps the data fresh until ctx ends: every ReloadInterval it reopens
-// changed local files (databases, ASN CSVs, file lists); every
-// RefreshInterval it downloads the URL lists. URL lists whose last good copy
-// is older than RefreshInterval are refreshed at once.
+// changed local files (databases, ASN CSVs, file lists); each URL list and
+// feed is downloaded when it comes due (its refresh interval +/- 10%; at
+// once when it has no copy or a stale one; sooner after a failure). The
+// two run apart, so a slow download never delays a file reload. Every
+// instance of a cluster downloads for itself (docs/GEO.md says why).
 func (r *Resolver) Run(ctx context.Context) error {
-	r.refreshURLs(ctx, false)
-	reload := time.NewTicker(r.cfg.ReloadInterval)
-	defer reload.Stop()
-	refresh := time.NewTicker(r.cfg.RefreshInterval)
-	defer refresh.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-reload.C:
-			r.ReloadFiles()
-		case <-refresh.C:
-			r.refreshURLs(ctx, true)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		reload := time.NewTicker(r.cfg.ReloadInterval)
+		defer reload.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload.C:
+				r.ReloadFiles()
+			}
 		}
-	}
+	})
+	wg.Go(func() {
+		timer := time.NewTimer(0)
+		defer timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+				next := r.refreshURLs(ctx, false)
+				wait := time.Hour
+				if !next.IsZero() {
+					wait = max(time.Until(next), time.Second)
+				}
+				timer.Reset(wait)
+			}
+		}
+	})
+	wg.Wait()
+	return nil
 }
 
 // ReloadFiles reopens every local file whose mtime or size changed. A file
@@ -66,41 +89,73 @@ func (r *Resolver) ReloadFiles() {
 	}
 }
 
-// RefreshLists downloads every URL list now. A failed or empty download
-// keeps the last good copy.
+// RefreshLists downloads every enabled URL list and feed now. A failed,
+// empty, truncated or malformed download keeps the last good copy.
 func (r *Resolver) RefreshLists(ctx context.Context) { r.refreshURLs(ctx, true) }
 
-func (r *Resolver) refreshURLs(ctx context.Context, all bool) {
+// refreshURLs downloads the lists that are due (all of them with all), a
+// few at a time, and returns when the next one comes due (zero: none to
+// download). A list's table is rebuilt as soon as one of its sources
+// changed.
+func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 	if r.closed.Load() {
-		return
+		return time.Time{}
 	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallelDownloads)
 	for _, l := range r.lists {
-		changed := false
 		for _, s := range l.sources {
-			if !s.isURL {
+			due, ok := s.dueAt()
+			if !ok || (!all && time.Now().Before(due)) {
 				continue
 			}
-			if !all {
-				s.mu.Lock()
-				fresh := time.Since(s.lastRefresh) < r.cfg.RefreshInterval
-				s.mu.Unlock()
-				if fresh {
-					continue
+			wg.Go(func() {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
 				}
-			}
-			ok, err := s.refreshURL(ctx, r.cfg.HTTPClient)
-			if err != nil {
-				s.setErr(err)
-				r.log.Warn("geo: list refresh failed; keeping the last good copy", "kind", l.kind, "url", s.origin, "err", err)
-				continue
-			}
-			if ok {
-				r.log.Info("geo: list refreshed", "kind", l.kind, "url", s.origin, "entries", len(s.snapshot()))
-			}
-			changed = changed || ok
-		}
-		if changed {
-			l.rebuild()
+				defer func() { <-slots }()
+				r.download(ctx, l, s)
+			})
 		}
 	}
+	wg.Wait()
+	for _, l := range r.lists {
+		for _, s := range l.sources {
+			if due, ok := s.dueAt(); ok && (next.IsZero() || due.Before(next)) {
+				next = due
+			}
+		}
+	}
+	return next
+}
+
+// download refreshes one source of l and rebuilds l's table when it changed.
+func (r *Resolver) download(ctx context.Context, l *threatList, s *listSource) {
+	s.fetching.Lock()
+	defer s.fetching.Unlock()
+	changed, err := s.refreshURL(ctx, r.cfg.HTTPClient)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutting down: not a feed failure worth a WARN.
+	case err != nil:
+		r.log.Warn("geo: list download failed; keeping the last good copy", "kind", l.kind, "name", s.name, "url", s.shown, "err", err)
+	case changed:
+		r.log.Info("geo: list downloaded", "kind", l.kind, "name", s.name, "url", s.shown, "entries", len(s.snapshot()))
+	}
+	if changed && !r.closed.Load() {
+		l.rebuild()
+	}
+}
+
+// dueAt is when s is to be downloaded next; false for a file or a
+// disabled feed.
+func (s *listSource) dueAt() (time.Time, bool) {
+	if !s.isURL || s.disabled != "" {
+		return time.Time{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next, true
 }

@@ -49,7 +49,7 @@ func (r *Resolver) Status() []SourceStatus {
 		for _, s := range l.sources {
 			s.mu.Lock()
 			out = append(out, SourceStatus{
-				Kind: l.kind, Origin: s.origin, Entries: len(s.prefixes), Invalid: s.bad,
+				Kind: l.kind, Origin: s.shown, Entries: len(s.prefixes), Invalid: s.bad,
 				LastRefresh: s.lastRefresh, LastError: s.lastErr,
 			})
 			s.mu.Unlock()

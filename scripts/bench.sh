@@ -68,6 +68,8 @@ start_server() {
   local store=$1 dburl=$2
   # Every loadgen user signs up from 127.0.0.1: lift the sign-up cap per IP.
   export SM_DATA_DIR="$OUT/data-$store" SM_ADDR=127.0.0.1:0 SM_ADMIN_PASSWORD="bench admin password" SM_LOG_LEVEL=info SM_REGISTER_PER_IP=0
+  # No feed downloads during a measurement (and no network needed).
+  export SM_THREAT_FEEDS=off
   if [[ -n $dburl ]]; then export DATABASE_URL=$dburl; else unset DATABASE_URL; fi
   rm -rf "$SM_DATA_DIR"
   mkdir -p "$SM_DATA_DIR"

@@ -1,17 +1,25 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
+	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/alert"
+	"github.com/magic-sessionmanager/sessionmanager/geo"
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
 )
 
@@ -38,9 +46,9 @@ type config struct {
 	RefreshCookie string
 	LogLevel      string
 
-	GeoIPDB, ASNCSV                                                  []string
-	TorExits, VPNRanges, ProxyRanges, DatacenterRanges, ThreatRanges []string
-	ThreatRefresh                                                    time.Duration
+	// Geo is the geo and threat data configuration (geo.ConfigFromEnv:
+	// SM_GEOIP_*, SM_ASN_CSV, SM_THREAT_FEEDS, SM_*_RANGES...).
+	Geo geo.Config
 
 	SMTPURL         string
 	AlertFrom       string
@@ -71,6 +79,35 @@ type config struct {
 type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
+
+// feedClient downloads the threat feeds. SSL_CERT_FILE, the standard
+// variable, names the CA certificates to trust (instead of the system's),
+// read through getenv like every other setting.
+func feedClient(getenv func(string) string) (*http.Client, error) {
+	file := strings.TrimSpace(getenv("SSL_CERT_FILE"))
+	if file == "" {
+		return nil, nil // geo's default client, with the system's roots
+	}
+	pem, err := os.ReadFile(file)
+	pool := x509.NewCertPool()
+	if err != nil || !pool.AppendCertsFromPEM(pem) {
+		return nil, badVar("SSL_CERT_FILE", "a readable PEM file of trusted CA certificates", file)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: 60 * time.Second, Transport: tr}, nil
+}
+
+// fieldsConfigError turns an sm.Error naming invalid variables into one
+// line naming the first of them.
+func fieldsConfigError(err error) error {
+	var e *sm.Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return &configError{err.Error()}
+	}
+	names := slices.Sorted(maps.Keys(e.Fields))
+	return &configError{fmt.Sprintf("%s is invalid: %s", names[0], e.Fields[names[0]])}
+}
 
 func badVar(name, expected string, got string) error {
 	return &configError{fmt.Sprintf("%s=%q is invalid: expected %s", name, got, expected)}
@@ -114,7 +151,6 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		{"SM_IDLE_TIMEOUT", &c.IdleTimeout, "off", true},
 		{"SM_MAX_SESSION_AGE", &c.MaxSessionAge, "720h", false},
 		{"SM_RETENTION", &c.Retention, "720h", false},
-		{"SM_THREAT_REFRESH", &c.ThreatRefresh, "6h", false},
 	}
 	for _, d := range durations {
 		v := env(d.name, d.def)
@@ -136,12 +172,17 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		name string
 		dst  *[]string
 	}{
-		{"SM_GEOIP_DB", &c.GeoIPDB}, {"SM_ASN_CSV", &c.ASNCSV}, {"SM_TOR_EXITS", &c.TorExits},
-		{"SM_VPN_RANGES", &c.VPNRanges}, {"SM_PROXY_RANGES", &c.ProxyRanges},
-		{"SM_DATACENTER_RANGES", &c.DatacenterRanges}, {"SM_THREAT_RANGES", &c.ThreatRanges},
 		{"SM_OLD_ENCRYPTION_KEYS", &c.OldEncryptionKeys},
 	} {
 		*l.dst = splitComma(getenv(l.name))
+	}
+	geoCfg, err := geo.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, fieldsConfigError(err)
+	}
+	c.Geo = geoCfg
+	if c.Geo.HTTPClient, err = feedClient(getenv); err != nil {
+		return nil, err
 	}
 	if v := env("SM_TRUSTED_PROXIES", ""); v != "" {
 		p, err := httpapi.ParseTrustedProxies(v)
@@ -213,6 +254,9 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		if fs.NArg() > 0 {
 			return nil, &configError{fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
 		}
+	}
+	if c.Geo.CacheDir == "" {
+		c.Geo.CacheDir = filepath.Join(c.DataDir, "threat-lists")
 	}
 	ml, err := loadMagicLink(getenv, c)
 	if err != nil {

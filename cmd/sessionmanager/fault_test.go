@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,7 +306,7 @@ func (c *svcChild) start(t *testing.T) {
 	t.Helper()
 	c.stderr = &syncBuffer{}
 	c.cmd = exec.Command(c.bin, "serve")
-	c.cmd.Env = c.env
+	c.cmd.Env = append(slices.Clip(c.env), "SM_THREAT_FEEDS=off") // no internet in tests
 	c.cmd.Stdout = io.Discard
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {

@@ -40,7 +40,7 @@ func startChild(t *testing.T, bin string, env map[string]string) *child {
 	for k, v := range env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)
 	}
-	c.cmd.Env = append(c.cmd.Env, "SM_DATA_DIR="+t.TempDir(), "SM_ADDR="+freePort(t), "SM_ADMIN_PASSWORD=admin password for tests", "PATH="+os.Getenv("PATH"))
+	c.cmd.Env = append(c.cmd.Env, "SM_DATA_DIR="+t.TempDir(), "SM_ADDR="+freePort(t), "SM_ADMIN_PASSWORD=admin password for tests", "SM_THREAT_FEEDS=off", "PATH="+os.Getenv("PATH"))
 	c.cmd.Stderr = c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -70,6 +70,11 @@ func startServer(t testing.TB, env map[string]string) *server {
 	if env["SM_ADMIN_PASSWORD"] == "" {
 		env["SM_ADMIN_PASSWORD"] = "admin password for tests"
 	}
+	// Tests never touch the internet: the default feeds are off unless a
+	// test serves them locally.
+	if _, set := env["SM_THREAT_FEEDS"]; !set {
+		env["SM_THREAT_FEEDS"] = "off"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{t: t, base: "http://" + env["SM_ADDR"], cancel: cancel, done: make(chan error, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}, env: env}
 	go func() {

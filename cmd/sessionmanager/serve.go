@@ -76,18 +76,20 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.cluster.close)
-	if len(c.GeoIPDB)+len(c.ASNCSV)+len(c.TorExits)+len(c.VPNRanges)+len(c.ProxyRanges)+len(c.DatacenterRanges)+len(c.ThreatRanges) > 0 {
-		a.geo, err = geo.Open(ctx, geo.Config{
-			DBPaths: c.GeoIPDB, ASNCSV: c.ASNCSV, TorExits: c.TorExits, VPNRanges: c.VPNRanges, ProxyRanges: c.ProxyRanges,
-			DatacenterRanges: c.DatacenterRanges, ThreatRanges: c.ThreatRanges,
-			CacheDir: filepath.Join(c.DataDir, "threat-lists"), RefreshInterval: c.ThreatRefresh, Logger: log,
-		})
+	// The demo answers from its own made-up world; everything else opens
+	// the configured data and the default feeds, which Run downloads in
+	// the background (never on the login path, never holding start-up).
+	if !c.demo {
+		gcfg := c.Geo
+		gcfg.Logger = log
+		a.geo, err = geo.Open(ctx, gcfg)
 		if err != nil {
-			return nil, fmt.Errorf("geo databases: %w", err)
+			return nil, &configError{"geo data: " + err.Error()}
 		}
 		a.closers = append(a.closers, func() { a.geo.Close() })
-		// Every instance holds its own tables, so every instance reloads
-		// and refreshes them (not only a leader).
+		// Every instance holds its own tables and its own copy of the
+		// feeds under its data dir, so every instance reloads and
+		// downloads them (not only a leader; docs/GEO.md says why).
 		a.runners = append(a.runners, func(ctx context.Context) { _ = a.geo.Run(ctx) })
 	}
 	if a.license, err = license.New(license.Options{Key: c.LicenseKey, Store: a.store, Logger: log, Demo: c.demo}); err != nil {
