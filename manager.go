@@ -75,6 +75,8 @@ type Config struct {
 	// RegisterPerIP caps sign-ups from one IP (an IPv6 /64) per failed-login
 	// window; each costs a password hash. 0: no cap.
 	RegisterPerIP int
+	// Accounts are the rules of confirmation and password-reset emails.
+	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
 }
@@ -117,6 +119,11 @@ type LoginResult struct {
 	RefreshToken string
 	User         *User
 	Session      *Session
+	// Confirmation, after a sign-up, is the token of its confirmation
+	// email (nil when none could be issued). With RequireEmailConfirmation
+	// a sign-up has no session: AccessToken, RefreshToken and Session are
+	// empty.
+	Confirmation *AccountGrant
 }
 
 // Principal is an authenticated request's identity.

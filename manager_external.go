@@ -39,7 +39,7 @@ func (m *Manager) externalUser(ctx context.Context, id ExternalIdentity, client 
 	}
 	now := m.clock.Now()
 	u = &User{ID: newID(), ExternalID: id.ExternalID, Email: strings.ToLower(strings.TrimSpace(id.Email)),
-		Username: strings.TrimSpace(id.Username), CreatedAt: now, UpdatedAt: now}
+		Username: strings.TrimSpace(id.Username), Confirmed: true, CreatedAt: now, UpdatedAt: now}
 	err = m.store.CreateUser(ctx, u)
 	if ErrorCode(err) == ECONFLICT {
 		if again, err2 := m.store.UserByExternalID(ctx, id.ExternalID); err2 == nil {

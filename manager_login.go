@@ -85,16 +85,24 @@ type RegisterInput struct {
 	Password string
 }
 
-// Register creates a local account and signs it in.
+// Register creates a local account and, unless the settings require a
+// confirmed email first, signs it in. The login policy (geo-fence, threat,
+// risk) is decided before anything is written: a refused sign-up creates no
+// account. The account starts unconfirmed; the result carries the token of
+// its confirmation email (Confirmation). With RequireEmailConfirmation the
+// result has the user only: no session until the email is proven.
 func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientInfo) (*LoginResult, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	in.Username = strings.TrimSpace(in.Username)
+	if err := registerProblems(in); err != nil {
+		return nil, err
+	}
 	if m.cfg.RegisterPerIP > 0 {
 		window := m.failWindow(ctx)
 		if n, _ := m.fails.Incr(ctx, "register:"+failKeyIP(client.IP), window); n > int64(m.cfg.RegisterPerIP) {
 			return nil, &Error{Code: ETOOMANY, Message: "Too many sign-ups from this address; try again later", Reason: "too_many_signups", RetryAfterSeconds: int(window / time.Second)}
 		}
 	}
-	in.Email = strings.TrimSpace(in.Email)
-	in.Username = strings.TrimSpace(in.Username)
 	if m.cfg.ValidatePassword != nil {
 		if err := m.cfg.ValidatePassword(in.Password); err != nil {
 			return nil, &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
@@ -106,6 +114,10 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 	}
 	now := m.clock.Now()
 	u := &User{ID: newID(), Email: in.Email, Username: in.Username, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	check, err := m.checkLogin(ctx, u, AuthPassword, client, true)
+	if err != nil {
+		return nil, err
+	}
 	if err := m.store.CreateUser(ctx, u); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, &Error{Code: ECONFLICT, Message: "Email or Username are already taken", Reason: "taken"}
@@ -113,7 +125,38 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 		return nil, err
 	}
 	m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: ipText(client.IP), UserAgent: client.UserAgent}, nil)
-	return m.StartSession(ctx, u, AuthPassword, client)
+	grant, err := m.issueAccountToken(ctx, u, TokenConfirmEmail, client)
+	if err != nil {
+		m.log.Error("register: confirmation token not issued", "user", u.ID, "err", err)
+	}
+	if check.settings.RequireEmailConfirmation {
+		return &LoginResult{User: u, Confirmation: grant}, nil
+	}
+	res, err := m.openSession(ctx, u, AuthPassword, check)
+	if err != nil {
+		return nil, err
+	}
+	res.Confirmation = grant
+	return res, nil
+}
+
+// registerProblems checks a sign-up's fields before any store call: no NUL
+// or invalid UTF-8 anywhere, and a username and email the identity profile
+// accepts (no look-alike or invisible characters, no mixed scripts).
+func registerProblems(in RegisterInput) error {
+	bad := map[string]string{}
+	for field, v := range map[string]string{"username": in.Username, "email": in.Email} {
+		if p := identityProblem(v); p != "" {
+			bad[field] = p
+		}
+	}
+	if p := textProblem(in.Password); p != "" {
+		bad["password"] = p
+	}
+	if len(bad) > 0 {
+		return InvalidFields(bad)
+	}
+	return nil
 }
 
 // Login checks a password and, when it matches and the policy allows the
@@ -121,6 +164,9 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 // IP; past the limits answers slow down and then refuse.
 func (m *Manager) Login(ctx context.Context, identifier, password string, client ClientInfo) (*LoginResult, error) {
 	identifier = strings.TrimSpace(identifier)
+	if err := checkTexts("identifier", identifier, "password", password); err != nil {
+		return nil, err
+	}
 	ipKey := failKeyIP(client.IP)
 	u, uerr := m.store.UserByIdentifier(ctx, identifier)
 	if uerr != nil && !IsNotFound(uerr) {
@@ -147,6 +193,11 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	// A correct password clears the account's count (it only slows), never
 	// the IP's: an attacker's lockout stays theirs.
 	_ = m.fails.Reset(ctx, failKeyAccount(u.ID))
+	// Only after a correct password, so the answer tells nothing to anyone
+	// who does not know it (Strapi asks before the password).
+	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {
+		return nil, &Error{Code: EINVALID, Message: "Your account email is not confirmed", Reason: ReasonEmailNotConfirmed}
+	}
 	return m.StartSession(ctx, u, AuthPassword, client)
 }
 
@@ -247,54 +298,96 @@ func (m *Manager) effectiveSettings(s *Settings) *Settings {
 // threat lookup, risk score and policy, then the session and its tokens.
 // A blocked login is recorded and answered with EFORBIDDEN.
 func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, client ClientInfo) (*LoginResult, error) {
+	c, err := m.checkLogin(ctx, u, method, client, false)
+	if err != nil {
+		return nil, err
+	}
+	return m.openSession(ctx, u, method, c)
+}
+
+// loginCheck is the policy's verdict on an allowed login attempt, kept for
+// the session it opens.
+type loginCheck struct {
+	now        time.Time
+	client     ClientInfo
+	attempt    LoginAttempt
+	settings   *Settings
+	history    LoginHistory
+	assessment Assessment
+}
+
+// checkLogin evaluates the login policy for u (device, geo, threat, risk,
+// geo-fence) without writing anything but the refusal: a blocked attempt is
+// recorded and answered with EFORBIDDEN. signup marks a user that does not
+// exist yet (a registration is decided before the account is created).
+func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, client ClientInfo, signup bool) (*loginCheck, error) {
 	if u.Blocked {
 		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
 	}
-	now := m.clock.Now()
-	client = cleanClient(client)
-	attempt := LoginAttempt{UserID: u.ID, IP: client.IP, At: now}
+	c := &loginCheck{now: m.clock.Now(), client: cleanClient(client)}
+	client = c.client
+	c.attempt = LoginAttempt{UserID: u.ID, IP: client.IP, At: c.now}
 	if m.cfg.UserAgents != nil {
-		attempt.Device = m.cfg.UserAgents.Parse(client.UserAgent)
+		c.attempt.Device = m.cfg.UserAgents.Parse(client.UserAgent)
 	} else {
-		attempt.Device = Device{Type: "unknown"}
+		c.attempt.Device = Device{Type: "unknown"}
 	}
 	if m.cfg.Geo != nil && m.allows(FeatureGeo) && client.IP.IsValid() {
-		attempt.Geo, attempt.GeoErr = m.cfg.Geo.Lookup(ctx, client.IP)
-		if attempt.GeoErr != nil {
-			m.log.Warn("geo lookup failed", "err", attempt.GeoErr)
+		c.attempt.Geo, c.attempt.GeoErr = m.cfg.Geo.Lookup(ctx, client.IP)
+		if c.attempt.GeoErr != nil {
+			m.log.Warn("geo lookup failed", "err", c.attempt.GeoErr)
 		}
 		if !m.allows(FeatureThreat) {
-			attempt.Geo.Threat = Threat{}
+			c.attempt.Geo.Threat = Threat{}
 		}
 	}
-	settings := m.effectiveSettings(m.currentSettings(ctx))
-	var history LoginHistory
-	assessment := Assessment{Score: 100, Action: ActionAllow}
+	c.settings = m.effectiveSettings(m.currentSettings(ctx))
+	c.assessment = Assessment{Score: 100, Action: ActionAllow}
 	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
-		h, err := m.store.LoginHistory(ctx, u.ID)
-		if err != nil {
-			return nil, err
+		if !signup {
+			h, err := m.store.LoginHistory(ctx, u.ID)
+			if err != nil {
+				return nil, err
+			}
+			c.history = h
 		}
-		history = h
-		history.FailedForAccount, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
-		history.FailedForIP, _ = m.fails.Get(ctx, failKeyIP(client.IP))
-		assessment = m.cfg.Risk.Assess(settings, attempt, history)
+		c.history.FailedForAccount, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
+		c.history.FailedForIP, _ = m.fails.Get(ctx, failKeyIP(client.IP))
+		c.assessment = m.cfg.Risk.Assess(c.settings, c.attempt, c.history)
 	}
-	alertIn := &AlertInput{User: u, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat, Device: attempt.Device, Assessment: &assessment, Previous: history.Previous}
-	if assessment.Action == ActionBlock {
-		e := &Event{Type: EventLoginBlocked, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, Country: attempt.Geo.Location.CountryCode,
-			IP: ipText(client.IP), UserAgent: client.UserAgent,
-			Data:     jsonObject("reason", assessment.BlockReason, "score", assessment.Score, "reasons", assessment.Reasons, "method", method, "threat", attempt.Geo.Threat, "device", attempt.Device),
-			Personal: jsonObject("location", attempt.Geo.Location)}
-		if err := m.record(ctx, e, alertIn); err != nil {
-			return nil, err
-		}
-		if m.cfg.Metrics != nil {
-			m.cfg.Metrics.Login(method, "blocked")
-		}
-		return nil, &Error{Code: EFORBIDDEN, Message: "Login blocked by security policy", Reason: assessment.BlockReason}
+	if c.assessment.Action != ActionBlock {
+		return c, nil
 	}
+	a := c.assessment
+	e := &Event{Type: EventLoginBlocked, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, Country: c.attempt.Geo.Location.CountryCode,
+		IP: ipText(client.IP), UserAgent: client.UserAgent,
+		Data:     jsonObject("reason", a.BlockReason, "score", a.Score, "reasons", a.Reasons, "method", method, "threat", c.attempt.Geo.Threat, "device", c.attempt.Device),
+		Personal: jsonObject("location", c.attempt.Geo.Location)}
+	if signup {
+		// No account was created: the event names the refused sign-up.
+		e.ActorID, e.UserID = "", ""
+		e.Data = jsonObject("reason", a.BlockReason, "score", a.Score, "reasons", a.Reasons, "method", method, "threat", c.attempt.Geo.Threat, "device", c.attempt.Device, "signup", true)
+		e.Personal = jsonObject("location", c.attempt.Geo.Location, "email", u.Email, "username", u.Username)
+	}
+	if err := m.record(ctx, e, c.alertInput(u)); err != nil {
+		return nil, err
+	}
+	if m.cfg.Metrics != nil {
+		m.cfg.Metrics.Login(method, "blocked")
+	}
+	return nil, &Error{Code: EFORBIDDEN, Message: "Login blocked by security policy", Reason: a.BlockReason}
+}
 
+// alertInput is what alert rules see of the attempt.
+func (c *loginCheck) alertInput(u *User) *AlertInput {
+	return &AlertInput{User: u, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Device: c.attempt.Device, Assessment: &c.assessment, Previous: c.history.Previous}
+}
+
+// openSession creates the session of an attempt checkLogin allowed, with
+// its tokens, event and alerts.
+func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c *loginCheck) (*LoginResult, error) {
+	now, client, attempt, assessment := c.now, c.client, c.attempt, c.assessment
+	alertIn := c.alertInput(u)
 	token, hash, err := m.cfg.Secrets.NewToken()
 	if err != nil {
 		return nil, err
@@ -316,13 +409,24 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 		return nil, err
 	}
 	// An admin may have blocked the user while this login was checked
-	// (SetBlocked writes Blocked before it ends the sessions): look again,
-	// so no session born in that window survives the block.
-	if fresh, err := m.store.UserByID(ctx, u.ID); err != nil || fresh.Blocked {
-		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, EndBlocked, now)
-		m.afterEnd(ctx, s.ID, u.ID, EndBlocked, now)
-		if err != nil {
+	// (SetBlocked writes Blocked before it ends the sessions), or the
+	// email's owner may have proven it and voided the password (proveEmail
+	// clears it before it ends the sessions): look again, so no session
+	// born in that window survives the block or the voided password.
+	fresh, err := m.store.UserByID(ctx, u.ID)
+	voided := err == nil && method == AuthPassword && fresh.PasswordHash != u.PasswordHash
+	if err != nil || fresh.Blocked || voided {
+		reason := EndBlocked
+		if voided {
+			reason = EndPasswordChanged
+		}
+		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, reason, now)
+		m.afterEnd(ctx, s.ID, u.ID, reason, now)
+		switch {
+		case err != nil:
 			return nil, err
+		case voided:
+			return nil, invalidCredentials()
 		}
 		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
 	}
@@ -338,8 +442,8 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 	}
 	m.states.put(s.ID, sessionState{userID: u.ID, email: u.Email, status: StatusActive, expiresAt: s.ExpiresAt, fetched: now})
 	m.seen.note(s.ID, now)
-	if settings.MaxSessionsPerUser > 0 {
-		m.evictOverCap(ctx, u.ID, settings.MaxSessionsPerUser)
+	if c.settings.MaxSessionsPerUser > 0 {
+		m.evictOverCap(ctx, u.ID, c.settings.MaxSessionsPerUser)
 	}
 	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, now)
 	if err != nil {
@@ -349,7 +453,7 @@ func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, 
 		m.cfg.Metrics.Login(method, "ok")
 	}
 	m.publish(ctx, Message{Kind: MsgSessionChanged, SessionID: s.ID, UserID: u.ID})
-	return &LoginResult{AccessToken: access, Claims: claims, RefreshToken: token, User: u, Session: s}, nil
+	return &LoginResult{AccessToken: access, Claims: claims, RefreshToken: token, User: fresh, Session: s}, nil
 }
 
 // evictOverCap ends the user's oldest live sessions beyond the cap.

@@ -61,28 +61,15 @@ type MagicLinkMailer interface {
 // its keyed hash: no address in clear in the counter store.
 func (m *Manager) LimitMagicLink(ctx context.Context, email string, client ClientInfo, opt MagicLinkOptions) error {
 	opt = opt.withDefaults()
+	if err := checkTexts("email", email); err != nil {
+		return err
+	}
 	digest := m.cfg.Secrets.LookupHash("magic-link-email:" + strings.ToLower(strings.TrimSpace(email)))
-	keys := []struct {
-		key   string
-		limit int64
-	}{
+	// Every request counts against both limits, refused ones included.
+	return m.limitBoth(ctx, []counterLimit{
 		{"ml:email:" + hex.EncodeToString(digest[:16]), opt.PerEmail},
 		{"ml:" + failKeyIP(client.IP.Unmap()), opt.PerIP},
-	}
-	// Every request counts against both limits, refused ones included.
-	over := false
-	for _, k := range keys {
-		n, err := m.fails.Incr(ctx, k.key, opt.Window)
-		if err != nil {
-			return err
-		}
-		over = over || n > k.limit
-	}
-	if over {
-		return &Error{Code: ETOOMANY, Message: "Too many sign-in link requests; try again later", Reason: "too_many_attempts",
-			RetryAfterSeconds: int(opt.Window / time.Second)}
-	}
-	return nil
+	}, opt.Window, "Too many sign-in link requests; try again later")
 }
 
 // IssueMagicLink creates a single-use sign-in link for the account of
@@ -92,6 +79,9 @@ func (m *Manager) LimitMagicLink(ctx context.Context, email string, client Clien
 func (m *Manager) IssueMagicLink(ctx context.Context, email string, client ClientInfo, opt MagicLinkOptions) (*MagicLinkGrant, error) {
 	opt = opt.withDefaults()
 	email = strings.ToLower(strings.TrimSpace(email))
+	if p := textProblem(email); p != "" {
+		return nil, InvalidFields(map[string]string{"email": p})
+	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return nil, InvalidFields(map[string]string{"email": "must be a valid email address"})
 	}
@@ -104,6 +94,9 @@ func (m *Manager) IssueMagicLink(ctx context.Context, email string, client Clien
 	}
 	if (u == nil && !opt.Signup) || (u != nil && u.Blocked) {
 		return nil, nil
+	}
+	if u == nil && identityProblem(email) != "" {
+		return nil, nil // no account for a look-alike or invisible-character address
 	}
 	token, hash, err := m.cfg.Secrets.NewToken()
 	if err != nil {
@@ -157,6 +150,10 @@ func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client Clie
 	if err != nil {
 		return nil, err
 	}
+	// The link proves the email: a password nobody proved dies here.
+	if u, err = m.proveEmail(ctx, u, client); err != nil {
+		return nil, err
+	}
 	return m.StartSession(ctx, u, AuthMagicLink, client)
 }
 
@@ -187,7 +184,7 @@ func (m *Manager) signupUser(ctx context.Context, email string, client ClientInf
 			name = base + "-" + newID()[:6]
 		}
 		now := m.clock.Now()
-		u := &User{ID: newID(), Email: email, Username: name, CreatedAt: now, UpdatedAt: now}
+		u := &User{ID: newID(), Email: email, Username: name, Confirmed: true, CreatedAt: now, UpdatedAt: now}
 		err := m.store.CreateUser(ctx, u)
 		if err == nil {
 			m.audit(ctx, &Event{Type: EventUserRegistered, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: ipText(client.IP), UserAgent: client.UserAgent, Data: jsonObject("method", AuthMagicLink)}, nil)

@@ -271,6 +271,9 @@ func (m *Manager) SetBlocked(ctx context.Context, userID string, blocked bool, a
 // ChangePassword checks the current password, sets the new one and ends the
 // user's other sessions.
 func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next string, actor Actor) error {
+	if err := checkTexts("currentPassword", current, "password", next); err != nil {
+		return err
+	}
 	u, err := m.store.UserByID(ctx, p.UserID)
 	if err != nil {
 		return err

@@ -68,6 +68,10 @@ type Settings struct {
 	MaxSessionsPerUser int `json:"maxSessionsPerUser"`
 	// NewSignInEmail sends users a "new sign-in to your account" email.
 	NewSignInEmail bool `json:"newSignInEmail"`
+	// RequireEmailConfirmation refuses password logins (and sessions at
+	// sign-up) until the account's email is proven (Strapi's
+	// email_confirmation). Needs the confirmation email configured.
+	RequireEmailConfirmation bool `json:"requireEmailConfirmation"`
 }
 
 // DefaultSettings returns the documented defaults.

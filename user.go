@@ -1,6 +1,9 @@
 package sessionmanager
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // User is an end user of the application whose sessions are managed.
 type User struct {
@@ -11,12 +14,36 @@ type User struct {
 	// in by magic link or through an external system.
 	PasswordHash string `json:"-"`
 	// ExternalID is the user's id in another auth system (POST /api/sessions).
-	ExternalID string    `json:"externalId,omitempty"`
-	Blocked    bool      `json:"blocked"`
-	CreatedAt  time.Time `json:"createdAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	ExternalID string `json:"externalId,omitempty"`
+	// Confirmed is true once the email is proven (confirmation link, magic
+	// link, password reset) or came from a trusted system. A password
+	// sign-up starts unconfirmed.
+	Confirmed bool      `json:"confirmed"`
+	Blocked   bool      `json:"blocked"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// PasswordChangedAt is zero until the first password change.
 	PasswordChangedAt time.Time `json:"passwordChangedAt,omitzero"`
+}
+
+// MarshalJSON adds, for admin views, the identity keys of a username or
+// email whose raw form looks like another one (full-width, Cyrillic or
+// Greek look-alike letters): usernameKey / emailKey and lookalike: true.
+func (u User) MarshalJSON() ([]byte, error) {
+	type plain User
+	out := struct {
+		plain
+		UsernameKey string `json:"usernameKey,omitempty"`
+		EmailKey    string `json:"emailKey,omitempty"`
+		Lookalike   bool   `json:"lookalike,omitempty"`
+	}{plain: plain(u)}
+	if LooksAlike(u.Username) {
+		out.UsernameKey, out.Lookalike = IdentityKey(u.Username), true
+	}
+	if LooksAlike(u.Email) {
+		out.EmailKey, out.Lookalike = IdentityKey(u.Email), true
+	}
+	return json.Marshal(out)
 }
 
 // UserUpdate names the fields of a user to change; nil fields stay.
@@ -25,6 +52,7 @@ type UserUpdate struct {
 	Username          *string
 	PasswordHash      *string
 	Blocked           *bool
+	Confirmed         *bool
 	PasswordChangedAt *time.Time
 	UpdatedAt         time.Time
 }

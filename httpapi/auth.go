@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -24,7 +25,7 @@ type userJSON struct {
 }
 
 func toUserJSON(u *sm.User) userJSON {
-	return userJSON{ID: u.ID, DocumentID: u.ID, Username: u.Username, Email: u.Email, Provider: "local", Confirmed: true, Blocked: u.Blocked, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{ID: u.ID, DocumentID: u.ID, Username: u.Username, Email: u.Email, Provider: "local", Confirmed: u.Confirmed, Blocked: u.Blocked, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 // sessionJSON is the short session shape returned with a login.
@@ -115,6 +116,15 @@ func (s *server) handleRegister() http.Handler {
 		res, err := s.Manager.Register(r.Context(), sm.RegisterInput{Username: req.Username, Email: strings.ToLower(req.Email), Password: req.Password}, s.clientInfo(r))
 		if err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if grant := res.Confirmation; grant != nil {
+			s.afterResponse(r, "confirmation email", func(ctx context.Context) { s.sendAccountMail(ctx, grant) })
+		}
+		if res.Session == nil {
+			// Strapi with email_confirmation: the user only, no jwt until
+			// the email is confirmed.
+			encode(w, http.StatusOK, map[string]any{"user": toUserJSON(res.User)})
 			return
 		}
 		s.writeLogin(w, http.StatusOK, res)

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -34,8 +36,16 @@ func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return v, &sm.Error{Code: sm.EINVALID, Message: "Content-Type must be application/json", Fields: map[string]string{"Content-Type": "must be application/json"}}
 	}
-	body := http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return v, decodeError(err)
+	}
+	// The JSON decoder turns invalid UTF-8 and lone surrogates into U+FFFD
+	// without a word: look first, and name the field.
+	if bad := invalidUTF8Fields(raw); len(bad) > 0 {
+		return v, &sm.Error{Code: sm.EINVALID, Message: "request body is not valid UTF-8", Reason: "invalid_utf8", Fields: bad}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&v); err != nil {
 		return v, decodeError(err)
 	}
@@ -81,4 +91,55 @@ func typeName(kind string) string {
 		return "object"
 	}
 	return "number"
+}
+
+// invalidUTF8Fields names each top-level field of a JSON object whose
+// value holds invalid UTF-8 bytes or an escaped lone surrogate (\ud800),
+// which encoding/json would silently decode as U+FFFD; nil when none does.
+func invalidUTF8Fields(raw []byte) map[string]string {
+	if utf8.Valid(raw) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ud`)) {
+		return nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		if !utf8.Valid(raw) {
+			return map[string]string{"body": "must be valid UTF-8"}
+		}
+		return nil // not an object: the decoder says what is wrong
+	}
+	bad := map[string]string{}
+	for field, value := range top {
+		if !utf8.Valid(value) || replacedOnDecode(value) {
+			bad[field] = "must be valid UTF-8 (no invalid bytes or lone surrogates)"
+		}
+	}
+	return bad
+}
+
+// replacedOnDecode reports whether decoding value yields more U+FFFD than
+// it spells (literally or as \ufffd): the decoder replaced something.
+func replacedOnDecode(value []byte) bool {
+	var v any
+	if json.Unmarshal(value, &v) != nil {
+		return false
+	}
+	spelled := bytes.Count(value, []byte("\uFFFD")) + bytes.Count(bytes.ToLower(value), []byte(`\ufffd`))
+	return countReplacement(v) > spelled
+}
+
+func countReplacement(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case string:
+		n = strings.Count(x, "\uFFFD")
+	case []any:
+		for _, e := range x {
+			n += countReplacement(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			n += strings.Count(k, "\uFFFD") + countReplacement(e)
+		}
+	}
+	return n
 }

@@ -26,34 +26,50 @@ type MagicLinkConfig struct {
 
 // NewMagicLinkConfig validates the link URL and returns the configuration.
 func NewMagicLinkConfig(linkURL string, opt sm.MagicLinkOptions, mailer sm.MagicLinkMailer) (*MagicLinkConfig, error) {
-	u, err := url.Parse(linkURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || u.User != nil {
+	if err := checkLinkURL(linkURL); err != nil {
 		return nil, sm.Errorf(sm.EINVALID, "the magic link URL must be an absolute http(s) URL without user info or fragment, e.g. https://app.example.com/auth/magic?token=")
 	}
 	if mailer == nil {
 		return nil, sm.Errorf(sm.EINVALID, "magic links need a mailer (SMTP_URL)")
 	}
+	u, _ := url.Parse(linkURL)
 	c := &MagicLinkConfig{URL: linkURL, Options: opt, Mailer: mailer, base: u}
 	return c, nil
 }
 
+// checkLinkURL accepts the base of an emailed link: an absolute http(s)
+// URL without user info or fragment.
+func checkLinkURL(link string) error {
+	u, err := url.Parse(link)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || u.User != nil {
+		return sm.Errorf(sm.EINVALID, "not an absolute http(s) URL without user info or fragment")
+	}
+	return nil
+}
+
+// linkWith appends param=value to an emailed link's base; a base that ends
+// in "=" takes the value as is.
+func linkWith(base, param, value string) string {
+	var b strings.Builder
+	b.WriteString(base)
+	switch {
+	case strings.HasSuffix(base, "="):
+	case strings.Contains(base, "?"):
+		b.WriteString("&" + param + "=")
+	default:
+		b.WriteString("?" + param + "=")
+	}
+	b.WriteString(url.QueryEscape(value))
+	return b.String()
+}
+
 // link is the URL sent by email: the token, then a same-origin redirect.
 func (c *MagicLinkConfig) link(token, redirect string) string {
-	var b strings.Builder
-	b.WriteString(c.URL)
-	switch {
-	case strings.HasSuffix(c.URL, "="):
-	case strings.Contains(c.URL, "?"):
-		b.WriteString("&token=")
-	default:
-		b.WriteString("?token=")
-	}
-	b.WriteString(url.QueryEscape(token))
+	l := linkWith(c.URL, "token", token)
 	if redirect != "" {
-		b.WriteString("&redirect=")
-		b.WriteString(url.QueryEscape(redirect))
+		l += "&redirect=" + url.QueryEscape(redirect)
 	}
-	return b.String()
+	return l
 }
 
 // sameOrigin resolves a redirect against the link URL and accepts it only
@@ -158,23 +174,31 @@ func (s *server) sendMagicLink(ctx context.Context, email, redirect string, clie
 		return
 	}
 	msg := sm.MagicLinkMail{To: grant.Link.Email, URL: c.link(grant.Token, redirect), ExpiresAt: grant.Link.ExpiresAt}
+	if err := sendWithRetry(ctx, func(ctx context.Context) error { return c.Mailer.SendMagicLink(ctx, msg) }); err != nil {
+		s.log.Error("magic link email not sent", "user", grant.Link.UserID, "err", err)
+	}
+}
+
+// sendWithRetry tries send up to four times, waiting 1s, 4s and 16s
+// between tries, until ctx ends.
+func sendWithRetry(ctx context.Context, send func(ctx context.Context) error) error {
 	delay := time.Second
 	const attempts = 4
-send:
+	var err error
 	for attempt := 1; attempt <= attempts; attempt++ {
-		if err = c.Mailer.SendMagicLink(ctx, msg); err == nil {
-			return
+		if err = send(ctx); err == nil {
+			return nil
 		}
 		if attempt < attempts {
 			select {
 			case <-time.After(delay):
 				delay *= 4
 			case <-ctx.Done():
-				break send
+				return err
 			}
 		}
 	}
-	s.log.Error("magic link email not sent", "user", grant.Link.UserID, "err", err)
+	return err
 }
 
 type magicLinkVerifyRequest struct {

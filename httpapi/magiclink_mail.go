@@ -57,3 +57,37 @@ func (m *SMTPMailer) SendMagicLink(ctx context.Context, ml sm.MagicLinkMail) err
 	}
 	return client.DialAndSendWithContext(ctx, msg)
 }
+
+// SendAccountMail sends one confirmation or password-reset email. The
+// confirmation names the sign-up it confirms and tells whoever did not
+// make it not to follow the link (following it accepts that sign-up's
+// password): a magic link or a password reset takes the account back.
+func (m *SMTPMailer) SendAccountMail(ctx context.Context, am sm.AccountMail) error {
+	msg := mail.NewMsg()
+	msg.FromMailAddress(m.from)
+	if err := msg.To(am.To); err != nil {
+		return fmt.Errorf("account email recipient: %w", err)
+	}
+	minutes := int(time.Until(am.ExpiresAt).Round(time.Minute) / time.Minute)
+	if minutes < 1 {
+		minutes = 1
+	}
+	switch am.Purpose {
+	case sm.TokenResetPassword:
+		msg.Subject("Reset your password")
+		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
+			"Hello,\n\nfollow this link to choose a new password:\n\n%s\n\nIt works once and expires in %d minutes. Every device signed in to your account will be signed out. If you did not ask for it, ignore this email.\n", am.URL, minutes))
+	default:
+		msg.Subject("Confirm your email")
+		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
+			"Hello,\n\nsomeone signed up with this email address as %q. If it was you, follow this link to confirm it:\n\n%s\n\n"+
+				"It works once and expires in %d minutes. If it was not you, do not follow the link: whoever signed up chose the password. "+
+				"Ask for a password reset (or a sign-in link) instead; that signs them out and voids their password.\n", am.Username, am.URL, minutes))
+	}
+	msg.SetDate()
+	client, err := mail.NewClient(m.host, m.opts...)
+	if err != nil {
+		return err
+	}
+	return client.DialAndSendWithContext(ctx, msg)
+}

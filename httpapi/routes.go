@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
 
 // routes lists every route of the API in one place.
 func (s *server) routes(mux *http.ServeMux) {
@@ -22,6 +26,12 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/auth/change-password", s.user(s.handleChangePassword()))
 	mux.Handle("GET /api/users/me", s.user(s.handleMe()))
 	mux.Handle("GET /api/auth/verify", s.handleVerify())
+	mux.Handle("GET /api/auth/email-confirmation", s.handleEmailConfirmation())
+	mux.Handle("POST /api/auth/send-email-confirmation", s.handleAccountMailRequest(sm.TokenConfirmEmail,
+		func(email string) any { return map[string]any{"email": email, "sent": true} }))
+	mux.Handle("POST /api/auth/forgot-password", s.handleAccountMailRequest(sm.TokenResetPassword,
+		func(string) any { return map[string]any{"ok": true} }))
+	mux.Handle("POST /api/auth/reset-password", s.handleResetPassword())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))

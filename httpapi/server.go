@@ -52,12 +52,17 @@ type Deps struct {
 	// when set; Issuer and Audience are reported by token introspection.
 	MagicLinks       *MagicLinkConfig
 	Issuer, Audience string
+	// Accounts enables the confirmation and password-reset emails
+	// (accounts.go); nil: those two requests answer 503.
+	Accounts *AccountMailConfig
 }
 
 // server holds the dependencies for the handlers.
 type server struct {
 	Deps
 	log *slog.Logger
+	// mailSlots bounds the account emails being sent at once.
+	mailSlots chan struct{}
 }
 
 // NewServer returns the whole HTTP API as one handler.
@@ -65,7 +70,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, log: d.Logger}
+	s := &server{Deps: d, log: d.Logger, mailSlots: make(chan struct{}, 32)}
 	if d.Metrics != nil && d.Manager != nil {
 		d.Metrics.observeGeo(d.Manager)
 	}

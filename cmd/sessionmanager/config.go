@@ -73,6 +73,8 @@ type config struct {
 	ConditionLimits alert.ConditionLimits
 	// MagicLink enables passwordless login (integrations.go); nil when off.
 	MagicLink *httpapi.MagicLinkConfig
+	// Accounts are the confirmation and reset emails (integrations.go).
+	Accounts *httpapi.AccountMailConfig
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -263,6 +265,9 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		return nil, err
 	}
 	c.MagicLink = ml
+	if c.Accounts, err = loadAccountMail(getenv, c); err != nil {
+		return nil, err
+	}
 	return c, c.validate()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -60,4 +61,61 @@ func loadMagicLink(getenv func(string) string, c *config) (*httpapi.MagicLinkCon
 		return nil, badVar("SM_MAGIC_LINK_URL", "an absolute http(s) URL like https://app.example.com/auth/magic?token=", link)
 	}
 	return ml, nil
+}
+
+// loadAccountMail reads the account email settings (Strapi's
+// email_confirmation and forgot-password): SM_EMAIL_CONFIRMATION_URL (the
+// link of the confirmation email, e.g.
+// https://auth.example.com/api/auth/email-confirmation?confirmation=),
+// SM_EMAIL_CONFIRMATION_REDIRECT (where a confirmed browser lands),
+// SM_RESET_PASSWORD_URL (the app's reset page, e.g.
+// https://app.example.com/reset-password?code=) and SM_ACCOUNT_MAIL_FROM
+// (SM_MAGIC_LINK_FROM, then SM_ALERT_FROM). SMTP_URL is required when a
+// link URL is set.
+func loadAccountMail(getenv func(string) string, c *config) (*httpapi.AccountMailConfig, error) {
+	confirm, redirect, reset := getenv("SM_EMAIL_CONFIRMATION_URL"), getenv("SM_EMAIL_CONFIRMATION_REDIRECT"), getenv("SM_RESET_PASSWORD_URL")
+	var mailer sm.AccountMailer
+	if confirm != "" || reset != "" {
+		if c.SMTPURL == "" {
+			return nil, &configError{"SM_EMAIL_CONFIRMATION_URL or SM_RESET_PASSWORD_URL is set but SMTP_URL is not: these links are sent by email"}
+		}
+		from := getenv("SM_ACCOUNT_MAIL_FROM")
+		if from == "" {
+			from = getenv("SM_MAGIC_LINK_FROM")
+		}
+		if from == "" {
+			from = c.AlertFrom
+		}
+		m, err := httpapi.NewSMTPMailer(c.SMTPURL, from)
+		if err != nil {
+			return nil, &configError{"account emails: " + sm.ErrorMessage(err)}
+		}
+		mailer = m
+	}
+	ac, err := httpapi.NewAccountMailConfig(confirm, redirect, reset, mailer)
+	if err != nil {
+		for field, v := range map[string]string{"confirmURL": "SM_EMAIL_CONFIRMATION_URL", "confirmRedirect": "SM_EMAIL_CONFIRMATION_REDIRECT", "resetURL": "SM_RESET_PASSWORD_URL"} {
+			var e *sm.Error
+			if errors.As(err, &e) && e.Fields[field] != "" {
+				return nil, badVar(v, "an absolute http(s) URL without user info or fragment", getenv(v))
+			}
+		}
+		return nil, &configError{"account emails: " + sm.ErrorMessage(err)}
+	}
+	return ac, nil
+}
+
+// confirmationSettings checks that a settings document requiring confirmed
+// emails can be met: without the confirmation email nobody could sign in.
+func confirmationSettings(ac *httpapi.AccountMailConfig, next func(*sm.Settings) map[string]string) func(*sm.Settings) map[string]string {
+	return func(s *sm.Settings) map[string]string {
+		bad := next(s)
+		if s != nil && s.RequireEmailConfirmation && (ac == nil || ac.ConfirmURL == "") {
+			if bad == nil {
+				bad = map[string]string{}
+			}
+			bad["requireEmailConfirmation"] = "needs the confirmation email (SM_EMAIL_CONFIRMATION_URL and SMTP_URL): without it no new account could sign in"
+		}
+		return bad
+	}
 }

@@ -110,7 +110,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		UserAgents: device.New(), Risk: risk.New(), Bus: a.cluster.bus, Activity: a.cluster.activity,
 		Failures: a.cluster.counter, Clock: clock, Logger: log, Metrics: metrics,
 		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
-		ValidateSettings: risk.NormalizeSettings, ValidatePassword: password.Validate,
+		ValidateSettings: confirmationSettings(c.Accounts, risk.NormalizeSettings), ValidatePassword: password.Validate,
 		Throttle:       throttle(risk.DefaultThrottleLimits),
 		Allows:         a.license.Allows,
 		Unlocks:        func(f string) string { return string(license.Unlocks(f)) },
@@ -122,6 +122,9 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
 		OnSettings: func(s *sm.Settings) {
 			a.alerts.engine.SetNewSignInEmail(s.NewSignInEmail)
+			if s.RequireEmailConfirmation && (c.Accounts == nil || c.Accounts.ConfirmURL == "") {
+				log.Warn("requireEmailConfirmation is on but no confirmation email is configured (SM_EMAIL_CONFIRMATION_URL, SMTP_URL): new password accounts cannot sign in until they use a magic link or a password reset")
+			}
 			// Alert rules are a settings document too: another instance may
 			// have changed them.
 			go func() {
@@ -161,7 +164,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
 		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
-		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience,
+		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
 	}
 	deps.Geo = a.resolver
 	admin := alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange, require: a.manager.RequireFeature}

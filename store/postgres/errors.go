@@ -14,18 +14,20 @@ import (
 
 // conflictMessages names, per unique index, what a duplicate means to a client.
 var conflictMessages = map[string]string{
-	"users_pkey":            "a user with this id already exists",
-	"users_email_key":       "email is already taken",
-	"users_username_key":    "username is already taken",
-	"users_external_id_key": "a user with this external id already exists",
-	"sessions_pkey":         "a session with this id already exists",
-	"refresh_tokens_pkey":   "refresh token already exists",
-	"signing_keys_pkey":     "a signing key with this id already exists",
-	"admins_pkey":           "an admin with this id already exists",
-	"admins_email_key":      "an admin with this email already exists",
-	"admin_tokens_pkey":     "an admin token with this id already exists",
-	"admin_tokens_hash_key": "an admin token with this hash already exists",
-	"magic_links_pkey":      "magic link already exists",
+	"users_pkey":              "a user with this id already exists",
+	"users_email_key":         "email is already taken",
+	"users_username_key":      "username is already taken",
+	"users_email_norm_key":    "email is already taken (or one that looks the same)",
+	"users_username_norm_key": "username is already taken (or one that looks the same)",
+	"users_external_id_key":   "a user with this external id already exists",
+	"sessions_pkey":           "a session with this id already exists",
+	"refresh_tokens_pkey":     "refresh token already exists",
+	"signing_keys_pkey":       "a signing key with this id already exists",
+	"admins_pkey":             "an admin with this id already exists",
+	"admins_email_key":        "an admin with this email already exists",
+	"admin_tokens_pkey":       "an admin token with this id already exists",
+	"admin_tokens_hash_key":   "an admin token with this hash already exists",
+	"magic_links_pkey":        "magic link already exists",
 }
 
 // mapErr turns a driver error into the domain's *Error where the cause is the
@@ -94,4 +96,10 @@ func retryDeadlock(ctx context.Context, fn func() error) error {
 		}
 	}
 	return err
+}
+
+// isUniqueViolation reports whether err is a unique constraint violation.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }

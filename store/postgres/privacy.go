@@ -20,7 +20,8 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 		return s.inTx(ctx, func(tx pgx.Tx) error {
 			var oldEmail string
 			err := tx.QueryRow(ctx, `UPDATE users u SET email = 'erased-' || u.id || '@erased.invalid',
-				username = 'erased-' || u.id, password_hash = '', updated_at = $2
+				username = 'erased-' || u.id, password_hash = '', updated_at = $2,
+				email_key = 'erased-' || u.id || '@erased.invalid', username_key = 'erased-' || u.id
 			FROM (SELECT id, email FROM users WHERE id = $1 FOR UPDATE) old
 			WHERE u.id = old.id RETURNING old.email`, userID, at).Scan(&oldEmail)
 			if err != nil {

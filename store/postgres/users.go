@@ -7,16 +7,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-const userColumns = `id, email, username, password_hash, external_id, blocked, created_at, updated_at, password_changed_at`
+const userColumns = `id, email, username, password_hash, external_id, confirmed, blocked, created_at, updated_at, password_changed_at`
 
 // scanUser reads a row of userColumns.
 func scanUser(row pgx.Row) (*sm.User, error) {
 	var u sm.User
-	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, textOrEmpty{&u.ExternalID}, &u.Blocked,
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, textOrEmpty{&u.ExternalID}, &u.Confirmed, &u.Blocked,
 		utc(&u.CreatedAt), utc(&u.UpdatedAt), utc(&u.PasswordChangedAt))
 	if err != nil {
 		return nil, err
@@ -29,9 +30,9 @@ func (s *Store) CreateUser(ctx context.Context, u *sm.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Blocked,
-		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`, email_key, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Confirmed, u.Blocked,
+		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt), sm.IdentityKey(u.Email), sm.IdentityKey(u.Username))
 	return mapErr(err, "user")
 }
 
@@ -44,15 +45,16 @@ func (s *Store) UserByID(ctx context.Context, id string) (*sm.User, error) {
 	return u, mapErr(err, "user")
 }
 
-// UserByIdentifier finds a user by email or username, case-insensitively;
-// an email match wins over a username match.
+// UserByIdentifier finds a user by the identity key of its email or
+// username; an email match wins over a username match.
 func (s *Store) UserByIdentifier(ctx context.Context, identifier string) (*sm.User, error) {
-	if identifier == "" || !storable(identifier) {
+	key := sm.IdentityKey(identifier)
+	if key == "" || !storable(key) {
 		return nil, notFound("user")
 	}
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users
-		WHERE (lower(email) = lower($1) AND email <> '') OR (lower(username) = lower($1) AND username <> '')
-		ORDER BY lower(email) = lower($1) DESC LIMIT 1`, identifier))
+		WHERE (email_key = $1 AND email <> '') OR (username_key = $1 AND username <> '')
+		ORDER BY email_key = $1 DESC LIMIT 1`, key))
 	return u, mapErr(err, "user")
 }
 
@@ -78,15 +80,20 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd sm.UserUpdate) (*
 	}
 	if upd.Email != nil {
 		set("email", *upd.Email)
+		set("email_key", sm.IdentityKey(*upd.Email))
 	}
 	if upd.Username != nil {
 		set("username", *upd.Username)
+		set("username_key", sm.IdentityKey(*upd.Username))
 	}
 	if upd.PasswordHash != nil {
 		set("password_hash", *upd.PasswordHash)
 	}
 	if upd.Blocked != nil {
 		set("blocked", *upd.Blocked)
+	}
+	if upd.Confirmed != nil {
+		set("confirmed", *upd.Confirmed)
 	}
 	if upd.PasswordChangedAt != nil {
 		set("password_changed_at", nullTime(*upd.PasswordChangedAt))
@@ -155,4 +162,36 @@ func (s *Store) ListUsers(ctx context.Context, f sm.UserFilter) ([]*sm.User, str
 		next = encodeCursor(userCursor{CreatedAt: last.CreatedAt.UnixMicro(), ID: last.ID})
 	}
 	return users, next, nil
+}
+
+// backfillUserKeys fills the identity keys of rows that predate them,
+// oldest first, so the older of two existing look-alike accounts gets the
+// key. The newer keeps its lower-cased form (it cannot share the key) and
+// shows as a look-alike in admin views.
+func backfillUserKeys(ctx context.Context, pool *pgxpool.Pool) error {
+	for {
+		rows, err := pool.Query(ctx, `SELECT id, email, username FROM users
+			WHERE email_key IS NULL OR username_key IS NULL ORDER BY created_at, id LIMIT 500`)
+		if err != nil {
+			return mapErr(err, "backfill user keys")
+		}
+		type row struct{ id, email, username string }
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			return x, r.Scan(&x.id, &x.email, &x.username)
+		})
+		if err != nil || len(batch) == 0 {
+			return mapErr(err, "backfill user keys")
+		}
+		for _, x := range batch {
+			_, err := pool.Exec(ctx, `UPDATE users SET email_key = $2, username_key = $3 WHERE id = $1`,
+				x.id, sm.IdentityKey(x.email), sm.IdentityKey(x.username))
+			if isUniqueViolation(err) {
+				_, err = pool.Exec(ctx, `UPDATE users SET email_key = lower(email), username_key = lower(username) WHERE id = $1`, x.id)
+			}
+			if err != nil {
+				return fmt.Errorf("postgres: backfill user keys: %w", err)
+			}
+		}
+	}
 }

@@ -63,6 +63,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = write.Close()
 		return nil, err
 	}
+	if err := s.backfillUserKeys(ctx); err != nil {
+		_ = write.Close()
+		return nil, err
+	}
 	params.Set("_query_only", "1")
 	params.Del("_txlock")
 	read, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode())

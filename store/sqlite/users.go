@@ -10,7 +10,7 @@ import (
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
-const userColumns = `id, email, username, password_hash, coalesce(external_id, ''), blocked, created_at, updated_at, password_changed_at`
+const userColumns = `id, email, username, password_hash, coalesce(external_id, ''), confirmed, blocked, created_at, updated_at, password_changed_at`
 
 // scanUser reads the userColumns of one row.
 func scanUser(row rowScanner) (*sessionmanager.User, error) {
@@ -19,7 +19,7 @@ func scanUser(row rowScanner) (*sessionmanager.User, error) {
 		created                  int64
 		updated, passwordChanged sql.NullInt64
 	)
-	if err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.ExternalID, &u.Blocked, &created, &updated, &passwordChanged); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.ExternalID, &u.Confirmed, &u.Blocked, &created, &updated, &passwordChanged); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = timeOf(created)
@@ -39,10 +39,10 @@ func (s *Store) CreateUser(ctx context.Context, u *sessionmanager.User) error {
 		return sessionmanager.InvalidFields(map[string]string{"id": "and createdAt are required"})
 	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO users
-		(id, email, email_key, username, username_key, password_hash, external_id, blocked, created_at, updated_at, password_changed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, strings.ToLower(u.Email), u.Username, strings.ToLower(u.Username), u.PasswordHash,
-		nullText(u.ExternalID), u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt))
+		(id, email, email_key, username, username_key, key_form, password_hash, external_id, confirmed, blocked, created_at, updated_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, sessionmanager.IdentityKey(u.Email), u.Username, sessionmanager.IdentityKey(u.Username), u.PasswordHash,
+		nullText(u.ExternalID), u.Confirmed, u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt))
 	if isUnique(err) {
 		return userConflict()
 	}
@@ -69,9 +69,9 @@ func (s *Store) UserByID(ctx context.Context, id string) (*sessionmanager.User, 
 	return s.userWhere(ctx, s.read, `id = ?`, id)
 }
 
-// UserByIdentifier finds a user by email or username, case-insensitively.
+// UserByIdentifier finds a user by the identity key of its email or username.
 func (s *Store) UserByIdentifier(ctx context.Context, identifier string) (*sessionmanager.User, error) {
-	key := strings.ToLower(identifier)
+	key := sessionmanager.IdentityKey(identifier)
 	if key == "" {
 		return nil, notFound("user")
 	}
@@ -91,16 +91,19 @@ func (s *Store) UserByExternalID(ctx context.Context, externalID string) (*sessi
 func (s *Store) UpdateUser(ctx context.Context, id string, upd sessionmanager.UserUpdate) (*sessionmanager.User, error) {
 	var w where
 	if upd.Email != nil {
-		w.add(`email = ?, email_key = ?`, *upd.Email, strings.ToLower(*upd.Email))
+		w.add(`email = ?, email_key = ?`, *upd.Email, sessionmanager.IdentityKey(*upd.Email))
 	}
 	if upd.Username != nil {
-		w.add(`username = ?, username_key = ?`, *upd.Username, strings.ToLower(*upd.Username))
+		w.add(`username = ?, username_key = ?`, *upd.Username, sessionmanager.IdentityKey(*upd.Username))
 	}
 	if upd.PasswordHash != nil {
 		w.add(`password_hash = ?`, *upd.PasswordHash)
 	}
 	if upd.Blocked != nil {
 		w.add(`blocked = ?`, *upd.Blocked)
+	}
+	if upd.Confirmed != nil {
+		w.add(`confirmed = ?`, *upd.Confirmed)
 	}
 	if upd.PasswordChangedAt != nil {
 		w.add(`password_changed_at = ?`, micro(*upd.PasswordChangedAt))
@@ -153,4 +156,31 @@ func (s *Store) ListUsers(ctx context.Context, f sessionmanager.UserFilter) ([]*
 		return encodeCursor(u.CreatedAt.UnixMicro(), u.ID)
 	})
 	return users, next, nil
+}
+
+// backfillUserKeys rewrites the identity keys of rows migrated from the
+// lower-cased form (key_form 0), oldest first, so the older of two
+// existing look-alike accounts gets the key. The newer keeps its old key
+// (it cannot share one) and shows as a look-alike in admin views.
+func (s *Store) backfillUserKeys(ctx context.Context) error {
+	for {
+		type row struct{ id, email, username string }
+		rows, err := queryAll(ctx, s.write, "backfill user keys", func(r rowScanner) (row, error) {
+			var x row
+			return x, r.Scan(&x.id, &x.email, &x.username)
+		}, `SELECT id, email, username FROM users WHERE key_form = 0 ORDER BY created_at, id LIMIT 500`)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		for _, x := range rows {
+			_, err := s.write.ExecContext(ctx, `UPDATE users SET email_key = ?, username_key = ?, key_form = 1 WHERE id = ?`,
+				sessionmanager.IdentityKey(x.email), sessionmanager.IdentityKey(x.username), x.id)
+			if isUnique(err) {
+				_, err = s.write.ExecContext(ctx, `UPDATE users SET key_form = 1 WHERE id = ?`, x.id)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: backfill user keys: %w", err)
+			}
+		}
+	}
 }
