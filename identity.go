@@ -82,6 +82,9 @@ func identityProblem(s string) string {
 	if p := textProblem(s); p != "" {
 		return p
 	}
+	if s == "" {
+		return "is required"
+	}
 	if _, err := precis.UsernameCaseMapped.String(s); err != nil {
 		return "contains characters that are not allowed (spaces, control, zero-width or bidi characters)"
 	}

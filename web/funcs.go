@@ -28,6 +28,8 @@ func templateFuncs() template.FuncMap {
 		"pretty":      prettyJSON,
 		"reasonLabel": reasonLabel,
 		"eventLabel":  eventLabel,
+		"lookalike":   sm.LooksAlike,
+		"identityKey": sm.IdentityKey,
 		"eventReason": eventReason,
 		"dict":        dict,
 		"short":       func(id string) string { return shorten(id, 10) },

@@ -430,3 +430,22 @@ func TestAnonymousActionRefused(t *testing.T) {
 		t.Fatal("an anonymous request ended a session")
 	}
 }
+
+// TestLookalikeUserShown: the dashboard shows the name a look-alike
+// username is unique as, next to its raw form.
+func TestLookalikeUserShown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := e.manager.Now()
+	if err := e.store.CreateUser(ctx, &sm.User{ID: "u-fw", Email: "zoe@example.com", Username: "ｚｏｅ", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	c.signIn()
+	for _, path := range []string{"/admin/users", "/admin/users/u-fw"} {
+		_, body := c.get(path)
+		if !strings.Contains(body, "ｚｏｅ") || !strings.Contains(body, "looks like zoe") {
+			t.Errorf("%s does not show the raw name and its key", path)
+		}
+	}
+}

@@ -12,6 +12,57 @@ var userTests = []namedTest{
 	{"Duplicates", testUserDuplicates},
 	{"Update", testUserUpdate},
 	{"ListSearchAndCursor", testUserList},
+	{"IdentityKeyUnique", testUserIdentityKey},
+	{"Confirmed", testUserConfirmed},
+}
+
+// testUserIdentityKey: uniqueness and lookup go through IdentityKey, so a
+// name that only looks like a taken one (full width, Cyrillic or Greek
+// look-alike letters, invisible characters) is a duplicate, and finds the
+// one account.
+func testUserIdentityKey(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	for name, u := range map[string]*sessionmanager.User{
+		"full-width username":    {ID: "u-2", Email: "a2@example.com", Username: "ａｌｉｃｅ", CreatedAt: t0},
+		"Cyrillic username":      {ID: "u-3", Email: "a3@example.com", Username: "аӏісе", CreatedAt: t0},
+		"zero-width in username": {ID: "u-4", Email: "a4@example.com", Username: "al\u200bice", CreatedAt: t0},
+		"Greek in username":      {ID: "u-5", Email: "a5@example.com", Username: "\u03b1lice", CreatedAt: t0},
+		"full-width email":       {ID: "u-6", Email: "ａlice@example.com", Username: "other6", CreatedAt: t0},
+		"Cyrillic in email":      {ID: "u-7", Email: "\u0430lice@example.com", Username: "other7", CreatedAt: t0},
+		"bidi in email":          {ID: "u-8", Email: "alice\u202e@example.com", Username: "other8", CreatedAt: t0},
+	} {
+		requireCode(t, s.CreateUser(ctx, u), sessionmanager.ECONFLICT, name)
+	}
+	for _, id := range []string{"ＡＬＩＣＥ", "аӏісе", "ａlice@example.com", "AL\u200bICE@EXAMPLE.COM"} {
+		u, err := s.UserByIdentifier(ctx, id)
+		noErr(t, err, "lookup %q", id)
+		check(t, u.ID == "u-1", "lookup %q found %s", id, u.ID)
+	}
+	// The raw form is kept as it was given.
+	newUser(t, s, "u-9", "zoe@example.com", "ｚｏｅ")
+	u, err := s.UserByIdentifier(ctx, "zoe")
+	noErr(t, err)
+	check(t, u.ID == "u-9" && u.Username == "ｚｏｅ", "raw username: %+v", u)
+	other := "ZOE"
+	_, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{Username: &other})
+	requireCode(t, err, sessionmanager.ECONFLICT, "rename to a look-alike of another user")
+}
+
+// testUserConfirmed: Confirmed is stored, read and updated.
+func testUserConfirmed(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	noErr(t, s.CreateUser(ctx, &sessionmanager.User{ID: "u-1", Email: "a@example.com", Username: "a", Confirmed: true, CreatedAt: t0, UpdatedAt: t0}))
+	newUser(t, s, "u-2", "b@example.com", "b")
+	a, err := s.UserByID(ctx, "u-1")
+	noErr(t, err)
+	b, err := s.UserByID(ctx, "u-2")
+	noErr(t, err)
+	check(t, a.Confirmed && !b.Confirmed, "confirmed: %v %v", a.Confirmed, b.Confirmed)
+	yes := true
+	b, err = s.UpdateUser(ctx, "u-2", sessionmanager.UserUpdate{Confirmed: &yes})
+	noErr(t, err)
+	check(t, b.Confirmed && b.PasswordHash != "", "confirmed by update, the rest kept: %+v", b)
 }
 
 func testUserCreateRead(t *testing.T, s sessionmanager.FullStore) {
