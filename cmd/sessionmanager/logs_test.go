@@ -17,7 +17,8 @@ import (
 // session and fires a signed webhook alert, magic link request and
 // sign-in, admin API calls, logout, shutdown) and then searches everything
 // the service wrote (stdout and stderr) for every secret it handled:
-// passwords, access and refresh tokens, the magic link token, the admin API
+// passwords, access and refresh tokens, the magic link token, the email
+// confirmation token and password-reset code, the admin API
 // token, the webhook secret and SESSION_ENCRYPTION_KEY, in full and by
 // their last 16 characters (a truncated token is still a leak).
 func TestNoSecretInLogs(t *testing.T) {
@@ -28,6 +29,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	s, box := startMagicServer(t, map[string]string{
 		"SM_LOG_LEVEL": "debug", "SESSION_ENCRYPTION_KEY": key, "SM_REFRESH_GRACE": "1s",
 		"SM_MAGIC_LINK_PER_IP": "1000", "LICENSE_KEY": testLicense(t, license.EditionAdvanced),
+		"SM_EMAIL_CONFIRMATION_URL": confirmBase, "SM_RESET_PASSWORD_URL": resetBase,
 	})
 	secrets := map[string]string{
 		"SESSION_ENCRYPTION_KEY": key, "admin password": s.env["SM_ADMIN_PASSWORD"],
@@ -51,6 +53,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	}
 	reg := s.register(t, "lena")
 	add("register", reg)
+	secrets["confirmation token"] = tokenIn(t, box.waitFor(t, "lena@example.com"), confirmPattern, "confirmation")
 	if code, _, _ := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": "lena", "password": secrets["wrong password"]}); code != 400 && code != 401 {
 		t.Errorf("wrong password: %d", code)
 	}
@@ -73,6 +76,11 @@ func TestNoSecretInLogs(t *testing.T) {
 		t.Errorf("reuse: %d %v", code, body)
 	}
 	rc.waitAlert(t, "session.refresh_reuse")
+	// Before the magic link: it proves lena's email, which voids the
+	// password nobody had proven and ends her other sessions.
+	if code, _, body := s.call("POST", "/api/auth/change-password", str(login, "jwt"), map[string]any{"currentPassword": "correct horse battery", "password": secrets["new password"], "passwordConfirmation": secrets["new password"]}); code != 200 {
+		t.Errorf("change password: %d %v", code, body)
+	}
 	tok := s.requestLink(t, box, "lena@example.com")
 	secrets["magic link token"] = tok
 	code, _, ml := s.call("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok})
@@ -84,9 +92,15 @@ func TestNoSecretInLogs(t *testing.T) {
 	if code, _, _ := s.call("POST", "/api/auth/logout", str(ml, "jwt"), nil); code != 200 {
 		t.Errorf("logout: %d", code)
 	}
-	if code, _, body := s.call("POST", "/api/auth/change-password", str(login, "jwt"), map[string]any{"currentPassword": "correct horse battery", "password": secrets["new password"], "passwordConfirmation": secrets["new password"]}); code != 200 {
-		t.Errorf("change password: %d %v", code, body)
+	// A password reset: the code, the new password and the tokens.
+	s.call("POST", "/api/auth/forgot-password", "", map[string]any{"email": "lena@example.com"})
+	secrets["reset code"] = tokenIn(t, box.waitFor(t, "lena@example.com"), resetPattern, "code")
+	secrets["reset password"] = "a reset horse battery staple"
+	code, _, reset := s.call("POST", "/api/auth/reset-password", "", map[string]any{"code": secrets["reset code"], "password": secrets["reset password"], "passwordConfirmation": secrets["reset password"]})
+	if code != 200 {
+		t.Errorf("reset: %d %v", code, reset)
 	}
+	add("reset", reset)
 	s.call("GET", "/api/admin/sessions", write, nil)
 	s.call("GET", "/api/admin/audit", write, nil)
 	s.call("GET", "/api/users/me", "eyJhbGciOiJub25lIn0.forged.x", nil)
