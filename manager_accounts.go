@@ -26,9 +26,10 @@ const (
 	// EventEmailProven: the email's owner proved it (magic link, password
 	// reset) on an account whose password nobody had proven: that password
 	// and every other session of the account ended.
-	EventEmailProven          = "user.email_proven"
-	EventAccountTokenSent     = "account_token.sent"
-	EventPasswordResetRequest = "user.password_reset_requested"
+	EventEmailProven = "user.email_proven"
+	// EventAccountTokenSent: a confirmation or reset token was issued
+	// (data.purpose says which).
+	EventAccountTokenSent = "account_token.sent"
 )
 
 // AccountOptions are the rules of the confirmation and password-reset

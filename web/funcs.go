@@ -252,6 +252,8 @@ var eventLabels = map[string]string{
 	sm.EventUserRegistered: "Registered", sm.EventUserBlocked: "User blocked", sm.EventUserUnblocked: "User unblocked",
 	sm.EventPasswordChanged: "Password changed", sm.EventUserErased: "User erased", sm.EventSettingsChanged: "Settings changed",
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",
+	sm.EventEmailConfirmed: "Email confirmed", sm.EventEmailProven: "Email proven, unproven password voided",
+	sm.EventAccountTokenSent: "Account email sent",
 }
 
 func eventLabel(typ string) string {
