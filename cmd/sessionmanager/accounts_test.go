@@ -457,3 +457,19 @@ func TestGeofencedRegistrationCreatesNoUser(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountEmailsUnconfigured: without the account emails configured the
+// setting that would need them is refused (naming it) and the requests
+// that would send them answer 503, never a silent "sent".
+func TestAccountEmailsUnconfigured(t *testing.T) {
+	s := startServer(t, nil)
+	code, _, out := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"requireEmailConfirmation":true}`)
+	if code != 400 || fieldsOf(out)["requireEmailConfirmation"] == nil {
+		t.Errorf("requireEmailConfirmation without the email: %d %v", code, out)
+	}
+	for _, path := range []string{"/api/auth/forgot-password", "/api/auth/send-email-confirmation"} {
+		if code, _, out := s.call("POST", path, "", map[string]any{"email": "ada@example.com"}); code != 503 || errReason(out) != "not_configured" {
+			t.Errorf("%s unconfigured: %d %v", path, code, out)
+		}
+	}
+}
