@@ -217,10 +217,10 @@ func (m *Manager) IssueEmailConfirmation(ctx context.Context, email string, clie
 	return m.issueAccountToken(ctx, u, TokenConfirmEmail, client)
 }
 
-// ConfirmEmail spends a confirmation token: the account's email is proven.
-// The link was sent for the sign-up it confirms (the email names it and
-// says to ignore it if it was not you), so that sign-up's password and
-// sessions stay; proving the email any other way voids them (proveEmail).
+// ConfirmEmail spends a confirmation token: the account's email is proven
+// (Strapi's confirmed) and the sign-up's password works where the settings
+// require a confirmed email. The password stays unproven: the click may be
+// a mail scanner's, so a later magic link still voids it (proveEmail).
 func (m *Manager) ConfirmEmail(ctx context.Context, token string, client ClientInfo) (*User, error) {
 	u, err := m.consumeAccountToken(ctx, TokenConfirmEmail, token, "confirmation", "Invalid token")
 	if err != nil {
@@ -270,8 +270,8 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 	if err != nil {
 		return nil, err
 	}
-	now, yes := m.clock.Now(), true
-	if u, err = m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, Confirmed: &yes, PasswordChangedAt: &now, UpdatedAt: now}); err != nil {
+	now, yes, no := m.clock.Now(), true, false
+	if u, err = m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, Confirmed: &yes, PasswordUnproven: &no, PasswordChangedAt: &now, UpdatedAt: now}); err != nil {
 		return nil, err
 	}
 	actor := Actor{Type: ActorUser, ID: u.ID, IP: ipText(client.IP.Unmap())}
@@ -283,21 +283,21 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 	return m.StartSession(ctx, u, AuthPassword, client)
 }
 
-// proveEmail runs when the email's owner proves it by a route other than
-// the confirmation of the sign-up (a magic link): on an account whose
-// password nobody proved, that password is voided and every session ends
-// before the prover's own session starts, so whoever registered the
-// address first (an attacker pre-hijacking it) is out. It returns the
-// account as it now is.
+// proveEmail runs when the email's owner proves it by a magic link: a
+// password nobody proved (chosen at sign-up, even if a confirmation link
+// was followed since: mail scanners follow links) is voided and every
+// session of the account ends before the prover's own session starts, so
+// whoever registered the address first (an attacker pre-hijacking it) is
+// out. It returns the account as it now is.
 func (m *Manager) proveEmail(ctx context.Context, u *User, client ClientInfo) (*User, error) {
-	if u.Confirmed {
+	voided := u.PasswordUnproven && u.PasswordHash != ""
+	if u.Confirmed && !voided {
 		return u, nil
 	}
-	now, yes, none := m.clock.Now(), true, ""
+	now, yes, no, none := m.clock.Now(), true, false, ""
 	upd := UserUpdate{Confirmed: &yes, UpdatedAt: now}
-	voided := u.PasswordHash != ""
 	if voided {
-		upd.PasswordHash, upd.PasswordChangedAt = &none, &now
+		upd.PasswordHash, upd.PasswordUnproven, upd.PasswordChangedAt = &none, &no, &now
 	}
 	u, err := m.store.UpdateUser(ctx, u.ID, upd)
 	if err != nil {

@@ -113,7 +113,7 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 		return nil, err
 	}
 	now := m.clock.Now()
-	u := &User{ID: newID(), Email: in.Email, Username: in.Username, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := &User{ID: newID(), Email: in.Email, Username: in.Username, PasswordHash: hash, PasswordUnproven: true, CreatedAt: now, UpdatedAt: now}
 	check, err := m.checkLogin(ctx, u, AuthPassword, client, true)
 	if err != nil {
 		return nil, err

@@ -18,10 +18,15 @@ type User struct {
 	// Confirmed is true once the email is proven (confirmation link, magic
 	// link, password reset) or came from a trusted system. A password
 	// sign-up starts unconfirmed.
-	Confirmed bool      `json:"confirmed"`
-	Blocked   bool      `json:"blocked"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Confirmed bool `json:"confirmed"`
+	// PasswordUnproven marks a password set by someone who had not proven
+	// the email (at sign-up; a confirmation link proves the email, not
+	// who chose the password, and mail scanners follow links). The next
+	// proof by a magic link voids it; a password reset replaces it.
+	PasswordUnproven bool      `json:"passwordUnproven,omitempty"`
+	Blocked          bool      `json:"blocked"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 	// PasswordChangedAt is zero until the first password change.
 	PasswordChangedAt time.Time `json:"passwordChangedAt,omitzero"`
 }
@@ -53,6 +58,7 @@ type UserUpdate struct {
 	PasswordHash      *string
 	Blocked           *bool
 	Confirmed         *bool
+	PasswordUnproven  *bool
 	PasswordChangedAt *time.Time
 	UpdatedAt         time.Time
 }

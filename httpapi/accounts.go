@@ -59,6 +59,12 @@ func (c *AccountMailConfig) urlFor(purpose string) (base, param string) {
 	return c.ConfirmURL, "confirmation"
 }
 
+// sends reports whether emails of the purpose are configured.
+func (c *AccountMailConfig) sends(purpose string) bool {
+	base, _ := c.urlFor(purpose)
+	return base != ""
+}
+
 // sendAccountMail emails a grant after the response, retrying a failed
 // send; failures are logged without the token.
 func (s *server) sendAccountMail(ctx context.Context, grant *sm.AccountGrant) {
@@ -114,7 +120,7 @@ func (q emailRequest) Valid() map[string]string {
 // happen after the response.
 func (s *server) handleAccountMailRequest(purpose string, answer func(email string) any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if base, _ := s.Accounts.urlFor(purpose); base == "" {
+		if !s.Accounts.sends(purpose) {
 			what := "password reset by email (SM_RESET_PASSWORD_URL and SMTP_URL)"
 			if purpose == sm.TokenConfirmEmail {
 				what = "email confirmation (SM_EMAIL_CONFIRMATION_URL and SMTP_URL)"

@@ -118,7 +118,7 @@ func (s *server) handleRegister() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if grant := res.Confirmation; grant != nil {
+		if grant := res.Confirmation; grant != nil && s.Accounts.sends(grant.Purpose) {
 			s.afterResponse(r, "confirmation email", func(ctx context.Context) { s.sendAccountMail(ctx, grant) })
 		}
 		if res.Session == nil {

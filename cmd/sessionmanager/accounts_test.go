@@ -90,59 +90,75 @@ func stores(t *testing.T, run func(t *testing.T, store string)) {
 }
 
 // TestAccountPreHijackEndsAtMagicLink: an attacker registers the victim's
-// email with a password (unconfirmed) and keeps a session; when the victim
-// signs in by magic link, the attacker's password and session die, and the
-// victim's session is the one that works.
+// email with a password and keeps a session; when the victim signs in by
+// magic link, the attacker's password and session die, and the victim's
+// session is the one that works. The same holds when a mail scanner
+// followed the confirmation link first (it confirms the email, not who
+// chose the password).
 func TestAccountPreHijackEndsAtMagicLink(t *testing.T) {
 	stores(t, func(t *testing.T, store string) {
-		s, box := startAccountServer(t, store)
-		const victim = "victim@example.com"
-		attackerPass := "attacker horse battery"
-		code, _, reg := s.call("POST", "/api/auth/local/register", "", map[string]any{"username": "victim", "email": victim, "password": attackerPass})
-		if code != 200 || str(reg, "jwt") == "" {
-			t.Fatalf("attacker register: %d %v", code, reg)
-		}
-		if u := reg["user"].(map[string]any); u["confirmed"] != false {
-			t.Fatalf("a password sign-up says confirmed: %v", u)
-		}
-		attackerJWT, attackerRefresh := str(reg, "jwt"), str(reg, "refreshToken")
-		if code, _, _ := s.call("GET", "/api/users/me", attackerJWT, nil); code != 200 {
-			t.Fatalf("attacker session before: %d", code)
-		}
-		// The confirmation email reaches the victim; they ignore it.
-		tokenIn(t, box.waitFor(t, victim), confirmPattern, "confirmation")
-
-		tok := s.requestLink(t, box, victim)
-		code, _, login := s.call("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok})
-		if code != 200 {
-			t.Fatalf("victim magic link: %d %v", code, login)
-		}
-		if u := login["user"].(map[string]any); u["confirmed"] != true {
-			t.Errorf("after the magic link the email is not confirmed: %v", u)
-		}
-		victimJWT := str(login, "jwt")
-
-		if code, h, _ := s.call("GET", "/api/users/me", attackerJWT, nil); code != 401 || h.Get("X-Session-Terminated-Reason") != "password_changed" {
-			t.Errorf("attacker access token after the victim's proof: %d %q", code, h.Get("X-Session-Terminated-Reason"))
-		}
-		if code, _, out := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": attackerRefresh}); code != 401 {
-			t.Errorf("attacker refresh after the victim's proof: %d %v", code, out)
-		}
-		if code, _, out := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": victim, "password": attackerPass}); code != 400 || errReason(out) != "invalid_credentials" {
-			t.Errorf("attacker password after the victim's proof: %d %v", code, out)
-		}
-		if code, _, me := s.call("GET", "/api/users/me", victimJWT, nil); code != 200 || me["confirmed"] != true {
-			t.Errorf("victim session: %d %v", code, me)
-		}
-		// A second magic link (the email already proven) ends nothing.
-		tok = s.requestLink(t, box, victim)
-		if code, _, out := s.call("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok}); code != 200 {
-			t.Fatalf("second magic link: %d %v", code, out)
-		}
-		if code, _, _ := s.call("GET", "/api/users/me", victimJWT, nil); code != 200 {
-			t.Errorf("a later magic link ended the victim's first session: %d", code)
+		for _, scanned := range []bool{false, true} {
+			t.Run(map[bool]string{false: "link ignored", true: "link followed by a scanner"}[scanned], func(t *testing.T) {
+				preHijack(t, store, scanned)
+			})
 		}
 	})
+}
+
+func preHijack(t *testing.T, store string, scanned bool) {
+	s, box := startAccountServer(t, store)
+	const victim = "victim@example.com"
+	attackerPass := "attacker horse battery"
+	code, _, reg := s.call("POST", "/api/auth/local/register", "", map[string]any{"username": "victim", "email": victim, "password": attackerPass})
+	if code != 200 || str(reg, "jwt") == "" {
+		t.Fatalf("attacker register: %d %v", code, reg)
+	}
+	if u := reg["user"].(map[string]any); u["confirmed"] != false {
+		t.Fatalf("a password sign-up says confirmed: %v", u)
+	}
+	attackerJWT, attackerRefresh := str(reg, "jwt"), str(reg, "refreshToken")
+	if code, _, _ := s.call("GET", "/api/users/me", attackerJWT, nil); code != 200 {
+		t.Fatalf("attacker session before: %d", code)
+	}
+	// The confirmation email reaches the victim; they ignore it, or
+	// their mail scanner follows the link.
+	ctok := tokenIn(t, box.waitFor(t, victim), confirmPattern, "confirmation")
+	if scanned {
+		if code, _, out := s.getNoRedirect("/api/auth/email-confirmation?confirmation=" + url.QueryEscape(ctok)); code != 302 {
+			t.Fatalf("scanner follows the confirmation link: %d %v", code, out)
+		}
+	}
+
+	tok := s.requestLink(t, box, victim)
+	code, _, login := s.call("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok})
+	if code != 200 {
+		t.Fatalf("victim magic link: %d %v", code, login)
+	}
+	if u := login["user"].(map[string]any); u["confirmed"] != true {
+		t.Errorf("after the magic link the email is not confirmed: %v", u)
+	}
+	victimJWT := str(login, "jwt")
+
+	if code, h, _ := s.call("GET", "/api/users/me", attackerJWT, nil); code != 401 || h.Get("X-Session-Terminated-Reason") != "password_changed" {
+		t.Errorf("attacker access token after the victim's proof: %d %q", code, h.Get("X-Session-Terminated-Reason"))
+	}
+	if code, _, out := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": attackerRefresh}); code != 401 {
+		t.Errorf("attacker refresh after the victim's proof: %d %v", code, out)
+	}
+	if code, _, out := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": victim, "password": attackerPass}); code != 400 || errReason(out) != "invalid_credentials" {
+		t.Errorf("attacker password after the victim's proof: %d %v", code, out)
+	}
+	if code, _, me := s.call("GET", "/api/users/me", victimJWT, nil); code != 200 || me["confirmed"] != true {
+		t.Errorf("victim session: %d %v", code, me)
+	}
+	// A second magic link (the email already proven) ends nothing.
+	tok = s.requestLink(t, box, victim)
+	if code, _, out := s.call("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok}); code != 200 {
+		t.Fatalf("second magic link: %d %v", code, out)
+	}
+	if code, _, _ := s.call("GET", "/api/users/me", victimJWT, nil); code != 200 {
+		t.Errorf("a later magic link ended the victim's first session: %d", code)
+	}
 }
 
 // TestEmailConfirmationFlow: with requireEmailConfirmation a sign-up gets

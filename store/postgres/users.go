@@ -12,12 +12,12 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-const userColumns = `id, email, username, password_hash, external_id, confirmed, blocked, created_at, updated_at, password_changed_at`
+const userColumns = `id, email, username, password_hash, external_id, confirmed, password_unproven, blocked, created_at, updated_at, password_changed_at`
 
 // scanUser reads a row of userColumns.
 func scanUser(row pgx.Row) (*sm.User, error) {
 	var u sm.User
-	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, textOrEmpty{&u.ExternalID}, &u.Confirmed, &u.Blocked,
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, textOrEmpty{&u.ExternalID}, &u.Confirmed, &u.PasswordUnproven, &u.Blocked,
 		utc(&u.CreatedAt), utc(&u.UpdatedAt), utc(&u.PasswordChangedAt))
 	if err != nil {
 		return nil, err
@@ -30,8 +30,8 @@ func (s *Store) CreateUser(ctx context.Context, u *sm.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`, email_key, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Confirmed, u.Blocked,
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`, email_key, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.Blocked,
 		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt), sm.IdentityKey(u.Email), sm.IdentityKey(u.Username))
 	return mapErr(err, "user")
 }
@@ -94,6 +94,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd sm.UserUpdate) (*
 	}
 	if upd.Confirmed != nil {
 		set("confirmed", *upd.Confirmed)
+	}
+	if upd.PasswordUnproven != nil {
+		set("password_unproven", *upd.PasswordUnproven)
 	}
 	if upd.PasswordChangedAt != nil {
 		set("password_changed_at", nullTime(*upd.PasswordChangedAt))

@@ -49,7 +49,7 @@ func testUserIdentityKey(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, err, sessionmanager.ECONFLICT, "rename to a look-alike of another user")
 }
 
-// testUserConfirmed: Confirmed is stored, read and updated.
+// testUserConfirmed: Confirmed and PasswordUnproven are stored, read and updated.
 func testUserConfirmed(t *testing.T, s sessionmanager.FullStore) {
 	ctx := t.Context()
 	noErr(t, s.CreateUser(ctx, &sessionmanager.User{ID: "u-1", Email: "a@example.com", Username: "a", Confirmed: true, CreatedAt: t0, UpdatedAt: t0}))
@@ -63,6 +63,13 @@ func testUserConfirmed(t *testing.T, s sessionmanager.FullStore) {
 	b, err = s.UpdateUser(ctx, "u-2", sessionmanager.UserUpdate{Confirmed: &yes})
 	noErr(t, err)
 	check(t, b.Confirmed && b.PasswordHash != "", "confirmed by update, the rest kept: %+v", b)
+	b, err = s.UpdateUser(ctx, "u-2", sessionmanager.UserUpdate{PasswordUnproven: &yes})
+	noErr(t, err)
+	check(t, b.PasswordUnproven && b.Confirmed, "password unproven by update: %+v", b)
+	noErr(t, s.CreateUser(ctx, &sessionmanager.User{ID: "u-3", Email: "c@example.com", Username: "c", PasswordHash: "$x", PasswordUnproven: true, CreatedAt: t0, UpdatedAt: t0}))
+	c, err := s.UserByID(ctx, "u-3")
+	noErr(t, err)
+	check(t, c.PasswordUnproven && !c.Confirmed, "password unproven at creation: %+v", c)
 }
 
 func testUserCreateRead(t *testing.T, s sessionmanager.FullStore) {

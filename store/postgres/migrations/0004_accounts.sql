@@ -7,6 +7,10 @@
 -- and the password that nobody proved.
 ALTER TABLE users ADD COLUMN confirmed boolean NOT NULL DEFAULT false;
 UPDATE users SET confirmed = true WHERE password_hash = '';
+-- password_unproven: the password was chosen by someone who had not proven
+-- the email; the next magic-link proof voids it.
+ALTER TABLE users ADD COLUMN password_unproven boolean NOT NULL DEFAULT false;
+UPDATE users SET password_unproven = true WHERE password_hash <> '';
 
 -- email_key / username_key hold sessionmanager.IdentityKey (NFKC, case
 -- folded, no format characters, look-alike letters mapped): uniqueness and

@@ -7,6 +7,10 @@
 -- and the password that nobody proved.
 ALTER TABLE users ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
 UPDATE users SET confirmed = 1 WHERE password_hash = '';
+-- password_unproven: the password was chosen by someone who had not proven
+-- the email; the next magic-link proof voids it.
+ALTER TABLE users ADD COLUMN password_unproven INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET password_unproven = 1 WHERE password_hash <> '';
 
 -- key_form: 0 = email_key/username_key are only lower-cased (0001); 1 =
 -- they hold sessionmanager.IdentityKey (NFKC, case folded, no format
