@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ func TestNoSecretInLogs(t *testing.T) {
 	reg := s.register(t, "lena")
 	add("register", reg)
 	secrets["confirmation token"] = tokenIn(t, box.waitFor(t, "lena@example.com"), confirmPattern, "confirmation")
+	s.getNoRedirect("/api/auth/email-confirmation?confirmation=" + url.QueryEscape(secrets["confirmation token"]))
+	s.getNoRedirect("/api/auth/email-confirmation?confirmation=" + url.QueryEscape(secrets["confirmation token"])) // spent: refused
 	if code, _, _ := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": "lena", "password": secrets["wrong password"]}); code != 400 && code != 401 {
 		t.Errorf("wrong password: %d", code)
 	}
