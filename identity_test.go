@@ -33,3 +33,10 @@ func TestIdentityProblem(t *testing.T) {
 		t.Error("textProblem")
 	}
 }
+
+// BenchmarkIdentityKey is the cost every user write and lookup adds.
+func BenchmarkIdentityKey(b *testing.B) {
+	for b.Loop() {
+		_ = IdentityKey("Alice.Smith+tag@Example.com")
+	}
+}
