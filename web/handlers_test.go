@@ -400,8 +400,17 @@ func TestGeofenceSettings(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("save policy: %d", resp.StatusCode)
 	}
-	if st, _ := e.manager.Settings(ctx); st.ScoreThreshold != 55 || st.Actions.VPN != sm.ActionBlock || st.MaxSessionsPerUser != 3 {
+	if st, _ := e.manager.Settings(ctx); st.ScoreThreshold != 55 || st.Actions.VPN != sm.ActionBlock || st.MaxSessionsPerUser != 3 || st.RequireEmailConfirmation {
 		t.Fatalf("policy not stored: %+v", st)
+	}
+	if resp, _ = c.post("/admin/settings/policy", policyForm("requireEmailConfirmation", "on")); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("require confirmation: %d", resp.StatusCode)
+	}
+	if st, _ := e.manager.Settings(ctx); !st.RequireEmailConfirmation {
+		t.Fatal("requireEmailConfirmation not stored")
+	}
+	if _, body = c.get("/admin/settings"); !strings.Contains(body, `name="requireEmailConfirmation" checked`) {
+		t.Error("the settings page does not show requireEmailConfirmation on")
 	}
 }
 

@@ -289,7 +289,7 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		actions[k] = a
 	}
-	patch := map[string]any{"actions": actions}
+	patch := map[string]any{"actions": actions, "requireEmailConfirmation": r.PostFormValue("requireEmailConfirmation") == "on"}
 	if _, locked := s.d.Manager.FeatureLock(sm.FeatureAlerts); !locked {
 		patch["newSignInEmail"] = r.PostFormValue("newSignInEmail") == "on"
 	}
