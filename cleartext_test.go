@@ -27,10 +27,19 @@ func secretsRun(t *testing.T, e *env) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Account tokens: the sign-up's confirmation and a reset code.
+	if reg.Confirmation == nil {
+		t.Fatal("the sign-up has no confirmation token")
+	}
+	reset, err := e.m.IssuePasswordReset(e.ctx, "zoe@example.com", client)
+	if err != nil || reset == nil {
+		t.Fatalf("reset: %v", err)
+	}
 	if err := e.m.Flush(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 	return []string{reg.AccessToken, reg.RefreshToken, r1.AccessToken, r1.RefreshToken, login.AccessToken, login.RefreshToken, plain,
+		reg.Confirmation.Token, reset.Token,
 		"a long enough password",
 		// The JWT signature alone is as good as the token for a forger's replay.
 		reg.AccessToken[strings.LastIndexByte(reg.AccessToken, '.')+1:]}
