@@ -48,5 +48,9 @@ type Counter interface {
 	// expires window after its first increment.
 	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
 	Get(ctx context.Context, key string) (int64, error)
+	// Decr takes one back from key's live count (never below zero, window
+	// unchanged; nothing when the key is absent): an attempt reserved with
+	// Incr that turned out to be legitimate gives its reservation back.
+	Decr(ctx context.Context, key string) error
 	Reset(ctx context.Context, key string) error
 }

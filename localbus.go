@@ -96,6 +96,18 @@ func (c *MemoryCounter) Get(_ context.Context, key string) (int64, error) {
 	return v.n, nil
 }
 
+// Decr takes one back from key's live count, never below zero.
+func (c *MemoryCounter) Decr(_ context.Context, key string) error {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[key]; ok && now.Before(v.expires) && v.n > 0 {
+		v.n--
+		c.m[key] = v
+	}
+	return nil
+}
+
 // Reset forgets key.
 func (c *MemoryCounter) Reset(_ context.Context, key string) error {
 	c.mu.Lock()

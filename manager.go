@@ -55,7 +55,10 @@ type Config struct {
 	InstanceID string
 	// Throttle decides the progressive delay and refusal of logins from the
 	// failed-login counts of the account and the IP; nil never throttles.
-	Throttle func(failedAccount, failedIP int64) (delay time.Duration, refuse bool, retryAfter time.Duration)
+	Throttle ThrottleFunc
+	// AdminThrottle is Throttle for the dashboard's admin sign-in; nil
+	// applies DefaultAdminThrottle.
+	AdminThrottle ThrottleFunc
 	// ValidatePassword checks a new password against the policy; nil accepts any non-empty one.
 	ValidatePassword func(password string) error
 	// Leader runs fn only on the instance that holds the job's leadership;

@@ -12,8 +12,11 @@ import (
 // Failure counter keys. An IPv6 client is counted by its /64: one host
 // usually holds the whole /64, so counting by /128 would be no limit.
 func failKeyAccount(userID string) string { return "fail:acct:" + userID }
+
+// Every limit by address (API, magic links, dashboard) keys through here.
 func failKeyIP(ip netip.Addr) string {
-	if ip.Is6() && !ip.Is4In6() {
+	ip = ip.Unmap()
+	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return "fail:ip:" + p.String()
 	}
@@ -160,14 +163,16 @@ func registerProblems(in RegisterInput) error {
 }
 
 // Login checks a password and, when it matches and the policy allows the
-// login, starts a session. Failed logins are counted per account and per
-// IP; past the limits answers slow down and then refuse.
+// login, starts a session. Every attempt is counted per account and per IP
+// before the password is checked (reserveAttempt); past the limits answers
+// slow down and then refuse. A wrong password answers the same whether the
+// account exists, is active or is blocked; "blocked" (403) comes only
+// after the right password (docs/SECURITY.md).
 func (m *Manager) Login(ctx context.Context, identifier, password string, client ClientInfo) (*LoginResult, error) {
 	identifier = strings.TrimSpace(identifier)
 	if err := checkTexts("identifier", identifier, "password", password); err != nil {
 		return nil, err
 	}
-	ipKey := failKeyIP(client.IP)
 	u, uerr := m.store.UserByIdentifier(ctx, identifier)
 	if uerr != nil && !IsNotFound(uerr) {
 		return nil, uerr
@@ -176,28 +181,32 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	if u != nil {
 		acctKey = failKeyAccount(u.ID)
 	}
-	if err := m.throttleKeys(ctx, acctKey, ipKey); err != nil {
+	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, acctKey, failKeyIP(client.IP))
+	if err != nil {
 		return nil, err
 	}
 	if u == nil || u.PasswordHash == "" {
 		_, _ = m.cfg.Passwords.Verify(m.dummy(), password)
-		return nil, m.loginFailed(ctx, nil, acctKey, identifier, client, "unknown_user")
+		return nil, m.loginFailed(ctx, nil, identifier, client, "unknown_user")
 	}
 	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, password)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, m.loginFailed(ctx, u, acctKey, identifier, client, "wrong_password")
+		return nil, m.loginFailed(ctx, u, identifier, client, "wrong_password")
 	}
-	// A correct password clears the account's count (it only slows), never
-	// the IP's: an attacker's lockout stays theirs.
-	_ = m.fails.Reset(ctx, failKeyAccount(u.ID))
+	// Neither answer below is a success: the attempt stays counted, so such
+	// an account tests passwords no faster than an active one.
+	if u.Blocked {
+		return nil, blockedUser()
+	}
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).
 	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {
 		return nil, &Error{Code: EINVALID, Message: "Your account email is not confirmed", Reason: ReasonEmailNotConfirmed}
 	}
+	try.succeeded(ctx)
 	return m.StartSession(ctx, u, AuthPassword, client)
 }
 
@@ -209,45 +218,9 @@ func (m *Manager) dummy() string {
 	return m.dummyHash
 }
 
-// throttle applies the progressive delay, or refuses with 429, for a
-// known user (u) from the IP counted under ipKey.
-func (m *Manager) throttle(ctx context.Context, u *User, ipKey string) error {
-	return m.throttleKeys(ctx, failKeyAccount(u.ID), ipKey)
-}
-
-func (m *Manager) throttleKeys(ctx context.Context, acctKey, ipKey string) error {
-	if m.cfg.Throttle == nil {
-		return nil
-	}
-	acct, _ := m.fails.Get(ctx, acctKey)
-	var ipn int64
-	if ipKey != "" {
-		ipn, _ = m.fails.Get(ctx, ipKey)
-	}
-	delay, refuse, retry := m.cfg.Throttle(acct, ipn)
-	if refuse {
-		secs := int(retry / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
-		return &Error{Code: ETOOMANY, Message: "Too many failed logins; try again later", Reason: "too_many_attempts", RetryAfterSeconds: secs}
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-func (m *Manager) loginFailed(ctx context.Context, u *User, acctKey, identifier string, client ClientInfo, why string) error {
-	window := m.failWindow(ctx)
-	_, _ = m.fails.Incr(ctx, failKeyIP(client.IP), window)
-	_, _ = m.fails.Incr(ctx, acctKey, window)
+// loginFailed records a failed password login (its attempt was counted
+// when it was reserved) and answers Strapi's invalid credentials.
+func (m *Manager) loginFailed(ctx context.Context, u *User, identifier string, client ClientInfo, why string) error {
 	e := &Event{Type: EventLoginFailed, ActorType: ActorUser, IP: ipText(client.IP), UserAgent: client.UserAgent, Data: jsonObject("reason", why)}
 	if u != nil {
 		e.UserID, e.ActorID = u.ID, u.ID
@@ -322,7 +295,7 @@ type loginCheck struct {
 // exist yet (a registration is decided before the account is created).
 func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, client ClientInfo, signup bool) (*loginCheck, error) {
 	if u.Blocked {
-		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
+		return nil, blockedUser()
 	}
 	c := &loginCheck{now: m.clock.Now(), client: cleanClient(client)}
 	client = c.client
@@ -428,7 +401,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 		case voided:
 			return nil, invalidCredentials()
 		}
-		return nil, &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
+		return nil, blockedUser()
 	}
 	alertIn.Session = s
 	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,

@@ -122,12 +122,20 @@ func (m *Manager) IssueMagicLink(ctx context.Context, email string, client Clien
 }
 
 // VerifyMagicLink spends a sign-in link and starts a session with the
-// same pipeline as a password login (device, geo, risk, alerts). Of
+// same pipeline as a password login (device, geo, risk, alerts). Each
+// call is counted against the client's address first, like a password
+// attempt (the same counter and limits); a spent link gives it back. Of
 // concurrent calls with one token exactly one succeeds; the others, like an
 // expired or unknown link, get EINVALID with reason link_used, link_expired
 // or link_unknown.
 func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client ClientInfo) (*LoginResult, error) {
 	links, err := m.magicLinks()
+	if err != nil {
+		return nil, err
+	}
+	// Every verification counts against the address like a password
+	// attempt before the link is looked up; only a good link gives it back.
+	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, "", failKeyIP(client.IP.Unmap()))
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +146,7 @@ func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client Clie
 	if err != nil {
 		return nil, err
 	}
+	try.succeeded(ctx)
 	var u *User
 	if l.UserID != "" {
 		u, err = m.store.UserByID(ctx, l.UserID)

@@ -283,7 +283,8 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 		return wrong
 	}
 	// A stolen access token must not buy unlimited guesses of the password.
-	if err := m.throttleKeys(ctx, failKeyAccount(u.ID), ""); err != nil {
+	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, failKeyAccount(u.ID), "")
+	if err != nil {
 		return err
 	}
 	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, current)
@@ -291,9 +292,9 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	if !ok {
-		_, _ = m.fails.Incr(ctx, failKeyAccount(u.ID), m.failWindow(ctx))
 		return wrong
 	}
+	try.succeeded(ctx)
 	if m.cfg.ValidatePassword != nil {
 		if err := m.cfg.ValidatePassword(next); err != nil {
 			return &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}

@@ -71,6 +71,18 @@ func (c *LocalCounter) Get(_ context.Context, key string) (int64, error) {
 	return e.count, nil
 }
 
+// Decr takes one back from key's live count, never below zero.
+func (c *LocalCounter) Decr(_ context.Context, key string) error {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) && e.count > 0 {
+		e.count--
+		c.entries[key] = e
+	}
+	return nil
+}
+
 // Reset forgets key.
 func (c *LocalCounter) Reset(_ context.Context, key string) error {
 	c.mu.Lock()

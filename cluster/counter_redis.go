@@ -18,6 +18,15 @@ if redis.call('PTTL', KEYS[1]) < 0 then
 end
 return n`)
 
+// decrScript takes one back from a live positive count; an absent key stays
+// absent (DECR would create it at -1, without a TTL).
+var decrScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0`)
+
 // RedisCounter counts in fixed windows shared by every instance.
 type RedisCounter struct {
 	client *redis.Client
@@ -53,6 +62,15 @@ func (c *RedisCounter) Get(ctx context.Context, key string) (int64, error) {
 		return 0, sm.Errorf(sm.EUNAVAILABLE, "redis counter: get: %v", err)
 	}
 	return n, nil
+}
+
+// Decr takes one back from key's live count atomically, never below zero;
+// the window (TTL) is left as it is.
+func (c *RedisCounter) Decr(ctx context.Context, key string) error {
+	if err := decrScript.Run(ctx, c.client, []string{c.prefix + key}).Err(); err != nil {
+		return sm.Errorf(sm.EUNAVAILABLE, "redis counter: decr: %v", err)
+	}
+	return nil
 }
 
 // Reset forgets key.

@@ -36,6 +36,18 @@ var DefaultThrottleLimits = ThrottleLimits{
 	Window:           15 * time.Minute,
 }
 
+// AdminThrottleLimits are the limits of the dashboard's admin sign-in: an
+// address is refused after 10 failures in 15 minutes; an admin account
+// that failed 5 times is slowed like a user's, to one try per 8s per
+// address at most.
+var AdminThrottleLimits = ThrottleLimits{
+	AccountSlowAfter: 5,
+	IPRefuseAfter:    10,
+	BaseDelay:        250 * time.Millisecond,
+	MaxDelay:         8 * time.Second,
+	Window:           15 * time.Minute,
+}
+
 // ThrottleDecision is what to do with one login attempt.
 type ThrottleDecision struct {
 	// Delay is how long to hold the attempt before answering it.

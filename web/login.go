@@ -1,63 +1,25 @@
 package web
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// loginLimiter slows password guessing against the admin sign-in: at most
-// loginBurst failures per client address per loginWindow. It also remembers
-// the last TOTP step each admin used, so a code cannot be replayed.
+// loginLimiter remembers the last TOTP step each admin used, so a code
+// cannot be replayed. (Password guessing is limited by the Manager's shared
+// counter: ReserveAdminSignIn.)
 type loginLimiter struct {
-	now      func() time.Time
 	mu       sync.Mutex
-	failures map[string][]time.Time
 	lastStep map[string]int64
 }
 
-const (
-	loginBurst  = 10
-	loginWindow = 15 * time.Minute
-)
-
-func newLoginLimiter(now func() time.Time) *loginLimiter {
-	return &loginLimiter{now: now, failures: map[string][]time.Time{}, lastStep: map[string]int64{}}
-}
-
-// blocked reports whether key has too many recent failures.
-func (l *loginLimiter) blocked(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(key)) >= loginBurst
-}
-
-func (l *loginLimiter) recent(key string) []time.Time {
-	cut := l.now().Add(-loginWindow)
-	ts := l.failures[key]
-	i := 0
-	for i < len(ts) && ts[i].Before(cut) {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.failures, key)
-	} else {
-		l.failures[key] = ts
-	}
-	return ts
-}
-
-func (l *loginLimiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.failures) > 10000 { // bounded memory under a spray of addresses
-		clear(l.failures)
-	}
-	l.failures[key] = append(l.recent(key), l.now())
+func newLoginLimiter() *loginLimiter {
+	return &loginLimiter{lastStep: map[string]int64{}}
 }
 
 // useStep records a TOTP step for the admin; false when it (or a later
@@ -94,20 +56,30 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	code := r.PostFormValue("code")
 	data := loginData{Email: email, Next: safeNext(r.PostFormValue("next"))}
-	ip := s.clientIP(r).String()
-	if s.login.blocked(ip) {
-		data.Error = "Too many failed sign-ins from your address. Wait a few minutes and try again."
+	addr := s.clientIP(r)
+	ip := addr.String()
+	// Reserved before the password is checked, in the counter every
+	// instance shares: a parallel burst cannot all slip under the limit.
+	try, err := s.d.Manager.ReserveAdminSignIn(r.Context(), email, addr)
+	if err != nil {
+		var se *sm.Error
+		if !errors.As(err, &se) || se.Code != sm.ETOOMANY {
+			s.serverError(w, r, err)
+			return
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(se.RetryAfterSeconds))
+		data.Error = "Too many failed sign-ins. Wait a few minutes and try again."
 		s.render(w, r, http.StatusTooManyRequests, "login", "Sign in", "", data)
 		return
 	}
 	admin, ok := s.checkAdmin(r, email, password, code)
 	if !ok {
-		s.login.fail(ip)
 		s.log.Warn("admin sign-in failed", "ip", ip)
 		data.Error = "Invalid email, password or authentication code."
 		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", "", data)
 		return
 	}
+	try.Succeeded(r.Context())
 	if err := s.writeSession(w, r, admin.ID); err != nil {
 		s.serverError(w, r, err)
 		return

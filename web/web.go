@@ -96,7 +96,7 @@ func New(d Deps) (http.Handler, error) {
 	s := &server{
 		d: d, log: d.Logger, now: d.Now, pages: pages,
 		hub:   newHub(d.Bus, d.MaxSSEClients),
-		login: newLoginLimiter(d.Now),
+		login: newLoginLimiter(),
 		cop:   http.NewCrossOriginProtection(),
 	}
 	return s.routes(), nil

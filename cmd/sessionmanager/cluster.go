@@ -89,13 +89,18 @@ func (f fallbackCounter) Get(ctx context.Context, key string) (int64, error) {
 	return f.local.Get(ctx, key)
 }
 
+func (f fallbackCounter) Decr(ctx context.Context, key string) error {
+	_ = f.local.Decr(ctx, key)
+	return f.primary.Decr(ctx, key)
+}
+
 func (f fallbackCounter) Reset(ctx context.Context, key string) error {
 	_ = f.local.Reset(ctx, key)
 	return f.primary.Reset(ctx, key)
 }
 
 func buildCluster(ctx context.Context, c *config, st sm.FullStore, log *slog.Logger) (*clusterParts, error) {
-	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: sm.NewMemoryCounter(sm.SystemClock{})}
+	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: cluster.NewLocalCounter(nil)}
 	pg, _ := st.(*postgres.Store)
 	switch {
 	case c.RedisURL != "":

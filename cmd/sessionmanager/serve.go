@@ -112,6 +112,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
 		ValidateSettings: confirmationSettings(c.Accounts, risk.NormalizeSettings), ValidatePassword: password.Validate,
 		Throttle:       throttle(risk.DefaultThrottleLimits),
+		AdminThrottle:  throttle(risk.AdminThrottleLimits),
 		Allows:         a.license.Allows,
 		Unlocks:        func(f string) string { return string(license.Unlocks(f)) },
 		AlertTriggers:  a.alerts.enabledTriggers,
@@ -195,7 +196,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-func throttle(l risk.ThrottleLimits) func(acct, ip int64) (time.Duration, bool, time.Duration) {
+func throttle(l risk.ThrottleLimits) sm.ThrottleFunc {
 	return func(acct, ip int64) (time.Duration, bool, time.Duration) {
 		d := risk.Throttle(acct, ip, l)
 		return d.Delay, d.Refuse, d.RetryAfter

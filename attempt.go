@@ -1,0 +1,141 @@
+package sessionmanager
+
+import (
+	"context"
+	"encoding/hex"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// ThrottleFunc decides the progressive delay and refusal of a sign-in
+// attempt from the recent failures of its account and of its address (the
+// attempts reserved before this one).
+type ThrottleFunc func(failedAccount, failedIP int64) (delay time.Duration, refuse bool, retryAfter time.Duration)
+
+// attempt is a sign-in attempt reserved against the failure counters
+// before its credentials are checked. Reserving first (an atomic increment
+// in the shared counter, then a decision from the count it returned) means
+// a burst of parallel attempts cannot all pass a check made before any of
+// them failed: each sees the ones in flight before it.
+type attempt struct {
+	m       *Manager
+	acctKey string // "" when the attempt names no account
+	ipKey   string
+}
+
+// reserveAttempt counts one attempt for acctKey and for ipKey (a
+// failKeyIP, so IPv6 counts by /64; either skipped when ""), then applies
+// policy to the counts before it: refuse (ETOOMANY), or hold the attempt
+// for the delay. While an account is being slowed, each address may have
+// one attempt per delay on it; the others are refused at once rather than
+// held, so the delay cannot pile up requests in flight, and attacks from
+// other addresses never take the real user's turn. policy nil only counts.
+func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctKey, ipKey string) (*attempt, error) {
+	window := m.failWindow(ctx)
+	a := &attempt{m: m, acctKey: acctKey, ipKey: ipKey}
+	var counts [2]int64
+	for i, key := range []string{ipKey, acctKey} {
+		if key == "" {
+			continue
+		}
+		n, err := m.fails.Incr(ctx, key, window)
+		if err != nil {
+			return nil, err
+		}
+		counts[i] = n - 1 // the attempts before this one
+	}
+	if policy == nil {
+		return a, nil
+	}
+	delay, refuse, retry := policy(counts[1], counts[0])
+	if refuse {
+		return nil, tooManyAttempts(retry)
+	}
+	if delay <= 0 {
+		return a, nil
+	}
+	turn, err := m.fails.Incr(ctx, "turn:"+acctKey+"|"+a.ipKey, delay)
+	if err != nil {
+		return nil, err
+	}
+	if turn > 1 {
+		return nil, tooManyAttempts(delay)
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return a, nil
+}
+
+// succeeded gives back what a legitimate attempt reserved: the address's
+// count (an office behind one NAT is not refused for signing in) and the
+// account's failures (a correct password clears them; it only ever
+// slowed). An attacker's own failures from that address stay counted.
+func (a *attempt) succeeded(ctx context.Context) {
+	if a.acctKey != "" {
+		_ = a.m.fails.Reset(ctx, a.acctKey)
+	}
+	if a.ipKey != "" {
+		_ = a.m.fails.Decr(ctx, a.ipKey)
+	}
+}
+
+// tooManyAttempts is the 429 of a refused sign-in attempt.
+func tooManyAttempts(retry time.Duration) *Error {
+	secs := int((retry + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return &Error{Code: ETOOMANY, Message: "Too many failed logins; try again later", Reason: "too_many_attempts", RetryAfterSeconds: secs}
+}
+
+// blockedUser is Strapi's answer to a blocked account (after its
+// credentials were proven).
+func blockedUser() *Error {
+	return &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
+}
+
+// DefaultAdminThrottle is the admin sign-in policy when Config.AdminThrottle
+// is nil: an address is refused after 10 failures in the window, and an
+// account that failed 5 times is slowed to one attempt every 2 s per
+// address.
+func DefaultAdminThrottle(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
+	if failedIP >= 10 {
+		return 0, true, 15 * time.Minute
+	}
+	if failedAccount >= 5 {
+		return 2 * time.Second, false, 0
+	}
+	return 0, false, 0
+}
+
+// AdminSignIn is a dashboard sign-in attempt, counted before the password
+// is checked.
+type AdminSignIn struct{ try *attempt }
+
+// ReserveAdminSignIn counts a dashboard sign-in for email from ip in the
+// shared failure counter (Redis when the cluster has it), by the same
+// address grouping as the API (IPv6 by /64) and per account (under a keyed
+// hash of the email, known or not, so the limit reveals no accounts), and
+// refuses (ETOOMANY) or slows it by Config.AdminThrottle. Call Succeeded
+// when the credentials were right; a failure needs nothing more.
+func (m *Manager) ReserveAdminSignIn(ctx context.Context, email string, ip netip.Addr) (*AdminSignIn, error) {
+	policy := m.cfg.AdminThrottle
+	if policy == nil {
+		policy = DefaultAdminThrottle
+	}
+	h := m.cfg.Secrets.LookupHash("admin-sign-in:" + strings.ToLower(strings.TrimSpace(email)))
+	try, err := m.reserveAttempt(ctx, policy, "admin:acct:"+hex.EncodeToString(h[:16]), "admin:"+failKeyIP(ip))
+	if err != nil {
+		return nil, err
+	}
+	return &AdminSignIn{try: try}, nil
+}
+
+// Succeeded gives back what the sign-in reserved.
+func (a *AdminSignIn) Succeeded(ctx context.Context) { a.try.succeeded(ctx) }
