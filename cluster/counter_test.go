@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,6 +145,81 @@ func TestRedisCounterConcurrentIncrements(t *testing.T) {
 	wg.Wait()
 	if n, _ := c.Get(ctx, "k"); n != 200 {
 		t.Fatalf("count = %d, want 200", n)
+	}
+}
+
+// TestCounterReserveAndGiveBack: the semantics the sign-in throttle relies
+// on, for every Counter (in process, the root's default, Redis from two
+// clients): parallel increments each get their own count (a reservation:
+// exactly one sees n), Decr gives one back without going below zero or
+// creating a key, and keeps the window.
+func TestCounterReserveAndGiveBack(t *testing.T) {
+	ctx := context.Background()
+	prefix := testenv.Name("smcnt") + ":"
+	c1, c2 := newRedis(t, testenv.Name("r1")), newRedis(t, testenv.Name("r2"))
+	cleanupKeys(t, c1, prefix)
+	local, memory := NewLocalCounter(nil), sm.NewMemoryCounter(sm.SystemClock{})
+	for _, tc := range []struct {
+		name string
+		a, b sm.Counter
+	}{
+		{"local", local, local},
+		{"memory", memory, memory},
+		{"redis", NewRedisCounter(c1, prefix), NewRedisCounter(c2, prefix)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 100
+			seen := make([]atomic.Int32, n+1)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := tc.a
+					if i%2 == 1 {
+						c = tc.b
+					}
+					got, err := c.Incr(ctx, "burst", time.Minute)
+					if err != nil || got < 1 || got > n {
+						t.Errorf("incr = %d, %v", got, err)
+						return
+					}
+					seen[got].Add(1)
+				}()
+			}
+			wg.Wait()
+			for i := 1; i <= n; i++ {
+				if seen[i].Load() != 1 {
+					t.Fatalf("count %d returned %d times, want once each of 1..%d", i, seen[i].Load(), n)
+				}
+			}
+			if err := tc.b.Decr(ctx, "burst"); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := tc.a.Get(ctx, "burst"); got != n-1 {
+				t.Fatalf("after decr = %d, want %d", got, n-1)
+			}
+			// Never below zero, and an absent key stays absent.
+			_, _ = tc.a.Incr(ctx, "one", time.Minute)
+			for range 3 {
+				if err := tc.a.Decr(ctx, "one"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tc.a.Decr(ctx, "absent"); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := tc.b.Get(ctx, "one"); got != 0 {
+				t.Fatalf("decr below zero: %d", got)
+			}
+			if got, _ := tc.b.Incr(ctx, "absent", time.Minute); got != 1 {
+				t.Fatalf("decr of an absent key left %d behind", got-1)
+			}
+		})
+	}
+	// Redis: Decr keeps the window (the TTL set by the first Incr).
+	if ttl := c1.PTTL(ctx, prefix+"count:burst").Val(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("ttl after decr = %v, want the window's", ttl)
 	}
 }
 

@@ -1,0 +1,171 @@
+package sessionmanager_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// countingPasswords counts the password checks of the real (cheap) hasher.
+type countingPasswords struct {
+	sm.PasswordHasher
+	verified atomic.Int64
+}
+
+func (c *countingPasswords) Verify(encoded, password string) (bool, error) {
+	c.verified.Add(1)
+	return c.PasswordHasher.Verify(encoded, password)
+}
+
+// parallel runs fn n times at once and counts the error codes ("" for nil).
+func parallel(n int, fn func(i int) error) map[string]int {
+	var mu sync.Mutex
+	got := map[string]int{}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			code := sm.ErrorCode(fn(i))
+			mu.Lock()
+			got[code]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return got
+}
+
+// TestParallelFailuresReservedBeforeCheck: 50 parallel wrong passwords from
+// one address with a refusal after 10 failures check exactly 10 passwords:
+// each attempt is counted before its password is checked. (Checked first
+// and counted after, all 50 were checked.)
+func TestParallelFailuresReservedBeforeCheck(t *testing.T) {
+	pw := &countingPasswords{PasswordHasher: cheapPasswords}
+	eachStore(t, func(t *testing.T, e *env) {
+		e.register("target")
+		pw.verified.Store(0)
+		got := parallel(50, func(i int) error {
+			_, err := e.m.Login(e.ctx, "target", "wrong password!", client)
+			return err
+		})
+		if got[sm.EINVALID] != 10 || got[sm.ETOOMANY] != 40 || pw.verified.Load() != 10 {
+			t.Fatalf("50 parallel failures: %v, %d passwords checked; want 10 checked (400) and 40 refused (429)", got, pw.verified.Load())
+		}
+	}, func(c *sm.Config) {
+		c.Passwords = pw
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) { return 0, ip >= 10, time.Minute }
+	})
+}
+
+// TestSlowedAccountHoldsOneAttemptPerAddress: while an account is slowed,
+// an address gets one attempt per delay on it; the others are refused at
+// once (429 with the delay as Retry-After) instead of all being held for the
+// delay and then checked. Another address still gets its own turn.
+func TestSlowedAccountHoldsOneAttemptPerAddress(t *testing.T) {
+	const delay = 3 * time.Second
+	pw := &countingPasswords{PasswordHasher: cheapPasswords}
+	eachStore(t, func(t *testing.T, e *env) {
+		e.register("slowed")
+		pw.verified.Store(0)
+		var retry atomic.Int64
+		got := parallel(30, func(i int) error {
+			_, err := e.m.Login(e.ctx, "slowed", "wrong password!", client)
+			var se *sm.Error
+			if errors.As(err, &se) && se.Code == sm.ETOOMANY {
+				retry.Store(int64(se.RetryAfterSeconds))
+			}
+			return err
+		})
+		// 2 free failures + 1 turn (+1 should the burst outlast a delay).
+		if n := pw.verified.Load(); n < 3 || n > 4 || got[sm.ETOOMANY] != 30-int(n) {
+			t.Fatalf("30 parallel attempts on a slowed account: %v, %d passwords checked; want 3 or 4", got, n)
+		}
+		if retry.Load() != int64(delay/time.Second) {
+			t.Errorf("Retry-After %ds, want the delay %v", retry.Load(), delay)
+		}
+		other := sm.ClientInfo{IP: mustAddr("2001:db8:77::1"), UserAgent: "x"}
+		if _, err := e.m.Login(e.ctx, "slowed", "a long enough password", other); err != nil {
+			t.Fatalf("the user from another address while the account is slowed: %v", err)
+		}
+	}, func(c *sm.Config) {
+		c.Passwords = pw
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) {
+			if acct >= 2 {
+				return delay, false, 0
+			}
+			return 0, false, 0
+		}
+	})
+}
+
+// TestSuccessGivesBackItsReservation: successful logins from one address
+// (an office behind one NAT) never add up to a refusal; failures do.
+func TestSuccessGivesBackItsReservation(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		e.register("office")
+		for i := range 6 {
+			if _, err := e.m.Login(e.ctx, "office", "a long enough password", client); err != nil {
+				t.Fatalf("successful login %d from one address: %v", i+1, err)
+			}
+		}
+		for range 3 {
+			_, _ = e.m.Login(e.ctx, "office", "wrong password!", client)
+		}
+		if _, err := e.m.Login(e.ctx, "office", "a long enough password", client); sm.ErrorCode(err) != sm.ETOOMANY {
+			t.Fatalf("after 3 failures the address is not refused: %v", err)
+		}
+	}, func(c *sm.Config) {
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) { return 0, ip >= 3, time.Minute }
+	})
+}
+
+// TestBlockedAccountIsNoPasswordOracle: a wrong password on a blocked
+// account answers exactly like one on an active account (same error, same
+// path: the hash is verified and login.failed recorded); "blocked" comes
+// only after the right password, and that attempt stays counted, so a
+// blocked account tests passwords no faster than an active one.
+func TestBlockedAccountIsNoPasswordOracle(t *testing.T) {
+	var seen []int64
+	eachStore(t, func(t *testing.T, e *env) {
+		seen = seen[:0]
+		e.register("active")
+		blocked := e.register("blocked")
+		if _, err := e.m.SetBlocked(e.ctx, blocked.User.ID, true, sm.Actor{Type: sm.ActorAdmin, ID: "token:ops"}); err != nil {
+			t.Fatal(err)
+		}
+		_, errActive := e.m.Login(e.ctx, "active", "wrong password!", client)
+		_, errBlocked := e.m.Login(e.ctx, "blocked", "wrong password!", client)
+		a, b := errActive.(*sm.Error), errBlocked.(*sm.Error)
+		if a == nil || b == nil || !reflect.DeepEqual(a, b) || a.Code != sm.EINVALID {
+			t.Fatalf("wrong password: active %#v, blocked %#v", errActive, errBlocked)
+		}
+		evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventLoginFailed}, Limit: 10})
+		if err != nil || len(evs) != 2 || string(evs[0].Data) != string(evs[1].Data) {
+			t.Fatalf("login.failed events for the two wrong passwords: %d %v", len(evs), err)
+		}
+		_, err = e.m.Login(e.ctx, "blocked", "a long enough password", client)
+		if se, ok := err.(*sm.Error); !ok || se.Code != sm.EFORBIDDEN || se.Reason != sm.ReasonUserBlocked {
+			t.Fatalf("right password on the blocked account: %v", err)
+		}
+		_, _ = e.m.Login(e.ctx, "blocked", "wrong password!", client)
+		// The throttle saw the blocked account's attempts before each: 0, 1, 2.
+		if want := []int64{0, 0, 1, 2}; fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("account counts seen by the throttle %v, want %v (a right password on a blocked account must not clear them)", seen, want)
+		}
+	}, func(c *sm.Config) {
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) {
+			seen = append(seen, acct)
+			return 0, false, 0
+		}
+	})
+}
