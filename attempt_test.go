@@ -4,15 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
-// countingPasswords counts the password checks of the real (cheap) hasher.
+// countingPasswords counts the password checks of the real (cheap) hasher
+// and makes each take 20ms, as a production hash does (argon2id takes
+// longer), so parallel attempts really overlap.
 type countingPasswords struct {
 	sm.PasswordHasher
 	verified atomic.Int64
@@ -20,29 +22,13 @@ type countingPasswords struct {
 
 func (c *countingPasswords) Verify(encoded, password string) (bool, error) {
 	c.verified.Add(1)
+	time.Sleep(20 * time.Millisecond)
 	return c.PasswordHasher.Verify(encoded, password)
 }
 
 // parallel runs fn n times at once and counts the error codes ("" for nil).
 func parallel(n int, fn func(i int) error) map[string]int {
-	var mu sync.Mutex
-	got := map[string]int{}
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			code := sm.ErrorCode(fn(i))
-			mu.Lock()
-			got[code]++
-			mu.Unlock()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return got
+	return testenv.Burst(n, func(i int) string { return sm.ErrorCode(fn(i)) })
 }
 
 // TestParallelFailuresReservedBeforeCheck: 50 parallel wrong passwords from

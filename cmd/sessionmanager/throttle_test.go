@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
@@ -35,28 +34,10 @@ func burstBackends(t *testing.T, fn func(t *testing.T, nodes []*server)) {
 	})
 }
 
-// burst sends n requests at once (all goroutines released together) and
-// returns how many got each status; request i goes to nodes[i%len(nodes)].
+// burst sends n requests at once and counts the statuses; request i goes
+// to nodes[i%len(nodes)].
 func burst(t *testing.T, nodes []*server, n int, send func(s *server, i int) int) map[int]int {
-	t.Helper()
-	var mu sync.Mutex
-	codes := map[int]int{}
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			code := send(nodes[i%len(nodes)], i)
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return codes
+	return testenv.Burst(n, func(i int) int { return send(nodes[i%len(nodes)], i) })
 }
 
 // onlyCodes fails the test when an answer is not one of want.
