@@ -55,7 +55,7 @@ func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctK
 	if delay <= 0 {
 		return a, nil
 	}
-	turn, err := m.fails.Incr(ctx, "turn:"+acctKey+"|"+a.ipKey, delay)
+	turn, err := m.fails.Incr(ctx, "turn:"+acctKey+"|"+a.ipKey, max(delay, time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
