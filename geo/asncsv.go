@@ -39,6 +39,7 @@ type asnTable struct {
 type asnSource struct {
 	path    string
 	current atomic.Pointer[asnTable]
+	status  reloadStatus
 }
 
 func (s *asnSource) lookup(ip netip.Addr, res *sm.GeoResult) {

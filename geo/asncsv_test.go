@@ -3,10 +3,13 @@ package geo
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 func TestASNCSV(t *testing.T) {
@@ -49,8 +52,9 @@ func TestASNCSV(t *testing.T) {
 			t.Errorf("%s = %+v, want ASN %d %q dc=%v", tc.ip, got, tc.asn, tc.org, tc.dc)
 		}
 	}
-	if st := r.Status(); len(st) != 2 || st[0].Entries != 3 || st[1].Entries != 1 {
-		t.Errorf("status = %+v, want 3 and 1 ranges", st)
+	if s4, s6 := source(t, r, v4), source(t, r, v6); s4.Records != 3 || s6.Records != 1 || s4.Format != "asn-csv" ||
+		!slices.Equal(s4.Provides, []string{sm.GeoASN}) || s4.DataDate.IsZero() {
+		t.Errorf("status = %+v %+v, want 3 and 1 ranges", s4, s6)
 	}
 
 	// A changed file is reloaded; a broken one is refused.

@@ -84,3 +84,31 @@ func BenchmarkLookupTestDB(b *testing.B) {
 	})
 	benchLookups(b, r)
 }
+
+// BenchmarkBuiltinLookup: Resolver.Lookup with only the built-in data
+// (country + ASN + organisation + the hosting ASN table), per family.
+func BenchmarkBuiltinLookup(b *testing.B) {
+	r := openBuiltin(b, Config{})
+	ctx := context.Background()
+	for _, fam := range []struct {
+		name string
+		is6  bool
+	}{{"v4", false}, {"v6", true}} {
+		var addrs []netip.Addr
+		for _, a := range benchAddrs {
+			if a.Is6() == fam.is6 {
+				addrs = append(addrs, a)
+			}
+		}
+		b.Run(fam.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := r.Lookup(ctx, addrs[i%len(addrs)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

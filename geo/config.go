@@ -59,6 +59,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger gets reload and refresh events (default slog.Default()).
 	Logger *slog.Logger
+	// NoBuiltin turns off the country and ASN data compiled into the
+	// binary (package geo/builtin), the lowest layer under DBPaths and
+	// ASNCSV (SM_GEO_BUILTIN=off).
+	NoBuiltin bool
 }
 
 func (c Config) withDefaults() Config {
@@ -89,6 +93,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	bad := map[string]string{}
 	feedsFromEnv(getenv, &cfg, bad)
+	if on, ok := ParseOnOff(getenv("SM_GEO_BUILTIN")); !ok {
+		bad["SM_GEO_BUILTIN"] = "must be on or off"
+	} else {
+		cfg.NoBuiltin = !on
+	}
 	for name, dst := range map[string]*time.Duration{
 		"SM_THREAT_REFRESH": &cfg.RefreshInterval,
 		"SM_GEOIP_RELOAD":   &cfg.ReloadInterval,
@@ -119,4 +128,16 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// ParseOnOff reads a switch: on/true/1 or off/false/0, any case; empty is
+// on. ok is false for anything else.
+func ParseOnOff(v string) (on, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "on", "true", "1":
+		return true, true
+	case "off", "false", "0":
+		return false, true
+	}
+	return false, false
 }

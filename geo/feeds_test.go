@@ -275,10 +275,10 @@ func TestDefaultFeedsDownloadInBackground(t *testing.T) {
 		t.Fatalf("Open made %d requests: start-up must not wait for downloads", n)
 	}
 	st := r.GeoStatus()
-	if len(st.Sources) != len(DefaultFeeds) || !st.Feeds || st.Has(sm.GeoTor) {
+	if len(configured(st)) != len(DefaultFeeds) || !st.Feeds || st.Has(sm.GeoTor) {
 		t.Fatalf("status before the first download = %+v", st)
 	}
-	for _, s := range st.Sources {
+	for _, s := range configured(st) {
 		if s.LastError != notDownloadedYet || !s.Enabled || s.Records != 0 {
 			t.Errorf("%s before the first download: %+v", s.Name, s)
 		}
@@ -314,7 +314,7 @@ func TestDefaultFeedsDownloadInBackground(t *testing.T) {
 		t.Errorf("%d requests, want one per feed (%d)", n, len(DefaultFeeds))
 	}
 	formats := map[string]string{}
-	for _, s := range r.GeoStatus().Sources {
+	for _, s := range configured(r.GeoStatus()) {
 		formats[s.Name] = s.Format
 		if s.LastError != "" || s.Records == 0 || s.DataDate.IsZero() || s.RefreshInterval == 0 || s.License == "" || s.Attribution == "" {
 			t.Errorf("status of %s = %+v", s.Name, s)
@@ -390,7 +390,7 @@ func TestFeedBadDownloadKeepsLastGoodCopy(t *testing.T) {
 		if !lookup(t, r, "45.83.220.9").Threat.VPN || !lookup(t, r, "3.5.140.1").Threat.Datacenter {
 			t.Fatalf("%s: the last good copy was lost", step)
 		}
-		for _, s := range r.GeoStatus().Sources {
+		for _, s := range configured(r.GeoStatus()) {
 			if s.LastError == "" || (s.Name == "test-feed" && s.Records != 10) || (s.Name == "aws" && s.Records != 3) {
 				t.Errorf("%s: status %+v", step, s)
 			}
@@ -419,7 +419,7 @@ func TestFeedBadDownloadKeepsLastGoodCopy(t *testing.T) {
 		t.Fatal("restart without network lost the lists")
 	}
 	r2.RefreshLists(context.Background())
-	for _, s := range r2.GeoStatus().Sources {
+	for _, s := range configured(r2.GeoStatus()) {
 		if s.Records == 0 || s.LastError == "" || s.DataDate.IsZero() {
 			t.Errorf("offline status %+v", s)
 		}

@@ -2,6 +2,7 @@ package geo
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -173,9 +174,9 @@ func TestLayouts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeDB(t, t.TempDir(), "db.mmdb", tc.dbType, tc.ipVersion, tc.nets)
 			r := openResolver(t, Config{DBPaths: []string{path}})
-			st := r.Status()
-			if len(st) != 1 || st[0].Layout != tc.wantLayout || st[0].DatabaseType != tc.dbType ||
-				st[0].BuildTime.Unix() != 1700000000 || st[0].Entries == 0 || st[0].Kind != "mmdb" {
+			st := source(t, r, path)
+			if st.Format != "mmdb" || st.DataDate.Unix() != 1700000000 ||
+				st.Records == 0 || !slices.Equal(st.Provides, layoutProvides[tc.wantLayout]) || len(st.Provides) == 0 {
 				t.Fatalf("status = %+v, want layout %s", st, tc.wantLayout)
 			}
 			got := lookup(t, r, tc.ip)
@@ -204,12 +205,6 @@ func TestFlatFamilies(t *testing.T) {
 	}
 	if got := lookup(t, r, "2001:4860:4860::8888").Location.CountryCode; got != "US" {
 		t.Errorf("v6 country = %q, want US", got)
-	}
-	for _, st := range r.Status() {
-		want := map[string]string{v4: "ipv4", v6: "ipv6"}[st.Origin]
-		if st.Family != want {
-			t.Errorf("%s family = %s, want %s", st.Origin, st.Family, want)
-		}
 	}
 }
 

@@ -135,8 +135,8 @@ func TestListsFromURL(t *testing.T) {
 		if !lookup(t, r, "185.220.101.3").Threat.Tor {
 			t.Fatalf("after HTTP %d %q the list was lost", step.status, step.body)
 		}
-		st := r.Status()[0]
-		if st.LastError == "" || st.Entries != 1 {
+		st := source(t, r, cfg.TorExits[0])
+		if st.LastError == "" || st.Records != 1 {
 			t.Errorf("status after failure = %+v", st)
 		}
 	}

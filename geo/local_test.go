@@ -47,7 +47,7 @@ func TestNoDatabase(t *testing.T) {
 	r := openResolver(t, Config{})
 	got := lookup(t, r, "8.8.8.8")
 	if got != (sm.GeoResult{}) {
-		t.Errorf("no database: %+v, want zero", got)
+		t.Errorf("no database and no built-in data: %+v, want zero", got)
 	}
 	if _, err := r.Lookup(context.Background(), netip.Addr{}); sm.ErrorCode(err) != sm.EINVALID {
 		t.Errorf("invalid address: err = %v, want EINVALID", err)

@@ -44,6 +44,7 @@ func statFile(path string) (fileStat, error) {
 type dbSource struct {
 	path    string
 	current atomic.Pointer[dbHandle]
+	status  reloadStatus
 }
 
 // openDB reads the whole file into memory (not mmap): an operator who

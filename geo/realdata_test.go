@@ -89,10 +89,10 @@ func realResolver(tb testing.TB) *Resolver {
 func TestRealData(t *testing.T) {
 	r := realResolver(t)
 	t.Logf("loaded in %v", realLoad)
-	for _, st := range r.Status() {
-		t.Logf("%-8s %-10s %-9s built %s entries %d  %s", st.Kind, st.Layout, st.Family,
-			st.BuildTime.Format("2006-01-02"), st.Entries, filepath.Base(st.Origin))
-		if st.Entries == 0 {
+	for _, st := range r.GeoStatus().Sources {
+		t.Logf("%-22s %-24s built %s records %d  %s", st.Name, st.Format,
+			st.DataDate.Format("2006-01-02"), st.Records, filepath.Base(st.Origin))
+		if st.Records == 0 && st.Enabled {
 			t.Errorf("%s has no entries", st.Origin)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/geo/builtin"
+	"github.com/magic-sessionmanager/sessionmanager/geo/internal/rangefile"
 )
 
 // Resolver answers geo and threat lookups from local data. It is safe for
@@ -25,6 +27,7 @@ type Resolver struct {
 	dc        *threatList
 	threat    *threatList
 	lists     []*threatList
+	builtin   *rangefile.DB // nil when Config.NoBuiltin
 	closeOnce sync.Once
 	closed    atomic.Bool // stops reloads after Close
 }
@@ -40,6 +43,9 @@ var _ sm.GeoResolver = (*Resolver)(nil)
 func Open(ctx context.Context, cfg Config) (*Resolver, error) {
 	cfg = cfg.withDefaults()
 	r := &Resolver{cfg: cfg, log: cfg.Logger}
+	if !cfg.NoBuiltin {
+		r.builtin = builtin.DB()
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -161,6 +167,7 @@ func (r *Resolver) Lookup(ctx context.Context, ip netip.Addr) (sm.GeoResult, err
 	for _, a := range r.asns {
 		a.lookup(ip, &res)
 	}
+	r.builtinLookup(ip, &res)
 	r.threatFlags(ip, &res)
 	loc := &res.Location
 	if loc.CountryCode != "" {
@@ -170,6 +177,30 @@ func (r *Resolver) Lookup(ctx context.Context, ip netip.Addr) (sm.GeoResult, err
 		loc.Flag = sm.FlagEmoji(loc.CountryCode)
 	}
 	return res, nil
+}
+
+// builtinLookup fills the fields that the configured sources left empty
+// from the built-in data: the lowest layer.
+func (r *Resolver) builtinLookup(ip netip.Addr, res *sm.GeoResult) {
+	if r.builtin == nil || r.closed.Load() {
+		return
+	}
+	loc := &res.Location
+	if loc.CountryCode == "" {
+		if cc := r.builtin.Country(ip); cc != "" {
+			loc.CountryCode, loc.CountryName = cc, ""
+			res.Found = true
+		}
+	}
+	if loc.ASN == 0 {
+		if asn, org := r.builtin.ASN(ip); asn != 0 {
+			loc.ASN = asn
+			if loc.ISP == "" {
+				loc.ISP = org
+			}
+			res.Found = true
+		}
+	}
 }
 
 // threatFlags adds the list and built-in ASN flags to what the databases said.

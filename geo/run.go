@@ -57,17 +57,25 @@ func (r *Resolver) ReloadFiles() {
 		return
 	}
 	for _, db := range r.dbs {
-		if changed, err := db.reloadIfChanged(r.cfg.CloseGrace); err != nil {
+		changed, err := db.reloadIfChanged(r.cfg.CloseGrace)
+		if err != nil {
 			r.log.Warn("geo: database reload failed; keeping the old one", "path", db.path, "err", err)
 		} else if changed {
 			r.log.Info("geo: database reloaded", "path", db.path)
 		}
+		if err != nil || changed {
+			db.status.record(err)
+		}
 	}
 	for _, a := range r.asns {
-		if changed, err := a.reloadIfChanged(); err != nil {
+		changed, err := a.reloadIfChanged()
+		if err != nil {
 			r.log.Warn("geo: ASN CSV reload failed; keeping the old one", "path", a.path, "err", err)
 		} else if changed {
 			r.log.Info("geo: ASN CSV reloaded", "path", a.path)
+		}
+		if err != nil || changed {
+			a.status.record(err)
 		}
 	}
 	for _, l := range r.lists {
