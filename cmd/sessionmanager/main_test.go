@@ -216,6 +216,7 @@ func TestBadConfigurationExitsWithOneLine(t *testing.T) {
 		{map[string]string{"SM_RESET_PASSWORD_URL": "https://app.example.test/reset?code="}, "SMTP_URL"},
 		{map[string]string{"SM_RESET_PASSWORD_URL": "ftp://app.example.test/reset", "SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "SM_ALERT_FROM": "a@example.test"}, "SM_RESET_PASSWORD_URL"},
 		{map[string]string{"SM_EMAIL_CONFIRMATION_URL": "https://user:pw@auth.example.test/c?confirmation=", "SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "SM_ALERT_FROM": "a@example.test"}, "SM_EMAIL_CONFIRMATION_URL"},
+		{map[string]string{"SM_GEO_BUILTIN": "maybe"}, "SM_GEO_BUILTIN"},
 	}
 	for _, c := range cases {
 		c.env["SM_DATA_DIR"] = t.TempDir()

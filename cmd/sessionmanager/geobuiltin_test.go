@@ -1,0 +1,78 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/magic-sessionmanager/sessionmanager/license"
+)
+
+// TestBuiltinGeoOutOfTheBox runs the server with no geo variable: logins
+// from public addresses (through a trusted proxy) get their country, flag
+// and ASN/ISP from the built-in data, a hosting network is flagged
+// datacenter, and a DE-only geo-fence refuses a Japanese address.
+func TestBuiltinGeoOutOfTheBox(t *testing.T) {
+	s := startServer(t, map[string]string{"SM_TRUSTED_PROXIES": "127.0.0.1/32", "LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
+	write := s.adminToken("write")
+	if code, reg := s.callFrom("8.8.8.8", "POST", "/api/auth/local/register", "", map[string]any{"username": "gil", "email": "gil@example.com", "password": "correct horse battery"}); code != 200 {
+		t.Fatalf("register: %d %v", code, reg)
+	}
+	login := map[string]any{"identifier": "gil", "password": "correct horse battery"}
+	session := func(ip string) map[string]any {
+		t.Helper()
+		code, out := s.callFrom(ip, "POST", "/api/auth/local", "", login)
+		if code != 200 {
+			t.Fatalf("login from %s: %d %v", ip, code, out)
+		}
+		_, _, got := s.call("GET", "/api/admin/sessions/"+str(out["session"].(map[string]any), "id"), write, nil)
+		return got["data"].(map[string]any)
+	}
+
+	for _, tc := range []struct {
+		ip, cc, name, flag, isp string
+		asn                     float64
+		dc                      bool
+	}{
+		{"8.8.8.8", "US", "United States", "🇺🇸", "Google LLC", 15169, false},
+		{"2001:4860:4860::8888", "US", "United States", "🇺🇸", "Google LLC", 15169, false},
+		{"5.9.10.11", "DE", "Germany", "🇩🇪", "Hetzner Online GmbH", 24940, true},
+	} {
+		sess := session(tc.ip)
+		loc, _ := sess["location"].(map[string]any)
+		if loc["countryCode"] != tc.cc || loc["countryName"] != tc.name || loc["flag"] != tc.flag || loc["asn"] != tc.asn || loc["isp"] != tc.isp {
+			t.Errorf("%s: location %v, want %s %s AS%v %q", tc.ip, loc, tc.cc, tc.flag, tc.asn, tc.isp)
+		}
+		threat, _ := sess["threat"].(map[string]any)
+		if dc, _ := threat["datacenter"].(bool); dc != tc.dc {
+			t.Errorf("%s: threat %v, want datacenter=%v", tc.ip, threat, tc.dc)
+		}
+	}
+
+	// A DE-only allow list: Japan is refused, Germany still signs in.
+	if code, _, out := s.call("PUT", "/api/admin/settings", write, `{"allowedCountries":["DE"]}`); code != 200 {
+		t.Fatalf("geo-fence: %d %v", code, out)
+	}
+	if code, out := s.callFrom("133.242.0.1", "POST", "/api/auth/local", "", login); code != 403 || errReason(out) != "geofence" {
+		t.Errorf("login from Japan with a DE-only fence: %d %v", code, out)
+	}
+	if code, out := s.callFrom("5.9.10.11", "POST", "/api/auth/local", "", login); code != 200 {
+		t.Errorf("login from Germany with a DE-only fence: %d %v", code, out)
+	}
+
+	// The admin lookup answers from the built-in data too.
+	code, _, out := s.call("GET", "/api/admin/geo/2a01:4f8::1", write, nil)
+	loc, _ := out["data"].(map[string]any)["location"].(map[string]any)
+	if code != 200 || loc["countryCode"] != "DE" || loc["asn"] != float64(24940) {
+		t.Errorf("admin geo lookup: %d %v", code, out)
+	}
+}
+
+// TestBuiltinGeoOff: SM_GEO_BUILTIN=off leaves the location empty.
+func TestBuiltinGeoOff(t *testing.T) {
+	s := startServer(t, map[string]string{"SM_TRUSTED_PROXIES": "127.0.0.1/32", "SM_GEO_BUILTIN": "off", "LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
+	write := s.adminToken("write")
+	code, _, out := s.call("GET", "/api/admin/geo/8.8.8.8", write, nil)
+	data, _ := out["data"].(map[string]any)
+	if loc, _ := data["location"].(map[string]any); code != 200 || len(loc) != 0 {
+		t.Errorf("lookup with the built-in data off: %d %v", code, out)
+	}
+}
