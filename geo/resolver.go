@@ -43,8 +43,13 @@ var _ sm.GeoResolver = (*Resolver)(nil)
 func Open(ctx context.Context, cfg Config) (*Resolver, error) {
 	cfg = cfg.withDefaults()
 	r := &Resolver{cfg: cfg, log: cfg.Logger}
-	if !cfg.NoBuiltin {
+	if info := builtin.Info(); cfg.NoBuiltin {
+		r.log.Warn("geo: built-in country and ASN data turned off (SM_GEO_BUILTIN=off): only configured files answer",
+			"files", len(cfg.DBPaths)+len(cfg.ASNCSV))
+	} else {
 		r.builtin = builtin.DB()
+		r.log.Info("geo: built-in country and ASN data", "snapshot", info.Date.Format(time.DateOnly),
+			"countryRanges", info.Country.Ranges, "asnRanges", info.ASN.Ranges)
 	}
 	ok := false
 	defer func() {
