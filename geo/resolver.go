@@ -151,8 +151,10 @@ func (r *Resolver) openList(kind string, origins []string) (*threatList, error) 
 }
 
 // Lookup resolves ip. Local addresses (private, loopback, CGNAT,
-// documentation...) answer Location{Local: true} with no lookup. An unknown
-// address is Found=false with a nil error; an error is a failed read.
+// documentation...) answer Location{Local: true} with no lookup. Sources
+// answer in layers: the databases (in configured order), then the ASN CSV
+// files, then the built-in data; a field an upper layer filled is kept. An
+// unknown address is Found=false with a nil error; an error is a failed read.
 func (r *Resolver) Lookup(ctx context.Context, ip netip.Addr) (sm.GeoResult, error) {
 	var res sm.GeoResult
 	if !ip.IsValid() {
