@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"crypto/sha512"
 	"encoding/base64"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -199,6 +200,37 @@ func TestParseRejectsCorruptFiles(t *testing.T) {
 	} {
 		if _, err := rangefile.Parse(pair[0], pair[1]); err == nil {
 			t.Errorf("%s: Parse accepted it", name)
+		}
+	}
+}
+
+// TestCorruptTablesNeverPanic: whatever bytes a damaged file holds, a
+// file that passes Parse answers lookups without panicking.
+func TestCorruptTablesNeverPanic(t *testing.T) {
+	o := fixture(t)
+	o.out = t.TempDir()
+	if err := generate(o); err != nil {
+		t.Fatal(err)
+	}
+	tree := readTree(t, o.out)
+	addrs := []netip.Addr{netip.MustParseAddr("1.0.0.1"), netip.MustParseAddr("215.0.0.1"), netip.MustParseAddr("2001:4860::1"), netip.MustParseAddr("255.255.255.255")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		c, a := []byte(tree["country.bin"]), []byte(tree["asn.bin"])
+		for range 1 + i%8 {
+			b := a
+			if rng.IntN(2) == 0 {
+				b = c
+			}
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+		db, err := rangefile.Parse(string(c), string(a))
+		if err != nil {
+			continue
+		}
+		for _, ip := range addrs {
+			_ = db.Country(ip)
+			_, _ = db.ASN(ip)
 		}
 	}
 }
