@@ -147,6 +147,21 @@ func TestGeoStatusBuiltin(t *testing.T) {
 		}
 	}
 
+	// Configured files list what their layout provides.
+	dir := t.TempDir()
+	city := writeDB(t, dir, "city.mmdb", "GeoLite2-City", 6, map[string]mmdbtype.Map{"8.8.8.0/24": cityRec("US", "United States", "", "", 1, 2, "")})
+	country := writeDB(t, dir, "country.mmdb", "geo-whois-asn-country-ipv4", 4, map[string]mmdbtype.Map{"8.8.8.0/24": flatRec("US", "", "", 0, 0, "")})
+	r := openBuiltin(t, Config{DBPaths: []string{city, country}})
+	if got := source(t, r, city).Provides; !slices.Equal(got, []string{sm.GeoCountry, sm.GeoCity}) {
+		t.Errorf("city database provides %v", got)
+	}
+	if got := source(t, r, country).Provides; !slices.Equal(got, []string{sm.GeoCountry}) {
+		t.Errorf("ip-location-db country database provides %v", got)
+	}
+	if st := r.GeoStatus(); !st.Has(sm.GeoCity) {
+		t.Errorf("capabilities with a City database: %v", st.Capabilities)
+	}
+
 	off := openResolver(t, Config{}).GeoStatus()
 	if len(off.Sources) != 3 {
 		t.Fatalf("off: sources = %+v, want the three built-in ones listed", off.Sources)
