@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/magic-sessionmanager/sessionmanager/license"
@@ -56,6 +58,35 @@ func TestBuiltinGeoOutOfTheBox(t *testing.T) {
 	}
 	if code, out := s.callFrom("5.9.10.11", "POST", "/api/auth/local", "", login); code != 200 {
 		t.Errorf("login from Germany with a DE-only fence: %d %v", code, out)
+	}
+
+	// The status names the built-in sources with their date and credits,
+	// and no warning says country data is missing.
+	code, _, body := s.call("GET", "/api/admin/geo/status", write, nil)
+	data, _ := body["data"].(map[string]any)
+	caps, _ := data["capabilities"].(map[string]any)
+	if code != 200 || caps["country"] != true || caps["asn"] != true || caps["datacenter"] != true {
+		t.Fatalf("geo status: %d %v", code, body)
+	}
+	found := 0
+	for _, src := range data["sources"].([]any) {
+		src := src.(map[string]any)
+		switch str(src, "name") {
+		case "builtin-country", "builtin-asn":
+			found++
+			if src["enabled"] != true || !strings.HasPrefix(str(src, "dataDate"), "2026-06-17") || str(src, "license") == "" || str(src, "attribution") == "" {
+				t.Errorf("built-in source: %v", src)
+			}
+			if str(src, "name") == "builtin-asn" && str(src, "attributionUrl") != "https://db-ip.com" {
+				t.Errorf("builtin-asn must link DB-IP: %v", src)
+			}
+		}
+	}
+	if found != 2 {
+		t.Errorf("sources lack the built-in ones: %v", data["sources"])
+	}
+	if w := warningCodes(t, s, write); slices.Contains(w, "no_country_data") || slices.Contains(w, "geofence_no_country_data") {
+		t.Errorf("country warnings with the built-in data on: %v", w)
 	}
 
 	// The admin lookup answers from the built-in data too.
