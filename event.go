@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -115,4 +116,45 @@ type EventFilter struct {
 	Desc   bool
 	Limit  int
 	Cursor string
+}
+
+// PersonalNames reports whether the personal fields (a JSON object) hold
+// one of names as a whole string value, compared case-insensitively
+// ("Ann@Example.com" names ann@example.com; "ann@example.com.au" does not).
+// Erasure uses it to reach the events that name a user without the user's
+// id: a magic-link sign-up, a failed login by an identifier not yet taken.
+func PersonalNames(personal []byte, names ...string) bool {
+	if len(personal) == 0 {
+		return false
+	}
+	var v any
+	if json.Unmarshal(personal, &v) != nil {
+		return false
+	}
+	return jsonNames(v, names)
+}
+
+func jsonNames(v any, names []string) bool {
+	switch x := v.(type) {
+	case string:
+		x = strings.TrimSpace(x)
+		for _, n := range names {
+			if n != "" && strings.EqualFold(x, n) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, f := range x {
+			if jsonNames(f, names) {
+				return true
+			}
+		}
+	case []any:
+		for _, f := range x {
+			if jsonNames(f, names) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -48,6 +48,9 @@ type Config struct {
 	IdleTimeout       time.Duration // 0 = off
 	MaxSessionAge     time.Duration // 720h
 	Retention         time.Duration // 720h
+	// AuditCheckpoints tunes the signed checkpoints of the audit chain
+	// (Signer is the Secrets; defaults: every 1000 events or 1h).
+	AuditCheckpoints ChainSigning
 	// StateCacheTTL bounds how stale a cached session state may be if a bus
 	// message is lost (default 2s).
 	StateCacheTTL time.Duration

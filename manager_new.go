@@ -60,6 +60,7 @@ func New(cfg Config) (*Manager, error) {
 		states: newStateCache(cfg.StateCacheTTL),
 		seen:   newActivity(cfg.LastSeenInterval),
 	}
+	m.signAuditChain()
 	m.unsub = m.bus.Subscribe(m.onMessage)
 	return m, nil
 }
@@ -115,4 +116,22 @@ func (m *Manager) publish(ctx context.Context, msg Message) {
 		// StateCacheTTL, so a lost message delays, never defeats, a revocation.
 		m.log.Warn("bus publish failed", "kind", msg.Kind, "err", err)
 	}
+}
+
+// signAuditChain makes the store sign the audit chain's head in every append
+// (and keep checkpoints) with the Secrets' chain key, so truncating or
+// rewriting the log's end is caught by VerifyAudit. A store or Secrets
+// without that ability is told to the admin in the log.
+func (m *Manager) signAuditChain() {
+	heads, ok := m.store.(ChainHeadStore)
+	signer, canSign := m.cfg.Secrets.(ChainSigner)
+	if !ok || !canSign {
+		m.log.Warn("the audit log has no signed head: deleting its newest events cannot be detected",
+			"storeKeepsHead", ok, "secretsSign", canSign)
+		return
+	}
+	c := m.cfg.AuditCheckpoints
+	c.Signer = signer
+	m.cfg.AuditCheckpoints = c.WithDefaults()
+	heads.SignChainWith(m.cfg.AuditCheckpoints)
 }

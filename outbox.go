@@ -14,6 +14,12 @@ const (
 	// condition returned false, failed or overran its limits (LastError
 	// says which).
 	DeliveryDropped = "dropped"
+
+	// ErasedPayload replaces the payload of the deliveries of an erased
+	// user's events, and ErasedDeliveryError explains a pending one ended
+	// by the erasure (its alert would have carried the erased data).
+	ErasedPayload       = `{"erased":true}`
+	ErasedDeliveryError = "not sent: the user's personal data was erased (GDPR)"
 )
 
 // Delivery is one alert to send through one channel, kept durably in the

@@ -160,8 +160,10 @@ type StatsStore interface {
 // PrivacyStore erases a user's personal data.
 type PrivacyStore interface {
 	// EraseUser clears the user's email/username (to "erased-<id>"), its
-	// sessions' IP, user agent and location, and its events' personal
-	// fields (keeping PersonalDigest, so the chain still verifies).
+	// sessions' IP, user agent and location, the personal fields of its
+	// events and of the events without a user id that name its email or
+	// username (PersonalNames), keeping PersonalDigest so the chain still
+	// verifies, and deletes its magic links.
 	EraseUser(ctx context.Context, userID string, at time.Time) error
 }
 

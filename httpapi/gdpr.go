@@ -97,9 +97,11 @@ func (s *server) handleUserExport() http.Handler {
 
 // handleEraseUser answers a GDPR erasure request: the user's sessions end
 // (reason erased) on every instance, then the store clears the user's
-// personal data (email, username, IPs, user agents, locations, personal
-// event fields; the audit chain still verifies through the kept digests),
-// and a user.erased event without personal data records it.
+// personal data (email, username, IPs, user agents, locations, the personal
+// fields of the user's events and of the events without a user id that
+// name its email or username, magic links; the audit chain still verifies
+// through the kept digests), and a user.erased event without personal data
+// records it.
 func (s *server) handleEraseUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()

@@ -63,6 +63,9 @@ type server struct {
 	log *slog.Logger
 	// mailSlots bounds the account emails being sent at once.
 	mailSlots chan struct{}
+	// verifying is set while an audit verification (a read of the whole
+	// log) runs: one at a time per instance.
+	verifying atomic.Bool
 }
 
 // NewServer returns the whole HTTP API as one handler.

@@ -20,6 +20,7 @@ const (
 	infoLookup = "magic-sessionmanager lookup hmac-sha256 v1"
 	infoSeal   = "magic-sessionmanager seal aes-256-gcm v1"
 	infoKeyID  = "magic-sessionmanager key id v1"
+	infoChain  = "magic-sessionmanager audit chain hmac-sha256 v1"
 )
 
 // Secrets implements sessionmanager.Secrets with keys derived from
@@ -37,12 +38,18 @@ type Secrets struct {
 	keys []*secretKey // primary first
 }
 
-var _ sm.Secrets = (*Secrets)(nil)
+var (
+	_ sm.Secrets     = (*Secrets)(nil)
+	_ sm.ChainSigner = (*Secrets)(nil)
+)
 
 // secretKey is the material derived from one encryption key.
 type secretKey struct {
 	id   [keyIDLen]byte
 	aead cipher.AEAD
+	// chains pools HMAC states under the key that signs the audit chain's
+	// head and checkpoints (one per append).
+	chains sync.Pool
 	// macs pools keyed HMAC states: hmac.New costs several allocations.
 	macs sync.Pool
 }
@@ -83,6 +90,10 @@ func deriveKey(raw []byte) (*secretKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	chainKey, err := hkdf.Key(sha256.New, raw, nil, infoChain, 32)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, err
@@ -94,6 +105,7 @@ func deriveKey(raw []byte) (*secretKey, error) {
 	k := &secretKey{aead: aead}
 	copy(k.id[:], id)
 	k.macs.New = func() any { return hmac.New(sha256.New, lookupKey) }
+	k.chains.New = func() any { return hmac.New(sha256.New, chainKey) }
 	return k, nil
 }
 
@@ -127,5 +139,31 @@ func (k *secretKey) lookupHash(token string) []byte {
 	mac.Write([]byte(token))
 	sum := mac.Sum(make([]byte, 0, sha256.Size))
 	k.macs.Put(mac)
+	return sum
+}
+
+// SignChain signs an audit chain position (sessionmanager.ChainHead.Message)
+// with HMAC-SHA256 under the primary key's chain key.
+func (s *Secrets) SignChain(message []byte) []byte {
+	return s.keys[0].signChain(message)
+}
+
+// VerifyChainSig reports whether sig signs message under any key (primary
+// first), comparing in constant time. Keep retired keys in the old keys for
+// as long as heads and checkpoints they signed must verify.
+func (s *Secrets) VerifyChainSig(message, sig []byte) bool {
+	ok := false
+	for _, k := range s.keys {
+		ok = hmac.Equal(k.signChain(message), sig) || ok
+	}
+	return ok
+}
+
+func (k *secretKey) signChain(message []byte) []byte {
+	mac := k.chains.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(message)
+	sum := mac.Sum(make([]byte, 0, sha256.Size))
+	k.chains.Put(mac)
 	return sum
 }

@@ -237,3 +237,40 @@ func TestSealKeyRotation(t *testing.T) {
 		t.Fatal("old ciphertext opened once the old key is dropped")
 	}
 }
+
+// TestChainSignature: the audit chain's head signature binds seq, since
+// and hash, needs the encryption key (its own HKDF sub-key, not the lookup
+// key), and survives a key rotation.
+func TestChainSignature(t *testing.T) {
+	s := mustSecrets(t, testKey(1))
+	head := &sm.ChainHead{Seq: 12, Since: 3, Hash: bytes.Repeat([]byte{9}, 32)}
+	sig := s.SignChain(head.Message())
+	if len(sig) != 32 || !s.VerifyChainSig(head.Message(), sig) {
+		t.Fatalf("own signature refused: %x", sig)
+	}
+	other := func(change func(h *sm.ChainHead)) []byte {
+		h := *head
+		h.Hash = append([]byte(nil), head.Hash...)
+		change(&h)
+		return h.Message()
+	}
+	for name, ok := range map[string]bool{
+		"another seq":   s.VerifyChainSig(other(func(h *sm.ChainHead) { h.Seq = 11 }), sig),
+		"another since": s.VerifyChainSig(other(func(h *sm.ChainHead) { h.Since = 0 }), sig),
+		"another hash":  s.VerifyChainSig(other(func(h *sm.ChainHead) { h.Hash[0] ^= 1 }), sig),
+		"another key":   mustSecrets(t, testKey(2)).VerifyChainSig(head.Message(), sig),
+		"empty sig":     s.VerifyChainSig(head.Message(), nil),
+		"a lookup hash": s.VerifyChainSig(head.Message(), s.LookupHash(string(head.Message()))),
+	} {
+		if ok {
+			t.Errorf("%s verifies", name)
+		}
+	}
+	rotated := mustSecrets(t, testKey(2), testKey(1))
+	if !rotated.VerifyChainSig(head.Message(), sig) {
+		t.Error("a head signed before a key rotation no longer verifies")
+	}
+	if bytes.Equal(rotated.SignChain(head.Message()), sig) {
+		t.Error("after rotation, heads are still signed with the old key")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -212,15 +213,23 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) != 1 || args[0] != "verify" {
 		return &configError{"audit: expected `audit verify`"}
 	}
-	st, _, err := configuredStore(ctx, getenv)
+	_, st, sec, err := toolStore(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	n, err := sm.VerifyChain(ctx, st)
+	rep, err := sm.VerifyAudit(ctx, st, sec)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "audit chain intact: %d events verified\n", n)
+	fmt.Fprintf(stdout, "audit chain intact: %d events verified, head seq %d signed, %d checkpoints\n",
+		rep.Events, rep.Head.Seq, rep.Checkpoints)
+	if rep.SignedSince > 0 {
+		fmt.Fprintf(stdout, "signed since seq %d: the log predates signing; the events up to it are covered by the hash chain only\n", rep.SignedSince)
+	}
+	if rep.Head.Seq > 0 {
+		// Kept outside the database, the head catches a rollback (docs/ADMIN_API.md).
+		fmt.Fprintf(stdout, "head: seq %d at %s hash %x\n", rep.Head.Seq, rep.Head.At.Format(time.RFC3339Nano), rep.Head.Hash)
+	}
 	return nil
 }

@@ -61,6 +61,10 @@ type config struct {
 	PurgeHour int
 	// RegisterPerIP caps sign-ups per IP per 15 minutes (0: no cap).
 	RegisterPerIP int
+	// AuditCheckpointEvery and AuditCheckpointInterval space the signed
+	// checkpoints of the audit chain.
+	AuditCheckpointEvery    int64
+	AuditCheckpointInterval time.Duration
 	// TokenCacheSize bounds the verified-access-token cache (entries).
 	TokenCacheSize int
 	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
@@ -153,6 +157,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		{"SM_IDLE_TIMEOUT", &c.IdleTimeout, "off", true},
 		{"SM_MAX_SESSION_AGE", &c.MaxSessionAge, "720h", false},
 		{"SM_RETENTION", &c.Retention, "720h", false},
+		{"SM_AUDIT_CHECKPOINT_INTERVAL", &c.AuditCheckpointInterval, "1h", false},
 	}
 	for _, d := range durations {
 		v := env(d.name, d.def)
@@ -213,6 +218,13 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 			return nil, badVar("SM_REGISTER_PER_IP", "a whole number of sign-ups per IP per 15 minutes (0: no cap)", v)
 		}
 		c.RegisterPerIP = n
+	}
+	if v := env("SM_AUDIT_CHECKPOINT_EVERY", "1000"); true {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return nil, badVar("SM_AUDIT_CHECKPOINT_EVERY", "a whole number of audit events between signed checkpoints (1 or more)", v)
+		}
+		c.AuditCheckpointEvery = n
 	}
 	switch v := env("SM_WEBHOOK_ALLOW_PRIVATE", "false"); v {
 	case "true", "1":

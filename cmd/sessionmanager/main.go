@@ -4,7 +4,7 @@
 //	sessionmanager migrate      apply database migrations and exit
 //	sessionmanager keygen       print a fresh SESSION_ENCRYPTION_KEY
 //	sessionmanager admin ...    create admin accounts and API tokens
-//	sessionmanager audit verify check the audit log's hash chain
+//	sessionmanager audit verify check the audit log's hash chain, signed head and checkpoints
 //	sessionmanager version      print the version
 package main
 

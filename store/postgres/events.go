@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,20 +28,33 @@ func scanEvent(row pgx.Row) (*sm.Event, error) {
 
 // AppendEvent seals e and appends it with its deliveries in one transaction.
 // The row lock on the chain head serialises appends, so Seq has no gaps and
-// every event links to the one before it.
+// every event links to the one before it. The head (and, when due, a
+// checkpoint) is signed in the same transaction.
 func (s *Store) AppendEvent(ctx context.Context, e *sm.Event, deliveries []*sm.Delivery) error {
 	if !storable(e.Type) {
 		return sm.InvalidFields(map[string]string{"type": "is not valid text"})
 	}
+	signing := s.chain.Load()
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		var seq int64
-		var prev []byte
-		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM event_chain WHERE id = 1 FOR UPDATE`).Scan(&seq, &prev); err != nil {
+		var lastCheckpoint time.Time
+		const head = `SELECT seq, hash, since, sig, at, checkpoint_at FROM event_chain WHERE id = 1 FOR UPDATE`
+		prev, err := scanChainHead(tx.QueryRow(ctx, head), &lastCheckpoint)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The head row is gone (deleted behind our back): put back an
+			// unsigned one on the last event; the next head records it (Since).
+			if _, err := tx.Exec(ctx, `INSERT INTO event_chain (id, seq, hash)
+				SELECT 1, coalesce(max(seq), 0), (SELECT hash FROM events ORDER BY seq DESC LIMIT 1) FROM events
+				ON CONFLICT (id) DO NOTHING`); err != nil {
+				return mapErr(err, "event chain")
+			}
+			prev, err = scanChainHead(tx.QueryRow(ctx, head), &lastCheckpoint)
+		}
+		if err != nil {
 			return mapErr(err, "event chain")
 		}
-		e.Seal(seq+1, prev)
+		e.Seal(prev.Seq+1, prev.Hash)
 		sealed := e
-		_, err := tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`)
+		_, err = tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			sealed.Seq, sealed.At, sealed.Type, sealed.ActorType, sealed.ActorID, sealed.UserID, sealed.SessionID, sealed.Country,
 			nullBytes(sealed.Data), sealed.IP, sealed.UserAgent, nullBytes(sealed.Personal), sealed.Erased,
@@ -50,11 +65,66 @@ func (s *Store) AppendEvent(ctx context.Context, e *sm.Event, deliveries []*sm.D
 		if err := insertDeliveries(ctx, tx, sealed, deliveries); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE event_chain SET seq = $1, hash = $2 WHERE id = 1`, sealed.Seq, sealed.Hash); err != nil {
+		next, checkpoint := signing.Extend(prev, sealed, lastCheckpoint)
+		if checkpoint {
+			lastCheckpoint = next.At
+			// A checkpoint already at this seq (seqs repeat after the head
+			// row was deleted) stays: VerifyAudit reports the stretch.
+			if _, err := tx.Exec(ctx, `INSERT INTO event_checkpoints (seq, hash, since, sig, at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (seq) DO NOTHING`, next.Seq, next.Hash, next.Since, next.Sig, next.At); err != nil {
+				return mapErr(err, "event checkpoint")
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE event_chain SET seq = $1, hash = $2, since = $3, sig = $4, at = $5, checkpoint_at = $6 WHERE id = 1`,
+			next.Seq, next.Hash, next.Since, nullBytes(next.Sig), next.At, nullTime(lastCheckpoint)); err != nil {
 			return mapErr(err, "event chain")
 		}
 		return nil
 	})
+}
+
+// SignChainWith makes later appends sign the chain's head and checkpoints.
+func (s *Store) SignChainWith(c sm.ChainSigning) {
+	c = c.WithDefaults()
+	s.chain.Store(&c)
+}
+
+// ChainHead returns the chain's head; a missing head row reads as an
+// empty, unsigned head.
+func (s *Store) ChainHead(ctx context.Context) (*sm.ChainHead, error) {
+	h, err := scanChainHead(s.pool.QueryRow(ctx, `SELECT seq, hash, since, sig, at, checkpoint_at FROM event_chain WHERE id = 1`), nil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &sm.ChainHead{}, nil
+	}
+	if err != nil {
+		return nil, mapErr(err, "event chain")
+	}
+	return h, nil
+}
+
+// ChainCheckpoints lists signed checkpoints after afterSeq, ascending.
+func (s *Store) ChainCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*sm.ChainHead, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, hash, since, sig, at, at FROM event_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		afterSeq, pageLimit(limit))
+	if err != nil {
+		return nil, mapErr(err, "event checkpoints")
+	}
+	cps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.ChainHead, error) { return scanChainHead(r, nil) })
+	return cps, mapErr(err, "event checkpoints")
+}
+
+// scanChainHead reads (seq, hash, since, sig, at, checkpoint_at) of a head
+// or checkpoint; checkpointAt, when not nil, gets the last column.
+func scanChainHead(row pgx.Row, checkpointAt *time.Time) (*sm.ChainHead, error) {
+	var h sm.ChainHead
+	var cp time.Time
+	if err := row.Scan(&h.Seq, &h.Hash, &h.Since, &h.Sig, utc(&h.At), utc(&cp)); err != nil {
+		return nil, err
+	}
+	if checkpointAt != nil {
+		*checkpointAt = cp
+	}
+	return &h, nil
 }
 
 // eventCursor is the Seq of the last event of a page.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +16,8 @@ import (
 // Store implements sessionmanager.FullStore on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
+	// chain signs the audit chain's head in every append (nil: unsigned).
+	chain atomic.Pointer[sm.ChainSigning]
 }
 
 var _ sm.FullStore = (*Store)(nil)

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 	"modernc.org/sqlite"
@@ -28,6 +29,8 @@ import (
 type Store struct {
 	write *sql.DB // one connection: SQLite has one writer
 	read  *sql.DB // pool of read-only connections
+	// chain signs the audit chain's head in every append (nil: unsigned).
+	chain atomic.Pointer[sessionmanager.ChainSigning]
 }
 
 var _ sessionmanager.FullStore = (*Store)(nil)

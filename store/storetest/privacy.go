@@ -4,13 +4,92 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
-var privacyTests = []namedTest{{"EraseUser", testEraseUser}}
+var privacyTests = []namedTest{
+	{"EraseUser", testEraseUser},
+	{"EraseUserReachesEventsNamingIt", testEraseUserNamedEvents},
+}
+
+// testEraseUserNamedEvents: events that name the user only in their
+// personal fields (a magic-link sign-up, a failed login by an identifier
+// not yet taken) are erased too, matched case-insensitively and exactly.
+func testEraseUserNamedEvents(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+	personal := []string{
+		`{"email":"alice@example.com"}`,      // magic-link sign-up: erased
+		`{"identifier":"ALICE@Example.COM"}`, // failed login by email: erased
+		`{"identifier":"Alice"}`,             // failed login by username: erased
+		`{"identifier":" alice "}`,           // as typed, spaces kept: erased
+		`{"email":"alice@example.com.evil"}`, // another address: kept
+		`{"identifier":"alice2"}`,            // another name: kept
+		`{"email":"bob@example.com"}`,        // another user: kept
+		`{"note":"mail alice@example.com"}`,  // a mention, not the value: kept
+		`{"location":{"city":"Berlin"}}`,     // kept
+		`not json`,                           // kept, and no error
+	}
+	erased := map[int]bool{0: true, 1: true, 2: true, 3: true}
+	// Each event gets an alert delivery carrying the same data.
+	delivery := func(status string) []*sessionmanager.Delivery {
+		return []*sessionmanager.Delivery{{RuleID: "r", Channel: "email", Target: json.RawMessage(`{"to":"alice@example.com"}`),
+			Payload: json.RawMessage(`{"user":{"email":"alice@example.com"},"session":{"ip":"203.0.113.9"}}`), Status: status}}
+	}
+	for i, p := range personal {
+		e := &sessionmanager.Event{At: t0.Add(time.Duration(i) * time.Minute), Type: sessionmanager.EventLoginFailed,
+			ActorType: sessionmanager.ActorUser, IP: "203.0.113.9", UserAgent: "UA", Personal: json.RawMessage(p)}
+		noErr(t, s.AppendEvent(ctx, e, delivery("")))
+	}
+	// Bob's own event naming alice (he typed her address) is his, not hers.
+	noErr(t, s.AppendEvent(ctx, &sessionmanager.Event{At: t0.Add(time.Hour), Type: sessionmanager.EventLoginFailed,
+		UserID: "u-2", ActorType: sessionmanager.ActorUser, IP: "203.0.113.10", Personal: json.RawMessage(`{"identifier":"alice@example.com"}`)}, delivery("")))
+	// Alice's own events: one alert already delivered, one pending.
+	sent := &sessionmanager.Event{At: t0.Add(time.Hour), Type: sessionmanager.EventLoginSucceeded, UserID: "u-1", ActorType: sessionmanager.ActorUser}
+	sentDelivery := delivery("")
+	noErr(t, s.AppendEvent(ctx, sent, sentDelivery))
+	noErr(t, s.CompleteDelivery(ctx, sentDelivery[0].ID, t0.Add(time.Hour)))
+	noErr(t, s.AppendEvent(ctx, &sessionmanager.Event{At: t0.Add(time.Hour), Type: sessionmanager.EventLoginSucceeded, UserID: "u-1", ActorType: sessionmanager.ActorUser}, delivery("")))
+	erased[len(personal)+1], erased[len(personal)+2] = true, true
+	before := listAllEvents(t, s, sessionmanager.EventFilter{}, 500)
+
+	noErr(t, s.EraseUser(ctx, "u-1", t0.Add(2*time.Hour)))
+
+	ds, _, err := s.ListDeliveries(ctx, sessionmanager.DeliveryFilter{Limit: 500})
+	noErr(t, err)
+	equal(t, len(before), len(ds), "one delivery per event")
+	for _, d := range ds {
+		if erased[int(d.EventSeq-1)] {
+			want := sessionmanager.DeliveryDead
+			if d.ID == sentDelivery[0].ID {
+				want = sessionmanager.DeliveryDelivered
+			}
+			check(t, string(d.Payload) == sessionmanager.ErasedPayload && d.Target == nil && d.Status == want,
+				"delivery of erased event %d: %s %s %s", d.EventSeq, d.Payload, d.Target, d.Status)
+			check(t, want != sessionmanager.DeliveryDead || d.LastError == sessionmanager.ErasedDeliveryError, "says why it is dead: %q", d.LastError)
+		} else {
+			check(t, strings.Contains(string(d.Payload), "alice@example.com") && d.Status == sessionmanager.DeliveryPending,
+				"delivery of kept event %d untouched: %s %s", d.EventSeq, d.Payload, d.Status)
+		}
+	}
+
+	after := listAllEvents(t, s, sessionmanager.EventFilter{}, 500)
+	verifyChain(t, after)
+	for i, e := range after {
+		b := before[i]
+		check(t, bytes.Equal(b.Hash, e.Hash) && bytes.Equal(b.PersonalDigest, e.PersonalDigest), "event %d keeps its hash", e.Seq)
+		if erased[i] {
+			check(t, e.Erased && e.IP == "" && e.UserAgent == "" && e.Personal == nil, "event %d (%s) erased: %+v", e.Seq, b.Personal, e)
+		} else {
+			check(t, !e.Erased && e.IP == b.IP && bytes.Equal(e.Personal, b.Personal), "event %d (%s) untouched: %+v", e.Seq, b.Personal, e)
+		}
+	}
+}
 
 func testEraseUser(t *testing.T, s sessionmanager.FullStore) {
 	ctx := t.Context()

@@ -20,6 +20,9 @@
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
 //   - EraseUser clears the whole Location of the user's sessions.
+//   - The signed chain head (ChainHeadStore) is written in the append's
+//     transaction and appends link to it; RunChain checks it against a
+//     database writer.
 //
 // The suite uses fixed times (no wall clock) and only the standard library.
 package storetest
