@@ -48,6 +48,11 @@ type Config struct {
 	IdleTimeout       time.Duration // 0 = off
 	MaxSessionAge     time.Duration // 720h
 	Retention         time.Duration // 720h
+	// AdminSessionTTL is the absolute lifetime of a dashboard sign-in (8h).
+	AdminSessionTTL time.Duration
+	// AdminIdleTimeout ends a dashboard session unused this long (30m;
+	// negative: never).
+	AdminIdleTimeout time.Duration
 	// StateCacheTTL bounds how stale a cached session state may be if a bus
 	// message is lost (default 2s).
 	StateCacheTTL time.Duration
@@ -148,6 +153,7 @@ type Manager struct {
 	bus        Bus
 	fails      Counter
 	states     *stateCache
+	admins     *adminCache
 	seen       *activity
 	settings   atomic.Pointer[Settings]
 	settingsMu sync.Mutex
