@@ -162,7 +162,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	deps := httpapi.Deps{
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
-		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
+		RefreshCookie: c.RefreshCookie, Cookies: sm.CookiePolicy{Production: c.Env == "production"}, VerifyEmailHeader: true, Version: version,
 		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
@@ -175,6 +175,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, Passwords: password.Default(), Bus: a.cluster.bus,
 		Alerts: webAlerts{admin}, License: a.webLicense, Demo: c.demo, Logger: log,
 		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
+		Cookies:  sm.CookiePolicy{Production: c.Env == "production"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
