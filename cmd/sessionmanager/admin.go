@@ -161,6 +161,14 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 		if err := st.SetAdminTOTP(ctx, a.ID, sealed); err != nil {
 			return err
 		}
+		// A new second factor ends every dashboard sign-in of this admin:
+		// running instances re-read a cached sign-in within the state cache
+		// TTL (2s), so none outlives the change.
+		ended, err := st.EndAdminSessions(ctx, a.ID, "", sm.SystemClock{}.Now(), sm.EndTOTPChanged)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%d dashboard sign-in(s) of %s ended\n", len(ended), a.Email)
 		// The secret is shown once, to this terminal, for an authenticator app.
 		fmt.Fprintf(stdout, "otpauth://totp/%s?secret=%s&issuer=%s\n", url.PathEscape("Magic Session Manager:"+a.Email), secret, url.QueryEscape("Magic Session Manager"))
 		fmt.Fprintln(stderr, "two-factor sign-in enabled: add the otpauth URL above to an authenticator app")

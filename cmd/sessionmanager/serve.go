@@ -121,6 +121,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		AccessTokenTTL: c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
+		AdminSessionTTL: c.AdminSessionTTL, AdminIdleTimeout: offIsNegative(c.AdminIdleTimeout),
 		OnSettings: func(s *sm.Settings) {
 			a.alerts.engine.SetNewSignInEmail(s.NewSignInEmail)
 			if s.RequireEmailConfirmation && (c.Accounts == nil || c.Accounts.ConfirmURL == "") {
@@ -195,6 +196,14 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// offIsNegative maps a configured "off" (0) to the Manager's "never" (<0).
+func offIsNegative(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func throttle(l risk.ThrottleLimits) sm.ThrottleFunc {
