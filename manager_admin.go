@@ -76,6 +76,17 @@ func (m *Manager) StartAdminSession(ctx context.Context, adminID string, client 
 // costs at most StateCacheTTL). It ends the session when it is idle or past
 // its absolute expiry, and notes activity at most once a minute.
 func (m *Manager) CheckAdminSession(ctx context.Context, token string) (*AdminSession, error) {
+	return m.checkAdminSession(ctx, token, true)
+}
+
+// PeekAdminSession is CheckAdminSession for background requests (live
+// updates, automatic refreshes): it does not count as activity, so an
+// unattended open dashboard still reaches the idle timeout.
+func (m *Manager) PeekAdminSession(ctx context.Context, token string) (*AdminSession, error) {
+	return m.checkAdminSession(ctx, token, false)
+}
+
+func (m *Manager) checkAdminSession(ctx context.Context, token string, activity bool) (*AdminSession, error) {
 	if token == "" || len(token) > 256 {
 		return nil, errAdminSession()
 	}
@@ -115,7 +126,7 @@ func (m *Manager) CheckAdminSession(ctx context.Context, token string) (*AdminSe
 			return nil, errAdminSession()
 		}
 	}
-	if now.Sub(s.LastSeenAt) >= m.adminTouchEvery() {
+	if activity && now.Sub(s.LastSeenAt) >= m.adminTouchEvery() {
 		if err := st.TouchAdminSession(ctx, s.ID, now); err != nil {
 			if IsNotFound(err) { // ended meanwhile
 				m.admins.markEnded(s.ID, now)

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,6 +95,10 @@ func TestAdminIdleTimeout(t *testing.T) {
 		if resp, _ := busy.get("/admin/"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("a session in use ended: %d", resp.StatusCode)
 		}
+		// The idle page's automatic refresh is not activity.
+		if resp, _ := idle.do(http.MethodGet, "/admin/sessions/table", nil, map[string]string{"X-SM-Background": "1", "HX-Request": "true"}); resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("background refresh: %d", resp.StatusCode)
+		}
 	}
 	resp, _ := idle.get("/admin/")
 	if resp.StatusCode != http.StatusSeeOther {
@@ -176,5 +181,44 @@ func TestAdminEndsOtherSignInFromAccountPage(t *testing.T) {
 	// Someone else's or an unknown session: 404, nothing ends.
 	if resp, _ := here.post("/admin/account/sessions/nope/end", nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown session: %d", resp.StatusCode)
+	}
+}
+
+// TestEventStreamClosesWhenSignInEnds: the live stream of a sign-in that is
+// ended elsewhere closes at once instead of streaming on.
+func TestEventStreamClosesWhenSignInEnds(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp := openStream(t, c, ctx)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	buf := make([]byte, 64)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatalf("stream start: %v", err)
+	}
+	as, err := e.store.AdminSessionByHash(ctx, e.secrets.LookupHash(c.cookieOf().Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.manager.EndAdminSession(ctx, as.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, resp.Body)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stream ended with %v, want a clean close", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the live stream of an ended sign-in stayed open")
 	}
 }

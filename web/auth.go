@@ -67,7 +67,11 @@ func (s *server) readSession(r *http.Request) (*adminSession, error) {
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	as, err := s.d.Manager.CheckAdminSession(r.Context(), c.Value)
+	check := s.d.Manager.CheckAdminSession
+	if background(r) {
+		check = s.d.Manager.PeekAdminSession
+	}
+	as, err := check(r.Context(), c.Value)
 	if sm.ErrorCode(err) == sm.EUNAUTHORIZED {
 		return nil, nil
 	}
@@ -75,6 +79,13 @@ func (s *server) readSession(r *http.Request) (*adminSession, error) {
 		return nil, err
 	}
 	return &adminSession{AdminSession: as, CSRF: base64.RawURLEncoding.EncodeToString(s.d.Secrets.LookupHash(csrfPrefix + c.Value))}, nil
+}
+
+// background reports whether a request is the page's own doing (the live
+// stream, the automatic refresh of live regions) rather than the admin's:
+// it does not keep the session from going idle.
+func background(r *http.Request) bool {
+	return r.URL.Path == "/admin/events" || r.Header.Get("X-SM-Background") == "1"
 }
 
 // startSession records a new dashboard session and sets its cookie, which
