@@ -226,7 +226,24 @@ func (m *Manager) ListAdminSessions(ctx context.Context, adminID string) ([]*Adm
 	if err != nil {
 		return nil, err
 	}
-	return st.ListAdminSessions(ctx, adminID, m.clock.Now())
+	now := m.clock.Now()
+	list, err := st.ListAdminSessions(ctx, adminID, now)
+	if err != nil {
+		return nil, err
+	}
+	// Sessions end as idle lazily, on their next request; a list must not
+	// show one as live. The stored last-seen lags by at most adminTouchEvery.
+	live := list[:0]
+	for _, s := range list {
+		if idle := m.cfg.AdminIdleTimeout; idle > 0 && now.Sub(s.LastSeenAt) >= idle+m.adminTouchEvery() {
+			if err := m.endAdminSession(ctx, st, s, EndIdle, Actor{Type: ActorSystem}); err != nil && !IsNotFound(err) {
+				return nil, err
+			}
+			continue
+		}
+		live = append(live, s)
+	}
+	return live, nil
 }
 
 // ChangeAdminPassword replaces an admin's password after checking the

@@ -222,3 +222,22 @@ func TestEventStreamClosesWhenSignInEnds(t *testing.T) {
 		t.Fatal("the live stream of an ended sign-in stayed open")
 	}
 }
+
+// TestAdminSessionListEndsIdleOnes: a sign-in idle past the timeout is not
+// listed as live (it is ended as idle when the list is read).
+func TestAdminSessionListEndsIdleOnes(t *testing.T) {
+	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
+	e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
+	here, gone := e.client(), e.client()
+	gone.signIn()
+	clock.Advance(sm.DefaultAdminIdleTimeout + 2*time.Minute)
+	here.signIn()
+	list, err := e.manager.ListAdminSessions(context.Background(), e.admin.ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("live sign-ins: %d, %v; want only the fresh one", len(list), err)
+	}
+	as, _ := e.store.AdminSessionByHash(context.Background(), e.secrets.LookupHash(gone.cookieOf().Value))
+	if as.EndReason != sm.EndIdle {
+		t.Fatalf("the idle sign-in: %+v", as)
+	}
+}
