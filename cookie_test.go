@@ -4,6 +4,9 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +53,31 @@ func TestCookiePolicySecure(t *testing.T) {
 		if c.Secure != tt.want || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 			t.Errorf("Set: cookie %+v, want Secure=%v, HttpOnly, SameSite=Strict", c, tt.want)
 		}
+	}
+}
+
+// TestCookiesSetInOnePlace: no front end sets a cookie except through
+// CookiePolicy (a new Set-Cookie elsewhere would escape the production rule).
+func TestCookiesSetInOnePlace(t *testing.T) {
+	files, _ := filepath.Glob("*/*.go")
+	more, _ := filepath.Glob("*/*/*.go")
+	checked := 0
+	for _, f := range append(files, more...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		for _, bad := range []string{"http.SetCookie(", `"Set-Cookie"`} {
+			if strings.Contains(string(src), bad) {
+				t.Errorf("%s sets a cookie with %s; use sm.CookiePolicy.Set", f, bad)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d files checked", checked)
 	}
 }
