@@ -172,3 +172,36 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestAdminTOTPChangeEndsSignInsEverywhere: `sessionmanager admin totp`
+// (another process) ends the admin's dashboard sign-ins; running instances
+// (PostgreSQL + Redis) refuse the cookie at once, and the audit log says so.
+func TestAdminTOTPChangeEndsSignInsEverywhere(t *testing.T) {
+	nodes, _ := threeInstances(t, true)
+	a, b := nodes[0], nodes[1]
+	cookie := adminCookie(t, a.adminSignIn()).Value
+	if got := b.dashboard(cookie); got != http.StatusOK {
+		t.Fatalf("live sign-in refused: %d", got)
+	}
+	var stderr strings.Builder
+	if err := run(t.Context(), []string{"admin", "totp", "--email", "admin@localhost"}, func(k string) string { return a.env[k] },
+		nil, io.Discard, &stderr); err != nil {
+		t.Fatalf("admin totp: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "1 dashboard sign-in(s) of admin@localhost ended") {
+		t.Fatalf("admin totp output: %q", stderr.String())
+	}
+	start := time.Now()
+	for _, n := range []*server{b, a} {
+		for n.dashboard(cookie) != http.StatusSeeOther {
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s still opens the dashboard 1s after the TOTP change", n.base)
+			}
+		}
+	}
+	read := a.adminToken("read")
+	_, _, audit := a.call("GET", "/api/admin/audit?type=admin.action&limit=100", read, nil)
+	if !strings.Contains(toJSON(audit), "admin.totp_changed") || !strings.Contains(toJSON(audit), "totp_changed") {
+		t.Fatalf("the TOTP change is not in the audit log: %s", toJSON(audit))
+	}
+}
