@@ -61,10 +61,16 @@ func adminCookie(t *testing.T, cs []*http.Cookie) *http.Cookie {
 
 // TestAdminSessionTerminateReachesEveryInstance: a dashboard sign-in ended
 // through the admin API of instance A is refused by B and C (which had it
-// cached as live) at once: the bus (Redis pub/sub) invalidates their
+// cached as live) at once: the bus (Redis pub/sub, or Postgres NOTIFY
+// without Redis) invalidates their
 // caches, well inside the 2 s cache TTL that bounds a lost message.
 func TestAdminSessionTerminateReachesEveryInstance(t *testing.T) {
-	nodes, _ := threeInstances(t, true)
+	t.Run("redis", func(t *testing.T) { testAdminSessionTerminate(t, true) })
+	t.Run("postgres-notify", func(t *testing.T) { testAdminSessionTerminate(t, false) })
+}
+
+func testAdminSessionTerminate(t *testing.T, withRedis bool) {
+	nodes, _ := threeInstances(t, withRedis)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	write := a.adminToken("write")
 	read := a.adminToken("read")
