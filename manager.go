@@ -51,6 +51,11 @@ type Config struct {
 	// AuditCheckpoints tunes the signed checkpoints of the audit chain
 	// (Signer is the Secrets; defaults: every 1000 events or 1h).
 	AuditCheckpoints ChainSigning
+	// AdminSessionTTL is the absolute lifetime of a dashboard sign-in (8h).
+	AdminSessionTTL time.Duration
+	// AdminIdleTimeout ends a dashboard session unused this long (30m;
+	// negative: never).
+	AdminIdleTimeout time.Duration
 	// StateCacheTTL bounds how stale a cached session state may be if a bus
 	// message is lost (default 2s).
 	StateCacheTTL time.Duration
@@ -151,6 +156,7 @@ type Manager struct {
 	bus        Bus
 	fails      Counter
 	states     *stateCache
+	admins     *adminCache
 	seen       *activity
 	settings   atomic.Pointer[Settings]
 	settingsMu sync.Mutex

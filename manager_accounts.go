@@ -257,10 +257,8 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 	if err := checkTexts("code", code, "password", password); err != nil {
 		return nil, err
 	}
-	if m.cfg.ValidatePassword != nil {
-		if err := m.cfg.ValidatePassword(password); err != nil {
-			return nil, &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
-		}
+	if err := m.validatePassword(password); err != nil {
+		return nil, err
 	}
 	u, err := m.consumeAccountToken(ctx, TokenResetPassword, code, "code", "Incorrect code provided")
 	if err != nil {

@@ -106,10 +106,8 @@ func (m *Manager) Register(ctx context.Context, in RegisterInput, client ClientI
 			return nil, &Error{Code: ETOOMANY, Message: "Too many sign-ups from this address; try again later", Reason: "too_many_signups", RetryAfterSeconds: int(window / time.Second)}
 		}
 	}
-	if m.cfg.ValidatePassword != nil {
-		if err := m.cfg.ValidatePassword(in.Password); err != nil {
-			return nil, &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
-		}
+	if err := m.validatePassword(in.Password); err != nil {
+		return nil, err
 	}
 	hash, err := m.cfg.Passwords.Hash(in.Password)
 	if err != nil {

@@ -32,6 +32,8 @@ func New(cfg Config) (*Manager, error) {
 	def(&cfg.MaxSessionAge, 720*time.Hour)
 	def(&cfg.Retention, 720*time.Hour)
 	def(&cfg.StateCacheTTL, 2*time.Second)
+	def(&cfg.AdminSessionTTL, DefaultAdminSessionTTL)
+	def(&cfg.AdminIdleTimeout, DefaultAdminIdleTimeout)
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
@@ -58,6 +60,7 @@ func New(cfg Config) (*Manager, error) {
 		bus:    cfg.Bus,
 		fails:  cfg.Failures,
 		states: newStateCache(cfg.StateCacheTTL),
+		admins: newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),
 		seen:   newActivity(cfg.LastSeenInterval),
 	}
 	m.signAuditChain()
@@ -80,6 +83,8 @@ func (m *Manager) onMessage(msg Message) {
 	case MsgSessionEnded:
 		m.states.markEnded(msg.SessionID, msg.UserID, msg.Reason, m.clock.Now())
 		m.seen.forget(msg.SessionID)
+	case MsgAdminSessionEnded:
+		m.admins.markEnded(msg.SessionID, m.clock.Now())
 	case MsgSessionChanged:
 		if msg.Origin != m.cfg.InstanceID {
 			m.states.drop(msg.SessionID)
@@ -97,7 +102,10 @@ func (m *Manager) onMessage(msg Message) {
 
 // DropCaches forgets every cached session state, e.g. after the bus
 // reconnected and messages may have been lost.
-func (m *Manager) DropCaches() { m.states.dropAll() }
+func (m *Manager) DropCaches() {
+	m.states.dropAll()
+	m.admins.dropAll()
+}
 
 // Close stops listening to the bus. Call Flush first to write pending work.
 func (m *Manager) Close() {

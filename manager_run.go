@@ -145,11 +145,20 @@ func (m *Manager) purgeLoop(ctx context.Context) error {
 	}
 }
 
-// Purge deletes sessions that ended more than Retention ago.
+// Purge deletes sessions (and dashboard sign-ins) that ended more than
+// Retention ago.
 func (m *Manager) Purge(ctx context.Context) (int, error) {
-	n, err := m.store.PurgeEnded(ctx, m.clock.Now().Add(-m.cfg.Retention))
+	cutoff := m.clock.Now().Add(-m.cfg.Retention)
+	n, err := m.store.PurgeEnded(ctx, cutoff)
 	if err == nil && n > 0 {
 		m.log.Info("purged ended sessions", "count", n)
+	}
+	if st, ok := m.store.(AdminSessionStore); ok && err == nil {
+		if an, aerr := st.PurgeAdminSessions(ctx, cutoff); aerr != nil {
+			err = aerr
+		} else if an > 0 {
+			m.log.Info("purged ended dashboard sign-ins", "count", an)
+		}
 	}
 	return n, err
 }

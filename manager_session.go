@@ -295,10 +295,8 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 		return wrong
 	}
 	try.succeeded(ctx)
-	if m.cfg.ValidatePassword != nil {
-		if err := m.cfg.ValidatePassword(next); err != nil {
-			return &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
-		}
+	if err := m.validatePassword(next); err != nil {
+		return err
 	}
 	hash, err := m.cfg.Passwords.Hash(next)
 	if err != nil {
@@ -312,5 +310,16 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	m.audit(ctx, &Event{Type: EventPasswordChanged, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP}, nil)
+	return nil
+}
+
+// validatePassword checks a new password against the policy, naming the
+// password field when it fails.
+func (m *Manager) validatePassword(password string) error {
+	if m.cfg.ValidatePassword != nil {
+		if err := m.cfg.ValidatePassword(password); err != nil {
+			return &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
+		}
+	}
 	return nil
 }

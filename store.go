@@ -109,6 +109,8 @@ type AdminStore interface {
 	AdminByID(ctx context.Context, id string) (*Admin, error)
 	CountAdmins(ctx context.Context) (int, error)
 	SetAdminTOTP(ctx context.Context, id string, sealed []byte) error
+	// SetAdminPassword replaces the admin's password hash.
+	SetAdminPassword(ctx context.Context, id, hash string) error
 	CreateAdminToken(ctx context.Context, t *AdminToken) error
 	// AdminTokenByHash returns a token that is not revoked, else ENOTFOUND.
 	AdminTokenByHash(ctx context.Context, hash []byte) (*AdminToken, error)
@@ -173,6 +175,7 @@ type FullStore interface {
 	OutboxStore
 	KeyStore
 	AdminStore
+	AdminSessionStore
 	MagicLinkStore
 	StatsStore
 	PrivacyStore

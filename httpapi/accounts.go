@@ -222,6 +222,6 @@ func (s *server) handleResetPassword() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.writeLogin(w, http.StatusOK, res)
+		s.writeLogin(w, r, http.StatusOK, res)
 	})
 }

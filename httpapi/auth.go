@@ -53,8 +53,8 @@ func ipString(s *sm.Session) string {
 	return s.IP.String()
 }
 
-func (s *server) writeLogin(w http.ResponseWriter, status int, res *sm.LoginResult) {
-	s.setRefreshCookie(w, res.RefreshToken, res.Session.ExpiresAt)
+func (s *server) writeLogin(w http.ResponseWriter, r *http.Request, status int, res *sm.LoginResult) {
+	s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
 	encode(w, status, loginResponse{
 		JWT: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: res.Claims.ExpiresAt,
 		User:    toUserJSON(res.User),
@@ -62,20 +62,18 @@ func (s *server) writeLogin(w http.ResponseWriter, status int, res *sm.LoginResu
 	})
 }
 
-func (s *server) setRefreshCookie(w http.ResponseWriter, token string, expires time.Time) {
+func (s *server) setRefreshCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
 	if s.RefreshCookie == "" {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.RefreshCookie, Value: token, Path: "/api/auth", Expires: expires,
-		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteStrictMode})
+	s.Cookies.Set(w, r, &http.Cookie{Name: s.RefreshCookie, Value: token, Path: "/api/auth", Expires: expires})
 }
 
-func (s *server) clearRefreshCookie(w http.ResponseWriter) {
+func (s *server) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
 	if s.RefreshCookie == "" {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.RefreshCookie, Value: "", Path: "/api/auth", MaxAge: -1,
-		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteStrictMode})
+	s.Cookies.Clear(w, r, s.RefreshCookie, "/api/auth")
 }
 
 type registerRequest struct {
@@ -127,7 +125,7 @@ func (s *server) handleRegister() http.Handler {
 			encode(w, http.StatusOK, map[string]any{"user": toUserJSON(res.User)})
 			return
 		}
-		s.writeLogin(w, http.StatusOK, res)
+		s.writeLogin(w, r, http.StatusOK, res)
 	})
 }
 
@@ -163,7 +161,7 @@ func (s *server) handleLogin() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.writeLogin(w, http.StatusOK, res)
+		s.writeLogin(w, r, http.StatusOK, res)
 	})
 }
 
@@ -193,12 +191,12 @@ func (s *server) handleRefresh() http.Handler {
 		res, err := s.Manager.Refresh(r.Context(), token, s.clientInfo(r))
 		if err != nil {
 			if sm.ErrorCode(err) == sm.EUNAUTHORIZED {
-				s.clearRefreshCookie(w)
+				s.clearRefreshCookie(w, r)
 			}
 			s.fail(w, r, err)
 			return
 		}
-		s.setRefreshCookie(w, res.RefreshToken, res.Session.ExpiresAt)
+		s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
 		encode(w, http.StatusOK, map[string]any{"jwt": res.AccessToken, "refreshToken": res.RefreshToken, "expiresAt": res.Claims.ExpiresAt})
 	})
 }
@@ -210,7 +208,7 @@ func (s *server) handleLogout() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.clearRefreshCookie(w)
+		s.clearRefreshCookie(w, r)
 		encode(w, http.StatusOK, map[string]any{"ok": true, "sessionId": p.SessionID})
 	})
 }

@@ -225,6 +225,6 @@ func (s *server) handleMagicLinkVerify() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.writeLogin(w, http.StatusOK, res)
+		s.writeLogin(w, r, http.StatusOK, res)
 	})
 }

@@ -56,6 +56,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("PUT /api/admin/settings", s.admin("write", s.handleAdminPutSettings()))
 	mux.Handle("GET /api/admin/audit", s.admin("read", s.handleAdminAudit()))
 	mux.Handle("GET /api/admin/audit/verify", s.admin("read", s.handleAdminAuditVerify()))
+	mux.Handle("GET /api/admin/admin-sessions", s.admin("read", s.handleListAdminSessions()))
+	mux.Handle("DELETE /api/admin/admin-sessions/{id}", s.admin("write", s.handleEndAdminSession()))
 	// The literal segment wins over {ip} (net/http picks the most specific pattern).
 	mux.Handle("GET /api/admin/geo/status", s.admin("read", s.handleAdminGeoStatus()))
 	mux.Handle("GET /api/admin/geo/{ip}", s.admin("read", s.handleAdminGeo()))

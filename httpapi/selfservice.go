@@ -77,7 +77,7 @@ func (s *server) handleLogoutAll() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.clearRefreshCookie(w)
+		s.clearRefreshCookie(w, r)
 		encode(w, http.StatusOK, map[string]any{"ok": true, "ended": n})
 	})
 }

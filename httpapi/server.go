@@ -41,8 +41,9 @@ type Deps struct {
 	// RefreshCookie, when set, also issues the refresh token as an
 	// HttpOnly cookie of that name, accepts it on refresh and clears it on logout.
 	RefreshCookie string
-	// SecureCookies marks cookies Secure (off only for plain-http development).
-	SecureCookies bool
+	// Cookies decides the attributes of every cookie the API sets
+	// (sm.CookiePolicy: Secure always in production).
+	Cookies sm.CookiePolicy
 	// VerifyHeaders lists the identity headers forward auth answers with.
 	VerifyEmailHeader bool
 	// Version is reported by /healthz.

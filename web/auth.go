@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -16,20 +16,17 @@ import (
 
 const (
 	cookieName = "sm_admin"
-	// sessionTTL is how long an admin sign-in lasts.
-	sessionTTL = 8 * time.Hour
-	// cookieAD binds the sealed cookie to its purpose: a value sealed for
-	// anything else (a refresh token, a TOTP secret) does not open here.
-	cookieAD = "sm-admin-session/v1"
+	// csrfPrefix derives the anti-forgery token from the cookie's token
+	// under the keyed lookup hash: only pages we render know it, and the
+	// stored hash of the session does not reveal it.
+	csrfPrefix = "sm-admin-csrf/v1:"
 )
 
-// adminSession is the sealed content of the admin cookie.
+// adminSession is the signed-in dashboard session of a request.
 type adminSession struct {
-	AdminID string `json:"a"`
-	Expires int64  `json:"e"` // unix seconds
-	// CSRF is the per-sign-in anti-forgery token; the cookie is HttpOnly
-	// and sealed, so only pages we render know it.
-	CSRF string `json:"c"`
+	*sm.AdminSession
+	// CSRF is the session's anti-forgery token.
+	CSRF string
 }
 
 type ctxKey int
@@ -44,12 +41,16 @@ func adminFrom(ctx context.Context) *sm.Admin {
 	return a
 }
 
-func csrfFrom(ctx context.Context) string {
+func sessionFrom(ctx context.Context) *adminSession {
 	s, _ := ctx.Value(sessKey).(*adminSession)
-	if s == nil {
-		return ""
+	return s
+}
+
+func csrfFrom(ctx context.Context) string {
+	if s := sessionFrom(ctx); s != nil {
+		return s.CSRF
 	}
-	return s.CSRF
+	return ""
 }
 
 func randomToken() string {
@@ -58,56 +59,60 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// readSession opens the admin cookie; nil when missing, tampered or expired.
-func (s *server) readSession(r *http.Request) *adminSession {
+// readSession returns the live dashboard session of the request's cookie:
+// nil when missing, unknown, ended (signed out, terminated, idle, expired)
+// on any instance. err is for system failures only.
+func (s *server) readSession(r *http.Request) (*adminSession, error) {
 	c, err := r.Cookie(cookieName)
-	if err != nil || len(c.Value) > 4096 {
-		return nil
+	if err != nil || c.Value == "" {
+		return nil, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	check := s.d.Manager.CheckAdminSession
+	if background(r) {
+		check = s.d.Manager.PeekAdminSession
+	}
+	as, err := check(r.Context(), c.Value)
+	if sm.ErrorCode(err) == sm.EUNAUTHORIZED {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	plain, err := s.d.Secrets.Open(raw, []byte(cookieAD))
-	if err != nil {
-		return nil
-	}
-	var as adminSession
-	if json.Unmarshal(plain, &as) != nil || as.AdminID == "" || as.CSRF == "" {
-		return nil
-	}
-	if s.now().Unix() >= as.Expires {
-		return nil
-	}
-	return &as
+	return &adminSession{AdminSession: as, CSRF: base64.RawURLEncoding.EncodeToString(s.d.Secrets.LookupHash(csrfPrefix + c.Value))}, nil
 }
 
-// writeSession seals a new admin session into the cookie.
-func (s *server) writeSession(w http.ResponseWriter, r *http.Request, adminID string) error {
-	exp := s.now().Add(sessionTTL)
-	plain, _ := json.Marshal(adminSession{AdminID: adminID, Expires: exp.Unix(), CSRF: randomToken()})
-	sealed, err := s.d.Secrets.Seal(plain, []byte(cookieAD))
+// background reports whether a request is the page's own doing (the live
+// stream, the automatic refresh of live regions) rather than the admin's:
+// it does not keep the session from going idle.
+func background(r *http.Request) bool {
+	return r.URL.Path == "/admin/events" || r.Header.Get("X-SM-Background") == "1"
+}
+
+// startSession records a new dashboard session and sets its cookie, which
+// holds only the session's random token.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, adminID string) error {
+	token, as, err := s.d.Manager.StartAdminSession(r.Context(), adminID, sm.ClientInfo{IP: s.clientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/admin",
-		Expires: exp, MaxAge: int(sessionTTL / time.Second),
-		HttpOnly: true, Secure: s.secureCookie(r), SameSite: http.SameSiteStrictMode,
-	})
+	s.d.Cookies.Set(w, r, &http.Cookie{Name: cookieName, Value: token, Path: "/admin",
+		Expires: as.ExpiresAt, MaxAge: int(as.ExpiresAt.Sub(as.CreatedAt) / time.Second)})
 	return nil
 }
 
 func (s *server) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/admin", MaxAge: -1,
-		HttpOnly: true, Secure: s.secureCookie(r), SameSite: http.SameSiteStrictMode})
+	s.d.Cookies.Clear(w, r, cookieName, "/admin")
 }
 
 // requireAdmin lets only signed-in admins through; others go to the sign-in
 // page (or get 401 for htmx and event-stream requests).
 func (s *server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		as := s.readSession(r)
+		as, err := s.readSession(r)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
 		var admin *sm.Admin
 		if as != nil {
 			a, err := s.d.Store.AdminByID(r.Context(), as.AdminID)
@@ -161,11 +166,42 @@ func (s *server) requireCSRF(next http.Handler) http.Handler {
 	})
 }
 
-// safeNext keeps a post-sign-in redirect inside the dashboard.
+// safeNext keeps a post-sign-in redirect inside the dashboard: a local
+// path that, cleaned of dot segments, lies under /admin/; no scheme, host,
+// "//", backslash, control character or percent-encoded slash, backslash,
+// dot or percent (the tricks that make a browser or a proxy read another
+// path than the one checked). Anything else is /admin/.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/admin/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") ||
-		strings.HasPrefix(next, "/admin/login") || strings.HasPrefix(next, "/admin/events") {
-		return "/admin/"
+	const home = "/admin/"
+	rawPath, _, _ := strings.Cut(next, "?")
+	if next == "" || len(next) > 2048 || next[0] != '/' || strings.Contains(rawPath, "//") {
+		return home
 	}
-	return next
+	for _, c := range next {
+		if c == '\\' || c < 0x20 || c == 0x7f {
+			return home
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	lower := strings.ToLower(rawPath)
+	for _, enc := range []string{"%2f", "%5c", "%2e", "%25", "%00"} {
+		if strings.Contains(lower, enc) {
+			return home
+		}
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, home) || strings.HasPrefix(clean, "/admin/login") || strings.HasPrefix(clean, "/admin/events") {
+		return home
+	}
+	out := (&url.URL{Path: clean}).EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
 }

@@ -108,6 +108,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"security", "/admin/security", "#security-events"},
 		{"settings", "/admin/settings", "#geofence"},
 		{"analytics", "/admin/analytics", "main"},
+		{"account", "/admin/account", "#admin-sessions"},
 	}
 	sizes := []struct {
 		name string

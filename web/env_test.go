@@ -92,8 +92,17 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	hasher := password.Default()
 	bus := sm.NewLocalBus()
 	geo := &testGeo{ips: map[netip.Addr]sm.GeoResult{}}
+	// Options are applied first, so a test clock (Deps.Now) drives the
+	// Manager too: dashboard sessions' idle and absolute expiry are its rules.
+	var d Deps
+	for _, o := range opts {
+		o(&d)
+	}
 	cfg := sm.Config{Store: st, Tokens: kr, Secrets: secrets, Passwords: hasher, Bus: bus, Geo: geo, UserAgents: device.New(),
 		Risk: risk.New(), ValidateSettings: risk.NormalizeSettings}
+	if d.Now != nil {
+		cfg.Clock = clockFunc(d.Now)
+	}
 	if mcfg != nil {
 		mcfg(&cfg)
 	}
@@ -111,10 +120,7 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	if err := st.CreateAdmin(ctx, e.admin); err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Manager: m, Store: st, Secrets: secrets, Passwords: hasher, Bus: bus}
-	for _, o := range opts {
-		o(&d)
-	}
+	d.Manager, d.Store, d.Secrets, d.Passwords, d.Bus = m, st, secrets, hasher, bus
 	h, err := New(d)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +132,11 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// clockFunc is a func as an sm.Clock.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
 
 // user returns (creating once) a user with that email.
 func (e *testEnv) user(email string) *sm.User {

@@ -1,9 +1,7 @@
 package web
 
 import (
-	"net"
 	"net/http"
-	"strings"
 )
 
 // contentSecurityPolicy allows only this origin's scripts, styles and
@@ -22,22 +20,4 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// secureCookie decides the Secure attribute of the admin cookie: always over
-// TLS or behind a proxy that says https; dropped only for plain HTTP from a
-// loopback peer (local development) or when Deps.InsecureCookies says so.
-func (s *server) secureCookie(r *http.Request) bool {
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		return true
-	}
-	if s.d.InsecureCookies {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
 }

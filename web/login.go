@@ -41,7 +41,7 @@ type loginData struct {
 }
 
 func (s *server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
-	if s.readSession(r) != nil {
+	if as, _ := s.readSession(r); as != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -80,12 +80,11 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	try.Succeeded(r.Context())
-	if err := s.writeSession(w, r, admin.ID); err != nil {
+	// StartAdminSession records the sign-in in the audit log.
+	if err := s.startSession(w, r, admin.ID); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	_ = s.d.Manager.Record(r.Context(), &sm.Event{Type: sm.EventAdminAction, ActorType: sm.ActorAdmin, ActorID: admin.ID,
-		IP: ip, UserAgent: r.UserAgent(), Data: jsonData("action", "admin.sign_in")})
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
 }
 
@@ -137,8 +136,16 @@ func dummyHash(p sm.PasswordHasher) string {
 	return dummy
 }
 
+// handleLogout ends the session on the server (on every instance), not
+// only in this browser: a copy of the cookie is refused from now on.
 func (s *server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	s.recordAdmin(r, "admin.sign_out")
+	if as := sessionFrom(r.Context()); as != nil {
+		err := s.d.Manager.EndAdminSession(r.Context(), as.ID, sm.EndLogout, s.actor(r))
+		if err != nil && !sm.IsNotFound(err) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	s.clearSession(w, r)
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }

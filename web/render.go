@@ -18,7 +18,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is templates/<name>.html on the layout.
-var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "settings", "analytics", "data"}
+var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "settings", "analytics", "data", "account"}
 
 // pageTemplate is one page's template set (layout, partials, page).
 type pageTemplate struct{ t *template.Template }
@@ -89,16 +89,18 @@ func (s *server) execute(w http.ResponseWriter, status int, name, block string, 
 // flashMessages are the confirmations a redirect after an action may show
 // (?done=key); only these fixed texts, never text from the URL.
 var flashMessages = map[string]string{
-	"terminated":      "Session terminated.",
-	"terminated-many": "Selected sessions terminated.",
-	"terminated-all":  "All of the user's sessions were terminated.",
-	"blocked":         "User blocked and signed out everywhere.",
-	"unblocked":       "User unblocked.",
-	"settings":        "Settings saved. They apply to the next login.",
-	"rule-saved":      "Alert rule saved.",
-	"rule-deleted":    "Alert rule deleted.",
-	"test-sent":       "Test alert sent.",
-	"retried":         "Delivery queued for another attempt.",
+	"terminated":          "Session terminated.",
+	"terminated-many":     "Selected sessions terminated.",
+	"terminated-all":      "All of the user's sessions were terminated.",
+	"blocked":             "User blocked and signed out everywhere.",
+	"unblocked":           "User unblocked.",
+	"settings":            "Settings saved. They apply to the next login.",
+	"rule-saved":          "Alert rule saved.",
+	"rule-deleted":        "Alert rule deleted.",
+	"test-sent":           "Test alert sent.",
+	"retried":             "Delivery queued for another attempt.",
+	"admin-session-ended": "That sign-in was ended on every instance.",
+	"password-changed":    "Password changed. Your other sign-ins were ended.",
 }
 
 type errorData struct {

@@ -42,6 +42,10 @@ func (s *server) routes() http.Handler {
 
 	authed.HandleFunc("GET /admin/analytics", s.handleAnalytics)
 	authed.HandleFunc("GET /admin/data", s.handleDataSources)
+
+	authed.HandleFunc("GET /admin/account", s.handleAccount)
+	authed.HandleFunc("POST /admin/account/password", s.handleAdminPassword)
+	authed.HandleFunc("POST /admin/account/sessions/{id}/end", s.handleEndAdminSession)
 	authed.HandleFunc("/admin/", s.handleNotFound)
 
 	mux.Handle("/admin/", s.requireAdmin(s.requireCSRF(authed)))

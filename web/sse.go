@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -46,7 +47,7 @@ type liveEvent struct {
 
 func (h *hub) publish(m sm.Message) {
 	switch m.Kind {
-	case sm.MsgSessionChanged, sm.MsgSessionEnded, sm.MsgUserSessionsEnd, sm.MsgSettingsChanged:
+	case sm.MsgSessionChanged, sm.MsgSessionEnded, sm.MsgUserSessionsEnd, sm.MsgSettingsChanged, sm.MsgAdminSessionEnded:
 	default:
 		return
 	}
@@ -135,6 +136,8 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if rc.Flush() != nil {
 		return
 	}
+	// A message saying this very sign-in ended closes the stream at once.
+	ended, _ := json.Marshal(liveEvent{Kind: sm.MsgAdminSessionEnded, SessionID: sessionFrom(r.Context()).ID, UserID: adminFrom(r.Context()).ID})
 	beat := time.NewTicker(sseHeartbeat)
 	defer beat.Stop()
 	end := time.NewTimer(sseLifetime)
@@ -147,8 +150,16 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case <-end.C:
 			return
 		case <-beat.C:
+			// The sign-in may have ended where no message says so here
+			// (idle, expiry, a change made by the CLI).
+			if as, err := s.readSession(r); err == nil && as == nil {
+				return
+			}
 			out = []byte(": ping\n\n")
 		case b := <-c:
+			if bytes.Equal(b, ended) {
+				return // this stream's sign-in ended: no more live data
+			}
 			out = append(append([]byte("event: change\ndata: "), b...), '\n', '\n')
 		}
 		if _, err := w.Write(out); err != nil {

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
 func TestSignInWithTOTP(t *testing.T) {
@@ -63,15 +66,23 @@ func TestSignInThrottled(t *testing.T) {
 }
 
 func TestExpiredOrForgedCookieRefused(t *testing.T) {
-	now := time.Now()
-	e := newEnv(t, func(d *Deps) { d.Now = func() time.Time { return now } })
+	clock := testenv.NewClock(time.Now().UTC())
+	e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
 	c := e.client()
 	c.signIn()
-	now = now.Add(sessionTTL + time.Minute)
+	// Kept busy, so only the absolute expiry ends it.
+	for range sm.DefaultAdminSessionTTL/(20*time.Minute) - 1 {
+		clock.Advance(20 * time.Minute)
+		if resp, _ := c.get("/admin/"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("a session in use ended before its absolute expiry: %d", resp.StatusCode)
+		}
+	}
+	clock.Advance(21 * time.Minute)
 	if resp, _ := c.get("/admin/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("expired admin session: %d", resp.StatusCode)
 	}
-	// A value sealed for another purpose does not open as a cookie.
+	// A value sealed for another purpose (the old stateless cookie's shape)
+	// is no session's token.
 	other, _ := e.secrets.Seal([]byte(`{"a":"`+e.admin.ID+`","e":9999999999,"c":"x"}`), TOTPAdditionalData(e.admin.ID))
 	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/admin/", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: b64(other)})

@@ -29,11 +29,9 @@ type Deps struct {
 	// ClientIP returns the client address of a request (trusted-proxy
 	// aware); nil uses the socket address.
 	ClientIP func(r *http.Request) netip.Addr
-	// InsecureCookies drops the Secure attribute of the admin cookie for
-	// plain-HTTP development on a non-loopback address. Without it the
-	// cookie is Secure unless the request came over plain HTTP from
-	// loopback (see secureCookie).
-	InsecureCookies bool
+	// Cookies decides the attributes of every cookie the dashboard sets
+	// (sm.CookiePolicy: Secure always in production).
+	Cookies sm.CookiePolicy
 	// MaxSSEClients bounds concurrent live-update streams (default 100).
 	MaxSSEClients int
 }

@@ -40,8 +40,12 @@ type config struct {
 	LastSeenInterval  time.Duration
 	InactivityTimeout time.Duration
 	IdleTimeout       time.Duration
-	MaxSessionAge     time.Duration
-	Retention         time.Duration
+	// AdminIdleTimeout ends a dashboard sign-in unused this long (0: never);
+	// AdminSessionTTL is its absolute lifetime.
+	AdminIdleTimeout time.Duration
+	AdminSessionTTL  time.Duration
+	MaxSessionAge    time.Duration
+	Retention        time.Duration
 
 	RefreshCookie string
 	LogLevel      string
@@ -158,6 +162,8 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		{"SM_MAX_SESSION_AGE", &c.MaxSessionAge, "720h", false},
 		{"SM_RETENTION", &c.Retention, "720h", false},
 		{"SM_AUDIT_CHECKPOINT_INTERVAL", &c.AuditCheckpointInterval, "1h", false},
+		{"SM_ADMIN_IDLE_TIMEOUT", &c.AdminIdleTimeout, "30m", true},
+		{"SM_ADMIN_SESSION_TTL", &c.AdminSessionTTL, "8h", false},
 	}
 	for _, d := range durations {
 		v := env(d.name, d.def)

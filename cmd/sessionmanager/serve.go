@@ -122,6 +122,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		AccessTokenTTL:   c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
 		InstanceID: a.cluster.instance, Leader: a.cluster.leader,
+		AdminSessionTTL: c.AdminSessionTTL, AdminIdleTimeout: offIsNegative(c.AdminIdleTimeout),
 		OnSettings: func(s *sm.Settings) {
 			a.alerts.engine.SetNewSignInEmail(s.NewSignInEmail)
 			if s.RequireEmailConfirmation && (c.Accounts == nil || c.Accounts.ConfirmURL == "") {
@@ -163,7 +164,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	deps := httpapi.Deps{
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
-		RefreshCookie: c.RefreshCookie, SecureCookies: c.Env == "production", VerifyEmailHeader: true, Version: version,
+		RefreshCookie: c.RefreshCookie, Cookies: sm.CookiePolicy{Production: c.Env == "production"}, VerifyEmailHeader: true, Version: version,
 		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
@@ -176,6 +177,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, Passwords: password.Default(), Bus: a.cluster.bus,
 		Alerts: webAlerts{admin}, License: a.webLicense, Demo: c.demo, Logger: log,
 		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
+		Cookies:  sm.CookiePolicy{Production: c.Env == "production"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -195,6 +197,14 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// offIsNegative maps a configured "off" (0) to the Manager's "never" (<0).
+func offIsNegative(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func throttle(l risk.ThrottleLimits) sm.ThrottleFunc {

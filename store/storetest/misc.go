@@ -15,6 +15,9 @@ var keyTests = []namedTest{{"CreateListUpdate", testSigningKeys}}
 var adminTests = []namedTest{
 	{"Accounts", testAdmins},
 	{"Tokens", testAdminTokens},
+	{"Password", testAdminPassword},
+	{"Sessions", testAdminSessions},
+	{"ConcurrentSessionEnd", testConcurrentAdminSessionEnd},
 }
 
 var magicLinkTests = []namedTest{{"ConsumeReasons", testMagicLinks}}

@@ -79,7 +79,9 @@
       var checked = [];
       el.querySelectorAll('input[name="id"]:checked').forEach(function (b) { checked.push(b.value); });
       document.querySelectorAll('input[name="id"][form="bulk"]:checked').forEach(function (b) { if (checked.indexOf(b.value) < 0) checked.push(b.value); });
-      var opts = { target: "#" + el.id, swap: "outerHTML" };
+      // Marked as background: an automatic refresh is not the admin's
+      // activity and must not keep the sign-in from going idle.
+      var opts = { target: "#" + el.id, swap: "outerHTML", headers: { "X-SM-Background": "1" } };
       if (el.dataset.liveSelect) opts.select = el.dataset.liveSelect;
       jobs.push(htmx.ajax("GET", el.dataset.live, opts).then(function () {
         checked.forEach(function (id) {
