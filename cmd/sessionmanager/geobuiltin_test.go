@@ -1,6 +1,11 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -105,5 +110,73 @@ func TestBuiltinGeoOff(t *testing.T) {
 	data, _ := out["data"].(map[string]any)
 	if loc, _ := data["location"].(map[string]any); code != 200 || len(loc) != 0 {
 		t.Errorf("lookup with the built-in data off: %d %v", code, out)
+	}
+}
+
+// TestBuiltBinaryGeoOutOfTheBox builds the real binary and runs it as a
+// new user would (no geo variable, no network: feeds off): the admin lookup
+// answers well-known public addresses from the built-in data, and the
+// status lists the built-in sources with their attribution.
+func TestBuiltBinaryGeoOutOfTheBox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := serviceBinary(t)
+	addr, data := freePort(t), t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "SM_ADDR=" + addr, "SM_DATA_DIR=" + data,
+		"SM_ADMIN_PASSWORD=admin password for tests", "SESSION_ENCRYPTION_KEY=" + generateKey(), "SM_LOG_LEVEL=warn"}
+	c := &svcChild{bin: bin, base: "http://" + addr, env: env}
+	c.start(t)
+	defer c.kill()
+	mk := exec.Command(bin, "admin", "create-token", "--name", "geo", "--scope", "read")
+	mk.Env = env
+	out, err := mk.CombinedOutput()
+	if err != nil {
+		t.Fatalf("admin create-token: %v\n%s", err, out)
+	}
+	tok := regexp.MustCompile(`msm_[A-Za-z0-9_-]+`).FindString(string(out))
+	if tok == "" {
+		t.Fatalf("no token in %q", out)
+	}
+	getJSON := func(path string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest("GET", c.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+		}
+		return body["data"].(map[string]any)
+	}
+	for _, tc := range []struct {
+		ip, cc, isp string
+		asn         float64
+	}{
+		{"8.8.8.8", "US", "Google LLC", 15169},
+		{"2001:4860:4860::8888", "US", "Google LLC", 15169},
+		{"5.9.10.11", "DE", "Hetzner Online GmbH", 24940},
+	} {
+		got := getJSON("/api/admin/geo/" + tc.ip)
+		loc, _ := got["location"].(map[string]any)
+		if got["found"] != true || loc["countryCode"] != tc.cc || loc["asn"] != tc.asn || loc["isp"] != tc.isp || loc["flag"] == "" {
+			t.Errorf("%s: got %v, want %s AS%.0f %s with a flag", tc.ip, got, tc.cc, tc.asn, tc.isp)
+		}
+	}
+	names := map[string]bool{}
+	for _, s := range getJSON("/api/admin/geo/status")["sources"].([]any) {
+		src := s.(map[string]any)
+		if src["enabled"] == true && src["records"].(float64) > 0 {
+			names[src["name"].(string)] = true
+		}
+	}
+	for _, want := range []string{"builtin-country", "builtin-asn"} {
+		if !names[want] {
+			t.Errorf("status: %s is not an enabled source with records (have %v)", want, names)
+		}
 	}
 }
