@@ -2,7 +2,9 @@ package sessionmanager
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/mail"
 	"strings"
 	"time"
@@ -88,11 +90,28 @@ type AccountMailer interface {
 	SendAccountMail(ctx context.Context, m AccountMail) error
 }
 
-// accountTokenHash is the lookup hash of an account token. The purpose is
-// part of the hashed text, so a token works only for what it was sent for
-// (a reset code is no sign-in link) although all live in one table.
+// tokenMagicLink is the purpose of a magic sign-in link in the token hash.
+const tokenMagicLink = "magic_link"
+
+// accountTokenHash is the lookup hash of an emailed token (a confirmation
+// link, a reset code, a magic sign-in link). The purpose is part of the
+// hashed text, so a token works only for what it was sent for (a reset
+// code is no sign-in link) although all live in one table. Only tokens of
+// tokenShapeOK reach it: a client cannot smuggle a purpose into the token
+// ("confirm_email:<token>" is not base64url).
 func (m *Manager) accountTokenHash(purpose, token string) []byte {
 	return m.cfg.Secrets.LookupHash(purpose + ":" + token)
+}
+
+// tokenShapeOK reports whether token has the shape of the tokens this
+// service sends (Secrets.NewToken: 32 bytes in unpadded base64url). Anything
+// else is refused as an invalid link before any lookup.
+func tokenShapeOK(token string) bool {
+	if len(token) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	return err == nil
 }
 
 // issueAccountToken stores a single-use token (its keyed hash only) for u.
@@ -125,7 +144,7 @@ func (m *Manager) issueAccountToken(ctx context.Context, u *User, purpose string
 // has, are all invalid (msg).
 func (m *Manager) consumeAccountToken(ctx context.Context, purpose, token, field, msg string) (*User, error) {
 	invalid := &Error{Code: EINVALID, Message: msg, Reason: "invalid_token", Fields: map[string]string{field: "is not valid or has expired"}}
-	if token == "" || len(token) > 128 || textProblem(token) != "" {
+	if !tokenShapeOK(token) {
 		return nil, invalid
 	}
 	links, err := m.magicLinks()
@@ -230,7 +249,7 @@ func (m *Manager) ConfirmEmail(ctx context.Context, token string, client ClientI
 		return u, nil
 	}
 	yes := true
-	u, err = m.store.UpdateUser(ctx, u.ID, UserUpdate{Confirmed: &yes, UpdatedAt: m.clock.Now()})
+	u, err = m.store.UpdateUser(ctx, u.ID, UserUpdate{Confirmed: &yes, UpdatedAt: m.clock.Now(), SpendTokens: true})
 	if err != nil {
 		return nil, err
 	}
@@ -268,8 +287,13 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 	if err != nil {
 		return nil, err
 	}
-	now, yes, no := m.clock.Now(), true, false
-	if u, err = m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, Confirmed: &yes, PasswordUnproven: &no, PasswordChangedAt: &now, UpdatedAt: now}); err != nil {
+	// The reset is the owner's proof: it wins over a change in flight
+	// (each write is conditional on the hash read, so a racing change
+	// either landed before, and is overwritten here, or fails).
+	if u, err = m.writeProven(ctx, u, func(u *User) (UserUpdate, bool) {
+		now, yes, no := m.clock.Now(), true, false
+		return UserUpdate{PasswordHash: &hash, Confirmed: &yes, PasswordUnproven: &no, PasswordChangedAt: &now, UpdatedAt: now}, true
+	}); err != nil {
 		return nil, err
 	}
 	actor := Actor{Type: ActorUser, ID: u.ID, IP: ipText(client.IP.Unmap())}
@@ -288,16 +312,19 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 // whoever registered the address first (an attacker pre-hijacking it) is
 // out. It returns the account as it now is.
 func (m *Manager) proveEmail(ctx context.Context, u *User, client ClientInfo) (*User, error) {
-	voided := u.PasswordUnproven && u.PasswordHash != ""
-	if u.Confirmed && !voided {
-		return u, nil
-	}
-	now, yes, no, none := m.clock.Now(), true, false, ""
-	upd := UserUpdate{Confirmed: &yes, UpdatedAt: now}
-	if voided {
-		upd.PasswordHash, upd.PasswordUnproven, upd.PasswordChangedAt = &none, &no, &now
-	}
-	u, err := m.store.UpdateUser(ctx, u.ID, upd)
+	voided := false
+	u, err := m.writeProven(ctx, u, func(u *User) (UserUpdate, bool) {
+		voided = u.PasswordUnproven && u.PasswordHash != ""
+		if u.Confirmed && !voided {
+			return UserUpdate{}, false
+		}
+		now, yes, no, none := m.clock.Now(), true, false, ""
+		upd := UserUpdate{Confirmed: &yes, UpdatedAt: now}
+		if voided {
+			upd.PasswordHash, upd.PasswordUnproven, upd.PasswordChangedAt = &none, &no, &now
+		}
+		return upd, true
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -311,4 +338,28 @@ func (m *Manager) proveEmail(ctx context.Context, u *User, client ClientInfo) (*
 	m.audit(ctx, &Event{Type: EventEmailProven, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, IP: ipText(client.IP), UserAgent: client.UserAgent,
 		Data: jsonObject("passwordVoided", true)}, nil)
 	return u, nil
+}
+
+// writeProven writes what an owner's proof of the email (a reset code, a
+// magic link) decides from the account as read (decide returns false: no
+// write), conditional on the password hash read and spending every other
+// unused code and link of the account in the same store operation. When a
+// password change landed in between, it reads again and decides again: the
+// owner's proof wins, the racing write never lands on top of it.
+func (m *Manager) writeProven(ctx context.Context, u *User, decide func(*User) (UserUpdate, bool)) (*User, error) {
+	for try := 0; ; try++ {
+		upd, write := decide(u)
+		if !write {
+			return u, nil
+		}
+		read := u.PasswordHash
+		upd.IfPasswordHash, upd.SpendTokens = &read, true
+		next, err := m.store.UpdateUser(ctx, u.ID, upd)
+		if !errors.Is(err, ErrPasswordChanged) || try == 4 {
+			return next, err
+		}
+		if u, err = m.store.UserByID(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
 }

@@ -302,8 +302,12 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	now := m.clock.Now()
-	if _, err := m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, PasswordChangedAt: &now, UpdatedAt: now}); err != nil {
+	// Written only over the hash just checked, with the proof state as read
+	// and every older code or link spent: a change that raced the owner's
+	// proof or a reset fails instead of reviving the voided password.
+	now, unproven, read := m.clock.Now(), u.PasswordUnproven, u.PasswordHash
+	if _, err := m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, PasswordUnproven: &unproven, PasswordChangedAt: &now, UpdatedAt: now,
+		IfPasswordHash: &read, SpendTokens: true}); err != nil {
 		return err
 	}
 	if _, err := m.EndUserSessions(ctx, u.ID, EndPasswordChanged, actor, p.SessionID); err != nil {

@@ -61,7 +61,22 @@ type UserUpdate struct {
 	PasswordUnproven  *bool
 	PasswordChangedAt *time.Time
 	UpdatedAt         time.Time
+	// IfPasswordHash makes the update a compare-and-swap: it applies only
+	// while the stored password hash is still this one (the hash the
+	// caller read), else the store changes nothing and answers
+	// ErrPasswordChanged. Every password write sets it, so a write that
+	// raced another (an owner's proof, a reset) can never land on top.
+	IfPasswordHash *string
+	// SpendTokens marks every unused magic link and account token of the
+	// user used in the same transaction as the update: a password change,
+	// reset or email proof leaves no older code or link working.
+	SpendTokens bool
 }
+
+// ErrPasswordChanged is the conflict a conditional password write
+// (UserUpdate.IfPasswordHash) answers when the password changed since it
+// was read. Stores return it; callers compare with errors.Is or the reason.
+var ErrPasswordChanged = &Error{Code: ECONFLICT, Reason: "password_changed", Message: "The password was changed meanwhile; sign in again"}
 
 // UserFilter selects users for a list page.
 type UserFilter struct {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -104,12 +105,47 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd sm.UserUpdate) (*
 	if !upd.UpdatedAt.IsZero() {
 		set("updated_at", upd.UpdatedAt)
 	}
-	if len(sets) == 0 {
-		return s.UserByID(ctx, id)
+	if upd.IfPasswordHash == nil && !upd.SpendTokens {
+		if len(sets) == 0 {
+			return s.UserByID(ctx, id)
+		}
+		u, err := scanUser(s.pool.QueryRow(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+
+			` WHERE id = $1 RETURNING `+userColumns, args...))
+		return u, mapErr(err, "user")
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+
-		` WHERE id = $1 RETURNING `+userColumns, args...))
-	return u, mapErr(err, "user")
+	if len(sets) == 0 {
+		sets = append(sets, "id = id") // a bare compare or spend
+	}
+	guard := ` WHERE id = $1`
+	if upd.IfPasswordHash != nil {
+		args = append(args, *upd.IfPasswordHash)
+		guard += fmt.Sprintf(` AND password_hash = $%d`, len(args))
+	}
+	at := upd.UpdatedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var u *sm.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+guard+` RETURNING `+userColumns, args...))
+		if errors.Is(err, pgx.ErrNoRows) && upd.IfPasswordHash != nil {
+			var one int
+			if tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, id).Scan(&one) == nil {
+				return sm.ErrPasswordChanged
+			}
+		}
+		if err != nil {
+			return mapErr(err, "user")
+		}
+		if upd.SpendTokens {
+			if _, err := tx.Exec(ctx, `UPDATE magic_links SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL`, id, at); err != nil {
+				return fmt.Errorf("postgres: spend tokens: %w", err)
+			}
+		}
+		return nil
+	})
+	return u, err
 }
 
 // userCursor is the sort key of the last user of a page.

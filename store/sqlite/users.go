@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -114,15 +115,36 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd sessionmanager.Us
 	if !upd.UpdatedAt.IsZero() {
 		w.add(`updated_at = ?`, upd.UpdatedAt.UnixMicro())
 	}
+	if upd.IfPasswordHash != nil && len(w.conds) == 0 {
+		w.add(`id = id`) // a bare compare: still checked below
+	}
+	guard, guardArgs := ` WHERE id = ?`, []any{id}
+	if upd.IfPasswordHash != nil {
+		guard, guardArgs = ` WHERE id = ? AND password_hash = ?`, []any{id, *upd.IfPasswordHash}
+	}
 	var u *sessionmanager.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if len(w.conds) > 0 {
-			res, err := tx.ExecContext(ctx, `UPDATE users SET `+strings.Join(w.conds, ", ")+` WHERE id = ?`, append(w.args, id)...)
+			res, err := tx.ExecContext(ctx, `UPDATE users SET `+strings.Join(w.conds, ", ")+guard, append(w.args, guardArgs...)...)
 			if isUnique(err) {
 				return userConflict()
 			}
 			if err := mustAffect(res, err, "user"); err != nil {
+				if upd.IfPasswordHash != nil && sessionmanager.IsNotFound(err) {
+					if _, e := s.userWhere(ctx, tx, `id = ?`, id); e == nil {
+						return sessionmanager.ErrPasswordChanged
+					}
+				}
 				return err
+			}
+		}
+		if upd.SpendTokens {
+			at := upd.UpdatedAt
+			if at.IsZero() {
+				at = time.Now()
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE magic_links SET used_at = ? WHERE user_id = ? AND used_at IS NULL`, at.UnixMicro(), id); err != nil {
+				return fmt.Errorf("sqlite: spend tokens: %w", err)
 			}
 		}
 		var err error

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ var userTests = []namedTest{
 	{"ListSearchAndCursor", testUserList},
 	{"IdentityKeyUnique", testUserIdentityKey},
 	{"Confirmed", testUserConfirmed},
+	{"PasswordCompareAndSwap", testUserPasswordCAS},
+	{"SpendTokens", testUserSpendTokens},
 }
 
 // testUserIdentityKey: uniqueness and lookup go through IdentityKey, so a
@@ -215,3 +218,73 @@ func testUserList(t *testing.T, s sessionmanager.FullStore) {
 
 // second returns the error of a two-value call.
 func second[T any](_ T, err error) error { return err }
+
+// testUserPasswordCAS: a password write conditional on the hash read
+// (IfPasswordHash) lands only while that hash is still stored. The attack
+// it closes: an attacker who pre-registered the victim's email reads the
+// hash, the owner proves the email (voiding the password), and the
+// attacker's change, computed before, must not land afterwards.
+func testUserPasswordCAS(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "victim@example.com", "victim")
+	attacker, unproven := "$argon2id$attacker", true
+	_, err := s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{PasswordHash: &attacker, PasswordUnproven: &unproven, UpdatedAt: t0})
+	noErr(t, err)
+	read := attacker // what the attacker's change-password read
+
+	// The owner's proof voids the password (over the hash it read).
+	none, no, yes := "", false, true
+	proved, err := s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{PasswordHash: &none, PasswordUnproven: &no, Confirmed: &yes,
+		UpdatedAt: t0.Add(time.Second), IfPasswordHash: &read})
+	noErr(t, err, "the proof over the current hash")
+	check(t, proved.PasswordHash == "" && !proved.PasswordUnproven, "proof voided the password: %+v", proved)
+
+	// The attacker's write, computed from the stale read, lands now.
+	stale := "$argon2id$attacker2"
+	_, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{PasswordHash: &stale, PasswordUnproven: &no,
+		UpdatedAt: t0.Add(2 * time.Second), IfPasswordHash: &read})
+	requireCode(t, err, sessionmanager.ECONFLICT, "a write over a stale hash")
+	check(t, errors.Is(err, sessionmanager.ErrPasswordChanged), "the conflict is ErrPasswordChanged: %v", err)
+	got, err := s.UserByID(ctx, "u-1")
+	noErr(t, err)
+	check(t, got.PasswordHash == "" && got.Confirmed && got.UpdatedAt.Equal(t0.Add(time.Second)), "the stale write changed nothing: %+v", got)
+
+	// A bare compare (no field) is still a compare; a missing user is ENOTFOUND.
+	_, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{IfPasswordHash: &read})
+	requireCode(t, err, sessionmanager.ECONFLICT, "a bare compare over a stale hash")
+	_, err = s.UpdateUser(ctx, "nope", sessionmanager.UserUpdate{PasswordHash: &stale, IfPasswordHash: &read})
+	requireCode(t, err, sessionmanager.ENOTFOUND, "missing user")
+}
+
+// testUserSpendTokens: SpendTokens marks every unused link and code of the
+// user used in the same operation as the update, and only that user's.
+func testUserSpendTokens(t *testing.T, s sessionmanager.FullStore) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+	for _, l := range []*sessionmanager.MagicLink{
+		{Hash: hashOf("a1"), Email: "alice@example.com", UserID: "u-1"},
+		{Hash: hashOf("a2"), Email: "alice@example.com", UserID: "u-1"},
+		{Hash: hashOf("b1"), Email: "bob@example.com", UserID: "u-2"},
+	} {
+		l.CreatedAt, l.ExpiresAt = t0, t0.Add(time.Hour)
+		noErr(t, s.CreateMagicLink(ctx, l))
+	}
+	hash, read := "$argon2id$new", "$argon2id$v=19$stub-u-1"
+	_, err := s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{PasswordHash: &hash, UpdatedAt: t0.Add(time.Minute), IfPasswordHash: &read, SpendTokens: true})
+	noErr(t, err)
+	now := t0.Add(2 * time.Minute)
+	_, err = s.ConsumeMagicLink(ctx, hashOf("a1"), now)
+	requireLinkReason(t, err, "link_used", "alice's first code after the change")
+	_, err = s.ConsumeMagicLink(ctx, hashOf("a2"), now)
+	requireLinkReason(t, err, "link_used", "alice's second code after the change")
+	_, err = s.ConsumeMagicLink(ctx, hashOf("b1"), now)
+	noErr(t, err, "bob's code is not alice's")
+
+	// A refused write spends nothing.
+	noErr(t, s.CreateMagicLink(ctx, &sessionmanager.MagicLink{Hash: hashOf("a3"), Email: "alice@example.com", UserID: "u-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	_, err = s.UpdateUser(ctx, "u-1", sessionmanager.UserUpdate{PasswordHash: &hash, IfPasswordHash: &read, SpendTokens: true})
+	requireCode(t, err, sessionmanager.ECONFLICT, "stale write")
+	_, err = s.ConsumeMagicLink(ctx, hashOf("a3"), now)
+	noErr(t, err, "a refused write spent a code")
+}
