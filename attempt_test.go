@@ -3,6 +3,7 @@ package sessionmanager_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -153,5 +154,31 @@ func TestBlockedAccountIsNoPasswordOracle(t *testing.T) {
 			seen = append(seen, acct)
 			return 0, false, 0
 		}
+	})
+}
+
+// TestUnknownNameSpellingsShareOneCounter: failures for a name no account
+// has are counted under the name's identity key, as account lookups are, so
+// a look-alike spelling (full width, Cyrillic) of a slowed unknown name is
+// slowed too, exactly as it would be if the account existed (the limit does
+// not tell which names exist, nor is it dodged by re-spelling).
+func TestUnknownNameSpellingsShareOneCounter(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		for i, name := range []string{"nobody", "NoBody"} {
+			c := client
+			c.IP = netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)})
+			if _, err := e.m.Login(e.ctx, name, "wrong password!", c); sm.ErrorCode(err) != sm.EINVALID {
+				t.Fatalf("failure %d: %v", i, err)
+			}
+		}
+		for i, name := range []string{"ｎｏｂｏｄｙ", "nоbоdy", "no\u200bbody"} {
+			c := client
+			c.IP = netip.AddrFrom4([4]byte{198, 51, 100, byte(20 + i)})
+			if _, err := e.m.Login(e.ctx, name, "wrong password!", c); sm.ErrorCode(err) != sm.ETOOMANY {
+				t.Errorf("look-alike %q of a slowed unknown name: %v, want 429", name, err)
+			}
+		}
+	}, func(c *sm.Config) {
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) { return 0, acct >= 2, time.Minute }
 	})
 }

@@ -26,8 +26,15 @@ func failKeyIP(ip netip.Addr) string {
 // failKeyUnknown counts failures for an identifier no account has, under a
 // keyed hash of it, so an unknown name is slowed exactly like a known one
 // (the delay does not tell which accounts exist) and is not kept in clear.
+// It keys by IdentityKey, as account lookups do: every spelling that would
+// find one account (full width, look-alike letters, invisible characters)
+// shares one counter, exactly as they share the account's when it exists.
 func (m *Manager) failKeyUnknown(identifier string) string {
-	h := m.cfg.Secrets.LookupHash("login-identifier:" + strings.ToLower(identifier))
+	key := IdentityKey(identifier)
+	if key == "" {
+		key = strings.ToLower(identifier)
+	}
+	h := m.cfg.Secrets.LookupHash("login-identifier:" + key)
 	return "fail:ident:" + hex.EncodeToString(h[:16])
 }
 
