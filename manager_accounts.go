@@ -2,7 +2,6 @@ package sessionmanager
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/mail"
@@ -97,21 +96,10 @@ const tokenMagicLink = "magic_link"
 // link, a reset code, a magic sign-in link). The purpose is part of the
 // hashed text, so a token works only for what it was sent for (a reset
 // code is no sign-in link) although all live in one table. Only tokens of
-// tokenShapeOK reach it: a client cannot smuggle a purpose into the token
+// Secrets.ValidToken reach it: a client cannot smuggle a purpose into the token
 // ("confirm_email:<token>" is not base64url).
 func (m *Manager) accountTokenHash(purpose, token string) []byte {
 	return m.cfg.Secrets.LookupHash(purpose + ":" + token)
-}
-
-// tokenShapeOK reports whether token has the shape of the tokens this
-// service sends (Secrets.NewToken: 32 bytes in unpadded base64url). Anything
-// else is refused as an invalid link before any lookup.
-func tokenShapeOK(token string) bool {
-	if len(token) != 43 {
-		return false
-	}
-	_, err := base64.RawURLEncoding.Strict().DecodeString(token)
-	return err == nil
 }
 
 // issueAccountToken stores a single-use token (its keyed hash only) for u.
@@ -144,7 +132,7 @@ func (m *Manager) issueAccountToken(ctx context.Context, u *User, purpose string
 // has, are all invalid (msg).
 func (m *Manager) consumeAccountToken(ctx context.Context, purpose, token, field, msg string) (*User, error) {
 	invalid := &Error{Code: EINVALID, Message: msg, Reason: "invalid_token", Fields: map[string]string{field: "is not valid or has expired"}}
-	if !tokenShapeOK(token) {
+	if !m.cfg.Secrets.ValidToken(token) {
 		return nil, invalid
 	}
 	links, err := m.magicLinks()

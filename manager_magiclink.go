@@ -142,7 +142,7 @@ func (m *Manager) VerifyMagicLink(ctx context.Context, token string, client Clie
 	}
 	// Only a token of the shape this service sends is looked up, and only
 	// as a sign-in link: a confirmation or reset token never signs in.
-	if !tokenShapeOK(token) {
+	if !m.cfg.Secrets.ValidToken(token) {
 		return nil, &Error{Code: EINVALID, Message: "this sign-in link is not valid", Reason: "link_unknown"}
 	}
 	now := m.clock.Now()

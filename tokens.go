@@ -30,6 +30,9 @@ type Secrets interface {
 	NewToken() (token string, lookup []byte, err error)
 	// LookupHash is the HMAC-SHA256 of token under the lookup key.
 	LookupHash(token string) []byte
+	// ValidToken reports whether s has the shape of NewToken's tokens: a
+	// cheap refusal of anything else before any hashing or lookup.
+	ValidToken(s string) bool
 	Seal(plaintext, additionalData []byte) ([]byte, error)
 	Open(sealed, additionalData []byte) ([]byte, error)
 }

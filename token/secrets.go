@@ -118,6 +118,9 @@ func (s *Secrets) NewToken() (string, []byte, error) {
 	return token, s.LookupHash(token), nil
 }
 
+// ValidToken is ValidTokenShape (sessionmanager.Secrets).
+func (s *Secrets) ValidToken(t string) bool { return ValidTokenShape(t) }
+
 // LookupHash is the HMAC-SHA256 of token under the primary key's lookup key.
 func (s *Secrets) LookupHash(token string) []byte {
 	return s.keys[0].lookupHash(token)
