@@ -149,3 +149,27 @@ func TestEmailProofSpendsOlderTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestMagicLinkIssuedBeforeUpgradeStillSignsIn: a sign-in link stored under
+// the bare token's hash (before links had their own purpose) still works
+// once, so an upgrade does not break links in flight.
+func TestMagicLinkIssuedBeforeUpgradeStillSignsIn(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		reg := e.register("alice")
+		tok, legacy, err := e.secrets.NewToken() // the bare token's lookup hash
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := e.clock.Now()
+		l := &sm.MagicLink{Hash: legacy, Email: "alice@example.com", UserID: reg.User.ID, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		if err := e.store.CreateMagicLink(e.ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := e.m.VerifyMagicLink(e.ctx, tok, client); err != nil || res.User.ID != reg.User.ID {
+			t.Fatalf("a link issued before the upgrade: %v", err)
+		}
+		if _, err := e.m.VerifyMagicLink(e.ctx, tok, client); reasonOfInvalid(t, err) != "link_used" {
+			t.Errorf("second use: %v", err)
+		}
+	})
+}
