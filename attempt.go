@@ -10,7 +10,9 @@ import (
 
 // ThrottleFunc decides the progressive delay and refusal of a sign-in
 // attempt from the recent failures of its account and of its address (the
-// attempts reserved before this one).
+// attempts reserved before this one). Each attempt first asks with
+// failedAccount 0 (the address alone, before any account is counted), so
+// a policy must be monotonic in both counts.
 type ThrottleFunc func(failedAccount, failedIP int64) (delay time.Duration, refuse bool, retryAfter time.Duration)
 
 // attempt is a sign-in attempt reserved against the failure counters
@@ -24,8 +26,9 @@ type attempt struct {
 	ipKey   string
 }
 
-// reserveAttempt counts one attempt for acctKey and for ipKey (a
-// failKeyIP, so IPv6 counts by /64; either skipped when ""), then applies
+// reserveAttempt counts one attempt for ipKey (a failKeyIP, so IPv6 counts
+// by /64) and then, unless the address alone is refused, for acctKey
+// (either skipped when ""), then applies
 // policy to the counts before it: refuse (ETOOMANY), or hold the attempt
 // for the delay. While an account is being slowed, each address may have
 // one attempt per delay on it; the others are refused at once rather than
@@ -44,6 +47,16 @@ func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctK
 			return nil, err
 		}
 		counts[i] = n - 1 // the attempts before this one
+		// An address the policy refuses on its own count is refused before
+		// its attempt touches an account counter: a flood of made-up names
+		// from a refused address creates no keys (which, in the bounded
+		// in-memory counter, would evict others' counts) and does not count
+		// against a real account.
+		if i == 0 && acctKey != "" && policy != nil {
+			if _, refuse, retry := policy(0, counts[0]); refuse {
+				return nil, tooManyAttempts(retry)
+			}
+		}
 	}
 	if policy == nil {
 		return a, nil

@@ -1,10 +1,13 @@
 package sessionmanager_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,8 +148,9 @@ func TestBlockedAccountIsNoPasswordOracle(t *testing.T) {
 			t.Fatalf("right password on the blocked account: %v", err)
 		}
 		_, _ = e.m.Login(e.ctx, "blocked", "wrong password!", client)
-		// The throttle saw the blocked account's attempts before each: 0, 1, 2.
-		if want := []int64{0, 0, 1, 2}; fmt.Sprint(seen) != fmt.Sprint(want) {
+		// The throttle saw the blocked account's attempts before each: 0, 1,
+		// 2 (each attempt first asks about the address alone, with 0).
+		if want := []int64{0, 0, 0, 0, 0, 1, 0, 2}; fmt.Sprint(seen) != fmt.Sprint(want) {
 			t.Errorf("account counts seen by the throttle %v, want %v (a right password on a blocked account must not clear them)", seen, want)
 		}
 	}, func(c *sm.Config) {
@@ -181,4 +185,48 @@ func TestUnknownNameSpellingsShareOneCounter(t *testing.T) {
 	}, func(c *sm.Config) {
 		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) { return 0, acct >= 2, time.Minute }
 	})
+}
+
+// keySpy records the keys a Counter was asked to increment.
+type keySpy struct {
+	sm.Counter
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (k *keySpy) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	k.mu.Lock()
+	k.keys[key] = true
+	k.mu.Unlock()
+	return k.Counter.Incr(ctx, key, window)
+}
+
+// TestRefusedAddressCreatesNoAccountCounter: logins with made-up names from
+// an address already refused create no counter for the name: the address
+// is counted and refused first. (Before, each refused login still created
+// a name key, so a cheap flood of refused logins filled the bounded
+// in-memory counter and evicted other counts.)
+func TestRefusedAddressCreatesNoAccountCounter(t *testing.T) {
+	spy := &keySpy{Counter: sm.NewMemoryCounter(sm.SystemClock{}), keys: map[string]bool{}}
+	e := newEnv(t, storeKinds[0], func(c *sm.Config) {
+		c.Failures = spy
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) { return 0, ip >= 5, time.Minute }
+	})
+	codes := map[string]int{}
+	for i := range 50 {
+		_, err := e.m.Login(e.ctx, fmt.Sprintf("made-up-%d", i), "wrong password!", client)
+		codes[sm.ErrorCode(err)]++
+	}
+	if codes[sm.EINVALID] != 5 || codes[sm.ETOOMANY] != 45 {
+		t.Fatalf("answers: %v, want 5 checked and 45 refused", codes)
+	}
+	names := 0
+	for k := range spy.keys {
+		if strings.HasPrefix(k, "fail:ident:") || strings.HasPrefix(k, "fail:acct:") {
+			names++
+		}
+	}
+	if names != 5 {
+		t.Errorf("%d name counters created, want 5 (one per attempt the address was allowed)", names)
+	}
 }
