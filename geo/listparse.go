@@ -67,17 +67,87 @@ func parseFeed(data []byte) (feedData, error) {
 	if err != nil {
 		return feedData{}, err
 	}
+	fd.prefixes = dropShortPrefixes(&fd)
+	if fd.bad > 0 && len(fd.prefixes) == 0 {
+		return feedData{}, fmt.Errorf("%w: none of its %d entries is a usable address or range", errUnrecognised, fd.bad)
+	}
 	fd.prefixes = dedupePrefixes(fd.prefixes)
 	return fd, nil
+}
+
+// Shortest prefixes a threat list may hold. No real list entry covers more
+// than a /8 (IPv4) or a /16 (IPv6); a shorter one is almost always a cut
+// line ("104.244.72.0/24" truncated to "104.244.72.0/2", a quarter of
+// IPv4) and counts as a bad entry.
+const (
+	minListBits4 = 8
+	minListBits6 = 16
+)
+
+// dropShortPrefixes removes the prefixes shorter than the minimum and
+// counts them in fd.bad.
+func dropShortPrefixes(fd *feedData) []netip.Prefix {
+	out := fd.prefixes[:0]
+	for _, p := range fd.prefixes {
+		if !longEnough(p) {
+			fd.bad++
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// cutFinalLine splits off the last line of a multi-line body when it has
+// no trailing newline and may have been cut mid-entry: a download or a
+// file write that stopped at "...\n104.244.72.0/2". A single-line body is
+// whole. The unterminated line is kept when its entry is provably
+// complete, because several real lists (Cloudflare's ips-v4) end without a
+// newline: a separator follows the address ("1.2.3.0/24 ; SBL1",
+// "1.2.3.0/24,US"), or it is an "address/length" long enough to pass the
+// minimum (no cut of a longer line reads as one once prefixes shorter than
+// /8 or /16 are refused). A bare address ("185.220.101.4" may be the cut
+// of "185.220.101.45") or anything else is cut off.
+func cutFinalLine(data []byte) (body []byte, cut bool) {
+	i := bytes.LastIndexByte(data, '\n')
+	if i < 0 || len(bytes.TrimSpace(data[:i])) == 0 {
+		return data, false
+	}
+	last := string(bytes.TrimSpace(data[i+1:]))
+	if last == "" {
+		return data, false
+	}
+	field, _, sep := strings.Cut(strings.Map(func(r rune) rune {
+		if r == '\t' || r == ',' || r == ';' || r == '#' {
+			return ' '
+		}
+		return r
+	}, last), " ")
+	if p, ok := parsePrefixOrAddr(field); ok && (sep || strings.Contains(field, "/") && longEnough(p)) {
+		return data, false
+	}
+	return data[:i+1], true
+}
+
+// longEnough reports whether p is no shorter than a list entry can be.
+func longEnough(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		return p.Bits() >= minListBits4
+	}
+	return p.Bits() >= minListBits6
 }
 
 // parseLineFeed reads the line formats: plain, Tor exit-addresses, geofeed CSV.
 func parseLineFeed(data []byte) (feedData, error) {
 	fd := feedData{format: FormatPlain}
+	data, cut := cutFinalLine(data)
+	if cut {
+		fd.bad++
+	}
 	first := true
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	lines := 0
+	lines := fd.bad
 	for sc.Scan() {
 		line := sc.Text()
 		if i := strings.IndexAny(line, "#;"); i >= 0 {

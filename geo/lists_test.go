@@ -65,15 +65,18 @@ func TestListsFromFiles(t *testing.T) {
 	check("5.188.11.1", "threat")
 	check("::ffff:185.220.101.1", "tor")
 
-	// A change on disk is picked up by ReloadFiles; an emptied file is not.
+	// A change on disk is picked up by ReloadFiles once it has stayed the
+	// same across two checks; an emptied file is not.
 	tor := filepath.Join(dir, "tor.txt")
 	writeFile(t, tor, "185.220.101.2\n")
 	bumpMtime(t, tor, time.Second)
+	r.ReloadFiles()
 	r.ReloadFiles()
 	check("185.220.101.1", "")
 	check("185.220.101.2", "tor")
 	writeFile(t, tor, "# nothing\n")
 	bumpMtime(t, tor, 2*time.Second)
+	r.ReloadFiles()
 	r.ReloadFiles()
 	check("185.220.101.2", "tor")
 }

@@ -94,7 +94,8 @@ type listSource struct {
 	prefixes     []netip.Prefix // last good copy
 	bad          int
 	format       string
-	stat         fileStat // file sources
+	stat         fileStat // file sources: the version in use
+	pending      fileStat // file sources: a changed version seen once, not yet read
 	etag         string   // URL sources: for conditional GETs
 	lastModified string
 	lastRefresh  time.Time // last good download (or 304) or file load
@@ -196,17 +197,22 @@ func (s *listSource) loadFile() error {
 	return nil
 }
 
-// reloadFileIfChanged rereads a changed file; an empty, unreadable or
-// unrecognised new version keeps the old list.
+// reloadFileIfChanged rereads a changed file once its size and mtime have
+// stayed the same across two checks in a row, so that a file being written
+// in place is not read half-written; an empty, unreadable or unrecognised
+// new version keeps the old list.
 func (s *listSource) reloadFileIfChanged() (bool, error) {
 	st, err := statFile(s.origin)
 	if err != nil {
 		return false, err
 	}
 	s.mu.Lock()
-	same := s.stat.same(st)
+	same, settled := s.stat.same(st), s.pending.same(st)
+	if !same && !settled {
+		s.pending = st
+	}
 	s.mu.Unlock()
-	if same {
+	if same || !settled {
 		return false, nil
 	}
 	data, err := os.ReadFile(s.origin)
@@ -222,7 +228,7 @@ func (s *listSource) reloadFileIfChanged() (bool, error) {
 	}
 	s.setGood(fd, time.Now())
 	s.mu.Lock()
-	s.stat = st
+	s.stat, s.pending = st, fileStat{}
 	s.mu.Unlock()
 	return true, nil
 }
