@@ -1,6 +1,9 @@
 package sessionmanager
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Geo capabilities: what a geo source can tell about an address. An admin
 // page lists which of them have data; the warnings name the settings that
@@ -69,8 +72,13 @@ type GeoStatusReporter interface {
 }
 
 // NewGeoStatus builds the status of the sources, with the capabilities
-// that enabled sources with records provide.
+// that enabled sources with records provide. Names are made unique, in
+// the order of sources: a repeated name gets "-2", "-3"... (two list files
+// with the same base name, /a/list.txt and /b/list.txt), so that the
+// dashboard and the metrics labels tell them apart; the same sources in
+// the same order always get the same names.
 func NewGeoStatus(sources []GeoSource, feeds bool) GeoStatus {
+	uniqueSourceNames(sources)
 	st := GeoStatus{Sources: sources, Feeds: feeds, Capabilities: map[string]bool{}}
 	for _, c := range []string{GeoCountry, GeoCity, GeoASN, GeoTor, GeoVPN, GeoProxy, GeoDatacenter, GeoThreat} {
 		st.Capabilities[c] = false
@@ -85,3 +93,27 @@ func NewGeoStatus(sources []GeoSource, feeds bool) GeoStatus {
 	}
 	return st
 }
+
+// uniqueSourceNames renames the second and later sources of a name with
+// the first "-N" suffix (N from 2) that no source is called.
+func uniqueSourceNames(sources []GeoSource) {
+	seen := make(map[string]bool, len(sources))
+	for _, s := range sources {
+		seen[s.Name] = false
+	}
+	for i := range sources {
+		name := sources[i].Name
+		if !seen[name] {
+			seen[name] = true
+			continue
+		}
+		for n := 2; ; n++ {
+			if c := fmt.Sprintf("%s-%d", name, n); !hasKey(seen, c) {
+				sources[i].Name, seen[c] = c, true
+				break
+			}
+		}
+	}
+}
+
+func hasKey(m map[string]bool, k string) bool { _, ok := m[k]; return ok }

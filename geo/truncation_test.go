@@ -70,3 +70,31 @@ func TestTruncatedListLastLine(t *testing.T) {
 		t.Fatal("the finished file was not read")
 	}
 }
+
+// TestGeoStatusNamesUnique: two list files with the same base name get
+// distinct status names, the same ones on every call.
+func TestGeoStatusNamesUnique(t *testing.T) {
+	a, b := filepath.Join(t.TempDir(), "list.txt"), filepath.Join(t.TempDir(), "list.txt")
+	writeFile(t, a, "45.83.220.0/22\n")
+	writeFile(t, b, "45.84.0.0/22\n")
+	r := openResolver(t, Config{VPNRanges: []string{a, b}})
+	names := func() map[string]string {
+		m := map[string]string{}
+		for _, s := range r.GeoStatus().Sources {
+			if _, dup := m[s.Name]; dup {
+				t.Fatalf("name %q twice", s.Name)
+			}
+			m[s.Name] = s.Origin
+		}
+		return m
+	}
+	first := names()
+	if first["vpn-list.txt"] != a || first["vpn-list.txt-2"] != b {
+		t.Fatalf("names = %v", first)
+	}
+	for name, origin := range names() {
+		if first[name] != origin {
+			t.Errorf("%s is %s, was %s", name, origin, first[name])
+		}
+	}
+}

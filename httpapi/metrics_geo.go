@@ -46,7 +46,14 @@ func (c *geoCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := mgr.Now()
+	// Names are unique (sm.NewGeoStatus); a reporter that repeats one
+	// anyway loses the repeat, never the whole scrape.
+	seen := map[string]bool{}
 	for _, s := range mgr.GeoStatus().Sources {
+		if seen[s.Name] {
+			continue
+		}
+		seen[s.Name] = true
 		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(s.Records), s.Name)
 		if !s.DataDate.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, now.Sub(s.DataDate).Seconds(), s.Name)

@@ -50,3 +50,36 @@ func TestMetricsGeoSources(t *testing.T) {
 		t.Error("an age for a source that never had data")
 	}
 }
+
+// TestMetricsGeoSameNamedFiles: two list files with the same base name
+// (SM_VPN_RANGES=/a/list.txt,/b/list.txt) are two series; and a reporter
+// that repeats a name loses the repeat, not the whole /metrics answer.
+func TestMetricsGeoSameNamedFiles(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		st   sm.GeoStatus
+		want []string
+	}{
+		{"NewGeoStatus", sm.NewGeoStatus([]sm.GeoSource{
+			{Name: "vpn-list.txt", Provides: []string{sm.GeoVPN}, Origin: "/a/list.txt", Records: 3, Enabled: true},
+			{Name: "vpn-list.txt", Provides: []string{sm.GeoVPN}, Origin: "/b/list.txt", Records: 5, Enabled: true},
+		}, true), []string{`msm_geo_source_records{source="vpn-list.txt"} 3`, `msm_geo_source_records{source="vpn-list.txt-2"} 5`}},
+		{"raw duplicates", sm.GeoStatus{Sources: []sm.GeoSource{
+			{Name: "vpn-list.txt", Origin: "/a/list.txt", Records: 3, Enabled: true},
+			{Name: "vpn-list.txt", Origin: "/b/list.txt", Records: 5, Enabled: true},
+		}}, []string{`msm_geo_source_records{source="vpn-list.txt"} 3`}},
+	} {
+		m, st, sec := newTestManager(t, reportingGeo{c.st})
+		h := NewServer(Deps{Manager: m, Store: st, Secrets: sec, Metrics: NewMetrics(nil, nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 {
+			t.Fatalf("%s: /metrics answered %d: %.300s", c.name, rec.Code, rec.Body.String())
+		}
+		for _, want := range append(c.want, "msm_geo_source_error") {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("%s: /metrics lacks %s", c.name, want)
+			}
+		}
+	}
+}
