@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // applyProcessLimits cannot cap a process here: refuse to evaluate rather
@@ -15,6 +16,7 @@ func applyProcessLimits(ConditionLimits) error {
 	return errors.New("condition evaluator processes need a Unix system (setrlimit)")
 }
 
-func childProcAttr() *syscall.SysProcAttr { return nil }
-func cpuCapped(*os.ProcessState) bool     { return false }
-func maxRSS(*exec.Cmd) int64              { return 0 }
+func childProcAttr() *syscall.SysProcAttr            { return nil }
+func cpuCapped(*os.ProcessState, time.Duration) bool { return false }
+func processCPU(int) (time.Duration, bool)           { return 0, false }
+func maxRSS(*exec.Cmd) int64                         { return 0 }

@@ -5,11 +5,13 @@ package alert
 import (
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // applyProcessLimits caps this process (an evaluator) with setrlimit so a
@@ -27,7 +29,17 @@ func applyProcessLimits(l ConditionLimits) error {
 	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
 		return err
 	}
-	cpu := uint64(l.CPU.Seconds())
+	cpu := max(uint64(l.CPU.Seconds()), 1)
+	// The kernel sends SIGXCPU at the soft cap, which the Go runtime
+	// ignores unless asked for; without this the process ran on to the
+	// hard cap's SIGKILL, which reads like any other death.
+	xcpu := make(chan os.Signal, 1)
+	signal.Notify(xcpu, syscall.SIGXCPU)
+	go func() {
+		<-xcpu
+		_, _ = os.Stderr.WriteString(cpuCapMessage + "\n")
+		os.Exit(cpuCapExitCode)
+	}()
 	if err := syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: cpu, Max: cpu + 5}); err != nil {
 		return err
 	}
@@ -59,10 +71,18 @@ func procStatusKB(field string) uint64 {
 // it in its own process group.
 func childProcAttr() *syscall.SysProcAttr { return sysProcAttr() }
 
-// cpuCapped reports whether the kernel ended a process at its CPU cap.
-func cpuCapped(s *os.ProcessState) bool {
+// cpuCapped reports whether a process ended at its CPU cap: it exited on
+// SIGXCPU (the soft cap), or the kernel ended it with SIGXCPU or, at the
+// hard cap, SIGKILL after using at least the cap.
+func cpuCapped(s *os.ProcessState, limit time.Duration) bool {
+	if s.ExitCode() == cpuCapExitCode {
+		return true
+	}
 	ws, ok := s.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() == syscall.SIGXCPU
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	return ws.Signal() == syscall.SIGXCPU || ws.Signal() == syscall.SIGKILL && s.UserTime()+s.SystemTime() >= limit
 }
 
 // maxRSS is the peak resident memory of an ended process, in bytes.

@@ -58,11 +58,23 @@ type ProcessConfig struct {
 	// before it kills the process (default 250ms): work the interpreter
 	// cannot interrupt (a native string or regex operation) ends there.
 	Grace time.Duration
-	// MaxEvaluations recycles a process after this many (default 10000),
-	// well before its CPU cap.
+	// MaxEvaluations recycles a process after this many (default 10000).
+	// A process is also recycled, between evaluations, once it has used
+	// half its CPU cap (Limits.CPU), so that an honest rule never meets the
+	// cap another evaluation brought close: read from /proc where there is
+	// one, else bounded by count, at Limits.CPU / (Timeout + Grace) / 2
+	// evaluations (each can use at most Timeout + Grace).
 	MaxEvaluations int
 	Logger         *slog.Logger
 }
+
+// An evaluator process that reaches its soft CPU cap (SIGXCPU) writes
+// cpuCapMessage to stderr and exits with cpuCapExitCode, so that the
+// parent tells it from a memory or crash death.
+const (
+	cpuCapExitCode = 86
+	cpuCapMessage  = "condition evaluator: CPU cap reached (SIGXCPU)"
+)
 
 // ConditionLimitFlags are the flags ProcessEvaluator appends to Args and
 // ParseConditionLimitFlags reads back in the evaluator process.
@@ -179,8 +191,8 @@ func (p *ProcessEvaluator) Evaluate(ctx context.Context, source string, event js
 			proc = nil
 			return false, err
 		}
-		if proc.evals >= p.cfg.MaxEvaluations {
-			p.retire(proc)
+		if p.recycleDue(proc) {
+			p.retire(proc) // between evaluations: nobody's overrun
 			proc = nil
 		}
 		switch {
@@ -215,11 +227,23 @@ func (p *ProcessEvaluator) died(proc *evalProcess) error {
 	switch {
 	case strings.Contains(head, "out of memory") || strings.Contains(head, "cannot allocate memory"):
 		return &OverrunError{Limit: "memory", Detail: fmt.Sprintf("allocated more than %d MB; evaluator process ended", p.cfg.Limits.Memory>>20)}
-	case state != nil && cpuCapped(state):
-		return &OverrunError{Limit: "cpu", Detail: "evaluator process reached its CPU cap"}
+	case strings.Contains(head, cpuCapMessage) || state != nil && cpuCapped(state, p.cfg.Limits.CPU):
+		return &OverrunError{Limit: "cpu", Detail: fmt.Sprintf("evaluator process reached its CPU cap of %s", p.cfg.Limits.CPU)}
 	}
 	p.cfg.Logger.Error("condition evaluator process ended unexpectedly", "state", fmt.Sprint(state), "stderr", truncate(head, 500))
 	return &OverrunError{Limit: "memory", Detail: "evaluator process ended: " + truncate(fmt.Sprint(state), 100)}
+}
+
+// recycleDue reports whether proc should be replaced before its next
+// evaluation: its count is up, or it has used half its CPU cap.
+func (p *ProcessEvaluator) recycleDue(proc *evalProcess) bool {
+	if proc.evals >= p.cfg.MaxEvaluations {
+		return true
+	}
+	if used, ok := processCPU(proc.cmd.Process.Pid); ok {
+		return used >= p.cfg.Limits.CPU/2
+	}
+	return proc.evals >= max(1, int(p.cfg.Limits.CPU/(p.cfg.Limits.Timeout+p.cfg.Grace)/2))
 }
 
 // start runs one evaluator process.

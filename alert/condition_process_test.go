@@ -232,3 +232,58 @@ func TestWorkerEvaluatesConditionsAndDisablesOverrunningRules(t *testing.T) {
 		t.Fatalf("the fixed rule sent %d alerts; want 1", n)
 	}
 }
+
+// burn is an honest condition that computes for a while (tens of ms).
+const burn = `var s = 0; for (var i = 0; i < 1e6; i++) { s += i % 7 } return s > 0`
+
+// TestProcessEvaluatorCPUCap: a condition that computes past the process's
+// CPU cap is reported as a "cpu" overrun (the evaluator hears SIGXCPU), not
+// as a memory death at the hard cap; and honest conditions whose CPU adds
+// up past the cap never meet it, because the pool recycles a process at
+// half its cap between evaluations.
+func TestProcessEvaluatorCPUCap(t *testing.T) {
+	in := loginInput()
+	event, _ := json.Marshal(conditionEvent(&in))
+	ctx := context.Background()
+
+	ev := processEvaluator(t, ConditionLimits{Timeout: 30 * time.Second, CPU: time.Second})
+	var overrun *OverrunError
+	if _, err := ev.Evaluate(ctx, `while (true) {}`, event); !errors.As(err, &overrun) || overrun.Limit != "cpu" {
+		t.Fatalf("endless loop under a 1s CPU cap: %v; want a cpu overrun", err)
+	}
+
+	honest := processEvaluator(t, ConditionLimits{Timeout: 5 * time.Second, CPU: time.Second})
+	// The CPU the evaluators used, summed over the processes (a recycled
+	// one keeps its last reading).
+	used := map[int]time.Duration{}
+	total := func() (sum time.Duration) {
+		for _, pid := range honest.Processes() {
+			if cpu, ok := processCPU(pid); ok {
+				used[pid] = cpu
+			}
+		}
+		for _, cpu := range used {
+			sum += cpu
+		}
+		return sum
+	}
+	if _, ok := processCPU(os.Getpid()); !ok {
+		t.Skip("no /proc/<pid>/stat to measure the evaluators' CPU")
+	}
+	for i := 0; total() < 3*time.Second; i++ {
+		fired, err := honest.Evaluate(ctx, burn, event)
+		if err != nil || !fired {
+			t.Fatalf("honest evaluation %d (after %s of CPU): %v, %v", i, total(), fired, err)
+		}
+		if i > 2000 {
+			t.Fatal("the condition is too quick to reach the cap")
+		}
+	}
+	pids := used
+	if len(pids) < 3 {
+		t.Errorf("%d evaluator processes for 3s of CPU under a 1s cap; want recycling", len(pids))
+	}
+	if _, err := ev.Evaluate(ctx, `event.score < 60`, event); err != nil {
+		t.Errorf("after a cpu overrun the pool does not answer: %v", err)
+	}
+}
