@@ -135,16 +135,19 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 }
 
 // pendingSources says why enabled sources of capability have no records
-// yet: a download that failed, or one not done yet.
+// yet: a download that failed, one not done yet (its Note), or none.
 func pendingSources(st GeoStatus, capability string) string {
 	var why []string
 	for _, src := range st.Sources {
 		if !src.Enabled || src.Records > 0 || !slices.Contains(src.Provides, capability) {
 			continue
 		}
-		if src.LastError != "" {
+		switch {
+		case src.LastError != "":
 			why = append(why, fmt.Sprintf("%s failed: %s", src.Name, src.LastError))
-		} else {
+		case src.Note != "":
+			why = append(why, fmt.Sprintf("%s: %s", src.Name, src.Note))
+		default:
 			why = append(why, src.Name+" has no records yet")
 		}
 	}

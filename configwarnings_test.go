@@ -87,6 +87,12 @@ func TestConfigWarnings(t *testing.T) {
 		!strings.Contains(w[1].Message, "tor-exits failed: HTTP 503") {
 		t.Errorf("the failing Tor feed is not named: %+v", w)
 	}
+	// A feed not downloaded yet is named with its note, not as a failure.
+	pending := sm.NewGeoStatus([]sm.GeoSource{{Name: "tor-exits", Provides: []string{sm.GeoTor}, Enabled: true, Note: "not downloaded yet"}}, true)
+	if w := sm.ConfigWarnings(sm.WarningInput{Settings: quiet, Geo: pending, AlertTriggers: []string{"tor"}}); len(w) < 2 ||
+		!strings.Contains(w[1].Message, "tor-exits: not downloaded yet") || strings.Contains(w[1].Message, "failed") {
+		t.Errorf("the pending Tor feed is not named with its note: %+v", w)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got := sm.ConfigWarnings(c.in)

@@ -40,9 +40,14 @@ type GeoSource struct {
 	// RefreshInterval is how often a feed is downloaded (0: never).
 	RefreshInterval Duration `json:"refreshInterval,omitempty"`
 	// LastAttempt is the last download or reload try; LastError its error
-	// ("" after a success).
+	// ("" after a success, and for a source never tried).
 	LastAttempt time.Time `json:"lastAttempt,omitzero"`
 	LastError   string    `json:"lastError,omitempty"`
+	// Note states a condition that is not a failure: "disabled:
+	// SM_THREAT_FEEDS=off" for a feed configuration turned off, "not
+	// downloaded yet" before a feed's first download. It never raises the
+	// error gauge or the dashboard's error badge.
+	Note string `json:"note,omitempty"`
 	// License and Attribution say under which terms the data is used and
 	// whom to credit; AttributionURL links the provider.
 	License        string `json:"license,omitempty"`

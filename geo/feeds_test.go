@@ -279,7 +279,7 @@ func TestDefaultFeedsDownloadInBackground(t *testing.T) {
 		t.Fatalf("status before the first download = %+v", st)
 	}
 	for _, s := range configured(st) {
-		if s.LastError != notDownloadedYet || !s.Enabled || s.Records != 0 {
+		if s.Note != notDownloadedYet || s.LastError != "" || !s.Enabled || s.Records != 0 {
 			t.Errorf("%s before the first download: %+v", s.Name, s)
 		}
 	}
@@ -485,7 +485,7 @@ func TestThreatFeedsOffMakesNoRequest(t *testing.T) {
 	}
 	disabled := 0
 	for _, s := range st.Sources {
-		if !s.Enabled && s.LastError == "disabled: SM_THREAT_FEEDS=off" {
+		if !s.Enabled && s.Note == "disabled: SM_THREAT_FEEDS=off" && s.LastError == "" {
 			disabled++
 		}
 	}

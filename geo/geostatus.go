@@ -36,7 +36,7 @@ var layoutProvides = map[Layout][]string{
 
 // GeoStatus describes every source: the configured databases and ASN
 // files, every list and feed (default feeds that configuration turned off
-// included, disabled, with the reason in LastError), then the built-in
+// included, disabled, with the reason in Note), then the built-in
 // country and ASN snapshot (listed as disabled when SM_GEO_BUILTIN=off) and
 // the hosting ASN table. Feeds is false when downloads are off.
 func (r *Resolver) GeoStatus() sm.GeoStatus {
@@ -109,10 +109,10 @@ func (s *listSource) geoSource() sm.GeoSource {
 	}
 	switch {
 	case s.disabled != "":
-		g.LastError = "disabled: " + s.disabled
+		g.Note = "disabled: " + s.disabled
 		g.RefreshInterval = 0
 	case s.isURL && len(s.prefixes) == 0 && s.lastAttempt.IsZero():
-		g.LastError = notDownloadedYet
+		g.Note = notDownloadedYet
 	}
 	return g
 }
