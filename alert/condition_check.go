@@ -68,7 +68,18 @@ type conditionChecks struct {
 	mu        sync.Mutex
 	decisions map[string]*decision // by alert id
 	overruns  map[string]overrunCount
+	// pruneAt is the size of decisions that triggers the next pass over
+	// it (twice what the last one left, at least minPruneAt), lastPrune
+	// that pass's time: one scan per doubling or per decisionTTL keeps
+	// recording an outcome O(1) amortised. scanned counts the entries the
+	// passes looked at (for tests).
+	pruneAt   int
+	lastPrune time.Time
+	scanned   int
 }
+
+// minPruneAt is the smallest decisions size that triggers a pruning pass.
+const minPruneAt = 64
 
 // overrunCount counts consecutive overruns of one rule's condition source.
 type overrunCount struct {
@@ -91,7 +102,7 @@ type decision struct {
 const decisionTTL = time.Hour
 
 func newConditionChecks(cfg *ConditionConfig, now func() time.Time, log *slog.Logger) *conditionChecks {
-	c := &conditionChecks{log: log, now: now, decisions: map[string]*decision{}, overruns: map[string]overrunCount{}}
+	c := &conditionChecks{log: log, now: now, decisions: map[string]*decision{}, overruns: map[string]overrunCount{}, pruneAt: minPruneAt}
 	if cfg != nil {
 		c.cfg = *cfg
 	}
@@ -119,11 +130,7 @@ func (c *conditionChecks) decide(ctx context.Context, p *pendingCondition) (fire
 	}
 	d := &decision{done: make(chan struct{}), at: c.now()}
 	c.decisions[p.AlertID] = d
-	for id, old := range c.decisions {
-		if d.at.Sub(old.at) > decisionTTL {
-			delete(c.decisions, id)
-		}
-	}
+	c.prune(d.at)
 	c.mu.Unlock()
 	d.fire, d.reason, d.err = c.evaluate(ctx, p)
 	if d.err != nil {
@@ -133,6 +140,21 @@ func (c *conditionChecks) decide(ctx context.Context, p *pendingCondition) (fire
 	}
 	close(d.done)
 	return d.fire, d.reason, d.err
+}
+
+// prune drops the outcomes older than decisionTTL, when the map has
+// doubled since the last pass or a TTL has passed since it. c.mu is held.
+func (c *conditionChecks) prune(now time.Time) {
+	if len(c.decisions) < c.pruneAt && now.Sub(c.lastPrune) <= decisionTTL {
+		return
+	}
+	c.scanned += len(c.decisions)
+	for id, old := range c.decisions {
+		if now.Sub(old.at) > decisionTTL {
+			delete(c.decisions, id)
+		}
+	}
+	c.pruneAt, c.lastPrune = max(minPruneAt, 2*len(c.decisions)), now
 }
 
 // evaluate runs the rule's current condition on the event.
