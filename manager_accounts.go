@@ -40,10 +40,9 @@ type AccountOptions struct {
 	ConfirmTTL time.Duration
 	// ResetTTL is how long a reset code works (default 1h).
 	ResetTTL time.Duration
-	// PerEmail and PerIP cap requests (forgot-password and
-	// send-email-confirmation, each) per Window (defaults 5 and 20, 15m).
-	PerEmail, PerIP int64
-	Window          time.Duration
+	// MailLimits cap requests (forgot-password and
+	// send-email-confirmation, each) per email and per address.
+	MailLimits
 }
 
 func (o AccountOptions) withDefaults() AccountOptions {
@@ -53,15 +52,7 @@ func (o AccountOptions) withDefaults() AccountOptions {
 	if o.ResetTTL <= 0 {
 		o.ResetTTL = time.Hour
 	}
-	if o.PerEmail <= 0 {
-		o.PerEmail = 5
-	}
-	if o.PerIP <= 0 {
-		o.PerIP = 20
-	}
-	if o.Window <= 0 {
-		o.Window = 15 * time.Minute
-	}
+	o.MailLimits = o.MailLimits.withDefaults()
 	return o
 }
 

@@ -15,25 +15,36 @@ type MagicLinkOptions struct {
 	TTL time.Duration
 	// Signup lets an unknown email create an account by following a link.
 	Signup bool
-	// PerEmail and PerIP cap link requests per Window (defaults 5 and 20).
+	// MailLimits cap link requests per email and per address.
+	MailLimits
+}
+
+// MailLimits cap the requests that send an email (magic links,
+// confirmation, password reset): PerEmail and PerIP requests per Window
+// (defaults 5 and 20 per 15m).
+type MailLimits struct {
 	PerEmail, PerIP int64
-	// Window is the rate-limit window (default 15m).
-	Window time.Duration
+	Window          time.Duration
+}
+
+func (l MailLimits) withDefaults() MailLimits {
+	if l.PerEmail <= 0 {
+		l.PerEmail = 5
+	}
+	if l.PerIP <= 0 {
+		l.PerIP = 20
+	}
+	if l.Window <= 0 {
+		l.Window = 15 * time.Minute
+	}
+	return l
 }
 
 func (o MagicLinkOptions) withDefaults() MagicLinkOptions {
 	if o.TTL <= 0 {
 		o.TTL = 15 * time.Minute
 	}
-	if o.PerEmail <= 0 {
-		o.PerEmail = 5
-	}
-	if o.PerIP <= 0 {
-		o.PerIP = 20
-	}
-	if o.Window <= 0 {
-		o.Window = 15 * time.Minute
-	}
+	o.MailLimits = o.MailLimits.withDefaults()
 	return o
 }
 

@@ -92,7 +92,7 @@ func TestMagicLinkConcurrentClicksOneSession(t *testing.T) {
 
 func TestMagicLinkSignupAndRateLimit(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
-		opt := sm.MagicLinkOptions{Signup: true, PerEmail: 2, PerIP: 3}
+		opt := sm.MagicLinkOptions{Signup: true, MailLimits: sm.MailLimits{PerEmail: 2, PerIP: 3}}
 		g, err := e.m.IssueMagicLink(e.ctx, "carol@example.com", client, opt)
 		if err != nil || g == nil || g.Link.UserID != "" {
 			t.Fatalf("sign-up link: %v %+v", err, g)
