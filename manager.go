@@ -119,8 +119,12 @@ type ClientInfo struct {
 // Actor is who did something, for the audit log.
 type Actor struct {
 	Type string // user, admin, system
-	ID   string
-	IP   string
+	// ID is the admin's id (dashboard) or "token:<name>" (API token).
+	ID string
+	// Email names the acting admin where one is known (dashboard sign-in,
+	// or the admin an API token belongs to).
+	Email string
+	IP    string
 }
 
 // LoginResult is the answer to a login, registration or refresh.
