@@ -64,6 +64,10 @@ type conditionReply struct {
 	Error string `json:"error,omitempty"`
 	// Overrun says the evaluation reached its time limit.
 	Overrun bool `json:"overrun,omitempty"`
+	// Ready is the process's first line, once its limits are applied and
+	// its interpreter built: the parent charges a condition's time limit
+	// from then on, never the process's start-up (slow on a loaded machine).
+	Ready bool `json:"ready,omitempty"`
 }
 
 // maxRequestLine bounds one request (source plus event).
@@ -87,6 +91,9 @@ func ServeConditions(in io.Reader, out io.Writer, limits ConditionLimits) error 
 	scanner := bufio.NewScanner(in)
 	scanner.Buffer(make([]byte, 64<<10), maxRequestLine)
 	enc := json.NewEncoder(out)
+	if err := enc.Encode(&conditionReply{Ready: true}); err != nil {
+		return err
+	}
 	for scanner.Scan() {
 		var req conditionRequest
 		if err := json.Unmarshal(scanner.Bytes(), &req); err != nil {

@@ -58,6 +58,12 @@ type ProcessConfig struct {
 	// before it kills the process (default 250ms): work the interpreter
 	// cannot interrupt (a native string or regex operation) ends there.
 	Grace time.Duration
+	// StartTimeout is how long a new process may take to say it is ready
+	// (default 30s). Start-up is never charged to a condition's time limit:
+	// on a loaded machine it can take longer than Limits.Timeout, and an
+	// honest rule must not be dropped for it. A process that is not ready
+	// in time is a failure to evaluate (retried later), not an overrun.
+	StartTimeout time.Duration
 	// MaxEvaluations recycles a process after this many (default 10000).
 	// A process is also recycled, between evaluations, once it has used
 	// half its CPU cap (Limits.CPU), so that an honest rule never meets the
@@ -130,6 +136,9 @@ func NewProcessEvaluator(cfg ProcessConfig) *ProcessEvaluator {
 	if cfg.Grace <= 0 {
 		cfg.Grace = 250 * time.Millisecond
 	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
 	if cfg.MaxEvaluations <= 0 {
 		cfg.MaxEvaluations = 10000
 	}
@@ -168,6 +177,11 @@ func (p *ProcessEvaluator) Evaluate(ctx context.Context, source string, event js
 	if proc == nil {
 		var err error
 		if proc, err = p.start(); err != nil {
+			return false, err
+		}
+		if err := p.awaitReady(ctx, proc); err != nil {
+			p.retire(proc)
+			proc = nil
 			return false, err
 		}
 	}
@@ -214,6 +228,25 @@ func (p *ProcessEvaluator) Evaluate(ctx context.Context, source string, event js
 		p.retire(proc)
 		proc = nil
 		return false, ctx.Err()
+	}
+}
+
+// awaitReady waits for a new process's ready line.
+func (p *ProcessEvaluator) awaitReady(ctx context.Context, proc *evalProcess) error {
+	wait := time.NewTimer(p.cfg.StartTimeout)
+	defer wait.Stop()
+	select {
+	case reply, ok := <-proc.replies:
+		if ok && reply.Ready {
+			return nil
+		}
+		_ = proc.cmd.Process.Kill()
+		<-proc.exited
+		return fmt.Errorf("condition evaluator: the process ended before it was ready: %s", truncate(proc.stderr.String(), 300))
+	case <-wait.C:
+		return fmt.Errorf("condition evaluator: the process was not ready within %s", p.cfg.StartTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

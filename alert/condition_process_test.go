@@ -287,3 +287,28 @@ func TestProcessEvaluatorCPUCap(t *testing.T) {
 		t.Errorf("after a cpu overrun the pool does not answer: %v", err)
 	}
 }
+
+// TestProcessEvaluatorSlowStart: a process that takes longer to start than
+// a condition's time limit (a loaded machine) does not make an honest
+// condition overrun; the limit is charged from the process's ready line.
+func TestProcessEvaluatorSlowStart(t *testing.T) {
+	ev := NewProcessEvaluator(ProcessConfig{Command: os.Args[0], Env: []string{childEnv + "=1", childEnv + "_START_DELAY=600ms"},
+		Limits: ConditionLimits{Timeout: 100 * time.Millisecond}})
+	t.Cleanup(func() { ev.Close() })
+	in := loginInput()
+	event, _ := json.Marshal(conditionEvent(&in))
+	fired, err := ev.Evaluate(context.Background(), `event.type === "login.succeeded"`, event)
+	if err != nil || !fired {
+		t.Fatalf("honest condition in a slow-starting process: fired=%v err=%v", fired, err)
+	}
+	// A process that never gets ready is a failure to evaluate (retried
+	// later), never an overrun that would drop the alert.
+	never := NewProcessEvaluator(ProcessConfig{Command: os.Args[0], Env: []string{childEnv + "=1", childEnv + "_START_DELAY=10s"},
+		Limits: ConditionLimits{Timeout: 100 * time.Millisecond}, StartTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { never.Close() })
+	_, err = never.Evaluate(context.Background(), `true`, event)
+	var over *OverrunError
+	if err == nil || errors.As(err, &over) {
+		t.Fatalf("process never ready: err=%v, want a retryable (non-overrun) error", err)
+	}
+}

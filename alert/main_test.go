@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 )
 
 // childEnv makes the test binary act as a condition evaluator process (as
@@ -12,6 +13,10 @@ const childEnv = "SM_ALERT_TEST_CONDITION_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
+		// A slow start, as on a loaded machine (TestProcessEvaluatorSlowStart).
+		if d, err := time.ParseDuration(os.Getenv(childEnv + "_START_DELAY")); err == nil {
+			time.Sleep(d)
+		}
 		limits, err := ParseConditionLimitFlags(os.Args[1:])
 		if err == nil {
 			err = ServeConditions(os.Stdin, os.Stdout, limits)

@@ -191,6 +191,14 @@ func testHostileConditions(t *testing.T, env map[string]string) {
 		}
 	}
 	if len(rc.alerts) != 4 || rc.bad != 0 { // the sign-up signs in too
-		t.Errorf("receiver got %d alerts (%d bad); want the honest rule's 4", len(rc.alerts), rc.bad)
+		_, _, body := s.call("GET", "/api/admin/alerts/deliveries?limit=100", write, nil)
+		var mine []any
+		all, _ := body["data"].([]any)
+		for _, d := range all {
+			if str(d.(map[string]any), "ruleId") == honest {
+				mine = append(mine, d)
+			}
+		}
+		t.Errorf("receiver got %d alerts (%d bad); want the honest rule's 4; its deliveries: %v", len(rc.alerts), rc.bad, mine)
 	}
 }
