@@ -184,12 +184,16 @@ func (m *Manager) GeoStatus() GeoStatus {
 func (m *Manager) ConfigWarnings(ctx context.Context) []ConfigWarning {
 	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows}
 	in.UntrustedForwardedFor, in.UntrustedPeer = m.UntrustedForwardedFor()
-	if m.cfg.AlertTriggers != nil {
-		t, err := m.cfg.AlertTriggers(ctx)
+	if m.cfg.AlertRules != nil {
+		rules, err := m.cfg.AlertRules.List(ctx)
 		if err != nil {
 			m.log.Warn("configuration warnings: alert rules unavailable", "err", err)
 		}
-		in.AlertTriggers = t
+		for _, r := range rules {
+			if r.Enabled {
+				in.AlertTriggers = append(in.AlertTriggers, r.Triggers...)
+			}
+		}
 	}
 	return ConfigWarnings(in)
 }

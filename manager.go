@@ -35,9 +35,9 @@ type Config struct {
 	// Unlocks names the edition that unlocks a feature ("advanced"), for
 	// the feature_locked refusals; nil leaves the edition out.
 	Unlocks func(feature string) string
-	// AlertTriggers lists the triggers of the enabled alert rules, for the
-	// configuration warnings (new_country with no country data...); nil: none.
-	AlertTriggers func(ctx context.Context) ([]string, error)
+	// AlertRules are the alert rules and their deliveries (package alert);
+	// the front ends reach them through Manager.AlertRules. nil: none.
+	AlertRules AlertRules
 	// ValidateSettings normalises a settings document and names each bad field.
 	ValidateSettings func(*Settings) map[string]string
 

@@ -204,7 +204,7 @@ func (c *conditionChecks) resetOverruns(ruleID string) {
 }
 
 // overran counts an overrun and disables the rule at MaxOverruns in a row.
-func (c *conditionChecks) overran(ctx context.Context, rule Rule, overrun *OverrunError) {
+func (c *conditionChecks) overran(ctx context.Context, rule storedRule, overrun *OverrunError) {
 	c.mu.Lock()
 	n := c.overruns[rule.ID]
 	if n.source != rule.Condition {

@@ -136,12 +136,12 @@ func TestWorkerEvaluatesConditionsAndDisablesOverrunningRules(t *testing.T) {
 	sealer := newSealer(t)
 	rules := newRules(t, st, sealer)
 	rc := newHookReceiver(t)
-	hook := func() []Channel {
-		return []Channel{{Type: ChannelWebhook, URL: rc.srv.URL + "/hook", Secret: "0123456789abcdef"}}
+	hook := func() []sm.AlertChannel {
+		return []sm.AlertChannel{{Type: ChannelWebhook, URL: rc.srv.URL + "/hook", Secret: "0123456789abcdef"}}
 	}
-	hostile := mustCreate(t, rules, Rule{Name: "hostile", Enabled: true, Condition: hostileConditions["repeat 2**29"], Channels: hook()})
-	honest := mustCreate(t, rules, Rule{Name: "honest", Enabled: true, Triggers: []string{"vpn"}, Condition: `event.user.email.endsWith("@example.com")`, Channels: hook()})
-	no := mustCreate(t, rules, Rule{Name: "says no", Enabled: true, Condition: `event.score > 90`, Channels: hook()})
+	hostile := mustCreate(t, rules, sm.AlertRule{Name: "hostile", Enabled: true, Condition: hostileConditions["repeat 2**29"], Channels: hook()})
+	honest := mustCreate(t, rules, sm.AlertRule{Name: "honest", Enabled: true, Triggers: []string{"vpn"}, Condition: `event.user.email.endsWith("@example.com")`, Channels: hook()})
+	no := mustCreate(t, rules, sm.AlertRule{Name: "says no", Enabled: true, Condition: `event.score > 90`, Channels: hook()})
 	var disabledCalls int
 	var mu sync.Mutex
 	w := NewWorker(WorkerConfig{

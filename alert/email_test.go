@@ -149,7 +149,7 @@ func parts(t *testing.T, data []byte) (subject, text, html string, h mail.Header
 
 func TestEmailAlertOverSMTP(t *testing.T) {
 	ss := startSMTP(t, false)
-	d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelEmail, To: []string{"sec@example.com", "ops@example.com"}})[0]
+	d := deliveriesFor(t, newSealer(t), sm.AlertChannel{Type: ChannelEmail, To: []string{"sec@example.com", "ops@example.com"}})[0]
 	sender, err := NewEmailSender(EmailConfig{SMTPURL: "smtp://" + ss.addr + "?tls=none", From: "Security <alerts@example.com>"})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestEmailStartTLSWithAuthAndEditedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelEmail, To: []string{"sec@example.com"}})[0]
+	d := deliveriesFor(t, newSealer(t), sm.AlertChannel{Type: ChannelEmail, To: []string{"sec@example.com"}})[0]
 	sender, err := NewEmailSender(EmailConfig{SMTPURL: "smtp://alerts:p%40ss%20word@" + ss.addr, From: "alerts@example.com",
 		Templates: tpls, TLSConfig: &tls.Config{RootCAs: ss.caPool}})
 	if err != nil {
@@ -249,7 +249,7 @@ func TestEmailStartTLSWithAuthAndEditedTemplates(t *testing.T) {
 
 func TestEmailRefusesPlainWhenTLSRequired(t *testing.T) {
 	ss := startSMTP(t, false) // no STARTTLS offered
-	d := deliveriesFor(t, newSealer(t), Channel{Type: ChannelEmail, To: []string{"sec@example.com"}})[0]
+	d := deliveriesFor(t, newSealer(t), sm.AlertChannel{Type: ChannelEmail, To: []string{"sec@example.com"}})[0]
 	sender, err := NewEmailSender(EmailConfig{SMTPURL: "smtp://" + ss.addr, From: "alerts@example.com"})
 	if err != nil {
 		t.Fatal(err)

@@ -155,7 +155,7 @@ func userNewSignIn(in *sm.AlertInput) (*sm.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, err := Channel{Type: ChannelEmail, To: []string{in.User.Email}}.targetJSON()
+	target, err := Channel{AlertChannel: sm.AlertChannel{Type: ChannelEmail, To: []string{in.User.Email}}}.targetJSON()
 	if err != nil {
 		return nil, err
 	}

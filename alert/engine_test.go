@@ -9,7 +9,7 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-func mustCreate(t testing.TB, r *Rules, rule Rule) Rule {
+func mustCreate(t testing.TB, r *Rules, rule sm.AlertRule) sm.AlertRule {
 	t.Helper()
 	out, err := r.Create(context.Background(), rule)
 	if err != nil {
@@ -18,20 +18,20 @@ func mustCreate(t testing.TB, r *Rules, rule Rule) Rule {
 	return out
 }
 
-var emailTo = []Channel{{Type: ChannelEmail, To: []string{"sec@example.com"}}}
+var emailTo = []sm.AlertChannel{{Type: ChannelEmail, To: []string{"sec@example.com"}}}
 
 func TestEngineDeliveries(t *testing.T) {
 	ctx := context.Background()
 	rules := newRules(t, openStore(t, ""), newSealer(t))
-	vpn := mustCreate(t, rules, Rule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
-		Channels: []Channel{emailTo[0], {Type: ChannelWebhook, URL: "https://127.0.0.1:1/h", Secret: "0123456789abcdef"}}})
-	mustCreate(t, rules, Rule{Name: "Tor", Enabled: true, Triggers: []string{"tor"}, Channels: emailTo})
-	mustCreate(t, rules, Rule{Name: "Disabled VPN", Enabled: false, Triggers: []string{"vpn"}, Channels: emailTo})
-	notDE := mustCreate(t, rules, Rule{Name: "VPN but not DE", Enabled: true, Triggers: []string{"vpn"}, Condition: `event.location.countryCode !== "DE"`, Channels: emailTo})
-	cond := mustCreate(t, rules, Rule{Name: "Condition only", Enabled: true, Condition: `event.user.email.endsWith("@example.com") && event.score < 60`,
-		Channels: []Channel{emailTo[0], {Type: ChannelSlack, URL: "https://127.0.0.1:1/services/X"}}})
-	loops := mustCreate(t, rules, Rule{Name: "Loops", Enabled: true, Condition: `while(true){}`, Channels: emailTo})
-	mustCreate(t, rules, Rule{Name: "Tor with a condition", Enabled: true, Triggers: []string{"tor"}, Condition: `true`, Channels: emailTo})
+	vpn := mustCreate(t, rules, sm.AlertRule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
+		Channels: []sm.AlertChannel{emailTo[0], {Type: ChannelWebhook, URL: "https://127.0.0.1:1/h", Secret: "0123456789abcdef"}}})
+	mustCreate(t, rules, sm.AlertRule{Name: "Tor", Enabled: true, Triggers: []string{"tor"}, Channels: emailTo})
+	mustCreate(t, rules, sm.AlertRule{Name: "Disabled VPN", Enabled: false, Triggers: []string{"vpn"}, Channels: emailTo})
+	notDE := mustCreate(t, rules, sm.AlertRule{Name: "VPN but not DE", Enabled: true, Triggers: []string{"vpn"}, Condition: `event.location.countryCode !== "DE"`, Channels: emailTo})
+	cond := mustCreate(t, rules, sm.AlertRule{Name: "Condition only", Enabled: true, Condition: `event.user.email.endsWith("@example.com") && event.score < 60`,
+		Channels: []sm.AlertChannel{emailTo[0], {Type: ChannelSlack, URL: "https://127.0.0.1:1/services/X"}}})
+	loops := mustCreate(t, rules, sm.AlertRule{Name: "Loops", Enabled: true, Condition: `while(true){}`, Channels: emailTo})
+	mustCreate(t, rules, sm.AlertRule{Name: "Tor with a condition", Enabled: true, Triggers: []string{"tor"}, Condition: `true`, Channels: emailTo})
 
 	e := NewEngine(EngineConfig{Rules: rules})
 	ds, err := e.Deliveries(ctx, loginInput())
@@ -100,8 +100,8 @@ func TestEngineDeliveries(t *testing.T) {
 func TestEngineBlockedAndReuse(t *testing.T) {
 	ctx := context.Background()
 	rules := newRules(t, openStore(t, ""), newSealer(t))
-	blocked := mustCreate(t, rules, Rule{Name: "Blocked", Enabled: true, Triggers: []string{"login_blocked"}, Channels: emailTo})
-	reuse := mustCreate(t, rules, Rule{Name: "Reuse", Enabled: true, Triggers: []string{"refresh_reuse"}, Channels: emailTo})
+	blocked := mustCreate(t, rules, sm.AlertRule{Name: "Blocked", Enabled: true, Triggers: []string{"login_blocked"}, Channels: emailTo})
+	reuse := mustCreate(t, rules, sm.AlertRule{Name: "Reuse", Enabled: true, Triggers: []string{"refresh_reuse"}, Channels: emailTo})
 	e := NewEngine(EngineConfig{Rules: rules, NewSignInEmail: true})
 
 	in := loginInput()
@@ -153,11 +153,11 @@ func TestNewSignInEmail(t *testing.T) {
 // three of which fire on the input.
 func BenchmarkDeliveries(b *testing.B) {
 	rules := newRules(b, openStore(b, ""), newSealer(b))
-	mustCreate(b, rules, Rule{Name: "VPN", Enabled: true, Triggers: []string{"vpn", "proxy"}, Channels: emailTo})
-	mustCreate(b, rules, Rule{Name: "Tor", Enabled: true, Triggers: []string{"tor", "threat"}, Channels: emailTo})
-	mustCreate(b, rules, Rule{Name: "New country", Enabled: true, Triggers: []string{"new_country"}, Channels: []Channel{{Type: ChannelSlack, URL: "https://127.0.0.1/s"}}})
-	mustCreate(b, rules, Rule{Name: "Blocked", Enabled: true, Triggers: []string{"login_blocked", "refresh_reuse"}, Channels: emailTo})
-	mustCreate(b, rules, Rule{Name: "JS", Enabled: true, Condition: `event.score < 60 && event.reasons.some(r => r.code === "new_country")`, Channels: emailTo})
+	mustCreate(b, rules, sm.AlertRule{Name: "VPN", Enabled: true, Triggers: []string{"vpn", "proxy"}, Channels: emailTo})
+	mustCreate(b, rules, sm.AlertRule{Name: "Tor", Enabled: true, Triggers: []string{"tor", "threat"}, Channels: emailTo})
+	mustCreate(b, rules, sm.AlertRule{Name: "New country", Enabled: true, Triggers: []string{"new_country"}, Channels: []sm.AlertChannel{{Type: ChannelSlack, URL: "https://127.0.0.1/s"}}})
+	mustCreate(b, rules, sm.AlertRule{Name: "Blocked", Enabled: true, Triggers: []string{"login_blocked", "refresh_reuse"}, Channels: emailTo})
+	mustCreate(b, rules, sm.AlertRule{Name: "JS", Enabled: true, Condition: `event.score < 60 && event.reasons.some(r => r.code === "new_country")`, Channels: emailTo})
 	// The condition is not run here (the worker runs it, in an evaluator
 	// process): the benchmark measures the login path's share.
 	e := NewEngine(EngineConfig{Rules: rules})
@@ -177,8 +177,8 @@ func BenchmarkDeliveries(b *testing.B) {
 func TestConditionsLockedByLicence(t *testing.T) {
 	ctx := context.Background()
 	rules := newRules(t, openStore(t, ""), newSealer(t))
-	plain := mustCreate(t, rules, Rule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"}, Channels: emailTo})
-	cond := mustCreate(t, rules, Rule{Name: "Condition only", Enabled: true, Condition: `event.score < 60`, Channels: emailTo})
+	plain := mustCreate(t, rules, sm.AlertRule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"}, Channels: emailTo})
+	cond := mustCreate(t, rules, sm.AlertRule{Name: "Condition only", Enabled: true, Condition: `event.score < 60`, Channels: emailTo})
 	var allowed bool
 	e := NewEngine(EngineConfig{Rules: rules, Conditions: func() bool { return allowed }})
 	fired := func() map[string]bool {

@@ -72,10 +72,10 @@ var chatSealer = func() Sealer { return newSealer(&testing.T{}) }()
 
 // deliveriesFor makes the deliveries of one rule with channel ch for a Tor
 // login by a user with a hostile username.
-func deliveriesFor(t *testing.T, sealer Sealer, ch Channel) []*sm.Delivery {
+func deliveriesFor(t *testing.T, sealer Sealer, ch sm.AlertChannel) []*sm.Delivery {
 	t.Helper()
 	rules := newRules(t, openStore(t, ""), sealer)
-	mustCreate(t, rules, Rule{Name: "Tor <b>exits</b>", Enabled: true, Triggers: []string{"tor"}, Channels: []Channel{ch}})
+	mustCreate(t, rules, sm.AlertRule{Name: "Tor <b>exits</b>", Enabled: true, Triggers: []string{"tor"}, Channels: []sm.AlertChannel{ch}})
 	in := loginInput()
 	in.Threat = sm.Threat{Tor: true}
 	in.User.Username = "<script>alert(1)</script>"
@@ -88,7 +88,7 @@ func deliveriesFor(t *testing.T, sealer Sealer, ch Channel) []*sm.Delivery {
 
 func TestSlackBlockKit(t *testing.T) {
 	rc := newReceiver(t, nil)
-	d := deliveriesFor(t, chatSealer, Channel{Type: ChannelSlack, URL: rc.srv.URL + "/services/T/B/X"})[0]
+	d := deliveriesFor(t, chatSealer, sm.AlertChannel{Type: ChannelSlack, URL: rc.srv.URL + "/services/T/B/X"})[0]
 	if err := NewSlackSender(trusting(rc.srv)).Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSlackBlockKit(t *testing.T) {
 
 func TestDiscordEmbed(t *testing.T) {
 	rc := newReceiver(t, func(int) int { return http.StatusNoContent })
-	d := deliveriesFor(t, chatSealer, Channel{Type: ChannelDiscord, URL: rc.srv.URL + "/api/webhooks/1/x"})[0]
+	d := deliveriesFor(t, chatSealer, sm.AlertChannel{Type: ChannelDiscord, URL: rc.srv.URL + "/api/webhooks/1/x"})[0]
 	if err := NewDiscordSender(trusting(rc.srv)).Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestWebhookSignedDelivery(t *testing.T) {
 	const secret = "whsec-0123456789abcdef"
 	rc := newReceiver(t, nil)
 	sealer := newSealer(t)
-	d := deliveriesFor(t, sealer, Channel{Type: ChannelWebhook, URL: rc.srv.URL + "/hook", Secret: secret})[0]
+	d := deliveriesFor(t, sealer, sm.AlertChannel{Type: ChannelWebhook, URL: rc.srv.URL + "/hook", Secret: secret})[0]
 	if err := NewWebhookSender(trusting(rc.srv), sealer, nil).Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rc := newReceiver(t, func(int) int { return tt.status })
-		d := deliveriesFor(t, chatSealer, Channel{Type: ChannelSlack, URL: rc.srv.URL})[0]
+		d := deliveriesFor(t, chatSealer, sm.AlertChannel{Type: ChannelSlack, URL: rc.srv.URL})[0]
 		err := NewSlackSender(trusting(rc.srv)).Send(context.Background(), d)
 		if (err == nil) != tt.ok || IsPermanent(err) != tt.permanent || retryAfterOf(err) != tt.retryAfter {
 			t.Errorf("status %d: err = %v (permanent %v, retry after %v)", tt.status, err, IsPermanent(err), retryAfterOf(err))
@@ -230,7 +230,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 
 func TestSendRefusesInternalTarget(t *testing.T) {
 	rc := newReceiver(t, nil)
-	d := deliveriesFor(t, chatSealer, Channel{Type: ChannelSlack, URL: rc.srv.URL})[0]
+	d := deliveriesFor(t, chatSealer, sm.AlertChannel{Type: ChannelSlack, URL: rc.srv.URL})[0]
 	cfg := trusting(rc.srv)
 	cfg.Targets = TargetPolicy{} // production policy at send time
 	err := NewSlackSender(cfg).Send(context.Background(), d)

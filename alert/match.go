@@ -56,7 +56,7 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 }
 
 // matchedTriggers returns the rule's triggers that match, in rule order.
-func matchedTriggers(r *Rule, in *sm.AlertInput) []string {
+func matchedTriggers(r *storedRule, in *sm.AlertInput) []string {
 	var out []string
 	for _, t := range r.Triggers {
 		if triggerMatches(t, in, r.LowScoreBelow) {

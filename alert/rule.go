@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
-	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // Triggers a rule can name.
@@ -39,48 +40,41 @@ const (
 // maskedSecret is what List and Get show instead of a webhook secret.
 const maskedSecret = "********"
 
-// Rule says which login events raise an alert and where it goes.
-type Rule struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Enabled bool   `json:"enabled"`
-	// Triggers fire the rule when any of them matches the event.
-	Triggers []string `json:"triggers"`
-	// Condition is an optional JavaScript expression or function body over
-	// the event object; with triggers it must also return true, alone it
-	// fires on every login event for which it returns true.
-	Condition string `json:"condition,omitempty"`
-	// LowScoreBelow makes the low_score trigger fire when score < it
-	// (default: when the policy's low_score condition fired).
-	LowScoreBelow *int      `json:"lowScoreBelow,omitempty"`
-	Channels      []Channel `json:"channels"`
-	// DisabledReason says why the server switched the rule off (its
-	// condition exceeded its limits repeatedly); it is cleared when an admin
-	// enables the rule again. Read-only: ignored on input.
-	DisabledReason string    `json:"disabledReason,omitempty"`
-	DisabledAt     time.Time `json:"disabledAt,omitzero"`
-	CreatedAt      time.Time `json:"createdAt,omitzero"`
-	UpdatedAt      time.Time `json:"updatedAt,omitzero"`
+// storedRule is a rule as this package keeps it, in the settings store and
+// in memory: the admin's sm.AlertRule with its channels' sealed secrets.
+// Its Channels shadow AlertRule.Channels (always nil here), so the stored
+// document keeps one "channels" array, as before the types moved to the
+// root package.
+type storedRule struct {
+	sm.AlertRule
+	Channels []Channel `json:"channels"`
 }
 
-// Channel is one destination of a rule's alerts.
+// Channel is a channel as this package keeps it (in a stored rule and as a
+// delivery's Target): the admin's sm.AlertChannel plus its sealed secrets.
 type Channel struct {
-	// Type is email, slack, discord or webhook.
-	Type string `json:"type"`
-	// To are the recipients of an email channel.
-	To []string `json:"to,omitempty"`
-	// URL is the endpoint of a slack, discord or webhook channel.
-	URL string `json:"url,omitempty"`
-	// Secret is the webhook signing secret: in clear only on input; List and
-	// Get show "********".
-	Secret string `json:"secret,omitempty"`
-	// SealedSecret is the secret sealed with the Sealer: what the store and
-	// the outbox keep. Never in API output.
+	sm.AlertChannel
+	// SealedSecret is the webhook secret sealed with the Sealer: what the
+	// store and the outbox keep.
 	SealedSecret []byte `json:"sealedSecret,omitempty"`
 	// SealedURL is the URL of a slack or discord channel sealed with the
 	// Sealer (the URL is that channel's bearer secret): the store and the
-	// outbox keep only this. Never in API output.
+	// outbox keep only this.
 	SealedURL []byte `json:"sealedUrl,omitempty"`
+}
+
+// storedFrom is an admin's rule as this package keeps it, before it is
+// prepared: no sealed blob can come from input.
+func storedFrom(in sm.AlertRule) storedRule {
+	r := storedRule{AlertRule: in}
+	r.AlertRule.Channels = nil
+	r.Triggers = append([]string(nil), in.Triggers...)
+	r.Channels = make([]Channel, len(in.Channels))
+	for i, c := range in.Channels {
+		c.To = append([]string(nil), c.To...)
+		r.Channels[i] = Channel{AlertChannel: c}
+	}
+	return r
 }
 
 // isChat reports whether the channel's URL is its secret.
@@ -99,21 +93,21 @@ func secretAD(ruleID string) []byte { return []byte("msm/alert/webhook-secret/" 
 // chatURLAD binds a sealed Slack or Discord URL to its rule.
 func chatURLAD(ruleID string) []byte { return []byte("msm/alert/chat-url/" + ruleID) }
 
-// redacted returns a copy of r that is safe to show: secrets masked.
-func (r Rule) redacted() Rule {
-	out := r
+// redacted is r as admins see it: secrets masked, sealed blobs left out.
+func (r storedRule) redacted() sm.AlertRule {
+	out := r.AlertRule
 	out.Triggers = append([]string(nil), r.Triggers...)
-	out.Channels = make([]Channel, len(r.Channels))
+	out.Channels = make([]sm.AlertChannel, len(r.Channels))
 	for i, c := range r.Channels {
-		c.To = append([]string(nil), c.To...)
+		ac := c.AlertChannel
+		ac.To = append([]string(nil), c.To...)
 		if len(c.SealedSecret) > 0 || c.Secret != "" {
-			c.Secret = maskedSecret
+			ac.Secret = maskedSecret
 		}
 		if c.isChat() {
-			c.URL = maskURL(c.URL) // the URL of a chat webhook is its secret
+			ac.URL = maskURL(c.URL) // the URL of a chat webhook is its secret
 		}
-		c.SealedSecret, c.SealedURL = nil, nil
-		out.Channels[i] = c
+		out.Channels[i] = ac
 	}
 	return out
 }

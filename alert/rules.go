@@ -33,14 +33,14 @@ type RulesConfig struct {
 
 // compiledRule is an enabled rule ready for the hot path.
 type compiledRule struct {
-	rule    Rule
+	rule    storedRule
 	prog    *goja.Program // nil: no condition
 	targets []json.RawMessage
 }
 
 // ruleSet is one immutable snapshot of the rules.
 type ruleSet struct {
-	rules   []Rule // stored form, secrets sealed
+	rules   []storedRule // stored form, secrets sealed
 	enabled []*compiledRule
 }
 
@@ -71,7 +71,7 @@ func NewRules(ctx context.Context, cfg RulesConfig) (*Rules, error) {
 	if r.hasClearChatURL() {
 		// A document written before chat URLs were sealed: seal them now
 		// (write seals every clear one) rather than at the next save.
-		if _, err := r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) { return rules, nil, nil }); err != nil {
+		if _, err := r.write(ctx, func(rules []storedRule) ([]storedRule, *storedRule, error) { return rules, nil, nil }); err != nil {
 			return nil, fmt.Errorf("alert: seal stored chat webhook URLs: %w", err)
 		}
 		r.cfg.Logger.Info("alert rules: sealed the Slack/Discord webhook URLs stored in clear")
@@ -101,15 +101,15 @@ func (r *Rules) Reload(ctx context.Context) error {
 	return nil
 }
 
-func (r *Rules) load(ctx context.Context) ([]Rule, error) {
+func (r *Rules) load(ctx context.Context) ([]storedRule, error) {
 	raw, err := r.cfg.Store.GetSetting(ctx, RulesKey)
 	if sm.IsNotFound(err) {
-		return []Rule{}, nil
+		return []storedRule{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var rules []Rule
+	var rules []storedRule
 	if err := json.Unmarshal(raw, &rules); err != nil {
 		return nil, fmt.Errorf("alert: rules document: %w", err)
 	}
@@ -136,8 +136,8 @@ func (r *Rules) load(ctx context.Context) ([]Rule, error) {
 
 // atRest returns the rules document as stored: every chat URL sealed and
 // none in clear, no webhook secret in clear.
-func (r *Rules) atRest(rules []Rule) ([]Rule, error) {
-	out := make([]Rule, len(rules))
+func (r *Rules) atRest(rules []storedRule) ([]storedRule, error) {
+	out := make([]storedRule, len(rules))
 	for i, rule := range rules {
 		rule.Channels = slices.Clone(rule.Channels)
 		for j := range rule.Channels {
@@ -159,7 +159,7 @@ func (r *Rules) atRest(rules []Rule) ([]Rule, error) {
 
 // compile builds the snapshot; a stored condition that no longer compiles
 // disables its rule (logged) instead of failing every login.
-func (r *Rules) compile(rules []Rule) *ruleSet {
+func (r *Rules) compile(rules []storedRule) *ruleSet {
 	set := &ruleSet{rules: rules}
 	for _, rule := range rules {
 		if !rule.Enabled {
@@ -187,9 +187,9 @@ func (r *Rules) compile(rules []Rule) *ruleSet {
 }
 
 // List returns every rule, secrets masked.
-func (r *Rules) List(ctx context.Context) ([]Rule, error) {
+func (r *Rules) List(ctx context.Context) ([]sm.AlertRule, error) {
 	rules := r.snap.Load().rules
-	out := make([]Rule, len(rules))
+	out := make([]sm.AlertRule, len(rules))
 	for i, rule := range rules {
 		out[i] = rule.redacted()
 	}
@@ -197,19 +197,18 @@ func (r *Rules) List(ctx context.Context) ([]Rule, error) {
 }
 
 // Get returns one rule, secrets masked, or ENOTFOUND.
-func (r *Rules) Get(ctx context.Context, id string) (Rule, error) {
-	for _, rule := range r.snap.Load().rules {
-		if rule.ID == id {
-			return rule.redacted(), nil
-		}
+func (r *Rules) Get(ctx context.Context, id string) (sm.AlertRule, error) {
+	if rule, ok := r.find(id); ok {
+		return rule.redacted(), nil
 	}
-	return Rule{}, sm.Errorf(sm.ENOTFOUND, "alert rule not found")
+	return sm.AlertRule{}, sm.Errorf(sm.ENOTFOUND, "alert rule not found")
 }
 
 // Create validates and stores a new rule; it returns the rule as stored
 // (secrets masked).
-func (r *Rules) Create(ctx context.Context, rule Rule) (Rule, error) {
-	return r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) {
+func (r *Rules) Create(ctx context.Context, in sm.AlertRule) (sm.AlertRule, error) {
+	rule := storedFrom(in)
+	return r.write(ctx, func(rules []storedRule) ([]storedRule, *storedRule, error) {
 		if len(rules) >= maxRules {
 			return nil, nil, sm.Errorf(sm.EINVALID, "at most %d alert rules", maxRules)
 		}
@@ -227,9 +226,10 @@ func (r *Rules) Create(ctx context.Context, rule Rule) (Rule, error) {
 
 // Update replaces rule id. A webhook secret left empty or "********" keeps
 // the stored one of the channel with the same URL.
-func (r *Rules) Update(ctx context.Context, id string, rule Rule) (Rule, error) {
-	return r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) {
-		i := slices.IndexFunc(rules, func(x Rule) bool { return x.ID == id })
+func (r *Rules) Update(ctx context.Context, id string, in sm.AlertRule) (sm.AlertRule, error) {
+	rule := storedFrom(in)
+	return r.write(ctx, func(rules []storedRule) ([]storedRule, *storedRule, error) {
+		i := slices.IndexFunc(rules, func(x storedRule) bool { return x.ID == id })
 		if i < 0 {
 			return nil, nil, sm.Errorf(sm.ENOTFOUND, "alert rule not found")
 		}
@@ -250,8 +250,8 @@ func (r *Rules) Update(ctx context.Context, id string, rule Rule) (Rule, error) 
 
 // Delete removes rule id, or returns ENOTFOUND.
 func (r *Rules) Delete(ctx context.Context, id string) error {
-	_, err := r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) {
-		i := slices.IndexFunc(rules, func(x Rule) bool { return x.ID == id })
+	_, err := r.write(ctx, func(rules []storedRule) ([]storedRule, *storedRule, error) {
+		i := slices.IndexFunc(rules, func(x storedRule) bool { return x.ID == id })
 		if i < 0 {
 			return nil, nil, sm.Errorf(sm.ENOTFOUND, "alert rule not found")
 		}
@@ -264,41 +264,40 @@ func (r *Rules) Delete(ctx context.Context, id string) error {
 // change made by another instance is kept), applies change and saves.
 // The settings store has no compare-and-swap: two instances writing at the
 // same moment is last-writer-wins.
-func (r *Rules) write(ctx context.Context, change func([]Rule) ([]Rule, *Rule, error)) (Rule, error) {
+func (r *Rules) write(ctx context.Context, change func([]storedRule) ([]storedRule, *storedRule, error)) (sm.AlertRule, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rules, err := r.load(ctx)
 	if err != nil {
-		return Rule{}, err
+		return sm.AlertRule{}, err
 	}
 	rules, changed, err := change(rules)
 	if err != nil {
-		return Rule{}, err
+		return sm.AlertRule{}, err
 	}
 	stored, err := r.atRest(rules)
 	if err != nil {
-		return Rule{}, err
+		return sm.AlertRule{}, err
 	}
 	doc, err := json.Marshal(stored)
 	if err != nil {
-		return Rule{}, err
+		return sm.AlertRule{}, err
 	}
 	if err := r.cfg.Store.PutSetting(ctx, RulesKey, doc); err != nil {
-		return Rule{}, err
+		return sm.AlertRule{}, err
 	}
 	r.snap.Store(r.compile(rules))
 	if changed == nil {
-		return Rule{}, nil
+		return sm.AlertRule{}, nil
 	}
 	return changed.redacted(), nil
 }
 
 // prepare validates rule, compiles its condition and seals new webhook
 // secrets; old is the rule being updated (nil on create).
-func (r *Rules) prepare(ctx context.Context, rule *Rule, old *Rule) error {
+func (r *Rules) prepare(ctx context.Context, rule *storedRule, old *storedRule) error {
 	for i := range rule.Channels {
 		c := &rule.Channels[i]
-		c.SealedSecret, c.SealedURL = nil, nil // never trust a sealed blob from input
 		if c.Secret == maskedSecret {
 			c.Secret = ""
 		}
@@ -345,7 +344,7 @@ func (r *Rules) prepare(ctx context.Context, rule *Rule, old *Rule) error {
 
 // keptSecret finds the stored sealed secret an edited webhook channel keeps:
 // the old webhook channel with the same URL, else the one at the same index.
-func keptSecret(old *Rule, c *Channel, i int) []byte {
+func keptSecret(old *storedRule, c *Channel, i int) []byte {
 	if c.Type != ChannelWebhook {
 		return nil
 	}
@@ -361,13 +360,13 @@ func keptSecret(old *Rule, c *Channel, i int) []byte {
 }
 
 // find returns rule id as stored (in memory), or false.
-func (r *Rules) find(id string) (Rule, bool) {
+func (r *Rules) find(id string) (storedRule, bool) {
 	for _, rule := range r.snap.Load().rules {
 		if rule.ID == id {
 			return rule, true
 		}
 	}
-	return Rule{}, false
+	return storedRule{}, false
 }
 
 // Disable switches rule id off with a reason an admin sees in the rule
@@ -375,8 +374,8 @@ func (r *Rules) find(id string) (Rule, bool) {
 // just fixed it is not overruled). It reports whether it disabled it.
 func (r *Rules) Disable(ctx context.Context, id, condition, reason string) (bool, error) {
 	disabled := false
-	_, err := r.write(ctx, func(rules []Rule) ([]Rule, *Rule, error) {
-		i := slices.IndexFunc(rules, func(x Rule) bool { return x.ID == id })
+	_, err := r.write(ctx, func(rules []storedRule) ([]storedRule, *storedRule, error) {
+		i := slices.IndexFunc(rules, func(x storedRule) bool { return x.ID == id })
 		if i < 0 || !rules[i].Enabled || rules[i].Condition != condition {
 			return rules, nil, nil
 		}

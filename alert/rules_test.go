@@ -26,21 +26,21 @@ func TestRuleValidation(t *testing.T) {
 	prod := TargetPolicy{} // production policy for URL checks
 	tests := []struct {
 		name   string
-		rule   Rule
+		rule   sm.AlertRule
 		policy *TargetPolicy
 		want   []string // fields named
 	}{
-		{"empty", Rule{}, nil, []string{"name", "triggers", "channels"}},
-		{"unknown trigger", Rule{Name: "x", Triggers: []string{"vpn", "martians"}, Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"triggers[1]"}},
-		{"bad email", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "email", To: []string{"ok@example.com", "not an address"}}}}, nil, []string{"channels[0].to[1]"}},
-		{"no recipients", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "email"}}}, nil, []string{"channels[0].to"}},
-		{"unknown channel", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "pager"}}}, nil, []string{"channels[0].type"}},
-		{"webhook without secret", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "webhook", URL: "https://203.0.113.5/hook"}}}, nil, []string{"channels[0].secret"}},
-		{"short secret", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "webhook", URL: "https://203.0.113.5/hook", Secret: "short"}}}, nil, []string{"channels[0].secret"}},
-		{"http in production", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "slack", URL: "http://203.0.113.5/hook"}}}, &prod, []string{"channels[0].url"}},
-		{"private target in production", Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{{Type: "discord", URL: "https://10.0.0.8/hook"}, {Type: "slack", URL: "https://127.0.0.1/x"}}}, &prod, []string{"channels[0].url", "channels[1].url"}},
-		{"syntax error", Rule{Name: "x", Condition: "event.score <", Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"condition"}},
-		{"low score bound", Rule{Name: "x", Triggers: []string{"low_score"}, LowScoreBelow: new(int), Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"lowScoreBelow"}},
+		{"empty", sm.AlertRule{}, nil, []string{"name", "triggers", "channels"}},
+		{"unknown trigger", sm.AlertRule{Name: "x", Triggers: []string{"vpn", "martians"}, Channels: []sm.AlertChannel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"triggers[1]"}},
+		{"bad email", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "email", To: []string{"ok@example.com", "not an address"}}}}, nil, []string{"channels[0].to[1]"}},
+		{"no recipients", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "email"}}}, nil, []string{"channels[0].to"}},
+		{"unknown channel", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "pager"}}}, nil, []string{"channels[0].type"}},
+		{"webhook without secret", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "webhook", URL: "https://203.0.113.5/hook"}}}, nil, []string{"channels[0].secret"}},
+		{"short secret", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "webhook", URL: "https://203.0.113.5/hook", Secret: "short"}}}, nil, []string{"channels[0].secret"}},
+		{"http in production", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "slack", URL: "http://203.0.113.5/hook"}}}, &prod, []string{"channels[0].url"}},
+		{"private target in production", sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: "discord", URL: "https://10.0.0.8/hook"}, {Type: "slack", URL: "https://127.0.0.1/x"}}}, &prod, []string{"channels[0].url", "channels[1].url"}},
+		{"syntax error", sm.AlertRule{Name: "x", Condition: "event.score <", Channels: []sm.AlertChannel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"condition"}},
+		{"low score bound", sm.AlertRule{Name: "x", Triggers: []string{"low_score"}, LowScoreBelow: new(int), Channels: []sm.AlertChannel{{Type: "email", To: []string{"a@b.example"}}}}, nil, []string{"lowScoreBelow"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestRuleValidation(t *testing.T) {
 
 func TestConditionSyntaxErrorAtSave(t *testing.T) {
 	rules := newRules(t, openStore(t, ""), newSealer(t))
-	_, err := rules.Create(context.Background(), Rule{Name: "x", Condition: "if (event.score < 3) {\n  return true\n", Channels: []Channel{{Type: "email", To: []string{"a@b.example"}}}})
+	_, err := rules.Create(context.Background(), sm.AlertRule{Name: "x", Condition: "if (event.score < 3) {\n  return true\n", Channels: []sm.AlertChannel{{Type: "email", To: []string{"a@b.example"}}}})
 	msg := fieldsOf(t, err)["condition"]
 	if !strings.HasPrefix(msg, "line ") || !strings.Contains(msg, " column ") {
 		t.Fatalf("condition error %q has no line and column", msg)
@@ -83,15 +83,15 @@ func TestRulesCRUDAndSecrets(t *testing.T) {
 	sealer := newSealer(t)
 	rules := newRules(t, st, sealer)
 	const secret = "s3cret-s3cret-s3cret"
-	created, err := rules.Create(ctx, Rule{Name: " Tor ", Enabled: true, Triggers: []string{"TOR", "tor"},
-		Channels: []Channel{{Type: "webhook", URL: "https://127.0.0.1:9/hook", Secret: secret}, {Type: "email", To: []string{"Sec Team <sec@example.com>"}}}})
+	created, err := rules.Create(ctx, sm.AlertRule{Name: " Tor ", Enabled: true, Triggers: []string{"TOR", "tor"},
+		Channels: []sm.AlertChannel{{Type: "webhook", URL: "https://127.0.0.1:9/hook", Secret: secret}, {Type: "email", To: []string{"Sec Team <sec@example.com>"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if created.ID == "" || created.Name != "Tor" || len(created.Triggers) != 1 || created.Triggers[0] != "tor" {
 		t.Fatalf("created = %+v", created)
 	}
-	if created.Channels[0].Secret != maskedSecret || created.Channels[0].SealedSecret != nil {
+	if created.Channels[0].Secret != maskedSecret {
 		t.Fatalf("secret not masked: %+v", created.Channels[0])
 	}
 	if created.Channels[1].To[0] != "sec@example.com" {
@@ -104,7 +104,7 @@ func TestRulesCRUDAndSecrets(t *testing.T) {
 	if strings.Contains(string(raw), secret) {
 		t.Fatal("webhook secret stored in clear")
 	}
-	var stored []Rule
+	var stored []storedRule
 	if err := json.Unmarshal(raw, &stored); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestRulesCRUDAndSecrets(t *testing.T) {
 	}
 }
 
-func mustList(t *testing.T, r *Rules) []Rule {
+func mustList(t *testing.T, r *Rules) []sm.AlertRule {
 	t.Helper()
 	l, err := r.List(context.Background())
 	if err != nil {
@@ -170,7 +170,7 @@ func TestChatWebhookURLsMasked(t *testing.T) {
 	ctx := context.Background()
 	rules := newRules(t, openStore(t, ""), newSealer(t))
 	const hook = "https://127.0.0.1/services/T000/B000/XXXXSECRETXXXX"
-	created := mustCreate(t, rules, Rule{Name: "chat", Enabled: true, Triggers: []string{"tor"}, Channels: []Channel{{Type: ChannelSlack, URL: hook}}})
+	created := mustCreate(t, rules, sm.AlertRule{Name: "chat", Enabled: true, Triggers: []string{"tor"}, Channels: []sm.AlertChannel{{Type: ChannelSlack, URL: hook}}})
 	if got := created.Channels[0].URL; got != "https://127.0.0.1/********" {
 		t.Fatalf("created rule shows %q", got)
 	}

@@ -59,7 +59,7 @@ func TestChatURLsSealedAtRest(t *testing.T) {
 				return false
 			}
 			rules := newRules(t, st, sealer)
-			rule := mustCreate(t, rules, Rule{Name: "chat", Enabled: true, Triggers: []string{"vpn"}, Channels: []Channel{
+			rule := mustCreate(t, rules, sm.AlertRule{Name: "chat", Enabled: true, Triggers: []string{"vpn"}, Channels: []sm.AlertChannel{
 				{Type: ChannelSlack, URL: slackHook}, {Type: ChannelDiscord, URL: discordHook}}})
 			if rawHas("SLACKSECRET", "DISCORDSECRET") {
 				t.Fatal("the settings row holds a chat webhook URL in clear")
@@ -99,8 +99,8 @@ func TestChatURLsSealedAtRest(t *testing.T) {
 			}
 
 			// A document stored in clear (an older version) is sealed at start.
-			legacy, _ := json.Marshal([]Rule{{ID: "rule_old", Name: "old", Enabled: true, Triggers: []string{"tor"},
-				Channels: []Channel{{Type: ChannelSlack, URL: slackHook}}}})
+			legacy, _ := json.Marshal([]sm.AlertRule{{ID: "rule_old", Name: "old", Enabled: true, Triggers: []string{"tor"},
+				Channels: []sm.AlertChannel{{Type: ChannelSlack, URL: slackHook}}}})
 			if err := st.PutSetting(ctx, RulesKey, legacy); err != nil {
 				t.Fatal(err)
 			}

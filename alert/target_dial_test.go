@@ -3,7 +3,6 @@ package alert
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -50,7 +49,7 @@ func TestInternalAddrTranslatedForms(t *testing.T) {
 		if strings.Contains(s, ":") {
 			host = "[" + s + "]"
 		}
-		ch, _ := json.Marshal(Channel{Type: ChannelSlack, URL: "https://" + host + "/services/x"})
+		ch := sm.AlertChannel{Type: ChannelSlack, URL: "https://" + host + "/services/x"}
 		var se *sm.Error
 		if err := w.Test(t.Context(), ch); !errors.As(err, &se) || se.Code != sm.EINVALID || !strings.Contains(se.Fields["channel.url"], "private") {
 			t.Errorf("test send to %s: %v; want the URL refused", host, err)

@@ -16,7 +16,7 @@ const minSecretLen = 16
 
 // normalize trims and lowercases r's names in place and returns the field
 // errors of everything but the condition (compiled separately).
-func (p TargetPolicy) validateRule(ctx context.Context, r *Rule) map[string]string {
+func (p TargetPolicy) validateRule(ctx context.Context, r *storedRule) map[string]string {
 	bad := map[string]string{}
 	r.Name = strings.TrimSpace(r.Name)
 	if r.Name == "" {

@@ -207,12 +207,9 @@ const testRuleID = "test"
 
 // Test sends a test alert through a channel (the API form, secret in
 // clear) synchronously and returns the channel's error.
-func (w *Worker) Test(ctx context.Context, channel json.RawMessage) error {
-	var c Channel
-	if err := json.Unmarshal(channel, &c); err != nil {
-		return sm.InvalidFields(map[string]string{"channel": "not a channel object"})
-	}
-	c.SealedSecret = nil
+func (w *Worker) Test(ctx context.Context, channel sm.AlertChannel) error {
+	c := Channel{AlertChannel: channel}
+	c.To = append([]string(nil), channel.To...)
 	bad := map[string]string{}
 	w.cfg.Targets.validateChannel(ctx, "channel", &c, bad)
 	if len(bad) > 0 {
@@ -235,23 +232,23 @@ func (w *Worker) Test(ctx context.Context, channel json.RawMessage) error {
 	return w.sendTest(ctx, testRuleID, c.Type, target)
 }
 
-// TestRuleChannel sends a test alert through channel index of a stored
-// rule, with its stored (sealed) secret, synchronously.
-func (w *Worker) TestRuleChannel(ctx context.Context, rules *Rules, ruleID string, index int) error {
-	for _, rule := range rules.snap.Load().rules {
-		if rule.ID != ruleID {
-			continue
-		}
-		if index < 0 || index >= len(rule.Channels) {
-			return sm.Errorf(sm.ENOTFOUND, "alert rule has no channel %d", index)
-		}
-		target, err := rule.Channels[index].targetJSON()
+// TestRule sends a test alert through every channel of a stored rule, with
+// its stored (sealed) secrets, synchronously; it stops at the first error.
+func (w *Worker) TestRule(ctx context.Context, rules *Rules, ruleID string) error {
+	rule, ok := rules.find(ruleID)
+	if !ok {
+		return sm.Errorf(sm.ENOTFOUND, "alert rule not found")
+	}
+	for _, c := range rule.Channels {
+		target, err := c.targetJSON()
 		if err != nil {
 			return err
 		}
-		return w.sendTest(ctx, rule.ID, rule.Channels[index].Type, target)
+		if err := w.sendTest(ctx, rule.ID, c.Type, target); err != nil {
+			return err
+		}
 	}
-	return sm.Errorf(sm.ENOTFOUND, "alert rule not found")
+	return nil
 }
 
 // sendTest sends the sample alert to one target and reports its error.

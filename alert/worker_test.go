@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -147,8 +146,8 @@ func TestWorkerDeliversEveryAlertExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := newRules(t, st1, sealer)
-	mustCreate(t, rules, Rule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
-		Channels: []Channel{{Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook", Secret: secret}}})
+	mustCreate(t, rules, sm.AlertRule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
+		Channels: []sm.AlertChannel{{Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook", Secret: secret}}})
 	engine := NewEngine(EngineConfig{Rules: rules})
 
 	// Phase 1: the receiver answers 503 seven times, then recovers.
@@ -227,8 +226,8 @@ func TestWorkerBackoffDeadLetterAndRetry(t *testing.T) {
 	}))
 	defer srv.Close()
 	rules := newRules(t, st, sealer)
-	mustCreate(t, rules, Rule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
-		Channels: []Channel{{Type: ChannelWebhook, URL: srv.URL, Secret: "0123456789abcdef"}}})
+	mustCreate(t, rules, sm.AlertRule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
+		Channels: []sm.AlertChannel{{Type: ChannelWebhook, URL: srv.URL, Secret: "0123456789abcdef"}}})
 	engine := NewEngine(EngineConfig{Rules: rules})
 	clock := &fakeTime{now: time.Now().UTC().Truncate(time.Microsecond)}
 	w := newTestWorker(st, sealer)
@@ -301,28 +300,29 @@ func TestWorkerTestChannel(t *testing.T) {
 	rc.up()
 	defer rc.srv.Close()
 	w := newTestWorker(openStore(t, ""), sealer)
-	ch, _ := json.Marshal(Channel{Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook", Secret: secret})
+	ch := sm.AlertChannel{Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook", Secret: secret}
 	if err := w.Test(context.Background(), ch); err != nil {
 		t.Fatal(err)
 	}
 	if d, total := rc.counts(); d != 1 || total != 1 {
 		t.Fatalf("test alert: %d/%d", d, total)
 	}
-	// A stored rule's channel is tested with its sealed secret.
+	// A stored rule's channels are tested with their sealed secrets.
 	st := openStore(t, "")
 	rules := newRules(t, st, sealer)
-	rule := mustCreate(t, rules, Rule{Name: "x", Triggers: []string{"tor"}, Channels: []Channel{emailTo[0],
-		{Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook", Secret: secret}}})
-	if err := w.TestRuleChannel(context.Background(), rules, rule.ID, 1); err != nil {
+	rule := mustCreate(t, rules, sm.AlertRule{Name: "x", Triggers: []string{"tor"}, Channels: []sm.AlertChannel{
+		{Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook", Secret: secret}, {Type: ChannelWebhook, URL: "http://" + rc.addr + "/hook2", Secret: secret}}})
+	admin := NewAdmin(rules, w)
+	if err := admin.TestRule(context.Background(), rule.ID); err != nil {
 		t.Fatal(err)
 	}
-	if d, total := rc.counts(); d != 2 || total != 2 {
-		t.Fatalf("stored channel test: %d/%d", d, total)
+	if d, total := rc.counts(); d != 3 || total != 3 {
+		t.Fatalf("stored channels test: %d/%d", d, total)
 	}
-	if err := w.TestRuleChannel(context.Background(), rules, rule.ID, 2); !sm.IsNotFound(err) {
-		t.Fatalf("missing channel = %v", err)
+	if err := admin.TestRule(context.Background(), "rule_missing"); !sm.IsNotFound(err) {
+		t.Fatalf("missing rule = %v", err)
 	}
-	bad, _ := json.Marshal(Channel{Type: ChannelWebhook, URL: "http://203.0.113.1/hook", Secret: secret})
+	bad := sm.AlertChannel{Type: ChannelWebhook, URL: "http://203.0.113.1/hook", Secret: secret}
 	if err := w.Test(context.Background(), bad); sm.ErrorCode(err) != sm.EINVALID {
 		t.Fatalf("test of a refused URL = %v", err)
 	}

@@ -10,104 +10,94 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// AlertAdmin is what the alert endpoints need; package alert provides it
-// (cmd/sessionmanager adapts it), so httpapi does not import alert.
-type AlertAdmin interface {
-	ListRules(ctx context.Context) (any, error)
-	CreateRule(ctx context.Context, body []byte) (any, error)
-	UpdateRule(ctx context.Context, id string, body []byte) (any, error)
-	DeleteRule(ctx context.Context, id string) error
-	TestChannel(ctx context.Context, channel []byte) error
-	ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error)
-	RetryDelivery(ctx context.Context, id int64) error
-}
-
-// mountAlerts adds the alert endpoints under /api/admin/alerts.
+// mountAlerts adds the alert endpoints under /api/admin/alerts. s.Alerts is
+// the core's rule admin (Manager.AlertRules): it gates and audits every
+// change itself.
 func (s *server) mountAlerts(mux *http.ServeMux) {
 	a, admin := s.Alerts, s.admin
-	rec := func(r *http.Request, action string) { s.auditAdmin(r, action, "", "") }
-	{
-		mux.Handle("GET /api/admin/alerts/rules", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rules, err := a.ListRules(r.Context())
-			reply(w, http.StatusOK, rules, err)
-		})))
-		mux.Handle("POST /api/admin/alerts/rules", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := readBody(w, r)
-			if err == nil {
-				var rule any
-				rule, err = a.CreateRule(r.Context(), body)
-				if err == nil {
-					rec(r, "alert_rule.create")
-				}
-				reply(w, http.StatusCreated, rule, err)
-				return
-			}
+	mux.Handle("GET /api/admin/alerts/rules", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rules, err := a.List(r.Context())
+		reply(w, http.StatusOK, nonNil(rules), err)
+	})))
+	mux.Handle("POST /api/admin/alerts/rules", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rule, err := readRule(w, r)
+		if err == nil {
+			rule, err = a.Create(s.actorContext(r), rule)
+		}
+		reply(w, http.StatusCreated, rule, err)
+	})))
+	mux.Handle("PUT /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rule, err := readRule(w, r)
+		if err == nil {
+			rule, err = a.Update(s.actorContext(r), r.PathValue("id"), rule)
+		}
+		reply(w, http.StatusOK, rule, err)
+	})))
+	mux.Handle("DELETE /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Delete(s.actorContext(r), r.PathValue("id")); err != nil {
 			sm.WriteError(w, err)
-		})))
-		mux.Handle("PUT /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := readBody(w, r)
-			if err == nil {
-				var rule any
-				rule, err = a.UpdateRule(r.Context(), r.PathValue("id"), body)
-				if err == nil {
-					rec(r, "alert_rule.update")
-				}
-				reply(w, http.StatusOK, rule, err)
-				return
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	mux.Handle("POST /api/admin/alerts/test", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r)
+		if err == nil {
+			var req struct {
+				Channel *sm.AlertChannel `json:"channel"`
 			}
-			sm.WriteError(w, err)
-		})))
-		mux.Handle("DELETE /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := a.DeleteRule(r.Context(), r.PathValue("id")); err != nil {
-				sm.WriteError(w, err)
-				return
+			if json.Unmarshal(body, &req) != nil || req.Channel == nil {
+				err = sm.InvalidFields(map[string]string{"channel": "is required: {\"channel\": {\"type\": ..., ...}}"})
+			} else {
+				err = a.TestChannel(s.actorContext(r), *req.Channel)
 			}
-			rec(r, "alert_rule.delete")
-			w.WriteHeader(http.StatusNoContent)
-		})))
-		mux.Handle("POST /api/admin/alerts/test", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := readBody(w, r)
-			if err == nil {
-				var req struct {
-					Channel json.RawMessage `json:"channel"`
-				}
-				if json.Unmarshal(body, &req) != nil || len(req.Channel) == 0 {
-					err = sm.InvalidFields(map[string]string{"channel": "is required: {\"channel\": {\"type\": ..., ...}}"})
-				} else {
-					err = a.TestChannel(r.Context(), req.Channel)
-				}
-			}
-			reply(w, http.StatusOK, map[string]any{"sent": err == nil}, err)
-		})))
-		mux.Handle("GET /api/admin/alerts/deliveries", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := r.URL.Query()
-			bad := map[string]string{}
-			f := sm.DeliveryFilter{Status: q.Get("status"), Cursor: q.Get("cursor"), Limit: parseLimit(q.Get("limit"), bad)}
-			switch f.Status {
-			case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead, sm.DeliveryDropped:
-			default:
-				bad["status"] = "must be pending, delivered, dead or dropped"
-			}
-			if len(bad) > 0 {
-				sm.WriteError(w, sm.InvalidFields(bad))
-				return
-			}
-			ds, next, err := a.ListDeliveries(r.Context(), f)
-			reply(w, http.StatusOK, page[*sm.Delivery]{Data: nonNil(ds), NextCursor: next}, err)
-		})))
-		mux.Handle("POST /api/admin/alerts/deliveries/{id}/retry", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-			if err != nil || id <= 0 {
-				sm.WriteError(w, sm.InvalidFields(map[string]string{"id": "must be a delivery id (a positive whole number)"}))
-				return
-			}
-			err = a.RetryDelivery(r.Context(), id)
-			if err == nil {
-				rec(r, "alert_delivery.retry")
-			}
-			reply(w, http.StatusOK, map[string]any{"retried": id}, err)
-		})))
+		}
+		reply(w, http.StatusOK, map[string]any{"sent": err == nil}, err)
+	})))
+	mux.Handle("GET /api/admin/alerts/deliveries", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		bad := map[string]string{}
+		f := sm.DeliveryFilter{Status: q.Get("status"), Cursor: q.Get("cursor"), Limit: parseLimit(q.Get("limit"), bad)}
+		switch f.Status {
+		case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead, sm.DeliveryDropped:
+		default:
+			bad["status"] = "must be pending, delivered, dead or dropped"
+		}
+		if len(bad) > 0 {
+			sm.WriteError(w, sm.InvalidFields(bad))
+			return
+		}
+		ds, next, err := a.ListDeliveries(r.Context(), f)
+		reply(w, http.StatusOK, page[*sm.Delivery]{Data: nonNil(ds), NextCursor: next}, err)
+	})))
+	mux.Handle("POST /api/admin/alerts/deliveries/{id}/retry", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			sm.WriteError(w, sm.InvalidFields(map[string]string{"id": "must be a delivery id (a positive whole number)"}))
+			return
+		}
+		err = a.RetryDelivery(s.actorContext(r), id)
+		reply(w, http.StatusOK, map[string]any{"retried": id}, err)
+	})))
+}
+
+// readRule reads an alert rule from the request body ("body" names what
+// is wrong with it).
+func readRule(w http.ResponseWriter, r *http.Request) (sm.AlertRule, error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return sm.AlertRule{}, err
 	}
+	return sm.DecodeAlertRule(body, "body")
+}
+
+// actorContext is the request's context naming the admin token as the
+// actor the core audits, unless the context names one already.
+func (s *server) actorContext(r *http.Request) context.Context {
+	if sm.ActorFrom(r.Context()).Type != sm.ActorSystem {
+		return r.Context()
+	}
+	return sm.WithActor(r.Context(), s.adminActor(r))
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

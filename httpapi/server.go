@@ -33,7 +33,7 @@ type Deps struct {
 	// known without data (the route always exists).
 	Geo sm.GeoResolver
 	// Alerts serves /api/admin/alerts/... when set.
-	Alerts AlertAdmin
+	Alerts sm.AlertRules
 	// License serves /api/admin/license when set.
 	License LicenseAdmin
 	// Mount adds routes owned by other packages (licence...).

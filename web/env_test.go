@@ -103,6 +103,9 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	if d.Now != nil {
 		cfg.Clock = clockFunc(d.Now)
 	}
+	// The rules a test gives (withAlerts) are the Manager's; the dashboard
+	// reaches them through the Manager's gate and audit, as in the server.
+	cfg.AlertRules, d.Alerts = d.Alerts, nil
 	if mcfg != nil {
 		mcfg(&cfg)
 	}
@@ -111,6 +114,7 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
+	d.Alerts = m.AlertRules()
 	e := &testEnv{t: t, store: st, manager: m, secrets: secrets, bus: bus, geo: geo, users: map[string]*sm.User{}}
 	hash, err := hasher.Hash(adminPassword)
 	if err != nil {

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"encoding/json"
-	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -74,18 +72,6 @@ func TestSessionQueryRoundTrip(t *testing.T) {
 	}
 }
 
-func TestJSONPosition(t *testing.T) {
-	src := "{\n  \"a\": 1,\n  oops\n}"
-	var v any
-	err := json.Unmarshal([]byte(src), &v)
-	if got := jsonPosition(src, err); got[:len("line 3, column 3")] != "line 3, column 3" {
-		t.Errorf("jsonPosition = %q", got)
-	}
-	if got := jsonPosition("x", errors.New("boom")); got != "not valid JSON: boom" {
-		t.Errorf("non-syntax error: %q", got)
-	}
-}
-
 func TestFieldError(t *testing.T) {
 	errs := map[string]string{"blockedCountries[2]": "b", "blockedCountries[0]": "a", "actions.vpn": "c", "blocked": "not me"}
 	if got := fieldError(errs, "blockedCountries"); got != "a; b" {
@@ -100,11 +86,11 @@ func TestFieldError(t *testing.T) {
 }
 
 func TestNewRuleViewSplitsCondition(t *testing.T) {
-	v := newRuleView(json.RawMessage(`{"id":"r1","channels":[],"name":"N","enabled":true,"condition":"event.score < 5","createdAt":"2026-01-01T00:00:00Z"}`))
+	v := newRuleView(sm.AlertRule{ID: "r1", Name: "N", Enabled: true, Condition: "event.score < 5", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if v.ID != "r1" || v.Name != "N" || !v.Enabled || v.Condition != "event.score < 5" {
 		t.Fatalf("view: %+v", v)
 	}
-	want := "{\n  \"name\": \"N\",\n  \"enabled\": true,\n  \"channels\": []\n}"
+	want := "{\n  \"name\": \"N\",\n  \"enabled\": true,\n  \"triggers\": [],\n  \"channels\": []\n}"
 	if v.JSON != want {
 		t.Errorf("JSON =\n%s\nwant\n%s", v.JSON, want)
 	}

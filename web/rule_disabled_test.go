@@ -1,9 +1,11 @@
 package web
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // TestDisabledRuleShowsWhy: a rule the server disabled (its condition
@@ -12,7 +14,8 @@ import (
 func TestDisabledRuleShowsWhy(t *testing.T) {
 	alerts := newMemAlerts()
 	const reason = "disabled automatically at 2026-12-04T18:00:00Z: its condition exceeded its time limit 3 times in a row"
-	alerts.rules = append(alerts.rules, json.RawMessage(`{"id":"rule-hostile","name":"Hostile","enabled":false,"disabledReason":"`+reason+`","disabledAt":"2026-12-04T18:00:00Z","condition":"while(true){}","triggers":[],"channels":[]}`))
+	alerts.rules = append(alerts.rules, sm.AlertRule{ID: "rule-hostile", Name: "Hostile", DisabledReason: reason,
+		DisabledAt: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC), Condition: "while(true){}", Triggers: []string{}, Channels: []sm.AlertChannel{}})
 	e := newEnv(t, withAlerts(alerts))
 	c := e.client()
 	c.signIn()

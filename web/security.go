@@ -118,10 +118,9 @@ func (s *server) handleRetryDelivery(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "Bad delivery", "Not a delivery id.")
 		return
 	}
-	if err := s.d.Alerts.RetryDelivery(r.Context(), id); err != nil {
+	if err := s.d.Alerts.RetryDelivery(s.actorContext(r), id); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.recordAdmin(r, "delivery.retry", "delivery", id)
 	s.redirectBack(w, r, "/admin/security", "retried")
 }

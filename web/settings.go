@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -129,12 +130,12 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
 	if s.d.Alerts != nil {
-		raws, err := s.d.Alerts.ListRules(r.Context())
+		rules, err := s.d.Alerts.List(r.Context())
 		if err != nil {
 			return d, err
 		}
-		for _, raw := range raws {
-			d.Rules = append(d.Rules, newRuleView(raw))
+		for _, rule := range rules {
+			d.Rules = append(d.Rules, newRuleView(rule))
 		}
 	}
 	return d, nil
@@ -148,62 +149,27 @@ func setOf(codes []string) map[string]bool {
 	return m
 }
 
-// newRuleView splits a rule document into its JSON (without the condition)
-// and its condition, for two editors.
-func newRuleView(raw json.RawMessage) ruleView {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return ruleView{JSON: string(raw)}
+// newRuleView splits a rule into its JSON (without the condition and the
+// fields the server sets) and its condition, for two editors.
+func newRuleView(r sm.AlertRule) ruleView {
+	doc := ruleDoc{Name: r.Name, Enabled: r.Enabled, Triggers: r.Triggers, LowScoreBelow: r.LowScoreBelow, Channels: r.Channels}
+	if doc.Triggers == nil {
+		doc.Triggers = []string{}
 	}
-	v := ruleView{}
-	v.ID, _ = m["id"].(string)
-	v.Name, _ = m["name"].(string)
-	v.Enabled, _ = m["enabled"].(bool)
-	v.Condition, _ = m["condition"].(string)
-	v.DisabledReason, _ = m["disabledReason"].(string)
-	for _, k := range []string{"id", "condition", "createdAt", "updatedAt", "disabledReason", "disabledAt"} {
-		delete(m, k)
+	if doc.Channels == nil {
+		doc.Channels = []sm.AlertChannel{}
 	}
-	v.JSON = orderedJSON(m, ruleKeyOrder)
-	return v
+	raw, _ := json.MarshalIndent(doc, "", "  ")
+	return ruleView{ID: r.ID, Name: r.Name, Enabled: r.Enabled, JSON: string(raw), Condition: r.Condition, DisabledReason: r.DisabledReason}
 }
 
-// ruleKeyOrder is the order a person reads a rule in.
-var ruleKeyOrder = []string{"name", "enabled", "triggers", "lowScoreBelow", "channels"}
-
-// orderedJSON writes an object indented, the known keys first in order,
-// then the others sorted.
-func orderedJSON(m map[string]any, order []string) string {
-	keys := make([]string, 0, len(m))
-	for _, k := range order {
-		if _, ok := m[k]; ok {
-			keys = append(keys, k)
-		}
-	}
-	var rest []string
-	for k := range m {
-		if !slices.Contains(order, k) {
-			rest = append(rest, k)
-		}
-	}
-	slices.Sort(rest)
-	keys = append(keys, rest...)
-	var b strings.Builder
-	b.WriteString("{\n")
-	for i, k := range keys {
-		kb, _ := json.Marshal(k)
-		vb, _ := json.MarshalIndent(m[k], "  ", "  ")
-		b.WriteString("  ")
-		b.Write(kb)
-		b.WriteString(": ")
-		b.Write(vb)
-		if i < len(keys)-1 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
-	b.WriteString("}")
-	return b.String()
+// ruleDoc is what the rule editor shows, in the order a person reads a rule.
+type ruleDoc struct {
+	Name          string            `json:"name"`
+	Enabled       bool              `json:"enabled"`
+	Triggers      []string          `json:"triggers"`
+	LowScoreBelow *int              `json:"lowScoreBelow,omitempty"`
+	Channels      []sm.AlertChannel `json:"channels"`
 }
 
 func (s *server) handleSettings(w http.ResponseWriter, r *http.Request) {
@@ -341,44 +307,38 @@ func (s *server) handleRuleSave(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(src), &doc); err != nil {
-		s.refused(w, r, form, sm.InvalidFields(map[string]string{"rule": jsonPosition(src, err)}), keep)
-		return
-	}
-	if doc == nil {
-		s.refused(w, r, form, sm.InvalidFields(map[string]string{"rule": "must be a JSON object"}), keep)
-		return
-	}
-	delete(doc, "condition")
-	if strings.TrimSpace(cond) != "" {
-		doc["condition"] = cond
-	}
-	if id != "" {
-		doc["id"] = id
-	}
-	body, _ := json.Marshal(doc)
-	if _, err := s.d.Alerts.SaveRule(r.Context(), id, body); err != nil {
+	rule, err := sm.DecodeAlertRule([]byte(src), "rule")
+	if err != nil {
 		s.refused(w, r, form, err, keep)
 		return
 	}
-	s.recordAdmin(r, "alert_rule.save", "rule", id)
+	// The condition has its own editor: what the JSON says of it is ignored.
+	rule.Condition = strings.TrimSpace(cond)
+	ctx := s.actorContext(r)
+	if id == "" {
+		_, err = s.d.Alerts.Create(ctx, rule)
+	} else {
+		_, err = s.d.Alerts.Update(ctx, id, rule)
+	}
+	if err != nil {
+		s.refused(w, r, form, err, keep)
+		return
+	}
 	s.redirectBack(w, r, "/admin/settings#rules", "rule-saved")
 }
 
 func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.d.Alerts.DeleteRule(r.Context(), id); err != nil {
+	if err := s.d.Alerts.Delete(s.actorContext(r), id); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.recordAdmin(r, "alert_rule.delete", "rule", id)
 	s.redirectBack(w, r, "/admin/settings#rules", "rule-deleted")
 }
 
 func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.d.Alerts.SendTest(r.Context(), id); err != nil {
+	if err := s.d.Alerts.TestRule(s.actorContext(r), id); err != nil {
 		s.refused(w, r, "rule:"+id, sm.InvalidFields(map[string]string{"test": sm.ErrorMessage(err)}), func(d *settingsData) {
 			for i := range d.Rules {
 				if d.Rules[i].ID == id {
@@ -388,7 +348,6 @@ func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.recordAdmin(r, "alert_rule.test", "rule", id)
 	s.redirectBack(w, r, "/admin/settings#rule-"+url.PathEscape(id), "test-sent")
 }
 
@@ -403,31 +362,11 @@ func (s *server) needAlerts(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// recordAdmin writes an admin action to the audit log.
-func (s *server) recordAdmin(r *http.Request, action string, kv ...any) {
-	a := s.actor(r)
-	if err := s.d.Manager.Record(r.Context(), &sm.Event{Type: sm.EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP,
-		Data: jsonData(append([]any{"action", action}, kv...)...)}); err != nil {
-		s.log.Error("admin action not recorded", "action", action, "err", err)
+// actorContext is the request's context naming the signed-in admin as the
+// actor the core audits, unless the context names one already.
+func (s *server) actorContext(r *http.Request) context.Context {
+	if sm.ActorFrom(r.Context()).Type != sm.ActorSystem {
+		return r.Context()
 	}
-}
-
-// jsonPosition turns a JSON syntax error into "line L, column C: message".
-func jsonPosition(src string, err error) string {
-	var se *json.SyntaxError
-	if !errors.As(err, &se) {
-		return "not valid JSON: " + err.Error()
-	}
-	line, col := 1, 1
-	for i, c := range src {
-		if int64(i) >= se.Offset-1 {
-			break
-		}
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + ": " + se.Error()
+	return sm.WithActor(r.Context(), s.actor(r))
 }

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -20,7 +18,7 @@ type Deps struct {
 	Secrets   sm.Secrets        // seals the admin session cookie
 	Passwords sm.PasswordHasher // admin sign-in
 	Bus       sm.Bus            // live updates; nil: polling only
-	Alerts    AlertAdmin        // nil hides the alert rules and deliveries UI
+	Alerts    sm.AlertRules     // Manager.AlertRules; nil hides the alert rules and deliveries UI
 	License   func() LicenseInfo
 	// Demo shows a "Demo data" banner on every page.
 	Demo   bool
@@ -34,21 +32,6 @@ type Deps struct {
 	Cookies sm.CookiePolicy
 	// MaxSSEClients bounds concurrent live-update streams (default 100).
 	MaxSSEClients int
-}
-
-// AlertAdmin manages alert rules and deliveries for the dashboard. Rules are
-// JSON documents (the alert package's Rule); save errors are *sm.Error with
-// Fields, e.g. {"condition": "line 2, column 7: ..."}.
-type AlertAdmin interface {
-	ListRules(ctx context.Context) ([]json.RawMessage, error)
-	// SaveRule creates the rule when id is empty, else replaces rule id.
-	SaveRule(ctx context.Context, id string, rule json.RawMessage) (json.RawMessage, error)
-	DeleteRule(ctx context.Context, id string) error
-	// SendTest sends a test alert through every channel of rule id.
-	SendTest(ctx context.Context, id string) error
-	ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error)
-	// RetryDelivery makes a dead delivery pending again.
-	RetryDelivery(ctx context.Context, id int64) error
 }
 
 // LicenseInfo is the licence status shown in the dashboard.

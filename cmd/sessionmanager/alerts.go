@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,9 @@ type alertParts struct {
 	rules  *alert.Rules
 	engine *alert.Engine
 	worker *alert.Worker
+	// admin is the rules and the outbox as the core's sm.AlertRules
+	// (sm.Config.AlertRules): the Manager gates and audits them.
+	admin *alert.Admin
 	// conditions evaluates custom conditions in child processes.
 	conditions *alert.ProcessEvaluator
 	// announce tells the other instances to reload the rules (set once the
@@ -95,172 +97,6 @@ func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets
 					parts.announce(ctx)
 				}
 			}}})
+	parts.admin = alert.NewAdmin(rules, parts.worker)
 	return parts, nil
-}
-
-// alertAdmin adapts the alert package to the admin API and dashboard.
-type alertAdmin struct {
-	p *alertParts
-	// announce tells the other instances to reload the rules.
-	announce func(context.Context)
-	// require is the licence gate (Manager.RequireFeature): a rule the
-	// edition would ignore is refused with feature_locked, never stored.
-	require func(feature, what string) error
-}
-
-// gate refuses a rule the licence would ignore: any enabled rule without
-// the alerts feature, a new or changed JavaScript condition without custom
-// conditions. Disabling a rule, and a condition already stored (a licence
-// that expired), stay accepted.
-func (a alertAdmin) gate(r alert.Rule, old *alert.Rule) error {
-	if a.require == nil {
-		return nil
-	}
-	if r.Enabled {
-		if err := a.require(sm.FeatureAlerts, "an enabled alert rule"); err != nil {
-			return err
-		}
-	}
-	if r.Condition != "" && (old == nil || old.Condition != r.Condition) {
-		return a.require(sm.FeatureCondition, "a JavaScript condition")
-	}
-	return nil
-}
-
-// enabledTriggers lists the triggers of the enabled rules (for the
-// configuration warnings: a new_country rule with no country data...).
-func (p *alertParts) enabledTriggers(ctx context.Context) ([]string, error) {
-	rules, err := p.rules.List(ctx)
-	var out []string
-	for _, r := range rules {
-		if r.Enabled {
-			out = append(out, r.Triggers...)
-		}
-	}
-	return out, err
-}
-
-func (a alertAdmin) ListRules(ctx context.Context) (any, error) { return a.p.rules.List(ctx) }
-
-// decodeRule reads a rule from the API. A rule sent without "enabled" is
-// enabled: the field only has to be sent to save a rule switched off.
-func decodeRule(body []byte) (alert.Rule, error) {
-	r := alert.Rule{Enabled: true}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return r, &sm.Error{Code: sm.EINVALID, Message: "invalid rule", Fields: map[string]string{"body": err.Error()}}
-	}
-	return r, nil
-}
-
-func (a alertAdmin) CreateRule(ctx context.Context, body []byte) (any, error) {
-	r, err := decodeRule(body)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.gate(r, nil); err != nil {
-		return nil, err
-	}
-	rule, err := a.p.rules.Create(ctx, r)
-	if err == nil {
-		a.announce(ctx)
-	}
-	return rule, err
-}
-
-func (a alertAdmin) UpdateRule(ctx context.Context, id string, body []byte) (any, error) {
-	r, err := decodeRule(body)
-	if err != nil {
-		return nil, err
-	}
-	old, err := a.p.rules.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.gate(r, &old); err != nil {
-		return nil, err
-	}
-	rule, err := a.p.rules.Update(ctx, id, r)
-	if err == nil {
-		a.announce(ctx)
-	}
-	return rule, err
-}
-
-func (a alertAdmin) DeleteRule(ctx context.Context, id string) error {
-	err := a.p.rules.Delete(ctx, id)
-	if err == nil {
-		a.announce(ctx)
-	}
-	return err
-}
-
-func (a alertAdmin) TestChannel(ctx context.Context, ch []byte) error {
-	return a.p.worker.Test(ctx, ch)
-}
-
-func (a alertAdmin) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error) {
-	return a.p.worker.ListDeliveries(ctx, f)
-}
-
-func (a alertAdmin) RetryDelivery(ctx context.Context, id int64) error {
-	return a.p.worker.Retry(ctx, id)
-}
-
-// webAlerts adapts the alert package to the dashboard.
-type webAlerts struct{ a alertAdmin }
-
-func (w webAlerts) ListRules(ctx context.Context) ([]json.RawMessage, error) {
-	rules, err := w.a.p.rules.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]json.RawMessage, 0, len(rules))
-	for _, r := range rules {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
-}
-
-func (w webAlerts) SaveRule(ctx context.Context, id string, rule json.RawMessage) (json.RawMessage, error) {
-	var saved any
-	var err error
-	if id == "" {
-		saved, err = w.a.CreateRule(ctx, rule)
-	} else {
-		saved, err = w.a.UpdateRule(ctx, id, rule)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(saved)
-}
-
-func (w webAlerts) DeleteRule(ctx context.Context, id string) error { return w.a.DeleteRule(ctx, id) }
-
-// SendTest sends a test alert through every channel of the rule.
-func (w webAlerts) SendTest(ctx context.Context, id string) error {
-	rule, err := w.a.p.rules.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	for i := range rule.Channels {
-		if err := w.a.p.worker.TestRuleChannel(ctx, w.a.p.rules, id, i); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (w webAlerts) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm.Delivery, string, error) {
-	return w.a.ListDeliveries(ctx, f)
-}
-
-func (w webAlerts) RetryDelivery(ctx context.Context, id int64) error {
-	return w.a.RetryDelivery(ctx, id)
 }

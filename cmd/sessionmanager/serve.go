@@ -115,7 +115,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		AdminThrottle:    throttle(risk.AdminThrottleLimits),
 		Allows:           a.license.Allows,
 		Unlocks:          func(f string) string { return string(license.Unlocks(f)) },
-		AlertTriggers:    a.alerts.enabledTriggers,
+		AlertRules:       a.alerts.admin,
 		PurgeHour:        &c.PurgeHour,
 		RegisterPerIP:    c.RegisterPerIP,
 		AuditCheckpoints: sm.ChainSigning{CheckpointEvery: c.AuditCheckpointEvery, CheckpointInterval: c.AuditCheckpointInterval},
@@ -170,12 +170,11 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
 	}
 	deps.Geo = a.resolver
-	admin := alertAdmin{p: a.alerts, announce: a.manager.AnnounceSettingsChange, require: a.manager.RequireFeature}
 	a.alerts.announce = a.manager.AnnounceSettingsChange
-	deps.Alerts = admin
+	deps.Alerts = a.manager.AlertRules()
 	deps.Admin, err = web.New(web.Deps{
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, Passwords: password.Default(), Bus: a.cluster.bus,
-		Alerts: webAlerts{admin}, License: a.webLicense, Demo: c.demo, Logger: log,
+		Alerts: a.manager.AlertRules(), License: a.webLicense, Demo: c.demo, Logger: log,
 		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
 		Cookies:  sm.CookiePolicy{Production: c.Env == "production"},
 	})
