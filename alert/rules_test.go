@@ -104,6 +104,11 @@ func TestRulesCRUDAndSecrets(t *testing.T) {
 	if strings.Contains(string(raw), secret) {
 		t.Fatal("webhook secret stored in clear")
 	}
+	// The stored document keeps its shape: one channels array per rule, the
+	// sealed secret inside each channel.
+	if strings.Count(string(raw), `"channels":`) != 1 || !strings.Contains(string(raw), `"channels":[{"type":"webhook","url":"https://127.0.0.1:9/hook","sealedSecret":`) {
+		t.Fatalf("stored document: %s", raw)
+	}
 	var stored []storedRule
 	if err := json.Unmarshal(raw, &stored); err != nil {
 		t.Fatal(err)
