@@ -351,7 +351,7 @@ func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
 	s.redirectBack(w, r, "/admin/settings#rule-"+url.PathEscape(id), "test-sent")
 }
 
-// needAlerts answers 404 when no AlertAdmin is wired (the UI is hidden).
+// needAlerts answers 404 when no rule admin is wired (the UI is hidden).
 func (s *server) needAlerts(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.d.Alerts == nil {
