@@ -11,6 +11,8 @@ const (
 	MsgUserSessionsEnd = "user.sessions_ended"
 	MsgSettingsChanged = "settings.changed"
 	MsgSessionChanged  = "session.changed"
+	// MsgSigningKeysChanged: a signing key was rotated; reload the keys.
+	MsgSigningKeysChanged = "signing_keys.changed"
 )
 
 // Message tells every instance that something changed.

@@ -24,6 +24,9 @@ const (
 	EventSettingsChanged  = "settings.changed"
 	EventAdminAction      = "admin.action"
 	EventMagicLinkSent    = "magic_link.sent"
+	// EventSigningKeyRotated: a new access-token signing key signs and the
+	// old ones are retired (actor system: the schedule or the CLI).
+	EventSigningKeyRotated = "signing_key.rotated"
 )
 
 // Actor types.

@@ -74,6 +74,7 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 	}
 	var claims accessClaims
 	var kid string
+	var key *verifyKey
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{algEdDSA}),
 		jwt.WithStrictDecoding(),
@@ -87,7 +88,12 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 			return nil, errInvalidToken
 		}
 		kid, _ = t.Header["kid"].(string)
-		return kr.publicKey(kid, now)
+		var err error
+		key, err = kr.publicKey(kid, now)
+		if err != nil {
+			return nil, err
+		}
+		return key.public, nil
 	})
 	if err != nil || claims.Subject == "" || claims.SessionID == "" || claims.IssuedAt == nil {
 		return sm.AccessClaims{}, errInvalidToken
@@ -99,13 +105,18 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 		IssuedAt:  claims.IssuedAt.UTC(),
 		ExpiresAt: claims.ExpiresAt.UTC(),
 	}
-	kr.cache.put(token, c, now)
+	// The cache answers until the token's exp: a token that outlives its
+	// (retired) key is checked again each time, so it fails when the key
+	// expires. Tokens a key signed before it retired end before it does.
+	if key.expiresAt.IsZero() || !c.ExpiresAt.After(key.expiresAt) {
+		kr.cache.put(token, c, now)
+	}
 	return c, nil
 }
 
 // publicKey finds the key kid usable at now, reloading the store once (rate
 // limited) when the kid is unknown: another instance may have rotated.
-func (kr *Keyring) publicKey(kid string, now time.Time) (any, error) {
+func (kr *Keyring) publicKey(kid string, now time.Time) (*verifyKey, error) {
 	if kid == "" {
 		return nil, errInvalidToken
 	}
@@ -116,5 +127,5 @@ func (kr *Keyring) publicKey(kid string, now time.Time) (any, error) {
 	if !ok || !k.usable(now) {
 		return nil, errInvalidToken
 	}
-	return k.public, nil
+	return k, nil
 }

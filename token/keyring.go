@@ -26,6 +26,9 @@ const (
 // forged kids cannot turn into a stream of queries.
 const reloadInterval = time.Second
 
+// MaxRetireGrace caps the default Config.RetireGrace.
+const MaxRetireGrace = time.Minute
+
 // Sealer protects the private halves of signing keys; *Secrets is one.
 type Sealer interface {
 	Seal(plaintext, additionalData []byte) ([]byte, error)
@@ -46,6 +49,12 @@ type Config struct {
 	Now func() time.Time
 	// CacheSize bounds the verified-token cache (DefaultCacheSize if zero).
 	CacheSize int
+	// RetireGrace is how long a retired key outlives the last token it
+	// signed: the margin for clock skew between instances and for an
+	// instance that still signs with the old key until it picks up the
+	// rotation (Watch reloads at least every RetireGrace/2). Zero: the TTL,
+	// at most MaxRetireGrace.
+	RetireGrace time.Duration
 }
 
 // Keyring implements sessionmanager.AccessTokens: EdDSA JWTs signed with the
@@ -69,10 +78,11 @@ var _ sm.AccessTokens = (*Keyring)(nil)
 
 // keySet is one snapshot of the store's usable keys.
 type keySet struct {
-	signerID  string
-	signer    ed25519.PrivateKey
-	verifiers map[string]*verifyKey
-	ordered   []*verifyKey // newest first, for the JWKS
+	signerID    string
+	signer      ed25519.PrivateKey
+	signedSince time.Time // the signer's CreatedAt
+	verifiers   map[string]*verifyKey
+	ordered     []*verifyKey // newest first, for the JWKS
 }
 
 // verifyKey is a public key and when it stops verifying (zero: never yet).
@@ -106,12 +116,15 @@ func NewKeyring(ctx context.Context, keys sm.KeyStore, sealer Sealer, cfg Config
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
+	if cfg.RetireGrace <= 0 {
+		cfg.RetireGrace = min(cfg.TTL, MaxRetireGrace)
+	}
 	kr := &Keyring{store: keys, sealer: sealer, cfg: cfg, cache: newVerifiedCache(cfg.CacheSize)}
 	if err := kr.Reload(ctx); err != nil {
 		return nil, err
 	}
 	if kr.keys.Load().signer == nil {
-		if err := kr.createKey(ctx, cfg.Now()); err != nil {
+		if _, err := kr.createKey(ctx, cfg.Now()); err != nil {
 			return nil, err
 		}
 		if err := kr.Reload(ctx); err != nil {
@@ -180,7 +193,7 @@ func (kr *Keyring) buildSet(stored []*sm.SigningKey, now time.Time) (*keySet, er
 		set.verifiers[k.ID] = vk
 		set.ordered = append(set.ordered, vk)
 		if set.signer == nil && k.RetiredAt.IsZero() && k.ExpiresAt.IsZero() {
-			set.signerID, set.signer = k.ID, priv
+			set.signerID, set.signer, set.signedSince = k.ID, priv, k.CreatedAt
 		}
 	}
 	return set, nil
@@ -205,17 +218,17 @@ func (kr *Keyring) openKey(k *sm.SigningKey) (ed25519.PrivateKey, error) {
 }
 
 // createKey makes a new Ed25519 key and stores it with its seed sealed.
-func (kr *Keyring) createKey(ctx context.Context, now time.Time) error {
+func (kr *Keyring) createKey(ctx context.Context, now time.Time) (string, error) {
 	public, private, err := ed25519.GenerateKey(nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	id := thumbprint(public)
 	sealed, err := kr.sealer.Seal(private.Seed(), []byte(id))
 	if err != nil {
-		return err
+		return "", err
 	}
-	return kr.store.CreateSigningKey(ctx, &sm.SigningKey{
+	return id, kr.store.CreateSigningKey(ctx, &sm.SigningKey{
 		ID:            id,
 		Algorithm:     algEdDSA,
 		PrivateSealed: sealed,
@@ -224,27 +237,47 @@ func (kr *Keyring) createKey(ctx context.Context, now time.Time) error {
 	})
 }
 
-// Rotate creates a new signing key and retires every active one at now:
-// a retired key signs no more but verifies until now+TTL, when the last
-// token it signed has expired, and is then no longer published.
-func (kr *Keyring) Rotate(ctx context.Context, now time.Time) error {
+// Rotated is what a rotation did.
+type Rotated struct {
+	// NewKeyID signs from now on.
+	NewKeyID string
+	// RetiredKeyIDs sign no more and verify until RetiredUntil.
+	RetiredKeyIDs []string
+	RetiredUntil  time.Time
+}
+
+// Rotate creates a new signing key and retires every active one at now: a
+// retired key signs no more but verifies, and stays published, until
+// now+TTL+RetireGrace, when the last token it signed has expired (on every
+// instance, allowing for skew and for instances that have not reloaded
+// yet); after that it is neither published nor loaded again.
+func (kr *Keyring) Rotate(ctx context.Context, now time.Time) (Rotated, error) {
 	if err := kr.Reload(ctx); err != nil {
-		return err
+		return Rotated{}, err
 	}
 	old := kr.keys.Load()
-	if err := kr.createKey(ctx, now); err != nil {
-		return err
+	id, err := kr.createKey(ctx, now)
+	if err != nil {
+		return Rotated{}, err
 	}
+	r := Rotated{NewKeyID: id, RetiredUntil: now.Add(kr.cfg.TTL + kr.cfg.RetireGrace)}
 	for _, k := range old.ordered {
 		if !k.expiresAt.IsZero() {
 			continue
 		}
-		if err := kr.store.UpdateSigningKey(ctx, k.id, now, now.Add(kr.cfg.TTL)); err != nil {
-			return err
+		if err := kr.store.UpdateSigningKey(ctx, k.id, now, r.RetiredUntil); err != nil {
+			return r, err
 		}
+		r.RetiredKeyIDs = append(r.RetiredKeyIDs, k.id)
 	}
-	return kr.Reload(ctx)
+	return r, kr.Reload(ctx)
 }
+
+// SignerSince is when the key that signs now was created (zero if none).
+func (kr *Keyring) SignerSince() time.Time { return kr.keys.Load().signedSince }
+
+// SignerID is the key id of the key that signs now.
+func (kr *Keyring) SignerID() string { return kr.keys.Load().signerID }
 
 // reloadForUnknownKid reloads at most once per reloadInterval, so that a key
 // rotated in by another instance becomes known; false when it was skipped.

@@ -172,7 +172,7 @@ func TestRotation(t *testing.T) {
 	oldTok, oldClaims := mustIssue(t, kr, clock.Now())
 
 	rotatedAt := clock.Advance(5 * time.Minute)
-	if err := kr.Rotate(ctx, rotatedAt); err != nil {
+	if _, err := kr.Rotate(ctx, rotatedAt); err != nil {
 		t.Fatal(err)
 	}
 	newKid := kr.keys.Load().signerID
@@ -185,7 +185,8 @@ func TestRotation(t *testing.T) {
 	}
 	keys, _ := store.ListSigningKeys(ctx)
 	for _, k := range keys {
-		if k.ID == oldKid && (!k.RetiredAt.Equal(rotatedAt) || !k.ExpiresAt.Equal(rotatedAt.Add(15*time.Minute))) {
+		// TTL plus the default grace, min(TTL, 1m).
+		if k.ID == oldKid && (!k.RetiredAt.Equal(rotatedAt) || !k.ExpiresAt.Equal(rotatedAt.Add(16*time.Minute))) {
 			t.Fatalf("old key not retired in the store: %+v", k)
 		}
 	}
@@ -204,12 +205,15 @@ func TestRotation(t *testing.T) {
 
 	// A token of the retired key outliving the key (forged exp) fails.
 	long := signEdDSA(t, oldPriv, oldKid, validClaims(rotatedAt.Add(time.Hour)))
-	if _, err := fresh.Verify(long, rotatedAt.Add(15*time.Minute)); !isInvalidToken(err) {
+	if _, err := fresh.Verify(long, rotatedAt.Add(16*time.Minute-time.Second)); err != nil {
+		t.Fatalf("retired key within its grace: %v", err)
+	}
+	if _, err := fresh.Verify(long, rotatedAt.Add(16*time.Minute)); !isInvalidToken(err) {
 		t.Fatalf("token of an expired key: %v", err)
 	}
 
 	// After the old key expires only the new one is published.
-	clock.Advance(15 * time.Minute)
+	clock.Advance(16 * time.Minute)
 	if kids := jwksKids(t, kr.JWKS()); len(kids) != 1 || kids[0] != newKid {
 		t.Fatalf("JWKS kids after expiry = %v, want [new]", kids)
 	}
@@ -234,7 +238,7 @@ func TestSecondKeyringReloadsOnUnknownKid(t *testing.T) {
 		t.Fatalf("b verifies a's token: %v", err)
 	}
 
-	if err := a.Rotate(ctx, clock.Now()); err != nil {
+	if _, err := a.Rotate(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	rotated, _ := mustIssue(t, a, clock.Now())
@@ -247,7 +251,7 @@ func TestSecondKeyringReloadsOnUnknownKid(t *testing.T) {
 	}
 
 	// Within the same second, unknown kids do not reach the store again.
-	if err := a.Rotate(ctx, clock.Now()); err != nil {
+	if _, err := a.Rotate(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := mustIssue(t, a, clock.Now())
@@ -331,7 +335,7 @@ func TestWithdrawnKeyDropsCachedTokens(t *testing.T) {
 	if _, err := kr.Verify(oldTok, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := kr.Rotate(ctx, now); err != nil {
+	if _, err := kr.Rotate(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kr.Verify(oldTok, now); err != nil {

@@ -1,0 +1,164 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// DefaultRotationPeriod is how long a signing key signs before the schedule
+// replaces it (SM_SIGNING_KEY_ROTATION).
+const DefaultRotationPeriod = 30 * 24 * time.Hour
+
+// Rotation triggers, as the audit event names them.
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+)
+
+// maxRotationCheck bounds the wait between two checks of the schedule, so
+// a rotation done elsewhere (the CLI, an earlier leader) is taken into
+// account within the hour.
+const maxRotationCheck = time.Hour
+
+// EventRecorder appends an event to the audit log: *sessionmanager.Manager,
+// or a store's AppendEvent for a one-shot command.
+type EventRecorder interface {
+	Record(ctx context.Context, e *sm.Event) error
+}
+
+// Rotator replaces a Keyring's signing key when it is older than Period,
+// audits the rotation and tells every instance on the bus. Run it on one
+// instance at a time (the leader); RotateNow is the manual rotation.
+type Rotator struct {
+	Keyring *Keyring
+	// Period is the age at which the signing key is replaced (> 0).
+	Period time.Duration
+	// Audit records signing_key.rotated (nil: not recorded).
+	Audit EventRecorder
+	// Bus carries MsgSigningKeysChanged to the other instances (nil: they
+	// pick the new key up through Keyring.Watch's periodic reload).
+	Bus    sm.Bus
+	Logger *slog.Logger
+}
+
+// Run rotates whenever the signing key reaches Period, until ctx ends.
+func (r *Rotator) Run(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		_, wait, err := r.rotateIfDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.logger().Error("signing key rotation failed; retrying", "err", err, "retryIn", wait)
+		}
+		t.Reset(wait)
+	}
+}
+
+// RotateIfDue rotates when the signing key is at least Period old (another
+// instance's rotation counts: the keys are reloaded first) and reports
+// whether it did.
+func (r *Rotator) RotateIfDue(ctx context.Context) (bool, error) {
+	rotated, _, err := r.rotateIfDue(ctx)
+	return rotated, err
+}
+
+// rotateIfDue is RotateIfDue that also answers how long to wait before the
+// next check: until the key is due, at least a second, at most an hour.
+func (r *Rotator) rotateIfDue(ctx context.Context) (bool, time.Duration, error) {
+	retry := min(max(r.Period/10, time.Second), time.Minute)
+	if err := r.Keyring.Reload(ctx); err != nil {
+		return false, retry, err
+	}
+	now := r.Keyring.cfg.Now()
+	due := r.Keyring.SignerSince().Add(r.Period)
+	if now.Before(due) {
+		return false, min(max(due.Sub(now), time.Second), maxRotationCheck), nil
+	}
+	if _, err := r.RotateNow(ctx, TriggerSchedule); err != nil {
+		return false, retry, err
+	}
+	return true, min(max(r.Period, time.Second), maxRotationCheck), nil
+}
+
+// RotateNow rotates at once, records signing_key.rotated (actor system,
+// with the trigger) and publishes MsgSigningKeysChanged. The rotation
+// stands even when the audit or the bus fails: those are logged.
+func (r *Rotator) RotateNow(ctx context.Context, trigger string) (Rotated, error) {
+	now := r.Keyring.cfg.Now()
+	rot, err := r.Keyring.Rotate(ctx, now)
+	if err != nil {
+		return rot, err
+	}
+	log := r.logger()
+	log.Info("signing key rotated", "newKeyId", rot.NewKeyID, "retiredKeyIds", rot.RetiredKeyIDs, "retiredUntil", rot.RetiredUntil, "trigger", trigger)
+	if r.Audit != nil {
+		data, _ := json.Marshal(map[string]any{
+			"newKeyId": rot.NewKeyID, "retiredKeyIds": rot.RetiredKeyIDs,
+			"retiredUntil": rot.RetiredUntil.UTC(), "trigger": trigger,
+		})
+		e := &sm.Event{At: now, Type: sm.EventSigningKeyRotated, ActorType: sm.ActorSystem, Data: data}
+		if err := r.Audit.Record(ctx, e); err != nil {
+			log.Error("signing key rotation not recorded in the audit log", "newKeyId", rot.NewKeyID, "err", err)
+		}
+	}
+	if r.Bus != nil {
+		if err := r.Bus.Publish(ctx, sm.Message{Kind: sm.MsgSigningKeysChanged, At: now}); err != nil {
+			log.Warn("signing key rotation not announced on the bus; instances pick it up on their next reload", "err", err)
+		}
+	}
+	return rot, nil
+}
+
+func (r *Rotator) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+// Watch keeps the keys current until ctx ends: it reloads them when the bus
+// says a key was rotated (bus may be nil) and, in case a message was lost
+// or the rotation came from elsewhere, every RetireGrace/2, so this
+// instance stops signing with a retired key well before that key expires.
+func (kr *Keyring) Watch(ctx context.Context, bus sm.Bus, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	// The first reload catches a rotation made before the subscription.
+	kick := make(chan struct{}, 1)
+	kick <- struct{}{}
+	if bus != nil {
+		unsubscribe := bus.Subscribe(func(m sm.Message) {
+			if m.Kind != sm.MsgSigningKeysChanged {
+				return
+			}
+			select {
+			case kick <- struct{}{}:
+			default: // a reload is already due
+			}
+		})
+		defer unsubscribe()
+	}
+	t := time.NewTicker(max(kr.cfg.RetireGrace/2, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+		case <-t.C:
+		}
+		if err := kr.Reload(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reload signing keys", "err", err)
+		}
+	}
+}
