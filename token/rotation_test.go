@@ -250,4 +250,3 @@ func waitForSigner(t *testing.T, kr *Keyring, kid string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-

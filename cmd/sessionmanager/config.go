@@ -71,6 +71,9 @@ type config struct {
 	AuditCheckpointInterval time.Duration
 	// TokenCacheSize bounds the verified-access-token cache (entries).
 	TokenCacheSize int
+	// SigningKeyRotation is the age at which the leader replaces the
+	// access-token signing key (SM_SIGNING_KEY_ROTATION; 0: never).
+	SigningKeyRotation time.Duration
 	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
 	demo    bool
 	demoGeo sm.GeoResolver
@@ -164,6 +167,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		{"SM_AUDIT_CHECKPOINT_INTERVAL", &c.AuditCheckpointInterval, "1h", false},
 		{"SM_ADMIN_IDLE_TIMEOUT", &c.AdminIdleTimeout, "30m", true},
 		{"SM_ADMIN_SESSION_TTL", &c.AdminSessionTTL, "8h", false},
+		{"SM_SIGNING_KEY_ROTATION", &c.SigningKeyRotation, "720h", true},
 	}
 	for _, d := range durations {
 		v := env(d.name, d.def)
@@ -330,6 +334,9 @@ func (c *config) validate() error {
 	}
 	if c.AccessTokenTTL < 30*time.Second || c.AccessTokenTTL > 24*time.Hour {
 		return &configError{fmt.Sprintf("SM_ACCESS_TOKEN_TTL (%s) must be between 30s and 24h", c.AccessTokenTTL)}
+	}
+	if c.SigningKeyRotation > 0 && c.SigningKeyRotation < time.Hour {
+		return &configError{fmt.Sprintf("SM_SIGNING_KEY_ROTATION (%s) must be at least 1h, or off: every rotation leaves a retired key to publish until its tokens expire", c.SigningKeyRotation)}
 	}
 	if c.RefreshGrace > time.Minute {
 		return &configError{fmt.Sprintf("SM_REFRESH_GRACE (%s) must be at most 1m: a longer window weakens refresh-token reuse detection", c.RefreshGrace)}

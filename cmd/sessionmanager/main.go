@@ -5,6 +5,7 @@
 //	sessionmanager keygen       print a fresh SESSION_ENCRYPTION_KEY
 //	sessionmanager admin ...    create admin accounts and API tokens
 //	sessionmanager audit verify check the audit log's hash chain, signed head and checkpoints
+//	sessionmanager keys ...     rotate or list the access-token signing keys
 //	sessionmanager version      print the version
 package main
 
@@ -48,6 +49,7 @@ Usage:
   sessionmanager admin create-token --name NAME --scope read|write|service
   sessionmanager admin totp --email E          enable two-factor sign-in for an admin
   sessionmanager audit verify
+  sessionmanager keys rotate|list              replace the token signing key now; list the keys
   sessionmanager geoip update [--account-id ID --license-key KEY] [--editions E,...] [--dir DIR]
   sessionmanager license issue --key FILE --licensee L --edition premium|advanced --expires 2027-01-01
   sessionmanager license show KEY
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return geoipCmd(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args, getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args, getenv, stdout, stderr)
 	case conditionEvalCmd:
 		// Hidden: the alert worker's evaluator process (see alerts.go).
 		limits, err := alert.ParseConditionLimitFlags(args)

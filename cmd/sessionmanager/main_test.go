@@ -58,6 +58,14 @@ func freePort(t testing.TB) string {
 // and waits until /readyz answers 200.
 func startServer(t testing.TB, env map[string]string) *server {
 	t.Helper()
+	return startServerWith(t, env, nil, nil)
+}
+
+// startServerWith is startServer through serveWith: configure adjusts the
+// loaded configuration (values the environment may not set, such as a
+// very short token TTL) and started receives the wired app.
+func startServerWith(t testing.TB, env map[string]string, configure func(*config), started func(context.Context, *app)) *server {
+	t.Helper()
 	if env == nil {
 		env = map[string]string{}
 	}
@@ -78,7 +86,12 @@ func startServer(t testing.TB, env map[string]string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{t: t, base: "http://" + env["SM_ADDR"], cancel: cancel, done: make(chan error, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}, env: env}
 	go func() {
-		s.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), s.stdout, s.stderr)
+		getenv := func(k string) string { return env[k] }
+		if configure == nil && started == nil {
+			s.done <- run(ctx, []string{"serve"}, getenv, strings.NewReader(""), s.stdout, s.stderr)
+			return
+		}
+		s.done <- serveWith(ctx, nil, getenv, s.stdout, s.stderr, configure, started)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -33,6 +33,8 @@ type app struct {
 	kind    string
 	secrets *token.Secrets
 	keyring *token.Keyring
+	// rotator replaces the signing key (on schedule, on the leader).
+	rotator *token.Rotator
 	manager *sm.Manager
 	geo     *geo.Resolver
 	// resolver is what lookups go through: the geo package, or the demo's.
@@ -69,7 +71,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	a.closers = append(a.closers, func() { _ = a.store.Close() })
 	clock := sm.SystemClock{}
-	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: clock.Now, CacheSize: c.TokenCacheSize}); err != nil {
+	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, keyringConfig(c, clock.Now)); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	if a.cluster, err = buildCluster(ctx, c, a.store, log); err != nil {
@@ -160,6 +162,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.manager.Close)
+	a.runners = append(a.runners, a.keyJobs()...)
 	a.cluster.onReconnect(a.manager.DropCaches)
 	deps := httpapi.Deps{
 		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),

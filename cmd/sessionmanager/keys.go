@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/token"
+)
+
+const keysUsage = `Usage:
+  sessionmanager keys rotate   replace the access-token signing key now
+  sessionmanager keys list     list the signing keys (id, created, retired, expires)
+
+rotate: a new key signs from now on; the old one signs no more and stays in
+the JWKS until every token it signed has expired (SM_ACCESS_TOKEN_TTL plus a
+grace of the same length, at most 1m). The rotation is recorded in the audit
+log (signing_key.rotated) and announced to the running instances (Redis or
+Postgres bus); without a shared bus they pick it up within half the grace.
+The leader also rotates on its own every SM_SIGNING_KEY_ROTATION (720h).
+Both read the same environment as serve (DATABASE_URL, SESSION_ENCRYPTION_KEY...).
+`
+
+// keyJobs are the signing-key jobs of a serving instance: every instance
+// keeps its keys current (bus message or periodic reload); the leader
+// rotates on schedule when SM_SIGNING_KEY_ROTATION is on.
+func (a *app) keyJobs() []func(ctx context.Context) {
+	a.rotator = &token.Rotator{Keyring: a.keyring, Period: a.cfg.SigningKeyRotation, Audit: a.manager, Bus: a.cluster.bus, Logger: a.log}
+	jobs := []func(ctx context.Context){func(ctx context.Context) { _ = a.keyring.Watch(ctx, a.cluster.bus, a.log) }}
+	if a.cfg.SigningKeyRotation > 0 {
+		jobs = append(jobs, func(ctx context.Context) { a.cluster.leader(ctx, "signing-key-rotation", a.rotator.Run) })
+	}
+	return jobs
+}
+
+// keyringConfig is the Keyring configuration of c.
+func keyringConfig(c *config, now func() time.Time) token.Config {
+	return token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: now, CacheSize: c.TokenCacheSize}
+}
+
+// storeRecorder records audit events straight into the store, for a
+// one-shot command that has no Manager.
+type storeRecorder struct{ st sm.FullStore }
+
+func (r storeRecorder) Record(ctx context.Context, e *sm.Event) error {
+	return r.st.AppendEvent(ctx, e, nil)
+}
+
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &configError{"keys: missing subcommand (rotate, list); run `sessionmanager keys --help`"}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, keysUsage)
+		return nil
+	case "rotate", "list":
+	default:
+		return &configError{fmt.Sprintf("keys: unknown subcommand %q; run `sessionmanager keys --help`", args[0])}
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stdout, keysUsage) }
+	if err := fs.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return &configError{"keys " + args[0] + ": " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &configError{fmt.Sprintf("keys %s: unexpected argument %q", args[0], fs.Arg(0))}
+	}
+	c, st, sec, err := toolStore(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if args[0] == "list" {
+		return listKeys(ctx, st, stdout)
+	}
+	kr, err := token.NewKeyring(ctx, st, sec, keyringConfig(c, time.Now))
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	log := newLogger(stderr, "warn")
+	parts, err := buildCluster(ctx, c, st, log)
+	if err != nil {
+		return err
+	}
+	defer parts.close()
+	rot, err := (&token.Rotator{Keyring: kr, Audit: storeRecorder{st}, Bus: parts.bus, Logger: log}).RotateNow(ctx, token.TriggerManual)
+	if err != nil {
+		return fmt.Errorf("rotate signing key: %w", err)
+	}
+	fmt.Fprintf(stdout, "new signing key %s\n", rot.NewKeyID)
+	for _, id := range rot.RetiredKeyIDs {
+		fmt.Fprintf(stdout, "retired %s (verifies until %s)\n", id, rot.RetiredUntil.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// listKeys prints the stored signing keys, public data only.
+func listKeys(ctx context.Context, st sm.FullStore, stdout io.Writer) error {
+	keys, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	fmt.Fprintf(stdout, "%-44s  %-8s  %-20s  %-20s  %s\n", "ID", "STATUS", "CREATED", "RETIRED", "EXPIRES")
+	for _, k := range keys {
+		status := "signing"
+		switch {
+		case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+			status = "expired"
+		case !k.RetiredAt.IsZero() || !k.ExpiresAt.IsZero():
+			status = "retired"
+		}
+		fmt.Fprintf(stdout, "%-44s  %-8s  %-20s  %-20s  %s\n", k.ID, status, stamp(k.CreatedAt), stamp(k.RetiredAt), stamp(k.ExpiresAt))
+	}
+	return nil
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

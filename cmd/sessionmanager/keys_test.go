@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+	"github.com/magic-sessionmanager/sessionmanager/token"
+)
+
+// shortTokens makes access tokens live 3s (below what SM_ACCESS_TOKEN_TTL
+// accepts), so a retired key's expiry, TTL plus a grace of the same
+// length, comes within seconds.
+func shortTokens(c *config) { c.AccessTokenTTL = 3 * time.Second }
+
+// startWithApp starts a server with short tokens and returns its wired app.
+func startWithApp(t *testing.T, env map[string]string) (*server, *app) {
+	t.Helper()
+	apps := make(chan *app, 1)
+	s := startServerWith(t, env, shortTokens, func(_ context.Context, a *app) { apps <- a })
+	return s, <-apps
+}
+
+// kidOf is the key id in an access token's header.
+func kidOf(t *testing.T, jwt string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(jwt, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatalf("token header: %v", err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
+}
+
+// jwksKids are the key ids s publishes.
+func (s *server) jwksKids() []string {
+	s.t.Helper()
+	resp, err := http.Get(s.base + "/.well-known/jwks.json")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		s.t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+// waitFor polls cond; the deadline only bounds a failing test. It returns
+// how long cond took to hold.
+func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("after 30s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func (s *server) login(t *testing.T, user string) string {
+	t.Helper()
+	code, _, out := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": user, "password": "correct horse battery"})
+	if code != 200 || str(out, "jwt") == "" {
+		t.Fatalf("login on %s: %d %v", s.base, code, out)
+	}
+	return str(out, "jwt")
+}
+
+// rotationEvents are the signing_key.rotated events of the audit log.
+func (s *server) rotationEvents(t *testing.T, bearer string) []map[string]any {
+	t.Helper()
+	return s.listAll("/api/admin/audit?type=signing_key.rotated&order=asc", bearer)
+}
+
+// TestSigningKeyRotationAcrossInstances forces a rotation on instance A
+// and checks, on every instance: a token signed before still verifies, the
+// JWKS lists both keys, new tokens carry the new kid and verify everywhere,
+// the rotation is audited, and once the old key has expired (TTL + grace)
+// the JWKS drops it and its tokens are refused. Two instances on
+// PostgreSQL + Redis (the new key reaches B on the bus), and SQLite alone.
+func TestSigningKeyRotationAcrossInstances(t *testing.T) {
+	t.Run("postgres+redis", func(t *testing.T) {
+		env := sharedEnv(t)
+		a, appA := startWithApp(t, maps.Clone(env))
+		b, _ := startWithApp(t, maps.Clone(env))
+		checkRotation(t, appA, a, b)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		a, appA := startWithApp(t, map[string]string{"SM_LOG_LEVEL": "warn"})
+		checkRotation(t, appA, a)
+	})
+}
+
+// sharedEnv is the environment of instances sharing one PostgreSQL schema
+// and Redis; give each instance its own copy (startServer adds its port).
+func sharedEnv(t *testing.T) map[string]string {
+	return map[string]string{"DATABASE_URL": testenv.PostgresSchema(t), "SESSION_ENCRYPTION_KEY": token.GenerateKey(),
+		"REDIS_URL": testenv.RedisURL(t), "SM_REDIS_PREFIX": testenv.Name("msmtest:") + ":", "SM_LOG_LEVEL": "warn"}
+}
+
+func checkRotation(t *testing.T, leader *app, nodes ...*server) {
+	a := nodes[0]
+	if code, _, out := a.call("POST", "/api/auth/local/register", "", map[string]any{"username": "rot", "email": "rot@example.com", "password": "correct horse battery"}); code != 200 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	before := a.login(t, "rot")
+	oldKid := kidOf(t, before)
+
+	rot, err := leader.rotator.RotateNow(context.Background(), token.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotatedAt := time.Now()
+	if rot.NewKeyID == oldKid || !slices.Contains(rot.RetiredKeyIDs, oldKid) {
+		t.Fatalf("rotation %+v from %s", rot, oldKid)
+	}
+	for _, s := range nodes {
+		if code := get(t, s.base+"/api/auth/verify", before); code != 200 {
+			t.Fatalf("%s refuses a token signed before the rotation: %d", s.base, code)
+		}
+	}
+	// Every instance publishes (and signs with) the new key: the others
+	// first, so the wait measures how fast the bus brings it to them.
+	for i := len(nodes) - 1; i >= 0; i-- {
+		s := nodes[i]
+		waitFor(t, s.base+" publishes the new key", func() bool {
+			kids := s.jwksKids()
+			return slices.Contains(kids, rot.NewKeyID) && slices.Contains(kids, oldKid)
+		})
+		t.Logf("instance %d publishes the new key %v after the rotation", i, time.Since(rotatedAt))
+	}
+	for i, s := range nodes {
+		// The JWKS and the signer are one snapshot: once the new kid is
+		// published, this instance signs with it.
+		after := s.login(t, "rot")
+		if kid := kidOf(t, after); kid != rot.NewKeyID {
+			t.Fatalf("instance %d signs with %s after the rotation, want %s", i, kid, rot.NewKeyID)
+		}
+		for _, v := range nodes {
+			if code := get(t, v.base+"/api/auth/verify", after); code != 200 {
+				t.Fatalf("%s refuses a token of the new key: %d", v.base, code)
+			}
+		}
+	}
+	events := a.rotationEvents(t, a.adminToken("read"))
+	if len(events) != 1 || str(events[0], "actorType") != "system" {
+		t.Fatalf("rotation audit events: %v", events)
+	}
+	if data, _ := events[0]["data"].(map[string]any); str(data, "newKeyId") != rot.NewKeyID || str(data, "trigger") != "manual" {
+		t.Fatalf("rotation audit data: %v", events[0]["data"])
+	}
+
+	// The old key expires TTL+grace (6s) after the rotation.
+	for _, s := range nodes {
+		waitFor(t, s.base+" drops the expired key", func() bool { return !slices.Contains(s.jwksKids(), oldKid) })
+		if code := get(t, s.base+"/api/auth/verify", before); code != 401 {
+			t.Fatalf("%s accepts a token of an expired key: %d", s.base, code)
+		}
+		if kids := s.jwksKids(); !slices.Contains(kids, rot.NewKeyID) {
+			t.Fatalf("%s no longer publishes the new key: %v", s.base, kids)
+		}
+	}
+}
+
+// TestScheduledRotationRunsOnTheLeader runs two instances (PostgreSQL +
+// Redis) that rotate every second: only the leader rotates, so no key is
+// ever retired twice and every rotation makes one new key; each is
+// audited as the system's, and every instance follows.
+func TestScheduledRotationRunsOnTheLeader(t *testing.T) {
+	env := sharedEnv(t)
+	everySecond := func(c *config) { c.SigningKeyRotation = time.Second }
+	a := startServerWith(t, maps.Clone(env), everySecond, nil)
+	b := startServerWith(t, maps.Clone(env), everySecond, nil)
+	read := a.adminToken("read")
+	var events []map[string]any
+	waitFor(t, "three scheduled rotations", func() bool {
+		events = a.rotationEvents(t, read)
+		return len(events) >= 3
+	})
+	retired := map[string]bool{}
+	created := map[string]bool{}
+	for _, e := range events {
+		data, _ := e["data"].(map[string]any)
+		if str(e, "actorType") != "system" || str(data, "trigger") != "schedule" {
+			t.Fatalf("scheduled rotation event %v", e)
+		}
+		newKid := str(data, "newKeyId")
+		if created[newKid] {
+			t.Fatalf("key %s created twice", newKid)
+		}
+		created[newKid] = true
+		for _, k := range data["retiredKeyIds"].([]any) {
+			if retired[k.(string)] {
+				t.Fatalf("key %s retired by two rotations: two instances rotated at once", k)
+			}
+			retired[k.(string)] = true
+		}
+	}
+	// Both instances publish the newest key within the grace.
+	last := str(events[len(events)-1]["data"].(map[string]any), "newKeyId")
+	for _, s := range []*server{a, b} {
+		waitFor(t, s.base+" publishes "+last, func() bool { return slices.Contains(s.jwksKids(), last) })
+	}
+}
+
+// TestKeysCommand rotates through `sessionmanager keys rotate` while an
+// instance runs on PostgreSQL: the command announces the rotation on the
+// Postgres bus, the instance signs with the new key, the old token still
+// verifies, and `keys list` shows both.
+func TestKeysCommand(t *testing.T) {
+	env := postgresEnv(t)
+	env["SESSION_ENCRYPTION_KEY"] = token.GenerateKey()
+	env["SM_LOG_LEVEL"] = "warn"
+	s := startServer(t, env)
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "--help"}, getenv, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "keys rotate") {
+		t.Fatalf("keys --help: %v %q", err, out.String())
+	}
+	if code, _, body := s.call("POST", "/api/auth/local/register", "", map[string]any{"username": "cli", "email": "cli@example.com", "password": "correct horse battery"}); code != 200 {
+		t.Fatalf("register: %d %v", code, body)
+	}
+	before := s.login(t, "cli")
+	out.Reset()
+	if err := run(context.Background(), []string{"keys", "rotate"}, getenv, nil, &out, io.Discard); err != nil {
+		t.Fatalf("keys rotate: %v", err)
+	}
+	newKid, ok := strings.CutPrefix(strings.SplitN(out.String(), "\n", 2)[0], "new signing key ")
+	if !ok || !strings.Contains(out.String(), "retired "+kidOf(t, before)) {
+		t.Fatalf("keys rotate printed %q", out.String())
+	}
+	took := waitFor(t, "the instance signs with the key the command made", func() bool { return kidOf(t, s.login(t, "cli")) == newKid })
+	t.Logf("the running instance signs with the new key %v after `keys rotate`", took)
+	if code := get(t, s.base+"/api/auth/verify", before); code != 200 {
+		t.Fatalf("token signed before `keys rotate`: %d", code)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"keys", "list"}, getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 {
+			status[f[0]] = f[1]
+		}
+	}
+	if status[newKid] != "signing" || status[kidOf(t, before)] != "retired" {
+		t.Fatalf("keys list:\n%s", out.String())
+	}
+	events := s.rotationEvents(t, s.adminToken("read"))
+	if len(events) != 1 || str(events[0]["data"].(map[string]any), "trigger") != "manual" {
+		t.Fatalf("audit events of `keys rotate`: %v", events)
+	}
+	for _, bad := range [][]string{{"keys"}, {"keys", "spin"}, {"keys", "rotate", "now"}} {
+		var ce *configError
+		if err := run(context.Background(), bad, getenv, nil, io.Discard, io.Discard); !asConfigError(err, &ce) {
+			t.Errorf("%v: err = %v, want a configuration error", bad, err)
+		}
+	}
+}
