@@ -27,6 +27,8 @@ const (
 	// EventSigningKeyRotated: a new access-token signing key signs and the
 	// old ones are retired (actor system: the schedule or the CLI).
 	EventSigningKeyRotated = "signing_key.rotated"
+	// EventSigningKeyWithdrawn: a retired signing key was expired at once.
+	EventSigningKeyWithdrawn = "signing_key.withdrawn"
 )
 
 // Actor types.

@@ -110,12 +110,46 @@ func (r *Rotator) RotateNow(ctx context.Context, trigger string) (Rotated, error
 			log.Error("signing key rotation not recorded in the audit log", "newKeyId", rot.NewKeyID, "err", err)
 		}
 	}
-	if r.Bus != nil {
-		if err := r.Bus.Publish(ctx, sm.Message{Kind: sm.MsgSigningKeysChanged, At: now}); err != nil {
-			log.Warn("signing key rotation not announced on the bus; instances pick it up on their next reload", "err", err)
+	r.announce(ctx, now)
+	return rot, nil
+}
+
+// Withdraw expires the retired key id at once (it leaked): it stops
+// verifying and leaves the JWKS on every instance at its next reload, which
+// the bus makes immediate. The key that signs cannot be withdrawn: rotate
+// first. The withdrawal is audited (signing_key.withdrawn, actor system).
+func (r *Rotator) Withdraw(ctx context.Context, id string) error {
+	if err := r.Keyring.Reload(ctx); err != nil {
+		return err
+	}
+	if id == r.Keyring.SignerID() {
+		return sm.Errorf(sm.EINVALID, "key %s signs now: rotate first (sessionmanager keys rotate), then withdraw it", id)
+	}
+	now := r.Keyring.cfg.Now()
+	if err := r.Keyring.store.UpdateSigningKey(ctx, id, now, now); err != nil {
+		return err
+	}
+	if err := r.Keyring.Reload(ctx); err != nil {
+		return err
+	}
+	if r.Audit != nil {
+		data, _ := json.Marshal(map[string]any{"keyId": id})
+		if err := r.Audit.Record(ctx, &sm.Event{At: now, Type: sm.EventSigningKeyWithdrawn, ActorType: sm.ActorSystem, Data: data}); err != nil {
+			r.logger().Error("signing key withdrawal not recorded in the audit log", "keyId", id, "err", err)
 		}
 	}
-	return rot, nil
+	r.announce(ctx, now)
+	return nil
+}
+
+// announce tells every instance to reload the keys.
+func (r *Rotator) announce(ctx context.Context, now time.Time) {
+	if r.Bus == nil {
+		return
+	}
+	if err := r.Bus.Publish(ctx, sm.Message{Kind: sm.MsgSigningKeysChanged, At: now}); err != nil {
+		r.logger().Warn("signing key change not announced on the bus; instances pick it up on their next reload", "err", err)
+	}
 }
 
 func (r *Rotator) logger() *slog.Logger {

@@ -250,3 +250,47 @@ func waitForSigner(t *testing.T, kr *Keyring, kid string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestWithdraw(t *testing.T) {
+	store, clock := &memKeyStore{}, newClock()
+	kr := newTestKeyring(t, store, clock)
+	other := newTestKeyring(t, store, clock)
+	ctx, rec, bus := context.Background(), &memRecorder{}, sm.NewLocalBus()
+	kinds := busLog(bus)
+	r := &Rotator{Keyring: kr, Period: time.Hour, Audit: rec, Bus: bus}
+	oldTok, old := mustIssue(t, kr, clock.Now())
+	if err := r.Withdraw(ctx, old.KeyID); sm.ErrorCode(err) != sm.EINVALID {
+		t.Fatalf("withdrawing the signing key: %v", err)
+	}
+	if _, err := r.RotateNow(ctx, TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	if !verifies(other, oldTok, clock.Now()) {
+		t.Fatal("a retired key's token does not verify")
+	}
+	if err := r.Withdraw(ctx, old.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if verifies(kr, oldTok, clock.Now()) {
+		t.Fatal("a withdrawn key's token verifies")
+	}
+	if err := other.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if verifies(other, oldTok, clock.Now()) {
+		t.Fatal("a withdrawn key's cached token verifies on another instance after its reload")
+	}
+	if kids := jwksKids(t, kr.JWKS()); slices.Contains(kids, old.KeyID) {
+		t.Fatalf("JWKS after the withdrawal: %v", kids)
+	}
+	events := rec.all()
+	if len(events) != 2 || events[1].Type != "signing_key.withdrawn" || events[1].ActorType != sm.ActorSystem {
+		t.Fatalf("audit events %+v", events)
+	}
+	if got := kinds(); len(got) != 2 || got[1] != sm.MsgSigningKeysChanged {
+		t.Fatalf("bus carried %v", got)
+	}
+	if err := r.Withdraw(ctx, "no-such-key"); sm.ErrorCode(err) != sm.ENOTFOUND {
+		t.Fatalf("withdrawing an unknown key: %v", err)
+	}
+}

@@ -14,6 +14,9 @@ import (
 const keysUsage = `Usage:
   sessionmanager keys rotate   replace the access-token signing key now
   sessionmanager keys list     list the signing keys (id, created, retired, expires)
+  sessionmanager keys withdraw ID
+                               expire a retired key now (it leaked): its tokens are
+                               refused and it leaves the JWKS on every instance
 
 rotate: a new key signs from now on; the old one signs no more and stays in
 the JWKS until every token it signed has expired (SM_ACCESS_TOKEN_TTL plus a
@@ -57,7 +60,7 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, keysUsage)
 		return nil
-	case "rotate", "list":
+	case "rotate", "list", "withdraw":
 	default:
 		return &configError{fmt.Sprintf("keys: unknown subcommand %q; run `sessionmanager keys --help`", args[0])}
 	}
@@ -70,8 +73,15 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return &configError{"keys " + args[0] + ": " + err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return &configError{fmt.Sprintf("keys %s: unexpected argument %q", args[0], fs.Arg(0))}
+	want := 0
+	if args[0] == "withdraw" {
+		want = 1
+	}
+	if fs.NArg() > want {
+		return &configError{fmt.Sprintf("keys %s: unexpected argument %q", args[0], fs.Arg(want))}
+	}
+	if fs.NArg() < want {
+		return &configError{"keys withdraw: which key? give its id (sessionmanager keys list)"}
 	}
 	c, st, sec, err := toolStore(ctx, getenv, stderr)
 	if err != nil {
@@ -91,7 +101,15 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer parts.close()
-	rot, err := (&token.Rotator{Keyring: kr, Audit: storeRecorder{st}, Bus: parts.bus, Logger: log}).RotateNow(ctx, token.TriggerManual)
+	rotator := &token.Rotator{Keyring: kr, Audit: storeRecorder{st}, Bus: parts.bus, Logger: log}
+	if args[0] == "withdraw" {
+		if err := rotator.Withdraw(ctx, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "withdrew %s\n", fs.Arg(0))
+		return nil
+	}
+	rot, err := rotator.RotateNow(ctx, token.TriggerManual)
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
 	}

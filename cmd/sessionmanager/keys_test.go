@@ -233,7 +233,8 @@ func TestScheduledRotationRunsOnTheLeader(t *testing.T) {
 // TestKeysCommand rotates through `sessionmanager keys rotate` while an
 // instance runs on PostgreSQL: the command announces the rotation on the
 // Postgres bus, the instance signs with the new key, the old token still
-// verifies, and `keys list` shows both.
+// verifies, and `keys list` shows both; `keys withdraw` then makes the old
+// key's tokens fail at once.
 func TestKeysCommand(t *testing.T) {
 	env := postgresEnv(t)
 	env["SESSION_ENCRYPTION_KEY"] = token.GenerateKey()
@@ -274,14 +275,60 @@ func TestKeysCommand(t *testing.T) {
 	if status[newKid] != "signing" || status[kidOf(t, before)] != "retired" {
 		t.Fatalf("keys list:\n%s", out.String())
 	}
-	events := s.rotationEvents(t, s.adminToken("read"))
+	read := s.adminToken("read")
+	events := s.rotationEvents(t, read)
 	if len(events) != 1 || str(events[0]["data"].(map[string]any), "trigger") != "manual" {
 		t.Fatalf("audit events of `keys rotate`: %v", events)
 	}
-	for _, bad := range [][]string{{"keys"}, {"keys", "spin"}, {"keys", "rotate", "now"}} {
+
+	// The old key leaked: withdraw it. The signing key cannot be withdrawn.
+	if err := run(context.Background(), []string{"keys", "withdraw", newKid}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("keys withdraw of the signing key succeeded")
+	}
+	if err := run(context.Background(), []string{"keys", "withdraw", kidOf(t, before)}, getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("keys withdraw: %v", err)
+	}
+	took = waitFor(t, "the instance refuses a withdrawn key's token", func() bool { return get(t, s.base+"/api/auth/verify", before) == 401 })
+	t.Logf("the running instance refuses the withdrawn key's tokens %v after `keys withdraw`", took)
+	if kids := s.jwksKids(); slices.Contains(kids, kidOf(t, before)) || !slices.Contains(kids, newKid) {
+		t.Fatalf("JWKS after the withdrawal: %v", kids)
+	}
+	if w := s.listAll("/api/admin/audit?type=signing_key.withdrawn", read); len(w) != 1 || str(w[0], "actorType") != "system" {
+		t.Fatalf("audit events of `keys withdraw`: %v", w)
+	}
+	for _, bad := range [][]string{{"keys"}, {"keys", "spin"}, {"keys", "rotate", "now"}, {"keys", "withdraw"}, {"keys", "withdraw", "a", "b"}} {
 		var ce *configError
 		if err := run(context.Background(), bad, getenv, nil, io.Discard, io.Discard); !asConfigError(err, &ce) {
 			t.Errorf("%v: err = %v, want a configuration error", bad, err)
+		}
+	}
+}
+
+func TestSigningKeyRotationConfig(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+		bad   bool
+	}{
+		{"", 720 * time.Hour, false},
+		{"2160h", 2160 * time.Hour, false},
+		{"off", 0, false},
+		{"0", 0, false},
+		{"30m", 0, true},
+		{"monthly", 0, true},
+		{"-720h", 0, true},
+	} {
+		env := map[string]string{"SM_SIGNING_KEY_ROTATION": tc.value}
+		c, err := loadConfig(func(k string) string { return env[k] }, nil)
+		if tc.bad {
+			var ce *configError
+			if !asConfigError(err, &ce) || !strings.Contains(err.Error(), "SM_SIGNING_KEY_ROTATION") {
+				t.Errorf("%q: err = %v, want a configuration error naming SM_SIGNING_KEY_ROTATION", tc.value, err)
+			}
+			continue
+		}
+		if err != nil || c.SigningKeyRotation != tc.want {
+			t.Errorf("%q: %v, %v; want %v", tc.value, c, err, tc.want)
 		}
 	}
 }

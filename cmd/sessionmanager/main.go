@@ -49,7 +49,7 @@ Usage:
   sessionmanager admin create-token --name NAME --scope read|write|service
   sessionmanager admin totp --email E          enable two-factor sign-in for an admin
   sessionmanager audit verify
-  sessionmanager keys rotate|list              replace the token signing key now; list the keys
+  sessionmanager keys rotate|list|withdraw ID  replace the token signing key now; list; expire a retired key
   sessionmanager geoip update [--account-id ID --license-key KEY] [--editions E,...] [--dir DIR]
   sessionmanager license issue --key FILE --licensee L --edition premium|advanced --expires 2027-01-01
   sessionmanager license show KEY
