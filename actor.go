@@ -34,9 +34,30 @@ func (m *Manager) auditAdmin(ctx context.Context, action, userID, sessionID stri
 		data[k] = v
 	}
 	data["action"] = action
+	addActor(data, a)
+	raw, _ := json.Marshal(data)
+	m.audit(ctx, &Event{Type: EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP, UserID: userID, SessionID: sessionID, Data: raw}, nil)
+}
+
+// addActor names the admin in an event's data: the email of a dashboard
+// admin ("adminEmail"), the id of an API token ("tokenId").
+func addActor(data map[string]any, a Actor) {
 	if a.Email != "" {
 		data["adminEmail"] = a.Email
 	}
+	if a.TokenID != "" {
+		data["tokenId"] = a.TokenID
+	}
+}
+
+// actorData is an event's data object of key-value pairs kv, naming the
+// admin acting (addActor).
+func actorData(a Actor, kv ...any) json.RawMessage {
+	data := make(map[string]any, len(kv)/2+2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		data[kv[i].(string)] = kv[i+1]
+	}
+	addActor(data, a)
 	raw, _ := json.Marshal(data)
-	m.audit(ctx, &Event{Type: EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP, UserID: userID, SessionID: sessionID, Data: raw}, nil)
+	return raw
 }

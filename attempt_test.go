@@ -130,7 +130,7 @@ func TestBlockedAccountIsNoPasswordOracle(t *testing.T) {
 		seen = seen[:0]
 		e.register("active")
 		blocked := e.register("blocked")
-		if _, err := e.m.SetBlocked(e.ctx, blocked.User.ID, true, sm.Actor{Type: sm.ActorAdmin, ID: "token:ops"}); err != nil {
+		if _, err := e.m.SetBlocked(sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: "token:ops"}), blocked.User.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		_, errActive := e.m.Login(e.ctx, "active", "wrong password!", client)

@@ -132,13 +132,13 @@ func TestManagerGeoStatusAndWarnings(t *testing.T) {
 			t.Fatalf("status: %+v", st)
 		}
 		actor := sm.Actor{Type: sm.ActorAdmin, ID: "a"}
-		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"allowedCountries":["DE"]}`), actor); err != nil {
+		if _, err := e.m.UpdateSettings(sm.WithActor(e.ctx, actor), []byte(`{"allowedCountries":["DE"]}`)); err != nil {
 			t.Fatal(err)
 		}
 		if w := codes(e.m.ConfigWarnings(e.ctx)); !slices.Contains(w, sm.WarnGeofenceNoCountry) {
 			t.Fatalf("an allow list without country data gives no warning: %v", w)
 		}
-		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"allowedCountries":[],"actions":{"tor":"allow"}}`), actor); err != nil {
+		if _, err := e.m.UpdateSettings(sm.WithActor(e.ctx, actor), []byte(`{"allowedCountries":[],"actions":{"tor":"allow"}}`)); err != nil {
 			t.Fatal(err)
 		}
 		w := codes(e.m.ConfigWarnings(e.ctx))
@@ -195,14 +195,14 @@ func TestLockedSettingsRefused(t *testing.T) {
 	adv := newEnv(t, storeKinds[0], editionGate(license.EditionAdvanced))
 	for _, c := range cases {
 		t.Run(c.patch, func(t *testing.T) {
-			_, err := free.m.UpdateSettings(free.ctx, []byte(c.patch), actor)
+			_, err := free.m.UpdateSettings(sm.WithActor(free.ctx, actor), []byte(c.patch))
 			lockedErr(t, err, c.feature, c.edition)
-			if _, err := prem.m.UpdateSettings(prem.ctx, []byte(c.patch), actor); c.premium {
+			if _, err := prem.m.UpdateSettings(sm.WithActor(prem.ctx, actor), []byte(c.patch)); c.premium {
 				lockedErr(t, err, c.feature, c.edition)
 			} else if err != nil {
 				t.Fatalf("Premium refused %s: %v", c.patch, err)
 			}
-			if _, err := adv.m.UpdateSettings(adv.ctx, []byte(c.patch), actor); err != nil {
+			if _, err := adv.m.UpdateSettings(sm.WithActor(adv.ctx, actor), []byte(c.patch)); err != nil {
 				t.Fatalf("Advanced refused %s: %v", c.patch, err)
 			}
 		})
@@ -218,12 +218,12 @@ func TestLockedSettingsRefused(t *testing.T) {
 	// Free settings, unchanged locked defaults (Tor: block) and turning a
 	// locked feature off are accepted.
 	for _, p := range []string{`{"maxSessionsPerUser":3}`, `{"actions":{"tor":"block","vpn":"allow"},"failedLoginWindow":"10m"}`, `{"allowedCountries":[]}`} {
-		if _, err := free.m.UpdateSettings(free.ctx, []byte(p), actor); err != nil {
+		if _, err := free.m.UpdateSettings(sm.WithActor(free.ctx, actor), []byte(p)); err != nil {
 			t.Fatalf("Free refused %s: %v", p, err)
 		}
 	}
 	// Two locked settings at once: both named in the fields.
-	_, err := free.m.UpdateSettings(free.ctx, []byte(`{"allowedCountries":["DE"],"scoreThreshold":70}`), actor)
+	_, err := free.m.UpdateSettings(sm.WithActor(free.ctx, actor), []byte(`{"allowedCountries":["DE"],"scoreThreshold":70}`))
 	var e *sm.Error
 	if !errors.As(err, &e) || e.Fields["allowedCountries"] == "" || e.Fields["scoreThreshold"] == "" {
 		t.Fatalf("both locked settings are not named: %#v", err)

@@ -189,7 +189,7 @@ func TestForceLogoutBlockAndPasswordChange(t *testing.T) {
 		}
 
 		// Block: everything ends, new logins and refreshes are refused.
-		if _, err := e.m.SetBlocked(e.ctx, b.User.ID, true, admin); err != nil {
+		if _, err := e.m.SetBlocked(sm.WithActor(e.ctx, admin), b.User.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.m.Authenticate(e.ctx, b.AccessToken); reasonOf(t, err) != "blocked" {
@@ -203,7 +203,7 @@ func TestForceLogoutBlockAndPasswordChange(t *testing.T) {
 		if !errors.As(err, &se) || se.Code != sm.EFORBIDDEN || se.Reason != sm.ReasonUserBlocked {
 			t.Errorf("blocked login: %v", err)
 		}
-		if _, err := e.m.SetBlocked(e.ctx, b.User.ID, false, admin); err != nil {
+		if _, err := e.m.SetBlocked(sm.WithActor(e.ctx, admin), b.User.ID, false); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.m.Login(e.ctx, "erin", "another long password", client); err != nil {
@@ -214,7 +214,7 @@ func TestForceLogoutBlockAndPasswordChange(t *testing.T) {
 
 func TestSessionCapEvictsOldest(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
-		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"maxSessionsPerUser":2}`), sm.Actor{Type: sm.ActorAdmin}); err != nil {
+		if _, err := e.m.UpdateSettings(sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin}), []byte(`{"maxSessionsPerUser":2}`)); err != nil {
 			t.Fatal(err)
 		}
 		first := e.register("fay")

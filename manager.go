@@ -125,6 +125,8 @@ type Actor struct {
 	// or the admin an API token belongs to).
 	Email string
 	IP    string
+	// TokenID is the id of the admin API token acting, if any.
+	TokenID string
 }
 
 // LoginResult is the answer to a login, registration or refresh.

@@ -162,8 +162,9 @@ func (m *Manager) readAdminSession(ctx context.Context, st adminAccounts, hash [
 }
 
 // EndAdminSession ends one dashboard session (sign-out, or an admin ending
-// it from a list); ENOTFOUND when it is unknown or already ended.
-func (m *Manager) EndAdminSession(ctx context.Context, id string, reason EndReason, actor Actor) error {
+// it from a list), audited naming the actor ctx carries; ENOTFOUND when it
+// is unknown or already ended.
+func (m *Manager) EndAdminSession(ctx context.Context, id string, reason EndReason) error {
 	st, err := m.adminStore()
 	if err != nil {
 		return err
@@ -175,7 +176,7 @@ func (m *Manager) EndAdminSession(ctx context.Context, id string, reason EndReas
 	if s.Ended() {
 		return Errorf(ENOTFOUND, "admin session not found")
 	}
-	return m.endAdminSession(ctx, st, s, reason, actor)
+	return m.endAdminSession(ctx, st, s, reason, ActorFrom(ctx))
 }
 
 func (m *Manager) endAdminSession(ctx context.Context, st adminAccounts, s *AdminSession, reason EndReason, actor Actor) error {
@@ -197,8 +198,9 @@ func (m *Manager) endAdminSession(ctx context.Context, st adminAccounts, s *Admi
 }
 
 // EndAdminSessions ends every dashboard session of adminID except exceptID
-// and returns how many it ended.
-func (m *Manager) EndAdminSessions(ctx context.Context, adminID, exceptID string, reason EndReason, actor Actor) (int, error) {
+// and returns how many it ended, audited naming the actor ctx carries.
+func (m *Manager) EndAdminSessions(ctx context.Context, adminID, exceptID string, reason EndReason) (int, error) {
+	actor := ActorFrom(ctx)
 	st, err := m.adminStore()
 	if err != nil {
 		return 0, err
@@ -248,8 +250,10 @@ func (m *Manager) ListAdminSessions(ctx context.Context, adminID string) ([]*Adm
 
 // ChangeAdminPassword replaces an admin's password after checking the
 // current one, then ends every other dashboard session of that admin (the
-// one making the change, currentSessionID, stays).
-func (m *Manager) ChangeAdminPassword(ctx context.Context, adminID, current, next, currentSessionID string, actor Actor) (ended int, err error) {
+// one making the change, currentSessionID, stays). Audited naming the actor
+// ctx carries.
+func (m *Manager) ChangeAdminPassword(ctx context.Context, adminID, current, next, currentSessionID string) (ended int, err error) {
+	actor := ActorFrom(ctx)
 	st, err := m.adminStore()
 	if err != nil {
 		return 0, err
@@ -284,7 +288,7 @@ func (m *Manager) ChangeAdminPassword(ctx context.Context, adminID, current, nex
 	}
 	_ = m.fails.Reset(ctx, "admin-password:"+adminID)
 	m.recordAdminSession(ctx, actor, ActionAdminPasswordChanged, &AdminSession{AdminID: adminID}, "")
-	return m.EndAdminSessions(ctx, adminID, currentSessionID, EndPasswordChanged, actor)
+	return m.EndAdminSessions(ctx, adminID, currentSessionID, EndPasswordChanged)
 }
 
 // recordAdminSession writes an admin session event to the audit log; a
@@ -297,10 +301,11 @@ func (m *Manager) recordAdminSession(ctx context.Context, actor Actor, action st
 	for i := 0; i+1 < len(kv); i += 2 {
 		data[kv[i].(string)] = kv[i+1]
 	}
-	raw, _ := json.Marshal(data)
 	if actor.Type == "" {
 		actor.Type = ActorAdmin
 	}
+	addActor(data, actor)
+	raw, _ := json.Marshal(data)
 	e := &Event{Type: EventAdminAction, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, UserAgent: userAgent, Data: raw}
 	if err := m.Record(ctx, e); err != nil {
 		m.log.Error("admin session event not recorded in the audit log", "action", action, "err", err)

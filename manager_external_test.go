@@ -47,7 +47,7 @@ func TestExternalSessionCreatesUserOnce(t *testing.T) {
 			t.Fatalf("no external id: %v", err)
 		}
 		// A blocked user is refused.
-		if _, err := e.m.SetBlocked(e.ctx, u.ID, true, sm.Actor{Type: sm.ActorAdmin}); err != nil {
+		if _, err := e.m.SetBlocked(sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin}), u.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.m.StartExternalSession(e.ctx, id, client); sm.ErrorCode(err) != sm.EFORBIDDEN {

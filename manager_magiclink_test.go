@@ -49,7 +49,7 @@ func TestMagicLinkLifecycle(t *testing.T) {
 			t.Errorf("unknown email without sign-up: %v %v", g, err)
 		}
 		// A blocked account gets no link.
-		if _, err := e.m.SetBlocked(e.ctx, reg.User.ID, true, sm.Actor{Type: sm.ActorAdmin}); err != nil {
+		if _, err := e.m.SetBlocked(sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin}), reg.User.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if g, err := e.m.IssueMagicLink(e.ctx, "alice@example.com", client, opt); err != nil || g != nil {

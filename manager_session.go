@@ -205,7 +205,7 @@ func (m *Manager) endSession(ctx context.Context, sid, userID string, reason End
 	if !ended {
 		return nil
 	}
-	e := &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: jsonObject("reason", reason)}
+	e := &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: actorData(actor, "reason", reason)}
 	var in *AlertInput
 	if reason == EndRefreshReuse {
 		e.Type = EventRefreshReuse
@@ -241,7 +241,7 @@ func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason End
 	}
 	for _, sid := range ids {
 		m.afterEnd(ctx, sid, userID, reason, now)
-		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: jsonObject("reason", reason)}, nil)
+		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: actorData(actor, "reason", reason)}, nil)
 		if m.cfg.Metrics != nil {
 			m.cfg.Metrics.SessionEnded(reason)
 		}
@@ -250,8 +250,9 @@ func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason End
 }
 
 // SetBlocked blocks a user (ends all their sessions, refuses new logins and
-// refreshes) or unblocks them.
-func (m *Manager) SetBlocked(ctx context.Context, userID string, blocked bool, actor Actor) (*User, error) {
+// refreshes) or unblocks them; the actor is the one ctx carries.
+func (m *Manager) SetBlocked(ctx context.Context, userID string, blocked bool) (*User, error) {
+	actor := ActorFrom(ctx)
 	now := m.clock.Now()
 	u, err := m.store.UpdateUser(ctx, userID, UserUpdate{Blocked: &blocked, UpdatedAt: now})
 	if err != nil {
@@ -264,7 +265,7 @@ func (m *Manager) SetBlocked(ctx context.Context, userID string, blocked bool, a
 			return nil, err
 		}
 	}
-	m.audit(ctx, &Event{Type: typ, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, IP: actor.IP}, nil)
+	m.audit(ctx, &Event{Type: typ, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, IP: actor.IP, Data: actorData(actor)}, nil)
 	return u, nil
 }
 

@@ -38,8 +38,9 @@ func (m *Manager) loadSettings(ctx context.Context) (*Settings, error) {
 
 // UpdateSettings applies a JSON merge patch (RFC 7386) to the settings,
 // validates the whole result and stores it. An invalid document is refused
-// whole, naming each bad field; nothing is stored.
-func (m *Manager) UpdateSettings(ctx context.Context, patch []byte, actor Actor) (*Settings, error) {
+// whole, naming each bad field; nothing is stored. The change is audited
+// naming the actor ctx carries.
+func (m *Manager) UpdateSettings(ctx context.Context, patch []byte) (*Settings, error) {
 	m.settingsMu.Lock()
 	defer m.settingsMu.Unlock()
 	cur, err := m.loadSettings(ctx)
@@ -82,7 +83,8 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte, actor Actor)
 	if m.cfg.OnSettings != nil {
 		m.cfg.OnSettings(next)
 	}
-	m.audit(ctx, &Event{Type: EventSettingsChanged, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, Data: jsonObject("patch", json.RawMessage(patch))}, nil)
+	actor := ActorFrom(ctx)
+	m.audit(ctx, &Event{Type: EventSettingsChanged, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, Data: actorData(actor, "patch", json.RawMessage(patch))}, nil)
 	m.publish(ctx, Message{Kind: MsgSettingsChanged})
 	return next, nil
 }

@@ -1,63 +1,27 @@
 package httpapi
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/netip"
-	"strconv"
-	"strings"
-	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-type adminKey struct{}
-
-// adminFrom returns the admin token of an admin request.
-func adminFrom(ctx context.Context) *sm.AdminToken {
-	t, _ := ctx.Value(adminKey{}).(*sm.AdminToken)
-	return t
-}
-
-// admin authorises a request with an admin API token of the needed scope:
-// no or unknown token 401, too weak a scope 403. A user's access token is
-// never an admin token.
+// admin authorises a request with an admin API token of the needed scope
+// (no or unknown token 401, too weak a scope 403) and puts the token in the
+// request's context as the actor the core audits.
 func (s *server) admin(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := sm.BearerToken(r)
-		if !strings.HasPrefix(tok, sm.AdminTokenPrefix) || len(tok) > 200 {
-			sm.WriteError(w, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "An admin API token is required", Reason: "admin_token_required"})
-			return
-		}
-		t, err := s.Store.AdminTokenByHash(r.Context(), s.Secrets.LookupHash(tok))
-		if sm.IsNotFound(err) {
-			sm.WriteError(w, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "Invalid admin API token", Reason: "invalid_token"})
-			return
-		} else if err != nil {
+		t, err := s.Core.Tokens.CheckAdminToken(r.Context(), sm.BearerToken(r), scope)
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if !sm.ScopeAllows(t.Scope, scope) {
-			sm.WriteError(w, &sm.Error{Code: sm.EFORBIDDEN, Message: "This token's scope does not allow this action", Reason: "scope_" + scope + "_required"})
-			return
-		}
-		now := s.now()
-		if now.Sub(t.LastUsedAt) > time.Minute {
-			_ = s.Store.TouchAdminToken(r.Context(), t.ID, now)
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, t)))
+		actor := sm.Actor{Type: sm.ActorAdmin, ID: "token:" + t.Name, TokenID: t.ID, IP: ClientIP(r, s.TrustedProxies).String()}
+		next.ServeHTTP(w, r.WithContext(sm.WithActor(r.Context(), actor)))
 	})
-}
-
-func (s *server) adminActor(r *http.Request) sm.Actor {
-	a := sm.Actor{Type: sm.ActorAdmin, IP: ClientIP(r, s.TrustedProxies).String()}
-	if t := adminFrom(r.Context()); t != nil {
-		a.ID = "token:" + t.Name
-	}
-	return a
 }
 
 // page is a list answer with its cursor.
@@ -80,17 +44,17 @@ func listHandler[T any](s *server, list func(r *http.Request) ([]T, string, erro
 
 // listSessions lists sessions by the query's filters, for userID when set.
 func (s *server) listSessions(r *http.Request, userID string) ([]*sm.Session, string, error) {
-	f, err := ParseSessionFilter(r.URL.Query())
+	f, err := sm.ParseSessionQuery(r.URL.Query())
 	if err != nil {
 		return nil, "", err
 	}
 	if userID != "" {
-		if _, err := s.Store.UserByID(r.Context(), userID); err != nil {
+		if _, err := s.Core.Users.User(r.Context(), userID); err != nil {
 			return nil, "", err
 		}
 		f.UserID = userID
 	}
-	p, err := s.Store.ListSessions(r.Context(), f)
+	p, err := s.Core.Sessions.ListSessions(r.Context(), f)
 	return p.Sessions, p.NextCursor, err
 }
 
@@ -119,101 +83,50 @@ func (s *server) dataHandler(fn func(r *http.Request) (any, error)) http.Handler
 
 func (s *server) handleAdminGetSession() http.Handler {
 	return s.dataHandler(func(r *http.Request) (any, error) {
-		return s.Store.SessionByID(r.Context(), r.PathValue("id"))
+		return s.Core.Sessions.Session(r.Context(), r.PathValue("id"))
 	})
 }
 
 func (s *server) handleAdminTerminate() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if err := s.Manager.EndSession(r.Context(), id, sm.EndManual, s.adminActor(r)); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		ss, err := s.Store.SessionByID(r.Context(), id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]any{"data": ss})
+	return s.dataHandler(func(r *http.Request) (any, error) {
+		return s.Core.Sessions.TerminateSession(r.Context(), r.PathValue("id"))
 	})
 }
 
 func (s *server) handleAdminDeleteSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		// End first so every instance drops it, then delete the record.
-		if err := s.Manager.EndSession(r.Context(), id, sm.EndManual, s.adminActor(r)); err != nil {
+		if err := s.Core.Sessions.DeleteSession(r.Context(), r.PathValue("id")); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if err := s.Store.DeleteSession(r.Context(), id); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.auditAdmin(r, "session.delete", "", id)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
 func (s *server) handleAdminClean() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := s.Store.PurgeEnded(r.Context(), s.now().Add(time.Microsecond))
+		n, err := s.Core.Sessions.CleanEndedSessions(r.Context())
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.auditAdmin(r, "sessions.clean", "", "")
 		encode(w, http.StatusOK, map[string]any{"deleted": n})
 	})
 }
 
-func (s *server) auditAdmin(r *http.Request, action, userID, sessionID string) {
-	s.auditAdminData(r, action, userID, sessionID, nil)
-}
-
-// auditAdminData records an admin action (who: the token, from which IP,
-// what: action plus non-personal details) in the audit log; a failure is
-// logged, as the action is already done.
-func (s *server) auditAdminData(r *http.Request, action, userID, sessionID string, details map[string]any) {
-	a := s.adminActor(r)
-	data := map[string]any{"action": action}
-	for k, v := range details {
-		data[k] = v
-	}
-	if t := adminFrom(r.Context()); t != nil {
-		data["tokenId"] = t.ID
-	}
-	raw, _ := json.Marshal(data)
-	e := &sm.Event{Type: sm.EventAdminAction, ActorType: a.Type, ActorID: a.ID, IP: a.IP, UserID: userID, SessionID: sessionID, Data: raw}
-	if err := s.Manager.Record(r.Context(), e); err != nil {
-		s.log.Error("admin action not recorded in the audit log", "action", action, "err", err)
-	}
-}
-
 func (s *server) handleAdminListUsers() http.Handler {
 	return listHandler(s, func(r *http.Request) ([]*sm.User, string, error) {
-		q := r.URL.Query()
-		f := sm.UserFilter{Search: q.Get("q"), Cursor: q.Get("cursor")}
-		bad := map[string]string{}
-		f.Limit = parseLimit(q.Get("limit"), bad)
-		if b := q.Get("blocked"); b != "" {
-			v, err := strconv.ParseBool(b)
-			if err != nil {
-				bad["blocked"] = "must be true or false"
-			}
-			f.Blocked = &v
+		f, err := sm.ParseUserQuery(r.URL.Query())
+		if err != nil {
+			return nil, "", err
 		}
-		if len(bad) > 0 {
-			return nil, "", sm.InvalidFields(bad)
-		}
-		return s.Store.ListUsers(r.Context(), f)
+		return s.Core.Users.ListUsers(r.Context(), f)
 	})
 }
 
 func (s *server) handleAdminGetUser() http.Handler {
 	return s.dataHandler(func(r *http.Request) (any, error) {
-		return s.Store.UserByID(r.Context(), r.PathValue("id"))
+		return s.Core.Users.User(r.Context(), r.PathValue("id"))
 	})
 }
 
@@ -223,36 +136,30 @@ func (s *server) handleAdminUserSessions() http.Handler {
 
 func (s *server) handleAdminTerminateAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if _, err := s.Store.UserByID(r.Context(), id); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		n, err := s.Manager.EndUserSessions(r.Context(), id, sm.EndManual, s.adminActor(r), "")
+		n, err := s.Core.Users.TerminateUserSessions(r.Context(), r.PathValue("id"))
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.auditAdminData(r, "user.terminate_all", id, "", map[string]any{"ended": n})
 		encode(w, http.StatusOK, map[string]any{"ended": n})
 	})
 }
 
 func (s *server) handleAdminBlock(blocked bool) http.Handler {
 	return s.dataHandler(func(r *http.Request) (any, error) {
-		return s.Manager.SetBlocked(r.Context(), r.PathValue("id"), blocked, s.adminActor(r))
+		return s.Core.Users.SetBlocked(r.Context(), r.PathValue("id"), blocked)
 	})
 }
 
 func (s *server) handleAdminStats() http.Handler {
 	return s.dataHandler(func(r *http.Request) (any, error) {
-		return s.Store.Stats(r.Context(), s.now())
+		return s.Core.Stats.Stats(r.Context())
 	})
 }
 
 func (s *server) handleAdminGetSettings() http.Handler {
 	return s.dataHandler(func(r *http.Request) (any, error) {
-		return s.Manager.Settings(r.Context())
+		return s.Core.Settings.Settings(r.Context())
 	})
 }
 
@@ -263,7 +170,7 @@ func (s *server) handleAdminPutSettings() http.Handler {
 			s.fail(w, r, decodeError(err))
 			return
 		}
-		st, err := s.Manager.UpdateSettings(r.Context(), body, s.adminActor(r))
+		st, err := s.Core.Settings.UpdateSettings(r.Context(), body)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -274,11 +181,11 @@ func (s *server) handleAdminPutSettings() http.Handler {
 
 func (s *server) handleAdminAudit() http.Handler {
 	return listHandler(s, func(r *http.Request) ([]*sm.Event, string, error) {
-		f, err := ParseEventFilter(r.URL.Query())
+		f, err := sm.ParseEventQuery(r.URL.Query())
 		if err != nil {
 			return nil, "", err
 		}
-		return s.Store.ListEvents(r.Context(), f)
+		return s.Core.Audit.ListEvents(r.Context(), f)
 	})
 }
 
@@ -294,7 +201,7 @@ func (s *server) handleAdminAuditVerify() http.Handler {
 			return
 		}
 		defer s.verifying.Store(false)
-		rep, err := s.Manager.VerifyAudit(r.Context())
+		rep, err := s.Core.Audit.VerifyAudit(r.Context())
 		out := map[string]any{"ok": err == nil, "events": rep.Events, "checkpoints": rep.Checkpoints}
 		if rep.SignedSince > 0 {
 			out["signedSince"] = rep.SignedSince
@@ -345,7 +252,7 @@ func (s *server) handleAdminGeo() http.Handler {
 			return
 		}
 		ip = ip.Unmap()
-		out := geoLookup{IP: ip.String(), Public: isPublic(ip), Missing: nonNil(s.Manager.GeoStatus().Missing())}
+		out := geoLookup{IP: ip.String(), Public: isPublic(ip), Missing: nonNil(s.Core.Status.GeoStatus().Missing())}
 		if s.Geo != nil {
 			res, err := s.Geo.Lookup(r.Context(), ip)
 			if err != nil {
@@ -371,8 +278,8 @@ type geoStatus struct {
 
 func (s *server) handleAdminGeoStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := s.Manager.GeoStatus()
+		st := s.Core.Status.GeoStatus()
 		st.Sources = nonNil(st.Sources)
-		encode(w, http.StatusOK, map[string]any{"data": geoStatus{GeoStatus: st, Warnings: nonNil(s.Manager.ConfigWarnings(r.Context()))}})
+		encode(w, http.StatusOK, map[string]any{"data": geoStatus{GeoStatus: st, Warnings: nonNil(s.Core.Status.ConfigWarnings(r.Context()))}})
 	})
 }

@@ -14,7 +14,7 @@ func (s *server) handleListAdminSessions() http.Handler {
 		if len(adminID) > 64 {
 			return nil, sm.InvalidFields(map[string]string{"adminId": "is not an admin id"})
 		}
-		list, err := s.Manager.ListAdminSessions(r.Context(), adminID)
+		list, err := s.Core.AdminSessions.ListAdminSessions(r.Context(), adminID)
 		if list == nil {
 			list = []*sm.AdminSession{}
 		}
@@ -26,7 +26,7 @@ func (s *server) handleListAdminSessions() http.Handler {
 // Manager records it in the audit log); 404 when unknown or already ended.
 func (s *server) handleEndAdminSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Manager.EndAdminSession(r.Context(), r.PathValue("id"), sm.EndManual, s.adminActor(r)); err != nil {
+		if err := s.Core.AdminSessions.EndAdminSession(r.Context(), r.PathValue("id"), sm.EndManual); err != nil {
 			s.fail(w, r, err)
 			return
 		}

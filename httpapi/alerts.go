@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -22,19 +21,19 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 	mux.Handle("POST /api/admin/alerts/rules", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule, err := readRule(w, r)
 		if err == nil {
-			rule, err = a.Create(s.actorContext(r), rule)
+			rule, err = a.Create(r.Context(), rule)
 		}
 		reply(w, http.StatusCreated, rule, err)
 	})))
 	mux.Handle("PUT /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule, err := readRule(w, r)
 		if err == nil {
-			rule, err = a.Update(s.actorContext(r), r.PathValue("id"), rule)
+			rule, err = a.Update(r.Context(), r.PathValue("id"), rule)
 		}
 		reply(w, http.StatusOK, rule, err)
 	})))
 	mux.Handle("DELETE /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Delete(s.actorContext(r), r.PathValue("id")); err != nil {
+		if err := a.Delete(r.Context(), r.PathValue("id")); err != nil {
 			sm.WriteError(w, err)
 			return
 		}
@@ -49,22 +48,15 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 			if json.Unmarshal(body, &req) != nil || req.Channel == nil {
 				err = sm.InvalidFields(map[string]string{"channel": "is required: {\"channel\": {\"type\": ..., ...}}"})
 			} else {
-				err = a.TestChannel(s.actorContext(r), *req.Channel)
+				err = a.TestChannel(r.Context(), *req.Channel)
 			}
 		}
 		reply(w, http.StatusOK, map[string]any{"sent": err == nil}, err)
 	})))
 	mux.Handle("GET /api/admin/alerts/deliveries", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		bad := map[string]string{}
-		f := sm.DeliveryFilter{Status: q.Get("status"), Cursor: q.Get("cursor"), Limit: parseLimit(q.Get("limit"), bad)}
-		switch f.Status {
-		case "", sm.DeliveryPending, sm.DeliveryDelivered, sm.DeliveryDead, sm.DeliveryDropped:
-		default:
-			bad["status"] = "must be pending, delivered, dead or dropped"
-		}
-		if len(bad) > 0 {
-			sm.WriteError(w, sm.InvalidFields(bad))
+		f, err := sm.ParseDeliveryQuery(r.URL.Query())
+		if err != nil {
+			sm.WriteError(w, err)
 			return
 		}
 		ds, next, err := a.ListDeliveries(r.Context(), f)
@@ -76,7 +68,7 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 			sm.WriteError(w, sm.InvalidFields(map[string]string{"id": "must be a delivery id (a positive whole number)"}))
 			return
 		}
-		err = a.RetryDelivery(s.actorContext(r), id)
+		err = a.RetryDelivery(r.Context(), id)
 		reply(w, http.StatusOK, map[string]any{"retried": id}, err)
 	})))
 }
@@ -89,15 +81,6 @@ func readRule(w http.ResponseWriter, r *http.Request) (sm.AlertRule, error) {
 		return sm.AlertRule{}, err
 	}
 	return sm.DecodeAlertRule(body, "body")
-}
-
-// actorContext is the request's context naming the admin token as the
-// actor the core audits, unless the context names one already.
-func (s *server) actorContext(r *http.Request) context.Context {
-	if sm.ActorFrom(r.Context()).Type != sm.ActorSystem {
-		return r.Context()
-	}
-	return sm.WithActor(r.Context(), s.adminActor(r))
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

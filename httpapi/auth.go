@@ -248,7 +248,7 @@ func (s *server) handleChangePassword() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		u, err := s.Store.UserByID(r.Context(), p.UserID)
+		u, err := s.Manager.User(r.Context(), p.UserID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -260,7 +260,7 @@ func (s *server) handleChangePassword() http.Handler {
 func (s *server) handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := sm.PrincipalFrom(r.Context())
-		u, err := s.Store.UserByID(r.Context(), p.UserID)
+		u, err := s.Manager.User(r.Context(), p.UserID)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -40,7 +40,7 @@ func newFuzzFixture(f *testing.F) *fuzzFixture {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := NewServer(Deps{Manager: m, Store: st, Secrets: sec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	h := NewServer(Deps{Manager: m, Core: m.AdminCore(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RefreshCookie: "msm_refresh", VerifyEmailHeader: true})
 	return &fuzzFixture{h: h, jwt: res.AccessToken, refresh: res.RefreshToken, admin: admin}
 }

@@ -51,14 +51,14 @@ func (s *server) handleExportSessions() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		f, err := ParseSessionFilter(q)
+		f, err := sm.ParseSessionQuery(q)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		f.Limit = exportPage
 		next := func(ctx context.Context) ([]*sm.Session, bool, error) {
-			p, err := s.Store.ListSessions(ctx, f)
+			p, err := s.Core.Sessions.ListSessions(ctx, f)
 			if err != nil {
 				return nil, false, err
 			}
@@ -67,7 +67,7 @@ func (s *server) handleExportSessions() http.Handler {
 		}
 		out := newExportWriter(format, sessionColumns, sessionCells)
 		if n, ok := streamExport(s, w, r, exportFilename("sessions", format, s.now()), out, next); ok {
-			s.auditAdminData(r, "export.sessions", "", "", map[string]any{"format": format, "rows": n})
+			s.Core.Audit.RecordExport(r.Context(), sm.Export{What: sm.ExportSessions, Format: format, Rows: n})
 		}
 	})
 }
@@ -79,14 +79,14 @@ func (s *server) handleExportAudit() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		f, err := ParseEventFilter(q)
+		f, err := sm.ParseEventQuery(q)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		f.Limit = exportPage
 		next := func(ctx context.Context) ([]*sm.Event, bool, error) {
-			events, cursor, err := s.Store.ListEvents(ctx, f)
+			events, cursor, err := s.Core.Audit.ListEvents(ctx, f)
 			if err != nil {
 				return nil, false, err
 			}
@@ -95,7 +95,7 @@ func (s *server) handleExportAudit() http.Handler {
 		}
 		out := newExportWriter(format, eventColumns, eventCells)
 		if n, ok := streamExport(s, w, r, exportFilename("audit", format, s.now()), out, next); ok {
-			s.auditAdminData(r, "export.audit", "", "", map[string]any{"format": format, "rows": n})
+			s.Core.Audit.RecordExport(r.Context(), sm.Export{What: sm.ExportAudit, Format: format, Rows: n})
 		}
 	})
 }

@@ -15,7 +15,7 @@ import (
 func (s *server) handleUserExport() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		u, err := s.Store.UserByID(ctx, r.PathValue("id"))
+		u, err := s.Core.Users.User(ctx, r.PathValue("id"))
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -61,7 +61,7 @@ func (s *server) handleUserExport() http.Handler {
 		write([]byte(`{"data":{"user":`), userJSON, []byte(`,"sessions":[`))
 		sf := sm.SessionFilter{UserID: u.ID, Limit: exportPage}
 		for {
-			p, err := s.Store.ListSessions(ctx, sf)
+			p, err := s.Core.Sessions.ListSessions(ctx, sf)
 			if err != nil {
 				abort(err)
 			}
@@ -77,7 +77,7 @@ func (s *server) handleUserExport() http.Handler {
 		write([]byte(`],"events":[`))
 		ef := sm.EventFilter{UserID: u.ID, Limit: exportPage}
 		for {
-			events, cursor, err := s.Store.ListEvents(ctx, ef)
+			events, cursor, err := s.Core.Audit.ListEvents(ctx, ef)
 			if err != nil {
 				abort(err)
 			}
@@ -91,38 +91,18 @@ func (s *server) handleUserExport() http.Handler {
 		}
 		write([]byte("]}}\n"))
 		flush()
-		s.auditAdmin(r, "user.export", u.ID, "")
+		s.Core.Audit.RecordExport(ctx, sm.Export{What: sm.ExportUser, UserID: u.ID})
 	})
 }
 
-// handleEraseUser answers a GDPR erasure request: the user's sessions end
-// (reason erased) on every instance, then the store clears the user's
-// personal data (email, username, IPs, user agents, locations, the personal
-// fields of the user's events and of the events without a user id that
-// name its email or username, magic links; the audit chain still verifies
-// through the kept digests), and a user.erased event without personal data
-// records it.
+// handleEraseUser answers a GDPR erasure request: the core ends the user's
+// sessions on every instance, erases their personal data and records it
+// (sm.UserAdmin.EraseUser).
 func (s *server) handleEraseUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
 		id := r.PathValue("id")
-		if _, err := s.Store.UserByID(ctx, id); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		actor := s.adminActor(r)
-		ended, err := s.Manager.EndUserSessions(ctx, id, sm.EndErased, actor, "")
+		ended, err := s.Core.Users.EraseUser(r.Context(), id)
 		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if err := s.Store.EraseUser(ctx, id, s.now()); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		data, _ := json.Marshal(map[string]any{"sessionsEnded": ended})
-		e := &sm.Event{Type: sm.EventUserErased, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, UserID: id, Data: data}
-		if err := s.Manager.Record(ctx, e); err != nil {
 			s.fail(w, r, err)
 			return
 		}

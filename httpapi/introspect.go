@@ -67,7 +67,7 @@ func (s *server) handleIntrospect() http.Handler {
 		out := introspection{Active: true, Subject: p.UserID, SessionID: p.SessionID,
 			ExpiresAt: p.Claims.ExpiresAt.Unix(), IssuedAt: p.Claims.IssuedAt.Unix(),
 			Issuer: s.Issuer, Audience: s.Audience, TokenType: "access_token"}
-		if u, err := s.Store.UserByID(r.Context(), p.UserID); err == nil {
+		if u, err := s.Manager.User(r.Context(), p.UserID); err == nil {
 			out.Username, out.Email = u.Username, u.Email
 		}
 		encode(w, http.StatusOK, out)

@@ -42,7 +42,7 @@ func (s *server) licenseRoutes(mux *http.ServeMux) {
 			s.fail(w, r, err)
 			return
 		}
-		s.auditAdmin(r, "license.set", "", "")
+		s.Core.Audit.RecordAdminAction(r.Context(), "license.set", nil)
 		encode(w, http.StatusOK, map[string]any{"data": info})
 	})))
 }

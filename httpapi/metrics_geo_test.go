@@ -29,8 +29,8 @@ func TestMetricsGeoSources(t *testing.T) {
 		{Name: "builtin-country", Provides: []string{sm.GeoCountry}, Origin: "builtin", Records: 1234, DataDate: built, Enabled: true},
 		{Name: "tor-exits", Provides: []string{sm.GeoTor}, Origin: "https://example.invalid/tor", LastError: "HTTP 503", Enabled: true},
 	}, true)}
-	m, st, sec := newTestManager(t, geo)
-	h := NewServer(Deps{Manager: m, Store: st, Secrets: sec, Metrics: NewMetrics(nil, nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m, _, _ := newTestManager(t, geo)
+	h := NewServer(Deps{Manager: m, Core: m.AdminCore(), Metrics: NewMetrics(nil, nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
@@ -69,8 +69,8 @@ func TestMetricsGeoSameNamedFiles(t *testing.T) {
 			{Name: "vpn-list.txt", Origin: "/b/list.txt", Records: 5, Enabled: true},
 		}}, []string{`msm_geo_source_records{source="vpn-list.txt"} 3`}},
 	} {
-		m, st, sec := newTestManager(t, reportingGeo{c.st})
-		h := NewServer(Deps{Manager: m, Store: st, Secrets: sec, Metrics: NewMetrics(nil, nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		m, _, _ := newTestManager(t, reportingGeo{c.st})
+		h := NewServer(Deps{Manager: m, Core: m.AdminCore(), Metrics: NewMetrics(nil, nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		if rec.Code != 200 {

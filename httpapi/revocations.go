@@ -103,7 +103,7 @@ func (s *server) handleRevocations() http.Handler {
 				attempt++
 			case <-heartbeat.C:
 				// A revoked service token loses the feed within a heartbeat.
-				if _, err := s.Store.AdminTokenByHash(ctx, s.Secrets.LookupHash(sm.BearerToken(r))); sm.IsNotFound(err) {
+				if _, err := s.Core.Tokens.CheckAdminToken(ctx, sm.BearerToken(r), sm.ScopeService); sm.ErrorCode(err) == sm.EUNAUTHORIZED {
 					return
 				}
 				if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
@@ -160,7 +160,7 @@ type revocationFeed struct {
 func (f *revocationFeed) catchUp(ctx context.Context) (int, error) {
 	written := 0
 	for {
-		evs, _, err := f.s.Store.ListEvents(ctx, sm.EventFilter{
+		evs, _, err := f.s.Core.Audit.ListEvents(ctx, sm.EventFilter{
 			Types: []string{sm.EventSessionEnded, sm.EventRefreshReuse}, AfterSeq: f.after, From: f.since, Limit: revocationPage})
 		if err != nil {
 			return written, err

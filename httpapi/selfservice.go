@@ -19,7 +19,7 @@ func (s *server) handleMySessions() http.Handler {
 		if r.URL.Query().Get("all") == "true" {
 			f.Status = nil
 		}
-		page, err := s.Store.ListSessions(r.Context(), f)
+		page, err := s.Manager.ListSessions(r.Context(), f)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -36,7 +36,7 @@ func (s *server) handleEndMySession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := sm.PrincipalFrom(r.Context())
 		id := r.PathValue("id")
-		target, err := s.Store.SessionByID(r.Context(), id)
+		target, err := s.Manager.Session(r.Context(), id)
 		// Another user's session is "not found": never confirm it exists.
 		if sm.IsNotFound(err) || (err == nil && target.UserID != p.UserID) {
 			s.fail(w, r, sm.Errorf(sm.ENOTFOUND, "session not found"))

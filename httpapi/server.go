@@ -16,9 +16,13 @@ import (
 
 // Deps are what the server needs; cmd/sessionmanager wires them.
 type Deps struct {
+	// Manager answers the end users' auth API (login, refresh, logout,
+	// self-service sessions, magic links, forward auth): the hot path.
 	Manager *sm.Manager
-	Store   sm.FullStore
-	Secrets sm.Secrets
+	// Core is every admin use case the admin API calls (sm.AdminCore:
+	// small interfaces, usually all the Manager). The admin handlers call
+	// nothing else: no store, no auditing of their own.
+	Core sm.AdminCore
 	// JWKS serves /.well-known/jwks.json.
 	JWKS http.Handler
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.

@@ -30,8 +30,8 @@ func (s *server) accountData(r *http.Request) (accountData, error) {
 	if as := sessionFrom(r.Context()); as != nil {
 		d.Current = as.ID
 	}
-	list, err := s.d.Manager.ListAdminSessions(r.Context(), adminFrom(r.Context()).ID)
-	parser := s.d.Manager.Config().UserAgents
+	list, err := s.d.Core.AdminSessions.ListAdminSessions(r.Context(), adminFrom(r.Context()).ID)
+	parser := s.d.UserAgents
 	for _, as := range list {
 		row := adminSessionRow{AdminSession: as, Device: "unknown browser"}
 		if parser != nil {
@@ -59,7 +59,7 @@ func (s *server) handleEndAdminSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	admin := adminFrom(r.Context())
 	own := false
-	if list, err := s.d.Manager.ListAdminSessions(r.Context(), admin.ID); err == nil {
+	if list, err := s.d.Core.AdminSessions.ListAdminSessions(r.Context(), admin.ID); err == nil {
 		for _, as := range list {
 			own = own || as.ID == id
 		}
@@ -71,7 +71,7 @@ func (s *server) handleEndAdminSession(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Session not found", "That sign-in has already ended or is not yours.")
 		return
 	}
-	if err := s.d.Manager.EndAdminSession(r.Context(), id, sm.EndManual, s.actor(r)); err != nil && !sm.IsNotFound(err) {
+	if err := s.d.Core.AdminSessions.EndAdminSession(r.Context(), id, sm.EndManual); err != nil && !sm.IsNotFound(err) {
 		s.serverError(w, r, err)
 		return
 	}
@@ -106,7 +106,7 @@ func (s *server) handleAdminPassword(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "The password is too long.", map[string]string{"password": "is too long"})
 		return
 	}
-	_, err := s.d.Manager.ChangeAdminPassword(r.Context(), adminFrom(r.Context()).ID, current, next, cur.ID, s.actor(r))
+	_, err := s.d.Core.AdminSessions.ChangeAdminPassword(r.Context(), adminFrom(r.Context()).ID, current, next, cur.ID)
 	if err != nil {
 		var fe *sm.Error
 		switch code := sm.ErrorCode(err); {

@@ -205,7 +205,7 @@ func TestEventStreamClosesWhenSignInEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.manager.EndAdminSession(ctx, as.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin}); err != nil {
+	if err := e.manager.EndAdminSession(sm.WithActor(ctx, sm.Actor{Type: sm.ActorAdmin}), as.ID, sm.EndManual); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -6,7 +6,7 @@ import (
 )
 
 func (s *server) handleAnalytics(w http.ResponseWriter, r *http.Request) {
-	st, err := s.d.Store.Stats(r.Context(), s.now())
+	st, err := s.d.Core.Stats.Stats(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -67,9 +67,9 @@ func (s *server) readSession(r *http.Request) (*adminSession, error) {
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	check := s.d.Manager.CheckAdminSession
+	check := s.d.Core.SignIn.CheckAdminSession
 	if background(r) {
-		check = s.d.Manager.PeekAdminSession
+		check = s.d.Core.SignIn.PeekAdminSession
 	}
 	as, err := check(r.Context(), c.Value)
 	if sm.ErrorCode(err) == sm.EUNAUTHORIZED {
@@ -91,7 +91,7 @@ func background(r *http.Request) bool {
 // startSession records a new dashboard session and sets its cookie, which
 // holds only the session's random token.
 func (s *server) startSession(w http.ResponseWriter, r *http.Request, adminID string) error {
-	token, as, err := s.d.Manager.StartAdminSession(r.Context(), adminID, sm.ClientInfo{IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	token, as, err := s.d.Core.SignIn.StartAdminSession(r.Context(), adminID, sm.ClientInfo{IP: s.clientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 		}
 		var admin *sm.Admin
 		if as != nil {
-			a, err := s.d.Store.AdminByID(r.Context(), as.AdminID)
+			a, err := s.d.Core.SignIn.Admin(r.Context(), as.AdminID)
 			if err != nil && !sm.IsNotFound(err) {
 				s.serverError(w, r, err)
 				return
@@ -135,7 +135,10 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 			return
 		}
-		ctx := context.WithValue(r.Context(), adminKey, admin)
+		// The admin acts from here on: the core audits their actions
+		// naming them (id and email).
+		ctx := sm.WithActor(r.Context(), s.actor(r, admin))
+		ctx = context.WithValue(ctx, adminKey, admin)
 		ctx = context.WithValue(ctx, sessKey, as)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -205,7 +205,7 @@ func seedDemo(t *testing.T, e *testEnv) map[string]*sm.LoginResult {
 	// An ended session and a blocked user.
 	_ = e.manager.EndSession(context.Background(), res["alice"].Session.ID, sm.EndLogout, sm.Actor{Type: sm.ActorUser, ID: res["alice"].User.ID})
 	res["alice2"] = e.login("alice@example.com", "203.0.113.10", uaChromeMac)
-	if _, err := e.manager.SetBlocked(context.Background(), e.user("jana@example.com").ID, true, sm.Actor{Type: sm.ActorAdmin, ID: e.admin.ID, IP: "127.0.0.1"}); err != nil {
+	if _, err := e.manager.SetBlocked(sm.WithActor(context.Background(), sm.Actor{Type: sm.ActorAdmin, ID: e.admin.ID, IP: "127.0.0.1"}), e.user("jana@example.com").ID, true); err != nil {
 		t.Fatal(err)
 	}
 	return res

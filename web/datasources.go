@@ -46,7 +46,7 @@ var capabilityLabels = []struct{ key, label, use string }{
 }
 
 func (s *server) dataSourcesData() dataSourcesData {
-	st := s.d.Manager.GeoStatus()
+	st := s.d.Core.Status.GeoStatus()
 	d := dataSourcesData{Feeds: st.Feeds}
 	for _, src := range st.Sources {
 		v := sourceView{GeoSource: src, Refresh: "never", RecordsText: formatCount(int64(src.Records))}

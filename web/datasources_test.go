@@ -101,7 +101,7 @@ func TestDataSourcesPageAndBanner(t *testing.T) {
 	}
 	// An allow list with no country data is a warning again.
 	geo.set(asnSource)
-	if _, err := e.manager.UpdateSettings(context.Background(), []byte(`{"allowedCountries":["DE"]}`), sm.Actor{Type: sm.ActorAdmin}); err != nil {
+	if _, err := e.manager.UpdateSettings(sm.WithActor(context.Background(), sm.Actor{Type: sm.ActorAdmin}), []byte(`{"allowedCountries":["DE"]}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, body = c.get("/admin/data"); !strings.Contains(body, `data-warning="geofence_no_country_data"`) {

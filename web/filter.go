@@ -1,120 +1,136 @@
 package web
 
 import (
+	"errors"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// sessionQuery is the sessions page's query string, parsed and validated:
-// it becomes a SessionFilter and writes itself back into links.
+// The dashboard's lists speak the admin API's query vocabulary, parsed by
+// the core (sm.ParseSessionQuery, sm.ParseUserQuery). The page only adds
+// its defaults (live sessions, last seen first) and writes the query back
+// into its links and form.
+
+// sessionQuery is the sessions page's query as typed: it fills the form
+// and writes links; sm.ParseSessionQuery makes the filter.
 type sessionQuery struct {
-	Status  string // live (default), online, idle, ended, all
-	Country string
-	Device  string
-	Threats []string
-	Below   string // score below, kept as typed
-	Q       string
-	IP      string
-	User    string
-	Sort    string
-	Dir     string // asc or desc
-	Cursor  string
+	Status     string // comma list; "active,inactive" (live) by default
+	Country    string
+	Device     string
+	Threats    []string
+	ScoreBelow string
+	Q          string
+	IP         string
+	User       string
+	Sort       string
+	Order      string // asc or desc
+	Cursor     string
 }
 
-var (
-	statusChoices = []string{"live", "online", "idle", "ended", "all"}
-	deviceChoices = []string{"desktop", "mobile", "tablet", "tv", "bot", "unknown"}
-	threatChoices = []string{"vpn", "proxy", "tor", "datacenter", "threat"}
-	sortChoices   = []string{string(sm.SortCreated), string(sm.SortLastSeen), string(sm.SortScore)}
+// statusChoice is one option of the status filter.
+type statusChoice struct{ Value, Label string }
+
+// Defaults of the sessions page, in the API's names.
+const (
+	liveStatus   = "active,inactive"
+	defaultSort  = string(sm.SortLastSeen)
+	defaultOrder = "desc"
 )
 
-// parseSessionQuery validates the query; bad fields are named in the map.
+var (
+	statusChoices = []statusChoice{{liveStatus, "Live (online + idle)"}, {"active", "Online"}, {"inactive", "Idle"},
+		{"ended", "Ended"}, {"active,inactive,ended", "All"}}
+	deviceChoices = []string{"desktop", "mobile", "tablet", "tv", "bot", "unknown"}
+	threatChoices = []string{"vpn", "proxy", "tor", "datacenter", "threat"}
+	statusOrder   = []sm.Status{sm.StatusActive, sm.StatusInactive, sm.StatusEnded}
+)
+
+// parseSessionQuery applies the page's defaults and parses the query with
+// the core's parser; bad fields are named in the map.
 func parseSessionQuery(v url.Values) (sessionQuery, sm.SessionFilter, map[string]string) {
+	v = cloneValues(v)
+	setDefault(v, "status", liveStatus)
+	setDefault(v, "sort", defaultSort)
+	setDefault(v, "order", defaultOrder)
 	q := sessionQuery{
 		Status: v.Get("status"), Country: strings.ToUpper(strings.TrimSpace(v.Get("country"))), Device: v.Get("device"),
-		Threats: v["threat"], Below: strings.TrimSpace(v.Get("below")), Q: strings.TrimSpace(v.Get("q")),
-		IP: strings.TrimSpace(v.Get("ip")), User: strings.TrimSpace(v.Get("user")),
-		Sort: v.Get("sort"), Dir: v.Get("dir"), Cursor: v.Get("cursor"),
+		ScoreBelow: strings.TrimSpace(v.Get("scoreBelow")), Q: v.Get("q"), IP: strings.TrimSpace(v.Get("ip")),
+		User: v.Get("user"), Sort: v.Get("sort"), Order: strings.ToLower(v.Get("order")), Cursor: v.Get("cursor"),
 	}
-	bad := map[string]string{}
-	f := sm.SessionFilter{Limit: 50, Cursor: q.Cursor, UserID: q.User, Search: q.Q, Desc: true}
-	if q.Status == "" {
-		q.Status = "live"
-	}
-	switch q.Status {
-	case "live":
-		f.Status = []sm.Status{sm.StatusActive, sm.StatusInactive}
-	case "online":
-		f.Status = []sm.Status{sm.StatusActive}
-	case "idle":
-		f.Status = []sm.Status{sm.StatusInactive}
-	case "ended":
-		f.Status = []sm.Status{sm.StatusEnded}
-	case "all":
-	default:
-		bad["status"] = "unknown status"
-	}
-	if q.Country != "" {
-		if !sm.ValidCountry(q.Country) {
-			bad["country"] = "not an ISO country code"
-		}
-		f.Country = q.Country
-	}
-	if q.Device != "" {
-		if !slices.Contains(deviceChoices, q.Device) {
-			bad["device"] = "unknown device type"
-		}
-		f.DeviceType = q.Device
-	}
-	for _, t := range q.Threats {
-		if !f.AnyThreat.SetFlag(t) {
-			bad["threat"] = "unknown threat flag"
+	for _, t := range v["threat"] {
+		for _, p := range strings.Split(t, ",") {
+			if p = strings.TrimSpace(p); p != "" && !slices.Contains(q.Threats, p) {
+				q.Threats = append(q.Threats, p)
+			}
 		}
 	}
-	if q.Below != "" {
-		n, err := strconv.Atoi(q.Below)
-		if err != nil || n < 1 || n > 101 {
-			bad["below"] = "a score from 1 to 100"
-		} else {
-			f.ScoreBelow = &n
+	f, err := sm.ParseSessionQuery(v)
+	if err != nil {
+		return q, f, fieldErrors(err)
+	}
+	// Written back canonically, so the form's options match.
+	var statuses []string
+	for _, st := range statusOrder {
+		if slices.Contains(f.Status, st) {
+			statuses = append(statuses, string(st))
 		}
 	}
-	if len(q.Q) > 200 {
-		bad["q"] = "at most 200 characters"
+	q.Status, q.Sort = strings.Join(statuses, ","), string(f.Sort)
+	return q, f, nil
+}
+
+// fieldErrors is the field errors of a parse error.
+func fieldErrors(err error) map[string]string {
+	var e *sm.Error
+	if errors.As(err, &e) && len(e.Fields) > 0 {
+		return e.Fields
 	}
-	if len(q.User) > 100 {
-		bad["user"] = "not a user id"
+	return map[string]string{"query": sm.ErrorMessage(err)}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v)+3)
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
 	}
-	if q.IP != "" {
-		p, err := sm.ParseIPFilter(q.IP)
-		if err != nil {
-			bad["ip"] = "an address or a CIDR prefix"
+	return out
+}
+
+func setDefault(v url.Values, key, def string) {
+	if v.Get(key) == "" {
+		v.Set(key, def)
+	}
+}
+
+// legacySessionParams are the sessions page's names before the API's
+// vocabulary, and their statuses.
+var legacyStatus = map[string]string{"live": liveStatus, "online": "active", "idle": "inactive", "all": "active,inactive,ended"}
+
+// renameLegacySessionQuery translates a query in the dashboard's old names
+// (below=, dir=, status=live|online|idle|all) into the API's; ok is false
+// when there was nothing to translate.
+func renameLegacySessionQuery(v url.Values) (url.Values, bool) {
+	out, changed := cloneValues(v), false
+	rename := func(from, to string) {
+		if vs, ok := out[from]; ok {
+			if _, has := out[to]; !has {
+				out[to] = vs
+			}
+			delete(out, from)
+			changed = true
 		}
-		f.IPPrefix = p
 	}
-	if q.Sort == "" {
-		q.Sort = string(sm.SortLastSeen)
+	rename("below", "scoreBelow")
+	rename("dir", "order")
+	for i, st := range out["status"] {
+		if n, ok := legacyStatus[st]; ok {
+			out["status"][i], changed = n, true
+		}
 	}
-	if !slices.Contains(sortChoices, q.Sort) {
-		bad["sort"] = "unknown sort"
-	}
-	f.Sort = sm.SessionSort(q.Sort)
-	switch q.Dir {
-	case "", "desc":
-		q.Dir = "desc"
-	case "asc":
-		f.Desc = false
-	default:
-		bad["dir"] = "asc or desc"
-	}
-	if len(q.Cursor) > 512 {
-		bad["cursor"] = "invalid cursor"
-	}
-	return q, f, bad
+	return out, changed
 }
 
 // values writes the query back, without the cursor, dropping defaults.
@@ -125,18 +141,18 @@ func (q sessionQuery) values() url.Values {
 			v.Set(k, val)
 		}
 	}
-	set("status", q.Status, "live")
+	set("status", q.Status, liveStatus)
 	set("country", q.Country, "")
 	set("device", q.Device, "")
 	for _, t := range q.Threats {
 		v.Add("threat", t)
 	}
-	set("below", q.Below, "")
+	set("scoreBelow", q.ScoreBelow, "")
 	set("q", q.Q, "")
 	set("ip", q.IP, "")
 	set("user", q.User, "")
-	set("sort", q.Sort, string(sm.SortLastSeen))
-	set("dir", q.Dir, "desc")
+	set("sort", q.Sort, defaultSort)
+	set("order", q.Order, defaultOrder)
 	return v
 }
 
@@ -155,10 +171,10 @@ func (q sessionQuery) URL(path, cursor string) string {
 // SortURL is the link that sorts by key: descending first, then toggles.
 func (q sessionQuery) SortURL(key string) string {
 	c := q
-	if c.Sort == key && c.Dir == "desc" {
-		c.Dir = "asc"
+	if c.Sort == key && c.Order == "desc" {
+		c.Order = "asc"
 	} else {
-		c.Dir = "desc"
+		c.Order = "desc"
 	}
 	c.Sort = key
 	return c.URL("/admin/sessions", "")
@@ -169,7 +185,7 @@ func (q sessionQuery) SortMark(key string) string {
 	if q.Sort != key {
 		return ""
 	}
-	if q.Dir == "asc" {
+	if q.Order == "asc" {
 		return "↑"
 	}
 	return "↓"
@@ -182,6 +198,6 @@ func (q sessionQuery) HasThreat(t string) bool { return slices.Contains(q.Threat
 func (q sessionQuery) Filtered() bool {
 	v := q.values()
 	v.Del("sort")
-	v.Del("dir")
+	v.Del("order")
 	return len(v) > 0
 }

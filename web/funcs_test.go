@@ -52,23 +52,50 @@ func TestNiceCeil(t *testing.T) {
 }
 
 func TestSessionQueryRoundTrip(t *testing.T) {
-	in := url.Values{"status": {"all"}, "country": {"de"}, "threat": {"vpn", "tor"}, "below": {"50"}, "q": {"alice"}, "sort": {"score"}, "dir": {"asc"}}
+	in := url.Values{"status": {"ended,active,inactive"}, "country": {"de"}, "threat": {"vpn", "tor"}, "scoreBelow": {"50"}, "q": {"alice"}, "sort": {"score"}, "order": {"asc"}}
 	q, f, bad := parseSessionQuery(in)
 	if len(bad) != 0 {
 		t.Fatalf("errors: %v", bad)
 	}
-	if f.Country != "DE" || !f.AnyThreat.VPN || !f.AnyThreat.Tor || *f.ScoreBelow != 50 || f.Desc || f.Status != nil {
+	if f.Country != "DE" || !f.AnyThreat.VPN || !f.AnyThreat.Tor || *f.ScoreBelow != 50 || f.Desc || len(f.Status) != 3 {
 		t.Errorf("filter: %+v", f)
 	}
 	q2, _, _ := parseSessionQuery(q.values())
 	if q2.URL("/x", "") != q.URL("/x", "") {
 		t.Errorf("round trip changed the query: %s vs %s", q2.URL("/x", ""), q.URL("/x", ""))
 	}
-	if got := q.SortURL("score"); got != "/admin/sessions?below=50&country=DE&q=alice&sort=score&status=all&threat=vpn&threat=tor" {
+	if got := q.SortURL("score"); got != "/admin/sessions?country=DE&q=alice&scoreBelow=50&sort=score&status=active%2Cinactive%2Cended&threat=vpn&threat=tor" {
 		t.Errorf("SortURL toggles asc to desc: %s", got)
 	}
 	if _, _, bad := parseSessionQuery(url.Values{"ip": {"10.0.0.0/8"}}); len(bad) != 0 {
 		t.Errorf("CIDR refused: %v", bad)
+	}
+	// The page's defaults: live sessions, last seen first.
+	if q, f, _ := parseSessionQuery(url.Values{}); len(f.Status) != 2 || f.Sort != sm.SortLastSeen || !f.Desc || q.URL("/x", "") != "/x" {
+		t.Errorf("defaults: %+v %s", f, q.URL("/x", ""))
+	}
+}
+
+// TestLegacySessionQuery: the dashboard's old names become the API's.
+func TestLegacySessionQuery(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"below=50&dir=asc&status=live", "order=asc&scoreBelow=50&status=active%2Cinactive"},
+		{"status=online", "status=active"},
+		{"status=idle&country=DE", "country=DE&status=inactive"},
+		{"status=all", "status=active%2Cinactive%2Cended"},
+	}
+	for _, tt := range tests {
+		in, _ := url.ParseQuery(tt.in)
+		out, ok := renameLegacySessionQuery(in)
+		if !ok || out.Encode() != tt.want {
+			t.Errorf("%s: %s (%v), want %s", tt.in, out.Encode(), ok, tt.want)
+		}
+	}
+	for _, cur := range []string{"", "status=ended&scoreBelow=3&order=asc", "status=active,inactive"} {
+		in, _ := url.ParseQuery(cur)
+		if _, ok := renameLegacySessionQuery(in); ok {
+			t.Errorf("%q is already in the API's names", cur)
+		}
 	}
 }
 

@@ -258,13 +258,16 @@ func TestSessionFilters(t *testing.T) {
 		{"q=comcast", 200, nil, nil},
 		{"q=bob", 200, []string{"bob@example.com"}, []string{"alice@example.com"}},
 		{"status=ended", 200, []string{"No session matches"}, []string{"alice@example.com"}},
-		{"sort=score&dir=asc", 200, []string{"alice@example.com"}, nil},
-		{"country=XX", 400, []string{"not an ISO country code"}, nil},
-		{"status=zombie", 400, []string{"unknown status"}, nil},
-		{"below=abc", 400, []string{"a score from 1 to 100"}, nil},
-		{"threat=aliens", 400, []string{"unknown threat flag"}, nil},
-		{"sort=email", 400, []string{"unknown sort"}, nil},
-		{"ip=not-an-ip", 400, []string{"an address or a CIDR prefix"}, nil},
+		{"sort=score&order=asc", 200, []string{"alice@example.com"}, nil},
+		{"status=active,inactive,ended&threat=vpn,tor", 200, []string{"carol@example.com"}, []string{"alice@example.com"}},
+		{"scoreBelow=0", 200, []string{"No session matches"}, []string{"alice@example.com"}},
+		{"country=XX", 400, []string{"must be an ISO 3166-1 alpha-2 country code"}, nil},
+		{"status=zombie", 400, []string{"must be active, inactive or ended"}, nil},
+		{"scoreBelow=abc", 400, []string{"must be a whole number from 0 to 101"}, nil},
+		{"threat=aliens", 400, []string{"must be vpn, proxy, tor, datacenter or threat"}, nil},
+		{"sort=email", 400, []string{"must be created_at, last_seen or score"}, nil},
+		{"order=sideways", 400, []string{"must be asc or desc"}, nil},
+		{"ip=not-an-ip", 400, []string{"must be an IP address or a CIDR prefix"}, nil},
 		{"cursor=garbage", 400, []string{"no longer valid"}, nil},
 	}
 	for _, tt := range tests {
@@ -285,6 +288,42 @@ func TestSessionFilters(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOldDashboardLinksRedirect: a shared link in the dashboard's old query
+// names (below=, dir=, status=live, blocked=yes) is redirected once to the
+// same list in the API's names, which the page then answers.
+func TestOldDashboardLinksRedirect(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	c := e.client()
+	c.signIn()
+	for old, want := range map[string]string{
+		"/admin/sessions?below=101&dir=asc&status=live": "/admin/sessions?order=asc&scoreBelow=101&status=active%2Cinactive",
+		"/admin/sessions/table?status=all&country=DE":   "/admin/sessions/table?country=DE&status=active%2Cinactive%2Cended",
+		"/admin/users?blocked=no&q=alice":               "/admin/users?blocked=false&q=alice",
+	} {
+		resp, _ := c.get(old)
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+			t.Errorf("%s: %d %q, want 301 to %s", old, resp.StatusCode, resp.Header.Get("Location"), want)
+			continue
+		}
+		if resp, body := c.get(want); resp.StatusCode != http.StatusOK || !strings.Contains(body, "alice@example.com") {
+			t.Errorf("%s: %d, or alice missing", want, resp.StatusCode)
+		}
+	}
+	// The page writes the API's names into its own form and links.
+	_, body := c.get("/admin/sessions?scoreBelow=101&order=asc")
+	for _, name := range []string{`name="scoreBelow"`, `name="order"`, `value="active,inactive"`} {
+		if !strings.Contains(body, name) {
+			t.Errorf("sessions page lacks %s", name)
+		}
+	}
+	for _, old := range []string{`name="below"`, `name="dir"`, `value="live"`} {
+		if strings.Contains(body, old) {
+			t.Errorf("sessions page still has %s", old)
+		}
 	}
 }
 

@@ -19,12 +19,12 @@ const mapSessions = 500
 
 func (s *server) handleHome(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	st, err := s.d.Store.Stats(ctx, s.now())
+	st, err := s.d.Core.Stats.Stats(ctx)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	page, err := s.d.Store.ListSessions(ctx, sm.SessionFilter{Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Sort: sm.SortLastSeen, Desc: true, Limit: mapSessions})
+	page, err := s.d.Core.Sessions.ListSessions(ctx, sm.SessionFilter{Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Sort: sm.SortLastSeen, Desc: true, Limit: mapSessions})
 	if err != nil {
 		s.serverError(w, r, err)
 		return

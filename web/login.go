@@ -60,7 +60,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ip := addr.String()
 	// Reserved before the password is checked, in the counter every
 	// instance shares: a parallel burst cannot all slip under the limit.
-	try, err := s.d.Manager.ReserveAdminSignIn(r.Context(), email, addr)
+	try, err := s.d.Core.SignIn.ReserveAdminSignIn(r.Context(), email, addr)
 	if err != nil {
 		var se *sm.Error
 		if !errors.As(err, &se) || se.Code != sm.ETOOMANY {
@@ -92,7 +92,7 @@ func (s *server) checkAdmin(r *http.Request, email, password, code string) (*sm.
 	if email == "" || password == "" || len(email) > 320 || len(password) > 1024 {
 		return nil, false
 	}
-	admin, err := s.d.Store.AdminByEmail(r.Context(), email)
+	admin, err := s.d.Core.SignIn.AdminByEmail(r.Context(), email)
 	if err != nil {
 		if !sm.IsNotFound(err) {
 			s.log.Error("admin lookup", "err", err)
@@ -140,7 +140,7 @@ func dummyHash(p sm.PasswordHasher) string {
 // only in this browser: a copy of the cookie is refused from now on.
 func (s *server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if as := sessionFrom(r.Context()); as != nil {
-		err := s.d.Manager.EndAdminSession(r.Context(), as.ID, sm.EndLogout, s.actor(r))
+		err := s.d.Core.AdminSessions.EndAdminSession(r.Context(), as.ID, sm.EndLogout)
 		if err != nil && !sm.IsNotFound(err) {
 			s.serverError(w, r, err)
 			return

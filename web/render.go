@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -57,7 +56,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p := page{Title: title, Nav: nav, Admin: adminFrom(r.Context()), CSRF: csrfFrom(r.Context()),
 		Demo: s.d.Demo, License: s.license(), Now: s.now(), Data: data, Flash: flashMessages[r.URL.Query().Get("done")]}
 	if p.Admin != nil {
-		p.Warnings = s.d.Manager.ConfigWarnings(r.Context())
+		p.Warnings = s.d.Core.Status.ConfigWarnings(r.Context())
 	}
 	s.execute(w, status, name, "layout", p)
 }
@@ -122,17 +121,6 @@ func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 		s.log.Error("dashboard request failed", "path", r.URL.Path, "err", err)
 	}
 	s.renderError(w, r, status, http.StatusText(status), sm.ErrorMessage(err))
-}
-
-// jsonData builds a small JSON object for an event's Data.
-func jsonData(kv ...any) json.RawMessage {
-	m := make(map[string]any, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		k, _ := kv[i].(string)
-		m[k] = kv[i+1]
-	}
-	b, _ := json.Marshal(m)
-	return b
 }
 
 // subFS is fs.Sub that cannot fail for a literal directory.

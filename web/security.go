@@ -60,7 +60,7 @@ func (s *server) loadSecurity(r *http.Request, withDeliveries bool) (securityDat
 	if len(cursor) > 512 {
 		cursor = ""
 	}
-	events, next, err := s.d.Store.ListEvents(r.Context(), sm.EventFilter{Types: securityTypes, Desc: true, Limit: 50, Cursor: cursor})
+	events, next, err := s.d.Core.Audit.ListEvents(r.Context(), sm.EventFilter{Types: securityTypes, Desc: true, Limit: 50, Cursor: cursor})
 	if err != nil {
 		return d, err
 	}
@@ -118,7 +118,7 @@ func (s *server) handleRetryDelivery(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "Bad delivery", "Not a delivery id.")
 		return
 	}
-	if err := s.d.Alerts.RetryDelivery(s.actorContext(r), id); err != nil {
+	if err := s.d.Alerts.RetryDelivery(r.Context(), id); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

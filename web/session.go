@@ -15,16 +15,16 @@ type sessionData struct {
 
 func (s *server) handleSession(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	sess, err := s.d.Store.SessionByID(ctx, r.PathValue("id"))
+	sess, err := s.d.Core.Sessions.Session(ctx, r.PathValue("id"))
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	d := sessionData{Session: sess}
-	if u, err := s.d.Store.UserByID(ctx, sess.UserID); err == nil {
+	if u, err := s.d.Core.Users.User(ctx, sess.UserID); err == nil {
 		d.User = u
 	}
-	events, _, err := s.d.Store.ListEvents(ctx, sm.EventFilter{SessionID: sess.ID, Limit: 100})
+	events, _, err := s.d.Core.Audit.ListEvents(ctx, sm.EventFilter{SessionID: sess.ID, Limit: 100})
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -18,7 +18,7 @@ type sessionsData struct {
 	Countries []sm.CountryInfo
 	Devices   []string
 	Threats   []string
-	Statuses  []string
+	Statuses  []statusChoice
 }
 
 // loadSessions runs the page's query; bad input is a 400 with the fields.
@@ -29,7 +29,7 @@ func (s *server) loadSessions(r *http.Request) (sessionsData, int, error) {
 	if len(bad) > 0 {
 		return d, http.StatusBadRequest, nil
 	}
-	page, err := s.d.Store.ListSessions(r.Context(), f)
+	page, err := s.d.Core.Sessions.ListSessions(r.Context(), f)
 	if err != nil {
 		if sm.ErrorCode(err) == sm.EINVALID {
 			d.Errors = map[string]string{"cursor": "this page link is no longer valid; start from the first page"}
@@ -47,7 +47,23 @@ func (s *server) loadSessions(r *http.Request) (sessionsData, int, error) {
 	return d, http.StatusOK, nil
 }
 
+// redirectLegacy sends a link in the dashboard's old query names to the
+// same list in the API's names (shared links keep working); true when it did.
+func redirectLegacy(w http.ResponseWriter, r *http.Request, rename func(url.Values) (url.Values, bool)) bool {
+	v, ok := rename(r.URL.Query())
+	if !ok {
+		return false
+	}
+	u := *r.URL
+	u.RawQuery = v.Encode()
+	http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
+	return true
+}
+
 func (s *server) handleSessions(w http.ResponseWriter, r *http.Request) {
+	if redirectLegacy(w, r, renameLegacySessionQuery) {
+		return
+	}
 	d, status, err := s.loadSessions(r)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -58,6 +74,9 @@ func (s *server) handleSessions(w http.ResponseWriter, r *http.Request) {
 
 // handleSessionsTable is the table alone: what the live refresh swaps in.
 func (s *server) handleSessionsTable(w http.ResponseWriter, r *http.Request) {
+	if redirectLegacy(w, r, renameLegacySessionQuery) {
+		return
+	}
 	d, status, err := s.loadSessions(r)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -72,7 +91,7 @@ func (s *server) handleSessionsTable(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) handleTerminate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.d.Manager.EndSession(r.Context(), id, sm.EndManual, s.actor(r)); err != nil {
+	if _, err := s.d.Core.Sessions.TerminateSession(r.Context(), id); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -91,9 +110,8 @@ func (s *server) handleTerminateMany(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "Too many sessions", "Terminate at most 500 sessions at once.")
 		return
 	}
-	actor := s.actor(r)
 	for _, id := range ids {
-		if err := s.d.Manager.EndSession(r.Context(), id, sm.EndManual, actor); err != nil && !sm.IsNotFound(err) {
+		if _, err := s.d.Core.Sessions.TerminateSession(r.Context(), id); err != nil && !sm.IsNotFound(err) {
 			s.serverError(w, r, err)
 			return
 		}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -58,7 +57,7 @@ var lockSections = map[string]string{
 func (s *server) locks() map[string]*lockView {
 	out := map[string]*lockView{}
 	for section, feature := range lockSections {
-		if edition, locked := s.d.Manager.FeatureLock(feature); locked {
+		if edition, locked := s.d.Core.Settings.FeatureLock(feature); locked {
 			v := &lockView{Feature: feature, Title: sm.FeatureTitle(feature), Edition: "a higher"}
 			if edition != "" {
 				v.Edition = strings.ToUpper(edition[:1]) + edition[1:]
@@ -102,7 +101,7 @@ func fieldError(errs map[string]string, field string) string {
 }
 
 func (s *server) settingsData(r *http.Request) (settingsData, error) {
-	st, err := s.d.Manager.Settings(r.Context())
+	st, err := s.d.Core.Settings.Settings(r.Context())
 	if err != nil {
 		return settingsData{}, err
 	}
@@ -213,7 +212,7 @@ func (s *server) handleGeofence(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	allowed, blocked := cleanCodes(r.PostForm["allowed"]), cleanCodes(r.PostForm["blocked"])
 	patch, _ := json.Marshal(map[string]any{"allowedCountries": allowed, "blockedCountries": blocked})
-	if _, err := s.d.Manager.UpdateSettings(r.Context(), patch, s.actor(r)); err != nil {
+	if _, err := s.d.Core.Settings.UpdateSettings(r.Context(), patch); err != nil {
 		s.refused(w, r, "geofence", err, func(d *settingsData) {
 			d.Allowed, d.Blocked = setOf(allowed), setOf(blocked)
 		})
@@ -256,7 +255,7 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		actions[k] = a
 	}
 	patch := map[string]any{"actions": actions, "requireEmailConfirmation": r.PostFormValue("requireEmailConfirmation") == "on"}
-	if _, locked := s.d.Manager.FeatureLock(sm.FeatureAlerts); !locked {
+	if _, locked := s.d.Core.Settings.FeatureLock(sm.FeatureAlerts); !locked {
 		patch["newSignInEmail"] = r.PostFormValue("newSignInEmail") == "on"
 	}
 	if v := r.PostFormValue("geoLookupFailure"); v == "allow" || v == "block" {
@@ -281,7 +280,7 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := json.Marshal(patch)
-	if _, err := s.d.Manager.UpdateSettings(r.Context(), body, s.actor(r)); err != nil {
+	if _, err := s.d.Core.Settings.UpdateSettings(r.Context(), body); err != nil {
 		s.refused(w, r, "policy", err, nil)
 		return
 	}
@@ -314,7 +313,7 @@ func (s *server) handleRuleSave(w http.ResponseWriter, r *http.Request) {
 	}
 	// The condition has its own editor: what the JSON says of it is ignored.
 	rule.Condition = strings.TrimSpace(cond)
-	ctx := s.actorContext(r)
+	ctx := r.Context()
 	if id == "" {
 		_, err = s.d.Alerts.Create(ctx, rule)
 	} else {
@@ -329,7 +328,7 @@ func (s *server) handleRuleSave(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.d.Alerts.Delete(s.actorContext(r), id); err != nil {
+	if err := s.d.Alerts.Delete(r.Context(), id); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -338,7 +337,7 @@ func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.d.Alerts.TestRule(s.actorContext(r), id); err != nil {
+	if err := s.d.Alerts.TestRule(r.Context(), id); err != nil {
 		s.refused(w, r, "rule:"+id, sm.InvalidFields(map[string]string{"test": sm.ErrorMessage(err)}), func(d *settingsData) {
 			for i := range d.Rules {
 				if d.Rules[i].ID == id {
@@ -360,13 +359,4 @@ func (s *server) needAlerts(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
-}
-
-// actorContext is the request's context naming the signed-in admin as the
-// actor the core audits, unless the context names one already.
-func (s *server) actorContext(r *http.Request) context.Context {
-	if sm.ActorFrom(r.Context()).Type != sm.ActorSystem {
-		return r.Context()
-	}
-	return sm.WithActor(r.Context(), s.actor(r))
 }

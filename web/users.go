@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -10,32 +11,43 @@ import (
 
 type usersData struct {
 	Search  string
-	Blocked string
+	Blocked string // "", true or false
 	Users   []*sm.User
 	Next    string
 	Error   string
 }
 
+// renameLegacyUserQuery translates the users page's old blocked=yes|no into
+// the API's blocked=true|false.
+func renameLegacyUserQuery(v url.Values) (url.Values, bool) {
+	names := map[string]string{"yes": "true", "no": "false"}
+	n, ok := names[v.Get("blocked")]
+	if !ok {
+		return v, false
+	}
+	out := cloneValues(v)
+	out.Set("blocked", n)
+	return out, true
+}
+
 func (s *server) handleUsers(w http.ResponseWriter, r *http.Request) {
+	if redirectLegacy(w, r, renameLegacyUserQuery) {
+		return
+	}
 	q := r.URL.Query()
 	d := usersData{Search: strings.TrimSpace(q.Get("q")), Blocked: q.Get("blocked")}
-	f := sm.UserFilter{Search: d.Search, Limit: 50, Cursor: q.Get("cursor")}
-	switch d.Blocked {
-	case "":
-	case "yes", "no":
-		b := d.Blocked == "yes"
-		f.Blocked = &b
-	default:
-		d.Error = "unknown filter"
-	}
-	if len(d.Search) > 200 || len(f.Cursor) > 512 {
-		d.Error = "search too long"
-	}
-	if d.Error != "" {
+	f, err := sm.ParseUserQuery(q)
+	if err != nil {
+		var msgs []string
+		for k, v := range fieldErrors(err) {
+			msgs = append(msgs, k+": "+v)
+		}
+		slices.Sort(msgs)
+		d.Error = strings.Join(msgs, "; ")
 		s.render(w, r, http.StatusBadRequest, "users", "Users", "users", d)
 		return
 	}
-	users, next, err := s.d.Store.ListUsers(r.Context(), f)
+	users, next, err := s.d.Core.Users.ListUsers(r.Context(), f)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -66,19 +78,19 @@ type userData struct {
 
 func (s *server) handleUser(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	u, err := s.d.Store.UserByID(ctx, r.PathValue("id"))
+	u, err := s.d.Core.Users.User(ctx, r.PathValue("id"))
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	d := userData{User: u}
-	live, err := s.d.Store.ListSessions(ctx, sm.SessionFilter{UserID: u.ID, Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Sort: sm.SortLastSeen, Desc: true, Limit: 100})
+	live, err := s.d.Core.Sessions.ListSessions(ctx, sm.SessionFilter{UserID: u.ID, Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Sort: sm.SortLastSeen, Desc: true, Limit: 100})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	d.Live = live.Sessions
-	past, err := s.d.Store.ListSessions(ctx, sm.SessionFilter{UserID: u.ID, Status: []sm.Status{sm.StatusEnded}, Sort: sm.SortCreated, Desc: true, Limit: 20})
+	past, err := s.d.Core.Sessions.ListSessions(ctx, sm.SessionFilter{UserID: u.ID, Status: []sm.Status{sm.StatusEnded}, Sort: sm.SortCreated, Desc: true, Limit: 20})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -87,13 +99,13 @@ func (s *server) handleUser(w http.ResponseWriter, r *http.Request) {
 	if past.NextCursor != "" {
 		d.MorePast = "/admin/sessions?" + url.Values{"user": {u.ID}, "status": {"ended"}, "sort": {"created_at"}}.Encode()
 	}
-	h, err := s.d.Store.LoginHistory(ctx, u.ID)
+	h, err := s.d.Core.Users.LoginHistory(ctx, u.ID)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	d.Countries, d.Devices = h.Countries, h.DeviceFamilies
-	events, _, err := s.d.Store.ListEvents(ctx, sm.EventFilter{UserID: u.ID, Desc: true, Limit: 30})
+	events, _, err := s.d.Core.Audit.ListEvents(ctx, sm.EventFilter{UserID: u.ID, Desc: true, Limit: 30})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -114,11 +126,7 @@ func userName(u *sm.User) string {
 
 func (s *server) handleTerminateAll(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := s.d.Store.UserByID(r.Context(), id); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if _, err := s.d.Manager.EndUserSessions(r.Context(), id, sm.EndManual, s.actor(r), ""); err != nil {
+	if _, err := s.d.Core.Users.TerminateUserSessions(r.Context(), id); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -132,7 +140,7 @@ func (s *server) handleBlock(blocked bool) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if _, err := s.d.Manager.SetBlocked(r.Context(), id, blocked, s.actor(r)); err != nil {
+		if _, err := s.d.Core.Users.SetBlocked(r.Context(), id, blocked); err != nil {
 			s.serverError(w, r, err)
 			return
 		}

@@ -10,12 +10,14 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// Deps are what the dashboard needs. Manager, Store, Secrets and Passwords
-// are required.
+// Deps are what the dashboard needs. Core (every field), Secrets and
+// Passwords are required.
 type Deps struct {
-	Manager   *sm.Manager
-	Store     sm.FullStore
-	Secrets   sm.Secrets        // seals the admin session cookie
+	// Core is every admin use case the dashboard calls (sm.AdminCore:
+	// small interfaces, usually all the Manager). The dashboard reads no
+	// store and audits nothing itself: the core does.
+	Core      sm.AdminCore
+	Secrets   sm.Secrets        // derives the anti-forgery token; opens TOTP secrets
 	Passwords sm.PasswordHasher // admin sign-in
 	Bus       sm.Bus            // live updates; nil: polling only
 	Alerts    sm.AlertRules     // Manager.AlertRules; nil hides the alert rules and deliveries UI
@@ -32,6 +34,9 @@ type Deps struct {
 	Cookies sm.CookiePolicy
 	// MaxSSEClients bounds concurrent live-update streams (default 100).
 	MaxSSEClients int
+	// UserAgents names the browsers of the admin's own sign-ins; nil
+	// shows "unknown browser".
+	UserAgents sm.UserAgentParser
 }
 
 // LicenseInfo is the licence status shown in the dashboard.
@@ -58,8 +63,10 @@ type server struct {
 // New returns the handler of everything under /admin/; mount it with
 // mux.Handle("/admin/", h).
 func New(d Deps) (http.Handler, error) {
-	if d.Manager == nil || d.Store == nil || d.Secrets == nil || d.Passwords == nil {
-		return nil, errors.New("web: Deps needs Manager, Store, Secrets and Passwords")
+	c := d.Core
+	if c.Sessions == nil || c.Users == nil || c.Audit == nil || c.Stats == nil || c.Settings == nil || c.SignIn == nil ||
+		c.AdminSessions == nil || c.Status == nil || d.Secrets == nil || d.Passwords == nil {
+		return nil, errors.New("web: Deps needs Core (every use case), Secrets and Passwords")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -103,16 +110,11 @@ func (s *server) clientIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// actor is the signed-in admin as the audit log names them.
-func (s *server) actor(r *http.Request) sm.Actor {
-	a := adminFrom(r.Context())
-	ip := s.clientIP(r)
-	act := sm.Actor{Type: sm.ActorAdmin, IP: ""}
-	if ip.IsValid() {
+// actor is the signed-in admin as the audit log names them: id and email.
+func (s *server) actor(r *http.Request, a *sm.Admin) sm.Actor {
+	act := sm.Actor{Type: sm.ActorAdmin, ID: a.ID, Email: a.Email}
+	if ip := s.clientIP(r); ip.IsValid() {
 		act.IP = ip.String()
-	}
-	if a != nil {
-		act.ID = a.ID
 	}
 	return act
 }

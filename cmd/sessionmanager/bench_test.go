@@ -55,7 +55,7 @@ func benchRegister(b *testing.B, h http.Handler) string {
 func BenchmarkServerVerify(b *testing.B) {
 	a := benchApp(b)
 	tok := benchRegister(b, a.handler)
-	off := httpapi.NewServer(httpapi.Deps{Manager: a.manager, Store: a.store, Secrets: a.secrets,
+	off := httpapi.NewServer(httpapi.Deps{Manager: a.manager, Core: a.manager.AdminCore(),
 		Logger: a.log, Metrics: httpapi.NewMetrics(nil, nil), Ready: a.store.Ping, VerifyEmailHeader: false})
 	for _, c := range []struct {
 		name string

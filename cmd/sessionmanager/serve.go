@@ -165,7 +165,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	a.runners = append(a.runners, a.keyJobs()...)
 	a.cluster.onReconnect(a.manager.DropCaches)
 	deps := httpapi.Deps{
-		Manager: a.manager, Store: a.store, Secrets: a.secrets, JWKS: a.keyring.ServeJWKS(),
+		Manager: a.manager, Core: a.manager.AdminCore(), JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, Cookies: sm.CookiePolicy{Production: c.Env == "production"}, VerifyEmailHeader: true, Version: version,
 		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
@@ -176,7 +176,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	a.alerts.announce = a.manager.AnnounceSettingsChange
 	deps.Alerts = a.manager.AlertRules()
 	deps.Admin, err = web.New(web.Deps{
-		Manager: a.manager, Store: a.store, Secrets: a.secrets, Passwords: password.Default(), Bus: a.cluster.bus,
+		Core: a.manager.AdminCore(), Secrets: a.secrets, Passwords: password.Default(), UserAgents: mcfg.UserAgents, Bus: a.cluster.bus,
 		Alerts: a.manager.AlertRules(), License: a.webLicense, Demo: c.demo, Logger: log,
 		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
 		Cookies:  sm.CookiePolicy{Production: c.Env == "production"},

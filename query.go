@@ -1,39 +1,45 @@
-package httpapi
+package sessionmanager
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// ParseSessionFilter reads the session list/export query parameters:
-// status, user, country, ip (address or CIDR), device, threat (vpn, proxy,
-// tor, datacenter, threat), scoreBelow, from, to (RFC 3339), q, sort
-// (created_at, last_seen, score), order (asc, desc), limit, cursor.
-// Every bad parameter is named in one EINVALID error.
-func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
-	var f sm.SessionFilter
+// The one query vocabulary of the admin lists, for the admin API and the
+// dashboard alike (api/openapi.json documents it). Each parser names every
+// bad parameter in one EINVALID error (InvalidFields).
+
+// ParseSessionQuery reads the session list/export query parameters:
+// status (active, inactive, ended; comma-separated or repeated), user,
+// country, ip (address or CIDR), device, threat (vpn, proxy, tor,
+// datacenter, threat; comma-separated or repeated), scoreBelow (0-101),
+// from, to (RFC 3339), q, sort (created_at, last_seen, score), order (asc,
+// desc), limit (1-500), cursor.
+func ParseSessionQuery(q url.Values) (SessionFilter, error) {
+	var f SessionFilter
 	bad := map[string]string{}
-	for _, st := range splitList(q.Get("status")) {
-		s := sm.Status(strings.ToLower(st))
+	for _, st := range listParam(q, "status") {
+		s := Status(strings.ToLower(st))
 		if !s.Valid() {
 			bad["status"] = "must be active, inactive or ended (comma-separated)"
 			break
 		}
-		f.Status = append(f.Status, s)
+		if !slices.Contains(f.Status, s) {
+			f.Status = append(f.Status, s)
+		}
 	}
 	f.UserID = limitLen(q.Get("user"), 100, "user", bad)
 	if c := q.Get("country"); c != "" {
-		if !sm.ValidCountry(c) {
+		if !ValidCountry(c) {
 			bad["country"] = "must be an ISO 3166-1 alpha-2 country code"
 		}
 		f.Country = strings.ToUpper(c)
 	}
 	if ip := strings.TrimSpace(q.Get("ip")); ip != "" {
-		p, err := sm.ParseIPFilter(ip)
+		p, err := ParseIPFilter(ip)
 		if err != nil {
 			bad["ip"] = "must be an IP address or a CIDR prefix"
 		}
@@ -47,7 +53,7 @@ func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
 			bad["device"] = "must be desktop, mobile, tablet, tv, bot or unknown"
 		}
 	}
-	for _, t := range splitList(q.Get("threat")) {
+	for _, t := range listParam(q, "threat") {
 		if !f.AnyThreat.SetFlag(strings.ToLower(t)) {
 			bad["threat"] = "must be vpn, proxy, tor, datacenter or threat (comma-separated)"
 		}
@@ -67,27 +73,23 @@ func ParseSessionFilter(q url.Values) (sm.SessionFilter, error) {
 	f.Search = limitLen(q.Get("q"), 200, "q", bad)
 	switch s := q.Get("sort"); s {
 	case "", "created_at", "createdAt":
-		f.Sort = sm.SortCreated
+		f.Sort = SortCreated
 	case "last_seen", "lastSeenAt":
-		f.Sort = sm.SortLastSeen
+		f.Sort = SortLastSeen
 	case "score":
-		f.Sort = sm.SortScore
+		f.Sort = SortScore
 	default:
 		bad["sort"] = "must be created_at, last_seen or score"
 	}
 	f.Desc = parseOrder(q.Get("order"), bad)
-	f.Limit = parseLimit(q.Get("limit"), bad)
-	f.Cursor = limitLen(q.Get("cursor"), 500, "cursor", bad)
-	if len(bad) > 0 {
-		return f, sm.InvalidFields(bad)
-	}
-	return f, nil
+	f.Limit, f.Cursor = pageParams(q, bad)
+	return f, fieldsError(bad)
 }
 
-// ParseEventFilter reads the audit query parameters: type (comma list),
+// ParseEventQuery reads the audit query parameters: type (comma list),
 // user, session, actor, from, to, order, limit, cursor.
-func ParseEventFilter(q url.Values) (sm.EventFilter, error) {
-	var f sm.EventFilter
+func ParseEventQuery(q url.Values) (EventFilter, error) {
+	var f EventFilter
 	bad := map[string]string{}
 	for _, t := range splitList(q.Get("type")) {
 		if len(t) > 64 {
@@ -102,12 +104,61 @@ func ParseEventFilter(q url.Values) (sm.EventFilter, error) {
 	f.From = parseTime(q.Get("from"), "from", bad)
 	f.To = parseTime(q.Get("to"), "to", bad)
 	f.Desc = parseOrder(q.Get("order"), bad)
-	f.Limit = parseLimit(q.Get("limit"), bad)
-	f.Cursor = limitLen(q.Get("cursor"), 500, "cursor", bad)
-	if len(bad) > 0 {
-		return f, sm.InvalidFields(bad)
+	f.Limit, f.Cursor = pageParams(q, bad)
+	return f, fieldsError(bad)
+}
+
+// ParseUserQuery reads the user list query parameters: q (search),
+// blocked (true, false), limit, cursor.
+func ParseUserQuery(q url.Values) (UserFilter, error) {
+	bad := map[string]string{}
+	f := UserFilter{Search: limitLen(strings.TrimSpace(q.Get("q")), 200, "q", bad)}
+	f.Limit, f.Cursor = pageParams(q, bad)
+	if b := q.Get("blocked"); b != "" {
+		v, err := strconv.ParseBool(b)
+		if err != nil {
+			bad["blocked"] = "must be true or false"
+		}
+		f.Blocked = &v
 	}
-	return f, nil
+	return f, fieldsError(bad)
+}
+
+// ParseDeliveryQuery reads the alert delivery list query parameters:
+// status (pending, delivered, dead, dropped), limit, cursor.
+func ParseDeliveryQuery(q url.Values) (DeliveryFilter, error) {
+	bad := map[string]string{}
+	f := DeliveryFilter{Status: q.Get("status")}
+	f.Limit, f.Cursor = pageParams(q, bad)
+	switch f.Status {
+	case "", DeliveryPending, DeliveryDelivered, DeliveryDead, DeliveryDropped:
+	default:
+		bad["status"] = "must be pending, delivered, dead or dropped"
+	}
+	return f, fieldsError(bad)
+}
+
+// pageParams reads a list's page: limit (1-500, default 50) and cursor.
+func pageParams(q url.Values, bad map[string]string) (limit int, cursor string) {
+	return parseLimit(q.Get("limit"), bad), limitLen(q.Get("cursor"), 500, "cursor", bad)
+}
+
+// fieldsError is the one EINVALID error naming every bad field; nil when
+// there is none.
+func fieldsError(bad map[string]string) error {
+	if len(bad) > 0 {
+		return InvalidFields(bad)
+	}
+	return nil
+}
+
+// listParam is every value of a parameter, repeated or comma-separated.
+func listParam(q url.Values, key string) []string {
+	var out []string
+	for _, v := range q[key] {
+		out = append(out, splitList(v)...)
+	}
+	return out
 }
 
 func splitList(s string) []string {

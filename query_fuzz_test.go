@@ -1,4 +1,4 @@
-package httpapi
+package sessionmanager_test
 
 import (
 	"errors"
@@ -21,10 +21,10 @@ func checkFilterError(t *testing.T, raw string, err error) {
 	}
 }
 
-// FuzzParseSessionFilter feeds any query string to the session filter
+// FuzzParseSessionQuery feeds any query string to the session filter
 // parser: never a panic; an error is EINVALID with fields; an accepted
 // filter respects the documented bounds.
-func FuzzParseSessionFilter(f *testing.F) {
+func FuzzParseSessionQuery(f *testing.F) {
 	for _, s := range []string{
 		"", "status=active,ended&limit=10", "status=bogus&limit=9999&ip=1.2.3&scoreBelow=x&from=yesterday",
 		"q=%27%3B+DROP+TABLE+sessions%3B+--&country=DE", "ip=10.0.0.0%2F8&threat=vpn,tor", "ip=::ffff:1.2.3.4",
@@ -38,7 +38,7 @@ func FuzzParseSessionFilter(f *testing.F) {
 		if err != nil && q == nil {
 			return
 		}
-		fl, err := ParseSessionFilter(q)
+		fl, err := sm.ParseSessionQuery(q)
 		checkFilterError(t, raw, err)
 		if err != nil {
 			return
@@ -60,8 +60,8 @@ func FuzzParseSessionFilter(f *testing.F) {
 	})
 }
 
-// FuzzParseEventFilter does the same for the audit log filter.
-func FuzzParseEventFilter(f *testing.F) {
+// FuzzParseEventQuery does the same for the audit log filter.
+func FuzzParseEventQuery(f *testing.F) {
 	for _, s := range []string{
 		"", "type=session.ended,login.failed&user=u1", "order=sideways&limit=0", "from=now",
 		"actor=%27+OR+1%3D1+--&cursor=abc", "session=" + string(make([]byte, 120)),
@@ -73,7 +73,7 @@ func FuzzParseEventFilter(f *testing.F) {
 		if err != nil && q == nil {
 			return
 		}
-		fl, err := ParseEventFilter(q)
+		fl, err := sm.ParseEventQuery(q)
 		checkFilterError(t, raw, err)
 		if err != nil {
 			return
