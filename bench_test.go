@@ -8,18 +8,19 @@ import (
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // countingStore counts SessionByID calls to prove the hot path makes no
 // store round trip per request.
 type countingStore struct {
-	sm.FullStore
+	storetest.Store
 	reads atomic.Int64
 }
 
 func (c *countingStore) SessionByID(ctx context.Context, id string) (*sm.Session, error) {
 	c.reads.Add(1)
-	return c.FullStore.SessionByID(ctx, id)
+	return c.Store.SessionByID(ctx, id)
 }
 
 // BenchmarkAuthenticate is the authenticated-request path in process:
@@ -27,9 +28,9 @@ func (c *countingStore) SessionByID(ctx context.Context, id string) (*sm.Session
 func BenchmarkAuthenticate(b *testing.B) {
 	k := storeKinds[0]
 	var cs *countingStore
-	e := newEnv(b, storeKind{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+	e := newEnv(b, storeKind{"sqlite", func(t testing.TB) (storetest.Store, string) {
 		st, p := k.open(t)
-		cs = &countingStore{FullStore: st}
+		cs = &countingStore{Store: st}
 		return cs, p
 	}})
 	res := e.register("bench")

@@ -13,6 +13,7 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // secretsOf lists every issued secret of a login+refresh run.
@@ -75,7 +76,7 @@ func TestNoTokenInClearInPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := storeKind{"postgres", func(testing.TB) (sm.FullStore, string) { return st, "" }}
+	k := storeKind{"postgres", func(testing.TB) (storetest.Store, string) { return st, "" }}
 	e := newEnv(t, k)
 	secrets := secretsRun(t, e)
 	conn, err := pgx.Connect(e.ctx, url)

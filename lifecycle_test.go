@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 func TestLoginRefreshLogout(t *testing.T) {
@@ -435,7 +436,7 @@ func TestBadUserAgentBytes(t *testing.T) {
 // flakyEvents fails the first AppendEvent of one type, then writes to the
 // real store: a store hiccup at the worst moment.
 type flakyEvents struct {
-	sm.FullStore
+	storetest.Store
 	mu     sync.Mutex
 	failOn string
 	failed bool
@@ -451,7 +452,7 @@ func (f *flakyEvents) AppendEvent(ctx context.Context, e *sm.Event, ds []*sm.Del
 	if fail {
 		return errors.New("store hiccup")
 	}
-	return f.FullStore.AppendEvent(ctx, e, ds)
+	return f.Store.AppendEvent(ctx, e, ds)
 }
 
 // TestAuditRetriedAfterAHiccup: the session.ended event of a force logout
@@ -459,9 +460,9 @@ func (f *flakyEvents) AppendEvent(ctx context.Context, e *sm.Event, ds []*sm.Del
 func TestAuditRetriedAfterAHiccup(t *testing.T) {
 	k := storeKinds[0]
 	var fl *flakyEvents
-	e := newEnv(t, storeKind{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+	e := newEnv(t, storeKind{"sqlite", func(t testing.TB) (storetest.Store, string) {
 		st, p := k.open(t)
-		fl = &flakyEvents{FullStore: st, failOn: sm.EventSessionEnded}
+		fl = &flakyEvents{Store: st, failOn: sm.EventSessionEnded}
 		return fl, p
 	}})
 	res := e.register("hiccup")
@@ -490,17 +491,17 @@ func TestAuditRetriedAfterAHiccup(t *testing.T) {
 // blockDuringLogin blocks the user right after the login's session is
 // created: the admin's block landing while the login is checked.
 type blockDuringLogin struct {
-	sm.FullStore
+	storetest.Store
 	on bool
 }
 
 func (b *blockDuringLogin) CreateSession(ctx context.Context, s *sm.Session, hash []byte) error {
-	if err := b.FullStore.CreateSession(ctx, s, hash); err != nil {
+	if err := b.Store.CreateSession(ctx, s, hash); err != nil {
 		return err
 	}
 	if b.on {
 		blocked := true
-		_, err := b.FullStore.UpdateUser(ctx, s.UserID, sm.UserUpdate{Blocked: &blocked, UpdatedAt: s.CreatedAt})
+		_, err := b.Store.UpdateUser(ctx, s.UserID, sm.UserUpdate{Blocked: &blocked, UpdatedAt: s.CreatedAt})
 		return err
 	}
 	return nil
@@ -511,9 +512,9 @@ func (b *blockDuringLogin) CreateSession(ctx context.Context, s *sm.Session, has
 func TestLoginRacingABlockDoesNotSurvive(t *testing.T) {
 	k := storeKinds[0]
 	var st *blockDuringLogin
-	e := newEnv(t, storeKind{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+	e := newEnv(t, storeKind{"sqlite", func(t testing.TB) (storetest.Store, string) {
 		s, p := k.open(t)
-		st = &blockDuringLogin{FullStore: s}
+		st = &blockDuringLogin{Store: s}
 		return st, p
 	}})
 	first := e.register("racer") // the block here bypasses SetBlocked, so this one stays

@@ -15,6 +15,7 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 	"github.com/magic-sessionmanager/sessionmanager/token"
 )
 
@@ -345,9 +346,9 @@ func BenchmarkLastSeenWrites(b *testing.B) {
 	for _, s := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("sessions=%d", s), func(b *testing.B) {
 			var cs *countingStore
-			e := newEnv(b, storeKind{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+			e := newEnv(b, storeKind{"sqlite", func(t testing.TB) (storetest.Store, string) {
 				st, p := storeKinds[0].open(t)
-				cs = &countingStore{FullStore: st}
+				cs = &countingStore{Store: st}
 				return cs, p
 			}})
 			toks := make([]string, s)

@@ -13,6 +13,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 	"github.com/magic-sessionmanager/sessionmanager/store/sqlite"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 	"github.com/magic-sessionmanager/sessionmanager/token"
 )
 
@@ -30,7 +31,7 @@ func (c *countingSink) WriteLastSeen(ctx context.Context, notes []sm.LastSeen) e
 type env struct {
 	t       testing.TB
 	ctx     context.Context
-	store   sm.FullStore
+	store   storetest.Store
 	clock   *testenv.Clock
 	m       *sm.Manager
 	secrets *token.Secrets
@@ -44,11 +45,11 @@ var cheapPasswords = password.New(password.Params{Memory: 64, Time: 1, Threads: 
 
 type storeKind struct {
 	name string
-	open func(t testing.TB) (sm.FullStore, string)
+	open func(t testing.TB) (storetest.Store, string)
 }
 
 var storeKinds = []storeKind{
-	{"sqlite", func(t testing.TB) (sm.FullStore, string) {
+	{"sqlite", func(t testing.TB) (storetest.Store, string) {
 		p := filepath.Join(t.TempDir(), "sm.db")
 		st, err := sqlite.Open(context.Background(), p)
 		if err != nil {
@@ -57,7 +58,7 @@ var storeKinds = []storeKind{
 		t.Cleanup(func() { st.Close() })
 		return st, p
 	}},
-	{"postgres", func(t testing.TB) (sm.FullStore, string) {
+	{"postgres", func(t testing.TB) (storetest.Store, string) {
 		st, err := postgres.Open(context.Background(), testenv.PostgresSchema(t))
 		if err != nil {
 			t.Fatal(err)

@@ -168,15 +168,3 @@ type PrivacyStore interface {
 	// verifies, and deletes its magic links.
 	EraseUser(ctx context.Context, userID string, at time.Time) error
 }
-
-// FullStore is what cmd/sessionmanager needs of a store.
-type FullStore interface {
-	Store
-	OutboxStore
-	KeyStore
-	AdminStore
-	AdminSessionStore
-	MagicLinkStore
-	StatsStore
-	PrivacyStore
-}

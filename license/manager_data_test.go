@@ -20,6 +20,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/license"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 	"github.com/magic-sessionmanager/sessionmanager/token"
 )
 
@@ -87,7 +88,7 @@ func (a clockAdapter) Now() time.Time { return a.c.Now() }
 
 // newManager wires a real Manager on st gated by lic, registers "ada"
 // and returns a login function for her.
-func newManager(t *testing.T, st sm.FullStore, c *testenv.Clock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
+func newManager(t *testing.T, st storetest.Store, c *testenv.Clock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
 	t.Helper()
 	ctx := context.Background()
 	sec, err := token.NewSecrets(bytes.Repeat([]byte{7}, 32))

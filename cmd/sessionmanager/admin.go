@@ -25,7 +25,7 @@ import (
 )
 
 // toolStore opens the store and the secrets for a one-shot command.
-func toolStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config, sm.FullStore, *token.Secrets, error) {
+func toolStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config, fullStore, *token.Secrets, error) {
 	c, err := loadConfig(getenv, nil)
 	if err != nil {
 		return nil, nil, nil, err
@@ -46,7 +46,7 @@ func toolStore(ctx context.Context, getenv func(string) string, stderr io.Writer
 }
 
 // configuredStore opens the store the environment names (migrating it).
-func configuredStore(ctx context.Context, getenv func(string) string) (sm.FullStore, string, error) {
+func configuredStore(ctx context.Context, getenv func(string) string) (fullStore, string, error) {
 	c, err := loadConfig(getenv, nil)
 	if err != nil {
 		return nil, "", err
@@ -179,7 +179,7 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 // command as a running instance would: in the store, on the bus (Redis or
 // Postgres NOTIFY, so every instance refuses them at once), and in the
 // audit log.
-func endAdminSignIns(ctx context.Context, c *config, st sm.FullStore, a *sm.Admin, reason sm.EndReason, action string, stderr io.Writer) error {
+func endAdminSignIns(ctx context.Context, c *config, st fullStore, a *sm.Admin, reason sm.EndReason, action string, stderr io.Writer) error {
 	now := sm.SystemClock{}.Now()
 	ended, err := st.EndAdminSessions(ctx, a.ID, "", now, reason)
 	if err != nil {

@@ -49,7 +49,7 @@ func (p *alertParts) run(ctx context.Context) {
 	_ = p.conditions.Close()
 }
 
-func buildAlerts(ctx context.Context, c *config, st sm.FullStore, sec sm.Secrets, allows func(string) bool, log *slog.Logger) (*alertParts, error) {
+func buildAlerts(ctx context.Context, c *config, st fullStore, sec sm.Secrets, allows func(string) bool, log *slog.Logger) (*alertParts, error) {
 	// Development may post to a receiver on this machine; production never
 	// posts to private or loopback addresses.
 	targets := alert.TargetPolicy{AllowHTTPLoopback: c.Env != "production"}

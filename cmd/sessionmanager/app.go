@@ -26,9 +26,23 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// fullStore is every store role the service wires: the Manager's Store and
+// the optional roles (outbox, keys, admins, dashboard sessions, magic links,
+// stats, erasure). Both stores implement it; nothing outside cmd needs it whole.
+type fullStore interface {
+	sm.Store
+	sm.OutboxStore
+	sm.KeyStore
+	sm.AdminStore
+	sm.AdminSessionStore
+	sm.MagicLinkStore
+	sm.StatsStore
+	sm.PrivacyStore
+}
+
 // openStore opens the configured store (SQLite under the data dir by
 // default) and applies the migrations.
-func openStore(ctx context.Context, c *config) (sm.FullStore, string, error) {
+func openStore(ctx context.Context, c *config) (fullStore, string, error) {
 	url := c.DatabaseURL
 	if url == "" {
 		url = "sqlite:" + filepath.Join(c.DataDir, "sessionmanager.db")

@@ -99,7 +99,7 @@ func (f fallbackCounter) Reset(ctx context.Context, key string) error {
 	return f.primary.Reset(ctx, key)
 }
 
-func buildCluster(ctx context.Context, c *config, st sm.FullStore, log *slog.Logger) (*clusterParts, error) {
+func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger) (*clusterParts, error) {
 	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: cluster.NewLocalCounter(nil)}
 	pg, _ := st.(*postgres.Store)
 	switch {

@@ -19,7 +19,7 @@ func (g *gauge) store(v float64) { g.bits.Store(math.Float64bits(v)) }
 // storeGauges refreshes the store-backed gauges (active sessions, outbox
 // depth) in the background, so a scrape never waits on a query.
 type storeGauges struct {
-	store          sm.FullStore
+	store          fullStore
 	log            *slog.Logger
 	active, outbox gauge
 }

@@ -29,7 +29,7 @@ import (
 type app struct {
 	cfg     *config
 	log     *slog.Logger
-	store   sm.FullStore
+	store   fullStore
 	kind    string
 	secrets *token.Secrets
 	keyring *token.Keyring

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
@@ -17,7 +16,7 @@ import (
 // TestChainConformance runs the signed-chain attacks, the SQL through a
 // connection of its own to the test's schema.
 func TestChainConformance(t *testing.T) {
-	storetest.RunChain(t, func(t *testing.T) (sm.FullStore, storetest.RawSQL) {
+	storetest.RunChain(t, func(t *testing.T) (storetest.Store, storetest.RawSQL) {
 		return openWithSQL(t, testenv.PostgresSchema(t))
 	})
 }
@@ -30,7 +29,7 @@ func TestChainUpgrade(t *testing.T) {
 		`DROP INDEX events_unattributed_idx`, `DROP TABLE event_checkpoints`,
 		`ALTER TABLE event_chain DROP COLUMN since, DROP COLUMN sig, DROP COLUMN at, DROP COLUMN checkpoint_at`,
 		`DELETE FROM schema_migrations WHERE version = 6`,
-	}, func(t *testing.T) sm.FullStore {
+	}, func(t *testing.T) storetest.Store {
 		s, _ := openWithSQL(t, url)
 		return s
 	})
@@ -38,7 +37,7 @@ func TestChainUpgrade(t *testing.T) {
 
 // openWithSQL opens the store on the schema of url and a connection of its
 // own to it.
-func openWithSQL(t *testing.T, url string) (sm.FullStore, storetest.RawSQL) {
+func openWithSQL(t *testing.T, url string) (storetest.Store, storetest.RawSQL) {
 	s, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -69,5 +68,5 @@ func openWithSQL(t *testing.T, url string) (sm.FullStore, storetest.RawSQL) {
 
 // BenchmarkAppendEvent: the cost of signing the chain's head per append.
 func BenchmarkAppendEvent(b *testing.B) {
-	storetest.BenchAppend(b, func(b *testing.B) sm.FullStore { return openStore(b) })
+	storetest.BenchAppend(b, func(b *testing.B) storetest.Store { return openStore(b) })
 }

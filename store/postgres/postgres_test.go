@@ -15,7 +15,7 @@ import (
 
 // TestConformance runs the shared store suite, each subtest on a fresh schema.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) sm.FullStore { return openStore(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openStore(t) })
 }
 
 // openStore opens a store on a fresh schema, closed when the test ends.

@@ -13,14 +13,16 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// Store implements sessionmanager.FullStore on PostgreSQL.
+// Store implements every store role of the root package (storetest.Store) on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
 	// chain signs the audit chain's head in every append (nil: unsigned).
 	chain atomic.Pointer[sm.ChainSigning]
 }
 
-var _ sm.FullStore = (*Store)(nil)
+// The Manager's Store; the tests pass it to storetest.Run, which takes every
+// role (storetest.Store).
+var _ sm.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or DSN; a
 // search_path parameter selects the schema) and applies pending migrations.

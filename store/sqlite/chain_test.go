@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/store/sqlite"
 	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
@@ -14,13 +13,13 @@ import (
 // TestChainConformance runs the signed-chain attacks, the SQL through a
 // second connection to the database file.
 func TestChainConformance(t *testing.T) {
-	storetest.RunChain(t, func(t *testing.T) (sessionmanager.FullStore, storetest.RawSQL) {
+	storetest.RunChain(t, func(t *testing.T) (storetest.Store, storetest.RawSQL) {
 		return openWithSQL(t, filepath.Join(t.TempDir(), "sm.db"))
 	})
 }
 
 // openWithSQL opens the store at path and a second connection to its file.
-func openWithSQL(t *testing.T, path string) (sessionmanager.FullStore, storetest.RawSQL) {
+func openWithSQL(t *testing.T, path string) (storetest.Store, storetest.RawSQL) {
 	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -41,7 +40,7 @@ func openWithSQL(t *testing.T, path string) (sessionmanager.FullStore, storetest
 
 // BenchmarkAppendEvent: the cost of signing the chain's head per append.
 func BenchmarkAppendEvent(b *testing.B) {
-	storetest.BenchAppend(b, func(b *testing.B) sessionmanager.FullStore { return openTemp(b) })
+	storetest.BenchAppend(b, func(b *testing.B) storetest.Store { return openTemp(b) })
 }
 
 // TestChainUpgrade: a database from before migration 0006 gets a head.
@@ -51,7 +50,7 @@ func TestChainUpgrade(t *testing.T) {
 	storetest.UpgradeChain(t, s, exec, []string{
 		`DROP INDEX events_unattributed`, `DROP TABLE event_checkpoints`, `DROP TABLE event_chain`,
 		`DELETE FROM schema_migrations WHERE version = 6`,
-	}, func(t *testing.T) sessionmanager.FullStore {
+	}, func(t *testing.T) storetest.Store {
 		s, _ := openWithSQL(t, path)
 		return s
 	})

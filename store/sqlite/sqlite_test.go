@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/store/sqlite"
 	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
@@ -22,7 +21,7 @@ func openTemp(tb testing.TB) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) sessionmanager.FullStore { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openTemp(t) })
 }
 
 func TestReopenKeepsDataAndSkipsAppliedMigrations(t *testing.T) {

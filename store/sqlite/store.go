@@ -25,7 +25,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Store implements sessionmanager.FullStore on one SQLite file.
+// Store implements every store role of the root package (storetest.Store) on one SQLite file.
 type Store struct {
 	write *sql.DB // one connection: SQLite has one writer
 	read  *sql.DB // pool of read-only connections
@@ -33,7 +33,9 @@ type Store struct {
 	chain atomic.Pointer[sessionmanager.ChainSigning]
 }
 
-var _ sessionmanager.FullStore = (*Store)(nil)
+// The Manager's Store; the tests pass it to storetest.Run, which takes every
+// role (storetest.Store).
+var _ sessionmanager.Store = (*Store)(nil)
 
 // Open opens (creating it and its directory if needed) the database at path,
 // applies pending migrations and returns the store.

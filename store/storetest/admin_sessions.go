@@ -14,7 +14,7 @@ func adminSession(id, admin string, offset time.Duration) *sessionmanager.AdminS
 		UserAgent: "Mozilla/5.0", CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(8 * time.Hour)}
 }
 
-func testAdminSessions(t *testing.T, s sessionmanager.FullStore) {
+func testAdminSessions(t *testing.T, s Store) {
 	ctx := t.Context()
 	a1 := adminSession("as-1", "a-1", 0)
 	noErr(t, s.CreateAdminSession(ctx, a1))
@@ -89,7 +89,7 @@ func testAdminSessions(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, second(s.AdminSessionByID(ctx, "as-3")), sessionmanager.ENOTFOUND, "purged")
 }
 
-func testAdminPassword(t *testing.T, s sessionmanager.FullStore) {
+func testAdminPassword(t *testing.T, s Store) {
 	ctx := t.Context()
 	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "root@example.com", PasswordHash: "$argon2id$old", CreatedAt: t0}))
 	noErr(t, s.SetAdminPassword(ctx, "a-1", "$argon2id$new"))
@@ -100,7 +100,7 @@ func testAdminPassword(t *testing.T, s sessionmanager.FullStore) {
 }
 
 // testConcurrentAdminSessionEnd: of parallel ends of one session exactly one wins.
-func testConcurrentAdminSessionEnd(t *testing.T, s sessionmanager.FullStore) {
+func testConcurrentAdminSessionEnd(t *testing.T, s Store) {
 	ctx := t.Context()
 	noErr(t, s.CreateAdminSession(ctx, adminSession("as-1", "a-1", 0)))
 	wins := 0

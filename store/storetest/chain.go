@@ -22,7 +22,7 @@ type RawSQL func(t *testing.T, query string, args ...any)
 // RunChain runs the attacks a database writer can make on the signed audit
 // chain (head and checkpoints, sessionmanager.ChainHeadStore); open returns
 // a fresh, migrated, empty store and a way to run SQL on its database.
-func RunChain(t *testing.T, open func(t *testing.T) (sessionmanager.FullStore, RawSQL)) {
+func RunChain(t *testing.T, open func(t *testing.T) (Store, RawSQL)) {
 	for _, tc := range chainTests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, exec := open(t)
@@ -33,7 +33,7 @@ func RunChain(t *testing.T, open func(t *testing.T) (sessionmanager.FullStore, R
 
 var chainTests = []struct {
 	name string
-	run  func(t *testing.T, s sessionmanager.FullStore, exec RawSQL)
+	run  func(t *testing.T, s Store, exec RawSQL)
 }{
 	{"SignedHeadAndCheckpoints", testChainSigned},
 	{"TruncationDetected", testChainTruncated},
@@ -65,7 +65,7 @@ var signer = testSigner{key: []byte("storetest audit chain key, 32 b.")}
 
 // signedChain makes s sign with a checkpoint every 5 events and appends n
 // events of eventFixture.
-func signedChain(t *testing.T, s sessionmanager.FullStore, n int) sessionmanager.ChainHeadStore {
+func signedChain(t *testing.T, s Store, n int) sessionmanager.ChainHeadStore {
 	t.Helper()
 	heads, ok := s.(sessionmanager.ChainHeadStore)
 	check(t, ok, "the store keeps a signed chain head (ChainHeadStore)")
@@ -77,7 +77,7 @@ func signedChain(t *testing.T, s sessionmanager.FullStore, n int) sessionmanager
 }
 
 // chainErr runs VerifyAudit and returns its *ChainError (failing on any other outcome).
-func chainErr(t *testing.T, s sessionmanager.FullStore, kind string) *sessionmanager.ChainError {
+func chainErr(t *testing.T, s Store, kind string) *sessionmanager.ChainError {
 	t.Helper()
 	_, err := sessionmanager.VerifyAudit(t.Context(), s, signer)
 	var ce *sessionmanager.ChainError
@@ -88,14 +88,14 @@ func chainErr(t *testing.T, s sessionmanager.FullStore, kind string) *sessionman
 	return ce
 }
 
-func verifyOK(t *testing.T, s sessionmanager.FullStore) sessionmanager.AuditReport {
+func verifyOK(t *testing.T, s Store) sessionmanager.AuditReport {
 	t.Helper()
 	rep, err := sessionmanager.VerifyAudit(t.Context(), s, signer)
 	noErr(t, err, "VerifyAudit")
 	return rep
 }
 
-func testChainSigned(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
+func testChainSigned(t *testing.T, s Store, _ RawSQL) {
 	rep := verifyOK(t, s)
 	check(t, rep.Events == 0 && rep.Head.Seq == 0, "an empty chain verifies: %+v", rep)
 	heads := signedChain(t, s, 12)
@@ -135,7 +135,7 @@ func testChainSigned(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
 	verifyOK(t, s)
 }
 
-func testChainTruncated(t *testing.T, s sessionmanager.FullStore, exec RawSQL) {
+func testChainTruncated(t *testing.T, s Store, exec RawSQL) {
 	signedChain(t, s, 12)
 	exec(t, `DELETE FROM events WHERE seq > ?`, 9)
 	ce := chainErr(t, s, sessionmanager.ChainTruncated)
@@ -148,7 +148,7 @@ func testChainTruncated(t *testing.T, s sessionmanager.FullStore, exec RawSQL) {
 	check(t, ce.Seq == 12 && ce.TableEnd == 0, "an emptied table: %+v", ce)
 }
 
-func testChainHeadTampered(t *testing.T, s sessionmanager.FullStore, exec RawSQL) {
+func testChainHeadTampered(t *testing.T, s Store, exec RawSQL) {
 	signedChain(t, s, 12)
 	nine := listAllEvents(t, s, sessionmanager.EventFilter{AfterSeq: 8}, 1)[0]
 	// The attacker cuts the end and moves the head back to match: the
@@ -176,8 +176,8 @@ func testChainHeadTampered(t *testing.T, s sessionmanager.FullStore, exec RawSQL
 // the head on event 9 by forge, and waits: the service's next append must
 // not sign over the cut. It extends the head it cannot verify and records
 // where (Since); the signed checkpoints before it show signing had begun.
-func launderedTruncation(forge func(t *testing.T, exec RawSQL, nine *sessionmanager.Event)) func(*testing.T, sessionmanager.FullStore, RawSQL) {
-	return func(t *testing.T, s sessionmanager.FullStore, exec RawSQL) {
+func launderedTruncation(forge func(t *testing.T, exec RawSQL, nine *sessionmanager.Event)) func(*testing.T, Store, RawSQL) {
+	return func(t *testing.T, s Store, exec RawSQL) {
 		signedChain(t, s, 12)
 		nine := listAllEvents(t, s, sessionmanager.EventFilter{AfterSeq: 8}, 1)[0]
 		exec(t, `DELETE FROM events WHERE seq > ?`, 9)
@@ -210,7 +210,7 @@ var (
 
 // rewrite changes event `from` and re-links every later event, as an
 // attacker who knows the (keyless) chain hash would.
-func rewrite(t *testing.T, s sessionmanager.FullStore, exec RawSQL, from int64) {
+func rewrite(t *testing.T, s Store, exec RawSQL, from int64) {
 	t.Helper()
 	evs := listAllEvents(t, s, sessionmanager.EventFilter{}, 500)
 	prev := evs[from-2].Hash
@@ -225,7 +225,7 @@ func rewrite(t *testing.T, s sessionmanager.FullStore, exec RawSQL, from int64) 
 	}
 }
 
-func testChainRewrittenTail(t *testing.T, s sessionmanager.FullStore, exec RawSQL) {
+func testChainRewrittenTail(t *testing.T, s Store, exec RawSQL) {
 	signedChain(t, s, 12)
 	// The rewritten links all verify; checkpoint 10 (signed) does not match.
 	rewrite(t, s, exec, 7)
@@ -239,7 +239,7 @@ func testChainRewrittenTail(t *testing.T, s sessionmanager.FullStore, exec RawSQ
 	chainErr(t, s, sessionmanager.ChainRewritten)
 }
 
-func testChainRewriteAfterCheckpoint(t *testing.T, s sessionmanager.FullStore, exec RawSQL) {
+func testChainRewriteAfterCheckpoint(t *testing.T, s Store, exec RawSQL) {
 	signedChain(t, s, 12)
 	// Between two checkpoints only the signed head sees a rewrite.
 	rewrite(t, s, exec, 12)
@@ -247,7 +247,7 @@ func testChainRewriteAfterCheckpoint(t *testing.T, s sessionmanager.FullStore, e
 	check(t, ce.Seq == 12 && strings.Contains(ce.Error(), "signed head"), "rewrite after the last checkpoint: %v", ce)
 }
 
-func testChainConcurrent(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
+func testChainConcurrent(t *testing.T, s Store, _ RawSQL) {
 	heads := signedChain(t, s, 0)
 	const workers, each = 8, 10
 	var wg sync.WaitGroup
@@ -273,7 +273,7 @@ func testChainConcurrent(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
 	check(t, len(cps) == workers*each/5+1, "a checkpoint at 1 and every 5th of %d events: %d", workers*each, len(cps))
 }
 
-func testChainErasure(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
+func testChainErasure(t *testing.T, s Store, _ RawSQL) {
 	newUser(t, s, "u-0", "user0@example.com", "user0")
 	signedChain(t, s, 12)
 	noErr(t, s.EraseUser(t.Context(), "u-0", t0.Add(time.Hour)))
@@ -288,7 +288,7 @@ func testChainErasure(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
 	check(t, erased == 4, "erasure reached u-0's events: %d", erased)
 }
 
-func testChainUnsignedStore(t *testing.T, s sessionmanager.FullStore, _ RawSQL) {
+func testChainUnsignedStore(t *testing.T, s Store, _ RawSQL) {
 	// Events appended without a signer (a chain that predates signing)
 	// leave an unsigned head, which VerifyAudit refuses.
 	for i := range 3 {
@@ -305,7 +305,7 @@ func testChainUnsignedStore(t *testing.T, s sessionmanager.FullStore, _ RawSQL) 
 
 // BenchAppend measures AppendEvent (a login's audit event) without and
 // with the signed head, on a fresh store from open for each.
-func BenchAppend(b *testing.B, open func(b *testing.B) sessionmanager.FullStore) {
+func BenchAppend(b *testing.B, open func(b *testing.B) Store) {
 	for _, signed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("signed=%v", signed), func(b *testing.B) {
 			s := open(b)
@@ -331,7 +331,7 @@ func BenchAppend(b *testing.B, open func(b *testing.B) sessionmanager.FullStore)
 // before migration 0006, reopen opens the database again (applying 0006).
 // The migrated head is the last event, unsigned, so VerifyAudit refuses it
 // until the next signed append, after which the whole log verifies.
-func UpgradeChain(t *testing.T, s sessionmanager.FullStore, exec RawSQL, downgrade []string, reopen func(t *testing.T) sessionmanager.FullStore) {
+func UpgradeChain(t *testing.T, s Store, exec RawSQL, downgrade []string, reopen func(t *testing.T) Store) {
 	for i := range 5 {
 		noErr(t, s.AppendEvent(t.Context(), eventFixture(i), nil))
 	}

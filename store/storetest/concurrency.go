@@ -40,7 +40,7 @@ func race(fn func(i int) error) []error {
 	return errs
 }
 
-func testConcurrentRotate(t *testing.T, s sessionmanager.FullStore) {
+func testConcurrentRotate(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newSession(t, s, "s-1", "u-1")
@@ -71,7 +71,7 @@ func testConcurrentRotate(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, []byte(fmt.Sprint("sealed-", winner)), getSession(t, s, "s-1").RefreshSealed, "the winner's sealed copy")
 }
 
-func testConcurrentTouch(t *testing.T, s sessionmanager.FullStore) {
+func testConcurrentTouch(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newSession(t, s, "s-1", "u-1", func(x *sessionmanager.Session) { x.Status = sessionmanager.StatusInactive })
@@ -92,7 +92,7 @@ func testConcurrentTouch(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testConcurrentMagicLink(t *testing.T, s sessionmanager.FullStore) {
+func testConcurrentMagicLink(t *testing.T, s Store) {
 	ctx := t.Context()
 	link := &sessionmanager.MagicLink{Hash: hashOf("link"), Email: "alice@example.com", IP: "203.0.113.5",
 		CreatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute)}
@@ -119,7 +119,7 @@ func testConcurrentMagicLink(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, "alice@example.com", wins[0].Email)
 }
 
-func testConcurrentClaim(t *testing.T, s sessionmanager.FullStore) {
+func testConcurrentClaim(t *testing.T, s Store) {
 	ctx := t.Context()
 	const total = 60
 	for i := range total / 3 {
@@ -167,7 +167,7 @@ func testConcurrentClaim(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testConcurrentAppend(t *testing.T, s sessionmanager.FullStore) {
+func testConcurrentAppend(t *testing.T, s Store) {
 	ctx := t.Context()
 	errs := race(func(i int) error {
 		e := eventFixture(i)

@@ -48,7 +48,7 @@ func eventFixture(i int) *sessionmanager.Event {
 }
 
 // listAllEvents pages through ListEvents and returns every event.
-func listAllEvents(t *testing.T, s sessionmanager.FullStore, f sessionmanager.EventFilter, pageSize int) []*sessionmanager.Event {
+func listAllEvents(t *testing.T, s Store, f sessionmanager.EventFilter, pageSize int) []*sessionmanager.Event {
 	t.Helper()
 	f.Limit = pageSize
 	var out []*sessionmanager.Event
@@ -81,7 +81,7 @@ func verifyChain(t *testing.T, evs []*sessionmanager.Event) {
 	}
 }
 
-func testEventChain(t *testing.T, s sessionmanager.FullStore) {
+func testEventChain(t *testing.T, s Store) {
 	ctx := t.Context()
 	const n = 50
 	var appended []*sessionmanager.Event
@@ -110,7 +110,7 @@ func testEventChain(t *testing.T, s sessionmanager.FullStore) {
 	verifyChain(t, paged)
 }
 
-func testEventFilters(t *testing.T, s sessionmanager.FullStore) {
+func testEventFilters(t *testing.T, s Store) {
 	ctx := t.Context()
 	for i := range 30 {
 		noErr(t, s.AppendEvent(ctx, eventFixture(i), nil))
@@ -160,7 +160,7 @@ func testEventFilters(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, err, sessionmanager.EINVALID, "bad cursor")
 }
 
-func testEventDeliveries(t *testing.T, s sessionmanager.FullStore) {
+func testEventDeliveries(t *testing.T, s Store) {
 	ctx := t.Context()
 	noErr(t, s.AppendEvent(ctx, eventFixture(0), nil))
 	e := eventFixture(1)
@@ -193,15 +193,15 @@ func testEventDeliveries(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, int64(2), depth)
 }
 
-func testEventAppendOnly(t *testing.T, s sessionmanager.FullStore) {
+func testEventAppendOnly(t *testing.T, s Store) {
 	// The store's API has no way to change or remove an event: the only
 	// event methods are AppendEvent and ListEvents (EraseUser blanks
 	// personal fields, which the chain does not cover directly).
-	st := reflect.TypeFor[sessionmanager.FullStore]()
+	st := reflect.TypeFor[Store]()
 	for i := range st.NumMethod() {
 		name := st.Method(i).Name
 		if strings.Contains(name, "Event") {
-			check(t, name == "AppendEvent" || name == "ListEvents", "FullStore has an event method %s", name)
+			check(t, name == "AppendEvent" || name == "ListEvents", "Store has an event method %s", name)
 		}
 	}
 	ctx := t.Context()

@@ -21,7 +21,7 @@ func hashOf(s string) []byte {
 }
 
 // newUser creates a user with the id, email and username.
-func newUser(t *testing.T, s sessionmanager.FullStore, id, email, username string) *sessionmanager.User {
+func newUser(t *testing.T, s Store, id, email, username string) *sessionmanager.User {
 	t.Helper()
 	u := &sessionmanager.User{ID: id, Email: email, Username: username, PasswordHash: "$argon2id$v=19$stub-" + id,
 		CreatedAt: t0, UpdatedAt: t0}
@@ -45,7 +45,7 @@ func baseSession(id, userID string) *sessionmanager.Session {
 }
 
 // newSession creates a session of user (refresh hash hashOf(id+"/r0")).
-func newSession(t *testing.T, s sessionmanager.FullStore, id, userID string, opts ...sessionOpt) *sessionmanager.Session {
+func newSession(t *testing.T, s Store, id, userID string, opts ...sessionOpt) *sessionmanager.Session {
 	t.Helper()
 	sess := baseSession(id, userID)
 	for _, o := range opts {
@@ -56,7 +56,7 @@ func newSession(t *testing.T, s sessionmanager.FullStore, id, userID string, opt
 }
 
 // getSession reads a session that must exist.
-func getSession(t *testing.T, s sessionmanager.FullStore, id string) *sessionmanager.Session {
+func getSession(t *testing.T, s Store, id string) *sessionmanager.Session {
 	t.Helper()
 	got, err := s.SessionByID(t.Context(), id)
 	noErr(t, err, "read session %s", id)
@@ -87,7 +87,7 @@ func requireSameSession(t *testing.T, want, got *sessionmanager.Session) {
 
 // allSessions pages through ListSessions with page size pageSize and
 // returns the ids in order; it fails if any id repeats.
-func allSessions(t *testing.T, s sessionmanager.FullStore, f sessionmanager.SessionFilter, pageSize int) []string {
+func allSessions(t *testing.T, s Store, f sessionmanager.SessionFilter, pageSize int) []string {
 	t.Helper()
 	f.Limit = pageSize
 	var ids []string

@@ -22,7 +22,7 @@ var adminTests = []namedTest{
 
 var magicLinkTests = []namedTest{{"ConsumeReasons", testMagicLinks}}
 
-func testSettings(t *testing.T, s sessionmanager.FullStore) {
+func testSettings(t *testing.T, s Store) {
 	ctx := t.Context()
 	requireCode(t, second(s.GetSetting(ctx, sessionmanager.SettingsKey)), sessionmanager.ENOTFOUND, "no document yet")
 	doc := []byte(`{"scoreThreshold": 40,  "allowedCountries":["DE"]}`)
@@ -40,7 +40,7 @@ func testSettings(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, `{"scoreThreshold":10}`, string(got), "keys are separate")
 }
 
-func testSigningKeys(t *testing.T, s sessionmanager.FullStore) {
+func testSigningKeys(t *testing.T, s Store) {
 	ctx := t.Context()
 	keys, err := s.ListSigningKeys(ctx)
 	noErr(t, err)
@@ -67,7 +67,7 @@ func testSigningKeys(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, s.UpdateSigningKey(ctx, "nope", retired, expires), sessionmanager.ENOTFOUND, "missing key")
 }
 
-func testAdmins(t *testing.T, s sessionmanager.FullStore) {
+func testAdmins(t *testing.T, s Store) {
 	ctx := t.Context()
 	n, err := s.CountAdmins(ctx)
 	noErr(t, err)
@@ -101,7 +101,7 @@ func testAdmins(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, s.SetAdminTOTP(ctx, "nope", []byte("x")), sessionmanager.ENOTFOUND, "totp of missing admin")
 }
 
-func testAdminTokens(t *testing.T, s sessionmanager.FullStore) {
+func testAdminTokens(t *testing.T, s Store) {
 	ctx := t.Context()
 	tok := &sessionmanager.AdminToken{ID: "t-1", Name: "ci", Hash: hashOf("token-1"), Scope: sessionmanager.ScopeWrite, CreatedAt: t0}
 	noErr(t, s.CreateAdminToken(ctx, tok))
@@ -145,7 +145,7 @@ func requireLinkReason(t *testing.T, err error, reason string, what ...any) {
 	check(t, errors.As(err, &e) && e.Reason == reason && e.Message != "", "%s: want reason %s with a message, got %v", label(what), reason, err)
 }
 
-func testMagicLinks(t *testing.T, s sessionmanager.FullStore) {
+func testMagicLinks(t *testing.T, s Store) {
 	ctx := t.Context()
 	link := &sessionmanager.MagicLink{Hash: hashOf("ok"), Email: "alice@example.com", UserID: "u-1", IP: "203.0.113.5",
 		CreatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute)}

@@ -17,7 +17,7 @@ var outboxTests = []namedTest{
 
 // appendDeliveries appends one event per delivery, the i-th due at
 // t0+i minutes, and returns the deliveries (IDs set).
-func appendDeliveries(t *testing.T, s sessionmanager.FullStore, n int) []*sessionmanager.Delivery {
+func appendDeliveries(t *testing.T, s Store, n int) []*sessionmanager.Delivery {
 	t.Helper()
 	var out []*sessionmanager.Delivery
 	for i := range n {
@@ -30,7 +30,7 @@ func appendDeliveries(t *testing.T, s sessionmanager.FullStore, n int) []*sessio
 	return out
 }
 
-func testClaimLease(t *testing.T, s sessionmanager.FullStore) {
+func testClaimLease(t *testing.T, s Store) {
 	ctx := t.Context()
 	ds := appendDeliveries(t, s, 5) // ds[4] is due first (t0+1m), ds[0] last (t0+5m)
 	now := t0.Add(3 * time.Minute)
@@ -53,7 +53,7 @@ func testClaimLease(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, []int64{ds[1].ID, ds[0].ID, ds[2].ID, ds[3].ID, ds[4].ID}, deliveryIDs(claimed), "an expired lease can be claimed again (due order, then id)")
 }
 
-func testDeliveryLifecycle(t *testing.T, s sessionmanager.FullStore) {
+func testDeliveryLifecycle(t *testing.T, s Store) {
 	ctx := t.Context()
 	ds := appendDeliveries(t, s, 2)
 	d := ds[0]
@@ -109,7 +109,7 @@ func testDeliveryLifecycle(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, s.RetryDelivery(ctx, 999999, doneAt), sessionmanager.ENOTFOUND, "retry missing")
 }
 
-func testDeliveryList(t *testing.T, s sessionmanager.FullStore) {
+func testDeliveryList(t *testing.T, s Store) {
 	ctx := t.Context()
 	ds := appendDeliveries(t, s, 7)
 	noErr(t, s.CompleteDelivery(ctx, ds[0].ID, t0))

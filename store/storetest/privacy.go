@@ -19,7 +19,7 @@ var privacyTests = []namedTest{
 // testEraseUserNamedEvents: events that name the user only in their
 // personal fields (a magic-link sign-up, a failed login by an identifier
 // not yet taken) are erased too, matched case-insensitively and exactly.
-func testEraseUserNamedEvents(t *testing.T, s sessionmanager.FullStore) {
+func testEraseUserNamedEvents(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")
@@ -91,7 +91,7 @@ func testEraseUserNamedEvents(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testEraseUser(t *testing.T, s sessionmanager.FullStore) {
+func testEraseUser(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")

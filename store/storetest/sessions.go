@@ -44,7 +44,7 @@ func fullSession(id, userID string, ip string) *sessionmanager.Session {
 	}
 }
 
-func testSessionRoundTrip(t *testing.T, s sessionmanager.FullStore) {
+func testSessionRoundTrip(t *testing.T, s Store) {
 	ctx := t.Context()
 	u := newUser(t, s, "u-1", "alice@example.com", "alice")
 	for _, c := range []struct{ id, ip string }{
@@ -74,7 +74,7 @@ func testSessionRoundTrip(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, second(s.SessionByID(ctx, "s-missing")), sessionmanager.ENOTFOUND, "missing session")
 }
 
-func testRefreshTokens(t *testing.T, s sessionmanager.FullStore) {
+func testRefreshTokens(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newSession(t, s, "s-1", "u-1")
@@ -112,7 +112,7 @@ func testRefreshTokens(t *testing.T, s sessionmanager.FullStore) {
 	check(t, cur.ReplacedAt.IsZero(), "a refused rotation leaves the token current")
 }
 
-func testEndSession(t *testing.T, s sessionmanager.FullStore) {
+func testEndSession(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newSession(t, s, "s-1", "u-1")
@@ -135,7 +135,7 @@ func testEndSession(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, err, sessionmanager.ENOTFOUND, "missing session")
 }
 
-func testEndUserSessions(t *testing.T, s sessionmanager.FullStore) {
+func testEndUserSessions(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")
@@ -163,7 +163,7 @@ func testEndUserSessions(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, []string{"a2"}, sorted(ids), "no exception ends the rest")
 }
 
-func testTouchSessions(t *testing.T, s sessionmanager.FullStore) {
+func testTouchSessions(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newSession(t, s, "active", "u-1", func(x *sessionmanager.Session) { x.LastSeenAt = t0.Add(10 * time.Minute) })
@@ -186,7 +186,7 @@ func testTouchSessions(t *testing.T, s sessionmanager.FullStore) {
 	noErr(t, s.TouchSessions(ctx, nil), "empty batch")
 }
 
-func testSweepStale(t *testing.T, s sessionmanager.FullStore) {
+func testSweepStale(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")
@@ -245,7 +245,7 @@ func testSweepStale(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, sessionmanager.StatusInactive, getSession(t, s, "idle-2").Status)
 }
 
-func testPurgeEnded(t *testing.T, s sessionmanager.FullStore) {
+func testPurgeEnded(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	endedAt := func(at time.Time) sessionOpt {
@@ -272,7 +272,7 @@ func testPurgeEnded(t *testing.T, s sessionmanager.FullStore) {
 	equal(t, 0, n, "second purge")
 }
 
-func testDeleteSession(t *testing.T, s sessionmanager.FullStore) {
+func testDeleteSession(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newSession(t, s, "s-1", "u-1")
@@ -285,7 +285,7 @@ func testDeleteSession(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, s.DeleteSession(ctx, "s-1"), sessionmanager.ENOTFOUND, "delete twice")
 }
 
-func testLoginHistory(t *testing.T, s sessionmanager.FullStore) {
+func testLoginHistory(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")

@@ -27,7 +27,7 @@ type listFixture struct {
 }
 
 // listDataset creates two users and six varied sessions.
-func listDataset(t *testing.T, s sessionmanager.FullStore) {
+func listDataset(t *testing.T, s Store) {
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.org", "bobby")
 	for _, f := range []listFixture{
@@ -56,7 +56,7 @@ func listDataset(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testListFilters(t *testing.T, s sessionmanager.FullStore) {
+func testListFilters(t *testing.T, s Store) {
 	listDataset(t, s)
 	pfx := netip.MustParsePrefix
 	below := func(n int) *int { return &n }
@@ -106,7 +106,7 @@ func testListFilters(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testListSort(t *testing.T, s sessionmanager.FullStore) {
+func testListSort(t *testing.T, s Store) {
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	var all []*sessionmanager.Session
 	for i := range 13 {
@@ -153,7 +153,7 @@ var metacharacters = []string{
 	`' OR '1'='1`, `" OR ""="`, `x' UNION SELECT id, email FROM users --`, `') OR 1=1 --`,
 }
 
-func testListMetacharacters(t *testing.T, s sessionmanager.FullStore) {
+func testListMetacharacters(t *testing.T, s Store) {
 	ctx := t.Context()
 	listDataset(t, s)
 	for _, m := range metacharacters {
@@ -197,7 +197,7 @@ func testListMetacharacters(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testListBadInput(t *testing.T, s sessionmanager.FullStore) {
+func testListBadInput(t *testing.T, s Store) {
 	ctx := t.Context()
 	listDataset(t, s)
 	_, err := s.ListSessions(ctx, sessionmanager.SessionFilter{Cursor: "%%%not-a-cursor"})

@@ -23,7 +23,7 @@ type statsFixture struct {
 	os                         string
 }
 
-func testStats(t *testing.T, s sessionmanager.FullStore) {
+func testStats(t *testing.T, s Store) {
 	ctx := t.Context()
 	now := t0 // 2026-03-10 12:00 UTC
 	newUser(t, s, "u-1", "alice@example.com", "alice")
@@ -90,7 +90,7 @@ func testStats(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testStatsEmpty(t *testing.T, s sessionmanager.FullStore) {
+func testStatsEmpty(t *testing.T, s Store) {
 	st, err := s.Stats(t.Context(), t0)
 	noErr(t, err)
 	check(t, st.OnlineNow == 0 && st.TotalUsers == 0 && st.Logins7d == 0 && st.AvgSessionSeconds == 0, "zeros: %+v", st)

@@ -33,8 +33,22 @@ import (
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
+// Store is everything a complete store implements: every role interface
+// of the root package. The suite checks all of it; the Manager itself asks
+// only for sessionmanager.Store and the optional roles it uses.
+type Store interface {
+	sessionmanager.Store
+	sessionmanager.OutboxStore
+	sessionmanager.KeyStore
+	sessionmanager.AdminStore
+	sessionmanager.AdminSessionStore
+	sessionmanager.MagicLinkStore
+	sessionmanager.StatsStore
+	sessionmanager.PrivacyStore
+}
+
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
-func Run(t *testing.T, open func(t *testing.T) sessionmanager.FullStore) {
+func Run(t *testing.T, open func(t *testing.T) Store) {
 	groups := []struct {
 		name  string
 		tests []namedTest
@@ -66,5 +80,5 @@ func Run(t *testing.T, open func(t *testing.T) sessionmanager.FullStore) {
 // namedTest is one subtest of the suite; it gets its own fresh store.
 type namedTest struct {
 	name string
-	run  func(t *testing.T, s sessionmanager.FullStore)
+	run  func(t *testing.T, s Store)
 }

@@ -23,7 +23,7 @@ var userTests = []namedTest{
 // name that only looks like a taken one (full width, Cyrillic or Greek
 // look-alike letters, invisible characters) is a duplicate, and finds the
 // one account.
-func testUserIdentityKey(t *testing.T, s sessionmanager.FullStore) {
+func testUserIdentityKey(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	for name, u := range map[string]*sessionmanager.User{
@@ -53,7 +53,7 @@ func testUserIdentityKey(t *testing.T, s sessionmanager.FullStore) {
 }
 
 // testUserConfirmed: Confirmed and PasswordUnproven are stored, read and updated.
-func testUserConfirmed(t *testing.T, s sessionmanager.FullStore) {
+func testUserConfirmed(t *testing.T, s Store) {
 	ctx := t.Context()
 	noErr(t, s.CreateUser(ctx, &sessionmanager.User{ID: "u-1", Email: "a@example.com", Username: "a", Confirmed: true, CreatedAt: t0, UpdatedAt: t0}))
 	newUser(t, s, "u-2", "b@example.com", "b")
@@ -75,7 +75,7 @@ func testUserConfirmed(t *testing.T, s sessionmanager.FullStore) {
 	check(t, c.PasswordUnproven && !c.Confirmed, "password unproven at creation: %+v", c)
 }
 
-func testUserCreateRead(t *testing.T, s sessionmanager.FullStore) {
+func testUserCreateRead(t *testing.T, s Store) {
 	ctx := t.Context()
 	want := &sessionmanager.User{
 		ID: "u-1", Email: "Alice@Example.com", Username: "AliceW", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
@@ -115,7 +115,7 @@ func testUserCreateRead(t *testing.T, s sessionmanager.FullStore) {
 	}
 }
 
-func testUserDuplicates(t *testing.T, s sessionmanager.FullStore) {
+func testUserDuplicates(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	for name, u := range map[string]*sessionmanager.User{
@@ -129,7 +129,7 @@ func testUserDuplicates(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, err, sessionmanager.ENOTFOUND, "a conflicting user is not stored")
 }
 
-func testUserUpdate(t *testing.T, s sessionmanager.FullStore) {
+func testUserUpdate(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")
@@ -164,7 +164,7 @@ func testUserUpdate(t *testing.T, s sessionmanager.FullStore) {
 	requireCode(t, err, sessionmanager.ENOTFOUND, "missing user")
 }
 
-func testUserList(t *testing.T, s sessionmanager.FullStore) {
+func testUserList(t *testing.T, s Store) {
 	ctx := t.Context()
 	names := []string{"alice", "albert", "bob", "carol", "under_score", "dave", "Alfred"}
 	for i, n := range names {
@@ -224,7 +224,7 @@ func second[T any](_ T, err error) error { return err }
 // it closes: an attacker who pre-registered the victim's email reads the
 // hash, the owner proves the email (voiding the password), and the
 // attacker's change, computed before, must not land afterwards.
-func testUserPasswordCAS(t *testing.T, s sessionmanager.FullStore) {
+func testUserPasswordCAS(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "victim@example.com", "victim")
 	attacker, unproven := "$argon2id$attacker", true
@@ -258,7 +258,7 @@ func testUserPasswordCAS(t *testing.T, s sessionmanager.FullStore) {
 
 // testUserSpendTokens: SpendTokens marks every unused link and code of the
 // user used in the same operation as the update, and only that user's.
-func testUserSpendTokens(t *testing.T, s sessionmanager.FullStore) {
+func testUserSpendTokens(t *testing.T, s Store) {
 	ctx := t.Context()
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	newUser(t, s, "u-2", "bob@example.com", "bob")
