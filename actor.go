@@ -51,13 +51,16 @@ func addActor(data map[string]any, a Actor) {
 }
 
 // actorData is an event's data object of key-value pairs kv, naming the
-// admin acting (addActor).
+// admin acting (addActor); nil when there is nothing to say.
 func actorData(a Actor, kv ...any) json.RawMessage {
 	data := make(map[string]any, len(kv)/2+2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		data[kv[i].(string)] = kv[i+1]
 	}
 	addActor(data, a)
+	if len(data) == 0 {
+		return nil
+	}
 	raw, _ := json.Marshal(data)
 	return raw
 }
