@@ -10,13 +10,14 @@ import (
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/alert"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // withAlertRules gives the Manager the alert package's rules on its store,
 // and the licence gate allows (nil: all).
 func withAlertRules(t testing.TB, allows func(string) bool) func(*sm.Config) {
 	return func(c *sm.Config) {
-		st := c.Store.(sm.FullStore)
+		st := c.Store.(storetest.Store)
 		rules, err := alert.NewRules(context.Background(), alert.RulesConfig{Store: st, Sealer: c.Secrets,
 			Targets: alert.TargetPolicy{AllowHTTPLoopback: true, AllowPrivateTargets: true}})
 		if err != nil {
