@@ -109,8 +109,10 @@ type AdminTokens interface {
 
 // AdminAuth signs admins in to the dashboard and checks their sessions.
 type AdminAuth interface {
-	// AdminByEmail returns the admin account or ENOTFOUND.
-	AdminByEmail(ctx context.Context, email string) (*Admin, error)
+	// CheckAdminPassword returns the admin whose email and password these
+	// are; EUNAUTHORIZED for an unknown email or a wrong password alike, in
+	// the same time (no account enumeration).
+	CheckAdminPassword(ctx context.Context, email, password string) (*Admin, error)
 	// Admin returns the admin account or ENOTFOUND.
 	Admin(ctx context.Context, id string) (*Admin, error)
 	// ReserveAdminSignIn counts a sign-in before its password is checked.

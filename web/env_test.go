@@ -124,7 +124,7 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	if err := st.CreateAdmin(ctx, e.admin); err != nil {
 		t.Fatal(err)
 	}
-	d.Core, d.Secrets, d.Passwords, d.Bus, d.UserAgents = m.AdminCore(), secrets, hasher, bus, cfg.UserAgents
+	d.Core, d.Secrets, d.Bus, d.UserAgents = m.AdminCore(), secrets, bus, cfg.UserAgents
 	h, err := New(d)
 	if err != nil {
 		t.Fatal(err)

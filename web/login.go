@@ -92,17 +92,12 @@ func (s *server) checkAdmin(r *http.Request, email, password, code string) (*sm.
 	if email == "" || password == "" || len(email) > 320 || len(password) > 1024 {
 		return nil, false
 	}
-	admin, err := s.d.Core.SignIn.AdminByEmail(r.Context(), email)
+	// The core checks the password, in the same time for an unknown email.
+	admin, err := s.d.Core.SignIn.CheckAdminPassword(r.Context(), email, password)
 	if err != nil {
-		if !sm.IsNotFound(err) {
-			s.log.Error("admin lookup", "err", err)
+		if sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+			s.log.Error("admin sign-in check", "err", err)
 		}
-		// Spend the same time as a wrong password: no account enumeration.
-		_, _ = s.d.Passwords.Verify(dummyHash(s.d.Passwords), password)
-		return nil, false
-	}
-	ok, err := s.d.Passwords.Verify(admin.PasswordHash, password)
-	if err != nil || !ok {
 		return nil, false
 	}
 	if len(admin.TOTPSealed) == 0 {
@@ -122,18 +117,6 @@ func (s *server) checkAdmin(r *http.Request, email, password, code string) (*sm.
 		return nil, false
 	}
 	return admin, true
-}
-
-var (
-	dummyOnce sync.Once
-	dummy     string
-)
-
-// dummyHash is a real hash of a random password, verified against when the
-// admin does not exist.
-func dummyHash(p sm.PasswordHasher) string {
-	dummyOnce.Do(func() { dummy, _ = p.Hash(randomToken()) })
-	return dummy
 }
 
 // handleLogout ends the session on the server (on every instance), not

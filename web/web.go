@@ -10,18 +10,17 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// Deps are what the dashboard needs. Core (every field), Secrets and
-// Passwords are required.
+// Deps are what the dashboard needs. Core (every field but Tokens) and
+// Secrets are required.
 type Deps struct {
 	// Core is every admin use case the dashboard calls (sm.AdminCore:
 	// small interfaces, usually all the Manager). The dashboard reads no
 	// store and audits nothing itself: the core does.
-	Core      sm.AdminCore
-	Secrets   sm.Secrets        // derives the anti-forgery token; opens TOTP secrets
-	Passwords sm.PasswordHasher // admin sign-in
-	Bus       sm.Bus            // live updates; nil: polling only
-	Alerts    sm.AlertRules     // Manager.AlertRules; nil hides the alert rules and deliveries UI
-	License   func() LicenseInfo
+	Core    sm.AdminCore
+	Secrets sm.Secrets    // derives the anti-forgery token; opens TOTP secrets
+	Bus     sm.Bus        // live updates; nil: polling only
+	Alerts  sm.AlertRules // Manager.AlertRules; nil hides the alert rules and deliveries UI
+	License func() LicenseInfo
 	// Demo shows a "Demo data" banner on every page.
 	Demo   bool
 	Logger *slog.Logger
@@ -65,8 +64,8 @@ type server struct {
 func New(d Deps) (http.Handler, error) {
 	c := d.Core
 	if c.Sessions == nil || c.Users == nil || c.Audit == nil || c.Stats == nil || c.Settings == nil || c.SignIn == nil ||
-		c.AdminSessions == nil || c.Status == nil || d.Secrets == nil || d.Passwords == nil {
-		return nil, errors.New("web: Deps needs Core (every use case), Secrets and Passwords")
+		c.AdminSessions == nil || c.Status == nil || d.Secrets == nil {
+		return nil, errors.New("web: Deps needs Core (every use case but Tokens) and Secrets")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

@@ -176,7 +176,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	a.alerts.announce = a.manager.AnnounceSettingsChange
 	deps.Alerts = a.manager.AlertRules()
 	deps.Admin, err = web.New(web.Deps{
-		Core: a.manager.AdminCore(), Secrets: a.secrets, Passwords: password.Default(), UserAgents: mcfg.UserAgents, Bus: a.cluster.bus,
+		Core: a.manager.AdminCore(), Secrets: a.secrets, UserAgents: mcfg.UserAgents, Bus: a.cluster.bus,
 		Alerts: a.manager.AlertRules(), License: a.webLicense, Demo: c.demo, Logger: log,
 		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
 		Cookies:  sm.CookiePolicy{Production: c.Env == "production"},
