@@ -46,7 +46,7 @@ func keyringConfig(c *config, now func() time.Time) token.Config {
 
 // storeRecorder records audit events straight into the store, for a
 // one-shot command that has no Manager.
-type storeRecorder struct{ st sm.FullStore }
+type storeRecorder struct{ st sm.EventStore }
 
 func (r storeRecorder) Record(ctx context.Context, e *sm.Event) error {
 	return r.st.AppendEvent(ctx, e, nil)
@@ -121,7 +121,7 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // listKeys prints the stored signing keys, public data only.
-func listKeys(ctx context.Context, st sm.FullStore, stdout io.Writer) error {
+func listKeys(ctx context.Context, st sm.KeyStore, stdout io.Writer) error {
 	keys, err := st.ListSigningKeys(ctx)
 	if err != nil {
 		return err
