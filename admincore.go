@@ -35,6 +35,7 @@ type SessionAdmin interface {
 
 // UserAdmin is what an admin does with end users.
 type UserAdmin interface {
+	// ListUsers returns one page of users (ParseUserQuery reads the filter).
 	ListUsers(ctx context.Context, f UserFilter) (users []*User, nextCursor string, err error)
 	// User returns a user or ENOTFOUND.
 	User(ctx context.Context, id string) (*User, error)
@@ -52,6 +53,7 @@ type UserAdmin interface {
 
 // AuditLog reads and checks the audit log.
 type AuditLog interface {
+	// ListEvents returns one page of the log (ParseEventQuery reads the filter).
 	ListEvents(ctx context.Context, f EventFilter) (events []*Event, nextCursor string, err error)
 	// VerifyAudit checks the chain against its signed head and checkpoints.
 	VerifyAudit(ctx context.Context) (AuditReport, error)
@@ -82,11 +84,13 @@ const (
 
 // StatsReader computes the dashboard's aggregates.
 type StatsReader interface {
+	// Stats at now, computed in the store.
 	Stats(ctx context.Context) (*Stats, error)
 }
 
 // SettingsAdmin reads and changes the settings.
 type SettingsAdmin interface {
+	// Settings returns the current settings.
 	Settings(ctx context.Context) (*Settings, error)
 	// UpdateSettings applies a JSON merge patch, validated whole.
 	UpdateSettings(ctx context.Context, patch []byte) (*Settings, error)
@@ -101,9 +105,11 @@ type AdminTokens interface {
 	// scope allows scope: EUNAUTHORIZED for a missing or unknown token,
 	// EFORBIDDEN for too weak a scope.
 	CheckAdminToken(ctx context.Context, token, scope string) (*AdminToken, error)
+	// ListAdminTokens lists every token, revoked ones too (never a hash).
 	ListAdminTokens(ctx context.Context) ([]*AdminToken, error)
 	// CreateAdminToken returns the new token in clear: the one time it is shown.
 	CreateAdminToken(ctx context.Context, name, scope string) (string, *AdminToken, error)
+	// RevokeAdminToken stops a token at once; ENOTFOUND when unknown.
 	RevokeAdminToken(ctx context.Context, id string) error
 }
 
@@ -117,23 +123,33 @@ type AdminAuth interface {
 	Admin(ctx context.Context, id string) (*Admin, error)
 	// ReserveAdminSignIn counts a sign-in before its password is checked.
 	ReserveAdminSignIn(ctx context.Context, email string, ip netip.Addr) (*AdminSignIn, error)
+	// StartAdminSession records a sign-in; the token (for the cookie) is shown only here.
 	StartAdminSession(ctx context.Context, adminID string, client ClientInfo) (string, *AdminSession, error)
+	// CheckAdminSession returns the live session of a cookie token, as activity.
 	CheckAdminSession(ctx context.Context, token string) (*AdminSession, error)
+	// PeekAdminSession is CheckAdminSession for background requests (not activity).
 	PeekAdminSession(ctx context.Context, token string) (*AdminSession, error)
 }
 
 // AdminSessions lists and ends dashboard sessions and changes an admin's
 // own password.
 type AdminSessions interface {
+	// ListAdminSessions lists the live sessions of adminID ("" for every admin).
 	ListAdminSessions(ctx context.Context, adminID string) ([]*AdminSession, error)
+	// EndAdminSession ends one on every instance; ENOTFOUND when unknown or ended.
 	EndAdminSession(ctx context.Context, id string, reason EndReason) error
+	// ChangeAdminPassword checks the current password, sets the next one and
+	// ends the admin's other sessions (currentSessionID stays).
 	ChangeAdminPassword(ctx context.Context, adminID, current, next, currentSessionID string) (ended int, err error)
 }
 
 // ServiceStatus is what the admin is told about the service itself.
 type ServiceStatus interface {
+	// GeoStatus is the geo and threat sources and what they provide.
 	GeoStatus() GeoStatus
+	// ConfigWarnings are the features on without the data they need.
 	ConfigWarnings(ctx context.Context) []ConfigWarning
+	// Now is the core's clock.
 	Now() time.Time
 }
 
