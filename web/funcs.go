@@ -254,6 +254,7 @@ var eventLabels = map[string]string{
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",
 	sm.EventEmailConfirmed: "Email confirmed", sm.EventEmailProven: "Email proven, unproven password voided",
 	sm.EventAccountTokenSent: "Account email sent",
+	sm.EventSigningKeyRotated: "Signing key rotated", sm.EventSigningKeyWithdrawn: "Signing key withdrawn",
 }
 
 func eventLabel(typ string) string {
