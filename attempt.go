@@ -113,20 +113,6 @@ func blockedUser() *Error {
 	return &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
 }
 
-// DefaultAdminThrottle is the admin sign-in policy when Config.AdminThrottle
-// is nil: an address is refused after 10 failures in the window, and an
-// account that failed 5 times is slowed to one attempt every 2 s per
-// address.
-func DefaultAdminThrottle(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
-	if failedIP >= 10 {
-		return 0, true, 15 * time.Minute
-	}
-	if failedAccount >= 5 {
-		return 2 * time.Second, false, 0
-	}
-	return 0, false, 0
-}
-
 // AdminSignIn is a dashboard sign-in attempt, counted before the password
 // is checked.
 type AdminSignIn struct{ try *attempt }
@@ -138,12 +124,8 @@ type AdminSignIn struct{ try *attempt }
 // refuses (ETOOMANY) or slows it by Config.AdminThrottle. Call Succeeded
 // when the credentials were right; a failure needs nothing more.
 func (m *Manager) ReserveAdminSignIn(ctx context.Context, email string, ip netip.Addr) (*AdminSignIn, error) {
-	policy := m.cfg.AdminThrottle
-	if policy == nil {
-		policy = DefaultAdminThrottle
-	}
 	h := m.cfg.Secrets.LookupHash("admin-sign-in:" + strings.ToLower(strings.TrimSpace(email)))
-	try, err := m.reserveAttempt(ctx, policy, "admin:acct:"+hex.EncodeToString(h[:16]), "admin:"+failKeyIP(ip))
+	try, err := m.reserveAttempt(ctx, m.cfg.AdminThrottle, "admin:acct:"+hex.EncodeToString(h[:16]), "admin:"+failKeyIP(ip))
 	if err != nil {
 		return nil, err
 	}

@@ -31,13 +31,31 @@ type Error struct {
 	// Details are more machine-readable facts for the answer's details
 	// (e.g. the feature and edition of a feature_locked refusal).
 	Details map[string]string
+	// Cause is the underlying error (a driver's, the network's), for the
+	// logs and errors.Is/As; it is never shown to a client, who sees
+	// Message only.
+	Cause error
 }
 
+// Error is the text for logs: code, message, reason and cause.
 func (e *Error) Error() string {
+	msg := e.Code + ": " + e.Message
 	if e.Reason != "" {
-		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Reason)
+		msg += " (" + e.Reason + ")"
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause, so errors.Is and errors.As see through.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// WrapError returns an *Error with the code and a client-safe message that
+// keeps err as its cause.
+func WrapError(code, message string, err error) *Error {
+	return &Error{Code: code, Message: message, Cause: err}
 }
 
 // Errorf returns an *Error with the code and a formatted message.
@@ -76,5 +94,27 @@ func ErrorMessage(err error) string {
 	return "internal error"
 }
 
+// TerminatedReason returns the end reason of err when it is the refusal of
+// a request on an ended session (EUNAUTHORIZED with an end reason), for the
+// X-Session-Terminated-Reason header.
+func TerminatedReason(err error) (EndReason, bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != EUNAUTHORIZED {
+		return "", false
+	}
+	r := EndReason(e.Reason)
+	return r, r.known()
+}
+
 // IsNotFound reports whether err has code ENOTFOUND.
 func IsNotFound(err error) bool { return ErrorCode(err) == ENOTFOUND }
+
+// known reports whether r is one of the end reasons a session can have.
+func (r EndReason) known() bool {
+	switch r {
+	case EndLogout, EndManual, EndIdle, EndExpired, EndBlocked, EndRefreshReuse,
+		EndPasswordChanged, EndEvicted, EndErased:
+		return true
+	}
+	return false
+}

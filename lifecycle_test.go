@@ -336,9 +336,9 @@ func TestLastSeenWritesAtMostOncePerInterval(t *testing.T) {
 // ended by another instance (straight in the store, no bus message) is
 // refused at once; in fail-closed mode (Unavailable) every request is 503.
 func TestDegradedReadsTheStore(t *testing.T) {
-	var degraded, unavailable bool
+	var mode sm.Availability
 	eachStore(t, func(t *testing.T, e *env) {
-		degraded, unavailable = false, false
+		mode = sm.Available
 		res := e.register("deg")
 		if _, err := e.m.Authenticate(e.ctx, res.AccessToken); err != nil {
 			t.Fatal(err)
@@ -350,18 +350,17 @@ func TestDegradedReadsTheStore(t *testing.T) {
 		if _, err := e.m.Authenticate(e.ctx, res.AccessToken); err != nil {
 			t.Fatalf("healthy bus: the cached state serves until its TTL (got %v)", err)
 		}
-		degraded = true
+		mode = sm.Degraded
 		if _, err := e.m.Authenticate(e.ctx, res.AccessToken); reasonOf(t, err) != "manual" {
 			t.Fatalf("degraded: the store's end must hold at once, got %v", err)
 		}
 		other := e.login("deg")
-		unavailable = true
+		mode = sm.Unavailable
 		if _, err := e.m.Authenticate(e.ctx, other.AccessToken); sm.ErrorCode(err) != sm.EUNAVAILABLE {
 			t.Fatalf("fail-closed: want 503, got %v", err)
 		}
 	}, func(c *sm.Config) {
-		c.Degraded = func() bool { return degraded }
-		c.Unavailable = func() bool { return unavailable }
+		c.Availability = func() sm.Availability { return mode }
 	})
 }
 

@@ -13,7 +13,10 @@ import (
 )
 
 // Config wires a Manager. Store, Tokens, Secrets and Passwords are required;
-// every other dependency has a working default.
+// every other dependency has a working default, and the zero value of every
+// field is safe: logins are throttled (DefaultThrottleLimits), settings are
+// validated (NormalizeSettings) and new passwords follow the policy
+// (ValidatePassword). A field set to something replaces its default.
 type Config struct {
 	Store     Store
 	Tokens    AccessTokens
@@ -38,7 +41,9 @@ type Config struct {
 	// AlertRules are the alert rules and their deliveries (package alert);
 	// the front ends reach them through Manager.AlertRules. nil: none.
 	AlertRules AlertRules
-	// ValidateSettings normalises a settings document and names each bad field.
+	// ValidateSettings normalises a settings document and names each bad
+	// field. nil applies NormalizeSettings and, when Risk is a
+	// SettingsChecker, the engine's own checks.
 	ValidateSettings func(*Settings) map[string]string
 
 	AccessTokenTTL    time.Duration // 15m
@@ -62,25 +67,23 @@ type Config struct {
 	// InstanceID names this instance on the bus (random by default).
 	InstanceID string
 	// Throttle decides the progressive delay and refusal of logins from the
-	// failed-login counts of the account and the IP; nil never throttles.
+	// failed-login counts of the account and the IP (counted in Failures);
+	// nil applies DefaultThrottleLimits. NoThrottle turns it off.
 	Throttle ThrottleFunc
 	// AdminThrottle is Throttle for the dashboard's admin sign-in; nil
-	// applies DefaultAdminThrottle.
+	// applies AdminThrottleLimits.
 	AdminThrottle ThrottleFunc
-	// ValidatePassword checks a new password against the policy; nil accepts any non-empty one.
+	// ValidatePassword checks a new password against the policy; nil
+	// applies the package's ValidatePassword (8 to 128 characters).
 	ValidatePassword func(password string) error
 	// Leader runs fn only on the instance that holds the job's leadership;
 	// nil runs it here (single instance).
 	Leader func(ctx context.Context, job string, fn func(ctx context.Context) error)
 	// KickOutbox is called after deliveries were written, to wake the worker.
 	KickOutbox func()
-	// Unavailable, when set and true, makes Authenticate refuse with 503:
-	// the fail-closed mode for when shared state (Redis) cannot be checked.
-	Unavailable func() bool
-	// Degraded, when set and true, makes every request read the session's
-	// state from the store instead of the cache: the fail-open mode while the
-	// bus (Redis) is down, so another instance's revocation holds at once.
-	Degraded func() bool
+	// Availability reports how far the shared state (the bus, Redis) can be
+	// trusted right now; nil: always Available.
+	Availability func() Availability
 	// OnSettings is called with the settings whenever they are (re)loaded.
 	OnSettings func(*Settings)
 	// RegisterPerIP caps sign-ups from one IP (an IPv6 /64) per failed-login
@@ -90,6 +93,30 @@ type Config struct {
 	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
+}
+
+// Availability is the Manager's mode while shared state may be lost.
+type Availability int
+
+// Availability modes.
+const (
+	// Available: the bus keeps the caches fresh.
+	Available Availability = iota
+	// Degraded is the fail-open mode while the bus (Redis) is down: every
+	// request reads its session's state from the store instead of the
+	// cache, so another instance's revocation holds at once.
+	Degraded
+	// Unavailable is the fail-closed mode for when shared state cannot be
+	// checked: Authenticate refuses with 503.
+	Unavailable
+)
+
+// availability is the current mode.
+func (m *Manager) availability() Availability {
+	if m.cfg.Availability == nil {
+		return Available
+	}
+	return m.cfg.Availability()
 }
 
 // Licensed features (see package license).

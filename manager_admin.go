@@ -98,7 +98,7 @@ func (m *Manager) checkAdminSession(ctx context.Context, token string, activity 
 	hash := m.cfg.Secrets.LookupHash(token)
 	fresh := false
 	s, ok := m.admins.get(hash, now)
-	if !ok || (m.cfg.Degraded != nil && m.cfg.Degraded()) {
+	if !ok || m.availability() == Degraded {
 		if s, err = m.readAdminSession(ctx, st, hash, now); err != nil {
 			return nil, err
 		}

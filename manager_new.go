@@ -49,6 +49,18 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Failures == nil {
 		cfg.Failures = NewMemoryCounter(cfg.Clock)
 	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = DefaultThrottleLimits.Func()
+	}
+	if cfg.AdminThrottle == nil {
+		cfg.AdminThrottle = AdminThrottleLimits.Func()
+	}
+	if cfg.ValidatePassword == nil {
+		cfg.ValidatePassword = ValidatePassword
+	}
+	if cfg.ValidateSettings == nil {
+		cfg.ValidateSettings = defaultSettingsCheck(cfg.Risk)
+	}
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = newID()[:12]
 	}
@@ -66,6 +78,25 @@ func New(cfg Config) (*Manager, error) {
 	m.signAuditChain()
 	m.unsub = m.bus.Subscribe(m.onMessage)
 	return m, nil
+}
+
+// defaultSettingsCheck is NormalizeSettings followed by the risk engine's
+// own checks when it has any.
+func defaultSettingsCheck(engine RiskEngine) func(*Settings) map[string]string {
+	checker, _ := engine.(SettingsChecker)
+	return func(s *Settings) map[string]string {
+		bad := NormalizeSettings(s)
+		if checker == nil || s == nil {
+			return bad
+		}
+		for field, why := range checker.CheckSettings(s) {
+			if bad == nil {
+				bad = map[string]string{}
+			}
+			bad[field] = why
+		}
+		return bad
+	}
 }
 
 // Config returns the effective configuration (defaults filled in).

@@ -30,7 +30,7 @@ func (m *Manager) Check(ctx context.Context, accessToken string) (Principal, err
 }
 
 func (m *Manager) authenticate(ctx context.Context, accessToken string, activity bool) (Principal, error) {
-	if m.cfg.Unavailable != nil && m.cfg.Unavailable() {
+	if m.availability() == Unavailable {
 		return Principal{}, &Error{Code: EUNAVAILABLE, Message: "Session state cannot be checked right now; try again", Reason: "state_unavailable"}
 	}
 	now := m.clock.Now()
@@ -60,7 +60,7 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 // sessionState returns the state from the cache or, when missing or stale,
 // from the store.
 func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (sessionState, error) {
-	if st, ok := m.states.get(sid, now); ok && (st.status == StatusEnded || m.cfg.Degraded == nil || !m.cfg.Degraded()) {
+	if st, ok := m.states.get(sid, now); ok && (st.status == StatusEnded || m.availability() != Degraded) {
 		return st, nil
 	}
 	s, err := m.store.SessionByID(ctx, sid)
@@ -70,7 +70,7 @@ func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (
 		return st, nil
 	}
 	if err != nil {
-		return sessionState{}, &Error{Code: EUNAVAILABLE, Message: "session state unavailable; try again"}
+		return sessionState{}, WrapError(EUNAVAILABLE, "session state unavailable; try again", err)
 	}
 	st := sessionState{userID: s.UserID, email: s.UserEmail, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
 	m.states.put(sid, st)
@@ -321,10 +321,22 @@ func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next
 // validatePassword checks a new password against the policy, naming the
 // password field when it fails.
 func (m *Manager) validatePassword(password string) error {
-	if m.cfg.ValidatePassword != nil {
-		if err := m.cfg.ValidatePassword(password); err != nil {
-			return &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": err.Error()}}
-		}
+	if err := m.cfg.ValidatePassword(password); err != nil {
+		return &Error{Code: EINVALID, Message: "invalid password", Fields: map[string]string{"password": passwordProblem(err)}, Cause: err}
 	}
 	return nil
+}
+
+// passwordProblem is what a password policy's refusal says about the
+// password field: the field's own message when the policy named it, else
+// its client-safe message.
+func passwordProblem(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		if msg := e.Fields["password"]; msg != "" {
+			return msg
+		}
+		return e.Message
+	}
+	return err.Error()
 }

@@ -67,10 +67,8 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte) (*Settings, 
 	if err := dec.Decode(next); err != nil {
 		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{jsonErrorField(err): jsonErrorReason(err)}}
 	}
-	if m.cfg.ValidateSettings != nil {
-		if bad := m.cfg.ValidateSettings(next); len(bad) > 0 {
-			return nil, InvalidFields(bad)
-		}
+	if bad := m.cfg.ValidateSettings(next); len(bad) > 0 {
+		return nil, InvalidFields(bad)
 	}
 	if err := m.checkLockedSettings(cur, next); err != nil {
 		return nil, err

@@ -81,17 +81,18 @@ func newEnv(t testing.TB, k storeKind, opts ...func(*sm.Config)) *env {
 	ctx := context.Background()
 	st, path := k.open(t)
 	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	sec, err := token.NewSecrets(make32(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := token.NewKeyring(ctx, st, sec, token.Config{Issuer: "test", Audience: "test", TTL: 15 * time.Minute, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sec, keys := newKeys(t, st, clock, 7)
 	sink := &countingSink{st: st}
 	cfg := sm.Config{Store: st, Tokens: keys, Secrets: sec, Passwords: cheapPasswords, UserAgents: device.New(),
 		Clock: clock, Activity: sink, InstanceID: "test"}
+	m := startManager(t, cfg, opts)
+	return &env{t: t, ctx: ctx, store: st, clock: clock, m: m, secrets: sec, keys: keys, sink: sink, path: path}
+}
+
+// startManager applies opts to cfg and returns its Manager, closed at the
+// test's end.
+func startManager(t testing.TB, cfg sm.Config, opts []func(*sm.Config)) *sm.Manager {
+	t.Helper()
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -100,7 +101,21 @@ func newEnv(t testing.TB, k storeKind, opts ...func(*sm.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	return &env{t: t, ctx: ctx, store: st, clock: clock, m: m, secrets: sec, keys: keys, sink: sink, path: path}
+	return m
+}
+
+// newKeys returns the secrets (from seed) and a keyring over st.
+func newKeys(t testing.TB, st sm.FullStore, clock *testenv.Clock, seed byte) (*token.Secrets, *token.Keyring) {
+	t.Helper()
+	sec, err := token.NewSecrets(make32(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := token.NewKeyring(context.Background(), st, sec, token.Config{Issuer: "test", Audience: "test", TTL: 15 * time.Minute, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec, keys
 }
 
 func make32(b byte) []byte {

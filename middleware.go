@@ -46,6 +46,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		}
 		p, err := m.Authenticate(r.Context(), tok)
 		if err != nil {
+			if status := HTTPStatus(ErrorCode(err)); status >= http.StatusInternalServerError {
+				// The client sees the safe message; the cause is for the log.
+				m.log.ErrorContext(r.Context(), "authenticate request", "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
+			}
 			WriteError(w, err)
 			return
 		}
@@ -98,7 +102,8 @@ type ErrorDetail struct {
 
 // WriteError writes err as a Strapi-shaped JSON error with its status; a
 // terminated session also gets the X-Session-Terminated-Reason header.
-// Errors that are not *Error become "internal error" (the caller logs them).
+// Errors that are not *Error become "internal error", and an *Error's Cause
+// is never written: the caller logs them.
 func WriteError(w http.ResponseWriter, err error) {
 	code := ErrorCode(err)
 	status := HTTPStatus(code)
@@ -119,8 +124,8 @@ func WriteError(w http.ResponseWriter, err error) {
 			d.Details["errors"] = errs
 			d.Details["fields"] = e.Fields
 		}
-		if code == EUNAUTHORIZED && e.Message == "Session terminated" {
-			w.Header().Set(HeaderTerminatedReason, e.Reason)
+		if reason, ok := TerminatedReason(err); ok {
+			w.Header().Set(HeaderTerminatedReason, string(reason))
 		}
 		if e.RetryAfterSeconds > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))

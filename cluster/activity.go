@@ -42,7 +42,7 @@ func (a *RedisActivity) WriteLastSeen(ctx context.Context, notes []sm.LastSeen) 
 		return nil
 	}
 	if err := a.client.ZAddGT(ctx, a.key, members...).Err(); err != nil {
-		return sm.Errorf(sm.EUNAVAILABLE, "redis activity: write last-seen: %v", err)
+		return sm.WrapError(sm.EUNAVAILABLE, "redis activity: write last-seen", err)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (a *RedisActivity) Drain(ctx context.Context, max int) ([]sm.LastSeen, erro
 	}
 	zs, err := a.client.ZPopMin(ctx, a.key, int64(max)).Result()
 	if err != nil {
-		return nil, sm.Errorf(sm.EUNAVAILABLE, "redis activity: drain: %v", err)
+		return nil, sm.WrapError(sm.EUNAVAILABLE, "redis activity: drain", err)
 	}
 	notes := make([]sm.LastSeen, 0, len(zs))
 	for _, z := range zs {
@@ -76,7 +76,7 @@ func (a *RedisActivity) Get(ctx context.Context, sid string) (at time.Time, foun
 		return time.Time{}, false, nil
 	}
 	if err != nil {
-		return time.Time{}, false, sm.Errorf(sm.EUNAVAILABLE, "redis activity: get: %v", err)
+		return time.Time{}, false, sm.WrapError(sm.EUNAVAILABLE, "redis activity: get", err)
 	}
 	return time.UnixMicro(int64(score)).UTC(), true, nil
 }

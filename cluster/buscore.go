@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -40,7 +41,7 @@ func (c *busCore) deliverOwn(ctx context.Context, m sm.Message) ([]byte, error) 
 	c.local.dispatch(ctx, m)
 	payload, err := json.Marshal(m)
 	if err != nil {
-		return nil, sm.Errorf(sm.EINTERNAL, "%s: encode message: %v", c.name, err)
+		return nil, sm.WrapError(sm.EINTERNAL, fmt.Sprintf("%s: encode message", c.name), err)
 	}
 	return payload, nil
 }

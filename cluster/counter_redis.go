@@ -47,7 +47,7 @@ func (c *RedisCounter) Incr(ctx context.Context, key string, window time.Duratio
 	}
 	n, err := incrScript.Run(ctx, c.client, []string{c.prefix + key}, window.Milliseconds()).Int64()
 	if err != nil {
-		return 0, sm.Errorf(sm.EUNAVAILABLE, "redis counter: incr: %v", err)
+		return 0, sm.WrapError(sm.EUNAVAILABLE, "redis counter: incr", err)
 	}
 	return n, nil
 }
@@ -59,7 +59,7 @@ func (c *RedisCounter) Get(ctx context.Context, key string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, sm.Errorf(sm.EUNAVAILABLE, "redis counter: get: %v", err)
+		return 0, sm.WrapError(sm.EUNAVAILABLE, "redis counter: get", err)
 	}
 	return n, nil
 }
@@ -68,7 +68,7 @@ func (c *RedisCounter) Get(ctx context.Context, key string) (int64, error) {
 // the window (TTL) is left as it is.
 func (c *RedisCounter) Decr(ctx context.Context, key string) error {
 	if err := decrScript.Run(ctx, c.client, []string{c.prefix + key}).Err(); err != nil {
-		return sm.Errorf(sm.EUNAVAILABLE, "redis counter: decr: %v", err)
+		return sm.WrapError(sm.EUNAVAILABLE, "redis counter: decr", err)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (c *RedisCounter) Decr(ctx context.Context, key string) error {
 // Reset forgets key.
 func (c *RedisCounter) Reset(ctx context.Context, key string) error {
 	if err := c.client.Del(ctx, c.prefix+key).Err(); err != nil {
-		return sm.Errorf(sm.EUNAVAILABLE, "redis counter: reset: %v", err)
+		return sm.WrapError(sm.EUNAVAILABLE, "redis counter: reset", err)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type PostgresElector struct {
 // NewPostgresElector creates the fencing table if needed.
 func NewPostgresElector(ctx context.Context, pool *pgxpool.Pool) (*PostgresElector, error) {
 	if _, err := pool.Exec(ctx, fencingTableSQL); err != nil && !isDuplicateObject(err) {
-		return nil, sm.Errorf(sm.EUNAVAILABLE, "postgres leader: create fencing table: %v", err)
+		return nil, sm.WrapError(sm.EUNAVAILABLE, "postgres leader: create fencing table", err)
 	}
 	return &PostgresElector{pool: pool}, nil
 }
@@ -62,13 +62,13 @@ func lockKey(name string) int64 {
 func (e *PostgresElector) Elect(ctx context.Context, name string, _ time.Duration) (Lease, bool, error) {
 	pc, err := e.pool.Acquire(ctx)
 	if err != nil {
-		return nil, false, sm.Errorf(sm.EUNAVAILABLE, "postgres leader: %v", err)
+		return nil, false, sm.WrapError(sm.EUNAVAILABLE, "postgres leader", err)
 	}
 	key := lockKey(name)
 	var locked bool
 	if err := pc.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
 		pc.Release()
-		return nil, false, sm.Errorf(sm.EUNAVAILABLE, "postgres leader: elect %q: %v", name, err)
+		return nil, false, sm.WrapError(sm.EUNAVAILABLE, fmt.Sprintf("postgres leader: elect %q", name), err)
 	}
 	if !locked {
 		pc.Release()
@@ -78,7 +78,7 @@ func (e *PostgresElector) Elect(ctx context.Context, name string, _ time.Duratio
 	var fencing int64
 	if err := conn.QueryRow(ctx, nextFencingSQL, name).Scan(&fencing); err != nil {
 		_ = conn.Close(context.Background()) // frees the lock
-		return nil, false, sm.Errorf(sm.EUNAVAILABLE, "postgres leader: fencing for %q: %v", name, err)
+		return nil, false, sm.WrapError(sm.EUNAVAILABLE, fmt.Sprintf("postgres leader: fencing for %q", name), err)
 	}
 	return &pgLease{conn: conn, key: key, fencing: fencing, pid: conn.PgConn().PID()}, true, nil
 }

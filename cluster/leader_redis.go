@@ -61,7 +61,7 @@ func (e *RedisElector) Elect(ctx context.Context, name string, ttl time.Duration
 	token := randomID() + randomID()
 	fencing, err := acquireScript.Run(ctx, e.client, keys, token, ttl.Milliseconds()).Int64()
 	if err != nil {
-		return nil, false, sm.Errorf(sm.EUNAVAILABLE, "redis leader: elect %q: %v", name, err)
+		return nil, false, sm.WrapError(sm.EUNAVAILABLE, fmt.Sprintf("redis leader: elect %q", name), err)
 	}
 	if fencing == 0 {
 		return nil, false, nil

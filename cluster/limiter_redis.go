@@ -31,7 +31,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, perMinute int) (bo
 	}
 	res, err := l.limiter.Allow(ctx, l.prefix+key, redis_rate.PerMinute(perMinute))
 	if err != nil {
-		return false, 0, sm.Errorf(sm.EUNAVAILABLE, "redis limiter: %v", err)
+		return false, 0, sm.WrapError(sm.EUNAVAILABLE, "redis limiter", err)
 	}
 	if res.Allowed > 0 {
 		return true, 0, nil

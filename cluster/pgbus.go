@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,7 @@ func NewPostgresBus(ctx context.Context, pool *pgxpool.Pool, channel, origin str
 	}
 	conn, err := b.listen(ctx)
 	if err != nil {
-		return nil, sm.Errorf(sm.EUNAVAILABLE, "postgres bus: listen on %q: %v", channel, err)
+		return nil, sm.WrapError(sm.EUNAVAILABLE, fmt.Sprintf("postgres bus: listen on %q", channel), err)
 	}
 	b.conn = conn
 	b.up()
@@ -91,7 +92,7 @@ func (b *PostgresBus) Publish(ctx context.Context, m sm.Message) error {
 		return sm.Errorf(sm.EINVALID, "postgres bus: message of %d bytes is over the NOTIFY limit", len(payload))
 	}
 	if _, err := b.pool.Exec(ctx, "SELECT pg_notify($1, $2)", b.channel, string(payload)); err != nil {
-		return sm.Errorf(sm.EUNAVAILABLE, "postgres bus: notify: %v", err)
+		return sm.WrapError(sm.EUNAVAILABLE, "postgres bus: notify", err)
 	}
 	return nil
 }

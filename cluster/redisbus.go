@@ -59,7 +59,7 @@ func NewRedisBus(ctx context.Context, client *redis.Client, channel, origin stri
 	ps := client.Subscribe(ctx, channel)
 	if err := awaitSubscription(ctx, ps); err != nil {
 		_ = ps.Close()
-		return nil, sm.Errorf(sm.EUNAVAILABLE, "redis bus: subscribe to %q: %v", channel, err)
+		return nil, sm.WrapError(sm.EUNAVAILABLE, fmt.Sprintf("redis bus: subscribe to %q", channel), err)
 	}
 	b.ps = ps
 	b.up()
@@ -92,7 +92,7 @@ func (b *RedisBus) Publish(ctx context.Context, m sm.Message) error {
 		return err
 	}
 	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
-		return sm.Errorf(sm.EUNAVAILABLE, "redis bus: publish: %v", err)
+		return sm.WrapError(sm.EUNAVAILABLE, "redis bus: publish", err)
 	}
 	return nil
 }

@@ -71,20 +71,3 @@ func ExampleEngine_Assess() {
 	//   "blockReason": "geofence"
 	// }
 }
-
-// Throttle keeps slowing one account but only ever refuses an address.
-func ExampleThrottle() {
-	for _, n := range []int64{4, 5, 6, 9, 100} {
-		d := risk.Throttle(n, 0, risk.DefaultThrottleLimits)
-		fmt.Printf("account failures %3d: delay %v refuse %v\n", n, d.Delay, d.Refuse)
-	}
-	d := risk.Throttle(0, 100, risk.DefaultThrottleLimits)
-	fmt.Printf("address failures 100: refuse %v, retry after %v\n", d.Refuse, d.RetryAfter)
-	// Output:
-	// account failures   4: delay 0s refuse false
-	// account failures   5: delay 250ms refuse false
-	// account failures   6: delay 500ms refuse false
-	// account failures   9: delay 4s refuse false
-	// account failures 100: delay 8s refuse false
-	// address failures 100: refuse true, retry after 15m0s
-}

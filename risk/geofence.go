@@ -8,8 +8,8 @@ import (
 
 // GeoLookup failure policies (Settings.GeoLookupFailure).
 const (
-	GeoFailureAllow = "allow"
-	GeoFailureBlock = "block"
+	GeoFailureAllow = sm.GeoFailureAllow
+	GeoFailureBlock = sm.GeoFailureBlock
 )
 
 // Fenced reports whether the geo-fence of s refuses a login from country

@@ -112,9 +112,9 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		UserAgents: device.New(), Risk: risk.New(), Bus: a.cluster.bus, Activity: a.cluster.activity,
 		Failures: a.cluster.counter, Clock: clock, Logger: log, Metrics: metrics,
 		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
-		ValidateSettings: confirmationSettings(c.Accounts, risk.NormalizeSettings), ValidatePassword: password.Validate,
-		Throttle:         throttle(risk.DefaultThrottleLimits),
-		AdminThrottle:    throttle(risk.AdminThrottleLimits),
+		// Throttling and the password policy are the Manager's defaults
+		// (the failure counts are shared through Failures when Redis is on).
+		ValidateSettings: confirmationSettings(c.Accounts, risk.NormalizeSettings),
 		Allows:           a.license.Allows,
 		Unlocks:          func(f string) string { return string(license.Unlocks(f)) },
 		AlertRules:       a.alerts.admin,
@@ -145,10 +145,15 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		},
 	}
 	if a.cluster.healthy != nil {
+		whenDown := sm.Degraded
 		if c.RedisFailClosed {
-			mcfg.Unavailable = func() bool { return !a.cluster.healthy() }
-		} else {
-			mcfg.Degraded = func() bool { return !a.cluster.healthy() }
+			whenDown = sm.Unavailable
+		}
+		mcfg.Availability = func() sm.Availability {
+			if a.cluster.healthy() {
+				return sm.Available
+			}
+			return whenDown
 		}
 	}
 	if a.geo != nil {
@@ -207,13 +212,6 @@ func offIsNegative(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
-}
-
-func throttle(l risk.ThrottleLimits) sm.ThrottleFunc {
-	return func(acct, ip int64) (time.Duration, bool, time.Duration) {
-		d := risk.Throttle(acct, ip, l)
-		return d.Delay, d.Refuse, d.RetryAfter
-	}
 }
 
 func (a *app) close() {

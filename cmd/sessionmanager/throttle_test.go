@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
-	"github.com/magic-sessionmanager/sessionmanager/risk"
 	"github.com/magic-sessionmanager/sessionmanager/token"
 )
 
@@ -70,7 +70,7 @@ func TestBurstLoginOneAccount(t *testing.T) {
 		codes := burst(t, nodes, 150, func(s *server, i int) int {
 			return s.send("203.0.113.9", "POST", "/api/auth/local", "", map[string]any{"identifier": "victim", "password": fmt.Sprint("wrong guess ", i)}, nil).code
 		})
-		allowance := int(risk.DefaultThrottleLimits.AccountSlowAfter) + 5 // + the turns a burst spread over a few seconds can take
+		allowance := int(sm.DefaultThrottleLimits.AccountSlowAfter) + 5 // + the turns a burst spread over a few seconds can take
 		t.Logf("150 parallel wrong passwords, one address, one account: %v (allowance %d)", codes, allowance)
 		onlyCodes(t, "one-address burst", codes, 400, 429)
 		if codes[400] > allowance || codes[400] < 1 {
@@ -144,8 +144,8 @@ func TestBurstDashboardSignIn(t *testing.T) {
 		})
 		t.Logf("60 parallel dashboard sign-ins, one address: %v", codes)
 		onlyCodes(t, "dashboard burst", codes, 401, 429)
-		if codes[401] > int(risk.AdminThrottleLimits.IPRefuseAfter) || codes[401] < 1 {
-			t.Errorf("%d dashboard passwords checked, want 1..%d", codes[401], risk.AdminThrottleLimits.IPRefuseAfter)
+		if codes[401] > int(sm.AdminThrottleLimits.IPRefuseAfter) || codes[401] < 1 {
+			t.Errorf("%d dashboard passwords checked, want 1..%d", codes[401], sm.AdminThrottleLimits.IPRefuseAfter)
 		}
 		// The refused address is refused even with the right password, on
 		// every instance.
@@ -161,7 +161,7 @@ func TestBurstDashboardSignIn(t *testing.T) {
 			return dashboardSignIn(t, s, fmt.Sprintf("2001:db8:1:2::%x", i+1), fmt.Sprintf("nobody%d@example.com", i), "wrong")
 		})
 		t.Logf("12 sign-ins from 12 addresses of one /64: %v", codes)
-		if codes[401] > int(risk.AdminThrottleLimits.IPRefuseAfter) || codes[429] == 0 {
+		if codes[401] > int(sm.AdminThrottleLimits.IPRefuseAfter) || codes[429] == 0 {
 			t.Errorf("12 sign-ins from one /64 were not limited as one address: %v", codes)
 		}
 		if code := dashboardSignIn(t, nodes[len(nodes)-1], "2001:db8:1:2:ffff::1", "admin@localhost", "admin password for tests"); code != 429 {
@@ -182,7 +182,7 @@ func TestBurstMagicLinkVerify(t *testing.T) {
 	codes := burst(t, []*server{s}, 150, func(s *server, i int) int {
 		return s.send("203.0.113.11", "POST", "/api/auth/magic-link/verify", "", map[string]any{"token": fmt.Sprintf("made-up-token-%040d", i)}, nil).code
 	})
-	limit := int(risk.DefaultThrottleLimits.IPSlowAfter) + 10 // + the turns a burst spread over a few seconds can take
+	limit := int(sm.DefaultThrottleLimits.IPSlowAfter) + 10 // + the turns a burst spread over a few seconds can take
 	t.Logf("150 parallel made-up links, one address: %v (limit %d)", codes, limit)
 	onlyCodes(t, "magic-link burst", codes, 400, 429)
 	if codes[400] > limit || codes[400] < 1 {

@@ -45,21 +45,26 @@ func mapErr(err error, what string) error {
 		return sm.Errorf(sm.ENOTFOUND, "%s not found", what)
 	}
 	if unavailable(err) {
-		return &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again", RetryAfterSeconds: 1}
+		return &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again", RetryAfterSeconds: 1, Cause: fmt.Errorf("postgres: %s: %w", what, err)}
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		var mapped *sm.Error
 		switch {
 		case pe.Code == "23505":
+			mapped = sm.Errorf(sm.ECONFLICT, "%s already exists", what)
 			if msg, ok := conflictMessages[pe.ConstraintName]; ok {
-				return sm.Errorf(sm.ECONFLICT, "%s", msg)
+				mapped.Message = msg
 			}
-			return sm.Errorf(sm.ECONFLICT, "%s already exists", what)
 		case pe.Code == "23503":
-			return sm.Errorf(sm.EINVALID, "%s refers to a record that does not exist", what)
+			mapped = sm.Errorf(sm.EINVALID, "%s refers to a record that does not exist", what)
 		case strings.HasPrefix(pe.Code, "22"):
 			// Data exceptions: NUL bytes, invalid UTF-8, out-of-range numbers.
-			return sm.Errorf(sm.EINVALID, "%s: a value is not valid", what)
+			mapped = sm.Errorf(sm.EINVALID, "%s: a value is not valid", what)
+		}
+		if mapped != nil {
+			mapped.Cause = err // for the logs; the client sees Message
+			return mapped
 		}
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)

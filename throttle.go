@@ -1,4 +1,4 @@
-package risk
+package sessionmanager
 
 import "time"
 
@@ -24,7 +24,8 @@ type ThrottleLimits struct {
 	Window time.Duration
 }
 
-// DefaultThrottleLimits are the documented defaults (docs/RISK.md): a user
+// DefaultThrottleLimits are the sign-in limits when Config.Throttle is nil
+// (docs/RISK.md): a user
 // who mistypes a few times barely notices, a script guessing one account
 // slows to one try per 8s, and one address that keeps failing is refused.
 var DefaultThrottleLimits = ThrottleLimits{
@@ -36,7 +37,8 @@ var DefaultThrottleLimits = ThrottleLimits{
 	Window:           15 * time.Minute,
 }
 
-// AdminThrottleLimits are the limits of the dashboard's admin sign-in: an
+// AdminThrottleLimits are the limits of the dashboard's admin sign-in when
+// Config.AdminThrottle is nil: an
 // address is refused after 10 failures in 15 minutes; an admin account
 // that failed 5 times is slowed like a user's, to one try per 8s per
 // address at most.
@@ -58,11 +60,25 @@ type ThrottleDecision struct {
 	RetryAfter time.Duration
 }
 
-// Throttle decides how to treat a login attempt given the recent failed
+// Func returns the limits as a Config.Throttle policy.
+func (l ThrottleLimits) Func() ThrottleFunc {
+	return func(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
+		d := l.Decide(failedAccount, failedIP)
+		return d.Delay, d.Refuse, d.RetryAfter
+	}
+}
+
+// NoThrottle is a Config.Throttle that never slows nor refuses: the
+// explicit opt-out (failures are still counted).
+func NoThrottle(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
+	return 0, false, 0
+}
+
+// Decide decides how to treat a login attempt given the recent failed
 // logins for its account and from its address. The delay grows
 // exponentially from BaseDelay past each slow-after count (the larger of
 // the two applies), capped at MaxDelay. Only the per-address count refuses.
-func Throttle(failedAccount, failedIP int64, l ThrottleLimits) ThrottleDecision {
+func (l ThrottleLimits) Decide(failedAccount, failedIP int64) ThrottleDecision {
 	if l.IPRefuseAfter > 0 && failedIP >= l.IPRefuseAfter {
 		retry := l.Window
 		if retry <= 0 {

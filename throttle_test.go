@@ -1,6 +1,7 @@
-package risk
+package sessionmanager
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -41,10 +42,10 @@ func TestThrottle(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Throttle(tc.account, tc.ip, tc.limits)
+			got := tc.limits.Decide(tc.account, tc.ip)
 			want := ThrottleDecision{Delay: tc.delay, Refuse: tc.refuse, RetryAfter: tc.retry}
 			if got != want {
-				t.Errorf("Throttle(%d, %d) = %+v, want %+v", tc.account, tc.ip, got, want)
+				t.Errorf("Decide(%d, %d) = %+v, want %+v", tc.account, tc.ip, got, want)
 			}
 		})
 	}
@@ -53,10 +54,27 @@ func TestThrottle(t *testing.T) {
 func TestThrottleDelayNeverDecreases(t *testing.T) {
 	var prev time.Duration
 	for n := int64(0); n < 200; n++ {
-		d := Throttle(n, 0, DefaultThrottleLimits)
+		d := DefaultThrottleLimits.Decide(n, 0)
 		if d.Refuse || d.Delay < prev || d.Delay > DefaultThrottleLimits.MaxDelay {
 			t.Fatalf("at %d failures: %+v after %v", n, d, prev)
 		}
 		prev = d.Delay
 	}
+}
+
+// Decide keeps slowing one account but only ever refuses an address.
+func ExampleThrottleLimits_Decide() {
+	for _, n := range []int64{4, 5, 6, 9, 100} {
+		d := DefaultThrottleLimits.Decide(n, 0)
+		fmt.Printf("account failures %3d: delay %v refuse %v\n", n, d.Delay, d.Refuse)
+	}
+	d := DefaultThrottleLimits.Decide(0, 100)
+	fmt.Printf("address failures 100: refuse %v, retry after %v\n", d.Refuse, d.RetryAfter)
+	// Output:
+	// account failures   4: delay 0s refuse false
+	// account failures   5: delay 250ms refuse false
+	// account failures   6: delay 500ms refuse false
+	// account failures   9: delay 4s refuse false
+	// account failures 100: delay 8s refuse false
+	// address failures 100: refuse true, retry after 15m0s
 }

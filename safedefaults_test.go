@@ -1,0 +1,119 @@
+package sessionmanager_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+)
+
+// bareManager is a Manager configured as a library user who sets only the
+// store and the keys would (plus a clock that stands still, so the failure
+// windows do not run out while the test runs).
+func bareManager(t *testing.T, k storeKind, opts ...func(*sm.Config)) *sm.Manager {
+	t.Helper()
+	st, _ := k.open(t)
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	sec, keys := newKeys(t, st, clock, 9)
+	return startManager(t, sm.Config{Store: st, Tokens: keys, Secrets: sec, Passwords: cheapPasswords, Clock: clock}, opts)
+}
+
+// TestZeroConfigThrottlesBruteForce: with Config.Throttle unset, guessing
+// one account's password is slowed after DefaultThrottleLimits'
+// AccountSlowAfter failures, and a guess made while the slowed one still
+// holds its turn is refused; NoThrottle is the explicit opt-out.
+func TestZeroConfigThrottlesBruteForce(t *testing.T) {
+	guess := func(m *sm.Manager) error {
+		_, err := m.Login(context.Background(), "victim", "wrong password!", client)
+		return err
+	}
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name     string
+				opts     []func(*sm.Config)
+				lastCode string
+			}{
+				{"default", nil, sm.ETOOMANY},
+				{"opt-out", []func(*sm.Config){func(c *sm.Config) { c.Throttle = sm.NoThrottle }}, sm.EINVALID},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					m := bareManager(t, k, tc.opts...)
+					ctx := context.Background()
+					if _, err := m.Register(ctx, sm.RegisterInput{Username: "victim", Email: "victim@example.com", Password: "a long enough password"}, client); err != nil {
+						t.Fatal(err)
+					}
+					// The free failures, then the first slowed one: it waits
+					// for its delay (250ms) and holds the account's turn for
+					// this address; the clock stands still, so the turn does
+					// not run out.
+					for i := range sm.DefaultThrottleLimits.AccountSlowAfter + 1 {
+						if err := guess(m); sm.ErrorCode(err) != sm.EINVALID {
+							t.Fatalf("guess %d: want the wrong-password answer, got %v", i+1, err)
+						}
+					}
+					if err := guess(m); sm.ErrorCode(err) != tc.lastCode {
+						t.Fatalf("the guess after the slowed one: want %s, got %v", tc.lastCode, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestZeroConfigRefusesBadSettings: with Config.ValidateSettings unset,
+// settings the root package knows to be wrong are refused, naming the
+// field, and nothing is stored.
+func TestZeroConfigRefusesBadSettings(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			m := bareManager(t, k)
+			ctx := context.Background()
+			for patch, field := range map[string]string{
+				`{"scoreThreshold": 500}`:            "scoreThreshold",
+				`{"blockedCountries": ["XX"]}`:       "blockedCountries[0]",
+				`{"actions": {"tor": "explode"}}`:    "actions.tor",
+				`{"geoLookupFailure": "sometimes"}`:  "geoLookupFailure",
+				`{"maxSessionsPerUser": -1}`:         "maxSessionsPerUser",
+				`{"failedLoginWindow": -1000000000}`: "failedLoginWindow",
+			} {
+				_, err := m.UpdateSettings(ctx, []byte(patch), sm.Actor{Type: "admin", ID: "a1"})
+				var e *sm.Error
+				if sm.ErrorCode(err) != sm.EINVALID || !errors.As(err, &e) || e.Fields[field] == "" {
+					t.Errorf("%s: want EINVALID naming %s, got %v", patch, field, err)
+				}
+			}
+			s, err := m.Settings(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ScoreThreshold == 500 || len(s.BlockedCountries) > 0 {
+				t.Errorf("a refused patch was stored: %+v", s)
+			}
+			// What is valid is normalised and kept.
+			s, err = m.UpdateSettings(ctx, []byte(`{"blockedCountries": [" fr "]}`), sm.Actor{Type: "admin", ID: "a1"})
+			if err != nil || len(s.BlockedCountries) != 1 || s.BlockedCountries[0] != "FR" {
+				t.Fatalf("valid patch: %v, %+v", err, s)
+			}
+		})
+	}
+}
+
+// TestZeroConfigRefusesWeakPassword: with Config.ValidatePassword unset, a
+// sign-up with a password shorter than the policy is refused, naming the
+// password field.
+func TestZeroConfigRefusesWeakPassword(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			m := bareManager(t, k)
+			_, err := m.Register(context.Background(), sm.RegisterInput{Username: "weak", Email: "weak@example.com", Password: "abc"}, client)
+			var e *sm.Error
+			if sm.ErrorCode(err) != sm.EINVALID || !errors.As(err, &e) || e.Fields["password"] != "password must be at least 8 characters" {
+				t.Fatalf("want EINVALID naming the password, got %v ", err)
+			}
+		})
+	}
+}
