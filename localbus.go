@@ -2,116 +2,131 @@ package sessionmanager
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// LocalBus is the in-process Bus of a single instance.
+// Queue bounds of the in-process bus.
+const (
+	localQueueSize   = 1024
+	localSendTimeout = time.Second
+)
+
+// LocalBus fans Messages out to the subscribers of this process: the
+// single-instance Bus, and the local half of the network buses. Each
+// subscriber has its own goroutine (started by Subscribe, stopped by its
+// unsubscribe) and a bounded queue, so a slow subscriber delays only
+// itself and a subscriber may publish or subscribe from its callback:
+// Publish waits at most about a second for a full queue, then drops the
+// message for that subscriber (counted by Dropped). Order is kept per
+// subscriber; a panicking subscriber is logged and keeps its goroutine.
 type LocalBus struct {
-	mu   sync.RWMutex
-	next int
-	subs map[int]func(Message)
+	logger  *slog.Logger
+	mu      sync.RWMutex
+	subs    map[uint64]*localSub
+	nextID  uint64
+	dropped atomic.Uint64
 }
 
-// NewLocalBus returns an in-process bus.
-func NewLocalBus() *LocalBus { return &LocalBus{subs: make(map[int]func(Message))} }
+type localSub struct {
+	fn    func(Message)
+	queue chan Message
+	done  chan struct{}
+}
 
-// Publish calls every subscriber synchronously, in this goroutine.
-func (b *LocalBus) Publish(_ context.Context, m Message) error {
-	b.mu.RLock()
-	fns := make([]func(Message), 0, len(b.subs))
-	for _, fn := range b.subs {
-		fns = append(fns, fn)
+var _ Bus = (*LocalBus)(nil)
+
+// NewLocalBus returns an in-process bus that logs to logger (nil:
+// slog.Default()).
+func NewLocalBus(logger *slog.Logger) *LocalBus {
+	if logger == nil {
+		logger = slog.Default()
 	}
-	b.mu.RUnlock()
-	for _, fn := range fns {
-		fn(m)
+	return &LocalBus{logger: logger, subs: map[uint64]*localSub{}}
+}
+
+// Publish queues m for every subscriber; it never blocks for long.
+func (b *LocalBus) Publish(ctx context.Context, m Message) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, s := range b.subs {
+		select {
+		case s.queue <- m:
+			continue
+		default:
+		}
+		b.sendSlow(ctx, s, m)
 	}
 	return nil
 }
 
-// Subscribe registers fn until the returned function is called.
-func (b *LocalBus) Subscribe(fn func(Message)) func() {
+// sendSlow waits a bounded time for room in a full queue, then drops.
+func (b *LocalBus) sendSlow(ctx context.Context, s *localSub, m Message) {
+	t := time.NewTimer(localSendTimeout)
+	defer t.Stop()
+	select {
+	case s.queue <- m:
+		return
+	case <-s.done:
+		return
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	b.dropped.Add(1)
+	b.logger.Warn("bus subscriber is too slow, message dropped", "kind", m.Kind)
+}
+
+// Subscribe calls fn, on a goroutine of its own, for every message published
+// after it returns, until unsubscribe is called; the goroutine returns
+// then, once a call in progress has returned (unsubscribe does not wait for
+// it, so fn itself may unsubscribe).
+func (b *LocalBus) Subscribe(fn func(Message)) (unsubscribe func()) {
+	s := &localSub{fn: fn, queue: make(chan Message, localQueueSize), done: make(chan struct{})}
 	b.mu.Lock()
-	id := b.next
-	b.next++
-	b.subs[id] = fn
+	b.nextID++
+	id := b.nextID
+	b.subs[id] = s
 	b.mu.Unlock()
+	go b.deliver(s)
+	var once sync.Once
 	return func() {
-		b.mu.Lock()
-		delete(b.subs, id)
-		b.mu.Unlock()
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, id)
+			b.mu.Unlock()
+			close(s.done)
+		})
 	}
 }
 
-// MemoryCounter is an in-process Counter with fixed windows.
-type MemoryCounter struct {
-	clock Clock
-	mu    sync.Mutex
-	m     map[string]memoryCount
-	ops   int
-}
-
-type memoryCount struct {
-	n       int64
-	expires time.Time
-}
-
-// NewMemoryCounter returns an in-process Counter.
-func NewMemoryCounter(clock Clock) *MemoryCounter {
-	return &MemoryCounter{clock: clock, m: make(map[string]memoryCount)}
-}
-
-// Incr adds one to key in its current window.
-func (c *MemoryCounter) Incr(_ context.Context, key string, window time.Duration) (int64, error) {
-	now := c.clock.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ops++
-	if c.ops%1024 == 0 {
-		for k, v := range c.m {
-			if !now.Before(v.expires) {
-				delete(c.m, k)
+func (b *LocalBus) deliver(s *localSub) {
+	for {
+		select {
+		case <-s.done:
+			return
+		case m := <-s.queue:
+			select {
+			case <-s.done:
+				return
+			default:
 			}
+			b.call(s.fn, m)
 		}
 	}
-	v := c.m[key]
-	if !now.Before(v.expires) {
-		v = memoryCount{expires: now.Add(window)}
-	}
-	v.n++
-	c.m[key] = v
-	return v.n, nil
 }
 
-// Get returns key's count in its current window.
-func (c *MemoryCounter) Get(_ context.Context, key string) (int64, error) {
-	now := c.clock.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v := c.m[key]
-	if !now.Before(v.expires) {
-		return 0, nil
-	}
-	return v.n, nil
+// call runs one subscriber, so a panicking subscriber cannot take the
+// process down.
+func (b *LocalBus) call(fn func(Message), m Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.logger.Error("bus subscriber panicked", "kind", m.Kind, "panic", r)
+		}
+	}()
+	fn(m)
 }
 
-// Decr takes one back from key's live count, never below zero.
-func (c *MemoryCounter) Decr(_ context.Context, key string) error {
-	now := c.clock.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.m[key]; ok && now.Before(v.expires) && v.n > 0 {
-		v.n--
-		c.m[key] = v
-	}
-	return nil
-}
-
-// Reset forgets key.
-func (c *MemoryCounter) Reset(_ context.Context, key string) error {
-	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
-	return nil
-}
+// Dropped returns how many deliveries were dropped for slow subscribers.
+func (b *LocalBus) Dropped() uint64 { return b.dropped.Load() }

@@ -78,7 +78,7 @@ func BenchmarkRefresh(b *testing.B) {
 func BenchmarkBusFanout(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			bus := sm.NewLocalBus()
+			bus := sm.NewLocalBus(nil)
 			var wg sync.WaitGroup
 			var stops []func()
 			for range n {

@@ -41,7 +41,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Bus == nil {
-		cfg.Bus = NewLocalBus()
+		cfg.Bus = NewLocalBus(cfg.Logger)
 	}
 	if cfg.Activity == nil {
 		cfg.Activity = storeActivity{cfg.Store}

@@ -16,14 +16,14 @@ type busCore struct {
 	name   string // for logs: "redis bus", "postgres bus"
 	origin string
 	logger *slog.Logger
-	local  *LocalBus
+	local  *sm.LocalBus
 }
 
 func newBusCore(name, origin string, logger *slog.Logger) busCore {
 	if origin == "" {
 		origin = randomID()
 	}
-	return busCore{name: name, origin: origin, logger: orDiscard(logger), local: newLocalBus(logger)}
+	return busCore{name: name, origin: origin, logger: orDiscard(logger), local: sm.NewLocalBus(orDiscard(logger))}
 }
 
 // Origin returns the id this bus stamps on the messages it publishes.
@@ -38,7 +38,7 @@ func (c *busCore) Subscribe(fn func(sm.Message)) (unsubscribe func()) {
 // subscribers at once and returns its wire form for the other instances.
 func (c *busCore) deliverOwn(ctx context.Context, m sm.Message) ([]byte, error) {
 	m.Origin = c.origin
-	c.local.dispatch(ctx, m)
+	_ = c.local.Publish(ctx, m)
 	payload, err := json.Marshal(m)
 	if err != nil {
 		return nil, sm.WrapError(sm.EINTERNAL, fmt.Sprintf("%s: encode message", c.name), err)
@@ -57,5 +57,5 @@ func (c *busCore) deliverRemote(ctx context.Context, payload string) {
 	if m.Origin == c.origin {
 		return
 	}
-	c.local.dispatch(ctx, m)
+	_ = c.local.Publish(ctx, m)
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,69 +10,6 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
-
-func TestLocalCounterWindows(t *testing.T) {
-	ctx := context.Background()
-	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	c := NewLocalCounter(clock.Now)
-	steps := []struct {
-		advance time.Duration
-		op      string // "incr", "get", "reset"
-		key     string
-		want    int64
-	}{
-		{0, "incr", "a", 1},
-		{10 * time.Second, "incr", "a", 2},
-		{0, "incr", "b", 1},
-		{0, "get", "a", 2},
-		{49 * time.Second, "incr", "a", 3}, // 59s after the first: same window
-		{time.Second, "get", "a", 0},       // 60s: expired
-		{0, "incr", "a", 1},                // a new window starts
-		{0, "get", "b", 1},                 // b started at 10s: live until 70s
-		{0, "reset", "a", 0},
-		{0, "get", "a", 0},
-	}
-	for i, s := range steps {
-		clock.Advance(s.advance)
-		var got int64
-		var err error
-		switch s.op {
-		case "incr":
-			got, err = c.Incr(ctx, s.key, time.Minute)
-		case "get":
-			got, err = c.Get(ctx, s.key)
-		case "reset":
-			err = c.Reset(ctx, s.key)
-		}
-		if err != nil || got != s.want {
-			t.Fatalf("step %d %s(%s) = %d, %v; want %d", i, s.op, s.key, got, err, s.want)
-		}
-	}
-	if _, err := c.Incr(ctx, "a", 0); sm.ErrorCode(err) != sm.EINVALID {
-		t.Fatalf("zero window: %v", err)
-	}
-}
-
-func TestLocalCounterSweepsAndBoundsMemory(t *testing.T) {
-	ctx := context.Background()
-	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	c := NewLocalCounter(clock.Now)
-	c.bound.maxKeys = 50
-	for i := range 40 {
-		_, _ = c.Incr(ctx, fmt.Sprint("old", i), time.Second)
-	}
-	clock.Advance(2 * sweepEvery)
-	_, _ = c.Incr(ctx, "fresh", time.Hour)
-	if n := c.Len(); n != 1 {
-		t.Fatalf("%d keys after the sweep, want 1", n)
-	}
-	for i := range 200 {
-		_, _ = c.Incr(ctx, fmt.Sprint("flood", i), time.Hour)
-	}
-	if n := c.Len(); n > c.bound.maxKeys {
-		t.Fatalf("%d keys, want at most %d", n, c.bound.maxKeys)
-	}
-}
 
 func TestRedisCounter(t *testing.T) {
 	ctx := context.Background()
@@ -149,7 +85,7 @@ func TestRedisCounterConcurrentIncrements(t *testing.T) {
 }
 
 // TestCounterReserveAndGiveBack: the semantics the sign-in throttle relies
-// on, for every Counter (in process, the root's default, Redis from two
+// on, for every Counter (the root's in-process default, Redis from two
 // clients): parallel increments each get their own count (a reservation:
 // exactly one sees n), Decr gives one back without going below zero or
 // creating a key, and keeps the window.
@@ -158,12 +94,11 @@ func TestCounterReserveAndGiveBack(t *testing.T) {
 	prefix := testenv.Name("smcnt") + ":"
 	c1, c2 := newRedis(t, testenv.Name("r1")), newRedis(t, testenv.Name("r2"))
 	cleanupKeys(t, c1, prefix)
-	local, memory := NewLocalCounter(nil), sm.NewMemoryCounter(sm.SystemClock{})
+	memory := sm.NewMemoryCounter(nil)
 	for _, tc := range []struct {
 		name string
 		a, b sm.Counter
 	}{
-		{"local", local, local},
 		{"memory", memory, memory},
 		{"redis", NewRedisCounter(c1, prefix), NewRedisCounter(c2, prefix)},
 	} {
@@ -220,20 +155,5 @@ func TestCounterReserveAndGiveBack(t *testing.T) {
 	// Redis: Decr keeps the window (the TTL set by the first Incr).
 	if ttl := c1.PTTL(ctx, prefix+"count:burst").Val(); ttl <= 0 || ttl > time.Minute {
 		t.Fatalf("ttl after decr = %v, want the window's", ttl)
-	}
-}
-
-func BenchmarkLocalCounterIncr(b *testing.B) {
-	c := NewLocalCounter(nil)
-	ctx := context.Background()
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = fmt.Sprint("login:", i)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		_, _ = c.Incr(ctx, keys[i&1023], time.Minute)
-		i++
 	}
 }

@@ -83,26 +83,13 @@ func killPubSub(t testing.TB, admin *redis.Client, name string) int {
 // recv waits for one value on ch.
 func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitLimit):
-		t.Fatalf("timed out waiting for %s", what)
-		var zero T
-		return zero
-	}
+	return testenv.Recv(t, ch, what)
 }
 
 // eventually polls cond until it holds.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, cond)
 }
 
 func newRedisFromOptions(t testing.TB, opt *redis.Options) *redis.Client {

@@ -57,15 +57,11 @@ func (l *electedLeader) Run(ctx context.Context, name string, fn func(ctx contex
 	_ = runAsLeader(ctx, l.elector, name, l.ttl, fn, l.logger)
 }
 
-// RunAsLeader keeps trying to become the leader of name, runs fn while it
+// runAsLeader keeps trying to become the leader of name, runs fn while it
 // leads, renews the lease every ttl/3 and cancels fn's context when the
 // lease is lost (or cannot be renewed before it would expire). When fn
 // returns the lease is released and, after a pause, the election starts
 // over. It returns ctx.Err() once ctx is done and fn has returned.
-func RunAsLeader(ctx context.Context, e Elector, name string, ttl time.Duration, fn func(ctx context.Context, fencing int64) error) error {
-	return runAsLeader(ctx, e, name, ttl, fn, nil)
-}
-
 func runAsLeader(ctx context.Context, e Elector, name string, ttl time.Duration, fn func(ctx context.Context, fencing int64) error, logger *slog.Logger) error {
 	logger = orDiscard(logger)
 	if ttl <= 0 {

@@ -27,20 +27,6 @@ type electorCase struct {
 func electorCases() []electorCase {
 	return []electorCase{
 		{
-			name: "local",
-			newElectors: func(t *testing.T, n int) []Elector {
-				e := NewLocalElector()
-				out := make([]Elector, n)
-				for i := range out {
-					out[i] = e
-				}
-				return out
-			},
-			kill:  func(t *testing.T, lease Lease) { _ = lease.Release(context.Background()) },
-			steal: func(t *testing.T, lease Lease) { _ = lease.Release(context.Background()) },
-			ttl:   time.Second,
-		},
-		{
 			name: "redis",
 			newElectors: func(t *testing.T, n int) []Elector {
 				prefix := testenv.Name("smlead") + ":"
@@ -167,11 +153,11 @@ func TestRunAsLeaderTakeoverAfterLeaderDies(t *testing.T) {
 			fencings := make(chan int64, 1)
 			done := make(chan error, 1)
 			go func() {
-				done <- RunAsLeader(ctx, electors[1], name, tc.ttl, func(ctx context.Context, fencing int64) error {
+				done <- runAsLeader(ctx, electors[1], name, tc.ttl, func(ctx context.Context, fencing int64) error {
 					fencings <- fencing
 					<-ctx.Done()
 					return ctx.Err()
-				})
+				}, nil)
 			}()
 			tc.kill(t, dead)
 			got := recv(t, fencings, "the second instance to lead")
@@ -182,7 +168,7 @@ func TestRunAsLeaderTakeoverAfterLeaderDies(t *testing.T) {
 				t.Fatal("the dead leader's lease must not renew")
 			}
 			cancel()
-			recv(t, done, "RunAsLeader to return")
+			recv(t, done, "runAsLeader to return")
 		})
 	}
 }
@@ -197,12 +183,12 @@ func TestRunAsLeaderCancelsJobWhenLeaseLost(t *testing.T) {
 			leases := make(chan Lease, 1)
 			stopped := make(chan struct{}, 4)
 			var runs atomic.Int32
-			go RunAsLeader(ctx, spyElector{electors[0], leases}, name, tc.ttl, func(ctx context.Context, _ int64) error {
+			go runAsLeader(ctx, spyElector{electors[0], leases}, name, tc.ttl, func(ctx context.Context, _ int64) error {
 				runs.Add(1)
 				<-ctx.Done()
 				stopped <- struct{}{}
 				return nil
-			})
+			}, nil)
 			lease := recv(t, leases, "leadership")
 			// Break the lease behind the leader's back.
 			tc.steal(t, lease)

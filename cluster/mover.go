@@ -9,7 +9,7 @@ import (
 )
 
 // ActivityMover moves the shared last-seen buffer into the store. Run it on
-// the leader only (RunAsLeader), so each note is written once.
+// the leader only (a Leader), so each note is written once.
 type ActivityMover struct {
 	// Activity is the shared buffer.
 	Activity *RedisActivity
@@ -24,7 +24,7 @@ type ActivityMover struct {
 }
 
 // Run moves the buffer every Interval until ctx is done; a failed move is
-// retried at the next tick. It fits RunAsLeader's fn (fencing is unused:
+// retried at the next tick. It fits a Leader's fn (fencing is unused:
 // TouchSessions never lowers last_seen, so a stale leader does no harm).
 func (m *ActivityMover) Run(ctx context.Context, _ int64) error {
 	interval := m.Interval

@@ -90,7 +90,7 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 		t.Fatal(err)
 	}
 	hasher := password.Default()
-	bus := sm.NewLocalBus()
+	bus := sm.NewLocalBus(nil)
 	geo := &testGeo{ips: map[netip.Addr]sm.GeoResult{}}
 	// Options are applied first, so a test clock (Deps.Now) drives the
 	// Manager too: dashboard sessions' idle and absolute expiry are its rules.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -15,15 +14,14 @@ import (
 // to the bus only while at least one stream is open, and refuses streams
 // beyond max so a crowd of tabs cannot exhaust the server.
 type hub struct {
-	bus   sm.Bus
-	max   int
-	mu    sync.Mutex
-	subs  map[chan []byte]struct{}
+	bus  sm.Bus
+	max  int
+	mu   sync.Mutex
+	subs map[chan []byte]struct{}
+	// unsub stops the hub's bus subscription. The bus calls publish on a
+	// goroutine of its own, never under a lock of its own, so publish may
+	// take mu while join subscribes under it.
 	unsub func()
-	// snap is the streams publish sends to, rebuilt under mu: publish
-	// never takes mu, so a bus that calls it while holding its own lock
-	// cannot deadlock against join's Subscribe.
-	snap atomic.Pointer[[]chan []byte]
 }
 
 const (
@@ -52,11 +50,9 @@ func (h *hub) publish(m sm.Message) {
 		return
 	}
 	b, _ := json.Marshal(liveEvent{Kind: m.Kind, SessionID: m.SessionID, UserID: m.UserID})
-	subs := h.snap.Load()
-	if subs == nil {
-		return
-	}
-	for _, c := range *subs {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.subs {
 		select {
 		case c <- b:
 		default: // a slow stream misses this one; its page re-fetches anyway
@@ -73,7 +69,6 @@ func (h *hub) join() (chan []byte, bool) {
 	}
 	c := make(chan []byte, 16)
 	h.subs[c] = struct{}{}
-	h.rebuild()
 	if h.unsub == nil {
 		h.unsub = h.bus.Subscribe(h.publish)
 	}
@@ -83,7 +78,6 @@ func (h *hub) join() (chan []byte, bool) {
 func (h *hub) leave(c chan []byte) {
 	h.mu.Lock()
 	delete(h.subs, c)
-	h.rebuild()
 	var unsub func()
 	if len(h.subs) == 0 {
 		unsub, h.unsub = h.unsub, nil
@@ -92,15 +86,6 @@ func (h *hub) leave(c chan []byte) {
 	if unsub != nil {
 		unsub() // outside the lock: the bus may be delivering to publish
 	}
-}
-
-// rebuild publishes the current set of streams; call it with mu held.
-func (h *hub) rebuild() {
-	list := make([]chan []byte, 0, len(h.subs))
-	for c := range h.subs {
-		list = append(list, c)
-	}
-	h.snap.Store(&list)
 }
 
 // clients counts open streams.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // openStream opens the live-update stream as the signed-in client.
@@ -89,5 +91,47 @@ func TestHubUnsubscribesWhenEmpty(t *testing.T) {
 	h.leave(b)
 	if h.clients() != 0 || h.unsub != nil {
 		t.Fatal("the hub still listens with no stream open")
+	}
+}
+
+// TestHubJoinsWhileMessagesFlow: streams join and leave while the bus
+// delivers to the hub (publish takes the hub's lock, join subscribes
+// under it): nothing deadlocks, and a stream that is open hears a message
+// published after it joined.
+func TestHubJoinsWhileMessagesFlow(t *testing.T) {
+	bus := sm.NewLocalBus(nil)
+	h := newHub(bus, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	flowing := make(chan struct{})
+	go func() {
+		defer close(flowing)
+		for ctx.Err() == nil {
+			_ = bus.Publish(ctx, sm.Message{Kind: sm.MsgSessionChanged, SessionID: "busy"})
+		}
+	}()
+	for range 200 {
+		c, ok := h.join()
+		if !ok {
+			t.Fatal("the hub refused a stream under its limit")
+		}
+		h.leave(c)
+	}
+	c, _ := h.join()
+	defer h.leave(c)
+	cancel()
+	<-flowing
+	for {
+		// The flood's queued messages may come first and fill the stream
+		// (which then misses one): ask again until it hears.
+		_ = bus.Publish(context.Background(), sm.Message{Kind: sm.MsgSessionEnded, SessionID: "last"})
+		select {
+		case b := <-c:
+			if strings.Contains(string(b), `"last"`) {
+				return
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the open stream never heard the message published after it joined")
+		}
 	}
 }
