@@ -21,7 +21,7 @@ func TestLocalBusDeliversInOrderToEverySubscriber(t *testing.T) {
 	}
 	for _, ch := range []chan string{first, second} {
 		for _, want := range []string{"a", "b", "c"} {
-			if got := recv(t, ch, "message "+want); got != want {
+			if got := testenv.Recv(t, ch, "message "+want); got != want {
 				t.Fatalf("got %q, want %q", got, want)
 			}
 		}
@@ -37,7 +37,7 @@ func TestLocalBusUnsubscribeStopsDelivery(t *testing.T) {
 	unsub()
 	unsub() // twice is harmless
 	_ = b.Publish(context.Background(), Message{Kind: MsgSessionEnded, SessionID: "x"})
-	recv(t, kept, "message on the kept subscriber")
+	testenv.Recv(t, kept, "message on the kept subscriber")
 	select {
 	case <-stopped:
 		t.Fatal("an unsubscribed function was called")
@@ -62,8 +62,8 @@ func TestLocalBusSlowSubscriberDoesNotBlockPublish(t *testing.T) {
 		_ = b.Publish(short, Message{Kind: MsgSessionChanged})
 		close(done)
 	}()
-	recv(t, done, "Publish to return despite a stuck subscriber")
-	eventually(t, "a dropped message", func() bool { return b.Dropped() >= 1 })
+	testenv.Recv(t, done, "Publish to return despite a stuck subscriber")
+	testenv.Eventually(t, "a dropped message", func() bool { return b.Dropped() >= 1 })
 }
 
 func TestLocalBusSurvivesPanickingSubscriber(t *testing.T) {
@@ -77,7 +77,7 @@ func TestLocalBusSurvivesPanickingSubscriber(t *testing.T) {
 	})()
 	_ = b.Publish(context.Background(), Message{SessionID: "boom"})
 	_ = b.Publish(context.Background(), Message{SessionID: "after"})
-	if v := recv(t, got, "message after a panic"); v != "after" {
+	if v := testenv.Recv(t, got, "message after a panic"); v != "after" {
 		t.Fatalf("got %q", v)
 	}
 }
@@ -108,7 +108,7 @@ func TestLocalBusSubscriberMayUseTheBus(t *testing.T) {
 	})()
 	_ = b.Publish(context.Background(), Message{SessionID: "first"})
 	for _, want := range []string{"first", "second"} {
-		if v := recv(t, got, want); v != want {
+		if v := testenv.Recv(t, got, want); v != want {
 			t.Fatalf("got %q, want %q", v, want)
 		}
 	}
@@ -196,15 +196,4 @@ func BenchmarkMemoryCounterIncr(b *testing.B) {
 		_, _ = c.Incr(ctx, keys[i&1023], time.Minute)
 		i++
 	}
-}
-
-func recv[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	return testenv.Recv(t, ch, what)
-}
-
-// eventually polls cond until it holds.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	testenv.Eventually(t, what, cond)
 }
