@@ -120,15 +120,3 @@ func (c *stateCache) prune(before time.Time) int {
 	}
 	return n
 }
-
-// len counts cached states (for metrics and tests).
-func (c *stateCache) len() int {
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
-	}
-	return n
-}
