@@ -196,6 +196,8 @@ type Manager struct {
 	unsub      func()
 	dummyOnce  sync.Once
 	dummyHash  string
+	// retries are the audit events that wait for a Flush to write them.
+	retries auditRetries
 	// proxyWarn counts X-Forwarded-For headers from untrusted peers.
 	proxyWarn untrustedProxy
 }

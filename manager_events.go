@@ -2,7 +2,7 @@ package sessionmanager
 
 import (
 	"context"
-	"time"
+	"sync"
 )
 
 // record appends an event to the audit log, with the alert deliveries its
@@ -38,25 +38,83 @@ func (m *Manager) record(ctx context.Context, e *Event, in *AlertInput) error {
 }
 
 // audit records an event for an action already done (the action must not
-// be undone). A failed write is retried in the background a few times
-// (a store hiccup must not lose the audit trail, nor the revocation feed
-// that reads it), then logged.
+// be undone). A failed write is kept and retried by the next few Flushes
+// (every second under Run, and the last one at shutdown): a store hiccup
+// must not lose the audit trail, nor the revocation feed that reads it.
 func (m *Manager) audit(ctx context.Context, e *Event, in *AlertInput) {
 	err := m.record(ctx, e, in)
 	if err == nil {
 		return
 	}
+	if !m.retries.add(auditRetry{e: e, in: in}) {
+		m.log.Error("audit event lost: too many awaiting a retry", "type", e.Type, "session", e.SessionID, "err", err)
+		return
+	}
 	m.log.Warn("audit event not recorded; retrying", "type", e.Type, "err", err)
-	go func() {
-		ctx := context.WithoutCancel(ctx)
-		for _, wait := range []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second} {
-			time.Sleep(wait)
-			if err = m.record(ctx, e, in); err == nil {
-				return
-			}
+}
+
+// Audit retries: how many failed events wait at most, and how many Flushes
+// try each before it is given up.
+const (
+	auditRetryMax   = 1000
+	auditRetryTries = 5
+)
+
+// auditRetry is an audit event whose write failed.
+type auditRetry struct {
+	e     *Event
+	in    *AlertInput
+	tries int
+}
+
+// auditRetries holds the failed audit events until a Flush writes them.
+type auditRetries struct {
+	mu      sync.Mutex
+	pending []auditRetry
+}
+
+func (r *auditRetries) add(a auditRetry) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) >= auditRetryMax {
+		return false
+	}
+	r.pending = append(r.pending, a)
+	return true
+}
+
+func (r *auditRetries) take() []auditRetry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.pending
+	r.pending = nil
+	return out
+}
+
+// retryAudits writes the failed audit events again; one that fails
+// auditRetryTries times is logged as lost.
+func (m *Manager) retryAudits(ctx context.Context) {
+	for _, a := range m.retries.take() {
+		if ctx.Err() != nil {
+			m.retries.add(a) // not tried: the next Flush will
+			continue
 		}
-		m.log.Error("audit event lost after retries", "type", e.Type, "session", e.SessionID, "err", err)
-	}()
+		err := m.record(ctx, a.e, a.in)
+		if err == nil {
+			continue
+		}
+		if a.tries++; a.tries >= auditRetryTries || !m.retries.add(a) {
+			m.log.Error("audit event lost after retries", "type", a.e.Type, "session", a.e.SessionID, "err", err)
+		}
+	}
+}
+
+// dropAudits logs the audit events still awaiting a retry as lost (at
+// Close, after the last Flush).
+func (m *Manager) dropAudits() {
+	for _, a := range m.retries.take() {
+		m.log.Error("audit event lost: not recorded before the Manager closed", "type", a.e.Type, "session", a.e.SessionID)
+	}
 }
 
 // Record appends an admin or system event to the audit log.

@@ -138,11 +138,13 @@ func (m *Manager) DropCaches() {
 	m.admins.dropAll()
 }
 
-// Close stops listening to the bus. Call Flush first to write pending work.
+// Close stops listening to the bus. Call Flush first to write pending work:
+// audit events still not recorded are logged as lost.
 func (m *Manager) Close() {
 	if m.unsub != nil {
 		m.unsub()
 	}
+	m.dropAudits()
 }
 
 func (m *Manager) publish(ctx context.Context, msg Message) {

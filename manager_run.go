@@ -58,8 +58,10 @@ func (m *Manager) flushLoop(ctx context.Context) {
 	}
 }
 
-// Flush writes pending last-seen notes now (also called on shutdown).
+// Flush writes pending last-seen notes and retries failed audit events
+// now (also called on shutdown).
 func (m *Manager) Flush(ctx context.Context) error {
+	m.retryAudits(ctx)
 	now := m.clock.Now()
 	n, err := m.seen.flush(ctx, m.cfg.Activity, now.Add(-m.cfg.LastSeenInterval))
 	if n > 0 && m.cfg.Metrics != nil {

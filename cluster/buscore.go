@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -17,6 +18,7 @@ type busCore struct {
 	origin string
 	logger *slog.Logger
 	local  *sm.LocalBus
+	loop   loopOwner
 }
 
 func newBusCore(name, origin string, logger *slog.Logger) busCore {
@@ -58,4 +60,44 @@ func (c *busCore) deliverRemote(ctx context.Context, payload string) {
 		return
 	}
 	_ = c.local.Publish(ctx, m)
+}
+
+// loopOwner owns a bus's background loop: the owner runs it with Run,
+// which returns when its ctx ends or Close stops it; Close waits for it.
+// A constructor starts no goroutine.
+type loopOwner struct {
+	mu     sync.Mutex
+	closed bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// run runs loop until ctx ends or stop is called; once per bus.
+func (o *loopOwner) run(ctx context.Context, name string, loop func(ctx context.Context)) error {
+	o.mu.Lock()
+	if o.closed || o.done != nil {
+		o.mu.Unlock()
+		return sm.Errorf(sm.ECONFLICT, "%s: already running or closed", name)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	o.cancel, o.done = cancel, make(chan struct{})
+	done := o.done
+	o.mu.Unlock()
+	defer close(done)
+	defer cancel()
+	loop(ctx)
+	return nil
+}
+
+// stop ends a running loop and waits for it to return; from then on run
+// refuses.
+func (o *loopOwner) stop() {
+	o.mu.Lock()
+	o.closed = true
+	cancel, done := o.cancel, o.done
+	o.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }

@@ -97,3 +97,17 @@ func newRedisFromOptions(t testing.TB, opt *redis.Options) *redis.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// runBus runs bus until the test ends: Close, at cleanup, stops Run and
+// waits for it.
+func runBus(t testing.TB, bus interface {
+	Run(ctx context.Context) error
+	Close() error
+}) {
+	ran := make(chan error, 1)
+	go func() { ran <- bus.Run(context.Background()) }()
+	t.Cleanup(func() {
+		_ = bus.Close()
+		recv(t, ran, "Run to return after Close")
+	})
+}

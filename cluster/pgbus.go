@@ -27,7 +27,7 @@ var pgIdleCheck = 30 * time.Second
 
 // PostgresBus carries Messages with LISTEN/NOTIFY, for deployments with
 // Postgres but no Redis. A dedicated connection (taken out of the pool)
-// listens; after an error it reconnects with backoff and calls the
+// listens while Run runs; after an error it reconnects with backoff and calls the
 // OnReconnect hooks. Publish delivers locally and runs pg_notify; the echo
 // is skipped by Origin.
 type PostgresBus struct {
@@ -35,24 +35,24 @@ type PostgresBus struct {
 	pool    *pgxpool.Pool
 	channel string
 
-	conn   *pgx.Conn // owned by the listen goroutine after start
-	pid    atomic.Uint32
-	cancel context.CancelFunc
-	done   chan struct{}
+	conn *pgx.Conn // owned by Run while it runs
+	pid  atomic.Uint32
 }
 
 var _ sm.Bus = (*PostgresBus)(nil)
 
 // NewPostgresBus starts listening on channel and returns once LISTEN is in
 // place (an error when Postgres cannot be reached within ctx). origin is
-// this instance's unique id; empty picks a random one. Close stops it.
+// this instance's unique id; empty picks a random one. It starts no
+// goroutine: other instances' messages arrive while Run runs; Close
+// releases the connection.
 func NewPostgresBus(ctx context.Context, pool *pgxpool.Pool, channel, origin string, logger *slog.Logger) (*PostgresBus, error) {
 	if pool == nil || channel == "" || len(channel) > pgMaxChannel {
 		return nil, sm.Errorf(sm.EINVALID, "postgres bus: a pool and a channel of 1 to %d bytes are required", pgMaxChannel)
 	}
 	b := &PostgresBus{
 		busCore: newBusCore("postgres bus", origin, logger),
-		pool:    pool, channel: channel, done: make(chan struct{}),
+		pool:    pool, channel: channel,
 	}
 	conn, err := b.listen(ctx)
 	if err != nil {
@@ -60,10 +60,13 @@ func NewPostgresBus(ctx context.Context, pool *pgxpool.Pool, channel, origin str
 	}
 	b.conn = conn
 	b.up()
-	runCtx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	go b.run(runCtx)
 	return b, nil
+}
+
+// Run waits for the other instances' notifications until ctx ends or
+// Close; once per bus.
+func (b *PostgresBus) Run(ctx context.Context) error {
+	return b.loop.run(ctx, "postgres bus", b.run)
 }
 
 // listen takes a connection out of the pool for good and runs LISTEN on it.
@@ -97,19 +100,22 @@ func (b *PostgresBus) Publish(ctx context.Context, m sm.Message) error {
 	return nil
 }
 
-// Close stops listening and closes the dedicated connection.
+// Close stops Run, waits for it and closes the dedicated connection.
 func (b *PostgresBus) Close() error {
-	b.cancel()
-	<-b.done
+	b.loop.stop()
+	if b.conn != nil { // Run never ran
+		_ = b.conn.Close(context.Background())
+		b.conn = nil
+	}
 	return nil
 }
 
 // run waits for notifications until ctx is done, reconnecting after errors.
 func (b *PostgresBus) run(ctx context.Context) {
-	defer close(b.done)
 	defer func() {
 		if b.conn != nil {
 			_ = b.conn.Close(context.Background())
+			b.conn = nil
 		}
 	}()
 	wait := 100 * time.Millisecond

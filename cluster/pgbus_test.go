@@ -18,12 +18,12 @@ func newPostgresBusPair(t *testing.T) (a, b *PostgresBus) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = a.Close() })
+	runBus(t, a)
 	b, err = NewPostgresBus(ctx, newPool(t, url), channel, "B", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
+	runBus(t, b)
 	return a, b
 }
 

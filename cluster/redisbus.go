@@ -20,8 +20,8 @@ import (
 // an unanswered ping one period later means a dead (half-open) connection.
 var redisPingEvery = 5 * time.Second
 
-// RedisBus carries Messages between instances over Redis pub/sub. One
-// goroutine holds the SUBSCRIBE connection and dispatches to the local
+// RedisBus carries Messages between instances over Redis pub/sub. Run
+// holds the SUBSCRIBE connection and dispatches to the local
 // subscribers; it reconnects and resubscribes by itself, and calls the
 // OnReconnect hooks afterwards because messages published during the gap are
 // lost. Publish also delivers to this instance's subscribers directly, so
@@ -38,23 +38,22 @@ type RedisBus struct {
 	lastMsg atomic.Int64 // unix nanos of the last reply from the subscriber connection
 	// watchClosed is set when the watchdog closed a silent subscription.
 	watchClosed atomic.Bool
-	cancel      context.CancelFunc
-	done        chan struct{}
 }
 
 var _ sm.Bus = (*RedisBus)(nil)
 
 // NewRedisBus subscribes to channel and returns once the subscription is
 // confirmed (an error when Redis cannot be reached within ctx). origin is
-// this instance's unique id; empty picks a random one. The bus runs until
-// Close.
+// this instance's unique id; empty picks a random one. It starts no
+// goroutine: other instances' messages arrive while Run runs; Close
+// releases the subscription.
 func NewRedisBus(ctx context.Context, client *redis.Client, channel, origin string, logger *slog.Logger) (*RedisBus, error) {
 	if client == nil || channel == "" {
 		return nil, sm.Errorf(sm.EINVALID, "redis bus: a client and a channel are required")
 	}
 	b := &RedisBus{
 		busCore: newBusCore("redis bus", origin, logger),
-		client:  client, channel: channel, every: redisPingEvery, done: make(chan struct{}),
+		client:  client, channel: channel, every: redisPingEvery,
 	}
 	ps := client.Subscribe(ctx, channel)
 	if err := awaitSubscription(ctx, ps); err != nil {
@@ -64,11 +63,25 @@ func NewRedisBus(ctx context.Context, client *redis.Client, channel, origin stri
 	b.ps = ps
 	b.up()
 	b.touch()
-	runCtx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	go b.receive(runCtx)
-	go b.watch(runCtx)
 	return b, nil
+}
+
+// Run receives the other instances' messages (and watches the connection
+// on a goroutine it waits for) until ctx ends or Close; once per bus.
+func (b *RedisBus) Run(ctx context.Context) error {
+	return b.loop.run(ctx, "redis bus", func(ctx context.Context) {
+		// A blocked Receive does not see ctx; closing the subscription
+		// ends it.
+		unblock := context.AfterFunc(ctx, func() { _ = b.pubsub().Close() })
+		defer unblock()
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			b.watch(ctx)
+		}()
+		b.receive(ctx)
+		<-watched
+	})
 }
 
 // awaitSubscription reads replies until Redis confirms the subscription.
@@ -97,14 +110,16 @@ func (b *RedisBus) Publish(ctx context.Context, m sm.Message) error {
 	return nil
 }
 
-// Close stops the subscriber and closes its connection (not the client).
+// Close stops Run, waits for it and closes the subscription's connection
+// (not the client).
 func (b *RedisBus) Close() error {
-	b.cancel()
+	b.loop.stop()
 	b.mu.Lock()
-	err := b.ps.Close()
-	b.mu.Unlock()
-	<-b.done
-	return err
+	defer b.mu.Unlock()
+	if err := b.ps.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 func (b *RedisBus) touch() { b.lastMsg.Store(time.Now().UnixNano()) }
@@ -119,7 +134,6 @@ func (b *RedisBus) pubsub() *redis.PubSub {
 // reconnects and resubscribes on the next Receive after an error; a new
 // "subscribe" confirmation therefore means the link came back.
 func (b *RedisBus) receive(ctx context.Context) {
-	defer close(b.done)
 	wait := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		ps := b.pubsub()

@@ -18,12 +18,12 @@ func newRedisBusPair(t *testing.T) (a, b *RedisBus, nameB string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = a.Close() })
+	runBus(t, a)
 	b, err = NewRedisBus(ctx, newRedis(t, nameB), channel, "B", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
+	runBus(t, b)
 	return a, b, nameB
 }
 
@@ -94,12 +94,12 @@ func TestRedisBusWatchdogReplacesSilentConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	runBus(t, a)
 	b, err := NewRedisBus(ctx, newRedisFromOptions(t, viaProxy), channel, "B", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	runBus(t, b)
 	reconnected := make(chan struct{}, 10)
 	b.OnReconnect(func() { reconnected <- struct{}{} })
 	onB := make(chan sm.Message, 10)
@@ -124,5 +124,43 @@ func TestNewRedisBusFailsOnUnreachableRedis(t *testing.T) {
 	defer cancel()
 	if _, err := NewRedisBus(ctx, c, "ch", "", nil); sm.ErrorCode(err) != sm.EUNAVAILABLE {
 		t.Fatalf("err = %v, want unavailable", err)
+	}
+}
+
+// TestBusesRunUnderTheirOwner: a bus receives other instances' messages
+// while its owner runs Run, Run returns when its context ends and runs
+// once, and Close after that still releases the connection.
+func TestBusesRunUnderTheirOwner(t *testing.T) {
+	ctx := context.Background()
+	channel := testenv.Name("smbus")
+	a, err := NewRedisBus(ctx, newRedis(t, testenv.Name("sma")), channel, "A", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBus(t, a)
+	b, err := NewRedisBus(ctx, newRedis(t, testenv.Name("smb")), channel, "B", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB := make(chan sm.Message, 10)
+	defer b.Subscribe(func(m sm.Message) { onB <- m })()
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(runCtx) }()
+	if err := a.Publish(ctx, sm.Message{Kind: sm.MsgSessionEnded, SessionID: "while-running"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, onB, "a message while Run runs"); m.SessionID != "while-running" {
+		t.Fatalf("got %+v", m)
+	}
+	stop()
+	if err := recv(t, ran, "Run to return when its context ends"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(ctx); sm.ErrorCode(err) != sm.ECONFLICT {
+		t.Fatalf("a second Run: %v, want a conflict", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
-	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -79,19 +78,20 @@ func (s *server) sendAccountMail(ctx context.Context, grant *sm.AccountGrant) {
 	}
 }
 
-// afterResponse runs fn off the request (an email), bounded by the
-// server's mail slots; when all are busy it is dropped with a warning
-// (the user can ask again).
+// afterResponse runs fn off the request (an email) on the server's
+// Background, bounded by the server's mail slots; when all are busy it is
+// dropped with a warning (the user can ask again).
 func (s *server) afterResponse(r *http.Request, what string, fn func(ctx context.Context)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Minute)
 	select {
 	case s.mailSlots <- struct{}{}:
-		go func() {
-			defer func() { <-s.mailSlots; cancel() }()
+		if !s.background.Go(r.Context(), func(ctx context.Context) {
+			defer func() { <-s.mailSlots }()
 			fn(ctx)
-		}()
+		}) {
+			<-s.mailSlots
+			s.log.Warn(what + " not sent: shutting down")
+		}
 	default:
-		cancel()
 		s.log.Warn(what + " not sent: too many emails in flight")
 	}
 }

@@ -143,13 +143,15 @@ func (s *server) handleMagicLinkRequest() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		ctx := context.WithoutCancel(r.Context())
 		select {
 		case sending <- struct{}{}:
-			go func() {
+			if !s.background.Go(r.Context(), func(ctx context.Context) {
 				defer func() { <-sending }()
 				s.sendMagicLink(ctx, strings.TrimSpace(req.Email), redirect, client)
-			}()
+			}) {
+				<-sending
+				s.log.Warn("magic link not sent: shutting down")
+			}
 		default:
 			// Every sender is busy (a slow or down SMTP server): drop this
 			// one rather than pile up goroutines; the user can ask again.
@@ -163,8 +165,6 @@ func (s *server) handleMagicLinkRequest() http.Handler {
 // few times. Failures are logged without the token or the link.
 func (s *server) sendMagicLink(ctx context.Context, email, redirect string, client sm.ClientInfo) {
 	c := s.MagicLinks
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
 	grant, err := s.Manager.IssueMagicLink(ctx, email, client, c.Options)
 	if err != nil {
 		s.log.Error("magic link not issued", "err", err)

@@ -29,6 +29,10 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
 	Metrics        *Metrics
+	// Background runs the emails sent after their responses; whoever runs
+	// the server calls its Shutdown when stopping, so they are not lost.
+	// nil: one of the server's own, never drained.
+	Background *Background
 	// Ready reports whether the service can serve (store reachable...).
 	Ready func(ctx context.Context) error
 	// Admin is the dashboard, mounted at /admin/ when set.
@@ -68,6 +72,8 @@ type server struct {
 	log *slog.Logger
 	// mailSlots bounds the account emails being sent at once.
 	mailSlots chan struct{}
+	// background runs the emails after their responses.
+	background *Background
 	// verifying is set while an audit verification (a read of the whole
 	// log) runs: one at a time per instance.
 	verifying atomic.Bool
@@ -78,7 +84,10 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, log: d.Logger, mailSlots: make(chan struct{}, 32)}
+	s := &server{Deps: d, log: d.Logger, mailSlots: make(chan struct{}, 32), background: d.Background}
+	if s.background == nil {
+		s.background = NewBackground(d.Logger)
+	}
 	if d.Metrics != nil && d.Manager != nil {
 		d.Metrics.observeGeo(d.Manager)
 	}

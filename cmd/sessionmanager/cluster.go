@@ -115,6 +115,7 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 			return nil, fmt.Errorf("redis bus: %w", err)
 		}
 		p.closers = append(p.closers, func() { _ = bus.Close() })
+		p.runners = append(p.runners, func(ctx context.Context) { _ = bus.Run(ctx) })
 		p.bus = bus
 		p.reconnects = append(p.reconnects, bus.OnReconnect)
 		health := cluster.NewHealth(client, time.Second, log)
@@ -135,6 +136,7 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 			return nil, fmt.Errorf("postgres bus: %w", err)
 		}
 		p.closers = append(p.closers, func() { _ = bus.Close() })
+		p.runners = append(p.runners, func(ctx context.Context) { _ = bus.Run(ctx) })
 		p.bus = bus
 		p.reconnects = append(p.reconnects, bus.OnReconnect)
 		el, err := cluster.NewPostgresElector(ctx, pg.Pool())

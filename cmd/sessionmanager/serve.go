@@ -43,13 +43,18 @@ type app struct {
 	alerts   *alertParts
 	license  *license.State
 	handler  http.Handler
-	closers  []func()
-	runners  []func(ctx context.Context)
+	// background sends the emails promised in responses; shutdown drains it.
+	background *httpapi.Background
+	// reloads asks reloadLoop to reload what other instances may have
+	// changed with the settings (coalesced: one pending at most).
+	reloads chan struct{}
+	closers []func()
+	runners []func(ctx context.Context)
 }
 
 // build wires every part of the service from the configuration.
 func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: c, log: log}
+	a := &app{cfg: c, log: log, reloads: make(chan struct{}, 1), background: httpapi.NewBackground(log)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -131,19 +136,14 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 				log.Warn("requireEmailConfirmation is on but no confirmation email is configured (SM_EMAIL_CONFIRMATION_URL, SMTP_URL): new password accounts cannot sign in until they use a magic link or a password reset")
 			}
 			// Alert rules are a settings document too: another instance may
-			// have changed them.
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := a.alerts.rules.Reload(ctx); err != nil {
-					log.Warn("reload alert rules", "err", err)
-				}
-				if _, err := a.license.Load(ctx); err != nil {
-					log.Warn("reload licence", "err", err)
-				}
-			}()
+			// have changed them (reloadLoop).
+			select {
+			case a.reloads <- struct{}{}:
+			default: // one is pending; it reads the newest
+			}
 		},
 	}
+	a.runners = append(a.runners, a.reloadLoop)
 	if a.cluster.healthy != nil {
 		whenDown := sm.Degraded
 		if c.RedisFailClosed {
@@ -176,6 +176,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
+		Background: a.background,
 	}
 	deps.Geo = a.resolver
 	a.alerts.announce = a.manager.AnnounceSettingsChange
@@ -204,6 +205,26 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// reloadLoop reloads the alert rules and the licence after each settings
+// (re)load, one at a time, until ctx ends.
+func (a *app) reloadLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.reloads:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := a.alerts.rules.Reload(rctx); err != nil {
+			a.log.Warn("reload alert rules", "err", err)
+		}
+		if _, err := a.license.Load(rctx); err != nil {
+			a.log.Warn("reload licence", "err", err)
+		}
+		cancel()
+	}
 }
 
 // offIsNegative maps a configured "off" (0) to the Manager's "never" (<0).
@@ -321,6 +342,13 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown timed out; closing the remaining connections", "err", err)
 		_ = srv.Close()
+	}
+	// Emails promised in responses are sent (or given up) before the jobs
+	// stop, with time of their own.
+	mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer mcancel()
+	if err := a.background.Shutdown(mctx); err != nil {
+		log.Warn("shutdown: emails still being sent were cancelled", "err", err)
 	}
 	stopBG()
 	for range jobs {

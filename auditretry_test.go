@@ -1,0 +1,91 @@
+package sessionmanager_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// failingEvents is a real store whose next AppendEvent calls fail, as
+// during a database hiccup.
+type failingEvents struct {
+	sm.Store
+	failures atomic.Int32
+}
+
+func (f *failingEvents) AppendEvent(ctx context.Context, e *sm.Event, ds []*sm.Delivery) error {
+	if f.failures.Add(-1) >= 0 {
+		return &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again"}
+	}
+	return f.Store.AppendEvent(ctx, e, ds)
+}
+
+// newFlakyEnv is a test Manager on SQLite whose event writes fail on
+// demand.
+func newFlakyEnv(t *testing.T) (*env, *failingEvents) {
+	var flaky *failingEvents
+	e := newEnv(t, storeKinds[0], func(c *sm.Config) {
+		flaky = &failingEvents{Store: c.Store}
+		c.Store = flaky
+	})
+	return e, flaky
+}
+
+// TestShutdownFlushWritesAFailedAuditEvent: an audit event whose write
+// failed is written by the next Flush (the one at shutdown, after Run has
+// stopped, included) within its deadline; nothing retries it on a
+// goroutine of its own after the Manager is closed.
+func TestShutdownFlushWritesAFailedAuditEvent(t *testing.T) {
+	e, flaky := newFlakyEnv(t)
+	res := e.register("audited")
+	ended := func() int {
+		evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventSessionEnded}, SessionID: res.Session.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	flaky.failures.Store(1)
+	if err := e.m.EndSession(e.ctx, res.Session.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin, ID: "a1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ended(); n != 0 {
+		t.Fatalf("%d session-ended events before the retry, want 0 (the write failed)", n)
+	}
+	// Run starts and stops, as a process that is shut down at once.
+	ctx, stop := context.WithCancel(e.ctx)
+	stop()
+	if err := e.m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	if err := e.m.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := ended(); n != 1 {
+		t.Fatalf("%d session-ended events after the shutdown flush, want 1", n)
+	}
+}
+
+// TestAuditRetryGivesUp: an event whose writes keep failing is tried by a
+// bounded number of Flushes, then dropped (and logged), never held forever.
+func TestAuditRetryGivesUp(t *testing.T) {
+	e, flaky := newFlakyEnv(t)
+	res := e.register("lost")
+	flaky.failures.Store(1 << 20)
+	if err := e.m.EndSession(e.ctx, res.Session.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin, ID: "a1"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		_ = e.m.Flush(e.ctx)
+	}
+	before := flaky.failures.Load()
+	_ = e.m.Flush(e.ctx)
+	if after := flaky.failures.Load(); after != before {
+		t.Fatalf("Flush still retries the event after %d tries", 10)
+	}
+}
