@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,8 @@ type Background struct {
 	mu     sync.Mutex
 	closed bool
 	jobs   sync.WaitGroup
+	// running counts the jobs not yet returned, for the shutdown's log.
+	running atomic.Int64
 }
 
 // NewBackground returns a Background that logs to logger (nil:
@@ -44,10 +47,12 @@ func (b *Background) Go(ctx context.Context, fn func(ctx context.Context)) bool 
 		return false
 	}
 	b.jobs.Add(1)
+	b.running.Add(1)
 	jobCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundLimit)
 	stopJob := context.AfterFunc(b.stop, cancel)
 	go func() {
 		defer b.jobs.Done()
+		defer b.running.Add(-1)
 		defer cancel()
 		defer stopJob()
 		fn(jobCtx)
@@ -62,6 +67,9 @@ func (b *Background) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
+	if n := b.running.Load(); n > 0 {
+		b.log.Info("shutdown: waiting for the emails being sent", "jobs", n)
+	}
 	done := make(chan struct{})
 	go func() { b.jobs.Wait(); close(done) }()
 	select {

@@ -23,6 +23,9 @@ type mailbox struct {
 	mu   sync.Mutex
 	msgs []receivedMail
 	got  chan struct{}
+	// hold, when set, keeps each message's DATA open until it is closed;
+	// held hears when one waits.
+	hold, held chan struct{}
 }
 
 // receivedMail is one accepted message, its body decoded.
@@ -53,6 +56,13 @@ func (s *mailSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(body)
 	if err != nil {
 		return err
+	}
+	s.box.mu.Lock()
+	hold, held := s.box.hold, s.box.held
+	s.box.mu.Unlock()
+	if hold != nil {
+		held <- struct{}{}
+		<-hold
 	}
 	s.box.mu.Lock()
 	s.box.msgs = append(s.box.msgs, receivedMail{To: s.to, Body: string(b)})
