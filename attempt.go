@@ -113,24 +113,44 @@ func blockedUser() *Error {
 	return &Error{Code: EFORBIDDEN, Message: "Your account has been blocked by an administrator", Reason: ReasonUserBlocked}
 }
 
-// AdminSignIn is a dashboard sign-in attempt, counted before the password
-// is checked.
-type AdminSignIn struct{ try *attempt }
+// SignIn is a sign-in attempt counted before its credentials are checked.
+type SignIn struct{ try *attempt }
 
-// ReserveAdminSignIn counts a dashboard sign-in for email from ip in the
-// shared failure counter (Redis when the cluster has it), by the same
-// address grouping as the API (IPv6 by /64) and per account (under a keyed
-// hash of the email, known or not, so the limit reveals no accounts), and
-// refuses (ETOOMANY) or slows it by Config.AdminThrottle. Call Succeeded
-// when the credentials were right; a failure needs nothing more.
+// AdminSignIn is a dashboard sign-in attempt (ReserveAdminSignIn).
+type AdminSignIn = SignIn
+
+// ReserveSignIn is the throttle of Login for an application that checks
+// its own credentials (the Manager's users or not): it counts a sign-in
+// for account from ip in the failure counter (shared through Redis when
+// Failures is), per address as Login counts it (IPv6 by /64) and per
+// account (under a keyed hash of the name, known or not), and refuses
+// (ETOOMANY) or slows it by Config.Throttle. Call Succeeded when the
+// credentials were right; a failure needs nothing more.
+func (m *Manager) ReserveSignIn(ctx context.Context, account string, ip netip.Addr) (*SignIn, error) {
+	return m.reserveSignIn(ctx, m.cfg.Throttle, "app", account, ip)
+}
+
+// ReserveAdminSignIn counts a dashboard sign-in for email from ip like
+// ReserveSignIn, in counts of their own, and refuses (ETOOMANY) or slows it
+// by Config.AdminThrottle.
 func (m *Manager) ReserveAdminSignIn(ctx context.Context, email string, ip netip.Addr) (*AdminSignIn, error) {
-	h := m.cfg.Secrets.LookupHash("admin-sign-in:" + strings.ToLower(strings.TrimSpace(email)))
-	try, err := m.reserveAttempt(ctx, m.cfg.AdminThrottle, "admin:acct:"+hex.EncodeToString(h[:16]), "admin:"+failKeyIP(ip))
+	return m.reserveSignIn(ctx, m.cfg.AdminThrottle, "admin", email, ip)
+}
+
+// reserveSignIn reserves an attempt under keys of the kind ("app",
+// "admin"); the admin keys are the ones the dashboard always used.
+func (m *Manager) reserveSignIn(ctx context.Context, policy ThrottleFunc, kind, account string, ip netip.Addr) (*SignIn, error) {
+	h := m.cfg.Secrets.LookupHash(kind + "-sign-in:" + strings.ToLower(strings.TrimSpace(account)))
+	ipKey := failKeyIP(ip)
+	if kind == "admin" {
+		ipKey = "admin:" + ipKey
+	}
+	try, err := m.reserveAttempt(ctx, policy, kind+":acct:"+hex.EncodeToString(h[:16]), ipKey)
 	if err != nil {
 		return nil, err
 	}
-	return &AdminSignIn{try: try}, nil
+	return &SignIn{try: try}, nil
 }
 
 // Succeeded gives back what the sign-in reserved.
-func (a *AdminSignIn) Succeeded(ctx context.Context) { a.try.succeeded(ctx) }
+func (a *SignIn) Succeeded(ctx context.Context) { a.try.succeeded(ctx) }

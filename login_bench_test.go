@@ -90,14 +90,22 @@ func BenchmarkBusFanout(b *testing.B) {
 					default: // a slow stream misses this one, as in web/sse.go
 					}
 				})
+				done := make(chan struct{})
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for f := range c {
-						_, _ = io.Discard.Write(f)
+					for {
+						select {
+						case f := <-c:
+							_, _ = io.Discard.Write(f)
+						case <-done:
+							return
+						}
 					}
 				}()
-				stops = append(stops, func() { unsub(); close(c) })
+				// The bus's delivery goroutine may still be in the callback
+				// after unsub returns: c stays open.
+				stops = append(stops, func() { unsub(); close(done) })
 			}
 			b.Cleanup(func() {
 				for _, stop := range stops {

@@ -117,3 +117,20 @@ func TestZeroConfigRefusesWeakPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroConfigThrottlesAppSignIn: an application that checks its own
+// passwords (examples/embedded) reserves each attempt with ReserveSignIn,
+// throttled by the same defaults as Login.
+func TestZeroConfigThrottlesAppSignIn(t *testing.T) {
+	m := bareManager(t, storeKinds[0])
+	ip := mustAddr("198.51.100.9")
+	ctx := context.Background()
+	for i := range sm.DefaultThrottleLimits.AccountSlowAfter + 1 {
+		if _, err := m.ReserveSignIn(ctx, "alice", ip); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err) // the last one waits its delay first
+		}
+	}
+	if _, err := m.ReserveSignIn(ctx, "alice", ip); sm.ErrorCode(err) != sm.ETOOMANY {
+		t.Fatalf("the attempt after the slowed one: want ETOOMANY, got %v", err)
+	}
+}

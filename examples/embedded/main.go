@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/password"
@@ -65,12 +66,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Nothing else to set: the Manager throttles sign-ins, validates
+	// settings and applies the password policy by default.
 	m, err := sm.New(sm.Config{Store: store, Tokens: keyring, Secrets: secrets, Passwords: password.Default()})
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	go func() { _ = m.Run(ctx) }() // last-seen flushes, sweeps, purge
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = m.Run(ctx) }() // last-seen flushes, sweeps, purge
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", handleLogin(m))
@@ -80,15 +84,21 @@ func run(ctx context.Context) error {
 	mux.HandleFunc("POST /admin/users/{username}/logout", handleForceLogout(m, os.Getenv("EXAMPLE_ADMIN_SECRET")))
 
 	srv := &http.Server{Addr: "127.0.0.1:8090", Handler: mux}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
-		_ = srv.Shutdown(context.Background())
-		_ = m.Flush(context.Background())
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-ran
+		_ = m.Flush(sctx) // last-seen notes and audit events still unwritten
 	}()
 	log.Printf("embedded example on http://%s", srv.Addr)
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		return err
 	}
+	<-stopped
 	return nil
 }
 
@@ -113,11 +123,19 @@ func handleLogin(m *sm.Manager) http.HandlerFunc {
 			sm.WriteError(w, sm.Errorf(sm.EINVALID, "a JSON body {username, password} is required"))
 			return
 		}
+		// Counted before the password is checked, so guessing is slowed and
+		// then refused (429) like the Manager's own Login.
+		try, err := m.ReserveSignIn(r.Context(), in.Username, clientInfo(r).IP)
+		if err != nil {
+			sm.WriteError(w, err)
+			return
+		}
 		want, ok := appUsers[in.Username]
 		if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(in.Password)) != 1 {
 			sm.WriteError(w, sm.Errorf(sm.EUNAUTHORIZED, "invalid username or password"))
 			return
 		}
+		try.Succeeded(r.Context())
 		res, err := m.StartExternalSession(r.Context(), sm.ExternalIdentity{ExternalID: in.Username, Username: in.Username}, clientInfo(r))
 		if err != nil {
 			sm.WriteError(w, err)
