@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -61,6 +62,9 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte) (*Settings, 
 	merged := MergePatch(doc, po)
 	mergedJSON, _ := json.Marshal(merged)
 
+	if field := unknownSetting(merged, reflect.TypeFor[Settings](), ""); field != "" {
+		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{field: "unknown setting"}}
+	}
 	next := DefaultSettings()
 	dec := json.NewDecoder(bytes.NewReader(mergedJSON))
 	dec.DisallowUnknownFields()
@@ -113,24 +117,53 @@ func jsonErrorField(err error) string {
 	if errors.As(err, &te) && te.Field != "" {
 		return te.Field
 	}
-	msg := err.Error()
-	if i := strings.Index(msg, "unknown field "); i >= 0 {
-		return strings.Trim(msg[i+len("unknown field "):], `"`)
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return "body"
-	}
 	return "body"
+}
+
+// unknownSetting returns the JSON path of the first key of doc that no
+// field of t (a struct) takes, matched as encoding/json matches (case
+// folded), looking into nested objects; "" when every key is known. It
+// names the field itself, where the decoder's error only says so in words.
+func unknownSetting(doc map[string]any, t reflect.Type, prefix string) string {
+	for key, v := range doc {
+		f, ok := jsonField(t, key)
+		if !ok {
+			return prefix + key
+		}
+		if sub, isObject := v.(map[string]any); isObject && f.Type.Kind() == reflect.Struct {
+			if bad := unknownSetting(sub, f.Type, prefix+key+"."); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
+}
+
+// jsonField finds the field of struct t that encoding/json decodes key into.
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.EqualFold(name, key) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 func jsonErrorReason(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return "must be a " + jsonTypeName(te.Type.Kind().String())
-	}
-	if strings.Contains(err.Error(), "unknown field") {
-		return "unknown setting"
 	}
 	var e *Error
 	if errors.As(err, &e) {

@@ -79,6 +79,8 @@ func TestZeroConfigRefusesBadSettings(t *testing.T) {
 				`{"geoLookupFailure": "sometimes"}`:  "geoLookupFailure",
 				`{"maxSessionsPerUser": -1}`:         "maxSessionsPerUser",
 				`{"failedLoginWindow": -1000000000}`: "failedLoginWindow",
+				`{"noSuchSetting": 1}`:               "noSuchSetting",
+				`{"actions": {"bogus": "block"}}`:    "actions.bogus",
 			} {
 				_, err := m.UpdateSettings(ctx, []byte(patch), sm.Actor{Type: "admin", ID: "a1"})
 				var e *sm.Error

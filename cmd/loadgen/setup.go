@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +100,7 @@ func setupUsers(ctx context.Context, o *options, out io.Writer) (*pool, error) {
 				code, resp, err := post(ctx, o.target+"/api/auth/local/register", "", body)
 				var s *session
 				if err == nil && code != 200 {
-					err = fmt.Errorf("register: status %d: %.200s", code, resp)
+					err = newRegisterError(code, resp)
 				}
 				if err == nil {
 					s, err = sessionFrom(resp)
@@ -127,13 +126,36 @@ func setupUsers(ctx context.Context, o *options, out io.Writer) (*pool, error) {
 	wg.Wait()
 	if len(errs) > 0 {
 		err := fmt.Errorf("%d of %d registrations failed, first: %w", len(errs), o.users, errs[0])
-		if strings.Contains(errs[0].Error(), "too_many_signups") {
+		if re, ok := errs[0].(*registerError); ok && re.reason == "too_many_signups" {
 			err = fmt.Errorf("%w (every loadgen user signs up from loopback: start the server with SM_REGISTER_PER_IP=0)", err)
 		}
 		return nil, err
 	}
 	fmt.Fprintf(out, "setup: registered %d users (one session each) in %s\n", len(p.users), time.Since(start).Round(time.Millisecond))
 	return p, nil
+}
+
+// registerError is a refused sign-up, with the server's reason code.
+type registerError struct {
+	status int
+	reason string
+	body   []byte
+}
+
+func newRegisterError(status int, body []byte) *registerError {
+	var doc struct {
+		Error struct {
+			Details struct {
+				Reason string `json:"reason"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(body, &doc)
+	return &registerError{status: status, reason: doc.Error.Details.Reason, body: body}
+}
+
+func (e *registerError) Error() string {
+	return fmt.Sprintf("register: status %d: %.200s", e.status, e.body)
 }
 
 // setupClient is the plain client of setup and admin calls.
