@@ -30,16 +30,31 @@ func (r *memRecorder) all() []*sm.Event {
 	return slices.Clone(r.events)
 }
 
-// busLog subscribes to bus and keeps the kinds it carries.
+// busLog subscribes to bus and keeps the kinds it carries. The bus
+// delivers on a goroutine of its own, in order: the returned function first
+// sends a marker through it and waits for it, so it sees every message
+// published before the call.
 func busLog(bus sm.Bus) func() []string {
+	const marker = "test.sync"
 	var mu sync.Mutex
 	var kinds []string
+	synced := make(chan struct{}, 1)
 	bus.Subscribe(func(m sm.Message) {
+		if m.Kind == marker {
+			synced <- struct{}{}
+			return
+		}
 		mu.Lock()
 		kinds = append(kinds, m.Kind)
 		mu.Unlock()
 	})
 	return func() []string {
+		_ = bus.Publish(context.Background(), sm.Message{Kind: marker})
+		select {
+		case <-synced:
+		case <-time.After(10 * time.Second): // a hang guard, not a timing check
+			panic("the bus did not deliver")
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(kinds)
@@ -49,7 +64,7 @@ func busLog(bus sm.Bus) func() []string {
 func TestRotatorRotatesWhenDue(t *testing.T) {
 	store, clock := &memKeyStore{}, newClock()
 	kr := newTestKeyring(t, store, clock)
-	ctx, rec, bus := context.Background(), &memRecorder{}, sm.NewLocalBus()
+	ctx, rec, bus := context.Background(), &memRecorder{}, sm.NewLocalBus(nil)
 	kinds := busLog(bus)
 	r := &Rotator{Keyring: kr, Period: time.Hour, Audit: rec, Bus: bus}
 	oldKid := kr.SignerID()
@@ -182,7 +197,7 @@ func TestWatchPicksUpRotationFromTheBus(t *testing.T) {
 	store, clock := &memKeyStore{}, newClock()
 	a := newTestKeyring(t, store, clock)
 	b := newTestKeyring(t, store, clock)
-	bus := sm.NewLocalBus()
+	bus := sm.NewLocalBus(nil)
 	lists := store.listCalls()
 	stop := watch(t, b, bus)
 	defer stop()
@@ -255,7 +270,7 @@ func TestWithdraw(t *testing.T) {
 	store, clock := &memKeyStore{}, newClock()
 	kr := newTestKeyring(t, store, clock)
 	other := newTestKeyring(t, store, clock)
-	ctx, rec, bus := context.Background(), &memRecorder{}, sm.NewLocalBus()
+	ctx, rec, bus := context.Background(), &memRecorder{}, sm.NewLocalBus(nil)
 	kinds := busLog(bus)
 	r := &Rotator{Keyring: kr, Period: time.Hour, Audit: rec, Bus: bus}
 	oldTok, old := mustIssue(t, kr, clock.Now())
