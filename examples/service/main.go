@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/magic-sessionmanager/sessionmanager/client"
 )
@@ -30,7 +31,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	fed := make(chan struct{})
 	go func() {
+		defer close(fed)
 		if err := c.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Printf("revocation feed stopped: %v", err)
 		}
@@ -41,9 +44,18 @@ func main() {
 		fmt.Fprintf(w, "hello %s (session %s)\n", claims.Subject, claims.SessionID)
 	})))
 	srv := &http.Server{Addr: "127.0.0.1:8091", Handler: mux}
-	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx) // requests in flight finish
+	}()
 	log.Printf("service example on http://%s", srv.Addr)
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+	<-stopped
+	<-fed
 }
