@@ -28,6 +28,21 @@ func TestLocalBusDeliversInOrderToEverySubscriber(t *testing.T) {
 	}
 }
 
+// TestLocalBusUnsubscribeEndsItsGoroutine: a subscriber's goroutine is
+// owned by its subscription: unsubscribe ends it.
+func TestLocalBusUnsubscribeEndsItsGoroutine(t *testing.T) {
+	const deliver = "(*LocalBus).deliver"
+	before := testenv.Goroutines(deliver)
+	b := NewLocalBus(nil)
+	unsubs := []func(){b.Subscribe(func(Message) {}), b.Subscribe(func(Message) {})}
+	// A goroutine that has not run yet shows under its creator's name.
+	testenv.Eventually(t, "two delivery goroutines", func() bool { return testenv.Goroutines(deliver) == before+2 })
+	for _, u := range unsubs {
+		u()
+	}
+	testenv.Eventually(t, "the delivery goroutines to end", func() bool { return testenv.Goroutines(deliver) == before })
+}
+
 func TestLocalBusUnsubscribeStopsDelivery(t *testing.T) {
 	b := NewLocalBus(nil)
 	stopped := make(chan string, 10)

@@ -144,6 +144,9 @@ func TestBusesRunUnderTheirOwner(t *testing.T) {
 	}
 	onB := make(chan sm.Message, 10)
 	defer b.Subscribe(func(m sm.Message) { onB <- m })()
+	const watch = "(*RedisBus).watch"
+	eventually(t, "a's watchdog to run", func() bool { return testenv.Goroutines(watch) == 1 })
+	watchers := testenv.Goroutines(watch)
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- b.Run(runCtx) }()
@@ -156,6 +159,9 @@ func TestBusesRunUnderTheirOwner(t *testing.T) {
 	stop()
 	if err := recv(t, ran, "Run to return when its context ends"); err != nil {
 		t.Fatal(err)
+	}
+	if n := testenv.Goroutines(watch); n != watchers {
+		t.Fatalf("%d watchdogs after b's Run returned, want a's %d: Run left one behind", n, watchers)
 	}
 	if err := b.Run(ctx); sm.ErrorCode(err) != sm.ECONFLICT {
 		t.Fatalf("a second Run: %v, want a conflict", err)

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,4 +34,26 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Goroutines counts the live goroutines whose stack mentions fn (a
+// function name as the runtime prints it, "(*LocalBus).deliver"): a cheap
+// leak check for the goroutines a test's object owns.
+func Goroutines(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
 }
