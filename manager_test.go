@@ -105,7 +105,7 @@ func startManager(t testing.TB, cfg sm.Config, opts []func(*sm.Config)) *sm.Mana
 }
 
 // newKeys returns the secrets (from seed) and a keyring over st.
-func newKeys(t testing.TB, st sm.FullStore, clock *testenv.Clock, seed byte) (*token.Secrets, *token.Keyring) {
+func newKeys(t testing.TB, st storetest.Store, clock *testenv.Clock, seed byte) (*token.Secrets, *token.Keyring) {
 	t.Helper()
 	sec, err := token.NewSecrets(make32(seed))
 	if err != nil {

@@ -82,7 +82,7 @@ func TestZeroConfigRefusesBadSettings(t *testing.T) {
 				`{"noSuchSetting": 1}`:               "noSuchSetting",
 				`{"actions": {"bogus": "block"}}`:    "actions.bogus",
 			} {
-				_, err := m.UpdateSettings(ctx, []byte(patch), sm.Actor{Type: "admin", ID: "a1"})
+				_, err := m.UpdateSettings(sm.WithActor(ctx, sm.Actor{Type: sm.ActorAdmin, ID: "a1"}), []byte(patch))
 				var e *sm.Error
 				if sm.ErrorCode(err) != sm.EINVALID || !errors.As(err, &e) || e.Fields[field] == "" {
 					t.Errorf("%s: want EINVALID naming %s, got %v", patch, field, err)
@@ -96,7 +96,7 @@ func TestZeroConfigRefusesBadSettings(t *testing.T) {
 				t.Errorf("a refused patch was stored: %+v", s)
 			}
 			// What is valid is normalised and kept.
-			s, err = m.UpdateSettings(ctx, []byte(`{"blockedCountries": [" fr "]}`), sm.Actor{Type: "admin", ID: "a1"})
+			s, err = m.UpdateSettings(sm.WithActor(ctx, sm.Actor{Type: sm.ActorAdmin, ID: "a1"}), []byte(`{"blockedCountries": [" fr "]}`))
 			if err != nil || len(s.BlockedCountries) != 1 || s.BlockedCountries[0] != "FR" {
 				t.Fatalf("valid patch: %v, %+v", err, s)
 			}
