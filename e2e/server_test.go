@@ -52,7 +52,6 @@ type server struct {
 	env    map[string]string
 }
 
-
 // processEnv is this process's environment without the service's own
 // variables (so a developer's SM_*, DATABASE_URL or LICENSE_KEY do not
 // leak into a test), plus env.
