@@ -1,13 +1,3 @@
-// The module declares go 1.25 (what the library needs), which would give
-// this command Go 1.25's defaults for the settings Go 1.26 changed; these
-// keep the service's Go 1.26 behaviour: post-quantum TLS key exchanges,
-// strict colons in URL hosts, crypto ignoring custom random readers.
-// (docs/ARCHITECTURE.md, "Modules and Go version").
-
-//go:debug tlssecpmlkem=1
-//go:debug urlstrictcolons=1
-//go:debug cryptocustomrand=0
-
 // Command sessionmanager runs Magic Session Manager and its tools.
 //
 //	sessionmanager serve        run the service (default)
