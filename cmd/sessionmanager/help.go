@@ -120,7 +120,11 @@ public key.
 
 Prints the version.
 `,
-	"help": usage,
+	"keys":          keysUsage,
+	"keys rotate":   keysUsage,
+	"keys list":     keysUsage,
+	"keys withdraw": keysUsage,
+	"help":          usage,
 }
 
 // helpFlag reports whether arg asks for help.

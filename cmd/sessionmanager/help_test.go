@@ -32,6 +32,10 @@ func TestHelpEverySubcommand(t *testing.T) {
 		{[]string{"license", "issue"}, "Usage: sessionmanager license issue --key"},
 		{[]string{"license", "show"}, "Usage: sessionmanager license show"},
 		{[]string{"license", "keygen"}, "Usage: sessionmanager license keygen"},
+		{[]string{"keys"}, "sessionmanager keys rotate   replace"},
+		{[]string{"keys", "rotate"}, "sessionmanager keys rotate   replace"},
+		{[]string{"keys", "list"}, "sessionmanager keys list"},
+		{[]string{"keys", "withdraw"}, "sessionmanager keys withdraw ID"},
 		{[]string{"version"}, "Usage: sessionmanager version"},
 		{[]string{"help"}, "Usage:\n  sessionmanager serve"},
 	}
@@ -64,15 +68,19 @@ func TestHelpEverySubcommand(t *testing.T) {
 	}
 }
 
-// TestHelpTopicsNameTheirCommand: each topic's usage line names its own path,
-// so a topic pasted under the wrong key is caught.
+// TestHelpTopicsNameTheirCommand: each topic's usage names its own path, so
+// a topic pasted under the wrong key is caught; the general usage lists
+// every command.
 func TestHelpTopicsNameTheirCommand(t *testing.T) {
 	for path, text := range helpTopics {
 		if path == "help" {
 			continue
 		}
-		if !strings.HasPrefix(text, "Usage: sessionmanager "+path) {
-			t.Errorf("topic %q starts %q", path, strings.SplitN(text, "\n", 2)[0])
+		if !strings.HasPrefix(text, "Usage:") || !strings.Contains(text, "sessionmanager "+path) {
+			t.Errorf("topic %q: %q", path, strings.SplitN(text, "\n", 2)[0])
+		}
+		if cmd, _, _ := strings.Cut(path, " "); !strings.Contains(usage, "sessionmanager "+cmd) {
+			t.Errorf("the general usage does not list %q", cmd)
 		}
 	}
 }
