@@ -3,8 +3,10 @@
 # are down) and the real geo data (fetched once into a cache outside the repo).
 
 GO ?= go
+# Every module of go.work (the library, cmd/loadgen, e2e): ./... stops at a nested go.mod.
+PKGS = $(shell bash scripts/packages.sh)
 
-.PHONY: run test test-short bench fuzz build vet
+.PHONY: run test test-short bench fuzz build vet staticcheck
 
 run:
 	$(GO) run ./cmd/sessionmanager serve
@@ -16,10 +18,16 @@ test:
 	bash scripts/test.sh
 
 test-short:
-	$(GO) test -short ./...
+	$(GO) test -short $(PKGS)
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags licensetest $(PKGS)
 
 bench:
 	bash scripts/bench.sh
+
+fuzz:
+	bash scripts/fuzz.sh
+
+staticcheck:
+	bash scripts/staticcheck.sh

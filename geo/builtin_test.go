@@ -11,6 +11,7 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/geo/geotest"
 )
 
 // TestBuiltinOutOfTheBox: with no source configured, country, ASN and
@@ -173,5 +174,25 @@ func TestGeoStatusBuiltin(t *testing.T) {
 	}
 	if off.Has(sm.GeoCountry) || off.Has(sm.GeoASN) || off.Has(sm.GeoDatacenter) {
 		t.Errorf("off: capabilities = %v", off.Capabilities)
+	}
+}
+
+// TestGeoStatusDBIPFileLicence: a DB-IP Lite file, whose type also names
+// the GeoLite2 layout it copies, is listed with DB-IP's licence and link,
+// and a GeoLite2 file with MaxMind's.
+func TestGeoStatusDBIPFileLicence(t *testing.T) {
+	dir := t.TempDir()
+	dbip := writeDB(t, dir, "dbip-asn.mmdb", "DBIP-ASN-Lite (compat=GeoLite2-ASN)", 6, map[string]mmdbtype.Map{"81.2.69.0/24": geotest.ASNRec(2856, "BT")})
+	lite := writeDB(t, dir, "geolite-asn.mmdb", "GeoLite2-ASN", 6, map[string]mmdbtype.Map{"81.2.69.0/24": geotest.ASNRec(2856, "BT")})
+	st := openBuiltin(t, Config{DBPaths: []string{dbip, lite}, NoBuiltin: true}).GeoStatus()
+	got := map[string]sm.GeoSource{}
+	for _, s := range st.Sources {
+		got[filepath.Base(s.Origin)] = s
+	}
+	if s := got["dbip-asn.mmdb"]; s.License != "CC BY 4.0" || s.AttributionURL != "https://db-ip.com" {
+		t.Errorf("DB-IP Lite file = %+v", s)
+	}
+	if s := got["geolite-asn.mmdb"]; !strings.Contains(s.License, "GeoLite2") || s.AttributionURL != "https://www.maxmind.com" {
+		t.Errorf("GeoLite2 file = %+v", s)
 	}
 }

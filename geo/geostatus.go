@@ -138,12 +138,14 @@ func (db *dbSource) geoSource() sm.GeoSource {
 		g.DataDate = h.loaded
 	}
 	switch {
+	// First: DB-IP Lite files name a MaxMind layout too ("DBIP-ASN-Lite
+	// (compat=GeoLite2-ASN)"), and their licence asks for the DB-IP link.
+	case strings.Contains(t, "dbip") || strings.Contains(t, "db-ip"):
+		g.License, g.Attribution, g.AttributionURL = "CC BY 4.0", "IP Geolocation by DB-IP", "https://db-ip.com"
 	case strings.Contains(t, "geolite2"):
 		g.License, g.Attribution, g.AttributionURL = "GeoLite2 EULA, CC BY-SA 4.0", "This product includes GeoLite2 data created by MaxMind", "https://www.maxmind.com"
 	case strings.Contains(t, "geoip2"):
 		g.License, g.Attribution, g.AttributionURL = "MaxMind GeoIP2 licence", "MaxMind", "https://www.maxmind.com"
-	case strings.Contains(t, "dbip") || strings.Contains(t, "db-ip"):
-		g.License, g.Attribution, g.AttributionURL = "CC BY 4.0", "IP Geolocation by DB-IP", "https://db-ip.com"
 	}
 	db.status.read(&g)
 	return g

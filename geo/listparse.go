@@ -305,7 +305,7 @@ func parseSpamhausJSON(data []byte) (feedData, error) {
 			Records int    `json:"records"`
 		}
 		if err := json.Unmarshal(line, &rec); err != nil {
-			return feedData{}, fmt.Errorf("Spamhaus JSON line %d does not parse (truncated or corrupt): %v", n, err)
+			return feedData{}, fmt.Errorf("line %d of the Spamhaus JSON does not parse (truncated or corrupt): %v", n, err)
 		}
 		if rec.Type == "metadata" {
 			meta, announced = true, rec.Records
@@ -318,10 +318,10 @@ func parseSpamhausJSON(data []byte) (feedData, error) {
 		}
 	}
 	if !meta {
-		return feedData{}, errors.New("Spamhaus JSON without its closing metadata line (truncated)")
+		return feedData{}, errors.New("the Spamhaus JSON lacks its closing metadata line (truncated)")
 	}
 	if announced > 0 && len(fd.prefixes)+fd.bad < announced {
-		return feedData{}, fmt.Errorf("Spamhaus JSON has %d records, its metadata announces %d (truncated)", len(fd.prefixes)+fd.bad, announced)
+		return feedData{}, fmt.Errorf("the Spamhaus JSON has %d records, its metadata announces %d (truncated)", len(fd.prefixes)+fd.bad, announced)
 	}
 	return fd, nil
 }

@@ -2,7 +2,8 @@
 # Reproduces the figures of docs/PERFORMANCE.md: the Go benchmarks, then the
 # server built with `go build`, started on a free loopback port with a
 # temporary data dir (SQLite; PostgreSQL too when SM_TEST_POSTGRES_URL is
-# set, in a fresh schema selected with search_path), driven by cmd/loadgen.
+# set, in a fresh schema selected with search_path), driven by cmd/loadgen
+# (a module of its own, built through go.work).
 # Everything lands in $BENCH_OUT (a temp dir by default); the summary is
 # printed at the end. Bounded: about 10 minutes on the 2-core machine
 # (BENCH_REPS=2, as for docs/PERFORMANCE.md, adds about 2.5 minutes).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the module for a short time (FUZZTIME, default
+# Runs every fuzz target of every module of go.work for a short time (FUZZTIME, default
 # 10s each), one after the other, and fails on the first crash. The targets
 # are found by name (func FuzzXxx in *_test.go), so a new one is included
 # without editing this script. With ~15 targets the whole run stays under

@@ -11,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	sm "github.com/magic-sessionmanager/sessionmanager"
-	"github.com/magic-sessionmanager/sessionmanager/internal/browsertest"
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
@@ -140,67 +137,4 @@ func TestSettingsLockedSections(t *testing.T) {
 	if st, _ := e.manager.Settings(context.Background()); st.MaxSessionsPerUser != 4 || st.Actions.Tor != sm.ActionBlock {
 		t.Fatalf("policy: %+v", st)
 	}
-}
-
-// TestBrowserDataSourcesAndLocks opens the data page and the banner in
-// Chromium, checks the locked inputs are disabled there, and saves
-// screenshots.
-func TestBrowserDataSourcesAndLocks(t *testing.T) {
-	// Premium: geolocation is on (so missing country data is a warning),
-	// geo-fencing, threat detection and blocking are locked.
-	e, _ := newDataEnv(t, license.EditionPremium)
-	ctx := browsertest.Chrome(t)
-	e.seed()
-	browserSignIn(t, ctx, e)
-	shoot, dir := screenshotter(t, ctx)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900), chromedp.WaitVisible(chromedp.ID("config-warnings"))); err != nil {
-		t.Fatalf("no warning banner on the sessions page: %v", err)
-	}
-	shoot("banner-sessions-desktop")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#config-warnings a`)), chromedp.WaitVisible(chromedp.ID("sources"))); err != nil {
-		t.Fatalf("banner link: %v", err)
-	}
-	checks := map[string]string{
-		"warnings listed":    `document.querySelector('[data-warning="no_country_data"]') !== null`,
-		"tor feed error":     `document.querySelector('[data-source="tor-exits"]').textContent.includes("HTTP 503")`,
-		"DB-IP link":         `document.querySelector('#dbip-attribution a').href === "https://db-ip.com/"`,
-		"country missing":    `document.querySelector('[data-capability="country"]').textContent.includes("missing")`,
-		"nav entry selected": `document.querySelector('.nav-link.active').textContent.includes("Data sources")`,
-	}
-	for name, js := range checks {
-		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil || !ok {
-			t.Errorf("data page: %s: %v %v", name, ok, err)
-		}
-	}
-	shoot("data-sources-desktop")
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/admin/settings"), chromedp.WaitVisible(chromedp.ID("geofence"))); err != nil {
-		t.Fatal(err)
-	}
-	locked := map[string]string{
-		"geo-fence inputs disabled": `document.querySelector('#list-allowed input[value=DE]').matches(":disabled")`,
-		"lock badge names Advanced": `document.querySelector('#geofence [data-lock]').textContent.includes("Advanced")`,
-		"Tor policy disabled":       `document.querySelector('input[name="action.tor"][value=alert]').disabled`,
-		"free setting enabled":      `!document.querySelector('input[name=maxSessionsPerUser]').disabled`,
-	}
-	for name, js := range locked {
-		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil || !ok {
-			t.Errorf("settings: %s: %v %v", name, ok, err)
-		}
-	}
-	shoot("settings-locked-desktop")
-	// The policy form, saved from the browser with its locked inputs
-	// disabled, stores the free setting.
-	if err := chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS(`input[name=maxSessionsPerUser]`), "2"),
-		chromedp.Click(chromedp.CSS(`#policy button[type=submit]`)),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := browsertest.Until(ctx, `document.querySelector(".flash") !== null`, 10*time.Second); err != nil {
-		t.Fatalf("policy not saved from the browser: %v", err)
-	}
-	if st, _ := e.manager.Settings(context.Background()); st.MaxSessionsPerUser != 2 {
-		t.Fatalf("maxSessionsPerUser %d after the browser saved 2", st.MaxSessionsPerUser)
-	}
-	t.Logf("screenshots in %s", dir)
 }

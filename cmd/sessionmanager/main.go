@@ -55,12 +55,17 @@ Usage:
   sessionmanager license show KEY
   sessionmanager version
 
+Every command answers -h or --help with its usage and flags.
 Configuration is read from the environment; see README.md.
 `
 
 // run is the whole program; main only wires the process to it, so tests
 // run the real thing in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if text, ok := helpRequest(args); ok && (len(args) == 0 || args[0] != conditionEvalCmd) {
+		fmt.Fprint(stdout, text)
+		return nil
+	}
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]

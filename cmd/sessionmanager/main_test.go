@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,31 +25,9 @@ type server struct {
 	env    map[string]string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer = testenv.SyncBuffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freePort(t testing.TB) string { return testenv.FreeAddr(t) }
 
 // startServer runs the service with env (plus a fresh data dir and port)
 // and waits until /readyz answers 200.
@@ -137,36 +112,11 @@ func (s *server) stop() {
 // call makes a JSON request and decodes the JSON answer.
 func (s *server) call(method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			j, _ := json.Marshal(b)
-			rd = bytes.NewReader(j)
-		}
-	}
-	req, _ := http.NewRequest(method, s.base+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := testenv.NewJSONRequest(s.t, method, s.base+path, body)
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil && resp.Header.Get("Content-Type") == "application/json; charset=utf-8" {
-			s.t.Fatalf("%s %s: bad JSON %q", method, path, raw)
-		}
-	}
-	return resp.StatusCode, resp.Header, out
+	return testenv.DoJSON(s.t, req)
 }
 
 func postgresEnv(t testing.TB) map[string]string {
@@ -293,12 +243,7 @@ func must[T any](t testing.TB, v T, ok bool, what string) T {
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
-func errReason(body map[string]any) string {
-	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	r, _ := d["reason"].(string)
-	return r
-}
+func errReason(body map[string]any) string { return testenv.ErrorReason(body) }
 
 func fieldsOf(body map[string]any) map[string]any {
 	e, _ := body["error"].(map[string]any)

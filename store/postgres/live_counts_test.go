@@ -157,7 +157,7 @@ func TestLiveCountersConcurrent(t *testing.T) {
 						err = s.EraseUser(ctx, users[rng.IntN(len(users))].ID, now)
 					}
 				case 6:
-					_, err = s.UpdateUser(ctx, users[rng.IntN(len(users))].ID, sm.UserUpdate{Blocked: new(rng.IntN(2) == 0)})
+					_, err = s.UpdateUser(ctx, users[rng.IntN(len(users))].ID, sm.UserUpdate{Blocked: boolPtr(rng.IntN(2) == 0)})
 				case 7:
 					err = s.CreateUser(ctx, &sm.User{ID: "x" + id, Email: id + "@example.com", Username: "x" + id,
 						CreatedAt: now, UpdatedAt: now, Blocked: rng.IntN(2) == 0})
@@ -175,3 +175,6 @@ func TestLiveCountersConcurrent(t *testing.T) {
 	}
 	compareLive(t, s, "after concurrent writers", now)
 }
+
+// boolPtr is new(b), which needs Go 1.26; the module declares go 1.25.
+func boolPtr(b bool) *bool { return &b }

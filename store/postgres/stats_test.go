@@ -20,7 +20,7 @@ func TestStats(t *testing.T) {
 	now := time.Date(2026, 3, 10, 6, 0, 0, 0, time.UTC)
 	ann := mkUser(t, s, "ann")
 	bob := mkUser(t, s, "bob")
-	if _, err := s.UpdateUser(ctx, bob.ID, sm.UserUpdate{Blocked: new(true)}); err != nil {
+	if _, err := s.UpdateUser(ctx, bob.ID, sm.UserUpdate{Blocked: boolPtr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	// a: active, seen 5m ago, created 1h ago (today).

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -11,21 +11,14 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/magic-sessionmanager/sessionmanager/e2e/browsertest"
 	"github.com/magic-sessionmanager/sessionmanager/geo/geotest"
-	"github.com/magic-sessionmanager/sessionmanager/internal/browsertest"
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
 func screenshot(t *testing.T, ctx context.Context, url, name string) {
 	t.Helper()
-	dir := os.Getenv("SM_ARTIFACTS_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "artifacts")
-	}
-	dir = filepath.Join(dir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := screenshotDir(t)
 	for _, size := range []struct {
 		name string
 		w, h int64
@@ -58,7 +51,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 		"89.160.0.0/16": geotest.CityRec("SE", "Sweden", "Östergötland", "Linköping", 58.4167, 15.6167, "Europe/Stockholm"),
 		"5.9.0.0/16":    geotest.CityRec("DE", "Germany", "Saxony", "Falkenstein", 50.4779, 12.3713, "Europe/Berlin"),
 	})
-	s := startServer(t, map[string]string{"SM_GEOIP_DB": city, "SM_TRUSTED_PROXIES": "127.0.0.1",
+	s := startServer(t, "serve", map[string]string{"SM_GEOIP_DB": city, "SM_TRUSTED_PROXIES": "127.0.0.1",
 		"SM_ADMIN_EMAIL": "ops@example.com", "LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
 	ctx := browsertest.Chrome(t)
 	if code, out := s.callFrom("81.2.69.160", "POST", "/api/auth/local/register", "", map[string]any{"username": "wanda", "email": "wanda@example.com", "password": "correct horse battery"}); code != 200 {
