@@ -164,70 +164,92 @@ type evalProcess struct {
 	evals   int
 }
 
-// Evaluate runs source on event in an evaluator process.
+// Evaluate runs source on event in an evaluator process. A process that
+// dies during an evaluation after having run others may have been brought
+// to its limit by them, not by this condition: the condition is then run
+// once more in a fresh process, and only a death there is its own.
 func (p *ProcessEvaluator) Evaluate(ctx context.Context, source string, event json.RawMessage) (bool, error) {
+	fired, inherited, err := p.evaluate(ctx, source, event, false)
+	if inherited {
+		fired, _, err = p.evaluate(ctx, source, event, true)
+	}
+	return fired, err
+}
+
+// evaluate runs one evaluation, in a fresh process when fresh is set.
+// inherited reports a process death on an evaluation that was not the
+// process's first.
+func (p *ProcessEvaluator) evaluate(ctx context.Context, source string, event json.RawMessage, fresh bool) (_, inherited bool, _ error) {
 	var proc *evalProcess
 	select {
 	case proc = <-p.idle:
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return false, false, ctx.Err()
 	}
 	// The slot goes back with a live process, or nil to start a fresh one.
 	defer func() { p.idle <- proc }()
+	if proc != nil && fresh {
+		p.retire(proc)
+		proc = nil
+	}
 	if proc == nil {
 		var err error
 		if proc, err = p.start(); err != nil {
-			return false, err
+			return false, false, err
 		}
 		if err := p.awaitReady(ctx, proc); err != nil {
 			p.retire(proc)
 			proc = nil
-			return false, err
+			return false, false, err
 		}
 	}
 	proc.nextID++
 	proc.evals++
 	req, err := json.Marshal(conditionRequest{ID: proc.nextID, Source: source, Event: event})
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if _, err := proc.stdin.Write(append(req, '\n')); err != nil {
 		p.retire(proc)
 		proc = nil
-		return false, fmt.Errorf("condition evaluator: write: %w", err)
+		return false, false, fmt.Errorf("condition evaluator: write: %w", err)
 	}
 	deadline := time.NewTimer(p.cfg.Limits.Timeout + p.cfg.Grace)
 	defer deadline.Stop()
 	select {
 	case reply, ok := <-proc.replies:
 		if !ok || reply.ID != proc.nextID {
+			first := proc.evals == 1
 			err := p.died(proc)
 			proc = nil
-			return false, err
+			return false, !first, err
 		}
-		if p.recycleDue(proc) {
-			p.retire(proc) // between evaluations: nobody's overrun
+		// A condition stopped at its time limit may have grown the heap
+		// close to the memory cap (an allocation loop on a slow machine):
+		// the next condition gets a fresh process.
+		if reply.Overrun || p.recycleDue(proc) {
+			p.retire(proc) // between evaluations
 			proc = nil
 		}
 		switch {
 		case reply.Overrun:
-			return false, &OverrunError{Limit: "time", Detail: fmt.Sprintf("still running after %s", p.cfg.Limits.Timeout)}
+			return false, false, &OverrunError{Limit: "time", Detail: fmt.Sprintf("still running after %s", p.cfg.Limits.Timeout)}
 		case reply.Error != "":
-			return false, &ConditionError{Message: reply.Error}
+			return false, false, &ConditionError{Message: reply.Error}
 		}
-		return reply.Fired, nil
+		return reply.Fired, false, nil
 	case <-deadline.C:
 		p.retire(proc)
 		<-proc.exited
 		rss := maxRSS(proc.cmd)
 		proc = nil
-		return false, &OverrunError{Limit: "time", Detail: fmt.Sprintf("no answer within %s; evaluator process killed (peak memory %d MB)",
+		return false, false, &OverrunError{Limit: "time", Detail: fmt.Sprintf("no answer within %s; evaluator process killed (peak memory %d MB)",
 			p.cfg.Limits.Timeout+p.cfg.Grace, rss>>20)}
 	case <-ctx.Done():
 		// The caller gave up (shutdown): the process may be mid-evaluation.
 		p.retire(proc)
 		proc = nil
-		return false, ctx.Err()
+		return false, false, ctx.Err()
 	}
 }
 

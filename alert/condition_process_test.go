@@ -312,3 +312,60 @@ func TestProcessEvaluatorSlowStart(t *testing.T) {
 		t.Fatalf("process never ready: err=%v, want a retryable (non-overrun) error", err)
 	}
 }
+
+// TestProcessEvaluatorInheritedDeath: a process that dies on an evaluation
+// after having run others (brought to its cap by them) does not cost that
+// evaluation: it runs again in a fresh process. A condition that kills a
+// fresh process is still its own overrun.
+func TestProcessEvaluatorInheritedDeath(t *testing.T) {
+	ev := NewProcessEvaluator(ProcessConfig{Command: os.Args[0], Env: []string{childEnv + "=1", childEnv + "_DIE_ON_REQUEST=2"},
+		Workers: 1, Limits: ConditionLimits{Timeout: time.Second}})
+	t.Cleanup(func() { ev.Close() })
+	in := loginInput()
+	event, _ := json.Marshal(conditionEvent(&in))
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ { // the 2nd evaluation meets a dying process
+		fired, err := ev.Evaluate(ctx, `event.type === "login.succeeded"`, event)
+		if err != nil || !fired {
+			t.Fatalf("evaluation %d: fired=%v err=%v", i, fired, err)
+		}
+	}
+	// Every process dies on its first request: the death is the condition's.
+	always := NewProcessEvaluator(ProcessConfig{Command: os.Args[0], Env: []string{childEnv + "=1", childEnv + "_DIE_ON_REQUEST=1"},
+		Workers: 1, Limits: ConditionLimits{Timeout: time.Second}})
+	t.Cleanup(func() { always.Close() })
+	var over *OverrunError
+	if _, err := always.Evaluate(ctx, `true`, event); !errors.As(err, &over) {
+		t.Fatalf("a fresh process dying: err=%v, want an overrun", err)
+	}
+}
+
+// TestProcessEvaluatorFreshAfterOverrun: a condition stopped at its time
+// limit may leave its process's heap near the cap, so the next evaluation
+// runs in another process.
+func TestProcessEvaluatorFreshAfterOverrun(t *testing.T) {
+	ev := NewProcessEvaluator(ProcessConfig{Command: os.Args[0], Env: []string{childEnv + "=1"}, Workers: 1,
+		Limits: ConditionLimits{Timeout: 100 * time.Millisecond}})
+	t.Cleanup(func() { ev.Close() })
+	in := loginInput()
+	event, _ := json.Marshal(conditionEvent(&in))
+	ctx := context.Background()
+	if _, err := ev.Evaluate(ctx, `true`, event); err != nil {
+		t.Fatal(err)
+	}
+	before := ev.Processes()
+	var over *OverrunError
+	if _, err := ev.Evaluate(ctx, `while (true) {}`, event); !errors.As(err, &over) {
+		t.Fatalf("infinite loop: %v", err)
+	}
+	if fired, err := ev.Evaluate(ctx, `true`, event); err != nil || !fired {
+		t.Fatalf("after the overrun: fired=%v err=%v", fired, err)
+	}
+	after := ev.Processes()
+	for deadline := time.Now().Add(5 * time.Second); len(after) > 1 && time.Now().Before(deadline); after = ev.Processes() {
+		time.Sleep(10 * time.Millisecond) // the killed process is being reaped
+	}
+	if len(before) != 1 || len(after) != 1 || before[0] == after[0] {
+		t.Fatalf("evaluator processes before %v, after %v: want a new one after the overrun", before, after)
+	}
+}

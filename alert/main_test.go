@@ -1,8 +1,11 @@
 package alert
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -18,8 +21,14 @@ func TestMain(m *testing.M) {
 			time.Sleep(d)
 		}
 		limits, err := ParseConditionLimitFlags(os.Args[1:])
+		var in io.Reader = os.Stdin
+		// A process that dies on its Nth request, as one brought to its
+		// memory cap by the conditions before would (TestProcessEvaluatorInheritedDeath).
+		if n, convErr := strconv.Atoi(os.Getenv(childEnv + "_DIE_ON_REQUEST")); convErr == nil {
+			in = &dieOnLine{r: os.Stdin, n: n}
+		}
 		if err == nil {
-			err = ServeConditions(os.Stdin, os.Stdout, limits)
+			err = ServeConditions(in, os.Stdout, limits)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -36,4 +45,19 @@ func processEvaluator(t testing.TB, limits ConditionLimits) *ProcessEvaluator {
 	p := NewProcessEvaluator(ProcessConfig{Command: os.Args[0], Env: []string{childEnv + "=1"}, Limits: limits})
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// dieOnLine ends the process when its nth line arrives.
+type dieOnLine struct {
+	r    io.Reader
+	n    int
+	seen int
+}
+
+func (d *dieOnLine) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if d.seen += bytes.Count(p[:n], []byte("\n")); d.seen >= d.n {
+		os.Exit(3)
+	}
+	return n, err
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -19,7 +18,6 @@ type tcpProxy struct {
 	target  string
 	ln      net.Listener
 	addr    string
-	frozen  atomic.Bool
 	mu      sync.Mutex
 	conns   []net.Conn
 	freezes []chan struct{}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -41,7 +42,7 @@ func NewMetrics(activeSessions, outboxDepth func() float64) *Metrics {
 		geo:     newGeoCollector(),
 	}
 	reg.MustRegister(m.requests, m.latency, m.logins, m.ended, m.flushes, m.flushed, m.geo,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if activeSessions != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "msm_active_sessions", Help: "Sessions with status active."}, activeSessions))
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
@@ -51,12 +50,6 @@ func csrfFrom(ctx context.Context) string {
 		return s.CSRF
 	}
 	return ""
-}
-
-func randomToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // readSession returns the live dashboard session of the request's cookie:
