@@ -32,7 +32,11 @@ type Message struct {
 type Bus interface {
 	Publish(ctx context.Context, m Message) error
 	// Subscribe calls fn for every message (including this instance's own)
-	// until the returned function is called.
+	// until the returned function is called. fn runs on a goroutine of the
+	// bus, never inside Publish or Subscribe, so a subscriber may hold its
+	// own lock while it subscribes and take that lock in fn (the
+	// dashboard's live hub does). LocalBus, and the Redis and Postgres buses
+	// built on it, keep this contract; an implementation must too.
 	Subscribe(fn func(Message)) (unsubscribe func())
 }
 

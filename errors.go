@@ -35,6 +35,16 @@ type Error struct {
 	// logs and errors.Is/As; it is never shown to a client, who sees
 	// Message only.
 	Cause error
+	// ended marks the refusal of a request on an ended session
+	// (SessionTerminated), whatever its reason says.
+	ended bool
+}
+
+// SessionTerminated is the 401 of a request on an ended session; reason is
+// the end reason (any reason: one this version does not know, or none,
+// still marks the session as terminated).
+func SessionTerminated(reason EndReason) *Error {
+	return &Error{Code: EUNAUTHORIZED, Message: "Session terminated", Reason: string(reason), ended: true}
 }
 
 // Error is the text for logs: code, message, reason and cause.
@@ -95,26 +105,16 @@ func ErrorMessage(err error) string {
 }
 
 // TerminatedReason returns the end reason of err when it is the refusal of
-// a request on an ended session (EUNAUTHORIZED with an end reason), for the
-// X-Session-Terminated-Reason header.
+// a request on an ended session (a SessionTerminated error), for the
+// X-Session-Terminated-Reason header. It goes by the error's mark, never
+// by its text nor by a list of known reasons.
 func TerminatedReason(err error) (EndReason, bool) {
 	var e *Error
-	if !errors.As(err, &e) || e.Code != EUNAUTHORIZED {
+	if !errors.As(err, &e) || !e.ended {
 		return "", false
 	}
-	r := EndReason(e.Reason)
-	return r, r.known()
+	return EndReason(e.Reason), true
 }
 
 // IsNotFound reports whether err has code ENOTFOUND.
 func IsNotFound(err error) bool { return ErrorCode(err) == ENOTFOUND }
-
-// known reports whether r is one of the end reasons a session can have.
-func (r EndReason) known() bool {
-	switch r {
-	case EndLogout, EndManual, EndIdle, EndExpired, EndBlocked, EndRefreshReuse,
-		EndPasswordChanged, EndEvicted, EndErased:
-		return true
-	}
-	return false
-}

@@ -29,15 +29,20 @@ func TestErrorKeepsItsCause(t *testing.T) {
 	}
 }
 
-// TestTerminatedHeaderByReason: the reason header is set for an
-// EUNAUTHORIZED error whose reason is an end reason, whatever its message,
-// and for nothing else.
+// TestTerminatedHeaderByReason: the reason header is set for a
+// SessionTerminated error, whatever its reason (one this version does not
+// know, as the revocation feed of a newer server may send, or none), and
+// for nothing else, whatever its message or reason.
 func TestTerminatedHeaderByReason(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
 		want string
 	}{
-		{&sm.Error{Code: sm.EUNAUTHORIZED, Message: "Sitzung beendet", Reason: string(sm.EndLogout)}, "logout"},
+		{sm.SessionTerminated(sm.EndLogout), "logout"},
+		{sm.SessionTerminated("totp_changed"), "totp_changed"},
+		{sm.SessionTerminated("a_reason_from_a_newer_server"), "a_reason_from_a_newer_server"},
+		{sm.SessionTerminated(""), "unknown"},
+		{&sm.Error{Code: sm.EUNAUTHORIZED, Message: "Session terminated", Reason: string(sm.EndLogout)}, ""},
 		{&sm.Error{Code: sm.EUNAUTHORIZED, Message: "Session terminated", Reason: "invalid_token"}, ""},
 		{&sm.Error{Code: sm.EFORBIDDEN, Message: "Session terminated", Reason: string(sm.EndBlocked)}, ""},
 	} {

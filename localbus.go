@@ -24,16 +24,22 @@ const (
 // subscriber; a panicking subscriber is logged and keeps its goroutine.
 type LocalBus struct {
 	logger  *slog.Logger
-	mu      sync.RWMutex
+	mu      sync.Mutex
 	subs    map[uint64]*localSub
 	nextID  uint64
 	dropped atomic.Uint64
+	// snap is subs as a slice, rebuilt under mu by Subscribe and
+	// unsubscribe: Publish reads it without a lock, so a publisher waiting
+	// on a full queue never holds up a Subscribe nor, through it, other
+	// publishers.
+	snap atomic.Pointer[[]*localSub]
 }
 
 type localSub struct {
 	fn    func(Message)
 	queue chan Message
-	done  chan struct{}
+	done  chan struct{} // closed by unsubscribe
+	ended chan struct{} // closed when its goroutine returns
 }
 
 var _ Bus = (*LocalBus)(nil)
@@ -49,9 +55,11 @@ func NewLocalBus(logger *slog.Logger) *LocalBus {
 
 // Publish queues m for every subscriber; it never blocks for long.
 func (b *LocalBus) Publish(ctx context.Context, m Message) error {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	for _, s := range b.subs {
+	subs := b.snap.Load()
+	if subs == nil {
+		return nil
+	}
+	for _, s := range *subs {
 		select {
 		case s.queue <- m:
 			continue
@@ -83,11 +91,12 @@ func (b *LocalBus) sendSlow(ctx context.Context, s *localSub, m Message) {
 // then, once a call in progress has returned (unsubscribe does not wait for
 // it, so fn itself may unsubscribe).
 func (b *LocalBus) Subscribe(fn func(Message)) (unsubscribe func()) {
-	s := &localSub{fn: fn, queue: make(chan Message, localQueueSize), done: make(chan struct{})}
+	s := &localSub{fn: fn, queue: make(chan Message, localQueueSize), done: make(chan struct{}), ended: make(chan struct{})}
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
 	b.subs[id] = s
+	b.rebuild()
 	b.mu.Unlock()
 	go b.deliver(s)
 	var once sync.Once
@@ -95,13 +104,24 @@ func (b *LocalBus) Subscribe(fn func(Message)) (unsubscribe func()) {
 		once.Do(func() {
 			b.mu.Lock()
 			delete(b.subs, id)
+			b.rebuild()
 			b.mu.Unlock()
 			close(s.done)
 		})
 	}
 }
 
+// rebuild publishes the subscriber list to Publish; b.mu is held.
+func (b *LocalBus) rebuild() {
+	subs := make([]*localSub, 0, len(b.subs))
+	for _, s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.snap.Store(&subs)
+}
+
 func (b *LocalBus) deliver(s *localSub) {
+	defer close(s.ended)
 	for {
 		select {
 		case <-s.done:

@@ -31,16 +31,21 @@ func TestLocalBusDeliversInOrderToEverySubscriber(t *testing.T) {
 // TestLocalBusUnsubscribeEndsItsGoroutine: a subscriber's goroutine is
 // owned by its subscription: unsubscribe ends it.
 func TestLocalBusUnsubscribeEndsItsGoroutine(t *testing.T) {
-	const deliver = "(*LocalBus).deliver"
-	before := testenv.Goroutines(deliver)
 	b := NewLocalBus(nil)
 	unsubs := []func(){b.Subscribe(func(Message) {}), b.Subscribe(func(Message) {})}
-	// A goroutine that has not run yet shows under its creator's name.
-	testenv.Eventually(t, "two delivery goroutines", func() bool { return testenv.Goroutines(deliver) == before+2 })
+	subs := *b.snap.Load()
+	if len(subs) != 2 {
+		t.Fatalf("%d subscriptions, want 2", len(subs))
+	}
 	for _, u := range unsubs {
 		u()
 	}
-	testenv.Eventually(t, "the delivery goroutines to end", func() bool { return testenv.Goroutines(deliver) == before })
+	for _, s := range subs {
+		testenv.Recv(t, s.ended, "a delivery goroutine to end")
+	}
+	if b.snap.Load() == nil || len(*b.snap.Load()) != 0 {
+		t.Fatal("unsubscribed subscriptions still listed")
+	}
 }
 
 func TestLocalBusUnsubscribeStopsDelivery(t *testing.T) {
@@ -211,4 +216,27 @@ func BenchmarkMemoryCounterIncr(b *testing.B) {
 		_, _ = c.Incr(ctx, keys[i&1023], time.Minute)
 		i++
 	}
+}
+
+// TestLocalBusSlowSubscriberDoesNotHoldSubscribe: a Publish waiting for
+// room in a slow subscriber's full queue does not block a Subscribe (a
+// dashboard tab opening), nor, behind it, every other publisher.
+func TestLocalBusSlowSubscriberDoesNotHoldSubscribe(t *testing.T) {
+	b := NewLocalBus(nil)
+	release := make(chan struct{})
+	unsub := b.Subscribe(func(Message) { <-release })
+	defer unsub()
+	defer close(release)
+	ctx := context.Background()
+	for range 1025 { // the first is being handled, 1024 fill the queue
+		_ = b.Publish(ctx, Message{Kind: "fill"})
+	}
+	order := make(chan string, 2)
+	go func() { _ = b.Publish(ctx, Message{Kind: "waits"}); order <- "publish" }()
+	time.Sleep(50 * time.Millisecond) // let that publish reach the full queue
+	go func() { u := b.Subscribe(func(Message) {}); u(); order <- "subscribe" }()
+	if first := <-order; first != "subscribe" {
+		t.Fatalf("%s finished first: Subscribe waited for a publisher stuck on a slow subscriber", first)
+	}
+	<-order
 }

@@ -7,9 +7,7 @@ import (
 )
 
 // terminated is the 401 of a request on an ended session.
-func terminated(reason EndReason) *Error {
-	return &Error{Code: EUNAUTHORIZED, Message: "Session terminated", Reason: string(reason)}
-}
+func terminated(reason EndReason) *Error { return SessionTerminated(reason) }
 
 // invalidToken is the one answer for every kind of bad token.
 func invalidToken() *Error {

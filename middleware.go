@@ -125,6 +125,9 @@ func WriteError(w http.ResponseWriter, err error) {
 			d.Details["fields"] = e.Fields
 		}
 		if reason, ok := TerminatedReason(err); ok {
+			if reason == "" {
+				reason = "unknown"
+			}
 			w.Header().Set(HeaderTerminatedReason, string(reason))
 		}
 		if e.RetryAfterSeconds > 0 {

@@ -135,7 +135,7 @@ func (c *Client) Verify(ctx context.Context, token string) (Claims, error) {
 		c.verified.put(token, claims)
 	}
 	if reason, ok := c.Revoked(claims.SessionID); ok {
-		return Claims{}, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "Session terminated", Reason: string(reason)}
+		return Claims{}, sm.SessionTerminated(reason)
 	}
 	return claims, nil
 }

@@ -25,6 +25,10 @@ import (
 
 // config is the validated configuration of the service.
 type config struct {
+	// stopJobsWithin bounds how long shutdown waits for the background
+	// jobs (default 10s); not configurable from the environment.
+	stopJobsWithin time.Duration
+
 	Env               string // development (default) or production
 	DataDir           string
 	DatabaseURL       string

@@ -311,7 +311,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
+	done := make(chan struct{}, 64)
 	jobs := append([]func(context.Context){
 		func(ctx context.Context) { _ = a.manager.Run(ctx) },
 		a.alerts.run,
@@ -330,9 +330,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	case <-ctx.Done():
 	case err := <-errc:
 		stopBG()
-		for range jobs {
-			<-done
-		}
+		awaitJobs(log, done, len(jobs), c.stopJobsWithin)
 		return err
 	}
 	log.Info("shutting down")
@@ -351,9 +349,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 		log.Warn("shutdown: emails still being sent were cancelled", "err", err)
 	}
 	stopBG()
-	for range jobs {
-		<-done
-	}
+	awaitJobs(log, done, len(jobs), c.stopJobsWithin)
 	// Pending last-seen notes reach the store before the process ends, with
 	// time of their own (the shutdown may have used all of sctx).
 	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -388,4 +384,24 @@ func endStreamsOnShutdown(streams context.Context, next http.Handler) http.Handl
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// awaitJobs waits for n background jobs to report on done after their
+// context was cancelled, at most within (default 10s): a job that ignores
+// its context must not hold the process past its shutdown deadline. One
+// still running is logged and left behind (the process is ending).
+func awaitJobs(log *slog.Logger, done <-chan struct{}, n int, within time.Duration) {
+	if within <= 0 {
+		within = 10 * time.Second
+	}
+	timeout := time.NewTimer(within)
+	defer timeout.Stop()
+	for left := n; left > 0; left-- {
+		select {
+		case <-done:
+		case <-timeout.C:
+			log.Error("shutdown: background jobs did not stop in time; exiting without them", "still_running", left, "waited", within.String())
+			return
+		}
+	}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
@@ -32,5 +34,23 @@ func TestShutdownDrainsPendingMail(t *testing.T) {
 	}
 	if _, ok := box.take("drain@example.com"); !ok {
 		t.Fatal("run returned before the email was delivered")
+	}
+}
+
+// TestShutdownDeadlineWithAStuckJob: a background job that ignores its
+// context does not hold the shutdown past its deadline; the admin is told
+// in the log, and the final last-seen flush still runs.
+func TestShutdownDeadlineWithAStuckJob(t *testing.T) {
+	stuck := make(chan struct{})
+	defer close(stuck)
+	s := startServerWith(t, nil, func(c *config) { c.stopJobsWithin = 500 * time.Millisecond },
+		func(context.Context, *app) { <-stuck }) // ignores its context
+	s.cancel()
+	s.cancel = nil
+	if err := testenv.Recv(t, s.done, "run to return despite the stuck job"); err != nil {
+		t.Fatalf("run: %v\n%s", err, s.stderr.String())
+	}
+	if out := s.stderr.String(); !strings.Contains(out, "background jobs did not stop in time") || !strings.Contains(out, "stopped") {
+		t.Fatalf("shutdown log does not say a job was left behind:\n%s", out)
 	}
 }
