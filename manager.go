@@ -87,7 +87,8 @@ type Config struct {
 	// OnSettings is called with the settings whenever they are (re)loaded.
 	OnSettings func(*Settings)
 	// RegisterPerIP caps sign-ups from one IP (an IPv6 /64) per failed-login
-	// window; each costs a password hash. 0: no cap.
+	// window; each costs a password hash. 0: DefaultRegisterPerIP;
+	// negative: no cap.
 	RegisterPerIP int
 	// Accounts are the rules of confirmation and password-reset emails.
 	Accounts AccountOptions

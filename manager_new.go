@@ -14,6 +14,10 @@ func (a storeActivity) WriteLastSeen(ctx context.Context, notes []LastSeen) erro
 	return a.s.TouchSessions(ctx, notes)
 }
 
+// DefaultRegisterPerIP is how many sign-ups one IP may make per
+// failed-login window when Config.RegisterPerIP is left at zero.
+const DefaultRegisterPerIP = 30
+
 // New validates cfg, fills its defaults and returns a Manager. Call Run to
 // start the background work (last-seen flushes, sweeps, purge, bus).
 func New(cfg Config) (*Manager, error) {
@@ -60,6 +64,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.ValidateSettings == nil {
 		cfg.ValidateSettings = defaultSettingsCheck(cfg.Risk)
+	}
+	if cfg.RegisterPerIP == 0 {
+		cfg.RegisterPerIP = DefaultRegisterPerIP
 	}
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = newID()[:12]

@@ -3,6 +3,7 @@ package sessionmanager_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -134,5 +135,27 @@ func TestZeroConfigThrottlesAppSignIn(t *testing.T) {
 	}
 	if _, err := m.ReserveSignIn(ctx, "alice", ip); sm.ErrorCode(err) != sm.ETOOMANY {
 		t.Fatalf("the attempt after the slowed one: want ETOOMANY, got %v", err)
+	}
+}
+
+// TestZeroConfigCapsSignUps: with Config.RegisterPerIP unset, one address
+// gets DefaultRegisterPerIP sign-ups per window (each costs a password
+// hash), then ETOOMANY; a negative value is the explicit opt-out.
+func TestZeroConfigCapsSignUps(t *testing.T) {
+	k := storeKinds[0]
+	signUps := func(m *sm.Manager, n int) error {
+		for i := range n {
+			name := "cap" + strconv.Itoa(i)
+			if _, err := m.Register(context.Background(), sm.RegisterInput{Username: name, Email: name + "@example.com", Password: "long enough password"}, client); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := signUps(bareManager(t, k), sm.DefaultRegisterPerIP+1); sm.ErrorCode(err) != sm.ETOOMANY {
+		t.Fatalf("sign-up %d from one address: %v, want ETOOMANY", sm.DefaultRegisterPerIP+1, err)
+	}
+	if err := signUps(bareManager(t, k, func(c *sm.Config) { c.RegisterPerIP = -1 }), sm.DefaultRegisterPerIP+1); err != nil {
+		t.Fatalf("RegisterPerIP -1 (no cap): %v", err)
 	}
 }

@@ -124,7 +124,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Unlocks:          func(f string) string { return string(license.Unlocks(f)) },
 		AlertRules:       a.alerts.admin,
 		PurgeHour:        &c.PurgeHour,
-		RegisterPerIP:    c.RegisterPerIP,
+		RegisterPerIP:    registerCap(c.RegisterPerIP),
 		AuditCheckpoints: sm.ChainSigning{CheckpointEvery: c.AuditCheckpointEvery, CheckpointInterval: c.AuditCheckpointInterval},
 		AccessTokenTTL:   c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
 		InactivityTimeout: c.InactivityTimeout, IdleTimeout: c.IdleTimeout, MaxSessionAge: c.MaxSessionAge, Retention: c.Retention,
@@ -404,4 +404,13 @@ func awaitJobs(log *slog.Logger, done <-chan struct{}, n int, within time.Durati
 			return
 		}
 	}
+}
+
+// registerCap turns SM_REGISTER_PER_IP (0: no cap) into the Manager's
+// RegisterPerIP (0: the default cap, negative: none).
+func registerCap(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
