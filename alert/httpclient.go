@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,10 @@ func newHTTPPoster(cfg HTTPConfig) *httpPoster {
 // post sends body to url with headers and classifies the answer: 2xx is
 // delivered, 410 Gone and a refused target are permanent, anything else
 // is retried (honouring Retry-After on 429 and 503).
+//
+// Its errors never repeat the URL: a Slack or Discord webhook URL is the
+// channel's secret, and the error is stored as the delivery's LastError
+// (read scope, dashboard), logged, and answered to a test alert.
 func (p *httpPoster) post(ctx context.Context, url string, body []byte, headers map[string]string) error {
 	if msg := p.cfg.Targets.CheckURL(ctx, url); msg != "" {
 		err := fmt.Errorf("target refused: %s", msg)
@@ -81,7 +86,7 @@ func (p *httpPoster) post(ctx context.Context, url string, body []byte, headers 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return Permanent(err)
+		return Permanent(redactURLError(err, url))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
@@ -90,6 +95,7 @@ func (p *httpPoster) post(ctx context.Context, url string, body []byte, headers 
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
+		err = redactURLError(err, url)
 		if errors.Is(err, errBlockedAddr) {
 			return Permanent(err)
 		}
@@ -101,7 +107,7 @@ func (p *httpPoster) post(ctx context.Context, url string, body []byte, headers 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(snippet)))
+	err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, scrubURL(strings.TrimSpace(string(snippet)), url))
 	switch resp.StatusCode {
 	case http.StatusGone:
 		return Permanent(err)
@@ -111,4 +117,47 @@ func (p *httpPoster) post(ctx context.Context, url string, body []byte, headers 
 		}
 	}
 	return err
+}
+
+// redactURLError rebuilds the *url.Error of net/http (a parse or a send
+// error), whose text quotes the whole URL, with the URL masked as the rule
+// answers show it (scheme://host/********). Its cause (a refused dial, a
+// timeout) names no more than the host and stays, as do Timeout and
+// errors.Is on it.
+func redactURLError(err error, rawURL string) error {
+	var ue *neturl.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &neturl.Error{Op: ue.Op, URL: maskURL(strings.TrimSpace(rawURL)), Err: ue.Err}
+}
+
+// minSecretSegment is the length from which a path segment of a channel
+// URL is taken for a secret (Slack's and Discord's tokens are 24 and 68
+// characters; "services" and "webhooks" are 8).
+const minSecretSegment = 12
+
+// scrubURL masks in text (a receiver's answer, which may echo the request
+// path as many 404 pages do) the URL's path and query and every long
+// segment of its path.
+func scrubURL(text, rawURL string) string {
+	u, err := neturl.Parse(strings.TrimSpace(rawURL))
+	if err != nil {
+		return maskedSecret // nothing safe can be said of it
+	}
+	// Longest first, so a part is masked whole before its pieces.
+	for _, part := range []string{rawURL, u.RequestURI(), u.EscapedPath(), u.Path, u.RawQuery} {
+		if len(part) > 1 {
+			text = strings.ReplaceAll(text, part, maskedSecret)
+		}
+	}
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		clear, _ := neturl.PathUnescape(seg)
+		for _, part := range []string{seg, clear} {
+			if len(part) >= minSecretSegment {
+				text = strings.ReplaceAll(text, part, maskedSecret)
+			}
+		}
+	}
+	return text
 }
