@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,10 +107,10 @@ func updateEdition(ctx context.Context, opts UpdateOptions, edition string) (Upd
 	if edition == "" || strings.ContainsAny(edition, `/\`) || strings.Contains(edition, "..") {
 		return res, sm.Errorf(sm.EINVALID, "geoip update: bad edition name %q", edition)
 	}
-	url := strings.ReplaceAll(opts.BaseURL, "{edition}", edition)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	downloadURL := strings.ReplaceAll(opts.BaseURL, "{edition}", edition)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, downloadURL, nil)
 	if err != nil {
-		return res, sm.Errorf(sm.EINVALID, "geoip update %s: %v", edition, err)
+		return res, sm.Errorf(sm.EINVALID, "geoip update %s: %s", edition, opts.redact(err))
 	}
 	req.SetBasicAuth(opts.AccountID, opts.LicenseKey)
 	stored, statErr := os.Stat(res.Path)
@@ -118,7 +119,7 @@ func updateEdition(ctx context.Context, opts UpdateOptions, edition string) (Upd
 	}
 	resp, err := opts.HTTPClient.Do(req)
 	if err != nil {
-		return res, sm.Errorf(sm.EUNAVAILABLE, "geoip update %s: %v", edition, err)
+		return res, sm.Errorf(sm.EUNAVAILABLE, "geoip update %s: %s", edition, opts.redact(err))
 	}
 	defer resp.Body.Close()
 	switch {
@@ -158,6 +159,35 @@ func updateEdition(ctx context.Context, opts UpdateOptions, edition string) (Upd
 	}
 	res.Updated, res.Bytes = true, int64(len(data))
 	return res, nil
+}
+
+// redact is the text of a request error for the error Update returns and
+// its log: net/http quotes the URL of a failed request, which may carry the
+// licence key (a license_key= query), the account's credentials (user
+// info) or a presigned download's signature (the URL MaxMind redirects
+// to). The URL is shown without them; the licence key nowhere.
+func (o UpdateOptions) redact(err error) string {
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		msg = (&url.Error{Op: ue.Op, URL: withoutCredentials(ue.URL), Err: ue.Err}).Error()
+	}
+	for _, key := range []string{o.LicenseKey, url.QueryEscape(o.LicenseKey), url.PathEscape(o.LicenseKey)} {
+		if key != "" {
+			msg = strings.ReplaceAll(msg, key, "********")
+		}
+	}
+	return msg
+}
+
+// withoutCredentials is raw with no user info, query or fragment: scheme,
+// host and path say where a download went.
+func withoutCredentials(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return "(the download URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // extractMMDB returns the first *.mmdb file of a tar.gz archive.
