@@ -16,25 +16,25 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 	a, admin := s.Alerts, s.admin
 	mux.Handle("GET /api/admin/alerts/rules", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rules, err := a.List(r.Context())
-		reply(w, http.StatusOK, nonNil(rules), err)
+		s.reply(w, r, http.StatusOK, nonNil(rules), err)
 	})))
 	mux.Handle("POST /api/admin/alerts/rules", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule, err := readRule(w, r)
 		if err == nil {
 			rule, err = a.Create(r.Context(), rule)
 		}
-		reply(w, http.StatusCreated, rule, err)
+		s.reply(w, r, http.StatusCreated, rule, err)
 	})))
 	mux.Handle("PUT /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule, err := readRule(w, r)
 		if err == nil {
 			rule, err = a.Update(r.Context(), r.PathValue("id"), rule)
 		}
-		reply(w, http.StatusOK, rule, err)
+		s.reply(w, r, http.StatusOK, rule, err)
 	})))
 	mux.Handle("DELETE /api/admin/alerts/rules/{id}", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Delete(r.Context(), r.PathValue("id")); err != nil {
-			sm.WriteError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -51,25 +51,25 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 				err = a.TestChannel(r.Context(), *req.Channel)
 			}
 		}
-		reply(w, http.StatusOK, map[string]any{"sent": err == nil}, err)
+		s.reply(w, r, http.StatusOK, map[string]any{"sent": err == nil}, err)
 	})))
 	mux.Handle("GET /api/admin/alerts/deliveries", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := sm.ParseDeliveryQuery(r.URL.Query())
 		if err != nil {
-			sm.WriteError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		ds, next, err := a.ListDeliveries(r.Context(), f)
-		reply(w, http.StatusOK, page[*sm.Delivery]{Data: nonNil(ds), NextCursor: next}, err)
+		s.reply(w, r, http.StatusOK, page[*sm.Delivery]{Data: nonNil(ds), NextCursor: next}, err)
 	})))
 	mux.Handle("POST /api/admin/alerts/deliveries/{id}/retry", admin(sm.ScopeWrite, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id <= 0 {
-			sm.WriteError(w, sm.InvalidFields(map[string]string{"id": "must be a delivery id (a positive whole number)"}))
+			s.fail(w, r, sm.InvalidFields(map[string]string{"id": "must be a delivery id (a positive whole number)"}))
 			return
 		}
 		err = a.RetryDelivery(r.Context(), id)
-		reply(w, http.StatusOK, map[string]any{"retried": id}, err)
+		s.reply(w, r, http.StatusOK, map[string]any{"retried": id}, err)
 	})))
 }
 
@@ -91,10 +91,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// reply writes v with status, or err.
-func reply(w http.ResponseWriter, status int, v any, err error) {
+// reply writes v with status, or err through s.fail (which logs the cause
+// of a 500 or 503: a rule store or the outbox that failed).
+func (s *server) reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
 	if err != nil {
-		sm.WriteError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if _, isPage := v.(interface{ isPage() }); !isPage {

@@ -112,13 +112,17 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: msg})
 }
 
-// serverError logs err and answers with the status of its code and a safe
+// serverError logs err (the cause of a 500 or 503) and answers with the status of its code and a safe
 // message.
 func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	code := sm.ErrorCode(err)
 	status := sm.HTTPStatus(code)
-	if code == sm.EINTERNAL {
+	switch code {
+	case sm.EINTERNAL:
 		s.log.Error("dashboard request failed", "path", r.URL.Path, "err", err)
+	case sm.EUNAVAILABLE:
+		// The page says only "unavailable"; the cause is for the log.
+		s.log.Warn("dashboard request refused: a dependency is unavailable", "path", r.URL.Path, "err", err)
 	}
 	s.renderError(w, r, status, http.StatusText(status), sm.ErrorMessage(err))
 }
