@@ -220,6 +220,13 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // the answer's status.
 func (s *server) dashboardPost(path string, form url.Values) int {
 	s.t.Helper()
+	status, _ := s.dashboardPostPage(path, form)
+	return status
+}
+
+// dashboardPostPage is dashboardPost that also returns the answer's page.
+func (s *server) dashboardPostPage(path string, form url.Values) (int, string) {
+	s.t.Helper()
 	cookie := adminCookie(s.t.(*testing.T), s.adminSignIn())
 	req, _ := http.NewRequest("GET", s.base+"/admin/account", nil)
 	req.AddCookie(cookie)
@@ -242,8 +249,9 @@ func (s *server) dashboardPost(path string, form url.Values) int {
 	if resp, err = noRedirect.Do(req); err != nil {
 		s.t.Fatal(err)
 	}
+	page, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, string(page)
 }
 
 // TestAdminActionAuditedOnceByEitherFace: the same admin action (end all of
