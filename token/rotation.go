@@ -81,10 +81,10 @@ func (r *Rotator) rotateIfDue(ctx context.Context) (bool, time.Duration, error) 
 		return false, retry, err
 	}
 	now := r.Keyring.cfg.Now()
-	due := r.Keyring.SignerSince().Add(r.Period - r.Keyring.cfg.SignLead)
 	if _, from := r.Keyring.Next(); !from.IsZero() {
-		due = from.Add(r.Period - r.Keyring.cfg.SignLead)
+		return false, min(max(from.Sub(now), time.Second), maxRotationCheck), nil
 	}
+	due := r.Keyring.SignerSince().Add(r.Period - r.Keyring.cfg.SignLead)
 	if now.Before(due) {
 		return false, min(max(due.Sub(now), time.Second), maxRotationCheck), nil
 	}
