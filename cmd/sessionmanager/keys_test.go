@@ -25,23 +25,6 @@ func shortTokens(c *config) {
 	c.AccessTokenTTL, c.JWKSMaxAge = 3*time.Second, time.Second
 }
 
-// iatOf is the issue time in an access token's claims.
-func iatOf(t *testing.T, jwt string) time.Time {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatalf("token claims: %v", err)
-	}
-	var c struct {
-		Iat int64 `json:"iat"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
-	return time.Unix(c.Iat, 0)
-}
-
 // startWithApp starts a server with short tokens and returns its wired app.
 func startWithApp(t *testing.T, env map[string]string) (*server, *app) {
 	t.Helper()
@@ -53,18 +36,37 @@ func startWithApp(t *testing.T, env map[string]string) (*server, *app) {
 // kidOf is the key id in an access token's header.
 func kidOf(t *testing.T, jwt string) string {
 	t.Helper()
-	head, _, _ := strings.Cut(jwt, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		t.Fatalf("token header: %v", err)
-	}
 	var h struct {
 		Kid string `json:"kid"`
 	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	jwtPart(t, jwt, 0, &h)
+	return h.Kid
+}
+
+// iatOf is the issue time in an access token's claims.
+func iatOf(t *testing.T, jwt string) time.Time {
+	t.Helper()
+	var c struct {
+		Iat int64 `json:"iat"`
+	}
+	jwtPart(t, jwt, 1, &c)
+	return time.Unix(c.Iat, 0)
+}
+
+// jwtPart decodes part i (0 header, 1 claims) of a JWT into v.
+func jwtPart(t *testing.T, jwt string, i int, v any) {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatalf("JWT part %d: %v", i, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
 	}
-	return h.Kid
 }
 
 // jwksKids are the key ids s publishes.
