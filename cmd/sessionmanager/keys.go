@@ -12,8 +12,8 @@ import (
 )
 
 const keysUsage = `Usage:
-  sessionmanager keys rotate   publish a new access-token signing key; it signs
-                               after a lead time (see below)
+  sessionmanager keys rotate   replace the access-token signing key: the new key
+                               is published now and signs after a lead (below)
   sessionmanager keys rotate --now
                                emergency: the new key signs at once
   sessionmanager keys list     list the signing keys (id, status, signs from,
@@ -25,7 +25,7 @@ const keysUsage = `Usage:
                                them until their cached JWKS expires (5m, plus
                                any proxy cache)
 
-rotate: the new key is published in the JWKS at once and signs from 6m30s
+rotate: the new key is published in the JWKS at once and signs about 6m30s
 later (the JWKS max-age 5m, plus the reload interval and the grace), so no
 verifier holding a cached JWKS refuses its tokens; until then the current key
 signs. At the switch the old key signs no more and stays in the JWKS until
