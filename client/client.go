@@ -31,8 +31,11 @@ type Config struct {
 	// Leeway for clock skew on exp and iat (default 30s).
 	Leeway time.Duration
 	// JWKSMaxAge is how long fetched keys are trusted without a refetch
-	// (default 10m); JWKSMinRefetch rate-limits refetches triggered by
-	// unknown key ids (default 10s).
+	// (default 10m; less when the JWKS response's Cache-Control max-age,
+	// less its Age, says so: the server's is 5m); JWKSMinRefetch
+	// rate-limits refetches triggered by unknown key ids or a stale set
+	// (default 10s). A withdrawn key is refused at the first refetch
+	// after it left the JWKS, cached tokens of it included.
 	JWKSMaxAge, JWKSMinRefetch time.Duration
 	// RevocationTTL is how long an ended session is remembered; it must be
 	// at least the access-token lifetime (default 24h).
@@ -105,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	c := &Client{cfg: cfg, base: u, revoked: map[string]revocation{}, verified: newClaimsCache(10000, cfg.Leeway)}
-	c.keys = &keyCache{url: u.String() + "/.well-known/jwks.json", http: cfg.HTTPClient, maxAge: cfg.JWKSMaxAge, minRefetch: cfg.JWKSMinRefetch, now: cfg.Now}
+	c.keys = &keyCache{url: u.String() + "/.well-known/jwks.json", http: cfg.HTTPClient, maxAge: cfg.JWKSMaxAge, minRefetch: cfg.JWKSMinRefetch}
 	return c, nil
 }
 
@@ -127,7 +130,13 @@ type accessClaims struct {
 func (c *Client) Verify(ctx context.Context, token string) (Claims, error) {
 	now := c.cfg.Now()
 	claims, ok := c.verified.get(token, now)
-	if !ok {
+	if ok {
+		// A cached token is only as good as its key: once a refetched JWKS
+		// no longer lists it (withdrawn), the token is refused.
+		if _, err := c.keys.get(ctx, claims.KeyID, now); err != nil {
+			return Claims{}, keyError(err)
+		}
+	} else {
 		var err error
 		if claims, err = c.verify(ctx, token, now); err != nil {
 			return Claims{}, err
@@ -150,12 +159,9 @@ func (c *Client) verify(ctx context.Context, token string, now time.Time) (Claim
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" || h.KeyID == "" {
 		return Claims{}, invalidToken()
 	}
-	key, err := c.keys.get(ctx, h.KeyID)
+	key, err := c.keys.get(ctx, h.KeyID, now)
 	if err != nil {
-		if errors.Is(err, errUnknownKey) {
-			return Claims{}, invalidToken()
-		}
-		return Claims{}, &sm.Error{Code: sm.EUNAVAILABLE, Message: "signing keys unavailable; try again"}
+		return Claims{}, keyError(err)
 	}
 	var ac accessClaims
 	if err := tok.Claims(key, &ac); err != nil {
@@ -170,6 +176,15 @@ func (c *Client) verify(ctx context.Context, token string, now time.Time) (Claim
 		out.IssuedAt = ac.IssuedAt.Time()
 	}
 	return out, nil
+}
+
+// keyError is the answer to a failed key lookup: an unknown key makes the
+// token invalid; a JWKS that cannot be fetched is EUNAVAILABLE.
+func keyError(err error) error {
+	if errors.Is(err, errUnknownKey) {
+		return invalidToken()
+	}
+	return &sm.Error{Code: sm.EUNAVAILABLE, Message: "signing keys unavailable; try again"}
 }
 
 // Revoked reports whether the feed announced the end of a session, and why.

@@ -24,6 +24,7 @@ import (
 type keyServer struct {
 	mu      sync.Mutex
 	keys    map[string]ed25519.PrivateKey
+	header  http.Header // added to every response
 	fetches atomic.Int64
 	srv     *httptest.Server
 }
@@ -34,6 +35,9 @@ func newKeyServer(t testing.TB) *keyServer {
 		k.fetches.Add(1)
 		k.mu.Lock()
 		defer k.mu.Unlock()
+		for name, v := range k.header {
+			w.Header()[name] = v
+		}
 		var set jose.JSONWebKeySet
 		for kid, priv := range k.keys {
 			set.Keys = append(set.Keys, jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: "EdDSA", Use: "sig"})
@@ -42,6 +46,13 @@ func newKeyServer(t testing.TB) *keyServer {
 	}))
 	t.Cleanup(k.srv.Close)
 	return k
+}
+
+// remove stops publishing kid (the server withdrew it).
+func (k *keyServer) remove(kid string) {
+	k.mu.Lock()
+	delete(k.keys, kid)
+	k.mu.Unlock()
 }
 
 func (k *keyServer) add(kid string) ed25519.PrivateKey {
@@ -173,6 +184,76 @@ func TestKeyRotationAndRefetchLimit(t *testing.T) {
 	next := ks2.add("k2")
 	if _, err := c2.Verify(context.Background(), sign(t, next, good("k2"))); err != nil {
 		t.Fatalf("rotated key: %v", err)
+	}
+}
+
+// fakeNow is a clock the test moves.
+func fakeNow() (now func() time.Time, advance func(time.Duration)) {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	return func() time.Time { return time.Unix(0, clock.Load()) }, func(d time.Duration) { clock.Add(int64(d)) }
+}
+
+// A key the server withdraws is refused, cached tokens of it included, once
+// the JWKS that listed it is stale: the server's max-age (60s here), not
+// the client's longer JWKSMaxAge.
+func TestWithdrawnKeyRefusedAfterTheServersMaxAge(t *testing.T) {
+	ks := newKeyServer(t)
+	ks.header = http.Header{"Cache-Control": {"public, max-age=60"}}
+	leaked, kept := ks.add("k1"), ks.add("k2")
+	now, advance := fakeNow()
+	c, _ := New(Config{BaseURL: ks.srv.URL, JWKSMaxAge: 10 * time.Minute, Now: now})
+	ctx := context.Background()
+	leakedTok, keptTok := sign(t, leaked, good("k1")), sign(t, kept, good("k2"))
+	for _, tok := range []string{leakedTok, keptTok} {
+		if _, err := c.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ks.remove("k1")
+	advance(59 * time.Second)
+	if _, err := c.Verify(ctx, leakedTok); err != nil || ks.fetches.Load() != 1 {
+		t.Fatalf("within the max-age: %v, %d fetches (want the cached set, 1)", err, ks.fetches.Load())
+	}
+	advance(2 * time.Second)
+	if _, err := c.Verify(ctx, leakedTok); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+		t.Fatalf("a cached token of a withdrawn key past the max-age: %v", err)
+	}
+	if _, err := c.Verify(ctx, sign(t, leaked, good("k1"))); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+		t.Fatalf("a new token of a withdrawn key: %v", err)
+	}
+	if _, err := c.Verify(ctx, keptTok); err != nil {
+		t.Fatalf("a token of a key still published: %v", err)
+	}
+	if n := ks.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+}
+
+func TestJWKSFreshness(t *testing.T) {
+	unbounded := time.Duration(1<<63 - 1)
+	for _, tc := range []struct {
+		cc, age string
+		want    time.Duration
+	}{
+		{"", "", unbounded},
+		{"public, max-age=300", "", 5 * time.Minute},
+		{"public, max-age=300", "120", 3 * time.Minute},
+		{"max-age=300", "400", 0},
+		{"no-cache", "", 0},
+		{"max-age=-1", "", 0},
+		{"public", "30", unbounded},
+	} {
+		h := http.Header{}
+		if tc.cc != "" {
+			h.Set("Cache-Control", tc.cc)
+		}
+		if tc.age != "" {
+			h.Set("Age", tc.age)
+		}
+		if got := freshness(h); got != tc.want {
+			t.Errorf("Cache-Control %q Age %q: fresh for %v, want %v", tc.cc, tc.age, got, tc.want)
+		}
 	}
 }
 

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,28 +22,35 @@ var errUnknownKey = errors.New("client: unknown key id")
 
 // keyCache holds the server's Ed25519 public keys by key id. A stale set
 // or an unknown kid triggers a refetch, at most once per minRefetch, so a
-// flood of forged kids cannot turn into a flood of JWKS requests.
+// flood of forged kids cannot turn into a flood of JWKS requests. A set is
+// fresh for maxAge, or less when the response says so (Cache-Control
+// max-age less the Age a proxy added): a key the server withdrew is
+// refused once the set that still lists it is stale and refetched.
 type keyCache struct {
 	url        string
 	http       *http.Client
 	maxAge     time.Duration
 	minRefetch time.Duration
-	now        func() time.Time
 
-	mu        sync.Mutex
-	keys      map[string]ed25519.PublicKey
-	fetchedAt time.Time
-	triedAt   time.Time
+	mu         sync.RWMutex
+	keys       map[string]ed25519.PublicKey
+	freshUntil time.Time
+	triedAt    time.Time
 }
 
-func (k *keyCache) get(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+func (k *keyCache) get(ctx context.Context, kid string, now time.Time) (ed25519.PublicKey, error) {
+	k.mu.RLock()
+	key, ok := k.keys[kid]
+	fresh := now.Before(k.freshUntil)
+	k.mu.RUnlock()
+	if ok && fresh {
+		return key, nil
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	now := k.now()
-	key, ok := k.keys[kid]
-	stale := now.Sub(k.fetchedAt) > k.maxAge
-	if ok && !stale {
-		return key, nil
+	key, ok = k.keys[kid]
+	if ok && now.Before(k.freshUntil) {
+		return key, nil // another caller refetched meanwhile
 	}
 	if !k.triedAt.IsZero() && now.Sub(k.triedAt) < k.minRefetch {
 		if ok {
@@ -49,41 +59,74 @@ func (k *keyCache) get(ctx context.Context, kid string) (ed25519.PublicKey, erro
 		return nil, errUnknownKey
 	}
 	k.triedAt = now
-	keys, err := k.fetch(ctx)
+	keys, freshFor, err := k.fetch(ctx)
 	if err != nil {
 		if ok {
-			return key, nil
+			return key, nil // the server is unreachable: availability first
 		}
 		return nil, err
 	}
-	k.keys, k.fetchedAt = keys, now
+	// The fetched set replaces the old one whole: a key it no longer
+	// lists (withdrawn, expired) is refused from now on.
+	k.keys, k.freshUntil = keys, now.Add(min(k.maxAge, freshFor))
 	if key, ok = keys[kid]; !ok {
 		return nil, errUnknownKey
 	}
 	return key, nil
 }
 
-// fetch reads the JWKS, keeping only Ed25519 signing keys.
-func (k *keyCache) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+// freshness is how long a JWKS response may be used: Cache-Control
+// max-age less Age (what a proxy already held it), or unbounded (the
+// caller's maxAge applies) when the response does not say; no-store and
+// no-cache mean at once stale.
+func freshness(h http.Header) time.Duration {
+	const unbounded = time.Duration(math.MaxInt64)
+	cc := strings.ToLower(h.Get("Cache-Control"))
+	if cc == "" {
+		return unbounded
+	}
+	fresh := unbounded
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(d)
+		if d == "no-store" || d == "no-cache" {
+			return 0
+		}
+		if v, ok := strings.CutPrefix(d, "max-age="); ok {
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n < 0 {
+				return 0
+			}
+			fresh = time.Duration(n) * time.Second
+		}
+	}
+	if age, err := strconv.ParseInt(h.Get("Age"), 10, 32); err == nil && age > 0 && fresh != unbounded {
+		fresh = max(fresh-time.Duration(age)*time.Second, 0)
+	}
+	return fresh
+}
+
+// fetch reads the JWKS, keeping only Ed25519 signing keys, and says how
+// long the response may be used.
+func (k *keyCache) fetch(ctx context.Context) (map[string]ed25519.PublicKey, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	resp, err := k.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("client: fetch JWKS: %w", err)
+		return nil, 0, fmt.Errorf("client: fetch JWKS: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("client: fetch JWKS: status %d", resp.StatusCode)
+		return nil, 0, fmt.Errorf("client: fetch JWKS: status %d", resp.StatusCode)
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("client: read JWKS: %w", err)
+		return nil, 0, fmt.Errorf("client: read JWKS: %w", err)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(raw, &set); err != nil {
-		return nil, fmt.Errorf("client: parse JWKS: %w", err)
+		return nil, 0, fmt.Errorf("client: parse JWKS: %w", err)
 	}
 	keys := make(map[string]ed25519.PublicKey, len(set.Keys))
 	for _, jwk := range set.Keys {
@@ -91,5 +134,5 @@ func (k *keyCache) fetch(ctx context.Context) (map[string]ed25519.PublicKey, err
 			keys[jwk.KeyID] = pub
 		}
 	}
-	return keys, nil
+	return keys, freshness(resp.Header), nil
 }

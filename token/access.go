@@ -33,8 +33,8 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 	if subject == "" || sessionID == "" {
 		return "", sm.AccessClaims{}, sm.Errorf(sm.EINVALID, "token: subject and session id are required")
 	}
-	set := kr.keys.Load()
-	if set.signer == nil {
+	signer := kr.keys.Load().signerAt(now)
+	if signer == nil {
 		return "", sm.AccessClaims{}, sm.Errorf(sm.EINTERNAL, "token: no active signing key")
 	}
 	iat := now.UTC().Truncate(time.Second)
@@ -52,13 +52,13 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 		},
 		SessionID: sessionID,
 	})
-	t.Header["kid"] = set.signerID
+	t.Header["kid"] = signer.id
 	t.Header["typ"] = typAccessToken
-	signed, err := t.SignedString(set.signer)
+	signed, err := t.SignedString(signer.private)
 	if err != nil {
 		return "", sm.AccessClaims{}, err
 	}
-	return signed, sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: set.signerID, IssuedAt: iat, ExpiresAt: exp}, nil
+	return signed, sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp}, nil
 }
 
 // Verify checks token at now: algorithm EdDSA only, a known kid that has not

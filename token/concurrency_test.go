@@ -41,7 +41,7 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Go(func() {
 		for range 5 {
-			if _, err := kr.Rotate(ctx, now); err != nil {
+			if _, err := kr.RotateImmediately(ctx, now); err != nil {
 				errs <- "rotate: " + err.Error()
 			}
 		}

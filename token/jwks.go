@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // jwk is one public key of the JWKS (RFC 8037 OKP key).
@@ -16,8 +17,9 @@ type jwk struct {
 	Use string `json:"use"`
 }
 
-// JWKS returns the JSON Web Key Set of the keys that verify now: the active
-// key and retired keys whose tokens may still be live.
+// JWKS returns the JSON Web Key Set of the keys that verify now: the key
+// that signs, the next one of a rotation under way (published a lead time
+// before it signs) and retired keys whose tokens may still be live.
 func (kr *Keyring) JWKS() []byte {
 	now := kr.cfg.Now()
 	set := struct {
@@ -40,7 +42,9 @@ func (kr *Keyring) JWKS() []byte {
 	return out
 }
 
-// ServeJWKS serves JWKS (for /.well-known/jwks.json), cacheable 5 minutes.
+// ServeJWKS serves JWKS (for /.well-known/jwks.json), cacheable
+// Config.JWKSMaxAge (5 minutes by default): a rotation publishes the next
+// key longer than that before it signs.
 func (kr *Keyring) ServeJWKS() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -50,7 +54,7 @@ func (kr *Keyring) ServeJWKS() http.Handler {
 		}
 		body := kr.JWKS()
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(kr.cfg.JWKSMaxAge.Seconds())))
 		w.Write(body)
 	})
 }

@@ -36,7 +36,7 @@ func TestNewKeyringCreatesSealedKey(t *testing.T) {
 	if !k.RetiredAt.IsZero() || !k.ExpiresAt.IsZero() {
 		t.Fatal("new key is not active")
 	}
-	seed := kr.keys.Load().signer.Seed()
+	seed := kr.keys.Load().signerAt(clock.Now()).private.Seed()
 	if bytes.Contains(k.PrivateSealed, seed) {
 		t.Fatal("private key stored in clear")
 	}
@@ -46,7 +46,7 @@ func TestNewKeyringCreatesSealedKey(t *testing.T) {
 
 	// A restart loads the same key instead of making another one.
 	again := newTestKeyring(t, store, clock)
-	if again.keys.Load().signerID != k.ID {
+	if again.SignerID() != k.ID {
 		t.Fatal("second keyring does not sign with the stored key")
 	}
 	if keys, _ := store.ListSigningKeys(context.Background()); len(keys) != 1 {
@@ -85,7 +85,7 @@ func TestIssueVerify(t *testing.T) {
 	want := sm.AccessClaims{
 		Subject:   "user-1",
 		SessionID: "sess-1",
-		KeyID:     kr.keys.Load().signerID,
+		KeyID:     kr.SignerID(),
 		IssuedAt:  now.Truncate(time.Second),
 		ExpiresAt: now.Truncate(time.Second).Add(15 * time.Minute),
 	}
@@ -168,14 +168,14 @@ func TestRotation(t *testing.T) {
 	store, clock := &memKeyStore{}, newClock()
 	kr := newTestKeyring(t, store, clock)
 	ctx := context.Background()
-	oldKid, oldPriv := kr.keys.Load().signerID, kr.keys.Load().signer
+	oldKid, oldPriv := kr.SignerID(), kr.keys.Load().signerAt(clock.Now()).private
 	oldTok, oldClaims := mustIssue(t, kr, clock.Now())
 
 	rotatedAt := clock.Advance(5 * time.Minute)
-	if _, err := kr.Rotate(ctx, rotatedAt); err != nil {
+	if _, err := kr.RotateImmediately(ctx, rotatedAt); err != nil {
 		t.Fatal(err)
 	}
-	newKid := kr.keys.Load().signerID
+	newKid := kr.SignerID()
 	if newKid == oldKid {
 		t.Fatal("Rotate did not change the signing key")
 	}
@@ -238,7 +238,7 @@ func TestSecondKeyringReloadsOnUnknownKid(t *testing.T) {
 		t.Fatalf("b verifies a's token: %v", err)
 	}
 
-	if _, err := a.Rotate(ctx, clock.Now()); err != nil {
+	if _, err := a.RotateImmediately(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	rotated, _ := mustIssue(t, a, clock.Now())
@@ -251,7 +251,7 @@ func TestSecondKeyringReloadsOnUnknownKid(t *testing.T) {
 	}
 
 	// Within the same second, unknown kids do not reach the store again.
-	if _, err := a.Rotate(ctx, clock.Now()); err != nil {
+	if _, err := a.RotateImmediately(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := mustIssue(t, a, clock.Now())
@@ -290,7 +290,7 @@ func TestServeJWKS(t *testing.T) {
 		t.Fatalf("body %s: %v", rec.Body, err)
 	}
 	k := set.Keys[0]
-	for field, want := range map[string]string{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kr.keys.Load().signerID} {
+	for field, want := range map[string]string{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kr.SignerID()} {
 		if k[field] != want {
 			t.Errorf("jwk %s = %q, want %q", field, k[field], want)
 		}
@@ -335,7 +335,7 @@ func TestWithdrawnKeyDropsCachedTokens(t *testing.T) {
 	if _, err := kr.Verify(oldTok, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kr.Rotate(ctx, now); err != nil {
+	if _, err := kr.RotateImmediately(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kr.Verify(oldTok, now); err != nil {

@@ -73,13 +73,18 @@ func (r *Rotator) RotateIfDue(ctx context.Context) (bool, error) {
 
 // rotateIfDue is RotateIfDue that also answers how long to wait before the
 // next check: until the key is due, at least a second, at most an hour.
+// The next key is published SignLead before the signer reaches Period, so
+// it signs from then; while a next key waits for its start, nothing is due.
 func (r *Rotator) rotateIfDue(ctx context.Context) (bool, time.Duration, error) {
 	retry := min(max(r.Period/10, time.Second), time.Minute)
 	if err := r.Keyring.Reload(ctx); err != nil {
 		return false, retry, err
 	}
 	now := r.Keyring.cfg.Now()
-	due := r.Keyring.SignerSince().Add(r.Period)
+	if _, from := r.Keyring.Next(); !from.IsZero() {
+		return false, min(max(from.Sub(now), time.Second), maxRotationCheck), nil
+	}
+	due := r.Keyring.SignerSince().Add(r.Period - r.Keyring.cfg.SignLead)
 	if now.Before(due) {
 		return false, min(max(due.Sub(now), time.Second), maxRotationCheck), nil
 	}
@@ -89,21 +94,37 @@ func (r *Rotator) rotateIfDue(ctx context.Context) (bool, time.Duration, error) 
 	return true, min(max(r.Period, time.Second), maxRotationCheck), nil
 }
 
-// RotateNow rotates at once, records signing_key.rotated (actor system,
+// RotateNow starts a rotation (Keyring.Rotate: the new key is published now
+// and signs after the lead), records signing_key.rotated (actor system,
 // with the trigger) and publishes MsgSigningKeysChanged. The rotation
 // stands even when the audit or the bus fails: those are logged.
 func (r *Rotator) RotateNow(ctx context.Context, trigger string) (Rotated, error) {
+	return r.rotate(ctx, trigger, false)
+}
+
+// RotateImmediately is RotateNow with Keyring.RotateImmediately: the new
+// key signs at once (emergency; verifiers with a cached JWKS refuse its
+// tokens until they refetch).
+func (r *Rotator) RotateImmediately(ctx context.Context, trigger string) (Rotated, error) {
+	return r.rotate(ctx, trigger, true)
+}
+
+func (r *Rotator) rotate(ctx context.Context, trigger string, immediate bool) (Rotated, error) {
 	now := r.Keyring.cfg.Now()
-	rot, err := r.Keyring.Rotate(ctx, now)
+	rotate := r.Keyring.Rotate
+	if immediate {
+		rotate = r.Keyring.RotateImmediately
+	}
+	rot, err := rotate(ctx, now)
 	if err != nil {
 		return rot, err
 	}
 	log := r.logger()
-	log.Info("signing key rotated", "newKeyId", rot.NewKeyID, "retiredKeyIds", rot.RetiredKeyIDs, "retiredUntil", rot.RetiredUntil, "trigger", trigger)
+	log.Info("signing key rotated", "newKeyId", rot.NewKeyID, "signsFrom", rot.SignsFrom, "retiredKeyIds", rot.RetiredKeyIDs, "retiredUntil", rot.RetiredUntil, "trigger", trigger, "immediate", immediate)
 	if r.Audit != nil {
 		data, _ := json.Marshal(map[string]any{
-			"newKeyId": rot.NewKeyID, "retiredKeyIds": rot.RetiredKeyIDs,
-			"retiredUntil": rot.RetiredUntil.UTC(), "trigger": trigger,
+			"newKeyId": rot.NewKeyID, "signsFrom": rot.SignsFrom.UTC(), "retiredKeyIds": rot.RetiredKeyIDs,
+			"retiredUntil": rot.RetiredUntil.UTC(), "trigger": trigger, "immediate": immediate,
 		})
 		e := &sm.Event{At: now, Type: sm.EventSigningKeyRotated, ActorType: sm.ActorSystem, Data: data}
 		if err := r.Audit.Record(ctx, e); err != nil {
@@ -123,7 +144,10 @@ func (r *Rotator) Withdraw(ctx context.Context, id string) error {
 		return err
 	}
 	if id == r.Keyring.SignerID() {
-		return sm.Errorf(sm.EINVALID, "key %s signs now: rotate first (sessionmanager keys rotate), then withdraw it", id)
+		return sm.Errorf(sm.EINVALID, "key %s signs now: rotate first (sessionmanager keys rotate --now), then withdraw it", id)
+	}
+	if next, _ := r.Keyring.Next(); id == next {
+		return sm.Errorf(sm.EINVALID, "key %s is the next signing key: replace it first (sessionmanager keys rotate --now), then withdraw it", id)
 	}
 	now := r.Keyring.cfg.Now()
 	if err := r.Keyring.store.UpdateSigningKey(ctx, id, now, now); err != nil {
@@ -182,7 +206,7 @@ func (kr *Keyring) Watch(ctx context.Context, bus sm.Bus, log *slog.Logger) erro
 		})
 		defer unsubscribe()
 	}
-	t := time.NewTicker(max(kr.cfg.RetireGrace/2, 100*time.Millisecond))
+	t := time.NewTicker(kr.cfg.watchInterval())
 	defer t.Stop()
 	for {
 		select {

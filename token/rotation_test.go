@@ -61,29 +61,39 @@ func busLog(bus sm.Bus) func() []string {
 	}
 }
 
+// The schedule publishes the next key SignLead before the signer reaches
+// the period; the key signs from the period on, and nothing more is due
+// while it waits.
 func TestRotatorRotatesWhenDue(t *testing.T) {
 	store, clock := &memKeyStore{}, newClock()
 	kr := newTestKeyring(t, store, clock)
 	ctx, rec, bus := context.Background(), &memRecorder{}, sm.NewLocalBus(nil)
 	kinds := busLog(bus)
 	r := &Rotator{Keyring: kr, Period: time.Hour, Audit: rec, Bus: bus}
-	oldKid := kr.SignerID()
-
-	clock.Advance(time.Hour - time.Second)
-	if rotated, err := r.RotateIfDue(ctx); err != nil || rotated {
-		t.Fatalf("a key younger than the period: rotated=%v err=%v", rotated, err)
+	oldKid, start := kr.SignerID(), clock.Now()
+	lead := kr.cfg.SignLead
+	if lead != 6*time.Minute+30*time.Second {
+		t.Fatalf("default lead %v, want max-age 5m + reload 30s + grace 1m", lead)
 	}
-	if kr.SignerID() != oldKid || len(rec.all()) != 0 || len(kinds()) != 0 {
+
+	clock.Set(start.Add(time.Hour - lead - time.Second))
+	if rotated, err := r.RotateIfDue(ctx); err != nil || rotated {
+		t.Fatalf("a key younger than the period less the lead: rotated=%v err=%v", rotated, err)
+	}
+	if _, from := kr.Next(); kr.SignerID() != oldKid || !from.IsZero() || len(rec.all()) != 0 || len(kinds()) != 0 {
 		t.Fatal("nothing due, yet something changed")
 	}
 
-	rotatedAt := clock.Advance(time.Second)
+	publishedAt := clock.Advance(time.Second)
 	if rotated, err := r.RotateIfDue(ctx); err != nil || !rotated {
-		t.Fatalf("a key of the period's age: rotated=%v err=%v", rotated, err)
+		t.Fatalf("a key of the period's age less the lead: rotated=%v err=%v", rotated, err)
 	}
-	newKid := kr.SignerID()
-	if newKid == oldKid || !kr.SignerSince().Equal(rotatedAt) {
-		t.Fatalf("signer after rotation: %s since %v", newKid, kr.SignerSince())
+	newKid, signsFrom := kr.Next()
+	if newKid == "" || newKid == oldKid || !signsFrom.Equal(start.Add(time.Hour)) {
+		t.Fatalf("next key %q signs from %v, want from %v", newKid, signsFrom, start.Add(time.Hour))
+	}
+	if kr.SignerID() != oldKid || !slices.Contains(jwksKids(t, kr.JWKS()), newKid) {
+		t.Fatalf("during the lead: signer %s (want the old %s), JWKS %v", kr.SignerID(), oldKid, jwksKids(t, kr.JWKS()))
 	}
 	events := rec.all()
 	if len(events) != 1 {
@@ -92,28 +102,137 @@ func TestRotatorRotatesWhenDue(t *testing.T) {
 	e := events[0]
 	var data struct {
 		NewKeyID      string    `json:"newKeyId"`
+		SignsFrom     time.Time `json:"signsFrom"`
 		RetiredKeyIDs []string  `json:"retiredKeyIds"`
 		RetiredUntil  time.Time `json:"retiredUntil"`
 		Trigger       string    `json:"trigger"`
+		Immediate     bool      `json:"immediate"`
 	}
 	if err := json.Unmarshal(e.Data, &data); err != nil {
 		t.Fatal(err)
 	}
-	if e.Type != "signing_key.rotated" || e.ActorType != sm.ActorSystem || !e.At.Equal(rotatedAt) {
+	if e.Type != "signing_key.rotated" || e.ActorType != sm.ActorSystem || !e.At.Equal(publishedAt) {
 		t.Fatalf("audit event %+v", e)
 	}
-	if data.NewKeyID != newKid || !slices.Equal(data.RetiredKeyIDs, []string{oldKid}) || data.Trigger != TriggerSchedule ||
-		!data.RetiredUntil.Equal(rotatedAt.Add(16*time.Minute)) {
+	if data.NewKeyID != newKid || !data.SignsFrom.Equal(signsFrom) || !slices.Equal(data.RetiredKeyIDs, []string{oldKid}) ||
+		data.Trigger != TriggerSchedule || data.Immediate || !data.RetiredUntil.Equal(signsFrom.Add(16*time.Minute)) {
 		t.Fatalf("audit data %+v", data)
 	}
 	if got := kinds(); !slices.Equal(got, []string{sm.MsgSigningKeysChanged}) {
 		t.Fatalf("bus carried %v", got)
 	}
+	// A next key waits: nothing is due, whatever the signer's age.
+	clock.Set(signsFrom.Add(-time.Second))
+	if rotated, err := r.RotateIfDue(ctx); err != nil || rotated {
+		t.Fatalf("while the next key waits: rotated=%v err=%v", rotated, err)
+	}
+	if _, c := mustIssue(t, kr, clock.Now()); c.KeyID != oldKid {
+		t.Fatalf("a second before its start the next key signs")
+	}
 
+	clock.Set(signsFrom)
+	if _, c := mustIssue(t, kr, clock.Now()); c.KeyID != newKid || kr.SignerID() != newKid || !kr.SignerSince().Equal(signsFrom) {
+		t.Fatalf("at its start: token kid %s, signer %s since %v", c.KeyID, kr.SignerID(), kr.SignerSince())
+	}
 	// The new key is young: the next check does nothing.
 	clock.Advance(time.Minute)
 	if rotated, err := r.RotateIfDue(ctx); err != nil || rotated {
 		t.Fatalf("right after a rotation: rotated=%v err=%v", rotated, err)
+	}
+}
+
+// A second rotation while a next key waits is refused; the emergency one
+// replaces it (it never signs) and signs at once.
+func TestRotateWhileNextKeyWaits(t *testing.T) {
+	store, clock := &memKeyStore{}, newClock()
+	kr := newTestKeyring(t, store, clock)
+	ctx := context.Background()
+	oldKid := kr.SignerID()
+	first, err := kr.Rotate(ctx, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Rotate(ctx, clock.Now()); sm.ErrorCode(err) != sm.ECONFLICT {
+		t.Fatalf("a rotation while a next key waits: %v", err)
+	}
+	r := &Rotator{Keyring: kr}
+	if err := r.Withdraw(ctx, first.NewKeyID); sm.ErrorCode(err) != sm.EINVALID {
+		t.Fatalf("withdrawing the next key: %v", err)
+	}
+	urgent, err := kr.RotateImmediately(ctx, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kr.SignerID() != urgent.NewKeyID || !slices.Contains(urgent.RetiredKeyIDs, oldKid) || !slices.Contains(urgent.RetiredKeyIDs, first.NewKeyID) {
+		t.Fatalf("emergency rotation: signer %s, %+v", kr.SignerID(), urgent)
+	}
+	clock.Set(first.SignsFrom)
+	if _, c := mustIssue(t, kr, clock.Now()); c.KeyID != urgent.NewKeyID {
+		t.Fatalf("the replaced next key signs at its start: %s", c.KeyID)
+	}
+	if next, _ := kr.Next(); next != "" {
+		t.Fatalf("a next key after the emergency rotation: %s", next)
+	}
+}
+
+// `keys rotate` from a shell whose SM_ACCESS_TOKEN_TTL is shorter than the
+// server's stores an early expiry; the server's own tokens, signed with
+// the old key up to the switch, still verify until their exp, on the server
+// and on any instance with the server's TTL.
+func TestRetiredKeyVerifiesForTheServersTTL(t *testing.T) {
+	store, clock := &memKeyStore{}, newClock()
+	server := newTestKeyring(t, store, clock)
+	cli, err := NewKeyring(context.Background(), store, mustSecrets(t, testKey(1)), Config{
+		Issuer: testIssuer, Audience: testAudience, TTL: time.Minute, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rot, err := cli.Rotate(ctx, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(rot.SignsFrom.Add(-time.Second))
+	tok, c := mustIssue(t, server, clock.Now())
+	if c.KeyID == rot.NewKeyID {
+		t.Fatal("the server signs with the next key before its start")
+	}
+	if !rot.RetiredUntil.Before(c.ExpiresAt) {
+		t.Fatalf("the CLI's expiry %v does not fall before the token's exp %v: the test proves nothing", rot.RetiredUntil, c.ExpiresAt)
+	}
+	clock.Set(c.ExpiresAt.Add(-time.Second))
+	fresh := newTestKeyring(t, store, clock)
+	for name, kr := range map[string]*Keyring{"server": server, "fresh instance": fresh} {
+		if err := kr.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kr.Verify(tok, clock.Now()); err != nil {
+			t.Errorf("%s: the server's token a second before its exp: %v", name, err)
+		}
+		if !slices.Contains(jwksKids(t, kr.JWKS()), c.KeyID) {
+			t.Errorf("%s: the JWKS dropped the retired key before its tokens expired", name)
+		}
+	}
+	// Past its own window (retirement + TTL + grace) the key goes.
+	clock.Set(rot.SignsFrom.Add(16 * time.Minute))
+	if err := server.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(jwksKids(t, server.JWKS()), c.KeyID) {
+		t.Fatal("the retired key outlives the server's window")
+	}
+}
+
+func TestSignLeadBelowTheJWKSMaxAge(t *testing.T) {
+	_, err := NewKeyring(context.Background(), &memKeyStore{}, mustSecrets(t, testKey(1)), Config{
+		Issuer: testIssuer, Audience: testAudience, JWKSMaxAge: time.Minute, SignLead: time.Minute, Now: newClock().Now,
+	})
+	if sm.ErrorCode(err) != sm.EINVALID {
+		t.Fatalf("a lead no longer than the JWKS max-age: %v", err)
 	}
 }
 
@@ -155,7 +274,7 @@ func TestRetireGrace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rot, err := kr.Rotate(context.Background(), clock.Now())
+		rot, err := kr.RotateImmediately(context.Background(), clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +293,7 @@ func TestLaggingInstanceTokensOutliveNoKey(t *testing.T) {
 	lagging := newTestKeyring(t, store, clock)
 	ctx := context.Background()
 	rotatedAt := clock.Now()
-	if _, err := leader.Rotate(ctx, rotatedAt); err != nil {
+	if _, err := leader.RotateImmediately(ctx, rotatedAt); err != nil {
 		t.Fatal(err)
 	}
 	late := clock.Advance(59 * time.Second) // the lagging instance has not reloaded
@@ -191,8 +310,10 @@ func TestLaggingInstanceTokensOutliveNoKey(t *testing.T) {
 	}
 }
 
-// Watch reloads when the bus announces a rotation, so the other instance
-// signs with the new key at once (its periodic reload is 30s away here).
+// Two-phase rotation across instances: A publishes the next key; B hears
+// of it on the bus and lists it in its JWKS while both still sign with the
+// old key; after the lead both sign with the new key and verify each
+// other's tokens.
 func TestWatchPicksUpRotationFromTheBus(t *testing.T) {
 	store, clock := &memKeyStore{}, newClock()
 	a := newTestKeyring(t, store, clock)
@@ -207,14 +328,26 @@ func TestWatchPicksUpRotationFromTheBus(t *testing.T) {
 			t.Fatal("Watch did not start")
 		}
 	}
+	oldKid := a.SignerID()
 	rot, err := (&Rotator{Keyring: a, Period: time.Hour, Bus: bus}).RotateNow(context.Background(), TriggerManual)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitForSigner(t, b, rot.NewKeyID)
-	tok, c := mustIssue(t, b, clock.Now())
-	if c.KeyID != rot.NewKeyID || !verifies(a, tok, clock.Now()) {
-		t.Fatalf("b's token after the rotation: kid %s, verifies on a: %v", c.KeyID, verifies(a, tok, clock.Now()))
+	for deadline := time.Now().Add(10 * time.Second); !slices.Contains(jwksKids(t, b.JWKS()), rot.NewKeyID); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("b does not publish the next key: %v", jwksKids(t, b.JWKS()))
+		}
+	}
+	for name, kr := range map[string]*Keyring{"a": a, "b": b} {
+		if _, c := mustIssue(t, kr, clock.Now()); c.KeyID != oldKid {
+			t.Fatalf("%s signs with %s before the lead is over", name, c.KeyID)
+		}
+	}
+	clock.Set(rot.SignsFrom)
+	ta, ca := mustIssue(t, a, clock.Now())
+	tb, cb := mustIssue(t, b, clock.Now())
+	if ca.KeyID != rot.NewKeyID || cb.KeyID != rot.NewKeyID || !verifies(a, tb, clock.Now()) || !verifies(b, ta, clock.Now()) {
+		t.Fatalf("after the lead: a signs with %s, b with %s, want %s", ca.KeyID, cb.KeyID, rot.NewKeyID)
 	}
 }
 
@@ -233,7 +366,7 @@ func TestWatchPicksUpRotationWithoutBus(t *testing.T) {
 	}
 	stop := watch(t, b, nil)
 	defer stop()
-	rot, err := a.Rotate(context.Background(), clock.Now())
+	rot, err := a.RotateImmediately(context.Background(), clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +410,7 @@ func TestWithdraw(t *testing.T) {
 	if err := r.Withdraw(ctx, old.KeyID); sm.ErrorCode(err) != sm.EINVALID {
 		t.Fatalf("withdrawing the signing key: %v", err)
 	}
-	if _, err := r.RotateNow(ctx, TriggerManual); err != nil {
+	if _, err := r.RotateImmediately(ctx, TriggerManual); err != nil {
 		t.Fatal(err)
 	}
 	if !verifies(other, oldTok, clock.Now()) {

@@ -92,7 +92,8 @@ func TestVerifyRejects(t *testing.T) {
 	kr := newTestKeyring(t, &memKeyStore{}, clock)
 	now := clock.Now()
 	set := kr.keys.Load()
-	kid, priv := set.signerID, set.signer
+	signer := set.signerAt(now)
+	kid, priv := signer.id, signer.private
 	public := []byte(priv.Public().(ed25519.PublicKey))
 	good := validClaims(now.Add(10 * time.Minute))
 	goodTok := signEdDSA(t, priv, kid, good)

@@ -78,6 +78,10 @@ type config struct {
 	// SigningKeyRotation is the age at which the leader replaces the
 	// access-token signing key (SM_SIGNING_KEY_ROTATION; 0: never).
 	SigningKeyRotation time.Duration
+	// JWKSMaxAge and SigningKeyLead: the JWKS cache lifetime and the
+	// publication lead of a rotated-in key; not in the environment (zero:
+	// token's defaults, 5m and 5m + reload interval + grace), tests shorten them.
+	JWKSMaxAge, SigningKeyLead time.Duration
 	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
 	demo    bool
 	demoGeo sm.GeoResolver

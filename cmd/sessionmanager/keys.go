@@ -12,19 +12,33 @@ import (
 )
 
 const keysUsage = `Usage:
-  sessionmanager keys rotate   replace the access-token signing key now
-  sessionmanager keys list     list the signing keys (id, created, retired, expires)
+  sessionmanager keys rotate   replace the access-token signing key: the new key
+                               is published now and signs after a lead (below)
+  sessionmanager keys rotate --now
+                               emergency: the new key signs at once
+  sessionmanager keys list     list the signing keys (id, status, signs from,
+                               retired, stored expiry)
   sessionmanager keys withdraw ID
-                               expire a retired key now (it leaked): its tokens are
-                               refused and it leaves the JWKS on every instance
+                               expire a retired key now (it leaked): every
+                               instance refuses its tokens at once (bus) or at
+                               its next reload; offline verifiers may accept
+                               them until their cached JWKS expires (5m, plus
+                               any proxy cache)
 
-rotate: a new key signs from now on; the old one signs no more and stays in
-the JWKS until every token it signed has expired (SM_ACCESS_TOKEN_TTL plus a
-grace of the same length, at most 1m). The rotation is recorded in the audit
-log (signing_key.rotated) and announced to the running instances (Redis or
-Postgres bus); without a shared bus they pick it up within half the grace.
-The leader also rotates on its own every SM_SIGNING_KEY_ROTATION (720h).
-Both read the same environment as serve (DATABASE_URL, SESSION_ENCRYPTION_KEY...).
+rotate: the new key is published in the JWKS at once and signs about 6m30s
+later (the JWKS max-age 5m, plus the reload interval and the grace), so no
+verifier holding a cached JWKS refuses its tokens; until then the current key
+signs. At the switch the old key signs no more and stays in the JWKS until
+every token it signed has expired (each instance counts its own
+SM_ACCESS_TOKEN_TTL plus a grace of the same length, at most 1m). A second
+rotate while a new key waits is refused. --now skips the lead: verifiers with
+a cached JWKS refuse the new key's tokens until they refetch it (the Go client
+does on an unknown kid, at most every 10s; others up to the 5m max-age).
+Rotations are recorded in the audit log (signing_key.rotated) and announced to
+the running instances (Redis or Postgres bus); without a shared bus they pick
+them up within half the grace. The leader also rotates on its own every
+SM_SIGNING_KEY_ROTATION (720h), publishing the next key the lead time ahead.
+All read the same environment as serve (DATABASE_URL, SESSION_ENCRYPTION_KEY...).
 `
 
 // keyJobs are the signing-key jobs of a serving instance: every instance
@@ -41,7 +55,8 @@ func (a *app) keyJobs() []func(ctx context.Context) {
 
 // keyringConfig is the Keyring configuration of c.
 func keyringConfig(c *config, now func() time.Time) token.Config {
-	return token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: now, CacheSize: c.TokenCacheSize}
+	return token.Config{Issuer: c.Issuer, Audience: c.Audience, TTL: c.AccessTokenTTL, Now: now, CacheSize: c.TokenCacheSize,
+		JWKSMaxAge: c.JWKSMaxAge, SignLead: c.SigningKeyLead}
 }
 
 // storeRecorder records audit events straight into the store, for a
@@ -67,6 +82,10 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stdout, keysUsage) }
+	var now *bool
+	if args[0] == "rotate" {
+		now = fs.Bool("now", false, "the new key signs at once (emergency)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return nil
@@ -109,34 +128,45 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "withdrew %s\n", fs.Arg(0))
 		return nil
 	}
-	rot, err := rotator.RotateNow(ctx, token.TriggerManual)
+	rotate := rotator.RotateNow
+	if *now {
+		rotate = rotator.RotateImmediately
+	}
+	rot, err := rotate(ctx, token.TriggerManual)
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
 	}
-	fmt.Fprintf(stdout, "new signing key %s\n", rot.NewKeyID)
+	fmt.Fprintf(stdout, "new signing key %s\npublished now, signs from %s\n", rot.NewKeyID, rot.SignsFrom.UTC().Format(time.RFC3339))
 	for _, id := range rot.RetiredKeyIDs {
-		fmt.Fprintf(stdout, "retired %s (verifies until %s)\n", id, rot.RetiredUntil.UTC().Format(time.RFC3339))
+		fmt.Fprintf(stdout, "retired %s (signs until %s, verifies until at least %s)\n", id,
+			rot.SignsFrom.UTC().Format(time.RFC3339), rot.RetiredUntil.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
 
-// listKeys prints the stored signing keys, public data only.
+// listKeys prints the stored signing keys, public data only. FROM is when
+// the key signs (a rotated-in key is dated at the end of its lead); EXPIRES
+// is the stored expiry, which an instance with a longer TTL extends.
 func listKeys(ctx context.Context, st sm.KeyStore, stdout io.Writer) error {
 	keys, err := st.ListSigningKeys(ctx)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	fmt.Fprintf(stdout, "%-44s  %-8s  %-20s  %-20s  %s\n", "ID", "STATUS", "CREATED", "RETIRED", "EXPIRES")
+	fmt.Fprintf(stdout, "%-44s  %-9s  %-20s  %-20s  %s\n", "ID", "STATUS", "FROM", "RETIRED", "EXPIRES")
 	for _, k := range keys {
 		status := "signing"
 		switch {
+		case !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(k.RetiredAt):
+			status = "withdrawn"
 		case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 			status = "expired"
-		case !k.RetiredAt.IsZero() || !k.ExpiresAt.IsZero():
+		case !k.RetiredAt.IsZero() && !now.Before(k.RetiredAt):
 			status = "retired"
+		case now.Before(k.CreatedAt):
+			status = "next"
 		}
-		fmt.Fprintf(stdout, "%-44s  %-8s  %-20s  %-20s  %s\n", k.ID, status, stamp(k.CreatedAt), stamp(k.RetiredAt), stamp(k.ExpiresAt))
+		fmt.Fprintf(stdout, "%-44s  %-9s  %-20s  %-20s  %s\n", k.ID, status, stamp(k.CreatedAt), stamp(k.RetiredAt), stamp(k.ExpiresAt))
 	}
 	return nil
 }

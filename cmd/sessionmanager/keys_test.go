@@ -19,8 +19,11 @@ import (
 
 // shortTokens makes access tokens live 3s (below what SM_ACCESS_TOKEN_TTL
 // accepts), so a retired key's expiry, TTL plus a grace of the same
-// length, comes within seconds.
-func shortTokens(c *config) { c.AccessTokenTTL = 3 * time.Second }
+// length, comes within seconds, and the JWKS max-age 1s, so a rotated-in
+// key signs 5.5s after it is published (max-age + reload 1.5s + grace).
+func shortTokens(c *config) {
+	c.AccessTokenTTL, c.JWKSMaxAge = 3*time.Second, time.Second
+}
 
 // startWithApp starts a server with short tokens and returns its wired app.
 func startWithApp(t *testing.T, env map[string]string) (*server, *app) {
@@ -33,18 +36,37 @@ func startWithApp(t *testing.T, env map[string]string) (*server, *app) {
 // kidOf is the key id in an access token's header.
 func kidOf(t *testing.T, jwt string) string {
 	t.Helper()
-	head, _, _ := strings.Cut(jwt, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		t.Fatalf("token header: %v", err)
-	}
 	var h struct {
 		Kid string `json:"kid"`
 	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	jwtPart(t, jwt, 0, &h)
+	return h.Kid
+}
+
+// iatOf is the issue time in an access token's claims.
+func iatOf(t *testing.T, jwt string) time.Time {
+	t.Helper()
+	var c struct {
+		Iat int64 `json:"iat"`
+	}
+	jwtPart(t, jwt, 1, &c)
+	return time.Unix(c.Iat, 0)
+}
+
+// jwtPart decodes part i (0 header, 1 claims) of a JWT into v.
+func jwtPart(t *testing.T, jwt string, i int, v any) {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatalf("JWT part %d: %v", i, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
 	}
-	return h.Kid
 }
 
 // jwksKids are the key ids s publishes.
@@ -146,23 +168,32 @@ func checkRotation(t *testing.T, leader *app, nodes ...*server) {
 			t.Fatalf("%s refuses a token signed before the rotation: %d", s.base, code)
 		}
 	}
-	// Every instance publishes (and signs with) the new key: the others
-	// first, so the wait measures how fast the bus brings it to them.
+	// Every instance publishes the next key: the others first, so the wait
+	// measures how fast the bus brings it to them.
 	for i := len(nodes) - 1; i >= 0; i-- {
 		s := nodes[i]
 		waitFor(t, s.base+" publishes the new key", func() bool {
 			kids := s.jwksKids()
 			return slices.Contains(kids, rot.NewKeyID) && slices.Contains(kids, oldKid)
 		})
-		t.Logf("instance %d publishes the new key %v after the rotation", i, time.Since(rotatedAt))
+		t.Logf("instance %d publishes the new key %v after the rotation (it signs %v after)", i, time.Since(rotatedAt), rot.SignsFrom.Sub(rotatedAt))
 	}
+	// Every instance signs with the old key before SignsFrom and with the
+	// new one from then on (iat is to the second), without a reload.
 	for i, s := range nodes {
-		// The JWKS and the signer are one snapshot: once the new kid is
-		// published, this instance signs with it.
-		after := s.login(t, "rot")
-		if kid := kidOf(t, after); kid != rot.NewKeyID {
-			t.Fatalf("instance %d signs with %s after the rotation, want %s", i, kid, rot.NewKeyID)
-		}
+		var after string
+		waitFor(t, "instance signs with the new key", func() bool {
+			after = s.login(t, "rot")
+			switch kid, iat := kidOf(t, after), iatOf(t, after); {
+			case kid == oldKid && !iat.Before(rot.SignsFrom):
+				t.Fatalf("instance %d signs with the old key at %v, after the switch %v", i, iat, rot.SignsFrom)
+			case kid == rot.NewKeyID && iat.Before(rot.SignsFrom.Truncate(time.Second)):
+				t.Fatalf("instance %d signs with the new key at %v, before its start %v", i, iat, rot.SignsFrom)
+			case kid != oldKid && kid != rot.NewKeyID:
+				t.Fatalf("instance %d signs with %s", i, kid)
+			}
+			return kidOf(t, after) == rot.NewKeyID
+		})
 		for _, v := range nodes {
 			if code := get(t, v.base+"/api/auth/verify", after); code != 200 {
 				t.Fatalf("%s refuses a token of the new key: %d", v.base, code)
@@ -177,7 +208,7 @@ func checkRotation(t *testing.T, leader *app, nodes ...*server) {
 		t.Fatalf("rotation audit data: %v", events[0]["data"])
 	}
 
-	// The old key expires TTL+grace (6s) after the rotation.
+	// The old key expires TTL+grace (6s) after the switch.
 	for _, s := range nodes {
 		waitFor(t, s.base+" drops the expired key", func() bool { return !slices.Contains(s.jwksKids(), oldKid) })
 		if code := get(t, s.base+"/api/auth/verify", before); code != 401 {
@@ -195,7 +226,10 @@ func checkRotation(t *testing.T, leader *app, nodes ...*server) {
 // audited as the system's, and every instance follows.
 func TestScheduledRotationRunsOnTheLeader(t *testing.T) {
 	env := sharedEnv(t)
-	everySecond := func(c *config) { c.SigningKeyRotation = time.Second }
+	// A 2s lead (the JWKS max-age 100ms + reload 1.5s is the least).
+	everySecond := func(c *config) {
+		c.SigningKeyRotation, c.AccessTokenTTL, c.JWKSMaxAge, c.SigningKeyLead = time.Second, 3*time.Second, 100*time.Millisecond, 2*time.Second
+	}
 	a := startServerWith(t, maps.Clone(env), everySecond, nil)
 	b := startServerWith(t, maps.Clone(env), everySecond, nil)
 	read := a.adminToken("read")
@@ -230,6 +264,22 @@ func TestScheduledRotationRunsOnTheLeader(t *testing.T) {
 	}
 }
 
+// keyStatus runs `keys list` and returns each key's status.
+func keyStatus(t *testing.T, getenv func(string) string) map[string]string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "list"}, getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 {
+			status[f[0]] = f[1]
+		}
+	}
+	return status
+}
+
 // TestKeysCommand rotates through `sessionmanager keys rotate` while an
 // instance runs on PostgreSQL: the command announces the rotation on the
 // Postgres bus, the instance signs with the new key, the old token still
@@ -249,35 +299,52 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("register: %d %v", code, body)
 	}
 	before := s.login(t, "cli")
+	oldKid := kidOf(t, before)
+	// `keys rotate` publishes the next key; it signs after the lead (6m30s
+	// with the command's defaults), so the instance keeps the old one.
 	out.Reset()
 	if err := run(context.Background(), []string{"keys", "rotate"}, getenv, nil, &out, io.Discard); err != nil {
 		t.Fatalf("keys rotate: %v", err)
 	}
-	newKid, ok := strings.CutPrefix(strings.SplitN(out.String(), "\n", 2)[0], "new signing key ")
-	if !ok || !strings.Contains(out.String(), "retired "+kidOf(t, before)) {
+	nextKid, ok := strings.CutPrefix(strings.SplitN(out.String(), "\n", 2)[0], "new signing key ")
+	if !ok || !strings.Contains(out.String(), "published now, signs from ") || !strings.Contains(out.String(), "retired "+oldKid) {
 		t.Fatalf("keys rotate printed %q", out.String())
 	}
-	took := waitFor(t, "the instance signs with the key the command made", func() bool { return kidOf(t, s.login(t, "cli")) == newKid })
-	t.Logf("the running instance signs with the new key %v after `keys rotate`", took)
+	took := waitFor(t, "the instance publishes the next key", func() bool { return slices.Contains(s.jwksKids(), nextKid) })
+	t.Logf("the running instance publishes the next key %v after `keys rotate`", took)
+	if kid := kidOf(t, s.login(t, "cli")); kid != oldKid {
+		t.Fatalf("the instance signs with %s during the lead, want %s", kid, oldKid)
+	}
+	if status := keyStatus(t, getenv); status[nextKid] != "next" || status[oldKid] != "signing" {
+		t.Fatalf("keys list during the lead: %v", status)
+	}
+	if err := run(context.Background(), []string{"keys", "rotate"}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("a second `keys rotate` while a key waits succeeded")
+	}
+	if err := run(context.Background(), []string{"keys", "withdraw", nextKid}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("keys withdraw of the next key succeeded")
+	}
+	// The emergency: --now signs at once and replaces the waiting key.
+	out.Reset()
+	if err := run(context.Background(), []string{"keys", "rotate", "--now"}, getenv, nil, &out, io.Discard); err != nil {
+		t.Fatalf("keys rotate --now: %v", err)
+	}
+	newKid, ok := strings.CutPrefix(strings.SplitN(out.String(), "\n", 2)[0], "new signing key ")
+	if !ok || !strings.Contains(out.String(), "retired "+oldKid) || !strings.Contains(out.String(), "retired "+nextKid) {
+		t.Fatalf("keys rotate --now printed %q", out.String())
+	}
+	took = waitFor(t, "the instance signs with the key the command made", func() bool { return kidOf(t, s.login(t, "cli")) == newKid })
+	t.Logf("the running instance signs with the new key %v after `keys rotate --now`", took)
 	if code := get(t, s.base+"/api/auth/verify", before); code != 200 {
 		t.Fatalf("token signed before `keys rotate`: %d", code)
 	}
-	out.Reset()
-	if err := run(context.Background(), []string{"keys", "list"}, getenv, nil, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	status := map[string]string{}
-	for _, line := range strings.Split(out.String(), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 {
-			status[f[0]] = f[1]
-		}
-	}
-	if status[newKid] != "signing" || status[kidOf(t, before)] != "retired" {
-		t.Fatalf("keys list:\n%s", out.String())
+	if status := keyStatus(t, getenv); status[newKid] != "signing" || status[oldKid] != "retired" || status[nextKid] != "retired" {
+		t.Fatalf("keys list: %v", status)
 	}
 	read := s.adminToken("read")
 	events := s.rotationEvents(t, read)
-	if len(events) != 1 || str(events[0]["data"].(map[string]any), "trigger") != "manual" {
+	if len(events) != 2 || str(events[0]["data"].(map[string]any), "trigger") != "manual" ||
+		events[0]["data"].(map[string]any)["immediate"] != false || events[1]["data"].(map[string]any)["immediate"] != true {
 		t.Fatalf("audit events of `keys rotate`: %v", events)
 	}
 
@@ -292,6 +359,9 @@ func TestKeysCommand(t *testing.T) {
 	t.Logf("the running instance refuses the withdrawn key's tokens %v after `keys withdraw`", took)
 	if kids := s.jwksKids(); slices.Contains(kids, kidOf(t, before)) || !slices.Contains(kids, newKid) {
 		t.Fatalf("JWKS after the withdrawal: %v", kids)
+	}
+	if status := keyStatus(t, getenv); status[oldKid] != "withdrawn" {
+		t.Fatalf("keys list after the withdrawal: %v", status)
 	}
 	if w := s.listAll("/api/admin/audit?type=signing_key.withdrawn", read); len(w) != 1 || str(w[0], "actorType") != "system" {
 		t.Fatalf("audit events of `keys withdraw`: %v", w)
