@@ -24,8 +24,9 @@ const (
 	EventSettingsChanged  = "settings.changed"
 	EventAdminAction      = "admin.action"
 	EventMagicLinkSent    = "magic_link.sent"
-	// EventSigningKeyRotated: a new access-token signing key signs and the
-	// old ones are retired (actor system: the schedule or the CLI).
+	// EventSigningKeyRotated: a new access-token signing key is published
+	// and signs from its data's signsFrom on (at once with immediate), when
+	// the old ones are retired (actor system: the schedule or the CLI).
 	EventSigningKeyRotated = "signing_key.rotated"
 	// EventSigningKeyWithdrawn: a retired signing key was expired at once.
 	EventSigningKeyWithdrawn = "signing_key.withdrawn"
