@@ -115,10 +115,12 @@ type AdminTokens interface {
 
 // AdminAuth signs admins in to the dashboard and checks their sessions.
 type AdminAuth interface {
-	// CheckAdminPassword returns the admin whose email and password these
-	// are; EUNAUTHORIZED for an unknown email or a wrong password alike, in
-	// the same time (no account enumeration).
-	CheckAdminPassword(ctx context.Context, email, password string) (*Admin, error)
+	// CheckAdminSignIn returns the admin whose email and password these
+	// are and, when the admin has TOTP on, whose code is right and not used
+	// before on any instance; EUNAUTHORIZED for an unknown email, a wrong
+	// password and a wrong or replayed code alike, in the same time (no
+	// account enumeration).
+	CheckAdminSignIn(ctx context.Context, email, password, code string) (*Admin, error)
 	// Admin returns the admin account or ENOTFOUND.
 	Admin(ctx context.Context, id string) (*Admin, error)
 	// ReserveAdminSignIn counts a sign-in before its password is checked.

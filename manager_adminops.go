@@ -219,28 +219,6 @@ func (m *Manager) adminLookup() (adminLookup, error) {
 	return st, nil
 }
 
-// CheckAdminPassword checks a dashboard sign-in's email and password. An
-// unknown email spends the time of a password check too.
-func (m *Manager) CheckAdminPassword(ctx context.Context, email, password string) (*Admin, error) {
-	wrong := Errorf(EUNAUTHORIZED, "invalid email or password")
-	st, err := m.adminLookup()
-	if err != nil {
-		return nil, err
-	}
-	a, err := st.AdminByEmail(ctx, email)
-	if err != nil {
-		_, _ = m.cfg.Passwords.Verify(m.dummy(), password)
-		if IsNotFound(err) {
-			return nil, wrong
-		}
-		return nil, err
-	}
-	if ok, err := m.cfg.Passwords.Verify(a.PasswordHash, password); err != nil || !ok {
-		return nil, wrong
-	}
-	return a, nil
-}
-
 // Admin returns the admin account or ENOTFOUND.
 func (m *Manager) Admin(ctx context.Context, id string) (*Admin, error) {
 	st, err := m.adminLookup()

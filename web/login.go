@@ -5,34 +5,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
-
-// loginLimiter remembers the last TOTP step each admin used, so a code
-// cannot be replayed. (Password guessing is limited by the Manager's shared
-// counter: ReserveAdminSignIn.)
-type loginLimiter struct {
-	mu       sync.Mutex
-	lastStep map[string]int64
-}
-
-func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{lastStep: map[string]int64{}}
-}
-
-// useStep records a TOTP step for the admin; false when it (or a later
-// one) was already used.
-func (l *loginLimiter) useStep(adminID string, step int64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if last, ok := l.lastStep[adminID]; ok && step <= last {
-		return false
-	}
-	l.lastStep[adminID] = step
-	return true
-}
 
 type loginData struct {
 	Email string
@@ -88,32 +63,17 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
 }
 
+// checkAdmin asks the core: it checks the password and, when the admin has
+// one, the TOTP code and its one use across every instance.
 func (s *server) checkAdmin(r *http.Request, email, password, code string) (*sm.Admin, bool) {
-	if email == "" || password == "" || len(email) > 320 || len(password) > 1024 {
+	if email == "" || password == "" || len(email) > 320 || len(password) > 1024 || len(code) > 64 {
 		return nil, false
 	}
-	// The core checks the password, in the same time for an unknown email.
-	admin, err := s.d.Core.SignIn.CheckAdminPassword(r.Context(), email, password)
+	admin, err := s.d.Core.SignIn.CheckAdminSignIn(r.Context(), email, password, code)
 	if err != nil {
 		if sm.ErrorCode(err) != sm.EUNAUTHORIZED {
 			s.log.Error("admin sign-in check", "err", err)
 		}
-		return nil, false
-	}
-	if len(admin.TOTPSealed) == 0 {
-		return admin, true
-	}
-	secret, err := s.d.Secrets.Open(admin.TOTPSealed, TOTPAdditionalData(admin.ID))
-	if err != nil {
-		s.log.Error("admin TOTP secret does not open", "admin", admin.ID)
-		return nil, false
-	}
-	key, err := decodeTOTPSecret(string(secret))
-	if err != nil {
-		return nil, false
-	}
-	step, ok := verifyTOTP(key, code, s.now())
-	if !ok || !s.login.useStep(admin.ID, step) {
 		return nil, false
 	}
 	return admin, true

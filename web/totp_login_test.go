@@ -15,15 +15,17 @@ import (
 func TestSignInWithTOTP(t *testing.T) {
 	e := newEnv(t)
 	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	sealed, err := SealTOTP(e.secrets, e.admin.ID, secret)
+	sealed, err := sm.SealTOTP(e.secrets, e.admin.ID, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.SetAdminTOTP(context.Background(), e.admin.ID, sealed); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := decodeTOTPSecret(secret)
-	code := hotp(key, uint64(time.Now().Unix()/totpStep), totpDigits)
+	code, err := sm.TOTPCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := e.client()
 	form := func(code string) url.Values {
 		return url.Values{"email": {adminEmail}, "password": {adminPassword}, "code": {code}}
@@ -83,7 +85,7 @@ func TestExpiredOrForgedCookieRefused(t *testing.T) {
 	}
 	// A value sealed for another purpose (the old stateless cookie's shape)
 	// is no session's token.
-	other, _ := e.secrets.Seal([]byte(`{"a":"`+e.admin.ID+`","e":9999999999,"c":"x"}`), TOTPAdditionalData(e.admin.ID))
+	other, _ := e.secrets.Seal([]byte(`{"a":"`+e.admin.ID+`","e":9999999999,"c":"x"}`), sm.TOTPAdditionalData(e.admin.ID))
 	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/admin/", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: b64(other)})
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)

@@ -17,9 +17,9 @@ type Deps struct {
 	// small interfaces, usually all the Manager). The dashboard reads no
 	// store and audits nothing itself: the core does.
 	Core    sm.AdminCore
-	Secrets sm.Secrets    // derives the anti-forgery token; opens TOTP secrets
-	Bus     sm.Bus        // live updates; nil: polling only
-	Alerts  sm.AlertRules // Manager.AlertRules; nil hides the alert rules and deliveries UI
+	Secrets AntiForgeryKey // derives the anti-forgery token (sm.Secrets is one)
+	Bus     sm.Bus         // live updates; nil: polling only
+	Alerts  sm.AlertRules  // Manager.AlertRules; nil hides the alert rules and deliveries UI
 	License func() LicenseInfo
 	// Demo shows a "Demo data" banner on every page.
 	Demo   bool
@@ -36,6 +36,13 @@ type Deps struct {
 	// UserAgents names the browsers of the admin's own sign-ins; nil
 	// shows "unknown browser".
 	UserAgents sm.UserAgentParser
+}
+
+// AntiForgeryKey derives the dashboard's anti-forgery token from the
+// session cookie. It is all the dashboard holds of the service's secrets:
+// it opens nothing sealed (the core checks TOTP codes).
+type AntiForgeryKey interface {
+	LookupHash(token string) []byte
 }
 
 // LicenseInfo is the licence status shown in the dashboard.
@@ -55,7 +62,6 @@ type server struct {
 	now   func() time.Time
 	pages map[string]*pageTemplate
 	hub   *hub
-	login *loginLimiter
 	cop   *http.CrossOriginProtection
 }
 
@@ -82,9 +88,8 @@ func New(d Deps) (http.Handler, error) {
 	}
 	s := &server{
 		d: d, log: d.Logger, now: d.Now, pages: pages,
-		hub:   newHub(d.Bus, d.MaxSSEClients),
-		login: newLoginLimiter(),
-		cop:   http.NewCrossOriginProtection(),
+		hub: newHub(d.Bus, d.MaxSSEClients),
+		cop: http.NewCrossOriginProtection(),
 	}
 	return s.routes(), nil
 }

@@ -21,7 +21,6 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/token"
-	"github.com/magic-sessionmanager/sessionmanager/web"
 )
 
 // toolStore opens the store and the secrets for a one-shot command.
@@ -156,7 +155,7 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:])
-		sealed, err := web.SealTOTP(sec, a.ID, secret)
+		sealed, err := sm.SealTOTP(sec, a.ID, secret)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/magic-sessionmanager/sessionmanager/web"
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 func TestAdminCommands(t *testing.T) {
@@ -42,7 +42,7 @@ func TestAdminCommands(t *testing.T) {
 	if err != nil || len(a.TOTPSealed) == 0 {
 		t.Fatalf("TOTP not stored: %v", err)
 	}
-	secret, err := sec.Open(a.TOTPSealed, web.TOTPAdditionalData(a.ID))
+	secret, err := sec.Open(a.TOTPSealed, sm.TOTPAdditionalData(a.ID))
 	if err != nil || !strings.Contains(out.String(), "secret="+string(secret)) {
 		t.Fatalf("the stored TOTP secret does not open to the printed one: %v", err)
 	}
