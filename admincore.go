@@ -59,9 +59,6 @@ type AuditLog interface {
 	VerifyAudit(ctx context.Context) (AuditReport, error)
 	// RecordExport audits an export the front end streamed to the admin.
 	RecordExport(ctx context.Context, x Export)
-	// RecordAdminAction audits an admin action done outside the Manager
-	// (a licence key set; alert rules until their admin moves into the core).
-	RecordAdminAction(ctx context.Context, action string, details map[string]any)
 }
 
 // Export is a finished export, as the audit log records it.
@@ -167,11 +164,15 @@ type AdminCore struct {
 	SignIn        AdminAuth
 	AdminSessions AdminSessions
 	Status        ServiceStatus
+	// License reads and sets the licence key (Manager.LicenseAdmin); nil
+	// when the service has no licence admin.
+	License LicenseAdmin
 }
 
 // AdminCore returns the Manager as every admin use case.
 func (m *Manager) AdminCore() AdminCore {
-	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Status: m}
+	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Status: m,
+		License: m.LicenseAdmin()}
 }
 
 var (

@@ -41,6 +41,9 @@ type Config struct {
 	// AlertRules are the alert rules and their deliveries (package alert);
 	// the front ends reach them through Manager.AlertRules. nil: none.
 	AlertRules AlertRules
+	// License is the licence key admin (package license); the front ends
+	// reach it through Manager.LicenseAdmin. nil: no licence admin.
+	License LicenseAdmin
 	// ValidateSettings normalises a settings document and names each bad
 	// field. nil applies NormalizeSettings and, when Risk is a
 	// SettingsChecker, the engine's own checks.

@@ -113,11 +113,6 @@ func (m *Manager) RecordExport(ctx context.Context, x Export) {
 	m.auditAdmin(ctx, "export."+string(x.What), "", "", map[string]any{"format": x.Format, "rows": x.Rows})
 }
 
-// RecordAdminAction audits an admin action done outside the Manager.
-func (m *Manager) RecordAdminAction(ctx context.Context, action string, details map[string]any) {
-	m.auditAdmin(ctx, action, "", "", details)
-}
-
 // Stats computes the dashboard's aggregates now.
 func (m *Manager) Stats(ctx context.Context) (*Stats, error) {
 	st, ok := m.store.(StatsStore)

@@ -29,7 +29,11 @@ func withAlertRules(t testing.TB, allows func(string) bool) func(*sm.Config) {
 }
 
 // alertActions are the alert admin actions audited so far, with their actors.
-func alertActions(t *testing.T, e *env) []string {
+func alertActions(t *testing.T, e *env) []string { return adminActions(t, e, "alert_") }
+
+// adminActions are the admin actions audited so far whose action starts
+// with prefix, as "action by actor".
+func adminActions(t *testing.T, e *env, prefix string) []string {
 	t.Helper()
 	evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventAdminAction}, Limit: 100})
 	if err != nil {
@@ -37,9 +41,9 @@ func alertActions(t *testing.T, e *env) []string {
 	}
 	var out []string
 	for _, ev := range evs {
-		var data struct{ Action, Rule string }
+		var data struct{ Action string }
 		_ = json.Unmarshal(ev.Data, &data)
-		if strings.HasPrefix(data.Action, "alert_") {
+		if strings.HasPrefix(data.Action, prefix) {
 			out = append(out, data.Action+" by "+ev.ActorID)
 		}
 	}

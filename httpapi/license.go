@@ -1,16 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 )
-
-// LicenseAdmin is what the licence endpoints need; package license
-// provides it (cmd/sessionmanager adapts it).
-type LicenseAdmin interface {
-	Info() any
-	Set(ctx context.Context, key string) (any, error)
-}
 
 type licenseRequest struct {
 	Key string `json:"key"`
@@ -26,10 +18,15 @@ func (q licenseRequest) Valid() map[string]string {
 	return nil
 }
 
-// licenseRoutes: GET /api/admin/license (read) and PUT (write).
+// licenseRoutes: GET /api/admin/license (read) and PUT (write), when the
+// core has a licence admin (Core.License). The core audits a new key.
 func (s *server) licenseRoutes(mux *http.ServeMux) {
+	lic := s.Core.License
+	if lic == nil {
+		return
+	}
 	mux.Handle("GET /api/admin/license", s.admin("read", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, http.StatusOK, map[string]any{"data": s.License.Info()})
+		encode(w, http.StatusOK, map[string]any{"data": lic.LicenseInfo()})
 	})))
 	mux.Handle("PUT /api/admin/license", s.admin("write", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[licenseRequest](w, r)
@@ -37,12 +34,11 @@ func (s *server) licenseRoutes(mux *http.ServeMux) {
 			s.fail(w, r, err)
 			return
 		}
-		info, err := s.License.Set(r.Context(), req.Key)
+		info, err := lic.SetLicense(r.Context(), req.Key)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.Core.Audit.RecordAdminAction(r.Context(), "license.set", nil)
 		encode(w, http.StatusOK, map[string]any{"data": info})
 	})))
 }

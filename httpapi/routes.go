@@ -63,9 +63,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/admin/geo/{ip}", s.admin("read", s.handleAdminGeo()))
 	s.exportRoutes(mux)
 	s.integrationRoutes(mux)
-	if s.License != nil {
-		s.licenseRoutes(mux)
-	}
+	s.licenseRoutes(mux)
 	if s.Alerts != nil {
 		s.mountAlerts(mux)
 	}

@@ -21,7 +21,10 @@ type Deps struct {
 	Manager *sm.Manager
 	// Core is every admin use case the admin API calls (sm.AdminCore:
 	// small interfaces, usually all the Manager). The admin handlers call
-	// nothing else: no store, no auditing of their own.
+	// nothing else: no store, no auditing of their own. A use case left
+	// nil is the Manager's (Manager.AdminCore), so a zero Core is the
+	// Manager's whole admin core. Core.License serves /api/admin/license
+	// when set.
 	Core sm.AdminCore
 	// JWKS serves /.well-known/jwks.json.
 	JWKS http.Handler
@@ -42,8 +45,6 @@ type Deps struct {
 	Geo sm.GeoResolver
 	// Alerts serves /api/admin/alerts/... when set.
 	Alerts sm.AlertRules
-	// License serves /api/admin/license when set.
-	License LicenseAdmin
 	// Mount adds routes owned by other packages (licence...).
 	Mount func(mux *http.ServeMux, admin func(scope string, h http.Handler) http.Handler)
 	// RefreshCookie, when set, also issues the refresh token as an
@@ -84,6 +85,9 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.Manager != nil {
+		d.Core = withDefaults(d.Core, d.Manager.AdminCore())
+	}
 	s := &server{Deps: d, log: d.Logger, mailSlots: make(chan struct{}, 32), background: d.Background}
 	if s.background == nil {
 		s.background = NewBackground(d.Logger)
@@ -99,6 +103,24 @@ func NewServer(d Deps) http.Handler {
 		h = d.Metrics.instrument(h)
 	}
 	return h
+}
+
+// withDefaults is c with every nil use case taken from def.
+func withDefaults(c, def sm.AdminCore) sm.AdminCore {
+	c.Sessions, c.Users, c.Audit = orDefault(c.Sessions, def.Sessions), orDefault(c.Users, def.Users), orDefault(c.Audit, def.Audit)
+	c.Stats, c.Settings, c.Tokens = orDefault(c.Stats, def.Stats), orDefault(c.Settings, def.Settings), orDefault(c.Tokens, def.Tokens)
+	c.SignIn, c.AdminSessions = orDefault(c.SignIn, def.SignIn), orDefault(c.AdminSessions, def.AdminSessions)
+	c.Status, c.License = orDefault(c.Status, def.Status), orDefault(c.License, def.License)
+	return c
+}
+
+// orDefault is v, or def when v is nil.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }
 
 // recoverer turns a panic into a logged 500 instead of a dropped connection.

@@ -123,6 +123,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Allows:           a.license.Allows,
 		Unlocks:          func(f string) string { return string(license.Unlocks(f)) },
 		AlertRules:       a.alerts.admin,
+		License:          a.license, // the core audits and announces a new key
 		PurgeHour:        &c.PurgeHour,
 		RegisterPerIP:    registerCap(c.RegisterPerIP),
 		AuditCheckpoints: sm.ChainSigning{CheckpointEvery: c.AuditCheckpointEvery, CheckpointInterval: c.AuditCheckpointInterval},
@@ -173,7 +174,6 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Core: a.manager.AdminCore(), JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, Cookies: sm.CookiePolicy{Production: c.Env == "production"}, VerifyEmailHeader: true, Version: version,
-		License: licenseAdmin{s: a.license, announce: a.manager.AnnounceSettingsChange},
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
 		Background: a.background,
