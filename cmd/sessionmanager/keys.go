@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -86,7 +87,13 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if args[0] == "rotate" {
 		now = fs.Bool("now", false, "the new key signs at once (emergency)")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	rest := args[1:]
+	// A key id is base64url and may start with "-": `keys withdraw -x...`
+	// names a key, not a flag (help flags aside).
+	if args[0] == "withdraw" && len(rest) == 1 && strings.HasPrefix(rest[0], "-") && !helpFlag(rest[0]) {
+		rest = []string{"--", rest[0]}
+	}
+	if err := fs.Parse(rest); err != nil {
 		if err == flag.ErrHelp {
 			return nil
 		}

@@ -295,6 +295,11 @@ func TestKeysCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"keys", "--help"}, getenv, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "keys rotate") {
 		t.Fatalf("keys --help: %v %q", err, out.String())
 	}
+	// A key id may start with "-" (base64url): it names a key, never a flag.
+	if err := run(context.Background(), []string{"keys", "withdraw", "-NoSuchKeyId"}, getenv, nil, io.Discard, io.Discard); err == nil ||
+		strings.Contains(err.Error(), "flag provided but not defined") {
+		t.Fatalf("keys withdraw -NoSuchKeyId: %v, want an unknown-key refusal", err)
+	}
 	if code, _, body := s.call("POST", "/api/auth/local/register", "", map[string]any{"username": "cli", "email": "cli@example.com", "password": "correct horse battery"}); code != 200 {
 		t.Fatalf("register: %d %v", code, body)
 	}
