@@ -88,12 +88,6 @@ func (h *hub) leave(c chan []byte) {
 	}
 }
 
-// clients counts open streams.
-func (h *hub) clients() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
 
 // handleEvents is the server-sent event stream of live changes.
 func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {

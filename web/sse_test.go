@@ -135,3 +135,10 @@ func TestHubJoinsWhileMessagesFlow(t *testing.T) {
 		}
 	}
 }
+
+// clients counts open streams.
+func (h *hub) clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
