@@ -1,0 +1,117 @@
+package testenv
+
+import (
+	"testing"
+	"time"
+)
+
+var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// received drains what c holds now, without waiting.
+func received(c <-chan time.Time) []time.Time {
+	var got []time.Time
+	for {
+		select {
+		case v := <-c:
+			got = append(got, v)
+		default:
+			return got
+		}
+	}
+}
+
+func TestClockTimerFiresOnceWhenDue(t *testing.T) {
+	c := NewClock(epoch)
+	tm, ch := c.NewTimer(time.Second)
+	c.Advance(999 * time.Millisecond)
+	if got := received(ch); len(got) != 0 {
+		t.Fatalf("fired early: %v", got)
+	}
+	c.Advance(time.Millisecond)
+	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch.Add(time.Second)) {
+		t.Fatalf("at 1s: %v, want one tick at epoch+1s", got)
+	}
+	c.Advance(time.Hour)
+	if got := received(ch); len(got) != 0 || c.Timers() != 0 {
+		t.Fatalf("a timer fired twice: %v (%d armed)", got, c.Timers())
+	}
+	if tm.Stop() {
+		t.Error("Stop of a fired timer reports it pending")
+	}
+	if tm.Reset(time.Minute); c.Timers() != 1 {
+		t.Fatal("Reset did not arm the timer again")
+	}
+	c.Advance(time.Minute)
+	if got := received(ch); len(got) != 1 {
+		t.Fatalf("after Reset: %v", got)
+	}
+}
+
+func TestClockTickerKeepsOneTickLikeTimeTicker(t *testing.T) {
+	c := NewClock(epoch)
+	tk, ch := c.NewTicker(time.Second)
+	c.Advance(3 * time.Second) // nobody receives: two of the three ticks are dropped
+	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch.Add(time.Second)) {
+		t.Fatalf("3s unread: %v, want the first tick only", got)
+	}
+	c.Advance(time.Second)
+	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch.Add(4*time.Second)) {
+		t.Fatalf("4s: %v", got)
+	}
+	tk.Reset(10 * time.Second)
+	c.Advance(9 * time.Second)
+	if got := received(ch); len(got) != 0 {
+		t.Fatalf("after Reset(10s), 9s on: %v", got)
+	}
+	tk.Stop()
+	c.Advance(time.Hour)
+	if got := received(ch); len(got) != 0 || c.Timers() != 0 {
+		t.Fatalf("a stopped ticker ticked: %v", got)
+	}
+}
+
+func TestClockAfterFuncRunsInOrderAtItsTime(t *testing.T) {
+	c := NewClock(epoch)
+	var order []string
+	var at []time.Time
+	c.AfterFunc(2*time.Second, func() { order = append(order, "2s"); at = append(at, c.Now()) })
+	c.AfterFunc(time.Second, func() { order = append(order, "1s"); at = append(at, c.Now()) })
+	stopped := c.AfterFunc(time.Second, func() { order = append(order, "stopped") })
+	if !stopped.Stop() {
+		t.Fatal("Stop of a pending callback reports it gone")
+	}
+	c.Advance(time.Minute) // callbacks run before Advance returns
+	if len(order) != 2 || order[0] != "1s" || order[1] != "2s" {
+		t.Fatalf("callbacks ran %v, want [1s 2s]", order)
+	}
+	if !at[0].Equal(epoch.Add(time.Second)) || !at[1].Equal(epoch.Add(2*time.Second)) {
+		t.Errorf("callbacks saw %v, want the times they were due at", at)
+	}
+	if !c.Now().Equal(epoch.Add(time.Minute)) {
+		t.Errorf("now %v, want epoch+1m", c.Now())
+	}
+}
+
+func TestClockSetBackwardsFiresNothing(t *testing.T) {
+	c := NewClock(epoch)
+	_, ch := c.NewTimer(time.Second)
+	c.Set(epoch.Add(-time.Hour))
+	if got := received(ch); len(got) != 0 {
+		t.Fatalf("moving back fired %v", got)
+	}
+	c.Set(epoch.Add(time.Second))
+	if got := received(ch); len(got) != 1 {
+		t.Fatalf("Set forward past the due time: %v", got)
+	}
+}
+
+func TestClockWaitTimersReturnsOnceArmed(t *testing.T) {
+	c := NewClock(epoch)
+	armed := make(chan bool)
+	go func() { armed <- c.WaitTimers(2) }()
+	c.NewTimer(time.Second)
+	c.NewTicker(time.Second)
+	if !<-armed {
+		t.Fatal("WaitTimers gave up with two timers armed")
+	}
+}
