@@ -100,7 +100,7 @@ func (f fallbackCounter) Reset(ctx context.Context, key string) error {
 }
 
 func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger) (*clusterParts, error) {
-	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: sm.NewMemoryCounter(nil)}
+	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: sm.NewMemoryCounter(c.clock)}
 	pg, _ := st.(*postgres.Store)
 	switch {
 	case c.RedisURL != "":

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ type server struct {
 	stdout *syncBuffer
 	stderr *syncBuffer
 	env    map[string]string
+	// driver moves the server's manual clock; nil: the real clock.
+	driver *clockDriver
 }
 
 type syncBuffer = testenv.SyncBuffer
@@ -34,6 +37,18 @@ func freePort(t testing.TB) string { return testenv.FreeAddr(t) }
 func startServer(t testing.TB, env map[string]string) *server {
 	t.Helper()
 	return startServerWith(t, env, nil, nil)
+}
+
+// startServerOn is startServer on the manual clock of d (nil: the real
+// clock).
+func startServerOn(t testing.TB, env map[string]string, d *clockDriver) *server {
+	t.Helper()
+	if d == nil {
+		return startServer(t, env)
+	}
+	s := startServerWith(t, env, func(c *config) { c.clock = d.clock }, nil)
+	s.driver = d
+	return s
 }
 
 // startServerWith is startServer through serveWith: configure adjusts the
@@ -89,6 +104,52 @@ func startServerWith(t testing.TB, env map[string]string, configure func(*config
 	}
 	t.Cleanup(func() { s.stop() })
 	return s
+}
+
+// clockDriver moves a manual clock shared by servers the way real time
+// passes for a request held on it (the login delay of a slowed account):
+// while requests are in flight and more timers are armed than when none
+// was, it moves the clock by step; then it waits for a request to finish
+// before it moves it again, so the clock never runs ahead on its own.
+type clockDriver struct {
+	clock              *testenv.Clock
+	inflight, finished atomic.Int64
+}
+
+// driveClock returns a driver of a manual clock standing at the real now,
+// running until the test ends.
+func driveClock(t testing.TB, step time.Duration) *clockDriver {
+	d := &clockDriver{clock: testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.run(ctx, step); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d
+}
+
+func (d *clockDriver) run(ctx context.Context, step time.Duration) {
+	idle, movedAfter := d.clock.Timers(), int64(-1)
+	for ctx.Err() == nil {
+		armed := d.clock.Timers()
+		switch {
+		case d.inflight.Load() == 0:
+			idle, movedAfter = armed, -1
+		case armed > idle && d.finished.Load() != movedAfter:
+			movedAfter = d.finished.Load()
+			d.clock.Advance(step)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// busy counts a request in flight on s until the returned func is called.
+func (s *server) busy() (done func()) {
+	d := s.driver
+	if d == nil {
+		return func() {}
+	}
+	d.inflight.Add(1)
+	return func() { d.inflight.Add(-1); d.finished.Add(1) }
 }
 
 // stop shuts the server down (SIGTERM-like: context cancelled) and checks

@@ -3,7 +3,6 @@ package testenv
 import (
 	"slices"
 	"sync"
-	"testing"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -241,17 +240,3 @@ func (t fakeTicker) Reset(d time.Duration) {
 func (t fakeTicker) Stop() { t.ft.c.disarm(t.ft) }
 
 var _ sm.Clock = (*Clock)(nil)
-
-// Eventually waits until cond holds: the effect of a loop the clock moved,
-// or of other goroutines. It is no timed assertion: the minute of real time
-// only stops a hung test.
-func Eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
