@@ -116,10 +116,16 @@ type clockDriver struct {
 	inflight, finished atomic.Int64
 }
 
-// driveClock returns a driver of a manual clock standing at the real now,
-// running until the test ends.
+// manualClock returns a manual clock standing at the real now that only
+// the test moves.
+func manualClock() *clockDriver {
+	return &clockDriver{clock: testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))}
+}
+
+// driveClock returns a manual clock standing at the real now, moved by a
+// driver until the test ends.
 func driveClock(t testing.TB, step time.Duration) *clockDriver {
-	d := &clockDriver{clock: testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))}
+	d := manualClock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.run(ctx, step); close(done) }()
