@@ -82,21 +82,13 @@ func (c *Clock) moveTo(to time.Time) {
 			c.t = next.when
 		}
 		now := c.t
-		fn := next.fn
 		if next.period > 0 {
 			next.when = next.when.Add(next.period)
 		} else {
 			c.remove(next)
 		}
 		c.mu.Unlock()
-		if fn != nil {
-			fn()
-		} else {
-			select {
-			case next.ch <- now:
-			default: // the receiver has not taken the last one: dropped, as time.Ticker does
-			}
-		}
+		next.fire(now, false)
 	}
 }
 
@@ -171,15 +163,22 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) sm.TimerController {
 	return ft
 }
 
-// arm (re)schedules ft at now+d; it reports whether ft was pending.
+// arm (re)schedules ft at now+d; it reports whether ft was pending. A timer
+// or callback of d <= 0 fires at once, as time.NewTimer(0) does.
 func (c *Clock) arm(ft *fakeTimer, d, period time.Duration) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	was := c.remove(ft)
 	c.seq++
 	ft.seq, ft.when, ft.period = c.seq, c.t.Add(d), period
+	now := c.t
+	if d <= 0 && period == 0 {
+		c.mu.Unlock()
+		ft.fire(now, true)
+		return was
+	}
 	c.pending = append(c.pending, ft)
 	c.changed.Broadcast()
+	c.mu.Unlock()
 	return was
 }
 
@@ -224,6 +223,22 @@ func (ft *fakeTimer) Reset(d time.Duration) bool {
 
 // Stop disarms the timer.
 func (ft *fakeTimer) Stop() bool { return ft.c.disarm(ft) }
+
+// fire delivers the tick at now, or runs the callback: in the goroutine
+// moving the clock, or in its own when armed already due (as time does).
+func (ft *fakeTimer) fire(now time.Time, own bool) {
+	switch {
+	case ft.fn != nil && own:
+		go ft.fn()
+	case ft.fn != nil:
+		ft.fn()
+	default:
+		select {
+		case ft.ch <- now:
+		default: // the receiver has not taken the last one: dropped, as time.Ticker does
+		}
+	}
+}
 
 // fakeTicker is the TickerController of a fakeTimer with a period.
 type fakeTicker struct{ ft *fakeTimer }

@@ -115,3 +115,19 @@ func TestClockWaitTimersReturnsOnceArmed(t *testing.T) {
 		t.Fatal("WaitTimers gave up with two timers armed")
 	}
 }
+
+func TestClockTimerOfZeroFiresAtOnce(t *testing.T) {
+	c := NewClock(epoch)
+	_, ch := c.NewTimer(0)
+	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch) {
+		t.Fatalf("NewTimer(0): %v, want one tick now, as time.NewTimer(0)", got)
+	}
+	ran := make(chan time.Time)
+	c.AfterFunc(-time.Second, func() { ran <- c.Now() })
+	if at := <-ran; !at.Equal(epoch) {
+		t.Fatalf("AfterFunc(-1s) ran at %v", at)
+	}
+	if c.Timers() != 0 {
+		t.Fatalf("%d timers left armed", c.Timers())
+	}
+}
