@@ -106,7 +106,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("licence: %w", err)
 	}
 	a.runners = append(a.runners, a.license.Run)
-	gauges := &storeGauges{store: a.store, log: log}
+	gauges := &storeGauges{store: a.store, log: log, clock: clock}
 	a.runners = append(a.runners, gauges.run)
 	metrics := httpapi.NewMetrics(gauges.active.load, gauges.outbox.load)
 	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, a.license.Allows, log); err != nil {
