@@ -75,7 +75,7 @@ func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctK
 	if turn > 1 {
 		return nil, tooManyAttempts(delay)
 	}
-	if !Sleep(ctx, m.clock, delay) {
+	if !sleep(ctx, m.clock, delay) {
 		return nil, ctx.Err()
 	}
 	return a, nil

@@ -63,9 +63,9 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) TimerController {
 	return time.AfterFunc(d, f)
 }
 
-// Sleep waits d on clock, or until ctx ends; it reports whether the whole
+// sleep waits d on clock, or until ctx ends; it reports whether the whole
 // wait passed.
-func Sleep(ctx context.Context, clock Clock, d time.Duration) bool {
+func sleep(ctx context.Context, clock Clock, d time.Duration) bool {
 	t, c := clock.NewTimer(d)
 	defer t.Stop()
 	select {
