@@ -107,13 +107,21 @@ func startServerWith(t testing.TB, env map[string]string, configure func(*config
 }
 
 // clockDriver moves a manual clock shared by servers the way real time
-// passes for a request held on it (the login delay of a slowed account):
-// while requests are in flight and more timers are armed than when none
-// was, it moves the clock by step; then it waits for a request to finish
-// before it moves it again, so the clock never runs ahead on its own.
+// passes for requests held on it (the login delay of a slowed account):
+// once every request in flight (or announced, see expect) waits on a timer
+// that was not armed while none was in flight, it moves the clock by step;
+// then it waits for a request to finish before it moves it again, so the
+// clock never runs ahead on its own.
 type clockDriver struct {
-	clock              *testenv.Clock
-	inflight, finished atomic.Int64
+	clock                         *testenv.Clock
+	inflight, announced, finished atomic.Int64
+}
+
+// expect announces n requests about to be sent (a burst): they count as in
+// flight from now, so the clock does not move before the last one is sent.
+func (d *clockDriver) expect(n int) {
+	d.announced.Add(int64(n))
+	d.inflight.Add(int64(n))
 }
 
 // manualClock returns a manual clock standing at the real now that only
@@ -136,11 +144,11 @@ func driveClock(t testing.TB, step time.Duration) *clockDriver {
 func (d *clockDriver) run(ctx context.Context, step time.Duration) {
 	idle, movedAfter := d.clock.Timers(), int64(-1)
 	for ctx.Err() == nil {
-		armed := d.clock.Timers()
+		armed, inflight := d.clock.Timers(), d.inflight.Load()
 		switch {
-		case d.inflight.Load() == 0:
+		case inflight == 0:
 			idle, movedAfter = armed, -1
-		case armed > idle && d.finished.Load() != movedAfter:
+		case int64(armed-idle) >= inflight && d.finished.Load() != movedAfter:
 			movedAfter = d.finished.Load()
 			d.clock.Advance(step)
 		}
@@ -154,7 +162,11 @@ func (s *server) busy() (done func()) {
 	if d == nil {
 		return func() {}
 	}
-	d.inflight.Add(1)
+	// An announced request is already counted; any other one counts now.
+	if d.announced.Add(-1) < 0 {
+		d.announced.Add(1)
+		d.inflight.Add(1)
+	}
 	return func() { d.inflight.Add(-1); d.finished.Add(1) }
 }
 

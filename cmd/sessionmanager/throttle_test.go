@@ -43,6 +43,9 @@ func burstBackends(t *testing.T, fn func(t *testing.T, nodes []*server)) {
 // burst sends n requests at once and counts the statuses; request i goes
 // to nodes[i%len(nodes)].
 func burst(t *testing.T, nodes []*server, n int, send func(s *server, i int) int) map[int]int {
+	if d := nodes[0].driver; d != nil {
+		d.expect(n)
+	}
 	return testenv.Burst(n, func(i int) int { return send(nodes[i%len(nodes)], i) })
 }
 
