@@ -63,9 +63,18 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) TimerController {
 	return time.AfterFunc(d, f)
 }
 
+// Sleeper is a Clock that waits itself (optional): a test's manual clock,
+// which then knows who is held on it, as opposed to the loops' timers.
+type Sleeper interface {
+	Sleep(ctx context.Context, d time.Duration) bool
+}
+
 // sleep waits d on clock, or until ctx ends; it reports whether the whole
 // wait passed.
 func sleep(ctx context.Context, clock Clock, d time.Duration) bool {
+	if s, ok := clock.(Sleeper); ok {
+		return s.Sleep(ctx, d)
+	}
 	t, c := clock.NewTimer(d)
 	defer t.Stop()
 	select {

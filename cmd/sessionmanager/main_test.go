@@ -108,10 +108,9 @@ func startServerWith(t testing.TB, env map[string]string, configure func(*config
 
 // clockDriver moves a manual clock shared by servers the way real time
 // passes for requests held on it (the login delay of a slowed account):
-// once every request in flight (or announced, see expect) waits on a timer
-// that was not armed while none was in flight, it moves the clock by step;
-// then it waits for a request to finish before it moves it again, so the
-// clock never runs ahead on its own.
+// once every request in flight (or announced, see expect) sleeps on the
+// clock, it moves the clock by step; then it waits for a request to finish
+// before it moves it again, so the clock never runs ahead on its own.
 type clockDriver struct {
 	clock                         *testenv.Clock
 	inflight, announced, finished atomic.Int64
@@ -142,13 +141,13 @@ func driveClock(t testing.TB, step time.Duration) *clockDriver {
 }
 
 func (d *clockDriver) run(ctx context.Context, step time.Duration) {
-	idle, movedAfter := d.clock.Timers(), int64(-1)
+	movedAfter := int64(-1)
 	for ctx.Err() == nil {
-		armed, inflight := d.clock.Timers(), d.inflight.Load()
+		inflight := d.inflight.Load()
 		switch {
 		case inflight == 0:
-			idle, movedAfter = armed, -1
-		case int64(armed-idle) >= inflight && d.finished.Load() != movedAfter:
+			movedAfter = -1
+		case int64(d.clock.Sleepers()) >= inflight && d.finished.Load() != movedAfter:
 			movedAfter = d.finished.Load()
 			d.clock.Advance(step)
 		}

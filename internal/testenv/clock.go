@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -18,11 +19,12 @@ import (
 // moves, then wait on the loop's effect (a store row, a channel), never on
 // real time.
 type Clock struct {
-	mu      sync.Mutex
-	t       time.Time
-	seq     int
-	pending []*fakeTimer
-	changed *sync.Cond
+	mu       sync.Mutex
+	t        time.Time
+	seq      int
+	pending  []*fakeTimer
+	changed  *sync.Cond
+	sleepers int
 }
 
 // NewClock returns a clock standing at t.
@@ -134,6 +136,35 @@ func (c *Clock) WaitTimers(n int) bool {
 		c.changed.Wait()
 	}
 	return true
+}
+
+// Sleep waits until the clock has moved d on, or ctx ends; it reports
+// whether the whole wait passed. The root's waits (a slowed login) go
+// through it, so Sleepers tells a test who is held on the clock.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) bool {
+	t, ch := c.NewTimer(d)
+	defer t.Stop()
+	c.mu.Lock()
+	c.sleepers++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.sleepers--
+		c.mu.Unlock()
+	}()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-ch:
+		return true
+	}
+}
+
+// Sleepers returns how many Sleep calls are waiting on the clock.
+func (c *Clock) Sleepers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sleepers
 }
 
 // NewTimer returns a timer whose channel receives once the clock has moved
@@ -254,4 +285,7 @@ func (t fakeTicker) Reset(d time.Duration) {
 // Stop disarms the ticker.
 func (t fakeTicker) Stop() { t.ft.c.disarm(t.ft) }
 
-var _ sm.Clock = (*Clock)(nil)
+var (
+	_ sm.Clock   = (*Clock)(nil)
+	_ sm.Sleeper = (*Clock)(nil)
+)

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -129,5 +130,23 @@ func TestClockTimerOfZeroFiresAtOnce(t *testing.T) {
 	}
 	if c.Timers() != 0 {
 		t.Fatalf("%d timers left armed", c.Timers())
+	}
+}
+
+func TestClockSleepCountsWhoIsHeld(t *testing.T) {
+	c := NewClock(epoch)
+	woke := make(chan bool)
+	go func() { woke <- c.Sleep(context.Background(), time.Second) }()
+	Eventually(t, "the sleeper to wait", func() bool { return c.Sleepers() == 1 })
+	c.Advance(time.Second)
+	if !<-woke || c.Sleepers() != 0 {
+		t.Fatalf("after the second passed: %d sleepers", c.Sleepers())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { woke <- c.Sleep(ctx, time.Hour) }()
+	Eventually(t, "the second sleeper", func() bool { return c.Sleepers() == 1 })
+	cancel()
+	if <-woke || c.Timers() != 0 {
+		t.Fatalf("a cancelled sleep reports a full wait or leaves %d timers", c.Timers())
 	}
 }
