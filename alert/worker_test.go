@@ -12,7 +12,6 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"github.com/magic-sessionmanager/sessionmanager/store/sqlite"
 )
 
@@ -71,7 +70,16 @@ func (rc *dedupReceiver) counts() (distinct, total int) {
 }
 
 // waitFor polls cond until it holds; the limit only stops a hung test.
-func waitFor(t *testing.T, what string, cond func() bool) { testenv.Eventually(t, what, cond) }
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // login appends one login event with its alert deliveries, as the Manager does.
 func login(t *testing.T, st *sqlite.Store, e *Engine) {
@@ -209,7 +217,7 @@ func TestWorkerBackoffDeadLetterAndRetry(t *testing.T) {
 		Channels: []sm.AlertChannel{{Type: ChannelWebhook, URL: srv.URL, Secret: "0123456789abcdef"}}})
 	engine := NewEngine(EngineConfig{Rules: rules})
 	// A manual clock so backoff and dead letters are exact.
-	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
+	clock := sm.NewManualClock(time.Now().UTC().Truncate(time.Microsecond))
 	w := newTestWorker(st, sealer)
 	w.cfg.Clock, w.cfg.MaxAttempts, w.cfg.BaseBackoff, w.cfg.MaxBackoff = clock, 3, time.Second, time.Minute
 	login(t, st, engine)

@@ -155,7 +155,7 @@ func TestActivityMoverRunMovesUntilCancelled(t *testing.T) {
 	defer cancel()
 	w, _ := newActivity(t)
 	got := make(chan []sm.LastSeen, 10)
-	clock := testenv.NewClock(time.Now())
+	clock := sm.NewManualClock(time.Now())
 	m := &ActivityMover{Activity: w, Interval: time.Minute, Clock: clock, Touch: func(_ context.Context, notes []sm.LastSeen) error {
 		got <- notes
 		return nil

@@ -712,7 +712,7 @@ func TestRunRefreshesOnSchedule(t *testing.T) {
 	fs, srv := newFeedServer(t, map[string]string{"/tor": "1.1.1.1\n"})
 	feeds := oneFeed(srv, "/tor", KindTor)
 	feeds[0].Refresh = time.Hour
-	clock := testenv.NewClock(time.Now())
+	clock := sm.NewManualClock(time.Now())
 	r := openResolver(t, Config{Feeds: feeds, CacheDir: t.TempDir(), HTTPClient: srv.Client(), Clock: clock})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

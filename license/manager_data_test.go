@@ -3,7 +3,6 @@ package license_test
 import (
 	"bytes"
 	"context"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -83,7 +82,7 @@ func openGeo(t *testing.T) *geo.Resolver {
 
 // newManager wires a real Manager on st gated by lic, registers "ada"
 // and returns a login function for her.
-func newManager(t *testing.T, st storetest.Store, c *testenv.Clock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
+func newManager(t *testing.T, st storetest.Store, c *sm.ManualClock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
 	t.Helper()
 	ctx := context.Background()
 	sec, err := token.NewSecrets(bytes.Repeat([]byte{7}, 32))

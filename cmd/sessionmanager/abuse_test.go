@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/magic-sessionmanager/sessionmanager/risk"
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // reply is one HTTP answer of the abuse tests.
@@ -71,7 +71,7 @@ func (s *server) send(ip, method, path, bearer string, body any, hdr map[string]
 // from a clean address still signs in. No attempt gets a 5xx.
 func TestAbuseLoginFloods(t *testing.T) {
 	// On a manual clock that passes the login delays of held attempts.
-	s := startServerOn(t, map[string]string{"SM_TRUSTED_PROXIES": "127.0.0.1"}, driveClock(t, risk.DefaultThrottleLimits.MaxDelay))
+	s := startServerOn(t, map[string]string{"SM_TRUSTED_PROXIES": "127.0.0.1"}, driveClock(t, sm.DefaultThrottleLimits.MaxDelay))
 	if r := s.send("198.51.100.1", "POST", "/api/auth/local/register", "", map[string]any{"username": "victim", "email": "victim@example.com", "password": "correct horse battery"}, nil); r.code != 200 {
 		t.Fatalf("register: %d %v", r.code, r.body)
 	}

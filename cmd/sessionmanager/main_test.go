@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
@@ -112,7 +113,7 @@ func startServerWith(t testing.TB, env map[string]string, configure func(*config
 // clock, it moves the clock by step; then it waits for a request to finish
 // before it moves it again, so the clock never runs ahead on its own.
 type clockDriver struct {
-	clock                         *testenv.Clock
+	clock                         *sm.ManualClock
 	inflight, announced, finished atomic.Int64
 }
 
@@ -126,7 +127,7 @@ func (d *clockDriver) expect(n int) {
 // manualClock returns a manual clock standing at the real now that only
 // the test moves.
 func manualClock() *clockDriver {
-	return &clockDriver{clock: testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))}
+	return &clockDriver{clock: sm.NewManualClock(time.Now().UTC().Truncate(time.Microsecond))}
 }
 
 // driveClock returns a manual clock standing at the real now, moved by a

@@ -18,7 +18,7 @@ import (
 // a manual clock that passes the login delays (up to MaxDelay) of the
 // attempts held on it, instead of the test waiting for them.
 func burstBackends(t *testing.T, fn func(t *testing.T, nodes []*server)) {
-	step := max(risk.DefaultThrottleLimits.MaxDelay, risk.AdminThrottleLimits.MaxDelay)
+	step := max(sm.DefaultThrottleLimits.MaxDelay, sm.AdminThrottleLimits.MaxDelay)
 	trusted := func(env map[string]string) map[string]string {
 		env["SM_TRUSTED_PROXIES"] = "127.0.0.1"
 		env["SM_LOG_LEVEL"] = "error"

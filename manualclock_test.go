@@ -1,15 +1,18 @@
-package testenv
+package sessionmanager_test
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
-var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+var clockEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // received drains what c holds now, without waiting.
-func received(c <-chan time.Time) []time.Time {
+func receivedTicks(c <-chan time.Time) []time.Time {
 	var got []time.Time
 	for {
 		select {
@@ -21,19 +24,19 @@ func received(c <-chan time.Time) []time.Time {
 	}
 }
 
-func TestClockTimerFiresOnceWhenDue(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockTimerFiresOnceWhenDue(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	tm, ch := c.NewTimer(time.Second)
 	c.Advance(999 * time.Millisecond)
-	if got := received(ch); len(got) != 0 {
+	if got := receivedTicks(ch); len(got) != 0 {
 		t.Fatalf("fired early: %v", got)
 	}
 	c.Advance(time.Millisecond)
-	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch.Add(time.Second)) {
-		t.Fatalf("at 1s: %v, want one tick at epoch+1s", got)
+	if got := receivedTicks(ch); len(got) != 1 || !got[0].Equal(clockEpoch.Add(time.Second)) {
+		t.Fatalf("at 1s: %v, want one tick at clockEpoch+1s", got)
 	}
 	c.Advance(time.Hour)
-	if got := received(ch); len(got) != 0 || c.Timers() != 0 {
+	if got := receivedTicks(ch); len(got) != 0 || c.Timers() != 0 {
 		t.Fatalf("a timer fired twice: %v (%d armed)", got, c.Timers())
 	}
 	if tm.Stop() {
@@ -43,36 +46,36 @@ func TestClockTimerFiresOnceWhenDue(t *testing.T) {
 		t.Fatal("Reset did not arm the timer again")
 	}
 	c.Advance(time.Minute)
-	if got := received(ch); len(got) != 1 {
+	if got := receivedTicks(ch); len(got) != 1 {
 		t.Fatalf("after Reset: %v", got)
 	}
 }
 
-func TestClockTickerKeepsOneTickLikeTimeTicker(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockTickerKeepsOneTickLikeTimeTicker(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	tk, ch := c.NewTicker(time.Second)
 	c.Advance(3 * time.Second) // nobody receives: two of the three ticks are dropped
-	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch.Add(time.Second)) {
+	if got := receivedTicks(ch); len(got) != 1 || !got[0].Equal(clockEpoch.Add(time.Second)) {
 		t.Fatalf("3s unread: %v, want the first tick only", got)
 	}
 	c.Advance(time.Second)
-	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch.Add(4*time.Second)) {
+	if got := receivedTicks(ch); len(got) != 1 || !got[0].Equal(clockEpoch.Add(4*time.Second)) {
 		t.Fatalf("4s: %v", got)
 	}
 	tk.Reset(10 * time.Second)
 	c.Advance(9 * time.Second)
-	if got := received(ch); len(got) != 0 {
+	if got := receivedTicks(ch); len(got) != 0 {
 		t.Fatalf("after Reset(10s), 9s on: %v", got)
 	}
 	tk.Stop()
 	c.Advance(time.Hour)
-	if got := received(ch); len(got) != 0 || c.Timers() != 0 {
+	if got := receivedTicks(ch); len(got) != 0 || c.Timers() != 0 {
 		t.Fatalf("a stopped ticker ticked: %v", got)
 	}
 }
 
-func TestClockAfterFuncRunsInOrderAtItsTime(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockAfterFuncRunsInOrderAtItsTime(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	var order []string
 	var at []time.Time
 	c.AfterFunc(2*time.Second, func() { order = append(order, "2s"); at = append(at, c.Now()) })
@@ -85,29 +88,29 @@ func TestClockAfterFuncRunsInOrderAtItsTime(t *testing.T) {
 	if len(order) != 2 || order[0] != "1s" || order[1] != "2s" {
 		t.Fatalf("callbacks ran %v, want [1s 2s]", order)
 	}
-	if !at[0].Equal(epoch.Add(time.Second)) || !at[1].Equal(epoch.Add(2*time.Second)) {
+	if !at[0].Equal(clockEpoch.Add(time.Second)) || !at[1].Equal(clockEpoch.Add(2*time.Second)) {
 		t.Errorf("callbacks saw %v, want the times they were due at", at)
 	}
-	if !c.Now().Equal(epoch.Add(time.Minute)) {
-		t.Errorf("now %v, want epoch+1m", c.Now())
+	if !c.Now().Equal(clockEpoch.Add(time.Minute)) {
+		t.Errorf("now %v, want clockEpoch+1m", c.Now())
 	}
 }
 
-func TestClockSetBackwardsFiresNothing(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockSetBackwardsFiresNothing(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	_, ch := c.NewTimer(time.Second)
-	c.Set(epoch.Add(-time.Hour))
-	if got := received(ch); len(got) != 0 {
+	c.Set(clockEpoch.Add(-time.Hour))
+	if got := receivedTicks(ch); len(got) != 0 {
 		t.Fatalf("moving back fired %v", got)
 	}
-	c.Set(epoch.Add(time.Second))
-	if got := received(ch); len(got) != 1 {
+	c.Set(clockEpoch.Add(time.Second))
+	if got := receivedTicks(ch); len(got) != 1 {
 		t.Fatalf("Set forward past the due time: %v", got)
 	}
 }
 
-func TestClockWaitTimersReturnsOnceArmed(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockWaitTimersReturnsOnceArmed(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	armed := make(chan bool)
 	go func() { armed <- c.WaitTimers(2) }()
 	c.NewTimer(time.Second)
@@ -117,15 +120,15 @@ func TestClockWaitTimersReturnsOnceArmed(t *testing.T) {
 	}
 }
 
-func TestClockTimerOfZeroFiresAtOnce(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockTimerOfZeroFiresAtOnce(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	_, ch := c.NewTimer(0)
-	if got := received(ch); len(got) != 1 || !got[0].Equal(epoch) {
+	if got := receivedTicks(ch); len(got) != 1 || !got[0].Equal(clockEpoch) {
 		t.Fatalf("NewTimer(0): %v, want one tick now, as time.NewTimer(0)", got)
 	}
 	ran := make(chan time.Time)
 	c.AfterFunc(-time.Second, func() { ran <- c.Now() })
-	if at := <-ran; !at.Equal(epoch) {
+	if at := <-ran; !at.Equal(clockEpoch) {
 		t.Fatalf("AfterFunc(-1s) ran at %v", at)
 	}
 	if c.Timers() != 0 {
@@ -133,18 +136,18 @@ func TestClockTimerOfZeroFiresAtOnce(t *testing.T) {
 	}
 }
 
-func TestClockSleepCountsWhoIsHeld(t *testing.T) {
-	c := NewClock(epoch)
+func TestManualClockSleepCountsWhoIsHeld(t *testing.T) {
+	c := sm.NewManualClock(clockEpoch)
 	woke := make(chan bool)
 	go func() { woke <- c.Sleep(context.Background(), time.Second) }()
-	Eventually(t, "the sleeper to wait", func() bool { return c.Sleepers() == 1 })
+	testenv.Eventually(t, "the sleeper to wait", func() bool { return c.Sleepers() == 1 })
 	c.Advance(time.Second)
 	if !<-woke || c.Sleepers() != 0 {
 		t.Fatalf("after the second passed: %d sleepers", c.Sleepers())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { woke <- c.Sleep(ctx, time.Hour) }()
-	Eventually(t, "the second sleeper", func() bool { return c.Sleepers() == 1 })
+	testenv.Eventually(t, "the second sleeper", func() bool { return c.Sleepers() == 1 })
 	cancel()
 	if <-woke || c.Timers() != 0 {
 		t.Fatalf("a cancelled sleep reports a full wait or leaves %d timers", c.Timers())
