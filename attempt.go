@@ -75,11 +75,7 @@ func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctK
 	if turn > 1 {
 		return nil, tooManyAttempts(delay)
 	}
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+	if !sleep(ctx, m.clock, delay) {
 		return nil, ctx.Err()
 	}
 	return a, nil

@@ -136,7 +136,7 @@ func TestLocalBusSubscriberMayUseTheBus(t *testing.T) {
 
 func TestMemoryCounterWindows(t *testing.T) {
 	ctx := context.Background()
-	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(clock)
 	steps := []struct {
 		advance time.Duration
@@ -178,7 +178,7 @@ func TestMemoryCounterWindows(t *testing.T) {
 
 func TestMemoryCounterSweepsAndBoundsMemory(t *testing.T) {
 	ctx := context.Background()
-	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(clock)
 	c.maxKeys = 50
 	for i := range 40 {

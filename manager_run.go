@@ -40,17 +40,17 @@ func (m *Manager) flushPeriod() time.Duration {
 }
 
 func (m *Manager) flushLoop(ctx context.Context) {
-	t := time.NewTicker(m.flushPeriod())
+	t, tick := m.clock.NewTicker(m.flushPeriod())
 	defer t.Stop()
-	prune := time.NewTicker(time.Minute)
+	prune, pruneTick := m.clock.NewTicker(time.Minute)
 	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 			_ = m.Flush(ctx)
-		case <-prune.C:
+		case <-pruneTick:
 			// Cached states older than the longest access token are useless:
 			// the next request reads the store anyway.
 			m.states.prune(m.clock.Now().Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
@@ -79,7 +79,7 @@ func (m *Manager) sweepPeriod() time.Duration {
 }
 
 func (m *Manager) sweepLoop(ctx context.Context) error {
-	t := time.NewTicker(m.sweepPeriod())
+	t, tick := m.clock.NewTicker(m.sweepPeriod())
 	defer t.Stop()
 	for {
 		if _, err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
@@ -88,7 +88,7 @@ func (m *Manager) sweepLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }
@@ -123,7 +123,7 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 const DefaultPurgeHour = 3
 
 func (m *Manager) purgeLoop(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Minute)
+	t, tick := m.clock.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	hour := DefaultPurgeHour
 	if m.cfg.PurgeHour != nil {
@@ -142,7 +142,7 @@ func (m *Manager) purgeLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }

@@ -32,7 +32,7 @@ type env struct {
 	t       testing.TB
 	ctx     context.Context
 	store   storetest.Store
-	clock   *testenv.Clock
+	clock   *sm.ManualClock
 	m       *sm.Manager
 	secrets *token.Secrets
 	keys    *token.Keyring
@@ -80,7 +80,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, e *env), opts ...func(*sm.Con
 func newEnv(t testing.TB, k storeKind, opts ...func(*sm.Config)) *env {
 	ctx := context.Background()
 	st, path := k.open(t)
-	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clock := sm.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	sec, keys := newKeys(t, st, clock, 7)
 	sink := &countingSink{st: st}
 	cfg := sm.Config{Store: st, Tokens: keys, Secrets: sec, Passwords: cheapPasswords, UserAgents: device.New(),
@@ -105,7 +105,7 @@ func startManager(t testing.TB, cfg sm.Config, opts []func(*sm.Config)) *sm.Mana
 }
 
 // newKeys returns the secrets (from seed) and a keyring over st.
-func newKeys(t testing.TB, st storetest.Store, clock *testenv.Clock, seed byte) (*token.Secrets, *token.Keyring) {
+func newKeys(t testing.TB, st storetest.Store, clock *sm.ManualClock, seed byte) (*token.Secrets, *token.Keyring) {
 	t.Helper()
 	sec, err := token.NewSecrets(make32(seed))
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
 // bareManager is a Manager configured as a library user who sets only the
@@ -17,10 +16,19 @@ import (
 func bareManager(t *testing.T, k storeKind, opts ...func(*sm.Config)) *sm.Manager {
 	t.Helper()
 	st, _ := k.open(t)
-	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clock := sm.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	sec, keys := newKeys(t, st, clock, 9)
-	return startManager(t, sm.Config{Store: st, Tokens: keys, Secrets: sec, Passwords: cheapPasswords, Clock: clock}, opts)
+	return startManager(t, sm.Config{Store: st, Tokens: keys, Secrets: sec, Passwords: cheapPasswords, Clock: stillClock{now: clock.Now()}}, opts)
 }
+
+// stillClock stands still (no window runs out) while its timers are real
+// (a login delay passes).
+type stillClock struct {
+	sm.SystemClock
+	now time.Time
+}
+
+func (c stillClock) Now() time.Time { return c.now }
 
 // TestZeroConfigThrottlesBruteForce: with Config.Throttle unset, guessing
 // one account's password is slowed after DefaultThrottleLimits'

@@ -26,7 +26,8 @@ const (
 type WorkerConfig struct {
 	Store      sm.OutboxStore
 	Dispatcher *Dispatcher
-	Now        func() time.Time
+	// Clock tells the time and times the polls (nil: sm.SystemClock).
+	Clock sm.Clock
 	// Concurrency is how many deliveries are sent at once (default 4).
 	Concurrency int
 	// Batch is how many deliveries one claim takes (default 4). Keep
@@ -60,8 +61,8 @@ type Worker struct {
 
 // NewWorker returns a Worker with defaults filled in.
 func NewWorker(cfg WorkerConfig) *Worker {
-	if cfg.Now == nil {
-		cfg.Now = sm.SystemClock{}.Now
+	if cfg.Clock == nil {
+		cfg.Clock = sm.SystemClock{}
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
@@ -87,7 +88,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, kick: make(chan struct{}, 1), conds: newConditionChecks(cfg.Conditions, cfg.Now, cfg.Logger)}
+	return &Worker{cfg: cfg, kick: make(chan struct{}, 1), conds: newConditionChecks(cfg.Conditions, cfg.Clock.Now, cfg.Logger)}
 }
 
 // Kick wakes the worker at once (after a login wrote deliveries).
@@ -102,7 +103,7 @@ func (w *Worker) Kick() {
 // sends in flight finish and record their outcome, so a restart does not
 // send them again.
 func (w *Worker) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
+	timer, fired := w.cfg.Clock.NewTimer(w.cfg.Poll)
 	defer timer.Stop()
 	for {
 		select {
@@ -122,7 +123,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-w.kick:
-		case <-timer.C:
+		case <-fired:
 		}
 	}
 }
@@ -130,7 +131,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // RunOnce claims one batch and sends it; it returns how many deliveries it
 // handled.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	ds, err := w.cfg.Store.ClaimDeliveries(ctx, w.cfg.Now(), w.cfg.Batch, w.cfg.Lease)
+	ds, err := w.cfg.Store.ClaimDeliveries(ctx, w.cfg.Clock.Now(), w.cfg.Batch, w.cfg.Lease)
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
@@ -158,7 +159,7 @@ func (w *Worker) deliver(ctx context.Context, d *sm.Delivery) {
 	if p := pendingOf(d); p != nil {
 		fire, reason, cerr := w.conds.decide(ctx, p)
 		if cerr == nil && !fire {
-			if err := w.cfg.Store.DropDelivery(ctx, d.ID, reason, w.cfg.Now()); err != nil {
+			if err := w.cfg.Store.DropDelivery(ctx, d.ID, reason, w.cfg.Clock.Now()); err != nil {
 				w.cfg.Logger.Error("alert delivery dropped but not recorded", "delivery", d.ID, "error", err)
 			}
 			return
@@ -170,7 +171,7 @@ func (w *Worker) deliver(ctx context.Context, d *sm.Delivery) {
 	if err == nil {
 		err = w.send(ctx, d)
 	}
-	now := w.cfg.Now()
+	now := w.cfg.Clock.Now()
 	if err == nil {
 		if err := w.cfg.Store.CompleteDelivery(ctx, d.ID, now); err != nil {
 			w.cfg.Logger.Error("alert delivery sent but not recorded", "delivery", d.ID, "error", err)
@@ -254,7 +255,7 @@ func (w *Worker) TestRule(ctx context.Context, rules *Rules, ruleID string) erro
 // sendTest sends the sample alert to one target and reports its error.
 func (w *Worker) sendTest(ctx context.Context, ruleID, channel string, target json.RawMessage) error {
 	a := sampleAlert()
-	a.ID, a.OccurredAt = randomID(), w.cfg.Now().UTC()
+	a.ID, a.OccurredAt = randomID(), w.cfg.Clock.Now().UTC()
 	payload, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -274,7 +275,7 @@ func (w *Worker) ListDeliveries(ctx context.Context, f sm.DeliveryFilter) ([]*sm
 
 // Retry makes a dead delivery pending again and wakes the worker.
 func (w *Worker) Retry(ctx context.Context, id int64) error {
-	if err := w.cfg.Store.RetryDelivery(ctx, id, w.cfg.Now()); err != nil {
+	if err := w.cfg.Store.RetryDelivery(ctx, id, w.cfg.Clock.Now()); err != nil {
 		return err
 	}
 	w.Kick()

@@ -200,19 +200,6 @@ func TestWorkerDeliversEveryAlertExactlyOnce(t *testing.T) {
 	}
 }
 
-// fakeTime is a settable clock so backoff and dead letters are exact.
-type fakeTime struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeTime) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-func (f *fakeTime) Add(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
-
 func TestWorkerBackoffDeadLetterAndRetry(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, "")
@@ -229,11 +216,12 @@ func TestWorkerBackoffDeadLetterAndRetry(t *testing.T) {
 	mustCreate(t, rules, sm.AlertRule{Name: "VPN", Enabled: true, Triggers: []string{"vpn"},
 		Channels: []sm.AlertChannel{{Type: ChannelWebhook, URL: srv.URL, Secret: "0123456789abcdef"}}})
 	engine := NewEngine(EngineConfig{Rules: rules})
-	clock := &fakeTime{now: time.Now().UTC().Truncate(time.Microsecond)}
+	// A manual clock so backoff and dead letters are exact.
+	clock := sm.NewManualClock(time.Now().UTC().Truncate(time.Microsecond))
 	w := newTestWorker(st, sealer)
-	w.cfg.Now, w.cfg.MaxAttempts, w.cfg.BaseBackoff, w.cfg.MaxBackoff = clock.Now, 3, time.Second, time.Minute
+	w.cfg.Clock, w.cfg.MaxAttempts, w.cfg.BaseBackoff, w.cfg.MaxBackoff = clock, 3, time.Second, time.Minute
 	login(t, st, engine)
-	clock.Add(time.Second) // the event's time is real; make it due
+	clock.Advance(time.Second) // the event's time is real; make it due
 
 	for attempt := 1; attempt <= 3; attempt++ {
 		n, err := w.RunOnce(ctx)
@@ -250,12 +238,12 @@ func TestWorkerBackoffDeadLetterAndRetry(t *testing.T) {
 				t.Fatalf("attempt %d: %+v", attempt, d)
 			}
 			// Not due again before its backoff: at most one more claim now.
-			clock.Add(time.Minute + time.Millisecond)
+			clock.Advance(time.Minute + time.Millisecond)
 		} else if d.Status != sm.DeliveryDead {
 			t.Fatalf("after MaxAttempts the delivery is %s", d.Status)
 		}
 	}
-	clock.Add(time.Hour)
+	clock.Advance(time.Hour)
 	if n, _ := w.RunOnce(ctx); n != 0 {
 		t.Fatal("a dead delivery was claimed")
 	}
@@ -283,7 +271,7 @@ func TestWorkerBackoffDeadLetterAndRetry(t *testing.T) {
 	status = http.StatusGone
 	mu.Unlock()
 	login(t, st, engine)
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	if n, _ := w.RunOnce(ctx); n != 1 {
 		t.Fatal("410 delivery not claimed")
 	}

@@ -155,15 +155,20 @@ func TestActivityMoverRunMovesUntilCancelled(t *testing.T) {
 	defer cancel()
 	w, _ := newActivity(t)
 	got := make(chan []sm.LastSeen, 10)
-	m := &ActivityMover{Activity: w, Interval: 10 * time.Millisecond, Touch: func(_ context.Context, notes []sm.LastSeen) error {
+	clock := sm.NewManualClock(time.Now())
+	m := &ActivityMover{Activity: w, Interval: time.Minute, Clock: clock, Touch: func(_ context.Context, notes []sm.LastSeen) error {
 		got <- notes
 		return nil
 	}}
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx, 1) }()
+	// The note goes with Run's first move or, at the latest, with the one
+	// the minute on the clock brings.
+	clock.WaitTimers(1)
 	if err := w.WriteLastSeen(ctx, []sm.LastSeen{{SessionID: "s", At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
+	clock.Advance(time.Minute)
 	if notes := recv(t, got, "notes in the store"); len(notes) != 1 || notes[0].SessionID != "s" {
 		t.Fatalf("moved %v", notes)
 	}

@@ -17,6 +17,8 @@ type ActivityMover struct {
 	Touch func(ctx context.Context, notes []sm.LastSeen) error
 	// Interval between moves; 0 means 10s.
 	Interval time.Duration
+	// Clock times the moves; nil means sm.SystemClock.
+	Clock sm.Clock
 	// Batch is the most notes per store call; 0 means 500.
 	Batch int
 	// Logger receives failures; nil discards.
@@ -31,7 +33,11 @@ func (m *ActivityMover) Run(ctx context.Context, _ int64) error {
 	if interval <= 0 {
 		interval = 10 * time.Second
 	}
-	t := time.NewTicker(interval)
+	clock := m.Clock
+	if clock == nil {
+		clock = sm.SystemClock{}
+	}
+	t, tick := clock.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := m.MoveOnce(ctx); err != nil && ctx.Err() == nil {
@@ -40,7 +46,7 @@ func (m *ActivityMover) Run(ctx context.Context, _ int64) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }

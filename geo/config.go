@@ -59,6 +59,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger gets reload and refresh events (default slog.Default()).
 	Logger *slog.Logger
+	// Clock times the reloads and downloads (default sm.SystemClock).
+	Clock sm.Clock
 	// NoBuiltin turns off the country and ASN data compiled into the
 	// binary (package geo/builtin), the lowest layer under DBPaths and
 	// ASNCSV (SM_GEO_BUILTIN=off).
@@ -77,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = sm.SystemClock{}
 	}
 	return c
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
 // Fixtures in the real formats of the default feeds (shortened).
@@ -705,30 +706,37 @@ func BenchmarkParseFeed(b *testing.B) {
 }
 
 // TestRunRefreshesOnSchedule: Run downloads a feed again when its interval
-// has passed, with a conditional GET, and picks up a changed list.
+// has passed on the resolver's clock, with a conditional GET, and picks up
+// a changed list.
 func TestRunRefreshesOnSchedule(t *testing.T) {
 	fs, srv := newFeedServer(t, map[string]string{"/tor": "1.1.1.1\n"})
 	feeds := oneFeed(srv, "/tor", KindTor)
-	feeds[0].Refresh = 200 * time.Millisecond
-	r := openResolver(t, Config{Feeds: feeds, CacheDir: t.TempDir(), HTTPClient: srv.Client()})
+	feeds[0].Refresh = time.Hour
+	clock := sm.NewManualClock(time.Now())
+	r := openResolver(t, Config{Feeds: feeds, CacheDir: t.TempDir(), HTTPClient: srv.Client(), Clock: clock})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(fs.reqs("/tor")) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// nextRound passes one interval (+10% jitter) once Run waits on its
+	// file-reload ticker and its download timer again.
+	nextRound := func() {
+		if !clock.WaitTimers(2) {
+			t.Fatal("Run is not waiting on the clock")
+		}
+		clock.Advance(time.Hour + 7*time.Minute)
 	}
-	reqs := fs.reqs("/tor")
-	if len(reqs) < 2 || reqs[1].Header.Get("If-None-Match") == "" {
-		t.Fatalf("%d downloads; want a second, conditional one", len(reqs))
+	testenv.Eventually(t, "the first download", func() bool { return len(fs.reqs("/tor")) == 1 })
+	nextRound()
+	testenv.Eventually(t, "the second download", func() bool { return len(fs.reqs("/tor")) == 2 })
+	if reqs := fs.reqs("/tor"); reqs[1].Header.Get("If-None-Match") == "" {
+		t.Fatal("the second download is not a conditional one")
 	}
 	fs.set("/tor", 200, "1.1.1.2\n")
-	for !lookup(t, r, "1.1.1.2").Threat.Tor && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !lookup(t, r, "1.1.1.2").Threat.Tor || lookup(t, r, "1.1.1.1").Threat.Tor {
-		t.Fatal("the changed list was not picked up on schedule")
+	nextRound()
+	testenv.Eventually(t, "the changed list", func() bool { return lookup(t, r, "1.1.1.2").Threat.Tor })
+	if lookup(t, r, "1.1.1.1").Threat.Tor || len(fs.reqs("/tor")) != 3 {
+		t.Fatalf("after the third round: old entry still listed or %d downloads, want 3", len(fs.reqs("/tor")))
 	}
 }
 

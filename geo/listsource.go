@@ -87,6 +87,7 @@ type listSource struct {
 	license   string
 	attrib    string
 	attribURL string
+	now       func() time.Time // schedules downloads; nil: time.Now
 
 	fetching sync.Mutex // one download of this source at a time
 
@@ -114,6 +115,14 @@ type cacheMeta struct {
 	ETag         string    `json:"etag,omitempty"`
 	LastModified string    `json:"lastModified,omitempty"`
 	Downloaded   time.Time `json:"downloaded"` // last good download or 304
+}
+
+// clockNow is the time downloads are scheduled by.
+func (s *listSource) clockNow() time.Time {
+	if s.now == nil {
+		return time.Now()
+	}
+	return s.now()
 }
 
 func newListSource(kind, origin, cacheDir string) (*listSource, error) {
@@ -190,7 +199,7 @@ func (s *listSource) loadFile() error {
 	if err != nil {
 		return sm.Errorf(sm.EINVALID, "geo: %s list %s: %v", s.kind, s.origin, err)
 	}
-	s.setGood(fd, time.Now())
+	s.setGood(fd, s.clockNow())
 	s.mu.Lock()
 	s.stat = st
 	s.mu.Unlock()
@@ -226,7 +235,7 @@ func (s *listSource) reloadFileIfChanged() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s.setGood(fd, time.Now())
+	s.setGood(fd, s.clockNow())
 	s.mu.Lock()
 	s.stat, s.pending = st, fileStat{}
 	s.mu.Unlock()
@@ -248,7 +257,7 @@ func (s *listSource) loadCache() bool {
 	if err != nil || len(fd.prefixes) == 0 {
 		return false
 	}
-	at := time.Now()
+	at := s.clockNow()
 	if st, err := statFile(s.cachePath); err == nil {
 		at = st.mtime
 	}
@@ -289,7 +298,7 @@ func (s *listSource) writeMeta() error {
 // copy in place; a 304 keeps it and counts as a success. It reports
 // whether the list changed.
 func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (changed bool, err error) {
-	now := time.Now()
+	now := s.clockNow()
 	s.mu.Lock()
 	s.lastAttempt = now
 	s.mu.Unlock()
@@ -299,9 +308,9 @@ func (s *listSource) refreshURL(ctx context.Context, client *http.Client) (chang
 		if err != nil {
 			s.lastErr = err.Error()
 			s.failures++
-			s.next = time.Now().Add(jitter(min(s.refresh, retryBase<<min(s.failures-1, 10)), rand.Int64N))
+			s.next = s.clockNow().Add(jitter(min(s.refresh, retryBase<<min(s.failures-1, 10)), rand.Int64N))
 		} else {
-			s.next = time.Now().Add(jitter(s.refresh, rand.Int64N))
+			s.next = s.clockNow().Add(jitter(s.refresh, rand.Int64N))
 		}
 	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.origin, nil)

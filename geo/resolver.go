@@ -108,6 +108,7 @@ func (r *Resolver) openList(kind string, origins []string) (*threatList, error) 
 		if err != nil {
 			return nil, err
 		}
+		s.now = r.cfg.Clock.Now
 		if s.isURL && r.cfg.NoDownloads {
 			return nil, sm.Errorf(sm.EINVALID, "geo: %s list %s: downloads are turned off (SM_THREAT_FEEDS=off)", kind, s.shown)
 		}
@@ -130,9 +131,10 @@ func (r *Resolver) openList(kind string, origins []string) (*threatList, error) 
 		if err != nil {
 			return nil, err
 		}
+		s.now = r.cfg.Clock.Now
 		l.sources = append(l.sources, s)
 	}
-	now := time.Now()
+	now := r.cfg.Clock.Now()
 	for _, s := range l.sources {
 		if !s.isURL || s.disabled != "" {
 			continue

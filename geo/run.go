@@ -18,29 +18,29 @@ const maxParallelDownloads = 4
 func (r *Resolver) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		reload := time.NewTicker(r.cfg.ReloadInterval)
+		reload, tick := r.cfg.Clock.NewTicker(r.cfg.ReloadInterval)
 		defer reload.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-reload.C:
+			case <-tick:
 				r.ReloadFiles()
 			}
 		}
 	})
 	wg.Go(func() {
-		timer := time.NewTimer(0)
+		timer, fired := r.cfg.Clock.NewTimer(0)
 		defer timer.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-timer.C:
+			case <-fired:
 				next := r.refreshURLs(ctx, false)
 				wait := time.Hour
 				if !next.IsZero() {
-					wait = max(time.Until(next), time.Second)
+					wait = max(next.Sub(r.cfg.Clock.Now()), time.Second)
 				}
 				timer.Reset(wait)
 			}
@@ -114,7 +114,7 @@ func (r *Resolver) refreshURLs(ctx context.Context, all bool) (next time.Time) {
 	for _, l := range r.lists {
 		for _, s := range l.sources {
 			due, ok := s.dueAt()
-			if !ok || (!all && time.Now().Before(due)) {
+			if !ok || (!all && r.cfg.Clock.Now().Before(due)) {
 				continue
 			}
 			wg.Go(func() {

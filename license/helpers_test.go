@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+	sm "github.com/magic-sessionmanager/sessionmanager"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -19,7 +19,7 @@ import (
 // t0 is the tests' "now".
 var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func newClock() *testenv.Clock { return testenv.NewClock(t0) }
+func newClock() *sm.ManualClock { return sm.NewManualClock(t0) }
 
 // vendor is a test vendor key pair.
 type vendor struct {
@@ -80,7 +80,7 @@ func openStore(t testing.TB) *sqlite.Store {
 }
 
 // newState returns a State trusting v, on clock c, with opts applied.
-func newState(t testing.TB, v vendor, c *testenv.Clock, opts ...func(*license.Options)) (*license.State, *logBuffer) {
+func newState(t testing.TB, v vendor, c *sm.ManualClock, opts ...func(*license.Options)) (*license.State, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	o := license.Options{PublicKey: v.pub, Now: c.Now, Logger: logs.logger()}

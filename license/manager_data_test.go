@@ -3,7 +3,6 @@ package license_test
 import (
 	"bytes"
 	"context"
-	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -81,14 +80,9 @@ func openGeo(t *testing.T) *geo.Resolver {
 	return r
 }
 
-// clockAdapter gives the Manager the test clock.
-type clockAdapter struct{ c *testenv.Clock }
-
-func (a clockAdapter) Now() time.Time { return a.c.Now() }
-
 // newManager wires a real Manager on st gated by lic, registers "ada"
 // and returns a login function for her.
-func newManager(t *testing.T, st storetest.Store, c *testenv.Clock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
+func newManager(t *testing.T, st storetest.Store, c *sm.ManualClock, lic *license.State) func(ip string) (*sm.LoginResult, error) {
 	t.Helper()
 	ctx := context.Background()
 	sec, err := token.NewSecrets(bytes.Repeat([]byte{7}, 32))
@@ -101,7 +95,7 @@ func newManager(t *testing.T, st storetest.Store, c *testenv.Clock, lic *license
 	}
 	m, err := sm.New(sm.Config{Store: st, Tokens: keys, Secrets: sec, InstanceID: "test",
 		Passwords:  password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
-		UserAgents: device.New(), Geo: openGeo(t), Risk: risk.New(), Clock: clockAdapter{c}, Logger: quietLogger(),
+		UserAgents: device.New(), Geo: openGeo(t), Risk: risk.New(), Clock: c, Logger: quietLogger(),
 		Allows: lic.Allows})
 	if err != nil {
 		t.Fatal(err)

@@ -101,7 +101,7 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	cfg := sm.Config{Store: st, Tokens: kr, Secrets: secrets, Passwords: hasher, Bus: bus, Geo: geo, UserAgents: device.New(),
 		Risk: risk.New(), ValidateSettings: risk.NormalizeSettings}
 	if d.Now != nil {
-		cfg.Clock = clockFunc(d.Now)
+		cfg.Clock = clockFunc{now: d.Now}
 	}
 	// The rules a test gives (withAlerts) are the Manager's; the dashboard
 	// reaches them through the Manager's gate and audit, as in the server.
@@ -137,10 +137,13 @@ func newEnvConfig(t *testing.T, mcfg func(*sm.Config), opts ...envOption) *testE
 	return e
 }
 
-// clockFunc is a func as an sm.Clock.
-type clockFunc func() time.Time
+// clockFunc is a func as an sm.Clock's time; its timers are real.
+type clockFunc struct {
+	sm.SystemClock
+	now func() time.Time
+}
 
-func (f clockFunc) Now() time.Time { return f() }
+func (f clockFunc) Now() time.Time { return f.now() }
 
 // user returns (creating once) a user with that email.
 func (e *testEnv) user(email string) *sm.User {

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // reply is one HTTP answer of the abuse tests.
@@ -29,6 +31,7 @@ type reply struct {
 // ip is set) with extra headers; transport errors fail the test.
 func (s *server) send(ip, method, path, bearer string, body any, hdr map[string]string) reply {
 	s.t.Helper()
+	defer s.busy()()
 	var rd io.Reader
 	if body != nil {
 		if b, ok := body.(string); ok {
@@ -67,7 +70,8 @@ func (s *server) send(ip, method, path, bearer string, body any, hdr map[string]
 // account slow it down but never lock the real user out: the right password
 // from a clean address still signs in. No attempt gets a 5xx.
 func TestAbuseLoginFloods(t *testing.T) {
-	s := startServer(t, map[string]string{"SM_TRUSTED_PROXIES": "127.0.0.1"})
+	// On a manual clock that passes the login delays of held attempts.
+	s := startServerOn(t, map[string]string{"SM_TRUSTED_PROXIES": "127.0.0.1"}, driveClock(t, sm.DefaultThrottleLimits.MaxDelay))
 	if r := s.send("198.51.100.1", "POST", "/api/auth/local/register", "", map[string]any{"username": "victim", "email": "victim@example.com", "password": "correct horse battery"}, nil); r.code != 200 {
 		t.Fatalf("register: %d %v", r.code, r.body)
 	}

@@ -90,7 +90,7 @@ func buildAlerts(ctx context.Context, c *config, st fullStore, sec sm.Secrets, a
 		}
 		senders[alert.ChannelEmail] = email
 	}
-	parts.worker = alert.NewWorker(alert.WorkerConfig{Store: st, Dispatcher: alert.NewDispatcher(senders), Now: now, Sealer: sec, Targets: targets, Logger: log,
+	parts.worker = alert.NewWorker(alert.WorkerConfig{Store: st, Dispatcher: alert.NewDispatcher(senders), Clock: c.clock, Sealer: sec, Targets: targets, Logger: log,
 		Conditions: &alert.ConditionConfig{Rules: rules, Evaluator: parts.conditions, Allowed: conditionsAllowed,
 			OnRuleDisabled: func(ctx context.Context, _ string) {
 				if parts.announce != nil {

@@ -100,7 +100,7 @@ func (f fallbackCounter) Reset(ctx context.Context, key string) error {
 }
 
 func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger) (*clusterParts, error) {
-	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: sm.NewMemoryCounter(nil)}
+	p := &clusterParts{instance: sm.NewID()[:12], log: log, counter: sm.NewMemoryCounter(c.clock)}
 	pg, _ := st.(*postgres.Store)
 	switch {
 	case c.RedisURL != "":
@@ -126,7 +126,7 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 		p.activity = fallbackSink{primary: act, store: st, log: log}
 		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, c.RedisPrefix+"cnt:"), local: p.counter}
 		p.elector = cluster.NewRedisElector(client, c.RedisPrefix+"lead:")
-		mover := &cluster.ActivityMover{Activity: act, Touch: st.TouchSessions, Logger: log}
+		mover := &cluster.ActivityMover{Activity: act, Touch: st.TouchSessions, Logger: log, Clock: c.clock}
 		p.runners = append(p.runners, func(ctx context.Context) {
 			p.leader(ctx, "last-seen-mover", func(ctx context.Context) error { return mover.Run(ctx, 0) })
 		})

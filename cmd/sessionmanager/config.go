@@ -85,6 +85,9 @@ type config struct {
 	// demo runs `sessionmanager demo`: demo geo data, every feature unlocked.
 	demo    bool
 	demoGeo sm.GeoResolver
+	// clock drives every timeout and loop: sm.SystemClock, or a test's
+	// manual clock (never from the environment).
+	clock sm.Clock
 	// AllowPrivateWebhooks lets alert webhooks reach private addresses.
 	AllowPrivateWebhooks bool
 	// ConditionLimits bound one evaluation of a custom alert condition
@@ -143,6 +146,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		return def
 	}
 	c := &config{
+		clock:         sm.SystemClock{},
 		Env:           env("SM_ENV", "development"),
 		DataDir:       env("SM_DATA_DIR", "./data"),
 		Addr:          env("SM_ADDR", "127.0.0.1:8080"),

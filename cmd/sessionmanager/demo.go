@@ -176,13 +176,13 @@ func seedDemo(ctx context.Context, a *app) {
 func simulateDemo(ctx context.Context, a *app) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var live []*sm.LoginResult
-	t := time.NewTicker(1500 * time.Millisecond)
+	t, tick := a.cfg.clock.NewTicker(1500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		}
 		switch n := r.IntN(10); {
 		case n < 4 || len(live) < 5:

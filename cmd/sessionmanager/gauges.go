@@ -21,13 +21,14 @@ func (g *gauge) store(v float64) { g.bits.Store(math.Float64bits(v)) }
 type storeGauges struct {
 	store          fullStore
 	log            *slog.Logger
+	clock          sm.Clock
 	active, outbox gauge
 }
 
 func (g *storeGauges) refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if st, err := g.store.Stats(ctx, sm.SystemClock{}.Now()); err == nil {
+	if st, err := g.store.Stats(ctx, g.clock.Now()); err == nil {
 		g.active.store(float64(st.OnlineNow))
 	} else if ctx.Err() == nil {
 		g.log.Warn("metrics: stats", "err", err)
@@ -38,14 +39,14 @@ func (g *storeGauges) refresh(ctx context.Context) {
 }
 
 func (g *storeGauges) run(ctx context.Context) {
-	t := time.NewTicker(15 * time.Second)
+	t, tick := g.clock.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {
 		g.refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }

@@ -27,11 +27,12 @@ func TestNoSecretInLogs(t *testing.T) {
 	hook := httptest.NewServer(rc)
 	defer hook.Close()
 	key := generateKey()
-	s, box := startMagicServer(t, map[string]string{
+	manual := manualClock()
+	s, box := startMagicServerOn(t, map[string]string{
 		"SM_LOG_LEVEL": "debug", "SESSION_ENCRYPTION_KEY": key, "SM_REFRESH_GRACE": "1s",
 		"SM_MAGIC_LINK_PER_IP": "1000", "LICENSE_KEY": testLicense(t, license.EditionAdvanced),
 		"SM_EMAIL_CONFIRMATION_URL": confirmBase, "SM_RESET_PASSWORD_URL": resetBase,
-	})
+	}, manual)
 	secrets := map[string]string{
 		"SESSION_ENCRYPTION_KEY": key, "admin password": s.env["SM_ADMIN_PASSWORD"],
 		"webhook secret": string(rc.secret), "user password": "correct horse battery",
@@ -74,7 +75,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		t.Fatalf("refresh: %d %v", code, ref)
 	}
 	add("refresh", ref)
-	time.Sleep(1500 * time.Millisecond) // past SM_REFRESH_GRACE: the old token is now a reuse
+	manual.clock.Advance(1500 * time.Millisecond) // past SM_REFRESH_GRACE: the old token is now a reuse
 	if code, _, body := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(reg, "refreshToken")}); code != 401 || errReason(body) != "refresh_reuse" {
 		t.Errorf("reuse: %d %v", code, body)
 	}

@@ -153,6 +153,11 @@ func linkOf(t *testing.T, m receivedMail) (*url.URL, string) {
 }
 
 func startMagicServer(t *testing.T, env map[string]string) (*server, *mailbox) {
+	return startMagicServerOn(t, env, nil)
+}
+
+// startMagicServerOn is startMagicServer on the manual clock of d.
+func startMagicServerOn(t *testing.T, env map[string]string, d *clockDriver) (*server, *mailbox) {
 	box := startMailbox(t)
 	if env == nil {
 		env = map[string]string{}
@@ -160,7 +165,7 @@ func startMagicServer(t *testing.T, env map[string]string) (*server, *mailbox) {
 	env["SM_MAGIC_LINK_URL"] = magicLinkBase
 	env["SMTP_URL"] = "smtp://" + box.addr + "?tls=none"
 	env["SM_ALERT_FROM"] = "Sign-in <signin@example.test>"
-	return startServer(t, env), box
+	return startServerOn(t, env, d), box
 }
 
 func (s *server) register(t *testing.T, name string) map[string]any {
@@ -314,10 +319,11 @@ func TestMagicLinkRedirectAndRateLimit(t *testing.T) {
 
 func TestMagicLinkExpiredAndSignup(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
-		s, box := startMagicServer(t, map[string]string{"SM_MAGIC_LINK_TTL": "1s"})
+		manual := manualClock()
+		s, box := startMagicServerOn(t, map[string]string{"SM_MAGIC_LINK_TTL": "1s"}, manual)
 		s.register(t, "carol")
 		tok := s.requestLink(t, box, "carol@example.com")
-		time.Sleep(1100 * time.Millisecond)
+		manual.clock.Advance(1100 * time.Millisecond)
 		code, _, body := s.call("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok})
 		if code != 400 || errReason(body) != "link_expired" {
 			t.Fatalf("expired link: %d %v", code, body)

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
 
@@ -23,6 +25,8 @@ type server struct {
 	stdout *syncBuffer
 	stderr *syncBuffer
 	env    map[string]string
+	// driver moves the server's manual clock; nil: the real clock.
+	driver *clockDriver
 }
 
 type syncBuffer = testenv.SyncBuffer
@@ -34,6 +38,18 @@ func freePort(t testing.TB) string { return testenv.FreeAddr(t) }
 func startServer(t testing.TB, env map[string]string) *server {
 	t.Helper()
 	return startServerWith(t, env, nil, nil)
+}
+
+// startServerOn is startServer on the manual clock of d (nil: the real
+// clock).
+func startServerOn(t testing.TB, env map[string]string, d *clockDriver) *server {
+	t.Helper()
+	if d == nil {
+		return startServer(t, env)
+	}
+	s := startServerWith(t, env, func(c *config) { c.clock = d.clock }, nil)
+	s.driver = d
+	return s
 }
 
 // startServerWith is startServer through serveWith: configure adjusts the
@@ -89,6 +105,69 @@ func startServerWith(t testing.TB, env map[string]string, configure func(*config
 	}
 	t.Cleanup(func() { s.stop() })
 	return s
+}
+
+// clockDriver moves a manual clock shared by servers the way real time
+// passes for requests held on it (the login delay of a slowed account):
+// once every request in flight (or announced, see expect) sleeps on the
+// clock, it moves the clock by step; then it waits for a request to finish
+// before it moves it again, so the clock never runs ahead on its own.
+type clockDriver struct {
+	clock                         *sm.ManualClock
+	inflight, announced, finished atomic.Int64
+}
+
+// expect announces n requests about to be sent (a burst): they count as in
+// flight from now, so the clock does not move before the last one is sent.
+func (d *clockDriver) expect(n int) {
+	d.announced.Add(int64(n))
+	d.inflight.Add(int64(n))
+}
+
+// manualClock returns a manual clock standing at the real now that only
+// the test moves.
+func manualClock() *clockDriver {
+	return &clockDriver{clock: sm.NewManualClock(time.Now().UTC().Truncate(time.Microsecond))}
+}
+
+// driveClock returns a manual clock standing at the real now, moved by a
+// driver until the test ends.
+func driveClock(t testing.TB, step time.Duration) *clockDriver {
+	d := manualClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.run(ctx, step); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d
+}
+
+func (d *clockDriver) run(ctx context.Context, step time.Duration) {
+	movedAfter := int64(-1)
+	for ctx.Err() == nil {
+		inflight := d.inflight.Load()
+		switch {
+		case inflight == 0:
+			movedAfter = -1
+		case int64(d.clock.Sleepers()) >= inflight && d.finished.Load() != movedAfter:
+			movedAfter = d.finished.Load()
+			d.clock.Advance(step)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// busy counts a request in flight on s until the returned func is called.
+func (s *server) busy() (done func()) {
+	d := s.driver
+	if d == nil {
+		return func() {}
+	}
+	// An announced request is already counted; any other one counts now.
+	if d.announced.Add(-1) < 0 {
+		d.announced.Add(1)
+		d.inflight.Add(1)
+	}
+	return func() { d.inflight.Add(-1); d.finished.Add(1) }
 }
 
 // stop shuts the server down (SIGTERM-like: context cancelled) and checks

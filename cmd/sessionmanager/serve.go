@@ -75,7 +75,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.store.Close() })
-	clock := sm.SystemClock{}
+	clock := c.clock
 	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, keyringConfig(c, clock.Now)); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -88,7 +88,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	// the background (never on the login path, never holding start-up).
 	if !c.demo {
 		gcfg := c.Geo
-		gcfg.Logger = log
+		gcfg.Logger, gcfg.Clock = log, clock
 		a.geo, err = geo.Open(ctx, gcfg)
 		if err != nil {
 			return nil, &configError{"geo data: " + err.Error()}
@@ -106,7 +106,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("licence: %w", err)
 	}
 	a.runners = append(a.runners, a.license.Run)
-	gauges := &storeGauges{store: a.store, log: log}
+	gauges := &storeGauges{store: a.store, log: log, clock: clock}
 	a.runners = append(a.runners, gauges.run)
 	metrics := httpapi.NewMetrics(gauges.active.load, gauges.outbox.load)
 	if a.alerts, err = buildAlerts(ctx, c, a.store, a.secrets, a.license.Allows, log); err != nil {

@@ -14,21 +14,27 @@ import (
 
 // burstBackends runs fn on the real server over SQLite, over PostgreSQL,
 // and as two instances on PostgreSQL sharing Redis (the burst is spread
-// over both, so the limits must hold across instances).
+// over both, so the limits must hold across instances). The servers run on
+// a manual clock that passes the login delays (up to MaxDelay) of the
+// attempts held on it, instead of the test waiting for them.
 func burstBackends(t *testing.T, fn func(t *testing.T, nodes []*server)) {
+	step := max(sm.DefaultThrottleLimits.MaxDelay, sm.AdminThrottleLimits.MaxDelay)
 	trusted := func(env map[string]string) map[string]string {
 		env["SM_TRUSTED_PROXIES"] = "127.0.0.1"
 		env["SM_LOG_LEVEL"] = "error"
 		return env
 	}
-	t.Run("sqlite", func(t *testing.T) { fn(t, []*server{startServer(t, trusted(map[string]string{}))}) })
-	t.Run("postgres", func(t *testing.T) { fn(t, []*server{startServer(t, trusted(postgresEnv(t)))}) })
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, []*server{startServerOn(t, trusted(map[string]string{}), driveClock(t, step))})
+	})
+	t.Run("postgres", func(t *testing.T) { fn(t, []*server{startServerOn(t, trusted(postgresEnv(t)), driveClock(t, step))}) })
 	t.Run("postgres+redis", func(t *testing.T) {
 		db, key, redisURL := testenv.PostgresSchema(t), token.GenerateKey(), testenv.RedisURL(t)
 		prefix := testenv.Name("msmthrottle:") + ":"
 		var nodes []*server
+		d := driveClock(t, step)
 		for range 2 {
-			nodes = append(nodes, startServer(t, trusted(map[string]string{"DATABASE_URL": db, "SESSION_ENCRYPTION_KEY": key, "REDIS_URL": redisURL, "SM_REDIS_PREFIX": prefix})))
+			nodes = append(nodes, startServerOn(t, trusted(map[string]string{"DATABASE_URL": db, "SESSION_ENCRYPTION_KEY": key, "REDIS_URL": redisURL, "SM_REDIS_PREFIX": prefix}), d))
 		}
 		fn(t, nodes)
 	})
@@ -37,6 +43,9 @@ func burstBackends(t *testing.T, fn func(t *testing.T, nodes []*server)) {
 // burst sends n requests at once and counts the statuses; request i goes
 // to nodes[i%len(nodes)].
 func burst(t *testing.T, nodes []*server, n int, send func(s *server, i int) int) map[int]int {
+	if d := nodes[0].driver; d != nil {
+		d.expect(n)
+	}
 	return testenv.Burst(n, func(i int) int { return send(nodes[i%len(nodes)], i) })
 }
 
@@ -103,6 +112,7 @@ func TestBurstLoginOneAccount(t *testing.T) {
 // dashboardSignIn posts the dashboard sign-in form from ip and returns the
 // status (303 signed in, 401 wrong, 429 refused).
 func dashboardSignIn(t *testing.T, s *server, ip, email, password string) int {
+	defer s.busy()()
 	form := url.Values{"email": {email}, "password": {password}}
 	req, _ := http.NewRequest("POST", s.base+"/admin/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
