@@ -88,7 +88,6 @@ func (h *hub) leave(c chan []byte) {
 	}
 }
 
-
 // handleEvents is the server-sent event stream of live changes.
 func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if s.d.Bus == nil {
