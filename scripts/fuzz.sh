@@ -28,9 +28,25 @@ while read -r dir name; do
     continue
   fi
   echo "fuzz: $dir $name ($FUZZTIME)"
+  corpus="$dir/testdata/fuzz/$name"
+  before=$(ls "$corpus" 2>/dev/null | sort || true)
   # -run '^$': only fuzz, the package's tests run in `make test`.
-  go test -tags licensetest -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$dir" 2>&1 \
-    | grep -vE '^fuzz: elapsed' || { echo "fuzz: $dir $name FAILED (the crashing input is in $dir/testdata/fuzz/$name/)"; exit 1; }
+  out=$(go test -tags licensetest -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$dir" 2>&1) && status=0 || status=$?
+  printf '%s\n' "$out" | grep -vE '^fuzz: elapsed' || true
+  if [ "$status" -ne 0 ]; then
+    after=$(ls "$corpus" 2>/dev/null | sort || true)
+    # Go 1.26's fuzz coordinator can fail a target with a bare "context
+    # deadline exceeded" at the -fuzztime boundary on a loaded machine,
+    # with no crashing input (go.dev/issue/75804, fixed in Go 1.27). That,
+    # and only that, is not a finding; anything else, or a new input, is.
+    if [ "$before" = "$after" ] && printf '%s\n' "$out" | grep -qx '    context deadline exceeded' \
+       && ! printf '%s\n' "$out" | grep -qE 'panic|Failing input|failure while testing seed corpus'; then
+      echo "fuzz: $dir $name: the Go fuzz coordinator's deadline race (go.dev/issue/75804), no crashing input; not a finding"
+    else
+      echo "fuzz: $dir $name FAILED (the crashing input is in $corpus/)"
+      exit 1
+    fi
+  fi
   ran=$((ran + 1))
 done <<< "$targets"
 
