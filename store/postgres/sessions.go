@@ -84,6 +84,12 @@ func (s *Store) CreateSession(ctx context.Context, ses *sm.Session, refreshHash 
 	}
 	ipText, ipNet := ipColumns(ses.IP)
 	d, t := ses.Device, ses.Threat
+	// The counter triggers may deadlock with a sweep: a victim transaction
+	// is rolled back whole and retried.
+	return retryDeadlock(ctx, func() error { return s.createSession(ctx, ses, refreshHash, location, reasons, ipText, ipNet, d, t) })
+}
+
+func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash []byte, location, reasons, ipText, ipNet any, d sm.Device, t sm.Threat) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, status, end_reason, auth_method,
 			created_at, last_seen, ended_at, expires_at, ip, ip_net, user_agent,
@@ -126,12 +132,16 @@ func (s *Store) EndSession(ctx context.Context, id string, reason sm.EndReason, 
 	}
 	// One statement: the CTE ends the session if it is live, and the outer
 	// query tells "already ended" from "does not exist".
+	// Its counter triggers may deadlock with a sweep holding counter rows:
+	// the victim is rolled back whole, so it is retried.
 	var exists, ended bool
-	err := s.pool.QueryRow(ctx, `WITH ended AS (
+	err := retryDeadlock(ctx, func() error {
+		return s.pool.QueryRow(ctx, `WITH ended AS (
 			UPDATE sessions SET status = 'ended', end_reason = $2, ended_at = $3
 			WHERE id = $1 AND status <> 'ended' RETURNING id)
 		SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1), EXISTS (SELECT 1 FROM ended)`,
-		id, string(reason), at).Scan(&exists, &ended)
+			id, string(reason), at).Scan(&exists, &ended)
+	})
 	if err != nil {
 		return false, mapErr(err, "session")
 	}
