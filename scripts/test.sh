@@ -22,3 +22,12 @@ mapfile -t pkgs < <(bash scripts/packages.sh)
 go vet -tags licensetest "${pkgs[@]}"
 # -p 2: the machine has two cores; packages that start servers run one at a time within.
 go test -tags licensetest -count=1 -p 2 -timeout 40m "${pkgs[@]}" "$@"
+
+# The npm packages (packages/*: the TypeScript SDK, the Strapi plugin) run
+# their own tests against the real binary; each has a ci-test.sh that caches
+# what it downloads outside the repo (~/.cache/sessionmanager).
+for t in packages/*/ci-test.sh; do
+  [ -e "$t" ] || continue
+  echo "== $t"
+  bash "$t"
+done
