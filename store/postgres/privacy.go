@@ -71,6 +71,12 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 				[]byte(sm.ErasedPayload), sm.DeliveryPending, sm.ErasedDeliveryError, sm.DeliveryDead, userID, named); err != nil {
 				return mapErr(err, "deliveries")
 			}
+			if _, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE user_id = $1`, userID); err != nil {
+				return mapErr(err, "passkeys")
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM passkey_ceremonies WHERE user_id = $1`, userID); err != nil {
+				return mapErr(err, "ceremonies")
+			}
 			_, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
 				userID, oldEmail)
 			return mapErr(err, "magic links")

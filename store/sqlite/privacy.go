@@ -72,6 +72,12 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			userID, email); err != nil {
 			return fmt.Errorf("sqlite: erase user magic links: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM passkeys WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: erase user passkeys: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM passkey_ceremonies WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: erase user ceremonies: %w", err)
+		}
 		return nil
 	})
 }

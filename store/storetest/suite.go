@@ -16,7 +16,8 @@
 //   - SweepStale ends idle, then expired sessions, then marks the remaining
 //     stale active ones inactive: a session it ends is not "inactivated".
 //   - TouchSessions ignores unknown and ended sessions without an error.
-//   - A magic link is expired from its ExpiresAt instant on.
+//   - A magic link is expired from its ExpiresAt instant on; so is a
+//     passkey ceremony.
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
 //   - EraseUser clears the whole Location of the user's sessions.
@@ -45,6 +46,7 @@ type Store interface {
 	sessionmanager.MagicLinkStore
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
+	sessionmanager.PasskeyStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -65,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MagicLinks", magicLinkTests},
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
+		{"Passkeys", passkeyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
