@@ -22,6 +22,9 @@ type Config struct {
 	Tokens    AccessTokens
 	Secrets   Secrets
 	Passwords PasswordHasher
+	// Passkeys runs WebAuthn ceremonies (package passkey); nil: no
+	// passkeys. The store must also be a PasskeyStore.
+	Passkeys PasskeyCeremonies
 
 	UserAgents UserAgentParser // nil: device "unknown"
 	Geo        GeoResolver     // nil: IP only

@@ -39,6 +39,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/sessions/me/logout-others", s.user(s.handleLogoutOthers()))
 	mux.Handle("POST /api/sessions/me/logout-all", s.user(s.handleLogoutAll()))
 
+	// Passkeys: self-service and passwordless sign-in (passkeys.go).
+	s.passkeyRoutes(mux)
+
 	// Admin API (Bearer admin token).
 	mux.Handle("GET /api/admin/sessions", s.admin("read", s.handleAdminListSessions()))
 	mux.Handle("GET /api/admin/sessions/{id}", s.admin("read", s.handleAdminGetSession()))

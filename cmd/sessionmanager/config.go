@@ -97,6 +97,8 @@ type config struct {
 	MagicLink *httpapi.MagicLinkConfig
 	// Accounts are the confirmation and reset emails (integrations.go).
 	Accounts *httpapi.AccountMailConfig
+	// Passkeys is the WebAuthn relying party (passkeys.go).
+	Passkeys passkeySetup
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -300,6 +302,9 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	}
 	c.MagicLink = ml
 	if c.Accounts, err = loadAccountMail(getenv, c); err != nil {
+		return nil, err
+	}
+	if c.Passkeys, err = loadPasskeys(getenv, c.PublicURL); err != nil {
 		return nil, err
 	}
 	return c, c.validate()

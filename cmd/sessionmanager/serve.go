@@ -19,6 +19,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/geo"
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
 	"github.com/magic-sessionmanager/sessionmanager/license"
+	"github.com/magic-sessionmanager/sessionmanager/passkey"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
 	"github.com/magic-sessionmanager/sessionmanager/token"
@@ -145,6 +146,14 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		},
 	}
 	a.runners = append(a.runners, a.reloadLoop)
+	if c.Passkeys.Config != nil {
+		if mcfg.Passkeys, err = passkey.New(*c.Passkeys.Config); err != nil {
+			return nil, &configError{err.Error()}
+		}
+		log.Info("passkeys on", "rpId", c.Passkeys.Config.RPID, "origins", c.Passkeys.Config.Origins)
+	} else if c.Passkeys.Off != "" {
+		log.Warn(c.Passkeys.Off)
+	}
 	if a.cluster.healthy != nil {
 		whenDown := sm.Degraded
 		if c.RedisFailClosed {
