@@ -1,0 +1,179 @@
+package sessionmanager_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// scriptedCeremonies stands in for the WebAuthn cryptography (tested with
+// a real browser in e2e) so these tests isolate the Manager's part: the
+// ceremony's life in the store (single use, expiry on the Manager's clock,
+// binding to its purpose and session) and what a verified passkey leads to.
+// An answer is {"challenge","credentialId","userHandle"}.
+type scriptedCeremonies struct {
+	mu sync.Mutex
+	n  int
+}
+
+type scriptedAnswer struct {
+	Challenge    string `json:"challenge"`
+	CredentialID string `json:"credentialId"`
+	UserHandle   string `json:"userHandle"`
+}
+
+func (s *scriptedCeremonies) next() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return fmt.Sprint("challenge-", s.n)
+}
+
+func (s *scriptedCeremonies) BeginRegistration(u *sm.User, _ []*sm.Passkey) (json.RawMessage, string, []byte, error) {
+	c := s.next()
+	return json.RawMessage(`{"challenge":"` + c + `"}`), c, []byte("state for " + u.ID), nil
+}
+
+func (s *scriptedCeremonies) BeginLogin(*sm.User, []*sm.Passkey) (json.RawMessage, string, []byte, error) {
+	c := s.next()
+	return json.RawMessage(`{"challenge":"` + c + `"}`), c, []byte("login state"), nil
+}
+
+func (s *scriptedCeremonies) parse(response []byte) (*sm.PasskeyResponse, error) {
+	var a scriptedAnswer
+	if err := json.Unmarshal(response, &a); err != nil {
+		return nil, &sm.Error{Code: sm.EINVALID, Reason: "passkey_malformed", Message: "malformed"}
+	}
+	return &sm.PasskeyResponse{Challenge: a.Challenge, CredentialID: []byte(a.CredentialID), UserHandle: []byte(a.UserHandle)}, nil
+}
+
+func (s *scriptedCeremonies) ParseRegistration(r []byte) (*sm.PasskeyResponse, error) {
+	return s.parse(r)
+}
+func (s *scriptedCeremonies) ParseAssertion(r []byte) (*sm.PasskeyResponse, error) { return s.parse(r) }
+
+func (s *scriptedCeremonies) FinishRegistration(u *sm.User, state []byte, r *sm.PasskeyResponse) (*sm.Passkey, error) {
+	if string(state) != "state for "+u.ID {
+		return nil, fmt.Errorf("state %q reached the wrong user", state)
+	}
+	return &sm.Passkey{CredentialID: r.CredentialID, PublicKey: []byte("cose"), SignCount: 1, Transports: []string{"internal"}}, nil
+}
+
+func (s *scriptedCeremonies) FinishLogin(_ *sm.User, passkeys []*sm.Passkey, _ []byte, r *sm.PasskeyResponse) (*sm.Passkey, error) {
+	for _, p := range passkeys {
+		if string(p.CredentialID) == string(r.CredentialID) {
+			out := *p
+			out.SignCount++
+			return &out, nil
+		}
+	}
+	return nil, &sm.Error{Code: sm.EINVALID, Reason: "passkey_unknown", Message: "unknown"}
+}
+
+func withPasskeys(c *sm.Config) { c.Passkeys = &scriptedCeremonies{} }
+
+func challengeOf(t *testing.T, options json.RawMessage) string {
+	t.Helper()
+	var o struct{ Challenge string }
+	if err := json.Unmarshal(options, &o); err != nil || o.Challenge == "" {
+		t.Fatalf("options %s: %v", options, err)
+	}
+	return o.Challenge
+}
+
+func answer(challenge, credID, userHandle string) json.RawMessage {
+	b, _ := json.Marshal(scriptedAnswer{challenge, credID, userHandle})
+	return b
+}
+
+func wantReason(t *testing.T, what string, err error, code, reason string) {
+	t.Helper()
+	var e *sm.Error
+	if sm.ErrorCode(err) != code || (reason != "" && (!asError(err, &e) || e.Reason != reason)) {
+		t.Fatalf("%s: got %v, want %s %s", what, err, code, reason)
+	}
+}
+
+func asError(err error, e **sm.Error) bool {
+	v, ok := err.(*sm.Error)
+	*e = v
+	return ok
+}
+
+// enrolPasskey registers a passkey with credential id credID for res's session.
+func enrolPasskey(t *testing.T, e *env, res *sm.LoginResult, credID string) *sm.Passkey {
+	t.Helper()
+	p := sm.Principal{UserID: res.User.ID, SessionID: res.Session.ID}
+	opts, err := e.m.BeginPasskeyRegistration(e.ctx, p)
+	if err != nil {
+		t.Fatalf("begin registration: %v", err)
+	}
+	pk, _, err := e.m.FinishPasskeyRegistration(e.ctx, p, "key", answer(challengeOf(t, opts), credID, ""), sm.Actor{Type: sm.ActorUser, ID: res.User.ID})
+	if err != nil {
+		t.Fatalf("finish registration: %v", err)
+	}
+	return pk
+}
+
+func TestPasskeyCeremonyLifecycle(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		alice := e.register("alice")
+		enrolPasskey(t, e, alice, "cred-alice")
+
+		// Expired: the options are dead PasskeyCeremonyTTL after they were
+		// given (the Manager's clock), and nothing is opened.
+		opts, err := e.m.PasskeyLoginOptions(e.ctx, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(sm.PasskeyCeremonyTTL)
+		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
+		wantReason(t, "expired ceremony", err, sm.EINVALID, "passkey_ceremony_unknown")
+
+		// A registration's challenge does not sign anyone in, and is spent.
+		p := sm.Principal{UserID: alice.User.ID, SessionID: alice.Session.ID}
+		reg, err := e.m.BeginPasskeyRegistration(e.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, reg), "cred-alice", alice.User.ID), client)
+		wantReason(t, "a registration ceremony used to sign in", err, sm.EINVALID, "passkey_ceremony_unknown")
+		_, _, err = e.m.FinishPasskeyRegistration(e.ctx, p, "", answer(challengeOf(t, reg), "cred-2", ""), sm.Actor{Type: sm.ActorUser})
+		wantReason(t, "the spent registration ceremony", err, sm.EINVALID, "passkey_ceremony_unknown")
+
+		// A passkey presented with another user's handle is refused.
+		bob := e.register("bob")
+		opts, _ = e.m.PasskeyLoginOptions(e.ctx, client)
+		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", bob.User.ID), client)
+		wantReason(t, "alice's passkey with bob's user handle", err, sm.EINVALID, "passkey_unknown")
+
+		// The good path opens a passkey session.
+		opts, _ = e.m.PasskeyLoginOptions(e.ctx, client)
+		res, err := e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
+		if err != nil || res.Session.AuthMethod != sm.AuthPasskey || res.User.ID != alice.User.ID {
+			t.Fatalf("passkey sign-in: %v %+v", err, res)
+		}
+
+		// A blocked user's passkey opens nothing.
+		if _, err := e.m.SetBlocked(e.ctx, alice.User.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		opts, _ = e.m.PasskeyLoginOptions(e.ctx, client)
+		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
+		wantReason(t, "blocked user", err, sm.EFORBIDDEN, "")
+		page, err := e.m.ListSessions(e.ctx, sm.SessionFilter{UserID: alice.User.ID, Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Limit: 100})
+		if err != nil || len(page.Sessions) != 0 {
+			t.Fatalf("a blocked user has live sessions: %d %v", len(page.Sessions), err)
+		}
+	}, withPasskeys)
+}
+
+func TestPasskeysOffWithoutRelyingParty(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		_, err := e.m.PasskeyLoginOptions(e.ctx, client)
+		wantReason(t, "no relying party", err, sm.ENOTFOUND, "passkeys_disabled")
+	})
+}
