@@ -83,6 +83,8 @@ type PasskeyStore interface {
 	CreatePasskey(ctx context.Context, p *Passkey) error
 	// PasskeysByUser lists the user's passkeys, oldest first.
 	PasskeysByUser(ctx context.Context, userID string) ([]*Passkey, error)
+	// CountPasskeys counts the user's passkeys.
+	CountPasskeys(ctx context.Context, userID string) (int, error)
 	// PasskeyByCredentialID finds a passkey by its credential id, else ENOTFOUND.
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
 	// RecordPasskeyUse stores the counter and backup state of a verified

@@ -67,6 +67,13 @@ func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]*sm.Passke
 	return out, nil
 }
 
+// CountPasskeys counts the user's passkeys.
+func (s *Store) CountPasskeys(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM passkeys WHERE user_id = $1`, userID).Scan(&n)
+	return n, mapErr(err, "passkeys")
+}
+
 // PasskeyByCredentialID finds a passkey by its credential id.
 func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*sm.Passkey, error) {
 	p, err := scanPasskey(s.pool.QueryRow(ctx, `SELECT `+passkeyColumns+` FROM passkeys WHERE credential_id = $1`, credentialID))

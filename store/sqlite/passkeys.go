@@ -77,6 +77,15 @@ func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]*sessionma
 	return out, err
 }
 
+// CountPasskeys counts the user's passkeys.
+func (s *Store) CountPasskeys(ctx context.Context, userID string) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM passkeys WHERE user_id = ?`, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count passkeys: %w", err)
+	}
+	return n, nil
+}
+
 // PasskeyByCredentialID finds a passkey by its credential id.
 func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*sessionmanager.Passkey, error) {
 	p, err := scanPasskey(s.read.QueryRowContext(ctx, `SELECT `+passkeyColumns+` FROM passkeys WHERE credential_id = ?`, credentialID))

@@ -46,6 +46,9 @@ func testPasskeys(t *testing.T, s Store) {
 	list, err = s.PasskeysByUser(ctx, "u-1")
 	noErr(t, err)
 	equal(t, 2, len(list), "alice's passkeys only")
+	n, err := s.CountPasskeys(ctx, "u-1")
+	noErr(t, err)
+	equal(t, 2, n, "counted")
 	equal(t, "pk-1", list[0].ID, "oldest first")
 	got := list[1]
 	equal(t, "cred-2", string(got.CredentialID))
@@ -73,6 +76,8 @@ func testPasskeys(t *testing.T, s Store) {
 	list, _ = s.PasskeysByUser(ctx, "u-1")
 	equal(t, "YubiKey ' ; --", list[0].Name, "renamed, metacharacters as data")
 	noErr(t, s.DeletePasskey(ctx, "u-1", "pk-1"))
+	n, _ = s.CountPasskeys(ctx, "u-1")
+	equal(t, 1, n, "counted after a removal")
 	requireCode(t, s.DeletePasskey(ctx, "u-1", "pk-1"), sessionmanager.ENOTFOUND, "deleted twice")
 	list, _ = s.PasskeysByUser(ctx, "u-1")
 	equal(t, 1, len(list))
