@@ -316,9 +316,8 @@ func (m *Manager) PasskeyLogin(ctx context.Context, response json.RawMessage, cl
 	if err != nil {
 		return nil, m.passkeyLoginFailed(ctx, u, client, err)
 	}
-	if err := st.RecordPasskeyUse(ctx, used.ID, used.SignCount, used.BackupState, m.clock.Now()); err != nil {
-		if ErrorCode(err) == ECONFLICT {
-			err = &Error{Code: EINVALID, Message: "The passkey's signature counter did not advance (a cloned key?)", Reason: "passkey_counter"}
+	if err := m.recordPasskeyUse(ctx, st, used); err != nil {
+		if ErrorCode(err) == EINVALID {
 			return nil, m.passkeyLoginFailed(ctx, u, client, err)
 		}
 		return nil, err
@@ -328,6 +327,16 @@ func (m *Manager) PasskeyLogin(ctx context.Context, response json.RawMessage, cl
 	}
 	try.succeeded(ctx)
 	return m.startPasskeySession(ctx, u, used, client)
+}
+
+// recordPasskeyUse stores a verified assertion's counter; one that did not
+// advance (a cloned key, a replay) is the client's EINVALID passkey_counter.
+func (m *Manager) recordPasskeyUse(ctx context.Context, st PasskeyStore, used *Passkey) error {
+	err := st.RecordPasskeyUse(ctx, used.ID, used.SignCount, used.BackupState, m.clock.Now())
+	if ErrorCode(err) == ECONFLICT {
+		return &Error{Code: EINVALID, Message: "The passkey's signature counter did not advance (a cloned key?)", Reason: "passkey_counter", Cause: err}
+	}
+	return err
 }
 
 // passkeyLoginFailed records a refused passkey sign-in and returns why.

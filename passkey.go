@@ -114,6 +114,9 @@ type PasskeyResponse struct {
 	// UserHandle is the user id the authenticator returned (discoverable
 	// assertions), or nil.
 	UserHandle []byte
+	// BackupEligible is the BE flag the authenticator reported (a synced
+	// passkey); verified against the stored credential by FinishLogin.
+	BackupEligible bool
 	// Parsed is the adapter's own parsed form.
 	Parsed any
 }

@@ -200,7 +200,7 @@ func (c *Ceremonies) ParseAssertion(response []byte) (*sm.PasskeyResponse, error
 		return nil, clientError(err, "passkey_malformed", "The passkey's answer is not a valid sign-in response")
 	}
 	return &sm.PasskeyResponse{Challenge: parsed.Response.CollectedClientData.Challenge, CredentialID: parsed.RawID,
-		UserHandle: parsed.Response.UserHandle, Parsed: parsed}, nil
+		UserHandle: parsed.Response.UserHandle, BackupEligible: parsed.Response.AuthenticatorData.Flags.HasBackupEligible(), Parsed: parsed}, nil
 }
 
 // FinishRegistration verifies the attestation (challenge, origin, RP ID,
@@ -268,6 +268,10 @@ func (c *Ceremonies) FinishLogin(u *sm.User, passkeys []*sm.Passkey, state []byt
 // verifyError turns the library's verification failure into a client
 // error with a reason; the library's own detail stays in the cause (logs).
 func verifyError(err error) error {
+	var unknown *protocol.ErrorUnknownCredential
+	if errors.As(err, &unknown) {
+		return clientError(err, "passkey_unknown", "This passkey is not registered to this account")
+	}
 	var pe *protocol.Error
 	if !errors.As(err, &pe) {
 		return err
