@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +16,9 @@ const (
 	PasskeyCeremonyTTL = 5 * time.Minute
 	// MaxPasskeysPerUser caps a user's passkeys.
 	MaxPasskeysPerUser = 20
+	// PasskeyChangeMaxAge is how recent the sign-in of a session that
+	// enrols or removes a passkey must be.
+	PasskeyChangeMaxAge = 10 * time.Minute
 	// passkeyOptionsPerIP caps the sign-in ceremonies one address may open
 	// per failure window (each one is a row until it expires).
 	passkeyOptionsPerIP = 60
@@ -30,6 +32,10 @@ const (
 
 // AuthPasskey is a passwordless sign-in with a passkey.
 const AuthPasskey AuthMethod = "passkey"
+
+// endFactorChanged ends the user's other sessions after a passkey is
+// enrolled or removed (the value of TOTP's factor changes too).
+const endFactorChanged EndReason = "factor_changed"
 
 // passkeysOff is the answer while the server has no relying party.
 func passkeysOff() *Error {
@@ -131,7 +137,7 @@ func (m *Manager) BeginPasskeyRegistration(ctx context.Context, p Principal) (js
 	if err != nil {
 		return nil, err
 	}
-	if err := m.requireRecentAuth(ctx, p); err != nil {
+	if err := m.requirePasskeyChange(ctx, p); err != nil {
 		return nil, err
 	}
 	u, err := m.store.UserByID(ctx, p.UserID)
@@ -182,7 +188,7 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, p Principal, na
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := m.requireRecentAuth(ctx, p); err != nil {
+	if err := m.requirePasskeyChange(ctx, p); err != nil {
 		return nil, 0, err
 	}
 	u, err := m.store.UserByID(ctx, p.UserID)
@@ -200,7 +206,7 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, p Principal, na
 	}
 	m.audit(ctx, &Event{Type: EventPasskeyAdded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP,
 		Data: jsonObject("passkeyId", pk.ID, "backupEligible", pk.BackupEligible, "attachment", pk.Attachment)}, nil)
-	ended, err := m.EndUserSessions(ctx, u.ID, EndManual, actor, p.SessionID)
+	ended, err := m.EndUserSessions(ctx, u.ID, endFactorChanged, actor, p.SessionID)
 	if err != nil {
 		return pk, 0, err
 	}
@@ -237,7 +243,7 @@ func (m *Manager) RemovePasskey(ctx context.Context, p Principal, id string, act
 	if err != nil {
 		return 0, err
 	}
-	if err := m.requireRecentAuth(ctx, p); err != nil {
+	if err := m.requirePasskeyChange(ctx, p); err != nil {
 		return 0, err
 	}
 	if err := st.DeletePasskey(ctx, p.UserID, id); err != nil {
@@ -245,7 +251,7 @@ func (m *Manager) RemovePasskey(ctx context.Context, p Principal, id string, act
 	}
 	m.audit(ctx, &Event{Type: EventPasskeyRemoved, ActorType: ActorUser, ActorID: p.UserID, UserID: p.UserID, SessionID: p.SessionID, IP: actor.IP,
 		Data: jsonObject("passkeyId", id)}, nil)
-	return m.EndUserSessions(ctx, p.UserID, EndManual, actor, p.SessionID)
+	return m.EndUserSessions(ctx, p.UserID, endFactorChanged, actor, p.SessionID)
 }
 
 // PasskeyLoginOptions opens a passwordless sign-in: request options for
@@ -342,7 +348,7 @@ func (m *Manager) recordPasskeyUse(ctx context.Context, st PasskeyStore, used *P
 // passkeyLoginFailed records a refused passkey sign-in and returns why.
 func (m *Manager) passkeyLoginFailed(ctx context.Context, u *User, client ClientInfo, why error) error {
 	e := &Event{Type: EventLoginFailed, ActorType: ActorUser, IP: ipText(client.IP), UserAgent: cleanText(client.UserAgent, 1024),
-		Data: jsonObject("reason", errorReason(why), "method", AuthPasskey)}
+		Data: jsonObject("reason", ErrorReason(why), "method", AuthPasskey)}
 	if u != nil {
 		e.UserID, e.ActorID = u.ID, u.ID
 	}
@@ -353,11 +359,40 @@ func (m *Manager) passkeyLoginFailed(ctx context.Context, u *User, client Client
 	return why
 }
 
-// errorReason is the reason code of err ("" for a non-domain error).
-func errorReason(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
+
+// requirePasskeyChange refuses to enrol or remove a passkey unless the
+// session proved the user within PasskeyChangeMaxAge (as the store records
+// it, so a step-up counts at once) and, when the user already has a
+// strong factor (any offered factor but the email code: a passkey, TOTP),
+// with a multi-factor proof (acr 2): a stolen password alone must not be
+// able to add a way in or remove the second factor. 401 step_up_required.
+func (m *Manager) requirePasskeyChange(ctx context.Context, p Principal) error {
+	u, err := m.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return err
 	}
-	return ""
+	methods, err := m.offeredMethods(ctx, u, AuthPassword)
+	if err != nil {
+		return err
+	}
+	acr := ACRSingle
+	for _, method := range methods {
+		if method != MethodEmail {
+			acr = ACRMultiFactor
+		}
+	}
+	return m.RequireRecentAuth(ctx, p.SessionID, PasskeyChangeMaxAge, acr)
+}
+
+// startPasskeySession runs the login pipeline for a user whose passkey was
+// verified. A passkey is the strong proof a challenge would ask for, so a
+// policy verdict of challenge is satisfied here and the session opens with
+// the passkey's amr and acr 2 (a block still blocks: checkLogin refuses it).
+func (m *Manager) startPasskeySession(ctx context.Context, u *User, pk *Passkey, client ClientInfo) (*LoginResult, error) {
+	c, err := m.checkLogin(ctx, u, AuthPasskey, client, false)
+	if err != nil {
+		return nil, err
+	}
+	c.proof = []string{pk.AMR()}
+	return m.openSession(ctx, u, AuthPasskey, c)
 }

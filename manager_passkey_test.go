@@ -121,7 +121,7 @@ func enrolPasskey(t *testing.T, e *env, res *sm.LoginResult, credID string) *sm.
 func TestPasskeyCeremonyLifecycle(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		alice := e.register("alice")
-		enrolPasskey(t, e, alice, "cred-alice")
+		enrolled := enrolPasskey(t, e, alice, "cred-alice")
 
 		// Expired: the options are dead PasskeyCeremonyTTL after they were
 		// given (the Manager's clock), and nothing is opened.
@@ -133,8 +133,22 @@ func TestPasskeyCeremonyLifecycle(t *testing.T) {
 		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
 		wantReason(t, "expired ceremony", err, sm.EINVALID, "passkey_ceremony_unknown")
 
-		// A registration's challenge does not sign anyone in, and is spent.
+		// With a passkey, a password session (acr 1) may no longer add or
+		// remove one: step_up_required, asking for acr 2.
 		p := sm.Principal{UserID: alice.User.ID, SessionID: alice.Session.ID}
+		_, err = e.m.BeginPasskeyRegistration(e.ctx, p)
+		wantReason(t, "password session of a user with a passkey", err, sm.EUNAUTHORIZED, sm.ReasonStepUpRequired)
+		opts, _ = e.m.PasskeyLoginOptions(e.ctx, client)
+		strong, err := e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
+		if err != nil || strong.Session.ACR != sm.ACRMultiFactor || strong.Claims.ACR != sm.ACRMultiFactor {
+			t.Fatalf("passkey sign-in: %v %+v", err, strong)
+		}
+		if got := strong.Session.AMR; len(got) != 2 || got[0] != sm.AMRHardwareKey || got[1] != sm.AMRMFA {
+			t.Fatalf("amr %v", got)
+		}
+		p = sm.Principal{UserID: alice.User.ID, SessionID: strong.Session.ID}
+
+		// A registration's challenge does not sign anyone in, and is spent.
 		reg, err := e.m.BeginPasskeyRegistration(e.ctx, p)
 		if err != nil {
 			t.Fatal(err)
@@ -155,6 +169,14 @@ func TestPasskeyCeremonyLifecycle(t *testing.T) {
 		res, err := e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
 		if err != nil || res.Session.AuthMethod != sm.AuthPasskey || res.User.ID != alice.User.ID {
 			t.Fatalf("passkey sign-in: %v %+v", err, res)
+		}
+
+		// The strong session grows old: a change needs a new proof.
+		e.clock.Advance(sm.PasskeyChangeMaxAge + 1)
+		_, err = e.m.RemovePasskey(e.ctx, p, enrolled.ID, sm.Actor{Type: sm.ActorUser, ID: alice.User.ID})
+		wantReason(t, "an old sign-in removes a passkey", err, sm.EUNAUTHORIZED, sm.ReasonStepUpRequired)
+		if n, _ := e.store.CountPasskeys(e.ctx, alice.User.ID); n != 1 {
+			t.Fatalf("a refused removal removed: %d left", n)
 		}
 
 		// A blocked user's passkey opens nothing.

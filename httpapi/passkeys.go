@@ -17,6 +17,7 @@ func (s *server) passkeyRoutes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/users/me/passkeys/{id}", s.user(s.handleRemovePasskey()))
 	mux.Handle("POST /api/auth/passkey/options", s.handlePasskeyLoginOptions())
 	mux.Handle("POST /api/auth/passkey/verify", s.handlePasskeyLogin())
+	mux.Handle("POST /api/auth/challenge/options", s.handleChallengePasskeyOptions())
 }
 
 // optionsResponse is what navigator.credentials.create/get take:
@@ -137,5 +138,35 @@ func (s *server) handlePasskeyLogin() http.Handler {
 			return
 		}
 		s.writeLogin(w, r, http.StatusOK, res)
+	})
+}
+
+type challengeOptionsRequest struct {
+	ChallengeID string `json:"challengeId"`
+}
+
+func (q challengeOptionsRequest) Valid() map[string]string {
+	if bad := challengeIDProblems(q.ChallengeID); len(bad) > 0 {
+		return bad
+	}
+	return nil
+}
+
+// handleChallengePasskeyOptions is POST /api/auth/challenge/options: the
+// request options with which a challenged login is answered by a passkey
+// (method webauthn of /api/auth/challenge/verify).
+func (s *server) handleChallengePasskeyOptions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[challengeOptionsRequest](w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		opts, err := s.Manager.PasskeyChallengeOptions(r.Context(), req.ChallengeID, s.clientInfo(r))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, optionsResponse{PublicKey: opts})
 	})
 }

@@ -99,6 +99,9 @@ type config struct {
 	Accounts *httpapi.AccountMailConfig
 	// Passkeys is the WebAuthn relying party (passkeys.go).
 	Passkeys passkeySetup
+	// ChallengeMailer sends the email codes of login challenges
+	// (integrations.go); nil without SMTP_URL: no email factor.
+	ChallengeMailer sm.ChallengeMailer
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -305,6 +308,9 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		return nil, err
 	}
 	if c.Passkeys, err = loadPasskeys(getenv, c.PublicURL); err != nil {
+		return nil, err
+	}
+	if c.ChallengeMailer, err = loadChallengeMail(getenv, c); err != nil {
 		return nil, err
 	}
 	return c, c.validate()

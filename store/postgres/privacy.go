@@ -79,7 +79,12 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			}
 			_, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
 				userID, oldEmail)
-			return mapErr(err, "magic links")
+			if err != nil {
+				return mapErr(err, "magic links")
+			}
+			// Pending challenges keep the attempt's address and user agent.
+			_, err = tx.Exec(ctx, `DELETE FROM challenges WHERE user_id = $1`, userID)
+			return mapErr(err, "challenges")
 		})
 	})
 }

@@ -78,6 +78,10 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 		if _, err := tx.ExecContext(ctx, `DELETE FROM passkey_ceremonies WHERE user_id = ?`, userID); err != nil {
 			return fmt.Errorf("sqlite: erase user ceremonies: %w", err)
 		}
+		// Pending challenges keep the attempt's address and user agent.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM challenges WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: erase user challenges: %w", err)
+		}
 		return nil
 	})
 }
