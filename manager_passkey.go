@@ -359,7 +359,6 @@ func (m *Manager) passkeyLoginFailed(ctx context.Context, u *User, client Client
 	return why
 }
 
-
 // requirePasskeyChange refuses to enrol or remove a passkey unless the
 // session proved the user within PasskeyChangeMaxAge (as the store records
 // it, so a step-up counts at once) and, when the user already has a
