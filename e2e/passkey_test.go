@@ -14,6 +14,7 @@ import (
 
 	"github.com/magic-sessionmanager/sessionmanager/e2e/browsertest"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
 // passkeyHelpers are installed in a page: fetch the API and run the
@@ -134,10 +135,11 @@ func (b *browserTab) get(options map[string]any) json.RawMessage {
 	return c
 }
 
-// jwtOf signs a user in with a password (from a browser's user agent).
+// jwtOf signs a user in with a password from the device it signed up on
+// (register's user agent: no new device).
 func jwtOf(t *testing.T, s *server, identifier, password string) string {
 	t.Helper()
-	code, out := s.loginFrom("", uaChromeMac, identifier, password)
+	code, out := s.loginFrom("", uaFirefoxLinux, identifier, password)
 	if code != 200 || str(out, "jwt") == "" {
 		t.Fatalf("login %s: %d %v", identifier, code, out)
 	}
@@ -302,4 +304,102 @@ func TestBrowserPasskeyEnrolAndPasswordless(t *testing.T) {
 	gone := tab.get(lo)
 	code, _, out = s.call("POST", "/api/auth/passkey/verify", "", map[string]any{"credential": gone})
 	wantRefused(t, "removed passkey", code, out, 400, "passkey_unknown")
+}
+
+// TestBrowserPasskeyChallenge: a login the policy challenges (a new
+// device) is finished with a passkey as the webauthn factor, through
+// /api/auth/challenge/options and /verify, in headless Chromium with
+// virtual authenticators against the binary. Bob's challenge answered by
+// alice's passkey (her authenticator signing bob's options) is refused and
+// opens nothing; bob's own passkey then passes it, and the session carries
+// amr hwk + mfa and acr 2.
+func TestBrowserPasskeyChallenge(t *testing.T) {
+	s, origin := passkeyServer(t, map[string]string{"LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
+	if code, _, out := s.call("PUT", "/api/admin/settings", s.adminToken("write"), map[string]any{"actions": map[string]any{"newDevice": "challenge"}}); code != 200 {
+		t.Fatalf("settings: %d %v", code, out)
+	}
+	browser := browsertest.Chrome(t)
+	tabs := map[string]*browserTab{}
+	for _, name := range []string{"alice", "bob"} {
+		s.register("", name, name+"@example.com", name+" password 1")
+		jwt := jwtOf(t, s, name, name+" password 1") // the sign-up's device: no challenge
+		tabs[name] = newBrowserTab(t, browser, origin)
+		opts := tabs[name].api("POST", "/api/users/me/passkeys/options", jwt, nil)
+		reg := tabs[name].api("POST", "/api/users/me/passkeys", jwt, map[string]any{"name": name + "'s key", "credential": tabs[name].create(opts.Body)})
+		if reg.Status != 201 {
+			t.Fatalf("%s enrols: %+v", name, reg)
+		}
+	}
+
+	// challengedLogin signs in with the password from the tab's browser (a
+	// device the user never used): 401 challenge_required, webauthn first.
+	challengedLogin := func(name string) string {
+		t.Helper()
+		a := tabs[name].api("POST", "/api/auth/local", "", map[string]any{"identifier": name, "password": name + " password 1"})
+		e, _ := a.Body["error"].(map[string]any)
+		d, _ := e["details"].(map[string]any)
+		ch, _ := d["challenge"].(map[string]any)
+		methods, _ := ch["methods"].([]any)
+		if a.Status != 401 || errReason(a.Body) != "challenge_required" || len(methods) == 0 || methods[0] != "webauthn" {
+			t.Fatalf("%s from a new device: %+v", name, a)
+		}
+		return str(ch, "id")
+	}
+	options := func(name, challengeID string) map[string]any {
+		t.Helper()
+		o := tabs[name].api("POST", "/api/auth/challenge/options", "", map[string]any{"challengeId": challengeID})
+		if o.Status != 200 || o.Body["publicKey"] == nil {
+			t.Fatalf("challenge options: %+v", o)
+		}
+		return o.Body
+	}
+
+	bobChallenge := challengedLogin("bob")
+	// Alice's authenticator signs bob's options (allowCredentials removed,
+	// so her discoverable passkey answers).
+	o := options("bob", bobChallenge)
+	pub, _ := o["publicKey"].(map[string]any)
+	delete(pub, "allowCredentials")
+	stolen := tabs["alice"].get(o)
+	v := tabs["bob"].api("POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": bobChallenge, "method": "webauthn", "credential": stolen})
+	if v.Status != 400 || errReason(v.Body) != "passkey_unknown" || str(v.Body, "jwt") != "" {
+		t.Fatalf("alice's passkey for bob's challenge: %+v", v)
+	}
+	// Without new options there is no ceremony to answer.
+	v = tabs["bob"].api("POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": bobChallenge, "method": "webauthn", "credential": stolen})
+	if v.Status != 400 || errReason(v.Body) != "passkey_ceremony_unknown" {
+		t.Fatalf("the spent options again: %+v", v)
+	}
+
+	// Bob's own passkey passes the challenge: exactly a login's answer.
+	proof := tabs["bob"].get(options("bob", bobChallenge))
+	v = tabs["bob"].api("POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": bobChallenge, "method": "webauthn", "credential": proof})
+	if v.Status != 200 || str(v.Body, "jwt") == "" || str(v.Body["user"].(map[string]any), "username") != "bob" {
+		t.Fatalf("bob passes with his passkey: %+v", v)
+	}
+	code, _, mine := s.call("GET", "/api/sessions/me", str(v.Body, "jwt"), nil)
+	var current map[string]any
+	sessions, _ := mine["data"].([]any)
+	for _, raw := range sessions {
+		if ss, _ := raw.(map[string]any); ss["current"] == true {
+			current = ss
+		}
+	}
+	amr, _ := json.Marshal(current["amr"])
+	if code != 200 || str(current, "acr") != "2" || string(amr) != `["pwd","hwk","mfa"]` {
+		t.Fatalf("the challenged session's proof: acr %q amr %s (%d %v)", str(current, "acr"), amr, code, current)
+	}
+	// The passed challenge takes no second proof.
+	v = tabs["bob"].api("POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": bobChallenge, "method": "webauthn", "credential": proof})
+	if v.Status != 400 || errReason(v.Body) != "challenge_used" {
+		t.Fatalf("a passed challenge again: %+v", v)
+	}
+
+	// Alice passes hers with her own.
+	aliceChallenge := challengedLogin("alice")
+	v = tabs["alice"].api("POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": aliceChallenge, "method": "webauthn",
+		"credential": tabs["alice"].get(options("alice", aliceChallenge))})
+	if v.Status != 200 || str(v.Body["user"].(map[string]any), "username") != "alice" {
+		t.Fatalf("alice passes with her passkey: %+v", v)
+	}
 }
