@@ -21,6 +21,8 @@
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
 //   - EraseUser clears the whole Location of the user's sessions.
+//   - A challenge is expired from its ExpiresAt instant on;
+//     PurgeChallenges keeps one expiring exactly at the cutoff.
 //   - The signed chain head (ChainHeadStore) is written in the append's
 //     transaction and appends link to it; RunChain checks it against a
 //     database writer.
@@ -47,6 +49,8 @@ type Store interface {
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
 	sessionmanager.PasskeyStore
+	sessionmanager.ChallengeStore
+	sessionmanager.SessionAuthStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -68,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
 		{"Passkeys", passkeyTests},
+		{"Challenges", challengeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
