@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/magic-sessionmanager/sessionmanager/e2e/browsertest"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"github.com/magic-sessionmanager/sessionmanager/license"
+	"github.com/magic-sessionmanager/sessionmanager/token"
 )
 
 // passkeyHelpers are installed in a page: fetch the API and run the
@@ -395,11 +397,74 @@ func TestBrowserPasskeyChallenge(t *testing.T) {
 		t.Fatalf("a passed challenge again: %+v", v)
 	}
 
-	// Alice passes hers with her own.
+	// Alice passes a password login's challenge with her passkey.
 	aliceChallenge := challengedLogin("alice")
 	v = tabs["alice"].api("POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": aliceChallenge, "method": "webauthn",
 		"credential": tabs["alice"].get(options("alice", aliceChallenge))})
 	if v.Status != 200 || str(v.Body["user"].(map[string]any), "username") != "alice" {
 		t.Fatalf("alice passes with her passkey: %+v", v)
 	}
+
+	// A passwordless sign-in from a device alice never used (another user
+	// agent): the policy's challenge is satisfied by the passkey itself.
+	if _, err := chromedp.Call(tabs["alice"].ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: uaFirefoxWin}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, lo := s.call("POST", "/api/auth/passkey/options", "", nil)
+	pl := tabs["alice"].api("POST", "/api/auth/passkey/verify", "", map[string]any{"credential": tabs["alice"].get(lo)})
+	if pl.Status != 200 || str(pl.Body, "jwt") == "" {
+		t.Fatalf("passwordless from a new device under a challenge policy: %+v", pl)
+	}
+	_, _, mine = s.call("GET", "/api/sessions/me", str(pl.Body, "jwt"), nil)
+	sessions, _ = mine["data"].([]any)
+	for _, raw := range sessions {
+		if ss, _ := raw.(map[string]any); ss["current"] == true {
+			current = ss
+		}
+	}
+	reasons, _ := json.Marshal(current["reasons"])
+	amr, _ = json.Marshal(current["amr"])
+	if !strings.Contains(string(reasons), `"new_device"`) || str(current, "acr") != "2" || string(amr) != `["hwk","mfa"]` {
+		t.Fatalf("the passkey session from a new device: reasons %s amr %s acr %q", reasons, amr, str(current, "acr"))
+	}
+}
+
+// TestBrowserPasskeyAcrossInstances: a ceremony begun on one instance is
+// finished on another (the state is in the shared PostgreSQL store, not in
+// a process), and is single use across them.
+func TestBrowserPasskeyAcrossInstances(t *testing.T) {
+	db, key := testenv.PostgresSchema(t), token.GenerateKey()
+	addrs := []string{testenv.FreeAddr(t), testenv.FreeAddr(t)}
+	var origins []string
+	for _, a := range addrs {
+		_, port, _ := net.SplitHostPort(a)
+		origins = append(origins, "http://localhost:"+port)
+	}
+	var servers []*server
+	for _, a := range addrs {
+		servers = append(servers, startServer(t, "serve", map[string]string{"SM_ADDR": a, "DATABASE_URL": db, "SESSION_ENCRYPTION_KEY": key,
+			"SM_WEBAUTHN_RP_ID": "localhost", "SM_WEBAUTHN_ORIGINS": strings.Join(origins, ",")}))
+	}
+	one, two := servers[0], servers[1]
+	one.register("", "alice", "alice@example.com", "alice password 1")
+	jwt := jwtOf(t, one, "alice", "alice password 1")
+	tab := newBrowserTab(t, browsertest.Chrome(t), origins[0])
+
+	// Options from instance one, the attestation finished on instance two.
+	opts := tab.api("POST", "/api/users/me/passkeys/options", jwt, nil)
+	code, _, out := two.call("POST", "/api/users/me/passkeys", jwt, map[string]any{"credential": tab.create(opts.Body)})
+	if code != 201 {
+		t.Fatalf("enrol across instances: %d %v", code, out)
+	}
+
+	// Sign-in options from two, the assertion verified on one; the same
+	// assertion then on two finds its ceremony spent.
+	_, _, lo := two.call("POST", "/api/auth/passkey/options", "", nil)
+	assertion := tab.get(lo)
+	code, _, out = one.call("POST", "/api/auth/passkey/verify", "", map[string]any{"credential": assertion})
+	if code != 200 || str(out, "jwt") == "" {
+		t.Fatalf("sign-in across instances: %d %v", code, out)
+	}
+	code, _, out = two.call("POST", "/api/auth/passkey/verify", "", map[string]any{"credential": assertion})
+	wantRefused(t, "the assertion replayed on the other instance", code, out, 400, "passkey_ceremony_unknown")
 }
