@@ -122,18 +122,20 @@ func (b *browserTab) api(method, path, jwt string, body any) apiAnswer {
 // as the server answered) and returns the PublicKeyCredential JSON.
 func (b *browserTab) create(options map[string]any) json.RawMessage {
 	b.t.Helper()
-	pub, _ := json.Marshal(options["publicKey"])
-	var c json.RawMessage
-	b.eval("pk.create("+string(pub)+")", &c)
-	return c
+	return b.ceremony("create", options)
 }
 
 // get runs navigator.credentials.get on options.
 func (b *browserTab) get(options map[string]any) json.RawMessage {
 	b.t.Helper()
+	return b.ceremony("get", options)
+}
+
+func (b *browserTab) ceremony(helper string, options map[string]any) json.RawMessage {
+	b.t.Helper()
 	pub, _ := json.Marshal(options["publicKey"])
 	var c json.RawMessage
-	b.eval("pk.get("+string(pub)+")", &c)
+	b.eval("pk."+helper+"("+string(pub)+")", &c)
 	return c
 }
 

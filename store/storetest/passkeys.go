@@ -113,15 +113,21 @@ func testConcurrentPasskeyUse(t *testing.T, s Store) {
 	newUser(t, s, "u-1", "alice@example.com", "alice")
 	noErr(t, s.CreatePasskey(ctx, newPasskey("pk-1", "u-1", "cred-1", t0)))
 	errs := race(func(i int) error { return s.RecordPasskeyUse(ctx, "pk-1", 2, false, t0.Add(time.Minute)) })
+	oneWinner(t, errs, sessionmanager.ECONFLICT, "one assertion counter")
+}
+
+// oneWinner checks that exactly one of errs is nil and every other has code.
+func oneWinner(t *testing.T, errs []error, code, what string) {
+	t.Helper()
 	won := 0
 	for _, err := range errs {
 		if err == nil {
 			won++
 			continue
 		}
-		requireCode(t, err, sessionmanager.ECONFLICT, "a loser")
+		requireCode(t, err, code, what+": a loser")
 	}
-	equal(t, 1, won, "one assertion counter, one winner")
+	equal(t, 1, won, what+": one winner")
 }
 
 func newCeremony(hash string, at time.Time) *sessionmanager.PasskeyCeremony {
@@ -159,15 +165,7 @@ func testConcurrentCeremonyConsume(t *testing.T, s Store) {
 		_, err := s.ConsumePasskeyCeremony(ctx, hashOf("c1"), t0.Add(time.Second))
 		return err
 	})
-	won := 0
-	for _, err := range errs {
-		if err == nil {
-			won++
-			continue
-		}
-		requireCode(t, err, sessionmanager.ENOTFOUND, "a loser")
-	}
-	equal(t, 1, won, "one ceremony, one winner")
+	oneWinner(t, errs, sessionmanager.ENOTFOUND, "one ceremony")
 }
 
 func testPasskeysErased(t *testing.T, s Store) {
