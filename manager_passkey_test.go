@@ -3,6 +3,7 @@ package sessionmanager_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 
@@ -198,4 +199,25 @@ func TestPasskeysOffWithoutRelyingParty(t *testing.T) {
 		_, err := e.m.PasskeyLoginOptions(e.ctx, client)
 		wantReason(t, "no relying party", err, sm.ENOTFOUND, "passkeys_disabled")
 	})
+}
+
+// TestPasskeyOptionsCappedPerAddress: each address may open a bounded
+// number of sign-in ceremonies per failure window (each one is a row until
+// it expires); another address is not affected.
+func TestPasskeyOptionsCappedPerAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		var err error
+		n := 0
+		for ; n < 1000 && err == nil; n++ {
+			_, err = e.m.PasskeyLoginOptions(e.ctx, client)
+		}
+		if sm.ErrorCode(err) != sm.ETOOMANY || n < 2 || n > 200 {
+			t.Fatalf("after %d options: %v, want 429 within 200", n, err)
+		}
+		other := client
+		other.IP = netip.MustParseAddr("198.51.100.7")
+		if _, err := e.m.PasskeyLoginOptions(e.ctx, other); err != nil {
+			t.Fatalf("another address: %v", err)
+		}
+	}, withPasskeys)
 }
