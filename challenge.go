@@ -133,6 +133,10 @@ type ChallengeFacts struct {
 	Location   Location   `json:"location"`
 	Threat     Threat     `json:"threat"`
 	Assessment Assessment `json:"assessment"`
+	// PasswordStamp is a keyed digest of the password hash a password
+	// login checked: a password changed (reset, voided) before the proof
+	// ends the challenge instead of letting the old password's login in.
+	PasswordStamp string `json:"passwordStamp,omitempty"`
 }
 
 // Open reports whether the challenge still accepts a proof at now.

@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/hex"
 	"errors"
 	"slices"
@@ -143,6 +144,9 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 		Facts:     ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment},
 		CreatedAt: c.now, ExpiresAt: c.now.Add(ChallengeTTL),
 	}
+	if method == AuthPassword {
+		ch.Facts.PasswordStamp = m.passwordStamp(u)
+	}
 	if err := cs.CreateChallenge(ctx, ch); err != nil {
 		return err
 	}
@@ -163,6 +167,14 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 	}
 	return &Error{Code: EUNAUTHORIZED, Message: "Additional verification required", Reason: ReasonChallengeRequired,
 		Challenge: &ChallengeRequired{ID: id, Methods: ch.Methods, ExpiresAt: ch.ExpiresAt.UTC()}}
+}
+
+// passwordStamp is a keyed digest of u's password hash ("" without one).
+func (m *Manager) passwordStamp(u *User) string {
+	if u.PasswordHash == "" {
+		return ""
+	}
+	return hex.EncodeToString(m.cfg.Secrets.LookupHash("challenge-password:" + u.PasswordHash)[:16])
 }
 
 // challengeRef names a challenge in events without its secret id: the
@@ -275,6 +287,9 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 	}
 	if u.Blocked {
 		return nil, blockedUser()
+	}
+	if ch.FirstFactor == AuthPassword && !hmac.Equal([]byte(m.passwordStamp(u)), []byte(ch.Facts.PasswordStamp)) {
+		return nil, invalidCredentials() // the password changed since it was checked
 	}
 	c, err := m.resumeCheck(ctx, u, ch, f, p)
 	if err != nil {

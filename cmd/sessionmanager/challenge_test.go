@@ -378,6 +378,29 @@ func TestChallengeAbuse(t *testing.T) {
 		}
 	})
 
+	t.Run("password changed meanwhile", func(t *testing.T) {
+		const ip = "45.83.220.16"
+		confirmedUser(t, s, box, "pia")
+		id := challengeOf(t, s, "pia", ip)
+		good := codeFor(t, s, box, id, "pia", ip)
+		// The owner, at home, changes the password before the code is used.
+		c, _, home := s.callAs(homeIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "pia", "password": "correct horse battery"})
+		if c != 200 {
+			t.Fatalf("home login: %d %v", c, home)
+		}
+		if c, _, b := s.callAs(homeIP, challengeUA, "POST", "/api/auth/change-password", str(home, "jwt"), map[string]any{
+			"currentPassword": "correct horse battery", "password": "another horse battery", "passwordConfirmation": "another horse battery"}); c != 200 {
+			t.Fatalf("change password: %d %v", c, b)
+		}
+		before := activeSessions(t, s, "pia")
+		if status, body := verify(s, ip, challengeUA, id, good); status != 400 || errReason(body) != "invalid_credentials" {
+			t.Fatalf("the old password's challenge: %d %v", status, body)
+		}
+		if n := activeSessions(t, s, "pia"); n != before {
+			t.Fatalf("a session was opened: %d -> %d", before, n)
+		}
+	})
+
 	t.Run("method not offered", func(t *testing.T) {
 		const ip = "45.83.220.15"
 		id := challengeOf(t, s, "uma", ip)
