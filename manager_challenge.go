@@ -454,16 +454,11 @@ func (m *Manager) PendingChallenge(ctx context.Context, id, method string, clien
 			return nil, err
 		}
 	}
-	now := m.clock.Now()
 	switch {
 	case ch == nil:
 		return nil, ChallengeError(ReasonChallengeUnknown)
-	case ch.Outcome == ChallengePassed:
-		return nil, ChallengeError(ReasonChallengeUsed)
-	case ch.Outcome == ChallengeFailed || ch.Attempts >= MaxChallengeAttempts:
-		return nil, ChallengeError(ReasonChallengeFailed)
-	case !now.Before(ch.ExpiresAt):
-		return nil, ChallengeError(ReasonChallengeExpired)
+	case ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts) != "":
+		return nil, ChallengeError(ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts))
 	case !ch.Offers(method) || m.factors.get(method) == nil:
 		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered, Fields: map[string]string{"method": "is not offered"}}
 	case !ch.sameClient(client):

@@ -57,6 +57,14 @@ func challengeServer(t *testing.T, env map[string]string) (*server, *mailbox, st
 	return s, box, "vera@example.com"
 }
 
+// pendingOf is details.challenge of a 401 challenge_required (nil when none).
+func pendingOf(body map[string]any) map[string]any {
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	ch, _ := d["challenge"].(map[string]any)
+	return ch
+}
+
 // callAs is a JSON request from ip (X-Forwarded-For) with user agent ua.
 func (s *server) callAs(ip, ua, method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
@@ -93,8 +101,7 @@ func challengedLogin(t *testing.T, s *server) map[string]any {
 		t.Errorf("a challenge is no invalid token: %q", h.Get("WWW-Authenticate"))
 	}
 	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	ch, _ := d["challenge"].(map[string]any)
+	ch := pendingOf(body)
 	if str(ch, "id") == "" || str(ch, "expiresAt") == "" || str(e, "name") != "UnauthorizedError" || str(e, "message") != "Additional verification required" {
 		t.Fatalf("challenge answer: %v", body)
 	}
@@ -229,9 +236,7 @@ func confirmedUser(t *testing.T, s *server, box *mailbox, name string) {
 func challengeOf(t *testing.T, s *server, name, ip string) string {
 	t.Helper()
 	code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": name, "password": "correct horse battery"})
-	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	ch, _ := d["challenge"].(map[string]any)
+	ch := pendingOf(body)
 	if code != 401 || str(ch, "id") == "" {
 		t.Fatalf("login of %s from %s: %d %v", name, ip, code, body)
 	}
@@ -522,9 +527,7 @@ func TestChallengeExternalSession(t *testing.T) {
 	svc := s.adminToken("service")
 	ext := map[string]any{"externalUserId": "strapi-7", "email": "eve@example.com", "username": "eve", "ip": vpnIP, "userAgent": challengeUA}
 	code, _, body := s.call("POST", "/api/sessions", svc, ext)
-	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	ch, _ := d["challenge"].(map[string]any)
+	ch := pendingOf(body)
 	if code != 401 || errReason(body) != "challenge_required" || str(ch, "id") == "" {
 		t.Fatalf("challenged external session: %d %v", code, body)
 	}
