@@ -29,9 +29,14 @@ var codePattern = regexp.MustCompile(`code is:\s+(\d{6})`)
 // challengeServer runs the real server with a VPN list, a real SMTP
 // mailbox (email codes and magic links), the Advanced licence and the VPN
 // policy set to challenge; it returns the server, its mailbox and a user
-// whose email is confirmed (by the confirmation link).
-func challengeServer(t *testing.T, env map[string]string) (*server, *mailbox, string) {
+// whose email is confirmed (by the confirmation link), on store (sqlite or
+// postgres).
+func challengeServer(t *testing.T, store string) (*server, *mailbox, string) {
 	t.Helper()
+	var env map[string]string
+	if store == "postgres" {
+		env = postgresEnv(t)
+	}
 	vpn := filepath.Join(t.TempDir(), "vpn.txt")
 	if err := os.WriteFile(vpn, []byte("45.83.220.0/22\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -136,78 +141,72 @@ func verify(s *server, ip, ua, id, code string) (int, map[string]any) {
 // verify answer is the login's, and the session and its token say how it
 // was proven (amr pwd+otp+mfa, acr 2). The same code, replayed, is refused.
 func TestChallengeEmailEndToEnd(t *testing.T) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			var env map[string]string
-			if store == "postgres" {
-				env = postgresEnv(t)
-			}
-			s, box, email := challengeServer(t, env)
-			read := s.adminToken("read")
-			_, _, before := s.call("GET", "/api/admin/sessions?status=active", read, nil)
+	stores(t, func(t *testing.T, store string) {
+		s, box, email := challengeServer(t, store)
+		read := s.adminToken("read")
+		_, _, before := s.call("GET", "/api/admin/sessions?status=active", read, nil)
 
-			ch := challengedLogin(t, s)
-			_, _, after := s.call("GET", "/api/admin/sessions?status=active", read, nil)
-			if n, m := len(before["data"].([]any)), len(after["data"].([]any)); n != m {
-				t.Fatalf("a challenged login opened a session: %d -> %d", n, m)
-			}
-			code := sendCode(t, s, box, str(ch, "id"), email)
-			status, login := verify(s, vpnIP, challengeUA, str(ch, "id"), code)
-			if status != 200 || str(login, "jwt") == "" || str(login, "refreshToken") == "" {
-				t.Fatalf("verify: %d %v", status, login)
-			}
-			if u, _ := login["user"].(map[string]any); str(u, "email") != email {
-				t.Fatalf("verify user: %v", login)
-			}
-			sid := str(login["session"].(map[string]any), "id")
-			_, _, got := s.call("GET", "/api/admin/sessions/"+sid, read, nil)
-			data, _ := got["data"].(map[string]any)
-			if str(data, "acr") != "2" || strings.Join(strs(data["amr"]), " ") != "pwd otp mfa" || str(data, "authTime") == "" || str(data, "authMethod") != "password" {
-				t.Fatalf("session auth context: %v", data)
-			}
-			if th, _ := data["threat"].(map[string]any); th["vpn"] != true {
-				t.Fatalf("session facts: %v", data)
-			}
-			// Introspection (RFC 7662) reports the proof too.
-			svc := s.adminToken("service")
-			code2, _, in := s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(login, "jwt")})
-			if code2 != 200 || in["active"] != true || str(in, "acr") != "2" || strings.Join(strs(in["amr"]), " ") != "pwd otp mfa" || in["auth_time"] == nil {
-				t.Fatalf("introspection: %d %v", code2, in)
-			}
-			// A refresh keeps the proof in the new token.
-			_, _, ref := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(login, "refreshToken")})
-			_, _, in = s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(ref, "jwt")})
-			if str(in, "acr") != "2" {
-				t.Fatalf("refreshed token lost the proof: %v", in)
-			}
+		ch := challengedLogin(t, s)
+		_, _, after := s.call("GET", "/api/admin/sessions?status=active", read, nil)
+		if n, m := len(before["data"].([]any)), len(after["data"].([]any)); n != m {
+			t.Fatalf("a challenged login opened a session: %d -> %d", n, m)
+		}
+		code := sendCode(t, s, box, str(ch, "id"), email)
+		status, login := verify(s, vpnIP, challengeUA, str(ch, "id"), code)
+		if status != 200 || str(login, "jwt") == "" || str(login, "refreshToken") == "" {
+			t.Fatalf("verify: %d %v", status, login)
+		}
+		if u, _ := login["user"].(map[string]any); str(u, "email") != email {
+			t.Fatalf("verify user: %v", login)
+		}
+		sid := str(login["session"].(map[string]any), "id")
+		_, _, got := s.call("GET", "/api/admin/sessions/"+sid, read, nil)
+		data, _ := got["data"].(map[string]any)
+		if str(data, "acr") != "2" || strings.Join(strs(data["amr"]), " ") != "pwd otp mfa" || str(data, "authTime") == "" || str(data, "authMethod") != "password" {
+			t.Fatalf("session auth context: %v", data)
+		}
+		if th, _ := data["threat"].(map[string]any); th["vpn"] != true {
+			t.Fatalf("session facts: %v", data)
+		}
+		// Introspection (RFC 7662) reports the proof too.
+		svc := s.adminToken("service")
+		code2, _, in := s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(login, "jwt")})
+		if code2 != 200 || in["active"] != true || str(in, "acr") != "2" || strings.Join(strs(in["amr"]), " ") != "pwd otp mfa" || in["auth_time"] == nil {
+			t.Fatalf("introspection: %d %v", code2, in)
+		}
+		// A refresh keeps the proof in the new token.
+		_, _, ref := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(login, "refreshToken")})
+		_, _, in = s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(ref, "jwt")})
+		if str(in, "acr") != "2" {
+			t.Fatalf("refreshed token lost the proof: %v", in)
+		}
 
-			// Replayed code: the challenge is spent.
-			if status, body := verify(s, vpnIP, challengeUA, str(ch, "id"), code); status != 400 || errReason(body) != "challenge_used" {
-				t.Fatalf("replayed code: %d %v", status, body)
+		// Replayed code: the challenge is spent.
+		if status, body := verify(s, vpnIP, challengeUA, str(ch, "id"), code); status != 400 || errReason(body) != "challenge_used" {
+			t.Fatalf("replayed code: %d %v", status, body)
+		}
+		// The audit log has the challenge's story.
+		_, _, audit := s.call("GET", "/api/admin/audit?type=login.challenged", read, nil)
+		if evs, _ := audit["data"].([]any); len(evs) != 1 {
+			t.Fatalf("login.challenged events: %v", audit)
+		}
+		_, _, audit = s.call("GET", "/api/admin/audit?type=challenge.passed", read, nil)
+		if evs, _ := audit["data"].([]any); len(evs) != 1 {
+			t.Fatalf("challenge.passed events: %v", audit)
+		}
+		resp, err := http.Get(s.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`msm_challenges_total{method="email",outcome="issued"} 1`, `msm_challenges_total{method="email",outcome="passed"} 1`} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("metrics lack %s", want)
 			}
-			// The audit log has the challenge's story.
-			_, _, audit := s.call("GET", "/api/admin/audit?type=login.challenged", read, nil)
-			if evs, _ := audit["data"].([]any); len(evs) != 1 {
-				t.Fatalf("login.challenged events: %v", audit)
-			}
-			_, _, audit = s.call("GET", "/api/admin/audit?type=challenge.passed", read, nil)
-			if evs, _ := audit["data"].([]any); len(evs) != 1 {
-				t.Fatalf("challenge.passed events: %v", audit)
-			}
-			resp, err := http.Get(s.base + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			_, _ = b.ReadFrom(resp.Body)
-			resp.Body.Close()
-			for _, want := range []string{`msm_challenges_total{method="email",outcome="issued"} 1`, `msm_challenges_total{method="email",outcome="passed"} 1`} {
-				if !strings.Contains(b.String(), want) {
-					t.Errorf("metrics lack %s", want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // strs reads a JSON array of strings.
@@ -277,7 +276,7 @@ func activeSessions(t *testing.T, s *server, name string) int {
 // fifth ends it, even for the right code after), made-up ids, a proof from
 // another address or browser (ends it), a method that was not offered.
 func TestChallengeAbuse(t *testing.T) {
-	s, box, _ := challengeServer(t, nil)
+	s, box, _ := challengeServer(t, "sqlite")
 	for _, n := range []string{"cora", "wade", "ivan", "uma"} {
 		confirmedUser(t, s, box, n)
 	}
@@ -423,50 +422,44 @@ func TestChallengeAbuse(t *testing.T) {
 // TestChallengeParallelVerifiesOneSession: ten verifies of one challenge
 // with the right code race; exactly one opens a session.
 func TestChallengeParallelVerifiesOneSession(t *testing.T) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			var env map[string]string
-			if store == "postgres" {
-				env = postgresEnv(t)
+	stores(t, func(t *testing.T, store string) {
+		s, box, email := challengeServer(t, store)
+		before := activeSessions(t, s, "vera")
+		id := str(challengedLogin(t, s), "id")
+		code := sendCode(t, s, box, id, email)
+		type result struct {
+			status int
+			body   map[string]any
+		}
+		results := make(chan result, 10)
+		start := make(chan struct{})
+		for range 10 {
+			go func() {
+				<-start
+				st, b := verify(s, vpnIP, challengeUA, id, code)
+				results <- result{st, b}
+			}()
+		}
+		close(start)
+		ok := 0
+		for range 10 {
+			r := <-results
+			switch {
+			case r.status == 200:
+				ok++
+			case r.status == 400 && (errReason(r.body) == "challenge_used" || errReason(r.body) == "challenge_failed"):
+			case r.status == 429: // the sign-in throttle: a burst on one account slows down
+			default:
+				t.Errorf("parallel verify: %d %v", r.status, r.body)
 			}
-			s, box, email := challengeServer(t, env)
-			before := activeSessions(t, s, "vera")
-			id := str(challengedLogin(t, s), "id")
-			code := sendCode(t, s, box, id, email)
-			type result struct {
-				status int
-				body   map[string]any
-			}
-			results := make(chan result, 10)
-			start := make(chan struct{})
-			for range 10 {
-				go func() {
-					<-start
-					st, b := verify(s, vpnIP, challengeUA, id, code)
-					results <- result{st, b}
-				}()
-			}
-			close(start)
-			ok := 0
-			for range 10 {
-				r := <-results
-				switch {
-				case r.status == 200:
-					ok++
-				case r.status == 400 && (errReason(r.body) == "challenge_used" || errReason(r.body) == "challenge_failed"):
-				case r.status == 429: // the sign-in throttle: a burst on one account slows down
-				default:
-					t.Errorf("parallel verify: %d %v", r.status, r.body)
-				}
-			}
-			if ok != 1 {
-				t.Fatalf("%d verifies succeeded, want 1", ok)
-			}
-			if n := activeSessions(t, s, "vera"); n != before+1 {
-				t.Fatalf("%d new sessions, want 1", n-before)
-			}
-		})
-	}
+		}
+		if ok != 1 {
+			t.Fatalf("%d verifies succeeded, want 1", ok)
+		}
+		if n := activeSessions(t, s, "vera"); n != before+1 {
+			t.Fatalf("%d new sessions, want 1", n-before)
+		}
+	})
 }
 
 // TestChallengeExpires: a challenge and its code last ten minutes.
@@ -500,7 +493,7 @@ func TestChallengeExpires(t *testing.T) {
 // is blocked with challenge_unavailable by default, and let in (with the
 // alert rules told) when challengeFallback is alert.
 func TestChallengeWithoutFactor(t *testing.T) {
-	s, _, _ := challengeServer(t, nil)
+	s, _, _ := challengeServer(t, "sqlite")
 	s.register(t, "nell") // not confirmed: no email factor
 	login := map[string]any{"identifier": "nell", "password": "correct horse battery"}
 	code, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login)
@@ -523,7 +516,7 @@ func TestChallengeWithoutFactor(t *testing.T) {
 // end user's browser (same IP and User-Agent, through the trusted proxy)
 // finishes it at the verify route.
 func TestChallengeExternalSession(t *testing.T) {
-	s, box, _ := challengeServer(t, nil)
+	s, box, _ := challengeServer(t, "sqlite")
 	svc := s.adminToken("service")
 	ext := map[string]any{"externalUserId": "strapi-7", "email": "eve@example.com", "username": "eve", "ip": vpnIP, "userAgent": challengeUA}
 	code, _, body := s.call("POST", "/api/sessions", svc, ext)
