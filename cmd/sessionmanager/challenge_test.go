@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/client"
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
@@ -173,6 +175,17 @@ func TestChallengeEmailEndToEnd(t *testing.T) {
 		code2, _, in := s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(login, "jwt")})
 		if code2 != 200 || in["active"] != true || str(in, "acr") != "2" || strings.Join(strs(in["amr"]), " ") != "pwd otp mfa" || in["auth_time"] == nil {
 			t.Fatalf("introspection: %d %v", code2, in)
+		}
+		// A Go app verifying the token offline (package client) sees it too,
+		// and can ask "proven in the last five minutes with a second factor?".
+		c, err := client.New(client.Config{BaseURL: s.base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := c.Verify(t.Context(), str(login, "jwt"))
+		if err != nil || claims.ACR != "2" || strings.Join(claims.AMR, " ") != "pwd otp mfa" ||
+			!sm.RecentAuth(claims.AuthContext, time.Now(), 5*time.Minute, sm.ACRMultiFactor) {
+			t.Fatalf("client claims: %+v, %v", claims, err)
 		}
 		// A refresh keeps the proof in the new token.
 		_, _, ref := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(login, "refreshToken")})
