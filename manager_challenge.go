@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/hex"
 	"errors"
 	"slices"
@@ -143,6 +144,9 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 		Facts:     ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment},
 		CreatedAt: c.now, ExpiresAt: c.now.Add(ChallengeTTL),
 	}
+	if method == AuthPassword {
+		ch.Facts.PasswordStamp = m.passwordStamp(u)
+	}
 	if err := cs.CreateChallenge(ctx, ch); err != nil {
 		return err
 	}
@@ -163,6 +167,14 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 	}
 	return &Error{Code: EUNAUTHORIZED, Message: "Additional verification required", Reason: ReasonChallengeRequired,
 		Challenge: &ChallengeRequired{ID: id, Methods: ch.Methods, ExpiresAt: ch.ExpiresAt.UTC()}}
+}
+
+// passwordStamp is a keyed digest of u's password hash ("" without one).
+func (m *Manager) passwordStamp(u *User) string {
+	if u.PasswordHash == "" {
+		return ""
+	}
+	return hex.EncodeToString(m.cfg.Secrets.LookupHash("challenge-password:" + u.PasswordHash)[:16])
 }
 
 // challengeRef names a challenge in events without its secret id: the
@@ -275,6 +287,9 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 	}
 	if u.Blocked {
 		return nil, blockedUser()
+	}
+	if ch.FirstFactor == AuthPassword && !hmac.Equal([]byte(m.passwordStamp(u)), []byte(ch.Facts.PasswordStamp)) {
+		return nil, invalidCredentials() // the password changed since it was checked
 	}
 	c, err := m.resumeCheck(ctx, u, ch, f, p)
 	if err != nil {
@@ -412,4 +427,52 @@ func (m *Manager) RequireRecentAuth(ctx context.Context, sessionID string, maxAg
 		return StepUpRequired(maxAge, minACR)
 	}
 	return nil
+}
+
+// PendingChallenge returns the open challenge of id for a factor that
+// hands something out before the proof (the email code, WebAuthn
+// options): the challenge must be open, offer method, and be asked for by
+// the challenged client (same IP and user agent). Every lookup, made-up
+// ids included, counts against the client IP's limit of such requests
+// (Config.ChallengeMail.PerIP per window); it counts no proof.
+func (m *Manager) PendingChallenge(ctx context.Context, id, method string, client ClientInfo) (*Challenge, error) {
+	client = cleanClient(client)
+	if err := checkTexts("challengeId", id, "method", method); err != nil {
+		return nil, err
+	}
+	cs, err := m.challenges()
+	if err != nil {
+		return nil, err
+	}
+	lim := m.cfg.ChallengeMail.withDefaults()
+	if err := m.limitBoth(ctx, []counterLimit{{"cc:" + failKeyIP(client.IP), lim.PerIP}}, lim.Window, "Too many requests; try again later"); err != nil {
+		return nil, err
+	}
+	var ch *Challenge
+	if m.cfg.Secrets.ValidToken(id) {
+		if ch, err = cs.ChallengeByHash(ctx, m.challengeHash(id)); err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+	}
+	switch {
+	case ch == nil:
+		return nil, ChallengeError(ReasonChallengeUnknown)
+	case ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts) != "":
+		return nil, ChallengeError(ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts))
+	case !ch.Offers(method) || m.factors.get(method) == nil:
+		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered, Fields: map[string]string{"method": "is not offered"}}
+	case !ch.sameClient(client):
+		return nil, &Error{Code: EFORBIDDEN, Message: "This verification belongs to another device; sign in again", Reason: ReasonChallengeMismatch}
+	}
+	return ch, nil
+}
+
+// SetChallengeState keeps a factor's state (e.g. a WebAuthn session,
+// sealed by the factor) on an open challenge until its proof.
+func (m *Manager) SetChallengeState(ctx context.Context, c *Challenge, state []byte) error {
+	cs, err := m.challenges()
+	if err != nil {
+		return err
+	}
+	return cs.SetChallengeState(ctx, c.Hash, state)
 }
