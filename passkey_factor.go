@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"time"
 )
 
 // passkeyFactor answers login challenges with a passkey (method webauthn):
@@ -99,8 +98,8 @@ func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID strin
 	if err != nil {
 		return nil, err
 	}
-	if err := openChallenge(ch, m.clock.Now()); err != nil {
-		return nil, err
+	if reason := ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts); reason != "" {
+		return nil, ChallengeError(reason)
 	}
 	if !ch.Offers(MethodWebAuthn) {
 		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered}
@@ -127,15 +126,3 @@ func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID strin
 	return opts, nil
 }
 
-// openChallenge is nil while ch accepts a proof, else why not.
-func openChallenge(ch *Challenge, now time.Time) error {
-	switch {
-	case ch.Outcome == ChallengePassed:
-		return ChallengeError(ReasonChallengeUsed)
-	case ch.Outcome == ChallengeFailed || ch.Attempts >= MaxChallengeAttempts:
-		return ChallengeError(ReasonChallengeFailed)
-	case !now.Before(ch.ExpiresAt):
-		return ChallengeError(ReasonChallengeExpired)
-	}
-	return nil
-}
