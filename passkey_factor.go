@@ -125,4 +125,3 @@ func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID strin
 	try.succeeded(ctx)
 	return opts, nil
 }
-
