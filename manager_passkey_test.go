@@ -1,6 +1,7 @@
 package sessionmanager_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -218,6 +219,36 @@ func TestPasskeyOptionsCappedPerAddress(t *testing.T) {
 		other.IP = netip.MustParseAddr("198.51.100.7")
 		if _, err := e.m.PasskeyLoginOptions(e.ctx, other); err != nil {
 			t.Fatalf("another address: %v", err)
+		}
+	}, withPasskeys)
+}
+
+// TestPasskeyFactorAdmin: the registered webauthn factor also counts and
+// resets a user's passkeys for the admin side (A4's FactorAdmin shape).
+func TestPasskeyFactorAdmin(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		alice, bob := e.register("alice"), e.register("bob")
+		enrolPasskey(t, e, alice, "cred-alice")
+		enrolPasskey(t, e, bob, "cred-bob")
+		admin, ok := e.m.Factor(sm.MethodWebAuthn).(interface {
+			Method() string
+			CountFactors(ctx context.Context, userID string) (int, error)
+			ResetFactors(ctx context.Context, userID string) (int, error)
+		})
+		if !ok {
+			t.Fatal("the webauthn factor has no admin side")
+		}
+		if n, err := admin.CountFactors(e.ctx, alice.User.ID); n != 1 || err != nil {
+			t.Fatalf("count: %d %v", n, err)
+		}
+		if n, err := admin.ResetFactors(e.ctx, alice.User.ID); n != 1 || err != nil {
+			t.Fatalf("reset: %d %v", n, err)
+		}
+		opts, _ := e.m.PasskeyLoginOptions(e.ctx, client)
+		_, err := e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
+		wantReason(t, "a reset passkey", err, sm.EINVALID, "passkey_unknown")
+		if n, _ := admin.CountFactors(e.ctx, bob.User.ID); n != 1 {
+			t.Fatalf("bob's passkey went too: %d", n)
 		}
 	}, withPasskeys)
 }

@@ -96,6 +96,9 @@ type PasskeyStore interface {
 	RenamePasskey(ctx context.Context, userID, id, name string) error
 	// DeletePasskey removes the user's passkey; another user's is ENOTFOUND.
 	DeletePasskey(ctx context.Context, userID, id string) error
+	// DeleteUserPasskeys removes all of the user's passkeys and pending
+	// ceremonies (an admin's factor reset) and says how many passkeys went.
+	DeleteUserPasskeys(ctx context.Context, userID string) (int, error)
 	// CreatePasskeyCeremony stores a ceremony (and drops expired ones).
 	CreatePasskeyCeremony(ctx context.Context, c *PasskeyCeremony) error
 	// ConsumePasskeyCeremony deletes and returns the ceremony if it has not

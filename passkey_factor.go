@@ -10,7 +10,9 @@ import (
 // PasskeyChallengeOptions (POST /api/auth/challenge/options) hands out the
 // request options for the challenged user's passkeys, VerifyChallenge
 // (POST /api/auth/challenge/verify) checks the assertion here. The Manager
-// registers it when Config.Passkeys is set.
+// registers it when Config.Passkeys is set. CountFactors and ResetFactors
+// are the admin's side (the factor-admin use case of the admin API and
+// the dashboard).
 type passkeyFactor struct{ m *Manager }
 
 func (passkeyFactor) Method() string { return MethodWebAuthn }
@@ -72,6 +74,25 @@ func (f passkeyFactor) AMR(_ *Challenge, p Proof) []string {
 		return []string{AMRSoftwareKey}
 	}
 	return []string{AMRHardwareKey}
+}
+
+// CountFactors counts the user's passkeys (the admin's view of factors).
+func (f passkeyFactor) CountFactors(ctx context.Context, userID string) (int, error) {
+	st, _, err := f.m.passkeySetup()
+	if err != nil {
+		return 0, nil
+	}
+	return st.CountPasskeys(ctx, userID)
+}
+
+// ResetFactors removes all of the user's passkeys (an admin's factor
+// reset; the caller audits it) and says how many went.
+func (f passkeyFactor) ResetFactors(ctx context.Context, userID string) (int, error) {
+	st, _, err := f.m.passkeySetup()
+	if err != nil {
+		return 0, nil
+	}
+	return st.DeleteUserPasskeys(ctx, userID)
 }
 
 // challengeCeremony binds a ceremony to a login challenge: its user and its

@@ -128,6 +128,21 @@ func affected(n int64, err error, what string) error {
 	return nil
 }
 
+// DeleteUserPasskeys removes the user's passkeys and pending ceremonies.
+func (s *Store) DeleteUserPasskeys(ctx context.Context, userID string) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM passkey_ceremonies WHERE user_id = $1`, userID)
+		return err
+	})
+	return int(n), mapErr(err, "passkeys")
+}
+
 // CreatePasskeyCeremony stores a ceremony and drops the expired ones.
 func (s *Store) CreatePasskeyCeremony(ctx context.Context, c *sm.PasskeyCeremony) error {
 	if len(c.Hash) == 0 || c.Purpose == "" || len(c.State) == 0 || c.CreatedAt.IsZero() || c.ExpiresAt.IsZero() {

@@ -133,6 +133,23 @@ func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
 	return unavailable(mustAffect(res, err, "passkey"))
 }
 
+// DeleteUserPasskeys removes the user's passkeys and pending ceremonies.
+func (s *Store) DeleteUserPasskeys(ctx context.Context, userID string) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM passkeys WHERE user_id = ?`, userID)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete user passkeys: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM passkey_ceremonies WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: delete user ceremonies: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
 // CreatePasskeyCeremony stores a ceremony and drops the expired ones.
 func (s *Store) CreatePasskeyCeremony(ctx context.Context, c *sessionmanager.PasskeyCeremony) error {
 	if len(c.Hash) == 0 || c.Purpose == "" || len(c.State) == 0 || c.CreatedAt.IsZero() || c.ExpiresAt.IsZero() {

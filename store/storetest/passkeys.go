@@ -16,6 +16,7 @@ var passkeyTests = []namedTest{
 	{"Ceremonies", testPasskeyCeremonies},
 	{"ConcurrentCeremonyConsume", testConcurrentCeremonyConsume},
 	{"EraseUser", testPasskeysErased},
+	{"DeleteUserPasskeys", testDeleteUserPasskeys},
 }
 
 func newPasskey(id, userID string, credID string, at time.Time) *sessionmanager.Passkey {
@@ -182,4 +183,25 @@ func testPasskeysErased(t *testing.T, s Store) {
 	requireCode(t, second(s.ConsumePasskeyCeremony(ctx, hashOf("c1"), t0)), sessionmanager.ENOTFOUND, "and its ceremonies")
 	list, _ = s.PasskeysByUser(ctx, "u-2")
 	equal(t, 1, len(list), "another user's stay")
+}
+
+func testDeleteUserPasskeys(t *testing.T, s Store) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+	noErr(t, s.CreatePasskey(ctx, newPasskey("pk-1", "u-1", "cred-1", t0)))
+	noErr(t, s.CreatePasskey(ctx, newPasskey("pk-2", "u-1", "cred-2", t0)))
+	noErr(t, s.CreatePasskey(ctx, newPasskey("pk-3", "u-2", "cred-3", t0)))
+	noErr(t, s.CreatePasskeyCeremony(ctx, newCeremony("c1", t0)))
+	n, err := s.DeleteUserPasskeys(ctx, "u-1")
+	noErr(t, err)
+	equal(t, 2, n, "alice's two passkeys")
+	n, _ = s.CountPasskeys(ctx, "u-1")
+	equal(t, 0, n, "none left")
+	requireCode(t, second(s.ConsumePasskeyCeremony(ctx, hashOf("c1"), t0)), sessionmanager.ENOTFOUND, "her pending ceremonies went too")
+	n, _ = s.CountPasskeys(ctx, "u-2")
+	equal(t, 1, n, "bob's stays")
+	n, err = s.DeleteUserPasskeys(ctx, "u-1")
+	noErr(t, err)
+	equal(t, 0, n, "nothing to delete is no error")
 }
