@@ -24,10 +24,12 @@ const (
 	passkeyOptionsPerIP = 60
 )
 
-// Passkey events (audit log and alert triggers).
+// The audit events of a passkey enrolled or removed: the factor events
+// every second factor records (TOTP's too), with method webauthn and the
+// passkey's id in the data.
 const (
-	EventPasskeyAdded   = "passkey.added"
-	EventPasskeyRemoved = "passkey.removed"
+	eventFactorAdded   = "user.factor_added"
+	eventFactorRemoved = "user.factor_removed"
 )
 
 // AuthPasskey is a passwordless sign-in with a passkey.
@@ -131,10 +133,16 @@ func passkeyName(name string) (string, error) {
 
 // BeginPasskeyRegistration starts enrolling a passkey for the signed-in
 // user: the PublicKeyCredentialCreationOptions for the browser. It needs a
-// recent strong sign-in of the session (step_up_required otherwise).
+// recent strong sign-in of the session (step_up_required otherwise) and
+// the challenge feature (Advanced edition).
 func (m *Manager) BeginPasskeyRegistration(ctx context.Context, p Principal) (json.RawMessage, error) {
 	st, cer, err := m.passkeySetup()
 	if err != nil {
+		return nil, err
+	}
+	// Enrolling is licensed with the challenges (Advanced), as TOTP is; a
+	// user keeps the right to list, use and remove what was enrolled.
+	if err := m.RequireFeature(FeatureChallenge, "Passkeys"); err != nil {
 		return nil, err
 	}
 	if err := m.requirePasskeyChange(ctx, p); err != nil {
@@ -204,8 +212,8 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, p Principal, na
 	if err := st.CreatePasskey(ctx, pk); err != nil {
 		return nil, 0, err
 	}
-	m.audit(ctx, &Event{Type: EventPasskeyAdded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP,
-		Data: jsonObject("passkeyId", pk.ID, "backupEligible", pk.BackupEligible, "attachment", pk.Attachment)}, nil)
+	m.audit(ctx, &Event{Type: eventFactorAdded, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP,
+		Data: jsonObject("method", MethodWebAuthn, "passkeyId", pk.ID, "backupEligible", pk.BackupEligible, "attachment", pk.Attachment)}, nil)
 	ended, err := m.EndUserSessions(ctx, u.ID, endFactorChanged, actor, p.SessionID)
 	if err != nil {
 		return pk, 0, err
@@ -249,8 +257,8 @@ func (m *Manager) RemovePasskey(ctx context.Context, p Principal, id string, act
 	if err := st.DeletePasskey(ctx, p.UserID, id); err != nil {
 		return 0, err
 	}
-	m.audit(ctx, &Event{Type: EventPasskeyRemoved, ActorType: ActorUser, ActorID: p.UserID, UserID: p.UserID, SessionID: p.SessionID, IP: actor.IP,
-		Data: jsonObject("passkeyId", id)}, nil)
+	m.audit(ctx, &Event{Type: eventFactorRemoved, ActorType: actor.Type, ActorID: actor.ID, UserID: p.UserID, SessionID: p.SessionID, IP: actor.IP,
+		Data: jsonObject("method", MethodWebAuthn, "passkeyId", id)}, nil)
 	return m.EndUserSessions(ctx, p.UserID, endFactorChanged, actor, p.SessionID)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -251,4 +252,30 @@ func TestPasskeyFactorAdmin(t *testing.T) {
 			t.Fatalf("bob's passkey went too: %d", n)
 		}
 	}, withPasskeys)
+}
+
+// TestPasskeyEnrolmentLicensed: enrolling is an Advanced feature (with the
+// challenges, as TOTP); without it a passkey enrolled before still signs in
+// and can still be removed.
+func TestPasskeyEnrolmentLicensed(t *testing.T) {
+	var locked atomic.Bool
+	licence := func(c *sm.Config) {
+		c.Allows = func(f string) bool { return f != sm.FeatureChallenge || !locked.Load() }
+	}
+	eachStore(t, func(t *testing.T, e *env) {
+		locked.Store(false)
+		alice := e.register("alice")
+		enrolled := enrolPasskey(t, e, alice, "cred-alice")
+		locked.Store(true)
+		_, err := e.m.BeginPasskeyRegistration(e.ctx, sm.Principal{UserID: alice.User.ID, SessionID: alice.Session.ID})
+		wantReason(t, "enrolment without the licence", err, sm.EFORBIDDEN, sm.ReasonFeatureLocked)
+		opts, _ := e.m.PasskeyLoginOptions(e.ctx, client)
+		res, err := e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-alice", alice.User.ID), client)
+		if err != nil {
+			t.Fatalf("an enrolled passkey without the licence: %v", err)
+		}
+		if _, err := e.m.RemovePasskey(e.ctx, sm.Principal{UserID: alice.User.ID, SessionID: res.Session.ID}, enrolled.ID, sm.Actor{Type: sm.ActorUser}); err != nil {
+			t.Fatalf("removal without the licence: %v", err)
+		}
+	}, withPasskeys, licence)
 }

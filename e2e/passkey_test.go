@@ -42,13 +42,15 @@ const passkeyHelpers = `window.pk = {
 
 // passkeyServer starts the binary with passkeys for the origin
 // http://localhost:PORT (the RP ID "localhost": browsers refuse an IP
-// address as a relying party, and treat localhost as a secure context).
+// address as a relying party, and treat localhost as a secure context),
+// with an Advanced licence (enrolling is licensed with the challenges)
+// unless extra says otherwise.
 func passkeyServer(t *testing.T, extra map[string]string) (*server, string) {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	origin := "http://localhost:" + port
-	env := map[string]string{"SM_ADDR": addr, "SM_PUBLIC_URL": origin}
+	env := map[string]string{"SM_ADDR": addr, "SM_PUBLIC_URL": origin, "LICENSE_KEY": testLicense(t, license.EditionAdvanced)}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -318,7 +320,7 @@ func TestBrowserPasskeyEnrolAndPasswordless(t *testing.T) {
 // opens nothing; bob's own passkey then passes it, and the session carries
 // amr hwk + mfa and acr 2.
 func TestBrowserPasskeyChallenge(t *testing.T) {
-	s, origin := passkeyServer(t, map[string]string{"LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
+	s, origin := passkeyServer(t, nil)
 	if code, _, out := s.call("PUT", "/api/admin/settings", s.adminToken("write"), map[string]any{"actions": map[string]any{"newDevice": "challenge"}}); code != 200 {
 		t.Fatalf("settings: %d %v", code, out)
 	}
@@ -445,7 +447,7 @@ func TestBrowserPasskeyAcrossInstances(t *testing.T) {
 	var servers []*server
 	for _, a := range addrs {
 		servers = append(servers, startServer(t, "serve", map[string]string{"SM_ADDR": a, "DATABASE_URL": db, "SESSION_ENCRYPTION_KEY": key,
-			"SM_WEBAUTHN_RP_ID": "localhost", "SM_WEBAUTHN_ORIGINS": strings.Join(origins, ",")}))
+			"SM_WEBAUTHN_RP_ID": "localhost", "SM_WEBAUTHN_ORIGINS": strings.Join(origins, ","), "LICENSE_KEY": testLicense(t, license.EditionAdvanced)}))
 	}
 	one, two := servers[0], servers[1]
 	one.register("", "alice", "alice@example.com", "alice password 1")
