@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/risk"
 )
 
 // scriptedCeremonies stands in for the WebAuthn cryptography (tested with
@@ -278,4 +280,60 @@ func TestPasskeyEnrolmentLicensed(t *testing.T) {
 			t.Fatalf("removal without the licence: %v", err)
 		}
 	}, withPasskeys, licence)
+}
+
+// TestPasskeyChallengeFactor: the webauthn factor of a challenged login
+// (new_device: challenge). Its options are bound to their challenge: the
+// options of one challenge do not answer another of the same user; options
+// asked from another client are refused; a user whose passkeys went since
+// the challenge gets a clear 400, not a server error. A good proof opens
+// the session with hwk and acr 2.
+func TestPasskeyChallengeFactor(t *testing.T) {
+	challengeNewDevices := func(c *sm.Config) { c.Risk = risk.New() }
+	eachStore(t, func(t *testing.T, e *env) {
+		if _, err := e.m.UpdateSettings(sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: "a"}), []byte(`{"actions":{"newDevice":"challenge"}}`)); err != nil {
+			t.Fatal(err)
+		}
+		alice := e.register("alice")
+		enrolled := enrolPasskey(t, e, alice, "cred-alice")
+		phone := sm.ClientInfo{IP: client.IP, UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}
+		challenged := func() string {
+			t.Helper()
+			_, err := e.m.Login(e.ctx, "alice", "a long enough password", phone)
+			var se *sm.Error
+			if !asError(err, &se) || se.Reason != sm.ReasonChallengeRequired || se.Challenge == nil || se.Challenge.Methods[0] != sm.MethodWebAuthn {
+				t.Fatalf("login from a new device: %v", err)
+			}
+			return se.Challenge.ID
+		}
+		first, second := challenged(), challenged()
+
+		_, err := e.m.PasskeyChallengeOptions(e.ctx, first, client)
+		wantReason(t, "options from another client", err, sm.EFORBIDDEN, sm.ReasonChallengeMismatch)
+		_, err = e.m.PasskeyChallengeOptions(e.ctx, "no-such-challenge", phone)
+		wantReason(t, "options of an unknown challenge", err, sm.EINVALID, sm.ReasonChallengeUnknown)
+
+		opts, err := e.m.PasskeyChallengeOptions(e.ctx, first, phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof := sm.Proof{Method: sm.MethodWebAuthn, Credential: answer(challengeOf(t, opts), "cred-alice", alice.User.ID), Client: phone}
+		_, err = e.m.VerifyChallenge(e.ctx, second, proof)
+		wantReason(t, "the first challenge's options answering the second", err, sm.EINVALID, "passkey_ceremony_unknown")
+
+		opts, _ = e.m.PasskeyChallengeOptions(e.ctx, second, phone)
+		proof.Credential = answer(challengeOf(t, opts), "cred-alice", alice.User.ID)
+		res, err := e.m.VerifyChallenge(e.ctx, second, proof)
+		if err != nil || res.Session.ACR != sm.ACRMultiFactor || !slices.Contains(res.Session.AMR, sm.AMRHardwareKey) {
+			t.Fatalf("a good proof: %v %+v", err, res)
+		}
+
+		// The passkey goes; the first challenge can no longer be answered
+		// with one, and says so.
+		if err := e.store.DeletePasskey(e.ctx, alice.User.ID, enrolled.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.m.PasskeyChallengeOptions(e.ctx, first, phone)
+		wantReason(t, "options when the passkey went", err, sm.EINVALID, sm.ReasonMethodNotOffered)
+	}, withPasskeys, challengeNewDevices)
 }

@@ -136,6 +136,9 @@ func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID strin
 	if err != nil {
 		return nil, err
 	}
+	if len(passkeys) == 0 { // removed since the challenge was issued
+		return nil, &Error{Code: EINVALID, Message: "This account has no passkey any more; use another method", Reason: ReasonMethodNotOffered}
+	}
 	opts, challenge, state, err := cer.BeginLogin(u, passkeys)
 	if err != nil {
 		return nil, err
