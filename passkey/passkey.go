@@ -99,17 +99,26 @@ type user struct {
 }
 
 func (w user) WebAuthnID() []byte { return []byte(w.u.ID) }
+
+// WebAuthnName is what the authenticator lists the passkey under: the
+// email, else the username, else the id (an account from another system
+// may have neither).
 func (w user) WebAuthnName() string {
-	if w.u.Email != "" {
-		return w.u.Email
+	for _, s := range []string{w.u.Email, w.u.Username} {
+		if s != "" {
+			return s
+		}
 	}
-	return w.u.Username
+	return w.u.ID
 }
+
 func (w user) WebAuthnDisplayName() string {
-	if w.u.Username != "" {
-		return w.u.Username
+	for _, s := range []string{w.u.Username, w.u.Email} {
+		if s != "" {
+			return s
+		}
 	}
-	return w.u.Email
+	return w.u.ID
 }
 func (w user) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 

@@ -97,3 +97,19 @@ func TestMalformedAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountWithoutNames: an account from another system may have no
+// email or username; its options still name it (by id).
+func TestAccountWithoutNames(t *testing.T) {
+	c, _ := New(Config{RPID: "example.com", Origins: []string{"https://example.com"}})
+	raw, _, _, err := c.BeginRegistration(&sm.User{ID: "ext-1"}, nil)
+	var opts struct {
+		User struct {
+			Name        string `json:"name"`
+			DisplayName string `json:"displayName"`
+		}
+	}
+	if err != nil || json.Unmarshal(raw, &opts) != nil || opts.User.Name != "ext-1" || opts.User.DisplayName != "ext-1" {
+		t.Fatalf("%v %s", err, raw)
+	}
+}
