@@ -182,7 +182,7 @@ func (m *Manager) passwordStamp(u *User) string {
 func challengeRef(c *Challenge) string { return hex.EncodeToString(c.Hash[:8]) }
 
 // ChallengeMetrics is an optional Metrics ability: challenges by method
-// and outcome (issued, passed, failed): sm_challenges_total.
+// and outcome (issued, passed, failed): msm_challenges_total.
 type ChallengeMetrics interface {
 	Challenge(method, outcome string)
 }
@@ -193,11 +193,24 @@ func (m *Manager) countChallenge(method, outcome string) {
 	}
 }
 
+// failKeyChallenge counts an account's proofs across all its challenges.
+// It is not the password's counter: a correct password, which starts a
+// new challenge, must not clear the second factor's failures. Only a
+// passed challenge does.
+func failKeyChallenge(userID string) string { return "fail:challenge:" + userID }
+
+// MaxChallengeFailures is how many proofs an account's challenges may
+// have taken within the failed-login window without one passing; past it
+// every proof is refused (429) until the window ends, so a thief holding
+// the password cannot open challenge after challenge to guess codes.
+const MaxChallengeFailures = 20
+
 // findChallenge looks up a challenge id a client sent. Every lookup is
-// counted against the client's address (and, when the challenge exists,
-// its account) with the sign-in throttle before anything else: guessing
-// ids is throttled like guessing passwords. The attempt is returned so a
-// passed proof can give it back.
+// counted before anything else with the sign-in throttle: against the
+// client's address (guessing ids is throttled like guessing passwords)
+// and, when the challenge exists, against its account's proofs
+// (failKeyChallenge, capped at MaxChallengeFailures). The attempt is
+// returned so a passed proof can give it back.
 func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInfo) (*Challenge, *attempt, error) {
 	cs, err := m.challenges()
 	if err != nil {
@@ -212,7 +225,7 @@ func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInf
 	}
 	acctKey := ""
 	if ch != nil {
-		acctKey = failKeyAccount(ch.UserID)
+		acctKey = failKeyChallenge(ch.UserID)
 	}
 	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, acctKey, failKeyIP(client.IP))
 	if err != nil {
@@ -220,6 +233,12 @@ func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInf
 	}
 	if ch == nil {
 		return nil, nil, ChallengeError(ReasonChallengeUnknown)
+	}
+	// Counted above (reserve before check), so parallel proofs see it.
+	if n, err := m.fails.Get(ctx, acctKey); err != nil {
+		return nil, nil, err
+	} else if n > MaxChallengeFailures {
+		return nil, nil, tooManyAttempts(m.failWindow(ctx))
 	}
 	return ch, try, nil
 }

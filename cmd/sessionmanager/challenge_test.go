@@ -502,22 +502,39 @@ func TestChallengeExpires(t *testing.T) {
 	}
 }
 
-// TestChallengeWithoutFactor: a user with no factor (an unconfirmed email)
-// is blocked with challenge_unavailable by default, and let in (with the
+// TestChallengeWithoutFactor: a user with no factor (an unconfirmed email,
+// or only the email factor after a sign-in link; a sign-up) is blocked with challenge_unavailable by default, and let in (with the
 // alert rules told) when challengeFallback is alert.
 func TestChallengeWithoutFactor(t *testing.T) {
-	s, _, _ := challengeServer(t, "sqlite")
+	s, box, _ := challengeServer(t, "sqlite")
+	// A sign-in link proved the mailbox: an emailed code would prove it
+	// again, so vera (email factor only) has nothing to answer with.
+	tok := s.requestLink(t, box, "vera@example.com")
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok}); c != 403 || errReason(b) != "challenge_unavailable" {
+		t.Fatalf("magic link from the VPN: %d %v", c, b)
+	}
 	s.register(t, "nell") // not confirmed: no email factor
 	login := map[string]any{"identifier": "nell", "password": "correct horse battery"}
 	code, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login)
 	if code != 403 || errReason(body) != "challenge_unavailable" {
 		t.Fatalf("no factor, fallback block: %d %v", code, body)
 	}
+	// A sign-up has no factor yet: refused, and no account is left behind.
+	signup := map[string]any{"username": "zed", "email": "zed@example.com", "password": "correct horse battery"}
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local/register", "", signup); c != 403 || errReason(b) != "challenge_unavailable" {
+		t.Fatalf("sign-up from the VPN: %d %v", c, b)
+	}
+	if c, _, b := s.call("GET", "/api/admin/users?q=zed", s.adminToken("read"), nil); c != 200 || len(b["data"].([]any)) != 0 {
+		t.Fatalf("a refused sign-up left a user: %v", b)
+	}
 	if c, _, b := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"challengeFallback":"alert"}`); c != 200 {
 		t.Fatalf("settings: %d %v", c, b)
 	}
 	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login); c != 200 || str(b, "jwt") == "" {
 		t.Fatalf("no factor, fallback alert: %d %v", c, b)
+	}
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local/register", "", signup); c != 200 {
+		t.Fatalf("sign-up from the VPN, fallback alert: %d %v", c, b)
 	}
 	if c, _, b := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"challengeFallback":"maybe"}`); c != 400 {
 		t.Fatalf("bad fallback: %d %v", c, b)
