@@ -79,9 +79,13 @@ type Session struct {
 	ExpiresAt time.Time  `json:"expiresAt"`
 	IP        netip.Addr `json:"ip"`
 	UserAgent string     `json:"userAgent"`
-	Device    Device     `json:"device"`
-	Location  Location   `json:"location"`
-	Threat    Threat     `json:"threat"`
+	// DeviceID is the client's own name for its device (Strapi 5's
+	// deviceId), given at sign-in; empty when none was given. A logout of
+	// one device ends the user's live sessions that carry it.
+	DeviceID string   `json:"deviceId,omitempty"`
+	Device   Device   `json:"device"`
+	Location Location `json:"location"`
+	Threat   Threat   `json:"threat"`
 	// Score is the security score at login, 0-100 (100 = no concern).
 	Score   int          `json:"score"`
 	Reasons []RiskReason `json:"reasons"`
