@@ -24,6 +24,10 @@ type Error struct {
 	Message string
 	// Reason is a machine-readable reason code, e.g. "refresh_reuse" or "tor".
 	Reason string
+	// Name, when set, is the error's name in the answer (Strapi's
+	// error.name, e.g. "BadRequestError") instead of the one its status
+	// implies.
+	Name string
 	// Fields names each invalid input field with why it is invalid.
 	Fields map[string]string
 	// RetryAfter, when set, tells the client when to try again (ETOOMANY).

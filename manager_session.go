@@ -237,6 +237,13 @@ func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason End
 	if err != nil {
 		return 0, err
 	}
+	m.afterEndAll(ctx, ids, userID, reason, actor, now)
+	return len(ids), nil
+}
+
+// afterEndAll follows a store operation that ended several of a user's
+// sessions: caches, the bus, the audit event and the metric of each.
+func (m *Manager) afterEndAll(ctx context.Context, ids []string, userID string, reason EndReason, actor Actor, now time.Time) {
 	for _, sid := range ids {
 		m.afterEnd(ctx, sid, userID, reason, now)
 		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: actorData(actor, "reason", reason)}, nil)
@@ -244,7 +251,6 @@ func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason End
 			m.cfg.Metrics.SessionEnded(reason)
 		}
 	}
-	return len(ids), nil
 }
 
 // SetBlocked blocks a user (ends all their sessions, refuses new logins and

@@ -57,6 +57,18 @@ type Device struct {
 	OSVersion      string `json:"osVersion,omitempty"`
 }
 
+// Name is the device as people say it: "Chrome on macOS", "Firefox",
+// "Android" (the label of Strapi 5's session list); "" when nothing is known.
+func (d Device) Name() string {
+	switch {
+	case d.Browser != "" && d.OS != "":
+		return d.Browser + " on " + d.OS
+	case d.Browser != "":
+		return d.Browser
+	}
+	return d.OS
+}
+
 // Family is the browser+OS family used for new-device detection.
 func (d Device) Family() string { return d.Browser + "/" + d.OS }
 

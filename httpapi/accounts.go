@@ -183,6 +183,7 @@ type resetPasswordRequest struct {
 	Code                 string `json:"code"`
 	Password             string `json:"password"`
 	PasswordConfirmation string `json:"passwordConfirmation"`
+	DeviceID             string `json:"deviceId"`
 }
 
 func (q resetPasswordRequest) Valid() map[string]string {
@@ -200,6 +201,7 @@ func (q resetPasswordRequest) Valid() map[string]string {
 	if q.PasswordConfirmation == "" {
 		bad["passwordConfirmation"] = "is required"
 	}
+	addDeviceIDProblem(bad, q.DeviceID)
 	return bad
 }
 
@@ -217,7 +219,7 @@ func (s *server) handleResetPassword() http.Handler {
 			s.fail(w, r, &sm.Error{Code: sm.EINVALID, Message: "Passwords do not match", Fields: map[string]string{"passwordConfirmation": "must equal password"}})
 			return
 		}
-		res, err := s.Manager.ResetPassword(r.Context(), req.Code, req.Password, s.clientInfo(r))
+		res, err := s.Manager.ResetPassword(r.Context(), req.Code, req.Password, s.clientWithDevice(r, req.DeviceID))
 		if err != nil {
 			s.fail(w, r, err)
 			return
