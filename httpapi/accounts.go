@@ -163,7 +163,8 @@ func (s *server) handleEmailConfirmation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := r.URL.Query().Get("confirmation")
 		if token == "" {
-			s.fail(w, r, &sm.Error{Code: sm.EINVALID, Message: "Invalid token", Reason: "invalid_token", Fields: map[string]string{"confirmation": "is required"}})
+			// Strapi's yup message for the missing parameter.
+			s.fail(w, r, &sm.Error{Code: sm.EINVALID, Message: "confirmation is a required field", Reason: "invalid_token", Fields: map[string]string{"confirmation": "is required"}})
 			return
 		}
 		if _, err := s.Manager.ConfirmEmail(r.Context(), token, s.clientInfo(r)); err != nil {
