@@ -165,6 +165,31 @@ func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshTo
 	return nil, terminated(EndRefreshReuse)
 }
 
+// CurrentTokens answers Strapi 5's change-password, which hands the client
+// a token pair: a new access token for p's session, still live, with its
+// current refresh token (the one the client holds; nothing is rotated, so
+// a client that keeps its old pair loses nothing).
+func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult, error) {
+	now := m.clock.Now()
+	s, err := m.store.SessionByID(ctx, p.SessionID)
+	if IsNotFound(err) || (err == nil && s.UserID != p.UserID) {
+		return nil, invalidToken()
+	} else if err != nil {
+		return nil, err
+	}
+	if s.Status == StatusEnded {
+		return nil, terminated(s.EndReason)
+	}
+	if !now.Before(s.ExpiresAt) {
+		return nil, terminated(EndExpired)
+	}
+	cur, err := m.cfg.Secrets.Open(s.RefreshSealed, []byte(s.ID))
+	if err != nil {
+		return nil, err
+	}
+	return m.issuePair(ctx, s, string(cur), now)
+}
+
 func (m *Manager) issuePair(ctx context.Context, s *Session, refresh string, now time.Time) (*LoginResult, error) {
 	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, now)
 	if err != nil {

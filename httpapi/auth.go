@@ -59,6 +59,12 @@ func ipString(s *sm.Session) string {
 }
 
 func (s *server) writeLogin(w http.ResponseWriter, r *http.Request, status int, res *sm.LoginResult) {
+	encode(w, status, s.loginBody(w, r, res))
+}
+
+// loginBody sets the refresh cookie (when one is used) and returns the
+// answer of a sign-in.
+func (s *server) loginBody(w http.ResponseWriter, r *http.Request, res *sm.LoginResult) loginResponse {
 	s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
 	body := loginResponse{
 		JWT: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: res.Claims.ExpiresAt,
@@ -69,7 +75,7 @@ func (s *server) writeLogin(w http.ResponseWriter, r *http.Request, status int, 
 	if refreshInCookieOnly(r) {
 		body.RefreshToken = ""
 	}
-	encode(w, status, body)
+	return body
 }
 
 // strapiCookieHeader is Strapi 5's per-request opt-in to the HttpOnly
@@ -277,6 +283,13 @@ func (s *server) handleRefresh() http.Handler {
 	})
 }
 
+// changePasswordResponse is Strapi 5's {jwt, refreshToken, user} for the
+// current session (which stays), plus sessionId.
+type changePasswordResponse struct {
+	loginResponse
+	SessionID string `json:"sessionId"`
+}
+
 type changePasswordRequest struct {
 	CurrentPassword      string `json:"currentPassword"`
 	Password             string `json:"password"`
@@ -291,18 +304,27 @@ func (q changePasswordRequest) Valid() map[string]string {
 	if q.Password == "" {
 		bad["password"] = "is required"
 	}
-	if q.Password != q.PasswordConfirmation {
-		bad["passwordConfirmation"] = "must match password"
-	}
-	if q.Password != "" && q.Password == q.CurrentPassword {
-		bad["password"] = "must differ from the current password"
-	}
 	return bad
+}
+
+// rules are the checks Strapi answers with their own messages (its API
+// tests pin them).
+func (q changePasswordRequest) rules() error {
+	switch {
+	case q.Password != q.PasswordConfirmation:
+		return &sm.Error{Code: sm.EINVALID, Message: "Passwords do not match", Fields: map[string]string{"passwordConfirmation": "must match password"}}
+	case q.Password == q.CurrentPassword:
+		return &sm.Error{Code: sm.EINVALID, Message: "Your new password must be different than your current password", Fields: map[string]string{"password": "must differ from the current password"}}
+	}
+	return nil
 }
 
 func (s *server) handleChangePassword() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[changePasswordRequest](w, r)
+		if err == nil {
+			err = req.rules()
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -312,12 +334,13 @@ func (s *server) handleChangePassword() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		u, err := s.Manager.User(r.Context(), p.UserID)
+		// Strapi 5 answers a token pair; this session lives on, so its pair.
+		res, err := s.Manager.CurrentTokens(r.Context(), p)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"user": toUserJSON(u), "sessionId": p.SessionID})
+		encode(w, http.StatusOK, changePasswordResponse{loginResponse: s.loginBody(w, r, res), SessionID: p.SessionID})
 	})
 }
 

@@ -294,3 +294,45 @@ func waitRefused(t *testing.T, n *server, jwt string) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestStrapiChangePassword: Strapi 5's change-password messages and its
+// {jwt, refreshToken, user} answer; the current session lives on with the
+// pair it answers, the other sessions end (Strapi's
+// auth-password-update-revokes-sessions API test).
+func TestStrapiChangePassword(t *testing.T) {
+	s := startServer(t, nil)
+	s.call("POST", "/api/auth/local/register", "", map[string]any{"username": "frank", "email": "frank@example.com", "password": "correct horse battery"})
+	here, other := s.strapiLogin(t, "frank", "desk"), s.strapiLogin(t, "frank", "")
+	jwt := str(here, "jwt")
+	for _, c := range []struct {
+		body    map[string]any
+		message string
+	}{
+		{map[string]any{"password": "newPassword1", "passwordConfirmation": "somethingElse", "currentPassword": "correct horse battery"}, "Passwords do not match"},
+		{map[string]any{"password": "newPassword1", "passwordConfirmation": "newPassword1", "currentPassword": "badPassword"}, "The provided current password is invalid"},
+		{map[string]any{"password": "correct horse battery", "passwordConfirmation": "correct horse battery", "currentPassword": "correct horse battery"}, "Your new password must be different than your current password"},
+	} {
+		code, _, body := s.call("POST", "/api/auth/change-password", jwt, c.body)
+		strapiError(t, c.message, code, body, 400, "ValidationError", c.message)
+	}
+	const next = "a brand new horse staple"
+	code, _, res := s.call("POST", "/api/auth/change-password", jwt, map[string]any{"password": next, "passwordConfirmation": next, "currentPassword": "correct horse battery"})
+	user, _ := res["user"].(map[string]any)
+	if code != 200 || str(res, "jwt") == "" || str(res, "refreshToken") == "" || user["username"] != "frank" || user["email"] != "frank@example.com" || res["sessionId"] != sessionIDOf(here) {
+		t.Fatalf("change-password: %d %v", code, res)
+	}
+	if code, _, _ := s.call("GET", "/api/users/me", str(res, "jwt"), nil); code != 200 {
+		t.Errorf("the answered access token: %d", code)
+	}
+	if code, _, body := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(res, "refreshToken")}); code != 200 {
+		t.Errorf("the answered refresh token: %d %v", code, body)
+	}
+	code, _, body := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(other, "refreshToken")})
+	strapiError(t, "another session's refresh after the change", code, body, 401, "UnauthorizedError", "Invalid refresh token")
+	if code, _, _ := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": "frank", "password": "correct horse battery"}); code != 400 {
+		t.Errorf("old password: %d", code)
+	}
+	if code, _, body := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": "frank", "password": next}); code != 200 || str(body, "refreshToken") == "" {
+		t.Errorf("new password: %d %v", code, body)
+	}
+}
