@@ -336,3 +336,50 @@ func TestStrapiChangePassword(t *testing.T) {
 		t.Errorf("new password: %d %v", code, body)
 	}
 }
+
+// TestStrapiClientContract replays what the official @strapi/client
+// (1.6.2, its users-permissions auth provider) sends, byte for byte: a
+// POST {baseURL}/auth/local of JSON.stringify({identifier, password}) with
+// only Content-Type: application/json, then every request with
+// "Authorization: Bearer <jwt>"; on a 401 it drops the token and signs in
+// again before the next request. It reads only jwt from the answer.
+func TestStrapiClientContract(t *testing.T) {
+	s := startServer(t, nil)
+	s.call("POST", "/api/auth/local/register", "", map[string]any{"username": "gina", "email": "gina@example.com", "password": "correct horse battery"})
+	baseURL := s.base + "/api"
+	signIn := func() string {
+		req, _ := http.NewRequest("POST", baseURL+"/auth/local", strings.NewReader(`{"identifier":"gina@example.com","password":"correct horse battery"}`))
+		req.Header.Set("Content-Type", "application/json")
+		code, _, body := testenv.DoJSON(t, req)
+		if code != 200 || str(body, "jwt") == "" {
+			t.Fatalf("@strapi/client sign-in: %d %v", code, body)
+		}
+		return str(body, "jwt")
+	}
+	me := func(jwt string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", baseURL+"/users/me", nil)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+jwt)
+		code, _, body := testenv.DoJSON(t, req)
+		return code, body
+	}
+	jwt := signIn()
+	if code, body := me(jwt); code != 200 || body["email"] != "gina@example.com" {
+		t.Fatalf("users/me: %d %v", code, body)
+	}
+	// A force logout here: the client sees a 401 (its HTTPAuthorizationError) ...
+	var sid string
+	if code, _, body := s.call("GET", "/api/auth/sessions", jwt, nil); code == 200 {
+		sid = str(body["data"].([]any)[0].(map[string]any), "id")
+	}
+	if code, _, body := s.call("POST", "/api/admin/sessions/"+sid+"/terminate", s.adminToken("write"), nil); code != 200 {
+		t.Fatalf("terminate: %d %v", code, body)
+	}
+	if code, body := me(jwt); code != 401 || body["data"] != nil || body["error"].(map[string]any)["name"] != "UnauthorizedError" {
+		t.Fatalf("after the force logout: %d %v", code, body)
+	}
+	// ... and signs in again: a new session.
+	if code, _ := me(signIn()); code != 200 {
+		t.Errorf("after signing in again: %d", code)
+	}
+}
