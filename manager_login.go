@@ -212,7 +212,7 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).
 	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {
-		return nil, &Error{Code: EINVALID, Message: "Your account email is not confirmed", Reason: ReasonEmailNotConfirmed}
+		return nil, &Error{Code: EINVALID, Name: "ApplicationError", Message: "Your account email is not confirmed", Reason: ReasonEmailNotConfirmed}
 	}
 	try.succeeded(ctx)
 	return m.StartSession(ctx, u, AuthPassword, client)

@@ -181,9 +181,7 @@ func TestEmailConfirmationFlow(t *testing.T) {
 		}
 		login := map[string]any{"identifier": "bob", "password": pass}
 		code, _, out := s.call("POST", "/api/auth/local", "", login)
-		if e, _ := out["error"].(map[string]any); code != 400 || str(e, "message") != "Your account email is not confirmed" {
-			t.Fatalf("unconfirmed login: %d %v", code, out)
-		}
+		strapiError(t, "unconfirmed login", code, out, 400, "ApplicationError", "Your account email is not confirmed")
 		// A wrong password says nothing about the confirmation.
 		if code, _, out := s.call("POST", "/api/auth/local", "", map[string]any{"identifier": "bob", "password": "wrong"}); code != 400 || errReason(out) != "invalid_credentials" {
 			t.Fatalf("wrong password: %d %v", code, out)
