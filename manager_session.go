@@ -96,18 +96,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	} else if err != nil {
 		return nil, err
 	}
-	s, err := m.store.SessionByID(ctx, rt.SessionID)
-	if IsNotFound(err) {
-		return nil, invalidToken()
-	} else if err != nil {
+	s, err := m.liveSession(ctx, rt.SessionID, "", now)
+	if err != nil {
 		return nil, err
-	}
-	if s.Status == StatusEnded {
-		return nil, terminated(s.EndReason)
-	}
-	if !now.Before(s.ExpiresAt) {
-		_ = m.EndSession(ctx, s.ID, EndExpired, Actor{Type: ActorSystem})
-		return nil, terminated(EndExpired)
 	}
 	if !rt.ReplacedAt.IsZero() {
 		return m.refreshReplaced(ctx, s, rt, now, client)
@@ -145,6 +136,27 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	return m.issuePair(ctx, s, next, now)
 }
 
+// liveSession reads a session that must still authorise requests (of
+// userID, when not empty): a missing one (or another user's) is an invalid
+// token, an ended one is refused with its reason, and an expired one is
+// ended and refused.
+func (m *Manager) liveSession(ctx context.Context, id, userID string, now time.Time) (*Session, error) {
+	s, err := m.store.SessionByID(ctx, id)
+	if IsNotFound(err) || (err == nil && userID != "" && s.UserID != userID) {
+		return nil, invalidToken()
+	} else if err != nil {
+		return nil, err
+	}
+	if s.Status == StatusEnded {
+		return nil, terminated(s.EndReason)
+	}
+	if !now.Before(s.ExpiresAt) {
+		_ = m.EndSession(ctx, s.ID, EndExpired, Actor{Type: ActorSystem})
+		return nil, terminated(EndExpired)
+	}
+	return s, nil
+}
+
 // refreshReplaced answers a refresh with a token that was already rotated.
 func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshToken, now time.Time, client ClientInfo) (*LoginResult, error) {
 	// Only the immediate predecessor of the current token, inside the grace
@@ -171,17 +183,9 @@ func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshTo
 // a client that keeps its old pair loses nothing).
 func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult, error) {
 	now := m.clock.Now()
-	s, err := m.store.SessionByID(ctx, p.SessionID)
-	if IsNotFound(err) || (err == nil && s.UserID != p.UserID) {
-		return nil, invalidToken()
-	} else if err != nil {
+	s, err := m.liveSession(ctx, p.SessionID, p.UserID, now)
+	if err != nil {
 		return nil, err
-	}
-	if s.Status == StatusEnded {
-		return nil, terminated(s.EndReason)
-	}
-	if !now.Before(s.ExpiresAt) {
-		return nil, terminated(EndExpired)
 	}
 	cur, err := m.cfg.Secrets.Open(s.RefreshSealed, []byte(s.ID))
 	if err != nil {

@@ -41,28 +41,21 @@ func (s *server) handleLogout() http.Handler {
 		p, _ := sm.PrincipalFrom(r.Context())
 		actor := s.userActor(r, p)
 		answer := map[string]any{"ok": true}
+		var ended int
 		switch {
 		case req.Scope == "all":
-			n, err := s.Manager.EndUserSessions(r.Context(), p.UserID, sm.EndLogout, actor, "")
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			answer["ended"] = n
+			ended, err = s.Manager.EndUserSessions(r.Context(), p.UserID, sm.EndLogout, actor, "")
 		case req.DeviceID != "":
-			n, err := s.Manager.EndDeviceSessions(r.Context(), p.UserID, req.DeviceID, sm.EndLogout, actor)
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			answer["ended"] = n
+			ended, err = s.Manager.EndDeviceSessions(r.Context(), p.UserID, req.DeviceID, sm.EndLogout, actor)
 		default:
-			if err := s.Manager.EndSession(r.Context(), p.SessionID, sm.EndLogout, actor); err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			answer["ended"], answer["sessionId"] = 1, p.SessionID
+			err = s.Manager.EndSession(r.Context(), p.SessionID, sm.EndLogout, actor)
+			ended, answer["sessionId"] = 1, p.SessionID
 		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		answer["ended"] = ended
 		s.clearRefreshCookie(w, r)
 		encode(w, http.StatusOK, answer)
 	})

@@ -156,31 +156,7 @@ func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sm.En
 	if !storable(userID) || !storable(exceptID) {
 		return []string{}, nil
 	}
-	// The rows are locked in id order, as TouchSessions does, and a
-	// deadlock with a multi-statement transaction (a sweep holding counter
-	// rows of the triggers) is retried.
-	var ids []string
-	err := retryDeadlock(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `WITH locked AS (
-				SELECT id FROM sessions WHERE user_id = $1 AND status <> 'ended' AND id <> $4
-				ORDER BY id FOR UPDATE)
-			UPDATE sessions s SET status = 'ended', end_reason = $2, ended_at = $3
-			FROM locked WHERE s.id = locked.id AND s.status <> 'ended' RETURNING s.id`,
-			userID, string(reason), at, exceptID)
-		if err != nil {
-			return err
-		}
-		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		return nil, mapErr(err, "sessions")
-	}
-	slices.Sort(ids)
-	if ids == nil {
-		ids = []string{}
-	}
-	return ids, nil
+	return s.endSessionsWhere(ctx, reason, at, `user_id = $3 AND id <> $4`, userID, exceptID)
 }
 
 // EndDeviceSessions ends the user's live sessions signed in with deviceID.
@@ -188,15 +164,23 @@ func (s *Store) EndDeviceSessions(ctx context.Context, userID, deviceID string, 
 	if deviceID == "" || !storable(userID) || !storable(deviceID) {
 		return []string{}, nil
 	}
-	// Locked in id order like EndUserSessions; a deadlock victim is retried.
+	return s.endSessionsWhere(ctx, reason, at, `user_id = $3 AND device_id = $4`, userID, deviceID)
+}
+
+// endSessionsWhere ends the live sessions that match where (its
+// parameters from $3, args) and returns their ids, sorted. The rows are
+// locked in id order, as TouchSessions does, and a deadlock with a
+// multi-statement transaction (a sweep holding counter rows of the
+// triggers) is retried.
+func (s *Store) endSessionsWhere(ctx context.Context, reason sm.EndReason, at time.Time, where string, args ...any) ([]string, error) {
 	var ids []string
 	err := retryDeadlock(ctx, func() error {
 		rows, err := s.pool.Query(ctx, `WITH locked AS (
-				SELECT id FROM sessions WHERE user_id = $1 AND device_id = $4 AND status <> 'ended'
+				SELECT id FROM sessions WHERE `+where+` AND status <> 'ended'
 				ORDER BY id FOR UPDATE)
-			UPDATE sessions s SET status = 'ended', end_reason = $2, ended_at = $3
+			UPDATE sessions s SET status = 'ended', end_reason = $1, ended_at = $2
 			FROM locked WHERE s.id = locked.id AND s.status <> 'ended' RETURNING s.id`,
-			userID, string(reason), at, deviceID)
+			append([]any{string(reason), at}, args...)...)
 		if err != nil {
 			return err
 		}

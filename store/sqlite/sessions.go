@@ -178,19 +178,9 @@ func (s *Store) EndSession(ctx context.Context, id string, reason sessionmanager
 	return ended, err
 }
 
-// EndUserSessions ends every live session of the user but exceptID.
+// EndUserSessions ends all of a user's live sessions but exceptID.
 func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sessionmanager.EndReason, at time.Time, exceptID string) ([]string, error) {
-	var ids []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		ids, err = queryAll(ctx, tx, "end user sessions", func(row rowScanner) (string, error) {
-			var id string
-			return id, row.Scan(&id)
-		}, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
-			WHERE user_id = ? AND status <> 'ended' AND id <> ? RETURNING id`, string(reason), at.UnixMicro(), userID, exceptID)
-		return err
-	})
-	return ids, err
+	return s.endSessionsWhere(ctx, reason, at, `user_id = ? AND id <> ?`, userID, exceptID)
 }
 
 // EndDeviceSessions ends the user's live sessions signed in with deviceID.
@@ -198,14 +188,20 @@ func (s *Store) EndDeviceSessions(ctx context.Context, userID, deviceID string, 
 	if deviceID == "" {
 		return []string{}, nil
 	}
+	return s.endSessionsWhere(ctx, reason, at, `user_id = ? AND device_id = ?`, userID, deviceID)
+}
+
+// endSessionsWhere ends the live sessions that match where (with args)
+// in one statement and returns their ids.
+func (s *Store) endSessionsWhere(ctx context.Context, reason sessionmanager.EndReason, at time.Time, where string, args ...any) ([]string, error) {
 	var ids []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		ids, err = queryAll(ctx, tx, "end device sessions", func(row rowScanner) (string, error) {
+		ids, err = queryAll(ctx, tx, "end sessions", func(row rowScanner) (string, error) {
 			var id string
 			return id, row.Scan(&id)
 		}, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
-			WHERE user_id = ? AND device_id = ? AND status <> 'ended' RETURNING id`, string(reason), at.UnixMicro(), userID, deviceID)
+			WHERE `+where+` AND status <> 'ended' RETURNING id`, append([]any{string(reason), at.UnixMicro()}, args...)...)
 		return err
 	})
 	return ids, err
