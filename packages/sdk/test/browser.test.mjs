@@ -21,10 +21,11 @@ const missing = !existsSync(chromium);
 if (missing && required) throw new Error(`${chromium} is missing and services are required: apt-get install -y chromium`);
 const dist = resolve(import.meta.dirname, "../dist/esm");
 
-let svc, site, browser, profile, devtoolsPort, refreshes = 0;
+let svc, cookieSvc, upstream, site, browser, profile, devtoolsPort, refreshes = 0;
 before(async () => {
   if (missing) return;
   svc = await startService({ SM_REFRESH_GRACE: "1ms" });
+  upstream = svc.base;
   site = createServer(async (req, res) => {
     try {
       if (req.url === "/") {
@@ -42,12 +43,13 @@ before(async () => {
         const chunks = [];
         for await (const c of req) chunks.push(c);
         const headers = {};
-        for (const h of ["authorization", "content-type", "accept"]) if (req.headers[h]) headers[h] = req.headers[h];
-        const up = await fetch(svc.base + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        for (const h of ["authorization", "content-type", "accept", "cookie"]) if (req.headers[h]) headers[h] = req.headers[h];
+        const up = await fetch(upstream + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
         const out = {};
         up.headers.forEach((v, k) => (out[k] = v));
         delete out["content-encoding"];
         delete out["content-length"];
+        if (up.headers.getSetCookie().length) out["set-cookie"] = up.headers.getSetCookie();
         res.writeHead(up.status, out);
         return res.end(Buffer.from(await up.arrayBuffer()));
       }
@@ -83,10 +85,11 @@ after(async () => {
   site?.closeAllConnections();
   await new Promise((ok) => (site ? site.close(ok) : ok()));
   await svc?.close();
+  await cookieSvc?.close();
 });
 
 /** Opens a tab on the app's origin with the SDK loaded as window.client. */
-async function openTab() {
+async function openTab(clientOptions = {}) {
   const origin = `http://127.0.0.1:${site.address().port}`;
   const target = await CDP.New({ port: devtoolsPort, url: origin + "/" });
   const cdp = await CDP({ port: devtoolsPort, target });
@@ -103,7 +106,7 @@ async function openTab() {
   await tab.eval(`
     const sdk = await import("${origin}/sdk/index.js");
     window.sdk = sdk;
-    window.client = new sdk.SessionClient();
+    window.client = new sdk.SessionClient(${JSON.stringify(clientOptions)});
     window.seen = [];
     for (const type of ["tokens", "terminated", "logout"]) client.on(type, (e) => seen.push({ type, reason: e.reason }));
     return typeof navigator.locks.request;`);
@@ -139,5 +142,29 @@ test("two browser tabs: concurrent refreshes rotate once; a force logout reaches
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test("refresh token in an HttpOnly cookie (SM_REFRESH_COOKIE): never stored by the SDK", { skip: missing && `${chromium} is missing`, timeout: 90_000 }, async () => {
+  cookieSvc = await startService({ SM_REFRESH_COOKIE: "msm_refresh" });
+  upstream = cookieSvc.base;
+  const tab = await openTab({ refreshCookie: true, storageKey: "msm.cookie" });
+  try {
+    const reg = await tab.eval(`return await client.register({ username: "sven", email: "sven@example.com", password: "correct horse battery staple" })`);
+    assert.ok(reg.refreshToken, "the server still answers the token in the body");
+    const stored = await tab.eval("return await client.session()");
+    assert.equal(stored.sessionId, reg.session.id);
+    assert.equal(stored.refreshToken, undefined);
+    assert.equal(await tab.eval("return document.cookie"), "", "the cookie is HttpOnly");
+    const before = refreshes;
+    const next = await tab.eval("return await client.refresh()");
+    assert.equal(refreshes, before + 1);
+    assert.notEqual(next.jwt, reg.jwt);
+    assert.equal(next.refreshToken, undefined);
+    assert.equal(await tab.eval("return (await client.me()).username"), "sven");
+    await tab.eval("await client.logout(); return 1");
+    assert.equal(await tab.eval("return await client.session()"), null);
+  } finally {
+    await tab.close();
   }
 });
