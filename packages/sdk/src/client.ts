@@ -454,9 +454,8 @@ export class SessionClient {
       try {
         (l as Listener<K>)(event);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        // One listener's bug must not stop the others nor the client.
+        console.error("sessionmanager: a", type, "listener threw", err);
       }
     }
   }
