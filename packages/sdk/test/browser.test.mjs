@@ -103,13 +103,14 @@ async function openTab(clientOptions = {}) {
     close: () => cdp.close(),
   };
   await waitFor("the page loads", async () => (await tab.eval("return location.origin + ' ' + document.readyState")) === origin + " complete");
-  await tab.eval(`
+  const locks = await tab.eval(`
     const sdk = await import("${origin}/sdk/index.js");
     window.sdk = sdk;
     window.client = new sdk.SessionClient(${JSON.stringify(clientOptions)});
     window.seen = [];
     for (const type of ["tokens", "terminated", "logout"]) client.on(type, (e) => seen.push({ type, reason: e.reason }));
     return typeof navigator.locks.request;`);
+  assert.equal(locks, "function", "the tab has the Web Locks API the SDK uses by default");
   return tab;
 }
 
@@ -118,7 +119,8 @@ test("two browser tabs: concurrent refreshes rotate once; a force logout reaches
   const b = await openTab();
   try {
     const reg = await a.eval(`return await client.register({ username: "rita", email: "rita@example.com", password: "correct horse battery staple" })`);
-    // Tab B sees the session through localStorage and heard of it on the channel.
+    // Tab B sees the session through the default store (IndexedDB) and heard of it on the channel.
+    assert.ok((await b.eval("return (await indexedDB.databases()).map((d) => d.name)")).includes("msm"));
     assert.equal(await b.eval("return (await client.session()).sessionId"), reg.session.id);
     await waitFor("tab B hears of the sign-in", async () => (await b.eval("return seen.length")) > 0);
 
