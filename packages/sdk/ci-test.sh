@@ -9,5 +9,6 @@ cache="${SM_CACHE_DIR:-$HOME/.cache/sessionmanager}"
 mkdir -p "$cache/npm" "$cache/sdk"
 npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error
 npm run build
+npm run typecheck   # the declarations as ESM and CommonJS consumers see them
 (cd "$repo" && go build -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
 SM_BINARY="$cache/sdk/sessionmanager" npm test
