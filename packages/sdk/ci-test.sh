@@ -10,5 +10,8 @@ mkdir -p "$cache/npm" "$cache/sdk"
 npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error
 npm run build
 npm run typecheck   # the declarations as ESM and CommonJS consumers see them
-(cd "$repo" && go build -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
+# -tags licensetest: the binary trusts a vendor key the challenge test makes
+# (the challenge action is Advanced). A test binary in the cache only; never
+# ship a licensetest build.
+(cd "$repo" && go build -tags licensetest -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
 SM_BINARY="$cache/sdk/sessionmanager" npm test
