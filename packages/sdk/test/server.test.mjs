@@ -210,16 +210,24 @@ describe("server", () => {
     assert.equal(verifier.revoked(before.session.id), "manual");
   });
 
-  test("a rotated signing key is fetched on its first unknown kid; the old key's tokens still verify", async (t) => {
+  test("key rotation: a new key is fetched on its first unknown kid; a withdrawn key is refused, cached tokens included", async (t) => {
     const verifier = new SessionVerifier({ baseUrl: svc.base, jwksCooldown: 0 });
+    const strict = new SessionVerifier({ baseUrl: svc.base, jwksMaxAge: 0 }); // refetches the JWKS every time
     const old = await svc.register("kate");
     const oldKid = (await verifier.verify(old.jwt)).kid;
+    assert.equal((await strict.verify(old.jwt)).kid, oldKid); // now in its verified-token cache
     await svc.stop();
     await svc.cli("keys", "rotate", "--now");
     await svc.start();
     const fresh = await svc.register("kate2");
     const claims = await verifier.verify(fresh.jwt);
     assert.notEqual(claims.kid, oldKid);
-    assert.equal((await verifier.verify(old.jwt)).kid, oldKid);
+    assert.equal((await verifier.verify(old.jwt)).kid, oldKid, "the retired key still verifies its tokens");
+
+    await svc.stop();
+    await svc.cli("keys", "withdraw", oldKid);
+    await svc.start();
+    await assert.rejects(strict.verify(old.jwt), (e) => e instanceof UnauthorizedError && e.reason === "invalid_token");
+    assert.equal((await strict.verify(fresh.jwt)).kid, claims.kid);
   });
 });
