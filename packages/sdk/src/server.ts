@@ -227,15 +227,24 @@ export class SessionVerifier {
       [customFetch]: this.#fetch,
     });
     // A set that cannot be refetched keeps serving its known keys
-    // (availability first, as the Go client); an unknown kid stays unknown.
+    // (availability first, as the Go client), and the next try waits for
+    // the cooldown: while the service is down, requests do not each wait on
+    // a JWKS fetch. An unknown kid stays unknown.
+    let failedAt = -Infinity;
+    let stale: JWTVerifyGetKey | undefined;
     this.#keys = async (header, token) => {
+      if (stale && Date.now() - failedAt < this.#opt.jwksCooldown) return stale(header, token);
       try {
-        return await remote(header, token);
+        const key = await remote(header, token);
+        stale = undefined;
+        return key;
       } catch (err) {
         if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) throw err;
         const last = remote.jwks();
-        if (last) return createLocalJWKSet(last)(header, token);
-        throw new KeysUnavailable(err);
+        if (!last) throw new KeysUnavailable(err);
+        failedAt = Date.now();
+        stale = createLocalJWKSet(last);
+        return stale(header, token);
       }
     };
   }
