@@ -395,6 +395,7 @@ export class SessionVerifier {
         method: "POST",
         headers: { Authorization: "Bearer " + this.#opt.serviceToken, "Content-Type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ token }).toString(),
+        signal: AbortSignal.timeout(5_000),
       });
     } catch (err) {
       throw unavailable("session service unreachable; try again");
@@ -444,6 +445,7 @@ export class SessionVerifier {
     try {
       const headers: Record<string, string> = { Authorization: "Bearer " + this.#opt.serviceToken, Accept: "text/event-stream" };
       if (this.#cursor > 0) headers["Last-Event-ID"] = String(this.#cursor);
+      silence(); // a connection that never answers is dropped as well
       const res = await this.#fetch(this.#base + "/api/auth/revocations", { headers, signal: conn.signal });
       if (res.status !== 200 || !res.body) {
         await res.body?.cancel().catch(() => {});
