@@ -207,6 +207,15 @@ func TestChallengeEmailEndToEnd(t *testing.T) {
 		if evs, _ := audit["data"].([]any); len(evs) != 1 {
 			t.Fatalf("challenge.passed events: %v", audit)
 		}
+		// The session's login event says it was challenged and how it was proven.
+		_, _, audit = s.call("GET", "/api/admin/audit?type=login.succeeded&session="+sid, read, nil)
+		evs, _ := audit["data"].([]any)
+		if len(evs) != 1 {
+			t.Fatalf("login.succeeded of the session: %v", audit)
+		}
+		if d, _ := evs[0].(map[string]any)["data"].(map[string]any); str(d, "action") != "challenge" || str(d, "acr") != "2" {
+			t.Fatalf("login.succeeded data: %v", d)
+		}
 		resp, err := http.Get(s.base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
