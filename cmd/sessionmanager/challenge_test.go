@@ -97,7 +97,7 @@ func (s *server) callAs(ip, ua, method, path, bearer string, body any) (int, htt
 // of the 401.
 func challengedLogin(t *testing.T, s *server) map[string]any {
 	t.Helper()
-	code, h, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
+	code, h, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery", "deviceId": "vera-laptop"})
 	if code != 401 || errReason(body) != "challenge_required" {
 		_, _, st := s.call("GET", "/api/admin/settings", s.adminToken("read"), nil)
 		sess, _ := body["session"].(map[string]any)
@@ -162,6 +162,9 @@ func TestChallengeEmailEndToEnd(t *testing.T) {
 			t.Fatalf("verify user: %v", login)
 		}
 		sid := str(login["session"].(map[string]any), "id")
+		if d := str(login["session"].(map[string]any), "deviceId"); d != "vera-laptop" {
+			t.Fatalf("the session lost the login's deviceId: %q", d)
+		}
 		_, _, got := s.call("GET", "/api/admin/sessions/"+sid, read, nil)
 		data, _ := got["data"].(map[string]any)
 		if str(data, "acr") != "2" || strings.Join(strs(data["amr"]), " ") != "pwd otp mfa" || str(data, "authTime") == "" || str(data, "authMethod") != "password" {
