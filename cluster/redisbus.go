@@ -20,24 +20,48 @@ import (
 // an unanswered ping one period later means a dead (half-open) connection.
 var redisPingEvery = 5 * time.Second
 
-// RedisBus carries Messages between instances over Redis pub/sub. Run
-// holds the SUBSCRIBE connection and dispatches to the local
-// subscribers; it reconnects and resubscribes by itself, and calls the
-// OnReconnect hooks afterwards because messages published during the gap are
-// lost. Publish also delivers to this instance's subscribers directly, so
-// they hear their own messages even while Redis is down; the echo coming
-// back from Redis is skipped by Origin.
+// pendingMax bounds the messages kept for a retried publish; pendingMaxAge
+// is how long one is retried (past it every instance has re-read the store:
+// see docs/CLUSTER.md).
+const (
+	pendingMax    = 1024
+	pendingMaxAge = time.Minute
+)
+
+// RedisBus carries Messages between instances over Redis pub/sub: PUBLISH
+// and SUBSCRIBE on a single Redis or Sentinel's master, sharded pub/sub
+// (SPUBLISH, SSUBSCRIBE) on a Redis Cluster, so the channel lives on the one
+// shard that owns its slot and fails over with it. Run holds the
+// subscription and dispatches to the local subscribers; it reconnects and
+// resubscribes by itself (also when a failover moves the channel's slot), and
+// calls the OnReconnect hooks afterwards because messages published during
+// the gap are lost. A publish that Redis refuses is retried by Run until
+// Redis takes it. Publish also delivers to this instance's subscribers
+// directly, so they hear their own messages even while Redis is down; the
+// echo coming back from Redis is skipped by Origin.
 type RedisBus struct {
 	busCore
-	client  *redis.Client
+	client  redis.UniversalClient
 	channel string
+	sharded bool          // a Redis Cluster: SPUBLISH / SSUBSCRIBE
 	every   time.Duration // watchdog period, redisPingEvery at start
+
+	pendMu  sync.Mutex
+	pending []pendingMessage // publishes Redis refused, oldest first
+	seq     uint64           // of the last kept message
+	retry   chan struct{}    // wakes the retry loop
 
 	mu      sync.Mutex
 	ps      *redis.PubSub
 	lastMsg atomic.Int64 // unix nanos of the last reply from the subscriber connection
 	// watchClosed is set when the watchdog closed a silent subscription.
 	watchClosed atomic.Bool
+}
+
+type pendingMessage struct {
+	seq     uint64
+	payload []byte
+	since   time.Time
 }
 
 var _ sm.Bus = (*RedisBus)(nil)
@@ -47,15 +71,17 @@ var _ sm.Bus = (*RedisBus)(nil)
 // this instance's unique id; empty picks a random one. It starts no
 // goroutine: other instances' messages arrive while Run runs; Close
 // releases the subscription.
-func NewRedisBus(ctx context.Context, client *redis.Client, channel, origin string, logger *slog.Logger) (*RedisBus, error) {
+func NewRedisBus(ctx context.Context, client redis.UniversalClient, channel, origin string, logger *slog.Logger) (*RedisBus, error) {
 	if client == nil || channel == "" {
 		return nil, sm.Errorf(sm.EINVALID, "redis bus: a client and a channel are required")
 	}
+	_, sharded := client.(*redis.ClusterClient)
 	b := &RedisBus{
 		busCore: newBusCore("redis bus", origin, logger),
-		client:  client, channel: channel, every: redisPingEvery,
+		client:  client, channel: channel, sharded: sharded, every: redisPingEvery,
+		retry: make(chan struct{}, 1),
 	}
-	ps := client.Subscribe(ctx, channel)
+	ps := b.subscribe(ctx)
 	if err := awaitSubscription(ctx, ps); err != nil {
 		_ = ps.Close()
 		return nil, sm.WrapError(sm.EUNAVAILABLE, fmt.Sprintf("redis bus: subscribe to %q", channel), err)
@@ -74,14 +100,27 @@ func (b *RedisBus) Run(ctx context.Context) error {
 		// ends it.
 		unblock := context.AfterFunc(ctx, func() { _ = b.pubsub().Close() })
 		defer unblock()
-		watched := make(chan struct{})
-		go func() {
-			defer close(watched)
-			b.watch(ctx)
-		}()
+		var helpers sync.WaitGroup
+		helpers.Go(func() { b.watch(ctx) })
+		helpers.Go(func() { b.retryPending(ctx) })
 		b.receive(ctx)
-		<-watched
+		helpers.Wait()
 	})
+}
+
+// subscribe starts a subscription to the channel: sharded on a cluster.
+func (b *RedisBus) subscribe(ctx context.Context) *redis.PubSub {
+	if b.sharded {
+		return b.client.SSubscribe(ctx, b.channel)
+	}
+	return b.client.Subscribe(ctx, b.channel)
+}
+
+func (b *RedisBus) publish(ctx context.Context, payload []byte) error {
+	if b.sharded {
+		return b.client.SPublish(ctx, b.channel, payload).Err()
+	}
+	return b.client.Publish(ctx, b.channel, payload).Err()
 }
 
 // awaitSubscription reads replies until Redis confirms the subscription.
@@ -91,23 +130,96 @@ func awaitSubscription(ctx context.Context, ps *redis.PubSub) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := msg.(*redis.Subscription); ok {
+		if s, ok := msg.(*redis.Subscription); ok && (s.Kind == "subscribe" || s.Kind == "ssubscribe") {
 			return nil
 		}
 	}
 }
 
 // Publish delivers m to this instance's subscribers and to every other
-// instance through Redis. An error means the other instances may not hear it.
+// instance through Redis. When Redis refuses it (down, failing over) the
+// message is kept and Run publishes it again until Redis takes it (for up to
+// a minute); the error says the other instances have not heard it yet.
 func (b *RedisBus) Publish(ctx context.Context, m sm.Message) error {
 	payload, err := b.deliverOwn(ctx, m)
 	if err != nil {
 		return err
 	}
-	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
-		return sm.WrapError(sm.EUNAVAILABLE, "redis bus: publish", err)
+	if b.hasPending() {
+		// Keep the order: this one goes after those still waiting.
+		b.keep(payload)
+		return sm.Errorf(sm.EUNAVAILABLE, "redis bus: publish queued behind earlier failed ones")
+	}
+	if err := b.publish(ctx, payload); err != nil {
+		b.keep(payload)
+		return sm.WrapError(sm.EUNAVAILABLE, "redis bus: publish failed, retrying in the background", err)
 	}
 	return nil
+}
+
+func (b *RedisBus) hasPending() bool {
+	b.pendMu.Lock()
+	defer b.pendMu.Unlock()
+	return len(b.pending) > 0
+}
+
+// keep queues payload for retryPending, dropping the oldest past pendingMax.
+func (b *RedisBus) keep(payload []byte) {
+	b.pendMu.Lock()
+	if len(b.pending) >= pendingMax {
+		b.pending = b.pending[1:]
+		b.logger.Warn("cluster: redis bus retry queue full, dropped the oldest message")
+	}
+	b.seq++
+	b.pending = append(b.pending, pendingMessage{seq: b.seq, payload: payload, since: time.Now()})
+	b.pendMu.Unlock()
+	select {
+	case b.retry <- struct{}{}:
+	default:
+	}
+}
+
+// retryPending publishes the kept messages in order until ctx is done,
+// backing off while Redis still refuses them.
+func (b *RedisBus) retryPending(ctx context.Context) {
+	wait := 50 * time.Millisecond
+	for {
+		b.pendMu.Lock()
+		var next pendingMessage
+		for len(b.pending) > 0 && time.Since(b.pending[0].since) > pendingMaxAge {
+			b.pending = b.pending[1:]
+			b.logger.Warn("cluster: redis bus gave up a message after retrying for a minute")
+		}
+		if len(b.pending) > 0 {
+			next = b.pending[0]
+		}
+		b.pendMu.Unlock()
+		if next.seq == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.retry:
+				continue
+			}
+		}
+		pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := b.publish(pubCtx, next.payload)
+		cancel()
+		if err != nil {
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			wait = backoff(wait, 2*time.Second)
+			continue
+		}
+		wait = 50 * time.Millisecond
+		b.pendMu.Lock()
+		if len(b.pending) > 0 && b.pending[0].seq == next.seq {
+			b.pending = b.pending[1:]
+		}
+		b.pendMu.Unlock()
+		b.logger.Info("cluster: redis bus published a message after a retry")
+	}
 }
 
 // Close stops Run, waits for it and closes the subscription's connection
@@ -144,6 +256,7 @@ func (b *RedisBus) receive(ctx context.Context) {
 		if err != nil {
 			b.fail(err)
 			b.logger.Warn("cluster: redis bus connection lost, reconnecting", "err", err)
+			b.reloadState(ctx)
 			if b.watchClosed.Swap(false) || errors.Is(err, redis.ErrClosed) {
 				b.replace(ctx, ps)
 				continue
@@ -158,9 +271,20 @@ func (b *RedisBus) receive(ctx context.Context) {
 		b.touch()
 		switch msg := msg.(type) {
 		case *redis.Subscription:
-			if msg.Kind == "subscribe" {
+			switch msg.Kind {
+			case "subscribe", "ssubscribe":
 				b.logger.Info("cluster: redis bus resubscribed", "channel", b.channel)
 				b.reconnected()
+			case "unsubscribe", "sunsubscribe":
+				// Not ours (only Close unsubscribes): a cluster failover or
+				// resharding moved the channel's slot away from this node,
+				// which drops its shard subscribers. Subscribe afresh, on
+				// the slot's new owner.
+				b.fail(fmt.Errorf("redis bus: the server ended the subscription (%s): the channel's slot moved", msg.Kind))
+				b.logger.Warn("cluster: redis bus subscription ended by the server, resubscribing", "channel", b.channel)
+				b.reloadState(ctx)
+				_ = ps.Close()
+				b.replace(ctx, ps)
 			}
 		case *redis.Message:
 			b.deliverRemote(ctx, msg.Payload)
@@ -173,7 +297,15 @@ func (b *RedisBus) replace(ctx context.Context, old *redis.PubSub) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ps == old {
-		b.ps = b.client.Subscribe(ctx, b.channel)
+		b.ps = b.subscribe(ctx)
+	}
+}
+
+// reloadState makes a cluster client learn the slots' owners again (after
+// a failover the channel's slot has a new master); nothing elsewhere.
+func (b *RedisBus) reloadState(ctx context.Context) {
+	if c, ok := b.client.(*redis.ClusterClient); ok {
+		c.ReloadState(ctx)
 	}
 }
 

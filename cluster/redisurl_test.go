@@ -25,7 +25,7 @@ func TestParseRedisURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			opt, err := ParseRedisURL(tt.in)
+			target, err := ParseRedisURL(tt.in)
 			if tt.wantErr {
 				if sm.ErrorCode(err) != sm.EINVALID {
 					t.Fatalf("err = %v, want invalid", err)
@@ -41,6 +41,10 @@ func TestParseRedisURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if target.Mode != RedisSingle {
+				t.Fatalf("mode = %s, want single", target.Mode)
+			}
+			opt := target.Single
 			if opt.Addr != tt.addr || opt.DB != tt.db {
 				t.Fatalf("got %s db %d", opt.Addr, opt.DB)
 			}
