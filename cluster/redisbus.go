@@ -256,7 +256,14 @@ func (b *RedisBus) receive(ctx context.Context) {
 		if err != nil {
 			b.fail(err)
 			b.logger.Warn("cluster: redis bus connection lost, reconnecting", "err", err)
-			b.reloadState(ctx)
+			if b.sharded {
+				// Subscribe afresh once the slot's master is known (go-redis
+				// alone could reconnect to a node that is a replica now).
+				b.awaitChannelMaster(ctx)
+				_ = ps.Close()
+				b.replace(ctx, ps)
+				continue
+			}
 			if b.watchClosed.Swap(false) || errors.Is(err, redis.ErrClosed) {
 				b.replace(ctx, ps)
 				continue
@@ -282,7 +289,7 @@ func (b *RedisBus) receive(ctx context.Context) {
 				// the slot's new owner.
 				b.fail(fmt.Errorf("redis bus: the server ended the subscription (%s): the channel's slot moved", msg.Kind))
 				b.logger.Warn("cluster: redis bus subscription ended by the server, resubscribing", "channel", b.channel)
-				b.reloadState(ctx)
+				b.awaitChannelMaster(ctx)
 				_ = ps.Close()
 				b.replace(ctx, ps)
 			}
@@ -301,11 +308,28 @@ func (b *RedisBus) replace(ctx context.Context, old *redis.PubSub) {
 	}
 }
 
-// reloadState makes a cluster client learn the slots' owners again (after
-// a failover the channel's slot has a new master); nothing elsewhere.
-func (b *RedisBus) reloadState(ctx context.Context) {
-	if c, ok := b.client.(*redis.ClusterClient); ok {
+// awaitChannelMaster waits until the cluster client's view of the slots
+// names a node that is a master as the owner of the channel's slot, so the
+// next subscription goes there: right after a failover the old master (a
+// replica now) still takes SSUBSCRIBE, and it would hear nothing.
+func (b *RedisBus) awaitChannelMaster(ctx context.Context) {
+	c, ok := b.client.(*redis.ClusterClient)
+	if !ok {
+		return
+	}
+	wait := 50 * time.Millisecond
+	for {
 		c.ReloadState(ctx)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+		if m, err := c.MasterForKey(ctx, b.channel); err == nil {
+			role, err := m.Do(ctx, "ROLE").Slice()
+			if err == nil && len(role) > 0 && role[0] == "master" {
+				return
+			}
+		}
+		wait = backoff(wait, time.Second)
 	}
 }
 
