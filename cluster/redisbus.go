@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +21,13 @@ import (
 // redisPingEvery is how long the subscriber may stay silent before it pings;
 // an unanswered ping one period later means a dead (half-open) connection.
 var redisPingEvery = 5 * time.Second
+
+// probeEchoWait is how long a new subscription has to hear its own probe.
+var probeEchoWait = time.Second
+
+// probePrefix starts a probe's payload (not a Message: instances ignore
+// each other's probes).
+const probePrefix = "probe:"
 
 // pendingMax bounds the messages kept for a retried publish; pendingMaxAge
 // is how long one is retried (past it every instance has re-read the store:
@@ -56,6 +65,10 @@ type RedisBus struct {
 	lastMsg atomic.Int64 // unix nanos of the last reply from the subscriber connection
 	// watchClosed is set when the watchdog closed a silent subscription.
 	watchClosed atomic.Bool
+	// verify asks the watchdog to prove a new subscription hears the
+	// channel; probeEcho is the last own probe heard back.
+	verify    chan struct{}
+	probeEcho atomic.Int64
 }
 
 type pendingMessage struct {
@@ -79,7 +92,7 @@ func NewRedisBus(ctx context.Context, client redis.UniversalClient, channel, ori
 	b := &RedisBus{
 		busCore: newBusCore("redis bus", origin, logger),
 		client:  client, channel: channel, sharded: sharded, every: redisPingEvery,
-		retry: make(chan struct{}, 1),
+		retry: make(chan struct{}, 1), verify: make(chan struct{}, 1),
 	}
 	ps := b.subscribe(ctx)
 	if err := awaitSubscription(ctx, ps); err != nil {
@@ -116,11 +129,40 @@ func (b *RedisBus) subscribe(ctx context.Context) *redis.PubSub {
 	return b.client.Subscribe(ctx, b.channel)
 }
 
+// errNotMaster is a publish that reached a replica: the client's view of
+// the master is stale (a Sentinel failover under way).
+var errNotMaster = errors.New("redis bus: the server is not the master (failover under way)")
+
+// publish sends payload on the channel. Outside a cluster it runs ROLE and
+// PUBLISH in one MULTI, so a publish that landed on a demoted master (a
+// replica takes PUBLISH but its subscribers are not the others') counts as
+// failed and is retried.
 func (b *RedisBus) publish(ctx context.Context, payload []byte) error {
 	if b.sharded {
 		return b.client.SPublish(ctx, b.channel, payload).Err()
 	}
-	return b.client.Publish(ctx, b.channel, payload).Err()
+	var role *redis.Cmd
+	_, err := b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		role = p.Do(ctx, "ROLE")
+		p.Publish(ctx, b.channel, payload)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return masterRole(role)
+}
+
+// masterRole returns errNotMaster unless ROLE answered "master".
+func masterRole(cmd *redis.Cmd) error {
+	v, err := cmd.Slice()
+	if err != nil {
+		return err
+	}
+	if len(v) == 0 || v[0] != "master" {
+		return errNotMaster
+	}
+	return nil
 }
 
 // awaitSubscription reads replies until Redis confirms the subscription.
@@ -242,9 +284,9 @@ func (b *RedisBus) pubsub() *redis.PubSub {
 	return b.ps
 }
 
-// receive reads the subscriber connection until ctx is done. go-redis
-// reconnects and resubscribes on the next Receive after an error; a new
-// "subscribe" confirmation therefore means the link came back.
+// receive reads the subscriber connection until ctx is done. After an error
+// it subscribes afresh (on a cluster once the channel's slot has a master);
+// a new "subscribe" confirmation means the link came back.
 func (b *RedisBus) receive(ctx context.Context) {
 	wait := 50 * time.Millisecond
 	for ctx.Err() == nil {
@@ -264,14 +306,18 @@ func (b *RedisBus) receive(ctx context.Context) {
 				b.replace(ctx, ps)
 				continue
 			}
-			if b.watchClosed.Swap(false) || errors.Is(err, redis.ErrClosed) {
-				b.replace(ctx, ps)
-				continue
+			// A fresh subscription asks for the master's address again
+			// (Sentinel: go-redis's own reconnect could go back to the
+			// demoted master and hang there); after a pause unless the
+			// watchdog closed it.
+			if !b.watchClosed.Swap(false) && !errors.Is(err, redis.ErrClosed) {
+				if !sleepCtx(ctx, wait) {
+					return
+				}
+				wait = backoff(wait, 5*time.Second)
 			}
-			if !sleepCtx(ctx, wait) {
-				return
-			}
-			wait = backoff(wait, 5*time.Second)
+			_ = ps.Close()
+			b.replace(ctx, ps)
 			continue
 		}
 		wait = 50 * time.Millisecond
@@ -282,6 +328,10 @@ func (b *RedisBus) receive(ctx context.Context) {
 			case "subscribe", "ssubscribe":
 				b.logger.Info("cluster: redis bus resubscribed", "channel", b.channel)
 				b.reconnected()
+				select {
+				case b.verify <- struct{}{}:
+				default:
+				}
 			case "unsubscribe", "sunsubscribe":
 				// Not ours (only Close unsubscribes): a cluster failover or
 				// resharding moved the channel's slot away from this node,
@@ -294,12 +344,19 @@ func (b *RedisBus) receive(ctx context.Context) {
 				b.replace(ctx, ps)
 			}
 		case *redis.Message:
+			if rest, ok := strings.CutPrefix(msg.Payload, probePrefix); ok {
+				origin, nonce, _ := strings.Cut(rest, ":")
+				if n, err := strconv.ParseInt(nonce, 10, 64); err == nil && origin == b.origin {
+					b.probeEcho.Store(n)
+				}
+				continue
+			}
 			b.deliverRemote(ctx, msg.Payload)
 		}
 	}
 }
 
-// replace swaps a PubSub closed by the watchdog for a fresh subscription.
+// replace swaps a closed PubSub for a fresh subscription.
 func (b *RedisBus) replace(ctx context.Context, old *redis.PubSub) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -335,14 +392,43 @@ func (b *RedisBus) awaitChannelMaster(ctx context.Context) {
 
 // watch pings a silent subscriber connection and closes it when a ping stays
 // unanswered, which go-redis alone would not notice on a half-open socket.
+// It also proves each new subscription hears the channel: it publishes a
+// probe and closes the subscription (to subscribe again) when the probe does
+// not come back: right after a failover a subscription can land on a node
+// that is no longer the master, which takes it and never delivers.
 func (b *RedisBus) watch(ctx context.Context) {
 	t := time.NewTicker(b.every)
 	defer t.Stop()
-	var pingedAt int64
+	var pingedAt, probe int64
+	var echoDue <-chan time.Time
+	probed := false // the probe reached the master
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-b.verify:
+			probe = time.Now().UnixNano()
+			pubCtx, cancel := context.WithTimeout(ctx, probeEchoWait)
+			err := b.publish(pubCtx, []byte(probePrefix+b.origin+":"+strconv.FormatInt(probe, 10)))
+			probed = err == nil
+			if err != nil {
+				// Not heard (a replica, Redis down): the check below fails
+				// and the subscription starts over.
+				b.logger.Warn("cluster: redis bus probe not published", "err", err)
+			}
+			cancel()
+			echoDue = time.After(probeEchoWait)
+			continue
+		case <-echoDue:
+			echoDue = nil
+			if !probed || b.probeEcho.Load() < probe {
+				b.fail(fmt.Errorf("redis bus: the new subscription did not hear its own probe within %s", probeEchoWait))
+				b.logger.Warn("cluster: redis bus subscription hears nothing, subscribing again", "channel", b.channel)
+				b.watchClosed.Store(true)
+				_ = b.pubsub().Close()
+				b.touch()
+			}
+			continue
 		case <-t.C:
 		}
 		last := b.lastMsg.Load()

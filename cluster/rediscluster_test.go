@@ -274,7 +274,7 @@ func TestRedisSentinel(t *testing.T) {
 		t.Fatalf("elect: %v %v", ok, err)
 	}
 
-	newMaster, err := rs.Failover(ctx)
+	newMaster, err := rs.Failover(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"regexp"
@@ -256,4 +257,30 @@ func redisURLError(what string, cause any) error {
 		reason = " (" + strings.TrimPrefix(err.Error(), "redis: ") + ")"
 	}
 	return sm.Errorf(sm.EINVALID, "REDIS_URL %s%s: %s", what, reason, redisURLForm)
+}
+
+// ResolveCluster turns a single-server target that points at a node of a
+// Redis Cluster (cluster_enabled:1, as a managed cluster's one
+// configuration endpoint does) into a cluster target seeded with it, so one
+// URL is enough. Any other target, or a server that does not answer, is
+// returned as it is (the caller's own connection check reports that).
+func ResolveCluster(ctx context.Context, t *RedisTarget) *RedisTarget {
+	if t.Mode != RedisSingle {
+		return t
+	}
+	c := redis.NewClient(t.Single)
+	defer c.Close()
+	info, err := c.Info(ctx, "cluster").Result()
+	if err != nil || !strings.Contains(info, "cluster_enabled:1") {
+		return t
+	}
+	o := t.Single
+	return &RedisTarget{Mode: RedisCluster, Cluster: &redis.ClusterOptions{
+		Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+		ClientName: o.ClientName, Protocol: o.Protocol, MaxRetries: o.MaxRetries,
+		MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		PoolSize: o.PoolSize, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
+		PoolTimeout: o.PoolTimeout, ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+	}}
 }

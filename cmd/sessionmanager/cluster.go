@@ -108,6 +108,10 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 		if err != nil {
 			return nil, &configError{err.Error()}
 		}
+		if t := cluster.ResolveCluster(ctx, target); t != target {
+			log.Info("REDIS_URL names a node of a Redis Cluster: using it as the cluster's seed")
+			target = t
+		}
 		client := target.NewClient()
 		p.closers = append(p.closers, func() { _ = client.Close() })
 		bus, err := cluster.NewRedisBus(ctx, client, c.RedisPrefix+"bus", p.instance, log)

@@ -26,6 +26,19 @@ func instancesOn(t *testing.T, redisURL string) (nodes []*server, prefix string)
 		env := map[string]string{"DATABASE_URL": db, "SESSION_ENCRYPTION_KEY": key, "SM_REDIS_PREFIX": prefix, "REDIS_URL": redisURL, "SM_LOG_LEVEL": "info"}
 		nodes = append(nodes, startServerWith(t, env, func(c *config) { c.stateCacheTTL = time.Hour }, nil))
 	}
+	// On failure, tell what the instances' links went through.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for i, n := range nodes {
+			for _, l := range strings.Split(n.stderr.String(), "\n") {
+				if strings.Contains(l, "cluster: ") || strings.Contains(l, "redis") || strings.Contains(l, "bus") {
+					t.Logf("instance %d: %s", i, l)
+				}
+			}
+		}
+	})
 	return nodes, prefix
 }
 
@@ -82,6 +95,8 @@ func TestRedisModes(t *testing.T) {
 	}{
 		{"single", func(t *testing.T) string { return testenv.RedisURL(t) }},
 		{"cluster", func(t *testing.T) string { return redistest.SharedCluster(t).URL() }},
+		// One node's URL: the service finds it is a cluster node.
+		{"cluster", func(t *testing.T) string { return "redis://" + redistest.SharedCluster(t).Nodes[0].Addr }},
 		{"sentinel", func(t *testing.T) string { return redistest.SharedSentinel(t).URL() }},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -109,17 +124,6 @@ func TestRedisModes(t *testing.T) {
 			if code, _, body := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", b.adminToken("write"), nil); code != 200 {
 				t.Fatalf("terminate: %d %v", code, body)
 			}
-			t.Cleanup(func() {
-				if t.Failed() {
-					for i, n := range nodes {
-						for _, l := range strings.Split(n.stderr.String(), "\n") {
-							if strings.Contains(l, "cluster") || strings.Contains(l, "redis") {
-								t.Logf("node %d: %s", i, l)
-							}
-						}
-					}
-				}
-			})
 			refusedEverywhere(t, nodes, jwt, refresh)
 		})
 	}
@@ -176,18 +180,8 @@ func TestForceLogoutDuringClusterFailover(t *testing.T) {
 			if code, _, body := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil); code != 200 {
 				t.Fatalf("terminate after the failover: %d %v", code, body)
 			}
-			t.Cleanup(func() {
-				if t.Failed() {
-					for i, n := range nodes {
-						for _, l := range strings.Split(n.stderr.String(), "\n") {
-							if strings.Contains(l, "cluster") || strings.Contains(l, "redis") {
-								t.Logf("node %d: %s", i, l)
-							}
-						}
-					}
-				}
-			})
 			refusedEverywhere(t, nodes, jwt, refresh)
 		})
 	}
 }
+

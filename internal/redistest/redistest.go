@@ -419,7 +419,7 @@ func StartSentinel(dir string) (*Sentinel, error) {
 		}
 		conf := filepath.Join(dir, "sentinel-"+strconv.Itoa(i)+".conf")
 		body := fmt.Sprintf("port %d\nbind 127.0.0.1\nlogfile %s\nsentinel monitor %s 127.0.0.1 %d 2\n"+
-			"sentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 10000\nsentinel parallel-syncs %s 1\n",
+			"sentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 2000\nsentinel parallel-syncs %s 1\n",
 			port, filepath.Join(dir, "sentinel-"+strconv.Itoa(i)+".log"), MasterName, s.Master.port, MasterName, MasterName, MasterName)
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 			s.Stop()
@@ -491,17 +491,44 @@ func (s *Sentinel) waitReady(ctx context.Context) error {
 	return errors.New("sentinels did not discover the replica and each other")
 }
 
+// waitInSync waits until the master at addr has one replica online.
+func waitInSync(ctx context.Context, addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		repl, err := c.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(repl, "connected_slaves:1") && strings.Contains(repl, "state=online") {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the master %s has no replica in sync", addr)
+}
+
 // Failover makes the Sentinels promote the replica (SENTINEL FAILOVER) and
-// waits until they report the new master and it accepts writes.
-func (s *Sentinel) Failover(ctx context.Context) (newMaster string, err error) {
+// waits until they report the new master and it accepts writes; started
+// (nil: none) is called once the failover is under way.
+func (s *Sentinel) Failover(ctx context.Context, started func()) (newMaster string, err error) {
 	old, err := s.MasterAddr(ctx)
 	if err != nil {
+		return "", err
+	}
+	// A replica can be promoted once it is in sync and every Sentinel sees
+	// it (after an earlier failover the old master has to catch up first).
+	if err := s.waitReady(ctx); err != nil {
+		return "", err
+	}
+	if err := waitInSync(ctx, old); err != nil {
 		return "", err
 	}
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Sentinels[0].Addr})
 	defer sc.Close()
 	if err := sc.Failover(ctx, MasterName).Err(); err != nil {
 		return "", err
+	}
+	if started != nil {
+		started()
 	}
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
