@@ -184,4 +184,3 @@ func TestForceLogoutDuringClusterFailover(t *testing.T) {
 		})
 	}
 }
-
