@@ -18,9 +18,12 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// redisPingEvery is how long the subscriber may stay silent before it pings;
-// an unanswered ping one period later means a dead (half-open) connection.
-var redisPingEvery = 5 * time.Second
+// redisPingEvery is how long the subscriber may stay silent before it
+// publishes a probe through the master; no echo one period later means a
+// subscription that hears nothing: a dead (half-open) connection, or one left
+// on a demoted master after a Sentinel failover (go-redis moves its pool to
+// the new master, not its subscriptions).
+var redisPingEvery = time.Second
 
 // probeEchoWait is how long a new subscription has to hear its own probe.
 var probeEchoWait = time.Second
@@ -390,64 +393,59 @@ func (b *RedisBus) awaitChannelMaster(ctx context.Context) {
 	}
 }
 
-// watch pings a silent subscriber connection and closes it when a ping stays
-// unanswered, which go-redis alone would not notice on a half-open socket.
-// It also proves each new subscription hears the channel: it publishes a
-// probe and closes the subscription (to subscribe again) when the probe does
-// not come back: right after a failover a subscription can land on a node
-// that is no longer the master, which takes it and never delivers.
+// watch proves the subscription hears the channel: right after each new
+// subscription, and whenever it has been silent for a period, it publishes
+// a probe through the master and expects its own echo (within probeEchoWait,
+// or by the next period); none means the subscription hears nothing (a
+// half-open socket, a node that is no longer the master), so it is closed
+// and receive subscribes again.
 func (b *RedisBus) watch(ctx context.Context) {
 	t := time.NewTicker(b.every)
 	defer t.Stop()
-	var pingedAt, probe int64
+	var probe int64 // the probe waiting for its echo (0: none)
+	probed := false // it reached the master
 	var echoDue <-chan time.Time
-	probed := false // the probe reached the master
+	send := func() {
+		probe = time.Now().UnixNano()
+		pubCtx, cancel := context.WithTimeout(ctx, max(b.every, probeEchoWait))
+		err := b.publish(pubCtx, []byte(probePrefix+b.origin+":"+strconv.FormatInt(probe, 10)))
+		cancel()
+		probed = err == nil
+		if err != nil && ctx.Err() == nil {
+			b.fail(err)
+		}
+	}
+	check := func(within time.Duration) {
+		if probe != 0 && (!probed || b.probeEcho.Load() < probe) {
+			b.fail(fmt.Errorf("redis bus: the subscription did not hear its own probe within %s", within))
+			b.logger.Warn("cluster: redis bus subscription hears nothing, subscribing again", "channel", b.channel)
+			b.watchClosed.Store(true)
+			_ = b.pubsub().Close()
+			b.touch() // give the new subscription a full period
+		}
+		probe = 0
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.verify:
-			probe = time.Now().UnixNano()
-			pubCtx, cancel := context.WithTimeout(ctx, probeEchoWait)
-			err := b.publish(pubCtx, []byte(probePrefix+b.origin+":"+strconv.FormatInt(probe, 10)))
-			probed = err == nil
-			if err != nil {
-				// Not heard (a replica, Redis down): the check below fails
-				// and the subscription starts over.
-				b.logger.Warn("cluster: redis bus probe not published", "err", err)
-			}
-			cancel()
+			send()
 			echoDue = time.After(probeEchoWait)
-			continue
 		case <-echoDue:
 			echoDue = nil
-			if !probed || b.probeEcho.Load() < probe {
-				b.fail(fmt.Errorf("redis bus: the new subscription did not hear its own probe within %s", probeEchoWait))
-				b.logger.Warn("cluster: redis bus subscription hears nothing, subscribing again", "channel", b.channel)
-				b.watchClosed.Store(true)
-				_ = b.pubsub().Close()
-				b.touch()
-			}
-			continue
+			check(probeEchoWait)
 		case <-t.C:
-		}
-		last := b.lastMsg.Load()
-		if time.Since(time.Unix(0, last)) < b.every {
-			pingedAt = 0
-			continue
-		}
-		ps := b.pubsub()
-		if pingedAt != 0 && last < pingedAt {
-			b.fail(fmt.Errorf("redis bus: ping unanswered for %s", b.every))
-			b.watchClosed.Store(true)
-			_ = ps.Close()
-			b.touch() // give the new subscription a full period
-			pingedAt = 0
-			continue
-		}
-		pingedAt = time.Now().UnixNano()
-		if err := ps.Ping(ctx); err != nil {
-			b.fail(err)
+			if echoDue != nil {
+				continue // a new subscription's check is under way
+			}
+			if probe != 0 {
+				check(b.every)
+				continue
+			}
+			if time.Since(time.Unix(0, b.lastMsg.Load())) >= b.every {
+				send()
+			}
 		}
 	}
 }

@@ -184,3 +184,39 @@ func TestForceLogoutDuringClusterFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestForceLogoutDuringSentinelFailover is the cluster failover test
+// through Sentinel: a force logout while SENTINEL FAILOVER promotes the
+// replica holds on every instance, and a later one travels by the bus on
+// the new master. go-redis moves its connection pool to the new master but
+// leaves subscriptions on the demoted one, which stays a master that hears
+// nothing for seconds; the bus's probe finds that out and subscribes again.
+func TestForceLogoutDuringSentinelFailover(t *testing.T) {
+	rs := redistest.SharedSentinel(t)
+	nodes, _ := instancesOn(t, rs.URL())
+	a, b := nodes[0], nodes[1]
+	write := b.adminToken("write")
+	a.call("POST", "/api/auth/local/register", "", map[string]any{"username": "sentinel", "email": "sentinel@example.com", "password": "correct horse battery"})
+	sid, jwt, refresh := loginSeen(t, nodes, "sentinel")
+	terminated := make(chan int, 1)
+	if _, err := rs.Failover(context.Background(), func() {
+		code, _, _ := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil)
+		terminated <- code
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-terminated; code != 200 {
+		t.Fatalf("force logout during the failover: %d", code)
+	}
+	refusedEverywhere(t, nodes, jwt, refresh)
+	for _, n := range nodes {
+		testenv.Eventually(t, "instance healthy again after the failover", func() bool {
+			return sharedOf(t, n)["healthy"] == true
+		})
+	}
+	sid, jwt, refresh = loginSeen(t, nodes, "sentinel")
+	if code, _, body := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil); code != 200 {
+		t.Fatalf("terminate after the failover: %d %v", code, body)
+	}
+	refusedEverywhere(t, nodes, jwt, refresh)
+}
