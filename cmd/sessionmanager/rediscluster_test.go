@@ -141,65 +141,46 @@ func TestRedisModes(t *testing.T) {
 func TestForceLogoutDuringClusterFailover(t *testing.T) {
 	rc := redistest.SharedCluster(t)
 	nodes, prefix := instancesOn(t, rc.URL())
-	a, b := nodes[0], nodes[1]
-	write := b.adminToken("write")
-	a.call("POST", "/api/auth/local/register", "", map[string]any{"username": "failover", "email": "failover@example.com", "password": "correct horse battery"})
-	ctx := context.Background()
-	slot, err := rc.Slot(ctx, prefix+"bus")
+	slot, err := rc.Slot(context.Background(), prefix+"bus")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mode := range []string{"kill", "manual"} {
 		t.Run(mode, func(t *testing.T) {
-			sid, jwt, refresh := loginSeen(t, nodes, "failover")
-			terminated := make(chan int, 1)
-			during := func() {
-				code, _, _ := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil)
-				terminated <- code
-			}
-			if mode == "kill" {
-				err = rc.FailoverKill(ctx, slot, during)
-			} else {
-				err = rc.FailoverManual(ctx, slot, during)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if code := <-terminated; code != 200 {
-				t.Fatalf("force logout during the failover: %d", code)
-			}
-			refusedEverywhere(t, nodes, jwt, refresh)
-
-			for _, n := range nodes {
-				testenv.Eventually(t, "instance healthy again after the failover", func() bool {
-					return sharedOf(t, n)["healthy"] == true
-				})
-			}
-			// Recovered: a new force logout travels by the bus again.
-			sid, jwt, refresh = loginSeen(t, nodes, "failover")
-			if code, _, body := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil); code != 200 {
-				t.Fatalf("terminate after the failover: %d %v", code, body)
-			}
-			refusedEverywhere(t, nodes, jwt, refresh)
+			forceLogoutDuring(t, nodes, "failover-"+mode, func(during func()) error {
+				return rc.Failover(context.Background(), mode, slot, during)
+			})
 		})
 	}
 }
 
-// TestForceLogoutDuringSentinelFailover is the cluster failover test
-// through Sentinel: a force logout while SENTINEL FAILOVER promotes the
-// replica holds on every instance, and a later one travels by the bus on
-// the new master. go-redis moves its connection pool to the new master but
-// leaves subscriptions on the demoted one, which stays a master that hears
-// nothing for seconds; the bus's probe finds that out and subscribes again.
+// TestForceLogoutDuringSentinelFailover is the same through Sentinel: a
+// force logout while SENTINEL FAILOVER promotes the replica holds on every
+// instance, and a later one travels by the bus on the new master. go-redis
+// moves its connection pool to the new master but leaves subscriptions on
+// the demoted one, which stays a master that hears nothing for seconds; the
+// bus's probe finds that out and subscribes again.
 func TestForceLogoutDuringSentinelFailover(t *testing.T) {
 	rs := redistest.SharedSentinel(t)
 	nodes, _ := instancesOn(t, rs.URL())
+	forceLogoutDuring(t, nodes, "sentinel", func(during func()) error {
+		_, err := rs.Failover(context.Background(), during)
+		return err
+	})
+}
+
+// forceLogoutDuring signs a new user in on A, seen by every instance, and
+// force-logs it out on B from inside failover (which calls during once the
+// failover is under way); every instance must refuse it, report Redis
+// healthy again, and carry a later force logout.
+func forceLogoutDuring(t *testing.T, nodes []*server, user string, failover func(during func()) error) {
+	t.Helper()
 	a, b := nodes[0], nodes[1]
 	write := b.adminToken("write")
-	a.call("POST", "/api/auth/local/register", "", map[string]any{"username": "sentinel", "email": "sentinel@example.com", "password": "correct horse battery"})
-	sid, jwt, refresh := loginSeen(t, nodes, "sentinel")
+	a.call("POST", "/api/auth/local/register", "", map[string]any{"username": user, "email": user + "@example.com", "password": "correct horse battery"})
+	sid, jwt, refresh := loginSeen(t, nodes, user)
 	terminated := make(chan int, 1)
-	if _, err := rs.Failover(context.Background(), func() {
+	if err := failover(func() {
 		code, _, _ := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil)
 		terminated <- code
 	}); err != nil {
@@ -214,7 +195,8 @@ func TestForceLogoutDuringSentinelFailover(t *testing.T) {
 			return sharedOf(t, n)["healthy"] == true
 		})
 	}
-	sid, jwt, refresh = loginSeen(t, nodes, "sentinel")
+	// Recovered: a new force logout travels by the bus again.
+	sid, jwt, refresh = loginSeen(t, nodes, user)
 	if code, _, body := b.call("POST", "/api/admin/sessions/"+sid+"/terminate", write, nil); code != 200 {
 		t.Fatalf("terminate after the failover: %d %v", code, body)
 	}

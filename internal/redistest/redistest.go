@@ -371,6 +371,15 @@ func (c *Cluster) FailoverManual(ctx context.Context, slot int, started func()) 
 	return c.WaitHealthy(ctx)
 }
 
+// Failover fails the master of slot over: "kill" (FailoverKill) or
+// "manual" (FailoverManual).
+func (c *Cluster) Failover(ctx context.Context, kind string, slot int, started func()) error {
+	if kind == "kill" {
+		return c.FailoverKill(ctx, slot, started)
+	}
+	return c.FailoverManual(ctx, slot, started)
+}
+
 func (c *Cluster) waitMaster(ctx context.Context, slot int, want *Node) error {
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
@@ -580,40 +589,34 @@ func tempDir(name string) (string, error) {
 // FailoverKill); they must not run in parallel with each other.
 func SharedCluster(t testing.TB) *Cluster {
 	t.Helper()
-	available(t)
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if sharedCluster == nil && sharedErr["cluster"] == nil {
-		dir, err := tempDir("cluster")
-		if err == nil {
-			sharedCluster, err = StartCluster(dir)
-		}
-		sharedErr["cluster"] = err
-	}
-	if err := sharedErr["cluster"]; err != nil {
-		t.Fatalf("start a Redis Cluster: %v", err)
-	}
-	return sharedCluster
+	return startShared(t, "cluster", &sharedCluster, StartCluster)
 }
 
 // SharedSentinel returns this test binary's Sentinel setup, started on
 // first use.
 func SharedSentinel(t testing.TB) *Sentinel {
 	t.Helper()
+	return startShared(t, "sentinel", &sharedSentinel, StartSentinel)
+}
+
+// startShared starts *setup with start in a temporary directory unless it
+// is running (or failed to start) already.
+func startShared[T any](t testing.TB, name string, setup **T, start func(dir string) (*T, error)) *T {
+	t.Helper()
 	available(t)
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if sharedSentinel == nil && sharedErr["sentinel"] == nil {
-		dir, err := tempDir("sentinel")
+	if *setup == nil && sharedErr[name] == nil {
+		dir, err := tempDir(name)
 		if err == nil {
-			sharedSentinel, err = StartSentinel(dir)
+			*setup, err = start(dir)
 		}
-		sharedErr["sentinel"] = err
+		sharedErr[name] = err
 	}
-	if err := sharedErr["sentinel"]; err != nil {
-		t.Fatalf("start Redis Sentinel: %v", err)
+	if err := sharedErr[name]; err != nil {
+		t.Fatalf("start Redis (%s): %v", name, err)
 	}
-	return sharedSentinel
+	return *setup
 }
 
 // StopShared stops what SharedCluster and SharedSentinel started and
