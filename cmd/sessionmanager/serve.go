@@ -155,6 +155,8 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	} else if c.Passkeys.Off != "" {
 		log.Warn(c.Passkeys.Off)
 	}
+	mcfg.SharedStatus = a.cluster.status
+	mcfg.StateCacheTTL = c.stateCacheTTL
 	if a.cluster.healthy != nil {
 		whenDown := sm.Degraded
 		if c.RedisFailClosed {
