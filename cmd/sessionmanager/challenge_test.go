@@ -281,6 +281,18 @@ func codeFor(t *testing.T, s *server, box *mailbox, id, name, ip string) string 
 	return m[1]
 }
 
+// requireClosed checks that a challenge takes neither a proof (its right
+// code) nor a code request, both answered 400 with reason.
+func requireClosed(t *testing.T, s *server, ip, id, code, reason string) {
+	t.Helper()
+	if status, body := verify(s, ip, challengeUA, id, code); status != 400 || errReason(body) != reason {
+		t.Fatalf("verify: %d %v, want 400 %s", status, body, reason)
+	}
+	if c, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id}); c != 400 || errReason(body) != reason {
+		t.Fatalf("send: %d %v, want 400 %s", c, body, reason)
+	}
+}
+
 // activeSessions counts the user's live sessions through the admin API.
 func activeSessions(t *testing.T, s *server, name string) int {
 	t.Helper()
@@ -354,13 +366,8 @@ func TestChallengeAbuse(t *testing.T) {
 		if status, body := verify(s, ip, challengeUA, id, wrong); status != 400 || errReason(body) != "challenge_failed" {
 			t.Fatalf("fifth wrong code: %d %v", status, body)
 		}
-		if status, body := verify(s, ip, challengeUA, id, good); status != 400 || errReason(body) != "challenge_failed" {
-			t.Fatalf("the right code after five wrong ones: %d %v", status, body)
-		}
-		if code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id}); code != 400 || errReason(body) != "challenge_failed" {
-			t.Fatalf("send after the end: %d %v", code, body)
-		}
-		if n := activeSessions(t, s, "wade"); n != 1 { // the sign-up's
+		requireClosed(t, s, ip, id, good, "challenge_failed") // even the right code
+		if n := activeSessions(t, s, "wade"); n != 1 {        // the sign-up's
 			t.Fatalf("wade has %d sessions", n)
 		}
 		_, _, audit := s.call("GET", "/api/admin/audit?type=challenge.failed", s.adminToken("read"), nil)
@@ -503,12 +510,7 @@ func TestChallengeExpires(t *testing.T) {
 	id := str(challengedLogin(t, s), "id")
 	code := sendCode(t, s, box, id, "vera@example.com")
 	d.clock.Advance(10*time.Minute + time.Second)
-	if status, body := verify(s, vpnIP, challengeUA, id, code); status != 400 || errReason(body) != "challenge_expired" {
-		t.Fatalf("expired challenge: %d %v", status, body)
-	}
-	if c, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id}); c != 400 || errReason(body) != "challenge_expired" {
-		t.Fatalf("send for an expired challenge: %d %v", c, body)
-	}
+	requireClosed(t, s, vpnIP, id, code, "challenge_expired")
 	if n := activeSessions(t, s, "vera"); n != 1 { // the sign-up's
 		t.Fatalf("%d sessions", n)
 	}
