@@ -1,0 +1,20 @@
+'use strict';
+
+module.exports = ({ env }) => ({
+  'users-permissions': {
+    config: {
+      jwtSecret: env('JWT_SECRET'),
+      // The tests sign in more than Strapi's default 10 times a minute.
+      ratelimit: { interval: 60000, max: 1000 },
+    },
+  },
+  'magic-sessionmanager': {
+    enabled: true,
+    // The plugin from this repository (packages/strapi-plugin).
+    resolve: env('MSM_PLUGIN_DIR'),
+    config: {
+      url: env('MSM_URL'),
+      serviceToken: env('MSM_SERVICE_TOKEN'),
+    },
+  },
+});
