@@ -1,0 +1,191 @@
+// The plugin in a real Strapi 5 (SQLite, users-permissions) against the
+// real sessionmanager binary: sign-ins through Strapi become sessions of
+// the service, a force logout there is refused by Strapi within a second,
+// refresh and logout go through, errors keep Strapi's shape.
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { startService, waitFor } from "../../sdk/test/harness.mjs";
+import { jwtHeader, jwtPayload, startStrapi } from "./strapi.mjs";
+
+const chrome = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const password = "correct horse battery staple";
+
+let svc, strapi, admin;
+
+before(async () => {
+  svc = await startService();
+  const service = await svc.token("service");
+  admin = await svc.token("write");
+  // Koa believes X-Forwarded-For (proxy.koa): as behind a proxy.
+  strapi = await startStrapi(svc, service, { STRAPI_TRUST_PROXY: "true" });
+});
+
+after(async () => {
+  await strapi?.stop();
+  await svc?.close();
+});
+
+let n = 0;
+/** Registers a user through Strapi; returns Strapi's answer. */
+async function register(prefix = "ada") {
+  const username = `${prefix}${++n}`;
+  const r = await strapi.call("POST", "/api/auth/local/register", {
+    body: { username, email: `${username}@example.com`, password },
+    headers: { "User-Agent": chrome, "X-Forwarded-For": "203.0.113.7" },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return { username, ...r.body };
+}
+
+async function signIn(identifier, headers = {}) {
+  return strapi.call("POST", "/api/auth/local", { body: { identifier, password }, headers: { "User-Agent": chrome, ...headers } });
+}
+
+/** Polls until Strapi refuses token; returns the refusal and how long it took after `since`. */
+async function refusedAfter(token, since) {
+  for (;;) {
+    const r = await strapi.call("GET", "/api/users/me", { token });
+    if (r.status !== 200) return { r, ms: performance.now() - since };
+    if (performance.now() - since > 10_000) throw new Error("Strapi still accepts the token after 10s");
+  }
+}
+
+describe("Strapi 5 with the plugin", () => {
+  test("a Strapi sign-in is a session of the service, with Strapi's answer shape and the end user's address and browser", async () => {
+    const reg = await register();
+    assert.equal(jwtHeader(reg.jwt).alg, "EdDSA", "register answers the service's access token, not Strapi's");
+    assert.equal(typeof reg.refreshToken, "string");
+    assert.equal(reg.user.username, reg.username);
+    assert.equal(typeof reg.user.id, "number", "the user is Strapi's");
+    assert.equal(reg.user.password, undefined, "sanitized as Strapi does");
+
+    const login = await signIn(reg.user.email, { "X-Forwarded-For": "198.51.100.23" });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    assert.deepEqual(Object.keys(login.body).sort(), ["jwt", "refreshToken", "user"]);
+    assert.equal(login.body.user.documentId, reg.user.documentId);
+    const { sub, sid } = jwtPayload(login.body.jwt);
+
+    const me = await strapi.call("GET", "/api/users/me", { token: login.body.jwt });
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal(me.body.id, reg.user.id, "the token maps to the Strapi user");
+
+    const session = await svc.call("GET", `/api/admin/sessions/${sid}`, { token: admin });
+    assert.equal(session.status, 200, JSON.stringify(session.body));
+    const s = session.body.data ?? session.body;
+    assert.equal(s.userId, sub);
+    assert.equal(s.ip, "198.51.100.23", "the address Strapi saw (X-Forwarded-For under proxy.koa)");
+    assert.equal(s.authMethod, "external");
+    assert.match(JSON.stringify(s.device), /Chrome/);
+
+    const user = await svc.call("GET", `/api/admin/users/${sub}`, { token: admin });
+    assert.equal(user.status, 200, JSON.stringify(user.body));
+    const u = user.body.data ?? user.body;
+    assert.equal(u.externalId, `strapi:${reg.user.documentId}`);
+    assert.equal(u.email, reg.user.email);
+  });
+
+  test("a force logout in the service is refused by Strapi within a second, with the reason", async () => {
+    const reg = await register();
+    const { sid } = jwtPayload(reg.jwt);
+    assert.equal((await strapi.call("GET", "/api/users/me", { token: reg.jwt })).status, 200);
+
+    const since = performance.now();
+    const end = await svc.call("POST", `/api/admin/sessions/${sid}/terminate`, { token: admin });
+    assert.equal(end.status, 200, JSON.stringify(end.body));
+    const { r, ms } = await refusedAfter(reg.jwt, since);
+    console.log(`# force logout refused by Strapi ${ms.toFixed(1)} ms after the admin call started`);
+    assert.ok(ms < 1000, `refused after ${ms} ms`);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get("x-session-terminated-reason"), "manual");
+    assert.equal(r.body.data, null);
+    assert.equal(r.body.error.name, "UnauthorizedError");
+
+    const refresh = await strapi.call("POST", "/api/auth/refresh", { body: { refreshToken: reg.refreshToken } });
+    assert.equal(refresh.status, 401, "the refresh token died with the session");
+    assert.equal(refresh.body.error.status, 401);
+  });
+
+  test("refresh and logout go through Strapi's routes to the service", async () => {
+    const reg = await register();
+    const refreshed = await strapi.call("POST", "/api/auth/refresh", { body: { refreshToken: reg.refreshToken } });
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+    assert.deepEqual(Object.keys(refreshed.body).sort(), ["jwt", "refreshToken"]);
+    assert.notEqual(refreshed.body.refreshToken, reg.refreshToken, "rotated");
+    assert.equal(jwtPayload(refreshed.body.jwt).sid, jwtPayload(reg.jwt).sid);
+    assert.equal((await strapi.call("GET", "/api/users/me", { token: refreshed.body.jwt })).status, 200);
+
+    const since = performance.now();
+    const out = await strapi.call("POST", "/api/auth/logout", { token: refreshed.body.jwt });
+    assert.equal(out.status, 200, JSON.stringify(out.body));
+    assert.deepEqual(out.body, { ok: true });
+    const { r } = await refusedAfter(refreshed.body.jwt, since);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get("x-session-terminated-reason"), "logout");
+    const s = await svc.call("GET", `/api/admin/sessions/${jwtPayload(reg.jwt).sid}`, { token: admin });
+    assert.equal((s.body.data ?? s.body).status, "ended");
+  });
+
+  test("the refresh token can live in Strapi's httpOnly cookie instead of the body", async () => {
+    const reg = await register();
+    // Production cookies are Secure: Koa sets them on HTTPS only, here the
+    // TLS-terminating proxy's X-Forwarded-Proto (proxy.koa).
+    const tls = { "X-Forwarded-Proto": "https", "x-strapi-refresh-cookie": "httpOnly" };
+    const login = await signIn(reg.user.email, tls);
+    assert.equal(login.status, 200);
+    assert.equal(login.body.refreshToken, undefined);
+    const cookie = login.headers.get("set-cookie") ?? "";
+    assert.match(cookie, /^strapi_up_refresh=[^;]+;.*secure;.*httponly/i);
+    const r = await strapi.call("POST", "/api/auth/refresh", { headers: { Cookie: cookie.split(";")[0], ...tls } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(Object.keys(r.body), ["jwt"]);
+    assert.notEqual(r.headers.get("set-cookie")?.split(";")[0], cookie.split(";")[0], "the cookie carries the rotated token");
+  });
+
+  test("a login the service refuses keeps Strapi's error shape (403 user_blocked)", async () => {
+    const reg = await register();
+    const { sub } = jwtPayload(reg.jwt);
+    const block = await svc.call("POST", `/api/admin/users/${sub}/block`, { token: admin });
+    assert.equal(block.status, 200, JSON.stringify(block.body));
+    const r = await signIn(reg.user.email);
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(r.body.data, null);
+    assert.equal(r.body.error.status, 403);
+    assert.equal(r.body.error.name, "ForbiddenError");
+    assert.equal(r.body.error.details.reason, "user_blocked");
+    assert.equal((await strapi.call("GET", "/api/users/me", { token: reg.jwt })).status, 401, "blocking ended the session too");
+  });
+
+  test("Strapi's own JWTs no longer authenticate; a wrong password is still Strapi's 400", async () => {
+    const reg = await register();
+    const h = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const p = Buffer.from(JSON.stringify({ id: reg.user.id, iat: now, exp: now + 3600 })).toString("base64url");
+    const sig = createHmac("sha256", strapi.jwtSecret).update(`${h}.${p}`).digest("base64url");
+    const r = await strapi.call("GET", "/api/users/me", { token: `${h}.${p}.${sig}` });
+    assert.equal(r.status, 401, "a users-permissions JWT signed with Strapi's own secret is refused");
+
+    const bad = await strapi.call("POST", "/api/auth/local", { body: { identifier: reg.user.email, password: "wrong" } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.message, "Invalid identifier or password");
+  });
+
+  test("with the service down a sign-in is 503 in Strapi's shape; after its restart the feed resumes and a force logout is refused", async () => {
+    const reg = await register();
+    await svc.stop();
+    try {
+      const r = await signIn(reg.user.email);
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.equal(r.body.data, null);
+      assert.equal(r.body.error.details.reason, "session_service_unavailable");
+    } finally {
+      await svc.start();
+    }
+    const login = await signIn(reg.user.email);
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    const { sid } = jwtPayload(login.body.jwt);
+    assert.equal((await svc.call("POST", `/api/admin/sessions/${sid}/terminate`, { token: admin })).status, 200);
+    // The feed reconnects with backoff: wait for it (a hang guard, not a speed assertion).
+    await waitFor("Strapi refuses the ended session", async () => (await strapi.call("GET", "/api/users/me", { token: login.body.jwt })).status === 401);
+  });
+});
