@@ -1,5 +1,5 @@
 import { Shield } from '@strapi/icons';
-import { pluginId } from './pluginId';
+import { pluginId } from './pluginId.mjs';
 
 const name = 'Magic Session Manager';
 
@@ -20,14 +20,14 @@ export default {
       to: `plugins/${pluginId}`,
       icon: Shield,
       intlLabel: { id: `${pluginId}.plugin.name`, defaultMessage: 'Sessions' },
-      Component: () => import('./pages/Dashboard'),
+      Component: () => import('./pages/Dashboard.mjs'),
       permissions: [],
     });
     app.addSettingsLink('global', {
       id: pluginId,
       to: pluginId,
       intlLabel: { id: `${pluginId}.settings.name`, defaultMessage: name },
-      Component: () => import('./pages/Dashboard'),
+      Component: () => import('./pages/Dashboard.mjs'),
       permissions: [],
     });
     app.registerPlugin({ id: pluginId, name });

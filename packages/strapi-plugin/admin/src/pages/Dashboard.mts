@@ -1,7 +1,7 @@
 import { createElement as h, useEffect, useState } from 'react';
 import { Box, Flex, LinkButton, Typography } from '@strapi/design-system';
 import { Layouts, Page, useFetchClient } from '@strapi/strapi/admin';
-import { pluginId } from '../pluginId';
+import { pluginId } from '../pluginId.mjs';
 
 interface PluginInfo {
   dashboardUrl: string;
