@@ -136,10 +136,14 @@ async function handOver(ctx: Ctx, deps: AuthDeps, endOthers: boolean): Promise<v
   }
 }
 
-/** afterSignIn wraps a users-permissions action that may answer {jwt, user}. */
+/**
+ * afterSignIn wraps a users-permissions action that may answer {jwt, user}
+ * (every argument passes through: GraphQL's emailConfirmation mutation
+ * calls the action with returnUser).
+ */
 function afterSignIn(original: Action, deps: AuthDeps, endOthers: boolean): Action {
-  return async (ctx, next) => {
-    await original(ctx, next);
+  return async (ctx, ...rest) => {
+    await original(ctx, ...rest);
     await handOver(ctx, deps, endOthers);
   };
 }
@@ -243,6 +247,7 @@ export function extendAuthController(original: Record<string, Action>, deps: Aut
     ...original,
     callback: afterSignIn(original.callback, deps, false),
     register: afterSignIn(original.register, deps, false),
+    emailConfirmation: afterSignIn(original.emailConfirmation, deps, false),
     resetPassword: afterSignIn(original.resetPassword, deps, true),
     changePassword: afterSignIn(original.changePassword, deps, true),
     refresh: (ctx) => refresh(ctx, deps),

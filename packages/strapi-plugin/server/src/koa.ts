@@ -22,7 +22,7 @@ export interface Ctx {
   get(name: string): string;
 }
 
-export type Action = (ctx: Ctx, next?: () => Promise<unknown>) => Promise<unknown> | unknown;
+export type Action = (ctx: Ctx, ...rest: any[]) => Promise<unknown> | unknown;
 
 /** Strapi's error shape: {"data":null,"error":{status,name,message,details}}. */
 export interface StrapiError {
