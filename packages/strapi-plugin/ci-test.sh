@@ -32,5 +32,8 @@ if [ ! -e "$app/.installed" ]; then
   mv "$tmp" "$app"
 fi
 
-(cd "$repo" && go build -o "$cache/strapi-plugin/sessionmanager" ./cmd/sessionmanager)
+# -tags licensetest: the binary trusts a vendor key the test makes (through
+# SM_LICENSE_PUBLIC_KEY) so the challenge test can use the Advanced edition.
+# A test binary only, in the cache; never ship a licensetest build.
+(cd "$repo" && go build -tags licensetest -o "$cache/strapi-plugin/sessionmanager" ./cmd/sessionmanager)
 STRAPI_APP_MODULES="$app/node_modules" SM_BINARY="$cache/strapi-plugin/sessionmanager" npm test

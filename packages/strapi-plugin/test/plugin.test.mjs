@@ -3,18 +3,51 @@
 // the service, a force logout there is refused by Strapi within a second,
 // refresh and logout go through, errors keep Strapi's shape.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { startService, waitFor } from "../../sdk/test/harness.mjs";
+import { startSMTP } from "./smtp.mjs";
 import { jwtHeader, jwtPayload, startStrapi } from "./strapi.mjs";
 
 const chrome = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const password = "correct horse battery staple";
 
-let svc, strapi, admin;
+const vpnIP = "45.83.220.7"; // in SM_VPN_RANGES below
+
+let svc, strapi, admin, smtp, scratch;
+
+/**
+ * An Advanced licence for a build with -tags licensetest (ci-test.sh
+ * builds one), which trusts SM_LICENSE_PUBLIC_KEY: a vendor key made here
+ * signs it. Empty without SM_BINARY (the challenge test then skips).
+ */
+async function advancedLicence() {
+  const bin = process.env.SM_BINARY;
+  if (!bin) return {};
+  const run = promisify(execFile);
+  const key = join(scratch, "vendor.key");
+  const { stdout: pub } = await run(bin, ["license", "keygen", "--out", key]);
+  const expires = new Date(Date.now() + 2 * 86400_000).toISOString().slice(0, 10);
+  const { stdout: lic } = await run(bin, ["license", "issue", "--key", key, "--licensee", "Strapi plugin tests", "--edition", "advanced", "--expires", expires]);
+  return { SM_LICENSE_PUBLIC_KEY: pub.trim(), LICENSE_KEY: lic.trim() };
+}
 
 before(async () => {
-  svc = await startService();
+  scratch = mkdtempSync(join(tmpdir(), "msm-strapi-test-"));
+  writeFileSync(join(scratch, "vpn.txt"), "45.83.220.0/22\n");
+  smtp = await startSMTP();
+  svc = await startService({
+    // Strapi (127.0.0.1) passes the end user's address on in X-Forwarded-For.
+    SM_TRUSTED_PROXIES: "127.0.0.1",
+    SM_VPN_RANGES: join(scratch, "vpn.txt"),
+    SMTP_URL: smtp.url,
+    ...(await advancedLicence()),
+  });
   const service = await svc.token("service");
   admin = await svc.token("write");
   // Koa believes X-Forwarded-For (proxy.koa): as behind a proxy.
@@ -24,6 +57,8 @@ before(async () => {
 after(async () => {
   await strapi?.stop();
   await svc?.close();
+  await smtp?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 let n = 0;
@@ -187,5 +222,64 @@ describe("Strapi 5 with the plugin", () => {
     assert.equal((await svc.call("POST", `/api/admin/sessions/${sid}/terminate`, { token: admin })).status, 200);
     // The feed reconnects with backoff: wait for it (a hang guard, not a speed assertion).
     await waitFor("Strapi refuses the ended session", async () => (await strapi.call("GET", "/api/users/me", { token: login.body.jwt })).status === 401);
+  });
+  test("GET and DELETE /api/auth/sessions through Strapi are the service's Strapi-shaped session routes", async (t) => {
+    if ((await svc.call("GET", "/api/auth/sessions")).status === 404) return t.skip("this service has no Strapi 5 session routes (issue 22, parity)");
+    const reg = await register();
+    const other = await signIn(reg.user.email);
+    assert.equal(other.status, 200);
+    const list = await strapi.call("GET", "/api/auth/sessions", { token: reg.jwt });
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.equal(list.body.data.length, 2);
+    assert.deepEqual(list.body.data.filter((x) => x.current).map((x) => x.id), [jwtPayload(reg.jwt).sid]);
+
+    const otherSid = jwtPayload(other.body.jwt).sid;
+    const since = performance.now();
+    const del = await strapi.call("DELETE", `/api/auth/sessions/${otherSid}`, { token: reg.jwt });
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    assert.deepEqual(del.body, { data: {} });
+    const { r } = await refusedAfter(other.body.jwt, since);
+    assert.equal(r.status, 401);
+    const again = await strapi.call("DELETE", `/api/auth/sessions/${otherSid}`, { token: reg.jwt });
+    assert.equal(again.status, 404);
+    assert.equal(again.body.error.name, "NotFoundError");
+  });
+
+  test("a challenged sign-in is passed on (401 challenge_required); the email code verified through Strapi signs in the Strapi user", async (t) => {
+    if ((await svc.call("POST", "/api/auth/challenge/verify", { body: {} })).status === 404) return t.skip("this service has no challenge flow (issue 17)");
+    const before = await svc.call("GET", "/api/admin/settings", { token: admin });
+    const set = await svc.call("PUT", "/api/admin/settings", { token: admin, body: { actions: { vpn: "challenge" } } });
+    if (set.status !== 200) return t.skip(`the challenge action needs the Advanced edition (a licensetest build, SM_BINARY): ${JSON.stringify(set.body)}`);
+    try {
+      const reg = await register("vera");
+      const fromVPN = { "User-Agent": chrome, "X-Forwarded-For": vpnIP };
+      const r = await signIn(reg.user.email, fromVPN);
+      assert.equal(r.status, 401, JSON.stringify(r.body));
+      assert.equal(r.body.data, null);
+      assert.equal(r.body.error.name, "UnauthorizedError");
+      assert.equal(r.body.error.details.reason, "challenge_required");
+      const challenge = r.body.error.details.challenge;
+      assert.ok(challenge.methods.includes("email"), JSON.stringify(challenge));
+
+      const sent = await strapi.call("POST", "/api/auth/challenge/send", { body: { challengeId: challenge.id, method: "email" }, headers: fromVPN });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const [, code] = await smtp.waitFor(reg.user.email, /\b(\d{6})\b/);
+
+      const wrong = await strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code: code === "000000" ? "111111" : "000000" }, headers: fromVPN });
+      assert.equal(wrong.status, 400, "a wrong code keeps the service's answer");
+      assert.equal(wrong.body.error.details.reason, "invalid_code");
+
+      const ok = await strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code }, headers: fromVPN });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.deepEqual(Object.keys(ok.body).sort(), ["jwt", "refreshToken", "user"]);
+      assert.equal(ok.body.user.id, reg.user.id, "the Strapi user, not the service's");
+      assert.equal(ok.body.user.password, undefined);
+      const me = await strapi.call("GET", "/api/users/me", { token: ok.body.jwt });
+      assert.equal(me.status, 200);
+      assert.equal(me.body.id, reg.user.id);
+    } finally {
+      const vpn = (before.body.data ?? before.body).actions?.vpn ?? "";
+      await svc.call("PUT", "/api/admin/settings", { token: admin, body: { actions: { vpn } } });
+    }
   });
 });
