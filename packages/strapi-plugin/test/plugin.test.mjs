@@ -191,6 +191,23 @@ describe("Strapi 5 with the plugin", () => {
     assert.equal((await strapi.call("GET", "/api/users/me", { token: reg.jwt })).status, 401, "blocking ended the session too");
   });
 
+  test("concurrent sign-ins of one user all work and share one service user", async () => {
+    const reg = await register();
+    const logins = await Promise.all(Array.from({ length: 8 }, () => signIn(reg.user.email)));
+    assert.deepEqual(logins.map((r) => r.status), Array(8).fill(200));
+    const subs = new Set(logins.map((r) => jwtPayload(r.body.jwt).sub));
+    assert.deepEqual([...subs], [jwtPayload(reg.jwt).sub]);
+    const sids = new Set(logins.map((r) => jwtPayload(r.body.jwt).sid));
+    assert.equal(sids.size, 8, "eight sessions");
+    for (const r of logins) assert.equal((await strapi.call("GET", "/api/users/me", { token: r.body.jwt })).body.id, reg.user.id);
+  });
+
+  test("a live token of a user Strapi never handed over is refused", async () => {
+    const direct = await svc.register(`direct${++n}`);
+    assert.equal((await svc.call("GET", "/api/users/me", { token: direct.jwt })).status, 200, "live at the service");
+    assert.equal((await strapi.call("GET", "/api/users/me", { token: direct.jwt })).status, 401);
+  });
+
   test("Strapi's own JWTs no longer authenticate; a wrong password is still Strapi's 400", async () => {
     const reg = await register();
     const h = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");

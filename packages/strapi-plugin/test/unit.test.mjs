@@ -80,6 +80,22 @@ describe("UserMap", () => {
   });
 });
 
+describe("UserMap under concurrency", () => {
+  test("concurrent sign-ins of one user write its row once", async () => {
+    const rows = new Map();
+    let writes = 0;
+    const slow = () => new Promise((ok) => setTimeout(ok, 5));
+    const s = {
+      get: async ({ key }) => (await slow(), rows.get(key) ?? null),
+      set: async ({ key, value }) => (await slow(), writes++, rows.set(key, value)),
+    };
+    const map = new UserMap(s, async () => 1);
+    await Promise.all(Array.from({ length: 20 }, () => map.remember("u1", "doc1")));
+    assert.equal(writes, 1);
+    assert.equal(await map.strapiId("u1"), 1);
+  });
+});
+
 describe("admin panel entry", () => {
   test("registers a menu link, a settings link and the plugin with Strapi's admin API", async () => {
     register(pathToFileURL(join(import.meta.dirname, "app-resolve.mjs")), import.meta.url, {

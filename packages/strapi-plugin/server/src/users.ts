@@ -32,18 +32,32 @@ interface Entry {
 
 export class UserMap {
   private readonly cache = new Map<string, Entry>();
+  /** Writes under way, so concurrent sign-ins of one user write its row once. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(private readonly store: KeyValueStore, private readonly findUserId: FindUserId, private readonly now: () => number = Date.now) {}
 
   /** remember records that the service's user serviceUserId is Strapi's documentId. */
   async remember(serviceUserId: string, documentId: string): Promise<void> {
-    const cached = this.cache.get(serviceUserId);
-    if (cached?.documentId === documentId) return;
-    const key = storeKey(serviceUserId);
-    if ((await this.store.get({ key })) !== documentId) {
-      await this.store.set({ key, value: documentId });
+    for (;;) {
+      if (this.cache.get(serviceUserId)?.documentId === documentId) return;
+      const pending = this.writing.get(serviceUserId);
+      if (!pending) break;
+      await pending.catch(() => {});
     }
-    this.put(serviceUserId, { documentId });
+    const write = (async () => {
+      const key = storeKey(serviceUserId);
+      if ((await this.store.get({ key })) !== documentId) {
+        await this.store.set({ key, value: documentId });
+      }
+      this.put(serviceUserId, { documentId });
+    })();
+    this.writing.set(serviceUserId, write);
+    try {
+      await write;
+    } finally {
+      this.writing.delete(serviceUserId);
+    }
   }
 
   /** documentId is the Strapi user of a service user, or null. */
