@@ -300,3 +300,31 @@ describe("Strapi 5 with the plugin", () => {
     }
   });
 });
+
+describe("Strapi 5 in jwtManagement refresh mode with the plugin", () => {
+  let refreshStrapi;
+  before(async () => {
+    refreshStrapi = await startStrapi(svc, await svc.token("service"), { UP_JWT_MANAGEMENT: "refresh" });
+  });
+  after(async () => {
+    await refreshStrapi?.stop();
+  });
+
+  test("sign-in, refresh and a force logout work as in legacy mode", async () => {
+    const username = `rita${++n}`;
+    const reg = await refreshStrapi.call("POST", "/api/auth/local/register", { body: { username, email: `${username}@example.com`, password } });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    assert.equal(jwtHeader(reg.body.jwt).alg, "EdDSA");
+    const { sid } = jwtPayload(reg.body.jwt);
+    const me = await refreshStrapi.call("GET", "/api/users/me", { token: reg.body.jwt });
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal(me.body.id, reg.body.user.id);
+
+    const refreshed = await refreshStrapi.call("POST", "/api/auth/refresh", { body: { refreshToken: reg.body.refreshToken } });
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+    assert.equal(jwtPayload(refreshed.body.jwt).sid, sid, "the service's session, not a Strapi one");
+
+    assert.equal((await svc.call("POST", `/api/admin/sessions/${sid}/terminate`, { token: admin })).status, 200);
+    await waitFor("Strapi refuses the ended session", async () => (await refreshStrapi.call("GET", "/api/users/me", { token: refreshed.body.jwt })).status === 401);
+  });
+});
