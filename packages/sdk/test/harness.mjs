@@ -64,16 +64,7 @@ export async function startService(env = {}) {
       child = spawn(bin, ["serve"], { env: fullEnv, stdio: ["ignore", "ignore", "pipe"] });
       child.stderr.on("data", (d) => (stderr += d));
       exited = new Promise((ok) => child.once("exit", ok));
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        try {
-          const r = await fetch(base + "/readyz");
-          if (r.status === 200) return;
-        } catch {}
-        if (child.exitCode !== null) throw new Error("sessionmanager exited before ready:\n" + stderr);
-        if (Date.now() > deadline) throw new Error("sessionmanager not ready after 30s:\n" + stderr);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await waitUntilUp(base + "/readyz", 200, { child, what: "sessionmanager", timeoutMs: 30_000, output: () => stderr });
     },
     async stop() {
       if (!child || child.exitCode !== null) return;
@@ -96,19 +87,8 @@ export async function startService(env = {}) {
       return run(bin, args, { env: fullEnv });
     },
     /** Calls the API; returns {status, headers, body}. */
-    async call(method, path, { token, body } = {}) {
-      const headers = {};
-      if (token) headers.Authorization = "Bearer " + token;
-      if (body !== undefined) headers["Content-Type"] = "application/json";
-      const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await r.text();
-      let json;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = text;
-      }
-      return { status: r.status, headers: r.headers, body: json };
+    call(method, path, opts) {
+      return requestJSON(base, method, path, opts);
     },
     /** Registers a user; returns the login answer. */
     async register(username) {
@@ -121,6 +101,42 @@ export async function startService(env = {}) {
   };
   await svc.start();
   return svc;
+}
+
+/**
+ * Calls base+path with an optional bearer token, JSON body and headers;
+ * returns {status, headers, body} (body parsed as JSON, else the text).
+ */
+export async function requestJSON(base, method, path, { token, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = "Bearer " + token;
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  const r = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: r.status, headers: r.headers, body: json };
+}
+
+/**
+ * Polls url until it answers status; fails when child exits first or after
+ * timeoutMs, with output() (the process's logs) in the error.
+ */
+export async function waitUntilUp(url, status, { child, what, timeoutMs, output }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.status === status) return;
+    } catch {}
+    if (child.exitCode !== null) throw new Error(`${what} exited before it was up:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`${what} not up after ${timeoutMs / 1000}s:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Polls cond every 5 ms until it holds; fails after 10 s (a hang guard, not a speed assertion). */

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../../sdk/test/harness.mjs";
+import { freePort, requestJSON, waitUntilUp } from "../../sdk/test/harness.mjs";
 
 const pluginDir = resolve(import.meta.dirname, "..");
 const template = join(pluginDir, "test/app");
@@ -57,34 +57,14 @@ export async function startStrapi(svc, serviceToken, env = {}) {
   child.stderr.on("data", (d) => (logs += d));
   const exited = new Promise((ok) => child.once("exit", ok));
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      const r = await fetch(base + "/_health");
-      if (r.status === 204) break;
-    } catch {}
-    if (child.exitCode !== null) throw new Error("Strapi exited before it was up:\n" + logs);
-    if (Date.now() > deadline) throw new Error("Strapi not up after 120s:\n" + logs);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntilUp(base + "/_health", 204, { child, what: "Strapi", timeoutMs: 120_000, output: () => logs });
   return {
     base,
     jwtSecret,
     logs: () => logs,
     /** Calls Strapi; returns {status, headers, body}. */
-    async call(method, path, { token, body, headers = {} } = {}) {
-      const h = { ...headers };
-      if (token) h.Authorization = "Bearer " + token;
-      if (body !== undefined) h["Content-Type"] = "application/json";
-      const r = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await r.text();
-      let json;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = text;
-      }
-      return { status: r.status, headers: r.headers, body: json };
+    call(method, path, opts) {
+      return requestJSON(base, method, path, opts);
     },
     async stop() {
       if (child.exitCode === null) {
