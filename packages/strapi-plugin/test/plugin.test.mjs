@@ -267,9 +267,28 @@ describe("Strapi 5 with the plugin", () => {
     const before = await svc.call("GET", "/api/admin/settings", { token: admin });
     const set = await svc.call("PUT", "/api/admin/settings", { token: admin, body: { actions: { vpn: "challenge" } } });
     if (set.status !== 200) return t.skip(`the challenge action needs the Advanced edition (a licensetest build, SM_BINARY): ${JSON.stringify(set.body)}`);
+    const fromVPN = { "User-Agent": chrome, "X-Forwarded-For": vpnIP };
+    /** Sends the email code of challenge through Strapi and returns verify's answer. */
+    async function prove(challenge, email) {
+      const sent = await strapi.call("POST", "/api/auth/challenge/send", { body: { challengeId: challenge.id, method: "email" }, headers: fromVPN });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const [, code] = await smtp.waitFor(email, /\b(\d{6})\b/);
+      return strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code }, headers: fromVPN });
+    }
     try {
+      // A sign-up from the VPN: the very first session of the user is challenged.
+      const first = await strapi.call("POST", "/api/auth/local/register", {
+        body: { username: `vpn${++n}`, email: `vpn${n}@example.com`, password },
+        headers: fromVPN,
+      });
+      assert.equal(first.status, 401, JSON.stringify(first.body));
+      assert.equal(first.body.error.details.reason, "challenge_required");
+      const firstOK = await prove(first.body.error.details.challenge, `vpn${n}@example.com`);
+      assert.equal(firstOK.status, 200, JSON.stringify(firstOK.body));
+      assert.equal(firstOK.body.user.username, `vpn${n}`, "the Strapi user of the challenged sign-up");
+      assert.equal((await strapi.call("GET", "/api/users/me", { token: firstOK.body.jwt })).body.id, firstOK.body.user.id);
+
       const reg = await register("vera");
-      const fromVPN = { "User-Agent": chrome, "X-Forwarded-For": vpnIP };
       const r = await signIn(reg.user.email, fromVPN);
       assert.equal(r.status, 401, JSON.stringify(r.body));
       assert.equal(r.body.data, null);

@@ -80,6 +80,22 @@ describe("UserMap", () => {
   });
 });
 
+describe("UserMap challenges", () => {
+  test("a pending challenge names its Strapi user once, until it expires", () => {
+    let now = Date.parse("2026-12-01T00:00:00Z");
+    const map = new UserMap({ get: async () => null, set: async () => {} }, async () => null, () => now);
+    map.rememberChallenge("c1", "doc1", "2026-12-01T00:10:00Z");
+    map.rememberChallenge("c2", "doc2", "2026-12-01T00:10:00Z");
+    assert.equal(map.challengeUser("c1"), "doc1");
+    assert.equal(map.challengeUser("c1"), null, "spent");
+    now += 11 * 60_000;
+    assert.equal(map.challengeUser("c2"), null, "expired");
+    map.rememberChallenge("c3", "doc3", "2027-01-01T00:00:00Z");
+    now += 16 * 60_000;
+    assert.equal(map.challengeUser("c3"), null, "kept at most 15 minutes whatever the answer says");
+  });
+});
+
 describe("UserMap under concurrency", () => {
   test("concurrent sign-ins of one user write its row once", async () => {
     const rows = new Map();

@@ -119,6 +119,8 @@ async function handOver(ctx: Ctx, deps: AuthDeps, endOthers: boolean): Promise<v
       ans = await deps.service.startSession({ externalUserId, ...who });
     }
     if (ans.status !== 201 || typeof ans.body?.jwt !== 'string' || typeof ans.body?.user?.id !== 'string') {
+      const challenge = ans.body?.error?.details?.challenge;
+      if (ans.status === 401 && typeof challenge?.id === 'string') deps.users.rememberChallenge(challenge.id, user.documentId, challenge.expiresAt);
       passAnswer(ctx, ans, deps);
       return;
     }
@@ -212,13 +214,17 @@ async function sessions(ctx: Ctx, deps: AuthDeps, method: 'GET' | 'DELETE'): Pro
  * POST /api/auth/challenge/verify: a challenged sign-in (401
  * challenge_required) proves a second factor at the service; its answer
  * is a sign-in answer whose user is the service's, turned back into the
- * Strapi user the session was handed over for.
+ * Strapi user the session was handed over for (by the user map, or, for a
+ * user whose first sign-in was challenged, by the pending challenge).
  */
 async function challengeVerify(ctx: Ctx, deps: AuthDeps): Promise<void> {
-  const ans = await proxy(ctx, deps, 'POST', '/api/auth/challenge/verify', bodyOf(ctx));
+  const body = bodyOf(ctx);
+  const ans = await proxy(ctx, deps, 'POST', '/api/auth/challenge/verify', body);
   if (!ans) return;
   const serviceUserId = ans.body?.user?.id;
-  const documentId = typeof serviceUserId === 'string' ? await deps.users.documentId(serviceUserId) : null;
+  const pending = typeof body.challengeId === 'string' ? deps.users.challengeUser(body.challengeId) : null;
+  const documentId = (typeof serviceUserId === 'string' ? await deps.users.documentId(serviceUserId) : null) ?? pending;
+  if (documentId && documentId === pending && typeof serviceUserId === 'string') await deps.users.remember(serviceUserId, documentId);
   const user = documentId ? await deps.findUser(documentId) : null;
   if (!user || typeof ans.body?.jwt !== 'string') {
     deps.log.warn('magic-sessionmanager: a verified challenge names no known Strapi user');

@@ -30,8 +30,13 @@ interface Entry {
   checkedAt?: number;
 }
 
+/** How long a challenge is remembered when its answer names no expiry. */
+const challengeTTL = 15 * 60_000;
+
 export class UserMap {
   private readonly cache = new Map<string, Entry>();
+  /** Pending challenges of sign-ins (challenge id -> documentId and expiry), in memory. */
+  private readonly challenges = new Map<string, { documentId: string; until: number }>();
   /** Writes under way, so concurrent sign-ins of one user write its row once. */
   private readonly writing = new Map<string, Promise<void>>();
 
@@ -80,6 +85,30 @@ export class UserMap {
       e.checkedAt = t;
     }
     return e.id;
+  }
+
+  /**
+   * rememberChallenge notes the Strapi user of a challenged sign-in (401
+   * challenge_required): a user whose very first sign-in is challenged has
+   * no pair yet when the challenge is verified. Kept in this process until
+   * the challenge expires (bounded).
+   */
+  rememberChallenge(challengeId: string, documentId: string, expiresAt?: string): void {
+    const t = this.now();
+    for (const [id, c] of this.challenges) if (c.until <= t) this.challenges.delete(id);
+    if (this.challenges.size >= maxCached) {
+      const oldest = this.challenges.keys().next().value;
+      if (oldest !== undefined) this.challenges.delete(oldest);
+    }
+    const at = expiresAt ? Date.parse(expiresAt) : NaN;
+    this.challenges.set(challengeId, { documentId, until: Number.isFinite(at) ? Math.min(at, t + challengeTTL) : t + challengeTTL });
+  }
+
+  /** challengeUser is the Strapi user of a pending challenge (and forgets it), or null. */
+  challengeUser(challengeId: string): string | null {
+    const c = this.challenges.get(challengeId);
+    this.challenges.delete(challengeId);
+    return c && c.until > this.now() ? c.documentId : null;
   }
 
   private async entry(serviceUserId: string): Promise<Entry | null> {
