@@ -110,7 +110,7 @@ export interface SessionEvents {
 export interface SessionClientOptions {
   /** The service's address; "" (the default) is this page's origin. */
   baseUrl?: string;
-  /** Where the signed-in state lives (default: localStorage in browsers, memory elsewhere). */
+  /** Where the signed-in state lives (default: IndexedDB in browsers, else localStorage, else memory). */
   storage?: TokenStorage;
   /** The storage key, also the lock and channel name (default "msm.session"). */
   storageKey?: string;
@@ -144,7 +144,7 @@ export interface ChallengeProof {
 
 type Listener<K extends keyof SessionEvents> = (event: SessionEvents[K]) => void;
 
-type Broadcast = { type: "tokens" } | { type: "terminated"; reason: EndReason } | { type: "logout" };
+type Broadcast = { type: "tokens"; session: StoredSession } | { type: "terminated"; reason: EndReason } | { type: "logout" };
 
 function notSignedIn(): UnauthorizedError {
   return new UnauthorizedError({ status: 401, name: "UnauthorizedError", message: "Not signed in", details: { reason: "not_signed_in" } });
@@ -414,7 +414,7 @@ export class SessionClient {
 
   async #save(s: StoredSession): Promise<void> {
     await this.#storage.set(this.#key, JSON.stringify(s));
-    this.#post({ type: "tokens" });
+    this.#post({ type: "tokens", session: s });
     this.#emit("tokens", { session: s });
   }
 
@@ -429,11 +429,9 @@ export class SessionClient {
 
   async #fromOtherTab(msg: Broadcast): Promise<void> {
     switch (msg?.type) {
-      case "tokens": {
-        const s = await this.session();
-        if (s) this.#emit("tokens", { session: s });
+      case "tokens":
+        this.#emit("tokens", { session: msg.session });
         return;
-      }
       case "terminated":
         this.#emit("terminated", { reason: msg.reason });
         return;
@@ -456,9 +454,8 @@ export class SessionClient {
       try {
         (l as Listener<K>)(event);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        // One listener's bug must not stop the others nor the client.
+        console.error("sessionmanager: a", type, "listener threw", err);
       }
     }
   }

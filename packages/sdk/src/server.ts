@@ -10,7 +10,6 @@ import {
   customFetch,
   errors as joseErrors,
   jwtVerify,
-  type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
 import {
@@ -77,6 +76,24 @@ export interface VerifierOptions {
   logger?: Logger;
 }
 
+/** Every claim of a verified access token. */
+export interface AccessTokenPayload {
+  sub?: string;
+  sid?: string;
+  iss?: string;
+  aud?: string | string[];
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  jti?: string;
+  /** When the user last proved who they are (seconds since the epoch), when the server issues it. */
+  auth_time?: number;
+  /** How the session was proven (RFC 8176 values), when the server issues it. */
+  amr?: string[];
+  acr?: string;
+  [claim: string]: unknown;
+}
+
 /** The verified claims of an access token. */
 export interface SessionClaims {
   /** The user id. */
@@ -91,7 +108,7 @@ export interface SessionClaims {
   /** The key id that signed it. */
   kid: string;
   /** Every claim (auth_time, amr, acr... when the server issues them). */
-  payload: JWTPayload;
+  payload: AccessTokenPayload;
 }
 
 /** One ended session from the revocation feed. */

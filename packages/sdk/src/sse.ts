@@ -52,7 +52,12 @@ export async function readEvents(
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done) {
+        // A held-back \r ends its line; text after the last line end is
+        // an incomplete line, dropped as the format says.
+        if (buffer.endsWith("\r")) line(buffer.slice(0, -1));
+        return;
+      }
       buffer += decoder.decode(value, { stream: true });
       // Lines end in \n, \r\n or \r.
       let start = 0;

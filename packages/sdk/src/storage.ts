@@ -17,13 +17,54 @@ export function memoryStorage(): TokenStorage {
   };
 }
 
-/** A Web Storage (localStorage by default): shared by every tab of an origin. */
+/**
+ * A Web Storage (localStorage by default): shared by every tab of an
+ * origin, but not coherent across them at once (see indexedDBStorage):
+ * with it, two tabs that refresh together may rotate twice.
+ */
 export function webStorage(storage: Storage = globalThis.localStorage): TokenStorage {
   if (!storage) throw new TypeError("webStorage: no Web Storage here (pass one, or use memoryStorage)");
   return {
     get: (k) => storage.getItem(k),
     set: (k, v) => storage.setItem(k, v),
     remove: (k) => storage.removeItem(k),
+  };
+}
+
+/**
+ * IndexedDB (a store "kv" in database dbName): shared by every tab of an
+ * origin and, unlike localStorage, coherent across them at once: a read
+ * that starts after another tab's write committed sees it. Chromium's
+ * localStorage is cached per renderer process and learns other tabs'
+ * writes a moment later, so a tab that takes the refresh lock right after
+ * another may still read the spent refresh token there.
+ */
+export function indexedDBStorage(dbName = "msm", factory: IDBFactory = globalThis.indexedDB): TokenStorage {
+  if (!factory) throw new TypeError("indexedDBStorage: no IndexedDB here (use webStorage or memoryStorage)");
+  let db: Promise<IDBDatabase> | undefined;
+  const open = () =>
+    (db ??= new Promise<IDBDatabase>((resolve, reject) => {
+      const req = factory.open(dbName, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore("kv");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => {
+        db = undefined;
+        reject(req.error);
+      };
+    }));
+  const run = async <T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest): Promise<T> => {
+    const tx = (await open()).transaction("kv", mode, { durability: "strict" });
+    const req = op(tx.objectStore("kv"));
+    return new Promise<T>((resolve, reject) => {
+      // Resolve on commit, not on the request's success: the next tab's read sees it.
+      tx.oncomplete = () => resolve(req.result as T);
+      tx.onerror = tx.onabort = () => reject(tx.error ?? req.error);
+    });
+  };
+  return {
+    get: async (k) => ((await run<unknown>("readonly", (s) => s.get(k))) as string | undefined) ?? null,
+    set: async (k, v) => void (await run("readwrite", (s) => s.put(v, k))),
+    remove: async (k) => void (await run("readwrite", (s) => s.delete(k))),
   };
 }
 
@@ -65,8 +106,9 @@ export function defaultLocks(): LockManagerLike {
   return inProcessLocks;
 }
 
-/** localStorage when the runtime has a working one, else memory. */
+/** IndexedDB when the runtime has it (browsers), else localStorage, else memory. */
 export function defaultStorage(): TokenStorage {
+  if ((globalThis as { indexedDB?: IDBFactory }).indexedDB) return indexedDBStorage();
   try {
     const ls = (globalThis as { localStorage?: Storage }).localStorage;
     if (ls) {

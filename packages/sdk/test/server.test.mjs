@@ -107,6 +107,16 @@ describe("server", () => {
     const missing = await app.get("");
     assert.equal(missing.status, 401);
     assert.equal(missing.body.error.details.reason, "missing_token");
+    // optional: no header passes without claims; a bad token is still refused.
+    const opt = express();
+    opt.get("/", requireSession(verifier, { optional: true }), (req, res) => res.json({ auth: req.auth?.sub ?? null }));
+    const optServer = opt.listen(0, "127.0.0.1");
+    await once(optServer, "listening");
+    t.after(() => new Promise((ok) => optServer.close(ok)));
+    const optURL = `http://127.0.0.1:${optServer.address().port}/`;
+    assert.deepEqual(await (await fetch(optURL)).json(), { auth: null });
+    assert.deepEqual(await (await fetch(optURL, { headers: { Authorization: `Bearer ${reg.jwt}` } })).json(), { auth: reg.user.id });
+    assert.equal((await fetch(optURL, { headers: { Authorization: "Bearer nope" } })).status, 401);
     // A token for another audience is not ours.
     const other = new SessionVerifier({ baseUrl: svc.base, audience: "another-app" });
     await assert.rejects(other.verify(reg.jwt), (e) => e instanceof UnauthorizedError && e.reason === "invalid_token");
