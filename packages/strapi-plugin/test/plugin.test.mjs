@@ -240,6 +240,18 @@ describe("Strapi 5 with the plugin", () => {
     // The feed reconnects with backoff: wait for it (a hang guard, not a speed assertion).
     await waitFor("Strapi refuses the ended session", async () => (await strapi.call("GET", "/api/users/me", { token: login.body.jwt })).status === 401);
   });
+  test("the admin panel's page reads the dashboard link from the plugin's admin route (Strapi admins only)", async () => {
+    assert.equal((await strapi.call("GET", "/magic-sessionmanager/config")).status, 401);
+    // The admin panel's own sign-in is Strapi's, untouched by the plugin.
+    const reg = await strapi.call("POST", "/admin/register-admin", {
+      body: { email: "owner@example.com", firstname: "Ada", lastname: "Owner", password: "Admin password 1" },
+    });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    const r = await strapi.call("GET", "/magic-sessionmanager/config", { token: reg.body.data.token });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, { data: { dashboardUrl: `${svc.base}/admin/`, feedLive: true } });
+  });
+
   test("GET and DELETE /api/auth/sessions through Strapi are the service's Strapi-shaped session routes", async (t) => {
     if ((await svc.call("GET", "/api/auth/sessions")).status === 404) return t.skip("this service has no Strapi 5 session routes (issue 22, parity)");
     const reg = await register();
