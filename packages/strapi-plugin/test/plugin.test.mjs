@@ -10,8 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { startService, waitFor } from "../../sdk/test/harness.mjs";
-import { startSMTP } from "./smtp.mjs";
+import { startMailbox, startService, waitFor } from "../../sdk/test/harness.mjs";
 import { jwtHeader, jwtPayload, startStrapi } from "./strapi.mjs";
 
 const chrome = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -40,7 +39,7 @@ async function advancedLicence() {
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), "msm-strapi-test-"));
   writeFileSync(join(scratch, "vpn.txt"), "45.83.220.0/22\n");
-  smtp = await startSMTP();
+  smtp = await startMailbox();
   svc = await startService({
     // Strapi (127.0.0.1) passes the end user's address on in X-Forwarded-For.
     SM_TRUSTED_PROXIES: "127.0.0.1",
@@ -75,6 +74,17 @@ async function register(prefix = "ada") {
 
 async function signIn(identifier, headers = {}) {
   return strapi.call("POST", "/api/auth/local", { body: { identifier, password }, headers: { "User-Agent": chrome, ...headers } });
+}
+
+/** The challenge code last emailed to `to` (the service's mail says "code is: 123456"). */
+async function emailedCode(to) {
+  let code;
+  await waitFor(`a code emailed to ${to}`, () => {
+    const mails = smtp.messages.filter((m) => m.to.includes(to));
+    code = mails.at(-1)?.raw.replace(/=\r?\n/g, "").match(/code is:\s+(\d{6})/)?.[1];
+    return code !== undefined;
+  });
+  return code;
 }
 
 /** Polls until Strapi refuses token; returns the refusal and how long it took after `since`. */
@@ -280,13 +290,14 @@ describe("Strapi 5 with the plugin", () => {
     const set = await svc.call("PUT", "/api/admin/settings", { token: admin, body: { actions: { vpn: "challenge" } } });
     if (set.status !== 200) return t.skip(`the challenge action needs the Advanced edition (a licensetest build, SM_BINARY): ${JSON.stringify(set.body)}`);
     const fromVPN = { "User-Agent": chrome, "X-Forwarded-For": vpnIP };
-    /** Sends the email code of challenge through Strapi and returns verify's answer. */
-    async function prove(challenge, email) {
+    /** Has Strapi send the challenge's email code; returns the code. */
+    async function emailCode(challenge, email) {
       const sent = await strapi.call("POST", "/api/auth/challenge/send", { body: { challengeId: challenge.id, method: "email" }, headers: fromVPN });
       assert.equal(sent.status, 200, JSON.stringify(sent.body));
-      const [, code] = await smtp.waitFor(email, /\b(\d{6})\b/);
-      return strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code }, headers: fromVPN });
+      return emailedCode(email);
     }
+    const verify = (challenge, code) =>
+      strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code }, headers: fromVPN });
     try {
       // A sign-up from the VPN: the very first session of the user is challenged.
       const first = await strapi.call("POST", "/api/auth/local/register", {
@@ -295,7 +306,8 @@ describe("Strapi 5 with the plugin", () => {
       });
       assert.equal(first.status, 401, JSON.stringify(first.body));
       assert.equal(first.body.error.details.reason, "challenge_required");
-      const firstOK = await prove(first.body.error.details.challenge, `vpn${n}@example.com`);
+      const firstChallenge = first.body.error.details.challenge;
+      const firstOK = await verify(firstChallenge, await emailCode(firstChallenge, `vpn${n}@example.com`));
       assert.equal(firstOK.status, 200, JSON.stringify(firstOK.body));
       assert.equal(firstOK.body.user.username, `vpn${n}`, "the Strapi user of the challenged sign-up");
       assert.equal((await strapi.call("GET", "/api/users/me", { token: firstOK.body.jwt })).body.id, firstOK.body.user.id);
@@ -309,15 +321,12 @@ describe("Strapi 5 with the plugin", () => {
       const challenge = r.body.error.details.challenge;
       assert.ok(challenge.methods.includes("email"), JSON.stringify(challenge));
 
-      const sent = await strapi.call("POST", "/api/auth/challenge/send", { body: { challengeId: challenge.id, method: "email" }, headers: fromVPN });
-      assert.equal(sent.status, 200, JSON.stringify(sent.body));
-      const [, code] = await smtp.waitFor(reg.user.email, /\b(\d{6})\b/);
-
-      const wrong = await strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code: code === "000000" ? "111111" : "000000" }, headers: fromVPN });
+      const code = await emailCode(challenge, reg.user.email);
+      const wrong = await verify(challenge, code === "000000" ? "111111" : "000000");
       assert.equal(wrong.status, 400, "a wrong code keeps the service's answer");
       assert.equal(wrong.body.error.details.reason, "invalid_code");
 
-      const ok = await strapi.call("POST", "/api/auth/challenge/verify", { body: { challengeId: challenge.id, method: "email", code }, headers: fromVPN });
+      const ok = await verify(challenge, code);
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       assert.deepEqual(Object.keys(ok.body).sort(), ["jwt", "refreshToken", "user"]);
       assert.equal(ok.body.user.id, reg.user.id, "the Strapi user, not the service's");
