@@ -368,3 +368,14 @@ describe("Strapi 5 in jwtManagement refresh mode with the plugin", () => {
     await waitFor("Strapi refuses the ended session", async () => (await refreshStrapi.call("GET", "/api/users/me", { token: refreshed.body.jwt })).status === 401);
   });
 });
+
+describe("Strapi 5 with a bad plugin configuration", () => {
+  test("refuses to start, naming each bad key", async () => {
+    await assert.rejects(startStrapi(svc, "not-a-token", { MSM_URL: "sessionmanager:8080" }), (err) => {
+      assert.match(err.message, /exited before it was up/);
+      assert.match(err.message, /magic-sessionmanager: url must be/);
+      assert.match(err.message, /serviceToken must be/);
+      return true;
+    });
+  });
+});

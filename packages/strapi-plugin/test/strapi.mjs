@@ -57,7 +57,14 @@ export async function startStrapi(svc, serviceToken, env = {}) {
   child.stderr.on("data", (d) => (logs += d));
   const exited = new Promise((ok) => child.once("exit", ok));
   const base = `http://127.0.0.1:${port}`;
-  await waitUntilUp(base + "/_health", 204, { child, what: "Strapi", timeoutMs: 120_000, output: () => logs });
+  try {
+    await waitUntilUp(base + "/_health", 204, { child, what: "Strapi", timeoutMs: 120_000, output: () => logs });
+  } catch (err) {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     base,
     jwtSecret,
