@@ -9,5 +9,9 @@ cache="${SM_CACHE_DIR:-$HOME/.cache/sessionmanager}"
 mkdir -p "$cache/npm" "$cache/sdk"
 npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error
 npm run build
-(cd "$repo" && go build -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
+npm run typecheck   # the declarations as ESM and CommonJS consumers see them
+# -tags licensetest: the binary trusts a vendor key the challenge test makes
+# (the challenge action is Advanced). A test binary in the cache only; never
+# ship a licensetest build.
+(cd "$repo" && go build -tags licensetest -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
 SM_BINARY="$cache/sdk/sessionmanager" npm test

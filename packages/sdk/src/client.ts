@@ -194,7 +194,11 @@ export class SessionClient {
 
   // ---- Sign-up and sign-in ----
 
-  /** POST /api/auth/local/register: signed in, or waiting for the email confirmation. */
+  /**
+   * POST /api/auth/local/register: signed in, or waiting for the email
+   * confirmation. A sign-up the risk policy challenges throws
+   * ChallengeRequiredError, as login does.
+   */
   async register(input: { username: string; email: string; password: string }): Promise<LoginResult | PendingConfirmation> {
     const res = await this.#call<LoginResult | { user: User }>("POST", "/api/auth/local/register", { body: input });
     if (!("jwt" in res)) return { user: res.user, confirmationRequired: true };
@@ -223,9 +227,13 @@ export class SessionClient {
     return this.#signedIn(await this.#call<LoginResult>("POST", "/api/auth/magic-link/verify", { body: { token } }));
   }
 
-  /** POST /api/auth/challenge/send: (re)send the email code of a challenge. */
-  async sendChallengeCode(challengeId: string, method = "email"): Promise<void> {
-    await this.#call("POST", "/api/auth/challenge/send", { body: { challengeId, method } });
+  /**
+   * POST /api/auth/challenge/send: sends (again) the email code of a
+   * challenge. The first code is not sent by itself: call this when the
+   * user picks email.
+   */
+  async sendChallengeCode(challengeId: string, method = "email"): Promise<{ sent: boolean; method: string; expiresAt?: string }> {
+    return this.#call("POST", "/api/auth/challenge/send", { body: { challengeId, method } });
   }
 
   /** POST /api/auth/challenge/options: the WebAuthn request options of a challenge. */

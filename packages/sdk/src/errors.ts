@@ -116,6 +116,23 @@ export class ChallengeRequiredError extends UnauthorizedError {
   }
 }
 
+/**
+ * 401 with reason step_up_required: the session must prove the user again
+ * (recently, or with a stronger factor) before this action. maxAge (seconds)
+ * and acrValues come from the answer's details when the server gives them.
+ */
+export class StepUpRequiredError extends UnauthorizedError {
+  readonly maxAge?: number;
+  readonly acrValues?: string;
+  constructor(payload: ErrorPayload, init?: { retryAfter?: number }) {
+    super(payload, init);
+    const maxAge = Number(payload.details["maxAge"]);
+    if (Number.isFinite(maxAge)) this.maxAge = maxAge;
+    const acr = payload.details["acrValues"];
+    if (typeof acr === "string") this.acrValues = acr;
+  }
+}
+
 function isStringRecord(v: unknown): v is Record<string, string> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
 }
@@ -162,6 +179,7 @@ export function errorFromResponse(status: number, body: unknown, headers?: Heade
     const challenge = asChallenge(payload.details["challenge"]);
     if (challenge) return new ChallengeRequiredError(payload, challenge, init);
   }
+  if (status === 401 && payload.details["reason"] === "step_up_required") return new StepUpRequiredError(payload, init);
   const ctor = byStatus[status] ?? ApplicationError;
   return new ctor(payload, init);
 }

@@ -136,6 +136,8 @@ export interface Introspection {
 }
 
 const maxTokenLength = 8192;
+/** Verified tokens remembered (then the cache starts over: no LRU bookkeeping per request). */
+const verifiedCacheSize = 10_000;
 
 /** The one answer for every bad token, as on the server. */
 function invalidToken(): UnauthorizedError {
@@ -175,6 +177,9 @@ export class SessionVerifier {
   readonly #log: Logger;
   readonly #keys: JWTVerifyGetKey;
   readonly #revoked = new Map<string, { reason: EndReason; until: number }>();
+  // Tokens that passed every check, until they expire: a token is checked
+  // cryptographically once, not on every request (as the Go client).
+  readonly #verified = new Map<string, { claims: SessionClaims; alg: string }>();
   readonly #revokedListeners = new Set<(r: Revocation) => void>();
   readonly #liveListeners = new Set<(live: boolean) => void>();
   #cursor = 0;
@@ -222,15 +227,24 @@ export class SessionVerifier {
       [customFetch]: this.#fetch,
     });
     // A set that cannot be refetched keeps serving its known keys
-    // (availability first, as the Go client); an unknown kid stays unknown.
+    // (availability first, as the Go client), and the next try waits for
+    // the cooldown: while the service is down, requests do not each wait on
+    // a JWKS fetch. An unknown kid stays unknown.
+    let failedAt = -Infinity;
+    let stale: JWTVerifyGetKey | undefined;
     this.#keys = async (header, token) => {
+      if (stale && Date.now() - failedAt < this.#opt.jwksCooldown) return stale(header, token);
       try {
-        return await remote(header, token);
+        const key = await remote(header, token);
+        stale = undefined;
+        return key;
       } catch (err) {
         if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) throw err;
         const last = remote.jwks();
-        if (last) return createLocalJWKSet(last)(header, token);
-        throw new KeysUnavailable(err);
+        if (!last) throw new KeysUnavailable(err);
+        failedAt = Date.now();
+        stale = createLocalJWKSet(last);
+        return stale(header, token);
       }
     };
   }
@@ -306,7 +320,35 @@ export class SessionVerifier {
    */
   async verify(token: string): Promise<SessionClaims> {
     if (typeof token !== "string" || token === "" || token.length > maxTokenLength) throw invalidToken();
+    const claims = { ...(await this.#check(token)) };
+    const reason = this.revoked(claims.sid);
+    if (reason !== undefined) throw terminated(reason);
+    if (!this.#live && this.#opt.whenFeedDown !== "accept") {
+      if (this.#opt.whenFeedDown === "reject") throw unavailable("revocation feed unavailable; try again");
+      const answer = await this.introspect(token);
+      if (!answer.active) throw invalidToken();
+    }
+    return claims;
+  }
+
+  /** Everything but revocation: from the cache while the token and its key are good. */
+  async #check(token: string): Promise<SessionClaims> {
+    const hit = this.#verified.get(token);
+    if (hit && Date.now() / 1000 < hit.claims.exp + this.#opt.clockTolerance) {
+      // A cached token is only as good as its key: once a refetched JWKS
+      // no longer lists it (withdrawn), the token is refused.
+      try {
+        await this.#keys({ alg: hit.alg, kid: hit.claims.kid }, { payload: "", signature: "" });
+        return hit.claims;
+      } catch (err) {
+        if (err instanceof KeysUnavailable) throw unavailable("signing keys unavailable; try again");
+        this.#verified.delete(token);
+        throw invalidToken();
+      }
+    }
+    if (hit) this.#verified.delete(token);
     let claims: SessionClaims;
+    let alg: string;
     try {
       const { payload, protectedHeader } = await jwtVerify(token, this.#keys, {
         algorithms: ["EdDSA", "Ed25519"],
@@ -328,18 +370,15 @@ export class SessionVerifier {
         payload,
       };
       if (payload.iat !== undefined) claims.iat = payload.iat;
+      alg = protectedHeader.alg;
     } catch (err) {
       if (err instanceof SessionManagerError) throw err;
       if (err instanceof KeysUnavailable) throw unavailable("signing keys unavailable; try again");
       throw invalidToken();
     }
-    const reason = this.revoked(claims.sid);
-    if (reason !== undefined) throw terminated(reason);
-    if (!this.#live && this.#opt.whenFeedDown !== "accept") {
-      if (this.#opt.whenFeedDown === "reject") throw unavailable("revocation feed unavailable; try again");
-      const answer = await this.introspect(token);
-      if (!answer.active) throw invalidToken();
-    }
+    // Only tokens that passed every check get in, so forged ones cannot fill it.
+    if (this.#verified.size >= verifiedCacheSize) this.#verified.clear();
+    this.#verified.set(token, { claims, alg });
     return claims;
   }
 
@@ -356,6 +395,7 @@ export class SessionVerifier {
         method: "POST",
         headers: { Authorization: "Bearer " + this.#opt.serviceToken, "Content-Type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ token }).toString(),
+        signal: AbortSignal.timeout(5_000),
       });
     } catch (err) {
       throw unavailable("session service unreachable; try again");
@@ -405,6 +445,7 @@ export class SessionVerifier {
     try {
       const headers: Record<string, string> = { Authorization: "Bearer " + this.#opt.serviceToken, Accept: "text/event-stream" };
       if (this.#cursor > 0) headers["Last-Event-ID"] = String(this.#cursor);
+      silence(); // a connection that never answers is dropped as well
       const res = await this.#fetch(this.#base + "/api/auth/revocations", { headers, signal: conn.signal });
       if (res.status !== 200 || !res.body) {
         await res.body?.cancel().catch(() => {});

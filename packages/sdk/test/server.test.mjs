@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import express from "express";
 import { requireSession } from "@magic-sessionmanager/sdk/express";
 import {
+  ServiceUnavailableError,
   SessionTerminatedError,
   SessionVerifier,
   UnauthorizedError,
@@ -210,16 +211,48 @@ describe("server", () => {
     assert.equal(verifier.revoked(before.session.id), "manual");
   });
 
-  test("a rotated signing key is fetched on its first unknown kid; the old key's tokens still verify", async (t) => {
+  test("while the service is down, known keys keep verifying and the JWKS is retried at most once per cooldown", async (t) => {
+    let jwksFetches = 0;
+    const counting = (input, init) => {
+      if (String(input).endsWith("/.well-known/jwks.json")) jwksFetches++;
+      return fetch(input, init);
+    };
+    const verifier = new SessionVerifier({ baseUrl: svc.base, jwksMaxAge: 1, jwksCooldown: 60_000, fetch: counting });
+    const reg = await svc.register("lars");
+    const other = await svc.register("lars2");
+    assert.equal((await verifier.verify(reg.jwt)).sid, reg.session.id);
+    assert.equal(jwksFetches, 1);
+    await svc.stop();
+    t.after(() => svc.start());
+    await new Promise((r) => setTimeout(r, 5)); // the set is stale now (1 ms)
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await verifier.verify(reg.jwt)).sid, reg.session.id);
+      assert.equal((await verifier.verify(other.jwt)).sid, other.session.id);
+    }
+    assert.equal(jwksFetches, 2, "one failed refetch, then the known keys until the cooldown passes");
+    // With no key known at all, there is nothing to fall back on: 503.
+    const cold = new SessionVerifier({ baseUrl: svc.base });
+    await assert.rejects(cold.verify(reg.jwt), (e) => e instanceof ServiceUnavailableError && e.status === 503);
+  });
+
+  test("key rotation: a new key is fetched on its first unknown kid; a withdrawn key is refused, cached tokens included", async (t) => {
     const verifier = new SessionVerifier({ baseUrl: svc.base, jwksCooldown: 0 });
+    const strict = new SessionVerifier({ baseUrl: svc.base, jwksMaxAge: 0 }); // refetches the JWKS every time
     const old = await svc.register("kate");
     const oldKid = (await verifier.verify(old.jwt)).kid;
+    assert.equal((await strict.verify(old.jwt)).kid, oldKid); // now in its verified-token cache
     await svc.stop();
     await svc.cli("keys", "rotate", "--now");
     await svc.start();
     const fresh = await svc.register("kate2");
     const claims = await verifier.verify(fresh.jwt);
     assert.notEqual(claims.kid, oldKid);
-    assert.equal((await verifier.verify(old.jwt)).kid, oldKid);
+    assert.equal((await verifier.verify(old.jwt)).kid, oldKid, "the retired key still verifies its tokens");
+
+    await svc.stop();
+    await svc.cli("keys", "withdraw", oldKid);
+    await svc.start();
+    await assert.rejects(strict.verify(old.jwt), (e) => e instanceof UnauthorizedError && e.reason === "invalid_token");
+    assert.equal((await strict.verify(fresh.jwt)).kid, claims.kid);
   });
 });
