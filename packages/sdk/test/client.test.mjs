@@ -26,7 +26,7 @@ import { requireSession } from "@magic-sessionmanager/sdk/express";
 import { freePort, quietLogger, startMailbox, startService, waitFor } from "./harness.mjs";
 
 const password = "correct horse battery staple";
-let svc, mailbox, smtp, smtpURL;
+let svc, mailbox, smtp;
 before(async () => {
   smtp = await startMailbox();
   mailbox = smtp.messages;
@@ -37,7 +37,6 @@ before(async () => {
     SM_MAGIC_LINK_URL: "http://app.example/auth/magic?token=",
     SMTP_URL: smtp.url,
   });
-  smtpURL = `smtp://127.0.0.1:${smtpPort}?tls=none`;
 });
 after(async () => {
   await svc?.close();
@@ -224,7 +223,7 @@ describe("client", () => {
     const env = {
       SM_TRUSTED_PROXIES: "127.0.0.1",
       SM_VPN_RANGES: join(scratch, "vpn.txt"),
-      SMTP_URL: smtpURL,
+      SMTP_URL: smtp.url,
       SM_EMAIL_CONFIRMATION_URL: "http://app.example/confirm?confirmation=",
     };
     if (bin) {
