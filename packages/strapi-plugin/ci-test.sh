@@ -36,4 +36,5 @@ fi
 # SM_LICENSE_PUBLIC_KEY) so the challenge test can use the Advanced edition.
 # A test binary only, in the cache; never ship a licensetest build.
 (cd "$repo" && go build -tags licensetest -o "$cache/strapi-plugin/sessionmanager" ./cmd/sessionmanager)
-STRAPI_APP_MODULES="$app/node_modules" SM_BINARY="$cache/strapi-plugin/sessionmanager" npm test
+# A hung test fails within 15 minutes instead of holding CI.
+STRAPI_APP_MODULES="$app/node_modules" SM_BINARY="$cache/strapi-plugin/sessionmanager" timeout --kill-after=20 900 npm test
