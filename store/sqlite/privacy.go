@@ -72,6 +72,12 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			userID, email); err != nil {
 			return fmt.Errorf("sqlite: erase user magic links: %w", err)
 		}
+		// Second factors are credentials, not history: erased with the user.
+		for _, q := range []string{`DELETE FROM user_totp WHERE user_id = ?`, `DELETE FROM recovery_codes WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return fmt.Errorf("sqlite: erase user factors: %w", err)
+			}
+		}
 		return nil
 	})
 }

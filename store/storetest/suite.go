@@ -19,7 +19,10 @@
 //   - A magic link is expired from its ExpiresAt instant on.
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
-//   - EraseUser clears the whole Location of the user's sessions.
+//   - EraseUser clears the whole Location of the user's sessions and
+//     deletes the user's TOTP and recovery codes.
+//   - A TOTP enrolment or recovery code of a user that does not exist is
+//     ENOTFOUND.
 //   - The signed chain head (ChainHeadStore) is written in the append's
 //     transaction and appends link to it; RunChain checks it against a
 //     database writer.
@@ -45,6 +48,7 @@ type Store interface {
 	sessionmanager.MagicLinkStore
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
+	sessionmanager.TOTPStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -65,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MagicLinks", magicLinkTests},
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
+		{"TOTP", totpTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
