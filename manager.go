@@ -97,6 +97,9 @@ type Config struct {
 	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
+	// TOTPIssuer names the service in end users' authenticator apps
+	// (the otpauth:// URI's issuer); "": DefaultTOTPIssuer.
+	TOTPIssuer string
 }
 
 // Availability is the Manager's mode while shared state may be lost.
