@@ -28,6 +28,9 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, proof Proof, actor Ac
 	if err := checkTexts("method", proof.Method, "code", proof.Code); err != nil {
 		return nil, err
 	}
+	if err := m.RequireFeature(FeatureChallenge, "Step-up"); err != nil {
+		return nil, err
+	}
 	f := m.stepUpFactor(proof.Method)
 	if f == nil {
 		return nil, &Error{Code: EINVALID, Message: "Step-up accepts the methods totp and recovery_code", Reason: ReasonMethodNotOffered,

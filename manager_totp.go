@@ -132,6 +132,11 @@ func (m *Manager) requireFactorChange(ctx context.Context, p Principal) (*UserFa
 // BeginTOTP makes a new TOTP secret for the user and keeps it, sealed, until
 // ConfirmTOTP sees one of its codes. The secret is in the answer only.
 func (m *Manager) BeginTOTP(ctx context.Context, p Principal) (*TOTPEnrolment, error) {
+	// Enrolling is licensed with the challenges (Advanced); a user keeps
+	// the right to see, use up and remove what was enrolled.
+	if err := m.RequireFeature(FeatureChallenge, "TOTP"); err != nil {
+		return nil, err
+	}
 	if _, err := m.requireFactorChange(ctx, p); err != nil {
 		return nil, err
 	}

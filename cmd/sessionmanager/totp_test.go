@@ -318,3 +318,21 @@ func TestStepUpThroughProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestTOTPEnrolmentIsLicensed: without the Advanced edition enrolling and
+// stepping up answer 403 feature_locked; listing factors still works.
+func TestTOTPEnrolmentIsLicensed(t *testing.T) {
+	s := startServer(t, nil)
+	jwt := str(s.register(t, "wendy"), "jwt")
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{{"POST", "/api/users/me/totp", nil}, {"POST", "/api/auth/step-up", map[string]any{"method": "totp", "code": "123456"}}} {
+		if code, _, body := s.call(c.method, c.path, jwt, c.body); code != 403 || errReason(body) != "feature_locked" {
+			t.Fatalf("%s %s on the free edition: %d %v", c.method, c.path, code, body)
+		}
+	}
+	if code, _, body := s.call("GET", "/api/users/me/factors", jwt, nil); code != 200 {
+		t.Fatalf("factors on the free edition: %d %v", code, body)
+	}
+}
