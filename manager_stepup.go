@@ -73,7 +73,7 @@ func (m *Manager) stepUpFactor(method string) Factor {
 	if method != MethodTOTP && method != MethodRecoveryCode {
 		return nil
 	}
-	return m.factor(method)
+	return m.Factor(method)
 }
 
 // raiseAuth records a passed step-up on the session and issues the access

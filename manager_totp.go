@@ -110,10 +110,11 @@ func (m *Manager) UserFactors(ctx context.Context, userID string) (*UserFactors,
 	return f, nil
 }
 
-// requireFactorChange refuses a factor change unless the caller's access
-// token proves a login within FactorChangeMaxAge, of the multi-factor class
-// when the user already has a strong factor (else a stolen password could
-// remove the second factor): step_up_required, RFC 9470's challenge.
+// requireFactorChange refuses a factor change unless the session proved
+// its user within FactorChangeMaxAge (a login or a step-up, as the store
+// records it), of the multi-factor class when the user already has a
+// strong factor (else a stolen password could remove the second factor):
+// 401 step_up_required with RFC 9470's challenge.
 func (m *Manager) requireFactorChange(ctx context.Context, p Principal) (*UserFactors, error) {
 	f, err := m.UserFactors(ctx, p.UserID)
 	if err != nil {
@@ -123,8 +124,8 @@ func (m *Manager) requireFactorChange(ctx context.Context, p Principal) (*UserFa
 	if f.Strong() {
 		acr = ACRMultiFactor
 	}
-	if !RecentAuth(p.Claims.AuthContext, m.clock.Now(), FactorChangeMaxAge, acr) {
-		return nil, StepUpRequired(FactorChangeMaxAge, acr)
+	if err := m.RequireRecentAuth(ctx, p.SessionID, FactorChangeMaxAge, acr); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
