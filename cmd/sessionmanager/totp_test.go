@@ -210,14 +210,21 @@ func TestUserTOTPEnrolStepUpAndRemove(t *testing.T) {
 		t.Fatalf("one recovery code spent: %v", f)
 	}
 
-	// Removing needs a recent multi-factor proof: the password token, 5+
-	// minutes old and acr 1, is refused with RFC 9470's challenge.
-	d.clock.Advance(6 * time.Minute)
-	code, h, body := s.call("DELETE", "/api/users/me/totp", jwt, nil)
-	if code != 401 || errReason(body) != "step_up_required" || !strings.Contains(h.Get("WWW-Authenticate"), "insufficient_user_authentication") {
-		t.Fatalf("remove with a stale password token: %d %v %q", code, body, h.Get("WWW-Authenticate"))
+	// Removing needs a proof of the session at most 10 minutes old (the
+	// store's record, whatever token asks): 11 minutes on, a refreshed
+	// token is refused with RFC 9470's challenge.
+	d.clock.Advance(11 * time.Minute)
+	code, _, ref = s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(ref, "refreshToken")})
+	if code != 200 {
+		t.Fatalf("refresh: %d %v", code, ref)
 	}
-	code, _, up = s.call("POST", "/api/auth/step-up", jwt, map[string]any{"method": "totp", "code": appCode(t, key, d.clock.Now())})
+	current := str(ref, "jwt")
+	code, h, body := s.call("DELETE", "/api/users/me/totp", current, nil)
+	if www := h.Get("WWW-Authenticate"); code != 401 || errReason(body) != "step_up_required" ||
+		!strings.Contains(www, "insufficient_user_authentication") || !strings.Contains(www, `acr_values="2"`) || !strings.Contains(www, "max_age=600") {
+		t.Fatalf("remove with a stale proof: %d %v %q", code, body, www)
+	}
+	code, _, up = s.call("POST", "/api/auth/step-up", current, map[string]any{"method": "totp", "code": appCode(t, key, d.clock.Now())})
 	if code != 200 {
 		t.Fatalf("step-up before removal: %d %v", code, up)
 	}
