@@ -92,12 +92,12 @@ func (m *Manager) UserFactors(ctx context.Context, userID string) (*UserFactors,
 		return nil, err
 	}
 	f := &UserFactors{Email: u.Confirmed && u.Email != ""}
-	t, err := st.UserTOTP(ctx, userID)
-	switch {
-	case err == nil:
-		f.TOTP, f.TOTPSince = t.Active(), t.ConfirmedAt
-	case !IsNotFound(err):
+	t, err := userTOTP(ctx, st, userID)
+	if err != nil {
 		return nil, err
+	}
+	if t.Active() {
+		f.TOTP, f.TOTPSince = true, t.ConfirmedAt
 	}
 	if f.RecoveryCodesLeft, err = st.RecoveryCodesLeft(ctx, userID); err != nil {
 		return nil, err
@@ -179,8 +179,8 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, p Principal, code string, act
 	if err != nil {
 		return nil, err
 	}
-	t, err := st.UserTOTP(ctx, p.UserID)
-	if err != nil && !IsNotFound(err) {
+	t, err := userTOTP(ctx, st, p.UserID)
+	if err != nil {
 		return nil, err
 	}
 	now := m.clock.Now()
@@ -331,35 +331,36 @@ func invalidCode() *Error {
 	return &Error{Code: EINVALID, Message: "The code is not valid", Reason: ReasonInvalidCode, Fields: map[string]string{"code": "is not valid"}}
 }
 
+// userTOTP is the user's enrolment, nil when there is none.
+func userTOTP(ctx context.Context, st TOTPStore, userID string) (*UserTOTP, error) {
+	t, err := st.UserTOTP(ctx, userID)
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	return t, err
+}
+
 // totpFactor is the challenge method totp: a code of the user's
 // authenticator app, each time step used once across instances.
-type totpFactor struct{ m *Manager }
+type totpFactor struct {
+	m  *Manager
+	st TOTPStore
+}
 
 func (totpFactor) Method() string { return MethodTOTP }
 
 func (f totpFactor) Offered(ctx context.Context, u *User) (bool, error) {
-	st, err := f.m.totpStore()
-	if err != nil {
-		return false, err
-	}
-	t, err := st.UserTOTP(ctx, u.ID)
-	if IsNotFound(err) {
-		return false, nil
-	}
+	t, err := userTOTP(ctx, f.st, u.ID)
 	return t.Active(), err
 }
 
 func (f totpFactor) Verify(ctx context.Context, c *Challenge, p Proof) error {
-	st, err := f.m.totpStore()
+	t, err := userTOTP(ctx, f.st, c.UserID)
 	if err != nil {
 		return err
 	}
-	t, err := st.UserTOTP(ctx, c.UserID)
-	if IsNotFound(err) || (err == nil && !t.Active()) {
+	if !t.Active() {
 		return invalidCode()
-	}
-	if err != nil {
-		return err
 	}
 	ok, err := f.m.useTOTP(ctx, totpSubject(c.UserID), t.Sealed, userTOTPAdditionalData(c.UserID), p.Code)
 	if err != nil {
@@ -373,30 +374,34 @@ func (f totpFactor) Verify(ctx context.Context, c *Challenge, p Proof) error {
 
 // recoveryCodeFactor is the challenge method recovery_code: one of the
 // user's single-use codes, accepted wherever totp is.
-type recoveryCodeFactor struct{ m *Manager }
+type recoveryCodeFactor struct {
+	m  *Manager
+	st TOTPStore
+}
 
 func (recoveryCodeFactor) Method() string { return MethodRecoveryCode }
 
 func (f recoveryCodeFactor) Offered(ctx context.Context, u *User) (bool, error) {
-	st, err := f.m.totpStore()
-	if err != nil {
-		return false, err
-	}
-	n, err := st.RecoveryCodesLeft(ctx, u.ID)
+	n, err := f.st.RecoveryCodesLeft(ctx, u.ID)
 	return n > 0, err
 }
 
 func (f recoveryCodeFactor) Verify(ctx context.Context, c *Challenge, p Proof) error {
-	st, err := f.m.totpStore()
-	if err != nil {
-		return err
-	}
 	if p.Code == "" || len(p.Code) > 64 {
 		return invalidCode()
 	}
-	err = st.UseRecoveryCode(ctx, c.UserID, f.m.recoveryCodeHash(c.UserID, p.Code), f.m.clock.Now())
+	err := f.st.UseRecoveryCode(ctx, c.UserID, f.m.recoveryCodeHash(c.UserID, p.Code), f.m.clock.Now())
 	if IsNotFound(err) {
 		return invalidCode()
 	}
 	return err
+}
+
+// registerTOTPFactors registers totp and recovery_code when the store keeps
+// TOTP secrets.
+func (m *Manager) registerTOTPFactors() {
+	if st, ok := m.store.(TOTPStore); ok {
+		m.RegisterFactor(totpFactor{m: m, st: st})
+		m.RegisterFactor(recoveryCodeFactor{m: m, st: st})
+	}
 }
