@@ -32,6 +32,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/auth/forgot-password", s.handleAccountMailRequest(sm.TokenResetPassword,
 		func(string) any { return map[string]any{"ok": true} }))
 	mux.Handle("POST /api/auth/reset-password", s.handleResetPassword())
+	// Login challenges (step-up at login: docs/AUTHENTICATION.md).
+	mux.Handle("POST /api/auth/challenge/verify", s.handleChallengeVerify())
+	mux.Handle("POST /api/auth/challenge/send", s.handleChallengeSend())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))
