@@ -88,6 +88,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ChallengeMailer != nil {
 		m.factors.add(emailFactor{m})
 	}
+	m.registerTOTPFactors()
 	for _, f := range cfg.Factors {
 		m.factors.add(f)
 	}

@@ -87,8 +87,12 @@ func (m *Manager) raiseAuth(ctx context.Context, p Principal, u *User, method st
 	if !s.Live(now) {
 		return nil, SessionTerminated(s.EndReason)
 	}
+	st, ok := m.store.(SessionAuthStore)
+	if !ok {
+		return nil, Errorf(EINTERNAL, "the store cannot record a step-up")
+	}
 	ac := AuthContext{AuthTime: now, AMR: stepUpAMR(s.AMR, AMROTP), ACR: ACRMultiFactor}
-	if err := m.store.SetSessionAuth(ctx, s.ID, ac); err != nil {
+	if err := st.SetSessionAuth(ctx, s.ID, ac); err != nil {
 		return nil, err
 	}
 	tok, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, ac, now)
