@@ -343,3 +343,56 @@ func TestTOTPEnrolmentIsLicensed(t *testing.T) {
 		t.Fatalf("factors on the free edition: %d %v", code, body)
 	}
 }
+
+// TestChallengeAnsweredWithTOTPAndRecoveryCode: a user with TOTP is offered
+// totp before email when a VPN login is challenged; a code of the app
+// finishes the login with the normal answer (acr 2), a recovery code
+// answers where totp is offered, once.
+func TestChallengeAnsweredWithTOTPAndRecoveryCode(t *testing.T) {
+	s, _, _ := challengeServer(t, nil)
+	code, _, home := s.callAs(homeIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
+	if code != 200 {
+		t.Fatalf("login from home: %d %v", code, home)
+	}
+	key, recovery := s.enrolTOTP(t, str(home, "jwt"), time.Now())
+	challenge := func() string {
+		t.Helper()
+		code, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
+		e, _ := body["error"].(map[string]any)
+		d, _ := e["details"].(map[string]any)
+		ch, _ := d["challenge"].(map[string]any)
+		if code != 401 || !slices.Equal(strs(ch["methods"]), []string{"totp", "email"}) {
+			t.Fatalf("VPN login of a TOTP user: %d %v", code, body)
+		}
+		return str(ch, "id")
+	}
+	answer := func(id, method, code string) (int, map[string]any) {
+		c, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": id, "method": method, "code": code})
+		return c, body
+	}
+
+	id := challenge()
+	next := appCode(t, key, time.Now().Add(30*time.Second))
+	if code, body := answer(id, "totp", wrongCode(next)); code != 400 || errReason(body) != "invalid_code" {
+		t.Fatalf("wrong TOTP code: %d %v", code, body)
+	}
+	code, body := answer(id, "totp", next)
+	if code != 200 || str(body, "jwt") == "" || str(body, "refreshToken") == "" {
+		t.Fatalf("TOTP answer: %d %v", code, body)
+	}
+	if c := claimsOfJWT(t, str(body, "jwt")); c.ACR != "2" || !slices.Contains(c.AMR, "otp") || !slices.Contains(c.AMR, "pwd") {
+		t.Fatalf("claims after a TOTP challenge: %+v", c)
+	}
+	// The same code in a new challenge: spent.
+	if code, body := answer(challenge(), "totp", next); code != 400 || errReason(body) != "invalid_code" {
+		t.Fatalf("TOTP code replayed in another challenge: %d %v", code, body)
+	}
+
+	id = challenge()
+	if code, body := answer(id, "recovery_code", recovery[2]); code != 200 || claimsOfJWT(t, str(body, "jwt")).ACR != "2" {
+		t.Fatalf("recovery code answer: %d %v", code, body)
+	}
+	if code, body := answer(challenge(), "recovery_code", recovery[2]); code != 400 || errReason(body) != "invalid_code" {
+		t.Fatalf("recovery code used twice: %d %v", code, body)
+	}
+}
