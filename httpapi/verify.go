@@ -59,13 +59,9 @@ func (s *server) handleVerify() http.Handler {
 // recently or strongly enough, 400 for a requirement that is not one (a
 // proxy misconfiguration, reported rather than ignored).
 func (s *server) checkStepUp(rawQuery string, p sm.Principal) error {
-	q, err := url.ParseQuery(rawQuery)
+	maxAge, acr, err := stepUpRequirement(rawQuery)
 	if err != nil {
-		return sm.InvalidFields(map[string]string{"query": "is not a valid query string"})
-	}
-	maxAge, acr, bad := stepUpRequirement(q)
-	if len(bad) > 0 {
-		return sm.InvalidFields(bad)
+		return err
 	}
 	if maxAge == 0 && acr == "" {
 		return nil
@@ -78,26 +74,37 @@ func (s *server) checkStepUp(rawQuery string, p sm.Principal) error {
 
 // stepUpRequirement reads max_age (seconds, > 0) and acr_values (RFC 9470:
 // space-separated acceptable classes; the lowest listed is the minimum)
-// from a verify URL's query; bad names each malformed parameter.
-func stepUpRequirement(q url.Values) (maxAge time.Duration, acr string, bad map[string]string) {
-	bad = map[string]string{}
-	if v := q.Get("max_age"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 || n > 366*24*3600 {
-			bad["max_age"] = "must be a number of seconds, 1 or more"
+// from a verify URL's query, other parameters ignored. It walks the query
+// itself rather than building url.Values: a route with a requirement is as
+// hot as one without.
+func stepUpRequirement(rawQuery string) (maxAge time.Duration, acr string, err error) {
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		name, value, _ := strings.Cut(part, "=")
+		if name != "max_age" && name != "acr_values" {
+			continue
 		}
-		maxAge = time.Duration(n) * time.Second
-	}
-	if v := q.Get("acr_values"); v != "" {
-		for _, a := range strings.Fields(v) {
-			if a != sm.ACRSingle && a != sm.ACRMultiFactor {
-				bad["acr_values"] = "must list authentication classes " + sm.ACRSingle + " or " + sm.ACRMultiFactor
-				break
-			}
-			if acr == "" || a < acr {
-				acr = a
+		if strings.ContainsAny(value, "%+") {
+			if value, err = url.QueryUnescape(value); err != nil {
+				return 0, "", sm.InvalidFields(map[string]string{name: "is not valid query text"})
 			}
 		}
+		switch name {
+		case "max_age":
+			n, convErr := strconv.Atoi(value)
+			if convErr != nil || n <= 0 || n > 366*24*3600 {
+				return 0, "", sm.InvalidFields(map[string]string{"max_age": "must be a number of seconds, 1 or more"})
+			}
+			maxAge = time.Duration(n) * time.Second
+		case "acr_values":
+			for a := range strings.FieldsSeq(value) {
+				if a != sm.ACRSingle && a != sm.ACRMultiFactor {
+					return 0, "", sm.InvalidFields(map[string]string{"acr_values": "must list authentication classes " + sm.ACRSingle + " or " + sm.ACRMultiFactor})
+				}
+				if acr == "" || a < acr {
+					acr = a
+				}
+			}
+		}
 	}
-	return maxAge, acr, bad
+	return maxAge, acr, nil
 }

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
-	"net/url"
+	"errors"
 	"testing"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 func TestStepUpRequirement(t *testing.T) {
@@ -22,17 +24,19 @@ func TestStepUpRequirement(t *testing.T) {
 		{"max_age=5m", 0, "", "max_age"},
 		{"max_age=99999999999", 0, "", "max_age"},
 		{"acr_values=gold", 0, "", "acr_values"},
+		{"acr_values=%zz", 0, "", "acr_values"},
+		{"acr_values=2%201&max_age=%33%30", 30 * time.Second, "1", ""},
 	} {
-		q, _ := url.ParseQuery(tt.query)
-		maxAge, acr, bad := stepUpRequirement(q)
+		maxAge, acr, err := stepUpRequirement(tt.query)
 		if tt.bad != "" {
-			if bad[tt.bad] == "" {
-				t.Errorf("%q: %s not reported: %v", tt.query, tt.bad, bad)
+			var e *sm.Error
+			if !errors.As(err, &e) || e.Fields[tt.bad] == "" {
+				t.Errorf("%q: %s not reported: %v", tt.query, tt.bad, err)
 			}
 			continue
 		}
-		if len(bad) > 0 || maxAge != tt.maxAge || acr != tt.acr {
-			t.Errorf("%q = %v %q %v, want %v %q", tt.query, maxAge, acr, bad, tt.maxAge, tt.acr)
+		if err != nil || maxAge != tt.maxAge || acr != tt.acr {
+			t.Errorf("%q = %v %q %v, want %v %q", tt.query, maxAge, acr, err, tt.maxAge, tt.acr)
 		}
 	}
 }
