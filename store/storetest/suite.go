@@ -49,6 +49,7 @@ type Store interface {
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
 	sessionmanager.TOTPStore
+	sessionmanager.ChallengeStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.

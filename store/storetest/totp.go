@@ -15,6 +15,25 @@ var totpTests = []namedTest{
 	{"RecoveryCodesSingleUse", testRecoveryCodes},
 	{"RecoveryCodeUsedExactlyOnce", testConcurrentRecoveryCode},
 	{"EraseUserDeletesFactors", testEraseUserFactors},
+	{"StepUpChallengeKeepsItsSession", testStepUpChallenge},
+}
+
+// testStepUpChallenge: a challenge keeps the session it steps up ("" for a
+// login's), through create, read and the attempt reservation.
+func testStepUpChallenge(t *testing.T, s Store) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	for _, sid := range []string{"s-1", ""} {
+		c := &sessionmanager.Challenge{Hash: hashOf("challenge-" + sid), UserID: "u-1", FirstFactor: sessionmanager.AuthPassword,
+			Methods: []string{"email"}, SessionID: sid, CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
+		noErr(t, s.CreateChallenge(ctx, c))
+		got, err := s.ChallengeByHash(ctx, c.Hash)
+		noErr(t, err)
+		equal(t, sid, got.SessionID, "read back")
+		got, err = s.ReserveChallengeAttempt(ctx, c.Hash, t0, sessionmanager.MaxChallengeAttempts)
+		noErr(t, err)
+		equal(t, sid, got.SessionID, "reserved")
+	}
 }
 
 func testUserTOTP(t *testing.T, s Store) {

@@ -15,3 +15,7 @@ CREATE TABLE recovery_codes (
     used_at    INTEGER,
     PRIMARY KEY (user_id, hash)
 );
+
+-- A step-up of a live session by email code or passkey is a challenge bound
+-- to that session ('' for the challenge of a login).
+ALTER TABLE challenges ADD COLUMN session_id TEXT NOT NULL DEFAULT '';
