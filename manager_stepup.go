@@ -17,24 +17,82 @@ type StepUpResult struct {
 	Claims      AccessClaims
 }
 
-// StepUp re-verifies the user of the current session p with a factor that
-// needs no earlier step (totp, recovery_code: Proof.Code), raises the
+// BeginStepUp opens a challenge bound to the live session p for a step-up
+// by a factor that needs a step first: the email code (then
+// POST /api/auth/challenge/send) or a passkey (POST
+// /api/auth/challenge/options). The methods are the user's factors,
+// strongest first; none is EINVALID no_factor.
+func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInfo) (*ChallengeRequired, error) {
+	client = cleanClient(client)
+	if err := m.RequireFeature(FeatureChallenge, "Step-up"); err != nil {
+		return nil, err
+	}
+	cs, err := m.challenges()
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.store.SessionByID(ctx, p.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	now := m.clock.Now()
+	if !s.Live(now) {
+		return nil, SessionTerminated(s.EndReason)
+	}
+	u, err := m.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	methods, err := m.offeredMethods(ctx, u, s.AuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	if len(methods) == 0 {
+		return nil, &Error{Code: EINVALID, Message: "This account has no factor to verify with; add one first", Reason: "no_factor"}
+	}
+	id, _, err := m.cfg.Secrets.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	ch := &Challenge{ID: id, Hash: m.challengeHash(id), UserID: u.ID, FirstFactor: s.AuthMethod, Methods: methods, SessionID: s.ID,
+		IP: client.IP, UserAgent: client.UserAgent, Facts: ChallengeFacts{Device: s.Device, Location: s.Location, Threat: s.Threat},
+		CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL)}
+	if err := cs.CreateChallenge(ctx, ch); err != nil {
+		return nil, err
+	}
+	m.countChallenge(methods[0], "issued")
+	return &ChallengeRequired{ID: id, Methods: methods, ExpiresAt: ch.ExpiresAt.UTC()}, nil
+}
+
+// StepUp re-verifies the user of the current session p, raises the
 // session's AuthContext (auth_time now, the factor's amr, acr 2) and
-// issues a fresh access token. Every attempt counts against the account
-// and the address as a login does (a stolen access token buys no free
-// guesses); a wrong code is EINVALID invalid_code, a method the user
-// cannot answer with EINVALID method_not_offered.
-func (m *Manager) StepUp(ctx context.Context, p Principal, proof Proof, actor Actor) (*StepUpResult, error) {
-	if err := checkTexts("method", proof.Method, "code", proof.Code); err != nil {
+// issues a fresh access token. With challengeID the proof answers the
+// session's step-up challenge (BeginStepUp; any factor it offers, checked
+// by passChallenge); without, it is a code the user already holds (totp,
+// recovery_code), counted against the account and the address as a login
+// is (a stolen access token buys no free guesses). A wrong code is EINVALID
+// invalid_code, a method the user cannot answer with EINVALID
+// method_not_offered.
+func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, proof Proof, actor Actor) (*StepUpResult, error) {
+	proof.Client = cleanClient(proof.Client)
+	if err := checkTexts("challengeId", challengeID, "method", proof.Method, "code", proof.Code); err != nil {
 		return nil, err
 	}
 	if err := m.RequireFeature(FeatureChallenge, "Step-up"); err != nil {
 		return nil, err
 	}
+	if challengeID != "" {
+		ch, f, try, err := m.passChallenge(ctx, challengeID, proof, p.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		try.succeeded(ctx)
+		return m.raiseAuth(ctx, p, proof.Method, factorAMR(f, ch, proof), actor)
+	}
 	f := m.stepUpFactor(proof.Method)
 	if f == nil {
-		return nil, &Error{Code: EINVALID, Message: "Step-up accepts the methods totp and recovery_code", Reason: ReasonMethodNotOffered,
-			Fields: map[string]string{"method": "must be totp or recovery_code"}}
+		return nil, &Error{Code: EINVALID, Message: "Without a challengeId, step-up accepts the methods totp and recovery_code", Reason: ReasonMethodNotOffered,
+			Fields: map[string]string{"method": "must be totp or recovery_code (or start a step-up challenge)"}}
 	}
 	if proof.Code == "" {
 		return nil, InvalidFields(map[string]string{"code": "is required"})
@@ -55,20 +113,21 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, proof Proof, actor Ac
 	if err != nil {
 		return nil, err
 	}
-	// The proof is checked as a challenge of this session would check it:
-	// the factor sees the user and the client, nothing else.
-	c := &Challenge{UserID: u.ID, Methods: []string{proof.Method}, IP: proof.Client.IP, UserAgent: proof.Client.UserAgent}
+	// The factor sees what a challenge of this session would show it: the
+	// user and the client.
+	c := &Challenge{UserID: u.ID, Methods: []string{proof.Method}, SessionID: p.SessionID, IP: proof.Client.IP, UserAgent: proof.Client.UserAgent}
 	if err := f.Verify(ctx, c, proof); err != nil {
 		m.audit(ctx, &Event{Type: EventSessionSteppedUp, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP,
 			Data: jsonObject("method", proof.Method, "outcome", ChallengeFailed)}, nil)
+		m.countChallenge(proof.Method, "failed")
 		return nil, err
 	}
 	try.succeeded(ctx)
-	return m.raiseAuth(ctx, p, u, proof.Method, actor)
+	return m.raiseAuth(ctx, p, proof.Method, factorAMR(f, c, proof), actor)
 }
 
 // stepUpFactor is the registered factor of method if a step-up can use it
-// without an earlier step (a code the user already holds).
+// without a challenge (a code the user already holds).
 func (m *Manager) stepUpFactor(method string) Factor {
 	if method != MethodTOTP && method != MethodRecoveryCode {
 		return nil
@@ -78,7 +137,7 @@ func (m *Manager) stepUpFactor(method string) Factor {
 
 // raiseAuth records a passed step-up on the session and issues the access
 // token that carries it.
-func (m *Manager) raiseAuth(ctx context.Context, p Principal, u *User, method string, actor Actor) (*StepUpResult, error) {
+func (m *Manager) raiseAuth(ctx context.Context, p Principal, method string, amr []string, actor Actor) (*StepUpResult, error) {
 	s, err := m.store.SessionByID(ctx, p.SessionID)
 	if err != nil {
 		return nil, err
@@ -91,25 +150,28 @@ func (m *Manager) raiseAuth(ctx context.Context, p Principal, u *User, method st
 	if !ok {
 		return nil, Errorf(EINTERNAL, "the store cannot record a step-up")
 	}
-	ac := AuthContext{AuthTime: now, AMR: stepUpAMR(s.AMR, AMROTP), ACR: ACRMultiFactor}
+	ac := AuthContext{AuthTime: now, AMR: stepUpAMR(s.AMR, amr), ACR: ACRMultiFactor}
 	if err := st.SetSessionAuth(ctx, s.ID, ac); err != nil {
 		return nil, err
 	}
-	tok, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, ac, now)
+	tok, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, ac, now)
 	if err != nil {
 		return nil, err
 	}
-	m.audit(ctx, &Event{Type: EventSessionSteppedUp, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: s.ID, IP: actor.IP,
+	m.audit(ctx, &Event{Type: EventSessionSteppedUp, ActorType: actor.Type, ActorID: actor.ID, UserID: s.UserID, SessionID: s.ID, IP: actor.IP,
 		Data: jsonObject("method", method, "outcome", ChallengePassed, "acr", ac.ACR)}, nil)
+	m.countChallenge(method, "passed")
 	return &StepUpResult{AccessToken: tok, Claims: claims}, nil
 }
 
-// stepUpAMR adds the step-up's method reference to the session's and marks
-// the proof multi-factor ("mfa") once it holds two kinds.
-func stepUpAMR(had []string, add string) []string {
+// stepUpAMR adds the step-up's method references to the session's and
+// marks the proof multi-factor ("mfa") once it holds two kinds.
+func stepUpAMR(had, add []string) []string {
 	out := slices.Clone(had)
-	if !slices.Contains(out, add) {
-		out = append(out, add)
+	for _, a := range add {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
 	}
 	if len(out) > 1 && !slices.Contains(out, AMRMFA) {
 		out = append(out, AMRMFA)

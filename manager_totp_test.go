@@ -37,7 +37,7 @@ func TestStepUpAMR(t *testing.T) {
 		{[]string{"pwd", "otp", "mfa"}, []string{"pwd", "otp", "mfa"}},
 		{nil, []string{"otp"}},
 	} {
-		if got := stepUpAMR(tt.had, AMROTP); !slices.Equal(got, tt.want) {
+		if got := stepUpAMR(tt.had, []string{AMROTP}); !slices.Equal(got, tt.want) {
 			t.Errorf("stepUpAMR(%v) = %v, want %v", tt.had, got, tt.want)
 		}
 	}

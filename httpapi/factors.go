@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -94,21 +95,37 @@ func (s *server) handleRegenerateRecoveryCodes() http.Handler {
 	})
 }
 
-// stepUpRequest re-verifies the current session's user.
+// stepUpRequest re-verifies the current session's user: a code the user
+// holds (method totp or recovery_code), or the answer to the session's
+// step-up challenge (challengeId with a code or a passkey credential). An
+// empty body starts that challenge.
 type stepUpRequest struct {
-	Method string `json:"method"`
-	Code   string `json:"code"`
+	ChallengeID string          `json:"challengeId"`
+	Method      string          `json:"method"`
+	Code        string          `json:"code"`
+	Credential  json.RawMessage `json:"credential"`
+}
+
+// begins reports whether the request starts a step-up challenge: no
+// proof, and no method or one that needs a step first (email, webauthn).
+func (q stepUpRequest) begins() bool {
+	return q.ChallengeID == "" && q.Code == "" && len(q.Credential) == 0 &&
+		(q.Method == "" || q.Method == sm.MethodEmail || q.Method == sm.MethodWebAuthn)
 }
 
 func (q stepUpRequest) Valid() map[string]string {
 	bad := map[string]string{}
+	if q.begins() {
+		return bad
+	}
 	if q.Method == "" {
 		bad["method"] = "is required"
 	}
-	if q.Code == "" {
-		bad["code"] = "is required"
-	} else if len(q.Code) > 64 {
+	if len(q.Code) > 64 {
 		bad["code"] = "is too long"
+	}
+	if len(q.ChallengeID) > 256 {
+		bad["challengeId"] = "is too long"
 	}
 	return bad
 }
@@ -130,7 +147,17 @@ func (s *server) handleStepUp() http.Handler {
 			return
 		}
 		p, _ := sm.PrincipalFrom(r.Context())
-		res, err := s.Manager.StepUp(r.Context(), p, sm.Proof{Method: req.Method, Code: req.Code, Client: s.clientInfo(r)}, s.userActor(r, p))
+		if req.begins() {
+			ch, err := s.Manager.BeginStepUp(r.Context(), p, s.clientInfo(r))
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			encode(w, http.StatusCreated, map[string]any{"challenge": ch})
+			return
+		}
+		proof := sm.Proof{Method: req.Method, Code: req.Code, Credential: req.Credential, Client: s.clientInfo(r)}
+		res, err := s.Manager.StepUp(r.Context(), p, req.ChallengeID, proof, s.userActor(r, p))
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -396,3 +396,48 @@ func TestChallengeAnsweredWithTOTPAndRecoveryCode(t *testing.T) {
 		t.Fatalf("recovery code used twice: %d %v", code, body)
 	}
 }
+
+// TestStepUpByEmailCode: a step-up by a factor that needs a step first runs
+// through a challenge bound to the session: started at /api/auth/step-up,
+// the code sent by the real SMTP server, finished at /api/auth/step-up by
+// that session only (never at the login's /challenge/verify), once.
+func TestStepUpByEmailCode(t *testing.T) {
+	s, box, email := challengeServer(t, nil)
+	code, _, home := s.callAs(homeIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, home)
+	}
+	jwt := str(home, "jwt")
+	code, _, begin := s.callAs(homeIP, challengeUA, "POST", "/api/auth/step-up", jwt, map[string]any{})
+	ch, _ := begin["challenge"].(map[string]any)
+	if code != 201 || !slices.Equal(strs(ch["methods"]), []string{"email"}) || str(ch, "id") == "" {
+		t.Fatalf("begin step-up: %d %v", code, begin)
+	}
+	id := str(ch, "id")
+	if code, _, body := s.callAs(homeIP, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id, "method": "email"}); code != 200 {
+		t.Fatalf("send: %d %v", code, body)
+	}
+	m := codePattern.FindStringSubmatch(box.waitFor(t, email).Body)
+	if m == nil {
+		t.Fatal("no code in the email")
+	}
+	// A step-up challenge opens no session at the login's route...
+	if code, _, body := s.callAs(homeIP, challengeUA, "POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": id, "method": "email", "code": m[1]}); code != 400 || errReason(body) != "challenge_unknown" {
+		t.Fatalf("step-up challenge at /challenge/verify: %d %v", code, body)
+	}
+	// ...and is no one else's to answer.
+	mallory := str(s.register(t, "mallory"), "jwt")
+	if code, _, body := s.callAs(homeIP, challengeUA, "POST", "/api/auth/step-up", mallory, map[string]any{"challengeId": id, "method": "email", "code": m[1]}); code != 400 || errReason(body) != "challenge_unknown" {
+		t.Fatalf("another session answers the step-up: %d %v", code, body)
+	}
+	code, _, up := s.callAs(homeIP, challengeUA, "POST", "/api/auth/step-up", jwt, map[string]any{"challengeId": id, "method": "email", "code": m[1]})
+	if code != 200 || str(up, "acr") != "2" {
+		t.Fatalf("step-up by email code: %d %v", code, up)
+	}
+	if c := claimsOfJWT(t, str(up, "jwt")); !slices.Contains(c.AMR, "otp") || !slices.Contains(c.AMR, "pwd") || c.Sid != claimsOfJWT(t, jwt).Sid {
+		t.Fatalf("claims: %+v", c)
+	}
+	if code, _, body := s.callAs(homeIP, challengeUA, "POST", "/api/auth/step-up", jwt, map[string]any{"challengeId": id, "method": "email", "code": m[1]}); code != 400 || errReason(body) != "challenge_used" {
+		t.Fatalf("step-up challenge answered twice: %d %v", code, body)
+	}
+}
