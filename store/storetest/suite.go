@@ -23,6 +23,8 @@
 //     deletes the user's TOTP and recovery codes.
 //   - A TOTP enrolment or recovery code of a user that does not exist is
 //     ENOTFOUND.
+//   - A challenge is expired from its ExpiresAt instant on;
+//     PurgeChallenges keeps one expiring exactly at the cutoff.
 //   - The signed chain head (ChainHeadStore) is written in the append's
 //     transaction and appends link to it; RunChain checks it against a
 //     database writer.
@@ -50,6 +52,7 @@ type Store interface {
 	sessionmanager.PrivacyStore
 	sessionmanager.TOTPStore
 	sessionmanager.ChallengeStore
+	sessionmanager.SessionAuthStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -70,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MagicLinks", magicLinkTests},
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
+		{"Challenges", challengeTests},
 		{"TOTP", totpTests},
 	}
 	for _, g := range groups {
