@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,8 +252,9 @@ func TestUserTOTPEnrolStepUpAndRemove(t *testing.T) {
 	}
 }
 
-// TestUserTOTPReplayRefusedOnAnotherInstance: a code spent on one instance
-// is refused on another that shares PostgreSQL and Redis.
+// TestUserTOTPReplayRefusedOnAnotherInstance: one code sent at once to two
+// instances that share PostgreSQL and Redis steps up exactly once, and is
+// refused afterwards on both.
 func TestUserTOTPReplayRefusedOnAnotherInstance(t *testing.T) {
 	db := testenv.PostgresSchema(t)
 	env := func() map[string]string {
@@ -262,15 +264,45 @@ func TestUserTOTPReplayRefusedOnAnotherInstance(t *testing.T) {
 	a, b := startServer(t, env()), startServer(t, env())
 	jwt := str(a.register(t, "ursula"), "jwt")
 	key, _ := a.enrolTOTP(t, jwt, time.Now())
-	// The next step's code (inside the accepted window) passes once on A...
-	next := appCode(t, key, time.Now().Add(30*time.Second))
-	if code, _, body := a.call("POST", "/api/auth/step-up", jwt, map[string]any{"method": "totp", "code": next}); code != 200 {
-		t.Fatalf("step-up on A: %d %v", code, body)
-	}
-	// ...and never again, on B (a fresh session of the same user).
 	jwtB := b.login(t, "ursula")
-	if code, _, body := b.call("POST", "/api/auth/step-up", jwtB, map[string]any{"method": "totp", "code": next}); code != 400 || errReason(body) != "invalid_code" {
-		t.Fatalf("replay on B: %d %v", code, body)
+	// The next step's code (inside the accepted window), sent in parallel
+	// to both instances: exactly one request gets a step-up.
+	next := appCode(t, key, time.Now().Add(30*time.Second))
+	const racers = 8
+	codes := make([]int, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			srv, tok := a, jwt
+			if i%2 == 1 {
+				srv, tok = b, jwtB
+			}
+			codes[i], _, _ = srv.call("POST", "/api/auth/step-up", tok, map[string]any{"method": "totp", "code": next})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, c := range codes {
+		switch c {
+		case 200:
+			wins++
+		case 400, 429: // the spent code, or the account slowed by the failures
+		default:
+			t.Fatalf("parallel step-ups: %v", codes)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("one code, %d step-ups across instances: %v", wins, codes)
+	}
+	// ...and never again, on either instance.
+	for _, srv := range []*server{a, b} {
+		tok := jwt
+		if srv == b {
+			tok = jwtB
+		}
+		if code, _, body := srv.call("POST", "/api/auth/step-up", tok, map[string]any{"method": "totp", "code": next}); code != 400 && code != 429 {
+			t.Fatalf("replay on %s: %d %v", srv.base, code, body)
+		}
 	}
 }
 
