@@ -473,3 +473,40 @@ func TestStepUpByEmailCode(t *testing.T) {
 		t.Fatalf("step-up challenge answered twice: %d %v", code, body)
 	}
 }
+
+// TestTOTPBadInput: what a client may send wrong gets a clear 4xx naming
+// the problem, never a 500, and changes nothing.
+func TestTOTPBadInput(t *testing.T) {
+	s := startServer(t, map[string]string{"LICENSE_KEY": testLicense(t, license.EditionAdvanced)})
+	jwt := str(s.register(t, "xena"), "jwt")
+	for _, c := range []struct {
+		method, path string
+		bearer       string
+		body         any
+		status       int
+		reason       string
+	}{
+		{"POST", "/api/users/me/totp/confirm", jwt, map[string]any{}, 400, ""},
+		{"POST", "/api/users/me/totp/confirm", jwt, `{"code": 123456}`, 400, ""},
+		{"POST", "/api/users/me/totp/confirm", jwt, `not json`, 400, ""},
+		{"POST", "/api/users/me/totp/confirm", jwt, map[string]any{"code": "12\x0034"}, 400, ""},
+		{"POST", "/api/users/me/totp/confirm", jwt, map[string]any{"code": "123456"}, 400, "totp_not_pending"},
+		{"POST", "/api/users/me/totp/confirm", "", map[string]any{"code": "123456"}, 401, ""},
+		{"POST", "/api/users/me/totp", "not-a-token", nil, 401, ""},
+		{"POST", "/api/users/me/recovery-codes", jwt, nil, 400, "totp_not_enabled"},
+		{"DELETE", "/api/users/me/totp", jwt, nil, 404, ""},
+		{"POST", "/api/auth/step-up", jwt, map[string]any{}, 400, "no_factor"},
+		{"POST", "/api/auth/step-up", jwt, map[string]any{"challengeId": "made-up", "method": "email", "code": "123456"}, 400, "challenge_unknown"},
+		{"POST", "/api/auth/step-up", jwt, map[string]any{"method": "recovery_code", "code": "abcde-fghij"}, 400, "method_not_offered"},
+		{"GET", "/api/auth/verify?max_age=1e9", jwt, nil, 400, ""},
+	} {
+		code, _, body := s.call(c.method, c.path, c.bearer, c.body)
+		if code != c.status || (c.reason != "" && errReason(body) != c.reason) {
+			t.Errorf("%s %s %v: %d %v, want %d %s", c.method, c.path, c.body, code, body, c.status, c.reason)
+		}
+	}
+	code, _, f := s.call("GET", "/api/users/me/factors", jwt, nil)
+	if data, _ := f["data"].(map[string]any); code != 200 || data["totp"] != false || data["recoveryCodesLeft"] != 0.0 {
+		t.Fatalf("factors after bad input: %d %v", code, f)
+	}
+}
