@@ -3,11 +3,16 @@ package sessionmanager
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // EventSessionSteppedUp: the user of a session proved themselves again with
 // a factor (POST /api/auth/step-up); data: method, acr.
 const EventSessionSteppedUp = "session.stepped_up"
+
+// MaxStepUpChallenges is how many step-up challenges one session may start
+// per ChallengeTTL.
+const MaxStepUpChallenges = 10
 
 // StepUpResult is the answer to a step-up: a fresh access token carrying
 // the raised auth_time, amr and acr. The refresh token stays; refreshes
@@ -30,6 +35,14 @@ func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInf
 	cs, err := m.challenges()
 	if err != nil {
 		return nil, err
+	}
+	// Each start writes a challenge: a session may start a few per
+	// challenge lifetime, on every instance together.
+	if n, err := m.fails.Incr(ctx, "step-up:"+p.SessionID, ChallengeTTL); err != nil {
+		return nil, err
+	} else if n > MaxStepUpChallenges {
+		return nil, &Error{Code: ETOOMANY, Message: "Too many verifications started; try again later", Reason: "too_many_step_ups",
+			RetryAfterSeconds: int(ChallengeTTL / time.Second)}
 	}
 	s, err := m.store.SessionByID(ctx, p.SessionID)
 	if err != nil {

@@ -472,6 +472,19 @@ func TestStepUpByEmailCode(t *testing.T) {
 	if code, _, body := s.callAs(homeIP, challengeUA, "POST", "/api/auth/step-up", jwt, map[string]any{"challengeId": id, "method": "email", "code": m[1]}); code != 400 || errReason(body) != "challenge_used" {
 		t.Fatalf("step-up challenge answered twice: %d %v", code, body)
 	}
+	// Starting challenges is capped per session (each writes a row).
+	for i := 1; ; i++ {
+		code, _, body := s.callAs(homeIP, challengeUA, "POST", "/api/auth/step-up", jwt, map[string]any{})
+		if code == 429 && errReason(body) == "too_many_step_ups" {
+			if i != 10 {
+				t.Fatalf("cap after %d more starts, want 10 in all", i)
+			}
+			break
+		}
+		if code != 201 || i > 10 {
+			t.Fatalf("start %d: %d %v", i, code, body)
+		}
+	}
 }
 
 // TestTOTPBadInput: what a client may send wrong gets a clear 4xx naming
