@@ -160,6 +160,9 @@ type Metrics interface {
 type ClientInfo struct {
 	IP        netip.Addr
 	UserAgent string
+	// DeviceID is the client's own name for its device (Strapi 5's
+	// deviceId), kept on the session a sign-in opens; see CheckDeviceID.
+	DeviceID string
 }
 
 // Actor is who did something, for the audit log.

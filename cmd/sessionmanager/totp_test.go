@@ -381,7 +381,7 @@ func TestTOTPEnrolmentIsLicensed(t *testing.T) {
 // finishes the login with the normal answer (acr 2), a recovery code
 // answers where totp is offered, once.
 func TestChallengeAnsweredWithTOTPAndRecoveryCode(t *testing.T) {
-	s, _, _ := challengeServer(t, nil)
+	s, _, _ := challengeServer(t, "sqlite")
 	code, _, home := s.callAs(homeIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
 	if code != 200 {
 		t.Fatalf("login from home: %d %v", code, home)
@@ -434,7 +434,7 @@ func TestChallengeAnsweredWithTOTPAndRecoveryCode(t *testing.T) {
 // the code sent by the real SMTP server, finished at /api/auth/step-up by
 // that session only (never at the login's /challenge/verify), once.
 func TestStepUpByEmailCode(t *testing.T) {
-	s, box, email := challengeServer(t, nil)
+	s, box, email := challengeServer(t, "sqlite")
 	code, _, home := s.callAs(homeIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, home)
