@@ -207,7 +207,7 @@ func TestUserTOTPEnrolStepUpAndRemove(t *testing.T) {
 		}
 	}
 	code, _, f = s.call("GET", "/api/users/me/factors", fresh, nil)
-	if data, _ := f["data"].(map[string]any); data["recoveryCodesLeft"] != 9.0 {
+	if data, _ := f["data"].(map[string]any); code != 200 || data["recoveryCodesLeft"] != 9.0 {
 		t.Fatalf("one recovery code spent: %v", f)
 	}
 
@@ -236,7 +236,7 @@ func TestUserTOTPEnrolStepUpAndRemove(t *testing.T) {
 		t.Fatalf("remove: %d %v", code, body)
 	}
 	code, _, f = s.call("GET", "/api/users/me/factors", str(up, "jwt"), nil)
-	if data, _ := f["data"].(map[string]any); data["totp"] != false || data["recoveryCodesLeft"] != 0.0 {
+	if data, _ := f["data"].(map[string]any); code != 200 || data["totp"] != false || data["recoveryCodesLeft"] != 0.0 {
 		t.Fatalf("factors after removal: %v", f)
 	}
 	if code, _, body := s.call("DELETE", "/api/users/me/totp", str(up, "jwt"), nil); code != 404 {
