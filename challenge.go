@@ -141,6 +141,9 @@ type ChallengeFacts struct {
 	// login checked: a password changed (reset, voided) before the proof
 	// ends the challenge instead of letting the old password's login in.
 	PasswordStamp string `json:"passwordStamp,omitempty"`
+	// DeviceID is the client's name for its device sent with the login
+	// (Strapi's deviceId), kept for the session the proof opens.
+	DeviceID string `json:"deviceId,omitempty"`
 }
 
 // ClosedReason says why the challenge takes no proof at now with max

@@ -141,7 +141,8 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 	ch := &Challenge{
 		ID: id, Hash: m.challengeHash(id), UserID: u.ID, FirstFactor: method, Methods: c.methods,
 		IP: c.client.IP, UserAgent: c.client.UserAgent,
-		Facts:     ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment},
+		Facts: ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment,
+			DeviceID: c.client.DeviceID},
 		CreatedAt: c.now, ExpiresAt: c.now.Add(ChallengeTTL),
 	}
 	if method == AuthPassword {
@@ -348,6 +349,7 @@ func (m *Manager) passChallenge(ctx context.Context, id string, p Proof, session
 // today's settings and history, and the proof's amr.
 func (m *Manager) resumeCheck(ctx context.Context, u *User, ch *Challenge, f Factor, p Proof) (*loginCheck, error) {
 	c := &loginCheck{now: m.clock.Now(), client: p.Client}
+	c.client.DeviceID = ch.Facts.DeviceID
 	c.attempt = LoginAttempt{UserID: u.ID, IP: ch.IP, At: c.now, Device: ch.Facts.Device, Geo: GeoResult{Location: ch.Facts.Location, Threat: ch.Facts.Threat}}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = ch.Facts.Assessment

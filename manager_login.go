@@ -438,7 +438,8 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	alertIn.Session = s
 	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
 		IP: ipText(client.IP), UserAgent: client.UserAgent,
-		Data:     jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device),
+		Data: jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device,
+			"acr", s.ACR, "amr", s.AMR),
 		Personal: jsonObject("location", s.Location)}
 	if err := m.record(ctx, e, alertIn); err != nil {
 		// Nothing is acknowledged without its audit event: undo the session.

@@ -249,7 +249,7 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		a := sm.Action(r.PostFormValue("action." + k))
 		if !a.Valid() {
-			bad["actions."+k] = "choose allow, alert or block"
+			bad["actions."+k] = "choose allow, alert, challenge or block"
 			continue
 		}
 		actions[k] = a

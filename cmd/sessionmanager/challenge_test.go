@@ -97,7 +97,7 @@ func (s *server) callAs(ip, ua, method, path, bearer string, body any) (int, htt
 // of the 401.
 func challengedLogin(t *testing.T, s *server) map[string]any {
 	t.Helper()
-	code, h, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
+	code, h, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery", "deviceId": "vera-laptop"})
 	if code != 401 || errReason(body) != "challenge_required" {
 		_, _, st := s.call("GET", "/api/admin/settings", s.adminToken("read"), nil)
 		sess, _ := body["session"].(map[string]any)
@@ -162,6 +162,9 @@ func TestChallengeEmailEndToEnd(t *testing.T) {
 			t.Fatalf("verify user: %v", login)
 		}
 		sid := str(login["session"].(map[string]any), "id")
+		if d := str(login["session"].(map[string]any), "deviceId"); d != "vera-laptop" {
+			t.Fatalf("the session lost the login's deviceId: %q", d)
+		}
 		_, _, got := s.call("GET", "/api/admin/sessions/"+sid, read, nil)
 		data, _ := got["data"].(map[string]any)
 		if str(data, "acr") != "2" || strings.Join(strs(data["amr"]), " ") != "pwd otp mfa" || str(data, "authTime") == "" || str(data, "authMethod") != "password" {
@@ -206,6 +209,15 @@ func TestChallengeEmailEndToEnd(t *testing.T) {
 		_, _, audit = s.call("GET", "/api/admin/audit?type=challenge.passed", read, nil)
 		if evs, _ := audit["data"].([]any); len(evs) != 1 {
 			t.Fatalf("challenge.passed events: %v", audit)
+		}
+		// The session's login event says it was challenged and how it was proven.
+		_, _, audit = s.call("GET", "/api/admin/audit?type=login.succeeded&session="+sid, read, nil)
+		evs, _ := audit["data"].([]any)
+		if len(evs) != 1 {
+			t.Fatalf("login.succeeded of the session: %v", audit)
+		}
+		if d, _ := evs[0].(map[string]any)["data"].(map[string]any); str(d, "action") != "challenge" || str(d, "acr") != "2" {
+			t.Fatalf("login.succeeded data: %v", d)
 		}
 		resp, err := http.Get(s.base + "/metrics")
 		if err != nil {
