@@ -115,6 +115,10 @@ type Challenge struct {
 	// challenge); CodeExpiresAt its expiry; CodeSentAt when it was made.
 	CodeHash      []byte    `json:"-"`
 	CodeExpiresAt time.Time `json:"-"`
+	// SessionID, for a step-up (POST /api/auth/step-up), is the live
+	// session the proof raises; "" for the challenge of a login. Each kind
+	// is answered only at its own route.
+	SessionID string `json:"sessionId,omitempty"`
 	// FactorState is what a factor keeps between handing out its options
 	// and checking the proof (a WebAuthn session), sealed by the factor if
 	// it is secret.

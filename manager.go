@@ -103,6 +103,9 @@ type Config struct {
 	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
+	// TOTPIssuer names the service in end users' authenticator apps
+	// (the otpauth:// URI's issuer); "": DefaultTOTPIssuer.
+	TOTPIssuer string
 	// Factors answer login challenges (TOTP, WebAuthn: their packages);
 	// Manager.RegisterFactor adds more. The email code factor is built in
 	// and offered when ChallengeMailer is set.

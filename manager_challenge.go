@@ -252,53 +252,18 @@ func (ch *Challenge) sameClient(client ClientInfo) bool {
 
 // VerifyChallenge answers a pending challenge with a proof and, when it
 // holds, opens the session the challenged login was refused, with exactly
-// the answer of a login. Each call is counted first: against the
-// address and the account (the sign-in throttle), and against the
-// challenge (ReserveChallengeAttempt: 5 proofs at most), so parallel
-// guesses cannot overtake the limit. The challenge ends on the first good
-// proof (of parallel good proofs exactly one opens a session) or on the
-// fifth wrong one. A proof from another address or user agent than the
-// challenged attempt is refused (403 challenge_client_mismatch) and counts
-// as a wrong proof.
+// the answer of a login. The proof is checked, counted and limited by
+// passChallenge (5 proofs at most; of parallel good proofs exactly one
+// opens a session; another client's proof is refused, 403
+// challenge_client_mismatch).
 func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*LoginResult, error) {
 	p.Client = cleanClient(p.Client)
 	if err := checkTexts("challengeId", id, "code", p.Code); err != nil {
 		return nil, err
 	}
-	ch, try, err := m.findChallenge(ctx, id, p.Client)
+	ch, f, try, err := m.passChallenge(ctx, id, p, "")
 	if err != nil {
 		return nil, err
-	}
-	f := m.factors.get(p.Method)
-	if f == nil || !ch.Offers(p.Method) {
-		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered,
-			Fields: map[string]string{"method": "must be one of the challenge's methods"}}
-	}
-	cs, _ := m.challenges()
-	now := m.clock.Now()
-	if ch, err = cs.ReserveChallengeAttempt(ctx, ch.Hash, now, MaxChallengeAttempts); err != nil {
-		return nil, err
-	}
-	if !ch.sameClient(p.Client) {
-		m.challengeFailed(ctx, cs, ch, p, ReasonChallengeMismatch)
-		return nil, &Error{Code: EFORBIDDEN, Message: "This verification belongs to another device; sign in again", Reason: ReasonChallengeMismatch}
-	}
-	if err := f.Verify(ctx, ch, p); err != nil {
-		if code := ErrorCode(err); code != EINVALID && code != EUNAUTHORIZED {
-			return nil, err // a system failure is no wrong proof
-		}
-		left := m.challengeFailed(ctx, cs, ch, p, ErrorReason(err))
-		if left == 0 {
-			return nil, ChallengeError(ReasonChallengeFailed)
-		}
-		return nil, withAttemptsLeft(err, left)
-	}
-	ended, err := cs.EndChallenge(ctx, ch.Hash, ChallengePassed, now)
-	if err != nil {
-		return nil, err
-	}
-	if !ended {
-		return nil, ChallengeError(ReasonChallengeUsed)
 	}
 	try.succeeded(ctx)
 	u, err := m.store.UserByID(ctx, ch.UserID)
@@ -324,6 +289,59 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 	}
 	m.countChallenge(p.Method, "passed")
 	return m.openSession(ctx, u, ch.FirstFactor, c)
+}
+
+// passChallenge checks a proof against the challenge id and ends the
+// challenge passed: the one place a challenge is answered, for a login
+// (sessionID "") and for the step-up of a live session. Each call is
+// counted first: against the address and the account (the sign-in
+// throttle) and against the challenge (ReserveChallengeAttempt: 5 proofs at
+// most), so parallel guesses cannot overtake the limit; of parallel good
+// proofs exactly one passes. A proof from another address or user agent
+// than the challenged client ends it (403 challenge_client_mismatch). The
+// attempt is returned for the caller to give back once it has acted.
+func (m *Manager) passChallenge(ctx context.Context, id string, p Proof, sessionID string) (*Challenge, Factor, *attempt, error) {
+	ch, try, err := m.findChallenge(ctx, id, p.Client)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// A login's challenge finishes only at /api/auth/challenge/verify, a
+	// step-up's only at /api/auth/step-up, by the session it belongs to.
+	if ch.SessionID != sessionID {
+		return nil, nil, nil, ChallengeError(ReasonChallengeUnknown)
+	}
+	f := m.factors.get(p.Method)
+	if f == nil || !ch.Offers(p.Method) {
+		return nil, nil, nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered,
+			Fields: map[string]string{"method": "must be one of the challenge's methods"}}
+	}
+	cs, _ := m.challenges()
+	now := m.clock.Now()
+	if ch, err = cs.ReserveChallengeAttempt(ctx, ch.Hash, now, MaxChallengeAttempts); err != nil {
+		return nil, nil, nil, err
+	}
+	if !ch.sameClient(p.Client) {
+		m.challengeFailed(ctx, cs, ch, p, ReasonChallengeMismatch)
+		return nil, nil, nil, &Error{Code: EFORBIDDEN, Message: "This verification belongs to another device; sign in again", Reason: ReasonChallengeMismatch}
+	}
+	if err := f.Verify(ctx, ch, p); err != nil {
+		if code := ErrorCode(err); code != EINVALID && code != EUNAUTHORIZED {
+			return nil, nil, nil, err // a system failure is no wrong proof
+		}
+		left := m.challengeFailed(ctx, cs, ch, p, ErrorReason(err))
+		if left == 0 {
+			return nil, nil, nil, ChallengeError(ReasonChallengeFailed)
+		}
+		return nil, nil, nil, withAttemptsLeft(err, left)
+	}
+	ended, err := cs.EndChallenge(ctx, ch.Hash, ChallengePassed, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !ended {
+		return nil, nil, nil, ChallengeError(ReasonChallengeUsed)
+	}
+	return ch, f, try, nil
 }
 
 // resumeCheck rebuilds the verdict of a challenged attempt for the

@@ -68,6 +68,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.RegisterPerIP == 0 {
 		cfg.RegisterPerIP = DefaultRegisterPerIP
 	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = DefaultTOTPIssuer
+	}
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = newID()[:12]
 	}
@@ -88,6 +91,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Passkeys != nil {
 		m.factors.add(passkeyFactor{m})
 	}
+	m.registerTOTPFactors()
 	for _, f := range cfg.Factors {
 		m.factors.add(f)
 	}

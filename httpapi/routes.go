@@ -46,6 +46,13 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	// Passkeys: self-service and passwordless sign-in (passkeys.go).
 	s.passkeyRoutes(mux)
+	// Self-service second factors and step-up (docs/AUTHENTICATION.md).
+	mux.Handle("GET /api/users/me/factors", s.user(s.handleMyFactors()))
+	mux.Handle("POST /api/users/me/totp", s.user(s.handleBeginTOTP()))
+	mux.Handle("POST /api/users/me/totp/confirm", s.user(s.handleConfirmTOTP()))
+	mux.Handle("DELETE /api/users/me/totp", s.user(s.handleRemoveTOTP()))
+	mux.Handle("POST /api/users/me/recovery-codes", s.user(s.handleRegenerateRecoveryCodes()))
+	mux.Handle("POST /api/auth/step-up", s.user(s.handleStepUp()))
 
 	// Admin API (Bearer admin token).
 	mux.Handle("GET /api/admin/sessions", s.admin("read", s.handleAdminListSessions()))

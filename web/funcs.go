@@ -253,6 +253,8 @@ var eventLabels = map[string]string{
 	sm.EventPasswordChanged: "Password changed", sm.EventUserErased: "User erased", sm.EventSettingsChanged: "Settings changed",
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",
 	sm.EventLoginChallenged: "Login challenged", sm.EventChallengePassed: "Challenge passed", sm.EventChallengeFailed: "Challenge failed",
+	sm.EventFactorAdded: "Second factor added", sm.EventFactorRemoved: "Second factor removed",
+	sm.EventRecoveryCodesRegenerated: "Recovery codes replaced", sm.EventSessionSteppedUp: "Step-up",
 	sm.EventEmailConfirmed: "Email confirmed", sm.EventEmailProven: "Email proven, unproven password voided",
 	sm.EventAccountTokenSent:  "Account email sent",
 	sm.EventSigningKeyRotated: "Signing key rotated", sm.EventSigningKeyWithdrawn: "Signing key withdrawn",

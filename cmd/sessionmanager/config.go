@@ -65,6 +65,8 @@ type config struct {
 	RedisFailClosed bool
 	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
 	RedisPrefix string
+	// TOTPIssuer names the service in end users' authenticator apps.
+	TOTPIssuer string
 	// PurgeHour is the UTC hour of the nightly purge of ended sessions.
 	PurgeHour int
 	// RegisterPerIP caps sign-ups per IP per 15 minutes (0: no cap).
@@ -170,6 +172,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		LicenseKey:    env("LICENSE_KEY", ""),
 		PublicURL:     env("SM_PUBLIC_URL", ""),
 		RedisPrefix:   env("SM_REDIS_PREFIX", "msm:"),
+		TOTPIssuer:    env("SM_TOTP_ISSUER", sm.DefaultTOTPIssuer),
 	}
 	c.DatabaseURL = env("DATABASE_URL", "")
 	durations := []struct {

@@ -14,7 +14,7 @@ import (
 
 // challengeColumns are the columns scanChallenge reads.
 const challengeColumns = `hash, user_id, first_factor, methods, ip, user_agent, facts, created_at, expires_at,
-	attempts, outcome, ended_at, code_hash, code_expires_at, factor_state`
+	attempts, outcome, ended_at, code_hash, code_expires_at, factor_state, session_id`
 
 // scanChallenge reads a row of challengeColumns.
 func scanChallenge(row pgx.Row) (*sm.Challenge, error) {
@@ -23,7 +23,7 @@ func scanChallenge(row pgx.Row) (*sm.Challenge, error) {
 		firstFactor, methods, ip, facts string
 	)
 	err := row.Scan(&c.Hash, &c.UserID, &firstFactor, &methods, &ip, &c.UserAgent, &facts, utc(&c.CreatedAt), utc(&c.ExpiresAt),
-		&c.Attempts, &c.Outcome, utc(&c.EndedAt), &c.CodeHash, utc(&c.CodeExpiresAt), &c.FactorState)
+		&c.Attempts, &c.Outcome, utc(&c.EndedAt), &c.CodeHash, utc(&c.CodeExpiresAt), &c.FactorState, &c.SessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -51,9 +51,9 @@ func (s *Store) CreateChallenge(ctx context.Context, c *sm.Challenge) error {
 		ip = c.IP.String()
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO challenges (`+challengeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.Hash, c.UserID, string(c.FirstFactor), sm.JoinAMR(c.Methods), ip, c.UserAgent, facts, c.CreatedAt, c.ExpiresAt,
-		c.Attempts, c.Outcome, nullTime(c.EndedAt), nullBytes(c.CodeHash), nullTime(c.CodeExpiresAt), nullBytes(c.FactorState))
+		c.Attempts, c.Outcome, nullTime(c.EndedAt), nullBytes(c.CodeHash), nullTime(c.CodeExpiresAt), nullBytes(c.FactorState), c.SessionID)
 	return mapErr(err, "challenge")
 }
 

@@ -13,7 +13,7 @@ import (
 
 // challengeColumns are the columns scanChallenge reads.
 const challengeColumns = `hash, user_id, first_factor, methods, ip, user_agent, facts, created_at, expires_at,
-	attempts, outcome, ended_at, code_hash, code_expires_at, factor_state`
+	attempts, outcome, ended_at, code_hash, code_expires_at, factor_state, session_id`
 
 // scanChallenge reads the challengeColumns of one row.
 func scanChallenge(row rowScanner) (*sessionmanager.Challenge, error) {
@@ -24,7 +24,7 @@ func scanChallenge(row rowScanner) (*sessionmanager.Challenge, error) {
 		ended, codeExpires            sql.NullInt64
 	)
 	err := row.Scan(&c.Hash, &c.UserID, &firstFctr, &methods, &ip, &c.UserAgent, &facts, &created, &expires,
-		&c.Attempts, &c.Outcome, &ended, &c.CodeHash, &codeExpires, &c.FactorState)
+		&c.Attempts, &c.Outcome, &ended, &c.CodeHash, &codeExpires, &c.FactorState, &c.SessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +53,10 @@ func (s *Store) CreateChallenge(ctx context.Context, c *sessionmanager.Challenge
 		return err
 	}
 	_, err = s.write.ExecContext(ctx, `INSERT INTO challenges (`+challengeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.UserID, string(c.FirstFactor), sessionmanager.JoinAMR(c.Methods), ipText(c.IP), c.UserAgent, string(facts),
 		c.CreatedAt.UnixMicro(), c.ExpiresAt.UnixMicro(), c.Attempts, c.Outcome, micro(c.EndedAt),
-		blob(c.CodeHash), micro(c.CodeExpiresAt), blob(c.FactorState))
+		blob(c.CodeHash), micro(c.CodeExpiresAt), blob(c.FactorState), c.SessionID)
 	switch {
 	case isUnique(err):
 		return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a challenge with this hash already exists")

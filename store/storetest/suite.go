@@ -20,7 +20,10 @@
 //     passkey ceremony.
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
-//   - EraseUser clears the whole Location of the user's sessions.
+//   - EraseUser clears the whole Location of the user's sessions and
+//     deletes the user's TOTP and recovery codes.
+//   - A TOTP enrolment or recovery code of a user that does not exist is
+//     ENOTFOUND.
 //   - A challenge is expired from its ExpiresAt instant on;
 //     PurgeChallenges keeps one expiring exactly at the cutoff.
 //   - The signed chain head (ChainHeadStore) is written in the append's
@@ -49,6 +52,7 @@ type Store interface {
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
 	sessionmanager.PasskeyStore
+	sessionmanager.TOTPStore
 	sessionmanager.ChallengeStore
 	sessionmanager.SessionAuthStore
 }
@@ -73,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Privacy", privacyTests},
 		{"Passkeys", passkeyTests},
 		{"Challenges", challengeTests},
+		{"TOTP", totpTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
