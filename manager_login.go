@@ -206,6 +206,11 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	// The owner reported a session as not theirs: whoever knows this
+	// password may be the thief, so only the emailed reset signs in again.
+	if u.PasswordResetRequired {
+		return nil, passwordResetRequired()
+	}
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).
 	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {

@@ -25,6 +25,11 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 	if in.Event != nil {
 		eventType = in.Event.Type
 	}
+	// A report is about a session an earlier event already alerted on:
+	// only user_reported (and catch-all rules) fire again for it.
+	if eventType == sm.EventSessionReported {
+		return trigger == TriggerUserReported
+	}
 	switch trigger {
 	case TriggerNewCountry:
 		return hasReason(a, sm.ReasonNewCountry)
@@ -51,6 +56,8 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 		return eventType == sm.EventLoginBlocked
 	case TriggerRefreshReuse:
 		return eventType == sm.EventRefreshReuse
+	case TriggerUserReported:
+		return eventType == sm.EventSessionReported
 	}
 	return false
 }

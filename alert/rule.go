@@ -21,12 +21,16 @@ const (
 	TriggerRefreshReuse     = "refresh_reuse"
 	TriggerNewDevice        = "new_device"
 	TriggerImpossibleTravel = "impossible_travel"
+	// TriggerUserReported fires when a user says "This wasn't me" about a
+	// sign-in (event session.reported).
+	TriggerUserReported = "user_reported"
 )
 
 // AllTriggers lists every known trigger name.
 var AllTriggers = []string{
 	TriggerNewCountry, TriggerVPN, TriggerProxy, TriggerTor, TriggerDatacenter, TriggerThreat,
 	TriggerLowScore, TriggerLoginBlocked, TriggerRefreshReuse, TriggerNewDevice, TriggerImpossibleTravel,
+	TriggerUserReported,
 }
 
 // Channel types.
