@@ -32,6 +32,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/auth/forgot-password", s.handleAccountMailRequest(sm.TokenResetPassword,
 		func(string) any { return map[string]any{"ok": true} }))
 	mux.Handle("POST /api/auth/reset-password", s.handleResetPassword())
+	// "This wasn't me" (the link of the emails about a sign-in).
+	mux.Handle("GET "+sm.ReportPath, s.handleReportPage())
+	mux.Handle("POST "+sm.ReportPath, s.handleReport())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))
