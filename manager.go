@@ -97,6 +97,9 @@ type Config struct {
 	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
+	// TrustedDeviceTTL is how long a remembered device stays trusted
+	// (0: DefaultTrustedDeviceTTL, 30 days).
+	TrustedDeviceTTL time.Duration
 }
 
 // Availability is the Manager's mode while shared state may be lost.
@@ -145,6 +148,10 @@ type Metrics interface {
 type ClientInfo struct {
 	IP        netip.Addr
 	UserAgent string
+	// DeviceToken is the trusted-device token the client presented (the
+	// device cookie or the deviceToken field of a login); never stored or
+	// logged.
+	DeviceToken string
 }
 
 // Actor is who did something, for the audit log.

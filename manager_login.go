@@ -297,6 +297,9 @@ type loginCheck struct {
 	settings   *Settings
 	history    LoginHistory
 	assessment Assessment
+	// trusted: the client presented a live trusted-device token of this
+	// user: its device is known (no new_device) and it is not challenged.
+	trusted bool
 }
 
 // checkLogin evaluates the login policy for u (device, geo, threat, risk,
@@ -326,6 +329,7 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 	}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = Assessment{Score: 100, Action: ActionAllow}
+	c.trusted = !signup && m.deviceTrusted(ctx, u.ID, client)
 	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
 		if !signup {
 			h, err := m.store.LoginHistory(ctx, u.ID)
@@ -333,6 +337,10 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 				return nil, err
 			}
 			c.history = h
+		}
+		if c.trusted {
+			// A remembered device is a known device, whatever the history.
+			c.history.DeviceFamilies = append(c.history.DeviceFamilies, c.attempt.Device.Family())
 		}
 		c.history.FailedForAccount, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
 		c.history.FailedForIP, _ = m.fails.Get(ctx, failKeyIP(client.IP))

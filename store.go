@@ -165,6 +165,6 @@ type PrivacyStore interface {
 	// sessions' IP, user agent and location, the personal fields of its
 	// events and of the events without a user id that name its email or
 	// username (PersonalNames), keeping PersonalDigest so the chain still
-	// verifies, and deletes its magic links.
+	// verifies, and deletes its magic links and trusted devices.
 	EraseUser(ctx context.Context, userID string, at time.Time) error
 }

@@ -71,9 +71,12 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 				[]byte(sm.ErasedPayload), sm.DeliveryPending, sm.ErasedDeliveryError, sm.DeliveryDead, userID, named); err != nil {
 				return mapErr(err, "deliveries")
 			}
-			_, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
-				userID, oldEmail)
-			return mapErr(err, "magic links")
+			if _, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
+				userID, oldEmail); err != nil {
+				return mapErr(err, "magic links")
+			}
+			_, err = tx.Exec(ctx, `DELETE FROM trusted_devices WHERE user_id = $1`, userID)
+			return mapErr(err, "trusted devices")
 		})
 	})
 }

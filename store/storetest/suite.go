@@ -45,6 +45,7 @@ type Store interface {
 	sessionmanager.MagicLinkStore
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
+	sessionmanager.TrustedDeviceStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -65,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MagicLinks", magicLinkTests},
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
+		{"Trust", trustTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
