@@ -100,6 +100,9 @@ type Config struct {
 	// TrustedDeviceTTL is how long a remembered device stays trusted
 	// (0: DefaultTrustedDeviceTTL, 30 days).
 	TrustedDeviceTTL time.Duration
+	// FactorAdmins are the factor stores (TOTP, passkeys) an admin can see
+	// and reset through UserSecurity; nil: none.
+	FactorAdmins []FactorAdmin
 }
 
 // Availability is the Manager's mode while shared state may be lost.

@@ -132,6 +132,9 @@ func (s *server) handleRegister() http.Handler {
 type loginRequest struct {
 	Identifier string `json:"identifier"`
 	Password   string `json:"password"`
+	// DeviceToken is a trusted device's token (API clients; browsers send
+	// the device cookie instead).
+	DeviceToken string `json:"deviceToken"`
 }
 
 func (q loginRequest) Valid() map[string]string {
@@ -146,6 +149,9 @@ func (q loginRequest) Valid() map[string]string {
 	} else if len(q.Password) > 1024 {
 		bad["password"] = "is too long"
 	}
+	if len(q.DeviceToken) > 256 {
+		bad["deviceToken"] = "is too long"
+	}
 	return bad
 }
 
@@ -156,7 +162,11 @@ func (s *server) handleLogin() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		res, err := s.Manager.Login(r.Context(), req.Identifier, req.Password, s.clientInfo(r))
+		client := s.clientInfo(r)
+		if req.DeviceToken != "" {
+			client.DeviceToken = req.DeviceToken
+		}
+		res, err := s.Manager.Login(r.Context(), req.Identifier, req.Password, client)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -33,14 +33,17 @@ func (s *server) routes(mux *http.ServeMux) {
 		func(string) any { return map[string]any{"ok": true} }))
 	mux.Handle("POST /api/auth/reset-password", s.handleResetPassword())
 	// "This wasn't me" (the link of the emails about a sign-in).
-	mux.Handle("GET "+sm.ReportPath, s.handleReportPage())
-	mux.Handle("POST "+sm.ReportPath, s.handleReport())
+	mux.Handle("GET /api/auth/report", s.handleReportPage()) // sm.ReportPath
+	mux.Handle("POST /api/auth/report", s.handleReport())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))
 	mux.Handle("DELETE /api/sessions/me/{id}", s.user(s.handleEndMySession()))
 	mux.Handle("POST /api/sessions/me/logout-others", s.user(s.handleLogoutOthers()))
 	mux.Handle("POST /api/sessions/me/logout-all", s.user(s.handleLogoutAll()))
+	mux.Handle("GET /api/users/me/trusted-devices", s.user(s.handleMyTrustedDevices()))
+	mux.Handle("DELETE /api/users/me/trusted-devices", s.user(s.handleForgetMyTrustedDevices()))
+	mux.Handle("DELETE /api/users/me/trusted-devices/{id}", s.user(s.handleForgetMyTrustedDevices()))
 
 	// Admin API (Bearer admin token).
 	mux.Handle("GET /api/admin/sessions", s.admin("read", s.handleAdminListSessions()))
@@ -54,6 +57,11 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/admin/users/{id}/terminate-all", s.admin("write", s.handleAdminTerminateAll()))
 	mux.Handle("POST /api/admin/users/{id}/block", s.admin("write", s.handleAdminBlock(true)))
 	mux.Handle("POST /api/admin/users/{id}/unblock", s.admin("write", s.handleAdminBlock(false)))
+	mux.Handle("GET /api/admin/users/{id}/factors", s.admin("read", s.handleAdminFactors()))
+	mux.Handle("DELETE /api/admin/users/{id}/factors", s.admin("write", s.handleAdminResetFactors()))
+	mux.Handle("GET /api/admin/users/{id}/trusted-devices", s.admin("read", s.handleAdminTrustedDevices()))
+	mux.Handle("DELETE /api/admin/users/{id}/trusted-devices", s.admin("write", s.handleAdminForgetTrustedDevices()))
+	mux.Handle("GET /api/admin/users/{id}/challenges", s.admin("read", s.handleAdminChallengeHistory()))
 	mux.Handle("GET /api/admin/stats", s.admin("read", s.handleAdminStats()))
 	mux.Handle("GET /api/admin/settings", s.admin("read", s.handleAdminGetSettings()))
 	mux.Handle("PUT /api/admin/settings", s.admin("write", s.handleAdminPutSettings()))
