@@ -29,6 +29,12 @@ const (
 	// data.endAll) and a password reset is required. Alert trigger
 	// user_reported.
 	EventSessionReported = "session.reported"
+	// EventLoginChallenged: the policy asked a login for a second proof
+	// (no session yet); EventChallengePassed / EventChallengeFailed: a
+	// proof answered it (docs/AUTHENTICATION.md).
+	EventLoginChallenged = "login.challenged"
+	EventChallengePassed = "challenge.passed"
+	EventChallengeFailed = "challenge.failed"
 	// EventSigningKeyRotated: a new access-token signing key is published
 	// and signs from its data's signsFrom on (at once with immediate), when
 	// the old ones are retired (actor system: the schedule or the CLI).

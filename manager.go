@@ -103,6 +103,15 @@ type Config struct {
 	// FactorAdmins are the factor stores (TOTP, passkeys) an admin can see
 	// and reset through UserSecurity; nil: none.
 	FactorAdmins []FactorAdmin
+	// Factors answer login challenges (TOTP, WebAuthn: their packages);
+	// Manager.RegisterFactor adds more. The email code factor is built in
+	// and offered when ChallengeMailer is set.
+	Factors []Factor
+	// ChallengeMailer sends challenge codes by email; nil: no email factor.
+	ChallengeMailer ChallengeMailer
+	// ChallengeMail caps code emails per account and address (PerEmail)
+	// and per client IP (PerIP) (defaults 5 and 20 per 15m).
+	ChallengeMail MailLimits
 }
 
 // Availability is the Manager's mode while shared state may be lost.
@@ -138,6 +147,9 @@ const (
 	FeatureBlocking  = "blocking"
 	FeatureAlerts    = "alerts"
 	FeatureCondition = "custom_conditions"
+	// FeatureChallenge is step-up authentication: the challenge action,
+	// factors, step-up checks.
+	FeatureChallenge = "challenge"
 )
 
 // Metrics receives the product's counters. Implementations must be cheap.
@@ -182,6 +194,9 @@ type LoginResult struct {
 	// a sign-up has no session: AccessToken, RefreshToken and Session are
 	// empty.
 	Confirmation *AccountGrant
+	// DeviceToken is the trusted-device token of a login that passed a
+	// challenge with rememberDevice (shown once; "" otherwise).
+	DeviceToken string
 }
 
 // Principal is an authenticated request's identity.
@@ -214,6 +229,8 @@ type Manager struct {
 	retries auditRetries
 	// proxyWarn counts X-Forwarded-For headers from untrusted peers.
 	proxyWarn untrustedProxy
+	// factors answer login challenges, by method.
+	factors factorSet
 }
 
 func (m *Manager) allows(feature string) bool {

@@ -82,6 +82,12 @@ func New(cfg Config) (*Manager, error) {
 		admins: newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),
 		seen:   newActivity(cfg.LastSeenInterval),
 	}
+	if cfg.ChallengeMailer != nil {
+		m.factors.add(emailFactor{m})
+	}
+	for _, f := range cfg.Factors {
+		m.factors.add(f)
+	}
 	m.signAuditChain()
 	m.unsub = m.bus.Subscribe(m.onMessage)
 	return m, nil

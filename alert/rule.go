@@ -24,6 +24,11 @@ const (
 	// TriggerUserReported fires when a user says "This wasn't me" about a
 	// sign-in (event session.reported).
 	TriggerUserReported = "user_reported"
+	// Login challenges (step-up): a login asked for a second proof, a
+	// proof passed, a wrong proof.
+	TriggerLoginChallenged = "login_challenged"
+	TriggerChallengePassed = "challenge_passed"
+	TriggerChallengeFailed = "challenge_failed"
 )
 
 // AllTriggers lists every known trigger name.
@@ -31,6 +36,7 @@ var AllTriggers = []string{
 	TriggerNewCountry, TriggerVPN, TriggerProxy, TriggerTor, TriggerDatacenter, TriggerThreat,
 	TriggerLowScore, TriggerLoginBlocked, TriggerRefreshReuse, TriggerNewDevice, TriggerImpossibleTravel,
 	TriggerUserReported,
+	TriggerLoginChallenged, TriggerChallengePassed, TriggerChallengeFailed,
 }
 
 // Channel types.

@@ -44,6 +44,8 @@ type loginResponse struct {
 	ExpiresAt    time.Time   `json:"expiresAt"`
 	User         userJSON    `json:"user"`
 	Session      sessionJSON `json:"session"`
+	// DeviceToken: a challenge passed with rememberDevice (trusted devices).
+	DeviceToken string `json:"deviceToken,omitempty"`
 }
 
 func ipString(s *sm.Session) string {
@@ -57,8 +59,9 @@ func (s *server) writeLogin(w http.ResponseWriter, r *http.Request, status int, 
 	s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
 	encode(w, status, loginResponse{
 		JWT: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: res.Claims.ExpiresAt,
-		User:    toUserJSON(res.User),
-		Session: sessionJSON{ID: res.Session.ID, CreatedAt: res.Session.CreatedAt, ExpiresAt: res.Session.ExpiresAt, Device: res.Session.Device, IP: ipString(res.Session)},
+		User:        toUserJSON(res.User),
+		Session:     sessionJSON{ID: res.Session.ID, CreatedAt: res.Session.CreatedAt, ExpiresAt: res.Session.ExpiresAt, Device: res.Session.Device, IP: ipString(res.Session)},
+		DeviceToken: res.DeviceToken,
 	})
 }
 

@@ -91,3 +91,26 @@ func (m *SMTPMailer) SendAccountMail(ctx context.Context, am sm.AccountMail) err
 	}
 	return client.DialAndSendWithContext(ctx, msg)
 }
+
+// SendChallengeCode sends one verification code (a challenged sign-in).
+func (m *SMTPMailer) SendChallengeCode(ctx context.Context, cm sm.ChallengeCodeMail) error {
+	msg := mail.NewMsg()
+	msg.FromMailAddress(m.from)
+	if err := msg.To(cm.To); err != nil {
+		return fmt.Errorf("challenge code recipient: %w", err)
+	}
+	minutes := int(time.Until(cm.ExpiresAt).Round(time.Minute) / time.Minute)
+	if minutes < 1 {
+		minutes = 1
+	}
+	msg.Subject("Your verification code: " + cm.Code)
+	msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
+		"Hello,\n\nyour verification code is:\n\n%s\n\nEnter it where you are signing in. It works once and expires in %d minutes. "+
+			"If you are not signing in right now, someone else knows your password: change it.\n", cm.Code, minutes))
+	msg.SetDate()
+	client, err := mail.NewClient(m.host, m.opts...)
+	if err != nil {
+		return err
+	}
+	return client.DialAndSendWithContext(ctx, msg)
+}

@@ -35,6 +35,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	// "This wasn't me" (the link of the emails about a sign-in).
 	mux.Handle("GET /api/auth/report", s.handleReportPage()) // sm.ReportPath
 	mux.Handle("POST /api/auth/report", s.handleReport())
+	// Login challenges (step-up at login: docs/AUTHENTICATION.md).
+	mux.Handle("POST /api/auth/challenge/verify", s.handleChallengeVerify())
+	mux.Handle("POST /api/auth/challenge/send", s.handleChallengeSend())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))

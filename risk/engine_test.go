@@ -497,7 +497,7 @@ func TestAssessGeoFailureCaseInsensitive(t *testing.T) {
 // that the one earlier in BlockPrecedence names the block.
 func TestBlockPrecedence(t *testing.T) {
 	s := settingsWith(func(s *sm.Settings) {
-		s.Actions = sm.Actions{VPN: "block", Proxy: "block", Tor: "block", Datacenter: "block", Threat: "block", Geofence: "block", LowScore: "block"}
+		s.Actions = sm.Actions{VPN: "block", Proxy: "block", Tor: "block", Datacenter: "block", Threat: "block", Geofence: "block", LowScore: "block", NewCountry: "block", NewDevice: "block"}
 		s.GeoLookupFailure = "block"
 		s.BlockedCountries = []string{"RU"}
 		s.ScoreThreshold = 101 // low_score fires on every login
@@ -518,6 +518,12 @@ func TestBlockPrecedence(t *testing.T) {
 			a.Geo.Threat.VPN = true
 		case sm.ReasonDatacenter:
 			a.Geo.Threat.Datacenter = true
+		case sm.ReasonNewCountry:
+			if a.Geo.Location.CountryCode == "DE" {
+				a.Geo.Location.CountryCode = "FR"
+			}
+		case sm.ReasonNewDevice:
+			a.Device = winFirefox
 		}
 	}
 	for i, first := range BlockPrecedence {

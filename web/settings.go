@@ -106,7 +106,7 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		return settingsData{}, err
 	}
 	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
-		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}, Locks: s.locks()}
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionBlock}, Locks: s.locks()}
 	a := st.Actions
 	l := d.Locks
 	first := func(vs ...*lockView) *lockView {

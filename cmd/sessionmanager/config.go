@@ -103,6 +103,9 @@ type config struct {
 	MagicLink *httpapi.MagicLinkConfig
 	// Accounts are the confirmation and reset emails (integrations.go).
 	Accounts *httpapi.AccountMailConfig
+	// ChallengeMailer sends the email codes of login challenges
+	// (integrations.go); nil without SMTP_URL: no email factor.
+	ChallengeMailer sm.ChallengeMailer
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -313,6 +316,9 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	}
 	c.MagicLink = ml
 	if c.Accounts, err = loadAccountMail(getenv, c); err != nil {
+		return nil, err
+	}
+	if c.ChallengeMailer, err = loadChallengeMail(getenv, c); err != nil {
 		return nil, err
 	}
 	return c, c.validate()

@@ -71,9 +71,14 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 				[]byte(sm.ErasedPayload), sm.DeliveryPending, sm.ErasedDeliveryError, sm.DeliveryDead, userID, named); err != nil {
 				return mapErr(err, "deliveries")
 			}
-			if _, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
-				userID, oldEmail); err != nil {
+			_, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
+				userID, oldEmail)
+			if err != nil {
 				return mapErr(err, "magic links")
+			}
+			// Pending challenges keep the attempt's address and user agent.
+			if _, err = tx.Exec(ctx, `DELETE FROM challenges WHERE user_id = $1`, userID); err != nil {
+				return mapErr(err, "challenges")
 			}
 			_, err = tx.Exec(ctx, `DELETE FROM trusted_devices WHERE user_id = $1`, userID)
 			return mapErr(err, "trusted devices")

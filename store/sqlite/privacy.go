@@ -72,6 +72,10 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			userID, email); err != nil {
 			return fmt.Errorf("sqlite: erase user magic links: %w", err)
 		}
+		// Pending challenges keep the attempt's address and user agent.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM challenges WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: erase user challenges: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM trusted_devices WHERE user_id = ?`, userID); err != nil {
 			return fmt.Errorf("sqlite: erase user trusted devices: %w", err)
 		}
