@@ -261,4 +261,9 @@ func ChallengeError(reason string) *Error {
 func JoinAMR(amr []string) string { return strings.Join(amr, " ") }
 
 // SplitAMR reads amr values stored by JoinAMR.
-func SplitAMR(s string) []string { return strings.Fields(s) }
+func SplitAMR(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}

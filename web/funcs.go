@@ -252,6 +252,7 @@ var eventLabels = map[string]string{
 	sm.EventUserRegistered: "Registered", sm.EventUserBlocked: "User blocked", sm.EventUserUnblocked: "User unblocked",
 	sm.EventPasswordChanged: "Password changed", sm.EventUserErased: "User erased", sm.EventSettingsChanged: "Settings changed",
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",
+	sm.EventLoginChallenged: "Login challenged", sm.EventChallengePassed: "Challenge passed", sm.EventChallengeFailed: "Challenge failed",
 	sm.EventEmailConfirmed: "Email confirmed", sm.EventEmailProven: "Email proven, unproven password voided",
 	sm.EventAccountTokenSent:  "Account email sent",
 	sm.EventSigningKeyRotated: "Signing key rotated", sm.EventSigningKeyWithdrawn: "Signing key withdrawn",

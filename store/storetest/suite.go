@@ -20,6 +20,8 @@
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
 //   - EraseUser clears the whole Location of the user's sessions.
+//   - A challenge is expired from its ExpiresAt instant on;
+//     PurgeChallenges keeps one expiring exactly at the cutoff.
 //   - The signed chain head (ChainHeadStore) is written in the append's
 //     transaction and appends link to it; RunChain checks it against a
 //     database writer.
@@ -46,6 +48,8 @@ type Store interface {
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
 	sessionmanager.TrustedDeviceStore
+	sessionmanager.ChallengeStore
+	sessionmanager.SessionAuthStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -67,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
 		{"Trust", trustTests},
+		{"Challenges", challengeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
