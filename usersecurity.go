@@ -49,7 +49,7 @@ type UserSecurity interface {
 var _ UserSecurity = (*Manager)(nil)
 
 // ChallengeHistoryTypes are the event types of a user's challenge history.
-var ChallengeHistoryTypes = []string{"login.challenged", "challenge.passed", "challenge.failed",
+var ChallengeHistoryTypes = []string{EventLoginChallenged, EventChallengePassed, EventChallengeFailed,
 	EventSessionReported, EventTrustedDeviceAdded, EventTrustedDeviceRevoked}
 
 // Factors lists the user's factors by kind, sorted by method.
