@@ -151,6 +151,22 @@ type Stats struct {
 	AvgSessionSeconds float64 `json:"avgSessionSeconds"`
 	// LoginsPerDay counts logins per UTC day (key YYYY-MM-DD) for 14 days.
 	LoginsPerDay []Count `json:"loginsPerDay"`
+	// Challenges24h counts the events of StatsChallengeTypes of the last 24
+	// hours by type (key: the event type; every type listed, zeros included).
+	Challenges24h []Count `json:"challenges24h"`
+}
+
+// StatsChallengeTypes are the event types the analytics count: challenges
+// issued, passed and failed, and "This wasn't me" reports.
+var StatsChallengeTypes = []string{EventLoginChallenged, EventChallengePassed, EventChallengeFailed, EventSessionReported}
+
+// ChallengeCounts orders counts by StatsChallengeTypes, zeros included.
+func ChallengeCounts(found map[string]int64) []Count {
+	out := make([]Count, len(StatsChallengeTypes))
+	for i, t := range StatsChallengeTypes {
+		out[i] = Count{Key: t, Count: found[t]}
+	}
+	return out
 }
 
 // StatsStore computes Stats with SQL aggregates, never by loading rows.

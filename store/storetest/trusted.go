@@ -13,6 +13,29 @@ var trustTests = []namedTest{
 	{"TrustedDevices", testTrustedDevices},
 	{"TrustedDevicesErased", testTrustedDevicesErased},
 	{"ReportMarkerOnce", testReportMarkerOnce},
+	{"ChallengeCounts", testChallengeCounts},
+}
+
+// testChallengeCounts: Stats counts the challenge and report events of the
+// last 24 hours by type, every type listed, zeros included.
+func testChallengeCounts(t *testing.T, s Store) {
+	ctx := t.Context()
+	now := t0.Add(48 * time.Hour)
+	add := func(typ string, at time.Time) {
+		t.Helper()
+		noErr(t, s.AppendEvent(ctx, &sessionmanager.Event{At: at, Type: typ, ActorType: sessionmanager.ActorUser, UserID: "u-1"}, nil))
+	}
+	add(sessionmanager.EventLoginChallenged, now.Add(-time.Hour))
+	add(sessionmanager.EventLoginChallenged, now.Add(-23*time.Hour))
+	add(sessionmanager.EventLoginChallenged, now.Add(-25*time.Hour)) // outside the window
+	add(sessionmanager.EventChallengePassed, now.Add(-time.Minute))
+	add(sessionmanager.EventSessionReported, now.Add(-2*time.Hour))
+	add(sessionmanager.EventLoginSucceeded, now.Add(-time.Minute)) // not counted
+	st, err := s.Stats(ctx, now)
+	noErr(t, err)
+	want := []sessionmanager.Count{{Key: sessionmanager.EventLoginChallenged, Count: 2}, {Key: sessionmanager.EventChallengePassed, Count: 1},
+		{Key: sessionmanager.EventChallengeFailed, Count: 0}, {Key: sessionmanager.EventSessionReported, Count: 1}}
+	equal(t, want, st.Challenges24h, "challenge counts")
 }
 
 // testPasswordResetRequired: the flag is stored at creation, set and
