@@ -92,69 +92,40 @@ type ChallengeCodeSent struct {
 // SendChallengeCode makes a new email code for a pending challenge and
 // sends it; the previous code stops working. The first code is sent only
 // when the client asks (a user answering with a passkey or TOTP gets no
-// needless email). Requests are limited per account, per address and per
-// client IP (Config.ChallengeMail, defaults 5, 5 and 20 per 15 minutes;
-// refused requests count too); the challenge must be open and answered
-// from the challenged client.
+// needless email). Requests are limited per client IP (PendingChallenge)
+// and per account and per address (Config.ChallengeMail, defaults 20 and
+// 5 per 15 minutes; refused requests count too); the challenge must be
+// open and asked for from the challenged client.
 func (m *Manager) SendChallengeCode(ctx context.Context, id, method string, client ClientInfo) (*ChallengeCodeSent, error) {
-	client = cleanClient(client)
-	if err := checkTexts("challengeId", id, "method", method); err != nil {
-		return nil, err
-	}
 	if method != MethodEmail {
 		return nil, &Error{Code: EINVALID, Message: "Only email codes are sent", Reason: ReasonMethodNotOffered, Fields: map[string]string{"method": "must be email"}}
-	}
-	cs, err := m.challenges()
-	if err != nil {
-		return nil, err
 	}
 	if m.cfg.ChallengeMailer == nil {
 		return nil, Errorf(EUNAVAILABLE, "email codes are not configured")
 	}
-	lim := m.cfg.ChallengeMail.withDefaults()
-	var ch *Challenge
-	if m.cfg.Secrets.ValidToken(id) {
-		if ch, err = cs.ChallengeByHash(ctx, m.challengeHash(id)); err != nil && !IsNotFound(err) {
-			return nil, err
-		}
-	}
-	limits := []counterLimit{{"cc:" + failKeyIP(client.IP), lim.PerIP}}
-	var u *User
-	if ch != nil {
-		if u, err = m.store.UserByID(ctx, ch.UserID); err != nil && !IsNotFound(err) {
-			return nil, err
-		}
-	}
-	if u != nil {
-		digest := m.cfg.Secrets.LookupHash("challenge-email:" + IdentityKey(u.Email))
-		limits = append(limits, counterLimit{"cc:acct:" + u.ID, lim.PerEmail}, counterLimit{"cc:email:" + hex.EncodeToString(digest[:16]), lim.PerEmail})
-	}
-	if err := m.limitBoth(ctx, limits, lim.Window, "Too many codes requested; try again later"); err != nil {
+	ch, err := m.PendingChallenge(ctx, id, MethodEmail, client)
+	if err != nil {
 		return nil, err
 	}
-	now := m.clock.Now()
-	switch {
-	case ch == nil || u == nil:
-		return nil, ChallengeError(ReasonChallengeUnknown)
-	case ch.Outcome == ChallengePassed:
-		return nil, ChallengeError(ReasonChallengeUsed)
-	case ch.Outcome == ChallengeFailed || ch.Attempts >= MaxChallengeAttempts:
-		return nil, ChallengeError(ReasonChallengeFailed)
-	case !now.Before(ch.ExpiresAt):
-		return nil, ChallengeError(ReasonChallengeExpired)
-	case !ch.Offers(MethodEmail) || m.factors.get(MethodEmail) == nil:
-		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered, Fields: map[string]string{"method": "is not offered"}}
-	case !ch.sameClient(client):
-		return nil, &Error{Code: EFORBIDDEN, Message: "This verification belongs to another device; sign in again", Reason: ReasonChallengeMismatch}
+	u, err := m.store.UserByID(ctx, ch.UserID)
+	if err != nil {
+		return nil, err
+	}
+	lim := m.cfg.ChallengeMail.withDefaults()
+	digest := m.cfg.Secrets.LookupHash("challenge-email:" + IdentityKey(u.Email))
+	if err := m.limitBoth(ctx, []counterLimit{{"cc:acct:" + u.ID, lim.PerEmail}, {"cc:email:" + hex.EncodeToString(digest[:16]), lim.PerEmail}},
+		lim.Window, "Too many codes requested; try again later"); err != nil {
+		return nil, err
 	}
 	code, err := newEmailCode()
 	if err != nil {
 		return nil, err
 	}
-	expires := now.Add(EmailCodeTTL)
+	expires := m.clock.Now().Add(EmailCodeTTL)
 	if expires.After(ch.ExpiresAt) {
 		expires = ch.ExpiresAt
 	}
+	cs, _ := m.challenges()
 	if err := cs.SetChallengeCode(ctx, ch.Hash, m.emailCodeHash(ch, code), expires); err != nil {
 		return nil, err
 	}

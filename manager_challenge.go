@@ -413,3 +413,56 @@ func (m *Manager) RequireRecentAuth(ctx context.Context, sessionID string, maxAg
 	}
 	return nil
 }
+
+// PendingChallenge returns the open challenge of id for a factor that
+// hands something out before the proof (the email code, WebAuthn
+// options): the challenge must be open, offer method, and be asked for by
+// the challenged client (same IP and user agent). Every lookup, made-up
+// ids included, counts against the client IP's limit of such requests
+// (Config.ChallengeMail.PerIP per window); it counts no proof.
+func (m *Manager) PendingChallenge(ctx context.Context, id, method string, client ClientInfo) (*Challenge, error) {
+	client = cleanClient(client)
+	if err := checkTexts("challengeId", id, "method", method); err != nil {
+		return nil, err
+	}
+	cs, err := m.challenges()
+	if err != nil {
+		return nil, err
+	}
+	lim := m.cfg.ChallengeMail.withDefaults()
+	if err := m.limitBoth(ctx, []counterLimit{{"cc:" + failKeyIP(client.IP), lim.PerIP}}, lim.Window, "Too many requests; try again later"); err != nil {
+		return nil, err
+	}
+	var ch *Challenge
+	if m.cfg.Secrets.ValidToken(id) {
+		if ch, err = cs.ChallengeByHash(ctx, m.challengeHash(id)); err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+	}
+	now := m.clock.Now()
+	switch {
+	case ch == nil:
+		return nil, ChallengeError(ReasonChallengeUnknown)
+	case ch.Outcome == ChallengePassed:
+		return nil, ChallengeError(ReasonChallengeUsed)
+	case ch.Outcome == ChallengeFailed || ch.Attempts >= MaxChallengeAttempts:
+		return nil, ChallengeError(ReasonChallengeFailed)
+	case !now.Before(ch.ExpiresAt):
+		return nil, ChallengeError(ReasonChallengeExpired)
+	case !ch.Offers(method) || m.factors.get(method) == nil:
+		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered, Fields: map[string]string{"method": "is not offered"}}
+	case !ch.sameClient(client):
+		return nil, &Error{Code: EFORBIDDEN, Message: "This verification belongs to another device; sign in again", Reason: ReasonChallengeMismatch}
+	}
+	return ch, nil
+}
+
+// SetChallengeState keeps a factor's state (e.g. a WebAuthn session,
+// sealed by the factor) on an open challenge until its proof.
+func (m *Manager) SetChallengeState(ctx context.Context, c *Challenge, state []byte) error {
+	cs, err := m.challenges()
+	if err != nil {
+		return err
+	}
+	return cs.SetChallengeState(ctx, c.Hash, state)
+}

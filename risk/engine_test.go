@@ -550,3 +550,43 @@ func TestNewDeviceDetailWithoutOS(t *testing.T) {
 		t.Errorf("reasons = %+v", got.Reasons)
 	}
 }
+
+// TestChallengePolicy: challenge sits between block and alert, names its
+// first condition, and new_country / new_device act only when set.
+func TestChallengePolicy(t *testing.T) {
+	vpn := withThreat(berlin, sm.Threat{VPN: true})
+	s := settingsWith(func(s *sm.Settings) { s.Actions.VPN = sm.ActionChallenge })
+	got := Engine{}.Assess(s, attempt(vpn), history(time.Hour))
+	if got.Action != sm.ActionChallenge || got.ChallengeReason != sm.ReasonVPN || got.Triggered[sm.ReasonVPN] != sm.ActionChallenge {
+		t.Errorf("vpn challenge: %+v", got)
+	}
+	// A block wins over a challenge; the challenge is still named.
+	tor := withThreat(berlin, sm.Threat{VPN: true, Tor: true})
+	got = Engine{}.Assess(s, attempt(tor), history(time.Hour))
+	if got.Action != sm.ActionBlock || got.BlockReason != sm.ReasonTor || got.ChallengeReason != sm.ReasonVPN {
+		t.Errorf("tor + vpn challenge: %+v", got)
+	}
+	// A challenge wins over an alert.
+	proxy := withThreat(berlin, sm.Threat{VPN: true, Proxy: true})
+	got = Engine{}.Assess(s, attempt(proxy), history(time.Hour))
+	if got.Action != sm.ActionChallenge || got.Triggered[sm.ReasonProxy] != sm.ActionAlert {
+		t.Errorf("proxy alert + vpn challenge: %+v", got)
+	}
+	// new_device: a condition only with an action set, and only when the signal fired.
+	a := attempt(berlin)
+	a.Device = winFirefox
+	if got := (Engine{}).Assess(sm.DefaultSettings(), a, history(time.Hour)); got.Action != sm.ActionAllow || got.Triggered != nil {
+		t.Errorf("new device, default policy: %+v", got)
+	}
+	nd := settingsWith(func(s *sm.Settings) { s.Actions.NewDevice = sm.ActionChallenge })
+	if got := (Engine{}).Assess(nd, a, history(time.Hour)); got.Action != sm.ActionChallenge || got.ChallengeReason != sm.ReasonNewDevice {
+		t.Errorf("new device challenged: %+v", got)
+	}
+	if got := (Engine{}).Assess(nd, attempt(berlin), history(time.Hour)); got.Action != sm.ActionAllow {
+		t.Errorf("known device: %+v", got)
+	}
+	nc := settingsWith(func(s *sm.Settings) { s.Actions.NewCountry = sm.ActionBlock })
+	if got := (Engine{}).Assess(nc, attempt(paris), history(10*time.Hour)); got.Action != sm.ActionBlock || got.BlockReason != sm.ReasonNewCountry {
+		t.Errorf("new country blocked: %+v", got)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
@@ -210,4 +212,307 @@ func strs(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// confirmedUser registers name (which signs it in once: one session) and
+// confirms its email by the link.
+func confirmedUser(t *testing.T, s *server, box *mailbox, name string) {
+	t.Helper()
+	s.register(t, name)
+	tok := tokenIn(t, box.waitFor(t, name+"@example.com"), confirmPattern, "confirmation")
+	if code, _, body := s.getNoRedirect("/api/auth/email-confirmation?confirmation=" + url.QueryEscape(tok)); code != 302 {
+		t.Fatalf("confirm %s: %d %v", name, code, body)
+	}
+}
+
+// challengeOf signs name in from ip and returns the pending challenge id.
+func challengeOf(t *testing.T, s *server, name, ip string) string {
+	t.Helper()
+	code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": name, "password": "correct horse battery"})
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	ch, _ := d["challenge"].(map[string]any)
+	if code != 401 || str(ch, "id") == "" {
+		t.Fatalf("login of %s from %s: %d %v", name, ip, code, body)
+	}
+	return str(ch, "id")
+}
+
+// codeFor asks for a challenge's code from ip and reads it from the email.
+func codeFor(t *testing.T, s *server, box *mailbox, id, name, ip string) string {
+	t.Helper()
+	code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id})
+	if code != 200 {
+		t.Fatalf("send: %d %v", code, body)
+	}
+	m := codePattern.FindStringSubmatch(box.waitFor(t, name+"@example.com").Body)
+	if m == nil {
+		t.Fatal("no code in the email")
+	}
+	return m[1]
+}
+
+// activeSessions counts the user's live sessions through the admin API.
+func activeSessions(t *testing.T, s *server, name string) int {
+	t.Helper()
+	read := s.adminToken("read")
+	_, _, users := s.call("GET", "/api/admin/users?q="+name, read, nil)
+	list, _ := users["data"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("user %s: %v", name, users)
+	}
+	id := str(list[0].(map[string]any), "id")
+	_, _, got := s.call("GET", "/api/admin/users/"+id+"/sessions?status=active", read, nil)
+	all, _ := got["data"].([]any)
+	return len(all)
+}
+
+// TestChallengeAbuse: each abuse of a challenge answers a clear 4xx and
+// opens no session: the code of another challenge, five wrong codes (the
+// fifth ends it, even for the right code after), made-up ids, a proof from
+// another address or browser (ends it), a method that was not offered.
+func TestChallengeAbuse(t *testing.T) {
+	s, box, _ := challengeServer(t, nil)
+	for _, n := range []string{"cora", "wade", "ivan", "uma"} {
+		confirmedUser(t, s, box, n)
+	}
+	// Each case signs in from its own VPN address: the wrong proofs of one
+	// do not slow the next (the sign-in throttle counts them per address).
+
+	t.Run("code of another challenge", func(t *testing.T) {
+		const ip = "45.83.220.11"
+		a, b := challengeOf(t, s, "cora", ip), challengeOf(t, s, "cora", ip)
+		codeA := codeFor(t, s, box, a, "cora", ip)
+		codeB := codeFor(t, s, box, b, "cora", ip)
+		for codeA == codeB { // one chance in a million: ask again
+			codeB = codeFor(t, s, box, b, "cora", ip)
+		}
+		if status, body := verify(s, ip, challengeUA, b, codeA); status != 400 || errReason(body) != "invalid_code" {
+			t.Fatalf("code of another challenge: %d %v", status, body)
+		}
+		// A new code replaces the old one.
+		old := codeB
+		codeB = codeFor(t, s, box, b, "cora", ip)
+		if old != codeB {
+			if status, body := verify(s, ip, challengeUA, b, old); status != 400 || errReason(body) != "invalid_code" {
+				t.Fatalf("replaced code: %d %v", status, body)
+			}
+		}
+		if status, body := verify(s, ip, challengeUA, b, codeB); status != 200 {
+			t.Fatalf("own code: %d %v", status, body)
+		}
+		if n := activeSessions(t, s, "cora"); n != 2 { // the sign-up's and this one
+			t.Fatalf("cora has %d sessions, want 2", n)
+		}
+	})
+
+	t.Run("five wrong codes end it", func(t *testing.T) {
+		const ip = "45.83.220.12"
+		id := challengeOf(t, s, "wade", ip)
+		good := codeFor(t, s, box, id, "wade", ip)
+		wrong := "000000"
+		if good == wrong {
+			wrong = "111111"
+		}
+		for i := 1; i <= 4; i++ {
+			status, body := verify(s, ip, challengeUA, id, wrong)
+			e, _ := body["error"].(map[string]any)
+			d, _ := e["details"].(map[string]any)
+			if status != 400 || errReason(body) != "invalid_code" || str(d, "attemptsLeft") != fmt.Sprint(5-i) {
+				t.Fatalf("wrong code %d: %d %v", i, status, body)
+			}
+		}
+		if status, body := verify(s, ip, challengeUA, id, wrong); status != 400 || errReason(body) != "challenge_failed" {
+			t.Fatalf("fifth wrong code: %d %v", status, body)
+		}
+		if status, body := verify(s, ip, challengeUA, id, good); status != 400 || errReason(body) != "challenge_failed" {
+			t.Fatalf("the right code after five wrong ones: %d %v", status, body)
+		}
+		if code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id}); code != 400 || errReason(body) != "challenge_failed" {
+			t.Fatalf("send after the end: %d %v", code, body)
+		}
+		if n := activeSessions(t, s, "wade"); n != 1 { // the sign-up's
+			t.Fatalf("wade has %d sessions", n)
+		}
+		_, _, audit := s.call("GET", "/api/admin/audit?type=challenge.failed", s.adminToken("read"), nil)
+		if evs, _ := audit["data"].([]any); len(evs) < 5 {
+			t.Fatalf("challenge.failed events: %d", len(evs))
+		}
+	})
+
+	t.Run("made-up ids", func(t *testing.T) {
+		const ip = "45.83.220.13"
+		for _, id := range []string{"x", strings.Repeat("A", 43), "../../etc/passwd", "' OR 1=1 --"} {
+			if status, body := verify(s, ip, challengeUA, id, "123456"); status != 400 || errReason(body) != "challenge_unknown" {
+				t.Fatalf("id %q: %d %v", id, status, body)
+			}
+			if code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id}); code != 400 || errReason(body) != "challenge_unknown" {
+				t.Fatalf("send for id %q: %d %v", id, code, body)
+			}
+		}
+		for _, bad := range []map[string]any{{}, {"challengeId": strings.Repeat("a", 200), "method": "email", "code": "1"}, {"challengeId": "x", "method": "email"}, {"challengeId": "x"}} {
+			if code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/verify", "", bad); code != 400 || body["error"] == nil {
+				t.Fatalf("bad body %v: %d %v", bad, code, body)
+			}
+		}
+	})
+
+	t.Run("another address or browser", func(t *testing.T) {
+		const ip = "45.83.220.14"
+		id := challengeOf(t, s, "ivan", ip)
+		good := codeFor(t, s, box, id, "ivan", ip)
+		if status, body := verify(s, "45.83.220.99", challengeUA, id, good); status != 403 || errReason(body) != "challenge_client_mismatch" {
+			t.Fatalf("another address: %d %v", status, body)
+		}
+		if status, body := verify(s, ip, challengeUA, id, good); status != 400 || errReason(body) != "challenge_failed" {
+			t.Fatalf("after a proof from elsewhere: %d %v", status, body)
+		}
+		id = challengeOf(t, s, "ivan", ip)
+		good = codeFor(t, s, box, id, "ivan", ip)
+		c, _, body := s.callAs(ip, "curl/8.0", "POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": id, "method": "email", "code": good})
+		if c != 403 || errReason(body) != "challenge_client_mismatch" {
+			t.Fatalf("another browser: %d %v", c, body)
+		}
+		if n := activeSessions(t, s, "ivan"); n != 1 { // the sign-up's
+			t.Fatalf("ivan has %d sessions", n)
+		}
+	})
+
+	t.Run("method not offered", func(t *testing.T) {
+		const ip = "45.83.220.15"
+		id := challengeOf(t, s, "uma", ip)
+		c, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/challenge/verify", "", map[string]any{"challengeId": id, "method": "totp", "code": "123456"})
+		if c != 400 || errReason(body) != "method_not_offered" {
+			t.Fatalf("totp without TOTP: %d %v", c, body)
+		}
+		// Asking before any code was sent is a wrong proof, not a crash.
+		if status, body := verify(s, ip, challengeUA, id, "123456"); status != 400 || errReason(body) != "code_not_sent" {
+			t.Fatalf("no code sent: %d %v", status, body)
+		}
+	})
+}
+
+// TestChallengeParallelVerifiesOneSession: ten verifies of one challenge
+// with the right code race; exactly one opens a session.
+func TestChallengeParallelVerifiesOneSession(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			var env map[string]string
+			if store == "postgres" {
+				env = postgresEnv(t)
+			}
+			s, box, email := challengeServer(t, env)
+			before := activeSessions(t, s, "vera")
+			id := str(challengedLogin(t, s), "id")
+			code := sendCode(t, s, box, id, email)
+			type result struct {
+				status int
+				body   map[string]any
+			}
+			results := make(chan result, 10)
+			start := make(chan struct{})
+			for range 10 {
+				go func() {
+					<-start
+					st, b := verify(s, vpnIP, challengeUA, id, code)
+					results <- result{st, b}
+				}()
+			}
+			close(start)
+			ok := 0
+			for range 10 {
+				r := <-results
+				switch {
+				case r.status == 200:
+					ok++
+				case r.status == 400 && (errReason(r.body) == "challenge_used" || errReason(r.body) == "challenge_failed"):
+				case r.status == 429: // the sign-in throttle: a burst on one account slows down
+				default:
+					t.Errorf("parallel verify: %d %v", r.status, r.body)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("%d verifies succeeded, want 1", ok)
+			}
+			if n := activeSessions(t, s, "vera"); n != before+1 {
+				t.Fatalf("%d new sessions, want 1", n-before)
+			}
+		})
+	}
+}
+
+// TestChallengeExpires: a challenge and its code last ten minutes.
+func TestChallengeExpires(t *testing.T) {
+	d := manualClock()
+	vpn := filepath.Join(t.TempDir(), "vpn.txt")
+	if err := os.WriteFile(vpn, []byte("45.83.220.0/22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, box := startMagicServerOn(t, map[string]string{"SM_THREAT_FEEDS": "off", "SM_VPN_RANGES": vpn, "SM_TRUSTED_PROXIES": "127.0.0.1",
+		"LICENSE_KEY": testLicense(t, license.EditionAdvanced), "SM_EMAIL_CONFIRMATION_URL": confirmBase}, d)
+	confirmedUser(t, s, box, "vera")
+	if code, _, body := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"actions":{"vpn":"challenge"}}`); code != 200 {
+		t.Fatalf("settings: %d %v", code, body)
+	}
+	id := str(challengedLogin(t, s), "id")
+	code := sendCode(t, s, box, id, "vera@example.com")
+	d.clock.Advance(10*time.Minute + time.Second)
+	if status, body := verify(s, vpnIP, challengeUA, id, code); status != 400 || errReason(body) != "challenge_expired" {
+		t.Fatalf("expired challenge: %d %v", status, body)
+	}
+	if c, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/challenge/send", "", map[string]any{"challengeId": id}); c != 400 || errReason(body) != "challenge_expired" {
+		t.Fatalf("send for an expired challenge: %d %v", c, body)
+	}
+	if n := activeSessions(t, s, "vera"); n != 1 { // the sign-up's
+		t.Fatalf("%d sessions", n)
+	}
+}
+
+// TestChallengeWithoutFactor: a user with no factor (an unconfirmed email)
+// is blocked with challenge_unavailable by default, and let in (with the
+// alert rules told) when challengeFallback is alert.
+func TestChallengeWithoutFactor(t *testing.T) {
+	s, _, _ := challengeServer(t, nil)
+	s.register(t, "nell") // not confirmed: no email factor
+	login := map[string]any{"identifier": "nell", "password": "correct horse battery"}
+	code, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login)
+	if code != 403 || errReason(body) != "challenge_unavailable" {
+		t.Fatalf("no factor, fallback block: %d %v", code, body)
+	}
+	if c, _, b := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"challengeFallback":"alert"}`); c != 200 {
+		t.Fatalf("settings: %d %v", c, b)
+	}
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login); c != 200 || str(b, "jwt") == "" {
+		t.Fatalf("no factor, fallback alert: %d %v", c, b)
+	}
+	if c, _, b := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"challengeFallback":"maybe"}`); c != 400 {
+		t.Fatalf("bad fallback: %d %v", c, b)
+	}
+}
+
+// TestChallengeExternalSession: a session registered by a trusted backend
+// (POST /api/sessions, the Strapi plugin) is challenged like a login; the
+// end user's browser (same IP and User-Agent, through the trusted proxy)
+// finishes it at the verify route.
+func TestChallengeExternalSession(t *testing.T) {
+	s, box, _ := challengeServer(t, nil)
+	svc := s.adminToken("service")
+	ext := map[string]any{"externalUserId": "strapi-7", "email": "eve@example.com", "username": "eve", "ip": vpnIP, "userAgent": challengeUA}
+	code, _, body := s.call("POST", "/api/sessions", svc, ext)
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	ch, _ := d["challenge"].(map[string]any)
+	if code != 401 || errReason(body) != "challenge_required" || str(ch, "id") == "" {
+		t.Fatalf("challenged external session: %d %v", code, body)
+	}
+	otp := sendCode(t, s, box, str(ch, "id"), "eve@example.com")
+	status, login := verify(s, vpnIP, challengeUA, str(ch, "id"), otp)
+	if status != 200 || str(login, "jwt") == "" {
+		t.Fatalf("verify: %d %v", status, login)
+	}
+	_, _, got := s.call("GET", "/api/admin/sessions/"+str(login["session"].(map[string]any), "id"), s.adminToken("read"), nil)
+	data, _ := got["data"].(map[string]any)
+	if str(data, "authMethod") != "external" || str(data, "acr") != "2" {
+		t.Fatalf("external session after the challenge: %v", data)
+	}
 }
