@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -61,9 +62,11 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/admin/users/{id}/block", s.admin("write", s.handleAdminBlock(true)))
 	mux.Handle("POST /api/admin/users/{id}/unblock", s.admin("write", s.handleAdminBlock(false)))
 	mux.Handle("GET /api/admin/users/{id}/factors", s.admin("read", s.handleAdminFactors()))
-	mux.Handle("DELETE /api/admin/users/{id}/factors", s.admin("write", s.handleAdminResetFactors()))
+	mux.Handle("DELETE /api/admin/users/{id}/factors", s.admin("write", s.countHandler("reset", func(ctx context.Context, id string) (int, error) { return s.Core.Security.ResetFactors(ctx, id) })))
 	mux.Handle("GET /api/admin/users/{id}/trusted-devices", s.admin("read", s.handleAdminTrustedDevices()))
-	mux.Handle("DELETE /api/admin/users/{id}/trusted-devices", s.admin("write", s.handleAdminForgetTrustedDevices()))
+	mux.Handle("DELETE /api/admin/users/{id}/trusted-devices", s.admin("write", s.countHandler("revoked", func(ctx context.Context, id string) (int, error) {
+		return s.Core.Security.ForgetTrustedDevices(ctx, id)
+	})))
 	mux.Handle("GET /api/admin/users/{id}/challenges", s.admin("read", s.handleAdminChallengeHistory()))
 	mux.Handle("GET /api/admin/stats", s.admin("read", s.handleAdminStats()))
 	mux.Handle("GET /api/admin/settings", s.admin("read", s.handleAdminGetSettings()))

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -75,31 +76,21 @@ func (s *server) handleAdminTrustedDevices() http.Handler {
 	})
 }
 
-func (s *server) handleAdminForgetTrustedDevices() http.Handler {
+// countHandler answers {key: n} with the count a user-wide reset returns.
+func (s *server) countHandler(key string, fn func(ctx context.Context, userID string) (int, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := s.Core.Security.ForgetTrustedDevices(r.Context(), r.PathValue("id"))
+		n, err := fn(r.Context(), r.PathValue("id"))
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"revoked": n})
+		encode(w, http.StatusOK, map[string]any{key: n})
 	})
 }
 
 func (s *server) handleAdminFactors() http.Handler {
 	return s.dataHandler(func(r *http.Request) (any, error) {
 		return s.Core.Security.Factors(r.Context(), r.PathValue("id"))
-	})
-}
-
-func (s *server) handleAdminResetFactors() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := s.Core.Security.ResetFactors(r.Context(), r.PathValue("id"))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]any{"reset": n})
 	})
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // callHeaders is a JSON request from the VPN address with the challenge
-// tests' browser and extra headers.
+// tests' browser, headers replacing or adding to those.
 func (s *server) callHeaders(headers map[string]string, method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
 	j, _ := json.Marshal(body)
