@@ -153,6 +153,11 @@ func (m *Manager) ReportSession(ctx context.Context, token string, endAll bool, 
 		return nil, err
 	}
 	s := r.Session
+	if s.EndReason == EndReported {
+		// Reported already (by its own link, or by "all my sessions" from
+		// another one): nothing more to do, as the confirm page said.
+		return nil, reportLinkError("link_used", "this session was already reported")
+	}
 	u, err := m.store.UserByID(ctx, s.UserID)
 	if IsNotFound(err) {
 		return nil, reportLinkError("link_unknown", "this link is not valid")

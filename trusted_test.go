@@ -1,6 +1,7 @@
 package sessionmanager_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -139,9 +140,34 @@ func TestReportSessionLink(t *testing.T) {
 		}
 		s = e.login("ann").Session
 		tok = sm.ReportLinks{Secrets: e.secrets, BaseURL: "https://a"}.URL(s.ID, e.clock.Now())[len("https://a/api/auth/report?token="):]
-		r, err := e.m.ReportSession(e.ctx, tok, false, client)
-		if err != nil || r.Ended != 1 {
-			t.Fatalf("report: %v %+v", err, r)
+		// Concurrent confirmations (a double click, a racing request):
+		// exactly one reports, the others are link_used.
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		reports := make([]*sm.SessionReport, n)
+		for i := range n {
+			wg.Go(func() { reports[i], errs[i] = e.m.ReportSession(e.ctx, tok, false, client) })
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+				if reports[i].Ended != 1 {
+					t.Fatalf("report: %+v", reports[i])
+				}
+			case sm.ErrorCode(err) != sm.EINVALID || err.(*sm.Error).Reason != "link_used":
+				t.Fatalf("a losing report: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d concurrent reports won", won)
+		}
+		events, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventSessionReported}})
+		if err != nil || len(events) != 1 {
+			t.Fatalf("session.reported events: %v %d", err, len(events))
 		}
 		if _, err := e.m.ReportSession(e.ctx, tok, true, client); sm.ErrorCode(err) != sm.EINVALID || err.(*sm.Error).Reason != "link_used" {
 			t.Fatalf("replay: %v", err)

@@ -108,6 +108,9 @@ func (m *Manager) ChallengeHistory(ctx context.Context, userID string, limit int
 	if limit <= 0 || limit > 100 {
 		limit = 30
 	}
+	if _, err := m.store.UserByID(ctx, userID); err != nil {
+		return nil, err
+	}
 	events, _, err := m.store.ListEvents(ctx, EventFilter{UserID: userID, Types: ChallengeHistoryTypes, Desc: true, Limit: limit})
 	if events == nil && err == nil {
 		events = []*Event{}
