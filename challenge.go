@@ -133,11 +133,28 @@ type ChallengeFacts struct {
 	Location   Location   `json:"location"`
 	Threat     Threat     `json:"threat"`
 	Assessment Assessment `json:"assessment"`
+	// PasswordStamp is a keyed digest of the password hash a password
+	// login checked: a password changed (reset, voided) before the proof
+	// ends the challenge instead of letting the old password's login in.
+	PasswordStamp string `json:"passwordStamp,omitempty"`
+	// DeviceID is the client's name for its device sent with the login
+	// (Strapi's deviceId), kept for the session the proof opens.
+	DeviceID string `json:"deviceId,omitempty"`
 }
 
-// Open reports whether the challenge still accepts a proof at now.
-func (c *Challenge) Open(now time.Time) bool {
-	return c.Outcome == "" && now.Before(c.ExpiresAt) && c.Attempts < MaxChallengeAttempts
+// ClosedReason says why the challenge takes no proof at now with max
+// proofs ("" while it is open): challenge_used, challenge_failed or
+// challenge_expired. The stores and the core answer with it.
+func (c *Challenge) ClosedReason(now time.Time, max int) string {
+	switch {
+	case c.Outcome == ChallengePassed:
+		return ReasonChallengeUsed
+	case c.Outcome == ChallengeFailed || c.Attempts >= max:
+		return ReasonChallengeFailed
+	case !now.Before(c.ExpiresAt):
+		return ReasonChallengeExpired
+	}
+	return ""
 }
 
 // Offers reports whether method may answer the challenge (recovery_code

@@ -3,6 +3,7 @@ package sessionmanager
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Error codes. httpapi holds the one map from code to HTTP status.
@@ -24,6 +25,10 @@ type Error struct {
 	Message string
 	// Reason is a machine-readable reason code, e.g. "refresh_reuse" or "tor".
 	Reason string
+	// Name, when set, is the error's name in the answer (Strapi's
+	// error.name, e.g. "BadRequestError") instead of the one its status
+	// implies.
+	Name string
 	// Fields names each invalid input field with why it is invalid.
 	Fields map[string]string
 	// RetryAfter, when set, tells the client when to try again (ETOOMANY).
@@ -76,9 +81,22 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// InvalidFields returns an EINVALID error that names each bad field.
+// InvalidFields returns an EINVALID error that names each bad field. Its
+// message says what is wrong the way Strapi's validation does: the one bad
+// field and why ("identifier is required"), or how many ("2 errors
+// occurred").
 func InvalidFields(fields map[string]string) *Error {
-	return &Error{Code: EINVALID, Message: "invalid input", Fields: fields}
+	msg := "invalid input"
+	switch len(fields) {
+	case 0:
+	case 1:
+		for f, problem := range fields {
+			msg = f + " " + problem
+		}
+	default:
+		msg = strconv.Itoa(len(fields)) + " errors occurred"
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: fields}
 }
 
 // ErrorCode returns the code of err, EINTERNAL for errors that are not *Error,

@@ -85,3 +85,21 @@ func TestMiddlewareLogsItsFailures(t *testing.T) {
 		t.Errorf("the 503's cause is not logged:\n%s", logs.String())
 	}
 }
+
+// TestInvalidFieldsMessage: a bad-input answer says what is wrong in its
+// message, as Strapi's validation does: the one field and why, or how many.
+func TestInvalidFieldsMessage(t *testing.T) {
+	for _, tc := range []struct {
+		fields map[string]string
+		want   string
+	}{
+		{map[string]string{"identifier": "is required"}, "identifier is required"},
+		{map[string]string{"identifier": "is required", "password": "is required"}, "2 errors occurred"},
+		{nil, "invalid input"},
+	} {
+		e := sm.InvalidFields(tc.fields)
+		if e.Message != tc.want || e.Code != sm.EINVALID {
+			t.Errorf("%v: %q %s, want %q", tc.fields, e.Message, e.Code, tc.want)
+		}
+	}
+}

@@ -163,6 +163,9 @@ type Metrics interface {
 type ClientInfo struct {
 	IP        netip.Addr
 	UserAgent string
+	// DeviceID is the client's own name for its device (Strapi 5's
+	// deviceId), kept on the session a sign-in opens; see CheckDeviceID.
+	DeviceID string
 	// DeviceToken is the trusted-device token the client presented (the
 	// device cookie or the deviceToken field of a login); never stored or
 	// logged.

@@ -255,6 +255,9 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 	if err := checkTexts("code", code, "password", password); err != nil {
 		return nil, err
 	}
+	if err := CheckDeviceID(client.DeviceID); err != nil {
+		return nil, err
+	}
 	if err := m.validatePassword(password); err != nil {
 		return nil, err
 	}

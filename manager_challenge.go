@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/hex"
 	"errors"
 	"slices"
@@ -140,8 +141,12 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 	ch := &Challenge{
 		ID: id, Hash: m.challengeHash(id), UserID: u.ID, FirstFactor: method, Methods: c.methods,
 		IP: c.client.IP, UserAgent: c.client.UserAgent,
-		Facts:     ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment},
+		Facts: ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment,
+			DeviceID: c.client.DeviceID},
 		CreatedAt: c.now, ExpiresAt: c.now.Add(ChallengeTTL),
+	}
+	if method == AuthPassword {
+		ch.Facts.PasswordStamp = m.passwordStamp(u)
 	}
 	if err := cs.CreateChallenge(ctx, ch); err != nil {
 		return err
@@ -165,12 +170,20 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 		Challenge: &ChallengeRequired{ID: id, Methods: ch.Methods, ExpiresAt: ch.ExpiresAt.UTC()}}
 }
 
+// passwordStamp is a keyed digest of u's password hash ("" without one).
+func (m *Manager) passwordStamp(u *User) string {
+	if u.PasswordHash == "" {
+		return ""
+	}
+	return hex.EncodeToString(m.cfg.Secrets.LookupHash("challenge-password:" + u.PasswordHash)[:16])
+}
+
 // challengeRef names a challenge in events without its secret id: the
 // first 8 bytes of its keyed hash, in hex.
 func challengeRef(c *Challenge) string { return hex.EncodeToString(c.Hash[:8]) }
 
 // ChallengeMetrics is an optional Metrics ability: challenges by method
-// and outcome (issued, passed, failed): sm_challenges_total.
+// and outcome (issued, passed, failed): msm_challenges_total.
 type ChallengeMetrics interface {
 	Challenge(method, outcome string)
 }
@@ -181,11 +194,24 @@ func (m *Manager) countChallenge(method, outcome string) {
 	}
 }
 
+// failKeyChallenge counts an account's proofs across all its challenges.
+// It is not the password's counter: a correct password, which starts a
+// new challenge, must not clear the second factor's failures. Only a
+// passed challenge does.
+func failKeyChallenge(userID string) string { return "fail:challenge:" + userID }
+
+// MaxChallengeFailures is how many proofs an account's challenges may
+// have taken within the failed-login window without one passing; past it
+// every proof is refused (429) until the window ends, so a thief holding
+// the password cannot open challenge after challenge to guess codes.
+const MaxChallengeFailures = 20
+
 // findChallenge looks up a challenge id a client sent. Every lookup is
-// counted against the client's address (and, when the challenge exists,
-// its account) with the sign-in throttle before anything else: guessing
-// ids is throttled like guessing passwords. The attempt is returned so a
-// passed proof can give it back.
+// counted before anything else with the sign-in throttle: against the
+// client's address (guessing ids is throttled like guessing passwords)
+// and, when the challenge exists, against its account's proofs
+// (failKeyChallenge, capped at MaxChallengeFailures). The attempt is
+// returned so a passed proof can give it back.
 func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInfo) (*Challenge, *attempt, error) {
 	cs, err := m.challenges()
 	if err != nil {
@@ -200,7 +226,7 @@ func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInf
 	}
 	acctKey := ""
 	if ch != nil {
-		acctKey = failKeyAccount(ch.UserID)
+		acctKey = failKeyChallenge(ch.UserID)
 	}
 	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, acctKey, failKeyIP(client.IP))
 	if err != nil {
@@ -208,6 +234,12 @@ func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInf
 	}
 	if ch == nil {
 		return nil, nil, ChallengeError(ReasonChallengeUnknown)
+	}
+	// Counted above (reserve before check), so parallel proofs see it.
+	if n, err := m.fails.Get(ctx, acctKey); err != nil {
+		return nil, nil, err
+	} else if n > MaxChallengeFailures {
+		return nil, nil, tooManyAttempts(m.failWindow(ctx))
 	}
 	return ch, try, nil
 }
@@ -276,6 +308,9 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	if ch.FirstFactor == AuthPassword && !hmac.Equal([]byte(m.passwordStamp(u)), []byte(ch.Facts.PasswordStamp)) {
+		return nil, invalidCredentials() // the password changed since it was checked
+	}
 	c, err := m.resumeCheck(ctx, u, ch, f, p)
 	if err != nil {
 		return nil, err
@@ -296,6 +331,7 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 // today's settings and history, and the proof's amr.
 func (m *Manager) resumeCheck(ctx context.Context, u *User, ch *Challenge, f Factor, p Proof) (*loginCheck, error) {
 	c := &loginCheck{now: m.clock.Now(), client: p.Client}
+	c.client.DeviceID = ch.Facts.DeviceID
 	c.attempt = LoginAttempt{UserID: u.ID, IP: ch.IP, At: c.now, Device: ch.Facts.Device, Geo: GeoResult{Location: ch.Facts.Location, Threat: ch.Facts.Threat}}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = ch.Facts.Assessment
@@ -439,16 +475,11 @@ func (m *Manager) PendingChallenge(ctx context.Context, id, method string, clien
 			return nil, err
 		}
 	}
-	now := m.clock.Now()
 	switch {
 	case ch == nil:
 		return nil, ChallengeError(ReasonChallengeUnknown)
-	case ch.Outcome == ChallengePassed:
-		return nil, ChallengeError(ReasonChallengeUsed)
-	case ch.Outcome == ChallengeFailed || ch.Attempts >= MaxChallengeAttempts:
-		return nil, ChallengeError(ReasonChallengeFailed)
-	case !now.Before(ch.ExpiresAt):
-		return nil, ChallengeError(ReasonChallengeExpired)
+	case ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts) != "":
+		return nil, ChallengeError(ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts))
 	case !ch.Offers(method) || m.factors.get(method) == nil:
 		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered, Fields: map[string]string{"method": "is not offered"}}
 	case !ch.sameClient(client):

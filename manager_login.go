@@ -178,6 +178,9 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	if err := checkTexts("identifier", identifier, "password", password); err != nil {
 		return nil, err
 	}
+	if err := CheckDeviceID(client.DeviceID); err != nil {
+		return nil, err
+	}
 	u, uerr := m.store.UserByIdentifier(ctx, identifier)
 	if uerr != nil && !IsNotFound(uerr) {
 		return nil, uerr
@@ -214,7 +217,7 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).
 	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {
-		return nil, &Error{Code: EINVALID, Message: "Your account email is not confirmed", Reason: ReasonEmailNotConfirmed}
+		return nil, &Error{Code: EINVALID, Name: "ApplicationError", Message: "Your account email is not confirmed", Reason: ReasonEmailNotConfirmed}
 	}
 	try.succeeded(ctx)
 	return m.StartSession(ctx, u, AuthPassword, client)
@@ -324,6 +327,10 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	// Refused, not cleaned: the id is the key of a later logout of the device.
+	if err := CheckDeviceID(client.DeviceID); err != nil {
+		return nil, err
+	}
 	c := &loginCheck{now: m.clock.Now(), client: cleanClient(client)}
 	client = c.client
 	c.attempt = LoginAttempt{UserID: u.ID, IP: client.IP, At: c.now}
@@ -410,7 +417,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	s := &Session{
 		ID: newID(), UserID: u.ID, UserEmail: u.Email, Username: u.Username,
 		Status: StatusActive, AuthMethod: method, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(m.cfg.MaxSessionAge), IP: client.IP, UserAgent: client.UserAgent,
+		ExpiresAt: now.Add(m.cfg.MaxSessionAge), IP: client.IP, UserAgent: client.UserAgent, DeviceID: client.DeviceID,
 		Device: attempt.Device, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat,
 		Score: assessment.Score, Reasons: assessment.Reasons, RefreshFamily: newID(), RefreshRotatedAt: now,
 		AuthContext: loginAuth(method, c.proof, now),
@@ -450,7 +457,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
 		IP: ipText(client.IP), UserAgent: client.UserAgent,
 		Data: jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device,
-			"trustedDevice", c.trusted),
+			"acr", s.ACR, "amr", s.AMR, "trustedDevice", c.trusted),
 		Personal: jsonObject("location", s.Location)}
 	if err := m.record(ctx, e, alertIn); err != nil {
 		// Nothing is acknowledged without its audit event: undo the session.

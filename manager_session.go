@@ -96,18 +96,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	} else if err != nil {
 		return nil, err
 	}
-	s, err := m.store.SessionByID(ctx, rt.SessionID)
-	if IsNotFound(err) {
-		return nil, invalidToken()
-	} else if err != nil {
+	s, err := m.liveSession(ctx, rt.SessionID, "", now)
+	if err != nil {
 		return nil, err
-	}
-	if s.Status == StatusEnded {
-		return nil, terminated(s.EndReason)
-	}
-	if !now.Before(s.ExpiresAt) {
-		_ = m.EndSession(ctx, s.ID, EndExpired, Actor{Type: ActorSystem})
-		return nil, terminated(EndExpired)
 	}
 	if !rt.ReplacedAt.IsZero() {
 		return m.refreshReplaced(ctx, s, rt, now, client)
@@ -145,6 +136,27 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	return m.issuePair(ctx, s, next, now)
 }
 
+// liveSession reads a session that must still authorise requests (of
+// userID, when not empty): a missing one (or another user's) is an invalid
+// token, an ended one is refused with its reason, and an expired one is
+// ended and refused.
+func (m *Manager) liveSession(ctx context.Context, id, userID string, now time.Time) (*Session, error) {
+	s, err := m.store.SessionByID(ctx, id)
+	if IsNotFound(err) || (err == nil && userID != "" && s.UserID != userID) {
+		return nil, invalidToken()
+	} else if err != nil {
+		return nil, err
+	}
+	if s.Status == StatusEnded {
+		return nil, terminated(s.EndReason)
+	}
+	if !now.Before(s.ExpiresAt) {
+		_ = m.EndSession(ctx, s.ID, EndExpired, Actor{Type: ActorSystem})
+		return nil, terminated(EndExpired)
+	}
+	return s, nil
+}
+
 // refreshReplaced answers a refresh with a token that was already rotated.
 func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshToken, now time.Time, client ClientInfo) (*LoginResult, error) {
 	// Only the immediate predecessor of the current token, inside the grace
@@ -163,6 +175,23 @@ func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshTo
 		return nil, err
 	}
 	return nil, terminated(EndRefreshReuse)
+}
+
+// CurrentTokens answers Strapi 5's change-password, which hands the client
+// a token pair: a new access token for p's session, still live, with its
+// current refresh token (the one the client holds; nothing is rotated, so
+// a client that keeps its old pair loses nothing).
+func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult, error) {
+	now := m.clock.Now()
+	s, err := m.liveSession(ctx, p.SessionID, p.UserID, now)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := m.cfg.Secrets.Open(s.RefreshSealed, []byte(s.ID))
+	if err != nil {
+		return nil, err
+	}
+	return m.issuePair(ctx, s, string(cur), now)
 }
 
 func (m *Manager) issuePair(ctx context.Context, s *Session, refresh string, now time.Time) (*LoginResult, error) {
@@ -237,6 +266,13 @@ func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason End
 	if err != nil {
 		return 0, err
 	}
+	m.afterEndAll(ctx, ids, userID, reason, actor, now)
+	return len(ids), nil
+}
+
+// afterEndAll follows a store operation that ended several of a user's
+// sessions: caches, the bus, the audit event and the metric of each.
+func (m *Manager) afterEndAll(ctx context.Context, ids []string, userID string, reason EndReason, actor Actor, now time.Time) {
 	for _, sid := range ids {
 		m.afterEnd(ctx, sid, userID, reason, now)
 		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: actor.Type, ActorID: actor.ID, UserID: userID, SessionID: sid, IP: actor.IP, Data: actorData(actor, "reason", reason)}, nil)
@@ -244,7 +280,6 @@ func (m *Manager) EndUserSessions(ctx context.Context, userID string, reason End
 			m.cfg.Metrics.SessionEnded(reason)
 		}
 	}
-	return len(ids), nil
 }
 
 // SetBlocked blocks a user (ends all their sessions, refuses new logins and

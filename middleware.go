@@ -110,6 +110,9 @@ func WriteError(w http.ResponseWriter, err error) {
 	d := ErrorDetail{Status: status, Name: errorNames[status], Message: ErrorMessage(err), Details: map[string]any{}}
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Name != "" {
+			d.Name = e.Name
+		}
 		if e.Reason != "" {
 			d.Details["reason"] = e.Reason
 		}

@@ -59,6 +59,18 @@ type Device struct {
 	OSVersion      string `json:"osVersion,omitempty"`
 }
 
+// Name is the device as people say it: "Chrome on macOS", "Firefox",
+// "Android" (the label of Strapi 5's session list); "" when nothing is known.
+func (d Device) Name() string {
+	switch {
+	case d.Browser != "" && d.OS != "":
+		return d.Browser + " on " + d.OS
+	case d.Browser != "":
+		return d.Browser
+	}
+	return d.OS
+}
+
 // Family is the browser+OS family used for new-device detection.
 func (d Device) Family() string { return d.Browser + "/" + d.OS }
 
@@ -81,9 +93,13 @@ type Session struct {
 	ExpiresAt time.Time  `json:"expiresAt"`
 	IP        netip.Addr `json:"ip"`
 	UserAgent string     `json:"userAgent"`
-	Device    Device     `json:"device"`
-	Location  Location   `json:"location"`
-	Threat    Threat     `json:"threat"`
+	// DeviceID is the client's own name for its device (Strapi 5's
+	// deviceId), given at sign-in; empty when none was given. A logout of
+	// one device ends the user's live sessions that carry it.
+	DeviceID string   `json:"deviceId,omitempty"`
+	Device   Device   `json:"device"`
+	Location Location `json:"location"`
+	Threat   Threat   `json:"threat"`
 	// Score is the security score at login, 0-100 (100 = no concern).
 	Score   int          `json:"score"`
 	Reasons []RiskReason `json:"reasons"`

@@ -34,6 +34,9 @@ type SessionStore interface {
 	EndSession(ctx context.Context, id string, reason EndReason, at time.Time) (ended bool, err error)
 	// EndUserSessions ends all of a user's live sessions but exceptID.
 	EndUserSessions(ctx context.Context, userID string, reason EndReason, at time.Time, exceptID string) ([]string, error)
+	// EndDeviceSessions ends the user's live sessions whose DeviceID is
+	// deviceID (never any when deviceID is empty) and returns their ids.
+	EndDeviceSessions(ctx context.Context, userID, deviceID string, reason EndReason, at time.Time) ([]string, error)
 	// TouchSessions raises last_seen to At (never lowers it) and makes
 	// inactive sessions active again; ended sessions are not changed.
 	TouchSessions(ctx context.Context, notes []LastSeen) error

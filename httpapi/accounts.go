@@ -163,7 +163,8 @@ func (s *server) handleEmailConfirmation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := r.URL.Query().Get("confirmation")
 		if token == "" {
-			s.fail(w, r, &sm.Error{Code: sm.EINVALID, Message: "Invalid token", Reason: "invalid_token", Fields: map[string]string{"confirmation": "is required"}})
+			// Strapi's yup message for the missing parameter.
+			s.fail(w, r, &sm.Error{Code: sm.EINVALID, Message: "confirmation is a required field", Reason: "invalid_token", Fields: map[string]string{"confirmation": "is required"}})
 			return
 		}
 		if _, err := s.Manager.ConfirmEmail(r.Context(), token, s.clientInfo(r)); err != nil {
@@ -183,6 +184,7 @@ type resetPasswordRequest struct {
 	Code                 string `json:"code"`
 	Password             string `json:"password"`
 	PasswordConfirmation string `json:"passwordConfirmation"`
+	DeviceID             string `json:"deviceId"`
 }
 
 func (q resetPasswordRequest) Valid() map[string]string {
@@ -200,6 +202,7 @@ func (q resetPasswordRequest) Valid() map[string]string {
 	if q.PasswordConfirmation == "" {
 		bad["passwordConfirmation"] = "is required"
 	}
+	addDeviceIDProblem(bad, q.DeviceID)
 	return bad
 }
 
@@ -217,7 +220,7 @@ func (s *server) handleResetPassword() http.Handler {
 			s.fail(w, r, &sm.Error{Code: sm.EINVALID, Message: "Passwords do not match", Fields: map[string]string{"passwordConfirmation": "must equal password"}})
 			return
 		}
-		res, err := s.Manager.ResetPassword(r.Context(), req.Code, req.Password, s.clientInfo(r))
+		res, err := s.Manager.ResetPassword(r.Context(), req.Code, req.Password, s.clientWithDevice(r, req.DeviceID))
 		if err != nil {
 			s.fail(w, r, err)
 			return

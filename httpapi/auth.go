@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -34,13 +36,16 @@ type sessionJSON struct {
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Device    sm.Device `json:"device"`
+	DeviceID  string    `json:"deviceId,omitempty"`
 	IP        string    `json:"ip"`
 }
 
-// loginResponse is Strapi's {jwt, user} plus refreshToken and session.
+// loginResponse is Strapi's {jwt, refreshToken, user} plus expiresAt and
+// session; refreshToken is left out when it went in a cookie only
+// (refreshInCookieOnly).
 type loginResponse struct {
 	JWT          string      `json:"jwt"`
-	RefreshToken string      `json:"refreshToken"`
+	RefreshToken string      `json:"refreshToken,omitempty"`
 	ExpiresAt    time.Time   `json:"expiresAt"`
 	User         userJSON    `json:"user"`
 	Session      sessionJSON `json:"session"`
@@ -56,33 +61,88 @@ func ipString(s *sm.Session) string {
 }
 
 func (s *server) writeLogin(w http.ResponseWriter, r *http.Request, status int, res *sm.LoginResult) {
+	encode(w, status, s.loginBody(w, r, res))
+}
+
+// loginBody sets the refresh cookie (when one is used) and returns the
+// answer of a sign-in.
+func (s *server) loginBody(w http.ResponseWriter, r *http.Request, res *sm.LoginResult) loginResponse {
 	s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
-	encode(w, status, loginResponse{
+	body := loginResponse{
 		JWT: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: res.Claims.ExpiresAt,
 		User:        toUserJSON(res.User),
-		Session:     sessionJSON{ID: res.Session.ID, CreatedAt: res.Session.CreatedAt, ExpiresAt: res.Session.ExpiresAt, Device: res.Session.Device, IP: ipString(res.Session)},
 		DeviceToken: res.DeviceToken,
-	})
+		Session: sessionJSON{ID: res.Session.ID, CreatedAt: res.Session.CreatedAt, ExpiresAt: res.Session.ExpiresAt,
+			Device: res.Session.Device, DeviceID: res.Session.DeviceID, IP: ipString(res.Session)},
+	}
+	if refreshInCookieOnly(r) {
+		body.RefreshToken = ""
+	}
+	return body
+}
+
+// strapiCookieHeader is Strapi 5's per-request opt-in to the HttpOnly
+// refresh cookie: with "x-strapi-refresh-cookie: httpOnly" the refresh
+// token goes in the cookie only, never in the body.
+const strapiCookieHeader = "X-Strapi-Refresh-Cookie"
+
+// strapiRefreshCookie is Strapi 5's refresh cookie name, used when the
+// request opts in and SM_REFRESH_COOKIE names none.
+const strapiRefreshCookie = "strapi_up_refresh"
+
+func refreshInCookieOnly(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get(strapiCookieHeader), "httpOnly")
+}
+
+// refreshCookieName is the cookie the refresh token of r goes in; "" when
+// none (no SM_REFRESH_COOKIE and no opt-in header).
+func (s *server) refreshCookieName(r *http.Request) string {
+	if s.RefreshCookie != "" {
+		return s.RefreshCookie
+	}
+	if refreshInCookieOnly(r) {
+		return strapiRefreshCookie
+	}
+	return ""
 }
 
 func (s *server) setRefreshCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	if s.RefreshCookie == "" {
+	name := s.refreshCookieName(r)
+	if name == "" {
 		return
 	}
-	s.Cookies.Set(w, r, &http.Cookie{Name: s.RefreshCookie, Value: token, Path: "/api/auth", Expires: expires})
+	s.Cookies.Set(w, r, &http.Cookie{Name: name, Value: token, Path: "/api/auth", Expires: expires})
 }
 
 func (s *server) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
-	if s.RefreshCookie == "" {
+	name := s.refreshCookieName(r)
+	if name == "" {
 		return
 	}
-	s.Cookies.Clear(w, r, s.RefreshCookie, "/api/auth")
+	s.Cookies.Clear(w, r, name, "/api/auth")
+}
+
+// addDeviceIDProblem names the deviceId field in bad when id is not one
+// (sm.CheckDeviceID).
+func addDeviceIDProblem(bad map[string]string, id string) {
+	var e *sm.Error
+	if errors.As(sm.CheckDeviceID(id), &e) {
+		maps.Copy(bad, e.Fields)
+	}
+}
+
+// clientWithDevice is the request's client with the device id it gave.
+func (s *server) clientWithDevice(r *http.Request, deviceID string) sm.ClientInfo {
+	c := s.clientInfo(r)
+	c.DeviceID = deviceID
+	return c
 }
 
 type registerRequest struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	DeviceID string `json:"deviceId"`
 }
 
 func (q registerRequest) Valid() map[string]string {
@@ -104,6 +164,7 @@ func (q registerRequest) Valid() map[string]string {
 	if q.Password == "" {
 		bad["password"] = "is required"
 	}
+	addDeviceIDProblem(bad, q.DeviceID)
 	return bad
 }
 
@@ -114,7 +175,7 @@ func (s *server) handleRegister() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		res, err := s.Manager.Register(r.Context(), sm.RegisterInput{Username: req.Username, Email: strings.ToLower(req.Email), Password: req.Password}, s.clientInfo(r))
+		res, err := s.Manager.Register(r.Context(), sm.RegisterInput{Username: req.Username, Email: strings.ToLower(req.Email), Password: req.Password}, s.clientWithDevice(r, req.DeviceID))
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -135,6 +196,9 @@ func (s *server) handleRegister() http.Handler {
 type loginRequest struct {
 	Identifier string `json:"identifier"`
 	Password   string `json:"password"`
+	// DeviceID is Strapi 5's optional deviceId: kept on the session, the
+	// key of a later {"deviceId"} logout.
+	DeviceID string `json:"deviceId"`
 	// DeviceToken is a trusted device's token (API clients; browsers send
 	// the device cookie instead).
 	DeviceToken string `json:"deviceToken"`
@@ -152,6 +216,7 @@ func (q loginRequest) Valid() map[string]string {
 	} else if len(q.Password) > 1024 {
 		bad["password"] = "is too long"
 	}
+	addDeviceIDProblem(bad, q.DeviceID)
 	if len(q.DeviceToken) > 256 {
 		bad["deviceToken"] = "is too long"
 	}
@@ -165,7 +230,7 @@ func (s *server) handleLogin() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		client := s.clientInfo(r)
+		client := s.clientWithDevice(r, req.DeviceID)
 		if req.DeviceToken != "" {
 			client.DeviceToken = req.DeviceToken
 		}
@@ -184,46 +249,58 @@ type refreshRequest struct {
 
 func (q refreshRequest) Valid() map[string]string { return nil }
 
+// missingRefreshToken is Strapi 5's answer to a refresh without a token.
+func missingRefreshToken() error {
+	return &sm.Error{Code: sm.EINVALID, Name: "BadRequestError", Message: "Missing refresh token", Fields: map[string]string{"refreshToken": "is required"}}
+}
+
+// handleRefresh is Strapi 5's POST /api/auth/refresh: the token from the
+// body, or else from the refresh cookie; every refusal is 401 "Invalid
+// refresh token" (an ended session keeps its reason in the details and
+// the X-Session-Terminated-Reason header).
 func (s *server) handleRefresh() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var token string
-		if c, err := r.Cookie(s.RefreshCookie); s.RefreshCookie != "" && err == nil && r.ContentLength <= 0 {
-			token = c.Value
-		} else {
-			req, err := decode[refreshRequest](w, r)
-			if err != nil {
-				s.fail(w, r, err)
-				return
+		req, err := decodeOptional[refreshRequest](w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		token := req.RefreshToken
+		if name := s.refreshCookieName(r); token == "" && name != "" {
+			if c, err := r.Cookie(name); err == nil {
+				token = c.Value
 			}
-			if req.RefreshToken == "" {
-				s.fail(w, r, sm.InvalidFields(map[string]string{"refreshToken": "is required"}))
-				return
-			}
-			token = req.RefreshToken
+		}
+		if token == "" {
+			s.fail(w, r, missingRefreshToken())
+			return
 		}
 		res, err := s.Manager.Refresh(r.Context(), token, s.clientInfo(r))
 		if err != nil {
-			if sm.ErrorCode(err) == sm.EUNAUTHORIZED {
+			var e *sm.Error
+			if errors.As(err, &e) && e.Code == sm.EUNAUTHORIZED {
 				s.clearRefreshCookie(w, r)
+				refused := *e
+				refused.Message = "Invalid refresh token"
+				err = &refused
 			}
 			s.fail(w, r, err)
 			return
 		}
 		s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
-		encode(w, http.StatusOK, map[string]any{"jwt": res.AccessToken, "refreshToken": res.RefreshToken, "expiresAt": res.Claims.ExpiresAt})
+		body := map[string]any{"jwt": res.AccessToken, "refreshToken": res.RefreshToken, "expiresAt": res.Claims.ExpiresAt}
+		if refreshInCookieOnly(r) {
+			delete(body, "refreshToken")
+		}
+		encode(w, http.StatusOK, body)
 	})
 }
 
-func (s *server) handleLogout() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := sm.PrincipalFrom(r.Context())
-		if err := s.Manager.EndSession(r.Context(), p.SessionID, sm.EndLogout, s.userActor(r, p)); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.clearRefreshCookie(w, r)
-		encode(w, http.StatusOK, map[string]any{"ok": true, "sessionId": p.SessionID})
-	})
+// changePasswordResponse is Strapi 5's {jwt, refreshToken, user} for the
+// current session (which stays), plus sessionId.
+type changePasswordResponse struct {
+	loginResponse
+	SessionID string `json:"sessionId"`
 }
 
 type changePasswordRequest struct {
@@ -240,18 +317,27 @@ func (q changePasswordRequest) Valid() map[string]string {
 	if q.Password == "" {
 		bad["password"] = "is required"
 	}
-	if q.Password != q.PasswordConfirmation {
-		bad["passwordConfirmation"] = "must match password"
-	}
-	if q.Password != "" && q.Password == q.CurrentPassword {
-		bad["password"] = "must differ from the current password"
-	}
 	return bad
+}
+
+// rules are the checks Strapi answers with their own messages (its API
+// tests pin them).
+func (q changePasswordRequest) rules() error {
+	switch {
+	case q.Password != q.PasswordConfirmation:
+		return &sm.Error{Code: sm.EINVALID, Message: "Passwords do not match", Fields: map[string]string{"passwordConfirmation": "must match password"}}
+	case q.Password == q.CurrentPassword:
+		return &sm.Error{Code: sm.EINVALID, Message: "Your new password must be different than your current password", Fields: map[string]string{"password": "must differ from the current password"}}
+	}
+	return nil
 }
 
 func (s *server) handleChangePassword() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[changePasswordRequest](w, r)
+		if err == nil {
+			err = req.rules()
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -261,12 +347,13 @@ func (s *server) handleChangePassword() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		u, err := s.Manager.User(r.Context(), p.UserID)
+		// Strapi 5 answers a token pair; this session lives on, so its pair.
+		res, err := s.Manager.CurrentTokens(r.Context(), p)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"user": toUserJSON(u), "sessionId": p.SessionID})
+		encode(w, http.StatusOK, changePasswordResponse{loginResponse: s.loginBody(w, r, res), SessionID: p.SessionID})
 	})
 }
 
@@ -284,6 +371,19 @@ func (s *server) handleMe() http.Handler {
 
 // user authenticates the request as an end user (Bearer access token).
 func (s *server) user(next http.Handler) http.Handler { return s.Manager.Middleware(next) }
+
+// strapiUser is user for Strapi 5's session routes, which answer a request
+// without a token 401 "Missing authentication".
+func (s *server) strapiUser(next http.Handler) http.Handler {
+	authenticated := s.user(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sm.BearerToken(r) == "" {
+			s.fail(w, r, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "Missing authentication", Reason: "missing_token"})
+			return
+		}
+		authenticated.ServeHTTP(w, r)
+	})
+}
 
 func (s *server) userActor(r *http.Request, p sm.Principal) sm.Actor {
 	return sm.Actor{Type: sm.ActorUser, ID: p.UserID, IP: ClientIP(r, s.TrustedProxies).String()}

@@ -32,6 +32,16 @@ type validator interface {
 // decode reads a JSON body of at most 1 MiB into v and validates it. Every
 // failure is an *sm.Error a client can act on.
 func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
+	return decodeBody[T](w, r, false)
+}
+
+// decodeOptional is decode for a body that may be left out (Strapi's
+// logout): no body, or only white space, is the zero request, validated.
+func decodeOptional[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
+	return decodeBody[T](w, r, true)
+}
+
+func decodeBody[T validator](w http.ResponseWriter, r *http.Request, optional bool) (T, error) {
 	var v T
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return v, &sm.Error{Code: sm.EINVALID, Message: "Content-Type must be application/json", Fields: map[string]string{"Content-Type": "must be application/json"}}
@@ -44,6 +54,12 @@ func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
 	// without a word: look first, and name the field.
 	if bad := invalidUTF8Fields(raw); len(bad) > 0 {
 		return v, &sm.Error{Code: sm.EINVALID, Message: "request body is not valid UTF-8", Reason: "invalid_utf8", Fields: bad}
+	}
+	if optional && len(bytes.TrimSpace(raw)) == 0 {
+		if bad := v.Valid(); len(bad) > 0 {
+			return v, sm.InvalidFields(bad)
+		}
+		return v, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&v); err != nil {

@@ -15,7 +15,7 @@ type mySession struct {
 func (s *server) handleMySessions() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := sm.PrincipalFrom(r.Context())
-		f := sm.SessionFilter{UserID: p.UserID, Status: []sm.Status{sm.StatusActive, sm.StatusInactive}, Sort: sm.SortLastSeen, Desc: true, Limit: 500}
+		f := liveSessionsOf(p.UserID)
 		if r.URL.Query().Get("all") == "true" {
 			f.Status = nil
 		}
@@ -36,25 +36,29 @@ func (s *server) handleEndMySession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := sm.PrincipalFrom(r.Context())
 		id := r.PathValue("id")
-		target, err := s.Manager.Session(r.Context(), id)
-		// Another user's session is "not found": never confirm it exists.
-		if sm.IsNotFound(err) || (err == nil && target.UserID != p.UserID) {
-			s.fail(w, r, sm.Errorf(sm.ENOTFOUND, "session not found"))
-			return
-		} else if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		reason := sm.EndManual
-		if id == p.SessionID {
-			reason = sm.EndLogout
-		}
-		if err := s.Manager.EndSession(r.Context(), id, reason, s.userActor(r, p)); err != nil {
+		if err := s.endOwnSession(r, p, id, false); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		encode(w, http.StatusOK, map[string]any{"ok": true, "sessionId": id})
 	})
+}
+
+// endOwnSession ends one of the user's own sessions (logout when it is the
+// current one). Another user's session is "not found": never confirm it
+// exists; so is an ended one when liveOnly.
+func (s *server) endOwnSession(r *http.Request, p sm.Principal, id string, liveOnly bool) error {
+	target, err := s.Manager.Session(r.Context(), id)
+	if sm.IsNotFound(err) || (err == nil && (target.UserID != p.UserID || (liveOnly && !target.Live(s.now())))) {
+		return sm.Errorf(sm.ENOTFOUND, "Session not found")
+	} else if err != nil {
+		return err
+	}
+	reason := sm.EndManual
+	if id == p.SessionID {
+		reason = sm.EndLogout
+	}
+	return s.Manager.EndSession(r.Context(), id, reason, s.userActor(r, p))
 }
 
 func (s *server) handleLogoutOthers() http.Handler {

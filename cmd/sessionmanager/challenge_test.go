@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/client"
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
@@ -28,9 +30,14 @@ var codePattern = regexp.MustCompile(`code is:\s+(\d{6})`)
 // challengeServer runs the real server with a VPN list, a real SMTP
 // mailbox (email codes and magic links), the Advanced licence and the VPN
 // policy set to challenge; it returns the server, its mailbox and a user
-// whose email is confirmed (by the confirmation link).
-func challengeServer(t *testing.T, env map[string]string) (*server, *mailbox, string) {
+// whose email is confirmed (by the confirmation link), on store (sqlite or
+// postgres).
+func challengeServer(t *testing.T, store string) (*server, *mailbox, string) {
 	t.Helper()
+	var env map[string]string
+	if store == "postgres" {
+		env = postgresEnv(t)
+	}
 	vpn := filepath.Join(t.TempDir(), "vpn.txt")
 	if err := os.WriteFile(vpn, []byte("45.83.220.0/22\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -56,6 +63,14 @@ func challengeServer(t *testing.T, env map[string]string) (*server, *mailbox, st
 	return s, box, "vera@example.com"
 }
 
+// pendingOf is details.challenge of a 401 challenge_required (nil when none).
+func pendingOf(body map[string]any) map[string]any {
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	ch, _ := d["challenge"].(map[string]any)
+	return ch
+}
+
 // callAs is a JSON request from ip (X-Forwarded-For) with user agent ua.
 func (s *server) callAs(ip, ua, method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
@@ -66,7 +81,7 @@ func (s *server) callAs(ip, ua, method, path, bearer string, body any) (int, htt
 // of the 401.
 func challengedLogin(t *testing.T, s *server) map[string]any {
 	t.Helper()
-	code, h, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery"})
+	code, h, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "vera", "password": "correct horse battery", "deviceId": "vera-laptop"})
 	if code != 401 || errReason(body) != "challenge_required" {
 		_, _, st := s.call("GET", "/api/admin/settings", s.adminToken("read"), nil)
 		sess, _ := body["session"].(map[string]any)
@@ -77,8 +92,7 @@ func challengedLogin(t *testing.T, s *server) map[string]any {
 		t.Errorf("a challenge is no invalid token: %q", h.Get("WWW-Authenticate"))
 	}
 	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	ch, _ := d["challenge"].(map[string]any)
+	ch := pendingOf(body)
 	if str(ch, "id") == "" || str(ch, "expiresAt") == "" || str(e, "name") != "UnauthorizedError" || str(e, "message") != "Additional verification required" {
 		t.Fatalf("challenge answer: %v", body)
 	}
@@ -113,78 +127,95 @@ func verify(s *server, ip, ua, id, code string) (int, map[string]any) {
 // verify answer is the login's, and the session and its token say how it
 // was proven (amr pwd+otp+mfa, acr 2). The same code, replayed, is refused.
 func TestChallengeEmailEndToEnd(t *testing.T) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			var env map[string]string
-			if store == "postgres" {
-				env = postgresEnv(t)
-			}
-			s, box, email := challengeServer(t, env)
-			read := s.adminToken("read")
-			_, _, before := s.call("GET", "/api/admin/sessions?status=active", read, nil)
+	stores(t, func(t *testing.T, store string) {
+		s, box, email := challengeServer(t, store)
+		read := s.adminToken("read")
+		_, _, before := s.call("GET", "/api/admin/sessions?status=active", read, nil)
 
-			ch := challengedLogin(t, s)
-			_, _, after := s.call("GET", "/api/admin/sessions?status=active", read, nil)
-			if n, m := len(before["data"].([]any)), len(after["data"].([]any)); n != m {
-				t.Fatalf("a challenged login opened a session: %d -> %d", n, m)
-			}
-			code := sendCode(t, s, box, str(ch, "id"), email)
-			status, login := verify(s, vpnIP, challengeUA, str(ch, "id"), code)
-			if status != 200 || str(login, "jwt") == "" || str(login, "refreshToken") == "" {
-				t.Fatalf("verify: %d %v", status, login)
-			}
-			if u, _ := login["user"].(map[string]any); str(u, "email") != email {
-				t.Fatalf("verify user: %v", login)
-			}
-			sid := str(login["session"].(map[string]any), "id")
-			_, _, got := s.call("GET", "/api/admin/sessions/"+sid, read, nil)
-			data, _ := got["data"].(map[string]any)
-			if str(data, "acr") != "2" || strings.Join(strs(data["amr"]), " ") != "pwd otp mfa" || str(data, "authTime") == "" || str(data, "authMethod") != "password" {
-				t.Fatalf("session auth context: %v", data)
-			}
-			if th, _ := data["threat"].(map[string]any); th["vpn"] != true {
-				t.Fatalf("session facts: %v", data)
-			}
-			// Introspection (RFC 7662) reports the proof too.
-			svc := s.adminToken("service")
-			code2, _, in := s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(login, "jwt")})
-			if code2 != 200 || in["active"] != true || str(in, "acr") != "2" || strings.Join(strs(in["amr"]), " ") != "pwd otp mfa" || in["auth_time"] == nil {
-				t.Fatalf("introspection: %d %v", code2, in)
-			}
-			// A refresh keeps the proof in the new token.
-			_, _, ref := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(login, "refreshToken")})
-			_, _, in = s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(ref, "jwt")})
-			if str(in, "acr") != "2" {
-				t.Fatalf("refreshed token lost the proof: %v", in)
-			}
+		ch := challengedLogin(t, s)
+		_, _, after := s.call("GET", "/api/admin/sessions?status=active", read, nil)
+		if n, m := len(before["data"].([]any)), len(after["data"].([]any)); n != m {
+			t.Fatalf("a challenged login opened a session: %d -> %d", n, m)
+		}
+		code := sendCode(t, s, box, str(ch, "id"), email)
+		status, login := verify(s, vpnIP, challengeUA, str(ch, "id"), code)
+		if status != 200 || str(login, "jwt") == "" || str(login, "refreshToken") == "" {
+			t.Fatalf("verify: %d %v", status, login)
+		}
+		if u, _ := login["user"].(map[string]any); str(u, "email") != email {
+			t.Fatalf("verify user: %v", login)
+		}
+		sid := str(login["session"].(map[string]any), "id")
+		if d := str(login["session"].(map[string]any), "deviceId"); d != "vera-laptop" {
+			t.Fatalf("the session lost the login's deviceId: %q", d)
+		}
+		_, _, got := s.call("GET", "/api/admin/sessions/"+sid, read, nil)
+		data, _ := got["data"].(map[string]any)
+		if str(data, "acr") != "2" || strings.Join(strs(data["amr"]), " ") != "pwd otp mfa" || str(data, "authTime") == "" || str(data, "authMethod") != "password" {
+			t.Fatalf("session auth context: %v", data)
+		}
+		if th, _ := data["threat"].(map[string]any); th["vpn"] != true {
+			t.Fatalf("session facts: %v", data)
+		}
+		// Introspection (RFC 7662) reports the proof too.
+		svc := s.adminToken("service")
+		code2, _, in := s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(login, "jwt")})
+		if code2 != 200 || in["active"] != true || str(in, "acr") != "2" || strings.Join(strs(in["amr"]), " ") != "pwd otp mfa" || in["auth_time"] == nil {
+			t.Fatalf("introspection: %d %v", code2, in)
+		}
+		// A Go app verifying the token offline (package client) sees it too,
+		// and can ask "proven in the last five minutes with a second factor?".
+		c, err := client.New(client.Config{BaseURL: s.base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := c.Verify(t.Context(), str(login, "jwt"))
+		if err != nil || claims.ACR != "2" || strings.Join(claims.AMR, " ") != "pwd otp mfa" ||
+			!sm.RecentAuth(claims.AuthContext, time.Now(), 5*time.Minute, sm.ACRMultiFactor) {
+			t.Fatalf("client claims: %+v, %v", claims, err)
+		}
+		// A refresh keeps the proof in the new token.
+		_, _, ref := s.call("POST", "/api/auth/refresh", "", map[string]any{"refreshToken": str(login, "refreshToken")})
+		_, _, in = s.call("POST", "/api/auth/introspect", svc, map[string]any{"token": str(ref, "jwt")})
+		if str(in, "acr") != "2" {
+			t.Fatalf("refreshed token lost the proof: %v", in)
+		}
 
-			// Replayed code: the challenge is spent.
-			if status, body := verify(s, vpnIP, challengeUA, str(ch, "id"), code); status != 400 || errReason(body) != "challenge_used" {
-				t.Fatalf("replayed code: %d %v", status, body)
+		// Replayed code: the challenge is spent.
+		if status, body := verify(s, vpnIP, challengeUA, str(ch, "id"), code); status != 400 || errReason(body) != "challenge_used" {
+			t.Fatalf("replayed code: %d %v", status, body)
+		}
+		// The audit log has the challenge's story.
+		_, _, audit := s.call("GET", "/api/admin/audit?type=login.challenged", read, nil)
+		if evs, _ := audit["data"].([]any); len(evs) != 1 {
+			t.Fatalf("login.challenged events: %v", audit)
+		}
+		_, _, audit = s.call("GET", "/api/admin/audit?type=challenge.passed", read, nil)
+		if evs, _ := audit["data"].([]any); len(evs) != 1 {
+			t.Fatalf("challenge.passed events: %v", audit)
+		}
+		// The session's login event says it was challenged and how it was proven.
+		_, _, audit = s.call("GET", "/api/admin/audit?type=login.succeeded&session="+sid, read, nil)
+		evs, _ := audit["data"].([]any)
+		if len(evs) != 1 {
+			t.Fatalf("login.succeeded of the session: %v", audit)
+		}
+		if d, _ := evs[0].(map[string]any)["data"].(map[string]any); str(d, "action") != "challenge" || str(d, "acr") != "2" {
+			t.Fatalf("login.succeeded data: %v", d)
+		}
+		resp, err := http.Get(s.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`msm_challenges_total{method="email",outcome="issued"} 1`, `msm_challenges_total{method="email",outcome="passed"} 1`} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("metrics lack %s", want)
 			}
-			// The audit log has the challenge's story.
-			_, _, audit := s.call("GET", "/api/admin/audit?type=login.challenged", read, nil)
-			if evs, _ := audit["data"].([]any); len(evs) != 1 {
-				t.Fatalf("login.challenged events: %v", audit)
-			}
-			_, _, audit = s.call("GET", "/api/admin/audit?type=challenge.passed", read, nil)
-			if evs, _ := audit["data"].([]any); len(evs) != 1 {
-				t.Fatalf("challenge.passed events: %v", audit)
-			}
-			resp, err := http.Get(s.base + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			_, _ = b.ReadFrom(resp.Body)
-			resp.Body.Close()
-			for _, want := range []string{`msm_challenges_total{method="email",outcome="issued"} 1`, `msm_challenges_total{method="email",outcome="passed"} 1`} {
-				if !strings.Contains(b.String(), want) {
-					t.Errorf("metrics lack %s", want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // strs reads a JSON array of strings.
@@ -213,9 +244,7 @@ func confirmedUser(t *testing.T, s *server, box *mailbox, name string) {
 func challengeOf(t *testing.T, s *server, name, ip string) string {
 	t.Helper()
 	code, _, body := s.callAs(ip, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": name, "password": "correct horse battery"})
-	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	ch, _ := d["challenge"].(map[string]any)
+	ch := pendingOf(body)
 	if code != 401 || str(ch, "id") == "" {
 		t.Fatalf("login of %s from %s: %d %v", name, ip, code, body)
 	}
@@ -256,7 +285,7 @@ func activeSessions(t *testing.T, s *server, name string) int {
 // fifth ends it, even for the right code after), made-up ids, a proof from
 // another address or browser (ends it), a method that was not offered.
 func TestChallengeAbuse(t *testing.T) {
-	s, box, _ := challengeServer(t, nil)
+	s, box, _ := challengeServer(t, "sqlite")
 	for _, n := range []string{"cora", "wade", "ivan", "uma"} {
 		confirmedUser(t, s, box, n)
 	}
@@ -362,6 +391,29 @@ func TestChallengeAbuse(t *testing.T) {
 		}
 	})
 
+	t.Run("password changed meanwhile", func(t *testing.T) {
+		const ip = "45.83.220.16"
+		confirmedUser(t, s, box, "pia")
+		id := challengeOf(t, s, "pia", ip)
+		good := codeFor(t, s, box, id, "pia", ip)
+		// The owner, at home, changes the password before the code is used.
+		c, _, home := s.callAs(homeIP, challengeUA, "POST", "/api/auth/local", "", map[string]any{"identifier": "pia", "password": "correct horse battery"})
+		if c != 200 {
+			t.Fatalf("home login: %d %v", c, home)
+		}
+		if c, _, b := s.callAs(homeIP, challengeUA, "POST", "/api/auth/change-password", str(home, "jwt"), map[string]any{
+			"currentPassword": "correct horse battery", "password": "another horse battery", "passwordConfirmation": "another horse battery"}); c != 200 {
+			t.Fatalf("change password: %d %v", c, b)
+		}
+		before := activeSessions(t, s, "pia")
+		if status, body := verify(s, ip, challengeUA, id, good); status != 400 || errReason(body) != "invalid_credentials" {
+			t.Fatalf("the old password's challenge: %d %v", status, body)
+		}
+		if n := activeSessions(t, s, "pia"); n != before {
+			t.Fatalf("a session was opened: %d -> %d", before, n)
+		}
+	})
+
 	t.Run("method not offered", func(t *testing.T) {
 		const ip = "45.83.220.15"
 		id := challengeOf(t, s, "uma", ip)
@@ -379,50 +431,44 @@ func TestChallengeAbuse(t *testing.T) {
 // TestChallengeParallelVerifiesOneSession: ten verifies of one challenge
 // with the right code race; exactly one opens a session.
 func TestChallengeParallelVerifiesOneSession(t *testing.T) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			var env map[string]string
-			if store == "postgres" {
-				env = postgresEnv(t)
+	stores(t, func(t *testing.T, store string) {
+		s, box, email := challengeServer(t, store)
+		before := activeSessions(t, s, "vera")
+		id := str(challengedLogin(t, s), "id")
+		code := sendCode(t, s, box, id, email)
+		type result struct {
+			status int
+			body   map[string]any
+		}
+		results := make(chan result, 10)
+		start := make(chan struct{})
+		for range 10 {
+			go func() {
+				<-start
+				st, b := verify(s, vpnIP, challengeUA, id, code)
+				results <- result{st, b}
+			}()
+		}
+		close(start)
+		ok := 0
+		for range 10 {
+			r := <-results
+			switch {
+			case r.status == 200:
+				ok++
+			case r.status == 400 && (errReason(r.body) == "challenge_used" || errReason(r.body) == "challenge_failed"):
+			case r.status == 429: // the sign-in throttle: a burst on one account slows down
+			default:
+				t.Errorf("parallel verify: %d %v", r.status, r.body)
 			}
-			s, box, email := challengeServer(t, env)
-			before := activeSessions(t, s, "vera")
-			id := str(challengedLogin(t, s), "id")
-			code := sendCode(t, s, box, id, email)
-			type result struct {
-				status int
-				body   map[string]any
-			}
-			results := make(chan result, 10)
-			start := make(chan struct{})
-			for range 10 {
-				go func() {
-					<-start
-					st, b := verify(s, vpnIP, challengeUA, id, code)
-					results <- result{st, b}
-				}()
-			}
-			close(start)
-			ok := 0
-			for range 10 {
-				r := <-results
-				switch {
-				case r.status == 200:
-					ok++
-				case r.status == 400 && (errReason(r.body) == "challenge_used" || errReason(r.body) == "challenge_failed"):
-				case r.status == 429: // the sign-in throttle: a burst on one account slows down
-				default:
-					t.Errorf("parallel verify: %d %v", r.status, r.body)
-				}
-			}
-			if ok != 1 {
-				t.Fatalf("%d verifies succeeded, want 1", ok)
-			}
-			if n := activeSessions(t, s, "vera"); n != before+1 {
-				t.Fatalf("%d new sessions, want 1", n-before)
-			}
-		})
-	}
+		}
+		if ok != 1 {
+			t.Fatalf("%d verifies succeeded, want 1", ok)
+		}
+		if n := activeSessions(t, s, "vera"); n != before+1 {
+			t.Fatalf("%d new sessions, want 1", n-before)
+		}
+	})
 }
 
 // TestChallengeExpires: a challenge and its code last ten minutes.
@@ -452,22 +498,39 @@ func TestChallengeExpires(t *testing.T) {
 	}
 }
 
-// TestChallengeWithoutFactor: a user with no factor (an unconfirmed email)
-// is blocked with challenge_unavailable by default, and let in (with the
+// TestChallengeWithoutFactor: a user with no factor (an unconfirmed email,
+// or only the email factor after a sign-in link; a sign-up) is blocked with challenge_unavailable by default, and let in (with the
 // alert rules told) when challengeFallback is alert.
 func TestChallengeWithoutFactor(t *testing.T) {
-	s, _, _ := challengeServer(t, nil)
+	s, box, _ := challengeServer(t, "sqlite")
+	// A sign-in link proved the mailbox: an emailed code would prove it
+	// again, so vera (email factor only) has nothing to answer with.
+	tok := s.requestLink(t, box, "vera@example.com")
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/magic-link/verify", "", map[string]any{"token": tok}); c != 403 || errReason(b) != "challenge_unavailable" {
+		t.Fatalf("magic link from the VPN: %d %v", c, b)
+	}
 	s.register(t, "nell") // not confirmed: no email factor
 	login := map[string]any{"identifier": "nell", "password": "correct horse battery"}
 	code, _, body := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login)
 	if code != 403 || errReason(body) != "challenge_unavailable" {
 		t.Fatalf("no factor, fallback block: %d %v", code, body)
 	}
+	// A sign-up has no factor yet: refused, and no account is left behind.
+	signup := map[string]any{"username": "zed", "email": "zed@example.com", "password": "correct horse battery"}
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local/register", "", signup); c != 403 || errReason(b) != "challenge_unavailable" {
+		t.Fatalf("sign-up from the VPN: %d %v", c, b)
+	}
+	if c, _, b := s.call("GET", "/api/admin/users?q=zed", s.adminToken("read"), nil); c != 200 || len(b["data"].([]any)) != 0 {
+		t.Fatalf("a refused sign-up left a user: %v", b)
+	}
 	if c, _, b := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"challengeFallback":"alert"}`); c != 200 {
 		t.Fatalf("settings: %d %v", c, b)
 	}
 	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local", "", login); c != 200 || str(b, "jwt") == "" {
 		t.Fatalf("no factor, fallback alert: %d %v", c, b)
+	}
+	if c, _, b := s.callAs(vpnIP, challengeUA, "POST", "/api/auth/local/register", "", signup); c != 200 {
+		t.Fatalf("sign-up from the VPN, fallback alert: %d %v", c, b)
 	}
 	if c, _, b := s.call("PUT", "/api/admin/settings", s.adminToken("write"), `{"challengeFallback":"maybe"}`); c != 400 {
 		t.Fatalf("bad fallback: %d %v", c, b)
@@ -479,13 +542,11 @@ func TestChallengeWithoutFactor(t *testing.T) {
 // end user's browser (same IP and User-Agent, through the trusted proxy)
 // finishes it at the verify route.
 func TestChallengeExternalSession(t *testing.T) {
-	s, box, _ := challengeServer(t, nil)
+	s, box, _ := challengeServer(t, "sqlite")
 	svc := s.adminToken("service")
 	ext := map[string]any{"externalUserId": "strapi-7", "email": "eve@example.com", "username": "eve", "ip": vpnIP, "userAgent": challengeUA}
 	code, _, body := s.call("POST", "/api/sessions", svc, ext)
-	e, _ := body["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	ch, _ := d["challenge"].(map[string]any)
+	ch := pendingOf(body)
 	if code != 401 || errReason(body) != "challenge_required" || str(ch, "id") == "" {
 		t.Fatalf("challenged external session: %d %v", code, body)
 	}

@@ -81,15 +81,11 @@ func (s *Store) ReserveChallengeAttempt(ctx context.Context, hash []byte, now ti
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case cur.Outcome == sm.ChallengePassed:
-		return nil, sm.ChallengeError(sm.ReasonChallengeUsed)
-	case cur.Outcome == sm.ChallengeFailed || cur.Attempts >= max:
-		return nil, sm.ChallengeError(sm.ReasonChallengeFailed)
-	case !now.Before(cur.ExpiresAt):
-		return nil, sm.ChallengeError(sm.ReasonChallengeExpired)
+	reason := cur.ClosedReason(now, max)
+	if reason == "" { // ended or counted by a concurrent call meanwhile
+		reason = sm.ReasonChallengeUsed
 	}
-	return nil, sm.ChallengeError(sm.ReasonChallengeUsed)
+	return nil, sm.ChallengeError(reason)
 }
 
 // EndChallenge sets the outcome unless one is set: exactly one of

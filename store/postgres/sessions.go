@@ -20,7 +20,7 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.auth_method, s.created_at, s.last_seen, s.ended_at, s.expires_at, s.ip, s.user_agent,
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
-	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at,
+	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
 	s.auth_time, s.amr, s.acr`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
@@ -42,7 +42,7 @@ func scanSession(row pgx.Row) (*sm.Session, error) {
 		&authMethod, utc(&s.CreatedAt), utc(&s.LastSeenAt), utc(&s.EndedAt), utc(&s.ExpiresAt), &ip, &s.UserAgent,
 		&d.Type, &d.Browser, &d.BrowserVersion, &d.OS, &d.OSVersion, &location,
 		&t.VPN, &t.Proxy, &t.Tor, &t.Datacenter, &t.KnownThreat,
-		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt),
+		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt), &s.DeviceID,
 		utc(&s.AuthTime), &amr, &s.ACR)
 	if err != nil {
 		return nil, err
@@ -99,16 +99,16 @@ func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash 
 			created_at, last_seen, ended_at, expires_at, ip, ip_net, user_agent,
 			device_type, browser, browser_version, os, os_version, country_code, city, location,
 			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
-			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at,
+			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
 			auth_time, amr, acr)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`,
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
 			ses.ID, ses.UserID, string(ses.Status), string(ses.EndReason), string(ses.AuthMethod),
 			ses.CreatedAt, ses.LastSeenAt, nullTime(ses.EndedAt), ses.ExpiresAt, ipText, ipNet, ses.UserAgent,
 			d.Type, d.Browser, d.BrowserVersion, d.OS, d.OSVersion,
 			strings.ToUpper(ses.Location.CountryCode), ses.Location.City, location,
 			t.VPN, t.Proxy, t.Tor, t.Datacenter, t.KnownThreat,
-			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt),
+			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt), ses.DeviceID,
 			nullTime(ses.AuthTime), sm.JoinAMR(ses.AMR), ses.ACR)
 		if err != nil {
 			return mapErr(err, "session")
@@ -162,17 +162,31 @@ func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sm.En
 	if !storable(userID) || !storable(exceptID) {
 		return []string{}, nil
 	}
-	// The rows are locked in id order, as TouchSessions does, and a
-	// deadlock with a multi-statement transaction (a sweep holding counter
-	// rows of the triggers) is retried.
+	return s.endSessionsWhere(ctx, reason, at, `user_id = $3 AND id <> $4`, userID, exceptID)
+}
+
+// EndDeviceSessions ends the user's live sessions signed in with deviceID.
+func (s *Store) EndDeviceSessions(ctx context.Context, userID, deviceID string, reason sm.EndReason, at time.Time) ([]string, error) {
+	if deviceID == "" || !storable(userID) || !storable(deviceID) {
+		return []string{}, nil
+	}
+	return s.endSessionsWhere(ctx, reason, at, `user_id = $3 AND device_id = $4`, userID, deviceID)
+}
+
+// endSessionsWhere ends the live sessions that match where (its
+// parameters from $3, args) and returns their ids, sorted. The rows are
+// locked in id order, as TouchSessions does, and a deadlock with a
+// multi-statement transaction (a sweep holding counter rows of the
+// triggers) is retried.
+func (s *Store) endSessionsWhere(ctx context.Context, reason sm.EndReason, at time.Time, where string, args ...any) ([]string, error) {
 	var ids []string
 	err := retryDeadlock(ctx, func() error {
 		rows, err := s.pool.Query(ctx, `WITH locked AS (
-				SELECT id FROM sessions WHERE user_id = $1 AND status <> 'ended' AND id <> $4
+				SELECT id FROM sessions WHERE `+where+` AND status <> 'ended'
 				ORDER BY id FOR UPDATE)
-			UPDATE sessions s SET status = 'ended', end_reason = $2, ended_at = $3
+			UPDATE sessions s SET status = 'ended', end_reason = $1, ended_at = $2
 			FROM locked WHERE s.id = locked.id AND s.status <> 'ended' RETURNING s.id`,
-			userID, string(reason), at, exceptID)
+			append([]any{string(reason), at}, args...)...)
 		if err != nil {
 			return err
 		}

@@ -99,20 +99,16 @@ func (s *Store) ReserveChallengeAttempt(ctx context.Context, hash []byte, now ti
 	if err != nil {
 		return nil, err
 	}
-	return nil, sessionmanager.ChallengeError(closedReason(cur, now, max))
+	return nil, sessionmanager.ChallengeError(closedOr(cur.ClosedReason(now, max)))
 }
 
-// closedReason says why a challenge takes no proof at now.
-func closedReason(c *sessionmanager.Challenge, now time.Time, max int) string {
-	switch {
-	case c.Outcome == sessionmanager.ChallengePassed:
+// closedOr is the reason a challenge refused a reservation: a row that
+// looks open was ended or counted by a concurrent call meanwhile.
+func closedOr(reason string) string {
+	if reason == "" {
 		return sessionmanager.ReasonChallengeUsed
-	case c.Outcome == sessionmanager.ChallengeFailed || c.Attempts >= max:
-		return sessionmanager.ReasonChallengeFailed
-	case !now.Before(c.ExpiresAt):
-		return sessionmanager.ReasonChallengeExpired
 	}
-	return sessionmanager.ReasonChallengeUsed
+	return reason
 }
 
 // EndChallenge sets the outcome unless one is set: exactly one of

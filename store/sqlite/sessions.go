@@ -18,7 +18,7 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.auth_method, s.created_at, s.last_seen_at, s.ended_at, s.expires_at, s.ip, s.user_agent,
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
-	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at,
+	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
 	s.auth_time, s.amr, s.acr`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
@@ -38,7 +38,7 @@ func scanSession(row rowScanner) (*sessionmanager.Session, error) {
 		&s.AuthMethod, &created, &lastSeen, &ended, &expires, &ip, &s.UserAgent,
 		&s.Device.Type, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.OSVersion, &location,
 		&s.Threat.VPN, &s.Threat.Proxy, &s.Threat.Tor, &s.Threat.Datacenter, &s.Threat.KnownThreat,
-		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated,
+		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated, &s.DeviceID,
 		&authTime, &amr, &s.ACR)
 	if err != nil {
 		return nil, err
@@ -104,16 +104,16 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 			created_at, last_seen_at, ended_at, expires_at, ip, ip_bin, user_agent,
 			device_type, browser, browser_version, os, os_version, country_code, city, location,
 			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
-			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at,
+			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
 			auth_time, amr, acr)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, string(sess.Status), string(sess.EndReason), string(sess.AuthMethod),
 			sess.CreatedAt.UnixMicro(), sess.LastSeenAt.UnixMicro(), micro(sess.EndedAt), micro(sess.ExpiresAt),
 			ipText(sess.IP), ipBlob(sess.IP), sess.UserAgent,
 			sess.Device.Type, sess.Device.Browser, sess.Device.BrowserVersion, sess.Device.OS, sess.Device.OSVersion,
 			sess.Location.CountryCode, sess.Location.City, string(location),
 			bit(sess.Threat.VPN), bit(sess.Threat.Proxy), bit(sess.Threat.Tor), bit(sess.Threat.Datacenter), bit(sess.Threat.KnownThreat),
-			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt),
+			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt), sess.DeviceID,
 			micro(sess.AuthTime), sessionmanager.JoinAMR(sess.AMR), sess.ACR)
 		if isUnique(err) {
 			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a session with this id already exists")
@@ -185,16 +185,30 @@ func (s *Store) EndSession(ctx context.Context, id string, reason sessionmanager
 	return ended, err
 }
 
-// EndUserSessions ends every live session of the user but exceptID.
+// EndUserSessions ends all of a user's live sessions but exceptID.
 func (s *Store) EndUserSessions(ctx context.Context, userID string, reason sessionmanager.EndReason, at time.Time, exceptID string) ([]string, error) {
+	return s.endSessionsWhere(ctx, reason, at, `user_id = ? AND id <> ?`, userID, exceptID)
+}
+
+// EndDeviceSessions ends the user's live sessions signed in with deviceID.
+func (s *Store) EndDeviceSessions(ctx context.Context, userID, deviceID string, reason sessionmanager.EndReason, at time.Time) ([]string, error) {
+	if deviceID == "" {
+		return []string{}, nil
+	}
+	return s.endSessionsWhere(ctx, reason, at, `user_id = ? AND device_id = ?`, userID, deviceID)
+}
+
+// endSessionsWhere ends the live sessions that match where (with args)
+// in one statement and returns their ids.
+func (s *Store) endSessionsWhere(ctx context.Context, reason sessionmanager.EndReason, at time.Time, where string, args ...any) ([]string, error) {
 	var ids []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		ids, err = queryAll(ctx, tx, "end user sessions", func(row rowScanner) (string, error) {
+		ids, err = queryAll(ctx, tx, "end sessions", func(row rowScanner) (string, error) {
 			var id string
 			return id, row.Scan(&id)
 		}, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
-			WHERE user_id = ? AND status <> 'ended' AND id <> ? RETURNING id`, string(reason), at.UnixMicro(), userID, exceptID)
+			WHERE `+where+` AND status <> 'ended' RETURNING id`, append([]any{string(reason), at.UnixMicro()}, args...)...)
 		return err
 	})
 	return ids, err

@@ -99,6 +99,7 @@ func testEraseUser(t *testing.T, s Store) {
 	noErr(t, err)
 	loc := func(x *sessionmanager.Session) {
 		x.Location = sessionmanager.Location{CountryCode: "DE", City: "Berlin", Latitude: 52.5, Longitude: 13.4, HasCoordinates: true, ISP: "ISP"}
+		x.DeviceID = "alice-phone"
 	}
 	newSession(t, s, "a1", "u-1", loc)
 	newSession(t, s, "a2", "u-1", loc, func(x *sessionmanager.Session) { x.IP = netip.MustParseAddr("2001:db8::7") })
@@ -126,7 +127,7 @@ func testEraseUser(t *testing.T, s Store) {
 
 	for _, id := range []string{"a1", "a2"} {
 		got := getSession(t, s, id)
-		check(t, !got.IP.IsValid() && got.UserAgent == "" && got.Location == (sessionmanager.Location{}), "%s erased: %+v", id, got)
+		check(t, !got.IP.IsValid() && got.UserAgent == "" && got.Location == (sessionmanager.Location{}) && got.DeviceID == "", "%s erased: %+v", id, got)
 		equal(t, "erased-u-1@erased.invalid", got.UserEmail)
 	}
 	page, err := s.ListSessions(ctx, sessionmanager.SessionFilter{IPPrefix: netip.MustParsePrefix("2001:db8::7/128")})

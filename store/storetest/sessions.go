@@ -13,6 +13,7 @@ var sessionTests = []namedTest{
 	{"RefreshTokens", testRefreshTokens},
 	{"EndSession", testEndSession},
 	{"EndUserSessions", testEndUserSessions},
+	{"EndDeviceSessions", testEndDeviceSessions},
 	{"TouchSessions", testTouchSessions},
 	{"SweepStale", testSweepStale},
 	{"PurgeEnded", testPurgeEnded},
@@ -28,7 +29,8 @@ func fullSession(id, userID string, ip string) *sessionmanager.Session {
 		CreatedAt:  t0.Add(1234567 * time.Microsecond), LastSeenAt: t0.Add(time.Hour + 7*time.Microsecond),
 		ExpiresAt: t0.Add(720 * time.Hour),
 		IP:        netip.MustParseAddr(ip), UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Safari/605.1.15 'quoted\" ;--",
-		Device: sessionmanager.Device{Type: "desktop", Browser: "Safari", BrowserVersion: "17.4", OS: "macOS", OSVersion: "14.4"},
+		DeviceID: "device-" + id + " 'quoted\" ;-- é",
+		Device:   sessionmanager.Device{Type: "desktop", Browser: "Safari", BrowserVersion: "17.4", OS: "macOS", OSVersion: "14.4"},
 		Location: sessionmanager.Location{CountryCode: "DE", CountryName: "Germany", Flag: "🇩🇪", Region: "Berlin",
 			City: "Berlin", Latitude: 52.520008, Longitude: 13.404954, HasCoordinates: true, AccuracyKM: 20,
 			TimeZone: "Europe/Berlin", ASN: 3320, ISP: "Deutsche Telekom AG"},
@@ -161,6 +163,49 @@ func testEndUserSessions(t *testing.T, s Store) {
 	ids, err = s.EndUserSessions(ctx, "u-1", sessionmanager.EndBlocked, at, "")
 	noErr(t, err)
 	equal(t, []string{"a2"}, sorted(ids), "no exception ends the rest")
+}
+
+// testEndDeviceSessions: a logout of one device ends exactly the user's
+// live sessions that carry its id: not the user's other devices, not
+// another user's session with the same id, and never any for an empty id.
+func testEndDeviceSessions(t *testing.T, s Store) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	newUser(t, s, "u-2", "bob@example.com", "bob")
+	device := func(id string) sessionOpt { return func(x *sessionmanager.Session) { x.DeviceID = id } }
+	newSession(t, s, "phone-1", "u-1", device("phone"))
+	newSession(t, s, "phone-2", "u-1", device("phone"))
+	newSession(t, s, "laptop", "u-1", device("laptop"))
+	newSession(t, s, "none", "u-1")
+	newSession(t, s, "phone-old", "u-1", device("phone"), func(x *sessionmanager.Session) {
+		x.Status, x.EndReason, x.EndedAt = sessionmanager.StatusEnded, sessionmanager.EndManual, t0.Add(time.Minute)
+	})
+	newSession(t, s, "bob-phone", "u-2", device("phone"))
+	equal(t, "phone", getSession(t, s, "phone-1").DeviceID, "device id read back")
+	equal(t, "", getSession(t, s, "none").DeviceID, "no device id reads back empty")
+
+	ids, err := s.EndDeviceSessions(ctx, "u-1", "", sessionmanager.EndLogout, t0.Add(time.Hour))
+	noErr(t, err)
+	equal(t, 0, len(ids), "an empty device id ends nothing")
+	ids, err = s.EndDeviceSessions(ctx, "u-1", "PHONE", sessionmanager.EndLogout, t0.Add(time.Hour))
+	noErr(t, err)
+	equal(t, 0, len(ids), "device ids are compared exactly")
+
+	at := t0.Add(time.Hour)
+	ids, err = s.EndDeviceSessions(ctx, "u-1", "phone", sessionmanager.EndLogout, at)
+	noErr(t, err)
+	equal(t, []string{"phone-1", "phone-2"}, sorted(ids), "ended ids")
+	for _, id := range []string{"phone-1", "phone-2"} {
+		got := getSession(t, s, id)
+		check(t, got.Status == sessionmanager.StatusEnded && got.EndReason == sessionmanager.EndLogout && got.EndedAt.Equal(at), "%s: %+v", id, got)
+	}
+	for _, id := range []string{"laptop", "none", "bob-phone"} {
+		check(t, getSession(t, s, id).Status == sessionmanager.StatusActive, "%s stays", id)
+	}
+	check(t, getSession(t, s, "phone-old").EndReason == sessionmanager.EndManual, "an ended session keeps its reason")
+	ids, err = s.EndDeviceSessions(ctx, "u-1", "phone", sessionmanager.EndLogout, at)
+	noErr(t, err)
+	equal(t, 0, len(ids), "a second logout of the device ends nothing")
 }
 
 func testTouchSessions(t *testing.T, s Store) {

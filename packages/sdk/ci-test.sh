@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The TypeScript SDK (@magic-sessionmanager/sdk): install with the npm cache
+# outside the repository, build ESM + CJS, then run its tests (node --test)
+# against the real sessionmanager binary, built into the same cache.
+set -euo pipefail
+cd "$(dirname "$0")"
+repo="$(cd ../.. && pwd)"
+cache="${SM_CACHE_DIR:-$HOME/.cache/sessionmanager}"
+mkdir -p "$cache/npm" "$cache/sdk"
+npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error
+npm run build
+npm run typecheck   # the declarations as ESM and CommonJS consumers see them
+# -tags licensetest: the binary trusts a vendor key the challenge test makes
+# (the challenge action is Advanced). A test binary in the cache only; never
+# ship a licensetest build.
+(cd "$repo" && go build -tags licensetest -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
+SM_BINARY="$cache/sdk/sessionmanager" npm test
