@@ -65,11 +65,7 @@ func rememberedLogin(t *testing.T, s *server, box *mailbox, email string) (map[s
 func TestTrustedDeviceSkipsTheChallenge(t *testing.T) {
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
-			env := map[string]string{}
-			if store == "postgres" {
-				env = postgresEnv(t)
-			}
-			s, box, email := challengeServer(t, env)
+			s, box, email := challengeServer(t, store)
 			write, read := s.adminToken("write"), s.adminToken("read")
 			login := func(who string, headers map[string]string, body map[string]any) (int, map[string]any) {
 				t.Helper()
