@@ -20,8 +20,9 @@ const (
 	EventRecoveryCodesRegenerated = "user.recovery_codes_regenerated"
 )
 
-// EndFactorChanged ends a user's other sessions when a second factor is
-// enrolled or removed (or the recovery codes replaced).
+// EndFactorChanged ends a user's other sessions when a second factor (TOTP,
+// a passkey) is enrolled or removed. Regenerating the recovery codes only
+// voids the old codes: it is audited, and ends no session.
 const EndFactorChanged EndReason = "factor_changed"
 
 const (
