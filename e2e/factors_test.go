@@ -75,7 +75,7 @@ func TestBrowserAllFactorsTogether(t *testing.T) {
 
 	// TOTP (a password login suffices: no strong factor yet).
 	var enrol map[string]any
-	code, _, enrol =  s.call("POST", "/api/users/me/totp", jwt, nil)
+	code, _, enrol = s.call("POST", "/api/users/me/totp", jwt, nil)
 	if code != 201 || str(enrol, "secret") == "" {
 		t.Fatalf("begin TOTP: %d %v", code, enrol)
 	}
