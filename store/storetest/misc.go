@@ -18,6 +18,10 @@ var adminTests = []namedTest{
 	{"Password", testAdminPassword},
 	{"Sessions", testAdminSessions},
 	{"ConcurrentSessionEnd", testConcurrentAdminSessionEnd},
+	{"TeamRoles", testTeamRoles},
+	{"LastOwnerConcurrent", testLastOwnerConcurrent},
+	{"Invites", testAdminInvites},
+	{"RecoveryCodes", testRecoveryCodes},
 }
 
 var magicLinkTests = []namedTest{{"ConsumeReasons", testMagicLinks}}

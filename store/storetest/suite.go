@@ -45,6 +45,8 @@ type Store interface {
 	sessionmanager.MagicLinkStore
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
+	sessionmanager.TeamStore
+	sessionmanager.RecoveryCodeStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
