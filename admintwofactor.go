@@ -61,6 +61,10 @@ const (
 	ActionAdminRecoveryUsed = "admin.recovery_code_used"
 )
 
+// ReasonSignInExpired: the second step came after the first step's ticket
+// expired; the sign-in starts again.
+const ReasonSignInExpired = "signin_expired"
+
 const (
 	pendingSignInTTL = 5 * time.Minute
 	recoveryCodes    = 10
@@ -100,7 +104,7 @@ func (m *Manager) FinishAdminSignIn(ctx context.Context, pending, code string) (
 	id, deadline, _ := strings.Cut(string(plain), "|")
 	until, err := strconv.ParseInt(deadline, 10, 64)
 	if err != nil || !m.clock.Now().Before(time.Unix(until, 0)) {
-		return nil, &Error{Code: EUNAUTHORIZED, Message: "the sign-in took too long; start again", Reason: "signin_expired"}
+		return nil, &Error{Code: EUNAUTHORIZED, Message: "the sign-in took too long; start again", Reason: ReasonSignInExpired}
 	}
 	a, err := m.Admin(ctx, id)
 	if IsNotFound(err) {
@@ -167,9 +171,15 @@ func (m *Manager) NewAdminTOTP(ctx context.Context, adminID string) (TOTPEnrolme
 		return TOTPEnrolment{}, err
 	}
 	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(key)
-	label := url.PathEscape(totpIssuer + ":" + a.Email)
+	return TOTPEnrolment{Secret: secret, URI: TOTPURI(a.Email, secret)}, nil
+}
+
+// TOTPURI is the otpauth:// URI an authenticator app scans (as a QR code)
+// to add the account email with a base32 secret.
+func TOTPURI(email, secret string) string {
+	label := url.PathEscape(totpIssuer + ":" + email)
 	q := url.Values{"secret": {secret}, "issuer": {totpIssuer}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
-	return TOTPEnrolment{Secret: secret, URI: "otpauth://totp/" + label + "?" + q.Encode()}, nil
+	return "otpauth://totp/" + label + "?" + q.Encode()
 }
 
 // EnableAdminTOTP turns TOTP on for adminID.

@@ -91,3 +91,31 @@ func (m *SMTPMailer) SendAccountMail(ctx context.Context, am sm.AccountMail) err
 	}
 	return client.DialAndSendWithContext(ctx, msg)
 }
+
+// SendAdminInvite sends one invitation to join the dashboard's team.
+func (m *SMTPMailer) SendAdminInvite(ctx context.Context, in sm.AdminInviteMail) error {
+	by := in.InvitedBy
+	if by == "" {
+		by = "An owner"
+	}
+	return m.send(ctx, in.To, "You are invited to Session Manager", fmt.Sprintf(
+		"Hello,\n\n%s invited you to the Session Manager dashboard as %s. Follow this link to choose your password:\n\n%s\n\n"+
+			"It works once and expires on %s. If you did not expect it, ignore this email.\n", by, in.Role, in.URL, in.ExpiresAt.UTC().Format("2 Jan 2006 15:04 UTC")))
+}
+
+// send sends one plain-text email.
+func (m *SMTPMailer) send(ctx context.Context, to, subject, body string) error {
+	msg := mail.NewMsg()
+	msg.FromMailAddress(m.from)
+	if err := msg.To(to); err != nil {
+		return fmt.Errorf("email recipient: %w", err)
+	}
+	msg.Subject(subject)
+	msg.SetDate()
+	msg.SetBodyString(mail.TypeTextPlain, body)
+	client, err := mail.NewClient(m.host, m.opts...)
+	if err != nil {
+		return err
+	}
+	return client.DialAndSendWithContext(ctx, msg)
+}

@@ -32,6 +32,7 @@ func templateFuncs() template.FuncMap {
 		"identityKey": sm.IdentityKey,
 		"eventReason": eventReason,
 		"dict":        dict,
+		"tokenScopes": func() any { return tokenScopes },
 		"short":       func(id string) string { return shorten(id, 10) },
 		"deviceText":  deviceText,
 		"place":       placeText,
