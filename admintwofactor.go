@@ -203,8 +203,13 @@ func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, cu
 	if err != nil {
 		return nil, InvalidFields(map[string]string{"secret": "is not a TOTP secret; reload the page"})
 	}
-	if _, ok := verifyTOTP(key, code, m.clock.Now()); !ok {
+	step, ok := verifyTOTP(key, code, m.clock.Now())
+	if !ok {
 		return nil, InvalidFields(map[string]string{"code": "is not the code your app shows now"})
+	}
+	// The code proving the enrolment is spent: seen once, it signs nobody in.
+	if err := m.spendTOTPStep(ctx, adminID, step); err != nil {
+		return nil, InvalidFields(map[string]string{"code": "was already used; wait for the next code"})
 	}
 	sealed, err := SealTOTP(m.cfg.Secrets, adminID, secret)
 	if err != nil {
