@@ -131,19 +131,12 @@ func (m *Manager) useAdminTOTP(ctx context.Context, a *Admin, code string) error
 	if !ok {
 		return wrong
 	}
-	return m.spendTOTPStep(ctx, a.ID, step)
-}
-
-// spendTOTPStep reserves an admin's TOTP time step (and the earlier ones
-// the window still accepts); EUNAUTHORIZED when it was already spent.
-func (m *Manager) spendTOTPStep(ctx context.Context, adminID string, step int64) error {
-	wrong := errAdminSignIn()
 	// The step is reserved first, atomically: of two requests with one
 	// code, on any instances, only the first gets 1. The earlier steps the
 	// window still accepts are spent with it, so an older code seen along
 	// with this one is refused too.
 	for d := int64(0); d <= 2*totpSkew; d++ {
-		n, err := m.fails.Incr(ctx, totpUsedKey(adminID, step-d), totpUsedTTL)
+		n, err := m.fails.Incr(ctx, totpUsedKey(a.ID, step-d), totpUsedTTL)
 		if err != nil {
 			return err
 		}

@@ -171,12 +171,12 @@ func (m *Manager) NewAdminTOTP(ctx context.Context, adminID string) (TOTPEnrolme
 		return TOTPEnrolment{}, err
 	}
 	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(key)
-	return TOTPEnrolment{Secret: secret, URI: TOTPURI(a.Email, secret)}, nil
+	return TOTPEnrolment{Secret: secret, URI: AdminTOTPURI(a.Email, secret)}, nil
 }
 
-// TOTPURI is the otpauth:// URI an authenticator app scans (as a QR code)
-// to add the account email with a base32 secret.
-func TOTPURI(email, secret string) string {
+// AdminTOTPURI is the otpauth:// URI an authenticator app scans (as a QR
+// code) to add the admin account email with a base32 secret.
+func AdminTOTPURI(email, secret string) string {
 	label := url.PathEscape(totpIssuer + ":" + email)
 	q := url.Values{"secret": {secret}, "issuer": {totpIssuer}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
 	return "otpauth://totp/" + label + "?" + q.Encode()
@@ -203,16 +203,19 @@ func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, cu
 	if err != nil {
 		return nil, InvalidFields(map[string]string{"secret": "is not a TOTP secret; reload the page"})
 	}
-	step, ok := verifyTOTP(key, code, m.clock.Now())
-	if !ok {
+	if _, ok := verifyTOTP(key, code, m.clock.Now()); !ok {
 		return nil, InvalidFields(map[string]string{"code": "is not the code your app shows now"})
-	}
-	// The code proving the enrolment is spent: seen once, it signs nobody in.
-	if err := m.spendTOTPStep(ctx, adminID, step); err != nil {
-		return nil, InvalidFields(map[string]string{"code": "was already used; wait for the next code"})
 	}
 	sealed, err := SealTOTP(m.cfg.Secrets, adminID, secret)
 	if err != nil {
+		return nil, err
+	}
+	// The code proving the enrolment is spent, as a sign-in's: seen once,
+	// it signs nobody in.
+	if err := m.useAdminTOTP(ctx, &Admin{ID: adminID, TOTPSealed: sealed}, code); err != nil {
+		if ErrorCode(err) == EUNAUTHORIZED {
+			return nil, InvalidFields(map[string]string{"code": "was already used; wait for the next code"})
+		}
 		return nil, err
 	}
 	codes := make([]string, recoveryCodes)

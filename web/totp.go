@@ -49,7 +49,7 @@ func (s *server) totpSection(r *http.Request, secret string) (totpData, error) {
 	if s.d.Core.TwoFactor == nil {
 		return totpData{}, nil
 	}
-	uri := sm.TOTPURI(a.Email, secret)
+	uri := sm.AdminTOTPURI(a.Email, secret)
 	if secret == "" {
 		en, err := s.d.Core.TwoFactor.NewAdminTOTP(r.Context(), a.ID)
 		if err != nil {
