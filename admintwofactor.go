@@ -136,6 +136,17 @@ func (m *Manager) recoveryStore() (RecoveryCodeStore, error) {
 	return st, nil
 }
 
+// twoFactorStores is the store as the keeper of admin accounts (their
+// sealed TOTP secret) and of their recovery codes.
+func (m *Manager) twoFactorStores() (AdminStore, RecoveryCodeStore, error) {
+	st, ok := m.store.(AdminStore)
+	if !ok {
+		return nil, nil, Errorf(EINTERNAL, "the store keeps no admin accounts")
+	}
+	rs, err := m.recoveryStore()
+	return st, rs, err
+}
+
 // recoveryHash is the keyed hash a recovery code is stored as.
 func (m *Manager) recoveryHash(adminID, code string) []byte {
 	code = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(code), " ", ""))
@@ -184,11 +195,7 @@ func AdminTOTPURI(email, secret string) string {
 
 // EnableAdminTOTP turns TOTP on for adminID.
 func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, currentSessionID string) ([]string, error) {
-	st, ok := m.store.(AdminStore)
-	if !ok {
-		return nil, Errorf(EINTERNAL, "the store keeps no admin accounts")
-	}
-	rs, err := m.recoveryStore()
+	st, rs, err := m.twoFactorStores()
 	if err != nil {
 		return nil, err
 	}
@@ -245,11 +252,7 @@ func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, cu
 
 // DisableAdminTOTP turns TOTP off for adminID after checking password.
 func (m *Manager) DisableAdminTOTP(ctx context.Context, adminID, password, currentSessionID string) error {
-	st, ok := m.store.(AdminStore)
-	if !ok {
-		return Errorf(EINTERNAL, "the store keeps no admin accounts")
-	}
-	rs, err := m.recoveryStore()
+	st, rs, err := m.twoFactorStores()
 	if err != nil {
 		return err
 	}

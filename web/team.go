@@ -22,14 +22,17 @@ type teamData struct {
 // FieldError returns the invitation form's error for field.
 func (d teamData) FieldError(field string) string { return fieldError(d.Errors, field) }
 
+// needTeam is "not found" when the core manages no team.
 func (s *server) needTeam(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.d.Core.Team == nil {
-			s.handleNotFound(w, r)
-			return
-		}
-		h(w, r)
+	return s.onlyIf(s.d.Core.Team != nil, h)
+}
+
+// onlyIf serves h when the use case it needs is there, else "not found".
+func (s *server) onlyIf(present bool, h http.HandlerFunc) http.HandlerFunc {
+	if present {
+		return h
 	}
+	return s.handleNotFound
 }
 
 func (s *server) renderTeam(w http.ResponseWriter, r *http.Request, status int, d teamData) {

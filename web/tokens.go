@@ -28,14 +28,9 @@ var tokenScopes = []struct{ Scope, Label string }{
 	{sm.ScopeService, "Service — start sessions and introspect only"},
 }
 
+// needTokens is "not found" when the core has no admin tokens.
 func (s *server) needTokens(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.d.Core.Tokens == nil {
-			s.handleNotFound(w, r)
-			return
-		}
-		h(w, r)
-	}
+	return s.onlyIf(s.d.Core.Tokens != nil, h)
 }
 
 func (s *server) renderTokens(w http.ResponseWriter, r *http.Request, status int, d tokensData) {
