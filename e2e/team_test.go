@@ -158,10 +158,17 @@ func TestBrowserTeamInviteViewer(t *testing.T) {
 	signOut(t, ctx)
 	browserSignIn(t, ctx, s.base, "viewer@example.com", viewerPassword)
 	browsertest.CheckPage(t, ctx, "sessions-viewer")
-	visibleWrites := get(t, ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('main form[method=post]')].filter(f => f.offsetParent !== null).length`))
+	// No visible control posts: no button of a posting form, no control
+	// tied to one (the bulk selection and its button).
+	visibleWrites := get(t, ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('main form[method=post] button, main form[method=post] [type=submit], main [form]')].filter(el => el.offsetParent !== null).length`))
 	hasTeam := get(t, ctx, chromedp.Evaluate[bool](`!!document.querySelector('a[href="/admin/team"]')`))
 	if visibleWrites != 0 || hasTeam {
-		t.Errorf("a viewer sees %d write forms and the Team link %v", visibleWrites, hasTeam)
+		t.Errorf("a viewer sees %d write controls and the Team link %v", visibleWrites, hasTeam)
+	}
+	run(t, ctx, "viewer's user page", chromedp.Click(chromedp.CSS(`#sessions-table a[href^="/admin/users/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	if n := get(t, ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('main form[method=post] button')].filter(el => el.offsetParent !== null).length`)); n != 0 {
+		t.Errorf("a viewer sees %d buttons of the user page's actions", n)
 	}
 	if st := fetchStatus(t, ctx, "POST", "/admin/sessions/terminate"); st != http.StatusForbidden {
 		t.Errorf("viewer terminate: %d, want 403", st)
