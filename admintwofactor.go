@@ -2,10 +2,7 @@ package sessionmanager
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/base64"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -39,12 +36,6 @@ type AdminTwoFactor interface {
 
 var _ AdminTwoFactor = (*Manager)(nil)
 
-// TOTPEnrolment is a secret to show as a QR code (URI) and as text.
-type TOTPEnrolment struct {
-	Secret string // base32
-	URI    string // otpauth://totp/...
-}
-
 // RecoveryCodeStore keeps admins' recovery codes as keyed hashes.
 type RecoveryCodeStore interface {
 	// SetAdminRecoveryCodes replaces the admin's codes (nil removes them).
@@ -66,9 +57,9 @@ const (
 const ReasonSignInExpired = "signin_expired"
 
 const (
-	pendingSignInTTL = 5 * time.Minute
-	recoveryCodes    = 10
-	totpIssuer       = "Session Manager"
+	pendingSignInTTL   = 5 * time.Minute
+	adminRecoveryCodes = 10
+	adminTOTPIssuer    = "Session Manager"
 )
 
 var pendingAD = []byte("sm-admin-signin-pending/v1")
@@ -116,7 +107,9 @@ func (m *Manager) FinishAdminSignIn(ctx context.Context, pending, code string) (
 		return nil, wrong
 	}
 	code = strings.TrimSpace(code)
-	if strings.Contains(code, "-") {
+	// A TOTP code is 6 digits; a recovery code is 10 letters and digits
+	// (shown as "xxxxx-xxxxx").
+	if len(strings.NewReplacer(" ", "", "-", "").Replace(code)) > totpDigits+1 {
 		if err := m.useRecoveryCode(ctx, a, code); err != nil {
 			return nil, err
 		}
@@ -149,7 +142,7 @@ func (m *Manager) twoFactorStores() (AdminStore, RecoveryCodeStore, error) {
 
 // recoveryHash is the keyed hash a recovery code is stored as.
 func (m *Manager) recoveryHash(adminID, code string) []byte {
-	code = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(code), " ", ""))
+	code = strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(code)))
 	return m.cfg.Secrets.LookupHash("sm-admin-recovery/v1:" + adminID + ":" + code)
 }
 
@@ -177,21 +170,13 @@ func (m *Manager) NewAdminTOTP(ctx context.Context, adminID string) (TOTPEnrolme
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
-	key := make([]byte, 20)
-	if _, err := rand.Read(key); err != nil {
-		return TOTPEnrolment{}, err
-	}
-	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(key)
+	secret := NewTOTPSecret()
 	return TOTPEnrolment{Secret: secret, URI: AdminTOTPURI(a.Email, secret)}, nil
 }
 
 // AdminTOTPURI is the otpauth:// URI an authenticator app scans (as a QR
 // code) to add the admin account email with a base32 secret.
-func AdminTOTPURI(email, secret string) string {
-	label := url.PathEscape(totpIssuer + ":" + email)
-	q := url.Values{"secret": {secret}, "issuer": {totpIssuer}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
-	return "otpauth://totp/" + label + "?" + q.Encode()
-}
+func AdminTOTPURI(email, secret string) string { return TOTPURI(adminTOTPIssuer, email, secret) }
 
 // EnableAdminTOTP turns TOTP on for adminID.
 func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, currentSessionID string) ([]string, error) {
@@ -225,16 +210,10 @@ func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, cu
 		}
 		return nil, err
 	}
-	codes := make([]string, recoveryCodes)
-	hashes := make([][]byte, recoveryCodes)
-	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
+	codes := make([]string, adminRecoveryCodes)
+	hashes := make([][]byte, adminRecoveryCodes)
 	for i := range codes {
-		b := make([]byte, 7)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		s := strings.ToLower(enc.EncodeToString(b))[:10]
-		codes[i] = s[:5] + "-" + s[5:]
+		codes[i] = newRecoveryCode()
 		hashes[i] = m.recoveryHash(adminID, codes[i])
 	}
 	if err := rs.SetAdminRecoveryCodes(ctx, adminID, hashes); err != nil {

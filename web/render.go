@@ -114,6 +114,8 @@ var flashMessages = map[string]string{
 	"admin-signed-out":    "Every sign-in of that admin was ended.",
 	"token-revoked":       "Token revoked. It is refused from now on.",
 	"totp-disabled":       "Two-factor sign-in turned off.",
+	"factors-reset":       "The user's factors were reset: TOTP, recovery codes and passkeys must be enrolled again.",
+	"devices-forgotten":   "The user's trusted devices were forgotten: each is challenged at its next login.",
 }
 
 type errorData struct {

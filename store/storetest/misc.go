@@ -21,7 +21,7 @@ var adminTests = []namedTest{
 	{"TeamRoles", testTeamRoles},
 	{"LastOwnerConcurrent", testLastOwnerConcurrent},
 	{"Invites", testAdminInvites},
-	{"RecoveryCodes", testRecoveryCodes},
+	{"AdminRecoveryCodes", testAdminRecoveryCodes},
 }
 
 var magicLinkTests = []namedTest{{"ConsumeReasons", testMagicLinks}}

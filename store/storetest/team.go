@@ -97,7 +97,7 @@ func testAdminInvites(t *testing.T, s Store) {
 	equal(t, 1, won, "an invitation is used once")
 }
 
-func testRecoveryCodes(t *testing.T, s Store) {
+func testAdminRecoveryCodes(t *testing.T, s Store) {
 	ctx := t.Context()
 	noErr(t, s.SetAdminRecoveryCodes(ctx, "a-1", [][]byte{[]byte("c1"), []byte("c2")}))
 	noErr(t, s.SetAdminRecoveryCodes(ctx, "a-2", [][]byte{[]byte("c1")}))
