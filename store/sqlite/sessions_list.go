@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -115,8 +116,11 @@ func sessionWhere(f sessionmanager.SessionFilter) *where {
 	}
 	if f.Search != "" {
 		p := likeContains(f.Search)
+		countries, _ := json.Marshal(append([]string{}, f.SearchCountries...))
 		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR s.ip LIKE ? ESCAPE '\'
-			OR s.browser LIKE ? ESCAPE '\' OR s.os LIKE ? ESCAPE '\' OR s.city LIKE ? ESCAPE '\')`, p, p, p, p, p, p)
+			OR s.browser LIKE ? ESCAPE '\' OR s.os LIKE ? ESCAPE '\' OR s.city LIKE ? ESCAPE '\'
+			OR `+ispColumn+` LIKE ? ESCAPE '\'
+			OR s.country_code IN (SELECT value FROM json_each(?)))`, p, p, p, p, p, p, p, string(countries))
 	}
 	return w
 }
@@ -130,7 +134,7 @@ func (s *Store) ListSessions(ctx context.Context, f sessionmanager.SessionFilter
 	}
 	w := sessionWhere(f)
 	if f.Search != "" {
-		cond, args, ok, err := s.searchNarrowing(ctx, f.Search)
+		cond, args, ok, err := s.searchNarrowing(ctx, f.Search, f.SearchCountries)
 		if err != nil {
 			return sessionmanager.SessionPage{}, err
 		}
