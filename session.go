@@ -168,8 +168,8 @@ type SessionFilter struct {
 	// (ISO codes): the countries Search names (CountriesNamed), so that
 	// "germany" or "uk" finds sessions by their country too.
 	SearchCountries []string
-	Sort   SessionSort
-	Desc   bool
+	Sort            SessionSort
+	Desc            bool
 	// Limit is the page size (the store caps it at 500, default 50).
 	Limit  int
 	Cursor string
