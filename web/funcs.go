@@ -27,6 +27,7 @@ func templateFuncs() template.FuncMap {
 		"threats":     threatBadges,
 		"scoreClass":  scoreClass,
 		"num":         formatCount,
+		"countInt":    func(n int) string { return formatCount(int64(n)) },
 		"dur":         formatDuration,
 		"pretty":      prettyJSON,
 		"reasonLabel": reasonLabel,

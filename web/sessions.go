@@ -12,7 +12,8 @@ type sessionsData struct {
 	Query     sessionQuery
 	Errors    map[string]string
 	Sessions  []*sm.Session
-	CSV       string // the export of this filter
+	Total     sm.SessionCount // every page of the filter
+	CSV       string          // the export of this filter
 	NDJSON    string
 	Next      string // URL of the next page, "" on the last
 	First     string // URL of the first page, "" on it
@@ -41,6 +42,9 @@ func (s *server) loadSessions(r *http.Request) (sessionsData, int, error) {
 		return d, 0, err
 	}
 	d.Sessions = page.Sessions
+	if d.Total, err = s.d.Core.Sessions.CountSessions(r.Context(), f); err != nil {
+		return d, 0, err
+	}
 	if page.NextCursor != "" {
 		d.Next = q.URL("/admin/sessions", page.NextCursor)
 	}

@@ -168,6 +168,26 @@ func countryArm(q *query, where, and string, countries []string, order, limit st
 		ORDER BY ` + order + ` LIMIT ` + limit + `)`
 }
 
+// CountSessions counts the sessions f selects, up to atMost+1: the same
+// query as the list's first page, atMost+1 long, counted.
+func (s *Store) CountSessions(ctx context.Context, f sm.SessionFilter, atMost int) (int, error) {
+	var q query
+	if sessionConditions(&q, f) {
+		return 0, nil
+	}
+	var sql string
+	if f.Search != "" {
+		sql = searchQuery(&q, f.Search, f.SearchCountries, "s.created_at DESC, s.id DESC", q.arg(atMost+1))
+	} else {
+		sql = `SELECT 1 FROM sessions s` + q.whereClause() + ` LIMIT ` + q.arg(atMost+1)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, q.args...).Scan(&n); err != nil {
+		return 0, mapErr(err, "sessions")
+	}
+	return n, nil
+}
+
 // ListSessions returns one page of sessions, keyset-paginated on the sort
 // column and id.
 func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.SessionPage, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -112,6 +113,17 @@ func testListFilters(t *testing.T, s Store) {
 		{"country and threat and score", sessionmanager.SessionFilter{Country: "us", AnyThreat: sessionmanager.Threat{Tor: true}, ScoreBelow: below(71)}, []string{"c"}},
 	} {
 		equal(t, sorted(c.want), sorted(allSessions(t, s, c.f, 2)), c.name)
+		// The count is of the same filter, every page, whatever the limit.
+		c.f.Limit = 1
+		if n, err := s.CountSessions(context.Background(), c.f, 100); err != nil || n != len(c.want) {
+			t.Errorf("%s: CountSessions = %d, %v; want %d", c.name, n, err, len(c.want))
+		}
+	}
+	// The count stops one past atMost.
+	for atMost, want := range map[int]int{0: 1, 3: 4, 5: 6, 6: 6, 100: 6} {
+		if n, err := s.CountSessions(context.Background(), sessionmanager.SessionFilter{}, atMost); err != nil || n != want {
+			t.Errorf("CountSessions(atMost %d) = %d, %v; want %d", atMost, n, err, want)
+		}
 	}
 }
 
