@@ -67,6 +67,17 @@
   // ---- Live regions: [data-live] re-fetches itself on a change event from
   // the server (debounced) and every 10 s as a fallback.
   var pending = null, busy = false;
+  // A filter the admin runs wins over a live refresh already in flight:
+  // each filter request starts a new generation, and a background answer
+  // of an older one is not swapped in (it would show the unfiltered list).
+  var generation = 0;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (!(e.detail.requestConfig && e.detail.requestConfig.headers["X-SM-Background"])) generation++;
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var h = e.detail.requestConfig && e.detail.requestConfig.headers;
+    if (h && h["X-SM-Background"] && Number(h["X-SM-Generation"]) !== generation) e.detail.shouldSwap = false;
+  });
   function refreshLive() {
     pending = null;
     if (busy || document.hidden || !window.htmx) return;
@@ -81,7 +92,7 @@
       document.querySelectorAll('input[name="id"][form="bulk"]:checked').forEach(function (b) { if (checked.indexOf(b.value) < 0) checked.push(b.value); });
       // Marked as background: an automatic refresh is not the admin's
       // activity and must not keep the sign-in from going idle.
-      var opts = { target: "#" + el.id, swap: "outerHTML", headers: { "X-SM-Background": "1" } };
+      var opts = { target: "#" + el.id, swap: "outerHTML", headers: { "X-SM-Background": "1", "X-SM-Generation": String(generation) } };
       if (el.dataset.liveSelect) opts.select = el.dataset.liveSelect;
       jobs.push(htmx.ajax("GET", el.dataset.live, opts).then(function () {
         checked.forEach(function (id) {
