@@ -3,7 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-		"slices"
+	"slices"
 	"strings"
 	"testing"
 	"time"
