@@ -24,6 +24,12 @@ const (
 	EventSettingsChanged  = "settings.changed"
 	EventAdminAction      = "admin.action"
 	EventMagicLinkSent    = "magic_link.sent"
+	// EventLoginChallenged: the policy asked a login for a second proof
+	// (no session yet); EventChallengePassed / EventChallengeFailed: a
+	// proof answered it (docs/AUTHENTICATION.md).
+	EventLoginChallenged = "login.challenged"
+	EventChallengePassed = "challenge.passed"
+	EventChallengeFailed = "challenge.failed"
 	// EventSigningKeyRotated: a new access-token signing key is published
 	// and signs from its data's signsFrom on (at once with immediate), when
 	// the old ones are retired (actor system: the schedule or the CLI).

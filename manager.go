@@ -22,6 +22,9 @@ type Config struct {
 	Tokens    AccessTokens
 	Secrets   Secrets
 	Passwords PasswordHasher
+	// Passkeys runs WebAuthn ceremonies (package passkey); nil: no
+	// passkeys. The store must also be a PasskeyStore.
+	Passkeys PasskeyCeremonies
 
 	UserAgents UserAgentParser // nil: device "unknown"
 	Geo        GeoResolver     // nil: IP only
@@ -100,6 +103,18 @@ type Config struct {
 	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
+	// TOTPIssuer names the service in end users' authenticator apps
+	// (the otpauth:// URI's issuer); "": DefaultTOTPIssuer.
+	TOTPIssuer string
+	// Factors answer login challenges (TOTP, WebAuthn: their packages);
+	// Manager.RegisterFactor adds more. The email code factor is built in
+	// and offered when ChallengeMailer is set.
+	Factors []Factor
+	// ChallengeMailer sends challenge codes by email; nil: no email factor.
+	ChallengeMailer ChallengeMailer
+	// ChallengeMail caps code emails per account and address (PerEmail)
+	// and per client IP (PerIP) (defaults 5 and 20 per 15m).
+	ChallengeMail MailLimits
 }
 
 // Availability is the Manager's mode while shared state may be lost.
@@ -135,6 +150,9 @@ const (
 	FeatureBlocking  = "blocking"
 	FeatureAlerts    = "alerts"
 	FeatureCondition = "custom_conditions"
+	// FeatureChallenge is step-up authentication: the challenge action,
+	// factors, step-up checks.
+	FeatureChallenge = "challenge"
 )
 
 // Metrics receives the product's counters. Implementations must be cheap.
@@ -210,6 +228,8 @@ type Manager struct {
 	retries auditRetries
 	// proxyWarn counts X-Forwarded-For headers from untrusted peers.
 	proxyWarn untrustedProxy
+	// factors answer login challenges, by method.
+	factors factorSet
 }
 
 func (m *Manager) allows(feature string) bool {

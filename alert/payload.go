@@ -90,7 +90,7 @@ func severityOf(eventType string, triggers []string) string {
 		switch t {
 		case TriggerTor, TriggerThreat, TriggerImpossibleTravel, TriggerRefreshReuse, TriggerLoginBlocked:
 			return SeverityCritical
-		case TriggerVPN, TriggerProxy, TriggerDatacenter, TriggerNewCountry, TriggerLowScore:
+		case TriggerVPN, TriggerProxy, TriggerDatacenter, TriggerNewCountry, TriggerLowScore, TriggerLoginChallenged, TriggerChallengeFailed:
 			sev = SeverityWarning
 		}
 	}

@@ -34,12 +34,25 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/auth/forgot-password", s.handleAccountMailRequest(sm.TokenResetPassword,
 		func(string) any { return map[string]any{"ok": true} }))
 	mux.Handle("POST /api/auth/reset-password", s.handleResetPassword())
+	// Login challenges (step-up at login: docs/AUTHENTICATION.md).
+	mux.Handle("POST /api/auth/challenge/verify", s.handleChallengeVerify())
+	mux.Handle("POST /api/auth/challenge/send", s.handleChallengeSend())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))
 	mux.Handle("DELETE /api/sessions/me/{id}", s.user(s.handleEndMySession()))
 	mux.Handle("POST /api/sessions/me/logout-others", s.user(s.handleLogoutOthers()))
 	mux.Handle("POST /api/sessions/me/logout-all", s.user(s.handleLogoutAll()))
+
+	// Passkeys: self-service and passwordless sign-in (passkeys.go).
+	s.passkeyRoutes(mux)
+	// Self-service second factors and step-up (docs/AUTHENTICATION.md).
+	mux.Handle("GET /api/users/me/factors", s.user(s.handleMyFactors()))
+	mux.Handle("POST /api/users/me/totp", s.user(s.handleBeginTOTP()))
+	mux.Handle("POST /api/users/me/totp/confirm", s.user(s.handleConfirmTOTP()))
+	mux.Handle("DELETE /api/users/me/totp", s.user(s.handleRemoveTOTP()))
+	mux.Handle("POST /api/users/me/recovery-codes", s.user(s.handleRegenerateRecoveryCodes()))
+	mux.Handle("POST /api/auth/step-up", s.user(s.handleStepUp()))
 
 	// Admin API (Bearer admin token).
 	mux.Handle("GET /api/admin/sessions", s.admin("read", s.handleAdminListSessions()))

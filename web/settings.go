@@ -109,7 +109,7 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		return settingsData{}, err
 	}
 	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
-		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}, Locks: s.locks(),
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionBlock}, Locks: s.locks(),
 		Done: r.URL.Query().Get("done")}
 	a := st.Actions
 	l := d.Locks
@@ -253,7 +253,7 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		a := sm.Action(r.PostFormValue("action." + k))
 		if !a.Valid() {
-			bad["actions."+k] = "choose allow, alert or block"
+			bad["actions."+k] = "choose allow, alert, challenge or block"
 			continue
 		}
 		actions[k] = a

@@ -65,6 +65,8 @@ type config struct {
 	RedisFailClosed bool
 	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
 	RedisPrefix string
+	// TOTPIssuer names the service in end users' authenticator apps.
+	TOTPIssuer string
 	// PurgeHour is the UTC hour of the nightly purge of ended sessions.
 	PurgeHour int
 	// RegisterPerIP caps sign-ups per IP per 15 minutes (0: no cap).
@@ -101,6 +103,11 @@ type config struct {
 	MagicLink *httpapi.MagicLinkConfig
 	// Accounts are the confirmation and reset emails (integrations.go).
 	Accounts *httpapi.AccountMailConfig
+	// Passkeys is the WebAuthn relying party (passkeys.go).
+	Passkeys passkeySetup
+	// ChallengeMailer sends the email codes of login challenges
+	// (integrations.go); nil without SMTP_URL: no email factor.
+	ChallengeMailer sm.ChallengeMailer
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -165,6 +172,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		LicenseKey:    env("LICENSE_KEY", ""),
 		PublicURL:     env("SM_PUBLIC_URL", ""),
 		RedisPrefix:   env("SM_REDIS_PREFIX", "msm:"),
+		TOTPIssuer:    env("SM_TOTP_ISSUER", sm.DefaultTOTPIssuer),
 	}
 	c.DatabaseURL = env("DATABASE_URL", "")
 	durations := []struct {
@@ -304,6 +312,12 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	}
 	c.MagicLink = ml
 	if c.Accounts, err = loadAccountMail(getenv, c); err != nil {
+		return nil, err
+	}
+	if c.Passkeys, err = loadPasskeys(getenv, c.PublicURL); err != nil {
+		return nil, err
+	}
+	if c.ChallengeMailer, err = loadChallengeMail(getenv, c); err != nil {
 		return nil, err
 	}
 	return c, c.validate()
