@@ -88,7 +88,7 @@ func ParseSessionQuery(q url.Values) (SessionFilter, error) {
 }
 
 // ParseEventQuery reads the audit query parameters: type (comma list),
-// user, session, actor (an admin's id or email, or token:<name>), ip,
+// user (an id or email), session, actor (an admin's id or email, or token:<name>), ip,
 // from, to, order, limit, cursor.
 func ParseEventQuery(q url.Values) (EventFilter, error) {
 	var f EventFilter
