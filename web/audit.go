@@ -18,7 +18,7 @@ import (
 // filter through the core's exporter.
 
 // auditFilterKeys are the query parameters of the page's filter.
-var auditFilterKeys = []string{"type", "actor", "user", "ip", "from", "to"}
+var auditFilterKeys = []string{"type", "actor", "user", "ip", "seq", "from", "to"}
 
 // localMinute is the value of an <input type=datetime-local> (read as UTC).
 const localMinute = "2006-01-02T15:04"
@@ -68,6 +68,7 @@ type auditRow struct {
 	// ActorFilter is the actor filter that lists this actor's events: an
 	// admin's email, or the actor id (token:<name>).
 	ActorFilter string
+	UserEmail   string
 	Detail      string
 	// RuleID links a rule the event names.
 	RuleID string
@@ -157,8 +158,11 @@ func (s *server) loadAudit(r *http.Request) (auditData, int, error) {
 		}
 		return d, 0, err
 	}
+	emails := s.userEmails(r.Context(), events)
 	for _, e := range events {
-		d.Rows = append(d.Rows, newAuditRow(e))
+		row := newAuditRow(e)
+		row.UserEmail = emails[e.UserID]
+		d.Rows = append(d.Rows, row)
 	}
 	if next != "" {
 		nq := cloneValues(q)
