@@ -154,8 +154,21 @@ func TestBrowserAuditLog(t *testing.T) {
 		t.Errorf("bad ip: %d", resp.Status)
 	}
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/admin/security"), chromedp.WaitVisible(chromedp.ID("security-events"))); err != nil {
+	// Security page: four more failures from 198.51.100.7 make a burst of
+	// five; the failed sign-ins tab names dave by email.
+	for range 4 {
+		s.loginFrom("198.51.100.7", uaChromeMac, "dave", "still not the password")
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/admin/security?kind=failed"), chromedp.WaitVisible(chromedp.ID("security-events"))); err != nil {
 		t.Fatal(err)
+	}
+	if got := evalJS[string](t, ctx, `(document.querySelector('#bursts tr[data-burst="198.51.100.7"] .badge') || {}).textContent || ""`); got != "5" {
+		t.Errorf("burst of 198.51.100.7 shows %q failures, want 5", got)
+	}
+	users := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#security-events tr[data-type] [data-user]')).map(u => u.textContent.trim())`)
+	types = evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#security-events tr[data-type]')).map(r => r.dataset.type)`)
+	if len(users) != 5 || users[0] != "dave@example.com" || !slicesContainsOnly(types, "login.failed") {
+		t.Errorf("failed sign-ins tab: users %v, types %v", users, types)
 	}
 	browsertest.CheckPage(t, ctx, "security")
 }
