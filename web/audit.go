@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -114,10 +115,10 @@ type auditData struct {
 	Paged bool
 }
 
-func (s *server) loadAudit(r *http.Request) (auditData, int, error) {
+func (s *server) loadAudit(r *http.Request) (d auditData, status int, err error) {
 	in := r.URL.Query()
 	q := auditQuery(in)
-	d := auditData{Types: auditTypes, Form: map[string]string{}, Query: q.Encode()}
+	d = auditData{Types: auditTypes, Form: map[string]string{}, Query: q.Encode()}
 	with := func(path string, extra ...string) string {
 		v := cloneValues(q)
 		for i := 0; i+1 < len(extra); i += 2 {
@@ -132,42 +133,18 @@ func (s *server) loadAudit(r *http.Request) (auditData, int, error) {
 	d.CSV, d.NDJSON = with("/admin/audit/export", "format", "csv"), with("/admin/audit/export", "format", "ndjson")
 	for _, k := range auditFilterKeys {
 		d.Form[k] = strings.TrimSpace(in.Get(k))
-		if (k == "from" || k == "to") && q.Get(k) != "" {
-			if t, err := time.Parse(time.RFC3339, q.Get(k)); err == nil {
-				d.Form[k] = t.UTC().Format(localMinute)
-			}
-		}
 	}
-	pq := cloneValues(q)
-	pq.Set("order", "desc")
-	pq.Set("limit", "50")
-	if c := in.Get("cursor"); c != "" && len(c) <= 512 {
-		pq.Set("cursor", c)
-		d.Paged = true
-	}
-	f, err := sm.ParseEventQuery(pq)
-	if err != nil {
-		d.Errors = fieldErrors(err)
-		return d, http.StatusBadRequest, nil
-	}
-	events, next, err := s.d.Core.Audit.ListEvents(r.Context(), f)
-	if err != nil {
-		if sm.ErrorCode(err) == sm.EINVALID {
-			d.Errors = fieldErrors(err)
-			return d, http.StatusBadRequest, nil
-		}
-		return d, 0, err
+	timeForm(q, d.Form)
+	var events []*sm.Event
+	_, events, d.Next, d.Paged, d.Errors, err = s.eventPage(r.Context(), "/admin/audit", in, q, cloneValues(q))
+	if err != nil || d.Errors != nil {
+		return d, http.StatusBadRequest, err
 	}
 	emails := s.userEmails(r.Context(), events)
 	for _, e := range events {
 		row := newAuditRow(e)
 		row.UserEmail = emails[e.UserID]
 		d.Rows = append(d.Rows, row)
-	}
-	if next != "" {
-		nq := cloneValues(q)
-		nq.Set("cursor", next)
-		d.Next = "/admin/audit?" + nq.Encode()
 	}
 	return d, http.StatusOK, nil
 }
@@ -211,4 +188,41 @@ func (s *server) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Verify = v
 	s.render(w, r, status, "audit", "Audit log", "audit", d)
+}
+
+// timeForm sets form's from and to to the canonical filter's times as
+// datetime-local values (UTC), for the inputs.
+func timeForm(q url.Values, form map[string]string) {
+	for _, k := range []string{"from", "to"} {
+		if t, err := time.Parse(time.RFC3339, q.Get(k)); err == nil {
+			form[k] = t.UTC().Format(localMinute)
+		}
+	}
+}
+
+// eventPage lists one page, newest first, of the events pq (the API's
+// query vocabulary) selects, from the request's cursor: the audit and
+// security pages' shared step. next is the next page's address (path with
+// the page's own query q and the cursor). A bad filter comes back as field
+// errors (a 400 page), a failure as err.
+func (s *server) eventPage(ctx context.Context, path string, in, q, pq url.Values) (f sm.EventFilter, events []*sm.Event, next string, paged bool, errs map[string]string, err error) {
+	pq.Set("order", "desc")
+	pq.Set("limit", "50")
+	if c := in.Get("cursor"); c != "" && len(c) <= 512 {
+		pq.Set("cursor", c)
+		paged = true
+	}
+	if f, err = sm.ParseEventQuery(pq); err != nil {
+		return f, nil, "", paged, fieldErrors(err), nil
+	}
+	events, cursor, err := s.d.Core.Audit.ListEvents(ctx, f)
+	if sm.ErrorCode(err) == sm.EINVALID {
+		return f, nil, "", paged, fieldErrors(err), nil
+	}
+	if cursor != "" {
+		nq := cloneValues(q)
+		nq.Set("cursor", cursor)
+		next = path + "?" + nq.Encode()
+	}
+	return f, events, next, paged, nil, err
 }

@@ -120,25 +120,12 @@ func (s *server) loadSecurity(r *http.Request, withDeliveries bool) (securityDat
 	pq := cloneValues(q)
 	pq.Del("kind")
 	pq.Set("type", strings.Join(securityKinds[d.Kind], ","))
-	pq.Set("order", "desc")
-	if c := in.Get("cursor"); c != "" && len(c) <= 512 {
-		pq.Set("cursor", c)
-		d.Paged = true
-	}
-	f, err := sm.ParseEventQuery(pq)
-	if err != nil {
-		d.Errors = fieldErrors(err)
-		return d, http.StatusBadRequest, nil
-	}
-	for _, k := range []string{"from", "to"} {
-		if t := map[string]time.Time{"from": f.From, "to": f.To}[k]; !t.IsZero() {
-			d.Form[k] = t.UTC().Format(localMinute)
-		}
-	}
+	timeForm(q, d.Form)
 	ctx := r.Context()
-	events, next, err := s.d.Core.Audit.ListEvents(ctx, f)
-	if err != nil {
-		return d, 0, err
+	f, events, next, paged, errs, err := s.eventPage(ctx, "/admin/security", in, q, pq)
+	d.Paged, d.Errors = paged, errs
+	if err != nil || errs != nil {
+		return d, http.StatusBadRequest, err
 	}
 	emails := s.userEmails(ctx, events)
 	for _, e := range events {
@@ -146,11 +133,7 @@ func (s *server) loadSecurity(r *http.Request, withDeliveries bool) (securityDat
 		se.UserEmail = emails[e.UserID]
 		d.Events = append(d.Events, se)
 	}
-	if next != "" {
-		nq := cloneValues(q)
-		nq.Set("cursor", next)
-		d.NextEvents = "/admin/security?" + nq.Encode()
-	}
+	d.NextEvents = next
 	// Bursts: every failed sign-in of the range, at most 500 (the newest).
 	bf := sm.EventFilter{Types: []string{sm.EventLoginFailed}, From: f.From, To: f.To, Desc: true, Limit: 500}
 	if bf.From.IsZero() {
