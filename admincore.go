@@ -148,6 +148,8 @@ type ServiceStatus interface {
 	GeoStatus() GeoStatus
 	// ConfigWarnings are the features on without the data they need.
 	ConfigWarnings(ctx context.Context) []ConfigWarning
+	// SharedStatus is the link the instances share (bus, Redis mode, health).
+	SharedStatus() SharedStatus
 	// Now is the core's clock.
 	Now() time.Time
 }

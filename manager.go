@@ -87,6 +87,9 @@ type Config struct {
 	// Availability reports how far the shared state (the bus, Redis) can be
 	// trusted right now; nil: always Available.
 	Availability func() Availability
+	// SharedStatus describes the shared link (bus, Redis mode, health) for
+	// /readyz and the dashboard; nil: the local bus of a single instance.
+	SharedStatus func() SharedStatus
 	// OnSettings is called with the settings whenever they are (re)loaded.
 	OnSettings func(*Settings)
 	// RegisterPerIP caps sign-ups from one IP (an IPv6 /64) per failed-login

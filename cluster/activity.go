@@ -14,14 +14,14 @@ import (
 // microseconds, which a float64 holds exactly), ZADD GT keeping the latest
 // per session; the leader drains it into the store.
 type RedisActivity struct {
-	client *redis.Client
+	client redis.UniversalClient
 	key    string
 }
 
 var _ sm.ActivitySink = (*RedisActivity)(nil)
 
 // NewRedisActivity returns the buffer kept at prefix+"lastseen".
-func NewRedisActivity(client *redis.Client, prefix string) *RedisActivity {
+func NewRedisActivity(client redis.UniversalClient, prefix string) *RedisActivity {
 	return &RedisActivity{client: client, key: prefix + "lastseen"}
 }
 

@@ -29,14 +29,14 @@ return 0`)
 
 // RedisCounter counts in fixed windows shared by every instance.
 type RedisCounter struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 }
 
 var _ sm.Counter = (*RedisCounter)(nil)
 
 // NewRedisCounter returns a Counter keeping its keys under prefix.
-func NewRedisCounter(client *redis.Client, prefix string) *RedisCounter {
+func NewRedisCounter(client redis.UniversalClient, prefix string) *RedisCounter {
 	return &RedisCounter{client: client, prefix: prefix + "count:"}
 }
 

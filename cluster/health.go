@@ -8,12 +8,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Health tracks whether Redis answers, with a PING every interval, so the
+// Health tracks whether Redis answers, with a PING every interval (to every
+// master of a Redis Cluster), so the
 // app can apply its fail-open or fail-closed policy (docs/CLUSTER.md).
 // OnReconnect hooks run when Redis answers again after a failure.
 type Health struct {
 	link
-	client   *redis.Client
+	client   redis.UniversalClient
 	interval time.Duration
 	timeout  time.Duration
 	logger   *slog.Logger
@@ -21,7 +22,7 @@ type Health struct {
 
 // NewHealth returns a probe of client; interval 0 means 2s. It reports
 // unhealthy until its first successful check.
-func NewHealth(client *redis.Client, interval time.Duration, logger *slog.Logger) *Health {
+func NewHealth(client redis.UniversalClient, interval time.Duration, logger *slog.Logger) *Health {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
@@ -46,7 +47,7 @@ func (h *Health) Run(ctx context.Context) {
 func (h *Health) Check(ctx context.Context) error {
 	pingCtx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	err := h.client.Ping(pingCtx).Err()
+	err := ping(pingCtx, h.client)
 	was := h.Healthy()
 	switch {
 	case err != nil:
@@ -61,4 +62,19 @@ func (h *Health) Check(ctx context.Context) error {
 		h.reconnected()
 	}
 	return err
+}
+
+// ping asks every master of a Redis Cluster (a shard without one cannot take
+// the keys and channels of its slots), or the one server otherwise.
+func ping(ctx context.Context, client redis.UniversalClient) error {
+	if c, ok := client.(*redis.ClusterClient); ok {
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			return m.Ping(ctx).Err()
+		})
+		if err != nil {
+			c.ReloadState(ctx) // a replica may have taken over
+		}
+		return err
+	}
+	return client.Ping(ctx).Err()
 }

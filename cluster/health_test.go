@@ -38,7 +38,7 @@ func TestHealthTracksRedis(t *testing.T) {
 
 func TestHealthClosedPort(t *testing.T) {
 	opt, _ := ParseRedisURL("redis://127.0.0.1:1/0")
-	h := NewHealth(newRedisFromOptions(t, opt), time.Second, nil)
+	h := NewHealth(newRedisFromOptions(t, opt.Single), time.Second, nil)
 	if err := h.Check(context.Background()); err == nil || h.Healthy() {
 		t.Fatalf("check = %v, healthy = %v; want an error", err, h.Healthy())
 	}

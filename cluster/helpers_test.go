@@ -20,10 +20,11 @@ const waitLimit = 10 * time.Second
 // find its connections in CLIENT LIST).
 func newRedis(t testing.TB, name string) *redis.Client {
 	t.Helper()
-	opt, err := ParseRedisURL(testenv.RedisURL(t))
+	target, err := ParseRedisURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	opt := target.Single
 	opt.ClientName = name
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
@@ -31,7 +32,7 @@ func newRedis(t testing.TB, name string) *redis.Client {
 }
 
 // cleanupKeys deletes every key under prefix when the test ends.
-func cleanupKeys(t testing.TB, c *redis.Client, prefix string) {
+func cleanupKeys(t testing.TB, c redis.UniversalClient, prefix string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
 		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()

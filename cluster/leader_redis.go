@@ -36,12 +36,12 @@ return 0`)
 // a fencing counter (INCR) under prefix. A leader that stops renewing loses
 // the lock after its TTL.
 type RedisElector struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 }
 
 // NewRedisElector returns an Elector keeping its keys under prefix.
-func NewRedisElector(client *redis.Client, prefix string) *RedisElector {
+func NewRedisElector(client redis.UniversalClient, prefix string) *RedisElector {
 	return &RedisElector{client: client, prefix: prefix}
 }
 
@@ -70,7 +70,7 @@ func (e *RedisElector) Elect(ctx context.Context, name string, ttl time.Duration
 }
 
 type redisLease struct {
-	client  *redis.Client
+	client  redis.UniversalClient
 	keys    []string
 	token   string
 	ttl     time.Duration

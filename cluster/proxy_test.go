@@ -120,10 +120,11 @@ func (p *tcpProxy) restart() {
 // go through it.
 func redisViaProxy(t testing.TB) (*tcpProxy, *redis.Options) {
 	t.Helper()
-	opt, err := ParseRedisURL(testenv.RedisURL(t))
+	target, err := ParseRedisURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	opt := target.Single
 	proxy := newTCPProxy(t, opt.Addr)
 	viaProxy := *opt
 	viaProxy.Addr = proxy.addr

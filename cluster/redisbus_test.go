@@ -119,7 +119,7 @@ func TestRedisBusWatchdogReplacesSilentConnection(t *testing.T) {
 
 func TestNewRedisBusFailsOnUnreachableRedis(t *testing.T) {
 	opt, _ := ParseRedisURL("redis://127.0.0.1:1/0")
-	c := newRedisFromOptions(t, opt)
+	c := newRedisFromOptions(t, opt.Single)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, err := NewRedisBus(ctx, c, "ch", "", nil); sm.ErrorCode(err) != sm.EUNAVAILABLE {

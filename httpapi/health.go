@@ -23,6 +23,14 @@ func (s *server) handleReadyz() http.Handler {
 				return
 			}
 		}
-		encode(w, http.StatusOK, map[string]any{"status": "ready"})
+		// The shared link's mode and health, never its error text (this
+		// answer is public). Ready either way: Redis down is the fail-open
+		// or fail-closed mode's business (SM_REDIS_FAILURE), not a reason to
+		// pull every instance out of the load balancer at once.
+		body := map[string]any{"status": "ready"}
+		if s.Core.Status != nil {
+			body["shared"] = s.Core.Status.SharedStatus()
+		}
+		encode(w, http.StatusOK, body)
 	})
 }

@@ -17,6 +17,8 @@ type dataSourcesData struct {
 	// DBIP is set when a source uses DB-IP data, whose licence (CC BY 4.0)
 	// requires a visible link to db-ip.com.
 	DBIP bool
+	// Shared is the link the instances share (bus, Redis mode, health).
+	Shared sm.SharedStatus
 }
 
 // sourceView is one source row.
@@ -47,7 +49,7 @@ var capabilityLabels = []struct{ key, label, use string }{
 
 func (s *server) dataSourcesData() dataSourcesData {
 	st := s.d.Core.Status.GeoStatus()
-	d := dataSourcesData{Feeds: st.Feeds}
+	d := dataSourcesData{Feeds: st.Feeds, Shared: s.d.Core.Status.SharedStatus()}
 	for _, src := range st.Sources {
 		v := sourceView{GeoSource: src, Refresh: "never", RecordsText: formatCount(int64(src.Records))}
 		if src.RefreshInterval > 0 {

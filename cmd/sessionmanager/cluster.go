@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/cluster"
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
@@ -24,6 +22,8 @@ type clusterParts struct {
 	reconnects []func(fn func())
 	// healthy reports whether Redis answers (nil without Redis).
 	healthy func() bool
+	// status describes the shared link for /readyz and the dashboard.
+	status  func() sm.SharedStatus
 	runners []func(ctx context.Context)
 	closers []func()
 	log     *slog.Logger
@@ -104,15 +104,19 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 	pg, _ := st.(*postgres.Store)
 	switch {
 	case c.RedisURL != "":
-		opts, err := cluster.ParseRedisURL(c.RedisURL)
+		target, err := cluster.ParseRedisURL(c.RedisURL)
 		if err != nil {
 			return nil, &configError{err.Error()}
 		}
-		client := redis.NewClient(opts)
+		if t := cluster.ResolveCluster(ctx, target); t != target {
+			log.Info("REDIS_URL names a node of a Redis Cluster: using it as the cluster's seed")
+			target = t
+		}
+		client := target.NewClient()
 		p.closers = append(p.closers, func() { _ = client.Close() })
 		bus, err := cluster.NewRedisBus(ctx, client, c.RedisPrefix+"bus", p.instance, log)
 		if err != nil {
-			return nil, fmt.Errorf("redis bus: %w", err)
+			return nil, fmt.Errorf("redis bus (%s, REDIS_URL): %w", target.Mode, err)
 		}
 		p.closers = append(p.closers, func() { _ = bus.Close() })
 		p.runners = append(p.runners, func(ctx context.Context) { _ = bus.Run(ctx) })
@@ -122,6 +126,16 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 		_ = health.Check(ctx)
 		p.runners = append(p.runners, health.Run)
 		p.healthy = health.Healthy
+		// Redis answering again after a failure (a failover, a restart)
+		// may follow lost messages too.
+		p.reconnects = append(p.reconnects, health.OnReconnect)
+		p.status = func() sm.SharedStatus {
+			st := sm.SharedStatus{Bus: "redis", RedisMode: string(target.Mode), Healthy: health.Healthy() && bus.Healthy()}
+			if !st.Healthy {
+				st.LastError = errText(health.LastError(), bus.LastError())
+			}
+			return st
+		}
 		act := cluster.NewRedisActivity(client, c.RedisPrefix)
 		p.activity = fallbackSink{primary: act, store: st, log: log}
 		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, c.RedisPrefix+"cnt:"), local: p.counter}
@@ -139,6 +153,13 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 		p.runners = append(p.runners, func(ctx context.Context) { _ = bus.Run(ctx) })
 		p.bus = bus
 		p.reconnects = append(p.reconnects, bus.OnReconnect)
+		p.status = func() sm.SharedStatus {
+			st := sm.SharedStatus{Bus: "postgres", Healthy: bus.Healthy()}
+			if !st.Healthy {
+				st.LastError = errText(bus.LastError())
+			}
+			return st
+		}
 		el, err := cluster.NewPostgresElector(ctx, pg.Pool())
 		if err != nil {
 			return nil, fmt.Errorf("postgres leader election: %w", err)
@@ -148,4 +169,14 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 		p.bus = sm.NewLocalBus(log)
 	}
 	return p, nil
+}
+
+// errText is the text of the first non-nil error ("" when none).
+func errText(errs ...error) string {
+	for _, err := range errs {
+		if err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }

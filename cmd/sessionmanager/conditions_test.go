@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/magic-sessionmanager/sessionmanager/internal/redistest"
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
@@ -24,7 +25,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	redistest.StopShared() // the Redis Cluster and Sentinel of the Redis mode tests
+	os.Exit(code)
 }
 
 // hostileConditions once stalled logins (the JavaScript ran in the login)

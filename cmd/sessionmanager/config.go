@@ -88,6 +88,10 @@ type config struct {
 	// clock drives every timeout and loop: sm.SystemClock, or a test's
 	// manual clock (never from the environment).
 	clock sm.Clock
+	// stateCacheTTL is the Manager's StateCacheTTL (0: its default); tests
+	// lengthen it to prove a revocation travelled by the bus, not by the
+	// cache expiring (never from the environment).
+	stateCacheTTL time.Duration
 	// AllowPrivateWebhooks lets alert webhooks reach private addresses.
 	AllowPrivateWebhooks bool
 	// ConditionLimits bound one evaluation of a custom alert condition

@@ -13,7 +13,9 @@ environment (see README.md); the flags override:
   -addr HOST:PORT      listen address (SM_ADDR)
   -database-url URL    sqlite:PATH or postgres://... (DATABASE_URL)
   -data-dir DIR        where the SQLite database and caches live (SM_DATA_DIR)
-  -redis-url URL       Redis for the bus and shared limits (REDIS_URL)
+  -redis-url URL       Redis for the bus and shared limits (REDIS_URL): redis://host:6379/0,
+                       a cluster as redis://a:7000,redis://b:7000 or Sentinel as
+                       redis-sentinel://s1:26379,s2:26379/mastername (docs/CLUSTER.md)
 `,
 	"demo": `Usage: sessionmanager demo [-addr HOST:PORT]
 

@@ -259,6 +259,8 @@ func TestBadConfigurationExitsWithOneLine(t *testing.T) {
 		{map[string]string{"SM_RESET_PASSWORD_URL": "ftp://app.example.test/reset", "SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "SM_ALERT_FROM": "a@example.test"}, "SM_RESET_PASSWORD_URL"},
 		{map[string]string{"SM_EMAIL_CONFIRMATION_URL": "https://user:pw@auth.example.test/c?confirmation=", "SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "SM_ALERT_FROM": "a@example.test"}, "SM_EMAIL_CONFIRMATION_URL"},
 		{map[string]string{"SM_GEO_BUILTIN": "maybe"}, "SM_GEO_BUILTIN"},
+		{map[string]string{"REDIS_URL": "redis://:a@127.0.0.1:1,redis://:b@127.0.0.1:2"}, "REDIS_URL seed 2 has other credentials"},
+		{map[string]string{"REDIS_URL": "redis-sentinel://127.0.0.1:1"}, "REDIS_URL names no master"},
 	}
 	for _, c := range cases {
 		c.env["SM_DATA_DIR"] = t.TempDir()

@@ -145,6 +145,8 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		},
 	}
 	a.runners = append(a.runners, a.reloadLoop)
+	mcfg.SharedStatus = a.cluster.status
+	mcfg.StateCacheTTL = c.stateCacheTTL
 	if a.cluster.healthy != nil {
 		whenDown := sm.Degraded
 		if c.RedisFailClosed {
