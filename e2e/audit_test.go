@@ -69,7 +69,7 @@ func TestBrowserAuditLog(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/admin/audit"), chromedp.WaitVisible(chromedp.ID("audit-log"))); err != nil {
 		t.Fatal(err)
 	}
-	row := fmt.Sprintf(`document.querySelector('#audit-log tr[data-type="session.ended"]')`)
+	row := `document.querySelector('#audit-log tr[data-type="session.ended"]')`
 	if got := evalJS[string](t, ctx, row+`.querySelector("[data-actor]").textContent`); got != adminEmail {
 		t.Errorf("the termination's actor reads %q, want the admin's email", got)
 	}
