@@ -90,8 +90,8 @@ func ParseSessionQuery(q url.Values) (SessionFilter, error) {
 }
 
 // ParseEventQuery reads the audit query parameters: type (comma list),
-// user, session, actor (an admin's id or email, or token:<name>), ip,
-// from, to, order, limit, cursor.
+// user (an id or email), session, actor (an admin's id or email, or token:<name>), ip,
+// seq (one event), from, to, order, limit, cursor.
 func ParseEventQuery(q url.Values) (EventFilter, error) {
 	var f EventFilter
 	bad := map[string]string{}
@@ -111,6 +111,13 @@ func ParseEventQuery(q url.Values) (EventFilter, error) {
 		} else {
 			f.IP = a.Unmap().String()
 		}
+	}
+	if v := q.Get("seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			bad["seq"] = "must be a positive event number"
+		}
+		f.Seq = n
 	}
 	f.From = parseTime(q.Get("from"), "from", bad)
 	f.To = parseTime(q.Get("to"), "to", bad)
