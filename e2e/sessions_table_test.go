@@ -17,16 +17,6 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/license"
 )
 
-// eval runs a JavaScript expression (promises awaited) and returns its value.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
-	return v
-}
-
 func navigate(t *testing.T, ctx context.Context, url, ready string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
@@ -51,33 +41,33 @@ func TestBrowserSessionsTable(t *testing.T) {
 	}
 
 	// Readable risk: the name and the legend, and a reason for every low score.
-	if got := eval[string](t, ctx, `document.getElementById("score-legend").textContent`); !strings.Contains(got, "Security score (higher is safer)") {
+	if got := evalJS[string](t, ctx, `document.getElementById("score-legend").textContent`); !strings.Contains(got, "Security score (higher is safer)") {
 		t.Errorf("legend: %q", got)
 	}
-	unexplained := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table tr[data-session]'))
+	unexplained := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table tr[data-session]'))
 		.filter(tr => { const sc = tr.querySelector('.score'); return sc && Number(sc.textContent) < 100 &&
 			!tr.querySelector('.badge-reason, .badge-threat'); })
 		.map(tr => tr.dataset.session + ' score ' + tr.querySelector('.score').textContent)`)
 	if len(unexplained) > 0 {
 		t.Errorf("rows that lost points without a reason shown in the row: %v", unexplained)
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll('#sessions-table .badge-reason').length`); n == 0 {
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#sessions-table .badge-reason').length`); n == 0 {
 		t.Error("no reason chip in the table")
 	}
 
 	// Flags: bundled SVGs, loaded, next to the country's name.
-	flags := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table img.flag'))
+	flags := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table img.flag'))
 		.filter(i => !(i.complete && i.naturalWidth > 0 && new URL(i.src).pathname.startsWith('/admin/static/flags/')))
 		.map(i => i.src)`)
 	if len(flags) > 0 {
 		t.Errorf("flags not loaded from the bundle: %v", flags)
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll('#sessions-table img.flag').length`); n == 0 {
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#sessions-table img.flag').length`); n == 0 {
 		t.Error("no flag image in the table")
 	}
 	// Every place with a code shows the country's name (the country select
 	// gives the names: "Japan (JP)").
-	nameless := eval[[]string](t, ctx, `(() => {
+	nameless := evalJS[[]string](t, ctx, `(() => {
 		const names = {};
 		document.querySelectorAll('select[name=country] option[value]').forEach(o => { if (o.value) names[o.value] = o.textContent.replace(/ \([A-Z]{2}\)$/, ''); });
 		return Array.from(document.querySelectorAll('#sessions-table .place')).filter(p => {
@@ -88,7 +78,7 @@ func TestBrowserSessionsTable(t *testing.T) {
 		t.Errorf("places without their country's name: %v", nameless)
 	}
 	// The detail link is drawn as a link (the accent colour), not as text.
-	if same := eval[bool](t, ctx, `getComputedStyle(document.querySelector('#sessions-table .detail-link')).color ===
+	if same := evalJS[bool](t, ctx, `getComputedStyle(document.querySelector('#sessions-table .detail-link')).color ===
 		getComputedStyle(document.querySelector('#sessions-table .cell-user a')).color`); !same {
 		t.Error("the session detail link is not coloured as a link")
 	}
@@ -100,22 +90,22 @@ func TestBrowserSessionsTable(t *testing.T) {
 	if err := browsertest.Until(ctx, `location.search.includes("sort=score") && location.search.includes("order=asc")`, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	scores := eval[[]int](t, ctx, `Array.from(document.querySelectorAll('#sessions-table tr[data-session] .score')).map(e => Number(e.textContent))`)
+	scores := evalJS[[]int](t, ctx, `Array.from(document.querySelectorAll('#sessions-table tr[data-session] .score')).map(e => Number(e.textContent))`)
 	if len(scores) == 0 || !slices.IsSorted(scores) {
 		t.Errorf("riskiest first: scores %v are not ascending", scores)
 	}
 
 	// The IP / CIDR field: the first row's /24, typed in; the loading state
 	// shows while the request runs (seen from htmx's beforeSend event).
-	ip := eval[string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table .cell-net .mono')).map(e => e.textContent).find(t => /^\d+\.\d+\.\d+\.\d+$/.test(t)) || ""`)
+	ip := evalJS[string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table .cell-net .mono')).map(e => e.textContent).find(t => /^\d+\.\d+\.\d+\.\d+$/.test(t)) || ""`)
 	if ip == "" {
 		t.Fatal("no IPv4 address in the demo table")
 	}
 	cidr := ip[:strings.LastIndex(ip, ".")] + ".0/24"
-	eval[bool](t, ctx, `(window.__loading = [], document.body.addEventListener("htmx:beforeSend", e => {
+	evalJS[bool](t, ctx, `(window.__loading = [], document.body.addEventListener("htmx:beforeSend", e => {
 		if (!e.detail.requestConfig.headers["X-SM-Background"]) window.__loading.push(getComputedStyle(document.getElementById("sessions-loading")).display);
 	}), true)`)
-	if idle := eval[string](t, ctx, `getComputedStyle(document.getElementById("sessions-loading")).display`); idle != "none" {
+	if idle := evalJS[string](t, ctx, `getComputedStyle(document.getElementById("sessions-loading")).display`); idle != "none" {
 		t.Errorf("the loading state shows while nothing runs: %s", idle)
 	}
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`input[name=ip]`), cidr)); err != nil {
@@ -127,23 +117,23 @@ func TestBrowserSessionsTable(t *testing.T) {
 	prefix := ip[:strings.LastIndex(ip, ".")+1]
 	if err := browsertest.Until(ctx, fmt.Sprintf(`document.querySelectorAll('#sessions-table tr[data-session]').length > 0 &&
 		Array.from(document.querySelectorAll('#sessions-table .cell-net .mono')).every(e => e.textContent.startsWith(%q))`, prefix), 10*time.Second); err != nil {
-		t.Errorf("the IP field did not filter: %v\n%s: %v", err, eval[string](t, ctx, `location.search`),
-			eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table .cell-net .mono')).map(e => e.textContent)`))
+		t.Errorf("the IP field did not filter: %v\n%s: %v", err, evalJS[string](t, ctx, `location.search`),
+			evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table .cell-net .mono')).map(e => e.textContent)`))
 	}
-	if shown := eval[[]string](t, ctx, `window.__loading`); len(shown) == 0 || slices.Contains(shown, "none") {
+	if shown := evalJS[[]string](t, ctx, `window.__loading`); len(shown) == 0 || slices.Contains(shown, "none") {
 		t.Errorf("no loading state while the filter ran: %v", shown)
 	}
 	// The total and the export of this filter agree.
-	total := eval[int](t, ctx, `Number(document.querySelector('[data-total]').dataset.total)`)
-	rows := eval[int](t, ctx, `document.querySelectorAll('#sessions-table tr[data-session]').length`)
+	total := evalJS[int](t, ctx, `Number(document.querySelector('[data-total]').dataset.total)`)
+	rows := evalJS[int](t, ctx, `document.querySelectorAll('#sessions-table tr[data-session]').length`)
 	if total < rows || total == 0 {
 		t.Errorf("total %d for %d rows", total, rows)
 	}
-	csv := eval[string](t, ctx, `fetch(document.querySelector('[data-export=csv]').href).then(r => r.status + " " + r.headers.get("content-type"))`)
+	csv := evalJS[string](t, ctx, `fetch(document.querySelector('[data-export=csv]').href).then(r => r.status + " " + r.headers.get("content-type"))`)
 	if !strings.HasPrefix(csv, "200 text/csv") {
 		t.Fatalf("export: %q", csv)
 	}
-	lines := eval[[]string](t, ctx, `fetch(document.querySelector('[data-export=csv]').href).then(r => r.text()).then(t => t.trim().split("\n").slice(1))`)
+	lines := evalJS[[]string](t, ctx, `fetch(document.querySelector('[data-export=csv]').href).then(r => r.text()).then(t => t.trim().split("\n").slice(1))`)
 	if len(lines) != total {
 		t.Errorf("the export of the filter has %d rows, the page says %d", len(lines), total)
 	}
@@ -156,16 +146,16 @@ func TestBrowserSessionsTable(t *testing.T) {
 
 	// A country's name in the search box finds the sessions there.
 	navigate(t, ctx, s.base+"/admin/sessions?status=active,inactive,ended", "#sessions-table")
-	cc := eval[string](t, ctx, `document.querySelector('#sessions-table .place .cc').textContent`)
-	name := eval[string](t, ctx, fmt.Sprintf(`document.querySelector('select[name=country] option[value=%q]').textContent.replace(/ \([A-Z]{2}\)$/, '')`, cc))
+	cc := evalJS[string](t, ctx, `document.querySelector('#sessions-table .place .cc').textContent`)
+	name := evalJS[string](t, ctx, fmt.Sprintf(`document.querySelector('select[name=country] option[value=%q]').textContent.replace(/ \([A-Z]{2}\)$/, '')`, cc))
 	navigate(t, ctx, s.base+"/admin/sessions?status=active,inactive,ended&q="+strings.ReplaceAll(name, " ", "+"), "#sessions-table")
-	if n := eval[int](t, ctx, fmt.Sprintf(`Array.from(document.querySelectorAll('#sessions-table tr[data-session]')).filter(tr => (tr.querySelector('.cc') || {}).textContent === %q).length`, cc)); n == 0 {
+	if n := evalJS[int](t, ctx, fmt.Sprintf(`Array.from(document.querySelectorAll('#sessions-table tr[data-session]')).filter(tr => (tr.querySelector('.cc') || {}).textContent === %q).length`, cc)); n == 0 {
 		t.Errorf("searching %q found no session in %s", name, cc)
 	}
 
 	// The default page and a session's page, checked.
 	navigate(t, ctx, s.base+"/admin/sessions", "#sessions-table")
-	sid := eval[string](t, ctx, `document.querySelector('#sessions-table [data-session]').dataset.session`)
+	sid := evalJS[string](t, ctx, `document.querySelector('#sessions-table [data-session]').dataset.session`)
 	browsertest.CheckPage(t, ctx, "sessions")
 	navigate(t, ctx, s.base+"/admin/sessions/"+sid, "main")
 	browsertest.CheckPage(t, ctx, "session")
@@ -185,28 +175,28 @@ func TestBrowserPhoneLayout(t *testing.T) {
 	if err := browsertest.Until(ctx, `document.querySelectorAll('#sessions-table [data-terminate]').length > 0`, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	cards := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table tr[data-session]')).map(tr => getComputedStyle(tr).display)`)
+	cards := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table tr[data-session]')).map(tr => getComputedStyle(tr).display)`)
 	for _, d := range cards {
 		if d != "flex" {
 			t.Fatalf("session rows are not cards at 390 wide: display %v", cards)
 		}
 	}
-	outside := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table [data-terminate]')).filter(b => {
+	outside := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#sessions-table [data-terminate]')).filter(b => {
 		const r = b.getBoundingClientRect(); return r.width === 0 || r.left < 0 || r.right > window.innerWidth; }).map(b => b.dataset.terminate)`)
 	if len(outside) > 0 {
 		t.Errorf("Terminate out of reach in %d cards", len(outside))
 	}
-	if wide := eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth`); wide {
+	if wide := evalJS[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth`); wide {
 		t.Error("the sessions page scrolls sideways at 390 wide")
 	}
 	// A short page: the top bar stays a bar.
 	navigate(t, ctx, s.base+"/admin/sessions?q=no-such-session-anywhere", "#sessions-table")
-	if h := eval[float64](t, ctx, `document.querySelector('.side').getBoundingClientRect().height`); h > 160 {
+	if h := evalJS[float64](t, ctx, `document.querySelector('.side').getBoundingClientRect().height`); h > 160 {
 		t.Errorf("the top bar is %.0f px high on a short page", h)
 	}
 	// The current page, last in the nav, is scrolled into its view.
 	navigate(t, ctx, s.base+"/admin/data", "main")
-	if !eval[bool](t, ctx, `(() => { const a = document.querySelector('.nav .nav-link.active'), n = a.parentElement.getBoundingClientRect(), r = a.getBoundingClientRect();
+	if !evalJS[bool](t, ctx, `(() => { const a = document.querySelector('.nav .nav-link.active'), n = a.parentElement.getBoundingClientRect(), r = a.getBoundingClientRect();
 		return r.left >= n.left - 1 && r.right <= n.right + 1; })()`) {
 		t.Error("the current page is not visible in the nav at 390 wide")
 	}
@@ -245,7 +235,7 @@ func TestBrowserContrast(t *testing.T) {
 	if err := browsertest.Until(ctx, `document.querySelectorAll('#sessions-table [data-session]').length > 5`, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	sid := eval[string](t, ctx, `document.querySelector('#sessions-table [data-session]').dataset.session`)
+	sid := evalJS[string](t, ctx, `document.querySelector('#sessions-table [data-session]').dataset.session`)
 	for _, scheme := range []string{"light", "dark"} {
 		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
@@ -253,11 +243,11 @@ func TestBrowserContrast(t *testing.T) {
 		}
 		for _, p := range []string{"/admin/sessions?status=active,inactive,ended", "/admin/sessions/" + sid, "/admin/settings", "/admin/"} {
 			navigate(t, ctx, s.base+p, "main")
-			checked := eval[int](t, ctx, `document.querySelectorAll('.status, .badge, .score, .demo-banner').length`)
+			checked := evalJS[int](t, ctx, `document.querySelectorAll('.status, .badge, .score, .demo-banner').length`)
 			if checked == 0 {
 				t.Errorf("%s %s: no pill to check", scheme, p)
 			}
-			if bad := eval[[]string](t, ctx, contrastJS); len(bad) > 0 {
+			if bad := evalJS[[]string](t, ctx, contrastJS); len(bad) > 0 {
 				t.Errorf("%s %s: text below 4.5:1:\n  %s", scheme, p, strings.Join(bad, "\n  "))
 			}
 		}
@@ -277,11 +267,11 @@ func TestBrowserGeofenceChips(t *testing.T) {
 	browserSignIn(t, ctx, s.base, adminEmail, s.env["SM_ADMIN_PASSWORD"])
 	navigate(t, ctx, s.base+"/admin/settings", "#picker-blocked")
 	visible := func(code string) bool {
-		return eval[bool](t, ctx, fmt.Sprintf(`!document.querySelector('#list-blocked input[value=%q]').closest('.picker-item').hidden`, code))
+		return evalJS[bool](t, ctx, fmt.Sprintf(`!document.querySelector('#list-blocked input[value=%q]').closest('.picker-item').hidden`, code))
 	}
 	filter := func(text string) {
 		t.Helper()
-		eval[bool](t, ctx, `(document.querySelector('#picker-blocked .picker-filter').value = "", true)`)
+		evalJS[bool](t, ctx, `(document.querySelector('#picker-blocked .picker-filter').value = "", true)`)
 		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#picker-blocked .picker-filter`), text)); err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +291,7 @@ func TestBrowserGeofenceChips(t *testing.T) {
 		t.Fatal(err)
 	}
 	chips := func() []string {
-		return eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#picked-blocked [data-code]')).map(c => c.dataset.code)`)
+		return evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#picked-blocked [data-code]')).map(c => c.dataset.code)`)
 	}
 	if got := chips(); !slices.Equal(got, []string{"GB", "NL"}) {
 		t.Errorf("chips %v, want GB NL", got)
@@ -313,7 +303,7 @@ func TestBrowserGeofenceChips(t *testing.T) {
 	if got := chips(); !slices.Equal(got, []string{"GB"}) {
 		t.Errorf("after removing NL: chips %v", got)
 	}
-	if eval[bool](t, ctx, `document.querySelector('#list-blocked input[value=NL]').checked`) {
+	if evalJS[bool](t, ctx, `document.querySelector('#list-blocked input[value=NL]').checked`) {
 		t.Error("the removed chip's country is still checked")
 	}
 	browsertest.CheckPage(t, ctx, "settings-geofence-picking")
@@ -323,7 +313,7 @@ func TestBrowserGeofenceChips(t *testing.T) {
 	if err := browsertest.Until(ctx, `document.getElementById("geofence-saved") !== null`, 10*time.Second); err != nil {
 		t.Fatalf("no save message: %v", err)
 	}
-	if !eval[bool](t, ctx, `(() => { const r = document.getElementById("geofence-saved").getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; })()`) {
+	if !evalJS[bool](t, ctx, `(() => { const r = document.getElementById("geofence-saved").getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; })()`) {
 		t.Error("the geo-fence save message is not in view")
 	}
 	if got := chips(); !slices.Equal(got, []string{"GB"}) {
