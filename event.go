@@ -24,6 +24,11 @@ const (
 	EventSettingsChanged  = "settings.changed"
 	EventAdminAction      = "admin.action"
 	EventMagicLinkSent    = "magic_link.sent"
+	// EventSessionReported: the user followed the "This wasn't me" link of
+	// an email about a sign-in; the session ended (all of them with
+	// data.endAll) and a password reset is required. Alert trigger
+	// user_reported.
+	EventSessionReported = "session.reported"
 	// EventLoginChallenged: the policy asked a login for a second proof
 	// (no session yet); EventChallengePassed / EventChallengeFailed: a
 	// proof answered it (docs/AUTHENTICATION.md).

@@ -106,6 +106,12 @@ type Config struct {
 	// TOTPIssuer names the service in end users' authenticator apps
 	// (the otpauth:// URI's issuer); "": DefaultTOTPIssuer.
 	TOTPIssuer string
+	// TrustedDeviceTTL is how long a remembered device stays trusted
+	// (0: DefaultTrustedDeviceTTL, 30 days).
+	TrustedDeviceTTL time.Duration
+	// FactorAdmins are the factor stores (TOTP, passkeys) an admin can see
+	// and reset through UserSecurity; nil: none.
+	FactorAdmins []FactorAdmin
 	// Factors answer login challenges (TOTP, WebAuthn: their packages);
 	// Manager.RegisterFactor adds more. The email code factor is built in
 	// and offered when ChallengeMailer is set.
@@ -169,6 +175,10 @@ type ClientInfo struct {
 	// DeviceID is the client's own name for its device (Strapi 5's
 	// deviceId), kept on the session a sign-in opens; see CheckDeviceID.
 	DeviceID string
+	// DeviceToken is the trusted-device token the client presented (the
+	// device cookie or the deviceToken field of a login); never stored or
+	// logged.
+	DeviceToken string
 }
 
 // Actor is who did something, for the audit log.
@@ -196,6 +206,9 @@ type LoginResult struct {
 	// a sign-up has no session: AccessToken, RefreshToken and Session are
 	// empty.
 	Confirmation *AccountGrant
+	// DeviceToken is the trusted-device token of a login that passed a
+	// challenge with rememberDevice (shown once; "" otherwise).
+	DeviceToken string
 }
 
 // Principal is an authenticated request's identity.

@@ -209,6 +209,11 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	// The owner reported a session as not theirs: whoever knows this
+	// password may be the thief, so only the emailed reset signs in again.
+	if u.PasswordResetRequired {
+		return nil, passwordResetRequired()
+	}
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).
 	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {
@@ -306,6 +311,9 @@ type loginCheck struct {
 	methods []string
 	// proof is the amr a passed challenge adds to the session.
 	proof []string
+	// trusted: the client presented a live trusted-device token of this
+	// user: its device is known (no new_device) and it is not challenged.
+	trusted bool
 }
 
 // checkLogin evaluates the login policy for u (device, geo, threat, risk,
@@ -342,6 +350,7 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 	}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = Assessment{Score: 100, Action: ActionAllow}
+	c.trusted = !signup && m.deviceTrusted(ctx, u.ID, client)
 	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
 		if !signup {
 			h, err := m.store.LoginHistory(ctx, u.ID)
@@ -350,9 +359,18 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 			}
 			c.history = h
 		}
+		if c.trusted {
+			// A remembered device is a known device, whatever the history.
+			c.history.DeviceFamilies = append(c.history.DeviceFamilies, c.attempt.Device.Family())
+		}
 		c.history.FailedForAccount, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
 		c.history.FailedForIP, _ = m.fails.Get(ctx, failKeyIP(client.IP))
 		c.assessment = m.cfg.Risk.Assess(c.settings, c.attempt, c.history)
+	}
+	if c.assessment.Action == ActionChallenge && c.trusted {
+		// The device passed a challenge and was remembered: for it (only)
+		// the policy's challenge is an alert; rules still see the login.
+		c.assessment.Action = ActionAlert
 	}
 	if c.assessment.Action == ActionChallenge {
 		if err := m.decideChallenge(ctx, u, method, c, signup); err != nil {
@@ -439,7 +457,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
 		IP: ipText(client.IP), UserAgent: client.UserAgent,
 		Data: jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device,
-			"acr", s.ACR, "amr", s.AMR),
+			"acr", s.ACR, "amr", s.AMR, "trustedDevice", c.trusted),
 		Personal: jsonObject("location", s.Location)}
 	if err := m.record(ctx, e, alertIn); err != nil {
 		// Nothing is acknowledged without its audit event: undo the session.

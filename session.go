@@ -35,6 +35,8 @@ const (
 	EndPasswordChanged EndReason = "password_changed"
 	EndEvicted         EndReason = "evicted"
 	EndErased          EndReason = "erased"
+	// EndReported: the user said "This wasn't me" (the emailed link).
+	EndReported EndReason = "reported"
 )
 
 // AuthMethod says how the user signed in.

@@ -25,6 +25,11 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 	if in.Event != nil {
 		eventType = in.Event.Type
 	}
+	// A report is about a session an earlier event already alerted on:
+	// only user_reported (and catch-all rules) fire again for it.
+	if eventType == sm.EventSessionReported {
+		return trigger == TriggerUserReported
+	}
 	// A challenge's events carry the attempt's assessment for the rules'
 	// conditions, but only the challenge triggers fire on them: the risk
 	// triggers fire once, on the login's outcome (blocked or succeeded).
@@ -57,6 +62,8 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 		return eventType == sm.EventLoginBlocked
 	case TriggerRefreshReuse:
 		return eventType == sm.EventRefreshReuse
+	case TriggerUserReported:
+		return eventType == sm.EventSessionReported
 	}
 	return false
 }

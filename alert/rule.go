@@ -21,6 +21,9 @@ const (
 	TriggerRefreshReuse     = "refresh_reuse"
 	TriggerNewDevice        = "new_device"
 	TriggerImpossibleTravel = "impossible_travel"
+	// TriggerUserReported fires when a user says "This wasn't me" about a
+	// sign-in (event session.reported).
+	TriggerUserReported = "user_reported"
 	// Login challenges (step-up): a login asked for a second proof, a
 	// proof passed, a wrong proof.
 	TriggerLoginChallenged = "login_challenged"
@@ -32,6 +35,7 @@ const (
 var AllTriggers = []string{
 	TriggerNewCountry, TriggerVPN, TriggerProxy, TriggerTor, TriggerDatacenter, TriggerThreat,
 	TriggerLowScore, TriggerLoginBlocked, TriggerRefreshReuse, TriggerNewDevice, TriggerImpossibleTravel,
+	TriggerUserReported,
 	TriggerLoginChallenged, TriggerChallengePassed, TriggerChallengeFailed,
 }
 

@@ -15,7 +15,8 @@ type challengeVerifyRequest struct {
 	Code        string `json:"code"`
 	// Credential is a WebAuthn PublicKeyCredential (method webauthn).
 	Credential json.RawMessage `json:"credential"`
-	// RememberDevice asks for a trusted-device token (trusted devices).
+	// RememberDevice asks for a trusted-device token (the answer's
+	// deviceToken, and the device cookie for a browser).
 	RememberDevice bool `json:"rememberDevice"`
 }
 
@@ -65,6 +66,9 @@ func (s *server) handleChallengeVerify() http.Handler {
 		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if req.RememberDevice {
+			res.DeviceToken = s.rememberDevice(w, r, res.User)
 		}
 		s.writeLogin(w, r, http.StatusOK, res)
 	})

@@ -54,6 +54,7 @@ type policyRow struct {
 var lockSections = map[string]string{
 	"geofence": sm.FeatureGeofence, "policy": sm.FeatureRisk, "threat": sm.FeatureThreat,
 	"blocking": sm.FeatureBlocking, "alerts": sm.FeatureAlerts, "conditions": sm.FeatureCondition,
+	"challenge": sm.FeatureChallenge,
 }
 
 // locks asks the Manager's gate which sections the licence locks.
@@ -130,6 +131,8 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		{"datacenter", "Datacenter", "Hosting or cloud address", a.Datacenter, threat},
 		{"threat", "Known threat", "Address on a threat list", a.Threat, threat},
 		{"lowScore", "Low score", "Security score below the threshold", a.LowScore, l["policy"]},
+		{"newCountry", "New country", "First sign-in of the user from this country", a.NewCountry, first(l["policy"], l["geofence"])},
+		{"newDevice", "New device", "First sign-in of the user with this browser and OS (a trusted device is never new)", a.NewDevice, l["policy"]},
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
 	if s.d.Alerts != nil {
@@ -238,7 +241,7 @@ func cleanCodes(in []string) []string {
 	return out
 }
 
-var policyKeys = []string{"geofence", "tor", "vpn", "proxy", "datacenter", "threat", "lowScore"}
+var policyKeys = []string{"geofence", "tor", "vpn", "proxy", "datacenter", "threat", "lowScore", "newCountry", "newDevice"}
 
 func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -75,22 +74,7 @@ func pendingOf(body map[string]any) map[string]any {
 // callAs is a JSON request from ip (X-Forwarded-For) with user agent ua.
 func (s *server) callAs(ip, ua, method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
-	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(j))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Forwarded-For", ip)
-	req.Header.Set("User-Agent", ua)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, resp.Header, out
+	return s.callHeaders(map[string]string{"X-Forwarded-For": ip, "User-Agent": ua}, method, path, bearer, body)
 }
 
 // challengedLogin signs in from the VPN and returns the pending challenge

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,11 +59,16 @@ type config struct {
 	// SM_GEOIP_*, SM_ASN_CSV, SM_THREAT_FEEDS, SM_*_RANGES...).
 	Geo geo.Config
 
-	SMTPURL         string
-	AlertFrom       string
-	LicenseKey      string
-	PublicURL       string
-	RedisFailClosed bool
+	SMTPURL    string
+	AlertFrom  string
+	LicenseKey string
+	// PublicURL is where users reach this service (SM_PUBLIC_URL): the
+	// base of the "This wasn't me" links of the emails to users.
+	PublicURL string
+	// TrustedDeviceTTL is how long a remembered device skips the
+	// challenge and new_device (SM_TRUSTED_DEVICE_TTL, default 30 days).
+	TrustedDeviceTTL time.Duration
+	RedisFailClosed  bool
 	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
 	RedisPrefix string
 	// TOTPIssuer names the service in end users' authenticator apps.
@@ -192,6 +198,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		{"SM_ADMIN_IDLE_TIMEOUT", &c.AdminIdleTimeout, "30m", true},
 		{"SM_ADMIN_SESSION_TTL", &c.AdminSessionTTL, "8h", false},
 		{"SM_SIGNING_KEY_ROTATION", &c.SigningKeyRotation, "720h", true},
+		{"SM_TRUSTED_DEVICE_TTL", &c.TrustedDeviceTTL, "720h", false},
 	}
 	for _, d := range durations {
 		v := env(d.name, d.def)
@@ -224,6 +231,12 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	c.Geo = geoCfg
 	if c.Geo.HTTPClient, err = feedClient(getenv); err != nil {
 		return nil, err
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, badVar("SM_PUBLIC_URL", "the absolute http(s) URL users reach this service at, e.g. https://auth.example.com", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	}
 	if v := env("SM_TRUSTED_PROXIES", ""); v != "" {
 		p, err := httpapi.ParseTrustedProxies(v)

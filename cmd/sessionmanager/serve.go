@@ -127,6 +127,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		License:          a.license, // the core audits and announces a new key
 		PurgeHour:        &c.PurgeHour,
 		TOTPIssuer:       c.TOTPIssuer,
+		TrustedDeviceTTL: c.TrustedDeviceTTL,
 		ChallengeMailer:  c.ChallengeMailer,
 		RegisterPerIP:    registerCap(c.RegisterPerIP),
 		AuditCheckpoints: sm.ChainSigning{CheckpointEvery: c.AuditCheckpointEvery, CheckpointInterval: c.AuditCheckpointInterval},

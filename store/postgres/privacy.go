@@ -78,7 +78,8 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			// Pending challenges keep the attempt's address and user agent;
 			// second factors are credentials, not history: erased with the user.
 			for _, q := range []string{`DELETE FROM challenges WHERE user_id = $1`, `DELETE FROM user_totp WHERE user_id = $1`, `DELETE FROM recovery_codes WHERE user_id = $1`,
-				`DELETE FROM passkeys WHERE user_id = $1`, `DELETE FROM passkey_ceremonies WHERE user_id = $1`} {
+				`DELETE FROM passkeys WHERE user_id = $1`, `DELETE FROM passkey_ceremonies WHERE user_id = $1`,
+				`DELETE FROM trusted_devices WHERE user_id = $1`} {
 				if _, err := tx.Exec(ctx, q, userID); err != nil {
 					return mapErr(err, "user factors")
 				}

@@ -80,6 +80,9 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 				return fmt.Errorf("sqlite: erase user factors and challenges: %w", err)
 			}
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM trusted_devices WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: erase user trusted devices: %w", err)
+		}
 		return nil
 	})
 }

@@ -53,6 +53,7 @@ type Store interface {
 	sessionmanager.PrivacyStore
 	sessionmanager.PasskeyStore
 	sessionmanager.TOTPStore
+	sessionmanager.TrustedDeviceStore
 	sessionmanager.ChallengeStore
 	sessionmanager.SessionAuthStore
 }
@@ -76,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
 		{"Passkeys", passkeyTests},
+		{"Trust", trustTests},
 		{"Challenges", challengeTests},
 		{"TOTP", totpTests},
 	}
