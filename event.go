@@ -127,7 +127,9 @@ type EventFilter struct {
 	SessionID string
 	ActorID   string
 	// IP is a client address, as events record it (erased events keep none).
-	IP       string
+	IP string
+	// Seq selects the one event of that position (0: any).
+	Seq      int64
 	From, To time.Time
 	// AfterSeq lists events with Seq > AfterSeq, ascending (the chain order).
 	AfterSeq int64

@@ -58,7 +58,10 @@ func TestParseEventQuery(t *testing.T) {
 	if !slices.Equal(f.Types, []string{"login.failed", "login.blocked"}) || f.ActorID != "ops@example.com" || f.IP != "203.0.113.9" || f.From.IsZero() || !f.Desc {
 		t.Errorf("filter %+v", f)
 	}
-	for raw, field := range map[string]string{"ip=203.0.113": "ip", "ip=10.0.0.0/8": "ip", "from=yesterday": "from"} {
+	if f, err := sm.ParseEventQuery(url.Values{"seq": {"42"}}); err != nil || f.Seq != 42 {
+		t.Errorf("seq: %+v %v", f, err)
+	}
+	for raw, field := range map[string]string{"ip=203.0.113": "ip", "ip=10.0.0.0/8": "ip", "from=yesterday": "from", "seq=0": "seq", "seq=x": "seq"} {
 		q, _ := url.ParseQuery(raw)
 		_, err := sm.ParseEventQuery(q)
 		var e *sm.Error
@@ -81,6 +84,20 @@ func TestEventActorName(t *testing.T) {
 	} {
 		if got := c.e.ActorName(); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+	}
+}
+
+// A search that names a country, in its name or a common one, widens to
+// the sessions there; other text names none.
+func TestParseSessionQuerySearchCountries(t *testing.T) {
+	for q, want := range map[string][]string{"uk": {"GB"}, "Holland": {"NL"}, "chrome": nil} {
+		f, err := sm.ParseSessionQuery(url.Values{"q": {q}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(f.SearchCountries, want) {
+			t.Errorf("q=%s: SearchCountries %v, want %v", q, f.SearchCountries, want)
 		}
 	}
 }

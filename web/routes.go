@@ -21,6 +21,7 @@ func (s *server) routes() http.Handler {
 
 	authed.HandleFunc("GET /admin/sessions", s.handleSessions)
 	authed.HandleFunc("GET /admin/sessions/table", s.handleSessionsTable)
+	authed.HandleFunc("GET /admin/sessions/export", s.handleSessionsExport)
 	authed.HandleFunc("POST /admin/sessions/terminate", s.handleTerminateMany)
 	authed.HandleFunc("GET /admin/sessions/{id}", s.handleSession)
 	authed.HandleFunc("POST /admin/sessions/{id}/terminate", s.handleTerminate)
@@ -36,6 +37,10 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("GET /admin/security", s.handleSecurity)
 	authed.HandleFunc("GET /admin/security/fragment", s.handleSecurityFragment)
 	authed.HandleFunc("POST /admin/deliveries/{id}/retry", s.needAlerts(s.handleRetryDelivery))
+
+	authed.HandleFunc("GET /admin/audit", s.handleAudit)
+	authed.HandleFunc("GET /admin/audit/export", s.handleAuditExport)
+	authed.HandleFunc("POST /admin/audit/verify", s.handleAuditVerify)
 
 	authed.HandleFunc("GET /admin/settings", s.handleSettings)
 	authed.HandleFunc("POST /admin/settings/geofence", s.handleGeofence)

@@ -157,6 +157,9 @@ func (s *Store) ListEvents(ctx context.Context, f sm.EventFilter) ([]*sm.Event, 
 	if f.IP != "" {
 		q.and("ip = " + q.arg(f.IP))
 	}
+	if f.Seq > 0 {
+		q.and("seq = " + q.arg(f.Seq))
+	}
 	if !f.From.IsZero() {
 		q.and("at >= " + q.arg(f.From))
 	}

@@ -143,6 +143,9 @@ func (s *Store) ListEvents(ctx context.Context, f sessionmanager.EventFilter) ([
 	if f.IP != "" {
 		w.add(`ip = ?`, f.IP)
 	}
+	if f.Seq > 0 {
+		w.add(`seq = ?`, f.Seq)
+	}
 	if !f.From.IsZero() {
 		w.add(`at >= ?`, f.From.UnixMicro())
 	}

@@ -142,6 +142,7 @@ func testEventFilters(t *testing.T, s Store) {
 		{"session", sessionmanager.EventFilter{SessionID: "s-2"}, func(i int, _ *sessionmanager.Event) bool { return i%5 == 2 }},
 		{"actor", sessionmanager.EventFilter{ActorID: "actor-1"}, func(i int, e *sessionmanager.Event) bool { return e.ActorID == "actor-1" }},
 		{"ip", sessionmanager.EventFilter{IP: "203.0.113.8"}, func(i int, _ *sessionmanager.Event) bool { return i == 8 }},
+		{"seq", sessionmanager.EventFilter{Seq: 12}, func(i int, _ *sessionmanager.Event) bool { return i+1 == 12 }},
 		{"ip and type", sessionmanager.EventFilter{IP: "203.0.113.8", Types: []string{sessionmanager.EventLoginFailed}}, func(int, *sessionmanager.Event) bool { return false }},
 		{"from inclusive, to exclusive", sessionmanager.EventFilter{From: eventFixture(10).At, To: eventFixture(20).At},
 			func(i int, _ *sessionmanager.Event) bool { return i >= 10 && i < 20 }},
