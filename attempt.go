@@ -94,6 +94,18 @@ func (a *attempt) succeeded(ctx context.Context) {
 	}
 }
 
+// givenBack takes back what reserving the attempt counted, one for the
+// address and one for the account, and nothing more: for a step that is
+// neither a proof nor a failure (asking for a challenge's passkey options).
+// Unlike succeeded it never clears the account's earlier failures.
+func (a *attempt) givenBack(ctx context.Context) {
+	for _, key := range []string{a.acctKey, a.ipKey} {
+		if key != "" {
+			_ = a.m.fails.Decr(ctx, key)
+		}
+	}
+}
+
 // tooManyAttempts is the 429 of a refused sign-in attempt.
 func tooManyAttempts(retry time.Duration) *Error {
 	secs := int((retry + time.Second - 1) / time.Second)

@@ -104,8 +104,10 @@ func challengeCeremony(ch *Challenge) ceremonyRef {
 // PasskeyChallengeOptions hands out the request options with which a
 // challenged login is answered by one of the user's passkeys. Looking the
 // challenge up counts against the sign-in throttle like a proof (ids are
-// not guessed for free); a found, open challenge of this client gives the
-// attempt back. The options are single use: each verify needs new ones.
+// not guessed for free); a found, open challenge of this client gives back
+// what the lookup counted, and only that: asking for options is no proof,
+// so it never clears the account's wrong proofs (MaxChallengeFailures).
+// The options are single use: each verify needs new ones.
 func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID string, client ClientInfo) (json.RawMessage, error) {
 	st, cer, err := m.passkeySetup()
 	if err != nil {
@@ -146,6 +148,6 @@ func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID strin
 	if err := m.saveCeremony(ctx, st, challengeCeremony(ch), challenge, state); err != nil {
 		return nil, err
 	}
-	try.succeeded(ctx)
+	try.givenBack(ctx)
 	return opts, nil
 }

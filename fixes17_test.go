@@ -1,0 +1,158 @@
+package sessionmanager_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Asking for a challenge's passkey options is no proof: it must not clear
+// the account's count of wrong second-factor proofs, so wrong email codes
+// across challenges are refused once MaxChallengeFailures is reached even
+// when options are asked for between them (review of issue 17, finding 1).
+func TestPasskeyOptionsKeepChallengeCap(t *testing.T) {
+	mail := &codeMailer{}
+	eachStore(t, func(t *testing.T, e *env) {
+		if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"actions":{"newDevice":"challenge"}}`)); err != nil {
+			t.Fatal(err)
+		}
+		reg := e.register("cleo")
+		if _, err := e.m.ConfirmEmail(e.ctx, reg.Confirmation.Token, client); err != nil {
+			t.Fatal(err)
+		}
+		enrolPasskey(t, e, reg, "cred-cleo")
+		firefox := sm.ClientInfo{IP: client.IP, UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"}
+		wrong := 0
+		for round := 0; round < 12; round++ {
+			_, err := e.m.Login(e.ctx, "cleo", "a long enough password", firefox)
+			var ce *sm.Error
+			if !errors.As(err, &ce) || ce.Challenge == nil {
+				t.Fatalf("login: %v", err)
+			}
+			cid := ce.Challenge.ID
+			for range sm.MaxChallengeAttempts - 1 {
+				_, err := e.m.VerifyChallenge(e.ctx, cid, sm.Proof{Method: sm.MethodEmail, Code: "000000", Client: firefox})
+				if sm.ErrorCode(err) == sm.ETOOMANY {
+					if wrong != sm.MaxChallengeFailures {
+						t.Fatalf("refused after %d wrong proofs, want %d", wrong, sm.MaxChallengeFailures)
+					}
+					return
+				}
+				if sm.ErrorCode(err) != sm.EINVALID {
+					t.Fatalf("wrong proof %d: %v", wrong, err)
+				}
+				wrong++
+			}
+			if _, err := e.m.PasskeyChallengeOptions(e.ctx, cid, firefox); err != nil && sm.ErrorCode(err) != sm.ETOOMANY {
+				t.Fatalf("options: %v", err)
+			}
+		}
+		t.Fatalf("%d wrong second-factor proofs and no refusal (cap %d)", wrong, sm.MaxChallengeFailures)
+	}, withChallenges(mail), withPasskeys, func(c *sm.Config) { c.Throttle = sm.NoThrottle })
+}
+
+// A code-only step-up (totp without a challenge) is a second-factor proof:
+// a session gets MaxStepUpFailures wrong codes, and the account's wrong
+// proofs of all its sessions stop at MaxChallengeFailures, whatever the
+// password throttle says (review of issue 17, finding 2).
+func TestStepUpCodeIsCapped(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		reg := e.register("dora")
+		p := sm.Principal{UserID: reg.User.ID, SessionID: reg.Session.ID}
+		actor := sm.Actor{Type: sm.ActorUser, ID: p.UserID}
+		en, err := e.m.BeginTOTP(e.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
+		if _, err := e.m.ConfirmTOTP(e.ctx, p, code, actor); err != nil {
+			t.Fatal(err)
+		}
+		guess := 100000
+		next := func() string {
+			for {
+				guess++
+				if c := fmt.Sprintf("%06d", guess); c != code {
+					return c
+				}
+			}
+		}
+		stepUp := func(p sm.Principal, c string) error {
+			_, err := e.m.StepUp(e.ctx, p, "", sm.Proof{Method: sm.MethodTOTP, Code: c, Client: client}, actor)
+			return err
+		}
+		// Per session: MaxStepUpFailures wrong codes, then even the right
+		// one is refused on this session.
+		for i := range sm.MaxStepUpFailures {
+			if err := stepUp(p, next()); sm.ErrorCode(err) != sm.EINVALID {
+				t.Fatalf("wrong code %d: %v", i, err)
+			}
+		}
+		if err := stepUp(p, code); sm.ErrorCode(err) != sm.ETOOMANY {
+			t.Fatalf("step-up after %d wrong codes: %v, want 429", sm.MaxStepUpFailures, err)
+		}
+		// Per account: new sessions (a thief signing in again) share the
+		// account's cap of wrong proofs.
+		wrong := sm.MaxStepUpFailures
+		for wrong < sm.MaxChallengeFailures+sm.MaxStepUpFailures {
+			s := e.login("dora")
+			ps := sm.Principal{UserID: s.User.ID, SessionID: s.Session.ID}
+			for range sm.MaxStepUpFailures {
+				err := stepUp(ps, next())
+				if sm.ErrorCode(err) == sm.ETOOMANY {
+					if wrong < sm.MaxChallengeFailures {
+						t.Fatalf("account refused after %d wrong codes, want %d", wrong, sm.MaxChallengeFailures)
+					}
+					if err := stepUp(ps, code); sm.ErrorCode(err) != sm.ETOOMANY {
+						t.Fatalf("right code past the account's cap: %v, want 429", err)
+					}
+					return
+				}
+				if sm.ErrorCode(err) != sm.EINVALID {
+					t.Fatalf("wrong code %d: %v", wrong, err)
+				}
+				wrong++
+			}
+		}
+		t.Fatalf("%d wrong step-up codes on one account without a refusal (cap %d)", wrong, sm.MaxChallengeFailures)
+	}, func(c *sm.Config) { c.Throttle = sm.NoThrottle })
+}
+
+// A right code clears the session's count: a user who mistyped can still
+// step up.
+func TestStepUpRightCodeAfterTypos(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		reg := e.register("ella")
+		p := sm.Principal{UserID: reg.User.ID, SessionID: reg.Session.ID}
+		actor := sm.Actor{Type: sm.ActorUser, ID: p.UserID}
+		en, err := e.m.BeginTOTP(e.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
+		if _, err := e.m.ConfirmTOTP(e.ctx, p, code, actor); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(30 * time.Second) // the enrolment's code is spent
+		code, _ = sm.TOTPCode(en.Secret, e.clock.Now())
+		wrongCode := "000000"
+		if code == wrongCode {
+			wrongCode = "111111"
+		}
+		for range sm.MaxStepUpFailures - 1 {
+			if _, err := e.m.StepUp(e.ctx, p, "", sm.Proof{Method: sm.MethodTOTP, Code: wrongCode, Client: client}, actor); sm.ErrorCode(err) != sm.EINVALID {
+				t.Fatalf("wrong code: %v", err)
+			}
+		}
+		res, err := e.m.StepUp(e.ctx, p, "", sm.Proof{Method: sm.MethodTOTP, Code: code, Client: client}, actor)
+		if err != nil {
+			t.Fatalf("right code after %d typos: %v", sm.MaxStepUpFailures-1, err)
+		}
+		if res.Claims.ACR != sm.ACRMultiFactor {
+			t.Fatalf("acr %q", res.Claims.ACR)
+		}
+	}, func(c *sm.Config) { c.Throttle = sm.NoThrottle })
+}
