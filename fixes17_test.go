@@ -3,6 +3,7 @@ package sessionmanager_test
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -155,4 +156,110 @@ func TestStepUpRightCodeAfterTypos(t *testing.T) {
 			t.Fatalf("acr %q", res.Claims.ACR)
 		}
 	}, func(c *sm.Config) { c.Throttle = sm.NoThrottle })
+}
+
+// "This wasn't me" after a thief signed in with the password and added
+// ways back in (TOTP, then a step-up with it, a passkey, a trusted
+// device): the report removes what was added at or after the reported
+// session's login, keeps the owner's older factors, and every sign-in
+// but the reset is refused while the reset is pending (review of issue 17,
+// finding 3).
+func TestReportRemovesThiefFactors(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		owner := e.register("vic")
+		ownerDevice, err := e.m.RememberDevice(e.ctx, owner.User, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := e.clock.Now()
+		e.clock.Advance(time.Hour)
+
+		thief := e.login("vic")
+		tp := sm.Principal{UserID: thief.User.ID, SessionID: thief.Session.ID}
+		ta := sm.Actor{Type: sm.ActorUser, ID: tp.UserID}
+		en, err := e.m.BeginTOTP(e.ctx, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
+		if _, err := e.m.ConfirmTOTP(e.ctx, tp, code, ta); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(30 * time.Second)
+		code, _ = sm.TOTPCode(en.Secret, e.clock.Now())
+		if _, err := e.m.StepUp(e.ctx, tp, "", sm.Proof{Method: sm.MethodTOTP, Code: code, Client: client}, ta); err != nil {
+			t.Fatalf("thief's step-up: %v", err)
+		}
+		enrolPasskey(t, e, thief, "cred-thief")
+		if _, err := e.m.RememberDevice(e.ctx, thief.User, client); err != nil {
+			t.Fatal(err)
+		}
+		// The owner's passkey, enrolled before the thief signed in.
+		st := e.store.(sm.PasskeyStore)
+		if err := st.CreatePasskey(e.ctx, &sm.Passkey{ID: "pk-owner", UserID: owner.User.ID, Name: "owner's key", CredentialID: []byte("cred-owner"),
+			PublicKey: []byte("cose"), SignCount: 1, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+
+		link := sm.ReportLinks{Secrets: e.secrets, BaseURL: "https://a"}.URL(thief.Session.ID, e.clock.Now())
+		u, _ := url.Parse(link)
+		rep, err := e.m.ReportSession(e.ctx, u.Query().Get("token"), true, client)
+		if err != nil {
+			t.Fatalf("report: %v", err)
+		}
+		if rep.Removed[sm.MethodWebAuthn] != 1 || rep.Removed[sm.MethodTOTP] != 1 || rep.Removed["trusted_device"] != 1 {
+			t.Fatalf("removed %v, want the thief's passkey, TOTP and trusted device", rep.Removed)
+		}
+
+		// What the thief added is gone; the owner's older factors stay.
+		pks, err := st.PasskeysByUser(e.ctx, owner.User.ID)
+		if err != nil || len(pks) != 1 || pks[0].ID != "pk-owner" {
+			t.Fatalf("passkeys after the report: %+v %v, want only the owner's", pks, err)
+		}
+		if _, err := e.store.(sm.TOTPStore).UserTOTP(e.ctx, owner.User.ID); !sm.IsNotFound(err) {
+			t.Fatalf("the thief's TOTP after the report: %v", err)
+		}
+		if n, err := e.store.(sm.TOTPStore).RecoveryCodesLeft(e.ctx, owner.User.ID); err != nil || n != 0 {
+			t.Fatalf("the thief's recovery codes after the report: %d %v", n, err)
+		}
+		devices, err := e.m.ListTrustedDevices(e.ctx, owner.User.ID)
+		if err != nil || len(devices) != 1 || devices[0].ID != ownerDevice.Device.ID {
+			t.Fatalf("trusted devices after the report: %+v %v, want only the owner's", devices, err)
+		}
+
+		// Every sign-in but the reset is refused.
+		_, err = e.m.Login(e.ctx, "vic", "a long enough password", client)
+		wantReason(t, "password login", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
+		opts, err := e.m.PasskeyLoginOptions(e.ctx, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-thief", thief.User.ID), client)
+		wantReason(t, "the thief's passkey", err, sm.EINVALID, "passkey_unknown")
+		opts, err = e.m.PasskeyLoginOptions(e.ctx, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.m.PasskeyLogin(e.ctx, answer(challengeOf(t, opts), "cred-owner", owner.User.ID), client)
+		wantReason(t, "the owner's passkey before the reset", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
+	}, withPasskeys)
+}
+
+// A live session of a reported account (the owner did not end all) cannot
+// step up until the password is reset.
+func TestReportRefusesStepUp(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		owner := e.register("wes")
+		thief := e.login("wes")
+		link := sm.ReportLinks{Secrets: e.secrets, BaseURL: "https://a"}.URL(thief.Session.ID, e.clock.Now())
+		u, _ := url.Parse(link)
+		if _, err := e.m.ReportSession(e.ctx, u.Query().Get("token"), false, client); err != nil {
+			t.Fatalf("report: %v", err)
+		}
+		p := sm.Principal{UserID: owner.User.ID, SessionID: owner.Session.ID}
+		_, err := e.m.BeginStepUp(e.ctx, p, client)
+		wantReason(t, "begin step-up", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
+		_, err = e.m.StepUp(e.ctx, p, "", sm.Proof{Method: sm.MethodTOTP, Code: "123456", Client: client}, sm.Actor{Type: sm.ActorUser, ID: p.UserID})
+		wantReason(t, "step-up", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
+	})
 }

@@ -293,6 +293,9 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	if err := resetPending(u); err != nil {
+		return nil, err
+	}
 	if ch.FirstFactor == AuthPassword && !hmac.Equal([]byte(m.passwordStamp(u)), []byte(ch.Facts.PasswordStamp)) {
 		return nil, invalidCredentials() // the password changed since it was checked
 	}

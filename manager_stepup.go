@@ -65,6 +65,9 @@ func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInf
 	if err != nil {
 		return nil, err
 	}
+	if err := resetPending(u); err != nil {
+		return nil, err
+	}
 	methods, err := m.offeredMethods(ctx, u, s.AuthMethod)
 	if err != nil {
 		return nil, err
@@ -104,6 +107,13 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, p
 	if err := m.RequireFeature(FeatureChallenge, "Step-up"); err != nil {
 		return nil, err
 	}
+	u, err := m.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := resetPending(u); err != nil {
+		return nil, err
+	}
 	if challengeID != "" {
 		ch, f, try, err := m.passChallenge(ctx, challengeID, proof, p.SessionID)
 		if err != nil {
@@ -119,10 +129,6 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, p
 	}
 	if proof.Code == "" {
 		return nil, InvalidFields(map[string]string{"code": "is required"})
-	}
-	u, err := m.store.UserByID(ctx, p.UserID)
-	if err != nil {
-		return nil, err
 	}
 	offered, err := f.Offered(ctx, u)
 	if err != nil {
