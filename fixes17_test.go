@@ -61,17 +61,7 @@ func TestPasskeyOptionsKeepChallengeCap(t *testing.T) {
 // password throttle says (review of issue 17, finding 2).
 func TestStepUpCodeIsCapped(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
-		reg := e.register("dora")
-		p := sm.Principal{UserID: reg.User.ID, SessionID: reg.Session.ID}
-		actor := sm.Actor{Type: sm.ActorUser, ID: p.UserID}
-		en, err := e.m.BeginTOTP(e.ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
-		if _, err := e.m.ConfirmTOTP(e.ctx, p, code, actor); err != nil {
-			t.Fatal(err)
-		}
+		p, actor, _, code := signedInWithTOTP(t, e, "dora")
 		guess := 100000
 		next := func() string {
 			for {
@@ -122,23 +112,31 @@ func TestStepUpCodeIsCapped(t *testing.T) {
 	}, func(c *sm.Config) { c.Throttle = sm.NoThrottle })
 }
 
+// signedInWithTOTP registers name, enrols TOTP on its session and returns
+// the session, its actor, the secret and the code spent confirming it.
+func signedInWithTOTP(t *testing.T, e *env, name string) (sm.Principal, sm.Actor, string, string) {
+	t.Helper()
+	reg := e.register(name)
+	p := sm.Principal{UserID: reg.User.ID, SessionID: reg.Session.ID}
+	actor := sm.Actor{Type: sm.ActorUser, ID: p.UserID}
+	en, err := e.m.BeginTOTP(e.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
+	if _, err := e.m.ConfirmTOTP(e.ctx, p, code, actor); err != nil {
+		t.Fatal(err)
+	}
+	return p, actor, en.Secret, code
+}
+
 // A right code clears the session's count: a user who mistyped can still
 // step up.
 func TestStepUpRightCodeAfterTypos(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
-		reg := e.register("ella")
-		p := sm.Principal{UserID: reg.User.ID, SessionID: reg.Session.ID}
-		actor := sm.Actor{Type: sm.ActorUser, ID: p.UserID}
-		en, err := e.m.BeginTOTP(e.ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
-		if _, err := e.m.ConfirmTOTP(e.ctx, p, code, actor); err != nil {
-			t.Fatal(err)
-		}
+		p, actor, secret, _ := signedInWithTOTP(t, e, "ella")
 		e.clock.Advance(30 * time.Second) // the enrolment's code is spent
-		code, _ = sm.TOTPCode(en.Secret, e.clock.Now())
+		code, _ := sm.TOTPCode(secret, e.clock.Now())
 		wrongCode := "000000"
 		if code == wrongCode {
 			wrongCode = "111111"
