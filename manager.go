@@ -101,6 +101,8 @@ type Config struct {
 	RegisterPerIP int
 	// Accounts are the rules of confirmation and password-reset emails.
 	Accounts AccountOptions
+	// AdminInvites sends the team's invitation emails; nil: no invitations.
+	AdminInvites AdminInviteMailer
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
 	// TOTPIssuer names the service in end users' authenticator apps
@@ -223,6 +225,9 @@ type Principal struct {
 // Manager runs the session lifecycle: login pipeline, refresh rotation,
 // force logout, activity tracking and the background sweeps.
 type Manager struct {
+	// verifying is set while an audit verification (a read of the whole
+	// log) runs: one at a time per instance, from the API or the dashboard.
+	verifying  atomic.Bool
 	cfg        Config
 	store      Store
 	clock      Clock

@@ -15,6 +15,30 @@ func (m *Manager) ListSessions(ctx context.Context, f SessionFilter) (SessionPag
 	return m.store.ListSessions(ctx, f)
 }
 
+// SessionCountLimit is where a session count stops: past it a list says
+// "more than 10 000" rather than scan every session for an exact figure.
+const SessionCountLimit = 10000
+
+// SessionCount is the size of a filtered session list.
+type SessionCount struct {
+	N int `json:"n"`
+	// More is true when there are more than N (N is SessionCountLimit).
+	More bool `json:"more"`
+}
+
+// CountSessions counts the sessions the filter selects, all pages, up to
+// SessionCountLimit.
+func (m *Manager) CountSessions(ctx context.Context, f SessionFilter) (SessionCount, error) {
+	n, err := m.store.CountSessions(ctx, f, SessionCountLimit)
+	if err != nil {
+		return SessionCount{}, err
+	}
+	if n > SessionCountLimit {
+		return SessionCount{N: SessionCountLimit, More: true}, nil
+	}
+	return SessionCount{N: n}, nil
+}
+
 // TerminateSession ends a session (reason manual) and returns it.
 func (m *Manager) TerminateSession(ctx context.Context, id string) (*Session, error) {
 	if err := m.EndSession(ctx, id, EndManual, ActorFrom(ctx)); err != nil {
@@ -100,7 +124,34 @@ func (m *Manager) EraseUser(ctx context.Context, userID string) (int, error) {
 }
 
 // ListEvents returns one page of the audit log.
+//
+// An actor with an @ is an admin's email: the events of that admin; a user
+// with an @ is a user's email (or username): the events of that user.
 func (m *Manager) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string, error) {
+	if strings.Contains(f.UserID, "@") {
+		u, err := m.store.UserByIdentifier(ctx, f.UserID)
+		if IsNotFound(err) {
+			return []*Event{}, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		f.UserID = u.ID
+	}
+	if strings.Contains(f.ActorID, "@") {
+		st, err := m.adminLookup()
+		if err != nil {
+			return nil, "", err
+		}
+		a, err := st.AdminByEmail(ctx, f.ActorID)
+		if IsNotFound(err) {
+			return []*Event{}, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		f.ActorID = a.ID
+	}
 	return m.store.ListEvents(ctx, f)
 }
 
