@@ -224,24 +224,44 @@ func (m *Manager) findChallenge(ctx context.Context, id string, client ClientInf
 			return nil, nil, err
 		}
 	}
-	acctKey := ""
+	userID := ""
 	if ch != nil {
-		acctKey = failKeyChallenge(ch.UserID)
+		userID = ch.UserID
 	}
-	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, acctKey, failKeyIP(client.IP))
+	try, err := m.reserveProof(ctx, userID, client)
 	if err != nil {
 		return nil, nil, err
 	}
 	if ch == nil {
 		return nil, nil, ChallengeError(ReasonChallengeUnknown)
 	}
+	return ch, try, nil
+}
+
+// reserveProof counts one second-factor proof before it is checked: for
+// the client's address and, when userID is known, for the account
+// (failKeyChallenge), refused past MaxChallengeFailures. It is the one
+// limit of every proof: a challenge's (findChallenge) and a code-only
+// step-up's.
+func (m *Manager) reserveProof(ctx context.Context, userID string, client ClientInfo) (*attempt, error) {
+	acctKey := ""
+	if userID != "" {
+		acctKey = failKeyChallenge(userID)
+	}
+	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, acctKey, failKeyIP(client.IP))
+	if err != nil {
+		return nil, err
+	}
+	if acctKey == "" {
+		return try, nil
+	}
 	// Counted above (reserve before check), so parallel proofs see it.
 	if n, err := m.fails.Get(ctx, acctKey); err != nil {
-		return nil, nil, err
+		return nil, err
 	} else if n > MaxChallengeFailures {
-		return nil, nil, tooManyAttempts(m.failWindow(ctx))
+		return nil, tooManyAttempts(m.failWindow(ctx))
 	}
-	return ch, try, nil
+	return try, nil
 }
 
 // sameClient reports whether the client answering is the one that was
@@ -272,6 +292,9 @@ func (m *Manager) VerifyChallenge(ctx context.Context, id string, p Proof) (*Log
 	}
 	if u.Blocked {
 		return nil, blockedUser()
+	}
+	if err := resetPending(u); err != nil {
+		return nil, err
 	}
 	if ch.FirstFactor == AuthPassword && !hmac.Equal([]byte(m.passwordStamp(u)), []byte(ch.Facts.PasswordStamp)) {
 		return nil, invalidCredentials() // the password changed since it was checked

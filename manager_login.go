@@ -211,8 +211,8 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	}
 	// The owner reported a session as not theirs: whoever knows this
 	// password may be the thief, so only the emailed reset signs in again.
-	if u.PasswordResetRequired {
-		return nil, passwordResetRequired()
+	if err := resetPending(u); err != nil {
+		return nil, err
 	}
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).

@@ -324,6 +324,9 @@ func (m *Manager) PasskeyLogin(ctx context.Context, response json.RawMessage, cl
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	if err := resetPending(u); err != nil {
+		return nil, err
+	}
 	try.succeeded(ctx)
 	return m.startPasskeySession(ctx, u, used, client)
 }

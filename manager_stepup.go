@@ -14,6 +14,15 @@ const EventSessionSteppedUp = "session.stepped_up"
 // per ChallengeTTL.
 const MaxStepUpChallenges = 10
 
+// MaxStepUpFailures is how many code-only step-ups (totp, recovery_code
+// without a challenge) one session may try within the failed-login window
+// without one passing; past it the session is refused (429) until the
+// window ends or its user signs in again.
+const MaxStepUpFailures = 5
+
+// failKeyStepUp counts a session's code-only step-up proofs.
+func failKeyStepUp(sessionID string) string { return "fail:step-up:" + sessionID }
+
 // StepUpResult is the answer to a step-up: a fresh access token carrying
 // the raised auth_time, amr and acr. The refresh token stays; refreshes
 // carry the session's new AuthContext from now on.
@@ -56,6 +65,9 @@ func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInf
 	if err != nil {
 		return nil, err
 	}
+	if err := resetPending(u); err != nil {
+		return nil, err
+	}
 	methods, err := m.offeredMethods(ctx, u, s.AuthMethod)
 	if err != nil {
 		return nil, err
@@ -82,8 +94,9 @@ func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInf
 // issues a fresh access token. With challengeID the proof answers the
 // session's step-up challenge (BeginStepUp; any factor it offers, checked
 // by passChallenge); without, it is a code the user already holds (totp,
-// recovery_code), counted against the account and the address as a login
-// is (a stolen access token buys no free guesses). A wrong code is EINVALID
+// recovery_code), counted as a challenge's proof is (reserveProof: the
+// account's MaxChallengeFailures and the address) and per session
+// (MaxStepUpFailures), so a stolen access token buys no free guesses. A wrong code is EINVALID
 // invalid_code, a method the user cannot answer with EINVALID
 // method_not_offered.
 func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, proof Proof, actor Actor) (*StepUpResult, error) {
@@ -92,6 +105,13 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, p
 		return nil, err
 	}
 	if err := m.RequireFeature(FeatureChallenge, "Step-up"); err != nil {
+		return nil, err
+	}
+	u, err := m.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := resetPending(u); err != nil {
 		return nil, err
 	}
 	if challengeID != "" {
@@ -110,10 +130,6 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, p
 	if proof.Code == "" {
 		return nil, InvalidFields(map[string]string{"code": "is required"})
 	}
-	u, err := m.store.UserByID(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
 	offered, err := f.Offered(ctx, u)
 	if err != nil {
 		return nil, err
@@ -122,7 +138,17 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, p
 		return nil, &Error{Code: EINVALID, Message: "This account has no " + proof.Method + " to verify with", Reason: ReasonMethodNotOffered,
 			Fields: map[string]string{"method": "is not enrolled"}}
 	}
-	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, failKeyAccount(u.ID), failKeyIP(proof.Client.IP))
+	// Counted before the check, as every proof is: per session (a stolen
+	// access token buys MaxStepUpFailures guesses, then its thief must sign
+	// in again or wait the window) and per account and address with the
+	// challenges' proofs (reserveProof: MaxChallengeFailures in all).
+	sessionKey := failKeyStepUp(p.SessionID)
+	if n, err := m.fails.Incr(ctx, sessionKey, m.failWindow(ctx)); err != nil {
+		return nil, err
+	} else if n > MaxStepUpFailures {
+		return nil, tooManyAttempts(m.failWindow(ctx))
+	}
+	try, err := m.reserveProof(ctx, u.ID, proof.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +162,7 @@ func (m *Manager) StepUp(ctx context.Context, p Principal, challengeID string, p
 		return nil, err
 	}
 	try.succeeded(ctx)
+	_ = m.fails.Reset(ctx, sessionKey)
 	return m.raiseAuth(ctx, p, proof.Method, factorAMR(f, c, proof), actor)
 }
 

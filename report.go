@@ -100,6 +100,10 @@ type SessionReport struct {
 	ExpiresAt time.Time
 	// Ended is how many sessions the report ended (ReportSession only).
 	Ended int
+	// Removed counts, by method ("webauthn", "totp", "recovery_code",
+	// "trusted_device"), what was added at or after the reported
+	// session's login and removed (ReportSession only).
+	Removed map[string]int
 }
 
 func reportLinkError(reason, msg string) *Error {
@@ -144,8 +148,10 @@ func (m *Manager) CheckSessionReport(ctx context.Context, token string) (*Sessio
 // ReportSession is the user's "This wasn't me": it spends the link (once;
 // of concurrent calls exactly one wins, the others get link_used), ends the
 // session at once on every instance (all the user's sessions with endAll),
-// requires a password reset before the next password login, records
-// session.reported and fires the alert trigger user_reported.
+// requires a password reset before the next sign-in (resetPending),
+// removes the factors and trusted devices added at or after the reported
+// session's login (removeFactorsSince), records session.reported and fires
+// the alert trigger user_reported.
 func (m *Manager) ReportSession(ctx context.Context, token string, endAll bool, client ClientInfo) (*SessionReport, error) {
 	token = strings.TrimSpace(token)
 	r, err := m.checkReport(ctx, token)
@@ -187,6 +193,11 @@ func (m *Manager) ReportSession(ctx context.Context, token string, endAll bool, 
 	if _, err := m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordResetRequired: &yes, UpdatedAt: now}); err != nil {
 		return nil, err
 	}
+	removed, err := m.removeFactorsSince(ctx, u, s, s.CreatedAt, actor)
+	if err != nil {
+		return nil, err
+	}
+	r.Removed = removed
 	if err := m.endSession(ctx, s.ID, s.UserID, EndReported, actor, ClientInfo{}); err != nil {
 		return nil, err
 	}
@@ -203,7 +214,7 @@ func (m *Manager) ReportSession(ctx context.Context, token string, endAll bool, 
 	}
 	e := &Event{Type: EventSessionReported, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
 		IP: ipText(client.IP), UserAgent: client.UserAgent,
-		Data: jsonObject("endAll", endAll, "ended", r.Ended, "device", s.Device, "threat", s.Threat, "score", s.Score, "method", s.AuthMethod),
+		Data: jsonObject("endAll", endAll, "ended", r.Ended, "removed", removed, "device", s.Device, "threat", s.Threat, "score", s.Score, "method", s.AuthMethod),
 		// The reported session's place: what the admins are told about.
 		Personal: jsonObject("location", s.Location, "sessionIp", ipText(s.IP))}
 	m.audit(ctx, e, &AlertInput{User: u, Session: s, Location: s.Location, Threat: s.Threat, Device: s.Device})
@@ -214,6 +225,20 @@ func (m *Manager) ReportSession(ctx context.Context, token string, endAll bool, 
 // owner reported a session as not theirs.
 func passwordResetRequired() *Error {
 	return &Error{Code: EFORBIDDEN, Message: "A password reset is required for this account: use \"forgot password\" to choose a new one", Reason: ReasonPasswordResetRequired}
+}
+
+// resetPending refuses a sign-in or a step-up of an account whose owner
+// reported a session as not theirs, until its password is reset: whoever
+// holds the password, a passkey or a session may be the thief. Checked by
+// password login, passkey sign-in, a challenge's verify and step-up; the
+// reset itself clears the flag. A sign-in link (magic link) is not
+// refused: it proves the mailbox, which is exactly what the reset flow
+// proves, so refusing it would protect nothing.
+func resetPending(u *User) error {
+	if u.PasswordResetRequired {
+		return passwordResetRequired()
+	}
+	return nil
 }
 
 // ReasonPasswordResetRequired is the reason of a password login refused

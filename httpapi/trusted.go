@@ -25,7 +25,10 @@ func (s *server) rememberDevice(w http.ResponseWriter, r *http.Request, u *sm.Us
 		return ""
 	}
 	if fromBrowser(r) {
+		// HttpOnly and not in the body too, as the refresh token in
+		// cookie-only mode: a script on the page (an XSS) never reads it.
 		s.Cookies.Set(w, r, &http.Cookie{Name: DeviceCookie, Value: g.Token, Path: "/api/auth", Expires: g.Device.ExpiresAt, SameSite: http.SameSiteLaxMode})
+		return ""
 	}
 	return g.Token
 }
