@@ -472,3 +472,46 @@ func TestBrowserPasskeyAcrossInstances(t *testing.T) {
 	code, _, out = two.call("POST", "/api/auth/passkey/verify", "", map[string]any{"credential": assertion})
 	wantRefused(t, "the assertion replayed on the other instance", code, out, 400, "passkey_ceremony_unknown")
 }
+
+// TestBrowserPasskeyStepUp: a live session steps up with a passkey through
+// a challenge of its own (POST /api/auth/step-up with no proof, the
+// challenge's options, the browser's assertion, POST /api/auth/step-up):
+// the session becomes acr 2 with amr hwk, and a route that forward auth
+// guards with acr_values=2 lets its fresh token through.
+func TestBrowserPasskeyStepUp(t *testing.T) {
+	s, origin := passkeyServer(t, nil)
+	browser := browsertest.Chrome(t)
+	s.register("", "carol", "carol@example.com", "carol password 1")
+	tab := newBrowserTab(t, browser, origin)
+	jwt := jwtOf(t, s, "carol", "carol password 1")
+	opts := tab.api("POST", "/api/users/me/passkeys/options", jwt, nil)
+	if reg := tab.api("POST", "/api/users/me/passkeys", jwt, map[string]any{"name": "carol's key", "credential": tab.create(opts.Body)}); reg.Status != 201 {
+		t.Fatalf("enrol: %+v", reg)
+	}
+	login := tab.api("POST", "/api/auth/local", "", map[string]any{"identifier": "carol", "password": "carol password 1"})
+	if login.Status != 200 {
+		t.Fatalf("password login: %+v", login)
+	}
+	jwt = str(login.Body, "jwt")
+	if code, h, _ := s.call("GET", "/api/auth/verify?acr_values=2", jwt, nil); code != 401 || !strings.Contains(h.Get("WWW-Authenticate"), "insufficient_user_authentication") {
+		t.Fatalf("acr 2 route with a password session: %d %q", code, h.Get("WWW-Authenticate"))
+	}
+	begin := tab.api("POST", "/api/auth/step-up", jwt, map[string]any{})
+	ch, _ := begin.Body["challenge"].(map[string]any)
+	methods, _ := ch["methods"].([]any)
+	if begin.Status != 201 || len(methods) == 0 || methods[0] != "webauthn" {
+		t.Fatalf("begin step-up: %+v", begin)
+	}
+	o := tab.api("POST", "/api/auth/challenge/options", "", map[string]any{"challengeId": str(ch, "id")})
+	if o.Status != 200 || o.Body["publicKey"] == nil {
+		t.Fatalf("step-up options: %+v", o)
+	}
+	up := tab.api("POST", "/api/auth/step-up", jwt, map[string]any{"challengeId": str(ch, "id"), "method": "webauthn", "credential": tab.get(o.Body)})
+	amr, _ := json.Marshal(up.Body["amr"])
+	if up.Status != 200 || str(up.Body, "acr") != "2" || !strings.Contains(string(amr), `"hwk"`) || !strings.Contains(string(amr), `"pwd"`) {
+		t.Fatalf("step-up with the passkey: %+v", up)
+	}
+	if code, _, body := s.call("GET", "/api/auth/verify?acr_values=2", str(up.Body, "jwt"), nil); code != 200 {
+		t.Fatalf("acr 2 route after the step-up: %d %v", code, body)
+	}
+}
