@@ -294,6 +294,17 @@ func (a *app) ensureAdmin(ctx context.Context, getenv func(string) string, stdou
 		}
 	}
 	if _, err := createAdmin(ctx, a.store, email, pw); err != nil {
+		// Instances started together on a new database race to create the
+		// first admin: the loser's password was never stored, so its file
+		// goes and it starts with the winner's account.
+		if sm.ErrorCode(err) == sm.ECONFLICT {
+			if n, cerr := a.store.CountAdmins(ctx); cerr == nil && n > 0 {
+				if file != "" {
+					_ = os.Remove(file)
+				}
+				return nil
+			}
+		}
 		return err
 	}
 	where := "the password in SM_ADMIN_PASSWORD"
