@@ -39,8 +39,11 @@ func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 // signOut signs the browser's admin out through the side bar's button.
 func signOut(t *testing.T, ctx context.Context) {
 	t.Helper()
+	// The sign-in form's own email field: the Team page has an email field
+	// too (the invitation), and waiting on it let the next navigation race
+	// the logout's redirect (net::ERR_ABORTED).
 	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`form[action="/admin/logout"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)))
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/admin/login"] input[name=email]`)))
 }
 
 // fetchStatus posts from the page (with its anti-forgery token) and
