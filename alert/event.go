@@ -8,7 +8,7 @@ import (
 
 // loginEvents are the event types rules are evaluated on.
 func isLoginEvent(t string) bool {
-	return t == sm.EventLoginSucceeded || t == sm.EventLoginBlocked || t == sm.EventRefreshReuse
+	return t == sm.EventLoginSucceeded || t == sm.EventLoginBlocked || t == sm.EventRefreshReuse || t == sm.EventSessionReported
 }
 
 // conditionEvent builds the documented event object a condition sees. It is
