@@ -165,7 +165,11 @@ type AdminCore struct {
 	Tokens        AdminTokens
 	SignIn        AdminAuth
 	AdminSessions AdminSessions
-	Status        ServiceStatus
+	// Team manages the admins (roles, invitations, deactivation).
+	Team TeamAdmin
+	// TwoFactor is the two-step sign-in and the admins' own TOTP.
+	TwoFactor AdminTwoFactor
+	Status    ServiceStatus
 	// License reads and sets the licence key (Manager.LicenseAdmin); nil
 	// when the service has no licence admin.
 	License LicenseAdmin
@@ -176,7 +180,7 @@ type AdminCore struct {
 
 // AdminCore returns the Manager as every admin use case.
 func (m *Manager) AdminCore() AdminCore {
-	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Status: m,
+	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Team: m, TwoFactor: m, Status: m,
 		License: m.LicenseAdmin(), Security: m}
 }
 

@@ -34,6 +34,7 @@ func templateFuncs() template.FuncMap {
 		"eventReason": eventReason,
 		"challenged":  challenged,
 		"dict":        dict,
+		"tokenScopes": func() any { return tokenScopes },
 		"short":       func(id string) string { return shorten(id, 10) },
 		"shorten":     shorten,
 		"deviceText":  deviceText,
