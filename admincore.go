@@ -22,6 +22,8 @@ type SessionAdmin interface {
 	// ListSessions returns one page of sessions (ParseSessionQuery reads
 	// the filter from a query string).
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
+	// CountSessions counts the sessions the filter selects, all pages.
+	CountSessions(ctx context.Context, f SessionFilter) (SessionCount, error)
 	// Session returns a session or ENOTFOUND.
 	Session(ctx context.Context, id string) (*Session, error)
 	// TerminateSession ends a session (reason manual) on every instance

@@ -21,6 +21,7 @@ func (s *server) routes() http.Handler {
 
 	authed.HandleFunc("GET /admin/sessions", s.handleSessions)
 	authed.HandleFunc("GET /admin/sessions/table", s.handleSessionsTable)
+	authed.HandleFunc("GET /admin/sessions/export", s.handleSessionsExport)
 	authed.HandleFunc("POST /admin/sessions/terminate", s.handleTerminateMany)
 	authed.HandleFunc("GET /admin/sessions/{id}", s.handleSession)
 	authed.HandleFunc("POST /admin/sessions/{id}/terminate", s.handleTerminate)
