@@ -13,9 +13,22 @@ import (
 // as CSV; "verify chain" needs the CSRF token and reports an intact chain.
 func TestAuditPage(t *testing.T) {
 	e := newEnv(t)
-	e.seed()
+	res := e.seed()
 	c := e.client()
 	c.signIn()
+
+	// An admin action names the admin by email on the session and user
+	// timelines, not only "admin from <ip>".
+	c.get("/admin/sessions")
+	sid, uid := res["alice"].Session.ID, res["alice"].User.ID
+	if resp, _ := c.post("/admin/sessions/"+sid+"/terminate", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("terminate: %d", resp.StatusCode)
+	}
+	for _, path := range []string{"/admin/sessions/" + sid, "/admin/users/" + uid} {
+		if _, body := c.get(path); !strings.Contains(body, "by "+adminEmail) {
+			t.Errorf("%s: the termination does not name the admin by email", path)
+		}
+	}
 
 	resp, body := c.get("/admin/audit?type=login.succeeded&from=2020-01-01T00:00")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `value="2020-01-01T00:00"`) || !strings.Contains(body, `data-type="login.succeeded"`) || strings.Contains(body, `data-type="user.registered"`) {
