@@ -91,6 +91,9 @@ type SettingsAdmin interface {
 	Settings(ctx context.Context) (*Settings, error)
 	// UpdateSettings applies a JSON merge patch, validated whole.
 	UpdateSettings(ctx context.Context, patch []byte) (*Settings, error)
+	// SessionTimeouts returns the session timeouts in force and where each
+	// comes from (a stored setting or the environment).
+	SessionTimeouts(ctx context.Context) (SessionTimeouts, error)
 	// FeatureLock reports whether the licence locks feature, and the
 	// edition that unlocks it.
 	FeatureLock(feature string) (edition string, locked bool)

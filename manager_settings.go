@@ -71,7 +71,14 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte) (*Settings, 
 	if err := dec.Decode(next); err != nil {
 		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{jsonErrorField(err): jsonErrorReason(err)}}
 	}
-	if bad := m.cfg.ValidateSettings(next); len(bad) > 0 {
+	bad := m.cfg.ValidateSettings(next)
+	for k, v := range m.checkTimeouts(next) {
+		if bad == nil {
+			bad = map[string]string{}
+		}
+		bad[k] = v
+	}
+	if len(bad) > 0 {
 		return nil, InvalidFields(bad)
 	}
 	if err := m.checkLockedSettings(cur, next); err != nil {

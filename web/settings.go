@@ -32,6 +32,34 @@ type settingsData struct {
 	// blocking, alerts, conditions): a badge names the edition that
 	// unlocks each, and their inputs are disabled.
 	Locks map[string]*lockView
+	// Timeouts are the session timeouts in force, one row each.
+	Timeouts []timeoutRow
+}
+
+// timeoutRow is one session timeout on the settings page: Input is the
+// stored value ("" when the environment's is in force).
+type timeoutRow struct {
+	Key, Label, Help string
+	T                sm.SessionTimeout
+	Input            string
+}
+
+// timeoutKeys are the settings fields of the session timeouts, in page order.
+var timeoutKeys = []string{"inactivityTimeout", "idleTimeout", "maxSessionAge", "retention"}
+
+func timeoutRows(t sm.SessionTimeouts) []timeoutRow {
+	rows := []timeoutRow{
+		{Key: "inactivityTimeout", Label: "Inactivity timeout", Help: "A session unused this long is shown as inactive (it stays valid).", T: t.InactivityTimeout},
+		{Key: "idleTimeout", Label: "Idle end", Help: "A session unused this long is ended (reason idle); 0s turns it off.", T: t.IdleTimeout},
+		{Key: "maxSessionAge", Label: "Absolute lifetime", Help: "A session ends this long after it started, however active; applies to sessions started after a change.", T: t.MaxSessionAge},
+		{Key: "retention", Label: "Retention", Help: "An ended session is kept this long, then deleted by the nightly purge.", T: t.Retention},
+	}
+	for i := range rows {
+		if rows[i].T.Source == sm.SourceSettings {
+			rows[i].Input = rows[i].T.Value.String()
+		}
+	}
+	return rows
 }
 
 // lockView is a section the licence locks.
@@ -105,8 +133,12 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 	if err != nil {
 		return settingsData{}, err
 	}
+	t, err := s.d.Core.Settings.SessionTimeouts(r.Context())
+	if err != nil {
+		return settingsData{}, err
+	}
 	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
-		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}, Locks: s.locks()}
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}, Locks: s.locks(), Timeouts: timeoutRows(t)}
 	a := st.Actions
 	l := d.Locks
 	first := func(vs ...*lockView) *lockView {
@@ -285,6 +317,30 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirectBack(w, r, "/admin/settings#policy", "settings")
+}
+
+// handleTimeouts stores the session timeouts: an empty field gives the
+// timeout back to the environment.
+func (s *server) handleTimeouts(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	patch := map[string]any{}
+	for _, k := range timeoutKeys {
+		if v := strings.TrimSpace(r.PostFormValue(k)); v != "" {
+			patch[k] = v
+		} else {
+			patch[k] = nil
+		}
+	}
+	body, _ := json.Marshal(patch)
+	if _, err := s.d.Core.Settings.UpdateSettings(r.Context(), body); err != nil {
+		s.refused(w, r, "timeouts", err, func(d *settingsData) {
+			for i := range d.Timeouts {
+				d.Timeouts[i].Input = strings.TrimSpace(r.PostFormValue(d.Timeouts[i].Key))
+			}
+		})
+		return
+	}
+	s.redirectBack(w, r, "/admin/settings#timeouts", "settings")
 }
 
 // handleRuleSave creates (no id) or replaces an alert rule from its JSON
