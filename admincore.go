@@ -157,6 +157,14 @@ type ServiceStatus interface {
 	Now() time.Time
 }
 
+// AlertRuleTrials tries alert rules on recorded events, delivering nothing.
+type AlertRuleTrials interface {
+	// RecentAlertEvents lists the newest events rules run on.
+	RecentAlertEvents(ctx context.Context, limit int) ([]*Event, error)
+	// TryAlertRule says whether rule ruleID would fire on event eventSeq, and why.
+	TryAlertRule(ctx context.Context, ruleID string, eventSeq int64) (RuleTrial, error)
+}
+
 // AdminCore bundles the admin use cases a front end is given. Each field is
 // one small interface; (*Manager).AdminCore fills them all.
 type AdminCore struct {
@@ -169,6 +177,7 @@ type AdminCore struct {
 	SignIn        AdminAuth
 	AdminSessions AdminSessions
 	Status        ServiceStatus
+	RuleTrials    AlertRuleTrials
 	// License reads and sets the licence key (Manager.LicenseAdmin); nil
 	// when the service has no licence admin.
 	License LicenseAdmin
@@ -177,17 +186,18 @@ type AdminCore struct {
 // AdminCore returns the Manager as every admin use case.
 func (m *Manager) AdminCore() AdminCore {
 	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Status: m,
-		License: m.LicenseAdmin()}
+		RuleTrials: m, License: m.LicenseAdmin()}
 }
 
 var (
-	_ SessionAdmin  = (*Manager)(nil)
-	_ UserAdmin     = (*Manager)(nil)
-	_ AuditLog      = (*Manager)(nil)
-	_ StatsReader   = (*Manager)(nil)
-	_ SettingsAdmin = (*Manager)(nil)
-	_ AdminTokens   = (*Manager)(nil)
-	_ AdminAuth     = (*Manager)(nil)
-	_ AdminSessions = (*Manager)(nil)
-	_ ServiceStatus = (*Manager)(nil)
+	_ SessionAdmin    = (*Manager)(nil)
+	_ UserAdmin       = (*Manager)(nil)
+	_ AuditLog        = (*Manager)(nil)
+	_ StatsReader     = (*Manager)(nil)
+	_ SettingsAdmin   = (*Manager)(nil)
+	_ AdminTokens     = (*Manager)(nil)
+	_ AdminAuth       = (*Manager)(nil)
+	_ AdminSessions   = (*Manager)(nil)
+	_ ServiceStatus   = (*Manager)(nil)
+	_ AlertRuleTrials = (*Manager)(nil)
 )
