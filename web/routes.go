@@ -40,6 +40,7 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("POST /admin/settings/rules/{id}", s.needAlerts(s.handleRuleSave))
 	authed.HandleFunc("POST /admin/settings/rules/{id}/delete", s.needAlerts(s.handleRuleDelete))
 	authed.HandleFunc("POST /admin/settings/rules/{id}/test", s.needAlerts(s.handleRuleTest))
+	authed.HandleFunc("POST /admin/settings/rules/{id}/try", s.needAlerts(s.handleRuleTry))
 
 	authed.HandleFunc("GET /admin/analytics", s.handleAnalytics)
 	authed.HandleFunc("GET /admin/data", s.handleDataSources)

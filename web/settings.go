@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,6 +36,8 @@ type settingsData struct {
 	Locks map[string]*lockView
 	// Timeouts are the session timeouts in force, one row each.
 	Timeouts []timeoutRow
+	// RecentEvents are the events the rules can be tried on.
+	RecentEvents []eventOption
 }
 
 // timeoutRow is one session timeout on the settings page: Input is the
@@ -106,6 +110,18 @@ type ruleView struct {
 	// DisabledReason says why the server switched the rule off.
 	DisabledReason string
 	Errors         map[string]string
+	// Flash confirms the last action on this rule, shown in its card.
+	Flash string
+	// Trial is the outcome of trying the rule on a recorded event.
+	Trial *sm.RuleTrial
+	// TrialSeq is the event last tried (selected in the list).
+	TrialSeq int64
+}
+
+// eventOption is a recorded event a rule can be tried on.
+type eventOption struct {
+	Seq   int64
+	Label string
 }
 
 // FieldError returns the errors of field and of its elements or members
@@ -165,11 +181,53 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		if err != nil {
 			return d, err
 		}
+		flashRule := r.URL.Query().Get("rule")
 		for _, rule := range rules {
-			d.Rules = append(d.Rules, newRuleView(rule))
+			v := newRuleView(rule)
+			if rule.ID == flashRule {
+				v.Flash = flashMessages[r.URL.Query().Get("done")]
+			}
+			d.Rules = append(d.Rules, v)
+		}
+		if len(rules) > 0 {
+			if d.RecentEvents, err = s.recentEvents(r.Context()); err != nil {
+				return d, err
+			}
 		}
 	}
 	return d, nil
+}
+
+// recentEvents lists the newest events rules run on, named by the user's
+// email rather than an id.
+func (s *server) recentEvents(ctx context.Context) ([]eventOption, error) {
+	events, err := s.d.Core.RuleTrials.RecentAlertEvents(ctx, 20)
+	if err != nil {
+		return nil, err
+	}
+	emails := map[string]string{}
+	out := make([]eventOption, 0, len(events))
+	for _, e := range events {
+		who := e.UserID
+		if e.UserID != "" {
+			if _, seen := emails[e.UserID]; !seen {
+				emails[e.UserID] = e.UserID
+				if u, err := s.d.Core.Users.User(ctx, e.UserID); err == nil && u.Email != "" {
+					emails[e.UserID] = u.Email
+				}
+			}
+			who = emails[e.UserID]
+		}
+		label := fmt.Sprintf("#%d %s, %s UTC", e.Seq, eventLabel(e.Type), e.At.UTC().Format("2006-01-02 15:04"))
+		if who != "" {
+			label += ", " + who
+		}
+		if e.Country != "" {
+			label += ", " + e.Country
+		}
+		out = append(out, eventOption{Seq: e.Seq, Label: label})
+	}
+	return out, nil
 }
 
 func setOf(codes []string) map[string]bool {
@@ -370,16 +428,60 @@ func (s *server) handleRuleSave(w http.ResponseWriter, r *http.Request) {
 	// The condition has its own editor: what the JSON says of it is ignored.
 	rule.Condition = strings.TrimSpace(cond)
 	ctx := r.Context()
+	var saved sm.AlertRule
 	if id == "" {
-		_, err = s.d.Alerts.Create(ctx, rule)
+		saved, err = s.d.Alerts.Create(ctx, rule)
 	} else {
-		_, err = s.d.Alerts.Update(ctx, id, rule)
+		saved, err = s.d.Alerts.Update(ctx, id, rule)
 	}
 	if err != nil {
 		s.refused(w, r, form, err, keep)
 		return
 	}
-	s.redirectBack(w, r, "/admin/settings#rules", "rule-saved")
+	s.redirectBack(w, r, ruleURL(saved.ID), "rule-saved")
+}
+
+// ruleURL is the settings page scrolled to rule id's card, which shows
+// the confirmation (?rule=).
+func ruleURL(id string) string {
+	return "/admin/settings?rule=" + url.QueryEscape(id) + "#rule-" + url.PathEscape(id)
+}
+
+// handleRuleTry tries a rule on a recorded event and shows the outcome in
+// the rule's card; nothing is delivered.
+func (s *server) handleRuleTry(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	seq, perr := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("event")), 10, 64)
+	var trial sm.RuleTrial
+	var err error = sm.InvalidFields(map[string]string{"try": "choose an event to try the rule on"})
+	if perr == nil {
+		trial, err = s.d.Core.RuleTrials.TryAlertRule(r.Context(), id, seq)
+	}
+	var e *sm.Error
+	if err != nil && !(errors.As(err, &e) && (e.Code == sm.EINVALID || e.Code == sm.ENOTFOUND)) {
+		s.serverError(w, r, err)
+		return
+	}
+	d, lerr := s.settingsData(r)
+	if lerr != nil {
+		s.serverError(w, r, lerr)
+		return
+	}
+	d.Form = "rule:" + id
+	status := http.StatusOK
+	for i := range d.Rules {
+		if d.Rules[i].ID != id {
+			continue
+		}
+		d.Rules[i].TrialSeq = seq
+		if err != nil {
+			status = http.StatusBadRequest
+			d.Rules[i].Errors = map[string]string{"try": sm.ErrorMessage(err)}
+		} else {
+			d.Rules[i].Trial = &trial
+		}
+	}
+	s.render(w, r, status, "settings", "Settings", "settings", d)
 }
 
 func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
@@ -403,7 +505,7 @@ func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.redirectBack(w, r, "/admin/settings#rule-"+url.PathEscape(id), "test-sent")
+	s.redirectBack(w, r, ruleURL(id), "test-sent")
 }
 
 // needAlerts answers 404 when no rule admin is wired (the UI is hidden).
