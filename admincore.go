@@ -163,6 +163,9 @@ type AlertRuleTrials interface {
 	RecentAlertEvents(ctx context.Context, limit int) ([]*Event, error)
 	// TryAlertRule says whether rule ruleID would fire on event eventSeq, and why.
 	TryAlertRule(ctx context.Context, ruleID string, eventSeq int64) (RuleTrial, error)
+	// AlertRuleGuide is the triggers, channel types and the condition's
+	// event object, for the rule editor.
+	AlertRuleGuide() AlertRuleGuide
 }
 
 // AdminCore bundles the admin use cases a front end is given. Each field is

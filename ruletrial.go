@@ -39,10 +39,29 @@ type RuleTrial struct {
 	Reason string `json:"reason"`
 }
 
-// RuleTrier tries a rule on an alert input without delivering anything
-// (package alert's Admin).
+// RuleTrier tries a rule on an alert input without delivering anything,
+// and says what a rule can name (package alert's Admin).
 type RuleTrier interface {
 	TryRule(ctx context.Context, id string, in AlertInput) (RuleTrial, error)
+	RuleGuide() AlertRuleGuide
+}
+
+// AlertRuleGuide is what a rule editor offers: the triggers and channel
+// types a rule can name, and an example of the event object a condition
+// sees, built by the code that builds the real one (so it stays true).
+type AlertRuleGuide struct {
+	Triggers     []string        `json:"triggers"`
+	ChannelTypes []string        `json:"channelTypes"`
+	EventExample json.RawMessage `json:"eventExample"`
+}
+
+// AlertRuleGuide returns the rule vocabulary; empty when no rules are
+// configured.
+func (m *Manager) AlertRuleGuide() AlertRuleGuide {
+	if trier, ok := m.cfg.AlertRules.(RuleTrier); ok {
+		return trier.RuleGuide()
+	}
+	return AlertRuleGuide{}
 }
 
 // RecentAlertEvents lists the newest events alert rules run on (login

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
+	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -92,4 +95,28 @@ func (a *Admin) tryCondition(ctx context.Context, rule *storedRule, in *sm.Alert
 		t.Condition, t.Reason = sm.ConditionFalse, "its condition returned false"
 	}
 	return nil
+}
+
+// RuleGuide lists the triggers and channel types and shows the event
+// object a condition sees, built by conditionEvent from an example login.
+func (a *Admin) RuleGuide() sm.AlertRuleGuide {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := sm.AlertInput{
+		Event: &sm.Event{Type: sm.EventLoginSucceeded, At: at, UserID: "u_123", SessionID: "s_456", IP: "203.0.113.9"},
+		User:  &sm.User{ID: "u_123", Email: "jane@example.com", Username: "jane"},
+		Session: &sm.Session{ID: "s_456", UserID: "u_123", AuthMethod: sm.AuthPassword, IP: netip.MustParseAddr("203.0.113.9"),
+			Device: sm.Device{Type: "desktop", Browser: "Firefox", OS: "Linux"}},
+		Location:   sm.Location{CountryCode: "DE", CountryName: "Germany", City: "Berlin", Region: "Berlin", Latitude: 52.52, Longitude: 13.4, ASN: 64500, ISP: "Example ISP"},
+		Threat:     sm.Threat{VPN: true},
+		Device:     sm.Device{Type: "desktop", Browser: "Firefox", OS: "Linux"},
+		Assessment: &sm.Assessment{Score: 55, Reasons: []sm.RiskReason{{Code: sm.ReasonVPN, Weight: 15, Detail: "VPN provider"}, {Code: sm.ReasonNewCountry, Weight: 30, Detail: "first sign-in from Germany"}}},
+		Previous: &sm.Session{ID: "s_123", IP: netip.MustParseAddr("198.51.100.1"), CreatedAt: at.Add(-time.Hour),
+			Device: sm.Device{Type: "desktop", Browser: "Firefox", OS: "Linux"}, Location: sm.Location{CountryCode: "FR", CountryName: "France", City: "Paris"}},
+	}
+	example, _ := json.MarshalIndent(conditionEvent(&in), "", "  ")
+	return sm.AlertRuleGuide{
+		Triggers:     slices.Clone(AllTriggers),
+		ChannelTypes: []string{ChannelEmail, ChannelSlack, ChannelDiscord, ChannelWebhook},
+		EventExample: example,
+	}
 }

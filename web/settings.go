@@ -38,6 +38,8 @@ type settingsData struct {
 	Timeouts []timeoutRow
 	// RecentEvents are the events the rules can be tried on.
 	RecentEvents []eventOption
+	// Guide is the rule builder's vocabulary and the condition's event object.
+	Guide sm.AlertRuleGuide
 }
 
 // timeoutRow is one session timeout on the settings page: Input is the
@@ -116,6 +118,94 @@ type ruleView struct {
 	Trial *sm.RuleTrial
 	// TrialSeq is the event last tried (selected in the list).
 	TrialSeq int64
+	// The form builder's fields: the triggers ticked, the low-score
+	// bound, and the channels plus one blank to add.
+	Triggers      map[string]bool
+	LowScoreBelow string
+	Channels      []channelView
+}
+
+// channelView is one channel in the rule builder. A secret is never put
+// back in a page: HasSecret only says one is stored.
+type channelView struct {
+	Index         int
+	Type, To, URL string
+	HasSecret     bool
+}
+
+// builderView fills the builder's fields of v from rule, adding a blank
+// channel to add one.
+func builderView(v *ruleView, rule sm.AlertRule) {
+	v.Name, v.Enabled = rule.Name, rule.Enabled
+	v.Triggers = map[string]bool{}
+	for _, t := range rule.Triggers {
+		v.Triggers[t] = true
+	}
+	if rule.LowScoreBelow != nil {
+		v.LowScoreBelow = strconv.Itoa(*rule.LowScoreBelow)
+	}
+	v.Channels = v.Channels[:0]
+	for i, c := range rule.Channels {
+		v.Channels = append(v.Channels, channelView{Index: i, Type: c.Type, To: strings.Join(c.To, ", "), URL: c.URL, HasSecret: c.Secret != ""})
+	}
+	v.Channels = append(v.Channels, channelView{Index: len(rule.Channels)})
+}
+
+// maxBuilderChannels caps the channels one builder form posts.
+const maxBuilderChannels = 20
+
+// ruleFromBuilder reads a rule from the builder's fields. formIndex maps
+// the index of each channel in the rule to its index in the form (a
+// channel whose type is left empty is dropped); bad names fields that do
+// not read.
+func ruleFromBuilder(r *http.Request) (rule sm.AlertRule, formIndex []int, bad map[string]string) {
+	rule = sm.AlertRule{Name: strings.TrimSpace(r.PostFormValue("name")), Enabled: r.PostFormValue("enabled") == "on", Triggers: []string{}, Channels: []sm.AlertChannel{}}
+	for _, t := range r.PostForm["trigger"] {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(rule.Triggers, t) {
+			rule.Triggers = append(rule.Triggers, t)
+		}
+	}
+	bad = map[string]string{}
+	if v := strings.TrimSpace(r.PostFormValue("lowScoreBelow")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			bad["lowScoreBelow"] = "must be a whole number from 1 to 100"
+		} else {
+			rule.LowScoreBelow = &n
+		}
+	}
+	for i := range maxBuilderChannels {
+		p := "channels." + strconv.Itoa(i) + "."
+		if _, posted := r.PostForm[p+"type"]; !posted {
+			break
+		}
+		typ := strings.TrimSpace(r.PostFormValue(p + "type"))
+		if typ == "" {
+			continue
+		}
+		c := sm.AlertChannel{Type: typ, URL: strings.TrimSpace(r.PostFormValue(p + "url")), Secret: r.PostFormValue(p + "secret")}
+		for _, to := range strings.FieldsFunc(r.PostFormValue(p+"to"), func(c rune) bool { return c == ',' || c == ';' || c == '\n' || c == ' ' }) {
+			c.To = append(c.To, to)
+		}
+		rule.Channels = append(rule.Channels, c)
+		formIndex = append(formIndex, i)
+	}
+	return rule, formIndex, bad
+}
+
+// formFields renames the errors of channels[k] to the form's channel index.
+func formFields(errs map[string]string, formIndex []int) map[string]string {
+	out := make(map[string]string, len(errs))
+	for k, v := range errs {
+		for ruleIdx, formIdx := range formIndex {
+			if rest, ok := strings.CutPrefix(k, "channels["+strconv.Itoa(ruleIdx)+"]"); ok {
+				k = "channels[" + strconv.Itoa(formIdx) + "]" + rest
+				break
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // eventOption is a recorded event a rule can be tried on.
@@ -176,6 +266,8 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		{"lowScore", "Low score", "Security score below the threshold", a.LowScore, l["policy"]},
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
+	builderView(&d.NewRule, sm.AlertRule{Enabled: true, Triggers: []string{"new_country"}})
+	d.Guide = s.d.Core.RuleTrials.AlertRuleGuide()
 	if s.d.Alerts != nil {
 		rules, err := s.d.Alerts.List(r.Context())
 		if err != nil {
@@ -249,7 +341,9 @@ func newRuleView(r sm.AlertRule) ruleView {
 		doc.Channels = []sm.AlertChannel{}
 	}
 	raw, _ := json.MarshalIndent(doc, "", "  ")
-	return ruleView{ID: r.ID, Name: r.Name, Enabled: r.Enabled, JSON: string(raw), Condition: r.Condition, DisabledReason: r.DisabledReason}
+	v := ruleView{ID: r.ID, JSON: string(raw), Condition: r.Condition, DisabledReason: r.DisabledReason}
+	builderView(&v, r)
+	return v
 }
 
 // ruleDoc is what the rule editor shows, in the order a person reads a rule.
@@ -406,21 +500,43 @@ func (s *server) handleTimeouts(w http.ResponseWriter, r *http.Request) {
 func (s *server) handleRuleSave(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	form := "rule:" + id
+	_ = r.ParseForm()
 	src, cond := r.PostFormValue("rule"), r.PostFormValue("condition")
+	// The builder posts fields; a JSON document ("rule") is read as the
+	// API reads it.
+	_, isJSON := r.PostForm["rule"]
+	var rule sm.AlertRule
+	var formIndex []int
+	var err error
 	keep := func(d *settingsData) {
 		v := ruleView{ID: id, JSON: src, Condition: cond, Errors: d.Errors}
+		if !isJSON {
+			builderView(&v, rule)
+			v.Errors = formFields(d.Errors, formIndex)
+		}
 		if id == "" {
 			d.NewRule = v
 			return
 		}
 		for i := range d.Rules {
 			if d.Rules[i].ID == id {
-				v.Name, v.Enabled = d.Rules[i].Name, d.Rules[i].Enabled
+				if isJSON {
+					v.Name, v.Enabled = d.Rules[i].Name, d.Rules[i].Enabled
+				}
+				v.DisabledReason = d.Rules[i].DisabledReason
 				d.Rules[i] = v
 			}
 		}
 	}
-	rule, err := sm.DecodeAlertRule([]byte(src), "rule")
+	if isJSON {
+		rule, err = sm.DecodeAlertRule([]byte(src), "rule")
+	} else {
+		var bad map[string]string
+		rule, formIndex, bad = ruleFromBuilder(r)
+		if len(bad) > 0 {
+			err = sm.InvalidFields(bad)
+		}
+	}
 	if err != nil {
 		s.refused(w, r, form, err, keep)
 		return
