@@ -238,7 +238,15 @@ func checkSince(head *ChainHead, firstCheckpoint int64, rep *AuditReport) error 
 }
 
 // VerifyAudit checks the Manager's audit log (the package's VerifyAudit).
+//
+// It reads the whole log, so one runs at a time: another meanwhile is
+// ETOOMANY (retry after 10 s).
 func (m *Manager) VerifyAudit(ctx context.Context) (AuditReport, error) {
+	if !m.verifying.CompareAndSwap(false, true) {
+		return AuditReport{}, &Error{Code: ETOOMANY, Message: "an audit verification is already running; try again when it ends",
+			Reason: "verification_running", RetryAfterSeconds: 10}
+	}
+	defer m.verifying.Store(false)
 	signer, _ := m.cfg.Secrets.(ChainSigner)
 	return VerifyAudit(ctx, m.store, signer)
 }

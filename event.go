@@ -115,7 +115,11 @@ type EventFilter struct {
 	UserID    string
 	SessionID string
 	ActorID   string
-	From, To  time.Time
+	// IP is a client address, as events record it (erased events keep none).
+	IP string
+	// Seq selects the one event of that position (0: any).
+	Seq      int64
+	From, To time.Time
 	// AfterSeq lists events with Seq > AfterSeq, ascending (the chain order).
 	AfterSeq int64
 	// Desc lists newest first (Cursor then pages backwards).
@@ -163,4 +167,20 @@ func jsonNames(v any, names []string) bool {
 		}
 	}
 	return false
+}
+
+// ActorName names who acted, for people: the admin's email when the event
+// records it (dashboard admins, and API tokens that belong to an admin),
+// "API token <name>" for a token, else the actor type (user, system).
+func (e *Event) ActorName() string {
+	var d struct {
+		AdminEmail string `json:"adminEmail"`
+	}
+	if len(e.Data) > 0 && json.Unmarshal(e.Data, &d) == nil && d.AdminEmail != "" {
+		return d.AdminEmail
+	}
+	if name, ok := strings.CutPrefix(e.ActorID, "token:"); ok {
+		return "API token " + name
+	}
+	return e.ActorType
 }

@@ -192,6 +192,9 @@ type Principal struct {
 // Manager runs the session lifecycle: login pipeline, refresh rotation,
 // force logout, activity tracking and the background sweeps.
 type Manager struct {
+	// verifying is set while an audit verification (a read of the whole
+	// log) runs: one at a time per instance, from the API or the dashboard.
+	verifying  atomic.Bool
 	cfg        Config
 	store      Store
 	clock      Clock

@@ -100,7 +100,34 @@ func (m *Manager) EraseUser(ctx context.Context, userID string) (int, error) {
 }
 
 // ListEvents returns one page of the audit log.
+//
+// An actor with an @ is an admin's email: the events of that admin; a user
+// with an @ is a user's email (or username): the events of that user.
 func (m *Manager) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string, error) {
+	if strings.Contains(f.UserID, "@") {
+		u, err := m.store.UserByIdentifier(ctx, f.UserID)
+		if IsNotFound(err) {
+			return []*Event{}, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		f.UserID = u.ID
+	}
+	if strings.Contains(f.ActorID, "@") {
+		st, err := m.adminLookup()
+		if err != nil {
+			return nil, "", err
+		}
+		a, err := st.AdminByEmail(ctx, f.ActorID)
+		if IsNotFound(err) {
+			return []*Event{}, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		f.ActorID = a.ID
+	}
 	return m.store.ListEvents(ctx, f)
 }
 

@@ -1,6 +1,7 @@
 package sessionmanager
 
 import (
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -87,7 +88,8 @@ func ParseSessionQuery(q url.Values) (SessionFilter, error) {
 }
 
 // ParseEventQuery reads the audit query parameters: type (comma list),
-// user, session, actor, from, to, order, limit, cursor.
+// user (an id or email), session, actor (an admin's id or email, or token:<name>), ip,
+// seq (one event), from, to, order, limit, cursor.
 func ParseEventQuery(q url.Values) (EventFilter, error) {
 	var f EventFilter
 	bad := map[string]string{}
@@ -100,7 +102,21 @@ func ParseEventQuery(q url.Values) (EventFilter, error) {
 	}
 	f.UserID = limitLen(q.Get("user"), 100, "user", bad)
 	f.SessionID = limitLen(q.Get("session"), 100, "session", bad)
-	f.ActorID = limitLen(q.Get("actor"), 200, "actor", bad)
+	f.ActorID = limitLen(strings.TrimSpace(q.Get("actor")), 200, "actor", bad)
+	if ip := strings.TrimSpace(q.Get("ip")); ip != "" {
+		if a, err := netip.ParseAddr(ip); err != nil {
+			bad["ip"] = "must be an IP address"
+		} else {
+			f.IP = a.Unmap().String()
+		}
+	}
+	if v := q.Get("seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			bad["seq"] = "must be a positive event number"
+		}
+		f.Seq = n
+	}
 	f.From = parseTime(q.Get("from"), "from", bad)
 	f.To = parseTime(q.Get("to"), "to", bad)
 	f.Desc = parseOrder(q.Get("order"), bad)

@@ -45,3 +45,45 @@ func TestParseUserQuery(t *testing.T) {
 		t.Errorf("blocked=yes: %v, want EINVALID naming blocked", err)
 	}
 }
+
+// TestParseEventQuery: the audit log's filter; an IP is compared in its
+// canonical form (an IPv4-mapped address is the IPv4 one), a bad one is a
+// 400 naming ip.
+func TestParseEventQuery(t *testing.T) {
+	q, _ := url.ParseQuery("type=login.failed,login.blocked&actor=+ops@example.com+&ip=::ffff:203.0.113.9&from=2026-01-01T00:00:00Z&order=desc")
+	f, err := sm.ParseEventQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Types, []string{"login.failed", "login.blocked"}) || f.ActorID != "ops@example.com" || f.IP != "203.0.113.9" || f.From.IsZero() || !f.Desc {
+		t.Errorf("filter %+v", f)
+	}
+	if f, err := sm.ParseEventQuery(url.Values{"seq": {"42"}}); err != nil || f.Seq != 42 {
+		t.Errorf("seq: %+v %v", f, err)
+	}
+	for raw, field := range map[string]string{"ip=203.0.113": "ip", "ip=10.0.0.0/8": "ip", "from=yesterday": "from", "seq=0": "seq", "seq=x": "seq"} {
+		q, _ := url.ParseQuery(raw)
+		_, err := sm.ParseEventQuery(q)
+		var e *sm.Error
+		if !errors.As(err, &e) || e.Code != sm.EINVALID || e.Fields[field] == "" {
+			t.Errorf("%s: %v, want EINVALID naming %s", raw, err, field)
+		}
+	}
+}
+
+// TestEventActorName: who acted, as people read it.
+func TestEventActorName(t *testing.T) {
+	for _, c := range []struct {
+		e    sm.Event
+		want string
+	}{
+		{sm.Event{ActorType: sm.ActorAdmin, ActorID: "a1", Data: []byte(`{"action":"x","adminEmail":"ops@example.com"}`)}, "ops@example.com"},
+		{sm.Event{ActorType: sm.ActorAdmin, ActorID: "token:ci", Data: []byte(`{"action":"x"}`)}, "API token ci"},
+		{sm.Event{ActorType: sm.ActorUser, ActorID: "u1"}, "user"},
+		{sm.Event{ActorType: sm.ActorSystem, Data: []byte(`not json`)}, "system"},
+	} {
+		if got := c.e.ActorName(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+	}
+}

@@ -186,15 +186,7 @@ func TestBrowserScreenshots(t *testing.T) {
 // default), created.
 func screenshotDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SM_ARTIFACTS_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "artifacts")
-	}
-	dir = filepath.Join(dir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return browsertest.ArtifactsDir(t, "screenshots")
 }
 
 // screenshotter returns a function that saves a full-page PNG of the

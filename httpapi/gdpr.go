@@ -25,7 +25,7 @@ func (s *server) handleUserExport() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		attachment(w, "application/json; charset=utf-8", "user-"+safeFilePart(u.ID)+".json")
+		sm.Attachment(w, "application/json; charset=utf-8", "user-"+safeFilePart(u.ID)+".json")
 		w.WriteHeader(http.StatusOK)
 		bw := bufio.NewWriterSize(w, 32<<10)
 		rc := http.NewResponseController(w)
@@ -59,7 +59,7 @@ func (s *server) handleUserExport() http.Handler {
 			write(b)
 		}
 		write([]byte(`{"data":{"user":`), userJSON, []byte(`,"sessions":[`))
-		sf := sm.SessionFilter{UserID: u.ID, Limit: exportPage}
+		sf := sm.SessionFilter{UserID: u.ID, Limit: sm.ExportPage}
 		for {
 			p, err := s.Core.Sessions.ListSessions(ctx, sf)
 			if err != nil {
@@ -75,7 +75,7 @@ func (s *server) handleUserExport() http.Handler {
 		}
 		items = 0
 		write([]byte(`],"events":[`))
-		ef := sm.EventFilter{UserID: u.ID, Limit: exportPage}
+		ef := sm.EventFilter{UserID: u.ID, Limit: sm.ExportPage}
 		for {
 			events, cursor, err := s.Core.Audit.ListEvents(ctx, ef)
 			if err != nil {

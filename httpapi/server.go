@@ -75,9 +75,6 @@ type server struct {
 	mailSlots chan struct{}
 	// background runs the emails after their responses.
 	background *Background
-	// verifying is set while an audit verification (a read of the whole
-	// log) runs: one at a time per instance.
-	verifying atomic.Bool
 }
 
 // NewServer returns the whole HTTP API as one handler.

@@ -191,6 +191,12 @@ func TestAlertRulesAndDeliveries(t *testing.T) {
 	if strings.Contains(body, "/admin/deliveries/1/retry") {
 		t.Error("a delivered delivery offers a retry")
 	}
+	// Deliveries name their rule and link the event that caused them; the
+	// full last error is there (the summary shortens it).
+	if !strings.Contains(body, ">Low score outside Germany</a>") || !strings.Contains(body, `href="/admin/audit?seq=9"`) ||
+		!strings.Contains(body, `<div class="delivery-error">POST https://siem.example.com/hook: 503 Service Unavailable</div>`) {
+		t.Error("security page: deliveries lack the rule name, the event link or the full error")
+	}
 	if resp, _ := c.post("/admin/deliveries/2/retry", nil); resp.StatusCode != 303 || len(alerts.retried) != 1 {
 		t.Fatalf("retry: %d %v", resp.StatusCode, alerts.retried)
 	}

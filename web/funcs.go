@@ -33,6 +33,7 @@ func templateFuncs() template.FuncMap {
 		"eventReason": eventReason,
 		"dict":        dict,
 		"short":       func(id string) string { return shorten(id, 10) },
+		"shorten":     shorten,
 		"deviceText":  deviceText,
 		"place":       placeText,
 		"ipText": func(s *sm.Session) string {

@@ -212,7 +212,8 @@ func TestPagesRenderWithRealData(t *testing.T) {
 		"/admin/sessions/" + alice.Session.ID: {"alice@example.com", alice.Session.ID, uaChromeMac, "Berlin", "Signed in"},
 		"/admin/users":                        {"alice@example.com", "carol@example.com"},
 		"/admin/users/" + alice.User.ID:       {"alice@example.com", "Terminate all sessions", "DE"},
-		"/admin/security":                     {"Blocked attempts"},
+		"/admin/security":                     {"Security events", "Brute-force bursts"},
+		"/admin/audit":                        {"Audit log", "Verify chain", "alice@example.com"},
 		"/admin/settings":                     {"Geo-fencing", "Germany", "Policies", "Encryption key generator", "Free"},
 		"/admin/analytics":                    {"Logins per day", "Germany", "Chrome"},
 	}

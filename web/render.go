@@ -17,7 +17,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is templates/<name>.html on the layout.
-var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "settings", "analytics", "data", "account"}
+var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "audit", "settings", "analytics", "data", "account"}
 
 // pageTemplate is one page's template set (layout, partials, page).
 type pageTemplate struct{ t *template.Template }

@@ -32,6 +32,10 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("GET /admin/security/fragment", s.handleSecurityFragment)
 	authed.HandleFunc("POST /admin/deliveries/{id}/retry", s.needAlerts(s.handleRetryDelivery))
 
+	authed.HandleFunc("GET /admin/audit", s.handleAudit)
+	authed.HandleFunc("GET /admin/audit/export", s.handleAuditExport)
+	authed.HandleFunc("POST /admin/audit/verify", s.handleAuditVerify)
+
 	authed.HandleFunc("GET /admin/settings", s.handleSettings)
 	authed.HandleFunc("POST /admin/settings/geofence", s.handleGeofence)
 	authed.HandleFunc("POST /admin/settings/policy", s.handlePolicy)

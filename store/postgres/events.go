@@ -137,7 +137,7 @@ func (s *Store) ListEvents(ctx context.Context, f sm.EventFilter) ([]*sm.Event, 
 	events := []*sm.Event{}
 	limit := pageLimit(f.Limit)
 	var q query
-	for _, v := range append([]string{f.UserID, f.SessionID, f.ActorID}, f.Types...) {
+	for _, v := range append([]string{f.UserID, f.SessionID, f.ActorID, f.IP}, f.Types...) {
 		if !storable(v) {
 			return events, "", nil
 		}
@@ -153,6 +153,12 @@ func (s *Store) ListEvents(ctx context.Context, f sm.EventFilter) ([]*sm.Event, 
 	}
 	if f.ActorID != "" {
 		q.and("actor_id = " + q.arg(f.ActorID))
+	}
+	if f.IP != "" {
+		q.and("ip = " + q.arg(f.IP))
+	}
+	if f.Seq > 0 {
+		q.and("seq = " + q.arg(f.Seq))
 	}
 	if !f.From.IsZero() {
 		q.and("at >= " + q.arg(f.From))

@@ -140,6 +140,12 @@ func (s *Store) ListEvents(ctx context.Context, f sessionmanager.EventFilter) ([
 	if f.ActorID != "" {
 		w.add(`actor_id = ?`, f.ActorID)
 	}
+	if f.IP != "" {
+		w.add(`ip = ?`, f.IP)
+	}
+	if f.Seq > 0 {
+		w.add(`seq = ?`, f.Seq)
+	}
 	if !f.From.IsZero() {
 		w.add(`at >= ?`, f.From.UnixMicro())
 	}

@@ -176,7 +176,7 @@ func testListMetacharacters(t *testing.T, s Store) {
 		h, err := s.LoginHistory(ctx, m)
 		noErr(t, err, "login history %q", m)
 		check(t, h.Previous == nil, "login history %q found a session", m)
-		evs, _, err := s.ListEvents(ctx, sessionmanager.EventFilter{Types: []string{m}, UserID: m, SessionID: m, ActorID: m})
+		evs, _, err := s.ListEvents(ctx, sessionmanager.EventFilter{Types: []string{m}, UserID: m, SessionID: m, ActorID: m, IP: m})
 		noErr(t, err, "events %q", m)
 		check(t, len(evs) == 0, "events %q", m)
 		ds, _, err := s.ListDeliveries(ctx, sessionmanager.DeliveryFilter{Status: m})

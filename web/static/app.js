@@ -106,16 +106,67 @@
     state.dataset.state = s;
     state.querySelector(".live-text").textContent = text;
   }
+
+  // ---- Honest state: when the live stream is down AND the server does
+  // not answer the poll, a banner says so and how old the page's data is.
+  var streamOpen = false, lastGood = Date.now(), probing = false;
+  var offline = document.getElementById("offline-banner");
+  function showConnection(down) {
+    if (!offline) return;
+    if (down) {
+      var t = new Date(lastGood), el = offline.querySelector("time");
+      el.setAttribute("datetime", t.toISOString());
+      el.textContent = t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      el.title = utcText(t);
+      setState("down", "Disconnected");
+    } else if (!streamOpen) {
+      setState("off", "Polling every 10 s");
+    }
+    offline.hidden = !down;
+    document.documentElement.classList.toggle("is-offline", down);
+  }
+  // probe asks the server for this page's headers (a background request):
+  // any answer means it is reachable, a network error that it is not.
+  function probe() {
+    if (streamOpen || probing || !window.fetch) return;
+    probing = true;
+    fetch(location.pathname, { method: "HEAD", cache: "no-store", credentials: "same-origin", headers: { "X-SM-Background": "1" } })
+      .then(function () { lastGood = Date.now(); showConnection(false); }, function () { showConnection(true); })
+      .then(function () { probing = false; });
+  }
+  setInterval(probe, 10000);
   if (state && window.EventSource) {
     var es = new EventSource("/admin/events");
-    es.onopen = function () { setState("on", "Live"); };
+    es.onopen = function () { streamOpen = true; lastGood = Date.now(); setState("on", "Live"); showConnection(false); };
     es.onerror = function () {
+      if (streamOpen) lastGood = Date.now();
+      streamOpen = false;
       setState("off", "Polling every 10 s");
+      probe();
     };
-    es.addEventListener("change", function () { scheduleRefresh(250); });
+    es.addEventListener("change", function () { lastGood = Date.now(); scheduleRefresh(250); });
   } else {
     setState("off", "Polling every 10 s");
   }
+
+  // ---- Times: <time data-local> in the browser's zone, UTC on hover;
+  // relative times get both on hover.
+  function utcText(t) { return t.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"); }
+  function localTimes() {
+    document.querySelectorAll("time[datetime]").forEach(function (el) {
+      if (el.closest("#offline-banner")) return;
+      var t = new Date(el.getAttribute("datetime"));
+      if (isNaN(t.getTime())) return;
+      var local = t.toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      if (el.hasAttribute("data-local")) {
+        el.textContent = local;
+        el.title = utcText(t);
+      } else if (el.hasAttribute("data-rel")) {
+        el.title = local + " (" + utcText(t) + ")";
+      }
+    });
+  }
+  localTimes();
 
   // ---- Country picker: filter and count.
   function countPicker(p) {
@@ -158,7 +209,7 @@
     }
   });
 
-  document.addEventListener("htmx:afterSwap", function () { tick(); syncBulk(); });
+  document.addEventListener("htmx:afterSwap", function () { tick(); localTimes(); syncBulk(); });
   document.addEventListener("DOMContentLoaded", syncBulk);
   syncBulk();
 })();

@@ -1,4 +1,4 @@
-package httpapi
+package sessionmanager
 
 import (
 	"bytes"

@@ -1,11 +1,9 @@
-package httpapi
+package sessionmanager
 
 import (
 	"strconv"
 	"strings"
 	"time"
-
-	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // CSVCell makes text safe to open in a spreadsheet: a cell that begins with
@@ -29,7 +27,7 @@ var sessionColumns = []string{
 }
 
 // sessionCells is one CSV row of a session; every text cell is escaped.
-func sessionCells(x *sm.Session) []string {
+func sessionCells(x *Session) []string {
 	ip := ""
 	if x.IP.IsValid() {
 		ip = x.IP.String()
@@ -65,14 +63,14 @@ func sessionCells(x *sm.Session) []string {
 // eventColumns is the CSV header of an audit export (docs/ADMIN_API.md).
 var eventColumns = []string{
 	"seq", "at", "type", "actorType", "actorId", "userId", "sessionId", "country",
-	"ip", "userAgent", "erased", "data", "personal",
+	"ip", "userAgent", "erased", "data", "personal", "actor",
 }
 
 // eventCells is one CSV row of an audit event; every text cell is escaped.
-func eventCells(e *sm.Event) []string {
+func eventCells(e *Event) []string {
 	cells := []string{
 		strconv.FormatInt(e.Seq, 10), csvTime(e.At), e.Type, e.ActorType, e.ActorID, e.UserID, e.SessionID, e.Country,
-		e.IP, e.UserAgent, csvBool(e.Erased), string(e.Data), string(e.Personal),
+		e.IP, e.UserAgent, csvBool(e.Erased), string(e.Data), string(e.Personal), e.ActorName(),
 	}
 	for i := range cells {
 		cells[i] = CSVCell(cells[i])

@@ -1,4 +1,4 @@
-package httpapi
+package sessionmanager
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 type row struct {
@@ -37,11 +35,12 @@ func pages(n, size, failAt int) func(context.Context) ([]row, bool, error) {
 }
 
 func exportServer(t *testing.T, format string, next func(context.Context) ([]row, bool, error)) *httptest.Server {
-	s := &server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv := httptest.NewServer(s.recoverer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out := newExportWriter(format, []string{"n", "text"}, func(x row) []string { return []string{CSVCell(string(rune('0' + x.N%10))), CSVCell(x.Text)} })
-		streamExport(s, w, r, "rows."+format, out, next)
-	})))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// net/http itself ends the connection on http.ErrAbortHandler.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := NewExportWriter(format, []string{"n", "text"}, func(x row) []string { return []string{CSVCell(string(rune('0' + x.N%10))), CSVCell(x.Text)} })
+		StreamExport(w, r, log, nil, "rows."+format, out, next)
+	}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -112,7 +111,7 @@ func TestStreamExportErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body sm.ErrorBody
+	var body ErrorBody
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 500 || body.Error.Message != "internal error" {
 		t.Errorf("early failure: %d %+v %v", resp.StatusCode, body, err)
 	}
