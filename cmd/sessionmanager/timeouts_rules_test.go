@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 	"github.com/magic-sessionmanager/sessionmanager/license"
+	"github.com/magic-sessionmanager/sessionmanager/token"
 )
 
 // TestSessionTimeoutsAtRuntime: the session timeouts are settings that
@@ -193,6 +195,50 @@ func TestTryAlertRuleOnRecordedEvent(t *testing.T) {
 		code, out := try(bad.id, bad.body)
 		if code != bad.status || (bad.field != "" && str(fieldsOf(out), bad.field) == "") {
 			t.Errorf("try %s %v: %d %v, want %d naming %q", bad.id, bad.body, code, out, bad.status, bad.field)
+		}
+	}
+}
+
+// TestSessionTimeoutsReachEveryInstance: a timeout stored through one
+// instance is in force on the other (PostgreSQL + Redis) without a
+// restart: its GET says so and its next session has the stored lifetime.
+func TestSessionTimeoutsReachEveryInstance(t *testing.T) {
+	db, key, redisURL := testenv.PostgresSchema(t), token.GenerateKey(), testenv.RedisURL(t)
+	prefix := testenv.Name("msmtimeouts:") + ":"
+	env := func() map[string]string {
+		return map[string]string{"DATABASE_URL": db, "SESSION_ENCRYPTION_KEY": key, "REDIS_URL": redisURL, "SM_REDIS_PREFIX": prefix}
+	}
+	a, b := startServer(t, env()), startServer(t, env())
+	writeA, readB := a.adminToken("write"), b.adminToken("read")
+	if code, _, body := a.call("PUT", "/api/admin/settings", writeA, map[string]any{"maxSessionAge": "3h"}); code != 200 {
+		t.Fatalf("put on A: %d %v", code, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, _, body := b.call("GET", "/api/admin/settings", readB, nil)
+		meta, _ := body["meta"].(map[string]any)
+		tt, _ := meta["sessionTimeouts"].(map[string]any)
+		one, _ := tt["maxSessionAge"].(map[string]any)
+		if str(one, "value") == "3h0m0s" && str(one, "source") == "settings" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B never had the stored lifetime: %v", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _, out := b.call("POST", "/api/auth/local/register", "", map[string]any{"username": "uma", "email": "uma@example.com", "password": "correct horse battery"}); code != 200 {
+		t.Fatalf("register on B: %d %v", code, out)
+	}
+	onB := b.listAll("/api/admin/sessions?status=active", readB)
+	if len(onB) == 0 {
+		t.Fatal("no session on B")
+	}
+	for _, sess := range onB {
+		created, _ := time.Parse(time.RFC3339Nano, str(sess, "createdAt"))
+		expires, _ := time.Parse(time.RFC3339Nano, str(sess, "expiresAt"))
+		if got := expires.Sub(created); got != 3*time.Hour {
+			t.Fatalf("session on B lives %s, want the 3h stored through A", got)
 		}
 	}
 }
