@@ -377,19 +377,37 @@ func (s *server) refused(w http.ResponseWriter, r *http.Request, form string, er
 		s.serverError(w, r, err)
 		return
 	}
-	d, lerr := s.settingsData(r)
-	if lerr != nil {
-		s.serverError(w, r, lerr)
+	s.settingsPage(w, r, status, func(d *settingsData) {
+		d.Form, d.Errors, d.Message = form, e.Fields, e.Message
+		if len(d.Errors) == 0 {
+			d.Errors = map[string]string{"body": e.Message}
+		}
+		if edit != nil {
+			edit(d)
+		}
+	})
+}
+
+// settingsPage renders the settings page as edit changes it.
+func (s *server) settingsPage(w http.ResponseWriter, r *http.Request, status int, edit func(*settingsData)) {
+	d, err := s.settingsData(r)
+	if err != nil {
+		s.serverError(w, r, err)
 		return
 	}
-	d.Form, d.Errors, d.Message = form, e.Fields, e.Message
-	if len(d.Errors) == 0 {
-		d.Errors = map[string]string{"body": e.Message}
-	}
-	if edit != nil {
-		edit(&d)
-	}
+	edit(&d)
 	s.render(w, r, status, "settings", "Settings", "settings", d)
+}
+
+// ruleErrors puts the refused form's errors on rule id's card.
+func ruleErrors(id string) func(*settingsData) {
+	return func(d *settingsData) {
+		for i := range d.Rules {
+			if d.Rules[i].ID == id {
+				d.Rules[i].Errors = d.Errors
+			}
+		}
+	}
 }
 
 func (s *server) handleGeofence(w http.ResponseWriter, r *http.Request) {
@@ -568,36 +586,26 @@ func ruleURL(id string) string {
 func (s *server) handleRuleTry(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	seq, perr := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("event")), 10, 64)
-	var trial sm.RuleTrial
-	var err error = sm.InvalidFields(map[string]string{"try": "choose an event to try the rule on"})
-	if perr == nil {
-		trial, err = s.d.Core.RuleTrials.TryAlertRule(r.Context(), id, seq)
-	}
-	var e *sm.Error
-	if err != nil && !(errors.As(err, &e) && (e.Code == sm.EINVALID || e.Code == sm.ENOTFOUND)) {
-		s.serverError(w, r, err)
+	if perr != nil {
+		s.refused(w, r, "rule:"+id, sm.InvalidFields(map[string]string{"try": "choose an event to try the rule on"}), ruleErrors(id))
 		return
 	}
-	d, lerr := s.settingsData(r)
-	if lerr != nil {
-		s.serverError(w, r, lerr)
+	trial, err := s.d.Core.RuleTrials.TryAlertRule(r.Context(), id, seq)
+	if err != nil {
+		if sm.ErrorCode(err) == sm.ENOTFOUND {
+			err = sm.InvalidFields(map[string]string{"try": sm.ErrorMessage(err)})
+		}
+		s.refused(w, r, "rule:"+id, err, ruleErrors(id))
 		return
 	}
-	d.Form = "rule:" + id
-	status := http.StatusOK
-	for i := range d.Rules {
-		if d.Rules[i].ID != id {
-			continue
+	s.settingsPage(w, r, http.StatusOK, func(d *settingsData) {
+		d.Form = "rule:" + id
+		for i := range d.Rules {
+			if d.Rules[i].ID == id {
+				d.Rules[i].TrialSeq, d.Rules[i].Trial = seq, &trial
+			}
 		}
-		d.Rules[i].TrialSeq = seq
-		if err != nil {
-			status = http.StatusBadRequest
-			d.Rules[i].Errors = map[string]string{"try": sm.ErrorMessage(err)}
-		} else {
-			d.Rules[i].Trial = &trial
-		}
-	}
-	s.render(w, r, status, "settings", "Settings", "settings", d)
+	})
 }
 
 func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
@@ -612,13 +620,7 @@ func (s *server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
 func (s *server) handleRuleTest(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := s.d.Alerts.TestRule(r.Context(), id); err != nil {
-		s.refused(w, r, "rule:"+id, sm.InvalidFields(map[string]string{"test": sm.ErrorMessage(err)}), func(d *settingsData) {
-			for i := range d.Rules {
-				if d.Rules[i].ID == id {
-					d.Rules[i].Errors = d.Errors
-				}
-			}
-		})
+		s.refused(w, r, "rule:"+id, sm.InvalidFields(map[string]string{"test": sm.ErrorMessage(err)}), ruleErrors(id))
 		return
 	}
 	s.redirectBack(w, r, ruleURL(id), "test-sent")
