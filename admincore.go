@@ -184,12 +184,15 @@ type AdminCore struct {
 	// License reads and sets the licence key (Manager.LicenseAdmin); nil
 	// when the service has no licence admin.
 	License LicenseAdmin
+	// Security is a user's factors, trusted devices and challenge history
+	// (usersecurity.go).
+	Security UserSecurity
 }
 
 // AdminCore returns the Manager as every admin use case.
 func (m *Manager) AdminCore() AdminCore {
 	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Status: m,
-		RuleTrials: m, License: m.LicenseAdmin()}
+		RuleTrials: m, License: m.LicenseAdmin(), Security: m}
 }
 
 var (

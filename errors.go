@@ -36,6 +36,9 @@ type Error struct {
 	// Details are more machine-readable facts for the answer's details
 	// (e.g. the feature and edition of a feature_locked refusal).
 	Details map[string]string
+	// Challenge is the pending challenge of a challenge_required answer
+	// (details.challenge).
+	Challenge *ChallengeRequired
 	// Cause is the underlying error (a driver's, the network's), for the
 	// logs and errors.Is/As; it is never shown to a client, who sees
 	// Message only.

@@ -24,6 +24,17 @@ const (
 	EventSettingsChanged  = "settings.changed"
 	EventAdminAction      = "admin.action"
 	EventMagicLinkSent    = "magic_link.sent"
+	// EventSessionReported: the user followed the "This wasn't me" link of
+	// an email about a sign-in; the session ended (all of them with
+	// data.endAll) and a password reset is required. Alert trigger
+	// user_reported.
+	EventSessionReported = "session.reported"
+	// EventLoginChallenged: the policy asked a login for a second proof
+	// (no session yet); EventChallengePassed / EventChallengeFailed: a
+	// proof answered it (docs/AUTHENTICATION.md).
+	EventLoginChallenged = "login.challenged"
+	EventChallengePassed = "challenge.passed"
+	EventChallengeFailed = "challenge.failed"
 	// EventSigningKeyRotated: a new access-token signing key is published
 	// and signs from its data's signsFrom on (at once with immediate), when
 	// the old ones are retired (actor system: the schedule or the CLI).

@@ -20,6 +20,7 @@ var featureTitles = map[string]string{
 	FeatureBlocking:  "auto-blocking",
 	FeatureAlerts:    "security alerts",
 	FeatureCondition: "custom alert conditions",
+	FeatureChallenge: "step-up authentication (challenges)",
 }
 
 // FeatureTitle is the feature's name as an admin reads it ("geo-fencing").
@@ -90,6 +91,8 @@ func actionNeeds(a Action, base ...string) []string {
 		return nil
 	case ActionBlock:
 		return append([]string{FeatureBlocking}, base...)
+	case ActionChallenge:
+		return append([]string{FeatureChallenge}, base...)
 	}
 	return base
 }
@@ -133,6 +136,12 @@ var settingLocks = []settingLock{
 	threatAction("actions.threat", func(a *Actions) Action { return a.Threat }),
 	{"actions.lowScore", func(s *Settings) any { return s.Actions.LowScore }, func(s *Settings) []string {
 		return actionNeeds(s.Actions.LowScore, FeatureRisk)
+	}},
+	{"actions.newCountry", func(s *Settings) any { return s.Actions.NewCountry }, func(s *Settings) []string {
+		return actionNeeds(s.Actions.NewCountry, FeatureRisk, FeatureGeo)
+	}},
+	{"actions.newDevice", func(s *Settings) any { return s.Actions.NewDevice }, func(s *Settings) []string {
+		return actionNeeds(s.Actions.NewDevice, FeatureRisk)
 	}},
 	{"geoLookupFailure", func(s *Settings) any { return s.GeoLookupFailure }, func(s *Settings) []string {
 		if !strings.EqualFold(s.GeoLookupFailure, "block") {

@@ -22,6 +22,9 @@ type Config struct {
 	Tokens    AccessTokens
 	Secrets   Secrets
 	Passwords PasswordHasher
+	// Passkeys runs WebAuthn ceremonies (package passkey); nil: no
+	// passkeys. The store must also be a PasskeyStore.
+	Passkeys PasskeyCeremonies
 
 	UserAgents UserAgentParser // nil: device "unknown"
 	Geo        GeoResolver     // nil: IP only
@@ -100,6 +103,24 @@ type Config struct {
 	Accounts AccountOptions
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
+	// TOTPIssuer names the service in end users' authenticator apps
+	// (the otpauth:// URI's issuer); "": DefaultTOTPIssuer.
+	TOTPIssuer string
+	// TrustedDeviceTTL is how long a remembered device stays trusted
+	// (0: DefaultTrustedDeviceTTL, 30 days).
+	TrustedDeviceTTL time.Duration
+	// FactorAdmins are the factor stores (TOTP, passkeys) an admin can see
+	// and reset through UserSecurity; nil: none.
+	FactorAdmins []FactorAdmin
+	// Factors answer login challenges (TOTP, WebAuthn: their packages);
+	// Manager.RegisterFactor adds more. The email code factor is built in
+	// and offered when ChallengeMailer is set.
+	Factors []Factor
+	// ChallengeMailer sends challenge codes by email; nil: no email factor.
+	ChallengeMailer ChallengeMailer
+	// ChallengeMail caps code emails per account and address (PerEmail)
+	// and per client IP (PerIP) (defaults 5 and 20 per 15m).
+	ChallengeMail MailLimits
 }
 
 // Availability is the Manager's mode while shared state may be lost.
@@ -135,6 +156,9 @@ const (
 	FeatureBlocking  = "blocking"
 	FeatureAlerts    = "alerts"
 	FeatureCondition = "custom_conditions"
+	// FeatureChallenge is step-up authentication: the challenge action,
+	// factors, step-up checks.
+	FeatureChallenge = "challenge"
 )
 
 // Metrics receives the product's counters. Implementations must be cheap.
@@ -151,6 +175,10 @@ type ClientInfo struct {
 	// DeviceID is the client's own name for its device (Strapi 5's
 	// deviceId), kept on the session a sign-in opens; see CheckDeviceID.
 	DeviceID string
+	// DeviceToken is the trusted-device token the client presented (the
+	// device cookie or the deviceToken field of a login); never stored or
+	// logged.
+	DeviceToken string
 }
 
 // Actor is who did something, for the audit log.
@@ -178,6 +206,9 @@ type LoginResult struct {
 	// a sign-up has no session: AccessToken, RefreshToken and Session are
 	// empty.
 	Confirmation *AccountGrant
+	// DeviceToken is the trusted-device token of a login that passed a
+	// challenge with rememberDevice (shown once; "" otherwise).
+	DeviceToken string
 }
 
 // Principal is an authenticated request's identity.
@@ -213,6 +244,8 @@ type Manager struct {
 	retries auditRetries
 	// proxyWarn counts X-Forwarded-For headers from untrusted peers.
 	proxyWarn untrustedProxy
+	// factors answer login challenges, by method.
+	factors factorSet
 }
 
 func (m *Manager) allows(feature string) bool {

@@ -274,7 +274,7 @@ func (m *Manager) ResetPassword(ctx context.Context, code, password string, clie
 	// either landed before, and is overwritten here, or fails).
 	if u, err = m.writeProven(ctx, u, func(u *User) (UserUpdate, bool) {
 		now, yes, no := m.clock.Now(), true, false
-		return UserUpdate{PasswordHash: &hash, Confirmed: &yes, PasswordUnproven: &no, PasswordChangedAt: &now, UpdatedAt: now}, true
+		return UserUpdate{PasswordHash: &hash, Confirmed: &yes, PasswordUnproven: &no, PasswordResetRequired: &no, PasswordChangedAt: &now, UpdatedAt: now}, true
 	}); err != nil {
 		return nil, err
 	}

@@ -209,6 +209,11 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	if u.Blocked {
 		return nil, blockedUser()
 	}
+	// The owner reported a session as not theirs: whoever knows this
+	// password may be the thief, so only the emailed reset signs in again.
+	if u.PasswordResetRequired {
+		return nil, passwordResetRequired()
+	}
 	// Only after a correct password, so the answer tells nothing to anyone
 	// who does not know it (Strapi asks before the password).
 	if !u.Confirmed && m.currentSettings(ctx).RequireEmailConfirmation {
@@ -262,14 +267,15 @@ func (m *Manager) effectiveSettings(s *Settings) *Settings {
 	if !m.allows(FeatureGeofence) {
 		c.AllowedCountries, c.BlockedCountries = nil, nil
 	}
-	if !m.allows(FeatureBlocking) {
-		a := &c.Actions
-		for _, p := range []*Action{&a.VPN, &a.Proxy, &a.Tor, &a.Datacenter, &a.Threat, &a.Geofence, &a.LowScore} {
-			if *p == ActionBlock {
-				*p = ActionAlert
-			}
+	a := &c.Actions
+	for _, p := range []*Action{&a.VPN, &a.Proxy, &a.Tor, &a.Datacenter, &a.Threat, &a.Geofence, &a.LowScore, &a.NewCountry, &a.NewDevice} {
+		if (*p == ActionBlock && !m.allows(FeatureBlocking)) || (*p == ActionChallenge && !m.allows(FeatureChallenge)) {
+			*p = ActionAlert
 		}
+	}
+	if !m.allows(FeatureBlocking) {
 		c.GeoLookupFailure = "allow"
+		c.ChallengeFallback = ChallengeFallbackAlert
 	}
 	return &c
 }
@@ -277,11 +283,17 @@ func (m *Manager) effectiveSettings(s *Settings) *Settings {
 // StartSession runs the login pipeline for a user whose identity is
 // established (password, magic link, external system): device, geo and
 // threat lookup, risk score and policy, then the session and its tokens.
-// A blocked login is recorded and answered with EFORBIDDEN.
+// A blocked login is recorded and answered with EFORBIDDEN; a challenged
+// one gets a pending challenge and the 401 challenge_required, and its
+// session opens when VerifyChallenge accepts a proof
+// (manager_challenge.go).
 func (m *Manager) StartSession(ctx context.Context, u *User, method AuthMethod, client ClientInfo) (*LoginResult, error) {
 	c, err := m.checkLogin(ctx, u, method, client, false)
 	if err != nil {
 		return nil, err
+	}
+	if c.assessment.Action == ActionChallenge {
+		return nil, m.challengeLogin(ctx, u, method, c)
 	}
 	return m.openSession(ctx, u, method, c)
 }
@@ -295,12 +307,22 @@ type loginCheck struct {
 	settings   *Settings
 	history    LoginHistory
 	assessment Assessment
+	// methods are the factors a challenge offers (Action challenge only).
+	methods []string
+	// proof is the amr a passed challenge adds to the session.
+	proof []string
+	// trusted: the client presented a live trusted-device token of this
+	// user: its device is known (no new_device) and it is not challenged.
+	trusted bool
 }
 
 // checkLogin evaluates the login policy for u (device, geo, threat, risk,
 // geo-fence) without writing anything but the refusal: a blocked attempt is
-// recorded and answered with EFORBIDDEN. signup marks a user that does not
-// exist yet (a registration is decided before the account is created).
+// recorded and answered with EFORBIDDEN. A challenge verdict stays one when
+// u has a factor to answer it (c.methods), else the settings' fallback
+// decides (decideChallenge). signup marks a user that does not exist yet
+// (a registration is decided before the account is created; it has no
+// factor).
 func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, client ClientInfo, signup bool) (*loginCheck, error) {
 	if u.Blocked {
 		return nil, blockedUser()
@@ -328,6 +350,7 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 	}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = Assessment{Score: 100, Action: ActionAllow}
+	c.trusted = !signup && m.deviceTrusted(ctx, u.ID, client)
 	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
 		if !signup {
 			h, err := m.store.LoginHistory(ctx, u.ID)
@@ -336,9 +359,23 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 			}
 			c.history = h
 		}
+		if c.trusted {
+			// A remembered device is a known device, whatever the history.
+			c.history.DeviceFamilies = append(c.history.DeviceFamilies, c.attempt.Device.Family())
+		}
 		c.history.FailedForAccount, _ = m.fails.Get(ctx, failKeyAccount(u.ID))
 		c.history.FailedForIP, _ = m.fails.Get(ctx, failKeyIP(client.IP))
 		c.assessment = m.cfg.Risk.Assess(c.settings, c.attempt, c.history)
+	}
+	if c.assessment.Action == ActionChallenge && c.trusted {
+		// The device passed a challenge and was remembered: for it (only)
+		// the policy's challenge is an alert; rules still see the login.
+		c.assessment.Action = ActionAlert
+	}
+	if c.assessment.Action == ActionChallenge {
+		if err := m.decideChallenge(ctx, u, method, c, signup); err != nil {
+			return nil, err
+		}
 	}
 	if c.assessment.Action != ActionBlock {
 		return c, nil
@@ -383,6 +420,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 		ExpiresAt: now.Add(time.Duration(m.timeouts(ctx).MaxSessionAge.Value)), IP: client.IP, UserAgent: client.UserAgent, DeviceID: client.DeviceID,
 		Device: attempt.Device, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat,
 		Score: assessment.Score, Reasons: assessment.Reasons, RefreshFamily: newID(), RefreshRotatedAt: now,
+		AuthContext: loginAuth(method, c.proof, now),
 	}
 	if s.Reasons == nil {
 		s.Reasons = []RiskReason{}
@@ -418,7 +456,8 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	alertIn.Session = s
 	e := &Event{Type: EventLoginSucceeded, ActorType: ActorUser, ActorID: u.ID, UserID: u.ID, SessionID: s.ID, Country: s.Location.CountryCode,
 		IP: ipText(client.IP), UserAgent: client.UserAgent,
-		Data:     jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device),
+		Data: jsonObject("method", method, "score", s.Score, "reasons", s.Reasons, "action", assessment.Action, "threat", s.Threat, "device", s.Device,
+			"acr", s.ACR, "amr", s.AMR, "trustedDevice", c.trusted),
 		Personal: jsonObject("location", s.Location)}
 	if err := m.record(ctx, e, alertIn); err != nil {
 		// Nothing is acknowledged without its audit event: undo the session.
@@ -430,7 +469,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	if c.settings.MaxSessionsPerUser > 0 {
 		m.evictOverCap(ctx, u.ID, c.settings.MaxSessionsPerUser)
 	}
-	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, now)
+	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, s.AuthContext, now)
 	if err != nil {
 		return nil, err
 	}

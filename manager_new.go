@@ -68,6 +68,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.RegisterPerIP == 0 {
 		cfg.RegisterPerIP = DefaultRegisterPerIP
 	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = DefaultTOTPIssuer
+	}
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = newID()[:12]
 	}
@@ -81,6 +84,16 @@ func New(cfg Config) (*Manager, error) {
 		states: newStateCache(cfg.StateCacheTTL),
 		admins: newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),
 		seen:   newActivity(cfg.LastSeenInterval),
+	}
+	if cfg.ChallengeMailer != nil {
+		m.factors.add(emailFactor{m})
+	}
+	if cfg.Passkeys != nil {
+		m.factors.add(passkeyFactor{m})
+	}
+	m.registerTOTPFactors()
+	for _, f := range cfg.Factors {
+		m.factors.add(f)
 	}
 	m.signAuditChain()
 	m.unsub = m.bus.Subscribe(m.onMessage)

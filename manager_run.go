@@ -165,5 +165,13 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 			m.log.Info("purged ended dashboard sign-ins", "count", an)
 		}
 	}
+	// Challenges live minutes; their history is in the audit log.
+	if cs, ok := m.store.(ChallengeStore); ok && err == nil {
+		if cn, cerr := cs.PurgeChallenges(ctx, m.clock.Now().Add(-24*time.Hour)); cerr != nil {
+			err = cerr
+		} else if cn > 0 {
+			m.log.Info("purged expired challenges", "count", cn)
+		}
+	}
 	return n, err
 }

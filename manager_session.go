@@ -195,7 +195,7 @@ func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult,
 }
 
 func (m *Manager) issuePair(ctx context.Context, s *Session, refresh string, now time.Time) (*LoginResult, error) {
-	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, now)
+	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, s.AuthContext, now)
 	if err != nil {
 		return nil, err
 	}

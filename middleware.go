@@ -133,15 +133,39 @@ func WriteError(w http.ResponseWriter, err error) {
 			}
 			w.Header().Set(HeaderTerminatedReason, string(reason))
 		}
+		if e.Challenge != nil {
+			d.Details["challenge"] = e.Challenge
+		}
 		if e.RetryAfterSeconds > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
 		}
 	}
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate(e))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ErrorBody{Error: d})
+}
+
+// wwwAuthenticate is the Bearer challenge of a 401: RFC 9470's
+// insufficient_user_authentication (with max_age and acr_values) for a
+// step-up, none for a login challenge (the body names the factors),
+// invalid_token otherwise.
+func wwwAuthenticate(e *Error) string {
+	switch {
+	case e != nil && e.Reason == ReasonStepUpRequired:
+		v := `Bearer error="insufficient_user_authentication", error_description="A recent verification of the user is required"`
+		if a := e.Details["acrValues"]; a != "" {
+			v += `, acr_values="` + a + `"`
+		}
+		if m := e.Details["maxAge"]; m != "" {
+			v += `, max_age=` + m
+		}
+		return v
+	case e != nil && e.Challenge != nil:
+		return `Bearer realm="challenge"`
+	}
+	return `Bearer error="invalid_token"`
 }

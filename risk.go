@@ -38,11 +38,30 @@ type Action string
 const (
 	ActionAllow Action = "allow"
 	ActionAlert Action = "alert"
-	ActionBlock Action = "block"
+	// ActionChallenge asks the user for a second proof (a factor) before
+	// the session is created (docs/AUTHENTICATION.md).
+	ActionChallenge Action = "challenge"
+	ActionBlock     Action = "block"
 )
 
 // Valid reports whether a is a known action.
-func (a Action) Valid() bool { return a == ActionAllow || a == ActionAlert || a == ActionBlock }
+func (a Action) Valid() bool {
+	return a == ActionAllow || a == ActionAlert || a == ActionChallenge || a == ActionBlock
+}
+
+// Strength orders the actions: block > challenge > alert > allow (an
+// unknown action is as weak as allow).
+func (a Action) Strength() int {
+	switch a {
+	case ActionBlock:
+		return 3
+	case ActionChallenge:
+		return 2
+	case ActionAlert:
+		return 1
+	}
+	return 0
+}
 
 // LoginAttempt is what is known about a login when it is scored.
 type LoginAttempt struct {
@@ -72,13 +91,17 @@ type LoginHistory struct {
 type Assessment struct {
 	Score   int          `json:"score"`
 	Reasons []RiskReason `json:"reasons"`
-	// Action is the strongest action the policy took: block, alert or allow.
+	// Action is the strongest action the policy took: block, challenge,
+	// alert or allow.
 	Action Action `json:"action"`
 	// Triggered lists the policy conditions that fired (reason codes such
 	// as tor, geofence, low_score) with their action.
 	Triggered map[string]Action `json:"triggered,omitempty"`
 	// BlockReason is the reason code of the block when Action is block.
 	BlockReason string `json:"blockReason,omitempty"`
+	// ChallengeReason is the reason code of the first condition whose
+	// action is challenge (set whenever one fired, even under a block).
+	ChallengeReason string `json:"challengeReason,omitempty"`
 }
 
 // RiskEngine scores a login and applies the policy. Implementations are

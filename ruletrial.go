@@ -8,7 +8,7 @@ import (
 )
 
 // AlertEventTypes are the event types alert rules are evaluated on.
-var AlertEventTypes = []string{EventLoginSucceeded, EventLoginBlocked, EventRefreshReuse}
+var AlertEventTypes = []string{EventLoginSucceeded, EventLoginBlocked, EventRefreshReuse, EventSessionReported}
 
 // IsAlertEvent reports whether alert rules are evaluated on events of type t.
 func IsAlertEvent(t string) bool { return slices.Contains(AlertEventTypes, t) }

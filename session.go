@@ -35,6 +35,8 @@ const (
 	EndPasswordChanged EndReason = "password_changed"
 	EndEvicted         EndReason = "evicted"
 	EndErased          EndReason = "erased"
+	// EndReported: the user said "This wasn't me" (the emailed link).
+	EndReported EndReason = "reported"
 )
 
 // AuthMethod says how the user signed in.
@@ -101,6 +103,10 @@ type Session struct {
 	// Score is the security score at login, 0-100 (100 = no concern).
 	Score   int          `json:"score"`
 	Reasons []RiskReason `json:"reasons"`
+	// AuthContext is how and when the user last proved who they are
+	// (authTime, amr, acr): set at login, raised by a passed challenge
+	// or a step-up.
+	AuthContext
 	// RefreshFamily identifies the chain of refresh tokens of this session.
 	RefreshFamily string `json:"-"`
 	// RefreshSealed is the current refresh token sealed with AES-256-GCM, kept

@@ -45,6 +45,11 @@ type Actions struct {
 	Threat     Action `json:"threat"`
 	Geofence   Action `json:"geofence"`
 	LowScore   Action `json:"lowScore"`
+	// NewCountry and NewDevice act on the new_country and new_device
+	// signals themselves (default allow: they only lower the score and
+	// fire their alert triggers).
+	NewCountry Action `json:"newCountry"`
+	NewDevice  Action `json:"newDevice"`
 }
 
 // Settings is the runtime policy document, kept in the store and read by
@@ -75,6 +80,10 @@ type Settings struct {
 	// sign-up) until the account's email is proven (Strapi's
 	// email_confirmation). Needs the confirmation email configured.
 	RequireEmailConfirmation bool `json:"requireEmailConfirmation"`
+	// ChallengeFallback decides a challenged login of a user with no
+	// factor to answer it: "block" (reason challenge_unavailable) or
+	// "alert" (the login goes on as an alert).
+	ChallengeFallback string `json:"challengeFallback"`
 
 	// The session timeouts, each overriding its environment variable
 	// (SM_INACTIVITY_TIMEOUT, SM_IDLE_TIMEOUT, SM_MAX_SESSION_AGE,
@@ -94,12 +103,13 @@ func DefaultSettings() *Settings {
 		BlockedCountries:    []string{},
 		ScoreThreshold:      40,
 		GeoLookupFailure:    "allow",
-		Actions:             Actions{VPN: ActionAlert, Proxy: ActionAlert, Tor: ActionBlock, Datacenter: ActionAllow, Threat: ActionBlock, Geofence: ActionBlock, LowScore: ActionAlert},
+		Actions:             Actions{VPN: ActionAlert, Proxy: ActionAlert, Tor: ActionBlock, Datacenter: ActionAllow, Threat: ActionBlock, Geofence: ActionBlock, LowScore: ActionAlert, NewCountry: ActionAllow, NewDevice: ActionAllow},
 		Weights:             map[string]int{},
 		ImpossibleTravelKMH: 1000,
 		TravelMinDistanceKM: 300,
 		FailedLoginWindow:   Duration(15 * time.Minute),
 		FailedLoginsAccount: 5,
 		FailedLoginsIP:      20,
+		ChallengeFallback:   ChallengeFallbackBlock,
 	}
 }

@@ -12,6 +12,12 @@ const (
 	GeoFailureBlock = "block"
 )
 
+// Challenge fallbacks (Settings.ChallengeFallback).
+const (
+	ChallengeFallbackBlock = "block"
+	ChallengeFallbackAlert = "alert"
+)
+
 // SettingsChecker is a RiskEngine (or other part) that checks the settings
 // it alone understands, by JSON path, after NormalizeSettings.
 type SettingsChecker interface {
@@ -47,6 +53,13 @@ func NormalizeSettings(s *Settings) map[string]string {
 		errs.add("geoLookupFailure", "must be allow or block")
 	}
 	normalizeActions(&errs, &s.Actions)
+	s.ChallengeFallback = strings.ToLower(strings.TrimSpace(s.ChallengeFallback))
+	if s.ChallengeFallback == "" {
+		s.ChallengeFallback = ChallengeFallbackBlock
+	}
+	if s.ChallengeFallback != ChallengeFallbackBlock && s.ChallengeFallback != ChallengeFallbackAlert {
+		errs.add("challengeFallback", "must be block or alert")
+	}
 	if s.Weights == nil {
 		s.Weights = map[string]int{}
 	}
@@ -120,6 +133,10 @@ func asciiUpper(s string) string {
 	return s
 }
 
+// optionalActionsFrom is the index in normalizeActions' list of the first
+// action that may be left empty (allow).
+const optionalActionsFrom = 7
+
 // normalizeActions checks each policy action by its JSON name.
 func normalizeActions(errs *fieldErrors, a *Actions) {
 	fields := [...]struct {
@@ -133,11 +150,18 @@ func normalizeActions(errs *fieldErrors, a *Actions) {
 		{"threat", &a.Threat},
 		{"geofence", &a.Geofence},
 		{"lowScore", &a.LowScore},
+		{"newCountry", &a.NewCountry},
+		{"newDevice", &a.NewDevice},
 	}
-	for _, f := range fields {
+	for i, f := range fields {
 		*f.action = Action(strings.ToLower(strings.TrimSpace(string(*f.action))))
+		// newCountry and newDevice came later: a document without them
+		// (or a library's Actions literal) means allow, as before.
+		if *f.action == "" && i >= optionalActionsFrom {
+			*f.action = ActionAllow
+		}
 		if !f.action.Valid() {
-			errs.add("actions."+f.name, "must be block, alert or allow")
+			errs.add("actions."+f.name, "must be block, challenge, alert or allow")
 		}
 	}
 }

@@ -154,6 +154,22 @@ type Stats struct {
 	AvgSessionSeconds float64 `json:"avgSessionSeconds"`
 	// LoginsPerDay counts logins per UTC day (key YYYY-MM-DD) for 14 days.
 	LoginsPerDay []Count `json:"loginsPerDay"`
+	// Challenges24h counts the events of StatsChallengeTypes of the last 24
+	// hours by type (key: the event type; every type listed, zeros included).
+	Challenges24h []Count `json:"challenges24h"`
+}
+
+// StatsChallengeTypes are the event types the analytics count: challenges
+// issued, passed and failed, and "This wasn't me" reports.
+var StatsChallengeTypes = []string{EventLoginChallenged, EventChallengePassed, EventChallengeFailed, EventSessionReported}
+
+// ChallengeCounts orders counts by StatsChallengeTypes, zeros included.
+func ChallengeCounts(found map[string]int64) []Count {
+	out := make([]Count, len(StatsChallengeTypes))
+	for i, t := range StatsChallengeTypes {
+		out[i] = Count{Key: t, Count: found[t]}
+	}
+	return out
 }
 
 // StatsStore computes Stats with SQL aggregates, never by loading rows.
@@ -168,6 +184,6 @@ type PrivacyStore interface {
 	// sessions' IP, user agent and location, the personal fields of its
 	// events and of the events without a user id that name its email or
 	// username (PersonalNames), keeping PersonalDigest so the chain still
-	// verifies, and deletes its magic links.
+	// verifies, and deletes its magic links and trusted devices.
 	EraseUser(ctx context.Context, userID string, at time.Time) error
 }

@@ -12,11 +12,16 @@ type AccessClaims struct {
 	KeyID     string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// AuthContext is the session's auth_time, amr and acr when the token
+	// was issued.
+	AuthContext
 }
 
 // AccessTokens issues and verifies access tokens (EdDSA JWTs).
 type AccessTokens interface {
-	Issue(ctx context.Context, subject, sessionID string, now time.Time) (token string, c AccessClaims, err error)
+	// Issue signs a token for subject's session sessionID carrying auth
+	// (auth_time, amr, acr).
+	Issue(ctx context.Context, subject, sessionID string, auth AuthContext, now time.Time) (token string, c AccessClaims, err error)
 	// Verify checks signature, algorithm, kid, iss, aud, typ and exp at now.
 	// Every invalid token gets the same error (EUNAUTHORIZED).
 	Verify(token string, now time.Time) (AccessClaims, error)

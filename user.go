@@ -23,10 +23,14 @@ type User struct {
 	// the email (at sign-up; a confirmation link proves the email, not
 	// who chose the password, and mail scanners follow links). The next
 	// proof by a magic link voids it; a password reset replaces it.
-	PasswordUnproven bool      `json:"passwordUnproven,omitempty"`
-	Blocked          bool      `json:"blocked"`
-	CreatedAt        time.Time `json:"createdAt"`
-	UpdatedAt        time.Time `json:"updatedAt"`
+	PasswordUnproven bool `json:"passwordUnproven,omitempty"`
+	// PasswordResetRequired is set when the user reported a session as not
+	// theirs ("This wasn't me"): a password login is refused (reason
+	// password_reset_required) until a password reset sets a new one.
+	PasswordResetRequired bool      `json:"passwordResetRequired,omitempty"`
+	Blocked               bool      `json:"blocked"`
+	CreatedAt             time.Time `json:"createdAt"`
+	UpdatedAt             time.Time `json:"updatedAt"`
 	// PasswordChangedAt is zero until the first password change.
 	PasswordChangedAt time.Time `json:"passwordChangedAt,omitzero"`
 }
@@ -53,14 +57,16 @@ func (u User) MarshalJSON() ([]byte, error) {
 
 // UserUpdate names the fields of a user to change; nil fields stay.
 type UserUpdate struct {
-	Email             *string
-	Username          *string
-	PasswordHash      *string
-	Blocked           *bool
-	Confirmed         *bool
-	PasswordUnproven  *bool
-	PasswordChangedAt *time.Time
-	UpdatedAt         time.Time
+	Email            *string
+	Username         *string
+	PasswordHash     *string
+	Blocked          *bool
+	Confirmed        *bool
+	PasswordUnproven *bool
+	// PasswordResetRequired sets or clears User.PasswordResetRequired.
+	PasswordResetRequired *bool
+	PasswordChangedAt     *time.Time
+	UpdatedAt             time.Time
 	// IfPasswordHash makes the update a compare-and-swap: it applies only
 	// while the stored password hash is still this one (the hash the
 	// caller read), else the store changes nothing and answers

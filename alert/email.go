@@ -31,6 +31,10 @@ type EmailConfig struct {
 	Timeout time.Duration
 	// TLSConfig, when set, replaces the default (tests trust their own CA).
 	TLSConfig *tls.Config
+	// ReportLinks mints the "This wasn't me" link of emails to users about
+	// their sign-ins, when they are sent (the outbox never holds one);
+	// zero: no link.
+	ReportLinks sm.ReportLinks
 }
 
 // EmailSender sends alerts by SMTP with the editable templates.
@@ -67,7 +71,11 @@ func (s *EmailSender) Send(ctx context.Context, d *sm.Delivery) error {
 	if err := json.Unmarshal(d.Payload, &a); err != nil {
 		return Permanent(fmt.Errorf("alert payload is invalid"))
 	}
-	r, err := s.cfg.Templates.render(ctx, &a)
+	reportURL := ""
+	if a.Kind == KindUserNewSignIn {
+		reportURL = s.cfg.ReportLinks.URL(a.Session.ID, a.OccurredAt)
+	}
+	r, err := s.cfg.Templates.render(ctx, &a, reportURL)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,17 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 	if in.Event != nil {
 		eventType = in.Event.Type
 	}
+	// A report is about a session an earlier event already alerted on:
+	// only user_reported (and catch-all rules) fire again for it.
+	if eventType == sm.EventSessionReported {
+		return trigger == TriggerUserReported
+	}
+	// A challenge's events carry the attempt's assessment for the rules'
+	// conditions, but only the challenge triggers fire on them: the risk
+	// triggers fire once, on the login's outcome (blocked or succeeded).
+	if challengeEvent(eventType) {
+		return eventType == challengeTriggerEvent[trigger]
+	}
 	switch trigger {
 	case TriggerNewCountry:
 		return hasReason(a, sm.ReasonNewCountry)
@@ -51,6 +62,8 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 		return eventType == sm.EventLoginBlocked
 	case TriggerRefreshReuse:
 		return eventType == sm.EventRefreshReuse
+	case TriggerUserReported:
+		return eventType == sm.EventSessionReported
 	}
 	return false
 }
@@ -64,4 +77,16 @@ func matchedTriggers(r *storedRule, in *sm.AlertInput) []string {
 		}
 	}
 	return out
+}
+
+// challengeTriggerEvent maps each challenge trigger to its event.
+var challengeTriggerEvent = map[string]string{
+	TriggerLoginChallenged: sm.EventLoginChallenged,
+	TriggerChallengePassed: sm.EventChallengePassed,
+	TriggerChallengeFailed: sm.EventChallengeFailed,
+}
+
+// challengeEvent reports whether the event is one of a login challenge.
+func challengeEvent(eventType string) bool {
+	return eventType == sm.EventLoginChallenged || eventType == sm.EventChallengePassed || eventType == sm.EventChallengeFailed
 }

@@ -44,6 +44,16 @@ func TestTriggerMatches(t *testing.T) {
 		{TriggerLoginBlocked, sm.AlertInput{Event: &sm.Event{Type: sm.EventLoginSucceeded}}, nil, false},
 		{TriggerRefreshReuse, sm.AlertInput{Event: &sm.Event{Type: sm.EventRefreshReuse}}, nil, true},
 		{TriggerRefreshReuse, sm.AlertInput{Event: &sm.Event{Type: sm.EventLoginBlocked}}, nil, false},
+		// Challenge events fire only the challenge triggers, each on its own event;
+		// the risk triggers wait for the login's outcome (no double alert).
+		{TriggerLoginChallenged, sm.AlertInput{Event: &sm.Event{Type: sm.EventLoginChallenged}}, nil, true},
+		{TriggerLoginChallenged, sm.AlertInput{Event: &sm.Event{Type: sm.EventChallengePassed}}, nil, false},
+		{TriggerChallengePassed, sm.AlertInput{Event: &sm.Event{Type: sm.EventChallengePassed}}, nil, true},
+		{TriggerChallengeFailed, sm.AlertInput{Event: &sm.Event{Type: sm.EventChallengeFailed}}, nil, true},
+		{TriggerChallengeFailed, sm.AlertInput{Event: &sm.Event{Type: sm.EventLoginSucceeded}}, nil, false},
+		{TriggerVPN, sm.AlertInput{Event: &sm.Event{Type: sm.EventLoginChallenged}, Threat: sm.Threat{VPN: true}, Assessment: reasons(sm.ReasonVPN)}, nil, false},
+		{TriggerNewDevice, sm.AlertInput{Event: &sm.Event{Type: sm.EventChallengePassed}, Assessment: reasons(sm.ReasonNewDevice)}, nil, false},
+		{TriggerLoginBlocked, sm.AlertInput{Event: &sm.Event{Type: sm.EventChallengeFailed}}, nil, false},
 	}
 	for i, tt := range tests {
 		if got := triggerMatches(tt.trigger, &tt.in, tt.lowBelow); got != tt.want {

@@ -30,7 +30,8 @@ type Alert struct {
 	// ID identifies this alert (one rule firing on one event), random.
 	ID   string `json:"id"`
 	Kind string `json:"kind"`
-	// Type is the event type: login.succeeded, login.blocked, session.refresh_reuse.
+	// Type is the event type: login.succeeded, login.blocked,
+	// session.refresh_reuse, session.reported.
 	Type       string     `json:"type"`
 	OccurredAt time.Time  `json:"occurredAt"`
 	Rule       *AlertRule `json:"rule,omitempty"`
@@ -83,14 +84,14 @@ func randomID() string {
 // is critical.
 func severityOf(eventType string, triggers []string) string {
 	sev := SeverityInfo
-	if eventType == sm.EventLoginBlocked || eventType == sm.EventRefreshReuse {
+	if eventType == sm.EventLoginBlocked || eventType == sm.EventRefreshReuse || eventType == sm.EventSessionReported {
 		return SeverityCritical
 	}
 	for _, t := range triggers {
 		switch t {
-		case TriggerTor, TriggerThreat, TriggerImpossibleTravel, TriggerRefreshReuse, TriggerLoginBlocked:
+		case TriggerTor, TriggerThreat, TriggerImpossibleTravel, TriggerRefreshReuse, TriggerLoginBlocked, TriggerUserReported:
 			return SeverityCritical
-		case TriggerVPN, TriggerProxy, TriggerDatacenter, TriggerNewCountry, TriggerLowScore:
+		case TriggerVPN, TriggerProxy, TriggerDatacenter, TriggerNewCountry, TriggerLowScore, TriggerLoginChallenged, TriggerChallengeFailed:
 			sev = SeverityWarning
 		}
 	}
@@ -143,9 +144,10 @@ func alertSession(s *sm.Session) AlertSession {
 
 // titles per event type.
 var eventTitles = map[string]string{
-	sm.EventLoginSucceeded: "Suspicious sign-in",
-	sm.EventLoginBlocked:   "Sign-in blocked",
-	sm.EventRefreshReuse:   "Refresh token reuse: session ended",
+	sm.EventLoginSucceeded:  "Suspicious sign-in",
+	sm.EventLoginBlocked:    "Sign-in blocked",
+	sm.EventRefreshReuse:    "Refresh token reuse: session ended",
+	sm.EventSessionReported: "\"This wasn't me\": user reported a sign-in",
 }
 
 // describe sets Title and Summary from the alert's facts.

@@ -21,12 +21,22 @@ const (
 	TriggerRefreshReuse     = "refresh_reuse"
 	TriggerNewDevice        = "new_device"
 	TriggerImpossibleTravel = "impossible_travel"
+	// TriggerUserReported fires when a user says "This wasn't me" about a
+	// sign-in (event session.reported).
+	TriggerUserReported = "user_reported"
+	// Login challenges (step-up): a login asked for a second proof, a
+	// proof passed, a wrong proof.
+	TriggerLoginChallenged = "login_challenged"
+	TriggerChallengePassed = "challenge_passed"
+	TriggerChallengeFailed = "challenge_failed"
 )
 
 // AllTriggers lists every known trigger name.
 var AllTriggers = []string{
 	TriggerNewCountry, TriggerVPN, TriggerProxy, TriggerTor, TriggerDatacenter, TriggerThreat,
 	TriggerLowScore, TriggerLoginBlocked, TriggerRefreshReuse, TriggerNewDevice, TriggerImpossibleTravel,
+	TriggerUserReported,
+	TriggerLoginChallenged, TriggerChallengePassed, TriggerChallengeFailed,
 }
 
 // Channel types.

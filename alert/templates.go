@@ -114,7 +114,7 @@ func (t *Templates) Put(ctx context.Context, set TemplateSet) error {
 		if full.HTML == "" {
 			full.HTML = def.HTML
 		}
-		if _, err := renderParts(full, sample); err != nil {
+		if _, err := renderParts(full, sample, sampleReportURL); err != nil {
 			bad[kind+"."+err.part] = err.msg
 		}
 	}
@@ -147,8 +147,9 @@ type templateError struct{ part, msg string }
 
 func (e *templateError) Error() string { return e.part + ": " + e.msg }
 
-// render renders the alert with the template of its kind.
-func (t *Templates) render(ctx context.Context, a *Alert) (*renderedEmail, error) {
+// render renders the alert with the template of its kind; reportURL is
+// the "This wasn't me" link of an email to the user ("" for none).
+func (t *Templates) render(ctx context.Context, a *Alert, reportURL string) (*renderedEmail, error) {
 	set, err := t.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -157,7 +158,7 @@ func (t *Templates) render(ctx context.Context, a *Alert) (*renderedEmail, error
 	if kind != KindUserNewSignIn {
 		kind = KindRule
 	}
-	out, terr := renderParts(set[kind], a)
+	out, terr := renderParts(set[kind], a, reportURL)
 	if terr != nil {
 		return nil, Permanent(terr)
 	}
@@ -166,8 +167,9 @@ func (t *Templates) render(ctx context.Context, a *Alert) (*renderedEmail, error
 
 // renderParts renders subject and text with text/template and HTML with
 // html/template.
-func renderParts(tpl Template, a *Alert) (*renderedEmail, *templateError) {
+func renderParts(tpl Template, a *Alert, reportURL string) (*renderedEmail, *templateError) {
 	data := newTemplateData(a)
+	data.ReportURL = reportURL
 	var out renderedEmail
 	for _, p := range []struct {
 		name, src string
@@ -198,11 +200,17 @@ func renderParts(tpl Template, a *Alert) (*renderedEmail, *templateError) {
 }
 
 // templateData is what templates see: the Alert's fields plus ready-made
-// strings.
+// strings. ReportURL is the signed, single-use "This wasn't me" link of an
+// email to the user about their sign-in ("" in admin alerts, or when
+// SM_PUBLIC_URL is not set).
 type templateData struct {
 	*Alert
 	Who, When, Place, Device, Network, Threats, PreviousPlace string
+	ReportURL                                                 string
 }
+
+// sampleReportURL is the link template validation renders.
+const sampleReportURL = "https://auth.example.com/api/auth/report?token=sample"
 
 func newTemplateData(a *Alert) templateData {
 	d := templateData{Alert: a, Place: placeOf(a.Location)}

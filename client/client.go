@@ -54,6 +54,9 @@ type Claims struct {
 	KeyID     string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// AuthContext is auth_time, amr and acr: how and when the user last
+	// proved who they are. Check a sensitive action with sm.RecentAuth.
+	sm.AuthContext
 }
 
 // Client verifies access tokens locally. It is safe for concurrent use.
@@ -120,7 +123,10 @@ func invalidToken() *sm.Error {
 // accessClaims are the JWT claims the server issues.
 type accessClaims struct {
 	jwt.Claims
-	SessionID string `json:"sid"`
+	SessionID string           `json:"sid"`
+	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
+	AMR       []string         `json:"amr,omitempty"`
+	ACR       string           `json:"acr,omitempty"`
 }
 
 // Verify checks a token: EdDSA only, a known key id, typ at+jwt, the
@@ -172,6 +178,10 @@ func (c *Client) verify(ctx context.Context, token string, now time.Time) (Claim
 		return Claims{}, invalidToken()
 	}
 	out := Claims{Subject: ac.Subject, SessionID: ac.SessionID, Issuer: ac.Issuer, Audience: ac.Audience, KeyID: h.KeyID, ExpiresAt: ac.Expiry.Time()}
+	out.AMR, out.ACR = ac.AMR, ac.ACR
+	if ac.AuthTime != nil {
+		out.AuthTime = ac.AuthTime.Time().UTC()
+	}
 	if ac.IssuedAt != nil {
 		out.IssuedAt = ac.IssuedAt.Time()
 	}

@@ -49,6 +49,8 @@ type loginResponse struct {
 	ExpiresAt    time.Time   `json:"expiresAt"`
 	User         userJSON    `json:"user"`
 	Session      sessionJSON `json:"session"`
+	// DeviceToken: a challenge passed with rememberDevice (trusted devices).
+	DeviceToken string `json:"deviceToken,omitempty"`
 }
 
 func ipString(s *sm.Session) string {
@@ -68,7 +70,8 @@ func (s *server) loginBody(w http.ResponseWriter, r *http.Request, res *sm.Login
 	s.setRefreshCookie(w, r, res.RefreshToken, res.Session.ExpiresAt)
 	body := loginResponse{
 		JWT: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: res.Claims.ExpiresAt,
-		User: toUserJSON(res.User),
+		User:        toUserJSON(res.User),
+		DeviceToken: res.DeviceToken,
 		Session: sessionJSON{ID: res.Session.ID, CreatedAt: res.Session.CreatedAt, ExpiresAt: res.Session.ExpiresAt,
 			Device: res.Session.Device, DeviceID: res.Session.DeviceID, IP: ipString(res.Session)},
 	}
@@ -196,6 +199,9 @@ type loginRequest struct {
 	// DeviceID is Strapi 5's optional deviceId: kept on the session, the
 	// key of a later {"deviceId"} logout.
 	DeviceID string `json:"deviceId"`
+	// DeviceToken is a trusted device's token (API clients; browsers send
+	// the device cookie instead).
+	DeviceToken string `json:"deviceToken"`
 }
 
 func (q loginRequest) Valid() map[string]string {
@@ -211,6 +217,9 @@ func (q loginRequest) Valid() map[string]string {
 		bad["password"] = "is too long"
 	}
 	addDeviceIDProblem(bad, q.DeviceID)
+	if len(q.DeviceToken) > 256 {
+		bad["deviceToken"] = "is too long"
+	}
 	return bad
 }
 
@@ -221,7 +230,11 @@ func (s *server) handleLogin() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		res, err := s.Manager.Login(r.Context(), req.Identifier, req.Password, s.clientWithDevice(r, req.DeviceID))
+		client := s.clientWithDevice(r, req.DeviceID)
+		if req.DeviceToken != "" {
+			client.DeviceToken = req.DeviceToken
+		}
+		res, err := s.Manager.Login(r.Context(), req.Identifier, req.Password, client)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -21,6 +21,11 @@ type introspection struct {
 	TokenType string `json:"token_type,omitempty"`
 	Username  string `json:"username,omitempty"`
 	Email     string `json:"email,omitempty"`
+	// AuthTime, AMR and ACR say how and when the user last proved who
+	// they are (as the token carries them).
+	AuthTime int64    `json:"auth_time,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
 }
 
 // introspectToken reads the token parameter: form-encoded per RFC 7662,
@@ -66,7 +71,11 @@ func (s *server) handleIntrospect() http.Handler {
 		}
 		out := introspection{Active: true, Subject: p.UserID, SessionID: p.SessionID,
 			ExpiresAt: p.Claims.ExpiresAt.Unix(), IssuedAt: p.Claims.IssuedAt.Unix(),
-			Issuer: s.Issuer, Audience: s.Audience, TokenType: "access_token"}
+			Issuer: s.Issuer, Audience: s.Audience, TokenType: "access_token",
+			AMR: p.Claims.AMR, ACR: p.Claims.ACR}
+		if !p.Claims.AuthTime.IsZero() {
+			out.AuthTime = p.Claims.AuthTime.Unix()
+		}
 		if u, err := s.Manager.User(r.Context(), p.UserID); err == nil {
 			out.Username, out.Email = u.Username, u.Email
 		}

@@ -38,24 +38,8 @@ func NewSMTPMailer(smtpURL, from string) (*SMTPMailer, error) {
 
 // SendMagicLink sends one sign-in email.
 func (m *SMTPMailer) SendMagicLink(ctx context.Context, ml sm.MagicLinkMail) error {
-	msg := mail.NewMsg()
-	msg.FromMailAddress(m.from)
-	if err := msg.To(ml.To); err != nil {
-		return fmt.Errorf("magic link recipient: %w", err)
-	}
-	msg.Subject(m.Subject)
-	msg.SetDate()
-	minutes := int(time.Until(ml.ExpiresAt).Round(time.Minute) / time.Minute)
-	if minutes < 1 {
-		minutes = 1
-	}
-	msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
-		"Hello,\n\nfollow this link to sign in:\n\n%s\n\nIt works once and expires in %d minutes. If you did not ask for it, ignore this email.\n", ml.URL, minutes))
-	client, err := mail.NewClient(m.host, m.opts...)
-	if err != nil {
-		return err
-	}
-	return client.DialAndSendWithContext(ctx, msg)
+	return m.send(ctx, "magic link", ml.To, m.Subject, fmt.Sprintf(
+		"Hello,\n\nfollow this link to sign in:\n\n%s\n\nIt works once and expires in %d minutes. If you did not ask for it, ignore this email.\n", ml.URL, minutesLeft(ml.ExpiresAt)))
 }
 
 // SendAccountMail sends one confirmation or password-reset email. The
@@ -63,31 +47,42 @@ func (m *SMTPMailer) SendMagicLink(ctx context.Context, ml sm.MagicLinkMail) err
 // make it not to follow the link (following it accepts that sign-up's
 // password): a magic link or a password reset takes the account back.
 func (m *SMTPMailer) SendAccountMail(ctx context.Context, am sm.AccountMail) error {
+	minutes := minutesLeft(am.ExpiresAt)
+	if am.Purpose == sm.TokenResetPassword {
+		return m.send(ctx, "account email", am.To, "Reset your password", fmt.Sprintf(
+			"Hello,\n\nfollow this link to choose a new password:\n\n%s\n\nIt works once and expires in %d minutes. Every device signed in to your account will be signed out. If you did not ask for it, ignore this email.\n", am.URL, minutes))
+	}
+	return m.send(ctx, "account email", am.To, "Confirm your email", fmt.Sprintf(
+		"Hello,\n\nsomeone signed up with this email address as %q. If it was you, follow this link to confirm it:\n\n%s\n\n"+
+			"It works once and expires in %d minutes. If it was not you, do not follow the link: whoever signed up chose the password. "+
+			"Ask for a password reset (or a sign-in link) instead; that signs them out and voids their password.\n", am.Username, am.URL, minutes))
+}
+
+// SendChallengeCode sends one verification code (a challenged sign-in).
+func (m *SMTPMailer) SendChallengeCode(ctx context.Context, cm sm.ChallengeCodeMail) error {
+	return m.send(ctx, "challenge code", cm.To, "Your verification code: "+cm.Code, fmt.Sprintf(
+		"Hello,\n\nyour verification code is:\n\n%s\n\nEnter it where you are signing in. It works once and expires in %d minutes. "+
+			"If you are not signing in right now, someone else knows your password: change it.\n", cm.Code, minutesLeft(cm.ExpiresAt)))
+}
+
+// send sends one plain-text email; what names the kind in errors.
+func (m *SMTPMailer) send(ctx context.Context, what, to, subject, body string) error {
 	msg := mail.NewMsg()
 	msg.FromMailAddress(m.from)
-	if err := msg.To(am.To); err != nil {
-		return fmt.Errorf("account email recipient: %w", err)
+	if err := msg.To(to); err != nil {
+		return fmt.Errorf("%s recipient: %w", what, err)
 	}
-	minutes := int(time.Until(am.ExpiresAt).Round(time.Minute) / time.Minute)
-	if minutes < 1 {
-		minutes = 1
-	}
-	switch am.Purpose {
-	case sm.TokenResetPassword:
-		msg.Subject("Reset your password")
-		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
-			"Hello,\n\nfollow this link to choose a new password:\n\n%s\n\nIt works once and expires in %d minutes. Every device signed in to your account will be signed out. If you did not ask for it, ignore this email.\n", am.URL, minutes))
-	default:
-		msg.Subject("Confirm your email")
-		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
-			"Hello,\n\nsomeone signed up with this email address as %q. If it was you, follow this link to confirm it:\n\n%s\n\n"+
-				"It works once and expires in %d minutes. If it was not you, do not follow the link: whoever signed up chose the password. "+
-				"Ask for a password reset (or a sign-in link) instead; that signs them out and voids their password.\n", am.Username, am.URL, minutes))
-	}
+	msg.Subject(subject)
 	msg.SetDate()
+	msg.SetBodyString(mail.TypeTextPlain, body)
 	client, err := mail.NewClient(m.host, m.opts...)
 	if err != nil {
 		return err
 	}
 	return client.DialAndSendWithContext(ctx, msg)
+}
+
+// minutesLeft is the whole minutes until t, at least 1.
+func minutesLeft(t time.Time) int {
+	return max(1, int(time.Until(t).Round(time.Minute)/time.Minute))
 }

@@ -20,10 +20,12 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
-	ended    *prometheus.CounterVec
-	flushes  prometheus.Counter
-	flushed  prometheus.Counter
-	geo      *geoCollector
+	// challenges counts login challenges by method and outcome.
+	challenges *prometheus.CounterVec
+	ended      *prometheus.CounterVec
+	flushes    prometheus.Counter
+	flushed    prometheus.Counter
+	geo        *geoCollector
 }
 
 // NewMetrics registers the metrics; gauges are read at scrape time from
@@ -35,13 +37,15 @@ func NewMetrics(activeSessions, outboxDepth func() float64) *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msm_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "msm_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"}),
-		logins:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msm_logins_total", Help: "Logins by method and outcome (ok, failed, blocked)."}, []string{"method", "outcome"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msm_logins_total", Help: "Logins by method and outcome (ok, failed, blocked, challenged)."}, []string{"method", "outcome"}),
+		challenges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msm_challenges_total",
+			Help: "Login challenges by method and outcome (issued: by the strongest method offered; passed, failed: by the method answered)."}, []string{"method", "outcome"}),
 		ended:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msm_sessions_ended_total", Help: "Sessions ended by reason."}, []string{"reason"}),
 		flushes: prometheus.NewCounter(prometheus.CounterOpts{Name: "msm_last_seen_flushes_total", Help: "Last-seen batches written to the store."}),
 		flushed: prometheus.NewCounter(prometheus.CounterOpts{Name: "msm_last_seen_notes_written_total", Help: "Last-seen notes written to the store."}),
 		geo:     newGeoCollector(),
 	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.ended, m.flushes, m.flushed, m.geo,
+	reg.MustRegister(m.requests, m.latency, m.logins, m.challenges, m.ended, m.flushes, m.flushed, m.geo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if activeSessions != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "msm_active_sessions", Help: "Sessions with status active."}, activeSessions))
@@ -63,6 +67,12 @@ func (m *Metrics) Handler() http.Handler {
 // Login counts a login outcome.
 func (m *Metrics) Login(method sm.AuthMethod, outcome string) {
 	m.logins.WithLabelValues(string(method), outcome).Inc()
+}
+
+// Challenge counts a login challenge issued, passed or failed
+// (sm.ChallengeMetrics).
+func (m *Metrics) Challenge(method, outcome string) {
+	m.challenges.WithLabelValues(method, outcome).Inc()
 }
 
 // SessionEnded counts an ended session.

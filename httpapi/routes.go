@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -34,12 +35,31 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/auth/forgot-password", s.handleAccountMailRequest(sm.TokenResetPassword,
 		func(string) any { return map[string]any{"ok": true} }))
 	mux.Handle("POST /api/auth/reset-password", s.handleResetPassword())
+	// "This wasn't me" (the link of the emails about a sign-in).
+	mux.Handle("GET /api/auth/report", s.handleReportPage()) // sm.ReportPath
+	mux.Handle("POST /api/auth/report", s.handleReport())
+	// Login challenges (step-up at login: docs/AUTHENTICATION.md).
+	mux.Handle("POST /api/auth/challenge/verify", s.handleChallengeVerify())
+	mux.Handle("POST /api/auth/challenge/send", s.handleChallengeSend())
 
 	// Self-service sessions.
 	mux.Handle("GET /api/sessions/me", s.user(s.handleMySessions()))
 	mux.Handle("DELETE /api/sessions/me/{id}", s.user(s.handleEndMySession()))
 	mux.Handle("POST /api/sessions/me/logout-others", s.user(s.handleLogoutOthers()))
 	mux.Handle("POST /api/sessions/me/logout-all", s.user(s.handleLogoutAll()))
+	mux.Handle("GET /api/users/me/trusted-devices", s.user(s.handleMyTrustedDevices()))
+	mux.Handle("DELETE /api/users/me/trusted-devices", s.user(s.handleForgetMyTrustedDevices()))
+	mux.Handle("DELETE /api/users/me/trusted-devices/{id}", s.user(s.handleForgetMyTrustedDevices()))
+
+	// Passkeys: self-service and passwordless sign-in (passkeys.go).
+	s.passkeyRoutes(mux)
+	// Self-service second factors and step-up (docs/AUTHENTICATION.md).
+	mux.Handle("GET /api/users/me/factors", s.user(s.handleMyFactors()))
+	mux.Handle("POST /api/users/me/totp", s.user(s.handleBeginTOTP()))
+	mux.Handle("POST /api/users/me/totp/confirm", s.user(s.handleConfirmTOTP()))
+	mux.Handle("DELETE /api/users/me/totp", s.user(s.handleRemoveTOTP()))
+	mux.Handle("POST /api/users/me/recovery-codes", s.user(s.handleRegenerateRecoveryCodes()))
+	mux.Handle("POST /api/auth/step-up", s.user(s.handleStepUp()))
 
 	// Admin API (Bearer admin token).
 	mux.Handle("GET /api/admin/sessions", s.admin("read", s.handleAdminListSessions()))
@@ -53,6 +73,13 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/admin/users/{id}/terminate-all", s.admin("write", s.handleAdminTerminateAll()))
 	mux.Handle("POST /api/admin/users/{id}/block", s.admin("write", s.handleAdminBlock(true)))
 	mux.Handle("POST /api/admin/users/{id}/unblock", s.admin("write", s.handleAdminBlock(false)))
+	mux.Handle("GET /api/admin/users/{id}/factors", s.admin("read", s.handleAdminFactors()))
+	mux.Handle("DELETE /api/admin/users/{id}/factors", s.admin("write", s.countHandler("reset", func(ctx context.Context, id string) (int, error) { return s.Core.Security.ResetFactors(ctx, id) })))
+	mux.Handle("GET /api/admin/users/{id}/trusted-devices", s.admin("read", s.handleAdminTrustedDevices()))
+	mux.Handle("DELETE /api/admin/users/{id}/trusted-devices", s.admin("write", s.countHandler("revoked", func(ctx context.Context, id string) (int, error) {
+		return s.Core.Security.ForgetTrustedDevices(ctx, id)
+	})))
+	mux.Handle("GET /api/admin/users/{id}/challenges", s.admin("read", s.handleAdminChallengeHistory()))
 	mux.Handle("GET /api/admin/stats", s.admin("read", s.handleAdminStats()))
 	mux.Handle("GET /api/admin/settings", s.admin("read", s.handleAdminGetSettings()))
 	mux.Handle("PUT /api/admin/settings", s.admin("write", s.handleAdminPutSettings()))

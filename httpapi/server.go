@@ -108,6 +108,7 @@ func withDefaults(c, def sm.AdminCore) sm.AdminCore {
 	c.Stats, c.Settings, c.Tokens = orDefault(c.Stats, def.Stats), orDefault(c.Settings, def.Settings), orDefault(c.Tokens, def.Tokens)
 	c.SignIn, c.AdminSessions = orDefault(c.SignIn, def.SignIn), orDefault(c.AdminSessions, def.AdminSessions)
 	c.Status, c.License = orDefault(c.Status, def.Status), orDefault(c.License, def.License)
+	c.Security = orDefault(c.Security, def.Security)
 	return c
 }
 
@@ -163,8 +164,15 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	sm.WriteError(w, err)
 }
 
+// clientInfo is who sent r: the address (trusted proxies only), the user
+// agent and the trusted-device cookie, if any (a login's deviceToken field
+// replaces it).
 func (s *server) clientInfo(r *http.Request) sm.ClientInfo {
-	return sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
+	c := sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
+	if ck, err := r.Cookie(DeviceCookie); err == nil {
+		c.DeviceToken = ck.Value
+	}
+	return c
 }
 
 func (s *server) now() time.Time { return s.Manager.Now() }

@@ -39,6 +39,7 @@ var paidFeatures = []struct {
 	{sm.FeatureBlocking, 1 << 4},
 	{sm.FeatureAlerts, 1 << 5},
 	{sm.FeatureCondition, 1 << 6},
+	{sm.FeatureChallenge, 1 << 7},
 }
 
 // freeFeatures always work, with or without a licence.
@@ -46,7 +47,7 @@ var freeFeatures = []string{FeatureSessions, FeatureForceLogout, FeatureDashboar
 
 const (
 	premiumMask  featureBit = 1<<0 | 1<<1
-	advancedMask featureBit = premiumMask | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6
+	advancedMask featureBit = premiumMask | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7
 )
 
 // lookupFeature answers the bit of a paid feature, or free=true for a Free

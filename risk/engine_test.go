@@ -497,7 +497,7 @@ func TestAssessGeoFailureCaseInsensitive(t *testing.T) {
 // that the one earlier in BlockPrecedence names the block.
 func TestBlockPrecedence(t *testing.T) {
 	s := settingsWith(func(s *sm.Settings) {
-		s.Actions = sm.Actions{VPN: "block", Proxy: "block", Tor: "block", Datacenter: "block", Threat: "block", Geofence: "block", LowScore: "block"}
+		s.Actions = sm.Actions{VPN: "block", Proxy: "block", Tor: "block", Datacenter: "block", Threat: "block", Geofence: "block", LowScore: "block", NewCountry: "block", NewDevice: "block"}
 		s.GeoLookupFailure = "block"
 		s.BlockedCountries = []string{"RU"}
 		s.ScoreThreshold = 101 // low_score fires on every login
@@ -518,6 +518,12 @@ func TestBlockPrecedence(t *testing.T) {
 			a.Geo.Threat.VPN = true
 		case sm.ReasonDatacenter:
 			a.Geo.Threat.Datacenter = true
+		case sm.ReasonNewCountry:
+			if a.Geo.Location.CountryCode == "DE" {
+				a.Geo.Location.CountryCode = "FR"
+			}
+		case sm.ReasonNewDevice:
+			a.Device = winFirefox
 		}
 	}
 	for i, first := range BlockPrecedence {
@@ -542,5 +548,45 @@ func TestNewDeviceDetailWithoutOS(t *testing.T) {
 	got := Engine{}.Assess(nil, a, history(time.Hour))
 	if len(got.Reasons) != 1 || got.Reasons[0].Detail != "first login with Opera" {
 		t.Errorf("reasons = %+v", got.Reasons)
+	}
+}
+
+// TestChallengePolicy: challenge sits between block and alert, names its
+// first condition, and new_country / new_device act only when set.
+func TestChallengePolicy(t *testing.T) {
+	vpn := withThreat(berlin, sm.Threat{VPN: true})
+	s := settingsWith(func(s *sm.Settings) { s.Actions.VPN = sm.ActionChallenge })
+	got := Engine{}.Assess(s, attempt(vpn), history(time.Hour))
+	if got.Action != sm.ActionChallenge || got.ChallengeReason != sm.ReasonVPN || got.Triggered[sm.ReasonVPN] != sm.ActionChallenge {
+		t.Errorf("vpn challenge: %+v", got)
+	}
+	// A block wins over a challenge; the challenge is still named.
+	tor := withThreat(berlin, sm.Threat{VPN: true, Tor: true})
+	got = Engine{}.Assess(s, attempt(tor), history(time.Hour))
+	if got.Action != sm.ActionBlock || got.BlockReason != sm.ReasonTor || got.ChallengeReason != sm.ReasonVPN {
+		t.Errorf("tor + vpn challenge: %+v", got)
+	}
+	// A challenge wins over an alert.
+	proxy := withThreat(berlin, sm.Threat{VPN: true, Proxy: true})
+	got = Engine{}.Assess(s, attempt(proxy), history(time.Hour))
+	if got.Action != sm.ActionChallenge || got.Triggered[sm.ReasonProxy] != sm.ActionAlert {
+		t.Errorf("proxy alert + vpn challenge: %+v", got)
+	}
+	// new_device: a condition only with an action set, and only when the signal fired.
+	a := attempt(berlin)
+	a.Device = winFirefox
+	if got := (Engine{}).Assess(sm.DefaultSettings(), a, history(time.Hour)); got.Action != sm.ActionAllow || got.Triggered != nil {
+		t.Errorf("new device, default policy: %+v", got)
+	}
+	nd := settingsWith(func(s *sm.Settings) { s.Actions.NewDevice = sm.ActionChallenge })
+	if got := (Engine{}).Assess(nd, a, history(time.Hour)); got.Action != sm.ActionChallenge || got.ChallengeReason != sm.ReasonNewDevice {
+		t.Errorf("new device challenged: %+v", got)
+	}
+	if got := (Engine{}).Assess(nd, attempt(berlin), history(time.Hour)); got.Action != sm.ActionAllow {
+		t.Errorf("known device: %+v", got)
+	}
+	nc := settingsWith(func(s *sm.Settings) { s.Actions.NewCountry = sm.ActionBlock })
+	if got := (Engine{}).Assess(nc, attempt(paris), history(10*time.Hour)); got.Action != sm.ActionBlock || got.BlockReason != sm.ReasonNewCountry {
+		t.Errorf("new country blocked: %+v", got)
 	}
 }

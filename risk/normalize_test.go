@@ -45,10 +45,10 @@ func TestNormalizeSettingsErrors(t *testing.T) {
 		{"every action", func(s *sm.Settings) {
 			s.Actions = sm.Actions{VPN: "deny", Proxy: "", Tor: "kill", Datacenter: "x", Threat: "warn", Geofence: "none", LowScore: "?"}
 		}, map[string]string{
-			"actions.vpn": "must be block, alert or allow", "actions.proxy": "must be block, alert or allow",
-			"actions.tor": "must be block, alert or allow", "actions.datacenter": "must be block, alert or allow",
-			"actions.threat": "must be block, alert or allow", "actions.geofence": "must be block, alert or allow",
-			"actions.lowScore": "must be block, alert or allow",
+			"actions.vpn": "must be block, challenge, alert or allow", "actions.proxy": "must be block, challenge, alert or allow",
+			"actions.tor": "must be block, challenge, alert or allow", "actions.datacenter": "must be block, challenge, alert or allow",
+			"actions.threat": "must be block, challenge, alert or allow", "actions.geofence": "must be block, challenge, alert or allow",
+			"actions.lowScore": "must be block, challenge, alert or allow",
 		}},
 		{"weights", func(s *sm.Settings) {
 			s.Weights = map[string]int{"foo": 5, "tor": -1, "vpn": 101, "proxy": 100, "new_device": 0}

@@ -14,12 +14,16 @@ var BlockPrecedence = []string{
 	sm.ReasonProxy,
 	sm.ReasonVPN,
 	sm.ReasonDatacenter,
+	sm.ReasonNewCountry,
+	sm.ReasonNewDevice,
 	sm.ReasonLowScore,
 }
 
 // applyPolicy evaluates every policy condition on the scored assessment
-// and sets Action, Triggered and BlockReason. Conditions are visited in
-// BlockPrecedence order, so the first that blocks is the BlockReason.
+// and sets Action, Triggered, BlockReason and ChallengeReason. Conditions
+// are visited in BlockPrecedence order, so the first that blocks is the
+// BlockReason and the first that challenges the ChallengeReason. The
+// strongest action wins: block > challenge > alert > allow.
 // A fired condition whose action is allow is still listed in Triggered:
 // alert rules and the dashboard may want to see it.
 func applyPolicy(out *sm.Assessment, s *sm.Settings, a *sm.LoginAttempt, local, lookupFailed bool) {
@@ -45,6 +49,11 @@ func applyPolicy(out *sm.Assessment, s *sm.Settings, a *sm.LoginAttempt, local, 
 		{t.Proxy, sm.ReasonProxy, actionOr(s.Actions.Proxy, defaults.Actions.Proxy)},
 		{t.VPN, sm.ReasonVPN, actionOr(s.Actions.VPN, defaults.Actions.VPN)},
 		{t.Datacenter, sm.ReasonDatacenter, actionOr(s.Actions.Datacenter, defaults.Actions.Datacenter)},
+		// new_country and new_device are conditions of their own only when
+		// an action other than allow is set: with allow they stay score
+		// signals and alert triggers, as before.
+		{s.Actions.NewCountry.Strength() > 0 && hasSignal(out, sm.ReasonNewCountry), sm.ReasonNewCountry, s.Actions.NewCountry},
+		{s.Actions.NewDevice.Strength() > 0 && hasSignal(out, sm.ReasonNewDevice), sm.ReasonNewDevice, s.Actions.NewDevice},
 		{out.Score < s.ScoreThreshold, sm.ReasonLowScore, actionOr(s.Actions.LowScore, defaults.Actions.LowScore)},
 	}
 	for _, f := range fire {
@@ -55,11 +64,14 @@ func applyPolicy(out *sm.Assessment, s *sm.Settings, a *sm.LoginAttempt, local, 
 			out.Triggered = make(map[string]sm.Action, 2)
 		}
 		out.Triggered[f.code] = f.action
-		if strength(f.action) > strength(out.Action) {
+		if f.action.Strength() > out.Action.Strength() {
 			out.Action = f.action
 		}
 		if f.action == sm.ActionBlock && out.BlockReason == "" {
 			out.BlockReason = f.code
+		}
+		if f.action == sm.ActionChallenge && out.ChallengeReason == "" {
+			out.ChallengeReason = f.code
 		}
 	}
 }
@@ -73,13 +85,12 @@ func actionOr(a, def sm.Action) sm.Action {
 	return def
 }
 
-// strength orders actions: block > alert > allow.
-func strength(a sm.Action) int {
-	switch a {
-	case sm.ActionBlock:
-		return 2
-	case sm.ActionAlert:
-		return 1
+// hasSignal reports whether the score signal fired.
+func hasSignal(out *sm.Assessment, code string) bool {
+	for _, r := range out.Reasons {
+		if r.Code == code {
+			return true
+		}
 	}
-	return 0
+	return false
 }

@@ -25,11 +25,17 @@ var errInvalidToken = &sm.Error{Code: sm.EUNAUTHORIZED, Message: "invalid token"
 type accessClaims struct {
 	jwt.RegisteredClaims
 	SessionID string `json:"sid"`
+	// auth_time, amr and acr (OpenID Connect Core 2): how and when the
+	// session's user last proved who they are.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	AMR      []string         `json:"amr,omitempty"`
+	ACR      string           `json:"acr,omitempty"`
 }
 
 // Issue signs an access token for subject's session sessionID, valid from
-// now (to the second, the precision of JWT times) for the TTL.
-func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.Time) (string, sm.AccessClaims, error) {
+// now (to the second, the precision of JWT times) for the TTL, with the
+// session's auth context as auth_time, amr and acr.
+func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.AuthContext, now time.Time) (string, sm.AccessClaims, error) {
 	if subject == "" || sessionID == "" {
 		return "", sm.AccessClaims{}, sm.Errorf(sm.EINVALID, "token: subject and session id are required")
 	}
@@ -41,6 +47,11 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 	exp := iat.Add(kr.cfg.TTL)
 	var jti [16]byte
 	rand.Read(jti[:]) // never fails: crypto/rand aborts the program instead
+	auth = authClaims(auth)
+	var authTime *jwt.NumericDate
+	if !auth.AuthTime.IsZero() {
+		authTime = jwt.NewNumericDate(auth.AuthTime)
+	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, accessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    kr.cfg.Issuer,
@@ -51,6 +62,7 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
 		},
 		SessionID: sessionID,
+		AuthTime:  authTime, AMR: auth.AMR, ACR: auth.ACR,
 	})
 	t.Header["kid"] = signer.id
 	t.Header["typ"] = typAccessToken
@@ -58,7 +70,16 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, now time.
 	if err != nil {
 		return "", sm.AccessClaims{}, err
 	}
-	return signed, sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp}, nil
+	return signed, sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp, AuthContext: auth}, nil
+}
+
+// authClaims is the auth context as a token carries it: auth_time to the
+// second (JWT precision), in UTC.
+func authClaims(a sm.AuthContext) sm.AuthContext {
+	if !a.AuthTime.IsZero() {
+		a.AuthTime = a.AuthTime.UTC().Truncate(time.Second)
+	}
+	return a
 }
 
 // Verify checks token at now: algorithm EdDSA only, a known kid that has not
@@ -104,6 +125,10 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 		KeyID:     kid,
 		IssuedAt:  claims.IssuedAt.UTC(),
 		ExpiresAt: claims.ExpiresAt.UTC(),
+	}
+	c.AMR, c.ACR = claims.AMR, claims.ACR
+	if claims.AuthTime != nil {
+		c.AuthTime = claims.AuthTime.UTC()
 	}
 	// The cache answers until the token's exp: a token that outlives its
 	// (retired) key is checked again each time, so it fails when the key

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 func mustIssue(t testing.TB, kr *Keyring, now time.Time) (string, sm.AccessClaims) {
 	t.Helper()
-	tok, c, err := kr.Issue(context.Background(), "user-1", "sess-1", now)
+	tok, c, err := kr.Issue(context.Background(), "user-1", "sess-1", sm.AuthContext{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,25 +82,31 @@ func TestIssueVerify(t *testing.T) {
 	clock := newClock()
 	kr := newTestKeyring(t, &memKeyStore{}, clock)
 	now := clock.Now().Add(1500 * time.Millisecond)
-	tok, issued := mustIssue(t, kr, now)
-	want := sm.AccessClaims{
-		Subject:   "user-1",
-		SessionID: "sess-1",
-		KeyID:     kr.SignerID(),
-		IssuedAt:  now.Truncate(time.Second),
-		ExpiresAt: now.Truncate(time.Second).Add(15 * time.Minute),
+	// The auth context travels as auth_time (to the second, UTC), amr, acr.
+	auth := sm.AuthContext{AuthTime: now.Add(-time.Minute).In(time.FixedZone("X", 3600)), AMR: []string{"pwd", "otp", "mfa"}, ACR: "2"}
+	tok, issued, err := kr.Issue(context.Background(), "user-1", "sess-1", auth, now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if issued != want {
+	want := sm.AccessClaims{
+		Subject:     "user-1",
+		SessionID:   "sess-1",
+		KeyID:       kr.SignerID(),
+		IssuedAt:    now.Truncate(time.Second),
+		ExpiresAt:   now.Truncate(time.Second).Add(15 * time.Minute),
+		AuthContext: sm.AuthContext{AuthTime: now.Add(-time.Minute).UTC().Truncate(time.Second), AMR: []string{"pwd", "otp", "mfa"}, ACR: "2"},
+	}
+	if !reflect.DeepEqual(issued, want) {
 		t.Fatalf("Issue claims = %+v, want %+v", issued, want)
 	}
 	got, err := kr.Verify(tok, now)
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Verify = %+v, %v; want %+v", got, err, want)
 	}
-	if _, _, err := kr.Issue(context.Background(), "", "sess", now); sm.ErrorCode(err) != sm.EINVALID {
+	if _, _, err := kr.Issue(context.Background(), "", "sess", sm.AuthContext{}, now); sm.ErrorCode(err) != sm.EINVALID {
 		t.Fatalf("Issue without subject: %v", err)
 	}
-	if _, _, err := kr.Issue(context.Background(), "user", "", now); sm.ErrorCode(err) != sm.EINVALID {
+	if _, _, err := kr.Issue(context.Background(), "user", "", sm.AuthContext{}, now); sm.ErrorCode(err) != sm.EINVALID {
 		t.Fatalf("Issue without session: %v", err)
 	}
 	tok2, _ := mustIssue(t, kr, now)

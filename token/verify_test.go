@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestVerifyRejects(t *testing.T) {
 			if !isInvalidToken(err) {
 				t.Fatalf("Verify = %+v, %v; want the invalid token error", got, err)
 			}
-			if got != (sm.AccessClaims{}) {
+			if !reflect.DeepEqual(got, sm.AccessClaims{}) {
 				t.Fatalf("rejected token returned claims %+v", got)
 			}
 		})

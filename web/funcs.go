@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ func templateFuncs() template.FuncMap {
 		"lookalike":   sm.LooksAlike,
 		"identityKey": sm.IdentityKey,
 		"eventReason": eventReason,
+		"challenged":  challenged,
 		"dict":        dict,
 		"short":       func(id string) string { return shorten(id, 10) },
 		"shorten":     shorten,
@@ -253,7 +255,12 @@ var eventLabels = map[string]string{
 	sm.EventUserRegistered: "Registered", sm.EventUserBlocked: "User blocked", sm.EventUserUnblocked: "User unblocked",
 	sm.EventPasswordChanged: "Password changed", sm.EventUserErased: "User erased", sm.EventSettingsChanged: "Settings changed",
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",
-	sm.EventEmailConfirmed: "Email confirmed", sm.EventEmailProven: "Email proven, unproven password voided",
+	sm.EventLoginChallenged: "Login challenged", sm.EventChallengePassed: "Challenge passed", sm.EventChallengeFailed: "Challenge failed",
+	sm.EventFactorAdded: "Second factor added", sm.EventFactorRemoved: "Second factor removed",
+	sm.EventRecoveryCodesRegenerated: "Recovery codes replaced", sm.EventSessionSteppedUp: "Step-up",
+	sm.EventSessionReported: "Reported: “This wasn't me”", sm.EventTrustedDeviceAdded: "Device remembered",
+	sm.EventTrustedDeviceRevoked: "Trusted devices forgotten",
+	sm.EventEmailConfirmed:       "Email confirmed", sm.EventEmailProven: "Email proven, unproven password voided",
 	sm.EventAccountTokenSent:  "Account email sent",
 	sm.EventSigningKeyRotated: "Signing key rotated", sm.EventSigningKeyWithdrawn: "Signing key withdrawn",
 }
@@ -264,6 +271,10 @@ func eventLabel(typ string) string {
 	}
 	return typ
 }
+
+// challenged reports whether a session's sign-in passed a challenge (a
+// second factor: amr mfa), for the live table's mark.
+func challenged(s *sm.Session) bool { return slices.Contains(s.AMR, "mfa") }
 
 // eventReason is the "reason" (or "action") field of an event's data.
 func eventReason(e *sm.Event) string {

@@ -100,6 +100,8 @@ var flashMessages = map[string]string{
 	"retried":             "Delivery queued for another attempt.",
 	"admin-session-ended": "That sign-in was ended on every instance.",
 	"password-changed":    "Password changed. Your other sign-ins were ended.",
+	"factors-reset":       "The user's factors were reset: TOTP, recovery codes and passkeys must be enrolled again.",
+	"devices-forgotten":   "The user's trusted devices were forgotten: each is challenged at its next login.",
 }
 
 type errorData struct {

@@ -27,6 +27,8 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("POST /admin/users/{id}/terminate-all", s.handleTerminateAll)
 	authed.HandleFunc("POST /admin/users/{id}/block", s.handleBlock(true))
 	authed.HandleFunc("POST /admin/users/{id}/unblock", s.handleBlock(false))
+	authed.HandleFunc("POST /admin/users/{id}/factors/reset", s.handleUserSecurityAction("reset-factors"))
+	authed.HandleFunc("POST /admin/users/{id}/trusted-devices/forget", s.handleUserSecurityAction("forget-devices"))
 
 	authed.HandleFunc("GET /admin/security", s.handleSecurity)
 	authed.HandleFunc("GET /admin/security/fragment", s.handleSecurityFragment)

@@ -85,6 +85,7 @@ type policyRow struct {
 var lockSections = map[string]string{
 	"geofence": sm.FeatureGeofence, "policy": sm.FeatureRisk, "threat": sm.FeatureThreat,
 	"blocking": sm.FeatureBlocking, "alerts": sm.FeatureAlerts, "conditions": sm.FeatureCondition,
+	"challenge": sm.FeatureChallenge,
 }
 
 // locks asks the Manager's gate which sections the licence locks.
@@ -244,7 +245,7 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		return settingsData{}, err
 	}
 	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
-		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionBlock}, Locks: s.locks(), Timeouts: timeoutRows(t)}
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionBlock}, Locks: s.locks(), Timeouts: timeoutRows(t)}
 	a := st.Actions
 	l := d.Locks
 	first := func(vs ...*lockView) *lockView {
@@ -264,6 +265,8 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		{"datacenter", "Datacenter", "Hosting or cloud address", a.Datacenter, threat},
 		{"threat", "Known threat", "Address on a threat list", a.Threat, threat},
 		{"lowScore", "Low score", "Security score below the threshold", a.LowScore, l["policy"]},
+		{"newCountry", "New country", "First sign-in of the user from this country", a.NewCountry, first(l["policy"], l["geofence"])},
+		{"newDevice", "New device", "First sign-in of the user with this browser and OS (a trusted device is never new)", a.NewDevice, l["policy"]},
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
 	builderView(&d.NewRule, sm.AlertRule{Enabled: true, Triggers: []string{"new_country"}})
@@ -436,7 +439,7 @@ func cleanCodes(in []string) []string {
 	return out
 }
 
-var policyKeys = []string{"geofence", "tor", "vpn", "proxy", "datacenter", "threat", "lowScore"}
+var policyKeys = []string{"geofence", "tor", "vpn", "proxy", "datacenter", "threat", "lowScore", "newCountry", "newDevice"}
 
 func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
@@ -451,7 +454,7 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		a := sm.Action(r.PostFormValue("action." + k))
 		if !a.Valid() {
-			bad["actions."+k] = "choose allow, alert or block"
+			bad["actions."+k] = "choose allow, alert, challenge or block"
 			continue
 		}
 		actions[k] = a

@@ -74,11 +74,20 @@ type userData struct {
 	Countries []string
 	Devices   []string
 	Events    []*sm.Event
+	// Security is the factors, trusted devices and challenge history
+	// (nil without AdminCore.Security).
+	Security *userSecurity
 }
 
 func (s *server) handleUser(w http.ResponseWriter, r *http.Request) {
+	s.renderUser(w, r, r.PathValue("id"), http.StatusOK, "")
+}
+
+// renderUser renders the user page with status; stepUpError is why a
+// sensitive action was just refused.
+func (s *server) renderUser(w http.ResponseWriter, r *http.Request, id string, status int, stepUpError string) {
 	ctx := r.Context()
-	u, err := s.d.Core.Users.User(ctx, r.PathValue("id"))
+	u, err := s.d.Core.Users.User(ctx, id)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -111,7 +120,14 @@ func (s *server) handleUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Events = events
-	s.render(w, r, http.StatusOK, "user", userName(u), "users", d)
+	if d.Security, err = s.userSecurity(r, u.ID); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.Security != nil {
+		d.Security.StepUpError = stepUpError
+	}
+	s.render(w, r, status, "user", userName(u), "users", d)
 }
 
 func userName(u *sm.User) string {

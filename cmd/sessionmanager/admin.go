@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/mail"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -150,11 +147,7 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return &configError{fmt.Sprintf("admin totp: no admin %q", *email)}
 		}
-		var raw [20]byte
-		if _, err := rand.Read(raw[:]); err != nil {
-			return err
-		}
-		secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:])
+		secret := sm.NewTOTPSecret()
 		sealed, err := sm.SealTOTP(sec, a.ID, secret)
 		if err != nil {
 			return err
@@ -167,7 +160,7 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		// The secret is shown once, to this terminal, for an authenticator app.
-		fmt.Fprintf(stdout, "otpauth://totp/%s?secret=%s&issuer=%s\n", url.PathEscape("Magic Session Manager:"+a.Email), secret, url.QueryEscape("Magic Session Manager"))
+		fmt.Fprintln(stdout, sm.TOTPURI("Magic Session Manager", a.Email, secret))
 		fmt.Fprintln(stderr, "two-factor sign-in enabled: add the otpauth URL above to an authenticator app")
 		return nil
 	}

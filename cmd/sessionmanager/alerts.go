@@ -84,7 +84,8 @@ func buildAlerts(ctx context.Context, c *config, st fullStore, sec sm.Secrets, a
 		alert.ChannelWebhook: alert.NewWebhookSender(http, sec, now),
 	}
 	if c.SMTPURL != "" {
-		email, err := alert.NewEmailSender(alert.EmailConfig{SMTPURL: c.SMTPURL, From: c.AlertFrom, Templates: alert.NewTemplates(st)})
+		email, err := alert.NewEmailSender(alert.EmailConfig{SMTPURL: c.SMTPURL, From: c.AlertFrom, Templates: alert.NewTemplates(st),
+			ReportLinks: sm.ReportLinks{Secrets: sec, BaseURL: c.PublicURL}})
 		if err != nil {
 			return nil, &configError{"SMTP_URL is invalid: " + err.Error()}
 		}

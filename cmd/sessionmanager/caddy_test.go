@@ -17,6 +17,16 @@ const caddyfile = `{
 	auto_https off
 }
 http://{{listen}} {
+	# A route that demands a recent, multi-factor proof (step-up); Caddy
+	# hands the 401 and its WWW-Authenticate challenge to the client.
+	route /sensitive/* {
+		request_header -X-User-Id
+		forward_auth {{sessionmanager}} {
+			uri /api/auth/verify?max_age=300&acr_values=2
+			copy_headers X-User-Id
+		}
+		reverse_proxy {{upstream}}
+	}
 	route {
 		request_header -X-User-Id
 		request_header -X-User-Email

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,13 +59,20 @@ type config struct {
 	// SM_GEOIP_*, SM_ASN_CSV, SM_THREAT_FEEDS, SM_*_RANGES...).
 	Geo geo.Config
 
-	SMTPURL         string
-	AlertFrom       string
-	LicenseKey      string
-	PublicURL       string
-	RedisFailClosed bool
+	SMTPURL    string
+	AlertFrom  string
+	LicenseKey string
+	// PublicURL is where users reach this service (SM_PUBLIC_URL): the
+	// base of the "This wasn't me" links of the emails to users.
+	PublicURL string
+	// TrustedDeviceTTL is how long a remembered device skips the
+	// challenge and new_device (SM_TRUSTED_DEVICE_TTL, default 30 days).
+	TrustedDeviceTTL time.Duration
+	RedisFailClosed  bool
 	// RedisPrefix starts every Redis key and channel (several deployments can share one Redis).
 	RedisPrefix string
+	// TOTPIssuer names the service in end users' authenticator apps.
+	TOTPIssuer string
 	// PurgeHour is the UTC hour of the nightly purge of ended sessions.
 	PurgeHour int
 	// RegisterPerIP caps sign-ups per IP per 15 minutes (0: no cap).
@@ -101,6 +109,11 @@ type config struct {
 	MagicLink *httpapi.MagicLinkConfig
 	// Accounts are the confirmation and reset emails (integrations.go).
 	Accounts *httpapi.AccountMailConfig
+	// Passkeys is the WebAuthn relying party (passkeys.go).
+	Passkeys passkeySetup
+	// ChallengeMailer sends the email codes of login challenges
+	// (integrations.go); nil without SMTP_URL: no email factor.
+	ChallengeMailer sm.ChallengeMailer
 }
 
 // configError is a bad configuration value: one clear line, exit code 2.
@@ -165,6 +178,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		LicenseKey:    env("LICENSE_KEY", ""),
 		PublicURL:     env("SM_PUBLIC_URL", ""),
 		RedisPrefix:   env("SM_REDIS_PREFIX", "msm:"),
+		TOTPIssuer:    env("SM_TOTP_ISSUER", sm.DefaultTOTPIssuer),
 	}
 	c.DatabaseURL = env("DATABASE_URL", "")
 	durations := []struct {
@@ -184,6 +198,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		{"SM_ADMIN_IDLE_TIMEOUT", &c.AdminIdleTimeout, "30m", true},
 		{"SM_ADMIN_SESSION_TTL", &c.AdminSessionTTL, "8h", false},
 		{"SM_SIGNING_KEY_ROTATION", &c.SigningKeyRotation, "720h", true},
+		{"SM_TRUSTED_DEVICE_TTL", &c.TrustedDeviceTTL, "720h", false},
 	}
 	for _, d := range durations {
 		v := env(d.name, d.def)
@@ -216,6 +231,12 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	c.Geo = geoCfg
 	if c.Geo.HTTPClient, err = feedClient(getenv); err != nil {
 		return nil, err
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, badVar("SM_PUBLIC_URL", "the absolute http(s) URL users reach this service at, e.g. https://auth.example.com", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	}
 	if v := env("SM_TRUSTED_PROXIES", ""); v != "" {
 		p, err := httpapi.ParseTrustedProxies(v)
@@ -304,6 +325,12 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 	}
 	c.MagicLink = ml
 	if c.Accounts, err = loadAccountMail(getenv, c); err != nil {
+		return nil, err
+	}
+	if c.Passkeys, err = loadPasskeys(getenv, c.PublicURL); err != nil {
+		return nil, err
+	}
+	if c.ChallengeMailer, err = loadChallengeMail(getenv, c); err != nil {
 		return nil, err
 	}
 	return c, c.validate()

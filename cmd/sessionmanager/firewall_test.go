@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -65,25 +64,12 @@ func (rc *receiver) waitAlert(t *testing.T, typ string) alert.Alert {
 	return alert.Alert{}
 }
 
-// callFrom is call with an X-Forwarded-For client address.
+// callFrom is call with an X-Forwarded-For client address (and a
+// desktop Firefox's user agent).
 func (s *server) callFrom(ip, method, path, bearer string, body any) (int, map[string]any) {
 	s.t.Helper()
-	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(j))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Forwarded-For", ip)
-	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	code, _, out := s.callAs(ip, "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0", method, path, bearer, body)
+	return code, out
 }
 
 // TestFirewallAndAlertsOverHTTP: a Tor exit list file and a test .mmdb; a

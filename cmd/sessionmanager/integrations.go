@@ -119,3 +119,24 @@ func confirmationSettings(ac *httpapi.AccountMailConfig, next func(*sm.Settings)
 		return bad
 	}
 }
+
+// loadChallengeMail reads the sender of challenge codes: with SMTP_URL set
+// the email factor is on, sent from SM_CHALLENGE_MAIL_FROM (then
+// SM_ACCOUNT_MAIL_FROM, SM_MAGIC_LINK_FROM, SM_ALERT_FROM).
+func loadChallengeMail(getenv func(string) string, c *config) (sm.ChallengeMailer, error) {
+	if c.SMTPURL == "" {
+		return nil, nil
+	}
+	from := c.AlertFrom
+	for _, v := range []string{"SM_CHALLENGE_MAIL_FROM", "SM_ACCOUNT_MAIL_FROM", "SM_MAGIC_LINK_FROM"} {
+		if f := getenv(v); f != "" {
+			from = f
+			break
+		}
+	}
+	m, err := httpapi.NewSMTPMailer(c.SMTPURL, from)
+	if err != nil {
+		return nil, &configError{"challenge codes: " + sm.ErrorMessage(err)}
+	}
+	return m, nil
+}

@@ -34,6 +34,24 @@ http {
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Method $request_method;
         }
+        # A route that demands a recent, multi-factor proof (step-up):
+        # RFC 9470's WWW-Authenticate challenge is handed to the client.
+        location = /_msm_verify_recent {
+            internal;
+            proxy_pass {{sessionmanager}}/api/auth/verify?max_age=300&acr_values=2;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+        }
+        location /sensitive/ {
+            auth_request /_msm_verify_recent;
+            auth_request_set $msm_user $upstream_http_x_user_id;
+            auth_request_set $msm_www $upstream_http_www_authenticate;
+            add_header WWW-Authenticate $msm_www always;
+            proxy_set_header X-User-Id $msm_user;
+            proxy_set_header Authorization "";
+            proxy_pass {{upstream}};
+        }
         location / {
             auth_request /_msm_verify;
             auth_request_set $msm_user $upstream_http_x_user_id;

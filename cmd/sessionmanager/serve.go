@@ -19,6 +19,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/geo"
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
 	"github.com/magic-sessionmanager/sessionmanager/license"
+	"github.com/magic-sessionmanager/sessionmanager/passkey"
 	"github.com/magic-sessionmanager/sessionmanager/password"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
 	"github.com/magic-sessionmanager/sessionmanager/token"
@@ -125,6 +126,9 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		AlertRules:       a.alerts.admin,
 		License:          a.license, // the core audits and announces a new key
 		PurgeHour:        &c.PurgeHour,
+		TOTPIssuer:       c.TOTPIssuer,
+		TrustedDeviceTTL: c.TrustedDeviceTTL,
+		ChallengeMailer:  c.ChallengeMailer,
 		RegisterPerIP:    registerCap(c.RegisterPerIP),
 		AuditCheckpoints: sm.ChainSigning{CheckpointEvery: c.AuditCheckpointEvery, CheckpointInterval: c.AuditCheckpointInterval},
 		AccessTokenTTL:   c.AccessTokenTTL, RefreshGrace: c.RefreshGrace, LastSeenInterval: c.LastSeenInterval,
@@ -145,6 +149,14 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		},
 	}
 	a.runners = append(a.runners, a.reloadLoop)
+	if c.Passkeys.Config != nil {
+		if mcfg.Passkeys, err = passkey.New(*c.Passkeys.Config); err != nil {
+			return nil, &configError{err.Error()}
+		}
+		log.Info("passkeys on", "rpId", c.Passkeys.Config.RPID, "origins", c.Passkeys.Config.Origins)
+	} else if c.Passkeys.Off != "" {
+		log.Warn(c.Passkeys.Off)
+	}
 	mcfg.SharedStatus = a.cluster.status
 	mcfg.StateCacheTTL = c.stateCacheTTL
 	if a.cluster.healthy != nil {

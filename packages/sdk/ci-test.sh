@@ -14,4 +14,6 @@ npm run typecheck   # the declarations as ESM and CommonJS consumers see them
 # (the challenge action is Advanced). A test binary in the cache only; never
 # ship a licensetest build.
 (cd "$repo" && go build -tags licensetest -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
-SM_BINARY="$cache/sdk/sessionmanager" npm test
+# A hung test (a browser under heavy load) fails within 15 minutes instead of
+# holding CI: --test-timeout bounds each test, this bounds the whole run.
+SM_BINARY="$cache/sdk/sessionmanager" timeout --kill-after=20 900 npm test

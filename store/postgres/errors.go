@@ -28,6 +28,7 @@ var conflictMessages = map[string]string{
 	"admin_tokens_pkey":       "an admin token with this id already exists",
 	"admin_tokens_hash_key":   "an admin token with this hash already exists",
 	"magic_links_pkey":        "magic link already exists",
+	"challenges_pkey":         "a challenge with this hash already exists",
 }
 
 // mapErr turns a driver error into the domain's *Error where the cause is the
@@ -107,4 +108,10 @@ func retryDeadlock(ctx context.Context, fn func() error) error {
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }

@@ -71,9 +71,20 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 				[]byte(sm.ErasedPayload), sm.DeliveryPending, sm.ErasedDeliveryError, sm.DeliveryDead, userID, named); err != nil {
 				return mapErr(err, "deliveries")
 			}
-			_, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
-				userID, oldEmail)
-			return mapErr(err, "magic links")
+			if _, err = tx.Exec(ctx, `DELETE FROM magic_links WHERE user_id = $1 OR (lower(email) = lower($2) AND $2 <> '')`,
+				userID, oldEmail); err != nil {
+				return mapErr(err, "magic links")
+			}
+			// Pending challenges keep the attempt's address and user agent;
+			// second factors are credentials, not history: erased with the user.
+			for _, q := range []string{`DELETE FROM challenges WHERE user_id = $1`, `DELETE FROM user_totp WHERE user_id = $1`, `DELETE FROM recovery_codes WHERE user_id = $1`,
+				`DELETE FROM passkeys WHERE user_id = $1`, `DELETE FROM passkey_ceremonies WHERE user_id = $1`,
+				`DELETE FROM trusted_devices WHERE user_id = $1`} {
+				if _, err := tx.Exec(ctx, q, userID); err != nil {
+					return mapErr(err, "user factors")
+				}
+			}
+			return nil
 		})
 	})
 }

@@ -20,7 +20,8 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.auth_method, s.created_at, s.last_seen, s.ended_at, s.expires_at, s.ip, s.user_agent,
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
-	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id`
+	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
+	s.auth_time, s.amr, s.acr`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
@@ -33,6 +34,7 @@ func scanSession(row pgx.Row) (*sm.Session, error) {
 		location, reasons string
 		status, endReason string
 		authMethod        string
+		amr               string
 		d                 = &s.Device
 		t                 = &s.Threat
 	)
@@ -40,10 +42,12 @@ func scanSession(row pgx.Row) (*sm.Session, error) {
 		&authMethod, utc(&s.CreatedAt), utc(&s.LastSeenAt), utc(&s.EndedAt), utc(&s.ExpiresAt), &ip, &s.UserAgent,
 		&d.Type, &d.Browser, &d.BrowserVersion, &d.OS, &d.OSVersion, &location,
 		&t.VPN, &t.Proxy, &t.Tor, &t.Datacenter, &t.KnownThreat,
-		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt), &s.DeviceID)
+		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt), &s.DeviceID,
+		utc(&s.AuthTime), &amr, &s.ACR)
 	if err != nil {
 		return nil, err
 	}
+	s.AMR = sm.SplitAMR(amr)
 	s.Status, s.EndReason, s.AuthMethod = sm.Status(status), sm.EndReason(endReason), sm.AuthMethod(authMethod)
 	if ip != "" {
 		s.IP, _ = netip.ParseAddr(ip)
@@ -95,15 +99,17 @@ func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash 
 			created_at, last_seen, ended_at, expires_at, ip, ip_net, user_agent,
 			device_type, browser, browser_version, os, os_version, country_code, city, location,
 			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
-			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id)
+			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
+			auth_time, amr, acr)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
 			ses.ID, ses.UserID, string(ses.Status), string(ses.EndReason), string(ses.AuthMethod),
 			ses.CreatedAt, ses.LastSeenAt, nullTime(ses.EndedAt), ses.ExpiresAt, ipText, ipNet, ses.UserAgent,
 			d.Type, d.Browser, d.BrowserVersion, d.OS, d.OSVersion,
 			strings.ToUpper(ses.Location.CountryCode), ses.Location.City, location,
 			t.VPN, t.Proxy, t.Tor, t.Datacenter, t.KnownThreat,
-			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt), ses.DeviceID)
+			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt), ses.DeviceID,
+			nullTime(ses.AuthTime), sm.JoinAMR(ses.AMR), ses.ACR)
 		if err != nil {
 			return mapErr(err, "session")
 		}

@@ -100,6 +100,21 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*sm.Stats, error) {
 		})
 		return err
 	})
+	g.Go(func() error {
+		rows, err := s.pool.Query(ctx, `SELECT type, count(*) FROM events WHERE at >= $1 AND type = ANY($2) GROUP BY type`,
+			from24h, sm.StatsChallengeTypes)
+		if err != nil {
+			return err
+		}
+		found := map[string]int64{}
+		var typ string
+		var n int64
+		if _, err := pgx.ForEachRow(rows, []any{&typ, &n}, func() error { found[typ] = n; return nil }); err != nil {
+			return err
+		}
+		st.Challenges24h = sm.ChallengeCounts(found)
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, mapErr(err, "stats")
 	}

@@ -49,7 +49,7 @@ func TestStats(t *testing.T) {
 	want := sm.Stats{OnlineNow: 2, Active15m: 1, Active30m: 2, TotalUsers: 2, BlockedUsers: 1,
 		LoginsToday: 1, Logins24h: 2, Logins7d: 3}
 	got := *st
-	got.ByCountry, got.ByDevice, got.ByBrowser, got.ByOS, got.LoginsPerDay, got.AvgSessionSeconds = nil, nil, nil, nil, nil, 0
+	got.ByCountry, got.ByDevice, got.ByBrowser, got.ByOS, got.LoginsPerDay, got.AvgSessionSeconds, got.Challenges24h = nil, nil, nil, nil, nil, 0, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("counts:\n got %+v\nwant %+v", got, want)
 	}

@@ -13,13 +13,13 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-const userColumns = `id, email, username, password_hash, external_id, confirmed, password_unproven, blocked, created_at, updated_at, password_changed_at`
+const userColumns = `id, email, username, password_hash, external_id, confirmed, password_unproven, blocked, created_at, updated_at, password_changed_at, password_reset_required`
 
 // scanUser reads a row of userColumns.
 func scanUser(row pgx.Row) (*sm.User, error) {
 	var u sm.User
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, textOrEmpty{&u.ExternalID}, &u.Confirmed, &u.PasswordUnproven, &u.Blocked,
-		utc(&u.CreatedAt), utc(&u.UpdatedAt), utc(&u.PasswordChangedAt))
+		utc(&u.CreatedAt), utc(&u.UpdatedAt), utc(&u.PasswordChangedAt), &u.PasswordResetRequired)
 	if err != nil {
 		return nil, err
 	}
@@ -31,9 +31,9 @@ func (s *Store) CreateUser(ctx context.Context, u *sm.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`, email_key, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`, email_key, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.Blocked,
-		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt), sm.IdentityKey(u.Email), sm.IdentityKey(u.Username))
+		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt), u.PasswordResetRequired, sm.IdentityKey(u.Email), sm.IdentityKey(u.Username))
 	return mapErr(err, "user")
 }
 
@@ -98,6 +98,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd sm.UserUpdate) (*
 	}
 	if upd.PasswordUnproven != nil {
 		set("password_unproven", *upd.PasswordUnproven)
+	}
+	if upd.PasswordResetRequired != nil {
+		set("password_reset_required", *upd.PasswordResetRequired)
 	}
 	if upd.PasswordChangedAt != nil {
 		set("password_changed_at", nullTime(*upd.PasswordChangedAt))

@@ -181,7 +181,7 @@ func compareStats(t *testing.T, s *Store, step string, now time.Time) {
 		t.Fatal(err)
 	}
 	got := *st
-	got.ByCountry, got.ByDevice, got.ByBrowser, got.ByOS, got.LoginsPerDay = nil, nil, nil, nil, nil
+	got.ByCountry, got.ByDevice, got.ByBrowser, got.ByOS, got.LoginsPerDay, got.Challenges24h = nil, nil, nil, nil, nil, nil
 	if math.Abs(got.AvgSessionSeconds-want.AvgSessionSeconds) < 1e-6*math.Max(1, want.AvgSessionSeconds) {
 		got.AvgSessionSeconds = want.AvgSessionSeconds
 	}

@@ -72,6 +72,17 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			userID, email); err != nil {
 			return fmt.Errorf("sqlite: erase user magic links: %w", err)
 		}
+		// Pending challenges keep the attempt's address and user agent;
+		// second factors are credentials, not history: erased with the user.
+		for _, q := range []string{`DELETE FROM challenges WHERE user_id = ?`, `DELETE FROM user_totp WHERE user_id = ?`, `DELETE FROM recovery_codes WHERE user_id = ?`,
+			`DELETE FROM passkeys WHERE user_id = ?`, `DELETE FROM passkey_ceremonies WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return fmt.Errorf("sqlite: erase user factors and challenges: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM trusted_devices WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlite: erase user trusted devices: %w", err)
+		}
 		return nil
 	})
 }

@@ -18,7 +18,8 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.auth_method, s.created_at, s.last_seen_at, s.ended_at, s.expires_at, s.ip, s.user_agent,
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
-	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id`
+	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
+	s.auth_time, s.amr, s.acr`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
@@ -29,16 +30,20 @@ func scanSession(row rowScanner) (*sessionmanager.Session, error) {
 		s                       sessionmanager.Session
 		created, lastSeen       int64
 		ended, expires, rotated sql.NullInt64
+		authTime                sql.NullInt64
 		ip, location, reasons   string
+		amr                     string
 	)
 	err := row.Scan(&s.ID, &s.UserID, &s.UserEmail, &s.Username, &s.Status, &s.EndReason,
 		&s.AuthMethod, &created, &lastSeen, &ended, &expires, &ip, &s.UserAgent,
 		&s.Device.Type, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.OSVersion, &location,
 		&s.Threat.VPN, &s.Threat.Proxy, &s.Threat.Tor, &s.Threat.Datacenter, &s.Threat.KnownThreat,
-		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated, &s.DeviceID)
+		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated, &s.DeviceID,
+		&authTime, &amr, &s.ACR)
 	if err != nil {
 		return nil, err
 	}
+	s.AuthTime, s.AMR = fromMicro(authTime), sessionmanager.SplitAMR(amr)
 	s.CreatedAt, s.LastSeenAt = timeOf(created), timeOf(lastSeen)
 	s.EndedAt, s.ExpiresAt, s.RefreshRotatedAt = fromMicro(ended), fromMicro(expires), fromMicro(rotated)
 	if ip != "" {
@@ -99,15 +104,17 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 			created_at, last_seen_at, ended_at, expires_at, ip, ip_bin, user_agent,
 			device_type, browser, browser_version, os, os_version, country_code, city, location,
 			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
-			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
+			auth_time, amr, acr)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, string(sess.Status), string(sess.EndReason), string(sess.AuthMethod),
 			sess.CreatedAt.UnixMicro(), sess.LastSeenAt.UnixMicro(), micro(sess.EndedAt), micro(sess.ExpiresAt),
 			ipText(sess.IP), ipBlob(sess.IP), sess.UserAgent,
 			sess.Device.Type, sess.Device.Browser, sess.Device.BrowserVersion, sess.Device.OS, sess.Device.OSVersion,
 			sess.Location.CountryCode, sess.Location.City, string(location),
 			bit(sess.Threat.VPN), bit(sess.Threat.Proxy), bit(sess.Threat.Tor), bit(sess.Threat.Datacenter), bit(sess.Threat.KnownThreat),
-			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt), sess.DeviceID)
+			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt), sess.DeviceID,
+			micro(sess.AuthTime), sessionmanager.JoinAMR(sess.AMR), sess.ACR)
 		if isUnique(err) {
 			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a session with this id already exists")
 		}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
@@ -76,7 +77,39 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*sessionmanager.Stats
 	if st.LoginsPerDay, err = s.loginsPerDay(ctx, midnight); err != nil {
 		return nil, err
 	}
+	if st.Challenges24h, err = s.challengeCounts(ctx, now.Add(-24*time.Hour)); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// challengeCounts counts the challenge and report events since from, by
+// type (a range of the events-by-time index).
+func (s *Store) challengeCounts(ctx context.Context, from time.Time) ([]sessionmanager.Count, error) {
+	types := sessionmanager.StatsChallengeTypes
+	args := []any{from.UnixMicro()}
+	marks := make([]string, len(types))
+	for i, t := range types {
+		marks[i], args = "?", append(args, t)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT type, count(*) FROM events WHERE at >= ? AND type IN (`+strings.Join(marks, ", ")+`) GROUP BY type`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: challenge counts: %w", err)
+	}
+	defer rows.Close()
+	found := map[string]int64{}
+	for rows.Next() {
+		var typ string
+		var n int64
+		if err := rows.Scan(&typ, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: challenge counts: %w", err)
+		}
+		found[typ] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: challenge counts: %w", err)
+	}
+	return sessionmanager.ChallengeCounts(found), nil
 }
 
 // liveCounts reads the top buckets of one dimension of session_live.

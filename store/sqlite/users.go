@@ -11,7 +11,7 @@ import (
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
-const userColumns = `id, email, username, password_hash, coalesce(external_id, ''), confirmed, password_unproven, blocked, created_at, updated_at, password_changed_at`
+const userColumns = `id, email, username, password_hash, coalesce(external_id, ''), confirmed, password_unproven, password_reset_required, blocked, created_at, updated_at, password_changed_at`
 
 // scanUser reads the userColumns of one row.
 func scanUser(row rowScanner) (*sessionmanager.User, error) {
@@ -20,7 +20,7 @@ func scanUser(row rowScanner) (*sessionmanager.User, error) {
 		created                  int64
 		updated, passwordChanged sql.NullInt64
 	)
-	if err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.ExternalID, &u.Confirmed, &u.PasswordUnproven, &u.Blocked, &created, &updated, &passwordChanged); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.ExternalID, &u.Confirmed, &u.PasswordUnproven, &u.PasswordResetRequired, &u.Blocked, &created, &updated, &passwordChanged); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = timeOf(created)
@@ -40,10 +40,10 @@ func (s *Store) CreateUser(ctx context.Context, u *sessionmanager.User) error {
 		return sessionmanager.InvalidFields(map[string]string{"id": "and createdAt are required"})
 	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO users
-		(id, email, email_key, username, username_key, key_form, password_hash, external_id, confirmed, password_unproven, blocked, created_at, updated_at, password_changed_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, email, email_key, username, username_key, key_form, password_hash, external_id, confirmed, password_unproven, password_reset_required, blocked, created_at, updated_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, sessionmanager.IdentityKey(u.Email), u.Username, sessionmanager.IdentityKey(u.Username), u.PasswordHash,
-		nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt))
+		nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.PasswordResetRequired, u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt))
 	if isUnique(err) {
 		return userConflict()
 	}
@@ -108,6 +108,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd sessionmanager.Us
 	}
 	if upd.PasswordUnproven != nil {
 		w.add(`password_unproven = ?`, *upd.PasswordUnproven)
+	}
+	if upd.PasswordResetRequired != nil {
+		w.add(`password_reset_required = ?`, *upd.PasswordResetRequired)
 	}
 	if upd.PasswordChangedAt != nil {
 		w.add(`password_changed_at = ?`, micro(*upd.PasswordChangedAt))

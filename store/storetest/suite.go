@@ -16,10 +16,16 @@
 //   - SweepStale ends idle, then expired sessions, then marks the remaining
 //     stale active ones inactive: a session it ends is not "inactivated".
 //   - TouchSessions ignores unknown and ended sessions without an error.
-//   - A magic link is expired from its ExpiresAt instant on.
+//   - A magic link is expired from its ExpiresAt instant on; so is a
+//     passkey ceremony.
 //   - A delivery appended without times is created at the event's time and
 //     due at once; ClaimDeliveries returns the oldest due first.
-//   - EraseUser clears the whole Location of the user's sessions.
+//   - EraseUser clears the whole Location of the user's sessions and
+//     deletes the user's TOTP and recovery codes.
+//   - A TOTP enrolment or recovery code of a user that does not exist is
+//     ENOTFOUND.
+//   - A challenge is expired from its ExpiresAt instant on;
+//     PurgeChallenges keeps one expiring exactly at the cutoff.
 //   - The signed chain head (ChainHeadStore) is written in the append's
 //     transaction and appends link to it; RunChain checks it against a
 //     database writer.
@@ -45,6 +51,11 @@ type Store interface {
 	sessionmanager.MagicLinkStore
 	sessionmanager.StatsStore
 	sessionmanager.PrivacyStore
+	sessionmanager.PasskeyStore
+	sessionmanager.TOTPStore
+	sessionmanager.TrustedDeviceStore
+	sessionmanager.ChallengeStore
+	sessionmanager.SessionAuthStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -65,6 +76,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MagicLinks", magicLinkTests},
 		{"Stats", statsTests},
 		{"Privacy", privacyTests},
+		{"Passkeys", passkeyTests},
+		{"Trust", trustTests},
+		{"Challenges", challengeTests},
+		{"TOTP", totpTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

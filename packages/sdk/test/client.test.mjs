@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import express from "express";
-import { SMTPServer } from "smtp-server";
 import {
   ChallengeRequiredError,
   ForbiddenError,
@@ -24,40 +23,24 @@ import {
 } from "@magic-sessionmanager/sdk";
 import { createVerifier } from "@magic-sessionmanager/sdk/server";
 import { requireSession } from "@magic-sessionmanager/sdk/express";
-import { freePort, quietLogger, startService, waitFor } from "./harness.mjs";
+import { freePort, quietLogger, startMailbox, startService, waitFor } from "./harness.mjs";
 
 const password = "correct horse battery staple";
-let svc, mailbox, smtp, smtpURL;
+let svc, mailbox, smtp;
 before(async () => {
-  mailbox = [];
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onData(stream, session, done) {
-      let raw = "";
-      stream.on("data", (d) => (raw += d));
-      stream.on("end", () => {
-        mailbox.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
-        done();
-      });
-    },
-  });
-  const smtpPort = await freePort();
-  smtp.listen(smtpPort, "127.0.0.1");
-  await once(smtp.server, "listening");
+  smtp = await startMailbox();
+  mailbox = smtp.messages;
   svc = await startService({
     // A spent refresh token is reuse at once: a second rotation of the same
     // token ends the session, which is what single-flight must prevent.
     SM_REFRESH_GRACE: "1ms",
     SM_MAGIC_LINK_URL: "http://app.example/auth/magic?token=",
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}?tls=none`,
+    SMTP_URL: smtp.url,
   });
-  smtpURL = `smtp://127.0.0.1:${smtpPort}?tls=none`;
 });
 after(async () => {
   await svc?.close();
-  await new Promise((ok) => smtp.close(ok));
+  await smtp.close();
 });
 
 let n = 0;
@@ -240,7 +223,7 @@ describe("client", () => {
     const env = {
       SM_TRUSTED_PROXIES: "127.0.0.1",
       SM_VPN_RANGES: join(scratch, "vpn.txt"),
-      SMTP_URL: smtpURL,
+      SMTP_URL: smtp.url,
       SM_EMAIL_CONFIRMATION_URL: "http://app.example/confirm?confirmation=",
     };
     if (bin) {

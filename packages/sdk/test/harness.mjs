@@ -2,11 +2,13 @@
 // tests. SM_BINARY names a built binary (ci-test.sh builds one); without
 // it the binary is built into the cache outside the repository.
 import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { SMTPServer } from "smtp-server";
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, "../../..");
@@ -152,4 +154,33 @@ export async function waitFor(what, cond) {
 export function quietLogger() {
   const lines = [];
   return { lines, warn: (...a) => lines.push(a.map(String).join(" ")) };
+}
+
+/**
+ * A real SMTP server on loopback (no TLS: the service's `?tls=none`) that
+ * keeps every message: {url, messages: [{to, raw}], close()}.
+ */
+export async function startMailbox() {
+  const messages = [];
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onData(stream, session, done) {
+      let raw = "";
+      stream.on("data", (d) => (raw += d));
+      stream.on("end", () => {
+        messages.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
+        done();
+      });
+    },
+  });
+  const port = await freePort();
+  smtp.listen(port, "127.0.0.1");
+  await once(smtp.server, "listening");
+  return {
+    url: `smtp://127.0.0.1:${port}?tls=none`,
+    messages,
+    close: () => new Promise((ok) => smtp.close(ok)),
+  };
 }

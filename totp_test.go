@@ -66,3 +66,18 @@ func TestDecodeTOTPSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestTOTPURIAndNewSecret(t *testing.T) {
+	a, b := NewTOTPSecret(), NewTOTPSecret()
+	if a == b || len(a) != 32 {
+		t.Fatalf("secrets %q %q: want two different 160-bit base32 secrets", a, b)
+	}
+	if _, err := decodeTOTPSecret(a); err != nil {
+		t.Fatal(err)
+	}
+	uri := TOTPURI("Acme & Co", "ann@example.com", a)
+	want := "otpauth://totp/Acme%20&%20Co:ann@example.com?algorithm=SHA1&digits=6&issuer=Acme+%26+Co&period=30&secret=" + a
+	if uri != want {
+		t.Fatalf("TOTPURI = %q, want %q", uri, want)
+	}
+}

@@ -1,0 +1,2 @@
+/** The plugin's id (package.json strapi.name). */
+export const pluginId = 'magic-sessionmanager';

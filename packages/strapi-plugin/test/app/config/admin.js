@@ -1,0 +1,10 @@
+'use strict';
+
+module.exports = ({ env }) => ({
+  // The tests need no admin build.
+  serveAdminPanel: false,
+  auth: { secret: env('ADMIN_JWT_SECRET') },
+  apiToken: { salt: env('API_TOKEN_SALT') },
+  transfer: { token: { salt: env('TRANSFER_TOKEN_SALT') } },
+  secrets: { encryptionKey: env('ENCRYPTION_KEY') },
+});

@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// UserTOTP returns the user's TOTP enrolment or ENOTFOUND.
+func (s *Store) UserTOTP(ctx context.Context, userID string) (*sm.UserTOTP, error) {
+	if !storable(userID) {
+		return nil, notFound("TOTP")
+	}
+	t := sm.UserTOTP{UserID: userID}
+	err := s.pool.QueryRow(ctx, `SELECT secret_sealed, confirmed_at, pending_sealed, pending_at FROM user_totp WHERE user_id = $1`, userID).
+		Scan(&t.Sealed, utc(&t.ConfirmedAt), &t.PendingSealed, utc(&t.PendingAt))
+	if err != nil {
+		return nil, mapErr(err, "TOTP")
+	}
+	return &t, nil
+}
+
+// SetPendingTOTP stores a secret awaiting confirmation; the active one stays.
+func (s *Store) SetPendingTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	if len(sealed) == 0 {
+		return sm.InvalidFields(map[string]string{"sealed": "required"})
+	}
+	if !storable(userID) {
+		return notFound("user")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO user_totp (user_id, pending_sealed, pending_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET pending_sealed = excluded.pending_sealed, pending_at = excluded.pending_at`,
+		userID, sealed, at)
+	if isForeignKey(err) {
+		return notFound("user")
+	}
+	return mapErr(err, "TOTP")
+}
+
+// ConfirmTOTP makes the pending secret active if it is still sealed.
+func (s *Store) ConfirmTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE user_totp SET secret_sealed = pending_sealed, confirmed_at = $3, pending_sealed = NULL, pending_at = NULL
+		WHERE user_id = $1 AND pending_sealed = $2`, userID, nullBytes(sealed), at)
+	if err != nil {
+		return mapErr(err, "TOTP")
+	}
+	if tag.RowsAffected() == 0 {
+		return sm.Errorf(sm.ECONFLICT, "this TOTP enrolment is no longer pending")
+	}
+	return nil
+}
+
+// DeleteUserTOTP removes the user's TOTP.
+func (s *Store) DeleteUserTOTP(ctx context.Context, userID string) (bool, error) {
+	if !storable(userID) {
+		return false, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM user_totp WHERE user_id = $1`, userID)
+	if err != nil {
+		return false, mapErr(err, "TOTP")
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// ReplaceRecoveryCodes replaces all of the user's recovery codes in one transaction.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error {
+	if !storable(userID) {
+		return notFound("user")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+			return mapErr(err, "recovery codes")
+		}
+		if len(hashes) == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO recovery_codes (user_id, hash, created_at) SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h`,
+			userID, hashes, at)
+		if isForeignKey(err) {
+			return notFound("user")
+		}
+		return mapErr(err, "recovery code")
+	})
+}
+
+// UseRecoveryCode spends an unused code in one guarded UPDATE.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error {
+	if !storable(userID) {
+		return notFound("recovery code")
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND hash = $2 AND used_at IS NULL`,
+		userID, nullBytes(hash), at)
+	if err != nil {
+		return mapErr(err, "recovery code")
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("recovery code")
+	}
+	return nil
+}
+
+// RecoveryCodesLeft counts the user's unused recovery codes.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
+	if !storable(userID) {
+		return 0, nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&n)
+	return n, mapErr(err, "recovery codes")
+}
