@@ -185,9 +185,7 @@ func ruleFromBuilder(r *http.Request) (rule sm.AlertRule, formIndex []int, bad m
 			continue
 		}
 		c := sm.AlertChannel{Type: typ, URL: strings.TrimSpace(r.PostFormValue(p + "url")), Secret: r.PostFormValue(p + "secret")}
-		for _, to := range strings.FieldsFunc(r.PostFormValue(p+"to"), func(c rune) bool { return c == ',' || c == ';' || c == '\n' || c == ' ' }) {
-			c.To = append(c.To, to)
-		}
+		c.To = strings.FieldsFunc(r.PostFormValue(p+"to"), func(c rune) bool { return c == ',' || c == ';' || c == '\n' || c == '\r' || c == ' ' })
 		rule.Channels = append(rule.Channels, c)
 		formIndex = append(formIndex, i)
 	}
