@@ -16,9 +16,21 @@ type Admin struct {
 	Email        string `json:"email"`
 	PasswordHash string `json:"-"`
 	// TOTPSealed is the TOTP secret sealed with AES-256-GCM; nil when off.
-	TOTPSealed []byte    `json:"-"`
+	TOTPSealed []byte `json:"-"`
+	// Role is what the admin may do (RoleOwner, RoleAdmin, RoleViewer);
+	// empty is stored as RoleOwner (accounts made before roles existed).
+	Role       string    `json:"role"`
 	CreatedAt  time.Time `json:"createdAt"`
+	DisabledAt time.Time `json:"disabledAt,omitzero"`
+	// LastSignInAt is the start of the admin's latest dashboard sign-in.
+	LastSignInAt time.Time `json:"lastSignInAt,omitzero"`
 }
+
+// Disabled reports whether the account is deactivated: it cannot sign in.
+func (a *Admin) Disabled() bool { return !a.DisabledAt.IsZero() }
+
+// TOTP reports whether the admin signs in with a second factor.
+func (a *Admin) TOTP() bool { return len(a.TOTPSealed) > 0 }
 
 // AdminToken is an API token. Only its hash is stored.
 type AdminToken struct {

@@ -22,6 +22,8 @@ type SessionAdmin interface {
 	// ListSessions returns one page of sessions (ParseSessionQuery reads
 	// the filter from a query string).
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
+	// CountSessions counts the sessions the filter selects, all pages.
+	CountSessions(ctx context.Context, f SessionFilter) (SessionCount, error)
 	// Session returns a session or ENOTFOUND.
 	Session(ctx context.Context, id string) (*Session, error)
 	// TerminateSession ends a session (reason manual) on every instance
@@ -179,8 +181,12 @@ type AdminCore struct {
 	Tokens        AdminTokens
 	SignIn        AdminAuth
 	AdminSessions AdminSessions
-	Status        ServiceStatus
-	RuleTrials    AlertRuleTrials
+	// Team manages the admins (roles, invitations, deactivation).
+	Team TeamAdmin
+	// TwoFactor is the two-step sign-in and the admins' own TOTP.
+	TwoFactor  AdminTwoFactor
+	Status     ServiceStatus
+	RuleTrials AlertRuleTrials
 	// License reads and sets the licence key (Manager.LicenseAdmin); nil
 	// when the service has no licence admin.
 	License LicenseAdmin
@@ -191,7 +197,7 @@ type AdminCore struct {
 
 // AdminCore returns the Manager as every admin use case.
 func (m *Manager) AdminCore() AdminCore {
-	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Status: m,
+	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Team: m, TwoFactor: m, Status: m,
 		RuleTrials: m, License: m.LicenseAdmin(), Security: m}
 }
 

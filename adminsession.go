@@ -50,6 +50,8 @@ type AdminSessionStore interface {
 	// PurgeAdminSessions deletes sessions ended or expired before cutoff
 	// and returns how many.
 	PurgeAdminSessions(ctx context.Context, cutoff time.Time) (int64, error)
+	// NoteAdminSignIn moves the admin's LastSignInAt forward (never back).
+	NoteAdminSignIn(ctx context.Context, id string, at time.Time) error
 }
 
 // Dashboard session defaults (Config.AdminSessionTTL, Config.AdminIdleTimeout).

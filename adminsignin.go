@@ -70,7 +70,7 @@ func (m *Manager) checkAdminPassword(ctx context.Context, email, password string
 		}
 		return nil, err
 	}
-	if ok, err := m.cfg.Passwords.Verify(a.PasswordHash, password); err != nil || !ok {
+	if ok, err := m.cfg.Passwords.Verify(a.PasswordHash, password); err != nil || !ok || a.Disabled() {
 		return nil, wrong
 	}
 	return a, nil

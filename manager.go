@@ -101,6 +101,8 @@ type Config struct {
 	RegisterPerIP int
 	// Accounts are the rules of confirmation and password-reset emails.
 	Accounts AccountOptions
+	// AdminInvites sends the team's invitation emails; nil: no invitations.
+	AdminInvites AdminInviteMailer
 	// PurgeHour is the UTC hour from which the nightly purge runs (nil: 3).
 	PurgeHour *int
 	// TOTPIssuer names the service in end users' authenticator apps

@@ -67,7 +67,14 @@ func (m *Manager) StartAdminSession(ctx context.Context, adminID string, client 
 		return "", nil, err
 	}
 	m.admins.put(s, now)
-	m.recordAdminSession(ctx, Actor{Type: ActorAdmin, ID: adminID, IP: s.IP}, ActionAdminSignIn, s, client.UserAgent)
+	if err := st.NoteAdminSignIn(ctx, adminID, now); err != nil {
+		m.log.Warn("admin sign-in time not recorded", "err", err)
+	}
+	actor := Actor{Type: ActorAdmin, ID: adminID, IP: s.IP}
+	if a, err := st.AdminByID(ctx, adminID); err == nil {
+		actor.Email = a.Email
+	}
+	m.recordAdminSession(ctx, actor, ActionAdminSignIn, s, client.UserAgent)
 	return token, s, nil
 }
 
@@ -262,16 +269,8 @@ func (m *Manager) ChangeAdminPassword(ctx context.Context, adminID, current, nex
 	if err != nil {
 		return 0, err
 	}
-	// Reserve the attempt before checking: a stolen dashboard session must
-	// not become a password oracle, however many requests run in parallel.
-	window := m.failWindow(ctx)
-	if n, err := m.fails.Incr(ctx, "admin-password:"+adminID, window); err != nil {
+	if err := m.checkOwnPassword(ctx, a, current); err != nil {
 		return 0, err
-	} else if n > adminPasswordTries {
-		return 0, &Error{Code: ETOOMANY, Message: "Too many wrong passwords; try again later", Reason: "too_many_attempts", RetryAfterSeconds: int(window / time.Second)}
-	}
-	if ok, err := m.cfg.Passwords.Verify(a.PasswordHash, current); err != nil || !ok {
-		return 0, InvalidFields(map[string]string{"currentPassword": "is not the current password"})
 	}
 	if next == current {
 		return 0, InvalidFields(map[string]string{"password": "must differ from the current password"})
@@ -286,9 +285,26 @@ func (m *Manager) ChangeAdminPassword(ctx context.Context, adminID, current, nex
 	if err := st.SetAdminPassword(ctx, adminID, hash); err != nil {
 		return 0, err
 	}
-	_ = m.fails.Reset(ctx, "admin-password:"+adminID)
 	m.recordAdminSession(ctx, actor, ActionAdminPasswordChanged, &AdminSession{AdminID: adminID}, "")
 	return m.EndAdminSessions(ctx, adminID, currentSessionID, EndPasswordChanged)
+}
+
+// checkOwnPassword checks the current password of a signed-in admin who
+// changes their own credentials. The attempt is reserved before the check:
+// a stolen dashboard session must not become a password oracle, however
+// many requests run in parallel.
+func (m *Manager) checkOwnPassword(ctx context.Context, a *Admin, password string) error {
+	window := m.failWindow(ctx)
+	if n, err := m.fails.Incr(ctx, "admin-password:"+a.ID, window); err != nil {
+		return err
+	} else if n > adminPasswordTries {
+		return &Error{Code: ETOOMANY, Message: "Too many wrong passwords; try again later", Reason: "too_many_attempts", RetryAfterSeconds: int(window / time.Second)}
+	}
+	if ok, err := m.cfg.Passwords.Verify(a.PasswordHash, password); err != nil || !ok {
+		return InvalidFields(map[string]string{"currentPassword": "is not the current password"})
+	}
+	_ = m.fails.Reset(ctx, "admin-password:"+a.ID)
+	return nil
 }
 
 // recordAdminSession writes an admin session event to the audit log; a

@@ -15,6 +15,30 @@ func (m *Manager) ListSessions(ctx context.Context, f SessionFilter) (SessionPag
 	return m.store.ListSessions(ctx, f)
 }
 
+// SessionCountLimit is where a session count stops: past it a list says
+// "more than 10 000" rather than scan every session for an exact figure.
+const SessionCountLimit = 10000
+
+// SessionCount is the size of a filtered session list.
+type SessionCount struct {
+	N int `json:"n"`
+	// More is true when there are more than N (N is SessionCountLimit).
+	More bool `json:"more"`
+}
+
+// CountSessions counts the sessions the filter selects, all pages, up to
+// SessionCountLimit.
+func (m *Manager) CountSessions(ctx context.Context, f SessionFilter) (SessionCount, error) {
+	n, err := m.store.CountSessions(ctx, f, SessionCountLimit)
+	if err != nil {
+		return SessionCount{}, err
+	}
+	if n > SessionCountLimit {
+		return SessionCount{N: SessionCountLimit, More: true}, nil
+	}
+	return SessionCount{N: n}, nil
+}
+
 // TerminateSession ends a session (reason manual) and returns it.
 func (m *Manager) TerminateSession(ctx context.Context, id string) (*Session, error) {
 	if err := m.EndSession(ctx, id, EndManual, ActorFrom(ctx)); err != nil {

@@ -17,7 +17,8 @@ import (
 // status (active, inactive, ended; comma-separated or repeated), user,
 // country, ip (address or CIDR), device, threat (vpn, proxy, tor,
 // datacenter, threat; comma-separated or repeated), scoreBelow (0-101),
-// from, to (RFC 3339), q, sort (created_at, last_seen, score), order (asc,
+// from, to (RFC 3339), q (a substring of email, username, IP, browser, OS,
+// city or ISP, or a country's name: "germany", "uk"), sort (created_at, last_seen, score), order (asc,
 // desc), limit (1-500), cursor.
 func ParseSessionQuery(q url.Values) (SessionFilter, error) {
 	var f SessionFilter
@@ -72,6 +73,7 @@ func ParseSessionQuery(q url.Values) (SessionFilter, error) {
 		bad["to"] = "must be after from"
 	}
 	f.Search = limitLen(q.Get("q"), 200, "q", bad)
+	f.SearchCountries = CountriesNamed(f.Search)
 	switch s := q.Get("sort"); s {
 	case "", "created_at", "createdAt":
 		f.Sort = SortCreated

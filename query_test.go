@@ -87,3 +87,17 @@ func TestEventActorName(t *testing.T) {
 		}
 	}
 }
+
+// A search that names a country, in its name or a common one, widens to
+// the sessions there; other text names none.
+func TestParseSessionQuerySearchCountries(t *testing.T) {
+	for q, want := range map[string][]string{"uk": {"GB"}, "Holland": {"NL"}, "chrome": nil} {
+		f, err := sm.ParseSessionQuery(url.Values{"q": {q}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(f.SearchCountries, want) {
+			t.Errorf("q=%s: SearchCountries %v, want %v", q, f.SearchCountries, want)
+		}
+	}
+}

@@ -168,10 +168,14 @@ type SessionFilter struct {
 	ScoreBelow *int
 	From, To   time.Time // on CreatedAt: From inclusive, To exclusive
 	// Search matches a substring of the user's email/username, the IP, the
-	// browser, the OS or the city (case-insensitive).
+	// browser, the OS, the city or the ISP (case-insensitive).
 	Search string
-	Sort   SessionSort
-	Desc   bool
+	// SearchCountries widens Search to the sessions in these countries
+	// (ISO codes): the countries Search names (CountriesNamed), so that
+	// "germany" or "uk" finds sessions by their country too.
+	SearchCountries []string
+	Sort            SessionSort
+	Desc            bool
 	// Limit is the page size (the store caps it at 500, default 50).
 	Limit  int
 	Cursor string

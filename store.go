@@ -47,6 +47,10 @@ type SessionStore interface {
 	PurgeEnded(ctx context.Context, endedBefore time.Time) (int, error)
 	DeleteSession(ctx context.Context, id string) error
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
+	// CountSessions counts the sessions the filter selects (its cursor,
+	// sort and limit aside), stopping past atMost: the answer is at most
+	// atMost+1.
+	CountSessions(ctx context.Context, f SessionFilter, atMost int) (int, error)
 	// LoginHistory returns the countries and device families of the user's
 	// earlier sessions and the most recent one (any status).
 	LoginHistory(ctx context.Context, userID string) (LoginHistory, error)

@@ -82,6 +82,17 @@ func (m *SMTPMailer) send(ctx context.Context, what, to, subject, body string) e
 	return client.DialAndSendWithContext(ctx, msg)
 }
 
+// SendAdminInvite sends one invitation to join the dashboard's team.
+func (m *SMTPMailer) SendAdminInvite(ctx context.Context, in sm.AdminInviteMail) error {
+	by := in.InvitedBy
+	if by == "" {
+		by = "An owner"
+	}
+	return m.send(ctx, "admin invitation", in.To, "You are invited to Session Manager", fmt.Sprintf(
+		"Hello,\n\n%s invited you to the Session Manager dashboard as %s. Follow this link to choose your password:\n\n%s\n\n"+
+			"It works once and expires on %s. If you did not expect it, ignore this email.\n", by, in.Role, in.URL, in.ExpiresAt.UTC().Format("2 Jan 2006 15:04 UTC")))
+}
+
 // minutesLeft is the whole minutes until t, at least 1.
 func minutesLeft(t time.Time) int {
 	return max(1, int(time.Until(t).Round(time.Minute)/time.Minute))

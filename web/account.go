@@ -14,7 +14,15 @@ type accountData struct {
 	Current  string // this browser's session id
 	Errors   map[string]string
 	Message  string
+	// TOTP is the two-factor section, with its own message and errors.
+	TOTP       totpData
+	Message2FA string
+	Done2FA    string
+	Errors2FA  map[string]string
 }
+
+// FieldError2FA returns the two-factor forms' error for field.
+func (d accountData) FieldError2FA(field string) string { return fieldError(d.Errors2FA, field) }
 
 // adminSessionRow is one sign-in with its browser in words.
 type adminSessionRow struct {
@@ -30,6 +38,11 @@ func (s *server) accountData(r *http.Request) (accountData, error) {
 	if as := sessionFrom(r.Context()); as != nil {
 		d.Current = as.ID
 	}
+	t, err := s.totpSection(r, "")
+	if err != nil {
+		return d, err
+	}
+	d.TOTP = t
 	list, err := s.d.Core.AdminSessions.ListAdminSessions(r.Context(), adminFrom(r.Context()).ID)
 	parser := s.d.UserAgents
 	for _, as := range list {

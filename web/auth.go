@@ -113,7 +113,9 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 				s.serverError(w, r, err)
 				return
 			}
-			admin = a
+			if a != nil && !a.Disabled() {
+				admin = a
+			}
 		}
 		if admin == nil {
 			if r.Header.Get("HX-Request") != "" || r.URL.Path == "/admin/events" {
@@ -135,6 +137,44 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, sessKey, as)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// permission is what a dashboard request needs of the admin's role: the
+// team pages need PermTeam; reading needs PermRead; every other change
+// needs PermWrite, except the admin's own account and sign-out, which any
+// role may do. This is the one place the dashboard decides it (the admin
+// API's is the token scope of each route; sm.RoleAllows maps both).
+func permission(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case p == "/admin/team" || strings.HasPrefix(p, "/admin/team/"):
+		return sm.PermTeam
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return sm.PermRead
+	case p == "/admin/logout" || strings.HasPrefix(p, "/admin/account/"):
+		return sm.PermRead
+	}
+	return sm.PermWrite
+}
+
+// requireRole refuses a request the admin's role does not allow (403).
+func (s *server) requireRole(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := adminFrom(r.Context())
+		if a == nil || !sm.RoleAllows(a.Role, permission(r)) {
+			s.renderError(w, r, http.StatusForbidden, "Not allowed for your role",
+				"Your role ("+roleName(a)+") cannot do this. An owner can change your role on the Team page.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func roleName(a *sm.Admin) string {
+	if a == nil {
+		return "none"
+	}
+	return a.Role
 }
 
 // requireCSRF refuses a state-changing request without the session's token

@@ -191,6 +191,28 @@ func (q sessionQuery) SortMark(key string) string {
 	return "↓"
 }
 
+// RiskiestURL is the link to this filter sorted riskiest first: the
+// lowest security score first.
+func (q sessionQuery) RiskiestURL() string {
+	c := q
+	c.Sort, c.Order = string(sm.SortScore), "asc"
+	return c.URL("/admin/sessions", "")
+}
+
+// Riskiest reports whether the list is sorted riskiest first.
+func (q sessionQuery) Riskiest() bool { return q.Sort == string(sm.SortScore) && q.Order == "asc" }
+
+// ExportURL is the export of this filter (every page) in format: the
+// page's defaults are written out, since the export has none.
+func (q sessionQuery) ExportURL(format string) string {
+	v := q.values()
+	v.Set("status", q.Status)
+	v.Set("sort", q.Sort)
+	v.Set("order", q.Order)
+	v.Set("format", format)
+	return "/admin/sessions/export?" + v.Encode()
+}
+
 // HasThreat reports whether the threat checkbox t is checked.
 func (q sessionQuery) HasThreat(t string) bool { return slices.Contains(q.Threats, t) }
 

@@ -21,10 +21,14 @@ func templateFuncs() template.FuncMap {
 		"status":      sessionStatus,
 		"deviceIcon":  deviceIcon,
 		"flag":        sm.FlagEmoji,
+		"flagURL":     flagURL,
+		"aliases":     func(code string) string { return strings.Join(sm.CountryAliases(code), " ") },
+		"reasonTitle": reasonTitle,
 		"country":     countryName,
 		"threats":     threatBadges,
 		"scoreClass":  scoreClass,
 		"num":         formatCount,
+		"countInt":    func(n int) string { return formatCount(int64(n)) },
 		"dur":         formatDuration,
 		"pretty":      prettyJSON,
 		"reasonLabel": reasonLabel,
@@ -34,6 +38,7 @@ func templateFuncs() template.FuncMap {
 		"eventReason": eventReason,
 		"challenged":  challenged,
 		"dict":        dict,
+		"tokenScopes": func() any { return tokenScopes },
 		"short":       func(id string) string { return shorten(id, 10) },
 		"shorten":     shorten,
 		"deviceText":  deviceText,
@@ -179,6 +184,29 @@ func threatBadges(t sm.Threat) []string {
 		out = append(out, "Threat")
 	}
 	return out
+}
+
+// flagURL is the bundled SVG flag of a country (flag-icons, 4x3); "" for
+// a code that has none. Images, not emoji: Windows draws flag emoji as two
+// letters.
+func flagURL(code string) string {
+	if !sm.ValidCountry(code) {
+		return ""
+	}
+	return asset("flags/" + strings.ToLower(code) + ".svg")
+}
+
+// reasonTitle is the score's tooltip: the scale and what lowered it.
+func reasonTitle(score int, reasons []sm.RiskReason) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Security score %d of 100 (higher is safer)", score)
+	for _, r := range reasons {
+		fmt.Fprintf(&b, "\n−%d %s", r.Weight, reasonLabel(r.Code))
+		if r.Detail != "" {
+			b.WriteString(": " + r.Detail)
+		}
+	}
+	return b.String()
 }
 
 func scoreClass(score int) string {

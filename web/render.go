@@ -17,7 +17,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is templates/<name>.html on the layout.
-var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "audit", "settings", "analytics", "data", "account"}
+var pageNames = []string{"login", "error", "home", "sessions", "session", "users", "user", "security", "audit", "settings", "analytics", "data", "account", "team", "tokens", "invite"}
 
 // pageTemplate is one page's template set (layout, partials, page).
 type pageTemplate struct{ t *template.Template }
@@ -35,6 +35,11 @@ type page struct {
 	// Warnings are the configuration warnings: a banner on every page
 	// links them to the Data sources page.
 	Warnings []sm.ConfigWarning
+	// CanWrite: the admin's role may change things (a viewer sees no
+	// write controls); CanTeam: it may manage the team.
+	CanWrite, CanTeam bool
+	// FirstRun names the initial-admin-password file while it exists.
+	FirstRun string
 	Data     any
 }
 
@@ -57,6 +62,8 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		Demo: s.d.Demo, License: s.license(), Now: s.now(), Data: data, Flash: flashMessages[r.URL.Query().Get("done")]}
 	if p.Admin != nil {
 		p.Warnings = s.d.Core.Status.ConfigWarnings(r.Context())
+		p.CanWrite, p.CanTeam = sm.RoleAllows(p.Admin.Role, sm.PermWrite), sm.RoleAllows(p.Admin.Role, sm.PermTeam)
+		p.FirstRun = s.firstRunFile()
 	}
 	s.execute(w, status, name, "layout", p)
 }
@@ -100,6 +107,13 @@ var flashMessages = map[string]string{
 	"retried":             "Delivery queued for another attempt.",
 	"admin-session-ended": "That sign-in was ended on every instance.",
 	"password-changed":    "Password changed. Your other sign-ins were ended.",
+	"invited":             "Invitation sent. The link works once and expires in 72 hours.",
+	"role-changed":        "Role changed.",
+	"admin-deactivated":   "Admin deactivated and signed out everywhere.",
+	"admin-reactivated":   "Admin reactivated.",
+	"admin-signed-out":    "Every sign-in of that admin was ended.",
+	"token-revoked":       "Token revoked. It is refused from now on.",
+	"totp-disabled":       "Two-factor sign-in turned off.",
 	"factors-reset":       "The user's factors were reset: TOTP, recovery codes and passkeys must be enrolled again.",
 	"devices-forgotten":   "The user's trusted devices were forgotten: each is challenged at its next login.",
 }

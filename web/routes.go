@@ -10,6 +10,9 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /admin/static/", staticHandler())
 	mux.HandleFunc("GET /admin/login", s.handleLoginPage)
 	mux.HandleFunc("POST /admin/login", s.handleLogin)
+	mux.HandleFunc("POST /admin/login/code", s.handleLoginCode)
+	mux.HandleFunc("GET /admin/invite", s.handleInvitePage)
+	mux.HandleFunc("POST /admin/invite", s.handleAcceptInvite)
 
 	authed := http.NewServeMux()
 	authed.HandleFunc("GET /admin/{$}", s.handleHome)
@@ -18,6 +21,7 @@ func (s *server) routes() http.Handler {
 
 	authed.HandleFunc("GET /admin/sessions", s.handleSessions)
 	authed.HandleFunc("GET /admin/sessions/table", s.handleSessionsTable)
+	authed.HandleFunc("GET /admin/sessions/export", s.handleSessionsExport)
 	authed.HandleFunc("POST /admin/sessions/terminate", s.handleTerminateMany)
 	authed.HandleFunc("GET /admin/sessions/{id}", s.handleSession)
 	authed.HandleFunc("POST /admin/sessions/{id}/terminate", s.handleTerminate)
@@ -56,7 +60,21 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("POST /admin/account/sessions/{id}/end", s.handleEndAdminSession)
 	authed.HandleFunc("/admin/", s.handleNotFound)
 
-	mux.Handle("/admin/", s.requireAdmin(s.requireCSRF(authed)))
+	authed.HandleFunc("POST /admin/account/totp", s.handleTOTPEnable)
+	authed.HandleFunc("POST /admin/account/totp/disable", s.handleTOTPDisable)
+
+	authed.HandleFunc("GET /admin/team", s.needTeam(s.handleTeam))
+	authed.HandleFunc("POST /admin/team/invite", s.needTeam(s.handleInvite))
+	authed.HandleFunc("POST /admin/team/{id}/role", s.needTeam(s.handleAdminRole))
+	authed.HandleFunc("POST /admin/team/{id}/deactivate", s.needTeam(s.handleAdminDisabled(true)))
+	authed.HandleFunc("POST /admin/team/{id}/reactivate", s.needTeam(s.handleAdminDisabled(false)))
+	authed.HandleFunc("POST /admin/team/{id}/sign-out", s.needTeam(s.handleAdminSignOut))
+
+	authed.HandleFunc("GET /admin/tokens", s.needTokens(s.handleTokens))
+	authed.HandleFunc("POST /admin/tokens", s.needTokens(s.handleCreateToken))
+	authed.HandleFunc("POST /admin/tokens/{id}/revoke", s.needTokens(s.handleRevokeToken))
+
+	mux.Handle("/admin/", s.requireAdmin(s.requireCSRF(s.requireRole(authed))))
 	return s.securityHeaders(s.cop.Handler(mux))
 }
 

@@ -12,6 +12,9 @@ type sessionsData struct {
 	Query     sessionQuery
 	Errors    map[string]string
 	Sessions  []*sm.Session
+	Total     sm.SessionCount // every page of the filter
+	CSV       string          // the export of this filter
+	NDJSON    string
 	Next      string // URL of the next page, "" on the last
 	First     string // URL of the first page, "" on it
 	LiveURL   string // the fragment this page refreshes from
@@ -26,6 +29,7 @@ func (s *server) loadSessions(r *http.Request) (sessionsData, int, error) {
 	q, f, bad := parseSessionQuery(r.URL.Query())
 	d := sessionsData{Query: q, Errors: bad, Countries: sm.Countries(), Devices: deviceChoices, Threats: threatChoices, Statuses: statusChoices}
 	d.LiveURL = q.URL("/admin/sessions/table", q.Cursor)
+	d.CSV, d.NDJSON = q.ExportURL("csv"), q.ExportURL("ndjson")
 	if len(bad) > 0 {
 		return d, http.StatusBadRequest, nil
 	}
@@ -38,6 +42,9 @@ func (s *server) loadSessions(r *http.Request) (sessionsData, int, error) {
 		return d, 0, err
 	}
 	d.Sessions = page.Sessions
+	if d.Total, err = s.d.Core.Sessions.CountSessions(r.Context(), f); err != nil {
+		return d, 0, err
+	}
 	if page.NextCursor != "" {
 		d.Next = q.URL("/admin/sessions", page.NextCursor)
 	}
@@ -87,6 +94,12 @@ func (s *server) handleSessionsTable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderFragment(w, r, "sessions", "sessions_table", d)
+}
+
+// handleSessionsExport streams the sessions of the page's filter (every
+// page) through the core's exporter, the admin API's export, which audits it.
+func (s *server) handleSessionsExport(w http.ResponseWriter, r *http.Request) {
+	sm.Exports{Sessions: s.d.Core.Sessions, Audit: s.d.Core.Audit, Now: s.now, Log: s.log, Fail: s.serverError}.ServeSessions(w, r)
 }
 
 func (s *server) handleTerminate(w http.ResponseWriter, r *http.Request) {

@@ -34,6 +34,9 @@ type settingsData struct {
 	// blocking, alerts, conditions): a badge names the edition that
 	// unlocks each, and their inputs are disabled.
 	Locks map[string]*lockView
+	// Done is the action just completed (?done=), for a confirmation shown
+	// beside the form that did it rather than at the top of a long page.
+	Done string
 	// Timeouts are the session timeouts in force, one row each.
 	Timeouts []timeoutRow
 	// RecentEvents are the events the rules can be tried on.
@@ -243,7 +246,8 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		return settingsData{}, err
 	}
 	d := settingsData{Settings: st, Countries: sm.Countries(), Allowed: setOf(st.AllowedCountries), Blocked: setOf(st.BlockedCountries),
-		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionBlock}, Locks: s.locks(), Timeouts: timeoutRows(t)}
+		AlertsEnabled: s.d.Alerts != nil, Actions: []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionBlock}, Locks: s.locks(),
+		Done: r.URL.Query().Get("done"), Timeouts: timeoutRows(t)}
 	a := st.Actions
 	l := d.Locks
 	first := func(vs ...*lockView) *lockView {
@@ -421,7 +425,7 @@ func (s *server) handleGeofence(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.redirectBack(w, r, "/admin/settings#geofence", "settings")
+	s.redirectBack(w, r, "/admin/settings#geofence", "geofence")
 }
 
 // cleanCodes upper-cases and de-duplicates country codes; validation is

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -36,6 +37,13 @@ type Deps struct {
 	// UserAgents names the browsers of the admin's own sign-ins; nil
 	// shows "unknown browser".
 	UserAgents sm.UserAgentParser
+	// PublicURL is the service's public base URL (SM_PUBLIC_URL) for the
+	// links in invitation emails; "" uses the inviting owner's address.
+	PublicURL string
+	// InitialPasswordFile is the file the first start wrote the first
+	// admin's password to: a banner asks to change the password and
+	// delete it while it exists.
+	InitialPasswordFile string
 }
 
 // AntiForgeryKey derives the dashboard's anti-forgery token from the
@@ -100,6 +108,17 @@ func (s *server) license() LicenseInfo {
 		return LicenseInfo{Edition: "Free", Status: "No licence key: Free edition", Valid: true}
 	}
 	return s.d.License()
+}
+
+// firstRunFile is the initial password file while it exists, else "".
+func (s *server) firstRunFile() string {
+	if s.d.InitialPasswordFile == "" {
+		return ""
+	}
+	if _, err := os.Stat(s.d.InitialPasswordFile); err != nil {
+		return ""
+	}
+	return s.d.InitialPasswordFile
 }
 
 // clientIP is the address recorded for admin actions.

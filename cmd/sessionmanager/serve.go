@@ -178,6 +178,15 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		a.resolver = c.demoGeo
 	}
 	mcfg.Geo = a.resolver
+	if c.SMTPURL != "" {
+		// The team's invitations go through the same SMTP server as the
+		// alerts, from the alerts' sender.
+		invites, err := httpapi.NewSMTPMailer(c.SMTPURL, c.AlertFrom)
+		if err != nil {
+			return nil, &configError{"admin invitations: " + sm.ErrorMessage(err)}
+		}
+		mcfg.AdminInvites = invites
+	}
 	if a.manager, err = sm.New(mcfg); err != nil {
 		return nil, err
 	}
@@ -198,8 +207,9 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	deps.Admin, err = web.New(web.Deps{
 		Core: a.manager.AdminCore(), Secrets: a.secrets, UserAgents: mcfg.UserAgents, Bus: a.cluster.bus,
 		Alerts: a.manager.AlertRules(), License: a.webLicense, Demo: c.demo, Logger: log,
-		ClientIP: func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
-		Cookies:  sm.CookiePolicy{Production: c.Env == "production"},
+		ClientIP:  func(r *http.Request) netip.Addr { return httpapi.ClientIP(r, c.TrustedProxies) },
+		Cookies:   sm.CookiePolicy{Production: c.Env == "production"},
+		PublicURL: c.PublicURL, InitialPasswordFile: initialPasswordFile(c.DataDir),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -255,6 +265,15 @@ func (a *app) close() {
 	}
 }
 
+// initialPasswordFile is where the first start writes the first admin's
+// password when SM_ADMIN_PASSWORD is not set; "" without a data directory.
+func initialPasswordFile(dataDir string) string {
+	if dataDir == "" {
+		return ""
+	}
+	return filepath.Join(dataDir, "initial-admin-password")
+}
+
 // ensureAdmin creates the first admin account on first start.
 func (a *app) ensureAdmin(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	n, err := a.store.CountAdmins(ctx)
@@ -269,7 +288,7 @@ func (a *app) ensureAdmin(ctx context.Context, getenv func(string) string, stdou
 	file := ""
 	if pw == "" {
 		pw = randomPassword()
-		file = filepath.Join(a.cfg.DataDir, "initial-admin-password")
+		file = initialPasswordFile(a.cfg.DataDir)
 		if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
 			return err
 		}

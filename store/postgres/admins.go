@@ -9,21 +9,25 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
-const adminColumns = `id, email, password_hash, totp_sealed, created_at`
+const adminColumns = `id, email, password_hash, totp_sealed, created_at, role, disabled_at, last_sign_in_at`
 
 // scanAdmin reads a row of adminColumns.
 func scanAdmin(row pgx.Row) (*sm.Admin, error) {
 	var a sm.Admin
-	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.TOTPSealed, utc(&a.CreatedAt)); err != nil {
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.TOTPSealed, utc(&a.CreatedAt), &a.Role, utc(&a.DisabledAt), utc(&a.LastSignInAt)); err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
-// CreateAdmin stores an admin; a duplicate id or email (any case) is ECONFLICT.
+// CreateAdmin stores an admin (an empty role is owner); a duplicate id or
+// email (any case) is ECONFLICT.
 func (s *Store) CreateAdmin(ctx context.Context, a *sm.Admin) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO admins (`+adminColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		a.ID, a.Email, a.PasswordHash, nullBytes(a.TOTPSealed), a.CreatedAt)
+	if a.Role == "" {
+		a.Role = sm.RoleOwner
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO admins (`+adminColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		a.ID, a.Email, a.PasswordHash, nullBytes(a.TOTPSealed), a.CreatedAt, a.Role, nullTime(a.DisabledAt), nullTime(a.LastSignInAt))
 	return mapErr(err, "admin")
 }
 

@@ -121,19 +121,24 @@ func sessionConditions(q *query, f sm.SessionFilter) (matchNothing bool) {
 }
 
 // searchText is the expression of the sessions_search_trgm index (migration
-// 0003): the searched session columns joined by U+001F.
-const searchText = `(s.ip || E'\x1f' || s.browser || E'\x1f' || s.os || E'\x1f' || s.city)`
+// 0015): the searched session columns joined by U+001F, the ISP (kept in
+// the location JSON) last.
+const searchText = `(s.ip || E'\x1f' || s.browser || E'\x1f' || s.os || E'\x1f' || s.city || E'\x1f' || ` + ispColumn + `)`
+
+// ispColumn is a session's ISP, read from its location JSON.
+const ispColumn = `coalesce(s.location::jsonb ->> 'isp', '')`
 
 // searchQuery is the SELECT of a list with a free-text search, given the
 // other conditions (cursor included), the order and the limit placeholder.
 // It is the first page of each of two searches merged: sessions of users
 // whose email or username matches, and sessions whose IP, browser, OS or
-// city matches. Each arm is planned on its own: through the trigram indexes
+// city or ISP matches, plus, when the search names countries (SearchCountries),
+// the sessions in them (through the country index). Each arm is planned on its own: through the trigram indexes
 // when few rows match, or along the sort index, stopping at the page, when
 // many do; one OR over both tables could only be a scan of every session.
 // The trigram condition on searchText finds candidates; the per-column
 // conditions make them exact (a match could otherwise span two columns).
-func searchQuery(q *query, search, order, limit string) string {
+func searchQuery(q *query, search string, countries []string, order, limit string) string {
 	p := q.arg(likePattern(search))
 	like := func(col string) string { return col + " ILIKE " + p + ` ESCAPE '\'` }
 	where := q.whereClause()
@@ -146,9 +151,41 @@ func searchQuery(q *query, search, order, limit string) string {
 		`(` + like("u.email") + ` OR ` + like("u.username") + `) ORDER BY ` + order + ` LIMIT ` + limit + `)
 		UNION ALL
 		(SELECT s.id FROM sessions s` + where + and + like(searchText) + ` AND (` +
-		like("s.ip") + ` OR ` + like("s.browser") + ` OR ` + like("s.os") + ` OR ` + like("s.city") + `)
-		ORDER BY ` + order + ` LIMIT ` + limit + `))
+		like("s.ip") + ` OR ` + like("s.browser") + ` OR ` + like("s.os") + ` OR ` + like("s.city") + ` OR ` + like(ispColumn) + `)
+		ORDER BY ` + order + ` LIMIT ` + limit + `)` + countryArm(q, where, and, countries, order, limit) + `)
 		ORDER BY ` + order + ` LIMIT ` + limit
+}
+
+// countryArm is the search's third arm: the sessions in the countries the
+// search names; "" when it names none.
+func countryArm(q *query, where, and string, countries []string, order, limit string) string {
+	if len(countries) == 0 {
+		return ""
+	}
+	return `
+		UNION ALL
+		(SELECT s.id FROM sessions s` + where + and + `s.country_code = ANY(` + q.arg(countries) + `::text[])
+		ORDER BY ` + order + ` LIMIT ` + limit + `)`
+}
+
+// CountSessions counts the sessions f selects, up to atMost+1: the same
+// query as the list's first page, atMost+1 long, counted.
+func (s *Store) CountSessions(ctx context.Context, f sm.SessionFilter, atMost int) (int, error) {
+	var q query
+	if sessionConditions(&q, f) {
+		return 0, nil
+	}
+	var sql string
+	if f.Search != "" {
+		sql = searchQuery(&q, f.Search, f.SearchCountries, "s.created_at DESC, s.id DESC", q.arg(atMost+1))
+	} else {
+		sql = `SELECT 1 FROM sessions s` + q.whereClause() + ` LIMIT ` + q.arg(atMost+1)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, q.args...).Scan(&n); err != nil {
+		return 0, mapErr(err, "sessions")
+	}
+	return n, nil
 }
 
 // ListSessions returns one page of sessions, keyset-paginated on the sort
@@ -189,7 +226,7 @@ func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.Sessio
 	order := fmt.Sprintf("%s %s, s.id %s", col, dir, dir)
 	var sql string
 	if f.Search != "" {
-		sql = searchQuery(&q, f.Search, order, q.arg(limit+1))
+		sql = searchQuery(&q, f.Search, f.SearchCountries, order, q.arg(limit+1))
 	} else {
 		sql = `SELECT ` + sessionColumns + sessionFrom + q.whereClause() + " ORDER BY " + order + " LIMIT " + q.arg(limit+1)
 	}

@@ -10,13 +10,17 @@ import (
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
 )
 
-// CreateAdmin stores an admin; a duplicate id or email is ECONFLICT.
+// CreateAdmin stores an admin (an empty role is owner); a duplicate id or email is ECONFLICT.
 func (s *Store) CreateAdmin(ctx context.Context, a *sessionmanager.Admin) error {
 	if a.ID == "" || a.Email == "" || a.CreatedAt.IsZero() {
 		return sessionmanager.InvalidFields(map[string]string{"admin": "id, email and createdAt are required"})
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO admins (id, email, email_key, password_hash, totp_sealed, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.Email, strings.ToLower(a.Email), a.PasswordHash, blob(a.TOTPSealed), a.CreatedAt.UnixMicro())
+	if a.Role == "" {
+		a.Role = sessionmanager.RoleOwner
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO admins (id, email, email_key, password_hash, totp_sealed, created_at, role, disabled_at, last_sign_in_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Email, strings.ToLower(a.Email), a.PasswordHash, blob(a.TOTPSealed), a.CreatedAt.UnixMicro(),
+		a.Role, micro(a.DisabledAt), micro(a.LastSignInAt))
 	if isUnique(err) {
 		return sessionmanager.Errorf(sessionmanager.ECONFLICT, "an admin with this email already exists")
 	}
@@ -26,22 +30,32 @@ func (s *Store) CreateAdmin(ctx context.Context, a *sessionmanager.Admin) error 
 	return nil
 }
 
+const adminColumns = `id, email, password_hash, totp_sealed, created_at, role, disabled_at, last_sign_in_at`
+
+// scanAdmin reads the adminColumns of one row.
+func scanAdmin(row rowScanner) (*sessionmanager.Admin, error) {
+	var (
+		a                sessionmanager.Admin
+		created          int64
+		disabled, signIn sql.NullInt64
+	)
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.TOTPSealed, &created, &a.Role, &disabled, &signIn); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.DisabledAt, a.LastSignInAt = timeOf(created), fromMicro(disabled), fromMicro(signIn)
+	return &a, nil
+}
+
 // adminWhere reads the one admin matching cond.
 func (s *Store) adminWhere(ctx context.Context, cond string, arg any) (*sessionmanager.Admin, error) {
-	var (
-		a       sessionmanager.Admin
-		created int64
-	)
-	err := s.read.QueryRowContext(ctx, `SELECT id, email, password_hash, totp_sealed, created_at FROM admins WHERE `+cond, arg).
-		Scan(&a.ID, &a.Email, &a.PasswordHash, &a.TOTPSealed, &created)
+	a, err := scanAdmin(s.read.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE `+cond, arg))
 	if isNoRows(err) {
 		return nil, notFound("admin")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read admin: %w", err)
 	}
-	a.CreatedAt = timeOf(created)
-	return &a, nil
+	return a, nil
 }
 
 // AdminByEmail finds an admin by email, case-insensitively.

@@ -113,7 +113,7 @@ func compareCounters(t *testing.T, s *Store, step string) {
 	for _, q := range []string{
 		`SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM session_search), (SELECT count(*) FROM session_search_ids),
 			(SELECT count(*) FROM sessions s JOIN session_search_ids m ON m.id = s.id JOIN session_search f ON f.rowid = m.n
-			 WHERE f.text = s.ip || char(31) || s.browser || char(31) || s.os || char(31) || s.city)`,
+			 WHERE f.text = s.ip || char(31) || s.browser || char(31) || s.os || char(31) || s.city || char(31) || ` + ispColumn + `)`,
 		`SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM user_search), (SELECT count(*) FROM user_search_ids),
 			(SELECT count(*) FROM users u JOIN user_search_ids m ON m.id = u.id JOIN user_search f ON f.rowid = m.n
 			 WHERE f.text = u.email_key || char(31) || u.username_key)`,

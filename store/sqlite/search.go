@@ -23,7 +23,7 @@ const (
 // characters or with a LIKE metacharacter (the trigram index is not used
 // for LIKE ... ESCAPE), or too many candidates. The caller keeps the exact
 // LIKE conditions either way.
-func (s *Store) searchNarrowing(ctx context.Context, search string) (cond string, args []any, ok bool, err error) {
+func (s *Store) searchNarrowing(ctx context.Context, search string, countries []string) (cond string, args []any, ok bool, err error) {
 	lower := strings.ToLower(search)
 	if utf8.RuneCountInString(lower) < 3 || strings.ContainsAny(lower, `%_\`) {
 		return "", nil, false, nil
@@ -47,13 +47,25 @@ func (s *Store) searchNarrowing(ctx context.Context, search string) (cond string
 	if err != nil {
 		return "", nil, false, fmt.Errorf("sqlite: search: %w", err)
 	}
+	countryJSON, err := json.Marshal(append([]string{}, countries...))
+	if err != nil {
+		return "", nil, false, fmt.Errorf("sqlite: search: %w", err)
+	}
+	// The sessions in the countries the search names come through the
+	// country index (sessions_country).
 	return `s.rowid IN (
 		SELECT c.rowid FROM session_search_ids m JOIN sessions c ON c.id = m.id
 		WHERE m.n IN (SELECT value FROM json_each(?))
 		UNION
-		SELECT c.rowid FROM sessions c WHERE c.user_id IN (SELECT value FROM json_each(?)))`,
-		[]any{string(sessJSON), string(userJSON)}, true, nil
+		SELECT c.rowid FROM sessions c WHERE c.user_id IN (SELECT value FROM json_each(?))
+		UNION
+		SELECT c.rowid FROM sessions c WHERE c.country_code IN (SELECT value FROM json_each(?)))`,
+		[]any{string(sessJSON), string(userJSON), string(countryJSON)}, true, nil
 }
+
+// ispColumn is a session's ISP, kept in its location JSON; the search
+// index (migration 0015) holds it after the city.
+const ispColumn = `coalesce(CASE WHEN json_valid(s.location) THEN json_extract(s.location, '$.isp') END, '')`
 
 // candidates runs a trigram query for pattern; ok is false when it names
 // more than limit rows.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -115,8 +116,11 @@ func sessionWhere(f sessionmanager.SessionFilter) *where {
 	}
 	if f.Search != "" {
 		p := likeContains(f.Search)
+		countries, _ := json.Marshal(append([]string{}, f.SearchCountries...))
 		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR s.ip LIKE ? ESCAPE '\'
-			OR s.browser LIKE ? ESCAPE '\' OR s.os LIKE ? ESCAPE '\' OR s.city LIKE ? ESCAPE '\')`, p, p, p, p, p, p)
+			OR s.browser LIKE ? ESCAPE '\' OR s.os LIKE ? ESCAPE '\' OR s.city LIKE ? ESCAPE '\'
+			OR `+ispColumn+` LIKE ? ESCAPE '\'
+			OR s.country_code IN (SELECT value FROM json_each(?)))`, p, p, p, p, p, p, p, string(countries))
 	}
 	return w
 }
@@ -128,15 +132,9 @@ func (s *Store) ListSessions(ctx context.Context, f sessionmanager.SessionFilter
 	if !ok {
 		return sessionmanager.SessionPage{}, sessionmanager.InvalidFields(map[string]string{"sort": "is not created_at, last_seen or score"})
 	}
-	w := sessionWhere(f)
-	if f.Search != "" {
-		cond, args, ok, err := s.searchNarrowing(ctx, f.Search)
-		if err != nil {
-			return sessionmanager.SessionPage{}, err
-		}
-		if ok {
-			w.add(cond, args...)
-		}
+	w, err := s.filterWhere(ctx, f)
+	if err != nil {
+		return sessionmanager.SessionPage{}, err
 	}
 	dir, cmp := "ASC", ">"
 	if f.Desc {
@@ -164,6 +162,36 @@ func (s *Store) ListSessions(ctx context.Context, f sessionmanager.SessionFilter
 		return encodeCursor(sortKey(f.Sort, last), last.ID)
 	})
 	return page, nil
+}
+
+// filterWhere is the conditions of f (its cursor aside), a search narrowed
+// through the trigram indexes when they can.
+func (s *Store) filterWhere(ctx context.Context, f sessionmanager.SessionFilter) (*where, error) {
+	w := sessionWhere(f)
+	if f.Search != "" {
+		cond, args, ok, err := s.searchNarrowing(ctx, f.Search, f.SearchCountries)
+		if err != nil {
+			return w, err
+		}
+		if ok {
+			w.add(cond, args...)
+		}
+	}
+	return w, nil
+}
+
+// CountSessions counts the sessions f selects, up to atMost+1.
+func (s *Store) CountSessions(ctx context.Context, f sessionmanager.SessionFilter, atMost int) (int, error) {
+	w, err := s.filterWhere(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1`+sessionFrom+w.String()+` LIMIT ?)`,
+		append(w.args, atMost+1)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
+	}
+	return n, nil
 }
 
 // LoginHistory returns the user's earlier countries, device families and

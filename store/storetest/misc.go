@@ -18,6 +18,10 @@ var adminTests = []namedTest{
 	{"Password", testAdminPassword},
 	{"Sessions", testAdminSessions},
 	{"ConcurrentSessionEnd", testConcurrentAdminSessionEnd},
+	{"TeamRoles", testTeamRoles},
+	{"LastOwnerConcurrent", testLastOwnerConcurrent},
+	{"Invites", testAdminInvites},
+	{"AdminRecoveryCodes", testAdminRecoveryCodes},
 }
 
 var magicLinkTests = []namedTest{{"ConsumeReasons", testMagicLinks}}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -26,6 +27,9 @@ type listFixture struct {
 	hoursAfterT0                                             int
 }
 
+// listISPs are the fixtures' ISPs, by session id.
+var listISPs = map[string]string{"a": "Verizon Business", "b": "Deutsche Telekom AG", "d": "Amazon.com, Inc."}
+
 // listDataset creates two users and six varied sessions.
 func listDataset(t *testing.T, s Store) {
 	newUser(t, s, "u-1", "alice@example.com", "alice")
@@ -45,7 +49,7 @@ func listDataset(t *testing.T, s Store) {
 			}
 			x.CreatedAt = t0.Add(time.Duration(f.hoursAfterT0) * time.Hour)
 			x.LastSeenAt = x.CreatedAt
-			x.Location = sessionmanager.Location{CountryCode: f.country, City: f.city}
+			x.Location = sessionmanager.Location{CountryCode: f.country, City: f.city, ISP: listISPs[f.id]}
 			x.Device = sessionmanager.Device{Type: f.device, Browser: f.browser, OS: f.os}
 			x.IP = netip.Addr{}
 			if f.ip != "" {
@@ -99,10 +103,27 @@ func testListFilters(t *testing.T, s Store) {
 		{"search os", sessionmanager.SessionFilter{Search: "WINDOWS"}, []string{"a", "d"}},
 		{"search city", sessionmanager.SessionFilter{Search: "berl"}, []string{"b"}},
 		{"search nothing matches", sessionmanager.SessionFilter{Search: "zzz"}, []string{}},
+		{"search isp", sessionmanager.SessionFilter{Search: "telekom"}, []string{"b"}},
+		{"search isp, other case", sessionmanager.SessionFilter{Search: "VERIZON"}, []string{"a"}},
+		{"search isp short", sessionmanager.SessionFilter{Search: "ag"}, []string{"b"}},
+		{"search a country's name", sessionmanager.SessionFilter{Search: "germany", SearchCountries: []string{"DE"}}, []string{"b"}},
+		{"search countries or text", sessionmanager.SessionFilter{Search: "chrome", SearchCountries: []string{"JP"}}, []string{"a", "d", "f"}},
+		{"search countries and other filters", sessionmanager.SessionFilter{Search: "xyz", SearchCountries: []string{"JP", "US"}, Status: []sessionmanager.Status{"active"}}, []string{"a", "d"}},
 		{"status and user", sessionmanager.SessionFilter{Status: []sessionmanager.Status{"active"}, UserID: "u-1"}, []string{"a", "e"}},
 		{"country and threat and score", sessionmanager.SessionFilter{Country: "us", AnyThreat: sessionmanager.Threat{Tor: true}, ScoreBelow: below(71)}, []string{"c"}},
 	} {
 		equal(t, sorted(c.want), sorted(allSessions(t, s, c.f, 2)), c.name)
+		// The count is of the same filter, every page, whatever the limit.
+		c.f.Limit = 1
+		if n, err := s.CountSessions(context.Background(), c.f, 100); err != nil || n != len(c.want) {
+			t.Errorf("%s: CountSessions = %d, %v; want %d", c.name, n, err, len(c.want))
+		}
+	}
+	// The count stops one past atMost.
+	for atMost, want := range map[int]int{0: 1, 3: 4, 5: 6, 6: 6, 100: 6} {
+		if n, err := s.CountSessions(context.Background(), sessionmanager.SessionFilter{}, atMost); err != nil || n != want {
+			t.Errorf("CountSessions(atMost %d) = %d, %v; want %d", atMost, n, err, want)
+		}
 	}
 }
 

@@ -56,6 +56,8 @@ type Store interface {
 	sessionmanager.TrustedDeviceStore
 	sessionmanager.ChallengeStore
 	sessionmanager.SessionAuthStore
+	sessionmanager.TeamStore
+	sessionmanager.RecoveryCodeStore
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.

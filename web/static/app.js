@@ -61,12 +61,23 @@
       document.querySelectorAll('input[name="id"][form="bulk"]').forEach(function (b) { b.checked = t.checked; });
     }
     if (t.matches && (t.matches("[data-select-all]") || t.matches('input[name="id"][form="bulk"]'))) syncBulk();
-    if (t.closest && t.closest(".picker")) countPicker(t.closest(".picker"));
+    if (t.closest && t.closest(".picker")) { countPicker(t.closest(".picker")); syncPicked(t.closest(".picker")); }
   });
 
   // ---- Live regions: [data-live] re-fetches itself on a change event from
   // the server (debounced) and every 10 s as a fallback.
   var pending = null, busy = false;
+  // A filter the admin runs wins over a live refresh already in flight:
+  // each filter request starts a new generation, and a background answer
+  // of an older one is not swapped in (it would show the unfiltered list).
+  var generation = 0;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (!(e.detail.requestConfig && e.detail.requestConfig.headers["X-SM-Background"])) generation++;
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var h = e.detail.requestConfig && e.detail.requestConfig.headers;
+    if (h && h["X-SM-Background"] && Number(h["X-SM-Generation"]) !== generation) e.detail.shouldSwap = false;
+  });
   function refreshLive() {
     pending = null;
     if (busy || document.hidden || !window.htmx) return;
@@ -81,7 +92,7 @@
       document.querySelectorAll('input[name="id"][form="bulk"]:checked').forEach(function (b) { if (checked.indexOf(b.value) < 0) checked.push(b.value); });
       // Marked as background: an automatic refresh is not the admin's
       // activity and must not keep the sign-in from going idle.
-      var opts = { target: "#" + el.id, swap: "outerHTML", headers: { "X-SM-Background": "1" } };
+      var opts = { target: "#" + el.id, swap: "outerHTML", headers: { "X-SM-Background": "1", "X-SM-Generation": String(generation) } };
       if (el.dataset.liveSelect) opts.select = el.dataset.liveSelect;
       jobs.push(htmx.ajax("GET", el.dataset.live, opts).then(function () {
         checked.forEach(function (id) {
@@ -181,10 +192,64 @@
     var q = t.value.trim().toLowerCase();
     var list = document.querySelector(t.dataset.filterList);
     if (!list) return;
+    // data-names holds the name, the code and the common names (UK,
+    // USA, Holland...): the core's alias table, rendered by the server.
     list.querySelectorAll(".picker-item").forEach(function (item) {
-      item.hidden = q !== "" && item.textContent.toLowerCase().indexOf(q) < 0;
+      var names = (item.dataset.names || item.textContent).toLowerCase();
+      item.hidden = q !== "" && names.indexOf(q) < 0;
     });
   });
+
+  // ---- Chosen countries as removable chips above the list.
+  function syncPicked(p) {
+    var box = p.querySelector("[data-picked]");
+    if (!box) return;
+    var have = {};
+    box.querySelectorAll("[data-code]").forEach(function (li) { have[li.dataset.code] = li; });
+    p.querySelectorAll('.picker-item input[type="checkbox"]').forEach(function (cb) {
+      var li = have[cb.value];
+      if (cb.checked && !li) {
+        var item = cb.closest(".picker-item");
+        var name = item.querySelector(".ellipsis").textContent;
+        li = document.createElement("li");
+        li.className = "picked-chip";
+        li.dataset.code = cb.value;
+        var img = item.querySelector("img.flag");
+        if (img) li.appendChild(img.cloneNode());
+        var span = document.createElement("span");
+        span.textContent = name;
+        li.appendChild(span);
+        var x = document.createElement("button");
+        x.type = "button";
+        x.className = "chip-x";
+        x.dataset.unpick = cb.value;
+        x.setAttribute("aria-label", "Remove " + name);
+        x.textContent = "×";
+        li.appendChild(x);
+        box.appendChild(li);
+      } else if (!cb.checked && li) {
+        li.remove();
+      }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var x = e.target.closest ? e.target.closest("[data-unpick]") : null;
+    if (!x) return;
+    var p = x.closest(".picker");
+    var cb = p && p.querySelector('.picker-item input[value="' + CSS.escape(x.dataset.unpick) + '"]');
+    if (!cb || cb.disabled) return;
+    cb.checked = false;
+    countPicker(p);
+    syncPicked(p);
+    var f = p.querySelector(".picker-filter");
+    if (f) f.focus();
+  });
+
+  // ---- Phone: the nav scrolls sideways; bring the current page into it.
+  var current = document.querySelector(".nav .nav-link.active");
+  if (current && current.parentElement.scrollWidth > current.parentElement.clientWidth) {
+    current.parentElement.scrollLeft = current.offsetLeft - 12;
+  }
 
   // ---- Encryption key generator: 32 random bytes, base64, never sent.
   document.addEventListener("click", function (e) {

@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// ListAdmins lists every admin, oldest first.
+func (s *Store) ListAdmins(ctx context.Context) ([]*sm.Admin, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr(err, "admins")
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.Admin, error) { return scanAdmin(r) })
+	if err != nil {
+		return nil, mapErr(err, "admins")
+	}
+	return list, nil
+}
+
+// SetAdminAccess sets role and deactivation in a transaction that first
+// locks every active owner's row: two owners demoting each other at once
+// are serialised, and the second finds itself the last owner (ECONFLICT).
+func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error {
+	if !storable(id) {
+		return notFound("admin")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM admins WHERE role = 'owner' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return mapErr(err, "admins")
+		}
+		owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return mapErr(err, "admins")
+		}
+		tag, err := tx.Exec(ctx, `UPDATE admins SET role = $2, disabled_at = $3 WHERE id = $1`, id, role, nullTime(disabledAt))
+		if err != nil {
+			return mapErr(err, "admin")
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("admin")
+		}
+		stillOwner := role == sm.RoleOwner && disabledAt.IsZero()
+		others := 0
+		for _, o := range owners {
+			if o != id {
+				others++
+			}
+		}
+		if !stillOwner && others == 0 {
+			return sm.Errorf(sm.ECONFLICT, "the last owner cannot be removed")
+		}
+		return nil
+	})
+}
+
+// NoteAdminSignIn records the start of the admin's latest sign-in.
+func (s *Store) NoteAdminSignIn(ctx context.Context, id string, at time.Time) error {
+	return s.updateOne(ctx, "admin", `UPDATE admins SET last_sign_in_at = GREATEST(last_sign_in_at, $2) WHERE id = $1`, id, at)
+}
+
+// CreateAdminInvite stores an invitation by its token's hash.
+func (s *Store) CreateAdminInvite(ctx context.Context, inv *sm.AdminInvite) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO admin_invites (hash, email, role, invited_by, created_at, expires_at, used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt, inv.ExpiresAt, nullTime(inv.UsedAt))
+	return mapErr(err, "admin invite")
+}
+
+// UseAdminInvite spends an invitation in one conditional UPDATE.
+func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sm.AdminInvite, error) {
+	var inv sm.AdminInvite
+	err := s.pool.QueryRow(ctx, `UPDATE admin_invites SET used_at = $2
+		WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
+		RETURNING hash, email, role, invited_by, created_at, expires_at, used_at`, hash, now).
+		Scan(&inv.Hash, &inv.Email, &inv.Role, &inv.InvitedBy, utc(&inv.CreatedAt), utc(&inv.ExpiresAt), utc(&inv.UsedAt))
+	if err == pgx.ErrNoRows {
+		return nil, notFound("admin invite")
+	}
+	if err != nil {
+		return nil, mapErr(err, "admin invite")
+	}
+	return &inv, nil
+}
+
+// SetAdminRecoveryCodes replaces the admin's recovery codes.
+func (s *Store) SetAdminRecoveryCodes(ctx context.Context, adminID string, hashes [][]byte) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_recovery_codes WHERE admin_id = $1`, adminID); err != nil {
+			return mapErr(err, "recovery codes")
+		}
+		for _, h := range hashes {
+			if _, err := tx.Exec(ctx, `INSERT INTO admin_recovery_codes (admin_id, hash) VALUES ($1, $2)`, adminID, h); err != nil {
+				return mapErr(err, "recovery code")
+			}
+		}
+		return nil
+	})
+}
+
+// UseAdminRecoveryCode spends an unused code in one conditional UPDATE.
+func (s *Store) UseAdminRecoveryCode(ctx context.Context, adminID string, hash []byte, at time.Time) error {
+	if !storable(adminID) {
+		return notFound("recovery code")
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE admin_recovery_codes SET used_at = $3 WHERE admin_id = $1 AND hash = $2 AND used_at IS NULL`, adminID, hash, at)
+	if err != nil {
+		return mapErr(err, "recovery code")
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("recovery code")
+	}
+	return nil
+}

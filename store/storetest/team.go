@@ -1,0 +1,117 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/magic-sessionmanager/sessionmanager"
+)
+
+func testTeamRoles(t *testing.T, s Store) {
+	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "owner@example.com", CreatedAt: t0}))
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-2", Email: "viewer@example.com", Role: sessionmanager.RoleViewer, CreatedAt: t0.Add(time.Second)}))
+	list, err := s.ListAdmins(ctx)
+	noErr(t, err)
+	equal(t, 2, len(list))
+	equal(t, "a-1", list[0].ID, "oldest first")
+	equal(t, sessionmanager.RoleOwner, list[0].Role, "an admin made without a role is an owner")
+	equal(t, sessionmanager.RoleViewer, list[1].Role)
+
+	requireCode(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, time.Time{}), sessionmanager.ECONFLICT, "demote the last owner")
+	requireCode(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleOwner, t0), sessionmanager.ECONFLICT, "deactivate the last owner")
+	requireCode(t, s.SetAdminAccess(ctx, "nope", sessionmanager.RoleViewer, time.Time{}), sessionmanager.ENOTFOUND, "unknown admin")
+	got, err := s.AdminByID(ctx, "a-1")
+	noErr(t, err)
+	equal(t, sessionmanager.RoleOwner, got.Role, "refused change left nothing behind")
+	check(t, !got.Disabled(), "still active")
+
+	noErr(t, s.SetAdminAccess(ctx, "a-2", sessionmanager.RoleOwner, time.Time{}))
+	noErr(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, t0.Add(time.Minute)))
+	got, err = s.AdminByID(ctx, "a-1")
+	noErr(t, err)
+	equal(t, sessionmanager.RoleAdmin, got.Role)
+	check(t, got.DisabledAt.Equal(t0.Add(time.Minute)), "disabled at %v", got.DisabledAt)
+	noErr(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, time.Time{}))
+	got, err = s.AdminByID(ctx, "a-1")
+	noErr(t, err)
+	check(t, !got.Disabled(), "reactivated")
+
+	noErr(t, s.NoteAdminSignIn(ctx, "a-1", t0.Add(time.Hour)))
+	noErr(t, s.NoteAdminSignIn(ctx, "a-1", t0), "an older sign-in does not move it back")
+	got, err = s.AdminByID(ctx, "a-1")
+	noErr(t, err)
+	check(t, got.LastSignInAt.Equal(t0.Add(time.Hour)), "last sign-in %v", got.LastSignInAt)
+}
+
+// Two owners demote each other at once: one change must be refused, so an
+// owner remains.
+func testLastOwnerConcurrent(t *testing.T, s Store) {
+	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-0", Email: "a0@example.com", CreatedAt: t0}))
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "a1@example.com", CreatedAt: t0}))
+	ok := 0
+	for i, err := range race(func(i int) error {
+		id := []string{"a-0", "a-1"}[i%2]
+		return s.SetAdminAccess(ctx, id, sessionmanager.RoleViewer, time.Time{})
+	}) {
+		if err == nil {
+			ok++
+			continue
+		}
+		requireCode(t, err, sessionmanager.ECONFLICT, "racer %d", i)
+	}
+	list, err := s.ListAdmins(ctx)
+	noErr(t, err)
+	owners := 0
+	for _, a := range list {
+		if a.Role == sessionmanager.RoleOwner {
+			owners++
+		}
+	}
+	equal(t, 1, owners, "exactly one owner remains")
+}
+
+func testAdminInvites(t *testing.T, s Store) {
+	ctx := t.Context()
+	inv := &sessionmanager.AdminInvite{Hash: []byte("invite-hash"), Email: "new@example.com", Role: sessionmanager.RoleViewer,
+		InvitedBy: "a-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	noErr(t, s.CreateAdminInvite(ctx, inv))
+	noErr(t, s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("old"), Email: "old@example.com", Role: sessionmanager.RoleAdmin, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("old"), t0.Add(time.Minute))), sessionmanager.ENOTFOUND, "expired")
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("nope"), t0)), sessionmanager.ENOTFOUND, "unknown")
+	won := 0
+	for i, err := range race(func(int) error {
+		got, err := s.UseAdminInvite(ctx, []byte("invite-hash"), t0.Add(time.Second))
+		if err == nil && (got.Email != "new@example.com" || got.Role != sessionmanager.RoleViewer || got.InvitedBy != "a-1") {
+			t.Errorf("invite read back as %+v", got)
+		}
+		return err
+	}) {
+		if err == nil {
+			won++
+			continue
+		}
+		requireCode(t, err, sessionmanager.ENOTFOUND, "racer %d", i)
+	}
+	equal(t, 1, won, "an invitation is used once")
+}
+
+func testAdminRecoveryCodes(t *testing.T, s Store) {
+	ctx := t.Context()
+	noErr(t, s.SetAdminRecoveryCodes(ctx, "a-1", [][]byte{[]byte("c1"), []byte("c2")}))
+	noErr(t, s.SetAdminRecoveryCodes(ctx, "a-2", [][]byte{[]byte("c1")}))
+	requireCode(t, s.UseAdminRecoveryCode(ctx, "a-1", []byte("zz"), t0), sessionmanager.ENOTFOUND, "unknown code")
+	won := 0
+	for i, err := range race(func(int) error { return s.UseAdminRecoveryCode(ctx, "a-1", []byte("c1"), t0) }) {
+		if err == nil {
+			won++
+			continue
+		}
+		requireCode(t, err, sessionmanager.ENOTFOUND, "racer %d", i)
+	}
+	equal(t, 1, won, "a recovery code is used once")
+	noErr(t, s.UseAdminRecoveryCode(ctx, "a-2", []byte("c1"), t0), "another admin's code of the same hash is theirs")
+	noErr(t, s.SetAdminRecoveryCodes(ctx, "a-1", nil))
+	requireCode(t, s.UseAdminRecoveryCode(ctx, "a-1", []byte("c2"), t0), sessionmanager.ENOTFOUND, "codes removed")
+}

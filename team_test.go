@@ -1,0 +1,144 @@
+package sessionmanager_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// inviteBox is an in-memory AdminInviteMailer: the invitation's delivery
+// is not under test here (the browser test sends it through real SMTP).
+type inviteBox struct {
+	mu   sync.Mutex
+	sent []sm.AdminInviteMail
+}
+
+func (b *inviteBox) SendAdminInvite(_ context.Context, m sm.AdminInviteMail) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sent = append(b.sent, m)
+	return nil
+}
+
+// TestInviteAcceptAndTwoStep: an owner's invitation names the owner and
+// works once; the new admin has the invited role. The two-step sign-in
+// asks for a code only with TOTP on, refuses a ticket past its deadline,
+// and spends a recovery code once. Audited with the owner's email.
+func TestInviteAcceptAndTwoStep(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			box := &inviteBox{}
+			e := newEnv(t, k, func(c *sm.Config) { c.AdminInvites = box })
+			owner := addTOTPAdmin(t, e)
+			ctx := sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: owner.ID, Email: owner.Email})
+			if _, err := e.m.InviteAdmin(ctx, "new@example.com", sm.RoleViewer, "https://sm.example/admin/invite"); err != nil {
+				t.Fatal(err)
+			}
+			if len(box.sent) != 1 || box.sent[0].InvitedBy != owner.Email || !strings.HasPrefix(box.sent[0].URL, "https://sm.example/admin/invite?token=") {
+				t.Fatalf("invitation sent: %+v", box.sent)
+			}
+			token := strings.TrimPrefix(box.sent[0].URL, "https://sm.example/admin/invite?token=")
+			if _, err := e.m.AcceptAdminInvite(e.ctx, token, "short"); sm.ErrorCode(err) != sm.EINVALID {
+				t.Fatalf("weak password: %v", err)
+			}
+			a, err := e.m.AcceptAdminInvite(e.ctx, token, "a long new admin password")
+			if err != nil || a.Role != sm.RoleViewer || a.Email != "new@example.com" {
+				t.Fatalf("accept: %+v %v", a, err)
+			}
+			if _, err := e.m.AcceptAdminInvite(e.ctx, token, "a long new admin password"); sm.ErrorCode(err) != sm.ENOTFOUND {
+				t.Fatalf("second use: %v", err)
+			}
+			if _, err := e.m.InviteAdmin(ctx, "NEW@example.com", sm.RoleAdmin, "https://sm.example/admin/invite"); sm.ErrorCode(err) != sm.EINVALID {
+				t.Fatalf("inviting an admin again: %v", err)
+			}
+			events, _, err := e.m.ListEvents(e.ctx, sm.EventFilter{Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, ev := range events {
+				var d map[string]any
+				_ = json.Unmarshal(ev.Data, &d)
+				found = found || d["action"] == "admin.invite" && d["adminEmail"] == owner.Email
+			}
+			if !found {
+				t.Error("no admin.invite event naming the owner's email")
+			}
+
+			// Without TOTP: one step.
+			got, pending, err := e.m.BeginAdminSignIn(e.ctx, "new@example.com", "a long new admin password")
+			if err != nil || got == nil || pending != "" {
+				t.Fatalf("one-step sign-in: %v %q %v", got, pending, err)
+			}
+			// With TOTP: a ticket, then the code.
+			got, pending, err = e.m.BeginAdminSignIn(e.ctx, adminEmail, adminPassword)
+			if err != nil || got != nil || pending == "" {
+				t.Fatalf("two-step sign-in: %v %q %v", got, pending, err)
+			}
+			if _, err := e.m.FinishAdminSignIn(e.ctx, pending, "000000"); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+				t.Fatalf("wrong code: %v", err)
+			}
+			if _, err := e.m.FinishAdminSignIn(e.ctx, pending+"x", totpAt(t, e.clock.Now())); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+				t.Fatalf("forged ticket: %v", err)
+			}
+			e.clock.Advance(6 * time.Minute)
+			var se *sm.Error
+			if _, err := e.m.FinishAdminSignIn(e.ctx, pending, totpAt(t, e.clock.Now())); !errors.As(err, &se) || se.Reason != sm.ReasonSignInExpired {
+				t.Fatalf("expired ticket: %v", err)
+			}
+			_, pending, _ = e.m.BeginAdminSignIn(e.ctx, adminEmail, adminPassword)
+			if got, err := e.m.FinishAdminSignIn(e.ctx, pending, totpAt(t, e.clock.Now())); err != nil || got.ID != owner.ID {
+				t.Fatalf("right code: %v", err)
+			}
+		})
+	}
+}
+
+// TestTOTPEnrolAndRecoveryCodes: enrolment needs the app's current code
+// (then spent), gives ten recovery codes each good once, and turning TOTP
+// off needs the password.
+func TestTOTPEnrolAndRecoveryCodes(t *testing.T) {
+	e := newEnv(t, storeKinds[0])
+	hash, _ := cheapPasswords.Hash(adminPassword)
+	a := &sm.Admin{ID: "a-2", Email: "two@example.com", PasswordHash: hash, CreatedAt: e.clock.Now()}
+	if err := e.store.CreateAdmin(e.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	en, err := e.m.NewAdminTOTP(e.ctx, a.ID)
+	if err != nil || !strings.HasPrefix(en.URI, "otpauth://totp/") {
+		t.Fatalf("enrolment: %+v %v", en, err)
+	}
+	if _, err := e.m.EnableAdminTOTP(e.ctx, a.ID, en.Secret, "000000", ""); sm.ErrorCode(err) != sm.EINVALID {
+		t.Fatalf("wrong code: %v", err)
+	}
+	code, _ := sm.TOTPCode(en.Secret, e.clock.Now())
+	codes, err := e.m.EnableAdminTOTP(e.ctx, a.ID, en.Secret, code, "")
+	if err != nil || len(codes) != 10 {
+		t.Fatalf("enable: %v %v", codes, err)
+	}
+	_, pending, _ := e.m.BeginAdminSignIn(e.ctx, a.Email, adminPassword)
+	if _, err := e.m.FinishAdminSignIn(e.ctx, pending, code); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+		t.Fatalf("the enrolment's code signs in: %v", err)
+	}
+	if _, err := e.m.FinishAdminSignIn(e.ctx, pending, strings.ToUpper(codes[3])); err != nil {
+		t.Fatalf("recovery code: %v", err)
+	}
+	if _, err := e.m.FinishAdminSignIn(e.ctx, pending, codes[3]); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+		t.Fatalf("recovery code used twice: %v", err)
+	}
+	if err := e.m.DisableAdminTOTP(e.ctx, a.ID, "wrong", ""); sm.ErrorCode(err) != sm.EINVALID {
+		t.Fatalf("disable with a wrong password: %v", err)
+	}
+	if err := e.m.DisableAdminTOTP(e.ctx, a.ID, adminPassword, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, pending, err := e.m.BeginAdminSignIn(e.ctx, a.Email, adminPassword); err != nil || got == nil || pending != "" {
+		t.Fatalf("after disabling, one step: %v %q %v", got, pending, err)
+	}
+}

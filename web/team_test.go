@@ -1,0 +1,132 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/password"
+)
+
+// addAdmin stores another admin with role and returns a client signed in
+// as them.
+func (e *testEnv) addAdmin(email, role string) (*sm.Admin, *client) {
+	e.t.Helper()
+	hash, err := password.Default().Hash(adminPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := &sm.Admin{ID: sm.NewID(), Email: email, PasswordHash: hash, Role: role, CreatedAt: time.Now().UTC()}
+	if err := e.store.CreateAdmin(context.Background(), a); err != nil {
+		e.t.Fatal(err)
+	}
+	c := e.client()
+	resp, body := c.do(http.MethodPost, "/admin/login", url.Values{"email": {email}, "password": {adminPassword}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("sign in as %s: %d %s", email, resp.StatusCode, body)
+	}
+	c.get("/admin/")
+	return a, c
+}
+
+// TestRolesEnforced: what each role may do, decided by the one middleware
+// (requireRole): a viewer reads but changes nothing but their own account;
+// an admin changes things but not the team; an owner manages the team.
+func TestRolesEnforced(t *testing.T) {
+	e := newEnv(t)
+	_, viewer := e.addAdmin("viewer@example.com", sm.RoleViewer)
+	_, admin := e.addAdmin("ops@example.com", sm.RoleAdmin)
+	owner := e.client()
+	owner.signIn()
+	cases := []struct {
+		c            *client
+		role         string
+		method, path string
+		form         url.Values
+		forbidden    bool
+	}{
+		{viewer, "viewer", "GET", "/admin/sessions", nil, false},
+		{viewer, "viewer", "GET", "/admin/tokens", nil, false},
+		{viewer, "viewer", "POST", "/admin/sessions/terminate", url.Values{"id": {"x"}}, true},
+		{viewer, "viewer", "POST", "/admin/users/x/block", nil, true},
+		{viewer, "viewer", "POST", "/admin/settings/policy", nil, true},
+		{viewer, "viewer", "POST", "/admin/tokens", url.Values{"name": {"t"}, "scope": {"read"}}, true},
+		{viewer, "viewer", "GET", "/admin/team", nil, true},
+		{viewer, "viewer", "POST", "/admin/account/password", url.Values{"current": {"wrong"}, "password": {"x"}, "again": {"x"}}, false},
+		{admin, "admin", "GET", "/admin/team", nil, true},
+		{admin, "admin", "POST", "/admin/team/invite", url.Values{"email": {"a@example.com"}, "role": {"owner"}}, true},
+		{admin, "admin", "POST", "/admin/tokens", url.Values{"name": {"ci"}, "scope": {"write"}}, false},
+		{owner, "owner", "GET", "/admin/team", nil, false},
+	}
+	for _, tc := range cases {
+		var resp *http.Response
+		if tc.method == "GET" {
+			resp, _ = tc.c.get(tc.path)
+		} else {
+			resp, _ = tc.c.post(tc.path, tc.form)
+		}
+		if got := resp.StatusCode == http.StatusForbidden; got != tc.forbidden {
+			t.Errorf("%s %s %s: %d, forbidden want %v", tc.role, tc.method, tc.path, resp.StatusCode, tc.forbidden)
+		}
+	}
+	// A viewer's pages carry the class that hides write controls.
+	if _, body := viewer.get("/admin/sessions"); !strings.Contains(body, "role-viewer") || strings.Contains(body, `href="/admin/team"`) {
+		t.Error("a viewer's page is not marked read-only, or links the Team page")
+	}
+}
+
+// TestLastOwnerKept: the only owner can neither demote nor deactivate
+// themselves; with a second owner they can, and a deactivated admin's
+// sessions end and their sign-in is refused.
+func TestLastOwnerKept(t *testing.T) {
+	e := newEnv(t)
+	owner := e.client()
+	owner.signIn()
+	resp, body := owner.post("/admin/team/"+e.admin.ID+"/role", url.Values{"role": {sm.RoleAdmin}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "last owner") {
+		t.Fatalf("demote the last owner: %d", resp.StatusCode)
+	}
+	if resp, _ := owner.post("/admin/team/"+e.admin.ID+"/deactivate", nil); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("deactivate the last owner: %d", resp.StatusCode)
+	}
+	if resp, _ := owner.post("/admin/team/"+e.admin.ID+"/role", url.Values{"role": {"root"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unknown role: %d, want 400", resp.StatusCode)
+	}
+	other, otherClient := e.addAdmin("second@example.com", sm.RoleOwner)
+	if resp, _ := owner.post("/admin/team/"+other.ID+"/deactivate", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("deactivate another owner: %d", resp.StatusCode)
+	}
+	if resp, _ := otherClient.get("/admin/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a deactivated admin's session still works: %d", resp.StatusCode)
+	}
+	resp, _ = e.client().do(http.MethodPost, "/admin/login", url.Values{"email": {other.Email}, "password": {adminPassword}}, nil)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a deactivated admin signs in: %d", resp.StatusCode)
+	}
+	// Now the second owner is inactive: the first is the last again.
+	if resp, _ := owner.post("/admin/team/"+e.admin.ID+"/role", url.Values{"role": {sm.RoleViewer}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("demote the last active owner: %d", resp.StatusCode)
+	}
+}
+
+// TestInviteNeedsSMTP: without a mailer the invitation is refused with the
+// field named, not a 500.
+func TestInviteNeedsSMTP(t *testing.T) {
+	e := newEnv(t)
+	owner := e.client()
+	owner.signIn()
+	resp, body := owner.post("/admin/team/invite", url.Values{"email": {"new@example.com"}, "role": {sm.RoleViewer}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "SMTP_URL") {
+		t.Fatalf("invite without SMTP: %d", resp.StatusCode)
+	}
+	if resp, _ := owner.post("/admin/team/invite", url.Values{"email": {"not an email"}, "role": {sm.RoleViewer}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad email: %d", resp.StatusCode)
+	}
+	if resp, _ := e.client().do(http.MethodPost, "/admin/invite", url.Values{"token": {"forged"}, "password": {"a long enough password"}, "again": {"a long enough password"}}, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("forged invitation: %d, want 404", resp.StatusCode)
+	}
+}
