@@ -122,7 +122,7 @@ func TestBrowserAlertRuleBuilder(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if err := browsertest.Until(ctx, `location.search.includes("done=settings")`, 10*time.Second); err != nil {
+	if err := browsertest.Until(ctx, `location.search.includes("done=timeouts") && document.getElementById("timeouts-saved") !== null`, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if got := evalJS[string](t, ctx, `document.querySelector('[data-in-force=inactivityTimeout]').textContent`); !strings.Contains(got, "5m0s") || !strings.Contains(got, "set here") {

@@ -515,7 +515,7 @@ func (s *server) handleTimeouts(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.redirectBack(w, r, "/admin/settings#timeouts", "settings")
+	s.redirectBack(w, r, "/admin/settings#timeouts", "timeouts")
 }
 
 // handleRuleSave creates (no id) or replaces an alert rule from its JSON
