@@ -111,8 +111,9 @@ type Config struct {
 	// TrustedDeviceTTL is how long a remembered device stays trusted
 	// (0: DefaultTrustedDeviceTTL, 30 days).
 	TrustedDeviceTTL time.Duration
-	// FactorAdmins are the factor stores (TOTP, passkeys) an admin can see
-	// and reset through UserSecurity; nil: none.
+	// FactorAdmins are more factor stores an admin can see and reset
+	// through UserSecurity, beside the registered factors that have an
+	// admin side (webauthn, totp, recovery_code: always included).
 	FactorAdmins []FactorAdmin
 	// Factors answer login challenges (TOTP, WebAuthn: their packages);
 	// Manager.RegisterFactor adds more. The email code factor is built in

@@ -16,28 +16,13 @@ const (
 	PasskeyCeremonyTTL = 5 * time.Minute
 	// MaxPasskeysPerUser caps a user's passkeys.
 	MaxPasskeysPerUser = 20
-	// PasskeyChangeMaxAge is how recent the sign-in of a session that
-	// enrols or removes a passkey must be.
-	PasskeyChangeMaxAge = 10 * time.Minute
 	// passkeyOptionsPerIP caps the sign-in ceremonies one address may open
 	// per failure window (each one is a row until it expires).
 	passkeyOptionsPerIP = 60
 )
 
-// The audit events of a passkey enrolled or removed: the factor events
-// every second factor records (TOTP's too), with method webauthn and the
-// passkey's id in the data.
-const (
-	eventFactorAdded   = "user.factor_added"
-	eventFactorRemoved = "user.factor_removed"
-)
-
 // AuthPasskey is a passwordless sign-in with a passkey.
 const AuthPasskey AuthMethod = "passkey"
-
-// endFactorChanged ends the user's other sessions after a passkey is
-// enrolled or removed (the value of TOTP's factor changes too).
-const endFactorChanged EndReason = "factor_changed"
 
 // passkeysOff is the answer while the server has no relying party.
 func passkeysOff() *Error {
@@ -145,7 +130,7 @@ func (m *Manager) BeginPasskeyRegistration(ctx context.Context, p Principal) (js
 	if err := m.RequireFeature(FeatureChallenge, "Passkeys"); err != nil {
 		return nil, err
 	}
-	if err := m.requirePasskeyChange(ctx, p); err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return nil, err
 	}
 	u, err := m.store.UserByID(ctx, p.UserID)
@@ -196,7 +181,7 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, p Principal, na
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := m.requirePasskeyChange(ctx, p); err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return nil, 0, err
 	}
 	u, err := m.store.UserByID(ctx, p.UserID)
@@ -212,9 +197,9 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, p Principal, na
 	if err := st.CreatePasskey(ctx, pk); err != nil {
 		return nil, 0, err
 	}
-	m.audit(ctx, &Event{Type: eventFactorAdded, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP,
+	m.audit(ctx, &Event{Type: EventFactorAdded, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP,
 		Data: jsonObject("method", MethodWebAuthn, "passkeyId", pk.ID, "backupEligible", pk.BackupEligible, "attachment", pk.Attachment)}, nil)
-	ended, err := m.EndUserSessions(ctx, u.ID, endFactorChanged, actor, p.SessionID)
+	ended, err := m.EndUserSessions(ctx, u.ID, EndFactorChanged, actor, p.SessionID)
 	if err != nil {
 		return pk, 0, err
 	}
@@ -251,15 +236,15 @@ func (m *Manager) RemovePasskey(ctx context.Context, p Principal, id string, act
 	if err != nil {
 		return 0, err
 	}
-	if err := m.requirePasskeyChange(ctx, p); err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return 0, err
 	}
 	if err := st.DeletePasskey(ctx, p.UserID, id); err != nil {
 		return 0, err
 	}
-	m.audit(ctx, &Event{Type: eventFactorRemoved, ActorType: actor.Type, ActorID: actor.ID, UserID: p.UserID, SessionID: p.SessionID, IP: actor.IP,
+	m.audit(ctx, &Event{Type: EventFactorRemoved, ActorType: actor.Type, ActorID: actor.ID, UserID: p.UserID, SessionID: p.SessionID, IP: actor.IP,
 		Data: jsonObject("method", MethodWebAuthn, "passkeyId", id)}, nil)
-	return m.EndUserSessions(ctx, p.UserID, endFactorChanged, actor, p.SessionID)
+	return m.EndUserSessions(ctx, p.UserID, EndFactorChanged, actor, p.SessionID)
 }
 
 // PasskeyLoginOptions opens a passwordless sign-in: request options for
@@ -365,30 +350,6 @@ func (m *Manager) passkeyLoginFailed(ctx context.Context, u *User, client Client
 		m.cfg.Metrics.Login(AuthPasskey, "failed")
 	}
 	return why
-}
-
-// requirePasskeyChange refuses to enrol or remove a passkey unless the
-// session proved the user within PasskeyChangeMaxAge (as the store records
-// it, so a step-up counts at once) and, when the user already has a
-// strong factor (any offered factor but the email code: a passkey, TOTP),
-// with a multi-factor proof (acr 2): a stolen password alone must not be
-// able to add a way in or remove the second factor. 401 step_up_required.
-func (m *Manager) requirePasskeyChange(ctx context.Context, p Principal) error {
-	u, err := m.store.UserByID(ctx, p.UserID)
-	if err != nil {
-		return err
-	}
-	methods, err := m.offeredMethods(ctx, u, AuthPassword)
-	if err != nil {
-		return err
-	}
-	acr := ACRSingle
-	for _, method := range methods {
-		if method != MethodEmail {
-			acr = ACRMultiFactor
-		}
-	}
-	return m.RequireRecentAuth(ctx, p.SessionID, PasskeyChangeMaxAge, acr)
 }
 
 // startPasskeySession runs the login pipeline for a user whose passkey was

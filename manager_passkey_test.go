@@ -177,7 +177,7 @@ func TestPasskeyCeremonyLifecycle(t *testing.T) {
 		}
 
 		// The strong session grows old: a change needs a new proof.
-		e.clock.Advance(sm.PasskeyChangeMaxAge + 1)
+		e.clock.Advance(sm.FactorChangeMaxAge + 1)
 		_, err = e.m.RemovePasskey(e.ctx, p, enrolled.ID, sm.Actor{Type: sm.ActorUser, ID: alice.User.ID})
 		wantReason(t, "an old sign-in removes a passkey", err, sm.EUNAUTHORIZED, sm.ReasonStepUpRequired)
 		if n, _ := e.store.CountPasskeys(e.ctx, alice.User.ID); n != 1 {

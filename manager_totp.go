@@ -20,8 +20,9 @@ const (
 	EventRecoveryCodesRegenerated = "user.recovery_codes_regenerated"
 )
 
-// EndFactorChanged ends a user's other sessions when a second factor is
-// enrolled or removed (or the recovery codes replaced).
+// EndFactorChanged ends a user's other sessions when a second factor (TOTP,
+// a passkey) is enrolled or removed. Regenerating the recovery codes only
+// voids the old codes: it is audited, and ends no session.
 const EndFactorChanged EndReason = "factor_changed"
 
 const (
@@ -64,9 +65,6 @@ type UserFactors struct {
 	RecoveryCodesLeft int `json:"recoveryCodesLeft"`
 }
 
-// Strong reports whether the user has a second factor beyond email.
-func (f *UserFactors) Strong() bool { return f.TOTP || f.Passkeys > 0 }
-
 // PasskeyCounter is the optional store role that counts a user's passkeys
 // (package passkey's store); UserFactors asks it when the store has it.
 type PasskeyCounter interface {
@@ -81,7 +79,9 @@ func (m *Manager) totpStore() (TOTPStore, error) {
 	return st, nil
 }
 
-// UserFactors returns the user's factors (for the user and for admins).
+// UserFactors returns the user's own view of their factors
+// (GET /api/users/me/factors); admins see and reset factors through
+// UserSecurity (the FactorAdmin sides of the registered factors).
 func (m *Manager) UserFactors(ctx context.Context, userID string) (*UserFactors, error) {
 	u, err := m.store.UserByID(ctx, userID)
 	if err != nil {
@@ -110,24 +110,29 @@ func (m *Manager) UserFactors(ctx context.Context, userID string) (*UserFactors,
 	return f, nil
 }
 
-// requireFactorChange refuses a factor change unless the session proved
-// its user within FactorChangeMaxAge (a login or a step-up, as the store
-// records it), of the multi-factor class when the user already has a
-// strong factor (else a stolen password could remove the second factor):
-// 401 step_up_required with RFC 9470's challenge.
-func (m *Manager) requireFactorChange(ctx context.Context, p Principal) (*UserFactors, error) {
-	f, err := m.UserFactors(ctx, p.UserID)
+// requireFactorChange refuses to enrol or remove a factor (TOTP, a
+// passkey, the recovery codes) unless the session proved its user within
+// FactorChangeMaxAge (a login or a step-up, as the store records it, so a
+// step-up counts at once) and, when the user already has a strong factor
+// (any offered method but the email code), with a multi-factor proof (acr
+// 2): a stolen password alone must not add a way in or remove the second
+// factor. 401 step_up_required with RFC 9470's challenge.
+func (m *Manager) requireFactorChange(ctx context.Context, p Principal) error {
+	u, err := m.store.UserByID(ctx, p.UserID)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	methods, err := m.offeredMethods(ctx, u, AuthPassword)
+	if err != nil {
+		return err
 	}
 	acr := ACRSingle
-	if f.Strong() {
-		acr = ACRMultiFactor
+	for _, method := range methods {
+		if method != MethodEmail {
+			acr = ACRMultiFactor
+		}
 	}
-	if err := m.RequireRecentAuth(ctx, p.SessionID, FactorChangeMaxAge, acr); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return m.RequireRecentAuth(ctx, p.SessionID, FactorChangeMaxAge, acr)
 }
 
 // BeginTOTP makes a new TOTP secret for the user and keeps it, sealed, until
@@ -138,7 +143,7 @@ func (m *Manager) BeginTOTP(ctx context.Context, p Principal) (*TOTPEnrolment, e
 	if err := m.RequireFeature(FeatureChallenge, "TOTP"); err != nil {
 		return nil, err
 	}
-	if _, err := m.requireFactorChange(ctx, p); err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return nil, err
 	}
 	st, err := m.totpStore()
@@ -172,7 +177,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, p Principal, code string, act
 	if err := checkTexts("code", code); err != nil {
 		return nil, err
 	}
-	if _, err := m.requireFactorChange(ctx, p); err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return nil, err
 	}
 	st, err := m.totpStore()
@@ -223,24 +228,13 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, p Principal, code string, act
 // up the TOTP), and ends the user's other sessions. ENOTFOUND when the user
 // has no TOTP.
 func (m *Manager) RemoveTOTP(ctx context.Context, p Principal, actor Actor) error {
-	if _, err := m.requireFactorChange(ctx, p); err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return err
 	}
 	if err := m.deleteTOTP(ctx, p.UserID); err != nil {
 		return err
 	}
 	return m.factorChanged(ctx, p, actor, EventFactorRemoved, MethodTOTP)
-}
-
-// ResetTOTP removes a user's TOTP and recovery codes without a step-up of
-// the user (an admin's reset; the caller audits it). removed=false when the
-// user had none.
-func (m *Manager) ResetTOTP(ctx context.Context, userID string) (removed bool, err error) {
-	err = m.deleteTOTP(ctx, userID)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 func (m *Manager) deleteTOTP(ctx context.Context, userID string) error {
@@ -264,16 +258,17 @@ func (m *Manager) deleteTOTP(ctx context.Context, userID string) error {
 // RegenerateRecoveryCodes replaces every recovery code of the user with
 // RecoveryCodeCount fresh ones, returned once. The user must have TOTP on.
 func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, p Principal, actor Actor) ([]string, error) {
-	f, err := m.requireFactorChange(ctx, p)
-	if err != nil {
+	if err := m.requireFactorChange(ctx, p); err != nil {
 		return nil, err
-	}
-	if !f.TOTP {
-		return nil, &Error{Code: EINVALID, Message: "Recovery codes back up TOTP; enable TOTP first", Reason: "totp_not_enabled"}
 	}
 	st, err := m.totpStore()
 	if err != nil {
 		return nil, err
+	}
+	if t, err := userTOTP(ctx, st, p.UserID); err != nil {
+		return nil, err
+	} else if !t.Active() {
+		return nil, &Error{Code: EINVALID, Message: "Recovery codes back up TOTP; enable TOTP first", Reason: "totp_not_enabled"}
 	}
 	codes, err := m.replaceRecoveryCodes(ctx, st, p.UserID, m.clock.Now())
 	if err != nil {
@@ -372,6 +367,28 @@ func (f totpFactor) Verify(ctx context.Context, c *Challenge, p Proof) error {
 	return nil
 }
 
+// CountFactors is 1 when the user has TOTP in force (the admin's view).
+func (f totpFactor) CountFactors(ctx context.Context, userID string) (int, error) {
+	t, err := userTOTP(ctx, f.st, userID)
+	if err != nil || !t.Active() {
+		return 0, err
+	}
+	return 1, nil
+}
+
+// ResetFactors removes the user's TOTP, a pending enrolment too, and the
+// recovery codes that back it up (an admin's reset; the caller audits).
+func (f totpFactor) ResetFactors(ctx context.Context, userID string) (int, error) {
+	n, err := f.CountFactors(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.m.deleteTOTP(ctx, userID); err != nil && !IsNotFound(err) {
+		return 0, err
+	}
+	return n, nil
+}
+
 // recoveryCodeFactor is the challenge method recovery_code: one of the
 // user's single-use codes, accepted wherever totp is.
 type recoveryCodeFactor struct {
@@ -395,6 +412,21 @@ func (f recoveryCodeFactor) Verify(ctx context.Context, c *Challenge, p Proof) e
 		return invalidCode()
 	}
 	return err
+}
+
+// CountFactors is how many unused recovery codes the user has.
+func (f recoveryCodeFactor) CountFactors(ctx context.Context, userID string) (int, error) {
+	return f.st.RecoveryCodesLeft(ctx, userID)
+}
+
+// ResetFactors deletes the user's recovery codes (an admin's reset; the
+// caller audits) and says how many unused ones went.
+func (f recoveryCodeFactor) ResetFactors(ctx context.Context, userID string) (int, error) {
+	n, err := f.CountFactors(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	return n, f.st.ReplaceRecoveryCodes(ctx, userID, nil, f.m.clock.Now())
 }
 
 // registerTOTPFactors registers totp and recovery_code when the store keeps

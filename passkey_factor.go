@@ -102,31 +102,19 @@ func challengeCeremony(ch *Challenge) ceremonyRef {
 }
 
 // PasskeyChallengeOptions hands out the request options with which a
-// challenged login is answered by one of the user's passkeys. Looking the
-// challenge up counts against the sign-in throttle like a proof (ids are
-// not guessed for free); a found, open challenge of this client gives the
-// attempt back. The options are single use: each verify needs new ones.
+// challenged login (or a step-up challenge) is answered by one of the
+// user's passkeys. The challenge is looked up as for the email code
+// (PendingChallenge: open, offering webauthn, asked for by the challenged
+// client, every lookup counted against the client's address). The options
+// are single use: each verify needs new ones.
 func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID string, client ClientInfo) (json.RawMessage, error) {
 	st, cer, err := m.passkeySetup()
 	if err != nil {
 		return nil, err
 	}
-	client = cleanClient(client)
-	if err := checkTexts("challengeId", challengeID); err != nil {
-		return nil, err
-	}
-	ch, try, err := m.findChallenge(ctx, challengeID, client)
+	ch, err := m.PendingChallenge(ctx, challengeID, MethodWebAuthn, client)
 	if err != nil {
 		return nil, err
-	}
-	if reason := ch.ClosedReason(m.clock.Now(), MaxChallengeAttempts); reason != "" {
-		return nil, ChallengeError(reason)
-	}
-	if !ch.Offers(MethodWebAuthn) {
-		return nil, &Error{Code: EINVALID, Message: "This method is not offered for this verification", Reason: ReasonMethodNotOffered}
-	}
-	if !ch.sameClient(client) {
-		return nil, &Error{Code: EFORBIDDEN, Message: "This verification belongs to another device; sign in again", Reason: ReasonChallengeMismatch}
 	}
 	u, err := m.store.UserByID(ctx, ch.UserID)
 	if err != nil {
@@ -146,6 +134,5 @@ func (m *Manager) PasskeyChallengeOptions(ctx context.Context, challengeID strin
 	if err := m.saveCeremony(ctx, st, challengeCeremony(ch), challenge, state); err != nil {
 		return nil, err
 	}
-	try.succeeded(ctx)
 	return opts, nil
 }

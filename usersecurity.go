@@ -6,8 +6,9 @@ import (
 )
 
 // FactorAdmin is what a factor store (TOTP, passkeys...) lets an admin see
-// and reset of a user's factors. Each factor package implements it and is
-// given to the Manager in Config.FactorAdmins; the core never imports them.
+// and reset of a user's factors. A registered Factor that implements it
+// (webauthn, totp, recovery_code do) is an admin side of its own; others
+// come in Config.FactorAdmins. The core never imports them.
 type FactorAdmin interface {
 	// Method is the factor's method name: "totp", "webauthn"...
 	Method() string
@@ -58,7 +59,7 @@ func (m *Manager) Factors(ctx context.Context, userID string) ([]FactorSummary, 
 		return nil, err
 	}
 	out := []FactorSummary{}
-	for _, f := range m.cfg.FactorAdmins {
+	for _, f := range m.factorAdmins() {
 		n, err := f.CountFactors(ctx, userID)
 		if err != nil {
 			return nil, err
@@ -80,7 +81,7 @@ func (m *Manager) ResetFactors(ctx context.Context, userID string) (int, error) 
 	}
 	total, byMethod := 0, map[string]any{}
 	var failed error
-	for _, f := range m.cfg.FactorAdmins {
+	for _, f := range m.factorAdmins() {
 		n, err := f.ResetFactors(ctx, userID)
 		total += n
 		if n > 0 {
@@ -93,6 +94,30 @@ func (m *Manager) ResetFactors(ctx context.Context, userID string) (int, error) 
 	}
 	m.auditAdmin(ctx, "reset_factors", userID, "", map[string]any{"count": total, "methods": byMethod})
 	return total, failed
+}
+
+// factorAdmins are Config.FactorAdmins and the registered factors with an
+// admin side, one per method. Recovery codes come before TOTP, whose reset
+// takes them with it, so the audit counts them.
+func (m *Manager) factorAdmins() []FactorAdmin {
+	var out []FactorAdmin
+	seen := map[string]bool{}
+	add := func(f any) {
+		if a, ok := f.(FactorAdmin); ok && !seen[a.Method()] {
+			seen[a.Method()] = true
+			out = append(out, a)
+		}
+	}
+	for _, f := range m.cfg.FactorAdmins {
+		add(f)
+	}
+	if f := m.factors.get(MethodRecoveryCode); f != nil {
+		add(f)
+	}
+	for _, f := range m.factors.ordered() {
+		add(f)
+	}
+	return out
 }
 
 // UserTrustedDevices lists the user's live trusted devices for an admin.

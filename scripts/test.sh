@@ -10,6 +10,9 @@ export SM_ARTIFACTS_DIR="${SM_ARTIFACTS_DIR:-$PWD/artifacts}"
 mkdir -p "$SM_ARTIFACTS_DIR"
 
 bash scripts/services.sh
+# The services are up: a test that would skip for want of one (or of a
+# feature, e.g. the npm packages' challenge tests) fails instead.
+export SM_REQUIRE_SERVICES="${SM_REQUIRE_SERVICES:-1}"
 
 # Real geo data (never committed): fetched once into a cache outside the repo.
 if [ -z "${SM_GEODATA_DIR:-}" ]; then

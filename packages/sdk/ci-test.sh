@@ -13,6 +13,8 @@ npm run typecheck   # the declarations as ESM and CommonJS consumers see them
 # -tags licensetest: the binary trusts a vendor key the challenge test makes
 # (the challenge action is Advanced). A test binary in the cache only; never
 # ship a licensetest build.
+# That build has every feature the tests use: none of them may skip.
+export SM_REQUIRE_SERVICES="${SM_REQUIRE_SERVICES:-1}"
 (cd "$repo" && go build -tags licensetest -o "$cache/sdk/sessionmanager" ./cmd/sessionmanager)
 # A hung test (a browser under heavy load) fails within 15 minutes instead of
 # holding CI: --test-timeout bounds each test, this bounds the whole run.

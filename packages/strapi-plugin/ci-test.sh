@@ -35,6 +35,8 @@ fi
 # -tags licensetest: the binary trusts a vendor key the test makes (through
 # SM_LICENSE_PUBLIC_KEY) so the challenge test can use the Advanced edition.
 # A test binary only, in the cache; never ship a licensetest build.
+# That build has every feature the tests use: none of them may skip.
+export SM_REQUIRE_SERVICES="${SM_REQUIRE_SERVICES:-1}"
 (cd "$repo" && go build -tags licensetest -o "$cache/strapi-plugin/sessionmanager" ./cmd/sessionmanager)
 # A hung test fails within 15 minutes instead of holding CI.
 STRAPI_APP_MODULES="$app/node_modules" SM_BINARY="$cache/strapi-plugin/sessionmanager" timeout --kill-after=20 900 npm test
