@@ -93,6 +93,9 @@ type SettingsAdmin interface {
 	Settings(ctx context.Context) (*Settings, error)
 	// UpdateSettings applies a JSON merge patch, validated whole.
 	UpdateSettings(ctx context.Context, patch []byte) (*Settings, error)
+	// SessionTimeouts returns the session timeouts in force and where each
+	// comes from (a stored setting or the environment).
+	SessionTimeouts(ctx context.Context) (SessionTimeouts, error)
 	// FeatureLock reports whether the licence locks feature, and the
 	// edition that unlocks it.
 	FeatureLock(feature string) (edition string, locked bool)
@@ -156,6 +159,17 @@ type ServiceStatus interface {
 	Now() time.Time
 }
 
+// AlertRuleTrials tries alert rules on recorded events, delivering nothing.
+type AlertRuleTrials interface {
+	// RecentAlertEvents lists the newest events rules run on.
+	RecentAlertEvents(ctx context.Context, limit int) ([]*Event, error)
+	// TryAlertRule says whether rule ruleID would fire on event eventSeq, and why.
+	TryAlertRule(ctx context.Context, ruleID string, eventSeq int64) (RuleTrial, error)
+	// AlertRuleGuide is the triggers, channel types and the condition's
+	// event object, for the rule editor.
+	AlertRuleGuide() AlertRuleGuide
+}
+
 // AdminCore bundles the admin use cases a front end is given. Each field is
 // one small interface; (*Manager).AdminCore fills them all.
 type AdminCore struct {
@@ -170,8 +184,9 @@ type AdminCore struct {
 	// Team manages the admins (roles, invitations, deactivation).
 	Team TeamAdmin
 	// TwoFactor is the two-step sign-in and the admins' own TOTP.
-	TwoFactor AdminTwoFactor
-	Status    ServiceStatus
+	TwoFactor  AdminTwoFactor
+	Status     ServiceStatus
+	RuleTrials AlertRuleTrials
 	// License reads and sets the licence key (Manager.LicenseAdmin); nil
 	// when the service has no licence admin.
 	License LicenseAdmin
@@ -183,17 +198,18 @@ type AdminCore struct {
 // AdminCore returns the Manager as every admin use case.
 func (m *Manager) AdminCore() AdminCore {
 	return AdminCore{Sessions: m, Users: m, Audit: m, Stats: m, Settings: m, Tokens: m, SignIn: m, AdminSessions: m, Team: m, TwoFactor: m, Status: m,
-		License: m.LicenseAdmin(), Security: m}
+		RuleTrials: m, License: m.LicenseAdmin(), Security: m}
 }
 
 var (
-	_ SessionAdmin  = (*Manager)(nil)
-	_ UserAdmin     = (*Manager)(nil)
-	_ AuditLog      = (*Manager)(nil)
-	_ StatsReader   = (*Manager)(nil)
-	_ SettingsAdmin = (*Manager)(nil)
-	_ AdminTokens   = (*Manager)(nil)
-	_ AdminAuth     = (*Manager)(nil)
-	_ AdminSessions = (*Manager)(nil)
-	_ ServiceStatus = (*Manager)(nil)
+	_ SessionAdmin    = (*Manager)(nil)
+	_ UserAdmin       = (*Manager)(nil)
+	_ AuditLog        = (*Manager)(nil)
+	_ StatsReader     = (*Manager)(nil)
+	_ SettingsAdmin   = (*Manager)(nil)
+	_ AdminTokens     = (*Manager)(nil)
+	_ AdminAuth       = (*Manager)(nil)
+	_ AdminSessions   = (*Manager)(nil)
+	_ ServiceStatus   = (*Manager)(nil)
+	_ AlertRuleTrials = (*Manager)(nil)
 )

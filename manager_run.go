@@ -73,7 +73,8 @@ func (m *Manager) Flush(ctx context.Context) error {
 	return err
 }
 
-// sweepPeriod is how often the inactivity sweep runs.
+// sweepPeriod is how often the inactivity sweep runs (a stored timeout
+// is applied at the next sweep, at most 30s late).
 func (m *Manager) sweepPeriod() time.Duration {
 	return min(max(m.cfg.InactivityTimeout/10, time.Second), 30*time.Second)
 }
@@ -93,17 +94,19 @@ func (m *Manager) sweepLoop(ctx context.Context) error {
 	}
 }
 
-// Sweep applies the timeouts once: inactive after InactivityTimeout, ended
-// (idle) after IdleTimeout when set, ended (expired) after MaxSessionAge.
+// Sweep applies the timeouts in force (SessionTimeouts) once: inactive
+// after the inactivity timeout, ended (idle) after the idle timeout when
+// set, ended (expired) at the session's expiry.
 func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	now := m.clock.Now()
 	// The stored last-seen lags real activity by up to one interval plus a
 	// flush (and a Redis move): a session is only judged idle once that lag
 	// is allowed for, so one in use is never ended.
 	lag := m.cfg.LastSeenInterval + m.flushPeriod()
-	sw := StaleSweep{Now: now, InactiveBefore: now.Add(-m.cfg.InactivityTimeout - lag)}
-	if m.cfg.IdleTimeout > 0 {
-		sw.IdleBefore = now.Add(-m.cfg.IdleTimeout - lag - 15*time.Second)
+	t := m.timeouts(ctx)
+	sw := StaleSweep{Now: now, InactiveBefore: now.Add(-time.Duration(t.InactivityTimeout.Value) - lag)}
+	if idle := time.Duration(t.IdleTimeout.Value); idle > 0 {
+		sw.IdleBefore = now.Add(-idle - lag - 15*time.Second)
 	}
 	n, ended, err := m.store.SweepStale(ctx, sw)
 	if err != nil {
@@ -150,7 +153,7 @@ func (m *Manager) purgeLoop(ctx context.Context) error {
 // Purge deletes sessions (and dashboard sign-ins) that ended more than
 // Retention ago.
 func (m *Manager) Purge(ctx context.Context) (int, error) {
-	cutoff := m.clock.Now().Add(-m.cfg.Retention)
+	cutoff := m.clock.Now().Add(-time.Duration(m.timeouts(ctx).Retention.Value))
 	n, err := m.store.PurgeEnded(ctx, cutoff)
 	if err == nil && n > 0 {
 		m.log.Info("purged ended sessions", "count", n)

@@ -65,13 +65,23 @@ func (m *Manager) UpdateSettings(ctx context.Context, patch []byte) (*Settings, 
 	if field := unknownSetting(merged, reflect.TypeFor[Settings](), ""); field != "" {
 		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{field: "unknown setting"}}
 	}
+	if field, reason := badDuration(merged); field != "" {
+		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{field: reason}}
+	}
 	next := DefaultSettings()
 	dec := json.NewDecoder(bytes.NewReader(mergedJSON))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(next); err != nil {
 		return nil, &Error{Code: EINVALID, Message: "invalid settings", Fields: map[string]string{jsonErrorField(err): jsonErrorReason(err)}}
 	}
-	if bad := m.cfg.ValidateSettings(next); len(bad) > 0 {
+	bad := m.cfg.ValidateSettings(next)
+	for k, v := range m.checkTimeouts(next) {
+		if bad == nil {
+			bad = map[string]string{}
+		}
+		bad[k] = v
+	}
+	if len(bad) > 0 {
 		return nil, InvalidFields(bad)
 	}
 	if err := m.checkLockedSettings(cur, next); err != nil {
@@ -137,6 +147,25 @@ func unknownSetting(doc map[string]any, t reflect.Type, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// badDuration names the first duration setting of doc that does not read
+// as one, with why: the decoder reports such an error without its field.
+func badDuration(doc map[string]any) (field, reason string) {
+	t := reflect.TypeFor[Settings]()
+	durType := reflect.TypeFor[Duration]()
+	for key, v := range doc {
+		f, ok := jsonField(t, key)
+		if !ok || v == nil || (f.Type != durType && f.Type != reflect.PointerTo(durType)) {
+			continue
+		}
+		raw, _ := json.Marshal(v)
+		var d Duration
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return key, jsonErrorReason(err)
+		}
+	}
+	return "", ""
 }
 
 // jsonField finds the field of struct t that encoding/json decodes key into.

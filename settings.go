@@ -14,6 +14,9 @@ type Duration time.Duration
 // MarshalJSON writes d as "15m0s".
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
+// String is the Go duration string ("15m0s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // UnmarshalJSON reads a Go duration string ("15m") or a number of seconds.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
@@ -81,6 +84,16 @@ type Settings struct {
 	// factor to answer it: "block" (reason challenge_unavailable) or
 	// "alert" (the login goes on as an alert).
 	ChallengeFallback string `json:"challengeFallback"`
+
+	// The session timeouts, each overriding its environment variable
+	// (SM_INACTIVITY_TIMEOUT, SM_IDLE_TIMEOUT, SM_MAX_SESSION_AGE,
+	// SM_RETENTION) while set; null keeps the environment's value.
+	// Manager.SessionTimeouts says which is in force and from where.
+	InactivityTimeout *Duration `json:"inactivityTimeout"`
+	// IdleTimeout "0s" turns the idle end off.
+	IdleTimeout   *Duration `json:"idleTimeout"`
+	MaxSessionAge *Duration `json:"maxSessionAge"`
+	Retention     *Duration `json:"retention"`
 }
 
 // DefaultSettings returns the documented defaults.

@@ -55,17 +55,28 @@ func compileCondition(src string) (*goja.Program, string) {
 	if prog != nil {
 		return prog, ""
 	}
-	// Both failed: report the error of the form that got further.
-	if bodyErr.line > exprErr.line || (bodyErr.line == exprErr.line && bodyErr.col > exprErr.col) {
-		return nil, bodyErr.String()
+	// Both failed. The body form reads the source as it is: its error is
+	// right unless both errors are inside the source and the expression
+	// got further. (An error the expression form finds in its wrapper is
+	// either an early end, which the body form finds too, or a ")" of the
+	// source closing the wrapper's parenthesis, which the body form points
+	// at.)
+	if !bodyErr.atEnd && !exprErr.atEnd && (exprErr.line > bodyErr.line || (exprErr.line == bodyErr.line && exprErr.col > bodyErr.col)) {
+		return nil, exprErr.String()
 	}
-	return nil, exprErr.String()
+	return nil, bodyErr.String()
 }
+
+// endMessage replaces the parser's message for an error found in the
+// wrapper: it names a token the admin never wrote.
+const endMessage = "Unexpected end of the condition: something is missing at the end (an operand, a closing bracket or a closing brace)"
 
 // syntaxError is a compile error in source coordinates.
 type syntaxError struct {
 	line, col int
 	msg       string
+	// atEnd: the parser stopped in the wrapper, after the source.
+	atEnd bool
 }
 
 func (e *syntaxError) String() string {
@@ -98,16 +109,21 @@ func compileWrapped(src, prefix, suffix string) (*goja.Program, *syntaxError) {
 	return prog, nil
 }
 
-// positionOf maps a position in the wrapped source back to src.
+// positionOf maps a position in the wrapped source back to src. A
+// position past the end of src (in the wrapper's closing part) means the
+// source ended early: it is reported just after its last character, with
+// endMessage rather than the wrapper's token.
 func positionOf(src string, prefixLen, line, col int, msg string) *syntaxError {
 	lines := strings.Split(src, "\n")
 	if line == 1 {
 		col -= prefixLen
 	}
-	if line > len(lines) || col < 1 {
-		// The error is in the wrapper's closing part: the source ended early.
+	if line > len(lines) || col < 1 || (line == len(lines) && col > len(lines[line-1])) {
 		line = len(lines)
-		col = len(lines[line-1]) + 1
+		for line > 1 && strings.TrimSpace(lines[line-1]) == "" {
+			line--
+		}
+		return &syntaxError{line: line, col: len(strings.TrimRight(lines[line-1], " \t\r;")) + 1, msg: endMessage, atEnd: true}
 	}
 	return &syntaxError{line: line, col: col, msg: msg}
 }

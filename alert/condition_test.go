@@ -130,3 +130,27 @@ func TestConditionsCannotPoisonEachOther(t *testing.T) {
 		t.Fatal("the event object was shared between evaluations")
 	}
 }
+
+// TestSyntaxErrorNamesOnlyTheSource: the condition is wrapped before it
+// is compiled; an error must sit in the admin's source and never name a
+// token of the wrapper (issue 21: `event.score < 50 &&` reported a ")").
+func TestSyntaxErrorNamesOnlyTheSource(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"event.score < 50 &&", "line 1 column 20: " + endMessage},
+		{"event.score < 50 &&\n\n", "line 1 column 20: " + endMessage},
+		{"event.country === 'FR' ||\n  event.score <", "line 2 column 16: " + endMessage},
+		{"(event.score < 3", "line 1 column 17: " + endMessage},
+		{"if (event.score > 1) {\n  return true", "line 2 column 14: " + endMessage},
+		{"return event.score <", "line 1 column 21: " + endMessage},
+		// A ")" of the source closes the wrapper's parenthesis: the error
+		// is at that ")", not after the end.
+		{"event.score < 3)", "line 1 column 16: Unexpected token )"},
+		{"var a = ;\nreturn a", "line 1 column 9: Unexpected token ;"},
+	}
+	for _, tt := range tests {
+		prog, msg := compileCondition(tt.src)
+		if prog != nil || msg != tt.want {
+			t.Errorf("compile %q = %q, want %q", tt.src, msg, tt.want)
+		}
+	}
+}

@@ -7,9 +7,7 @@ import (
 )
 
 // loginEvents are the event types rules are evaluated on.
-func isLoginEvent(t string) bool {
-	return t == sm.EventLoginSucceeded || t == sm.EventLoginBlocked || t == sm.EventRefreshReuse || t == sm.EventSessionReported
-}
+func isLoginEvent(t string) bool { return sm.IsAlertEvent(t) }
 
 // conditionEvent builds the documented event object a condition sees. It is
 // built fresh for each evaluation, so a condition that writes to it cannot

@@ -158,9 +158,25 @@ func (s *server) handleAdminStats() http.Handler {
 }
 
 func (s *server) handleAdminGetSettings() http.Handler {
-	return s.dataHandler(func(r *http.Request) (any, error) {
-		return s.Core.Settings.Settings(r.Context())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.Core.Settings.Settings(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.settingsAnswer(w, r, st)
 	})
+}
+
+// settingsAnswer writes the settings with, in meta, the session timeouts
+// in force and where each comes from.
+func (s *server) settingsAnswer(w http.ResponseWriter, r *http.Request, st *sm.Settings) {
+	t, err := s.Core.Settings.SessionTimeouts(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, map[string]any{"data": st, "meta": map[string]any{"sessionTimeouts": t}})
 }
 
 func (s *server) handleAdminPutSettings() http.Handler {
@@ -175,7 +191,7 @@ func (s *server) handleAdminPutSettings() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"data": st})
+		s.settingsAnswer(w, r, st)
 	})
 }
 

@@ -53,6 +53,21 @@ func (s *server) mountAlerts(mux *http.ServeMux) {
 		}
 		s.reply(w, r, http.StatusOK, map[string]any{"sent": err == nil}, err)
 	})))
+	mux.Handle("POST /api/admin/alerts/rules/{id}/try", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r)
+		var trial sm.RuleTrial
+		if err == nil {
+			var req struct {
+				EventSeq *int64 `json:"eventSeq"`
+			}
+			if json.Unmarshal(body, &req) != nil || req.EventSeq == nil {
+				err = sm.InvalidFields(map[string]string{"eventSeq": "is required: {\"eventSeq\": <the seq of a login event from /api/admin/audit>}"})
+			} else {
+				trial, err = s.Core.RuleTrials.TryAlertRule(r.Context(), r.PathValue("id"), *req.EventSeq)
+			}
+		}
+		s.reply(w, r, http.StatusOK, trial, err)
+	})))
 	mux.Handle("GET /api/admin/alerts/deliveries", admin(sm.ScopeRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := sm.ParseDeliveryQuery(r.URL.Query())
 		if err != nil {

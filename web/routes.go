@@ -45,10 +45,12 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("GET /admin/settings", s.handleSettings)
 	authed.HandleFunc("POST /admin/settings/geofence", s.handleGeofence)
 	authed.HandleFunc("POST /admin/settings/policy", s.handlePolicy)
+	authed.HandleFunc("POST /admin/settings/timeouts", s.handleTimeouts)
 	authed.HandleFunc("POST /admin/settings/rules", s.needAlerts(s.handleRuleSave))
 	authed.HandleFunc("POST /admin/settings/rules/{id}", s.needAlerts(s.handleRuleSave))
 	authed.HandleFunc("POST /admin/settings/rules/{id}/delete", s.needAlerts(s.handleRuleDelete))
 	authed.HandleFunc("POST /admin/settings/rules/{id}/test", s.needAlerts(s.handleRuleTest))
+	authed.HandleFunc("POST /admin/settings/rules/{id}/try", s.needAlerts(s.handleRuleTry))
 
 	authed.HandleFunc("GET /admin/analytics", s.handleAnalytics)
 	authed.HandleFunc("GET /admin/data", s.handleDataSources)

@@ -134,15 +134,35 @@ func (s *server) handleTerminateMany(w http.ResponseWriter, r *http.Request) {
 
 // redirectBack answers an action with 303 to the form's "back" page (a
 // dashboard path) or def, with a confirmation key.
+// isElementID reports whether s is a plain element id (letters, digits,
+// "-" and "_", at most 100).
+func isElementID(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '-' || c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *server) redirectBack(w http.ResponseWriter, r *http.Request, def, done string) {
 	back := r.PostFormValue("back")
 	if back == "" {
 		back = def
 	}
+	_, frag, _ := strings.Cut(back, "#")
 	back = safeNext(back)
 	u, err := url.Parse(back)
 	if err != nil {
 		u = &url.URL{Path: "/admin/"}
+	}
+	// safeNext drops the fragment; an element id ("rule-x") is kept so the
+	// page opens where the admin acted.
+	if isElementID(frag) {
+		u.Fragment = frag
 	}
 	v := u.Query()
 	v.Set("done", done)
