@@ -53,8 +53,15 @@ func versionAfter(ua, marker string) string {
 		}
 		end++
 	}
+	if end > maxVersionLen {
+		return "" // no OS numbers its versions so; stored and shown, so not kept
+	}
 	return strings.ReplaceAll(rest[:end], "_", ".")
 }
+
+// maxVersionLen bounds a version kept from a User-Agent ("10.15", "17.4",
+// "120.0"): longer digit runs are made up, and the field is stored.
+const maxVersionLen = 16
 
 // botName names a bot the parser recognised without naming it: the product
 // after "compatible; " (Googlebot, bingbot) or the first product token

@@ -132,12 +132,13 @@ func osName(o agents.OS) string {
 // majorMinor keeps at most the first two parts of a version: the rest is
 // noise for display and grouping.
 func majorMinor(v string) string {
-	first := strings.IndexByte(v, '.')
-	if first < 0 {
-		return v
+	if first := strings.IndexByte(v, '.'); first >= 0 {
+		if second := strings.IndexByte(v[first+1:], '.'); second >= 0 {
+			v = v[:first+1+second]
+		}
 	}
-	if second := strings.IndexByte(v[first+1:], '.'); second >= 0 {
-		return v[:first+1+second]
+	if len(v) > maxVersionLen {
+		return "" // made up: the field is stored and shown
 	}
 	return v
 }
