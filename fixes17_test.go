@@ -244,7 +244,7 @@ func TestReportRemovesThiefFactors(t *testing.T) {
 }
 
 // A live session of a reported account (the owner did not end all) cannot
-// step up until the password is reset.
+// step up, nor enrol a factor, until the password is reset.
 func TestReportRefusesStepUp(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		owner := e.register("wes")
@@ -259,5 +259,7 @@ func TestReportRefusesStepUp(t *testing.T) {
 		wantReason(t, "begin step-up", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
 		_, err = e.m.StepUp(e.ctx, p, "", sm.Proof{Method: sm.MethodTOTP, Code: "123456", Client: client}, sm.Actor{Type: sm.ActorUser, ID: p.UserID})
 		wantReason(t, "step-up", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
+		_, err = e.m.BeginTOTP(e.ctx, p)
+		wantReason(t, "enrol TOTP", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
 	})
 }

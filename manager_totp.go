@@ -122,6 +122,11 @@ func (m *Manager) requireFactorChange(ctx context.Context, p Principal) error {
 	if err != nil {
 		return err
 	}
+	// A reported account changes no factor until its password is reset: a
+	// session the owner did not end may be the thief's.
+	if err := resetPending(u); err != nil {
+		return err
+	}
 	methods, err := m.offeredMethods(ctx, u, AuthPassword)
 	if err != nil {
 		return err
