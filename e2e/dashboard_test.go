@@ -103,6 +103,13 @@ func TestDashboardEndToEnd(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The terminate form's POST and its redirect back to the table finish
+	// before the next navigation; otherwise one aborts the other
+	// (net::ERR_ABORTED).
+	if err := browsertest.Until(ctx, fmt.Sprintf(`document.readyState === "complete" && document.getElementById("sessions-table") !== null && document.querySelector('[data-terminate=%q]') === null`, sid), 10*time.Second); err != nil {
+		t.Fatalf("the table did not come back without the terminated session: %v", err)
+	}
+
 	// Geo-fence from the settings page: block Germany.
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.base+"/admin/settings"),
