@@ -84,7 +84,11 @@ func TestBrowserSessionsTable(t *testing.T) {
 	}
 
 	// Riskiest first.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-riskiest]`)), chromedp.WaitVisible(chromedp.CSS(`#sessions-table`))); err != nil {
+	// Followed in one step in the page: a live refresh may swap the button
+	// between chromedp finding it and clicking it ("Could not find node").
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`[data-riskiest]`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-riskiest]').click()`),
+		chromedp.WaitVisible(chromedp.CSS(`#sessions-table`))); err != nil {
 		t.Fatal(err)
 	}
 	if err := browsertest.Until(ctx, `location.search.includes("sort=score") && location.search.includes("order=asc")`, 10*time.Second); err != nil {
