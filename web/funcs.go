@@ -300,9 +300,14 @@ func eventLabel(typ string) string {
 	return typ
 }
 
-// challenged reports whether a session's sign-in passed a challenge (a
-// second factor: amr mfa), for the live table's mark.
-func challenged(s *sm.Session) bool { return slices.Contains(s.AMR, "mfa") }
+// challenged reports whether a session's sign-in passed a challenge: a
+// second proof (mfa) on a first factor that is not itself a passkey (a
+// passwordless passkey sign-in is multi-factor without a challenge), proven
+// when the session opened (a later step-up moves auth_time on, and is no
+// challenge of the sign-in).
+func challenged(s *sm.Session) bool {
+	return slices.Contains(s.AMR, sm.AMRMFA) && s.AuthMethod != sm.AuthPasskey && !s.AuthTime.After(s.CreatedAt.Add(time.Second))
+}
 
 // eventReason is the "reason" (or "action") field of an event's data.
 func eventReason(e *sm.Event) string {

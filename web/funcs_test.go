@@ -156,3 +156,30 @@ func TestBarChartCutsLongLabels(t *testing.T) {
 		t.Errorf("bars %+v", c.Bars)
 	}
 }
+
+// The live table's "challenged" mark is a sign-in that passed a challenge,
+// not any multi-factor session: a passwordless passkey sign-in and a session
+// stepped up later are multi-factor without a challenge of the sign-in.
+func TestChallengedMark(t *testing.T) {
+	opened := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		s    sm.Session
+		want bool
+	}{
+		{"password, then an email code", sm.Session{AuthMethod: sm.AuthPassword, CreatedAt: opened,
+			AuthContext: sm.AuthContext{AuthTime: opened, AMR: []string{"pwd", "otp", "mfa"}, ACR: "2"}}, true},
+		{"external, then TOTP", sm.Session{AuthMethod: sm.AuthExternal, CreatedAt: opened,
+			AuthContext: sm.AuthContext{AuthTime: opened, AMR: []string{"otp", "mfa"}, ACR: "2"}}, true},
+		{"password only", sm.Session{AuthMethod: sm.AuthPassword, CreatedAt: opened,
+			AuthContext: sm.AuthContext{AuthTime: opened, AMR: []string{"pwd"}, ACR: "1"}}, false},
+		{"passwordless passkey", sm.Session{AuthMethod: sm.AuthPasskey, CreatedAt: opened,
+			AuthContext: sm.AuthContext{AuthTime: opened, AMR: []string{"hwk", "mfa"}, ACR: "2"}}, false},
+		{"password, stepped up later", sm.Session{AuthMethod: sm.AuthPassword, CreatedAt: opened,
+			AuthContext: sm.AuthContext{AuthTime: opened.Add(time.Hour), AMR: []string{"pwd", "otp", "mfa"}, ACR: "2"}}, false},
+	} {
+		if got := challenged(&tc.s); got != tc.want {
+			t.Errorf("%s: challenged = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
