@@ -35,6 +35,7 @@ const (
 	WarnDatacenterNoData    = "datacenter_no_data"
 	WarnThreatNoData        = "threat_no_data"
 	WarnUntrustedProxy      = "untrusted_forwarded_for"
+	WarnChallengeNoEmail    = "challenge_no_email_codes"
 )
 
 // WarningInput is what the configuration warnings are computed from.
@@ -51,6 +52,9 @@ type WarningInput struct {
 	// from a peer not in SM_TRUSTED_PROXIES; UntrustedPeer is the last one.
 	UntrustedForwardedFor int64
 	UntrustedPeer         string
+	// EmailCodes says the email one-time code factor is registered (an
+	// outgoing mail server is configured).
+	EmailCodes bool
 }
 
 // threatCheck is one threat capability, the policy that uses it, the alert
@@ -127,11 +131,34 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 		out = append(out, ConfigWarning{Code: c.code, Variables: c.variables, Setting: c.setting,
 			Message: fmt.Sprintf("%s but no source provides %s data%s, so no login is flagged", what, c.label, pendingSources(in.Geo, c.capability))})
 	}
+	if !in.EmailCodes && allows(FeatureChallenge) {
+		if on := challengedConditions(&s.Actions); len(on) > 0 {
+			out = append(out, ConfigWarning{Code: WarnChallengeNoEmail, Variables: []string{"SMTP_URL"}, Setting: "actions (" + strings.Join(on, ", ") + ")",
+				Message: fmt.Sprintf("The %s policy challenges logins but email codes are off (no outgoing mail server): only users with TOTP or a passkey can pass, the others get challengeFallback %q",
+					strings.Join(on, ", "), s.ChallengeFallback)})
+		}
+	}
 	if in.UntrustedForwardedFor > 0 {
 		out = append(out, ConfigWarning{Code: WarnUntrustedProxy, Variables: []string{"SM_TRUSTED_PROXIES"},
 			Message: fmt.Sprintf("X-Forwarded-For received from an untrusted peer (%s, %d requests): every session records the proxy's address; set SM_TRUSTED_PROXIES", in.UntrustedPeer, in.UntrustedForwardedFor)})
 	}
 	return out
+}
+
+// challengedConditions names the policy conditions whose action is
+// challenge.
+func challengedConditions(a *Actions) []string {
+	var on []string
+	for _, c := range []struct {
+		name   string
+		action Action
+	}{{"vpn", a.VPN}, {"proxy", a.Proxy}, {"tor", a.Tor}, {"datacenter", a.Datacenter}, {"threat", a.Threat},
+		{"geofence", a.Geofence}, {"lowScore", a.LowScore}, {"newCountry", a.NewCountry}, {"newDevice", a.NewDevice}} {
+		if c.action == ActionChallenge {
+			on = append(on, c.name)
+		}
+	}
+	return on
 }
 
 // pendingSources says why enabled sources of capability have no records
@@ -182,7 +209,8 @@ func (m *Manager) GeoStatus() GeoStatus {
 // the effective settings, the geo status, the licence, the enabled alert
 // rules and the untrusted X-Forwarded-For count.
 func (m *Manager) ConfigWarnings(ctx context.Context) []ConfigWarning {
-	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows}
+	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows,
+		EmailCodes: m.factors.get(MethodEmail) != nil}
 	in.UntrustedForwardedFor, in.UntrustedPeer = m.UntrustedForwardedFor()
 	if m.cfg.AlertRules != nil {
 		rules, err := m.cfg.AlertRules.List(ctx)

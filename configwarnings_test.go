@@ -60,6 +60,8 @@ func TestConfigWarnings(t *testing.T) {
 	fenced.AllowedCountries = []string{"DE"}
 	quiet := sm.DefaultSettings()
 	quiet.Actions = sm.Actions{VPN: sm.ActionAllow, Proxy: sm.ActionAllow, Tor: sm.ActionAllow, Datacenter: sm.ActionAllow, Threat: sm.ActionAllow, Geofence: sm.ActionBlock, LowScore: sm.ActionAlert}
+	challenging := *quiet
+	challenging.Actions.VPN, challenging.Actions.NewDevice = sm.ActionChallenge, sm.ActionChallenge
 	free := func(string) bool { return false }
 	premium := func(f string) bool { return slices.Contains(license.EditionPremium.Features(), f) }
 	cases := []struct {
@@ -80,6 +82,9 @@ func TestConfigWarnings(t *testing.T) {
 		{"Premium: geo but no fence, threat or alerts", sm.WarningInput{Settings: fenced, Geo: none, Allows: premium, AlertTriggers: []string{"new_country"}},
 			[]string{sm.WarnNoCountryData}},
 		{"untrusted X-Forwarded-For", sm.WarningInput{Settings: quiet, Geo: all, UntrustedForwardedFor: 3, UntrustedPeer: "10.0.0.9"}, []string{sm.WarnUntrustedProxy}},
+		{"challenge without email codes", sm.WarningInput{Settings: &challenging, Geo: all}, []string{sm.WarnChallengeNoEmail}},
+		{"challenge with email codes", sm.WarningInput{Settings: &challenging, Geo: all, EmailCodes: true}, []string{}},
+		{"challenge locked by the edition", sm.WarningInput{Settings: &challenging, Geo: all, Allows: premium}, []string{}},
 	}
 	// A feed that failed is named with its error.
 	failing := sm.NewGeoStatus([]sm.GeoSource{{Name: "tor-exits", Provides: []string{sm.GeoTor}, Enabled: true, LastError: "HTTP 503"}}, true)
