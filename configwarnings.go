@@ -36,7 +36,17 @@ const (
 	WarnThreatNoData        = "threat_no_data"
 	WarnUntrustedProxy      = "untrusted_forwarded_for"
 	WarnChallengeNoEmail    = "challenge_no_email_codes"
+	WarnPasskeysOff         = "passkeys_off"
+	WarnReportLinkOff       = "report_link_off"
 )
+
+// SetupWarning is a configuration warning the wiring knows at start-up (a
+// passkey relying party that cannot be derived, a link without a public
+// URL); it is shown while the edition allows Needs ("": always).
+type SetupWarning struct {
+	Needs string
+	ConfigWarning
+}
 
 // WarningInput is what the configuration warnings are computed from.
 type WarningInput struct {
@@ -55,6 +65,8 @@ type WarningInput struct {
 	// EmailCodes says the email one-time code factor is registered (an
 	// outgoing mail server is configured).
 	EmailCodes bool
+	// Setup are the warnings of the wiring (Config.SetupWarnings).
+	Setup []SetupWarning
 }
 
 // threatCheck is one threat capability, the policy that uses it, the alert
@@ -138,6 +150,11 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 					strings.Join(on, ", "), s.ChallengeFallback)})
 		}
 	}
+	for _, w := range in.Setup {
+		if w.Needs == "" || allows(w.Needs) {
+			out = append(out, w.ConfigWarning)
+		}
+	}
 	if in.UntrustedForwardedFor > 0 {
 		out = append(out, ConfigWarning{Code: WarnUntrustedProxy, Variables: []string{"SM_TRUSTED_PROXIES"},
 			Message: fmt.Sprintf("X-Forwarded-For received from an untrusted peer (%s, %d requests): every session records the proxy's address; set SM_TRUSTED_PROXIES", in.UntrustedPeer, in.UntrustedForwardedFor)})
@@ -210,7 +227,7 @@ func (m *Manager) GeoStatus() GeoStatus {
 // rules and the untrusted X-Forwarded-For count.
 func (m *Manager) ConfigWarnings(ctx context.Context) []ConfigWarning {
 	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows,
-		EmailCodes: m.factors.get(MethodEmail) != nil}
+		EmailCodes: m.factors.get(MethodEmail) != nil, Setup: m.cfg.SetupWarnings}
 	in.UntrustedForwardedFor, in.UntrustedPeer = m.UntrustedForwardedFor()
 	if m.cfg.AlertRules != nil {
 		rules, err := m.cfg.AlertRules.List(ctx)

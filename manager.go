@@ -25,6 +25,9 @@ type Config struct {
 	// Passkeys runs WebAuthn ceremonies (package passkey); nil: no
 	// passkeys. The store must also be a PasskeyStore.
 	Passkeys PasskeyCeremonies
+	// SetupWarnings are what the wiring found cannot work as configured
+	// (shown with the configuration warnings).
+	SetupWarnings []SetupWarning
 
 	UserAgents UserAgentParser // nil: device "unknown"
 	Geo        GeoResolver     // nil: IP only

@@ -53,13 +53,10 @@ func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInf
 		return nil, &Error{Code: ETOOMANY, Message: "Too many verifications started; try again later", Reason: "too_many_step_ups",
 			RetryAfterSeconds: int(ChallengeTTL / time.Second)}
 	}
-	s, err := m.store.SessionByID(ctx, p.SessionID)
+	now := m.clock.Now()
+	s, err := m.liveSession(ctx, p.SessionID, p.UserID, now)
 	if err != nil {
 		return nil, err
-	}
-	now := m.clock.Now()
-	if !s.Live(now) {
-		return nil, SessionTerminated(s.EndReason)
 	}
 	u, err := m.store.UserByID(ctx, p.UserID)
 	if err != nil {
@@ -178,13 +175,10 @@ func (m *Manager) stepUpFactor(method string) Factor {
 // raiseAuth records a passed step-up on the session and issues the access
 // token that carries it.
 func (m *Manager) raiseAuth(ctx context.Context, p Principal, method string, amr []string, actor Actor) (*StepUpResult, error) {
-	s, err := m.store.SessionByID(ctx, p.SessionID)
+	now := m.clock.Now()
+	s, err := m.liveSession(ctx, p.SessionID, p.UserID, now)
 	if err != nil {
 		return nil, err
-	}
-	now := m.clock.Now()
-	if !s.Live(now) {
-		return nil, SessionTerminated(s.EndReason)
 	}
 	st, ok := m.store.(SessionAuthStore)
 	if !ok {

@@ -156,6 +156,13 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		log.Info("passkeys on", "rpId", c.Passkeys.Config.RPID, "origins", c.Passkeys.Config.Origins)
 	} else if c.Passkeys.Off != "" {
 		log.Warn(c.Passkeys.Off)
+		mcfg.SetupWarnings = append(mcfg.SetupWarnings, sm.SetupWarning{Needs: sm.FeatureChallenge, ConfigWarning: sm.ConfigWarning{
+			Code: sm.WarnPasskeysOff, Message: c.Passkeys.Off, Variables: []string{"SM_PUBLIC_URL", "SM_WEBAUTHN_RP_ID", "SM_WEBAUTHN_ORIGINS"}}})
+	}
+	if c.SMTPURL != "" && c.PublicURL == "" {
+		mcfg.SetupWarnings = append(mcfg.SetupWarnings, sm.SetupWarning{ConfigWarning: sm.ConfigWarning{
+			Code: sm.WarnReportLinkOff, Variables: []string{"SM_PUBLIC_URL"},
+			Message: "SM_PUBLIC_URL is not set: new-sign-in emails carry no \"This wasn't me\" link (it needs the address users reach this service at)"}})
 	}
 	mcfg.SharedStatus = a.cluster.status
 	mcfg.StateCacheTTL = c.stateCacheTTL
