@@ -112,7 +112,7 @@ type Challenge struct {
 	Outcome string    `json:"outcome,omitempty"`
 	EndedAt time.Time `json:"endedAt,omitzero"`
 	// CodeHash is the keyed hash of the current email code (bound to the
-	// challenge); CodeExpiresAt its expiry; CodeSentAt when it was made.
+	// challenge); CodeExpiresAt its expiry.
 	CodeHash      []byte    `json:"-"`
 	CodeExpiresAt time.Time `json:"-"`
 	// SessionID, for a step-up (POST /api/auth/step-up), is the live

@@ -178,9 +178,6 @@ func (m *Manager) Login(ctx context.Context, identifier, password string, client
 	if err := checkTexts("identifier", identifier, "password", password); err != nil {
 		return nil, err
 	}
-	if err := CheckDeviceID(client.DeviceID); err != nil {
-		return nil, err
-	}
 	u, uerr := m.store.UserByIdentifier(ctx, identifier)
 	if uerr != nil && !IsNotFound(uerr) {
 		return nil, uerr
@@ -350,8 +347,10 @@ func (m *Manager) checkLogin(ctx context.Context, u *User, method AuthMethod, cl
 	}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = Assessment{Score: 100, Action: ActionAllow}
-	c.trusted = !signup && m.deviceTrusted(ctx, u.ID, client)
 	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
+		// Only the risk verdict uses a remembered device (a known device; a
+		// challenge turned into an alert): without scoring, no store write.
+		c.trusted = !signup && m.deviceTrusted(ctx, u.ID, client)
 		if !signup {
 			h, err := m.store.LoginHistory(ctx, u.ID)
 			if err != nil {
