@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,5 +262,27 @@ func TestReportRefusesStepUp(t *testing.T) {
 		wantReason(t, "step-up", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
 		_, err = e.m.BeginTOTP(e.ctx, p)
 		wantReason(t, "enrol TOTP", err, sm.EFORBIDDEN, sm.ReasonPasswordResetRequired)
+	})
+}
+
+// A report link has one spelling: the MAC's last base64 character carries
+// two spare bits, and another spelling of the same bytes would be a second,
+// unspent token for the same report (the spent record is keyed on the text).
+func TestReportLinkOneSpelling(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		e.register("xena")
+		thief := e.login("xena")
+		link := sm.ReportLinks{Secrets: e.secrets, BaseURL: "https://a"}.URL(thief.Session.ID, e.clock.Now())
+		u, _ := url.Parse(link)
+		token := u.Query().Get("token")
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, token[len(token)-1])
+		other := token[:len(token)-1] + string(alphabet[last^1])
+		if _, err := e.m.CheckSessionReport(e.ctx, other); sm.ErrorCode(err) != sm.EINVALID && sm.ErrorCode(err) != sm.ENOTFOUND {
+			t.Fatalf("another spelling of the link's MAC: %v, want it refused", err)
+		}
+		if _, err := e.m.CheckSessionReport(e.ctx, token); err != nil {
+			t.Fatalf("the link itself: %v", err)
+		}
 	})
 }

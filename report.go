@@ -81,7 +81,7 @@ func parseReportToken(sec Secrets, token string) (sessionID string, exp time.Tim
 	if len(parts) != 3 || !reportableID(parts[0]) {
 		return "", time.Time{}, false
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(parts[2])
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(parts[2]) // one spelling per link: the spent record is keyed on it
 	if err != nil || !hmac.Equal(mac, reportMAC(sec, parts[0], parts[1])) {
 		return "", time.Time{}, false
 	}
