@@ -65,6 +65,8 @@ type WarningInput struct {
 	// EmailCodes says the email one-time code factor is registered (an
 	// outgoing mail server is configured).
 	EmailCodes bool
+	// Passkeys says passkeys are on (a relying party is configured).
+	Passkeys bool
 	// Setup are the warnings of the wiring (Config.SetupWarnings).
 	Setup []SetupWarning
 }
@@ -146,8 +148,8 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 	if !in.EmailCodes && allows(FeatureChallenge) {
 		if on := challengedConditions(&s.Actions); len(on) > 0 {
 			out = append(out, ConfigWarning{Code: WarnChallengeNoEmail, Variables: []string{"SMTP_URL"}, Setting: "actions (" + strings.Join(on, ", ") + ")",
-				Message: fmt.Sprintf("The %s policy challenges logins but email codes are off (no outgoing mail server): only users with TOTP or a passkey can pass, the others get challengeFallback %q",
-					strings.Join(on, ", "), s.ChallengeFallback)})
+				Message: fmt.Sprintf("The %s policy challenges logins but email codes are off (no outgoing mail server): only users with %s can pass, the others get challengeFallback %q",
+					strings.Join(on, ", "), map[bool]string{true: "TOTP or a passkey", false: "TOTP (passkeys are off too)"}[in.Passkeys], s.ChallengeFallback)})
 		}
 	}
 	for _, w := range in.Setup {
@@ -227,7 +229,7 @@ func (m *Manager) GeoStatus() GeoStatus {
 // rules and the untrusted X-Forwarded-For count.
 func (m *Manager) ConfigWarnings(ctx context.Context) []ConfigWarning {
 	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows,
-		EmailCodes: m.factors.get(MethodEmail) != nil, Setup: m.cfg.SetupWarnings}
+		EmailCodes: m.factors.get(MethodEmail) != nil, Passkeys: m.cfg.Passkeys != nil, Setup: m.cfg.SetupWarnings}
 	in.UntrustedForwardedFor, in.UntrustedPeer = m.UntrustedForwardedFor()
 	if m.cfg.AlertRules != nil {
 		rules, err := m.cfg.AlertRules.List(ctx)

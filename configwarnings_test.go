@@ -86,6 +86,19 @@ func TestConfigWarnings(t *testing.T) {
 		{"challenge with email codes", sm.WarningInput{Settings: &challenging, Geo: all, EmailCodes: true}, []string{}},
 		{"challenge locked by the edition", sm.WarningInput{Settings: &challenging, Geo: all, Allows: premium}, []string{}},
 	}
+	// The challenge warning names the factors that remain.
+	if w := sm.ConfigWarnings(sm.WarningInput{Settings: &challenging, Geo: all}); len(w) != 1 ||
+		!strings.Contains(w[0].Message, "vpn, newDevice") || !strings.Contains(w[0].Message, "passkeys are off too") {
+		t.Errorf("challenge without email codes or passkeys: %+v", w)
+	}
+	// Setup warnings show while the edition allows what they concern.
+	setup := []sm.SetupWarning{{Needs: sm.FeatureChallenge, ConfigWarning: sm.ConfigWarning{Code: sm.WarnPasskeysOff, Message: "off"}}}
+	if w := sm.ConfigWarnings(sm.WarningInput{Settings: quiet, Geo: all, Setup: setup}); len(w) != 1 || w[0].Code != sm.WarnPasskeysOff {
+		t.Errorf("setup warning: %+v", w)
+	}
+	if w := sm.ConfigWarnings(sm.WarningInput{Settings: quiet, Geo: all, Setup: setup, Allows: premium}); len(w) != 0 {
+		t.Errorf("setup warning of a feature the edition lacks: %+v", w)
+	}
 	// A feed that failed is named with its error.
 	failing := sm.NewGeoStatus([]sm.GeoSource{{Name: "tor-exits", Provides: []string{sm.GeoTor}, Enabled: true, LastError: "HTTP 503"}}, true)
 	if w := sm.ConfigWarnings(sm.WarningInput{Settings: quiet, Geo: failing, AlertTriggers: []string{"tor"}}); len(w) < 2 ||
