@@ -15,15 +15,19 @@ const (
 	EventLoginBlocked     = "login.blocked"
 	EventSessionRefreshed = "session.refreshed"
 	EventSessionEnded     = "session.ended"
-	EventRefreshReuse     = "session.refresh_reuse"
-	EventUserRegistered   = "user.registered"
-	EventUserBlocked      = "user.blocked"
-	EventUserUnblocked    = "user.unblocked"
-	EventPasswordChanged  = "user.password_changed"
-	EventUserErased       = "user.erased"
-	EventSettingsChanged  = "settings.changed"
-	EventAdminAction      = "admin.action"
-	EventMagicLinkSent    = "magic_link.sent"
+	// EventSessionAnomaly: session protection saw a live session used from
+	// another place or device than its record; data: signals, action, and
+	// the before/after facts.
+	EventSessionAnomaly  = "session.anomaly"
+	EventRefreshReuse    = "session.refresh_reuse"
+	EventUserRegistered  = "user.registered"
+	EventUserBlocked     = "user.blocked"
+	EventUserUnblocked   = "user.unblocked"
+	EventPasswordChanged = "user.password_changed"
+	EventUserErased      = "user.erased"
+	EventSettingsChanged = "settings.changed"
+	EventAdminAction     = "admin.action"
+	EventMagicLinkSent   = "magic_link.sent"
 	// EventSessionReported: the user followed the "This wasn't me" link of
 	// an email about a sign-in; the session ended (all of them with
 	// data.endAll) and a password reset is required. Alert trigger

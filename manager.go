@@ -185,6 +185,17 @@ type ClientInfo struct {
 	// device cookie or the deviceToken field of a login); never stored or
 	// logged.
 	DeviceToken string
+	// DPoP is the request's DPoP proof (RFC 9449) with the method and URL
+	// it must be bound to; zero when the request sent none.
+	DPoP ProofInput
+}
+
+// ProofInput is a DPoP proof as a request carried it: the DPoP header and
+// the request it must sign (htm, htu: absolute URL without query).
+type ProofInput struct {
+	Proof  string
+	Method string
+	URL    string
 }
 
 // Actor is who did something, for the audit log.

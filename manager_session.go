@@ -18,16 +18,29 @@ func invalidToken() *Error {
 // access token (cached), check the session's state (cached, invalidated by
 // the bus, bounded staleness) and note the activity in memory.
 func (m *Manager) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
-	return m.authenticate(ctx, accessToken, true)
+	return m.authenticate(ctx, accessToken, true, &ClientInfo{})
+}
+
+// AuthenticateRequest is Authenticate for a request whose client is known:
+// session protection compares the client with the session's record, and a
+// token bound to a key (DPoP) needs client.DPoP to prove it.
+func (m *Manager) AuthenticateRequest(ctx context.Context, accessToken string, client ClientInfo) (Principal, error) {
+	return m.authenticate(ctx, accessToken, true, &client)
 }
 
 // Check is Authenticate without noting activity: for services that ask
 // about a token (introspection), which is not the user being active.
 func (m *Manager) Check(ctx context.Context, accessToken string) (Principal, error) {
-	return m.authenticate(ctx, accessToken, false)
+	return m.authenticate(ctx, accessToken, false, &ClientInfo{})
 }
 
-func (m *Manager) authenticate(ctx context.Context, accessToken string, activity bool) (Principal, error) {
+// CheckRequest is Check with the client's proof of possession (DPoP), for
+// introspection on behalf of a resource server.
+func (m *Manager) CheckRequest(ctx context.Context, accessToken string, client ClientInfo) (Principal, error) {
+	return m.authenticate(ctx, accessToken, false, &client)
+}
+
+func (m *Manager) authenticate(ctx context.Context, accessToken string, activity bool, client *ClientInfo) (Principal, error) {
 	if m.availability() == Unavailable {
 		return Principal{}, &Error{Code: EUNAVAILABLE, Message: "Session state cannot be checked right now; try again", Reason: "state_unavailable"}
 	}
@@ -35,6 +48,9 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 	claims, err := m.cfg.Tokens.Verify(accessToken, now)
 	if err != nil {
 		return Principal{}, invalidToken()
+	}
+	if err := m.checkProof(ctx, accessToken, &claims, client, now); err != nil {
+		return Principal{}, err
 	}
 	st, err := m.sessionState(ctx, claims.SessionID, now)
 	if err != nil {
@@ -51,6 +67,9 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 	}
 	if activity {
 		m.seen.note(claims.SessionID, now)
+		if err := m.watch(ctx, claims.SessionID, &st, client, now); err != nil {
+			return Principal{}, err
+		}
 	}
 	return Principal{UserID: claims.Subject, Email: st.email, SessionID: claims.SessionID, Claims: claims}, nil
 }

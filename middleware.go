@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -38,13 +39,48 @@ func BearerToken(r *http.Request) string {
 // puts the Principal in the request context; other requests get 401 with
 // the reason header. It is the same check the server's own API makes.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return m.MiddlewareWith(RequestClient)(next)
+}
+
+// RequestClient is the client of a request as the library middleware sees
+// it with no proxy in front: the peer address, the User-Agent and the DPoP
+// proof with the request's method and URL. Behind a reverse proxy, pass
+// MiddlewareWith a function that reads the address the trusted proxy gives.
+func RequestClient(r *http.Request) ClientInfo {
+	c := ClientInfo{UserAgent: r.UserAgent()}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		c.IP = ap.Addr().Unmap()
+	}
+	if p := r.Header.Get("DPoP"); p != "" {
+		c.DPoP = ProofInput{Proof: p, Method: r.Method, URL: RequestURL(r)}
+	}
+	return c
+}
+
+// RequestURL is the absolute URL of r without query or fragment (DPoP's
+// htu), as the server saw it: the scheme from TLS, the Host header.
+func RequestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.EscapedPath()
+}
+
+// MiddlewareWith is Middleware with the request's client read by client
+// (the address behind trusted proxies, the public URL for DPoP).
+func (m *Manager) MiddlewareWith(client func(*http.Request) ClientInfo) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return m.middleware(next, client) }
+}
+
+func (m *Manager) middleware(next http.Handler, client func(*http.Request) ClientInfo) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := BearerToken(r)
 		if tok == "" {
 			WriteError(w, &Error{Code: EUNAUTHORIZED, Message: "Missing or invalid credentials", Reason: "missing_token"})
 			return
 		}
-		p, err := m.Authenticate(r.Context(), tok)
+		p, err := m.AuthenticateRequest(r.Context(), tok, client(r))
 		if err != nil {
 			if status := HTTPStatus(ErrorCode(err)); status >= http.StatusInternalServerError {
 				// The client sees the safe message; the cause is for the log.

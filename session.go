@@ -37,6 +37,10 @@ const (
 	EndErased          EndReason = "erased"
 	// EndReported: the user said "This wasn't me" (the emailed link).
 	EndReported EndReason = "reported"
+	// EndHijackSuspected: session protection saw the session used in a way
+	// its owner could not have (another device family on a refresh, for
+	// example) and its policy said terminate.
+	EndHijackSuspected EndReason = "hijack_suspected"
 )
 
 // AuthMethod says how the user signed in.
@@ -107,6 +111,17 @@ type Session struct {
 	// (authTime, amr, acr): set at login, raised by a passed challenge
 	// or a step-up.
 	AuthContext
+	// Trail is where the session has been since login, oldest first, at
+	// most MaxTrail entries (the login itself is the session's own IP,
+	// Location and Device, not an entry). Filled by SessionByID.
+	Trail []TrailEntry `json:"trail,omitempty"`
+	// Suspected is the code of the last session-protection signal that
+	// fired for this session ("" when none), at SuspectedAt.
+	Suspected   string    `json:"suspected,omitempty"`
+	SuspectedAt time.Time `json:"suspectedAt,omitzero"`
+	// DPoPJKT is the RFC 7638 thumbprint of the key the session is bound
+	// to (RFC 9449), "" for an unbound session.
+	DPoPJKT string `json:"dpopJkt,omitempty"`
 	// RefreshFamily identifies the chain of refresh tokens of this session.
 	RefreshFamily string `json:"-"`
 	// RefreshSealed is the current refresh token sealed with AES-256-GCM, kept
@@ -201,4 +216,33 @@ type Ended struct {
 	SessionID string
 	UserID    string
 	Reason    EndReason
+}
+
+// MaxTrail is how many trail entries a session keeps (the newest).
+const MaxTrail = 20
+
+// TrailEntry is one place and device a session was used from after its
+// login: written when the address or the device family changed.
+type TrailEntry struct {
+	At          time.Time  `json:"at"`
+	IP          netip.Addr `json:"ip"`
+	CountryCode string     `json:"countryCode,omitempty"`
+	City        string     `json:"city,omitempty"`
+	ASN         uint32     `json:"asn,omitempty"`
+	ISP         string     `json:"isp,omitempty"`
+	Latitude    float64    `json:"latitude,omitempty"`
+	Longitude   float64    `json:"longitude,omitempty"`
+	// Device is Device.Family() of the request ("Chrome/macOS").
+	Device string `json:"device,omitempty"`
+	// Signals are the session-protection signals this move fired.
+	Signals []string `json:"signals,omitempty"`
+}
+
+// TrailNote asks the store to append Entry to a session's trail (keeping
+// the newest MaxTrail) and, when Suspected is not empty, to mark the
+// session suspected with that code at Entry.At.
+type TrailNote struct {
+	SessionID string
+	Entry     TrailEntry
+	Suspected string
 }

@@ -17,6 +17,15 @@ type UserStore interface {
 	ListUsers(ctx context.Context, f UserFilter) (users []*User, nextCursor string, err error)
 }
 
+// TrailStore keeps where sessions have been (session protection). Notes
+// come in batches from the activity flush, never one write per request.
+type TrailStore interface {
+	// AppendTrail appends each note's entry to its session's trail, keeps
+	// the newest MaxTrail, and sets Suspected/SuspectedAt when the note has
+	// one. Notes for missing or ended sessions are skipped, not errors.
+	AppendTrail(ctx context.Context, notes []TrailNote) error
+}
+
 // SessionStore keeps sessions and their refresh tokens. Atomicity lives in
 // the store's SQL, never in Go locks.
 type SessionStore interface {

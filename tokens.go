@@ -15,6 +15,9 @@ type AccessClaims struct {
 	// AuthContext is the session's auth_time, amr and acr when the token
 	// was issued.
 	AuthContext
+	// JKT is the cnf.jkt claim (RFC 9449): the thumbprint of the key the
+	// token is bound to; "" for a bearer token.
+	JKT string
 }
 
 // AccessTokens issues and verifies access tokens (EdDSA JWTs).

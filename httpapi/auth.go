@@ -370,7 +370,9 @@ func (s *server) handleMe() http.Handler {
 }
 
 // user authenticates the request as an end user (Bearer access token).
-func (s *server) user(next http.Handler) http.Handler { return s.Manager.Middleware(next) }
+func (s *server) user(next http.Handler) http.Handler {
+	return s.Manager.MiddlewareWith(s.requestClient)(next)
+}
 
 // strapiUser is user for Strapi 5's session routes, which answer a request
 // without a token 401 "Missing authentication".

@@ -60,7 +60,7 @@ func (s *server) handleIntrospect() http.Handler {
 			encode(w, http.StatusOK, introspection{Active: false})
 			return
 		}
-		p, err := s.Manager.Check(r.Context(), tok)
+		p, err := s.Manager.CheckRequest(r.Context(), tok, s.requestClient(r))
 		if err != nil {
 			if sm.ErrorCode(err) == sm.EUNAVAILABLE || sm.ErrorCode(err) == sm.EINTERNAL {
 				s.fail(w, r, err)

@@ -168,11 +168,25 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // agent and the trusted-device cookie, if any (a login's deviceToken field
 // replaces it).
 func (s *server) clientInfo(r *http.Request) sm.ClientInfo {
-	c := sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
+	c := s.requestClient(r)
 	if ck, err := r.Cookie(DeviceCookie); err == nil {
 		c.DeviceToken = ck.Value
 	}
 	return c
 }
+
+// requestClient is what an authenticated use tells about its client: the
+// address (through trusted proxies), the User-Agent and the DPoP proof.
+func (s *server) requestClient(r *http.Request) sm.ClientInfo {
+	c := sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
+	if p := r.Header.Get("DPoP"); p != "" {
+		c.DPoP = sm.ProofInput{Proof: p, Method: r.Method, URL: s.proofURL(r)}
+	}
+	return c
+}
+
+// proofURL is the URL a DPoP proof of r must name (htu): the one the
+// client used, as the public URL and the trusted proxy say it.
+func (s *server) proofURL(r *http.Request) string { return sm.RequestURL(r) }
 
 func (s *server) now() time.Time { return s.Manager.Now() }

@@ -28,7 +28,7 @@ func (s *server) handleVerify() http.Handler {
 			sm.WriteError(w, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "Missing or invalid credentials", Reason: "missing_token"})
 			return
 		}
-		p, err := s.Manager.Authenticate(r.Context(), tok)
+		p, err := s.Manager.AuthenticateRequest(r.Context(), tok, s.requestClient(r))
 		if err != nil {
 			s.fail(w, r, err)
 			return
