@@ -29,9 +29,10 @@ func (c *verifiedCache) len() int {
 // isInvalidToken reports whether err is the one answer to a bad token.
 // drop removes token from the cache (tests only).
 func (c *verifiedCache) drop(token string) {
-	s := c.shard(token)
+	k, _ := keyOf(token)
+	s := c.shard(k)
 	s.mu.Lock()
-	delete(s.entries, token)
+	delete(s.entries, k)
 	s.mu.Unlock()
 }
 
