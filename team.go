@@ -94,15 +94,28 @@ type AdminInviteMailer interface {
 // AdminInviteTTL is how long an invitation link works.
 const AdminInviteTTL = 72 * time.Hour
 
+// AdminAccessChange is one change to an admin's access. Only what it names
+// is written.
+type AdminAccessChange struct {
+	// Role is the new role; "" keeps the stored one.
+	Role string
+	// Deactivate deactivates at At (an admin already deactivated keeps
+	// their time); Reactivate clears it. Neither: unchanged.
+	Deactivate, Reactivate bool
+	At                     time.Time
+}
+
 // TeamStore keeps the admins' roles and invitations.
 type TeamStore interface {
 	// ListAdmins lists every admin, oldest first.
 	ListAdmins(ctx context.Context) ([]*Admin, error)
-	// SetAdminAccess sets an admin's role and deactivation time (zero:
-	// active) atomically with the rule that at least one active owner
-	// stays: a change that would leave none is ECONFLICT. ENOTFOUND for
-	// an unknown id.
-	SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error
+	// SetAdminAccess applies one change to an admin's role or deactivation
+	// and returns the admin as stored after it. It writes only what the
+	// change names, so a role change and a deactivation of the same admin
+	// at the same moment both hold. Atomic with the rule that at least one
+	// active owner stays: a change that would leave none is ECONFLICT.
+	// ENOTFOUND for an unknown id.
+	SetAdminAccess(ctx context.Context, id string, ch AdminAccessChange) (*Admin, error)
 	// CreateAdminInvite stores an invitation.
 	CreateAdminInvite(ctx context.Context, inv *AdminInvite) error
 	// UseAdminInvite marks the unused, unexpired invitation with this hash
@@ -246,26 +259,18 @@ func (m *Manager) SetAdminRole(ctx context.Context, id, role string) (*Admin, er
 	if !validRole(role) {
 		return nil, InvalidFields(map[string]string{"role": "must be owner, admin or viewer"})
 	}
-	return m.setAdminAccess(ctx, id, func(a *Admin) { a.Role = role }, "admin.role", map[string]any{"role": role})
+	return m.setAdminAccess(ctx, id, AdminAccessChange{Role: role}, "admin.role", map[string]any{"role": role})
 }
 
 // SetAdminDisabled deactivates or reactivates an admin; deactivating ends
 // every dashboard session of theirs on every instance.
 func (m *Manager) SetAdminDisabled(ctx context.Context, id string, disabled bool) (*Admin, error) {
-	now := m.clock.Now()
-	action := "admin.reactivate"
-	if disabled {
-		action = "admin.deactivate"
+	if !disabled {
+		return m.setAdminAccess(ctx, id, AdminAccessChange{Reactivate: true}, "admin.reactivate", nil)
 	}
-	a, err := m.setAdminAccess(ctx, id, func(a *Admin) {
-		if !disabled {
-			a.DisabledAt = time.Time{}
-		} else if a.DisabledAt.IsZero() {
-			a.DisabledAt = now
-		}
-	}, action, nil)
-	if err != nil || !disabled {
-		return a, err
+	a, err := m.setAdminAccess(ctx, id, AdminAccessChange{Deactivate: true, At: m.clock.Now()}, "admin.deactivate", nil)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := m.EndAdminSessions(ctx, id, "", EndManual); err != nil {
 		return nil, err
@@ -273,19 +278,17 @@ func (m *Manager) SetAdminDisabled(ctx context.Context, id string, disabled bool
 	return a, nil
 }
 
-// setAdminAccess applies change to an admin's role or deactivation, under
-// the store's last-owner rule, and audits it.
-func (m *Manager) setAdminAccess(ctx context.Context, id string, change func(*Admin), action string, details map[string]any) (*Admin, error) {
+// setAdminAccess applies a change to an admin's role or deactivation, under
+// the store's last-owner rule, and audits it. The store writes only the
+// column the change names (no read-modify-write here), so concurrent
+// changes of different columns do not undo each other.
+func (m *Manager) setAdminAccess(ctx context.Context, id string, ch AdminAccessChange, action string, details map[string]any) (*Admin, error) {
 	st, err := m.teamStore()
 	if err != nil {
 		return nil, err
 	}
-	a, err := m.Admin(ctx, id)
+	a, err := st.SetAdminAccess(ctx, id, ch)
 	if err != nil {
-		return nil, err
-	}
-	change(a)
-	if err := st.SetAdminAccess(ctx, a.ID, a.Role, a.DisabledAt); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, &Error{Code: ECONFLICT, Message: "The last owner cannot be removed, demoted or deactivated", Reason: "last_owner"}
 		}

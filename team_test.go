@@ -142,3 +142,43 @@ func TestTOTPEnrolAndRecoveryCodes(t *testing.T) {
 		t.Fatalf("after disabling, one step: %v %q %v", got, pending, err)
 	}
 }
+
+// TestRoleChangeAndDeactivationTogether: an owner changes an admin's role
+// while another deactivates them, at the same moment, many times. Neither
+// change may undo the other (each writes only its own column).
+func TestRoleChangeAndDeactivationTogether(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t, k)
+			for _, a := range []*sm.Admin{{ID: "a-owner", Email: "owner@example.com"}, {ID: "a-x", Email: "x@example.com", Role: sm.RoleAdmin}} {
+				a.CreatedAt = e.clock.Now()
+				if err := e.store.CreateAdmin(e.ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for round := range 40 {
+				want := []string{sm.RoleViewer, sm.RoleAdmin}[round%2]
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				var roleErr, offErr error
+				wg.Go(func() { <-start; _, roleErr = e.m.SetAdminRole(e.ctx, "a-x", want) })
+				wg.Go(func() { <-start; _, offErr = e.m.SetAdminDisabled(e.ctx, "a-x", true) })
+				close(start)
+				wg.Wait()
+				if roleErr != nil || offErr != nil {
+					t.Fatalf("round %d: %v, %v", round, roleErr, offErr)
+				}
+				got, err := e.m.Admin(e.ctx, "a-x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Role != want || !got.Disabled() {
+					t.Fatalf("round %d: role %s, deactivated %v; want %s and deactivated", round, got.Role, got.Disabled(), want)
+				}
+				if _, err := e.m.SetAdminDisabled(e.ctx, "a-x", false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}

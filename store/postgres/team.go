@@ -22,14 +22,23 @@ func (s *Store) ListAdmins(ctx context.Context) ([]*sm.Admin, error) {
 	return list, nil
 }
 
-// SetAdminAccess sets role and deactivation in a transaction that first
+// SetAdminAccess writes the change's column in a transaction that first
 // locks every active owner's row: two owners demoting each other at once
 // are serialised, and the second finds itself the last owner (ECONFLICT).
-func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error {
+// A role change and a deactivation of one admin meet on that admin's row
+// lock, and each writes only its own column.
+func (s *Store) SetAdminAccess(ctx context.Context, id string, ch sm.AdminAccessChange) (*sm.Admin, error) {
 	if !storable(id) {
-		return notFound("admin")
+		return nil, notFound("admin")
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	mode := 0
+	if ch.Deactivate {
+		mode = 1
+	} else if ch.Reactivate {
+		mode = 2
+	}
+	var a *sm.Admin
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id FROM admins WHERE role = 'owner' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
 		if err != nil {
 			return mapErr(err, "admins")
@@ -38,14 +47,13 @@ func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt 
 		if err != nil {
 			return mapErr(err, "admins")
 		}
-		tag, err := tx.Exec(ctx, `UPDATE admins SET role = $2, disabled_at = $3 WHERE id = $1`, id, role, nullTime(disabledAt))
+		a, err = scanAdmin(tx.QueryRow(ctx, `UPDATE admins SET role = CASE WHEN $2 = '' THEN role ELSE $2 END,
+			disabled_at = CASE $3::int WHEN 1 THEN coalesce(disabled_at, $4) WHEN 2 THEN NULL ELSE disabled_at END
+			WHERE id = $1 RETURNING `+adminColumns, id, ch.Role, mode, ch.At))
 		if err != nil {
 			return mapErr(err, "admin")
 		}
-		if tag.RowsAffected() == 0 {
-			return notFound("admin")
-		}
-		stillOwner := role == sm.RoleOwner && disabledAt.IsZero()
+		stillOwner := a.Role == sm.RoleOwner && a.DisabledAt.IsZero()
 		others := 0
 		for _, o := range owners {
 			if o != id {
@@ -57,6 +65,10 @@ func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt 
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // NoteAdminSignIn records the start of the admin's latest sign-in.

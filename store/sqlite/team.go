@@ -14,25 +14,37 @@ func (s *Store) ListAdmins(ctx context.Context) ([]*sessionmanager.Admin, error)
 	return queryAll(ctx, s.read, "list admins", scanAdmin, `SELECT `+adminColumns+` FROM admins ORDER BY created_at, id`)
 }
 
-// SetAdminAccess sets role and deactivation in one guarded UPDATE: it
+// SetAdminAccess writes the change's column in one guarded UPDATE: it
 // changes nothing when the admin would stop being an active owner and no
 // other active owner exists (ECONFLICT). SQLite runs one writer at a time,
 // so the guard and the change are atomic.
-func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error {
-	stillOwner := role == sessionmanager.RoleOwner && disabledAt.IsZero()
-	res, err := s.write.ExecContext(ctx, `UPDATE admins SET role = ?, disabled_at = ? WHERE id = ?
-		AND (? OR EXISTS (SELECT 1 FROM admins o WHERE o.role = 'owner' AND o.disabled_at IS NULL AND o.id <> ?))`,
-		role, micro(disabledAt), id, stillOwner, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: set admin access: %w", err)
+func (s *Store) SetAdminAccess(ctx context.Context, id string, ch sessionmanager.AdminAccessChange) (*sessionmanager.Admin, error) {
+	// ?1 the role ("" keeps it); ?2: 1 deactivate at ?3 (unless already),
+	// 2 reactivate, 0 keep.
+	const (
+		newRole     = `CASE WHEN ?1 = '' THEN role ELSE ?1 END`
+		newDisabled = `CASE ?2 WHEN 1 THEN coalesce(disabled_at, ?3) WHEN 2 THEN NULL ELSE disabled_at END`
+	)
+	mode := 0
+	if ch.Deactivate {
+		mode = 1
+	} else if ch.Reactivate {
+		mode = 2
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
+	a, err := scanAdmin(s.write.QueryRowContext(ctx, `UPDATE admins SET role = `+newRole+`, disabled_at = `+newDisabled+` WHERE id = ?4
+		AND ((`+newRole+` = 'owner' AND `+newDisabled+` IS NULL)
+			OR EXISTS (SELECT 1 FROM admins o WHERE o.role = 'owner' AND o.disabled_at IS NULL AND o.id <> ?4))
+		RETURNING `+adminColumns, ch.Role, mode, ch.At.UnixMicro(), id))
+	if err == nil {
+		return a, nil
+	}
+	if !isNoRows(err) {
+		return nil, fmt.Errorf("sqlite: set admin access: %w", err)
 	}
 	if _, err := s.AdminByID(ctx, id); err != nil {
-		return err
+		return nil, err
 	}
-	return sessionmanager.Errorf(sessionmanager.ECONFLICT, "the last owner cannot be removed")
+	return nil, sessionmanager.Errorf(sessionmanager.ECONFLICT, "the last owner cannot be removed")
 }
 
 // NoteAdminSignIn records the start of the admin's latest sign-in.

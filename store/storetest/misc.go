@@ -20,6 +20,7 @@ var adminTests = []namedTest{
 	{"ConcurrentSessionEnd", testConcurrentAdminSessionEnd},
 	{"TeamRoles", testTeamRoles},
 	{"LastOwnerConcurrent", testLastOwnerConcurrent},
+	{"AdminAccessConcurrent", testAdminAccessConcurrent},
 	{"Invites", testAdminInvites},
 	{"AdminRecoveryCodes", testAdminRecoveryCodes},
 }

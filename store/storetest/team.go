@@ -18,24 +18,31 @@ func testTeamRoles(t *testing.T, s Store) {
 	equal(t, sessionmanager.RoleOwner, list[0].Role, "an admin made without a role is an owner")
 	equal(t, sessionmanager.RoleViewer, list[1].Role)
 
-	requireCode(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, time.Time{}), sessionmanager.ECONFLICT, "demote the last owner")
-	requireCode(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleOwner, t0), sessionmanager.ECONFLICT, "deactivate the last owner")
-	requireCode(t, s.SetAdminAccess(ctx, "nope", sessionmanager.RoleViewer, time.Time{}), sessionmanager.ENOTFOUND, "unknown admin")
+	requireCode(t, second(s.SetAdminAccess(ctx, "a-1", role(sessionmanager.RoleAdmin))), sessionmanager.ECONFLICT, "demote the last owner")
+	requireCode(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0))), sessionmanager.ECONFLICT, "deactivate the last owner")
+	requireCode(t, second(s.SetAdminAccess(ctx, "nope", role(sessionmanager.RoleViewer))), sessionmanager.ENOTFOUND, "unknown admin")
 	got, err := s.AdminByID(ctx, "a-1")
 	noErr(t, err)
 	equal(t, sessionmanager.RoleOwner, got.Role, "refused change left nothing behind")
 	check(t, !got.Disabled(), "still active")
 
-	noErr(t, s.SetAdminAccess(ctx, "a-2", sessionmanager.RoleOwner, time.Time{}))
-	noErr(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, t0.Add(time.Minute)))
+	noErr(t, second(s.SetAdminAccess(ctx, "a-2", role(sessionmanager.RoleOwner))))
+	got, err = s.SetAdminAccess(ctx, "a-1", role(sessionmanager.RoleAdmin))
+	noErr(t, err)
+	equal(t, sessionmanager.RoleAdmin, got.Role, "the changed admin is returned")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0.Add(time.Minute)))))
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0.Add(time.Hour)))), "deactivating again")
 	got, err = s.AdminByID(ctx, "a-1")
 	noErr(t, err)
-	equal(t, sessionmanager.RoleAdmin, got.Role)
-	check(t, got.DisabledAt.Equal(t0.Add(time.Minute)), "disabled at %v", got.DisabledAt)
-	noErr(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, time.Time{}))
+	equal(t, sessionmanager.RoleAdmin, got.Role, "a deactivation leaves the role")
+	check(t, got.DisabledAt.Equal(t0.Add(time.Minute)), "disabled at %v, want the first deactivation's time", got.DisabledAt)
+	got, err = s.SetAdminAccess(ctx, "a-1", role(sessionmanager.RoleViewer))
+	noErr(t, err)
+	check(t, got.Disabled(), "a role change leaves the deactivation")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", sessionmanager.AdminAccessChange{Reactivate: true})))
 	got, err = s.AdminByID(ctx, "a-1")
 	noErr(t, err)
-	check(t, !got.Disabled(), "reactivated")
+	check(t, !got.Disabled() && got.Role == sessionmanager.RoleViewer, "reactivated as %+v", got)
 
 	noErr(t, s.NoteAdminSignIn(ctx, "a-1", t0.Add(time.Hour)))
 	noErr(t, s.NoteAdminSignIn(ctx, "a-1", t0), "an older sign-in does not move it back")
@@ -53,7 +60,7 @@ func testLastOwnerConcurrent(t *testing.T, s Store) {
 	ok := 0
 	for i, err := range race(func(i int) error {
 		id := []string{"a-0", "a-1"}[i%2]
-		return s.SetAdminAccess(ctx, id, sessionmanager.RoleViewer, time.Time{})
+		return second(s.SetAdminAccess(ctx, id, role(sessionmanager.RoleViewer)))
 	}) {
 		if err == nil {
 			ok++
@@ -70,6 +77,37 @@ func testLastOwnerConcurrent(t *testing.T, s Store) {
 		}
 	}
 	equal(t, 1, owners, "exactly one owner remains")
+}
+
+func role(r string) sessionmanager.AdminAccessChange {
+	return sessionmanager.AdminAccessChange{Role: r}
+}
+
+func deactivate(at time.Time) sessionmanager.AdminAccessChange {
+	return sessionmanager.AdminAccessChange{Deactivate: true, At: at}
+}
+
+// A role change and a deactivation of one admin, at the same moment, many
+// times: each writes only its own column, so both always hold.
+func testAdminAccessConcurrent(t *testing.T, s Store) {
+	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-0", Email: "a0@example.com", CreatedAt: t0}))
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "a1@example.com", Role: sessionmanager.RoleAdmin, CreatedAt: t0}))
+	for round := range 30 {
+		want := []string{sessionmanager.RoleViewer, sessionmanager.RoleAdmin}[round%2]
+		for i, err := range race(func(i int) error {
+			if i%2 == 0 {
+				return second(s.SetAdminAccess(ctx, "a-1", role(want)))
+			}
+			return second(s.SetAdminAccess(ctx, "a-1", deactivate(t0)))
+		}) {
+			noErr(t, err, "round %d racer %d", round, i)
+		}
+		got, err := s.AdminByID(ctx, "a-1")
+		noErr(t, err)
+		check(t, got.Role == want && got.Disabled(), "round %d: %s, disabled %v; want %s and disabled", round, got.Role, got.Disabled(), want)
+		noErr(t, second(s.SetAdminAccess(ctx, "a-1", sessionmanager.AdminAccessChange{Reactivate: true})))
+	}
 }
 
 func testAdminInvites(t *testing.T, s Store) {
