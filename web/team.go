@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
@@ -11,12 +12,21 @@ import (
 // teamData is the Team page: the admins and the invitation form.
 type teamData struct {
 	Admins []*sm.Admin
-	Roles  []string
-	Self   string // the signed-in admin's id
+	// Invites are the pending invitations, newest first.
+	Invites []teamInvite
+	Roles   []string
+	Self    string // the signed-in admin's id
 	// Invite form state after a refused invitation.
 	Email, Role string
 	Errors      map[string]string
 	Message     string
+}
+
+// teamInvite is a pending invitation as the Team page lists it.
+type teamInvite struct {
+	Email, Role string
+	InvitedBy   string // the inviter's email ("" when unknown)
+	ExpiresAt   time.Time
 }
 
 // FieldError returns the invitation form's error for field.
@@ -40,6 +50,18 @@ func (s *server) renderTeam(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	invites, err := s.d.Core.Team.ListAdminInvites(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	emails := make(map[string]string, len(list))
+	for _, a := range list {
+		emails[a.ID] = a.Email
+	}
+	for _, inv := range invites {
+		d.Invites = append(d.Invites, teamInvite{Email: inv.Email, Role: inv.Role, InvitedBy: emails[inv.InvitedBy], ExpiresAt: inv.ExpiresAt})
 	}
 	d.Admins, d.Roles, d.Self = list, sm.Roles, adminFrom(r.Context()).ID
 	if d.Role == "" {
@@ -73,6 +95,15 @@ func (s *server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirectBack(w, r, "/admin/team", "invited")
+}
+
+// handleRevokeInvite revokes the invitation pending for the form's email.
+func (s *server) handleRevokeInvite(w http.ResponseWriter, r *http.Request) {
+	if err := s.d.Core.Team.RevokeAdminInvite(r.Context(), r.PostFormValue("email")); err != nil {
+		s.teamFailed(w, r, err, teamData{})
+		return
+	}
+	s.redirectBack(w, r, "/admin/team#invites", "invite-revoked")
 }
 
 // teamFailed shows a refused team change on the Team page, the fields and

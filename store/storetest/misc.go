@@ -21,6 +21,7 @@ var adminTests = []namedTest{
 	{"TeamRoles", testTeamRoles},
 	{"LastOwnerConcurrent", testLastOwnerConcurrent},
 	{"AdminAccessConcurrent", testAdminAccessConcurrent},
+	{"AdminInvitesPending", testAdminInvitesPending},
 	{"Invites", testAdminInvites},
 	{"AdminRecoveryCodes", testAdminRecoveryCodes},
 }
