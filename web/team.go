@@ -11,7 +11,10 @@ import (
 
 // teamData is the Team page: the admins and the invitation form.
 type teamData struct {
-	Admins []*sm.Admin
+	// LinkBase is where invitation links lead when SM_PUBLIC_URL is not
+	// set (the address of this request), shown as a warning; "" when set.
+	LinkBase string
+	Admins   []*sm.Admin
 	// Invites are the pending invitations, newest first.
 	Invites []teamInvite
 	Roles   []string
@@ -64,6 +67,9 @@ func (s *server) renderTeam(w http.ResponseWriter, r *http.Request, status int, 
 		d.Invites = append(d.Invites, teamInvite{Email: inv.Email, Role: inv.Role, InvitedBy: emails[inv.InvitedBy], ExpiresAt: inv.ExpiresAt})
 	}
 	d.Admins, d.Roles, d.Self = list, sm.Roles, adminFrom(r.Context()).ID
+	if s.d.PublicURL == "" {
+		d.LinkBase = strings.TrimSuffix(s.inviteURL(r), "/admin/invite")
+	}
 	if d.Role == "" {
 		d.Role = sm.RoleViewer
 	}
@@ -75,7 +81,8 @@ func (s *server) handleTeam(w http.ResponseWriter, r *http.Request) {
 }
 
 // inviteURL is where an invitation link leads: the public URL when one is
-// configured, else the address the inviting owner uses.
+// configured, else the address the inviting owner uses (the Team page and
+// the configuration warning invite_link_request_host say so).
 func (s *server) inviteURL(r *http.Request) string {
 	if s.d.PublicURL != "" {
 		return strings.TrimRight(s.d.PublicURL, "/") + "/admin/invite"

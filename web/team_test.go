@@ -170,3 +170,20 @@ func TestPendingInvitesListedAndRevoked(t *testing.T) {
 		t.Fatalf("accept a revoked invitation: %d", resp.StatusCode)
 	}
 }
+
+// TestInviteLinkWarning: without SM_PUBLIC_URL the Team page says, by the
+// invitation form, that links lead to the address the owner uses now.
+func TestInviteLinkWarning(t *testing.T) {
+	for _, public := range []string{"", "https://sm.example.com"} {
+		e := newEnv(t, func(d *Deps) { d.PublicURL = public })
+		owner := e.client()
+		owner.signIn()
+		_, body := owner.get("/admin/team")
+		if got := strings.Contains(body, `id="invite-link-warning"`); got != (public == "") {
+			t.Errorf("SM_PUBLIC_URL %q: warning shown %v", public, got)
+		}
+		if public == "" && !strings.Contains(body, "<code>"+e.srv.URL+"</code>") {
+			t.Errorf("the warning does not name the address links lead to (%s)", e.srv.URL)
+		}
+	}
+}
