@@ -8,7 +8,8 @@
 // connections and prints the ratio), me, login, refresh (each refresh token
 // used once, chained) and mixed (verify, me, refresh, login and admin force
 // logouts; every request on an already-terminated session must get 401)
-// and sessions (the server's heap per cached session).
+// and sessions (the server's heap per cached session). hello-server only
+// serves the bare handler for -duration, for wrk to measure.
 //
 // It refuses any target that is not a loopback address, and every run is
 // bounded: at most 60 s and 5,000,000 requests per phase. Scenario
@@ -107,7 +108,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.scenario != "hello" {
+	if o.scenario != "hello" && o.scenario != "hello-server" {
 		if err := checkLoopback(o.target); err != nil {
 			return err
 		}
@@ -120,6 +121,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	switch o.scenario {
 	case "hello":
 		_, err = runHello(ctx, o, out)
+	case "hello-server":
+		err = serveHello(ctx, o, out)
 	case "verify":
 		err = runVerify(ctx, o, out)
 	case "me", "login", "refresh":
