@@ -90,9 +90,10 @@ func keyOf(token string) (k cacheKey, ok bool) {
 	return k, true
 }
 
-func (c *verifiedCache) shard(k cacheKey) *cacheShard {
-	return &c.shards[maphash.Comparable(c.seed, k)%cacheShards]
-}
+// sum is token's keyed hash: an entry's check, and which shard holds it.
+func (c *verifiedCache) sum(token string) uint64 { return maphash.String(c.seed, token) }
+
+func (c *verifiedCache) shard(sum uint64) *cacheShard { return &c.shards[sum%cacheShards] }
 
 // get returns the claims of token if it is cached and not expired at now.
 func (c *verifiedCache) get(token string, now time.Time) (sm.AccessClaims, bool) {
@@ -100,12 +101,13 @@ func (c *verifiedCache) get(token string, now time.Time) (sm.AccessClaims, bool)
 	if !ok {
 		return sm.AccessClaims{}, false
 	}
-	s := c.shard(k)
+	sum := c.sum(token)
+	s := c.shard(sum)
 	s.mu.RLock()
 	e := s.entries[k]
 	s.mu.RUnlock()
 	// exp is whole seconds: now is before it exactly when now's second is.
-	if e == nil || now.Unix() >= e.exp || e.check != maphash.String(c.seed, token) {
+	if e == nil || now.Unix() >= e.exp || e.check != sum {
 		return sm.AccessClaims{}, false
 	}
 	return e.claims(), true
@@ -141,8 +143,8 @@ func (c *verifiedCache) put(token string, claims sm.AccessClaims, now time.Time)
 	if !ok || !fits {
 		return claims
 	}
-	e.check = maphash.String(c.seed, token)
-	s := c.shard(k)
+	e.check = c.sum(token)
+	s := c.shard(e.check)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.entries) >= c.perShard {

@@ -31,7 +31,7 @@ func (c *verifiedCache) len() int {
 // drop removes token from the cache (tests only).
 func (c *verifiedCache) drop(token string) {
 	k, _ := keyOf(token)
-	s := c.shard(k)
+	s := c.shard(c.sum(token))
 	s.mu.Lock()
 	delete(s.entries, k)
 	s.mu.Unlock()
