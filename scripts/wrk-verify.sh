@@ -13,6 +13,7 @@
 set -euo pipefail
 OUT=$1 LOADGEN=$2
 shift 2
+export PGOPTIONS="-c client_min_messages=warning"
 ROUNDS="${WRK_ROUNDS:-6}" DUR="${WRK_DURATION:-5s}" STORE="${WRK_STORE:-sqlite}"
 command -v wrk >/dev/null || { echo "wrk-verify: wrk is not installed (apt-get install wrk); skipped"; exit 0; }
 mkdir -p "$OUT"

@@ -73,7 +73,7 @@ func startSessions(ctx context.Context, o *options, phase string, n int) ([]stri
 	tokens := make([]string, n)
 	run := fmt.Sprintf("%s-%x", phase, time.Now().UnixNano())
 	err := inParallel(ctx, o.connections, n, func(i int) error {
-		body := fmt.Sprintf(`{"externalUserId":"lg-%s-%d","email":"lg%d@example.com","ip":"203.0.113.%d","userAgent":"loadgen"}`, run, i, i, 1+i%250)
+		body := fmt.Sprintf(`{"externalUserId":"lg-%s-%d","email":"lg-%s-%d@example.com","ip":"203.0.113.%d","userAgent":"loadgen"}`, run, i, run, i, 1+i%250)
 		status, b, err := post(ctx, o.target+"/api/sessions", o.serviceToken, []byte(body))
 		if err == nil && status != http.StatusCreated {
 			err = fmt.Errorf("POST /api/sessions: %d %.200s", status, b)
