@@ -119,7 +119,7 @@ func sessionMap(s *sm.Session) sessionMapView {
 	left := math.Max(0, math.Min(mapproj.Width-w, (minX+maxX)/2-w/2))
 	top := math.Max(0, math.Min(mapproj.Height-h, (minY+maxY)/2-h/2))
 	v.ViewBox = fmt.Sprintf("%g %g %g %g", round1(left), round1(top), round1(w), round1(h))
-	v.R, v.Font = round1(w/100), round1(w/60)
+	v.R, v.Font = round1(w/70), round1(w/48)
 	for _, st := range v.Stops {
 		v.Dots = append(v.Dots, mapDot{X: st.X, Y: st.Y, R: 2, HaloR: 4, Count: 1, Label: st.Label})
 	}
