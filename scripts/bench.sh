@@ -11,6 +11,9 @@
 #   make bench                       # everything
 #   BENCH_PARTS=load make bench      # only the load tests (go, load)
 #   BENCH_COUNT=6 BENCH_DURATION=5s  # repetitions of the key benchmarks, length of a load phase
+#   BENCH_PARTS=fleet make bench     # only the fleet runs (same as make bench-fleet)
+# With BENCH_PARTS=go,load,fleet (or BENCH_PARTS=all) it also runs scripts/bench-fleet.sh
+# (ten instances on PostgreSQL and Redis, about 15 more minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +23,7 @@ DUR="${BENCH_DURATION:-5s}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 REPS="${BENCH_REPS:-1}"
 PARTS="${BENCH_PARTS:-go,load}"
+[[ $PARTS == all ]] && PARTS=go,load,fleet
 SERVER_PID=""
 mkdir -p "$OUT/bin"
 echo "bench: results in $OUT"
@@ -136,5 +140,8 @@ if [[ $PARTS == *load* ]]; then
     echo "-- $f"
     grep -E 'ratio|^(hello|verify|me|refresh|login|mixed) |p50|mixed:|last-seen:|VmHWM|chains' "$f"
   done
+fi
+if [[ $PARTS == *fleet* ]]; then
+  BENCH_OUT="$OUT/fleet" bash scripts/bench-fleet.sh
 fi
 echo "bench: done; results in $OUT"
