@@ -167,7 +167,11 @@ func (f *fleetRun) stream(ctx context.Context, plan []fleetSession) time.Duratio
 			continue
 		}
 		for ; i < len(plan) && i < due; i++ {
-			sem <- struct{}{}
+			sem <- struct{}{} // may wait for a slot: check the bound again
+			if time.Since(start) > f.o.duration {
+				<-sem
+				break
+			}
 			if lag := time.Since(start) - time.Duration(float64(i)/float64(f.o.rate)*float64(time.Second)); lag > behind {
 				behind = lag
 			}
