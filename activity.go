@@ -46,6 +46,15 @@ func (a *activity) note(sid string, now time.Time) {
 	sh.mu.Unlock()
 }
 
+// lastQueued is when the session's last note was queued on this instance
+// (zero when none): its activity, to within one interval.
+func (a *activity) lastQueued(sid string) time.Time {
+	sh := &a.shards[maphash.String(a.seed, sid)%stateShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.queued[sid]
+}
+
 // forget drops a session (it ended): no more writes for it.
 func (a *activity) forget(sid string) {
 	sh := &a.shards[maphash.String(a.seed, sid)%stateShards]

@@ -234,8 +234,14 @@ type TrailEntry struct {
 	Longitude   float64    `json:"longitude,omitempty"`
 	// Device is Device.Family() of the request ("Chrome/macOS").
 	Device string `json:"device,omitempty"`
+	// Threat are the address's threat flags (VPN, Tor...).
+	Threat Threat `json:"threat,omitzero"`
 	// Signals are the session-protection signals this move fired.
 	Signals []string `json:"signals,omitempty"`
+	// Action is what session protection did about the move when it was
+	// challenge (the next refresh asks for a step-up) or terminate; empty
+	// for allow and alert.
+	Action Action `json:"action,omitempty"`
 }
 
 // TrailNote asks the store to append Entry to a session's trail (keeping

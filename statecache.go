@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -16,6 +17,10 @@ type sessionState struct {
 	// fetched is when the state was read from the store; a state older than
 	// the cache TTL is read again, which bounds the cost of a lost bus message.
 	fetched time.Time
+	// ip and ua (a hash of the user agent, 0 = not known) are the client
+	// the session was last judged from (session protection's fingerprint).
+	ip netip.Addr
+	ua uint64
 }
 
 const stateShards = 64
@@ -67,6 +72,19 @@ func (c *stateCache) put(sid string, st sessionState) {
 	sh := c.shard(sid)
 	sh.mu.Lock()
 	if cur, ok := sh.m[sid]; !ok || cur.status != StatusEnded {
+		sh.m[sid] = st
+	}
+	sh.mu.Unlock()
+}
+
+// setFingerprint records the client a cached session was last judged
+// from; a session not cached is left alone (its next read takes the
+// store's record).
+func (c *stateCache) setFingerprint(sid string, ip netip.Addr, ua uint64) {
+	sh := c.shard(sid)
+	sh.mu.Lock()
+	if st, ok := sh.m[sid]; ok {
+		st.ip, st.ua = ip, ua
 		sh.m[sid] = st
 	}
 	sh.mu.Unlock()
