@@ -212,19 +212,9 @@ func (p *protection) take() (notes []TrailNote, dropped int) {
 	return notes, dropped
 }
 
-// trailStore is the store's TrailStore, nil when it keeps no trail.
-func (m *Manager) trailStore() TrailStore {
-	ts, _ := m.store.(TrailStore)
-	return ts
-}
-
 // appendTrailNow writes one note at once (a challenge or a termination).
 func (m *Manager) appendTrailNow(ctx context.Context, note TrailNote) error {
-	ts := m.trailStore()
-	if ts == nil {
-		return nil
-	}
-	return ts.AppendTrail(ctx, []TrailNote{note})
+	return m.store.AppendTrail(ctx, []TrailNote{note})
 }
 
 // flushTrail writes the pending trail notes in batches of 500, with the
@@ -234,13 +224,9 @@ func (m *Manager) flushTrail(ctx context.Context) error {
 	if dropped > 0 {
 		m.log.Warn("session protection: trail notes dropped, the store was unreachable too long", "dropped", dropped)
 	}
-	ts := m.trailStore()
-	if ts == nil || len(notes) == 0 {
-		return nil
-	}
 	for len(notes) > 0 {
 		n := min(len(notes), 500)
-		if err := ts.AppendTrail(ctx, notes[:n]); err != nil {
+		if err := m.store.AppendTrail(ctx, notes[:n]); err != nil {
 			m.protect.queue(notes...)
 			return err
 		}
