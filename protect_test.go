@@ -8,7 +8,6 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/risk"
 )
 
-
 // protectedEnv is a Manager with the risk engine (the session judge) on
 // each store kind.
 func protectedEnv(t *testing.T, k storeKind, opts ...func(*sm.Config)) *env {
