@@ -60,7 +60,7 @@ func (m *Manager) watchMove(ctx context.Context, sid string, st *sessionState, c
 		return nil // the user agent's version changed: not a move
 	}
 	v := judge.JudgeSession(m.effectiveSettings(m.currentSettings(ctx)), SessionMove{From: from, To: to})
-	return m.actOnMove(ctx, move{sid: sid, userID: st.userID, from: from, to: to, verdict: v, client: client})
+	return m.actOnMove(ctx, move{sid: sid, userID: st.userID, from: from, to: to, verdict: v, client: *client})
 }
 
 // guardRefresh is session protection on a refresh of the live session s,
@@ -90,7 +90,7 @@ func (m *Manager) guardRefresh(ctx context.Context, s *Session, client ClientInf
 	to := m.placeOf(ctx, &client, now)
 	m.states.setFingerprint(s.ID, client.IP, uaHash(client.UserAgent))
 	v := judge.JudgeSession(m.effectiveSettings(m.currentSettings(ctx)), SessionMove{From: from, To: to, Refresh: true, Refreshes: n})
-	return m.actOnMove(ctx, move{sid: s.ID, userID: s.UserID, session: s, from: from, to: to, verdict: v, client: &client, refresh: true})
+	return m.actOnMove(ctx, move{sid: s.ID, userID: s.UserID, session: s, from: from, to: to, verdict: v, client: client, refresh: true})
 }
 
 // sessionJudge is the judge in force: nil when the licence does not

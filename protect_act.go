@@ -14,8 +14,10 @@ type move struct {
 	session  *Session
 	from, to SessionPlace
 	verdict  SessionVerdict
-	client   *ClientInfo
-	refresh  bool
+	// client is a copy: a pointer would make the hot path's ClientInfo
+	// escape to the heap on every request.
+	client  ClientInfo
+	refresh bool
 }
 
 // actOnMove records the move (trail, event) and takes the verdict's
@@ -52,7 +54,7 @@ func (m *Manager) actOnMove(ctx context.Context, mv move) error {
 	m.anomalyEvent(ctx, &mv)
 	switch v.Action {
 	case ActionTerminate:
-		if err := m.endSession(ctx, mv.sid, mv.userID, EndHijackSuspected, Actor{Type: ActorSystem}, *mv.client); err != nil {
+		if err := m.endSession(ctx, mv.sid, mv.userID, EndHijackSuspected, Actor{Type: ActorSystem}, mv.client); err != nil {
 			return err
 		}
 		return terminated(EndHijackSuspected)

@@ -42,9 +42,11 @@ func TestWatchAllocatesNothing(t *testing.T) {
 	if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, client); err != nil {
 		t.Fatal(err)
 	}
+	// Both 0: a ClientInfo escaping to the heap through the judging path
+	// once cost every request 128 B, with or without a client.
 	bare := testing.AllocsPerRun(200, func() { _, _ = e.m.Authenticate(e.ctx, res.AccessToken) })
 	watched := testing.AllocsPerRun(200, func() { _, _ = e.m.AuthenticateRequest(e.ctx, res.AccessToken, client) })
-	if watched != bare {
+	if watched != 0 || bare != 0 {
 		t.Fatalf("AuthenticateRequest allocates %v per request, Authenticate %v", watched, bare)
 	}
 }
