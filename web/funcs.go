@@ -280,6 +280,7 @@ func reasonLabel(code string) string {
 var eventLabels = map[string]string{
 	sm.EventLoginSucceeded: "Signed in", sm.EventLoginFailed: "Failed login", sm.EventLoginBlocked: "Login blocked",
 	sm.EventSessionRefreshed: "Tokens refreshed", sm.EventSessionEnded: "Session ended", sm.EventRefreshReuse: "Refresh token reuse",
+	sm.EventSessionAnomaly: "Session anomaly",
 	sm.EventUserRegistered: "Registered", sm.EventUserBlocked: "User blocked", sm.EventUserUnblocked: "User unblocked",
 	sm.EventPasswordChanged: "Password changed", sm.EventUserErased: "User erased", sm.EventSettingsChanged: "Settings changed",
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",
