@@ -158,11 +158,7 @@ var settingLocks = []settingLock{
 	{"failedLoginsIp", func(s *Settings) any { return s.FailedLoginsIP }, always(FeatureRisk)},
 	{"sessionActions", func(s *Settings) any { return s.SessionActions }, func(s *Settings) []string {
 		need := []string{FeatureProtect, FeatureRisk, FeatureGeo}
-		allAllow := true
-		for _, f := range sessionActionFields(&s.SessionActions) {
-			allAllow = allAllow && *f.action == ActionAllow
-		}
-		if allAllow {
+		if !sessionActionsOn(&s.SessionActions) {
 			return nil // off: always accepted
 		}
 		for _, f := range sessionActionFields(&s.SessionActions) {
