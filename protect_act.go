@@ -26,8 +26,15 @@ type move struct {
 // the session on every instance and refuses this request.
 func (m *Manager) actOnMove(ctx context.Context, mv move) error {
 	v := &mv.verdict
-	m.protect.setPlace(mv.sid, mv.to)
-	moved := mv.from.IP != mv.to.IP || !sameDevice(&mv.from.Device, &mv.to.Device)
+	last := mv.to
+	if !last.Device.Personal() {
+		// A script's request between two browsers must not hide the
+		// change between them: the last personal device stays the one
+		// compared.
+		last.Device = mv.from.Device
+	}
+	m.protect.setPlace(mv.sid, last)
+	moved := mv.from.IP != mv.to.IP || (mv.to.Device.Personal() && !sameDevice(&mv.from.Device, &mv.to.Device))
 	if !moved && len(v.Signals) == 0 {
 		return nil
 	}

@@ -79,6 +79,14 @@ func (d Device) Name() string {
 // Family is the browser+OS family used for new-device detection.
 func (d Device) Family() string { return d.Browser + "/" + d.OS }
 
+// Personal reports whether the device is one a person uses, so a family
+// worth comparing: not an unparsed user agent, and not an HTTP library's
+// (type bot: curl, Go-http-client), which on a browser's session is
+// usually a back end calling for the user.
+func (d Device) Personal() bool {
+	return d.Browser != "" && d.Type != "" && d.Type != "unknown" && d.Type != "bot"
+}
+
 // Session is the persistent record of one sign-in.
 type Session struct {
 	// ID is opaque, at least 128 random bits.

@@ -16,7 +16,8 @@ var _ sm.SessionJudge = Engine{}
 // (nil settings: the defaults). It is pure and never panics.
 //
 //   - session_device_change: both device families are known and differ
-//     (deviceChangeOnRefresh on a refresh, deviceChange on a request).
+//     (deviceChangeOnRefresh on a refresh, deviceChange on a request); an
+//     unparsed user agent or an HTTP library's (type bot) is no device.
 //   - session_impossible_travel: the login-time travel rule (judgeTravel)
 //     between the two places: never for an anonymous network or a local
 //     address.
@@ -39,7 +40,7 @@ func (Engine) JudgeSession(settings *sm.Settings, mv sm.SessionMove) sm.SessionV
 	var j judgement
 	from, to := &mv.From, &mv.To
 
-	if knownFamily(&from.Device) && knownFamily(&to.Device) && !sameFamily(&from.Device, &to.Device) {
+	if from.Device.Personal() && to.Device.Personal() && !sameFamily(&from.Device, &to.Device) {
 		a := acts.DeviceChange
 		if mv.Refresh {
 			a = acts.DeviceChangeOnRefresh
@@ -164,12 +165,6 @@ func flagged(t sm.Threat) bool { return t.Anonymous() || t.KnownThreat }
 // provider).
 func sameProvider(from, to *sm.SessionPlace) bool {
 	return from.Threat == to.Threat && to.Location.ASN != 0 && from.Location.ASN == to.Location.ASN
-}
-
-// knownFamily reports whether the device was parsed: an unknown user agent
-// is no device anyone could compare.
-func knownFamily(d *sm.Device) bool {
-	return d.Browser != "" && d.Type != "" && d.Type != "unknown"
 }
 
 // sameFamily compares browser and OS, ignoring case and versions.

@@ -18,6 +18,7 @@ var (
 	chrome2  = sm.Device{Type: "desktop", Browser: "Chrome", BrowserVersion: "121", OS: "macOS"}
 	firefox  = sm.Device{Type: "desktop", Browser: "Firefox", OS: "Windows"}
 	unknown  = sm.Device{Type: "unknown"}
+	goClient = sm.Device{Type: "bot", Browser: "Go-http-client"}
 	berlinT1 = place("198.51.100.10", "DE", 52.52, 13.40, 3320, sm.Threat{})
 	berlinT2 = place("198.51.100.99", "DE", 52.52, 13.40, 3320, sm.Threat{})
 	munichO2 = place("203.0.113.7", "DE", 48.14, 11.58, 6805, sm.Threat{})
@@ -72,6 +73,8 @@ func TestJudgeSession(t *testing.T) {
 		{"replayed refresh: other device and country", nil,
 			sm.SessionMove{From: at(berlinT1, chrome, 0), To: at(tokyo, firefox, time.Minute), Refresh: true}, sm.ActionTerminate,
 			[]string{sm.ReasonSessionDeviceChange, sm.ReasonSessionImpossibleTravel, sm.ReasonSessionCountryChange, sm.ReasonSessionIPChange}},
+		{"a refresh by an HTTP library after a browser is no device change", nil,
+			sm.SessionMove{From: at(berlinT1, chrome, 0), To: at(berlinT1, goClient, time.Minute), Refresh: true}, sm.ActionAllow, nil},
 		{"an unknown user agent is no device change", nil,
 			sm.SessionMove{From: at(berlinT1, chrome, 0), To: at(berlinT1, unknown, time.Minute), Refresh: true}, sm.ActionAllow, nil},
 		{"onto a VPN: judged by the VPN rule (alert), not as travel", nil,
