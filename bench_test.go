@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/risk"
 	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
@@ -79,4 +80,41 @@ func BenchmarkAuthenticateParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAuthenticateRequest is the hot path with the client known (the
+// HTTP middleware, forward auth): session protection compares the address
+// and the user agent's hash with the cached fingerprint. The same client
+// as the login: nothing to judge.
+func BenchmarkAuthenticateRequest(b *testing.B) {
+	e := newEnv(b, storeKinds[0], func(c *sm.Config) { c.Risk = risk.New() })
+	res := e.register("bench")
+	if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, client); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, client); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticateRequestFlood is an attacker alternating two
+// addresses of two countries on one session: each request is a move, but
+// past the per-session budget none is judged (and no event is written).
+func BenchmarkAuthenticateRequestFlood(b *testing.B) {
+	e := newEnv(b, storeKinds[0], func(c *sm.Config) { c.Risk = risk.New() })
+	res := e.register("bench")
+	other := client
+	other.IP = mustAddr("198.51.100.9")
+	clients := [2]sm.ClientInfo{client, other}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, clients[i&1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

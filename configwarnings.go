@@ -39,6 +39,7 @@ const (
 	WarnPasskeysOff         = "passkeys_off"
 	WarnReportLinkOff       = "report_link_off"
 	WarnInviteLinkHost      = "invite_link_request_host"
+	WarnProtectionNoJudge   = "session_protection_no_judge"
 )
 
 // SetupWarning is a configuration warning the wiring knows at start-up (a
@@ -57,6 +58,9 @@ type WarningInput struct {
 	Geo GeoStatus
 	// Allows is the licence gate; nil allows every feature.
 	Allows func(feature string) bool
+	// NoSessionJudge: the risk engine cannot judge live sessions
+	// (Config.Risk is not a SessionJudge), so session protection is off.
+	NoSessionJudge bool
 	// AlertTriggers are the triggers of the enabled alert rules.
 	AlertTriggers []string
 	// UntrustedForwardedFor counts requests that carried X-Forwarded-For
@@ -153,6 +157,10 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 					strings.Join(on, ", "), map[bool]string{true: "TOTP or a passkey", false: "TOTP (passkeys are off too)"}[in.Passkeys], s.ChallengeFallback)})
 		}
 	}
+	if in.NoSessionJudge && allows(FeatureProtect) && sessionActionsOn(&s.SessionActions) {
+		out = append(out, ConfigWarning{Code: WarnProtectionNoJudge, Setting: "sessionActions",
+			Message: "Session protection has actions set but the risk engine cannot judge live sessions (Config.Risk is not a SessionJudge, e.g. risk.Engine), so no session is watched"})
+	}
 	for _, w := range in.Setup {
 		if w.Needs == "" || allows(w.Needs) {
 			out = append(out, w.ConfigWarning)
@@ -163,6 +171,17 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 			Message: fmt.Sprintf("X-Forwarded-For received from an untrusted peer (%s, %d requests): every session records the proxy's address; set SM_TRUSTED_PROXIES", in.UntrustedPeer, in.UntrustedForwardedFor)})
 	}
 	return out
+}
+
+// sessionActionsOn reports whether any session-protection action is not
+// allow.
+func sessionActionsOn(a *SessionActions) bool {
+	for _, f := range sessionActionFields(a) {
+		if *f.action != ActionAllow {
+			return true
+		}
+	}
+	return false
 }
 
 // challengedConditions names the policy conditions whose action is
@@ -231,6 +250,8 @@ func (m *Manager) GeoStatus() GeoStatus {
 func (m *Manager) ConfigWarnings(ctx context.Context) []ConfigWarning {
 	in := WarningInput{Settings: m.effectiveSettings(m.currentSettings(ctx)), Geo: m.GeoStatus(), Allows: m.cfg.Allows,
 		EmailCodes: m.factors.get(MethodEmail) != nil, Passkeys: m.cfg.Passkeys != nil, Setup: m.cfg.SetupWarnings}
+	_, judges := m.cfg.Risk.(SessionJudge)
+	in.NoSessionJudge = !judges
 	in.UntrustedForwardedFor, in.UntrustedPeer = m.UntrustedForwardedFor()
 	if m.cfg.AlertRules != nil {
 		rules, err := m.cfg.AlertRules.List(ctx)

@@ -21,6 +21,7 @@ var featureTitles = map[string]string{
 	FeatureAlerts:    "security alerts",
 	FeatureCondition: "custom alert conditions",
 	FeatureChallenge: "step-up authentication (challenges)",
+	FeatureProtect:   "session protection",
 }
 
 // FeatureTitle is the feature's name as an admin reads it ("geo-fencing").
@@ -155,6 +156,19 @@ var settingLocks = []settingLock{
 	{"travelMinDistanceKm", func(s *Settings) any { return s.TravelMinDistanceKM }, always(FeatureRisk, FeatureGeo)},
 	{"failedLoginsAccount", func(s *Settings) any { return s.FailedLoginsAccount }, always(FeatureRisk)},
 	{"failedLoginsIp", func(s *Settings) any { return s.FailedLoginsIP }, always(FeatureRisk)},
+	{"sessionActions", func(s *Settings) any { return s.SessionActions }, func(s *Settings) []string {
+		need := []string{FeatureProtect, FeatureRisk, FeatureGeo}
+		if !sessionActionsOn(&s.SessionActions) {
+			return nil // off: always accepted
+		}
+		for _, f := range sessionActionFields(&s.SessionActions) {
+			if *f.action == ActionChallenge {
+				return append(need, FeatureChallenge)
+			}
+		}
+		return need
+	}},
+	{"refreshAnomalyPerMinute", func(s *Settings) any { return s.RefreshAnomalyPerMinute }, always(FeatureProtect)},
 	// The user-facing new sign-in email is sent by the alert engine.
 	{"newSignInEmail", func(s *Settings) any { return s.NewSignInEmail }, func(s *Settings) []string {
 		if !s.NewSignInEmail {

@@ -165,6 +165,9 @@ const (
 	// FeatureChallenge is step-up authentication: the challenge action,
 	// factors, step-up checks.
 	FeatureChallenge = "challenge"
+	// FeatureProtect is continuous session protection: live sessions
+	// judged on every request and refresh (protect.go).
+	FeatureProtect = "session_protection"
 )
 
 // Metrics receives the product's counters. Implementations must be cheap.
@@ -252,6 +255,7 @@ type Manager struct {
 	states     *stateCache
 	admins     *adminCache
 	seen       *activity
+	protect    protection
 	settings   atomic.Pointer[Settings]
 	settingsMu sync.Mutex
 	unsub      func()

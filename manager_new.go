@@ -134,6 +134,7 @@ func (m *Manager) onMessage(msg Message) {
 	case MsgSessionEnded:
 		m.states.markEnded(msg.SessionID, msg.UserID, msg.Reason, m.clock.Now())
 		m.seen.forget(msg.SessionID)
+		m.protect.forget(msg.SessionID)
 	case MsgAdminSessionEnded:
 		m.admins.markEnded(msg.SessionID, m.clock.Now())
 	case MsgSessionChanged:

@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -54,6 +55,7 @@ func (m *Manager) flushLoop(ctx context.Context) {
 			// Cached states older than the longest access token are useless:
 			// the next request reads the store anyway.
 			m.states.prune(m.clock.Now().Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
+			m.protect.prune(m.clock.Now().Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
 		}
 	}
 }
@@ -68,6 +70,10 @@ func (m *Manager) Flush(ctx context.Context) error {
 	}
 	if err != nil {
 		m.log.Warn("last-seen flush failed; kept for the next try", "err", err)
+	}
+	if terr := m.flushTrail(ctx); terr != nil {
+		m.log.Warn("session trail flush failed; kept for the next try", "err", terr)
+		err = errors.Join(err, terr)
 	}
 	return err
 }

@@ -66,10 +66,12 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 		return Principal{}, terminated(EndExpired)
 	}
 	if activity {
-		m.noteSeen(claims.SessionID, now)
+		// Judged before the activity is noted: the session's last activity
+		// is the "last known there" of a move.
 		if err := m.watch(ctx, claims.SessionID, &st, client, now); err != nil {
 			return Principal{}, err
 		}
+		m.noteSeen(claims.SessionID, now)
 	}
 	return Principal{UserID: claims.Subject, Email: st.email, SessionID: claims.SessionID, Claims: claims}, nil
 }
@@ -79,8 +81,9 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 // their memory (shared with the verified-token cache) rather than the
 // store's copies.
 func (m *Manager) sessionState(ctx context.Context, sid, sub string, now time.Time) (sessionState, error) {
-	if st, ok := m.states.get(sid, now); ok && (st.status == StatusEnded || m.availability() != Degraded) {
-		return st, nil
+	cached, ok := m.states.get(sid, now)
+	if ok && (cached.status == StatusEnded || m.availability() != Degraded) {
+		return cached, nil
 	}
 	s, err := m.store.SessionByID(ctx, sid)
 	if IsNotFound(err) {
@@ -96,6 +99,11 @@ func (m *Manager) sessionState(ctx context.Context, sid, sub string, now time.Ti
 		uid = sub
 	}
 	st := sessionState{userID: uid, email: s.UserEmail, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
+	st.fp = fingerprintOf(s)
+	if cached.fp != 0 {
+		// A stale entry's fingerprint is this instance's latest judgement.
+		st.fp = cached.fp
+	}
 	m.states.put(sid, st)
 	return st, nil
 }
@@ -127,6 +135,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	}
 	if !rt.ReplacedAt.IsZero() {
 		return m.refreshReplaced(ctx, s, rt, now, client)
+	}
+	if err := m.guardRefresh(ctx, s, client, now); err != nil {
+		return nil, err
 	}
 	next, nextHash, err := m.cfg.Secrets.NewToken()
 	if err != nil {
@@ -280,6 +291,7 @@ func (m *Manager) endSession(ctx context.Context, sid, userID string, reason End
 func (m *Manager) afterEnd(ctx context.Context, sid, userID string, reason EndReason, now time.Time) {
 	m.states.markEnded(sid, userID, reason, now)
 	m.seen.forget(sid)
+	m.protect.forget(sid)
 	m.publish(ctx, Message{Kind: MsgSessionEnded, SessionID: sid, UserID: userID, Reason: reason})
 }
 

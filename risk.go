@@ -50,9 +50,12 @@ func (a Action) Valid() bool {
 }
 
 // Strength orders the actions: block > challenge > alert > allow (an
-// unknown action is as weak as allow).
+// unknown action is as weak as allow); terminate, a session-protection
+// action, is above them all.
 func (a Action) Strength() int {
 	switch a {
+	case ActionTerminate:
+		return 4
 	case ActionBlock:
 		return 3
 	case ActionChallenge:

@@ -8,7 +8,7 @@ import (
 )
 
 // AlertEventTypes are the event types alert rules are evaluated on.
-var AlertEventTypes = []string{EventLoginSucceeded, EventLoginBlocked, EventRefreshReuse, EventSessionReported}
+var AlertEventTypes = []string{EventLoginSucceeded, EventLoginBlocked, EventRefreshReuse, EventSessionReported, EventSessionAnomaly}
 
 // IsAlertEvent reports whether alert rules are evaluated on events of type t.
 func IsAlertEvent(t string) bool { return slices.Contains(AlertEventTypes, t) }
@@ -141,6 +141,14 @@ func (m *Manager) alertInputOf(ctx context.Context, e *Event) AlertInput {
 			}
 		}
 	}
+	if e.Type == EventSessionAnomaly {
+		in.Anomaly = anomalyOf(e)
+		after := &in.Anomaly.After
+		in.Location = Location{CountryCode: after.CountryCode, City: after.City, ASN: after.ASN, ISP: after.ISP,
+			Latitude: after.Latitude, Longitude: after.Longitude, HasCoordinates: after.Latitude != 0 || after.Longitude != 0}
+		in.Threat, in.Device = after.Threat, after.Device
+		return in
+	}
 	if e.UserID != "" && e.Type != EventRefreshReuse {
 		page, err := m.store.ListSessions(ctx, SessionFilter{UserID: e.UserID, To: e.At, Sort: SortCreated, Desc: true, Limit: 2})
 		if err == nil {
@@ -153,6 +161,20 @@ func (m *Manager) alertInputOf(ctx context.Context, e *Event) AlertInput {
 		}
 	}
 	return in
+}
+
+// anomalyOf reads a recorded session.anomaly back: its data, with the
+// addresses from its personal part (empty once erased).
+func anomalyOf(e *Event) *SessionAnomaly {
+	var a SessionAnomaly
+	_ = json.Unmarshal(e.Data, &a)
+	var personal struct {
+		BeforeIP string `json:"beforeIp"`
+		AfterIP  string `json:"afterIp"`
+	}
+	_ = json.Unmarshal(e.Personal, &personal)
+	a.Before.IP, a.After.IP = personal.BeforeIP, personal.AfterIP
+	return &a
 }
 
 // joinWords is "a, b and c".

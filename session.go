@@ -79,6 +79,14 @@ func (d Device) Name() string {
 // Family is the browser+OS family used for new-device detection.
 func (d Device) Family() string { return d.Browser + "/" + d.OS }
 
+// Personal reports whether the device is one a person uses, so a family
+// worth comparing: not an unparsed user agent, and not an HTTP library's
+// (type bot: curl, Go-http-client), which on a browser's session is
+// usually a back end calling for the user.
+func (d Device) Personal() bool {
+	return d.Browser != "" && d.Type != "" && d.Type != "unknown" && d.Type != "bot"
+}
+
 // Session is the persistent record of one sign-in.
 type Session struct {
 	// ID is opaque, at least 128 random bits.
@@ -237,8 +245,14 @@ type TrailEntry struct {
 	Longitude   float64    `json:"longitude,omitempty"`
 	// Device is Device.Family() of the request ("Chrome/macOS").
 	Device string `json:"device,omitempty"`
+	// Threat are the address's threat flags (VPN, Tor...).
+	Threat Threat `json:"threat,omitzero"`
 	// Signals are the session-protection signals this move fired.
 	Signals []string `json:"signals,omitempty"`
+	// Action is what session protection did about the move when it was
+	// challenge (the next refresh asks for a step-up) or terminate; empty
+	// for allow and alert.
+	Action Action `json:"action,omitempty"`
 }
 
 // StoredTrailEntry is e as a store keeps it: its time in UTC to the

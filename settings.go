@@ -84,6 +84,12 @@ type Settings struct {
 	// factor to answer it: "block" (reason challenge_unavailable) or
 	// "alert" (the login goes on as an alert).
 	ChallengeFallback string `json:"challengeFallback"`
+	// SessionActions is session protection's policy: what each session-time
+	// signal does (allow, alert, challenge, terminate). Advanced edition.
+	SessionActions SessionActions `json:"sessionActions"`
+	// RefreshAnomalyPerMinute: from this many refreshes of one session in a
+	// minute on, refresh_anomaly fires (0 turns it off).
+	RefreshAnomalyPerMinute int `json:"refreshAnomalyPerMinute"`
 
 	// The session timeouts, each overriding its environment variable
 	// (SM_INACTIVITY_TIMEOUT, SM_IDLE_TIMEOUT, SM_MAX_SESSION_AGE,
@@ -111,5 +117,10 @@ func DefaultSettings() *Settings {
 		FailedLoginsAccount: 5,
 		FailedLoginsIP:      20,
 		ChallengeFallback:   ChallengeFallbackBlock,
+		SessionActions:      DefaultSessionActions,
+		// An access token lives 15 minutes by default: a client refreshes
+		// about once per lifetime (a retry in the grace window twice), so
+		// six in one minute is a loop or two holders of one token.
+		RefreshAnomalyPerMinute: 6,
 	}
 }

@@ -81,6 +81,10 @@ func NormalizeSettings(s *Settings) map[string]string {
 	case s.FailedLoginWindow == 0 && (s.FailedLoginsAccount > 0 || s.FailedLoginsIP > 0):
 		errs.add("failedLoginWindow", "must be positive while failedLoginsAccount or failedLoginsIp is set")
 	}
+	normalizeSessionActions(&errs, &s.SessionActions)
+	if s.RefreshAnomalyPerMinute < 0 {
+		errs.add("refreshAnomalyPerMinute", "must not be negative (0 turns it off)")
+	}
 	if s.MaxSessionsPerUser < 0 {
 		errs.add("maxSessionsPerUser", "must not be negative (0 means no cap)")
 	}
@@ -163,6 +167,42 @@ func normalizeActions(errs *fieldErrors, a *Actions) {
 		if !f.action.Valid() {
 			errs.add("actions."+f.name, "must be block, challenge, alert or allow")
 		}
+	}
+}
+
+// normalizeSessionActions checks each session-protection action by its
+// JSON path; an empty one (a document from before session protection)
+// takes its documented default.
+func normalizeSessionActions(errs *fieldErrors, a *SessionActions) {
+	for _, f := range sessionActionFields(a) {
+		*f.action = Action(strings.ToLower(strings.TrimSpace(string(*f.action))))
+		if *f.action == "" {
+			*f.action = *f.def
+		}
+		if !ValidSessionAction(*f.action) {
+			errs.add("sessionActions."+f.name, "must be terminate, challenge, alert or allow")
+		}
+	}
+}
+
+// sessionActionField is one session-protection action with its JSON name
+// and default.
+type sessionActionField struct {
+	name   string
+	action *Action
+	def    *Action
+}
+
+// sessionActionFields lists a's actions by JSON name.
+func sessionActionFields(a *SessionActions) [6]sessionActionField {
+	d := &DefaultSessionActions
+	return [...]sessionActionField{
+		{"ipChange", &a.IPChange, &d.IPChange},
+		{"countryChange", &a.CountryChange, &d.CountryChange},
+		{"impossibleTravel", &a.ImpossibleTravel, &d.ImpossibleTravel},
+		{"deviceChange", &a.DeviceChange, &d.DeviceChange},
+		{"deviceChangeOnRefresh", &a.DeviceChangeOnRefresh, &d.DeviceChangeOnRefresh},
+		{"refreshAnomaly", &a.RefreshAnomaly, &d.RefreshAnomaly},
 	}
 }
 

@@ -18,6 +18,9 @@ type sessionState struct {
 	// fetched is when the state was read from the store; a state older than
 	// the cache TTL is read again, which bounds the cost of a lost bus message.
 	fetched time.Time
+	// fp is the fingerprint (address and user agent, protect.go) of the
+	// client the session was last judged from; 0 = not known.
+	fp uint64
 }
 
 const stateShards = 64
@@ -26,7 +29,7 @@ const stateShards = 64
 // contention low on the hot path. It holds every session active on this
 // instance, so an entry is kept small (docs/PERFORMANCE.md, "Memory per
 // cached session"): a pointer in the map (a Go map's slots are a third
-// empty on average, so the slot is kept to 24 bytes) to a 64-byte entry
+// empty on average, so the slot is kept to 24 bytes) to a 72-byte entry (80 with the allocator's rounding)
 // whose strings share the verified token's memory, with the last-seen
 // bookkeeping in the same entry rather than in a map of its own.
 type stateCache struct {
@@ -47,8 +50,9 @@ type stateShard struct {
 // shard's write lock, except noted (atomic, under the read lock).
 type stateEntry struct {
 	userID, email string
-	expiresSec    int64 // expiresAt as Unix seconds and nanoseconds: exact
-	fetched       int64 // nanoseconds since the cache's base
+	expiresSec    int64  // expiresAt as Unix seconds and nanoseconds: exact
+	fetched       int64  // nanoseconds since the cache's base
+	fp            uint64 // sessionState.fp
 	// noted is when the last last-seen note of the session was queued for
 	// the store (nanoseconds since base), or noNote.
 	noted       atomic.Int64
@@ -85,7 +89,7 @@ func (c *stateCache) get(sid string, now time.Time) (sessionState, bool) {
 	var fetched int64
 	if ok {
 		st = sessionState{userID: e.userID, email: e.email, status: statusOf(e.status), reason: reasonOf(e.reason),
-			expiresAt: time.Unix(e.expiresSec, int64(e.expiresNsec))}
+			expiresAt: time.Unix(e.expiresSec, int64(e.expiresNsec)), fp: e.fp}
 		fetched = e.fetched
 	}
 	sh.mu.RUnlock()
@@ -117,7 +121,19 @@ func (c *stateCache) put(sid string, st sessionState) {
 	}
 	e.userID, e.email, e.status, e.reason = st.userID, st.email, statusCode(st.status), reasonCode(st.reason)
 	e.expiresSec, e.expiresNsec = st.expiresAt.Unix(), int32(st.expiresAt.Nanosecond())
-	e.fetched = c.since(st.fetched)
+	e.fetched, e.fp = c.since(st.fetched), st.fp
+	sh.mu.Unlock()
+}
+
+// setFingerprint records the client a cached session was last judged
+// from; a session not cached is left alone (its next read takes the
+// store's record).
+func (c *stateCache) setFingerprint(sid string, fp uint64) {
+	sh := c.shard(sid)
+	sh.mu.Lock()
+	if e, ok := sh.m[sid]; ok {
+		e.fp = fp
+	}
 	sh.mu.Unlock()
 }
 
@@ -251,4 +267,20 @@ func findReason(t []EndReason, r EndReason) (uint8, bool) {
 		}
 	}
 	return 0, false
+}
+
+// lastNoted is when the session's last last-seen note was queued on this
+// instance (zero when none): its activity here, to within one interval.
+func (c *stateCache) lastNoted(sid string) time.Time {
+	sh := c.shard(sid)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e, ok := sh.m[sid]
+	if !ok {
+		return time.Time{}
+	}
+	if n := e.noted.Load(); n != noNote {
+		return c.base.Add(time.Duration(n))
+	}
+	return time.Time{}
 }

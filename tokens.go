@@ -69,6 +69,8 @@ type AlertInput struct {
 	Assessment *Assessment
 	// Previous is the user's session before this one, nil if none.
 	Previous *Session
+	// Anomaly is the move of a session.anomaly event, nil for others.
+	Anomaly *SessionAnomaly
 }
 
 // Alerter turns an event into the deliveries that are written to the outbox

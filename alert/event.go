@@ -26,6 +26,15 @@ func conditionEvent(in *sm.AlertInput) map[string]any {
 		"score":    100,
 		"reasons":  []any{},
 		"previous": nil,
+		"anomaly":  nil,
+	}
+	if a := in.Anomaly; a != nil {
+		signals := make([]any, len(a.Signals))
+		for i, r := range a.Signals {
+			signals[i] = map[string]any{"code": r.Code, "detail": r.Detail}
+		}
+		ev["anomaly"] = map[string]any{"signals": signals, "action": string(a.Action), "refresh": a.Refresh,
+			"before": jsPlace(&a.Before), "after": jsPlace(&a.After), "distanceKm": a.DistanceKM, "speedKmh": a.SpeedKMH}
 	}
 	if in.Event != nil {
 		ev["type"] = in.Event.Type
@@ -74,6 +83,21 @@ func jsSession(s *sm.Session, in *sm.AlertInput) map[string]any {
 	}
 	out["device"] = map[string]any{"type": dev.Type, "browser": dev.Browser, "os": dev.OS}
 	return out
+}
+
+// jsPlace is one side of a session.anomaly in the event object.
+func jsPlace(p *sm.AnomalyPlace) map[string]any {
+	at := ""
+	if !p.At.IsZero() {
+		at = p.At.UTC().Format(time.RFC3339)
+	}
+	return map[string]any{
+		"at": at, "ip": p.IP, "countryCode": p.CountryCode, "city": p.City, "asn": p.ASN, "isp": p.ISP,
+		"latitude": p.Latitude, "longitude": p.Longitude,
+		"device": map[string]any{"type": p.Device.Type, "browser": p.Device.Browser, "os": p.Device.OS},
+		"threat": map[string]any{"vpn": p.Threat.VPN, "proxy": p.Threat.Proxy, "tor": p.Threat.Tor,
+			"datacenter": p.Threat.Datacenter, "knownThreat": p.Threat.KnownThreat},
+	}
 }
 
 func jsLocation(l sm.Location) map[string]any {

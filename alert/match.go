@@ -30,6 +30,11 @@ func triggerMatches(trigger string, in *sm.AlertInput, lowScoreBelow *int) bool 
 	if eventType == sm.EventSessionReported {
 		return trigger == TriggerUserReported
 	}
+	// A move of a live session: the login-time triggers (vpn, new_country)
+	// judged its login; only session_anomaly fires on it.
+	if eventType == sm.EventSessionAnomaly {
+		return trigger == TriggerSessionAnomaly
+	}
 	// A challenge's events carry the attempt's assessment for the rules'
 	// conditions, but only the challenge triggers fire on them: the risk
 	// triggers fire once, on the login's outcome (blocked or succeeded).

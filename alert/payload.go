@@ -48,6 +48,9 @@ type Alert struct {
 	Score    int             `json:"score"`
 	Reasons  []sm.RiskReason `json:"reasons"`
 	Previous *AlertSession   `json:"previous,omitempty"`
+	// Anomaly is the move of a session.anomaly: signals, action, before
+	// and after.
+	Anomaly *sm.SessionAnomaly `json:"anomaly,omitempty"`
 }
 
 // AlertRule names the rule that fired.
@@ -87,6 +90,9 @@ func severityOf(eventType string, triggers []string) string {
 	if eventType == sm.EventLoginBlocked || eventType == sm.EventRefreshReuse || eventType == sm.EventSessionReported {
 		return SeverityCritical
 	}
+	if eventType == sm.EventSessionAnomaly {
+		sev = SeverityWarning
+	}
 	for _, t := range triggers {
 		switch t {
 		case TriggerTor, TriggerThreat, TriggerImpossibleTravel, TriggerRefreshReuse, TriggerLoginBlocked, TriggerUserReported:
@@ -121,6 +127,9 @@ func newAlert(kind string, in *sm.AlertInput) *Alert {
 			a.Reasons = in.Assessment.Reasons
 		}
 	}
+	if a.Anomaly = in.Anomaly; a.Anomaly != nil && a.Anomaly.After.IP != "" {
+		a.Session.IP = a.Anomaly.After.IP // the address the session moved to
+	}
 	if in.Previous != nil {
 		p := alertSession(in.Previous)
 		p.At = in.Previous.CreatedAt.UTC()
@@ -148,6 +157,7 @@ var eventTitles = map[string]string{
 	sm.EventLoginBlocked:    "Sign-in blocked",
 	sm.EventRefreshReuse:    "Refresh token reuse: session ended",
 	sm.EventSessionReported: "\"This wasn't me\": user reported a sign-in",
+	sm.EventSessionAnomaly:  "Session used from another place or device",
 }
 
 // describe sets Title and Summary from the alert's facts.
@@ -185,6 +195,13 @@ func (a *Alert) describe() {
 	fmt.Fprintf(&b, ", score %d", a.Score)
 	if len(a.Triggers) > 0 {
 		fmt.Fprintf(&b, "; %s", strings.Join(a.Triggers, ", "))
+	}
+	if an := a.Anomaly; an != nil {
+		codes := make([]string, len(an.Signals))
+		for i, r := range an.Signals {
+			codes[i] = r.Code
+		}
+		fmt.Fprintf(&b, "; signals %s, action %s", strings.Join(codes, ", "), an.Action)
 	}
 	a.Summary = b.String()
 }

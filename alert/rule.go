@@ -29,6 +29,9 @@ const (
 	TriggerLoginChallenged = "login_challenged"
 	TriggerChallengePassed = "challenge_passed"
 	TriggerChallengeFailed = "challenge_failed"
+	// TriggerSessionAnomaly fires when session protection judged a live
+	// session's move worth an alert or more (event session.anomaly).
+	TriggerSessionAnomaly = "session_anomaly"
 )
 
 // AllTriggers lists every known trigger name.
@@ -37,6 +40,7 @@ var AllTriggers = []string{
 	TriggerLowScore, TriggerLoginBlocked, TriggerRefreshReuse, TriggerNewDevice, TriggerImpossibleTravel,
 	TriggerUserReported,
 	TriggerLoginChallenged, TriggerChallengePassed, TriggerChallengeFailed,
+	TriggerSessionAnomaly,
 }
 
 // Channel types.

@@ -40,6 +40,7 @@ var paidFeatures = []struct {
 	{sm.FeatureAlerts, 1 << 5},
 	{sm.FeatureCondition, 1 << 6},
 	{sm.FeatureChallenge, 1 << 7},
+	{sm.FeatureProtect, 1 << 8},
 }
 
 // freeFeatures always work, with or without a licence.
@@ -47,7 +48,7 @@ var freeFeatures = []string{FeatureSessions, FeatureForceLogout, FeatureDashboar
 
 const (
 	premiumMask  featureBit = 1<<0 | 1<<1
-	advancedMask featureBit = premiumMask | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7
+	advancedMask featureBit = premiumMask | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8
 )
 
 // lookupFeature answers the bit of a paid feature, or free=true for a Free

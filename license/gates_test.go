@@ -27,6 +27,7 @@ func TestGatesByEdition(t *testing.T) {
 		{sm.FeatureBlocking, false, false, false, true},
 		{sm.FeatureAlerts, false, false, false, true},
 		{sm.FeatureCondition, false, false, false, true},
+		{sm.FeatureProtect, false, false, false, true},
 		{"no_such_feature", false, false, false, false},
 		{"", false, false, false, false},
 	}

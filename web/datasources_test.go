@@ -138,3 +138,40 @@ func TestSettingsLockedSections(t *testing.T) {
 		t.Fatalf("policy: %+v", st)
 	}
 }
+
+// TestSettingsSessionProtection: the session protection section stores
+// its actions and limit on Advanced, names a bad action by its field, and
+// on Free shows the lock and refuses a change (feature_locked) instead of
+// storing what would be ignored.
+func TestSettingsSessionProtection(t *testing.T) {
+	e, _ := newDataEnv(t, license.EditionAdvanced)
+	c := e.client()
+	c.signIn()
+	_, body := c.get("/admin/settings")
+	if !strings.Contains(body, `name="session.deviceChangeOnRefresh" value="terminate" checked`) {
+		t.Fatal("the default terminate on a refresh from another device is not shown")
+	}
+	resp, _ := c.post("/admin/settings/protection", url.Values{"session.countryChange": {"terminate"}, "refreshAnomalyPerMinute": {"9"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d", resp.StatusCode)
+	}
+	st, _ := e.manager.Settings(context.Background())
+	if st.SessionActions.CountryChange != sm.ActionTerminate || st.RefreshAnomalyPerMinute != 9 || st.SessionActions.DeviceChangeOnRefresh != sm.ActionTerminate {
+		t.Fatalf("stored: %+v %d", st.SessionActions, st.RefreshAnomalyPerMinute)
+	}
+	resp, body = c.post("/admin/settings/protection", url.Values{"session.ipChange": {"block"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "choose allow, alert, challenge or terminate") {
+		t.Fatalf("bad action: %d", resp.StatusCode)
+	}
+
+	free, _ := newDataEnv(t, license.EditionFree)
+	fc := free.client()
+	fc.signIn()
+	if _, body := fc.get("/admin/settings"); !strings.Contains(body, `data-lock="session_protection"`) {
+		t.Fatal("Free does not say session protection is locked")
+	}
+	resp, _ = fc.post("/admin/settings/protection", url.Values{"session.countryChange": {"terminate"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("locked change: %d", resp.StatusCode)
+	}
+}

@@ -45,6 +45,7 @@ func (s *server) routes() http.Handler {
 	authed.HandleFunc("GET /admin/settings", s.handleSettings)
 	authed.HandleFunc("POST /admin/settings/geofence", s.handleGeofence)
 	authed.HandleFunc("POST /admin/settings/policy", s.handlePolicy)
+	authed.HandleFunc("POST /admin/settings/protection", s.handleProtection)
 	authed.HandleFunc("POST /admin/settings/timeouts", s.handleTimeouts)
 	authed.HandleFunc("POST /admin/settings/rules", s.needAlerts(s.handleRuleSave))
 	authed.HandleFunc("POST /admin/settings/rules/{id}", s.needAlerts(s.handleRuleSave))

@@ -30,6 +30,10 @@ type settingsData struct {
 	NewRule       ruleView
 	Policies      []policyRow
 	Actions       []sm.Action
+	// Protection is session protection's policy (one row per signal) and
+	// SessionActions the actions it offers.
+	Protection     []policyRow
+	SessionActions []sm.Action
 	// Locks are the sections the licence locks (geofence, policy, threat,
 	// blocking, alerts, conditions): a badge names the edition that
 	// unlocks each, and their inputs are disabled.
@@ -88,7 +92,7 @@ type policyRow struct {
 var lockSections = map[string]string{
 	"geofence": sm.FeatureGeofence, "policy": sm.FeatureRisk, "threat": sm.FeatureThreat,
 	"blocking": sm.FeatureBlocking, "alerts": sm.FeatureAlerts, "conditions": sm.FeatureCondition,
-	"challenge": sm.FeatureChallenge,
+	"challenge": sm.FeatureChallenge, "protection": sm.FeatureProtect,
 }
 
 // locks asks the Manager's gate which sections the licence locks.
@@ -269,6 +273,16 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 		{"lowScore", "Low score", "Security score below the threshold", a.LowScore, l["policy"]},
 		{"newCountry", "New country", "First sign-in of the user from this country", a.NewCountry, first(l["policy"], l["geofence"])},
 		{"newDevice", "New device", "First sign-in of the user with this browser and OS (a trusted device is never new)", a.NewDevice, l["policy"]},
+	}
+	sa, pl := st.SessionActions, l["protection"]
+	d.SessionActions = []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionTerminate}
+	d.Protection = []policyRow{
+		{"deviceChangeOnRefresh", "Device change on a refresh", "A refresh from another browser or OS than the session's: the strongest sign of a copied refresh token", sa.DeviceChangeOnRefresh, pl},
+		{"deviceChange", "Device change on a request", "A request from another browser or OS (an access token may pass through other software)", sa.DeviceChange, pl},
+		{"impossibleTravel", "Impossible travel", "The session moved faster than the impossible-travel speed (never for a VPN or proxy)", sa.ImpossibleTravel, pl},
+		{"countryChange", "Country change", "The session is used from another country", sa.CountryChange, pl},
+		{"ipChange", "Network change", "Another country, or onto a VPN, proxy, Tor or hosting network (that network's policy above applies too)", sa.IPChange, pl},
+		{"refreshAnomaly", "Refresh anomaly", "More refreshes of one session in a minute than the limit below", sa.RefreshAnomaly, pl},
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
 	builderView(&d.NewRule, sm.AlertRule{Enabled: true, Triggers: []string{"new_country"}})
@@ -482,16 +496,49 @@ func (s *server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		patch[f] = n
 	}
+	s.savePatch(w, r, "policy", bad, patch)
+}
+
+// savePatch answers a settings form: its field errors, else the patch
+// applied (refused with the Manager's errors) and back to the form.
+func (s *server) savePatch(w http.ResponseWriter, r *http.Request, form string, bad map[string]string, patch map[string]any) {
 	if len(bad) > 0 {
-		s.refused(w, r, "policy", sm.InvalidFields(bad), nil)
+		s.refused(w, r, form, sm.InvalidFields(bad), nil)
 		return
 	}
 	body, _ := json.Marshal(patch)
 	if _, err := s.d.Core.Settings.UpdateSettings(r.Context(), body); err != nil {
-		s.refused(w, r, "policy", err, nil)
+		s.refused(w, r, form, err, nil)
 		return
 	}
-	s.redirectBack(w, r, "/admin/settings#policy", "settings")
+	s.redirectBack(w, r, "/admin/settings#"+form, "settings")
+}
+
+// handleProtection stores session protection's actions and refresh limit.
+func (s *server) handleProtection(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	bad := map[string]string{}
+	actions := map[string]any{}
+	for _, k := range []string{"deviceChangeOnRefresh", "deviceChange", "impossibleTravel", "countryChange", "ipChange", "refreshAnomaly"} {
+		if _, ok := r.PostForm["session."+k]; !ok {
+			continue // a locked input is disabled and not posted
+		}
+		a := sm.Action(r.PostFormValue("session." + k))
+		if !sm.ValidSessionAction(a) {
+			bad["sessionActions."+k] = "choose allow, alert, challenge or terminate"
+			continue
+		}
+		actions[k] = a
+	}
+	patch := map[string]any{"sessionActions": actions}
+	if _, ok := r.PostForm["refreshAnomalyPerMinute"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("refreshAnomalyPerMinute")))
+		if err != nil {
+			bad["refreshAnomalyPerMinute"] = "must be a whole number"
+		}
+		patch["refreshAnomalyPerMinute"] = n
+	}
+	s.savePatch(w, r, "protection", bad, patch)
 }
 
 // handleTimeouts stores the session timeouts: an empty field gives the
