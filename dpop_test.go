@@ -2,6 +2,9 @@ package sessionmanager_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,4 +195,35 @@ func TestSameProofURL(t *testing.T) {
 			t.Errorf("SameProofURL(%q, %q) = %v, want %v", c.htu, c.req, got, c.same)
 		}
 	}
+}
+
+// TestDPoPLibraryMiddleware: the net/http middleware checks a bound
+// token's proof against the request it serves, with RFC 9449's challenge.
+func TestDPoPLibraryMiddleware(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		key := dpoptest.NewKey(t, "ES256")
+		res := boundLogin(t, e, "mia", key)
+		h := e.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		serve := func(proof string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "http://app.example.com/orders?page=1", nil)
+			req.Header.Set("Authorization", "DPoP "+res.AccessToken)
+			if proof != "" {
+				req.Header.Set("DPoP", proof)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			return w
+		}
+		good := key.Proof("GET", "http://app.example.com/orders", res.AccessToken, e.clock.Now())
+		if w := serve(good); w.Code != 204 {
+			t.Fatalf("a good proof: %d %s", w.Code, w.Body)
+		}
+		for what, proof := range map[string]string{"no proof": "", "a replayed proof": good,
+			"another URL": key.Proof("GET", "http://app.example.com/admin", res.AccessToken, e.clock.Now())} {
+			w := serve(proof)
+			if w.Code != 401 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), `DPoP error="invalid_dpop_proof"`) {
+				t.Fatalf("%s: %d %q", what, w.Code, w.Header().Get("WWW-Authenticate"))
+			}
+		}
+	})
 }
