@@ -1,0 +1,115 @@
+// DPoP (RFC 9449): tokens bound to a key that never leaves this client.
+// The key pair is made with WebCrypto as non-extractable: script can sign
+// with it but never read the private key, so a stolen access or refresh
+// token is useless without the device that holds the key.
+
+import { SignJWT, calculateJwkThumbprint, exportJWK, type JWK } from "jose";
+import { idbRunner } from "./storage.js";
+
+/** Where a client keeps its DPoP key pair (CryptoKey objects, not strings). */
+export interface DPoPKeyStore {
+  get(): Promise<CryptoKeyPair | null>;
+  set(keys: CryptoKeyPair): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** A key store in memory: the key lives as long as this process or page. */
+export function memoryKeyStore(): DPoPKeyStore {
+  let keys: CryptoKeyPair | null = null;
+  return {
+    get: async () => keys,
+    set: async (k) => void (keys = k),
+    remove: async () => void (keys = null),
+  };
+}
+
+/**
+ * A key store in IndexedDB: CryptoKey objects are stored by structured
+ * clone, so a non-extractable key stays non-extractable and every tab of
+ * the origin signs with the same key.
+ */
+export function indexedDBKeyStore(name = "msm.dpop", dbName = "msm-dpop", factory: IDBFactory = globalThis.indexedDB): DPoPKeyStore {
+  if (!factory) throw new TypeError("indexedDBKeyStore: no IndexedDB here (use memoryKeyStore)");
+  const run = idbRunner(dbName, "keys", factory);
+  return {
+    get: async () => ((await run<unknown>("readonly", (s) => s.get(name))) as CryptoKeyPair | undefined) ?? null,
+    set: async (k) => void (await run("readwrite", (s) => s.put(k, name))),
+    remove: async () => void (await run("readwrite", (s) => s.delete(name))),
+  };
+}
+
+/** IndexedDB in browsers, else memory (Node: one key per process). */
+export function defaultKeyStore(): DPoPKeyStore {
+  return (globalThis as { indexedDB?: IDBFactory }).indexedDB ? indexedDBKeyStore() : memoryKeyStore();
+}
+
+function b64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** ath: base64url(SHA-256(access token)). */
+async function accessTokenHash(token: string): Promise<string> {
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
+}
+
+/** The htu of a URL: absolute, without query and fragment. */
+export function proofURL(url: string | URL, base?: string): string {
+  const u = new URL(url, base ?? (globalThis as { location?: { href: string } }).location?.href);
+  u.search = "";
+  u.hash = "";
+  return u.href;
+}
+
+/**
+ * A DPoP signer: one ES256 key pair, made on first use (non-extractable)
+ * and kept in a DPoPKeyStore.
+ */
+export class DPoPSigner {
+  readonly #store: DPoPKeyStore;
+  #keys?: Promise<{ pair: CryptoKeyPair; jwk: JWK; thumbprint: string }>;
+
+  constructor(store: DPoPKeyStore = defaultKeyStore()) {
+    this.#store = store;
+  }
+
+  #load() {
+    return (this.#keys ??= (async () => {
+      let pair = await this.#store.get();
+      if (!pair) {
+        pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])) as CryptoKeyPair;
+        await this.#store.set(pair);
+      }
+      const full = await exportJWK(pair.publicKey);
+      const jwk: JWK = { kty: full.kty, crv: full.crv, x: full.x, y: full.y };
+      return { pair, jwk, thumbprint: await calculateJwkThumbprint(jwk, "sha256") };
+    })().catch((err) => {
+      this.#keys = undefined;
+      throw err;
+    }));
+  }
+
+  /** The RFC 7638 thumbprint of the public key (the tokens' cnf.jkt). */
+  async thumbprint(): Promise<string> {
+    return (await this.#load()).thumbprint;
+  }
+
+  /** A proof for one request (method, absolute URL), naming accessToken when given. */
+  async proof(method: string, url: string, accessToken?: string): Promise<string> {
+    const { pair, jwk } = await this.#load();
+    const claims: Record<string, string> = { htm: method.toUpperCase(), htu: proofURL(url) };
+    if (accessToken) claims["ath"] = await accessTokenHash(accessToken);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk })
+      .setJti(b64url(crypto.getRandomValues(new Uint8Array(16))))
+      .setIssuedAt()
+      .sign(pair.privateKey);
+  }
+
+  /** Forgets the key (a new one is made on next use); bound sessions then cannot refresh. */
+  async reset(): Promise<void> {
+    this.#keys = undefined;
+    await this.#store.remove();
+  }
+}
