@@ -110,3 +110,20 @@ func FuzzParseProof(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseProof is the cost of one DPoP proof's form and signature
+// check (the part of a bound request's cost that bearer requests never pay).
+func BenchmarkParseProof(b *testing.B) {
+	for _, alg := range []string{"ES256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			key := dpoptest.NewKey(b, alg)
+			proof := key.Proof("GET", "https://app.example.com/orders", "an access token", time.Unix(1_800_000_000, 0))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := token.ParseProof(proof); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
