@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/magic-sessionmanager/sessionmanager/client"
 	"github.com/magic-sessionmanager/sessionmanager/internal/dpoptest"
 	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
 )
@@ -175,4 +177,25 @@ func TestDPoPForwardAuthProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDPoPGoClientRefusesBoundTokens: the Go client verifies offline and
+// checks no proof, so its middleware refuses a bound token instead of
+// taking it as a bearer token; Verify reports the binding.
+func TestDPoPGoClientRefusesBoundTokens(t *testing.T) {
+	s := startServer(t, nil)
+	key := dpoptest.NewKey(t, "ES256")
+	jwt, _ := dpopLogin(t, s, s.base, "hugo", key)
+	c, err := client.New(client.Config{BaseURL: s.base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := c.Verify(context.Background(), jwt)
+	if err != nil || claims.JKT != key.JKT {
+		t.Fatalf("verify: %v, jkt %q, want %q", err, claims.JKT, key.JKT)
+	}
+	app := httptest.NewServer(c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer app.Close()
+	code, h, body := dpopCall(t, "GET", app.URL, "/", jwt, key.Proof("GET", app.URL+"/", jwt, time.Now()), nil)
+	wantDPoPRefused(t, "the Go client's middleware with a bound token", code, h, body)
 }

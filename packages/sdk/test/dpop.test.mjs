@@ -128,3 +128,16 @@ describe("DPoP", () => {
     await client.logout();
   });
 });
+
+describe("DPoP and the offline verifier", () => {
+  test("createVerifier refuses a bound token rather than take it as a bearer token", async () => {
+    const { createVerifier } = await import("@magic-sessionmanager/sdk/server");
+    await svc.register("pia");
+    const key = await newKey();
+    const login = await call("POST", "/api/auth/local", { dpop: await proof(key, "POST", svc.base + "/api/auth/local"), body: { identifier: "pia", password } });
+    assert.equal(login.status, 200);
+    const verifier = createVerifier({ baseUrl: svc.base, whenFeedDown: "accept" });
+    await assert.rejects(verifier.verify(login.body.jwt), (e) => e.status === 401 && e.reason === "invalid_dpop_proof");
+    verifier.close?.();
+  });
+});
