@@ -3,8 +3,18 @@
 // with it but never read the private key, so a stolen access or refresh
 // token is useless without the device that holds the key.
 
-import { SignJWT, calculateJwkThumbprint, exportJWK, type JWK } from "jose";
 import { idbRunner } from "./storage.js";
+
+// WebCrypto alone (no library): the client module loads in a browser as it
+// is, and ECDSA P-256 signatures come out as JWS wants them (r || s).
+
+/** The public key as a JWK: the members of an EC P-256 key. */
+interface PublicJWK {
+  kty: string;
+  crv: string;
+  x: string;
+  y: string;
+}
 
 /** Where a client keeps its DPoP key pair (CryptoKey objects, not strings). */
 export interface DPoPKeyStore {
@@ -43,6 +53,12 @@ export function defaultKeyStore(): DPoPKeyStore {
   return (globalThis as { indexedDB?: IDBFactory }).indexedDB ? indexedDBKeyStore() : memoryKeyStore();
 }
 
+const utf8 = new TextEncoder();
+
+function b64urlText(text: string): string {
+  return b64url(utf8.encode(text));
+}
+
 function b64url(bytes: Uint8Array): string {
   let s = "";
   for (const b of bytes) s += String.fromCharCode(b);
@@ -51,7 +67,13 @@ function b64url(bytes: Uint8Array): string {
 
 /** ath: base64url(SHA-256(access token)). */
 async function accessTokenHash(token: string): Promise<string> {
-  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(token))));
+}
+
+/** The RFC 7638 thumbprint: SHA-256 of the required members, in order, without spaces. */
+async function thumbprintOf(jwk: PublicJWK): Promise<string> {
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(canonical))));
 }
 
 /** The htu of a URL: absolute, without query and fragment. */
@@ -68,7 +90,7 @@ export function proofURL(url: string | URL, base?: string): string {
  */
 export class DPoPSigner {
   readonly #store: DPoPKeyStore;
-  #keys?: Promise<{ pair: CryptoKeyPair; jwk: JWK; thumbprint: string }>;
+  #keys?: Promise<{ pair: CryptoKeyPair; jwk: PublicJWK; thumbprint: string }>;
 
   constructor(store: DPoPKeyStore = defaultKeyStore()) {
     this.#store = store;
@@ -81,9 +103,9 @@ export class DPoPSigner {
         pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])) as CryptoKeyPair;
         await this.#store.set(pair);
       }
-      const full = await exportJWK(pair.publicKey);
-      const jwk: JWK = { kty: full.kty, crv: full.crv, x: full.x, y: full.y };
-      return { pair, jwk, thumbprint: await calculateJwkThumbprint(jwk, "sha256") };
+      const full = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as PublicJWK;
+      const jwk: PublicJWK = { kty: full.kty, crv: full.crv, x: full.x, y: full.y };
+      return { pair, jwk, thumbprint: await thumbprintOf(jwk) };
     })().catch((err) => {
       this.#keys = undefined;
       throw err;
@@ -98,13 +120,16 @@ export class DPoPSigner {
   /** A proof for one request (method, absolute URL), naming accessToken when given. */
   async proof(method: string, url: string, accessToken?: string): Promise<string> {
     const { pair, jwk } = await this.#load();
-    const claims: Record<string, string> = { htm: method.toUpperCase(), htu: proofURL(url) };
+    const claims: Record<string, string | number> = {
+      jti: b64url(crypto.getRandomValues(new Uint8Array(16))),
+      htm: method.toUpperCase(),
+      htu: proofURL(url),
+      iat: Math.floor(Date.now() / 1000),
+    };
     if (accessToken) claims["ath"] = await accessTokenHash(accessToken);
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk })
-      .setJti(b64url(crypto.getRandomValues(new Uint8Array(16))))
-      .setIssuedAt()
-      .sign(pair.privateKey);
+    const input = b64urlText(JSON.stringify({ typ: "dpop+jwt", alg: "ES256", jwk })) + "." + b64urlText(JSON.stringify(claims));
+    const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, utf8.encode(input));
+    return input + "." + b64url(new Uint8Array(signature));
   }
 
   /** Forgets the key (a new one is made on next use); bound sessions then cannot refresh. */

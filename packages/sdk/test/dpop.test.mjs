@@ -1,7 +1,8 @@
-// DPoP (RFC 9449) against the real binary. The proofs are made by the npm
-// package jose (an implementation independent of the service's Go one):
-// directly here, and through the SDK client's opt-in dpop mode, whose key
-// is a non-extractable WebCrypto key.
+// DPoP (RFC 9449) against the real binary. The proofs of the first test are
+// made by the npm package jose, an implementation independent of the
+// service's Go one (and of the SDK's); the second drives the SDK client's
+// opt-in dpop mode, whose proofs are WebCrypto signatures by a
+// non-extractable key.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
