@@ -186,7 +186,7 @@ export class SessionClient {
     this.#cookie = options.refreshCookie ?? false;
     this.#margin = options.refreshMargin ?? 30_000;
     if (options.dpop) {
-      this.#dpop = new DPoPSigner(typeof options.dpop === "object" && options.dpop.keyStore ? options.dpop.keyStore : defaultKeyStore());
+      this.#dpop = new DPoPSigner(typeof options.dpop === "object" && options.dpop.keyStore ? options.dpop.keyStore : defaultKeyStore(), this.#locks);
     }
     if ((options.broadcast ?? true) && typeof BroadcastChannel === "function") {
       this.#channel = new BroadcastChannel(this.#key);

@@ -3,7 +3,7 @@
 // with it but never read the private key, so a stolen access or refresh
 // token is useless without the device that holds the key.
 
-import { idbRunner } from "./storage.js";
+import { idbRunner, inProcessLocks, type LockManagerLike } from "./storage.js";
 
 // WebCrypto alone (no library): the client module loads in a browser as it
 // is, and ECDSA P-256 signatures come out as JWS wants them (r || s).
@@ -90,19 +90,27 @@ export function proofURL(url: string | URL, base?: string): string {
  */
 export class DPoPSigner {
   readonly #store: DPoPKeyStore;
+  readonly #locks: LockManagerLike;
   #keys?: Promise<{ pair: CryptoKeyPair; jwk: PublicJWK; thumbprint: string }>;
 
-  constructor(store: DPoPKeyStore = defaultKeyStore()) {
+  /**
+   * locks (navigator.locks in a browser) make the first key once for every
+   * tab sharing the store: two tabs starting together sign with one key.
+   */
+  constructor(store: DPoPKeyStore = defaultKeyStore(), locks: LockManagerLike = inProcessLocks) {
     this.#store = store;
+    this.#locks = locks;
   }
 
   #load() {
     return (this.#keys ??= (async () => {
-      let pair = await this.#store.get();
-      if (!pair) {
-        pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])) as CryptoKeyPair;
-        await this.#store.set(pair);
-      }
+      const pair = await this.#locks.request("msm.dpop-key", async () => {
+        const stored = await this.#store.get();
+        if (stored) return stored;
+        const made = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])) as CryptoKeyPair;
+        await this.#store.set(made);
+        return made;
+      });
       const full = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as PublicJWK;
       const jwk: PublicJWK = { kty: full.kty, crv: full.crv, x: full.x, y: full.y };
       return { pair, jwk, thumbprint: await thumbprintOf(jwk) };

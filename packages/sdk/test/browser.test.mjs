@@ -179,6 +179,9 @@ test("DPoP in the browser: a non-extractable key in IndexedDB, shared by the tab
   const a = await openTab({ dpop: true, storageKey: "msm.dpop" });
   const b = await openTab({ dpop: true, storageKey: "msm.dpop" });
   try {
+    // Both tabs start at once: the key is made once (a Web Lock), not once per tab.
+    const [ta, tb] = await Promise.all([a.eval("return await client.dpopThumbprint()"), b.eval("return await client.dpopThumbprint()")]);
+    assert.equal(ta, tb, "two tabs starting together share one key");
     const reg = await a.eval(`return await client.register({ username: "dora", email: "dora@example.com", password: "correct horse battery staple" })`);
     assert.equal(reg.token_type, "DPoP");
     const jkt = JSON.parse(Buffer.from(reg.jwt.split(".")[1], "base64url")).cnf?.jkt;
