@@ -6,7 +6,7 @@ GO ?= go
 # Every module of go.work (the library, cmd/loadgen, e2e): ./... stops at a nested go.mod.
 PKGS = $(shell bash scripts/packages.sh)
 
-.PHONY: run test test-short bench fuzz build vet staticcheck
+.PHONY: run test test-short bench bench-fleet fuzz build vet staticcheck
 
 run:
 	$(GO) run ./cmd/sessionmanager serve
@@ -25,6 +25,11 @@ vet:
 
 bench:
 	bash scripts/bench.sh
+
+# The fleet figures (ten instances, force logouts at a rate; PostgreSQL and
+# Redis from SM_TEST_POSTGRES_URL / SM_TEST_REDIS_URL), about 15 minutes.
+bench-fleet:
+	bash scripts/bench-fleet.sh
 
 fuzz:
 	bash scripts/fuzz.sh

@@ -69,10 +69,7 @@ func TestPostgresBusRelistensAfterTerminate(t *testing.T) {
 	defer b.Subscribe(func(m sm.Message) { onB <- m })()
 
 	pid := b.pid.Load()
-	var killed bool
-	if err := a.pool.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", int32(pid)).Scan(&killed); err != nil || !killed {
-		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, killed, err)
-	}
+	terminateBackend(t, a, pid)
 	recv(t, reconnected, "OnReconnect after pg_terminate_backend")
 	if b.pid.Load() == pid {
 		t.Fatal("listener should be on a new backend")
@@ -80,10 +77,77 @@ func TestPostgresBusRelistensAfterTerminate(t *testing.T) {
 	if b.LastError() == nil {
 		t.Fatal("LastError should tell why the listener dropped")
 	}
-	if err := a.Publish(context.Background(), sm.Message{Kind: sm.MsgSessionEnded, SessionID: "after"}); err != nil {
-		t.Fatal(err)
+	sendAndHear(t, context.Background(), a, onB, "after")
+}
+
+// TestPostgresBusPublishesWithThePoolExhausted: NOTIFY has a connection of
+// its own, so a revocation does not wait behind the requests holding every
+// pooled connection (it did: the fleet benchmark's remote refusals took
+// seconds under load).
+func TestPostgresBusPublishesWithThePoolExhausted(t *testing.T) {
+	a, b := newPostgresBusPair(t)
+	onB := inbox(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for range a.pool.Config().MaxConns {
+		c, err := a.pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
 	}
-	if m := recv(t, onB, "message after relisten"); m.SessionID != "after" {
-		t.Fatalf("got %+v", m)
+	pubCtx, cancelPub := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelPub()
+	sendAndHear(t, pubCtx, a, onB, "busy")
+}
+
+// TestPostgresBusNotifyConnectionComesBack: the NOTIFY connection killed
+// under the bus fails one publish, and the next one takes a fresh
+// connection.
+func TestPostgresBusNotifyConnectionComesBack(t *testing.T) {
+	a, b := newPostgresBusPair(t)
+	onB := inbox(t, b)
+	a.pubMu.Lock()
+	pid := a.pub.PgConn().PID()
+	a.pubMu.Unlock()
+	terminateBackend(t, a, pid)
+	var err error
+	for range 2 { // the first may fail on the dead connection
+		if err = a.Publish(context.Background(), sm.Message{Kind: sm.MsgSessionEnded, SessionID: "again"}); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("publish after the NOTIFY connection was killed: %v", err)
+	}
+	if m := recv(t, onB, "message after a new NOTIFY connection"); m.SessionID != "again" {
+		t.Fatalf("B got %+v", m)
+	}
+}
+
+// terminateBackend ends the server process pid through bus's pool.
+func terminateBackend(t *testing.T, bus *PostgresBus, pid uint32) {
+	t.Helper()
+	var killed bool
+	if err := bus.pool.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", int32(pid)).Scan(&killed); err != nil || !killed {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, killed, err)
+	}
+}
+
+// inbox collects what bus delivers until the test ends.
+func inbox(t *testing.T, bus *PostgresBus) chan sm.Message {
+	c := make(chan sm.Message, 10)
+	t.Cleanup(bus.Subscribe(func(m sm.Message) { c <- m }))
+	return c
+}
+
+// sendAndHear publishes a session.ended of id on a and waits for it on onB.
+func sendAndHear(t *testing.T, ctx context.Context, a *PostgresBus, onB chan sm.Message, id string) {
+	t.Helper()
+	if err := a.Publish(ctx, sm.Message{Kind: sm.MsgSessionEnded, SessionID: id}); err != nil {
+		t.Fatalf("publish %s: %v", id, err)
+	}
+	if m := recv(t, onB, "message "+id); m.SessionID != id {
+		t.Fatalf("got %+v, want %s", m, id)
 	}
 }

@@ -13,6 +13,9 @@
 #   BENCH_PARTS=wrk make bench       # forward auth vs a bare handler with wrk (scripts/wrk-verify.sh)
 #   BENCH_PARTS=memory BENCH_SESSIONS=20000 make bench  # server heap per cached session
 #   BENCH_COUNT=6 BENCH_DURATION=5s  # repetitions of the key benchmarks, length of a load phase
+#   BENCH_PARTS=fleet make bench     # only the fleet runs (same as make bench-fleet)
+# With BENCH_PARTS=all (or a list naming fleet) it also runs scripts/bench-fleet.sh
+# (ten instances on PostgreSQL and Redis, about 15 more minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +25,7 @@ DUR="${BENCH_DURATION:-5s}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 REPS="${BENCH_REPS:-1}"
 PARTS="${BENCH_PARTS:-go,load,wrk,memory}"
+[[ $PARTS == all ]] && PARTS=go,load,wrk,memory,fleet
 SESSIONS="${BENCH_SESSIONS:-20000}"
 SERVER_PID=""
 mkdir -p "$OUT/bin"
@@ -158,6 +162,11 @@ if [[ $PARTS == *memory* ]]; then
   stop_server
   trap - EXIT
   rm -rf "$OUT"/data-*
+fi
+
+
+if [[ $PARTS == *fleet* ]]; then
+  BENCH_OUT="$OUT/fleet" bash scripts/bench-fleet.sh
 fi
 
 echo

@@ -30,6 +30,8 @@ type report struct {
 	name     string
 	metrics  vegeta.Metrics
 	duration time.Duration
+	// serverCPU is the server's utime+stime over the phase (-pid; -1: unknown).
+	serverCPU time.Duration
 }
 
 // rps is requests per second over the phase.
@@ -52,7 +54,16 @@ func attack(ctx context.Context, o *options, name string, tr vegeta.Targeter, ke
 		opts = append(opts, vegeta.Workers(uint64(o.connections)), vegeta.MaxWorkers(uint64(o.connections)))
 	}
 	atk := vegeta.NewAttacker(opts...)
-	r := &report{name: name}
+	r := &report{name: name, serverCPU: -1}
+	var cpu0 []time.Duration
+	if o.pid > 0 && name != "hello" { // hello is served by loadgen itself
+		cpu0 = cpuTimes([]int{o.pid})
+		defer func() {
+			if cpu1 := cpuTimes([]int{o.pid}); cpu0[0] >= 0 && cpu1[0] >= 0 {
+				r.serverCPU = cpu1[0] - cpu0[0]
+			}
+		}()
+	}
 	start := time.Now()
 	results := atk.Attack(tr, cappedPacer{Pacer: pacer, max: maxRequests}, o.duration, name)
 	for {
@@ -93,6 +104,10 @@ func (r *report) print(w io.Writer) {
 	}
 	sort.Strings(codes)
 	fmt.Fprintf(w, "         status %s\n", strings.Join(codes, " "))
+	if r.serverCPU >= 0 && m.Requests > 0 && r.duration > 0 {
+		fmt.Fprintf(w, "         server CPU %.1f µs per request (%.0f%% of a core)\n",
+			float64(r.serverCPU)/float64(time.Microsecond)/float64(m.Requests), 100*float64(r.serverCPU)/float64(r.duration))
+	}
 	if len(m.Errors) > 0 {
 		errs := m.Errors
 		if len(errs) > 5 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,52 @@ func TestHelloScenario(t *testing.T) {
 	s := out.String()
 	if !strings.Contains(s, "hello    requests") || !strings.Contains(s, "status 200:") || strings.Contains(s, "errors") {
 		t.Fatalf("unexpected report:\n%s", s)
+	}
+}
+
+func TestFleetFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-scenario", "fleet", "-rate", "10", "-admin-token", "x"},                                                       // no targets
+		{"-scenario", "fleet", "-targets", "http://127.0.0.1:1", "-rate", "10"},                                          // no admin token
+		{"-scenario", "fleet", "-targets", "http://127.0.0.1:1", "-admin-token", "x"},                                    // no rate
+		{"-scenario", "fleet", "-targets", "http://127.0.0.1:1,http://203.0.113.1:1", "-rate", "1", "-admin-token", "x"}, // not loopback
+		{"-scenario", "fleet", "-targets", "http://127.0.0.1:1", "-rate", "1", "-admin-token", "x", "-quiet", "1"},       // nobody to send to
+		{"-scenario", "fleet", "-targets", "http://127.0.0.1:1", "-rate", "1", "-admin-token", "x", "-pids", "1,2"},      // pids do not match
+		{"-scenario", "fleet", "-targets", "http://127.0.0.1:1", "-rate", "1", "-admin-token", "x", "-idle", "2m"},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out); err == nil {
+			t.Errorf("run(%q) = nil, want an error", args)
+		}
+	}
+}
+
+func TestReadSessionIDs(t *testing.T) {
+	path := t.TempDir() + "/ids"
+	if err := os.WriteFile(path, []byte("a\n\n b \nc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := readSessionIDs(path, 2)
+	if err != nil || strings.Join(ids, ",") != "a,b" {
+		t.Fatalf("readSessionIDs(2) = %q, %v", ids, err)
+	}
+	if _, err := readSessionIDs(path, 4); err == nil || !strings.Contains(err.Error(), "holds 3 ids, the run needs 4") {
+		t.Fatalf("too few ids: %v", err)
+	}
+}
+
+// TestCPUTimes reads this process's own CPU time: it exists and does not
+// go backwards.
+func TestCPUTimes(t *testing.T) {
+	a := cpuTimes([]int{os.Getpid(), 1 << 30})
+	for i := 0; i < 1e7; i++ {
+		_ = i * i
+	}
+	b := cpuTimes([]int{os.Getpid()})
+	if a[0] < 0 || b[0] < a[0] {
+		t.Fatalf("cpu times %v then %v", a[0], b[0])
+	}
+	if a[1] != -1 {
+		t.Fatalf("a process that does not exist: %v, want -1", a[1])
 	}
 }

@@ -18,6 +18,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// chain signs the audit chain's head in every append (nil: unsigned).
 	chain atomic.Pointer[sm.ChainSigning]
+	// appends groups concurrent AppendEvent calls into one transaction.
+	appends appendQueue
 }
 
 // The Manager's Store; the tests pass it to storetest.Run, which takes every
