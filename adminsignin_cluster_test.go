@@ -49,12 +49,11 @@ func totpAt(t *testing.T, at time.Time) string {
 	return code
 }
 
-// TestAdminTOTPReplayRefusedOnAnotherInstance: two instances on one
-// PostgreSQL database share Redis as their failure counter. A TOTP code
-// that signed in on A is refused on B, and so is an older code of the
-// window; the next step's code is accepted on B.
-func TestAdminTOTPReplayRefusedOnAnotherInstance(t *testing.T) {
-	ctx := context.Background()
+// twoInstances are two instances, A (with its env) and B, each with its own
+// connections to one PostgreSQL schema and its own Manager, sharing Redis
+// as their failure counter (throttles, spent codes, DPoP jti).
+func twoInstances(t *testing.T) (*env, *sm.Manager) {
+	t.Helper()
 	opt, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +62,9 @@ func TestAdminTOTPReplayRefusedOnAnotherInstance(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	prefix := testenv.Name("smtest:") + ":"
 	shared := func(c *sm.Config) { c.Failures = cluster.NewRedisCounter(rdb, prefix) }
-
-	// A and B: each its own connections to one schema, its own Manager.
 	url := testenv.PostgresSchema(t)
 	open := func(t testing.TB) (storetest.Store, string) {
-		st, err := postgres.Open(ctx, url)
+		st, err := postgres.Open(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,11 +72,21 @@ func TestAdminTOTPReplayRefusedOnAnotherInstance(t *testing.T) {
 		return st, ""
 	}
 	a := newEnv(t, storeKind{"postgres", open}, shared)
-	admin := addTOTPAdmin(t, a)
 	stB, _ := open(t)
 	secB, keysB := newKeys(t, stB, a.clock, 7)
 	b := startManager(t, sm.Config{Store: stB, Tokens: keysB, Secrets: secB, Passwords: cheapPasswords,
 		Clock: a.clock, InstanceID: "b"}, []func(*sm.Config){shared})
+	return a, b
+}
+
+// TestAdminTOTPReplayRefusedOnAnotherInstance: two instances on one
+// PostgreSQL database share Redis as their failure counter. A TOTP code
+// that signed in on A is refused on B, and so is an older code of the
+// window; the next step's code is accepted on B.
+func TestAdminTOTPReplayRefusedOnAnotherInstance(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoInstances(t)
+	admin := addTOTPAdmin(t, a)
 
 	code := totpAt(t, a.clock.Now())
 	older := totpAt(t, a.clock.Now().Add(-30*time.Second))

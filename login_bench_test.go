@@ -197,7 +197,7 @@ func issueFor(b *testing.B, e *env, ids []string) []string {
 	b.Helper()
 	toks := make([]string, len(ids))
 	eachParallel(b, len(ids), func(i int) error {
-		t, _, err := e.keys.Issue(e.ctx, benchUser, ids[i], sm.AuthContext{}, e.clock.Now())
+		t, _, err := e.keys.Issue(e.ctx, benchUser, ids[i], sm.AuthContext{}, "", e.clock.Now())
 		toks[i] = t
 		return err
 	})

@@ -35,10 +35,17 @@ type Config struct {
 	Alerter    Alerter         // nil: no alerts
 	Bus        Bus             // nil: in-process
 	Activity   ActivitySink    // nil: the store's TouchSessions
-	Failures   Counter         // nil: in-memory counter
-	Clock      Clock           // nil: SystemClock
-	Logger     *slog.Logger    // nil: slog.Default()
-	Metrics    Metrics         // nil: no metrics
+	Failures   Counter         // nil: in-memory counter (also spends DPoP proofs' jti)
+	// Proofs checks DPoP proofs (RFC 9449); nil: Tokens, when it is a
+	// ProofParser (the token package's Keyring is). Without one, a sign-in
+	// with a DPoP proof is refused, never silently left unbound.
+	Proofs ProofParser
+	// DPoPWindow is how far a DPoP proof's iat may be from now, either way
+	// (default DefaultDPoPWindow).
+	DPoPWindow time.Duration
+	Clock      Clock        // nil: SystemClock
+	Logger     *slog.Logger // nil: slog.Default()
+	Metrics    Metrics      // nil: no metrics
 	// Allows is the licence gate: features named Feature* ask it. nil allows all.
 	Allows func(feature string) bool
 	// Unlocks names the edition that unlocks a feature ("advanced"), for
@@ -252,6 +259,7 @@ type Manager struct {
 	log        *slog.Logger
 	bus        Bus
 	fails      Counter
+	proofs     ProofParser
 	states     *stateCache
 	admins     *adminCache
 	seen       *activity

@@ -424,6 +424,9 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	if s.Reasons == nil {
 		s.Reasons = []RiskReason{}
 	}
+	if err := m.bindSession(ctx, s, client, now); err != nil {
+		return nil, err
+	}
 	if s.RefreshSealed, err = m.cfg.Secrets.Seal([]byte(token), []byte(s.ID)); err != nil {
 		return nil, err
 	}
@@ -463,7 +466,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, EndManual, now)
 		return nil, err
 	}
-	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, s.AuthContext, now)
+	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, s.AuthContext, s.DPoPJKT, now)
 	if err != nil {
 		return nil, err
 	}

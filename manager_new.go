@@ -36,6 +36,10 @@ func New(cfg Config) (*Manager, error) {
 	def(&cfg.MaxSessionAge, 720*time.Hour)
 	def(&cfg.Retention, 720*time.Hour)
 	def(&cfg.StateCacheTTL, 2*time.Second)
+	def(&cfg.DPoPWindow, DefaultDPoPWindow)
+	if cfg.Proofs == nil {
+		cfg.Proofs, _ = cfg.Tokens.(ProofParser)
+	}
 	def(&cfg.AdminSessionTTL, DefaultAdminSessionTTL)
 	def(&cfg.AdminIdleTimeout, DefaultAdminIdleTimeout)
 	if cfg.Clock == nil {
@@ -81,6 +85,7 @@ func New(cfg Config) (*Manager, error) {
 		log:    cfg.Logger,
 		bus:    cfg.Bus,
 		fails:  cfg.Failures,
+		proofs: cfg.Proofs,
 		states: newStateCache(cfg.StateCacheTTL),
 		admins: newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),
 		seen:   newActivity(cfg.LastSeenInterval),

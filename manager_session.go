@@ -29,9 +29,11 @@ func (m *Manager) AuthenticateRequest(ctx context.Context, accessToken string, c
 }
 
 // Check is Authenticate without noting activity: for services that ask
-// about a token (introspection), which is not the user being active.
+// about a token (introspection), which is not the user being active. It
+// checks no DPoP proof: a bound token's Claims.JKT names the key whose
+// proof the caller must check (or use CheckRequest).
 func (m *Manager) Check(ctx context.Context, accessToken string) (Principal, error) {
-	return m.authenticate(ctx, accessToken, false, &ClientInfo{})
+	return m.authenticate(ctx, accessToken, false, nil)
 }
 
 // CheckRequest is Check with the client's proof of possession (DPoP), for
@@ -133,6 +135,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, client Clien
 	if err != nil {
 		return nil, err
 	}
+	if err := m.checkRefreshProof(ctx, s, client, now); err != nil {
+		return nil, err
+	}
 	if !rt.ReplacedAt.IsZero() {
 		return m.refreshReplaced(ctx, s, rt, now, client)
 	}
@@ -231,7 +236,7 @@ func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult,
 }
 
 func (m *Manager) issuePair(ctx context.Context, s *Session, refresh string, now time.Time) (*LoginResult, error) {
-	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, s.AuthContext, now)
+	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, s.AuthContext, s.DPoPJKT, now)
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func (m *Manager) raiseAuth(ctx context.Context, p Principal, method string, amr
 	if err := st.SetSessionAuth(ctx, s.ID, ac); err != nil {
 		return nil, err
 	}
-	tok, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, ac, now)
+	tok, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, ac, s.DPoPJKT, now)
 	if err != nil {
 		return nil, err
 	}

@@ -26,11 +26,17 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// BearerToken returns the token of an "Authorization: Bearer" header.
+// BearerToken returns the access token of an "Authorization: Bearer" (or,
+// for a DPoP-bound token, "Authorization: DPoP") header.
 func BearerToken(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
+	}
+	// RFC 9449 §7.1: a bound token comes as "DPoP <token>"; the proof
+	// decides, not the scheme.
+	if len(h) > 5 && strings.EqualFold(h[:5], "dpop ") {
+		return strings.TrimSpace(h[5:])
 	}
 	return ""
 }
@@ -188,7 +194,8 @@ func WriteError(w http.ResponseWriter, err error) {
 // wwwAuthenticate is the Bearer challenge of a 401: RFC 9470's
 // insufficient_user_authentication (with max_age and acr_values) for a
 // step-up, none for a login challenge (the body names the factors),
-// invalid_token otherwise.
+// RFC 9449's DPoP invalid_dpop_proof for a refused proof, invalid_token
+// otherwise.
 func wwwAuthenticate(e *Error) string {
 	switch {
 	case e != nil && e.Reason == ReasonStepUpRequired:
@@ -202,6 +209,9 @@ func wwwAuthenticate(e *Error) string {
 		return v
 	case e != nil && e.Challenge != nil:
 		return `Bearer realm="challenge"`
+	case e != nil && e.Reason == ReasonInvalidDPoPProof:
+		// RFC 9449 §7.1; the messages are ours, without quotes.
+		return `DPoP error="invalid_dpop_proof", error_description="` + e.Message + `", algs="` + DPoPAlgorithms + `"`
 	}
 	return `Bearer error="invalid_token"`
 }

@@ -23,8 +23,9 @@ type AccessClaims struct {
 // AccessTokens issues and verifies access tokens (EdDSA JWTs).
 type AccessTokens interface {
 	// Issue signs a token for subject's session sessionID carrying auth
-	// (auth_time, amr, acr).
-	Issue(ctx context.Context, subject, sessionID string, auth AuthContext, now time.Time) (token string, c AccessClaims, err error)
+	// (auth_time, amr, acr) and, when jkt is not "", the DPoP key binding
+	// cnf.jkt (RFC 9449).
+	Issue(ctx context.Context, subject, sessionID string, auth AuthContext, jkt string, now time.Time) (token string, c AccessClaims, err error)
 	// Verify checks signature, algorithm, kid, iss, aud, typ and exp at now.
 	// Every invalid token gets the same error (EUNAUTHORIZED).
 	Verify(token string, now time.Time) (AccessClaims, error)

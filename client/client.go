@@ -57,6 +57,11 @@ type Claims struct {
 	// AuthContext is auth_time, amr and acr: how and when the user last
 	// proved who they are. Check a sensitive action with sm.RecentAuth.
 	sm.AuthContext
+	// JKT is cnf.jkt: the thumbprint of the DPoP key the token is bound
+	// to ("" for a bearer token). Such a token is good only with a proof
+	// by that key, which this client does not check: Middleware refuses it;
+	// a caller of Verify must check the proof or ask introspection.
+	JKT string
 }
 
 // Client verifies access tokens locally. It is safe for concurrent use.
@@ -127,6 +132,9 @@ type accessClaims struct {
 	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
 	AMR       []string         `json:"amr,omitempty"`
 	ACR       string           `json:"acr,omitempty"`
+	Cnf       *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf,omitempty"`
 }
 
 // Verify checks a token: EdDSA only, a known key id, typ at+jwt, the
@@ -179,6 +187,12 @@ func (c *Client) verify(ctx context.Context, token string, now time.Time) (Claim
 	}
 	out := Claims{Subject: ac.Subject, SessionID: ac.SessionID, Issuer: ac.Issuer, Audience: ac.Audience, KeyID: h.KeyID, ExpiresAt: ac.Expiry.Time()}
 	out.AMR, out.ACR = ac.AMR, ac.ACR
+	if ac.Cnf != nil {
+		if ac.Cnf.JKT == "" {
+			return Claims{}, invalidToken()
+		}
+		out.JKT = ac.Cnf.JKT
+	}
 	if ac.AuthTime != nil {
 		out.AuthTime = ac.AuthTime.Time().UTC()
 	}

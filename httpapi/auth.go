@@ -51,6 +51,18 @@ type loginResponse struct {
 	Session      sessionJSON `json:"session"`
 	// DeviceToken: a challenge passed with rememberDevice (trusted devices).
 	DeviceToken string `json:"deviceToken,omitempty"`
+	// TokenType is "DPoP" when the tokens are bound to the client's key
+	// (RFC 9449 §5); absent for bearer tokens, whose answer is unchanged.
+	TokenType string `json:"token_type,omitempty"`
+}
+
+// tokenType is the token_type of a sign-in or refresh answer: "DPoP" for
+// tokens bound to a key, "" (left out) for bearer tokens.
+func tokenType(res *sm.LoginResult) string {
+	if res.Claims.JKT != "" {
+		return "DPoP"
+	}
+	return ""
 }
 
 func ipString(s *sm.Session) string {
@@ -71,7 +83,7 @@ func (s *server) loginBody(w http.ResponseWriter, r *http.Request, res *sm.Login
 	body := loginResponse{
 		JWT: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: res.Claims.ExpiresAt,
 		User:        toUserJSON(res.User),
-		DeviceToken: res.DeviceToken,
+		DeviceToken: res.DeviceToken, TokenType: tokenType(res),
 		Session: sessionJSON{ID: res.Session.ID, CreatedAt: res.Session.CreatedAt, ExpiresAt: res.Session.ExpiresAt,
 			Device: res.Session.Device, DeviceID: res.Session.DeviceID, IP: ipString(res.Session)},
 	}
@@ -278,7 +290,9 @@ func (s *server) handleRefresh() http.Handler {
 		res, err := s.Manager.Refresh(r.Context(), token, s.clientInfo(r))
 		if err != nil {
 			var e *sm.Error
-			if errors.As(err, &e) && e.Code == sm.EUNAUTHORIZED {
+			// A refused DPoP proof leaves the session and its refresh
+			// token as they were: the client may retry with a good proof.
+			if errors.As(err, &e) && e.Code == sm.EUNAUTHORIZED && e.Reason != sm.ReasonInvalidDPoPProof {
 				s.clearRefreshCookie(w, r)
 				refused := *e
 				refused.Message = "Invalid refresh token"
@@ -291,6 +305,9 @@ func (s *server) handleRefresh() http.Handler {
 		body := map[string]any{"jwt": res.AccessToken, "refreshToken": res.RefreshToken, "expiresAt": res.Claims.ExpiresAt}
 		if refreshInCookieOnly(r) {
 			delete(body, "refreshToken")
+		}
+		if t := tokenType(res); t != "" {
+			body["token_type"] = t
 		}
 		encode(w, http.StatusOK, body)
 	})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,10 @@ type Deps struct {
 	VerifyEmailHeader bool
 	// Version is reported by /healthz.
 	Version string
+	// PublicURL is where clients reach this service (SM_PUBLIC_URL, no
+	// trailing slash): the URL DPoP proofs of API requests name. "": the
+	// URL the request arrived with.
+	PublicURL string
 
 	// Integrations (integrations.go). MagicLinks enables passwordless login
 	// when set; Issuer and Audience are reported by token introspection.
@@ -180,13 +185,59 @@ func (s *server) clientInfo(r *http.Request) sm.ClientInfo {
 func (s *server) requestClient(r *http.Request) sm.ClientInfo {
 	c := sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
 	if p := r.Header.Get("DPoP"); p != "" {
-		c.DPoP = sm.ProofInput{Proof: p, Method: r.Method, URL: s.proofURL(r)}
+		method, url := s.proofRequest(r)
+		c.DPoP = sm.ProofInput{Proof: p, Method: method, URL: url}
 	}
 	return c
 }
 
-// proofURL is the URL a DPoP proof of r must name (htu): the one the
-// client used, as the public URL and the trusted proxy say it.
-func (s *server) proofURL(r *http.Request) string { return sm.RequestURL(r) }
+// proofRequest is the request a DPoP proof of r must name (htm, htu): the
+// one the client made. From a trusted proxy asking forward auth, that is
+// the original request the proxy names: X-Original-Method and
+// X-Original-URL (nginx auth_request conventions, ingress-nginx), or
+// X-Forwarded-Method, -Proto, -Host and -Uri (Traefik, Caddy; -Uri may be
+// nginx's X-Original-URI). Otherwise it is r itself, at
+// the public URL (SM_PUBLIC_URL) when one is set, since behind a proxy
+// the Host and scheme r arrived with are not the ones the client used.
+func (s *server) proofRequest(r *http.Request) (method, url string) {
+	method = r.Method
+	if !isTrusted(socketAddr(r.RemoteAddr), s.TrustedProxies) {
+		return method, s.publicRequestURL(r)
+	}
+	h := r.Header
+	if m := firstHeader(h, "X-Original-Method", "X-Forwarded-Method"); m != "" {
+		method = m
+	}
+	if u := h.Get("X-Original-URL"); u != "" {
+		return method, u // SameProofURL ignores its query
+	}
+	proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), firstHeader(h, "X-Forwarded-Uri", "X-Original-URI")
+	if proto != "" && host != "" && uri != "" {
+		if i := strings.IndexAny(uri, "?#"); i >= 0 {
+			uri = uri[:i]
+		}
+		return method, proto + "://" + host + uri
+	}
+	return method, s.publicRequestURL(r)
+}
+
+// publicRequestURL is r's URL as the client reached it: SM_PUBLIC_URL and
+// r's path, or (no public URL) as this server saw it.
+func (s *server) publicRequestURL(r *http.Request) string {
+	if s.PublicURL == "" {
+		return sm.RequestURL(r)
+	}
+	return s.PublicURL + r.URL.EscapedPath()
+}
+
+// firstHeader is the first of names that h has a value for.
+func firstHeader(h http.Header, names ...string) string {
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
 
 func (s *server) now() time.Time { return s.Manager.Now() }

@@ -30,12 +30,21 @@ type accessClaims struct {
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 	AMR      []string         `json:"amr,omitempty"`
 	ACR      string           `json:"acr,omitempty"`
+	// cnf (RFC 7800) with jkt (RFC 9449): the DPoP key the token is bound
+	// to; absent on a bearer token.
+	Confirmation *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is the cnf claim of a DPoP-bound token.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // Issue signs an access token for subject's session sessionID, valid from
 // now (to the second, the precision of JWT times) for the TTL, with the
-// session's auth context as auth_time, amr and acr.
-func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.AuthContext, now time.Time) (string, sm.AccessClaims, error) {
+// session's auth context as auth_time, amr and acr, and bound to the DPoP
+// key whose thumbprint is jkt (cnf.jkt) when jkt is not "".
+func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.AuthContext, jkt string, now time.Time) (string, sm.AccessClaims, error) {
 	if subject == "" || sessionID == "" {
 		return "", sm.AccessClaims{}, sm.Errorf(sm.EINVALID, "token: subject and session id are required")
 	}
@@ -52,6 +61,10 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.A
 	if !auth.AuthTime.IsZero() {
 		authTime = jwt.NewNumericDate(auth.AuthTime)
 	}
+	var cnf *confirmation
+	if jkt != "" {
+		cnf = &confirmation{JKT: jkt}
+	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, accessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    kr.cfg.Issuer,
@@ -63,6 +76,7 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.A
 		},
 		SessionID: sessionID,
 		AuthTime:  authTime, AMR: auth.AMR, ACR: auth.ACR,
+		Confirmation: cnf,
 	})
 	t.Header["kid"] = signer.id
 	t.Header["typ"] = typAccessToken
@@ -70,7 +84,7 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.A
 	if err != nil {
 		return "", sm.AccessClaims{}, err
 	}
-	c := sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp, AuthContext: auth}
+	c := sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp, AuthContext: auth, JKT: jkt}
 	// The token is valid by construction: cached now, its first use costs
 	// no signature check, and the claims returned share the cache's memory
 	// (the session's cached state keys on them). The same rule as Verify's
@@ -135,6 +149,12 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 		ExpiresAt: claims.ExpiresAt.UTC(),
 	}
 	c.AMR, c.ACR = claims.AMR, claims.ACR
+	if claims.Confirmation != nil {
+		if claims.Confirmation.JKT == "" {
+			return sm.AccessClaims{}, errInvalidToken // a cnf that binds to nothing
+		}
+		c.JKT = claims.Confirmation.JKT
+	}
 	if claims.AuthTime != nil {
 		c.AuthTime = claims.AuthTime.UTC()
 	}

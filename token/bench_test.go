@@ -63,7 +63,7 @@ func BenchmarkIssue(b *testing.B) {
 	ctx, now := context.Background(), clock.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := kr.Issue(ctx, "user-1", "sess-1", sm.AuthContext{}, now); err != nil {
+		if _, _, err := kr.Issue(ctx, "user-1", "sess-1", sm.AuthContext{}, "", now); err != nil {
 			b.Fatal(err)
 		}
 	}

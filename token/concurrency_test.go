@@ -29,7 +29,7 @@ func TestConcurrentUse(t *testing.T) {
 					errs <- "verify: " + err.Error()
 					return
 				}
-				fresh, _, err := kr.Issue(ctx, "u", "s", sm.AuthContext{}, now)
+				fresh, _, err := kr.Issue(ctx, "u", "s", sm.AuthContext{}, "", now)
 				if err != nil || !verifies(kr, fresh, now) {
 					errs <- "fresh token does not verify"
 					return

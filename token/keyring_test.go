@@ -16,7 +16,7 @@ import (
 
 func mustIssue(t testing.TB, kr *Keyring, now time.Time) (string, sm.AccessClaims) {
 	t.Helper()
-	tok, c, err := kr.Issue(context.Background(), "user-1", "sess-1", sm.AuthContext{}, now)
+	tok, c, err := kr.Issue(context.Background(), "user-1", "sess-1", sm.AuthContext{}, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestIssueVerify(t *testing.T) {
 	now := clock.Now().Add(1500 * time.Millisecond)
 	// The auth context travels as auth_time (to the second, UTC), amr, acr.
 	auth := sm.AuthContext{AuthTime: now.Add(-time.Minute).In(time.FixedZone("X", 3600)), AMR: []string{"pwd", "otp", "mfa"}, ACR: "2"}
-	tok, issued, err := kr.Issue(context.Background(), "user-1", "sess-1", auth, now)
+	tok, issued, err := kr.Issue(context.Background(), "user-1", "sess-1", auth, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +103,10 @@ func TestIssueVerify(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Verify = %+v, %v; want %+v", got, err, want)
 	}
-	if _, _, err := kr.Issue(context.Background(), "", "sess", sm.AuthContext{}, now); sm.ErrorCode(err) != sm.EINVALID {
+	if _, _, err := kr.Issue(context.Background(), "", "sess", sm.AuthContext{}, "", now); sm.ErrorCode(err) != sm.EINVALID {
 		t.Fatalf("Issue without subject: %v", err)
 	}
-	if _, _, err := kr.Issue(context.Background(), "user", "", sm.AuthContext{}, now); sm.ErrorCode(err) != sm.EINVALID {
+	if _, _, err := kr.Issue(context.Background(), "user", "", sm.AuthContext{}, "", now); sm.ErrorCode(err) != sm.EINVALID {
 		t.Fatalf("Issue without session: %v", err)
 	}
 	tok2, _ := mustIssue(t, kr, now)

@@ -20,7 +20,7 @@ func FuzzVerify(f *testing.F) {
 	issued := map[string]bool{}
 	now := clock.Now()
 	for _, sid := range []string{"sess-1", "sess-2"} {
-		tok, _, err := kr.Issue(context.Background(), "user-1", sid, sm.AuthContext{}, now)
+		tok, _, err := kr.Issue(context.Background(), "user-1", sid, sm.AuthContext{}, "", now)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -197,7 +197,7 @@ func TestVerifyCacheAnswersOnlyItsToken(t *testing.T) {
 	if got, err := kr.Verify(victim, now); err != nil || got.Subject != claims.Subject || got.SessionID != claims.SessionID {
 		t.Fatalf("cached token: %+v %v", got, err)
 	}
-	other, _, err := kr.Issue(context.Background(), "user-2", "sess-2", sm.AuthContext{}, now)
+	other, _, err := kr.Issue(context.Background(), "user-2", "sess-2", sm.AuthContext{}, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestVerifyCacheAnswersOnlyItsToken(t *testing.T) {
 	}
 	// The cached claims come back whole, auth context included.
 	auth := sm.AuthContext{AuthTime: now.Add(-time.Hour), AMR: []string{"pwd", "otp"}, ACR: sm.ACRMultiFactor}
-	tok, issued, err := kr.Issue(context.Background(), "user-3", "sess-3", auth, now)
+	tok, issued, err := kr.Issue(context.Background(), "user-3", "sess-3", auth, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/magic-sessionmanager/sessionmanager/httpapi"
+	"github.com/magic-sessionmanager/sessionmanager/internal/dpoptest"
 )
 
 // benchApp wires the real service (build(), as serve does) on a fresh
@@ -30,11 +33,18 @@ func benchApp(b *testing.B) *app {
 }
 
 // benchRegister signs a user up through the handler and returns the access token.
-func benchRegister(b *testing.B, h http.Handler) string {
+func benchRegister(b *testing.B, h http.Handler) string { return benchRegisterWith(b, h, "") }
+
+// benchRegisterWith is benchRegister with a DPoP proof for the sign-up
+// (bound tokens), when proof is not "".
+func benchRegisterWith(b *testing.B, h http.Handler, proof string) string {
 	b.Helper()
 	body := `{"username":"bench","email":"bench@example.com","password":"a long enough password 123"}`
 	req := httptest.NewRequest("POST", "/api/auth/local/register", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	var res struct {
@@ -105,5 +115,58 @@ func BenchmarkServerHello(b *testing.B) {
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkServerVerifyDPoP is forward auth through the server's handler
+// for a bearer token and for a DPoP-bound one with a fresh proof per
+// request (the original request named by X-Forwarded-* from a trusted
+// proxy), run together so their ratio is measured in one run.
+func BenchmarkServerVerifyDPoP(b *testing.B) {
+	const original = "https://app.example.com/orders"
+	for _, mode := range []string{"bearer", "dpop=ES256", "dpop=EdDSA"} {
+		b.Run(mode, func(b *testing.B) {
+			a := benchApp(b)
+			h := httpapi.NewServer(httpapi.Deps{Manager: a.manager, Core: a.manager.AdminCore(), Logger: a.log,
+				Metrics: httpapi.NewMetrics(nil, nil), Ready: a.store.Ping, VerifyEmailHeader: true,
+				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+			var key *dpoptest.Key
+			var loginProof string
+			if alg, ok := strings.CutPrefix(mode, "dpop="); ok {
+				key = dpoptest.NewKey(b, alg)
+				loginProof = key.Proof("POST", "http://example.com/api/auth/local/register", "", time.Now())
+			}
+			tok := benchRegisterWith(b, h, loginProof)
+			req := func(proof string) *http.Request {
+				r := httptest.NewRequest("GET", "/api/auth/verify", nil)
+				r.RemoteAddr = "192.0.2.1:1234"
+				r.Header.Set("Authorization", "Bearer "+tok)
+				r.Header.Set("X-Forwarded-Method", "GET")
+				r.Header.Set("X-Forwarded-Proto", "https")
+				r.Header.Set("X-Forwarded-Host", "app.example.com")
+				r.Header.Set("X-Forwarded-Uri", "/orders")
+				if proof != "" {
+					r.Header.Set("DPoP", proof)
+				}
+				return r
+			}
+			reqs := make([]*http.Request, b.N)
+			for i := range reqs {
+				if key == nil {
+					reqs[i] = req("")
+				} else {
+					reqs[i] = req(key.Proof("GET", original, tok, time.Now()))
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, reqs[i])
+				if w.Code != 200 {
+					b.Fatalf("verify: %d %s", w.Code, w.Body.String())
+				}
+			}
+		})
 	}
 }

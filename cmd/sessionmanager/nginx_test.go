@@ -32,6 +32,7 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;   # DPoP: the URL the client's proof names
             proxy_set_header X-Original-Method $request_method;
         }
         # A route that demands a recent, multi-factor proof (step-up):
@@ -42,6 +43,7 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;   # DPoP: the URL the client's proof names
         }
         location /sensitive/ {
             auth_request /_msm_verify_recent;

@@ -211,6 +211,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		Manager: a.manager, Core: a.manager.AdminCore(), JWKS: a.keyring.ServeJWKS(),
 		TrustedProxies: c.TrustedProxies, Logger: log, Metrics: metrics, Ready: a.store.Ping,
 		RefreshCookie: c.RefreshCookie, Cookies: sm.CookiePolicy{Production: c.Env == "production"}, VerifyEmailHeader: true, Version: version,
+		PublicURL: c.PublicURL,
 		// Integrations: magic links, introspection (integrations.go).
 		MagicLinks: c.MagicLink, Issuer: c.Issuer, Audience: c.Audience, Accounts: c.Accounts,
 		Background: a.background,

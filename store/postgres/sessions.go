@@ -21,7 +21,7 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
 	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
-	s.auth_time, s.amr, s.acr, s.suspected, s.suspected_at`
+	s.auth_time, s.amr, s.acr, s.suspected, s.suspected_at, s.dpop_jkt`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
@@ -44,7 +44,7 @@ func scanSession(row pgx.Row, more ...any) (*sm.Session, error) {
 		&d.Type, &d.Browser, &d.BrowserVersion, &d.OS, &d.OSVersion, &location,
 		&t.VPN, &t.Proxy, &t.Tor, &t.Datacenter, &t.KnownThreat,
 		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt), &s.DeviceID,
-		utc(&s.AuthTime), &amr, &s.ACR, &s.Suspected, utc(&s.SuspectedAt)}, more...)...)
+		utc(&s.AuthTime), &amr, &s.ACR, &s.Suspected, utc(&s.SuspectedAt), &s.DPoPJKT}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,16 +101,16 @@ func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash 
 			device_type, browser, browser_version, os, os_version, country_code, city, location,
 			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
 			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
-			auth_time, amr, acr)
+			auth_time, amr, acr, dpop_jkt)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`,
 			ses.ID, ses.UserID, string(ses.Status), string(ses.EndReason), string(ses.AuthMethod),
 			ses.CreatedAt, ses.LastSeenAt, nullTime(ses.EndedAt), ses.ExpiresAt, ipText, ipNet, ses.UserAgent,
 			d.Type, d.Browser, d.BrowserVersion, d.OS, d.OSVersion,
 			strings.ToUpper(ses.Location.CountryCode), ses.Location.City, location,
 			t.VPN, t.Proxy, t.Tor, t.Datacenter, t.KnownThreat,
 			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt), ses.DeviceID,
-			nullTime(ses.AuthTime), sm.JoinAMR(ses.AMR), ses.ACR)
+			nullTime(ses.AuthTime), sm.JoinAMR(ses.AMR), ses.ACR, ses.DPoPJKT)
 		if err != nil {
 			return mapErr(err, "session")
 		}

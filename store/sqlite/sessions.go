@@ -19,7 +19,7 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
 	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
-	s.auth_time, s.amr, s.acr, s.suspected, s.suspected_at`
+	s.auth_time, s.amr, s.acr, s.suspected, s.suspected_at, s.dpop_jkt`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
@@ -40,7 +40,7 @@ func scanSession(row rowScanner, more ...any) (*sessionmanager.Session, error) {
 		&s.Device.Type, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.OSVersion, &location,
 		&s.Threat.VPN, &s.Threat.Proxy, &s.Threat.Tor, &s.Threat.Datacenter, &s.Threat.KnownThreat,
 		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated, &s.DeviceID,
-		&authTime, &amr, &s.ACR, &s.Suspected, &suspectedAt}, more...)...)
+		&authTime, &amr, &s.ACR, &s.Suspected, &suspectedAt, &s.DPoPJKT}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +106,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 			device_type, browser, browser_version, os, os_version, country_code, city, location,
 			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
 			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
-			auth_time, amr, acr)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			auth_time, amr, acr, dpop_jkt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, string(sess.Status), string(sess.EndReason), string(sess.AuthMethod),
 			sess.CreatedAt.UnixMicro(), sess.LastSeenAt.UnixMicro(), micro(sess.EndedAt), micro(sess.ExpiresAt),
 			ipText(sess.IP), ipBlob(sess.IP), sess.UserAgent,
@@ -115,7 +115,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 			sess.Location.CountryCode, sess.Location.City, string(location),
 			bit(sess.Threat.VPN), bit(sess.Threat.Proxy), bit(sess.Threat.Tor), bit(sess.Threat.Datacenter), bit(sess.Threat.KnownThreat),
 			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt), sess.DeviceID,
-			micro(sess.AuthTime), sessionmanager.JoinAMR(sess.AMR), sess.ACR)
+			micro(sess.AuthTime), sessionmanager.JoinAMR(sess.AMR), sess.ACR, sess.DPoPJKT)
 		if isUnique(err) {
 			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a session with this id already exists")
 		}

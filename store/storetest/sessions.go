@@ -43,6 +43,7 @@ func fullSession(id, userID string, ip string) *sessionmanager.Session {
 		RefreshFamily:    "family-" + id,
 		RefreshSealed:    []byte{0, 1, 2, 250, 255},
 		RefreshRotatedAt: t0.Add(30 * time.Minute),
+		DPoPJKT:          "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
 	}
 }
 

@@ -12,6 +12,7 @@ import {
   networkError,
   type EndReason,
 } from "./errors.js";
+import { DPoPSigner, defaultKeyStore, type DPoPKeyStore } from "./dpop.js";
 import { defaultLocks, defaultStorage, type LockManagerLike, type TokenStorage } from "./storage.js";
 
 /** A user, in Strapi users-permissions' shape. */
@@ -56,6 +57,8 @@ export interface LoginResult {
   session: LoginSession;
   /** A trusted-device token, after a challenge passed with rememberDevice. */
   deviceToken?: string;
+  /** "DPoP" when the tokens are bound to this client's DPoP key. */
+  token_type?: "DPoP";
 }
 
 /** A sign-up that must confirm its email before it gets a session. */
@@ -128,6 +131,13 @@ export interface SessionClientOptions {
   refreshMargin?: number;
   /** The fetch implementation (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /**
+   * DPoP (RFC 9449): sign every request with a key made by WebCrypto as
+   * non-extractable, so the tokens are bound to this device and useless
+   * anywhere else. true keeps the key in IndexedDB (browsers: shared by the
+   * tabs) or in memory (Node); or give the key store.
+   */
+  dpop?: boolean | { keyStore?: DPoPKeyStore };
 }
 
 /** The proof of a second factor for POST /api/auth/challenge/verify. */
@@ -164,6 +174,7 @@ export class SessionClient {
   readonly #margin: number;
   readonly #listeners: { [K in keyof SessionEvents]: Set<Listener<K>> } = { tokens: new Set(), terminated: new Set(), logout: new Set() };
   readonly #channel?: BroadcastChannel;
+  readonly #dpop?: DPoPSigner;
   #inflight?: Promise<StoredSession>;
 
   constructor(options: SessionClientOptions = {}) {
@@ -174,6 +185,9 @@ export class SessionClient {
     this.#locks = options.locks ?? defaultLocks();
     this.#cookie = options.refreshCookie ?? false;
     this.#margin = options.refreshMargin ?? 30_000;
+    if (options.dpop) {
+      this.#dpop = new DPoPSigner(typeof options.dpop === "object" && options.dpop.keyStore ? options.dpop.keyStore : defaultKeyStore(), this.#locks);
+    }
     if ((options.broadcast ?? true) && typeof BroadcastChannel === "function") {
       this.#channel = new BroadcastChannel(this.#key);
       this.#channel.onmessage = (e: MessageEvent<Broadcast>) => void this.#fromOtherTab(e.data);
@@ -337,9 +351,9 @@ export class SessionClient {
    * and emits "terminated". For your own API as well as the service's.
    */
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
-    const send = (token: string | null) => {
+    const send = async (token: string | null) => {
       const headers = new Headers(init.headers);
-      if (token) headers.set("Authorization", "Bearer " + token);
+      if (token) await this.#authorize(headers, init.method ?? "GET", String(input), token);
       return this.#fetch(input, { ...init, headers });
     };
     const token = await this.accessToken();
@@ -480,10 +494,28 @@ export class SessionClient {
     }
   }
 
+  /**
+   * Sets the Authorization header for token and, with DPoP, the proof of
+   * this request (a fresh one each time: a proof is good once).
+   */
+  async #authorize(headers: Headers, method: string, url: string, token?: string): Promise<void> {
+    if (this.#dpop) {
+      headers.set("DPoP", await this.#dpop.proof(method, url, token));
+      if (token) headers.set("Authorization", "DPoP " + token);
+    } else if (token) {
+      headers.set("Authorization", "Bearer " + token);
+    }
+  }
+
+  /** The RFC 7638 thumbprint of this client's DPoP key (the tokens' cnf.jkt); null without DPoP. */
+  async dpopThumbprint(): Promise<string | null> {
+    return this.#dpop ? this.#dpop.thumbprint() : null;
+  }
+
   async #call<T>(method: string, path: string, opts: { body?: unknown; token?: string } = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json" };
-    if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-    if (opts.token) headers["Authorization"] = "Bearer " + opts.token;
+    const headers = new Headers({ Accept: "application/json" });
+    if (opts.body !== undefined) headers.set("Content-Type", "application/json");
+    await this.#authorize(headers, method, this.#base + path, opts.token);
     let res: Response;
     try {
       res = await this.#fetch(this.#base + path, {

@@ -314,7 +314,8 @@ export class SessionVerifier {
   /**
    * Verifies an access token: EdDSA only, typ at+jwt, a published key id,
    * the signature, iss, aud, a required exp, sub and sid; then refuses it
-   * when its session ended (SessionTerminatedError with the reason). Every
+   * when its session ended (SessionTerminatedError with the reason), and
+   * refuses a DPoP-bound token (cnf.jkt: proofs are not checked here). Every
    * failure is a SessionManagerError: 401 for the token, 503 when the
    * signing keys (or, by policy, the feed) are unavailable.
    */
@@ -323,6 +324,16 @@ export class SessionVerifier {
     const claims = { ...(await this.#check(token)) };
     const reason = this.revoked(claims.sid);
     if (reason !== undefined) throw terminated(reason);
+    // A DPoP-bound token (cnf.jkt) is good only with a proof by its key,
+    // which is not checked offline: refused, never taken as a bearer token.
+    if ((claims.payload["cnf"] as { jkt?: unknown } | undefined)?.jkt !== undefined) {
+      throw new UnauthorizedError({
+        status: 401,
+        name: "UnauthorizedError",
+        message: "Invalid DPoP proof: this token is bound to a key (DPoP), and this verifier does not check proofs: check it with the service's introspection (dpop_proof, htm, htu)",
+        details: { reason: "invalid_dpop_proof" },
+      });
+    }
     if (!this.#live && this.#opt.whenFeedDown !== "accept") {
       if (this.#opt.whenFeedDown === "reject") throw unavailable("revocation feed unavailable; try again");
       const answer = await this.introspect(token);

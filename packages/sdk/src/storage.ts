@@ -41,30 +41,39 @@ export function webStorage(storage: Storage = globalThis.localStorage): TokenSto
  */
 export function indexedDBStorage(dbName = "msm", factory: IDBFactory = globalThis.indexedDB): TokenStorage {
   if (!factory) throw new TypeError("indexedDBStorage: no IndexedDB here (use webStorage or memoryStorage)");
+  const run = idbRunner(dbName, "kv", factory);
+  return {
+    get: async (k) => ((await run<unknown>("readonly", (s) => s.get(k))) as string | undefined) ?? null,
+    set: async (k, v) => void (await run("readwrite", (s) => s.put(v, k))),
+    remove: async (k) => void (await run("readwrite", (s) => s.delete(k))),
+  };
+}
+
+/**
+ * A runner of single-request transactions on one object store of an
+ * IndexedDB database (made on first use), resolved on commit, not on the
+ * request's success, so the next tab's read sees the write. Internal: the
+ * token storage and the DPoP key store share it.
+ */
+export function idbRunner(dbName: string, storeName: string, factory: IDBFactory) {
   let db: Promise<IDBDatabase> | undefined;
   const open = () =>
     (db ??= new Promise<IDBDatabase>((resolve, reject) => {
       const req = factory.open(dbName, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore("kv");
+      req.onupgradeneeded = () => req.result.createObjectStore(storeName);
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => {
         db = undefined;
         reject(req.error);
       };
     }));
-  const run = async <T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest): Promise<T> => {
-    const tx = (await open()).transaction("kv", mode, { durability: "strict" });
-    const req = op(tx.objectStore("kv"));
+  return async <T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest): Promise<T> => {
+    const tx = (await open()).transaction(storeName, mode, { durability: "strict" });
+    const req = op(tx.objectStore(storeName));
     return new Promise<T>((resolve, reject) => {
-      // Resolve on commit, not on the request's success: the next tab's read sees it.
       tx.oncomplete = () => resolve(req.result as T);
       tx.onerror = tx.onabort = () => reject(tx.error ?? req.error);
     });
-  };
-  return {
-    get: async (k) => ((await run<unknown>("readonly", (s) => s.get(k))) as string | undefined) ?? null,
-    set: async (k, v) => void (await run("readwrite", (s) => s.put(v, k))),
-    remove: async (k) => void (await run("readwrite", (s) => s.delete(k))),
   };
 }
 

@@ -21,7 +21,7 @@ const missing = !existsSync(chromium);
 if (missing && required) throw new Error(`${chromium} is missing and services are required: apt-get install -y chromium`);
 const dist = resolve(import.meta.dirname, "../dist/esm");
 
-let svc, cookieSvc, upstream, site, browser, profile, devtoolsPort, refreshes = 0;
+let svc, cookieSvc, dpopSvc, upstream, site, browser, profile, devtoolsPort, refreshes = 0;
 before(async () => {
   if (missing) return;
   svc = await startService({ SM_REFRESH_GRACE: "1ms" });
@@ -43,7 +43,7 @@ before(async () => {
         const chunks = [];
         for await (const c of req) chunks.push(c);
         const headers = {};
-        for (const h of ["authorization", "content-type", "accept", "cookie"]) if (req.headers[h]) headers[h] = req.headers[h];
+        for (const h of ["authorization", "content-type", "accept", "cookie", "dpop"]) if (req.headers[h]) headers[h] = req.headers[h];
         const up = await fetch(upstream + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
         const out = {};
         up.headers.forEach((v, k) => (out[k] = v));
@@ -86,6 +86,7 @@ after(async () => {
   await new Promise((ok) => (site ? site.close(ok) : ok()));
   await svc?.close();
   await cookieSvc?.close();
+  await dpopSvc?.close();
 });
 
 /** Opens a tab on the app's origin with the SDK loaded as window.client. */
@@ -168,5 +169,38 @@ test("refresh token in an HttpOnly cookie (SM_REFRESH_COOKIE): never stored by t
     assert.equal(await tab.eval("return await client.session()"), null);
   } finally {
     await tab.close();
+  }
+});
+
+test("DPoP in the browser: a non-extractable key in IndexedDB, shared by the tabs, signs every request", { skip: missing && `${chromium} is missing`, timeout: 90_000 }, async () => {
+  // The proofs name the page's origin (this proxy): the service learns it from SM_PUBLIC_URL.
+  dpopSvc = await startService({ SM_PUBLIC_URL: `http://127.0.0.1:${site.address().port}` });
+  upstream = dpopSvc.base;
+  const a = await openTab({ dpop: true, storageKey: "msm.dpop" });
+  const b = await openTab({ dpop: true, storageKey: "msm.dpop" });
+  try {
+    // Both tabs start at once: the key is made once (a Web Lock), not once per tab.
+    const [ta, tb] = await Promise.all([a.eval("return await client.dpopThumbprint()"), b.eval("return await client.dpopThumbprint()")]);
+    assert.equal(ta, tb, "two tabs starting together share one key");
+    const reg = await a.eval(`return await client.register({ username: "dora", email: "dora@example.com", password: "correct horse battery staple" })`);
+    assert.equal(reg.token_type, "DPoP");
+    const jkt = JSON.parse(Buffer.from(reg.jwt.split(".")[1], "base64url")).cnf?.jkt;
+    assert.equal(await a.eval("return await client.dpopThumbprint()"), jkt);
+    assert.equal(await b.eval("return await client.dpopThumbprint()"), jkt, "the other tab signs with the same key");
+    assert.equal(await a.eval(`
+      const db = await new Promise((ok, fail) => { const r = indexedDB.open("msm-dpop"); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+      const pair = await new Promise((ok) => { const r = db.transaction("keys").objectStore("keys").get("msm.dpop"); r.onsuccess = () => ok(r.result); });
+      return pair.privateKey.extractable;`), false, "the stored private key cannot be exported");
+    assert.equal(await b.eval("return (await client.me()).username"), "dora");
+    await a.eval("await client.refresh(); return 1");
+    assert.equal(await b.eval("return (await client.me()).username"), "dora");
+    // The tokens alone, from anywhere else, are refused.
+    const stolen = await a.eval("return await client.session()");
+    const me = await dpopSvc.call("GET", "/api/users/me", { token: stolen.jwt });
+    assert.equal(me.status, 401);
+    assert.equal(me.body?.error?.details?.reason, "invalid_dpop_proof");
+  } finally {
+    await a.close();
+    await b.close();
   }
 });
