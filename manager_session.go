@@ -206,6 +206,11 @@ func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshTo
 	// whose clock is behind) gets at most the same grace, never more.
 	since := now.Sub(rt.ReplacedAt)
 	if rt.ReplacedAt.Equal(s.RefreshRotatedAt) && since >= -m.cfg.RefreshGrace && since <= m.cfg.RefreshGrace {
+		// A retry is still a refresh: session protection (a pending
+		// challenge, a device change) applies as to the rotation itself.
+		if err := m.guardRefresh(ctx, s, client, now); err != nil {
+			return nil, err
+		}
 		cur, err := m.cfg.Secrets.Open(s.RefreshSealed, []byte(s.ID))
 		if err != nil {
 			return nil, err

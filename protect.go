@@ -42,11 +42,13 @@ func (m *Manager) watch(ctx context.Context, sid string, st *sessionState, clien
 
 // watchMove judges a request whose address or user agent differs from the
 // cached fingerprint. The fingerprint is updated first, so a benign move
-// is judged once, on this instance.
+// is judged once, on this instance. A move the budget refuses leaves the
+// fingerprint as it was, so the next request in a new window is judged
+// (an unjudged client must never become the reference).
 func (m *Manager) watchMove(ctx context.Context, sid string, st *sessionState, client *ClientInfo, fp uint64, now time.Time) error {
-	m.states.setFingerprint(sid, fp)
 	judge := m.sessionJudge()
 	if judge == nil {
+		m.states.setFingerprint(sid, fp)
 		return nil
 	}
 	// An attacker alternating addresses makes every request a move: the
@@ -54,6 +56,7 @@ func (m *Manager) watchMove(ctx context.Context, sid string, st *sessionState, c
 	if !m.protect.budget(sid, now) {
 		return nil
 	}
+	m.states.setFingerprint(sid, fp)
 	from, err := m.lastPlace(ctx, sid, nil)
 	if err != nil {
 		m.log.Warn("session protection: the session's last place is unavailable; request not judged", "session", sid, "err", err)

@@ -121,7 +121,8 @@ type Session struct {
 	// or a step-up.
 	AuthContext
 	// Trail is where the session has been since login, oldest first, at
-	// most MaxTrail entries (the login itself is the session's own IP,
+	// most MaxTrail entries plus the newest challenge and terminate ones
+	// when older (the login itself is the session's own IP,
 	// Location and Device, not an entry). Filled by SessionByID.
 	Trail []TrailEntry `json:"trail,omitempty"`
 	// Suspected is the code of the last session-protection signal that
@@ -229,7 +230,9 @@ type Ended struct {
 	Reason    EndReason
 }
 
-// MaxTrail is how many trail entries a session keeps (the newest).
+// MaxTrail is how many trail entries a session keeps (the newest); the
+// newest challenge and terminate entries are kept beyond them, so a
+// pending challenge cannot be pushed out by cheap moves.
 const MaxTrail = 20
 
 // TrailEntry is one place and device a session was used from after its

@@ -21,7 +21,8 @@ type UserStore interface {
 // come in batches from the activity flush, never one write per request.
 type TrailStore interface {
 	// AppendTrail appends each note's entry to its session's trail, keeps
-	// the newest MaxTrail, and sets Suspected/SuspectedAt when the note has
+	// the newest MaxTrail (and the newest challenge and terminate entries
+	// beyond them), and sets Suspected/SuspectedAt when the note has
 	// one. Notes for missing or ended sessions are skipped, not errors.
 	AppendTrail(ctx context.Context, notes []TrailNote) error
 }

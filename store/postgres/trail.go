@@ -13,7 +13,8 @@ import (
 // are grouped per session first (UPDATE ... FROM applies one joined row
 // per target), their entries in time order; each trail keeps the newest
 // MaxTrail entries by time (ties: the earlier written first), oldest
-// first. The suspected mark is the batch's latest and moves only forward
+// first, and beyond them the newest challenge and terminate entries (a
+// pending challenge must not be pushed out by cheap moves, review S #1). The suspected mark is the batch's latest and moves only forward
 // in time. Live rows are locked in id order before the update, so two
 // instances flushing overlapping batches cannot deadlock on each other.
 var appendTrail = `WITH notes AS (
@@ -30,9 +31,12 @@ var appendTrail = `WITH notes AS (
 		WHERE s.status <> 'ended' ORDER BY s.id FOR UPDATE OF s)
 	UPDATE sessions s SET
 		trail = (SELECT coalesce(jsonb_agg(e ORDER BY at, k), '[]'::jsonb) FROM (
-			SELECT e, (e ->> 'at')::timestamptz AS at, k
-			FROM jsonb_array_elements(s.trail || locked.entries) WITH ORDINALITY AS x(e, k)
-			ORDER BY at DESC, k DESC LIMIT ` + strconv.Itoa(sm.MaxTrail) + `) newest),
+			SELECT e, at, k,
+				row_number() OVER (ORDER BY at DESC, k DESC) AS r,
+				row_number() OVER (PARTITION BY e ->> 'action' ORDER BY at DESC, k DESC) AS ra
+			FROM (SELECT e, (e ->> 'at')::timestamptz AS at, k
+				FROM jsonb_array_elements(s.trail || locked.entries) WITH ORDINALITY AS x(e, k)) entries) ranked
+			WHERE r <= ` + strconv.Itoa(sm.MaxTrail) + ` OR (ra = 1 AND e ->> 'action' IN ('` + string(sm.ActionChallenge) + `', '` + string(sm.ActionTerminate) + `'))),
 		suspected = CASE WHEN locked.suspected IS NOT NULL AND (s.suspected_at IS NULL OR s.suspected_at <= locked.suspected_at)
 			THEN locked.suspected ELSE s.suspected END,
 		suspected_at = CASE WHEN locked.suspected IS NOT NULL AND (s.suspected_at IS NULL OR s.suspected_at <= locked.suspected_at)

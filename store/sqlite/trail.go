@@ -11,16 +11,22 @@ import (
 )
 
 // appendTrail appends one entry to a live session's trail and keeps the
-// newest MaxTrail by time (ties: the earlier written first), oldest first.
+// newest MaxTrail by time (ties: the earlier written first), oldest first,
+// and beyond them the newest challenge and terminate entries (a pending
+// challenge must not be pushed out by cheap moves, review S #1).
 // Times order to the millisecond (SQLite's date functions); the entries
 // keep their microseconds. The suspected mark moves only forward in time.
 // Every right-hand side reads the row as it was, so suspected_at in the
 // last CASE is the old one.
 var appendTrail = `UPDATE sessions SET
 	trail = (SELECT json_group_array(json(e) ORDER BY at, k) FROM (
-		SELECT value AS e, unixepoch(json_extract(value, '$.at'), 'subsec') AS at, key AS k
-		FROM json_each(json_insert(sessions.trail, '$[#]', json(?1)))
-		ORDER BY at DESC, k DESC LIMIT ` + strconv.Itoa(sessionmanager.MaxTrail) + `)),
+		SELECT e, at, k, a,
+			row_number() OVER (ORDER BY at DESC, k DESC) AS r,
+			row_number() OVER (PARTITION BY a ORDER BY at DESC, k DESC) AS ra
+		FROM (SELECT value AS e, unixepoch(json_extract(value, '$.at'), 'subsec') AS at, key AS k,
+			json_extract(value, '$.action') AS a
+			FROM json_each(json_insert(sessions.trail, '$[#]', json(?1)))))
+		WHERE r <= ` + strconv.Itoa(sessionmanager.MaxTrail) + ` OR (ra = 1 AND a IN ('` + string(sessionmanager.ActionChallenge) + `', '` + string(sessionmanager.ActionTerminate) + `'))),
 	suspected = CASE WHEN ?2 <> '' AND (suspected_at IS NULL OR suspected_at <= ?3) THEN ?2 ELSE suspected END,
 	suspected_at = CASE WHEN ?2 <> '' AND (suspected_at IS NULL OR suspected_at <= ?3) THEN ?3 ELSE suspected_at END
 	WHERE id = ?4 AND status <> 'ended'`

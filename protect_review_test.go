@@ -1,0 +1,135 @@
+package sessionmanager_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+)
+
+// Regression tests for the attacker review of session protection
+// (REVIEW-S); each failed before its fix.
+
+// mapGeo is a geo source answering from a table (a real geo database has
+// no entries for the documentation ranges the tests use).
+type mapGeo map[string]sm.Location
+
+func (g mapGeo) Lookup(_ context.Context, a netip.Addr) (sm.GeoResult, error) {
+	return sm.GeoResult{Location: g[a.String()]}, nil
+}
+
+// TestGraceRetryKeepsChallenge (review #2): a retry with the previous
+// refresh token inside the grace window is still a refresh; it must not
+// skip a pending challenge.
+func TestGraceRetryKeepsChallenge(t *testing.T) {
+	e := protectedEnv(t, storeKinds[0])
+	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"deviceChange":"challenge"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	res := e.register("grace")
+	r2, err := e.m.Refresh(e.ctx, res.RefreshToken, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ff := client
+	ff.UserAgent = firefoxUA
+	e.clock.Advance(time.Second)
+	if _, err := e.m.AuthenticateRequest(e.ctx, r2.AccessToken, ff); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Refresh(e.ctx, r2.RefreshToken, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
+		t.Fatalf("precondition: refresh after a challenged move: %v", err)
+	}
+	if r3, err := e.m.Refresh(e.ctx, res.RefreshToken, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
+		t.Fatalf("grace retry with the previous token skipped the pending challenge: %v (tokens issued: %v)", err, r3 != nil)
+	}
+}
+
+// TestBudgetRefusalKeepsFingerprint (review #6): the owner's dual-stack
+// traffic uses up the judging budget of the minute; a move the budget
+// refuses must not become the reference, so the attacker's address is
+// judged in the next window.
+func TestBudgetRefusalKeepsFingerprint(t *testing.T) {
+	geo := mapGeo{
+		"203.0.113.7":  {CountryCode: "DE", ASN: 3320, Latitude: 52.5, Longitude: 13.4, HasCoordinates: true},
+		"2001:db8::7":  {CountryCode: "DE", ASN: 3320, Latitude: 52.5, Longitude: 13.4, HasCoordinates: true},
+		"198.51.100.9": {CountryCode: "RU", ASN: 12389, Latitude: 55.7, Longitude: 37.6, HasCoordinates: true},
+	}
+	e := protectedEnv(t, storeKinds[0], func(c *sm.Config) { c.Geo = geo })
+	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"countryChange":"terminate"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	res := e.register("ds")
+	v6 := client
+	v6.IP = mustAddr("2001:db8::7")
+	for i := range 12 { // the owner's happy-eyeballs browser
+		c := client
+		if i%2 == 0 {
+			c = v6
+		}
+		if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ru := client
+	ru.IP = mustAddr("198.51.100.9")
+	for i := range 30 {
+		e.clock.Advance(10 * time.Second)
+		if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, ru); err != nil {
+			if s := e.session(res.Session.ID); s.Status != sm.StatusEnded {
+				t.Fatalf("request %d refused without ending the session: %v", i, err)
+			}
+			return
+		}
+	}
+	t.Fatalf("30 requests from another country over 5 minutes, none judged (anomaly events %d)", len(e.anomalyEvents(res.Session.ID)))
+}
+
+// TestPendingChallengeSurvivesTrailTrim (review #1): cheap moves that
+// fill the bounded trail must not push a pending challenge out of it.
+func TestPendingChallengeSurvivesTrailTrim(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := protectedEnv(t, k)
+			if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"deviceChange":"challenge"}}`)); err != nil {
+				t.Fatal(err)
+			}
+			res := e.register("evict")
+			ff := client
+			ff.UserAgent = firefoxUA
+			e.clock.Advance(time.Second)
+			if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, ff); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.m.Refresh(e.ctx, res.RefreshToken, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
+				t.Fatalf("precondition: %v", err)
+			}
+			ips := []string{"198.51.100.1", "198.51.100.2"}
+			for i := range sm.MaxTrail + 2 {
+				if i%10 == 9 {
+					e.clock.Advance(time.Minute)
+				}
+				e.clock.Advance(time.Second)
+				c := ff
+				c.IP = mustAddr(ips[i%2])
+				if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.m.Flush(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+			s := e.session(res.Session.ID)
+			if n := len(s.Trail); n > sm.MaxTrail+2 {
+				t.Errorf("trail grew to %d entries", n)
+			}
+			c := ff
+			c.IP = mustAddr(ips[1])
+			if _, err := e.m.Refresh(e.ctx, res.RefreshToken, c); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
+				t.Fatalf("refresh after the trail filled up: %v, want step-up (trail %d entries)", err, len(s.Trail))
+			}
+		})
+	}
+}
