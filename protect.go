@@ -162,14 +162,30 @@ func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (Sessio
 	p := SessionPlace{At: laterOf(s.CreatedAt, s.LastSeenAt), IP: s.IP, Location: s.Location, Threat: s.Threat, Device: s.Device}
 	if n := len(s.Trail); n > 0 {
 		e := &s.Trail[n-1]
-		p.IP, p.Threat, p.At = e.IP, e.Threat, laterOf(p.At, e.At)
-		p.Location = Location{CountryCode: e.CountryCode, City: e.City, ASN: e.ASN, ISP: e.ISP,
-			Latitude: e.Latitude, Longitude: e.Longitude, HasCoordinates: e.Latitude != 0 || e.Longitude != 0}
+		p.IP, p.At = e.IP, laterOf(p.At, e.At)
 		if e.Device != "" && e.Device != s.Device.Family() {
 			p.Device = deviceOfFamily(e.Device)
 		}
+		// The comparison point is the last located place not on an
+		// anonymous network (review S #3): an entry without a country or
+		// through a VPN does not replace it.
+		for i := n - 1; i >= 0; i-- {
+			e := &s.Trail[i]
+			if e.CountryCode != "" && !e.Threat.Anonymous() {
+				p.Threat = e.Threat
+				p.Location = Location{CountryCode: e.CountryCode, City: e.City, ASN: e.ASN, ISP: e.ISP,
+					Latitude: e.Latitude, Longitude: e.Longitude, HasCoordinates: e.Latitude != 0 || e.Longitude != 0}
+				break
+			}
+		}
 	}
 	return p, nil
+}
+
+// located reports whether p can be compared with another place: it has a
+// country and is not an anonymous network (whose country is the exit's).
+func located(p *SessionPlace) bool {
+	return p.Location.CountryCode != "" && !p.Threat.Anonymous()
 }
 
 // deviceOfFamily is the device a trail entry names ("Chrome/macOS"): only

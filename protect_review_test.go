@@ -20,6 +20,23 @@ func (g mapGeo) Lookup(_ context.Context, a netip.Addr) (sm.GeoResult, error) {
 	return sm.GeoResult{Location: g[a.String()]}, nil
 }
 
+// challengeFromFirefox makes the session of pair a challenged one: with
+// deviceChange=challenge, its access token is used from Firefox and the
+// refresh (with refresh) asks for a step-up. It returns the Firefox client.
+func (e *env) challengeFromFirefox(t *testing.T, access, refresh string) sm.ClientInfo {
+	t.Helper()
+	ff := client
+	ff.UserAgent = firefoxUA
+	e.clock.Advance(time.Second)
+	if _, err := e.m.AuthenticateRequest(e.ctx, access, ff); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Refresh(e.ctx, refresh, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
+		t.Fatalf("precondition: refresh after a challenged move: %v", err)
+	}
+	return ff
+}
+
 // TestGraceRetryKeepsChallenge (review #2): a retry with the previous
 // refresh token inside the grace window is still a refresh; it must not
 // skip a pending challenge.
@@ -33,15 +50,7 @@ func TestGraceRetryKeepsChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ff := client
-	ff.UserAgent = firefoxUA
-	e.clock.Advance(time.Second)
-	if _, err := e.m.AuthenticateRequest(e.ctx, r2.AccessToken, ff); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.m.Refresh(e.ctx, r2.RefreshToken, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
-		t.Fatalf("precondition: refresh after a challenged move: %v", err)
-	}
+	ff := e.challengeFromFirefox(t, r2.AccessToken, r2.RefreshToken)
 	if r3, err := e.m.Refresh(e.ctx, res.RefreshToken, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
 		t.Fatalf("grace retry with the previous token skipped the pending challenge: %v (tokens issued: %v)", err, r3 != nil)
 	}
@@ -97,15 +106,7 @@ func TestPendingChallengeSurvivesTrailTrim(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := e.register("evict")
-			ff := client
-			ff.UserAgent = firefoxUA
-			e.clock.Advance(time.Second)
-			if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, ff); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.m.Refresh(e.ctx, res.RefreshToken, ff); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
-				t.Fatalf("precondition: %v", err)
-			}
+			ff := e.challengeFromFirefox(t, res.AccessToken, res.RefreshToken)
 			ips := []string{"198.51.100.1", "198.51.100.2"}
 			for i := range sm.MaxTrail + 2 {
 				if i%10 == 9 {
@@ -129,6 +130,50 @@ func TestPendingChallengeSurvivesTrailTrim(t *testing.T) {
 			c.IP = mustAddr(ips[1])
 			if _, err := e.m.Refresh(e.ctx, res.RefreshToken, c); sm.ErrorReason(err) != sm.ReasonStepUpRequired {
 				t.Fatalf("refresh after the trail filled up: %v, want step-up (trail %d entries)", err, len(s.Trail))
+			}
+		})
+	}
+}
+
+// vpnGeo marks one address as a VPN exit.
+type vpnGeo struct{ mapGeo }
+
+func (g vpnGeo) Lookup(ctx context.Context, a netip.Addr) (sm.GeoResult, error) {
+	r, _ := g.mapGeo.Lookup(ctx, a)
+	r.Threat.VPN = a.String() == "192.0.2.60"
+	return r, nil
+}
+
+// TestHopDoesNotLaunderCountry (review #3): one request through an
+// address without a country, or through a VPN exit, must not make the
+// next country change go unseen.
+func TestHopDoesNotLaunderCountry(t *testing.T) {
+	geo := vpnGeo{mapGeo{
+		"203.0.113.7":  {CountryCode: "DE", ASN: 3320, Latitude: 52.5, Longitude: 13.4, HasCoordinates: true},
+		"192.0.2.60":   {CountryCode: "NL", ASN: 9009, Latitude: 52.3, Longitude: 4.9, HasCoordinates: true},
+		"198.51.100.9": {CountryCode: "RU", ASN: 12389, Latitude: 55.7, Longitude: 37.6, HasCoordinates: true},
+	}}
+	for _, hopIP := range []string{"192.0.2.50" /* no country */, "192.0.2.60" /* VPN */} {
+		t.Run(hopIP, func(t *testing.T) {
+			e := protectedEnv(t, storeKinds[0], func(c *sm.Config) { c.Geo = geo })
+			if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"countryChange":"terminate"}}`)); err != nil {
+				t.Fatal(err)
+			}
+			res := e.register("hop")
+			e.clock.Advance(time.Second)
+			hop := client
+			hop.IP = mustAddr(hopIP)
+			if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, hop); err != nil {
+				t.Fatalf("the hop itself: %v", err)
+			}
+			e.clock.Advance(time.Second)
+			ru := client
+			ru.IP = mustAddr("198.51.100.9")
+			if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, ru); err == nil {
+				t.Fatal("DE -> hop -> RU was let through; the country change went unseen")
+			}
+			if s := e.session(res.Session.ID); s.Status != sm.StatusEnded {
+				t.Fatalf("session not ended: %+v", s.Status)
 			}
 		})
 	}
