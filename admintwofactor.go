@@ -3,6 +3,7 @@ package sessionmanager
 import (
 	"context"
 	"encoding/base64"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ type AdminTwoFactor interface {
 	// all the account needs, else pending (a ticket for FinishAdminSignIn).
 	// EUNAUTHORIZED for every refusal alike.
 	BeginAdminSignIn(ctx context.Context, email, password string) (a *Admin, pending string, err error)
+	// ReserveAdminSignInCode counts the second step like
+	// ReserveAdminSignIn, under the account the ticket names (whatever the
+	// form says): the per-account limit holds for the codes too.
+	ReserveAdminSignInCode(ctx context.Context, pending string, ip netip.Addr) (*AdminSignIn, error)
 	// FinishAdminSignIn checks the second step: a TOTP code (used once on
 	// every instance) or an unused recovery code.
 	FinishAdminSignIn(ctx context.Context, pending, code string) (*Admin, error)
@@ -73,7 +78,9 @@ func (m *Manager) BeginAdminSignIn(ctx context.Context, email, password string) 
 	if !a.TOTP() {
 		return a, "", nil
 	}
-	payload := a.ID + "|" + strconv.FormatInt(m.clock.Now().Add(pendingSignInTTL).Unix(), 10)
+	// The email rides along so the code step counts its attempts under
+	// this account without a store read (ReserveAdminSignInCode).
+	payload := a.ID + "|" + strconv.FormatInt(m.clock.Now().Add(pendingSignInTTL).Unix(), 10) + "|" + a.Email
 	sealed, err := m.cfg.Secrets.Seal([]byte(payload), pendingAD)
 	if err != nil {
 		return nil, "", err
@@ -81,22 +88,56 @@ func (m *Manager) BeginAdminSignIn(ctx context.Context, email, password string) 
 	return nil, base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
-// FinishAdminSignIn is the code step of a dashboard sign-in.
-func (m *Manager) FinishAdminSignIn(ctx context.Context, pending, code string) (*Admin, error) {
-	wrong := errAdminSignIn()
+// pendingSignIn is what a sealed ticket of the password step names.
+type pendingSignIn struct {
+	adminID, email string
+	deadline       time.Time
+}
+
+// openPending opens a ticket of BeginAdminSignIn; ok is false for anything
+// this instance did not seal (or a ticket of an older shape).
+func (m *Manager) openPending(pending string) (p pendingSignIn, ok bool) {
+	if len(pending) > 512 {
+		return p, false
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(pending)
-	if err != nil || len(pending) > 512 {
-		return nil, wrong
+	if err != nil {
+		return p, false
 	}
 	plain, err := m.cfg.Secrets.Open(raw, pendingAD)
 	if err != nil {
+		return p, false
+	}
+	parts := strings.SplitN(string(plain), "|", 3)
+	if len(parts) != 3 {
+		return p, false
+	}
+	until, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return p, false
+	}
+	return pendingSignIn{adminID: parts[0], email: parts[2], deadline: time.Unix(until, 0)}, true
+}
+
+// ReserveAdminSignInCode reserves the code step's attempt under the
+// ticket's account. A ticket that does not open counts under the empty
+// account (and its address), as a password step without an email does.
+func (m *Manager) ReserveAdminSignInCode(ctx context.Context, pending string, ip netip.Addr) (*AdminSignIn, error) {
+	p, _ := m.openPending(pending)
+	return m.ReserveAdminSignIn(ctx, p.email, ip)
+}
+
+// FinishAdminSignIn is the code step of a dashboard sign-in.
+func (m *Manager) FinishAdminSignIn(ctx context.Context, pending, code string) (*Admin, error) {
+	wrong := errAdminSignIn()
+	p, ok := m.openPending(pending)
+	if !ok {
 		return nil, wrong
 	}
-	id, deadline, _ := strings.Cut(string(plain), "|")
-	until, err := strconv.ParseInt(deadline, 10, 64)
-	if err != nil || !m.clock.Now().Before(time.Unix(until, 0)) {
+	if !m.clock.Now().Before(p.deadline) {
 		return nil, &Error{Code: EUNAUTHORIZED, Message: "the sign-in took too long; start again", Reason: ReasonSignInExpired}
 	}
+	id := p.adminID
 	a, err := m.Admin(ctx, id)
 	if IsNotFound(err) {
 		return nil, wrong

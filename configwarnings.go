@@ -38,6 +38,7 @@ const (
 	WarnChallengeNoEmail    = "challenge_no_email_codes"
 	WarnPasskeysOff         = "passkeys_off"
 	WarnReportLinkOff       = "report_link_off"
+	WarnInviteLinkHost      = "invite_link_request_host"
 )
 
 // SetupWarning is a configuration warning the wiring knows at start-up (a

@@ -88,6 +88,7 @@ type SettingsStore interface {
 type Store interface {
 	UserStore
 	SessionStore
+	TrailStore
 	EventStore
 	SettingsStore
 	Ping(ctx context.Context) error

@@ -75,6 +75,35 @@ type AdminInvite struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time
+	// RevokedAt is when the invitation stopped working before its use,
+	// for RevokedReason (InviteRevoked...).
+	RevokedAt     time.Time
+	RevokedReason string
+}
+
+// Why an invitation was revoked (AdminInvite.RevokedReason).
+const (
+	// InviteRevokedByOwner: an owner revoked it on the Team page.
+	InviteRevokedByOwner = "revoked"
+	// InviteReplaced: a newer invitation for the same email replaced it.
+	InviteReplaced = "replaced"
+	// InviteInviterDeactivated: the admin who sent it was deactivated.
+	InviteInviterDeactivated = "inviter_deactivated"
+)
+
+// Pending reports whether the invitation can still be accepted at now (its
+// inviter's state aside).
+func (inv *AdminInvite) Pending(now time.Time) bool {
+	return inv.UsedAt.IsZero() && inv.RevokedAt.IsZero() && now.Before(inv.ExpiresAt)
+}
+
+// AdminInviteRevocation names the pending invitations to revoke: those for
+// Email, or those InvitedBy sent (one of the two).
+type AdminInviteRevocation struct {
+	Email     string
+	InvitedBy string
+	At        time.Time
+	Reason    string
 }
 
 // AdminInviteMail is one invitation email.
@@ -94,20 +123,48 @@ type AdminInviteMailer interface {
 // AdminInviteTTL is how long an invitation link works.
 const AdminInviteTTL = 72 * time.Hour
 
+// AdminAccessChange is one change to an admin's access. Only what it names
+// is written.
+type AdminAccessChange struct {
+	// Role is the new role; "" keeps the stored one.
+	Role string
+	// Deactivate deactivates at At (an admin already deactivated keeps
+	// their time); Reactivate clears it. Neither: unchanged.
+	Deactivate, Reactivate bool
+	At                     time.Time
+}
+
 // TeamStore keeps the admins' roles and invitations.
 type TeamStore interface {
 	// ListAdmins lists every admin, oldest first.
 	ListAdmins(ctx context.Context) ([]*Admin, error)
-	// SetAdminAccess sets an admin's role and deactivation time (zero:
-	// active) atomically with the rule that at least one active owner
-	// stays: a change that would leave none is ECONFLICT. ENOTFOUND for
-	// an unknown id.
-	SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error
-	// CreateAdminInvite stores an invitation.
-	CreateAdminInvite(ctx context.Context, inv *AdminInvite) error
-	// UseAdminInvite marks the unused, unexpired invitation with this hash
-	// used at now and returns it; of concurrent calls one succeeds, the
-	// others (and unknown, used or expired ones) get ENOTFOUND.
+	// SetAdminAccess applies one change to an admin's role or deactivation
+	// and returns the admin as stored after it. It writes only what the
+	// change names, so a role change and a deactivation of the same admin
+	// at the same moment both hold. Atomic with the rule that at least one
+	// active owner stays: a change that would leave none is ECONFLICT.
+	// ENOTFOUND for an unknown id.
+	SetAdminAccess(ctx context.Context, id string, ch AdminAccessChange) (*Admin, error)
+	// CreateAdminInvite stores an invitation. It is the one pending for
+	// its email (compared case-insensitively): an earlier one not used nor
+	// revoked is revoked (InviteReplaced) in the same transaction, and
+	// replaced says so. Of concurrent calls for one email, one stores its
+	// invitation; the others get ECONFLICT.
+	CreateAdminInvite(ctx context.Context, inv *AdminInvite) (replaced bool, err error)
+	// ListAdminInvites lists the invitations pending at now (not used,
+	// revoked nor expired), newest first.
+	ListAdminInvites(ctx context.Context, now time.Time) ([]*AdminInvite, error)
+	// RevokeAdminInvites revokes the pending (not used nor revoked)
+	// invitations r names and returns them.
+	RevokeAdminInvites(ctx context.Context, r AdminInviteRevocation) ([]*AdminInvite, error)
+	// AdminInvite returns the invitation with this hash, whatever its
+	// state, or ENOTFOUND.
+	AdminInvite(ctx context.Context, hash []byte) (*AdminInvite, error)
+	// UseAdminInvite marks the invitation with this hash used at now and
+	// returns it, when it is pending and its inviter is not deactivated;
+	// of concurrent calls one succeeds, the others (and unknown, used,
+	// revoked or expired ones, or one whose inviter is deactivated) get
+	// ENOTFOUND.
 	UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*AdminInvite, error)
 }
 
@@ -116,14 +173,21 @@ type TeamAdmin interface {
 	// ListAdmins lists every admin.
 	ListAdmins(ctx context.Context) ([]*Admin, error)
 	// InviteAdmin emails a single-use link (acceptURL?token=...) that
-	// lets email join with role.
+	// lets email join with role. An invitation still pending for email is
+	// replaced: its link stops working.
 	InviteAdmin(ctx context.Context, email, role, acceptURL string) (*AdminInvite, error)
+	// ListAdminInvites lists the pending invitations, newest first.
+	ListAdminInvites(ctx context.Context) ([]*AdminInvite, error)
+	// RevokeAdminInvite revokes the invitation pending for email; its link
+	// stops working. ENOTFOUND when none is pending.
+	RevokeAdminInvite(ctx context.Context, email string) error
 	// AcceptAdminInvite creates the invited admin with password.
 	AcceptAdminInvite(ctx context.Context, token, password string) (*Admin, error)
 	// SetAdminRole changes an admin's role; the last owner stays owner.
 	SetAdminRole(ctx context.Context, id, role string) (*Admin, error)
-	// SetAdminDisabled deactivates (ending their sessions) or reactivates
-	// an admin; the last active owner cannot be deactivated.
+	// SetAdminDisabled deactivates (ending their sessions and revoking
+	// the invitations they sent) or reactivates an admin; the last active
+	// owner cannot be deactivated.
 	SetAdminDisabled(ctx context.Context, id string, disabled bool) (*Admin, error)
 	// SignOutAdmin ends every dashboard session of an admin and returns
 	// how many ended.
@@ -185,7 +249,11 @@ func (m *Manager) InviteAdmin(ctx context.Context, email, role, acceptURL string
 	actor := ActorFrom(ctx)
 	now := m.clock.Now()
 	inv := &AdminInvite{Hash: hash, Email: email, Role: role, InvitedBy: actor.ID, CreatedAt: now, ExpiresAt: now.Add(AdminInviteTTL)}
-	if err := st.CreateAdminInvite(ctx, inv); err != nil {
+	replaced, err := st.CreateAdminInvite(ctx, inv)
+	if ErrorCode(err) == ECONFLICT {
+		return nil, &Error{Code: ECONFLICT, Message: "Another invitation for this email is being sent right now; reload the page", Reason: "invite_conflict",
+			Fields: map[string]string{"email": "is being invited by someone else at this moment"}}
+	} else if err != nil {
 		return nil, err
 	}
 	link := acceptURL + "?" + url.Values{"token": {token}}.Encode()
@@ -193,8 +261,45 @@ func (m *Manager) InviteAdmin(ctx context.Context, email, role, acceptURL string
 		m.log.Error("admin invitation not sent", "err", err)
 		return nil, &Error{Code: EUNAVAILABLE, Message: "The invitation email could not be sent; try again later", Reason: "smtp_failed"}
 	}
-	m.auditAdmin(ctx, "admin.invite", "", "", map[string]any{"email": email, "role": role})
+	m.auditAdmin(ctx, "admin.invite", "", "", map[string]any{"email": email, "role": role, "replaced": replaced})
 	return inv, nil
+}
+
+// ListAdminInvites lists the pending invitations, newest first.
+func (m *Manager) ListAdminInvites(ctx context.Context) ([]*AdminInvite, error) {
+	st, err := m.teamStore()
+	if err != nil {
+		return nil, err
+	}
+	return st.ListAdminInvites(ctx, m.clock.Now())
+}
+
+// RevokeAdminInvite revokes the invitation pending for email.
+func (m *Manager) RevokeAdminInvite(ctx context.Context, email string) error {
+	st, err := m.teamStore()
+	if err != nil {
+		return err
+	}
+	email = strings.TrimSpace(email)
+	if email == "" || len(email) > 320 {
+		return InvalidFields(map[string]string{"email": "must be the email of a pending invitation"})
+	}
+	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Email: email, At: m.clock.Now(), Reason: InviteRevokedByOwner})
+	if err != nil {
+		return err
+	}
+	if len(revoked) == 0 {
+		return &Error{Code: ENOTFOUND, Message: "No invitation is pending for this email", Reason: "invite_not_pending"}
+	}
+	m.auditRevokedInvites(ctx, revoked, InviteRevokedByOwner)
+	return nil
+}
+
+// auditRevokedInvites records each revoked invitation.
+func (m *Manager) auditRevokedInvites(ctx context.Context, revoked []*AdminInvite, reason string) {
+	for _, inv := range revoked {
+		m.auditAdmin(ctx, "admin.invite_revoked", "", "", map[string]any{"email": inv.Email, "role": inv.Role, "invitedBy": inv.InvitedBy, "reason": reason})
+	}
 }
 
 // AcceptAdminInvite spends an invitation and creates its admin with
@@ -220,7 +325,7 @@ func (m *Manager) AcceptAdminInvite(ctx context.Context, token, password string)
 	now := m.clock.Now()
 	inv, err := st.UseAdminInvite(ctx, m.cfg.Secrets.LookupHash(token), now)
 	if IsNotFound(err) {
-		return nil, errInvite()
+		return nil, m.whyInviteRefused(ctx, st, m.cfg.Secrets.LookupHash(token), now)
 	} else if err != nil {
 		return nil, err
 	}
@@ -241,51 +346,78 @@ func errInvite() error {
 	return &Error{Code: ENOTFOUND, Message: "This invitation link is unknown, used or expired; ask for a new one", Reason: "invite_invalid"}
 }
 
+// whyInviteRefused explains a link UseAdminInvite refused: revoked (by an
+// owner, by a newer invitation, or because its inviter was deactivated),
+// else unknown, used or expired.
+func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byte, now time.Time) error {
+	inv, err := st.AdminInvite(ctx, hash)
+	if IsNotFound(err) {
+		return errInvite()
+	} else if err != nil {
+		return err
+	}
+	reason := inv.RevokedReason
+	if inv.Pending(now) {
+		// Pending, so refused for its inviter: deactivated a moment ago,
+		// before their invitations were revoked.
+		reason = InviteInviterDeactivated
+	} else if !inv.UsedAt.IsZero() || inv.RevokedAt.IsZero() {
+		return errInvite()
+	}
+	msg := map[string]string{
+		InviteRevokedByOwner:     "This invitation was revoked; ask an owner for a new one",
+		InviteReplaced:           "A newer invitation was sent to this email; use the link of the latest email",
+		InviteInviterDeactivated: "The admin who sent this invitation was deactivated, so it no longer works; ask an owner for a new one",
+	}[reason]
+	if msg == "" {
+		return errInvite()
+	}
+	return &Error{Code: ENOTFOUND, Message: msg, Reason: "invite_" + reason}
+}
+
 // SetAdminRole changes an admin's role.
 func (m *Manager) SetAdminRole(ctx context.Context, id, role string) (*Admin, error) {
 	if !validRole(role) {
 		return nil, InvalidFields(map[string]string{"role": "must be owner, admin or viewer"})
 	}
-	return m.setAdminAccess(ctx, id, func(a *Admin) { a.Role = role }, "admin.role", map[string]any{"role": role})
+	return m.setAdminAccess(ctx, id, AdminAccessChange{Role: role}, "admin.role", map[string]any{"role": role})
 }
 
 // SetAdminDisabled deactivates or reactivates an admin; deactivating ends
 // every dashboard session of theirs on every instance.
 func (m *Manager) SetAdminDisabled(ctx context.Context, id string, disabled bool) (*Admin, error) {
+	if !disabled {
+		return m.setAdminAccess(ctx, id, AdminAccessChange{Reactivate: true}, "admin.reactivate", nil)
+	}
 	now := m.clock.Now()
-	action := "admin.reactivate"
-	if disabled {
-		action = "admin.deactivate"
+	a, err := m.setAdminAccess(ctx, id, AdminAccessChange{Deactivate: true, At: now}, "admin.deactivate", nil)
+	if err != nil {
+		return nil, err
 	}
-	a, err := m.setAdminAccess(ctx, id, func(a *Admin) {
-		if !disabled {
-			a.DisabledAt = time.Time{}
-		} else if a.DisabledAt.IsZero() {
-			a.DisabledAt = now
-		}
-	}, action, nil)
-	if err != nil || !disabled {
-		return a, err
+	// Their invitations go with them (an accept in between is refused by
+	// the store, which checks the inviter).
+	revoked, err := m.store.(TeamStore).RevokeAdminInvites(ctx, AdminInviteRevocation{InvitedBy: id, At: now, Reason: InviteInviterDeactivated})
+	if err != nil {
+		return nil, err
 	}
+	m.auditRevokedInvites(ctx, revoked, InviteInviterDeactivated)
 	if _, err := m.EndAdminSessions(ctx, id, "", EndManual); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// setAdminAccess applies change to an admin's role or deactivation, under
-// the store's last-owner rule, and audits it.
-func (m *Manager) setAdminAccess(ctx context.Context, id string, change func(*Admin), action string, details map[string]any) (*Admin, error) {
+// setAdminAccess applies a change to an admin's role or deactivation, under
+// the store's last-owner rule, and audits it. The store writes only the
+// column the change names (no read-modify-write here), so concurrent
+// changes of different columns do not undo each other.
+func (m *Manager) setAdminAccess(ctx context.Context, id string, ch AdminAccessChange, action string, details map[string]any) (*Admin, error) {
 	st, err := m.teamStore()
 	if err != nil {
 		return nil, err
 	}
-	a, err := m.Admin(ctx, id)
+	a, err := st.SetAdminAccess(ctx, id, ch)
 	if err != nil {
-		return nil, err
-	}
-	change(a)
-	if err := st.SetAdminAccess(ctx, a.ID, a.Role, a.DisabledAt); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, &Error{Code: ECONFLICT, Message: "The last owner cannot be removed, demoted or deactivated", Reason: "last_owner"}
 		}

@@ -142,3 +142,126 @@ func TestTOTPEnrolAndRecoveryCodes(t *testing.T) {
 		t.Fatalf("after disabling, one step: %v %q %v", got, pending, err)
 	}
 }
+
+// TestRoleChangeAndDeactivationTogether: an owner changes an admin's role
+// while another deactivates them, at the same moment, many times. Neither
+// change may undo the other (each writes only its own column).
+func TestRoleChangeAndDeactivationTogether(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t, k)
+			for _, a := range []*sm.Admin{{ID: "a-owner", Email: "owner@example.com"}, {ID: "a-x", Email: "x@example.com", Role: sm.RoleAdmin}} {
+				a.CreatedAt = e.clock.Now()
+				if err := e.store.CreateAdmin(e.ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for round := range 40 {
+				want := []string{sm.RoleViewer, sm.RoleAdmin}[round%2]
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				var roleErr, offErr error
+				wg.Go(func() { <-start; _, roleErr = e.m.SetAdminRole(e.ctx, "a-x", want) })
+				wg.Go(func() { <-start; _, offErr = e.m.SetAdminDisabled(e.ctx, "a-x", true) })
+				close(start)
+				wg.Wait()
+				if roleErr != nil || offErr != nil {
+					t.Fatalf("round %d: %v, %v", round, roleErr, offErr)
+				}
+				got, err := e.m.Admin(e.ctx, "a-x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Role != want || !got.Disabled() {
+					t.Fatalf("round %d: role %s, deactivated %v; want %s and deactivated", round, got.Role, got.Disabled(), want)
+				}
+				if _, err := e.m.SetAdminDisabled(e.ctx, "a-x", false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestInvitesPendingRevocable: a second invitation for a pending email
+// replaces the first (its link then says so); an owner revokes one; a
+// deactivated inviter's invitations stop working and say why. Each
+// revocation is audited.
+func TestInvitesPendingRevocable(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			box := &inviteBox{}
+			e := newEnv(t, k, func(c *sm.Config) { c.AdminInvites = box })
+			owners := []*sm.Admin{{ID: "a-1", Email: "one@example.com"}, {ID: "a-2", Email: "two@example.com"}}
+			for _, a := range owners {
+				a.CreatedAt = e.clock.Now()
+				if err := e.store.CreateAdmin(e.ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			as := func(a *sm.Admin) context.Context {
+				return sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: a.ID, Email: a.Email})
+			}
+			const accept = "https://sm.example/admin/invite"
+			invite := func(by *sm.Admin, email string) string {
+				t.Helper()
+				if _, err := e.m.InviteAdmin(as(by), email, sm.RoleViewer, accept); err != nil {
+					t.Fatal(err)
+				}
+				return strings.TrimPrefix(box.sent[len(box.sent)-1].URL, accept+"?token=")
+			}
+			refused := func(token, reason string) {
+				t.Helper()
+				_, err := e.m.AcceptAdminInvite(e.ctx, token, "a long new admin password")
+				var se *sm.Error
+				if !errors.As(err, &se) || se.Code != sm.ENOTFOUND || se.Reason != reason {
+					t.Fatalf("accept: %v, want ENOTFOUND %s", err, reason)
+				}
+			}
+
+			first := invite(owners[0], "new@example.com")
+			second := invite(owners[0], "New@example.com")
+			refused(first, "invite_replaced")
+			if list, err := e.m.ListAdminInvites(e.ctx); err != nil || len(list) != 1 || list[0].Email != "New@example.com" {
+				t.Fatalf("pending after a replacement: %+v %v", list, err)
+			}
+			if err := e.m.RevokeAdminInvite(as(owners[1]), "new@EXAMPLE.com"); err != nil {
+				t.Fatal(err)
+			}
+			refused(second, "invite_revoked")
+			if err := e.m.RevokeAdminInvite(as(owners[1]), "new@example.com"); sm.ErrorCode(err) != sm.ENOTFOUND {
+				t.Fatalf("revoking nothing pending: %v", err)
+			}
+
+			byTwo := invite(owners[1], "later@example.com")
+			if _, err := e.m.SetAdminDisabled(as(owners[0]), owners[1].ID, true); err != nil {
+				t.Fatal(err)
+			}
+			if list, _ := e.m.ListAdminInvites(e.ctx); len(list) != 0 {
+				t.Fatalf("a deactivated inviter's invitation is still pending: %+v", list)
+			}
+			refused(byTwo, "invite_inviter_deactivated")
+			// Reactivated, the inviter's old link stays void.
+			if _, err := e.m.SetAdminDisabled(as(owners[0]), owners[1].ID, false); err != nil {
+				t.Fatal(err)
+			}
+			refused(byTwo, "invite_inviter_deactivated")
+
+			events, _, err := e.m.ListEvents(e.ctx, sm.EventFilter{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reasons := map[string]int{}
+			for _, ev := range events {
+				var d map[string]any
+				_ = json.Unmarshal(ev.Data, &d)
+				if d["action"] == "admin.invite_revoked" {
+					reasons[d["reason"].(string)]++
+				}
+			}
+			if reasons[sm.InviteRevokedByOwner] != 1 || reasons[sm.InviteInviterDeactivated] != 1 {
+				t.Fatalf("admin.invite_revoked events by reason: %v", reasons)
+			}
+		})
+	}
+}

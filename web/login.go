@@ -70,7 +70,11 @@ func (s *server) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	data := loginData{Email: email, Next: safeNext(r.PostFormValue("next")), Pending: r.PostFormValue("pending")}
-	try, ok := s.reserveSignIn(w, r, email, data)
+	// Counted under the ticket's account, not the form's email: a caller
+	// varying that field gets no more guesses at the code.
+	try, ok := s.reserveAttempt(w, r, data, func() (*sm.AdminSignIn, error) {
+		return s.d.Core.TwoFactor.ReserveAdminSignInCode(r.Context(), data.Pending, s.clientIP(r))
+	})
 	if !ok {
 		return
 	}
@@ -98,7 +102,14 @@ func (s *server) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 // counter every instance shares: a parallel burst cannot all slip under
 // the limit. ok is false when the answer (429) is written.
 func (s *server) reserveSignIn(w http.ResponseWriter, r *http.Request, email string, data loginData) (*sm.AdminSignIn, bool) {
-	try, err := s.d.Core.SignIn.ReserveAdminSignIn(r.Context(), email, s.clientIP(r))
+	return s.reserveAttempt(w, r, data, func() (*sm.AdminSignIn, error) {
+		return s.d.Core.SignIn.ReserveAdminSignIn(r.Context(), email, s.clientIP(r))
+	})
+}
+
+// reserveAttempt runs reserve and answers its refusal.
+func (s *server) reserveAttempt(w http.ResponseWriter, r *http.Request, data loginData, reserve func() (*sm.AdminSignIn, error)) (*sm.AdminSignIn, bool) {
+	try, err := reserve()
 	if err != nil {
 		var se *sm.Error
 		if !errors.As(err, &se) || se.Code != sm.ETOOMANY {

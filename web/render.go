@@ -108,6 +108,7 @@ var flashMessages = map[string]string{
 	"admin-session-ended": "That sign-in was ended on every instance.",
 	"password-changed":    "Password changed. Your other sign-ins were ended.",
 	"invited":             "Invitation sent. The link works once and expires in 72 hours.",
+	"invite-revoked":      "Invitation revoked. Its link no longer works.",
 	"role-changed":        "Role changed.",
 	"admin-deactivated":   "Admin deactivated and signed out everywhere.",
 	"admin-reactivated":   "Admin reactivated.",

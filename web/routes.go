@@ -65,6 +65,7 @@ func (s *server) routes() http.Handler {
 
 	authed.HandleFunc("GET /admin/team", s.needTeam(s.handleTeam))
 	authed.HandleFunc("POST /admin/team/invite", s.needTeam(s.handleInvite))
+	authed.HandleFunc("POST /admin/team/invites/revoke", s.needTeam(s.handleRevokeInvite))
 	authed.HandleFunc("POST /admin/team/{id}/role", s.needTeam(s.handleAdminRole))
 	authed.HandleFunc("POST /admin/team/{id}/deactivate", s.needTeam(s.handleAdminDisabled(true)))
 	authed.HandleFunc("POST /admin/team/{id}/reactivate", s.needTeam(s.handleAdminDisabled(false)))

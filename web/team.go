@@ -4,19 +4,32 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // teamData is the Team page: the admins and the invitation form.
 type teamData struct {
-	Admins []*sm.Admin
-	Roles  []string
-	Self   string // the signed-in admin's id
+	// LinkBase is where invitation links lead when SM_PUBLIC_URL is not
+	// set (the address of this request), shown as a warning; "" when set.
+	LinkBase string
+	Admins   []*sm.Admin
+	// Invites are the pending invitations, newest first.
+	Invites []teamInvite
+	Roles   []string
+	Self    string // the signed-in admin's id
 	// Invite form state after a refused invitation.
 	Email, Role string
 	Errors      map[string]string
 	Message     string
+}
+
+// teamInvite is a pending invitation as the Team page lists it.
+type teamInvite struct {
+	Email, Role string
+	InvitedBy   string // the inviter's email ("" when unknown)
+	ExpiresAt   time.Time
 }
 
 // FieldError returns the invitation form's error for field.
@@ -41,7 +54,22 @@ func (s *server) renderTeam(w http.ResponseWriter, r *http.Request, status int, 
 		s.serverError(w, r, err)
 		return
 	}
+	invites, err := s.d.Core.Team.ListAdminInvites(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	emails := make(map[string]string, len(list))
+	for _, a := range list {
+		emails[a.ID] = a.Email
+	}
+	for _, inv := range invites {
+		d.Invites = append(d.Invites, teamInvite{Email: inv.Email, Role: inv.Role, InvitedBy: emails[inv.InvitedBy], ExpiresAt: inv.ExpiresAt})
+	}
 	d.Admins, d.Roles, d.Self = list, sm.Roles, adminFrom(r.Context()).ID
+	if s.d.PublicURL == "" {
+		d.LinkBase = strings.TrimSuffix(s.inviteURL(r), "/admin/invite")
+	}
 	if d.Role == "" {
 		d.Role = sm.RoleViewer
 	}
@@ -53,7 +81,8 @@ func (s *server) handleTeam(w http.ResponseWriter, r *http.Request) {
 }
 
 // inviteURL is where an invitation link leads: the public URL when one is
-// configured, else the address the inviting owner uses.
+// configured, else the address the inviting owner uses (the Team page and
+// the configuration warning invite_link_request_host say so).
 func (s *server) inviteURL(r *http.Request) string {
 	if s.d.PublicURL != "" {
 		return strings.TrimRight(s.d.PublicURL, "/") + "/admin/invite"
@@ -73,6 +102,15 @@ func (s *server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirectBack(w, r, "/admin/team", "invited")
+}
+
+// handleRevokeInvite revokes the invitation pending for the form's email.
+func (s *server) handleRevokeInvite(w http.ResponseWriter, r *http.Request) {
+	if err := s.d.Core.Team.RevokeAdminInvite(r.Context(), r.PostFormValue("email")); err != nil {
+		s.teamFailed(w, r, err, teamData{})
+		return
+	}
+	s.redirectBack(w, r, "/admin/team#invites", "invite-revoked")
 }
 
 // teamFailed shows a refused team change on the Team page, the fields and

@@ -130,3 +130,60 @@ func TestInviteNeedsSMTP(t *testing.T) {
 		t.Fatalf("forged invitation: %d, want 404", resp.StatusCode)
 	}
 }
+
+// inviteMailer keeps the invitations in memory: their delivery through
+// SMTP is the browser test's (e2e); this page only lists and revokes.
+type inviteMailer struct{ sent []sm.AdminInviteMail }
+
+func (m *inviteMailer) SendAdminInvite(_ context.Context, mail sm.AdminInviteMail) error {
+	m.sent = append(m.sent, mail)
+	return nil
+}
+
+// TestPendingInvitesListedAndRevoked: the Team page lists a pending
+// invitation with its inviter; Revoke stops its link (the invite page then
+// says it was revoked) and takes it off the list.
+func TestPendingInvitesListedAndRevoked(t *testing.T) {
+	box := &inviteMailer{}
+	e := newEnvConfig(t, func(c *sm.Config) { c.AdminInvites = box })
+	owner := e.client()
+	owner.signIn()
+	if resp, _ := owner.post("/admin/team/invite", url.Values{"email": {"new@example.com"}, "role": {sm.RoleViewer}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("invite: %d", resp.StatusCode)
+	}
+	_, body := owner.get("/admin/team")
+	if !strings.Contains(body, `data-invite="new@example.com"`) || !strings.Contains(body, adminEmail) {
+		t.Fatal("the pending invitation (and its inviter) is not listed")
+	}
+	if resp, _ := owner.post("/admin/team/invites/revoke", url.Values{"email": {"new@example.com"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if _, body := owner.get("/admin/team"); strings.Contains(body, `data-invite="new@example.com"`) {
+		t.Fatal("a revoked invitation is still listed")
+	}
+	if resp, body := owner.post("/admin/team/invites/revoke", url.Values{"email": {"new@example.com"}}); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "No invitation is pending") {
+		t.Fatalf("revoke again: %d", resp.StatusCode)
+	}
+	token := strings.TrimPrefix(box.sent[0].URL[strings.Index(box.sent[0].URL, "?"):], "?token=")
+	resp, body := e.client().do(http.MethodPost, "/admin/invite", url.Values{"token": {token}, "password": {"a long enough password"}, "again": {"a long enough password"}}, nil)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "was revoked") {
+		t.Fatalf("accept a revoked invitation: %d", resp.StatusCode)
+	}
+}
+
+// TestInviteLinkWarning: without SM_PUBLIC_URL the Team page says, by the
+// invitation form, that links lead to the address the owner uses now.
+func TestInviteLinkWarning(t *testing.T) {
+	for _, public := range []string{"", "https://sm.example.com"} {
+		e := newEnv(t, func(d *Deps) { d.PublicURL = public })
+		owner := e.client()
+		owner.signIn()
+		_, body := owner.get("/admin/team")
+		if got := strings.Contains(body, `id="invite-link-warning"`); got != (public == "") {
+			t.Errorf("SM_PUBLIC_URL %q: warning shown %v", public, got)
+		}
+		if public == "" && !strings.Contains(body, "<code>"+e.srv.URL+"</code>") {
+			t.Errorf("the warning does not name the address links lead to (%s)", e.srv.URL)
+		}
+	}
+}

@@ -16,13 +16,7 @@ import (
 func TestSignInWithTOTP(t *testing.T) {
 	e := newEnv(t)
 	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	sealed, err := sm.SealTOTP(e.secrets, e.admin.ID, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.SetAdminTOTP(context.Background(), e.admin.ID, sealed); err != nil {
-		t.Fatal(err)
-	}
+	e.enableTOTP(secret)
 	code, err := sm.TOTPCode(secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -97,5 +91,54 @@ func TestExpiredOrForgedCookieRefused(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("forged cookie: %d", resp.StatusCode)
+	}
+}
+
+// TestCodeStepCountedUnderTicketAccount: the code step counts its attempts
+// under the account its ticket names. A caller who varies the form's email
+// field on every guess still meets the per-account limit (here: refuse
+// after 3 failures for an account, no per-address rule).
+func TestCodeStepCountedUnderTicketAccount(t *testing.T) {
+	const limit = 3
+	e := newEnvConfig(t, func(c *sm.Config) {
+		c.AdminThrottle = func(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
+			return 0, failedAccount >= limit, time.Minute
+		}
+	})
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	e.enableTOTP(secret)
+	c := e.client()
+	resp, body := c.do(http.MethodPost, "/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}}, nil)
+	_, rest, ok := strings.Cut(body, `name="pending" value="`)
+	if resp.StatusCode != http.StatusOK || !ok {
+		t.Fatalf("password step: %d, no ticket", resp.StatusCode)
+	}
+	pending, _, _ := strings.Cut(rest, `"`)
+	code, _ := sm.TOTPCode(secret, time.Now())
+	wrong := "000000"
+	if wrong == code {
+		wrong = "111111"
+	}
+	for i := range limit + 2 {
+		resp, _ := c.do(http.MethodPost, "/admin/login/code", url.Values{"email": {fmt.Sprintf("other%d@example.com", i)}, "pending": {pending}, "code": {wrong}}, nil)
+		want := http.StatusUnauthorized
+		if i >= limit {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("guess %d with a varied email: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+}
+
+// enableTOTP turns TOTP on for the test admin with a base32 secret.
+func (e *testEnv) enableTOTP(secret string) {
+	e.t.Helper()
+	sealed, err := sm.SealTOTP(e.secrets, e.admin.ID, secret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.SetAdminTOTP(context.Background(), e.admin.ID, sealed); err != nil {
+		e.t.Fatal(err)
 	}
 }

@@ -238,3 +238,20 @@ func TestLockedFeaturesRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestInviteLinkWarningWithoutPublicURL: with SMTP on (invitations are
+// sent) and no SM_PUBLIC_URL, the admin is told that invitation links use
+// the inviting request's host; with SM_PUBLIC_URL set, not.
+func TestInviteLinkWarningWithoutPublicURL(t *testing.T) {
+	for _, public := range []bool{false, true} {
+		env := map[string]string{"SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "SM_ADDR": freePort(t)}
+		if public {
+			env["SM_PUBLIC_URL"] = "http://" + env["SM_ADDR"]
+		}
+		s := startServer(t, env)
+		w := warningCodes(t, s, s.adminToken("read"))
+		if got := slices.Contains(w, "invite_link_request_host"); got == public {
+			t.Errorf("SM_PUBLIC_URL set %v: warnings %v", public, w)
+		}
+	}
+}

@@ -163,6 +163,13 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		mcfg.SetupWarnings = append(mcfg.SetupWarnings, sm.SetupWarning{ConfigWarning: sm.ConfigWarning{
 			Code: sm.WarnReportLinkOff, Variables: []string{"SM_PUBLIC_URL"},
 			Message: "SM_PUBLIC_URL is not set: new-sign-in emails carry no \"This wasn't me\" link (it needs the address users reach this service at)"}})
+		// Admin invitations go out (SMTP) with links built from the host
+		// and scheme of the inviting owner's request: a proxy that rewrites
+		// Host, or TLS ended in front of a plain listener, gives links that
+		// do not lead back here.
+		mcfg.SetupWarnings = append(mcfg.SetupWarnings, sm.SetupWarning{ConfigWarning: sm.ConfigWarning{
+			Code: sm.WarnInviteLinkHost, Variables: []string{"SM_PUBLIC_URL"},
+			Message: "SM_PUBLIC_URL is not set: admin invitation links use the host and scheme of the inviting owner's request, which may not be the address the invited admin can reach"}})
 	}
 	mcfg.SharedStatus = a.cluster.status
 	mcfg.StateCacheTTL = c.stateCacheTTL

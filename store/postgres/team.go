@@ -22,14 +22,23 @@ func (s *Store) ListAdmins(ctx context.Context) ([]*sm.Admin, error) {
 	return list, nil
 }
 
-// SetAdminAccess sets role and deactivation in a transaction that first
+// SetAdminAccess writes the change's column in a transaction that first
 // locks every active owner's row: two owners demoting each other at once
 // are serialised, and the second finds itself the last owner (ECONFLICT).
-func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error {
+// A role change and a deactivation of one admin meet on that admin's row
+// lock, and each writes only its own column.
+func (s *Store) SetAdminAccess(ctx context.Context, id string, ch sm.AdminAccessChange) (*sm.Admin, error) {
 	if !storable(id) {
-		return notFound("admin")
+		return nil, notFound("admin")
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	mode := 0
+	if ch.Deactivate {
+		mode = 1
+	} else if ch.Reactivate {
+		mode = 2
+	}
+	var a *sm.Admin
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id FROM admins WHERE role = 'owner' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
 		if err != nil {
 			return mapErr(err, "admins")
@@ -38,14 +47,13 @@ func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt 
 		if err != nil {
 			return mapErr(err, "admins")
 		}
-		tag, err := tx.Exec(ctx, `UPDATE admins SET role = $2, disabled_at = $3 WHERE id = $1`, id, role, nullTime(disabledAt))
+		a, err = scanAdmin(tx.QueryRow(ctx, `UPDATE admins SET role = CASE WHEN $2 = '' THEN role ELSE $2 END,
+			disabled_at = CASE $3::int WHEN 1 THEN coalesce(disabled_at, $4) WHEN 2 THEN NULL ELSE disabled_at END
+			WHERE id = $1 RETURNING `+adminColumns, id, ch.Role, mode, ch.At))
 		if err != nil {
 			return mapErr(err, "admin")
 		}
-		if tag.RowsAffected() == 0 {
-			return notFound("admin")
-		}
-		stillOwner := role == sm.RoleOwner && disabledAt.IsZero()
+		stillOwner := a.Role == sm.RoleOwner && a.DisabledAt.IsZero()
 		others := 0
 		for _, o := range owners {
 			if o != id {
@@ -57,6 +65,10 @@ func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt 
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // NoteAdminSignIn records the start of the admin's latest sign-in.
@@ -64,27 +76,84 @@ func (s *Store) NoteAdminSignIn(ctx context.Context, id string, at time.Time) er
 	return s.updateOne(ctx, "admin", `UPDATE admins SET last_sign_in_at = GREATEST(last_sign_in_at, $2) WHERE id = $1`, id, at)
 }
 
-// CreateAdminInvite stores an invitation by its token's hash.
-func (s *Store) CreateAdminInvite(ctx context.Context, inv *sm.AdminInvite) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO admin_invites (hash, email, role, invited_by, created_at, expires_at, used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt, inv.ExpiresAt, nullTime(inv.UsedAt))
-	return mapErr(err, "admin invite")
-}
+const inviteColumns = `hash, email, role, invited_by, created_at, expires_at, used_at, revoked_at, revoked_reason`
 
-// UseAdminInvite spends an invitation in one conditional UPDATE.
-func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sm.AdminInvite, error) {
+// pendingInvite is the condition of an invitation neither used nor revoked.
+const pendingInvite = `used_at IS NULL AND revoked_at IS NULL`
+
+// scanInvite reads a row of inviteColumns.
+func scanInvite(row pgx.Row) (*sm.AdminInvite, error) {
 	var inv sm.AdminInvite
-	err := s.pool.QueryRow(ctx, `UPDATE admin_invites SET used_at = $2
-		WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
-		RETURNING hash, email, role, invited_by, created_at, expires_at, used_at`, hash, now).
-		Scan(&inv.Hash, &inv.Email, &inv.Role, &inv.InvitedBy, utc(&inv.CreatedAt), utc(&inv.ExpiresAt), utc(&inv.UsedAt))
-	if err == pgx.ErrNoRows {
-		return nil, notFound("admin invite")
-	}
-	if err != nil {
-		return nil, mapErr(err, "admin invite")
+	if err := row.Scan(&inv.Hash, &inv.Email, &inv.Role, &inv.InvitedBy, utc(&inv.CreatedAt), utc(&inv.ExpiresAt), utc(&inv.UsedAt),
+		utc(&inv.RevokedAt), &inv.RevokedReason); err != nil {
+		return nil, err
 	}
 	return &inv, nil
+}
+
+// CreateAdminInvite stores an invitation by its token's hash, revoking the
+// one pending for the same email in the same transaction; the unique index
+// on pending emails refuses a concurrent second one (ECONFLICT).
+func (s *Store) CreateAdminInvite(ctx context.Context, inv *sm.AdminInvite) (bool, error) {
+	replaced := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE admin_invites SET revoked_at = $1, revoked_reason = $2 WHERE lower(email) = lower($3) AND `+pendingInvite,
+			inv.CreatedAt, sm.InviteReplaced, inv.Email)
+		if err != nil {
+			return mapErr(err, "admin invite")
+		}
+		replaced = tag.RowsAffected() > 0
+		_, err = tx.Exec(ctx, `INSERT INTO admin_invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt, inv.ExpiresAt, nullTime(inv.UsedAt), nullTime(inv.RevokedAt), inv.RevokedReason)
+		return mapErr(err, "admin invite")
+	})
+	return replaced, err
+}
+
+// ListAdminInvites lists the invitations pending at now, newest first.
+func (s *Store) ListAdminInvites(ctx context.Context, now time.Time) ([]*sm.AdminInvite, error) {
+	return s.invites(ctx, `SELECT `+inviteColumns+` FROM admin_invites
+		WHERE `+pendingInvite+` AND expires_at > $1 ORDER BY created_at DESC, hash`, now)
+}
+
+// RevokeAdminInvites revokes the pending invitations for r.Email or sent by
+// r.InvitedBy in one UPDATE.
+func (s *Store) RevokeAdminInvites(ctx context.Context, r sm.AdminInviteRevocation) ([]*sm.AdminInvite, error) {
+	cond, arg := `lower(email) = lower($3)`, r.Email
+	if r.Email == "" {
+		cond, arg = `invited_by = $3`, r.InvitedBy
+	}
+	if !storable(arg) {
+		return nil, nil
+	}
+	return s.invites(ctx, `UPDATE admin_invites SET revoked_at = $1, revoked_reason = $2
+		WHERE `+cond+` AND `+pendingInvite+` RETURNING `+inviteColumns, r.At, r.Reason, arg)
+}
+
+// invites runs a query of inviteColumns.
+func (s *Store) invites(ctx context.Context, query string, args ...any) ([]*sm.AdminInvite, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err, "admin invites")
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.AdminInvite, error) { return scanInvite(r) })
+	return list, mapErr(err, "admin invites")
+}
+
+// AdminInvite returns the invitation with this hash, whatever its state.
+func (s *Store) AdminInvite(ctx context.Context, hash []byte) (*sm.AdminInvite, error) {
+	inv, err := scanInvite(s.pool.QueryRow(ctx, `SELECT `+inviteColumns+` FROM admin_invites WHERE hash = $1`, hash))
+	return inv, mapErr(err, "admin invite")
+}
+
+// UseAdminInvite spends an invitation in one conditional UPDATE: pending,
+// unexpired, and its inviter not deactivated.
+func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sm.AdminInvite, error) {
+	inv, err := scanInvite(s.pool.QueryRow(ctx, `UPDATE admin_invites SET used_at = $2
+		WHERE hash = $1 AND `+pendingInvite+` AND expires_at > $2
+		AND NOT EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND a.disabled_at IS NOT NULL)
+		RETURNING `+inviteColumns, hash, now))
+	return inv, mapErr(err, "admin invite")
 }
 
 // SetAdminRecoveryCodes replaces the admin's recovery codes.

@@ -14,25 +14,37 @@ func (s *Store) ListAdmins(ctx context.Context) ([]*sessionmanager.Admin, error)
 	return queryAll(ctx, s.read, "list admins", scanAdmin, `SELECT `+adminColumns+` FROM admins ORDER BY created_at, id`)
 }
 
-// SetAdminAccess sets role and deactivation in one guarded UPDATE: it
+// SetAdminAccess writes the change's column in one guarded UPDATE: it
 // changes nothing when the admin would stop being an active owner and no
 // other active owner exists (ECONFLICT). SQLite runs one writer at a time,
 // so the guard and the change are atomic.
-func (s *Store) SetAdminAccess(ctx context.Context, id, role string, disabledAt time.Time) error {
-	stillOwner := role == sessionmanager.RoleOwner && disabledAt.IsZero()
-	res, err := s.write.ExecContext(ctx, `UPDATE admins SET role = ?, disabled_at = ? WHERE id = ?
-		AND (? OR EXISTS (SELECT 1 FROM admins o WHERE o.role = 'owner' AND o.disabled_at IS NULL AND o.id <> ?))`,
-		role, micro(disabledAt), id, stillOwner, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: set admin access: %w", err)
+func (s *Store) SetAdminAccess(ctx context.Context, id string, ch sessionmanager.AdminAccessChange) (*sessionmanager.Admin, error) {
+	// ?1 the role ("" keeps it); ?2: 1 deactivate at ?3 (unless already),
+	// 2 reactivate, 0 keep.
+	const (
+		newRole     = `CASE WHEN ?1 = '' THEN role ELSE ?1 END`
+		newDisabled = `CASE ?2 WHEN 1 THEN coalesce(disabled_at, ?3) WHEN 2 THEN NULL ELSE disabled_at END`
+	)
+	mode := 0
+	if ch.Deactivate {
+		mode = 1
+	} else if ch.Reactivate {
+		mode = 2
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
+	a, err := scanAdmin(s.write.QueryRowContext(ctx, `UPDATE admins SET role = `+newRole+`, disabled_at = `+newDisabled+` WHERE id = ?4
+		AND ((`+newRole+` = 'owner' AND `+newDisabled+` IS NULL)
+			OR EXISTS (SELECT 1 FROM admins o WHERE o.role = 'owner' AND o.disabled_at IS NULL AND o.id <> ?4))
+		RETURNING `+adminColumns, ch.Role, mode, ch.At.UnixMicro(), id))
+	if err == nil {
+		return a, nil
+	}
+	if !isNoRows(err) {
+		return nil, fmt.Errorf("sqlite: set admin access: %w", err)
 	}
 	if _, err := s.AdminByID(ctx, id); err != nil {
-		return err
+		return nil, err
 	}
-	return sessionmanager.Errorf(sessionmanager.ECONFLICT, "the last owner cannot be removed")
+	return nil, sessionmanager.Errorf(sessionmanager.ECONFLICT, "the last owner cannot be removed")
 }
 
 // NoteAdminSignIn records the start of the admin's latest sign-in.
@@ -41,36 +53,92 @@ func (s *Store) NoteAdminSignIn(ctx context.Context, id string, at time.Time) er
 	return mustAffect(res, err, "admin")
 }
 
-// CreateAdminInvite stores an invitation by its token's hash.
-func (s *Store) CreateAdminInvite(ctx context.Context, inv *sessionmanager.AdminInvite) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO admin_invites (hash, email, role, invited_by, created_at, expires_at, used_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt.UnixMicro(), inv.ExpiresAt.UnixMicro(), micro(inv.UsedAt))
-	if isUnique(err) {
-		return sessionmanager.Errorf(sessionmanager.ECONFLICT, "an invitation with this hash already exists")
+const inviteColumns = `hash, email, role, invited_by, created_at, expires_at, used_at, revoked_at, revoked_reason`
+
+// pendingInvite is the condition of an invitation neither used nor revoked.
+const pendingInvite = `used_at IS NULL AND revoked_at IS NULL`
+
+// scanInvite reads the inviteColumns of one row.
+func scanInvite(row rowScanner) (*sessionmanager.AdminInvite, error) {
+	var (
+		inv              sessionmanager.AdminInvite
+		created, expires int64
+		used, revoked    sql.NullInt64
+	)
+	if err := row.Scan(&inv.Hash, &inv.Email, &inv.Role, &inv.InvitedBy, &created, &expires, &used, &revoked, &inv.RevokedReason); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return fmt.Errorf("sqlite: create admin invite: %w", err)
-	}
-	return nil
+	inv.CreatedAt, inv.ExpiresAt, inv.UsedAt, inv.RevokedAt = timeOf(created), timeOf(expires), fromMicro(used), fromMicro(revoked)
+	return &inv, nil
 }
 
-// UseAdminInvite spends an invitation in one guarded UPDATE.
+// CreateAdminInvite stores an invitation by its token's hash, revoking the
+// one pending for the same email in the same transaction.
+func (s *Store) CreateAdminInvite(ctx context.Context, inv *sessionmanager.AdminInvite) (bool, error) {
+	replaced := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE admin_invites SET revoked_at = ?, revoked_reason = ? WHERE lower(email) = lower(?) AND `+pendingInvite,
+			inv.CreatedAt.UnixMicro(), sessionmanager.InviteReplaced, inv.Email)
+		if err != nil {
+			return fmt.Errorf("sqlite: replace admin invite: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		replaced = n > 0
+		_, err = tx.ExecContext(ctx, `INSERT INTO admin_invites (`+inviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt.UnixMicro(), inv.ExpiresAt.UnixMicro(), micro(inv.UsedAt), micro(inv.RevokedAt), inv.RevokedReason)
+		if isUnique(err) {
+			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "an invitation for this email or with this hash already exists")
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create admin invite: %w", err)
+		}
+		return nil
+	})
+	return replaced, err
+}
+
+// ListAdminInvites lists the invitations pending at now, newest first.
+func (s *Store) ListAdminInvites(ctx context.Context, now time.Time) ([]*sessionmanager.AdminInvite, error) {
+	return queryAll(ctx, s.read, "list admin invites", scanInvite, `SELECT `+inviteColumns+` FROM admin_invites
+		WHERE `+pendingInvite+` AND expires_at > ? ORDER BY created_at DESC, hash`, now.UnixMicro())
+}
+
+// RevokeAdminInvites revokes the pending invitations for r.Email or sent by
+// r.InvitedBy in one UPDATE.
+func (s *Store) RevokeAdminInvites(ctx context.Context, r sessionmanager.AdminInviteRevocation) ([]*sessionmanager.AdminInvite, error) {
+	cond, arg := `lower(email) = lower(?)`, r.Email
+	if r.Email == "" {
+		cond, arg = `invited_by = ?`, r.InvitedBy
+	}
+	return queryAll(ctx, s.write, "revoke admin invites", scanInvite, `UPDATE admin_invites SET revoked_at = ?, revoked_reason = ?
+		WHERE `+cond+` AND `+pendingInvite+` RETURNING `+inviteColumns, r.At.UnixMicro(), r.Reason, arg)
+}
+
+// AdminInvite returns the invitation with this hash, whatever its state.
+func (s *Store) AdminInvite(ctx context.Context, hash []byte) (*sessionmanager.AdminInvite, error) {
+	inv, err := scanInvite(s.read.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM admin_invites WHERE hash = ?`, hash))
+	if isNoRows(err) {
+		return nil, notFound("admin invite")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read admin invite: %w", err)
+	}
+	return inv, nil
+}
+
+// UseAdminInvite spends an invitation in one guarded UPDATE: pending,
+// unexpired, and its inviter not deactivated.
 func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sessionmanager.AdminInvite, error) {
-	var (
-		inv                    sessionmanager.AdminInvite
-		created, expires, used int64
-	)
-	err := s.write.QueryRowContext(ctx, `UPDATE admin_invites SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING hash, email, role, invited_by, created_at, expires_at, used_at`, now.UnixMicro(), hash, now.UnixMicro()).
-		Scan(&inv.Hash, &inv.Email, &inv.Role, &inv.InvitedBy, &created, &expires, &used)
+	inv, err := scanInvite(s.write.QueryRowContext(ctx, `UPDATE admin_invites SET used_at = ?1 WHERE hash = ?2 AND `+pendingInvite+` AND expires_at > ?1
+		AND NOT EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND a.disabled_at IS NOT NULL)
+		RETURNING `+inviteColumns, now.UnixMicro(), hash))
 	if isNoRows(err) {
 		return nil, notFound("admin invite")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: use admin invite: %w", err)
 	}
-	inv.CreatedAt, inv.ExpiresAt, inv.UsedAt = timeOf(created), timeOf(expires), timeOf(used)
-	return &inv, nil
+	return inv, nil
 }
 
 // SetAdminRecoveryCodes replaces the admin's recovery codes.

@@ -20,6 +20,8 @@ var adminTests = []namedTest{
 	{"ConcurrentSessionEnd", testConcurrentAdminSessionEnd},
 	{"TeamRoles", testTeamRoles},
 	{"LastOwnerConcurrent", testLastOwnerConcurrent},
+	{"AdminAccessConcurrent", testAdminAccessConcurrent},
+	{"AdminInvitesPending", testAdminInvitesPending},
 	{"Invites", testAdminInvites},
 	{"AdminRecoveryCodes", testAdminRecoveryCodes},
 }

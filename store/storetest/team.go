@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,24 +19,31 @@ func testTeamRoles(t *testing.T, s Store) {
 	equal(t, sessionmanager.RoleOwner, list[0].Role, "an admin made without a role is an owner")
 	equal(t, sessionmanager.RoleViewer, list[1].Role)
 
-	requireCode(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, time.Time{}), sessionmanager.ECONFLICT, "demote the last owner")
-	requireCode(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleOwner, t0), sessionmanager.ECONFLICT, "deactivate the last owner")
-	requireCode(t, s.SetAdminAccess(ctx, "nope", sessionmanager.RoleViewer, time.Time{}), sessionmanager.ENOTFOUND, "unknown admin")
+	requireCode(t, second(s.SetAdminAccess(ctx, "a-1", role(sessionmanager.RoleAdmin))), sessionmanager.ECONFLICT, "demote the last owner")
+	requireCode(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0))), sessionmanager.ECONFLICT, "deactivate the last owner")
+	requireCode(t, second(s.SetAdminAccess(ctx, "nope", role(sessionmanager.RoleViewer))), sessionmanager.ENOTFOUND, "unknown admin")
 	got, err := s.AdminByID(ctx, "a-1")
 	noErr(t, err)
 	equal(t, sessionmanager.RoleOwner, got.Role, "refused change left nothing behind")
 	check(t, !got.Disabled(), "still active")
 
-	noErr(t, s.SetAdminAccess(ctx, "a-2", sessionmanager.RoleOwner, time.Time{}))
-	noErr(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, t0.Add(time.Minute)))
+	noErr(t, second(s.SetAdminAccess(ctx, "a-2", role(sessionmanager.RoleOwner))))
+	got, err = s.SetAdminAccess(ctx, "a-1", role(sessionmanager.RoleAdmin))
+	noErr(t, err)
+	equal(t, sessionmanager.RoleAdmin, got.Role, "the changed admin is returned")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0.Add(time.Minute)))))
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0.Add(time.Hour)))), "deactivating again")
 	got, err = s.AdminByID(ctx, "a-1")
 	noErr(t, err)
-	equal(t, sessionmanager.RoleAdmin, got.Role)
-	check(t, got.DisabledAt.Equal(t0.Add(time.Minute)), "disabled at %v", got.DisabledAt)
-	noErr(t, s.SetAdminAccess(ctx, "a-1", sessionmanager.RoleAdmin, time.Time{}))
+	equal(t, sessionmanager.RoleAdmin, got.Role, "a deactivation leaves the role")
+	check(t, got.DisabledAt.Equal(t0.Add(time.Minute)), "disabled at %v, want the first deactivation's time", got.DisabledAt)
+	got, err = s.SetAdminAccess(ctx, "a-1", role(sessionmanager.RoleViewer))
+	noErr(t, err)
+	check(t, got.Disabled(), "a role change leaves the deactivation")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", sessionmanager.AdminAccessChange{Reactivate: true})))
 	got, err = s.AdminByID(ctx, "a-1")
 	noErr(t, err)
-	check(t, !got.Disabled(), "reactivated")
+	check(t, !got.Disabled() && got.Role == sessionmanager.RoleViewer, "reactivated as %+v", got)
 
 	noErr(t, s.NoteAdminSignIn(ctx, "a-1", t0.Add(time.Hour)))
 	noErr(t, s.NoteAdminSignIn(ctx, "a-1", t0), "an older sign-in does not move it back")
@@ -53,7 +61,7 @@ func testLastOwnerConcurrent(t *testing.T, s Store) {
 	ok := 0
 	for i, err := range race(func(i int) error {
 		id := []string{"a-0", "a-1"}[i%2]
-		return s.SetAdminAccess(ctx, id, sessionmanager.RoleViewer, time.Time{})
+		return second(s.SetAdminAccess(ctx, id, role(sessionmanager.RoleViewer)))
 	}) {
 		if err == nil {
 			ok++
@@ -72,12 +80,43 @@ func testLastOwnerConcurrent(t *testing.T, s Store) {
 	equal(t, 1, owners, "exactly one owner remains")
 }
 
+func role(r string) sessionmanager.AdminAccessChange {
+	return sessionmanager.AdminAccessChange{Role: r}
+}
+
+func deactivate(at time.Time) sessionmanager.AdminAccessChange {
+	return sessionmanager.AdminAccessChange{Deactivate: true, At: at}
+}
+
+// A role change and a deactivation of one admin, at the same moment, many
+// times: each writes only its own column, so both always hold.
+func testAdminAccessConcurrent(t *testing.T, s Store) {
+	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-0", Email: "a0@example.com", CreatedAt: t0}))
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "a1@example.com", Role: sessionmanager.RoleAdmin, CreatedAt: t0}))
+	for round := range 30 {
+		want := []string{sessionmanager.RoleViewer, sessionmanager.RoleAdmin}[round%2]
+		for i, err := range race(func(i int) error {
+			if i%2 == 0 {
+				return second(s.SetAdminAccess(ctx, "a-1", role(want)))
+			}
+			return second(s.SetAdminAccess(ctx, "a-1", deactivate(t0)))
+		}) {
+			noErr(t, err, "round %d racer %d", round, i)
+		}
+		got, err := s.AdminByID(ctx, "a-1")
+		noErr(t, err)
+		check(t, got.Role == want && got.Disabled(), "round %d: %s, disabled %v; want %s and disabled", round, got.Role, got.Disabled(), want)
+		noErr(t, second(s.SetAdminAccess(ctx, "a-1", sessionmanager.AdminAccessChange{Reactivate: true})))
+	}
+}
+
 func testAdminInvites(t *testing.T, s Store) {
 	ctx := t.Context()
 	inv := &sessionmanager.AdminInvite{Hash: []byte("invite-hash"), Email: "new@example.com", Role: sessionmanager.RoleViewer,
 		InvitedBy: "a-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	noErr(t, s.CreateAdminInvite(ctx, inv))
-	noErr(t, s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("old"), Email: "old@example.com", Role: sessionmanager.RoleAdmin, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	noErr(t, second(s.CreateAdminInvite(ctx, inv)))
+	noErr(t, second(s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("old"), Email: "old@example.com", Role: sessionmanager.RoleAdmin, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})))
 	requireCode(t, second(s.UseAdminInvite(ctx, []byte("old"), t0.Add(time.Minute))), sessionmanager.ENOTFOUND, "expired")
 	requireCode(t, second(s.UseAdminInvite(ctx, []byte("nope"), t0)), sessionmanager.ENOTFOUND, "unknown")
 	won := 0
@@ -114,4 +153,74 @@ func testAdminRecoveryCodes(t *testing.T, s Store) {
 	noErr(t, s.UseAdminRecoveryCode(ctx, "a-2", []byte("c1"), t0), "another admin's code of the same hash is theirs")
 	noErr(t, s.SetAdminRecoveryCodes(ctx, "a-1", nil))
 	requireCode(t, s.UseAdminRecoveryCode(ctx, "a-1", []byte("c2"), t0), sessionmanager.ENOTFOUND, "codes removed")
+}
+
+// Invitations: one pending per email (a new one replaces it), revocable by
+// email or by inviter, refused once the inviter is deactivated, and of
+// concurrent invitations for one email exactly one is stored.
+func testAdminInvitesPending(t *testing.T, s Store) {
+	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "owner@example.com", CreatedAt: t0}))
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-2", Email: "owner2@example.com", CreatedAt: t0}))
+	invite := func(hash, email, by string, at time.Time) (bool, error) {
+		return s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte(hash), Email: email, Role: sessionmanager.RoleViewer,
+			InvitedBy: by, CreatedAt: at, ExpiresAt: at.Add(time.Hour)})
+	}
+	replaced, err := invite("h1", "new@example.com", "a-1", t0)
+	noErr(t, err)
+	check(t, !replaced, "the first invitation replaced one")
+	replaced, err = invite("h2", "NEW@example.com", "a-2", t0.Add(time.Second))
+	noErr(t, err)
+	check(t, replaced, "a second invitation for the email (other case) did not say it replaced one")
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h1"), t0.Add(2*time.Second))), sessionmanager.ENOTFOUND, "the replaced link")
+	old, err := s.AdminInvite(ctx, []byte("h1"))
+	noErr(t, err)
+	check(t, old.RevokedReason == sessionmanager.InviteReplaced && !old.RevokedAt.IsZero(), "replaced invitation read back as %+v", old)
+	list, err := s.ListAdminInvites(ctx, t0.Add(2*time.Second))
+	noErr(t, err)
+	check(t, len(list) == 1 && string(list[0].Hash) == "h2" && list[0].InvitedBy == "a-2", "pending: %+v", list)
+	list, err = s.ListAdminInvites(ctx, t0.Add(2*time.Hour))
+	noErr(t, err)
+	equal(t, 0, len(list), "an expired invitation is not pending")
+
+	// Revoked by email, then by inviter.
+	revoked, err := s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: "New@Example.com", At: t0.Add(3 * time.Second), Reason: sessionmanager.InviteRevokedByOwner})
+	noErr(t, err)
+	check(t, len(revoked) == 1 && string(revoked[0].Hash) == "h2", "revoked %+v", revoked)
+	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: "new@example.com", At: t0.Add(4 * time.Second), Reason: sessionmanager.InviteRevokedByOwner})
+	noErr(t, err)
+	equal(t, 0, len(revoked), "revoking again")
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h2"), t0.Add(5*time.Second))), sessionmanager.ENOTFOUND, "a revoked link")
+	noErr(t, second(invite("h3", "third@example.com", "a-2", t0)))
+	noErr(t, second(invite("h4", "fourth@example.com", "a-1", t0)))
+	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{InvitedBy: "a-2", At: t0.Add(time.Second), Reason: sessionmanager.InviteInviterDeactivated})
+	noErr(t, err)
+	check(t, len(revoked) == 1 && string(revoked[0].Hash) == "h3" && revoked[0].RevokedReason == sessionmanager.InviteInviterDeactivated, "revoked by inviter: %+v", revoked)
+
+	// An inviter deactivated (their invitations not yet revoked): refused.
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", deactivate(t0.Add(time.Second)))))
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h4"), t0.Add(2*time.Second))), sessionmanager.ENOTFOUND, "the link of a deactivated inviter")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-1", sessionmanager.AdminAccessChange{Reactivate: true})))
+	got, err := s.UseAdminInvite(ctx, []byte("h4"), t0.Add(2*time.Second))
+	noErr(t, err, "the inviter reactivated, a link not revoked works")
+	equal(t, "fourth@example.com", got.Email)
+
+	// Concurrent invitations for one email: one pending at the end.
+	for i, err := range race(func(i int) error {
+		_, err := invite(fmt.Sprint("race-", i), "race@example.com", "a-2", t0.Add(time.Duration(i)*time.Millisecond))
+		return err
+	}) {
+		if err != nil {
+			requireCode(t, err, sessionmanager.ECONFLICT, "racer %d", i)
+		}
+	}
+	list, err = s.ListAdminInvites(ctx, t0.Add(time.Second))
+	noErr(t, err)
+	n := 0
+	for _, inv := range list {
+		if inv.Email == "race@example.com" {
+			n++
+		}
+	}
+	equal(t, 1, n, "pending invitations for one email after a race")
 }
