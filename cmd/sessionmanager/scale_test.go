@@ -25,7 +25,8 @@ import (
 )
 
 // scaleRuns is how many timed runs each admin request gets (after one
-// warm-up); the table gives their median and 95th percentile.
+// warm-up; SM_SCALE_RUNS changes it); the table gives their median and
+// 95th percentile.
 const scaleRuns = 20
 
 // TestScaleAdminAPI fills the database of a real server with SM_SCALE_N
@@ -120,7 +121,9 @@ func scaleRun(t *testing.T, env map[string]string, n int) {
 			return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 		}
 		table = append(table, fmt.Sprintf("| %-44s | %10s | %10s | %s |", what, f(p50), f(p95), note))
+		t.Log(table[len(table)-1])
 	}
+	runs := scaleEnvInt(t, "SM_SCALE_RUNS", scaleRuns)
 	get := func(path string, cookies []*http.Cookie) (int, []byte) {
 		req, _ := http.NewRequest("GET", s.base+path, nil)
 		if cookies == nil {
@@ -141,7 +144,7 @@ func scaleRun(t *testing.T, env map[string]string, n int) {
 		t.Helper()
 		var ds []time.Duration
 		var body []byte
-		for i := range scaleRuns + 1 {
+		for i := range runs + 1 {
 			start := time.Now()
 			code, b := get(path, cookies)
 			if code != 200 {
