@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -189,8 +190,10 @@ type SessionFilter struct {
 	// (ISO codes): the countries Search names (CountriesNamed), so that
 	// "germany" or "uk" finds sessions by their country too.
 	SearchCountries []string
-	Sort            SessionSort
-	Desc            bool
+	// Suspected keeps only sessions session protection marked suspected.
+	Suspected bool
+	Sort      SessionSort
+	Desc      bool
 	// Limit is the page size (the store caps it at 500, default 50).
 	Limit  int
 	Cursor string
@@ -236,6 +239,23 @@ type TrailEntry struct {
 	Device string `json:"device,omitempty"`
 	// Signals are the session-protection signals this move fired.
 	Signals []string `json:"signals,omitempty"`
+}
+
+// StoredTrailEntry is e as a store keeps it: its time in UTC to the
+// microsecond, like every stored time, and its texts without NUL
+// characters (which PostgreSQL's jsonb refuses).
+func StoredTrailEntry(e TrailEntry) TrailEntry {
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	noNUL := func(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+	e.CountryCode, e.City, e.ISP, e.Device = noNUL(e.CountryCode), noNUL(e.City), noNUL(e.ISP), noNUL(e.Device)
+	if e.Signals != nil {
+		signals := make([]string, len(e.Signals))
+		for i, s := range e.Signals {
+			signals[i] = noNUL(s)
+		}
+		e.Signals = signals
+	}
+	return e
 }
 
 // TrailNote asks the store to append Entry to a session's trail (keeping

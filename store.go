@@ -84,6 +84,7 @@ type SettingsStore interface {
 type Store interface {
 	UserStore
 	SessionStore
+	TrailStore
 	EventStore
 	SettingsStore
 	Ping(ctx context.Context) error

@@ -33,7 +33,7 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 				return mapErr(err, "user")
 			}
 			if _, err := tx.Exec(ctx, `UPDATE sessions SET ip = '', ip_net = NULL, user_agent = '',
-			location = '{}', country_code = '', city = '', device_id = '' WHERE user_id = $1`, userID); err != nil {
+			location = '{}', country_code = '', city = '', device_id = '', trail = '[]' WHERE user_id = $1`, userID); err != nil {
 				return mapErr(err, "sessions")
 			}
 			if _, err := tx.Exec(ctx, `UPDATE events SET ip = '', user_agent = '', personal = NULL, erased = true

@@ -111,6 +111,9 @@ func sessionConditions(q *query, f sm.SessionFilter) (matchNothing bool) {
 		// Clamped to the column's range, so a huge bound is a filter, not an error.
 		q.and("s.score < " + q.arg(int32(min(max(*f.ScoreBelow, math.MinInt32), math.MaxInt32))))
 	}
+	if f.Suspected {
+		q.and("s.suspected <> ''")
+	}
 	if !f.From.IsZero() {
 		q.and("s.created_at >= " + q.arg(f.From))
 	}

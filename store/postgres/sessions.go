@@ -21,13 +21,14 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
 	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
-	s.auth_time, s.amr, s.acr`
+	s.auth_time, s.amr, s.acr, s.suspected, s.suspected_at`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
 
-// scanSession reads a row of sessionColumns.
-func scanSession(row pgx.Row) (*sm.Session, error) {
+// scanSession reads a row of sessionColumns, then more (columns the query
+// selects after them).
+func scanSession(row pgx.Row, more ...any) (*sm.Session, error) {
 	var (
 		s                 sm.Session
 		ip                string
@@ -38,12 +39,12 @@ func scanSession(row pgx.Row) (*sm.Session, error) {
 		d                 = &s.Device
 		t                 = &s.Threat
 	)
-	err := row.Scan(&s.ID, &s.UserID, &s.UserEmail, &s.Username, &status, &endReason,
+	err := row.Scan(append([]any{&s.ID, &s.UserID, &s.UserEmail, &s.Username, &status, &endReason,
 		&authMethod, utc(&s.CreatedAt), utc(&s.LastSeenAt), utc(&s.EndedAt), utc(&s.ExpiresAt), &ip, &s.UserAgent,
 		&d.Type, &d.Browser, &d.BrowserVersion, &d.OS, &d.OSVersion, &location,
 		&t.VPN, &t.Proxy, &t.Tor, &t.Datacenter, &t.KnownThreat,
 		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, utc(&s.RefreshRotatedAt), &s.DeviceID,
-		utc(&s.AuthTime), &amr, &s.ACR)
+		utc(&s.AuthTime), &amr, &s.ACR, &s.Suspected, utc(&s.SuspectedAt)}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +123,23 @@ func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash 
 	})
 }
 
-// SessionByID returns the session or ENOTFOUND.
+// SessionByID returns the session, its trail included, or ENOTFOUND.
 func (s *Store) SessionByID(ctx context.Context, id string) (*sm.Session, error) {
 	if !storable(id) {
 		return nil, notFound("session")
 	}
-	ses, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.id = $1`, id))
-	return ses, mapErr(err, "session")
+	var trail string
+	ses, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+`, s.trail::text`+sessionFrom+` WHERE s.id = $1`, id), &trail)
+	if err != nil {
+		return nil, mapErr(err, "session")
+	}
+	// An empty trail reads as none (nil), like a session never written.
+	if trail != "[]" {
+		if err := json.Unmarshal([]byte(trail), &ses.Trail); err != nil {
+			return nil, fmt.Errorf("session %s trail: %w", ses.ID, err)
+		}
+	}
+	return ses, nil
 }
 
 // EndSession ends a session that is not ended yet.

@@ -35,7 +35,7 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) erro
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ip = '', ip_bin = NULL, user_agent = '',
-			country_code = '', city = '', location = '{}', device_id = '' WHERE user_id = ?`, userID); err != nil {
+			country_code = '', city = '', location = '{}', device_id = '', trail = '[]' WHERE user_id = ?`, userID); err != nil {
 			return fmt.Errorf("sqlite: erase user sessions: %w", err)
 		}
 		const eraseEvents = `UPDATE events SET ip = '', user_agent = '', personal = NULL, erased = 1 WHERE `

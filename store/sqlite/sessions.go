@@ -19,31 +19,32 @@ const sessionColumns = `s.id, s.user_id, coalesce(u.email, ''), coalesce(u.usern
 	s.device_type, s.browser, s.browser_version, s.os, s.os_version, s.location,
 	s.threat_vpn, s.threat_proxy, s.threat_tor, s.threat_datacenter, s.threat_known,
 	s.score, s.reasons, s.refresh_family, s.refresh_sealed, s.refresh_rotated_at, s.device_id,
-	s.auth_time, s.amr, s.acr`
+	s.auth_time, s.amr, s.acr, s.suspected, s.suspected_at`
 
 // sessionFrom is the FROM clause that goes with sessionColumns.
 const sessionFrom = ` FROM sessions s LEFT JOIN users u ON u.id = s.user_id`
 
-// scanSession reads the sessionColumns of one row.
-func scanSession(row rowScanner) (*sessionmanager.Session, error) {
+// scanSession reads the sessionColumns of one row, then more (columns the
+// query selects after them).
+func scanSession(row rowScanner, more ...any) (*sessionmanager.Session, error) {
 	var (
 		s                       sessionmanager.Session
 		created, lastSeen       int64
 		ended, expires, rotated sql.NullInt64
-		authTime                sql.NullInt64
+		authTime, suspectedAt   sql.NullInt64
 		ip, location, reasons   string
 		amr                     string
 	)
-	err := row.Scan(&s.ID, &s.UserID, &s.UserEmail, &s.Username, &s.Status, &s.EndReason,
+	err := row.Scan(append([]any{&s.ID, &s.UserID, &s.UserEmail, &s.Username, &s.Status, &s.EndReason,
 		&s.AuthMethod, &created, &lastSeen, &ended, &expires, &ip, &s.UserAgent,
 		&s.Device.Type, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.OSVersion, &location,
 		&s.Threat.VPN, &s.Threat.Proxy, &s.Threat.Tor, &s.Threat.Datacenter, &s.Threat.KnownThreat,
 		&s.Score, &reasons, &s.RefreshFamily, &s.RefreshSealed, &rotated, &s.DeviceID,
-		&authTime, &amr, &s.ACR)
+		&authTime, &amr, &s.ACR, &s.Suspected, &suspectedAt}, more...)...)
 	if err != nil {
 		return nil, err
 	}
-	s.AuthTime, s.AMR = fromMicro(authTime), sessionmanager.SplitAMR(amr)
+	s.AuthTime, s.AMR, s.SuspectedAt = fromMicro(authTime), sessionmanager.SplitAMR(amr), fromMicro(suspectedAt)
 	s.CreatedAt, s.LastSeenAt = timeOf(created), timeOf(lastSeen)
 	s.EndedAt, s.ExpiresAt, s.RefreshRotatedAt = fromMicro(ended), fromMicro(expires), fromMicro(rotated)
 	if ip != "" {
@@ -139,14 +140,21 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 	})
 }
 
-// sessionByID reads one session through q.
+// sessionByID reads one session, its trail included, through q.
 func sessionByID(ctx context.Context, q sqlQuerier, id string) (*sessionmanager.Session, error) {
-	sess, err := scanSession(q.QueryRowContext(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.id = ?`, id))
+	var trail string
+	sess, err := scanSession(q.QueryRowContext(ctx, `SELECT `+sessionColumns+`, s.trail`+sessionFrom+` WHERE s.id = ?`, id), &trail)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read session: %w", err)
+	}
+	// An empty trail reads as none (nil), like a session never written.
+	if trail != "[]" {
+		if err := json.Unmarshal([]byte(trail), &sess.Trail); err != nil {
+			return nil, fmt.Errorf("session %s: stored trail: %w", sess.ID, err)
+		}
 	}
 	return sess, nil
 }

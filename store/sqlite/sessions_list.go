@@ -108,6 +108,9 @@ func sessionWhere(f sessionmanager.SessionFilter) *where {
 	if f.ScoreBelow != nil {
 		w.add(`s.score < ?`, *f.ScoreBelow)
 	}
+	if f.Suspected {
+		w.conds = append(w.conds, `s.suspected <> ''`)
+	}
 	if !f.From.IsZero() {
 		w.add(`s.created_at >= ?`, f.From.UnixMicro())
 	}
@@ -148,9 +151,10 @@ func (s *Store) ListSessions(ctx context.Context, f sessionmanager.SessionFilter
 		w.add(`(`+col+`, s.id) `+cmp+` (?, ?)`, key, id)
 	}
 	limit := pageLimit(f.Limit)
+	scanListedSession := func(row rowScanner) (*sessionmanager.Session, error) { return scanSession(row) }
 	// The page's keys are chosen first, narrow, and only then are its rows
 	// read: sorting a filtered set of wide rows is what costs.
-	sessions, err := queryAll(ctx, s.read, "list sessions", scanSession, `SELECT `+sessionColumns+` FROM (SELECT s.id AS pid, `+col+` AS pkey`+
+	sessions, err := queryAll(ctx, s.read, "list sessions", scanListedSession, `SELECT `+sessionColumns+` FROM (SELECT s.id AS pid, `+col+` AS pkey`+
 		sessionFrom+w.String()+` ORDER BY pkey `+dir+`, pid `+dir+` LIMIT ?) p
 		JOIN sessions s ON s.id = p.pid LEFT JOIN users u ON u.id = s.user_id
 		ORDER BY p.pkey `+dir+`, p.pid `+dir, append(w.args, limit+1)...)

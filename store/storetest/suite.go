@@ -15,7 +15,8 @@
 //     SessionID and the session is not ended.
 //   - SweepStale ends idle, then expired sessions, then marks the remaining
 //     stale active ones inactive: a session it ends is not "inactivated".
-//   - TouchSessions ignores unknown and ended sessions without an error.
+//   - TouchSessions ignores unknown and ended sessions without an error;
+//     so does AppendTrail, whose trail is ordered by entry time.
 //   - A magic link is expired from its ExpiresAt instant on; so is a
 //     passkey ceremony.
 //   - A delivery appended without times is created at the event's time and
@@ -69,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Users", userTests},
 		{"Sessions", sessionTests},
 		{"SessionList", sessionListTests},
+		{"Trail", trailTests},
 		{"Concurrency", concurrencyTests},
 		{"Events", eventTests},
 		{"Outbox", outboxTests},
