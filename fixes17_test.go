@@ -166,7 +166,7 @@ func TestStepUpRightCodeAfterTypos(t *testing.T) {
 func TestReportRemovesThiefFactors(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		owner := e.register("vic")
-		ownerDevice, err := e.m.RememberDevice(e.ctx, owner.User, client)
+		ownerDevice, err := e.m.RememberDevice(e.ctx, owner.User, client, sm.Device{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestReportRemovesThiefFactors(t *testing.T) {
 			t.Fatalf("thief's step-up: %v", err)
 		}
 		enrolPasskey(t, e, thief, "cred-thief")
-		if _, err := e.m.RememberDevice(e.ctx, thief.User, client); err != nil {
+		if _, err := e.m.RememberDevice(e.ctx, thief.User, client, sm.Device{}); err != nil {
 			t.Fatal(err)
 		}
 		// The owner's passkey, enrolled before the thief signed in.
