@@ -17,6 +17,7 @@ import (
 // status (active, inactive, ended; comma-separated or repeated), user,
 // country, ip (address or CIDR), device, threat (vpn, proxy, tor,
 // datacenter, threat; comma-separated or repeated), scoreBelow (0-101),
+// suspected (true: only sessions session protection marked suspected),
 // from, to (RFC 3339), q (a substring of email, username, IP, browser, OS,
 // city or ISP, or a country's name: "germany", "uk"), sort (created_at, last_seen, score), order (asc,
 // desc), limit (1-500), cursor.
@@ -66,6 +67,13 @@ func ParseSessionQuery(q url.Values) (SessionFilter, error) {
 			bad["scoreBelow"] = "must be a whole number from 0 to 101"
 		}
 		f.ScoreBelow = &n
+	}
+	if v := q.Get("suspected"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad["suspected"] = "must be true or false"
+		}
+		f.Suspected = b
 	}
 	f.From = parseTime(q.Get("from"), "from", bad)
 	f.To = parseTime(q.Get("to"), "to", bad)

@@ -12,18 +12,18 @@ import (
 // TestParseSessionQuery: the one vocabulary of the admin session lists.
 // Lists may be comma-separated or repeated (a form's checkboxes repeat).
 func TestParseSessionQuery(t *testing.T) {
-	q, _ := url.ParseQuery("status=active&status=inactive,active&threat=vpn&threat=tor,proxy&scoreBelow=0&order=ASC&sort=lastSeenAt")
+	q, _ := url.ParseQuery("status=active&status=inactive,active&threat=vpn&threat=tor,proxy&scoreBelow=0&order=ASC&sort=lastSeenAt&suspected=true")
 	f, err := sm.ParseSessionQuery(q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(f.Status, []sm.Status{sm.StatusActive, sm.StatusInactive}) || !f.AnyThreat.VPN || !f.AnyThreat.Tor || !f.AnyThreat.Proxy ||
-		f.ScoreBelow == nil || *f.ScoreBelow != 0 || f.Desc || f.Sort != sm.SortLastSeen || f.Limit != 50 {
+		f.ScoreBelow == nil || *f.ScoreBelow != 0 || !f.Suspected || f.Desc || f.Sort != sm.SortLastSeen || f.Limit != 50 {
 		t.Errorf("filter %+v", f)
 	}
 	for raw, field := range map[string]string{
 		"scoreBelow=102": "scoreBelow", "status=live": "status", "order=up": "order", "threat=vpn&threat=ghost": "threat",
-		"limit=501": "limit", "country=XX": "country", "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z": "to",
+		"limit=501": "limit", "country=XX": "country", "suspected=maybe": "suspected", "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z": "to",
 	} {
 		q, _ := url.ParseQuery(raw)
 		_, err := sm.ParseSessionQuery(q)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"time"
+
 	"net/http"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -10,6 +12,11 @@ import (
 type mySession struct {
 	*sm.Session
 	Current bool `json:"current"`
+	// The suspected mark is the admins' view: a thief holding the session
+	// would learn from it that it was noticed. These outer fields, never
+	// set, hide the session's own (encoding/json takes the shallower).
+	Suspected   string    `json:"suspected,omitempty"`
+	SuspectedAt time.Time `json:"suspectedAt,omitzero"`
 }
 
 func (s *server) handleMySessions() http.Handler {

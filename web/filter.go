@@ -22,6 +22,7 @@ type sessionQuery struct {
 	Device     string
 	Threats    []string
 	ScoreBelow string
+	Suspected  bool
 	Q          string
 	IP         string
 	User       string
@@ -68,6 +69,7 @@ func parseSessionQuery(v url.Values) (sessionQuery, sm.SessionFilter, map[string
 		}
 	}
 	f, err := sm.ParseSessionQuery(v)
+	q.Suspected = f.Suspected
 	if err != nil {
 		return q, f, fieldErrors(err)
 	}
@@ -148,6 +150,9 @@ func (q sessionQuery) values() url.Values {
 		v.Add("threat", t)
 	}
 	set("scoreBelow", q.ScoreBelow, "")
+	if q.Suspected {
+		v.Set("suspected", "true")
+	}
 	set("q", q.Q, "")
 	set("ip", q.IP, "")
 	set("user", q.User, "")

@@ -43,6 +43,9 @@ func templateFuncs() template.FuncMap {
 		"shorten":     shorten,
 		"deviceText":  deviceText,
 		"place":       placeText,
+		"trailPlace":  trailPlace,
+		"inc":         func(i int) int { return i + 1 },
+		"maxTrail":    func() int { return sm.MaxTrail },
 		"ipText": func(s *sm.Session) string {
 			if !s.IP.IsValid() {
 				return "-"
@@ -268,6 +271,10 @@ var reasonLabels = map[string]string{
 	sm.ReasonNewDevice: "New device", sm.ReasonImpossibleTravel: "Impossible travel",
 	sm.ReasonFailedLogins: "Recent failed logins", sm.ReasonGeofence: "Geo-fence",
 	sm.ReasonLowScore: "Low score", sm.ReasonGeoLookupFailed: "Geo lookup failed", sm.ReasonUserBlocked: "User blocked",
+	// Session-protection signals (a session's trail and suspected mark).
+	"session_ip_change": "IP changed", "session_country_change": "Country changed",
+	"session_impossible_travel": "Impossible travel", "session_device_change": "Device changed",
+	"refresh_anomaly": "Refresh anomaly", string(sm.EndHijackSuspected): "Hijack suspected",
 }
 
 func reasonLabel(code string) string {
@@ -280,6 +287,7 @@ func reasonLabel(code string) string {
 var eventLabels = map[string]string{
 	sm.EventLoginSucceeded: "Signed in", sm.EventLoginFailed: "Failed login", sm.EventLoginBlocked: "Login blocked",
 	sm.EventSessionRefreshed: "Tokens refreshed", sm.EventSessionEnded: "Session ended", sm.EventRefreshReuse: "Refresh token reuse",
+	sm.EventSessionAnomaly: "Session anomaly",
 	sm.EventUserRegistered: "Registered", sm.EventUserBlocked: "User blocked", sm.EventUserUnblocked: "User unblocked",
 	sm.EventPasswordChanged: "Password changed", sm.EventUserErased: "User erased", sm.EventSettingsChanged: "Settings changed",
 	sm.EventAdminAction: "Admin action", sm.EventMagicLinkSent: "Magic link sent",

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strings"
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -52,5 +53,53 @@ func TestDetailMapStaysInsideTheWorld(t *testing.T) {
 	}
 	if detailMap(sm.Location{}).Shown {
 		t.Error("a location without coordinates is shown")
+	}
+}
+
+// TestSessionMapTrail: the login and the trail's places are marks in time
+// order joined by one line, numbered as the trail list, the ones that fired
+// a signal flagged, all inside a window that stays on the map.
+func TestSessionMapTrail(t *testing.T) {
+	s := &sm.Session{
+		Location: sm.Location{City: "London", CountryName: "United Kingdom", Latitude: 51.51, Longitude: -0.09, HasCoordinates: true},
+		Trail: []sm.TrailEntry{
+			{CountryCode: "SE", City: "Linköping", Latitude: 58.41, Longitude: 15.62},
+			{CountryCode: "XX"}, // no coordinates: listed, not placed
+			{CountryCode: "DE", City: "Falkenstein", Latitude: 50.48, Longitude: 12.37, Signals: []string{"session_country_change"}},
+		},
+	}
+	v := sessionMap(s)
+	if !v.Shown || len(v.Stops) != 3 {
+		t.Fatalf("stops %+v", v.Stops)
+	}
+	if v.Stops[0].N != 0 || v.Stops[1].N != 1 || v.Stops[2].N != 3 || v.Stops[1].Flagged || !v.Stops[2].Flagged {
+		t.Errorf("numbers and flags %+v", v.Stops)
+	}
+	if n := len(strings.Fields(v.Line)); n != 3 {
+		t.Errorf("line %q joins %d points, want 3", v.Line, n)
+	}
+	var left, top, w, h float64
+	if _, err := fmtSscan(v.ViewBox, &left, &top, &w, &h); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range v.Stops {
+		if st.X < left || st.X > left+w || st.Y < top || st.Y > top+h {
+			t.Errorf("stop %d at %v,%v outside viewBox %q", st.N, st.X, st.Y, v.ViewBox)
+		}
+	}
+	if left < 0 || top < 0 || left+w > mapproj.Width || top+h > mapproj.Height || w < 200 || w != 2*h {
+		t.Errorf("viewBox %q", v.ViewBox)
+	}
+	if !strings.Contains(v.Stops[2].Label, "Falkenstein") || !strings.Contains(v.Stops[2].Label, "Country changed") {
+		t.Errorf("label %q", v.Stops[2].Label)
+	}
+	// Around the world: the window is the whole map at most.
+	far := &sm.Session{Location: sm.Location{Latitude: 64.8, Longitude: -147.7, HasCoordinates: true},
+		Trail: []sm.TrailEntry{{Latitude: -41.3, Longitude: 174.8}}}
+	if v := sessionMap(far); v.ViewBox != "0 0 1000 440" {
+		t.Errorf("a trail across the world: viewBox %q", v.ViewBox)
+	}
+	if sessionMap(&sm.Session{Trail: []sm.TrailEntry{{CountryCode: "SE"}}}).Shown {
+		t.Error("a map with no coordinates is shown")
 	}
 }

@@ -10,7 +10,7 @@ type sessionData struct {
 	Session *sm.Session
 	User    *sm.User
 	Events  []*sm.Event
-	Map     mapView
+	Map     sessionMapView
 }
 
 func (s *server) handleSession(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +30,6 @@ func (s *server) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Events = events
-	d.Map = detailMap(sess.Location)
+	d.Map = sessionMap(sess)
 	s.render(w, r, http.StatusOK, "session", "Session "+shorten(sess.ID, 10), "sessions", d)
 }
