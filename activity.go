@@ -7,9 +7,11 @@ import (
 	"time"
 )
 
-// activity notes last-seen in memory on the request path and hands the
-// store at most one note per session per interval, in batches, off the
-// request path.
+// activity holds the last-seen notes due for the store and hands them over
+// in batches, off the request path. Whether a note is due (at most one per
+// session per interval) is kept with the session's cached state
+// (stateCache.noteDue), so an active session costs no entry here beyond
+// the interval's pending note.
 type activity struct {
 	seed     maphash.Seed
 	interval time.Duration
@@ -18,31 +20,31 @@ type activity struct {
 
 type activityShard struct {
 	mu sync.Mutex
-	// queued is when each session's last note was queued for the store.
-	queued map[string]time.Time
-	// pending holds the notes not yet written.
+	// pending holds the notes not yet written; it is replaced, not
+	// cleared, when taken, so a burst does not keep its memory.
 	pending map[string]time.Time
 }
 
 func newActivity(interval time.Duration) *activity {
-	a := &activity{seed: maphash.MakeSeed(), interval: interval}
-	for i := range a.shards {
-		a.shards[i].queued = make(map[string]time.Time)
-		a.shards[i].pending = make(map[string]time.Time)
-	}
-	return a
+	return &activity{seed: maphash.MakeSeed(), interval: interval}
 }
 
-// note records activity at now; it queues a store write only when the
-// session's last queued note is at least one interval old.
-func (a *activity) note(sid string, now time.Time) {
+// noteSeen records activity of session sid at now: a store write is queued
+// when none was within the last interval.
+func (m *Manager) noteSeen(sid string, now time.Time) {
+	if m.states.noteDue(sid, now, m.seen.interval) {
+		m.seen.queue(sid, now)
+	}
+}
+
+// queue makes a note of sid at now pending.
+func (a *activity) queue(sid string, now time.Time) {
 	sh := &a.shards[maphash.String(a.seed, sid)%stateShards]
 	sh.mu.Lock()
-	last, ok := sh.queued[sid]
-	if !ok || now.Sub(last) >= a.interval {
-		sh.queued[sid] = now
-		sh.pending[sid] = now
+	if sh.pending == nil {
+		sh.pending = make(map[string]time.Time)
 	}
+	sh.pending[sid] = now
 	sh.mu.Unlock()
 }
 
@@ -50,14 +52,12 @@ func (a *activity) note(sid string, now time.Time) {
 func (a *activity) forget(sid string) {
 	sh := &a.shards[maphash.String(a.seed, sid)%stateShards]
 	sh.mu.Lock()
-	delete(sh.queued, sid)
 	delete(sh.pending, sid)
 	sh.mu.Unlock()
 }
 
-// take removes and returns every pending note, and forgets sessions whose
-// last note is older than staleBefore (bounded memory).
-func (a *activity) take(staleBefore time.Time) []LastSeen {
+// take removes and returns every pending note.
+func (a *activity) take() []LastSeen {
 	var out []LastSeen
 	for i := range a.shards {
 		sh := &a.shards[i]
@@ -65,12 +65,7 @@ func (a *activity) take(staleBefore time.Time) []LastSeen {
 		for sid, at := range sh.pending {
 			out = append(out, LastSeen{SessionID: sid, At: at})
 		}
-		clear(sh.pending)
-		for sid, at := range sh.queued {
-			if at.Before(staleBefore) {
-				delete(sh.queued, sid)
-			}
-		}
+		sh.pending = nil
 		sh.mu.Unlock()
 	}
 	return out
@@ -81,6 +76,9 @@ func (a *activity) requeue(notes []LastSeen) {
 	for _, n := range notes {
 		sh := &a.shards[maphash.String(a.seed, n.SessionID)%stateShards]
 		sh.mu.Lock()
+		if sh.pending == nil {
+			sh.pending = make(map[string]time.Time)
+		}
 		if cur, ok := sh.pending[n.SessionID]; !ok || cur.Before(n.At) {
 			sh.pending[n.SessionID] = n.At
 		}
@@ -89,8 +87,8 @@ func (a *activity) requeue(notes []LastSeen) {
 }
 
 // flush writes pending notes through sink in batches of 500.
-func (a *activity) flush(ctx context.Context, sink ActivitySink, staleBefore time.Time) (int, error) {
-	notes := a.take(staleBefore)
+func (a *activity) flush(ctx context.Context, sink ActivitySink) (int, error) {
+	notes := a.take()
 	written := 0
 	for len(notes) > 0 {
 		n := min(len(notes), 500)

@@ -463,14 +463,16 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 		_, _ = m.store.EndSession(context.WithoutCancel(ctx), s.ID, EndManual, now)
 		return nil, err
 	}
-	m.states.put(s.ID, sessionState{userID: u.ID, email: u.Email, status: StatusActive, expiresAt: s.ExpiresAt, fetched: now})
-	m.seen.note(s.ID, now)
-	if c.settings.MaxSessionsPerUser > 0 {
-		m.evictOverCap(ctx, u.ID, c.settings.MaxSessionsPerUser)
-	}
 	access, claims, err := m.cfg.Tokens.Issue(ctx, u.ID, s.ID, s.AuthContext, now)
 	if err != nil {
 		return nil, err
+	}
+	// The cached state keys on the token's own strings: the verified-token
+	// cache holds the same memory (docs/PERFORMANCE.md, memory per session).
+	m.states.put(claims.SessionID, sessionState{userID: claims.Subject, email: u.Email, status: StatusActive, expiresAt: s.ExpiresAt, fetched: now})
+	m.noteSeen(claims.SessionID, now)
+	if c.settings.MaxSessionsPerUser > 0 {
+		m.evictOverCap(ctx, u.ID, c.settings.MaxSessionsPerUser)
 	}
 	if m.cfg.Metrics != nil {
 		m.cfg.Metrics.Login(method, "ok")

@@ -62,8 +62,7 @@ func (m *Manager) flushLoop(ctx context.Context) {
 // now (also called on shutdown).
 func (m *Manager) Flush(ctx context.Context) error {
 	m.retryAudits(ctx)
-	now := m.clock.Now()
-	n, err := m.seen.flush(ctx, m.cfg.Activity, now.Add(-m.cfg.LastSeenInterval))
+	n, err := m.seen.flush(ctx, m.cfg.Activity)
 	if n > 0 && m.cfg.Metrics != nil {
 		m.cfg.Metrics.LastSeenFlush(n)
 	}

@@ -52,7 +52,7 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 	if err := m.checkProof(ctx, accessToken, &claims, client, now); err != nil {
 		return Principal{}, err
 	}
-	st, err := m.sessionState(ctx, claims.SessionID, now)
+	st, err := m.sessionState(ctx, claims.SessionID, claims.Subject, now)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -66,7 +66,7 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 		return Principal{}, terminated(EndExpired)
 	}
 	if activity {
-		m.seen.note(claims.SessionID, now)
+		m.noteSeen(claims.SessionID, now)
 		if err := m.watch(ctx, claims.SessionID, &st, client, now); err != nil {
 			return Principal{}, err
 		}
@@ -75,8 +75,10 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 }
 
 // sessionState returns the state from the cache or, when missing or stale,
-// from the store.
-func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (sessionState, error) {
+// from the store. sid and sub are the token's: the cached state keeps
+// their memory (shared with the verified-token cache) rather than the
+// store's copies.
+func (m *Manager) sessionState(ctx context.Context, sid, sub string, now time.Time) (sessionState, error) {
 	if st, ok := m.states.get(sid, now); ok && (st.status == StatusEnded || m.availability() != Degraded) {
 		return st, nil
 	}
@@ -89,7 +91,11 @@ func (m *Manager) sessionState(ctx context.Context, sid string, now time.Time) (
 	if err != nil {
 		return sessionState{}, WrapError(EUNAVAILABLE, "session state unavailable; try again", err)
 	}
-	st := sessionState{userID: s.UserID, email: s.UserEmail, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
+	uid := s.UserID
+	if uid == sub {
+		uid = sub
+	}
+	st := sessionState{userID: uid, email: s.UserEmail, status: s.Status, reason: s.EndReason, expiresAt: s.ExpiresAt, fetched: now}
 	m.states.put(sid, st)
 	return st, nil
 }
@@ -224,7 +230,7 @@ func (m *Manager) issuePairFor(ctx context.Context, s *Session, u *User, refresh
 	if err != nil {
 		return nil, err
 	}
-	m.seen.note(s.ID, now)
+	m.noteSeen(claims.SessionID, now)
 	if u == nil {
 		if u, err = m.store.UserByID(ctx, s.UserID); err != nil {
 			return nil, err

@@ -2,7 +2,9 @@ package sessionmanager
 
 import (
 	"hash/maphash"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,22 +23,47 @@ type sessionState struct {
 const stateShards = 64
 
 // stateCache maps session ids to their state, sharded to keep lock
-// contention low on the hot path.
+// contention low on the hot path. It holds every session active on this
+// instance, so an entry is kept small (docs/PERFORMANCE.md, "Memory per
+// cached session"): a pointer in the map (a Go map's slots are a third
+// empty on average, so the slot is kept to 24 bytes) to a 64-byte entry
+// whose strings share the verified token's memory, with the last-seen
+// bookkeeping in the same entry rather than in a map of its own.
 type stateCache struct {
-	seed   maphash.Seed
-	ttl    time.Duration
+	seed maphash.Seed
+	ttl  time.Duration
+	// base is the origin of the entries' clock readings (fetched, noted):
+	// durations since base keep the monotonic clock when there is one.
+	base   time.Time
 	shards [stateShards]stateShard
 }
 
 type stateShard struct {
 	mu sync.RWMutex
-	m  map[string]sessionState
+	m  map[string]*stateEntry
 }
 
+// stateEntry is a sessionState as stored. Its fields change under the
+// shard's write lock, except noted (atomic, under the read lock).
+type stateEntry struct {
+	userID, email string
+	expiresSec    int64 // expiresAt as Unix seconds and nanoseconds: exact
+	fetched       int64 // nanoseconds since the cache's base
+	// noted is when the last last-seen note of the session was queued for
+	// the store (nanoseconds since base), or noNote.
+	noted       atomic.Int64
+	expiresNsec int32
+	status      uint8
+	reason      uint8
+}
+
+// noNote is the noted value of a session whose activity was never queued.
+const noNote = math.MinInt64
+
 func newStateCache(ttl time.Duration) *stateCache {
-	c := &stateCache{seed: maphash.MakeSeed(), ttl: ttl}
+	c := &stateCache{seed: maphash.MakeSeed(), ttl: ttl, base: time.Now()}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]sessionState)
+		c.shards[i].m = make(map[string]*stateEntry)
 	}
 	return c
 }
@@ -45,17 +72,28 @@ func (c *stateCache) shard(sid string) *stateShard {
 	return &c.shards[maphash.String(c.seed, sid)%stateShards]
 }
 
+// since is t on the entries' clock.
+func (c *stateCache) since(t time.Time) int64 { return int64(t.Sub(c.base)) }
+
 // get returns the cached state when it is fresh enough at now. Ended states
 // never go stale: an ended session cannot come back.
 func (c *stateCache) get(sid string, now time.Time) (sessionState, bool) {
 	sh := c.shard(sid)
 	sh.mu.RLock()
-	st, ok := sh.m[sid]
+	e, ok := sh.m[sid]
+	var st sessionState
+	var fetched int64
+	if ok {
+		st = sessionState{userID: e.userID, email: e.email, status: statusOf(e.status), reason: reasonOf(e.reason),
+			expiresAt: time.Unix(e.expiresSec, int64(e.expiresNsec))}
+		fetched = e.fetched
+	}
 	sh.mu.RUnlock()
 	if !ok {
 		return st, false
 	}
-	if st.status != StatusEnded && now.Sub(st.fetched) > c.ttl {
+	st.fetched = c.base.Add(time.Duration(fetched))
+	if st.status != StatusEnded && c.since(now)-fetched > int64(c.ttl) {
 		return st, false
 	}
 	return st, true
@@ -63,12 +101,23 @@ func (c *stateCache) get(sid string, now time.Time) (sessionState, bool) {
 
 // put caches a state read from the store, unless the session is already
 // known ended: a read that raced a force logout must not bring it back.
+// The entry is updated in place: its last-seen bookkeeping stays.
 func (c *stateCache) put(sid string, st sessionState) {
 	sh := c.shard(sid)
 	sh.mu.Lock()
-	if cur, ok := sh.m[sid]; !ok || cur.status != StatusEnded {
-		sh.m[sid] = st
+	e, ok := sh.m[sid]
+	switch {
+	case !ok:
+		e = &stateEntry{}
+		e.noted.Store(noNote)
+		sh.m[sid] = e
+	case statusOf(e.status) == StatusEnded:
+		sh.mu.Unlock()
+		return
 	}
+	e.userID, e.email, e.status, e.reason = st.userID, st.email, statusCode(st.status), reasonCode(st.reason)
+	e.expiresSec, e.expiresNsec = st.expiresAt.Unix(), int32(st.expiresAt.Nanosecond())
+	e.fetched = c.since(st.fetched)
 	sh.mu.Unlock()
 }
 
@@ -76,13 +125,40 @@ func (c *stateCache) put(sid string, st sessionState) {
 func (c *stateCache) markEnded(sid, userID string, reason EndReason, now time.Time) {
 	sh := c.shard(sid)
 	sh.mu.Lock()
-	st := sh.m[sid]
-	st.status, st.reason, st.fetched = StatusEnded, reason, now
-	if userID != "" {
-		st.userID = userID
+	e, ok := sh.m[sid]
+	if !ok {
+		e = &stateEntry{expiresSec: time.Time{}.Unix()}
+		e.noted.Store(noNote)
+		sh.m[sid] = e
 	}
-	sh.m[sid] = st
+	e.status, e.reason, e.fetched = statusCode(StatusEnded), reasonCode(reason), c.since(now)
+	if userID != "" {
+		e.userID = userID
+	}
 	sh.mu.Unlock()
+}
+
+// noteDue reports whether a last-seen note of sid at now is due (none
+// queued within interval) and, if so, records it as queued. A session not
+// cached is always due: the caller queues the note.
+func (c *stateCache) noteDue(sid string, now time.Time, interval time.Duration) bool {
+	sh := c.shard(sid)
+	t := c.since(now)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e, ok := sh.m[sid]
+	if !ok {
+		return true
+	}
+	for {
+		last := e.noted.Load()
+		if last != noNote && t-last < int64(interval) {
+			return false
+		}
+		if e.noted.CompareAndSwap(last, t) {
+			return true
+		}
+	}
 }
 
 // drop forgets a session's state so the next request reads the store.
@@ -98,7 +174,7 @@ func (c *stateCache) dropAll() {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		clear(sh.m)
+		sh.m = make(map[string]*stateEntry) // clear would keep the table's memory
 		sh.mu.Unlock()
 	}
 }
@@ -107,11 +183,12 @@ func (c *stateCache) dropAll() {
 // for as long as their access tokens could live (until before-TTL window).
 func (c *stateCache) prune(before time.Time) int {
 	n := 0
+	b := c.since(before)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		for k, st := range sh.m {
-			if st.fetched.Before(before) {
+		for k, e := range sh.m {
+			if e.fetched < b {
 				delete(sh.m, k)
 				n++
 			}
@@ -119,4 +196,59 @@ func (c *stateCache) prune(before time.Time) int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// Statuses and end reasons are kept as one byte each: codes index these
+// tables. A reason not in the table (from a newer instance on the bus) is
+// added, up to 255 of them.
+var (
+	statuses    = [...]Status{"", StatusActive, StatusInactive, StatusEnded}
+	reasonsMu   sync.Mutex
+	reasonTable atomic.Pointer[[]EndReason]
+)
+
+func init() {
+	t := []EndReason{"", EndLogout, EndManual, EndIdle, EndExpired, EndBlocked, EndRefreshReuse, EndPasswordChanged,
+		EndEvicted, EndErased, EndReported, EndHijackSuspected, EndTOTPChanged, EndFactorChanged}
+	reasonTable.Store(&t)
+}
+
+func statusCode(s Status) uint8 {
+	for i, v := range statuses {
+		if v == s {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+func statusOf(code uint8) Status { return statuses[code] }
+
+func reasonOf(code uint8) EndReason { return (*reasonTable.Load())[code] }
+
+func reasonCode(r EndReason) uint8 {
+	if i, ok := findReason(*reasonTable.Load(), r); ok {
+		return i
+	}
+	reasonsMu.Lock()
+	defer reasonsMu.Unlock()
+	t := *reasonTable.Load()
+	if i, ok := findReason(t, r); ok {
+		return i
+	}
+	if len(t) > math.MaxUint8 {
+		return 2 // EndManual: past 255 distinct reasons, which no version has
+	}
+	next := append(t[:len(t):len(t)], r)
+	reasonTable.Store(&next)
+	return uint8(len(next) - 1)
+}
+
+func findReason(t []EndReason, r EndReason) (uint8, bool) {
+	for i, v := range t {
+		if v == r {
+			return uint8(i), true
+		}
+	}
+	return 0, false
 }

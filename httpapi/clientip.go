@@ -17,19 +17,24 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 		return peer
 	}
 	hops := r.Header.Values("X-Forwarded-For")
-	// Several headers are concatenated in order, then walked right to left.
-	var all []string
-	for _, h := range hops {
-		all = append(all, strings.Split(h, ",")...)
-	}
-	for i := len(all) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(all[i]))
-		if err != nil {
-			return peer
-		}
-		a = a.Unmap()
-		if !isTrusted(a, trusted) {
-			return a
+	// Several headers are concatenated in order, then walked right to left,
+	// in place: forward auth behind a proxy reads this on every request.
+	for i := len(hops) - 1; i >= 0; i-- {
+		rest := hops[i]
+		for {
+			comma := strings.LastIndexByte(rest, ',')
+			a, err := netip.ParseAddr(strings.TrimSpace(rest[comma+1:]))
+			if err != nil {
+				return peer
+			}
+			a = a.Unmap()
+			if !isTrusted(a, trusted) {
+				return a
+			}
+			if comma < 0 {
+				break
+			}
+			rest = rest[:comma]
 		}
 	}
 	return peer

@@ -16,10 +16,15 @@ import (
 // maxBody caps every JSON request body.
 const maxBody = 1 << 20
 
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 // encode writes v as JSON with status; headers are set before WriteHeader.
+// The header values are shared slices (net/http only reads them; the full
+// slice expression makes an append copy), not two allocations per answer.
 func encode(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonContentType[:1:1]
+	h["Cache-Control"] = noStore[:1:1]
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

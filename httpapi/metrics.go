@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,8 @@ type Metrics struct {
 	flushes    prometheus.Counter
 	flushed    prometheus.Counter
 	geo        *geoCollector
+	// routes caches each route's series (route pattern -> *routeSeries).
+	routes sync.Map
 }
 
 // NewMetrics registers the metrics; gauges are read at scrape time from
@@ -103,17 +107,66 @@ func (r *statusRecorder) Flush() {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // instrument records each request under its route pattern (never the raw
-// path, so ids do not explode the label set).
+// path, so ids do not explode the label set). It is on every request's
+// path, so the per-route series are looked up once and kept (routeSeries),
+// and the status recorder is reused: a request costs two atomic adds and
+// no allocation here.
 func (m *Metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rec := recorders.Get().(*statusRecorder)
+		rec.ResponseWriter, rec.code = w, http.StatusOK
 		next.ServeHTTP(rec, r)
+		code := rec.code
+		rec.ResponseWriter = nil // a writer must not be used after ServeHTTP returns
+		recorders.Put(rec)
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
-		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		rs := m.series(route)
+		rs.count(m, route, code).Inc()
+		rs.latency.Observe(time.Since(start).Seconds())
 	})
+}
+
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
+
+// routeSeries are one route's metrics, resolved from the label vectors once:
+// WithLabelValues hashes its labels and takes a lock on every call.
+type routeSeries struct {
+	latency prometheus.Observer
+	// byClass holds the counters of the status codes seen so far, by class
+	// (1xx-5xx), each class made on its first code.
+	byClass [6]atomic.Pointer[[100]atomic.Pointer[prometheus.Counter]]
+}
+
+// series returns route's series, creating them on its first request. The
+// routes are the mux's patterns (plus "unmatched"): a bounded set.
+func (m *Metrics) series(route string) *routeSeries {
+	if rs, ok := m.routes.Load(route); ok {
+		return rs.(*routeSeries)
+	}
+	rs, _ := m.routes.LoadOrStore(route, &routeSeries{latency: m.latency.WithLabelValues(route)})
+	return rs.(*routeSeries)
+}
+
+// count is the request counter of route for code.
+func (rs *routeSeries) count(m *Metrics, route string, code int) prometheus.Counter {
+	if code < 100 || code > 599 {
+		return m.requests.WithLabelValues(route, strconv.Itoa(code))
+	}
+	class := &rs.byClass[code/100]
+	codes := class.Load()
+	if codes == nil {
+		class.CompareAndSwap(nil, new([100]atomic.Pointer[prometheus.Counter]))
+		codes = class.Load()
+	}
+	slot := &codes[code%100]
+	if c := slot.Load(); c != nil {
+		return *c
+	}
+	c := m.requests.WithLabelValues(route, strconv.Itoa(code))
+	slot.Store(&c)
+	return c
 }

@@ -9,7 +9,9 @@
 # (BENCH_REPS=2, as for docs/PERFORMANCE.md, adds about 2.5 minutes).
 #
 #   make bench                       # everything
-#   BENCH_PARTS=load make bench      # only the load tests (go, load)
+#   BENCH_PARTS=load make bench      # only the load tests (go, load, wrk, memory)
+#   BENCH_PARTS=wrk make bench       # forward auth vs a bare handler with wrk (scripts/wrk-verify.sh)
+#   BENCH_PARTS=memory BENCH_SESSIONS=20000 make bench  # server heap per cached session
 #   BENCH_COUNT=6 BENCH_DURATION=5s  # repetitions of the key benchmarks, length of a load phase
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,8 @@ COUNT="${BENCH_COUNT:-6}"
 DUR="${BENCH_DURATION:-5s}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 REPS="${BENCH_REPS:-1}"
-PARTS="${BENCH_PARTS:-go,load}"
+PARTS="${BENCH_PARTS:-go,load,wrk,memory}"
+SESSIONS="${BENCH_SESSIONS:-20000}"
 SERVER_PID=""
 mkdir -p "$OUT/bin"
 echo "bench: results in $OUT"
@@ -66,7 +69,7 @@ fi
 # start_server STORE DATABASE_URL: builds nothing, starts bin/sessionmanager on
 # a free loopback port, sets SERVER_PID and TARGET, creates ADMIN_TOKEN.
 start_server() {
-  local store=$1 dburl=$2
+  local store=$1 dburl=$2 bin=${SERVER_BIN:-$OUT/bin/sessionmanager}
   # Every loadgen user signs up from 127.0.0.1: lift the sign-up cap per IP.
   export SM_DATA_DIR="$OUT/data-$store" SM_ADDR=127.0.0.1:0 SM_ADMIN_PASSWORD="bench admin password" SM_LOG_LEVEL=info SM_REGISTER_PER_IP=0
   # No feed downloads during a measurement (and no network needed).
@@ -74,9 +77,10 @@ start_server() {
   if [[ -n $dburl ]]; then export DATABASE_URL=$dburl; else unset DATABASE_URL; fi
   rm -rf "$SM_DATA_DIR"
   mkdir -p "$SM_DATA_DIR"
-  "$OUT/bin/sessionmanager" migrate >/dev/null
-  ADMIN_TOKEN=$("$OUT/bin/sessionmanager" admin create-token --name load --scope write 2>/dev/null)
-  "$OUT/bin/sessionmanager" serve >"$OUT/server-$store.out" 2>"$OUT/server-$store.err" &
+  "$bin" migrate >/dev/null
+  ADMIN_TOKEN=$("$bin" admin create-token --name load --scope write 2>/dev/null)
+  SERVICE_TOKEN=$("$bin" admin create-token --name sessions --scope service 2>/dev/null | cut -d' ' -f1)
+  "$bin" serve >"$OUT/server-$store.out" 2>"$OUT/server-$store.err" &
   SERVER_PID=$!
   TARGET=""
   for _ in $(seq 200); do
@@ -130,11 +134,40 @@ if [[ $PARTS == *load* ]]; then
   fi
   trap - EXIT
   rm -rf "$OUT"/data-*
-  echo
-  echo "== summary"
-  for f in "$OUT"/load-*.txt; do
-    echo "-- $f"
-    grep -E 'ratio|^(hello|verify|me|refresh|login|mixed) |p50|mixed:|last-seen:|VmHWM|chains' "$f"
-  done
 fi
+
+if [[ $PARTS == *wrk* ]]; then
+  [[ -x $OUT/bin/loadgen ]] || go build -o "$OUT/bin/loadgen" ./cmd/loadgen
+  [[ -x $OUT/bin/sessionmanager ]] || go build -o "$OUT/bin/sessionmanager" ./cmd/sessionmanager
+  scripts/wrk-verify.sh "$OUT/wrk" "$OUT/bin/loadgen" "$OUT/bin/sessionmanager" | tee "$OUT/wrk-sqlite.txt"
+  if [[ -n ${SM_TEST_POSTGRES_URL:-} ]]; then
+    WRK_STORE=postgres scripts/wrk-verify.sh "$OUT/wrk" "$OUT/bin/loadgen" "$OUT/bin/sessionmanager" | tee "$OUT/wrk-postgres.txt"
+  fi
+fi
+
+if [[ $PARTS == *memory* ]]; then
+  # The heap per cached session of the running server: a binary with the
+  # pprof endpoint (-tags pprof) so loadgen can force a GC and read the heap.
+  go build -tags pprof -o "$OUT/bin/sessionmanager-pprof" ./cmd/sessionmanager
+  [[ -x $OUT/bin/loadgen ]] || go build -o "$OUT/bin/loadgen" ./cmd/loadgen
+  pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  trap 'stop_server' EXIT
+  SM_PPROF_ADDR=127.0.0.1:$pport SERVER_BIN="$OUT/bin/sessionmanager-pprof" start_server memory ""
+  "$OUT/bin/loadgen" -target "$TARGET" -pid "$SERVER_PID" -scenario sessions -sessions "$SESSIONS" -connections 8 \
+    -service-token "$SERVICE_TOKEN" -pprof "http://127.0.0.1:$pport" | tee "$OUT/memory.txt"
+  stop_server
+  trap - EXIT
+  rm -rf "$OUT"/data-*
+fi
+
+echo
+echo "== summary"
+for f in "$OUT"/load-*.txt; do
+  [[ -f $f ]] || continue
+  echo "-- $f"
+  grep -E 'ratio|^(hello|verify|me|refresh|login|mixed) |p50|mixed:|last-seen:|VmHWM|chains' "$f"
+done
+for f in "$OUT"/wrk-*.txt "$OUT"/memory.txt; do
+  [[ -f $f ]] && { echo "-- $f"; cat "$f"; }
+done
 echo "bench: done; results in $OUT"

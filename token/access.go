@@ -70,7 +70,15 @@ func (kr *Keyring) Issue(_ context.Context, subject, sessionID string, auth sm.A
 	if err != nil {
 		return "", sm.AccessClaims{}, err
 	}
-	return signed, sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp, AuthContext: auth}, nil
+	c := sm.AccessClaims{Subject: subject, SessionID: sessionID, KeyID: signer.id, IssuedAt: iat, ExpiresAt: exp, AuthContext: auth}
+	// The token is valid by construction: cached now, its first use costs
+	// no signature check, and the claims returned share the cache's memory
+	// (the session's cached state keys on them). The same rule as Verify's
+	// applies: not past the end of the key's verifying life.
+	if vk, ok := kr.keys.Load().verifiers[signer.id]; ok && (vk.expiresAt.IsZero() || !exp.After(vk.expiresAt)) {
+		c = kr.cache.put(signed, c, now)
+	}
+	return signed, c, nil
 }
 
 // authClaims is the auth context as a token carries it: auth_time to the
@@ -134,7 +142,7 @@ func (kr *Keyring) Verify(token string, now time.Time) (sm.AccessClaims, error) 
 	// (retired) key is checked again each time, so it fails when the key
 	// expires. Tokens a key signed before it retired end before it does.
 	if key.expiresAt.IsZero() || !c.ExpiresAt.After(key.expiresAt) {
-		kr.cache.put(token, c, now)
+		c = kr.cache.put(token, c, now)
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -29,9 +30,10 @@ func (c *verifiedCache) len() int {
 // isInvalidToken reports whether err is the one answer to a bad token.
 // drop removes token from the cache (tests only).
 func (c *verifiedCache) drop(token string) {
-	s := c.shard(token)
+	k, _ := keyOf(token)
+	s := c.shard(c.sum(token))
 	s.mu.Lock()
-	delete(s.entries, token)
+	delete(s.entries, k)
 	s.mu.Unlock()
 }
 
@@ -181,4 +183,44 @@ func flipChar(s string) string {
 		c = 'B'
 	}
 	return string(c) + s[1:]
+}
+
+// TestVerifyCacheAnswersOnlyItsToken: the cache keys on the start of the
+// signature, so a token that reuses a cached token's signature (or its
+// first characters) with other claims must be verified, and refused, not
+// answered with the cached token's claims.
+func TestVerifyCacheAnswersOnlyItsToken(t *testing.T) {
+	clock := newClock()
+	kr := newTestKeyring(t, &memKeyStore{}, clock)
+	now := clock.Now()
+	victim, claims := mustIssue(t, kr, now) // cached by Issue
+	if got, err := kr.Verify(victim, now); err != nil || got.Subject != claims.Subject || got.SessionID != claims.SessionID {
+		t.Fatalf("cached token: %+v %v", got, err)
+	}
+	other, _, err := kr.Issue(context.Background(), "user-2", "sess-2", sm.AuthContext{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := victim[strings.LastIndexByte(victim, '.')+1:]
+	forged := []string{
+		other[:strings.LastIndexByte(other, '.')+1] + sig,        // another token's claims, the victim's signature
+		victim[:strings.LastIndexByte(victim, '.')+1] + sig[:20], // a truncated signature
+		victim + "A", // one character more
+	}
+	for _, f := range forged {
+		if c, err := kr.Verify(f, now); !isInvalidToken(err) {
+			t.Fatalf("forged token %.40s… accepted as %s/%s", f, c.Subject, c.SessionID)
+		}
+	}
+	// The cached claims come back whole, auth context included.
+	auth := sm.AuthContext{AuthTime: now.Add(-time.Hour), AMR: []string{"pwd", "otp"}, ACR: sm.ACRMultiFactor}
+	tok, issued, err := kr.Issue(context.Background(), "user-3", "sess-3", auth, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kr.Verify(tok, now.Add(time.Minute))
+	if err != nil || !got.AuthTime.Equal(issued.AuthTime) || !got.IssuedAt.Equal(issued.IssuedAt) || !got.ExpiresAt.Equal(issued.ExpiresAt) ||
+		strings.Join(got.AMR, " ") != "pwd otp" || got.ACR != sm.ACRMultiFactor || got.KeyID != issued.KeyID || got.Subject != "user-3" || got.SessionID != "sess-3" {
+		t.Fatalf("cached claims %+v, issued %+v (%v)", got, issued, err)
+	}
 }

@@ -20,12 +20,7 @@ func runHello(ctx context.Context, o *options, out io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, "hello")
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
+	srv := &http.Server{Handler: helloHandler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	tgt := vegeta.Target{Method: "GET", URL: "http://" + ln.Addr().String() + "/"}
@@ -33,6 +28,28 @@ func runHello(ctx context.Context, o *options, out io.Writer) (*report, error) {
 	r.print(out)
 	return r, nil
 }
+
+// serveHello serves the bare handler of runHello for -duration, for another
+// load tool (wrk) to measure against: the address is printed first.
+func serveHello(ctx context.Context, o *options, out io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: helloHandler, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(out, "hello-server: http://%s for %s\n", ln.Addr(), o.duration)
+	go func() { _ = srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.duration):
+	}
+	return srv.Close()
+}
+
+// helloHandler is the bare net/http handler: the baseline.
+var helloHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.WriteString(w, "hello")
+})
 
 // runVerify alternates hello and forward auth with the same connections
 // (-rounds times, so drift in the machine's load hits both alike) and

@@ -7,10 +7,13 @@
 // baseline), verify (forward auth; runs hello first with the same
 // connections and prints the ratio), me, login, refresh (each refresh token
 // used once, chained) and mixed (verify, me, refresh, login and admin force
-// logouts; every request on an already-terminated session must get 401).
+// logouts; every request on an already-terminated session must get 401)
+// and sessions (the server's heap per cached session). hello-server only
+// serves the bare handler for -duration, for wrk to measure.
 //
 // It refuses any target that is not a loopback address, and every run is
-// bounded: at most 60 s and 5,000,000 requests per phase.
+// bounded: at most 60 s and 5,000,000 requests per phase. Scenario
+// sessions (heap per cached session) starts at most 1,000,000 sessions.
 package main
 
 import (
@@ -54,6 +57,10 @@ type options struct {
 	pid         int
 	rounds      int
 	password    string
+	sessions    int
+	// serviceToken is an admin token with scope service (POST /api/sessions).
+	serviceToken string
+	pprof        string
 }
 
 func parseFlags(args []string, out io.Writer) (*options, error) {
@@ -71,6 +78,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "verify: rounds of hello then verify (each -duration long)")
 	fs.IntVar(&o.pid, "pid", 0, "server process id: report its peak RSS (VmHWM) from /proc")
 	fs.StringVar(&o.password, "password", "loadgen password 0123456789", "password of the users loadgen registers")
+	fs.IntVar(&o.sessions, "sessions", 20_000, "sessions: how many sessions to start and use once")
+	fs.StringVar(&o.serviceToken, "service-token", "", "sessions: admin token with scope service (POST /api/sessions)")
+	fs.StringVar(&o.pprof, "pprof", "", "sessions: the server's SM_PPROF_ADDR as a URL (binary built with -tags pprof)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -85,6 +95,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, errors.New("-rounds must be in [1, 10]")
 	case o.users < 1 || o.users > 10_000:
 		return nil, errors.New("-users must be in [1, 10000]")
+	case o.scenario == "sessions" && (o.serviceToken == "" || o.pprof == "" || o.sessions < 1 || o.sessions > maxSessions):
+		return nil, fmt.Errorf("-scenario sessions needs -service-token, -pprof and -sessions in [1, %d]", maxSessions)
 	case o.scenario == "mixed" && o.adminToken == "":
 		return nil, errors.New("-scenario mixed needs -admin-token (sessionmanager admin create-token --name load --scope write)")
 	}
@@ -96,7 +108,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.scenario != "hello" {
+	if o.scenario != "hello" && o.scenario != "hello-server" {
 		if err := checkLoopback(o.target); err != nil {
 			return err
 		}
@@ -109,12 +121,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	switch o.scenario {
 	case "hello":
 		_, err = runHello(ctx, o, out)
+	case "hello-server":
+		err = serveHello(ctx, o, out)
 	case "verify":
 		err = runVerify(ctx, o, out)
 	case "me", "login", "refresh":
 		err = runSimple(ctx, o, out)
 	case "mixed":
 		err = runMixed(ctx, o, out)
+	case "sessions":
+		err = runSessions(ctx, o, out)
 	default:
 		return fmt.Errorf("unknown -scenario %q", o.scenario)
 	}

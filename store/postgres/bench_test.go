@@ -8,6 +8,7 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 )
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -16,17 +17,23 @@ func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 // of 10,000 sessions.
 func BenchmarkTouchSessions(b *testing.B) {
 	s := openStore(b)
+	benchBatches(b, s, func(id string, at time.Time) sm.LastSeen { return sm.LastSeen{SessionID: id, At: at} }, s.TouchSessions)
+}
+
+// benchBatches seeds 10,000 sessions and applies batches of 100 notes to
+// them in turn, each round a second later.
+func benchBatches[N any](b *testing.B, s *postgres.Store, note func(id string, at time.Time) N, apply func(context.Context, []N) error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	seedSessions(b, s, 10_000, now)
 	ctx := context.Background()
-	notes := make([]sm.LastSeen, 100)
+	notes := make([]N, 100)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		for j := range notes {
-			notes[j] = sm.LastSeen{SessionID: fmt.Sprintf("ses-%08d", (i*100+j)%10_000), At: now.Add(time.Duration(i) * time.Second)}
+			notes[j] = note(fmt.Sprintf("ses-%08d", (i*100+j)%10_000), now.Add(time.Duration(i)*time.Second))
 		}
-		if err := s.TouchSessions(ctx, notes); err != nil {
+		if err := apply(ctx, notes); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -67,4 +74,20 @@ func BenchmarkCreateSession(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkAppendTrail applies batches of 100 trail notes to a table of
+// 10,000 sessions, the shape of BenchmarkTouchSessions: after a few rounds
+// every trail is full, so each note also trims one entry.
+func BenchmarkAppendTrail(b *testing.B) {
+	s := openStore(b)
+	benchBatches(b, s, func(id string, at time.Time) sm.TrailNote {
+		return sm.TrailNote{SessionID: id, Entry: benchTrailEntry(at)}
+	}, s.AppendTrail)
+}
+
+// benchTrailEntry is a full trail entry (every field set) at at.
+func benchTrailEntry(at time.Time) sm.TrailEntry {
+	return sm.TrailEntry{At: at, IP: netip.MustParseAddr("198.51.100.23"), CountryCode: "DE", City: "Falkenstein", ASN: 24940,
+		ISP: "Hetzner Online GmbH", Latitude: 50.4779, Longitude: 12.3713, Device: "Chrome/Windows", Signals: []string{"session_ip_change"}}
 }

@@ -40,18 +40,27 @@ func seedSessions(b *testing.B, s *sqlite.Store, n int) []string {
 }
 
 func BenchmarkTouchSessions(b *testing.B) {
+	benchBatches(b, func(id string, at time.Time) sessionmanager.LastSeen {
+		return sessionmanager.LastSeen{SessionID: id, At: at}
+	},
+		func(s *sqlite.Store) func(context.Context, []sessionmanager.LastSeen) error { return s.TouchSessions })
+}
+
+// benchBatches seeds 1,000 sessions in a new store and applies batches of
+// 100 notes to them in turn, each round a second later.
+func benchBatches[N any](b *testing.B, note func(id string, at time.Time) N, apply func(*sqlite.Store) func(context.Context, []N) error) {
 	s := openTemp(b)
 	ids := seedSessions(b, s, 1000)
 	ctx := context.Background()
-	notes := make([]sessionmanager.LastSeen, 100)
+	notes := make([]N, 100)
 	b.ReportAllocs()
 	round := 0
 	for b.Loop() {
 		at := benchT0.Add(time.Duration(round) * time.Second)
 		for j := range notes {
-			notes[j] = sessionmanager.LastSeen{SessionID: ids[(round*100+j)%len(ids)], At: at}
+			notes[j] = note(ids[(round*100+j)%len(ids)], at)
 		}
-		if err := s.TouchSessions(ctx, notes); err != nil {
+		if err := apply(s)(ctx, notes); err != nil {
 			b.Fatal(err)
 		}
 		round++
@@ -80,4 +89,15 @@ func BenchmarkListSessions(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAppendTrail applies batches of 100 trail notes to 1,000
+// sessions, the shape of BenchmarkTouchSessions: after a few rounds every
+// trail is full, so each note also trims one entry.
+func BenchmarkAppendTrail(b *testing.B) {
+	benchBatches(b, func(id string, at time.Time) sessionmanager.TrailNote {
+		return sessionmanager.TrailNote{SessionID: id, Entry: sessionmanager.TrailEntry{At: at,
+			IP: netip.MustParseAddr("198.51.100.23"), CountryCode: "DE", City: "Falkenstein", ASN: 24940, ISP: "Hetzner Online GmbH",
+			Latitude: 50.4779, Longitude: 12.3713, Device: "Chrome/Windows", Signals: []string{"session_ip_change"}}}
+	}, func(s *sqlite.Store) func(context.Context, []sessionmanager.TrailNote) error { return s.AppendTrail })
 }
