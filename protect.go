@@ -163,8 +163,13 @@ func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (Sessio
 	if n := len(s.Trail); n > 0 {
 		e := &s.Trail[n-1]
 		p.IP, p.At = e.IP, laterOf(p.At, e.At)
-		if e.Device != "" && e.Device != s.Device.Family() {
-			p.Device = deviceOfFamily(e.Device)
+		for i := n - 1; i >= 0; i-- { // the last person's device recorded
+			if d := s.Trail[i].Device; d != "" {
+				if d != s.Device.Family() {
+					p.Device = deviceOfFamily(d)
+				}
+				break
+			}
 		}
 		// The comparison point is the last located place not on an
 		// anonymous network (review S #3): an entry without a country or

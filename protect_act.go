@@ -86,7 +86,10 @@ func trailEntry(p *SessionPlace, v *SessionVerdict) TrailEntry {
 	if p.Location.HasCoordinates {
 		e.Latitude, e.Longitude = p.Location.Latitude, p.Location.Longitude
 	}
-	if p.Device.Browser != "" {
+	if p.Device.Personal() {
+		// Only a person's device is recorded: another instance reading
+		// the trail compares families, and a back end's HTTP library
+		// there would make the user's own browser a device change.
 		e.Device = p.Device.Family()
 	}
 	for _, r := range v.Signals {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/device"
+	"github.com/magic-sessionmanager/sessionmanager/risk"
 )
 
 // Regression tests for the attacker review of session protection
@@ -176,5 +178,29 @@ func TestHopDoesNotLaunderCountry(t *testing.T) {
 				t.Fatalf("session not ended: %+v", s.Status)
 			}
 		})
+	}
+}
+
+// TestBackendRefreshThenOtherInstance (review #4): a back end refreshing
+// for the user (an HTTP library's user agent) on one instance must not
+// make the user's own browser, refreshing on another, a device change.
+func TestBackendRefreshThenOtherInstance(t *testing.T) {
+	e := protectedEnv(t, storeKinds[0])
+	res := e.register("bff")
+	be := sm.ClientInfo{IP: mustAddr("198.51.100.5"), UserAgent: "Go-http-client/1.1"}
+	e.clock.Advance(time.Minute)
+	r2, err := e.m.Refresh(e.ctx, res.RefreshToken, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sm.Config{Store: e.store, Tokens: e.keys, Secrets: e.secrets, Passwords: cheapPasswords, UserAgents: device.New(),
+		Clock: e.clock, Activity: e.sink, InstanceID: "b", Risk: risk.New()}
+	m2 := startManager(t, cfg, nil)
+	e.clock.Advance(time.Minute)
+	if _, err := m2.Refresh(e.ctx, r2.RefreshToken, client); err != nil {
+		t.Fatalf("the user's own browser refreshing on instance B: %v", err)
 	}
 }
