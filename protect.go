@@ -171,13 +171,12 @@ func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (Sessio
 				break
 			}
 		}
-		// The comparison point is the last located place not on an
-		// anonymous network (review S #3): an entry without a country or
-		// through a VPN does not replace it.
+		// The comparison point is the last located place (review S #3):
+		// an entry without a country does not replace it.
+		p.Threat = e.Threat
 		for i := n - 1; i >= 0; i-- {
 			e := &s.Trail[i]
-			if e.CountryCode != "" && !e.Threat.Anonymous() {
-				p.Threat = e.Threat
+			if e.CountryCode != "" {
 				p.Location = Location{CountryCode: e.CountryCode, City: e.City, ASN: e.ASN, ISP: e.ISP,
 					Latitude: e.Latitude, Longitude: e.Longitude, HasCoordinates: e.Latitude != 0 || e.Longitude != 0}
 				break
@@ -185,12 +184,6 @@ func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (Sessio
 		}
 	}
 	return p, nil
-}
-
-// located reports whether p can be compared with another place: it has a
-// country and is not an anonymous network (whose country is the exit's).
-func located(p *SessionPlace) bool {
-	return p.Location.CountryCode != "" && !p.Threat.Anonymous()
 }
 
 // deviceOfFamily is the device a trail entry names ("Chrome/macOS"): only

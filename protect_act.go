@@ -33,11 +33,11 @@ func (m *Manager) actOnMove(ctx context.Context, mv move) error {
 		// compared.
 		last.Device = mv.from.Device
 	}
-	if !located(&last) && located(&mv.from) {
-		// A hop through an address with no country or an anonymous
-		// network must not become the start of the next comparison: the
-		// last located place stays the one compared (review S #3).
-		last.Location, last.Threat, last.At = mv.from.Location, mv.from.Threat, mv.from.At
+	if last.Location.CountryCode == "" && mv.from.Location.CountryCode != "" {
+		// A hop through an address with no country must not become the
+		// start of the next comparison: the last located place stays the
+		// one compared (review S #3).
+		last.Location, last.At = mv.from.Location, mv.from.At
 	}
 	m.protect.setPlace(mv.sid, last)
 	moved := mv.from.IP != mv.to.IP || (mv.to.Device.Personal() && !sameDevice(&mv.from.Device, &mv.to.Device))
