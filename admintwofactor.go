@@ -181,12 +181,6 @@ func (m *Manager) twoFactorStores() (AdminStore, RecoveryCodeStore, error) {
 	return st, rs, err
 }
 
-// recoveryHash is the keyed hash a recovery code is stored as.
-func (m *Manager) recoveryHash(adminID, code string) []byte {
-	code = strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(code)))
-	return m.cfg.Secrets.LookupHash("sm-admin-recovery/v1:" + adminID + ":" + code)
-}
-
 func (m *Manager) useRecoveryCode(ctx context.Context, a *Admin, code string) error {
 	st, err := m.recoveryStore()
 	if err != nil {
@@ -195,7 +189,7 @@ func (m *Manager) useRecoveryCode(ctx context.Context, a *Admin, code string) er
 	if len(code) > 64 {
 		return errAdminSignIn()
 	}
-	if err := st.UseAdminRecoveryCode(ctx, a.ID, m.recoveryHash(a.ID, code), m.clock.Now()); err != nil {
+	if err := st.UseAdminRecoveryCode(ctx, a.ID, m.recoveryHash(adminRecoveryDomain, a.ID, code), m.clock.Now()); err != nil {
 		if IsNotFound(err) {
 			return errAdminSignIn()
 		}
@@ -251,12 +245,7 @@ func (m *Manager) EnableAdminTOTP(ctx context.Context, adminID, secret, code, cu
 		}
 		return nil, err
 	}
-	codes := make([]string, adminRecoveryCodes)
-	hashes := make([][]byte, adminRecoveryCodes)
-	for i := range codes {
-		codes[i] = newRecoveryCode()
-		hashes[i] = m.recoveryHash(adminID, codes[i])
-	}
+	codes, hashes := m.newRecoveryCodes(adminRecoveryDomain, adminID, adminRecoveryCodes)
 	if err := rs.SetAdminRecoveryCodes(ctx, adminID, hashes); err != nil {
 		return nil, err
 	}

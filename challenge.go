@@ -144,6 +144,55 @@ type ChallengeFacts struct {
 	// DeviceID is the client's name for its device sent with the login
 	// (Strapi's deviceId), kept for the session the proof opens.
 	DeviceID string `json:"deviceId,omitempty"`
+	// User is the challenged user as alerts name them, and Previous the
+	// session before the attempt (what the login read): the alerts of a
+	// proof, wrong or right, need no store read for them.
+	User     ChallengeUser  `json:"user,omitzero"`
+	Previous *PreviousLogin `json:"previous,omitempty"`
+}
+
+// ChallengeUser is the challenged user as alerts name them.
+type ChallengeUser struct {
+	Email    string `json:"email,omitempty"`
+	Username string `json:"username,omitempty"`
+}
+
+// PreviousLogin is what alerts say of the user's session before a
+// challenged attempt.
+type PreviousLogin struct {
+	ID         string     `json:"id"`
+	IP         netip.Addr `json:"ip"`
+	AuthMethod AuthMethod `json:"authMethod"`
+	Device     Device     `json:"device"`
+	Location   Location   `json:"location"`
+	CreatedAt  time.Time  `json:"createdAt"`
+}
+
+// previousLogin keeps of s what alerts say of it (nil for nil).
+func previousLogin(s *Session) *PreviousLogin {
+	if s == nil {
+		return nil
+	}
+	return &PreviousLogin{ID: s.ID, IP: s.IP, AuthMethod: s.AuthMethod, Device: s.Device, Location: s.Location, CreatedAt: s.CreatedAt}
+}
+
+// session is the previous login as the alert input's Previous.
+func (p *PreviousLogin) session() *Session {
+	if p == nil {
+		return nil
+	}
+	return &Session{ID: p.ID, IP: p.IP, AuthMethod: p.AuthMethod, Device: p.Device, Location: p.Location, CreatedAt: p.CreatedAt}
+}
+
+// alertUser is the challenged user for an alert: the one the challenge
+// names, without reading the store (only a challenge of an older shape,
+// without the user's names, is read).
+func (m *Manager) alertUser(ctx context.Context, ch *Challenge) *User {
+	if ch.Facts.User == (ChallengeUser{}) {
+		u, _ := m.store.UserByID(ctx, ch.UserID)
+		return u
+	}
+	return &User{ID: ch.UserID, Email: ch.Facts.User.Email, Username: ch.Facts.User.Username}
 }
 
 // ClosedReason says why the challenge takes no proof at now with max

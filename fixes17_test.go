@@ -166,7 +166,7 @@ func TestStepUpRightCodeAfterTypos(t *testing.T) {
 func TestReportRemovesThiefFactors(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		owner := e.register("vic")
-		ownerDevice, err := e.m.RememberDevice(e.ctx, owner.User, client)
+		ownerDevice, err := e.m.RememberDevice(e.ctx, owner.User, client, sm.Device{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestReportRemovesThiefFactors(t *testing.T) {
 			t.Fatalf("thief's step-up: %v", err)
 		}
 		enrolPasskey(t, e, thief, "cred-thief")
-		if _, err := e.m.RememberDevice(e.ctx, thief.User, client); err != nil {
+		if _, err := e.m.RememberDevice(e.ctx, thief.User, client, sm.Device{}); err != nil {
 			t.Fatal(err)
 		}
 		// The owner's passkey, enrolled before the thief signed in.
@@ -285,4 +285,44 @@ func TestReportLinkOneSpelling(t *testing.T) {
 			t.Fatalf("the link itself: %v", err)
 		}
 	})
+}
+
+// TestStepUpNeedsLiveOwnSession: step-up reads its session through
+// liveSession, as every authenticated use does. A session past its
+// absolute expiry that nothing ended yet is ended (reason expired) and
+// refused; another user's session is refused and left as it was.
+func TestStepUpNeedsLiveOwnSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		p, actor, secret, _ := signedInWithTOTP(t, e, "dora")
+		stepUp := func(p sm.Principal, actor sm.Actor) error {
+			code, _ := sm.TOTPCode(secret, e.clock.Now())
+			_, err := e.m.StepUp(e.ctx, p, "", sm.Proof{Method: sm.MethodTOTP, Code: code, Client: client}, actor)
+			return err
+		}
+
+		// Another user (with their own TOTP, right code) names dora's session.
+		eve, eveActor, eveSecret, _ := signedInWithTOTP(t, e, "eve")
+		e.clock.Advance(time.Minute)
+		code, _ := sm.TOTPCode(eveSecret, e.clock.Now())
+		_, err := e.m.StepUp(e.ctx, sm.Principal{UserID: eve.UserID, SessionID: p.SessionID}, "", sm.Proof{Method: sm.MethodTOTP, Code: code, Client: client}, eveActor)
+		if sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+			t.Fatalf("step-up of another user's session: %v, want 401", err)
+		}
+		s, err := e.store.SessionByID(e.ctx, p.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status == sm.StatusEnded || s.ACR == sm.ACRMultiFactor {
+			t.Fatalf("another user's step-up touched the session: %s, acr %s", s.Status, s.ACR)
+		}
+
+		// Past its absolute expiry, never ended: ended as expired, refused.
+		e.clock.Set(s.ExpiresAt.Add(time.Minute))
+		if got := reasonOf(t, stepUp(p, actor)); got != string(sm.EndExpired) {
+			t.Fatalf("step-up of an expired session: reason %q, want expired", got)
+		}
+		if s, err := e.store.SessionByID(e.ctx, p.SessionID); err != nil || s.Status != sm.StatusEnded || s.EndReason != sm.EndExpired {
+			t.Fatalf("the expired session after a step-up: %+v %v, want ended (expired)", s, err)
+		}
+	}, func(c *sm.Config) { c.Throttle = sm.NoThrottle })
 }

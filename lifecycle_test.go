@@ -173,10 +173,10 @@ func TestForceLogoutBlockAndPasswordChange(t *testing.T) {
 
 		// Password change ends the others, keeps the current one.
 		p, _ := e.m.Authenticate(e.ctx, b.AccessToken)
-		if err := e.m.ChangePassword(e.ctx, p, "wrong", "another long password", admin); sm.ErrorCode(err) != sm.EINVALID {
+		if _, err := e.m.ChangePassword(e.ctx, p, "wrong", "another long password", admin); sm.ErrorCode(err) != sm.EINVALID {
 			t.Errorf("wrong current password: %v", err)
 		}
-		if err := e.m.ChangePassword(e.ctx, p, "a long enough password", "another long password", sm.Actor{Type: sm.ActorUser}); err != nil {
+		if _, err := e.m.ChangePassword(e.ctx, p, "a long enough password", "another long password", sm.Actor{Type: sm.ActorUser}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.m.Authenticate(e.ctx, b.AccessToken); err != nil {

@@ -61,8 +61,11 @@ func (m *Manager) DeleteSession(ctx context.Context, id string) error {
 
 // CleanEndedSessions deletes every ended session now.
 func (m *Manager) CleanEndedSessions(ctx context.Context) (int, error) {
-	n, err := m.store.PurgeEnded(ctx, m.clock.Now().Add(time.Microsecond))
+	n, err := m.purgeEnded(ctx, m.clock.Now().Add(time.Microsecond))
 	if err != nil {
+		if n > 0 {
+			m.auditAdmin(ctx, "sessions.clean", "", "", map[string]any{"deleted": n, "stopped": true})
+		}
 		return 0, err
 	}
 	m.auditAdmin(ctx, "sessions.clean", "", "", map[string]any{"deleted": n})

@@ -142,7 +142,7 @@ func (m *Manager) challengeLogin(ctx context.Context, u *User, method AuthMethod
 		ID: id, Hash: m.challengeHash(id), UserID: u.ID, FirstFactor: method, Methods: c.methods,
 		IP: c.client.IP, UserAgent: c.client.UserAgent,
 		Facts: ChallengeFacts{Device: c.attempt.Device, Location: c.attempt.Geo.Location, Threat: c.attempt.Geo.Threat, Assessment: c.assessment,
-			DeviceID: c.client.DeviceID},
+			DeviceID: c.client.DeviceID, User: ChallengeUser{Email: u.Email, Username: u.Username}, Previous: previousLogin(c.history.Previous)},
 		CreatedAt: c.now, ExpiresAt: c.now.Add(ChallengeTTL),
 	}
 	if method == AuthPassword {
@@ -368,21 +368,16 @@ func (m *Manager) passChallenge(ctx context.Context, id string, p Proof, session
 }
 
 // resumeCheck rebuilds the verdict of a challenged attempt for the
-// session its passed challenge opens: the facts the policy judged then,
-// today's settings and history, and the proof's amr.
+// session its passed challenge opens: the facts the policy judged then
+// (with the previous login the alerts name, read by the login), today's
+// settings, and the proof's amr.
 func (m *Manager) resumeCheck(ctx context.Context, u *User, ch *Challenge, f Factor, p Proof) (*loginCheck, error) {
 	c := &loginCheck{now: m.clock.Now(), client: p.Client}
 	c.client.DeviceID = ch.Facts.DeviceID
 	c.attempt = LoginAttempt{UserID: u.ID, IP: ch.IP, At: c.now, Device: ch.Facts.Device, Geo: GeoResult{Location: ch.Facts.Location, Threat: ch.Facts.Threat}}
 	c.settings = m.effectiveSettings(m.currentSettings(ctx))
 	c.assessment = ch.Facts.Assessment
-	if m.cfg.Risk != nil && m.allows(FeatureRisk) {
-		h, err := m.store.LoginHistory(ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		c.history = h
-	}
+	c.history.Previous = ch.Facts.Previous.session()
 	c.proof = factorAMR(f, ch, p)
 	return c, nil
 }
@@ -443,8 +438,7 @@ func (m *Manager) challengeFailed(ctx context.Context, cs ChallengeStore, ch *Ch
 	e := &Event{Type: EventChallengeFailed, ActorType: ActorUser, ActorID: ch.UserID, UserID: ch.UserID, Country: ch.Facts.Location.CountryCode,
 		IP: ipText(p.Client.IP), UserAgent: p.Client.UserAgent,
 		Data: jsonObject("method", p.Method, "reason", why, "challenge", challengeRef(ch), "attempts", ch.Attempts, "ended", left == 0)}
-	u, _ := m.store.UserByID(ctx, ch.UserID)
-	m.audit(ctx, e, &AlertInput{User: u, Location: ch.Facts.Location, Threat: ch.Facts.Threat, Device: ch.Facts.Device, Assessment: &ch.Facts.Assessment})
+	m.audit(ctx, e, &AlertInput{User: m.alertUser(ctx, ch), Location: ch.Facts.Location, Threat: ch.Facts.Threat, Device: ch.Facts.Device, Assessment: &ch.Facts.Assessment})
 	m.countChallenge(p.Method, "failed")
 	return left
 }

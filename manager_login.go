@@ -416,7 +416,7 @@ func (m *Manager) openSession(ctx context.Context, u *User, method AuthMethod, c
 	s := &Session{
 		ID: newID(), UserID: u.ID, UserEmail: u.Email, Username: u.Username,
 		Status: StatusActive, AuthMethod: method, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(time.Duration(m.timeouts(ctx).MaxSessionAge.Value)), IP: client.IP, UserAgent: client.UserAgent, DeviceID: client.DeviceID,
+		ExpiresAt: now.Add(time.Duration(m.timeoutsOf(c.settings).MaxSessionAge.Value)), IP: client.IP, UserAgent: client.UserAgent, DeviceID: client.DeviceID,
 		Device: attempt.Device, Location: attempt.Geo.Location, Threat: attempt.Geo.Threat,
 		Score: assessment.Score, Reasons: assessment.Reasons, RefreshFamily: newID(), RefreshRotatedAt: now,
 		AuthContext: loginAuth(method, c.proof, now),

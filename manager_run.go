@@ -127,6 +127,30 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	return n + len(ended), nil
 }
 
+// PurgeBatch is how many ended sessions one purge transaction deletes.
+const PurgeBatch = 1000
+
+// purgeEnded deletes every session ended before cutoff, PurgeBatch at a
+// time, each batch its own short transaction. Between batches it waits as
+// long as the batch took (at most a second): the purge uses at most about
+// half of the store's time, so sign-ins beside it never queue behind a
+// long delete (docs/SCALE.md has the figures). It returns how many it
+// deleted, also when it stops on an error or ctx.
+func (m *Manager) purgeEnded(ctx context.Context, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		start := m.clock.Now()
+		n, err := m.store.PurgeEnded(ctx, cutoff, PurgeBatch)
+		total += n
+		if err != nil || n < PurgeBatch {
+			return total, err
+		}
+		if pause := min(m.clock.Since(start), time.Second); pause > 0 && !sleep(ctx, m.clock, pause) {
+			return total, ctx.Err()
+		}
+	}
+}
+
 // DefaultPurgeHour is the UTC hour of the nightly purge.
 const DefaultPurgeHour = 3
 
@@ -159,9 +183,10 @@ func (m *Manager) purgeLoop(ctx context.Context) error {
 // Retention ago.
 func (m *Manager) Purge(ctx context.Context) (int, error) {
 	cutoff := m.clock.Now().Add(-time.Duration(m.timeouts(ctx).Retention.Value))
-	n, err := m.store.PurgeEnded(ctx, cutoff)
-	if err == nil && n > 0 {
-		m.log.Info("purged ended sessions", "count", n)
+	start := m.clock.Now()
+	n, err := m.purgeEnded(ctx, cutoff)
+	if n > 0 {
+		m.log.Info("purged ended sessions", "count", n, "took", m.clock.Since(start).Round(time.Millisecond))
 	}
 	if st, ok := m.store.(AdminSessionStore); ok && err == nil {
 		if an, aerr := st.PurgeAdminSessions(ctx, cutoff); aerr != nil {

@@ -218,11 +218,11 @@ func (m *Manager) refreshReplaced(ctx context.Context, s *Session, rt *RefreshTo
 	return nil, terminated(EndRefreshReuse)
 }
 
-// CurrentTokens answers Strapi 5's change-password, which hands the client
-// a token pair: a new access token for p's session, still live, with its
-// current refresh token (the one the client holds; nothing is rotated, so
-// a client that keeps its old pair loses nothing).
-func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult, error) {
+// currentTokens is the token pair Strapi 5's change-password hands the
+// client: a new access token for p's session, still live, with its current
+// refresh token (the one the client holds; nothing is rotated, so a client
+// that keeps its old pair loses nothing). u is the user as just written.
+func (m *Manager) currentTokens(ctx context.Context, p Principal, u *User) (*LoginResult, error) {
 	now := m.clock.Now()
 	s, err := m.liveSession(ctx, p.SessionID, p.UserID, now)
 	if err != nil {
@@ -232,18 +232,25 @@ func (m *Manager) CurrentTokens(ctx context.Context, p Principal) (*LoginResult,
 	if err != nil {
 		return nil, err
 	}
-	return m.issuePair(ctx, s, string(cur), now)
+	return m.issuePairFor(ctx, s, u, string(cur), now)
 }
 
 func (m *Manager) issuePair(ctx context.Context, s *Session, refresh string, now time.Time) (*LoginResult, error) {
+	return m.issuePairFor(ctx, s, nil, refresh, now)
+}
+
+// issuePairFor is issuePair for the session's user u when the caller
+// holds it (nil: read it).
+func (m *Manager) issuePairFor(ctx context.Context, s *Session, u *User, refresh string, now time.Time) (*LoginResult, error) {
 	access, claims, err := m.cfg.Tokens.Issue(ctx, s.UserID, s.ID, s.AuthContext, s.DPoPJKT, now)
 	if err != nil {
 		return nil, err
 	}
 	m.noteSeen(claims.SessionID, now)
-	u, err := m.store.UserByID(ctx, s.UserID)
-	if err != nil {
-		return nil, err
+	if u == nil {
+		if u, err = m.store.UserByID(ctx, s.UserID); err != nil {
+			return nil, err
+		}
 	}
 	if u.Blocked {
 		_ = m.EndSession(ctx, s.ID, EndBlocked, Actor{Type: ActorSystem})
@@ -344,53 +351,59 @@ func (m *Manager) SetBlocked(ctx context.Context, userID string, blocked bool) (
 	return u, nil
 }
 
-// ChangePassword checks the current password, sets the new one and ends the
-// user's other sessions.
-func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next string, actor Actor) error {
+// ChangePassword checks the current password, sets the new one, ends the
+// user's other sessions and returns p's session's token pair (currentTokens;
+// nil when p names no session).
+func (m *Manager) ChangePassword(ctx context.Context, p Principal, current, next string, actor Actor) (*LoginResult, error) {
 	if err := checkTexts("currentPassword", current, "password", next); err != nil {
-		return err
+		return nil, err
 	}
 	u, err := m.store.UserByID(ctx, p.UserID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wrong := &Error{Code: EINVALID, Message: "The provided current password is invalid", Fields: map[string]string{"currentPassword": "does not match"}}
 	if u.PasswordHash == "" {
-		return wrong
+		return nil, wrong
 	}
 	// A stolen access token must not buy unlimited guesses of the password.
 	try, err := m.reserveAttempt(ctx, m.cfg.Throttle, failKeyAccount(u.ID), "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ok, err := m.cfg.Passwords.Verify(u.PasswordHash, current)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
-		return wrong
+		return nil, wrong
 	}
 	try.succeeded(ctx)
 	if err := m.validatePassword(next); err != nil {
-		return err
+		return nil, err
 	}
 	hash, err := m.cfg.Passwords.Hash(next)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Written only over the hash just checked, with the proof state as read
 	// and every older code or link spent: a change that raced the owner's
 	// proof or a reset fails instead of reviving the voided password.
 	now, unproven, read := m.clock.Now(), u.PasswordUnproven, u.PasswordHash
-	if _, err := m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, PasswordUnproven: &unproven, PasswordChangedAt: &now, UpdatedAt: now,
-		IfPasswordHash: &read, SpendTokens: true}); err != nil {
-		return err
+	updated, err := m.store.UpdateUser(ctx, u.ID, UserUpdate{PasswordHash: &hash, PasswordUnproven: &unproven, PasswordChangedAt: &now, UpdatedAt: now,
+		IfPasswordHash: &read, SpendTokens: true})
+	if err != nil {
+		return nil, err
 	}
 	if _, err := m.EndUserSessions(ctx, u.ID, EndPasswordChanged, actor, p.SessionID); err != nil {
-		return err
+		return nil, err
 	}
 	m.audit(ctx, &Event{Type: EventPasswordChanged, ActorType: actor.Type, ActorID: actor.ID, UserID: u.ID, SessionID: p.SessionID, IP: actor.IP}, nil)
-	return nil
+	if p.SessionID == "" {
+		return nil, nil
+	}
+	// The user as written (no second read for the answer's user).
+	return m.currentTokens(ctx, p, updated)
 }
 
 // validatePassword checks a new password against the policy, naming the

@@ -77,7 +77,8 @@ func (m *Manager) BeginStepUp(ctx context.Context, p Principal, client ClientInf
 		return nil, err
 	}
 	ch := &Challenge{ID: id, Hash: m.challengeHash(id), UserID: u.ID, FirstFactor: s.AuthMethod, Methods: methods, SessionID: s.ID,
-		IP: client.IP, UserAgent: client.UserAgent, Facts: ChallengeFacts{Device: s.Device, Location: s.Location, Threat: s.Threat},
+		IP: client.IP, UserAgent: client.UserAgent, Facts: ChallengeFacts{Device: s.Device, Location: s.Location, Threat: s.Threat,
+			User: ChallengeUser{Email: u.Email, Username: u.Username}},
 		CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL)}
 	if err := cs.CreateChallenge(ctx, ch); err != nil {
 		return nil, err

@@ -24,7 +24,8 @@ func TestChangePasswordRacingProofFails(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			p := sm.Principal{UserID: reg.User.ID, SessionID: reg.Session.ID}
-			done <- e.m.ChangePassword(e.ctx, p, attackerPass, "the attacker's next password", sm.Actor{Type: sm.ActorUser, ID: reg.User.ID})
+			_, err := e.m.ChangePassword(e.ctx, p, attackerPass, "the attacker's next password", sm.Actor{Type: sm.ActorUser, ID: reg.User.ID})
+			done <- err
 		}()
 		select {
 		case <-gate.verifying:
@@ -122,7 +123,7 @@ func TestPasswordChangeSpendsOlderTokens(t *testing.T) {
 		// A password change spends the codes sent before it.
 		c, _ := e.m.IssuePasswordReset(e.ctx, "alice@example.com", client)
 		p := sm.Principal{UserID: res.User.ID, SessionID: res.Session.ID}
-		if err := e.m.ChangePassword(e.ctx, p, "the owner's new password", "the owner's third password", sm.Actor{Type: sm.ActorUser, ID: res.User.ID}); err != nil {
+		if _, err := e.m.ChangePassword(e.ctx, p, "the owner's new password", "the owner's third password", sm.Actor{Type: sm.ActorUser, ID: res.User.ID}); err != nil {
 			t.Fatalf("change: %v", err)
 		}
 		if _, err := e.m.ResetPassword(e.ctx, c.Token, "the attacker's password", client); sm.ErrorCode(err) != sm.EINVALID {

@@ -306,20 +306,40 @@ func newRecoveryCode() string {
 	return s[:5] + "-" + s[5:]
 }
 
-// recoveryCodeHash is the keyed hash a recovery code is stored as, bound to
-// its user; the code is compared without case, spaces or dashes.
-func (m *Manager) recoveryCodeHash(userID, code string) []byte {
+// The domains of recovery-code hashes: a user's and an admin's codes are
+// hashed alike under their own prefix (the stored hashes depend on it).
+const (
+	userRecoveryDomain  = "recovery-code:"
+	adminRecoveryDomain = "sm-admin-recovery/v1:"
+)
+
+// recoveryHash is the keyed hash a recovery code is stored as, bound to its
+// owner (a user or an admin, by domain); the code is compared without case,
+// spaces or dashes. The one hash of both kinds of recovery code.
+func (m *Manager) recoveryHash(domain, ownerID, code string) []byte {
 	code = strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(code)))
-	return m.cfg.Secrets.LookupHash("recovery-code:" + userID + ":" + code)
+	return m.cfg.Secrets.LookupHash(domain + ownerID + ":" + code)
+}
+
+// recoveryCodeHash is a user's recovery-code hash.
+func (m *Manager) recoveryCodeHash(userID, code string) []byte {
+	return m.recoveryHash(userRecoveryDomain, userID, code)
+}
+
+// newRecoveryCodes draws n codes for ownerID and their hashes under
+// domain: the one generation of both kinds of recovery code.
+func (m *Manager) newRecoveryCodes(domain, ownerID string, n int) ([]string, [][]byte) {
+	codes := make([]string, n)
+	hashes := make([][]byte, n)
+	for i := range codes {
+		codes[i] = newRecoveryCode()
+		hashes[i] = m.recoveryHash(domain, ownerID, codes[i])
+	}
+	return codes, hashes
 }
 
 func (m *Manager) replaceRecoveryCodes(ctx context.Context, st TOTPStore, userID string, now time.Time) ([]string, error) {
-	codes := make([]string, RecoveryCodeCount)
-	hashes := make([][]byte, RecoveryCodeCount)
-	for i := range codes {
-		codes[i] = newRecoveryCode()
-		hashes[i] = m.recoveryCodeHash(userID, codes[i])
-	}
+	codes, hashes := m.newRecoveryCodes(userRecoveryDomain, userID, RecoveryCodeCount)
 	if err := st.ReplaceRecoveryCodes(ctx, userID, hashes, now); err != nil {
 		return nil, err
 	}

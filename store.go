@@ -52,8 +52,12 @@ type SessionStore interface {
 	// SweepStale marks idle sessions inactive, ends idle ones (when
 	// IdleBefore is set) and ends expired ones (ExpiresAt <= Now).
 	SweepStale(ctx context.Context, sw StaleSweep) (inactivated int, ended []Ended, err error)
-	// PurgeEnded deletes sessions ended before the time; returns how many.
-	PurgeEnded(ctx context.Context, endedBefore time.Time) (int, error)
+	// PurgeEnded deletes at most limit sessions (and their refresh tokens)
+	// ended before the time, oldest first, in one short transaction, and
+	// returns how many; fewer than limit means none is left. The core calls
+	// it in a loop (Manager.Purge) so that a purge of millions never holds
+	// locks, WAL or a trigger's transition table for more than one batch.
+	PurgeEnded(ctx context.Context, endedBefore time.Time, limit int) (int, error)
 	DeleteSession(ctx context.Context, id string) error
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
 	// CountSessions counts the sessions the filter selects (its cursor,

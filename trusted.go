@@ -86,8 +86,10 @@ func (m *Manager) trustedDeviceTTL() time.Duration {
 
 // RememberDevice trusts the device of client for u (after a passed
 // challenge with rememberDevice) and returns its token, to be handed to
-// the client once. It is audited (trusted_device.added).
-func (m *Manager) RememberDevice(ctx context.Context, u *User, client ClientInfo) (*DeviceGrant, error) {
+// the client once. device is the client's device as the login parsed it
+// (the session's), named from; a zero one is parsed from the client. It is
+// audited (trusted_device.added).
+func (m *Manager) RememberDevice(ctx context.Context, u *User, client ClientInfo, device Device) (*DeviceGrant, error) {
 	st, err := m.trustedDevices()
 	if err != nil {
 		return nil, err
@@ -99,11 +101,11 @@ func (m *Manager) RememberDevice(ctx context.Context, u *User, client ClientInfo
 	client = cleanClient(client)
 	now := m.clock.Now()
 	name := "unknown device"
-	if m.cfg.UserAgents != nil {
-		d := m.cfg.UserAgents.Parse(client.UserAgent)
-		if n := strings.Trim(d.Browser+" / "+d.OS, " /"); n != "" {
-			name = n
-		}
+	if device == (Device{}) && m.cfg.UserAgents != nil {
+		device = m.cfg.UserAgents.Parse(client.UserAgent)
+	}
+	if n := strings.Trim(device.Browser+" / "+device.OS, " /"); n != "" {
+		name = n
 	}
 	d := &TrustedDevice{ID: newID(), UserID: u.ID, Hash: m.trustedDeviceHash(u.ID, token), Name: name, IP: ipText(client.IP),
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(m.trustedDeviceTTL())}

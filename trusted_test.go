@@ -45,7 +45,7 @@ func TestTrustedDeviceIsAKnownDevice(t *testing.T) {
 		if s := login("ann", firefox); !hasReason(s, sm.ReasonNewDevice) {
 			t.Fatalf("a new browser is a new device: %+v", s.Reasons)
 		}
-		g, err := e.m.RememberDevice(e.ctx, ann, firefox)
+		g, err := e.m.RememberDevice(e.ctx, ann, firefox, sm.Device{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestTrustedDeviceIsAKnownDevice(t *testing.T) {
 			t.Fatalf("an expired token made the device known: %+v", s.Reasons)
 		}
 		// Revoked (by the user) before it expires.
-		g2, err := e.m.RememberDevice(e.ctx, ann, firefoxMac)
+		g2, err := e.m.RememberDevice(e.ctx, ann, firefoxMac, sm.Device{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -360,12 +360,8 @@ func (s *server) handleChangePassword() http.Handler {
 			return
 		}
 		p, _ := sm.PrincipalFrom(r.Context())
-		if err := s.Manager.ChangePassword(r.Context(), p, req.CurrentPassword, req.Password, s.userActor(r, p)); err != nil {
-			s.fail(w, r, err)
-			return
-		}
 		// Strapi 5 answers a token pair; this session lives on, so its pair.
-		res, err := s.Manager.CurrentTokens(r.Context(), p)
+		res, err := s.Manager.ChangePassword(r.Context(), p, req.CurrentPassword, req.Password, s.userActor(r, p))
 		if err != nil {
 			s.fail(w, r, err)
 			return

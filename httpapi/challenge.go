@@ -68,7 +68,7 @@ func (s *server) handleChallengeVerify() http.Handler {
 			return
 		}
 		if req.RememberDevice {
-			res.DeviceToken = s.rememberDevice(w, r, res.User)
+			res.DeviceToken = s.rememberDevice(w, r, res)
 		}
 		s.writeLogin(w, r, http.StatusOK, res)
 	})

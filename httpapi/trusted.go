@@ -18,8 +18,10 @@ const DeviceCookie = "msm_device"
 // the request came from a browser, and returns the token for the JSON
 // answer's deviceToken ("" when the device could not be remembered: the
 // login itself stands).
-func (s *server) rememberDevice(w http.ResponseWriter, r *http.Request, u *sm.User) string {
-	g, err := s.Manager.RememberDevice(r.Context(), u, s.clientInfo(r))
+func (s *server) rememberDevice(w http.ResponseWriter, r *http.Request, res *sm.LoginResult) string {
+	u := res.User
+	// Named from the device the login parsed (the session's): no second parse.
+	g, err := s.Manager.RememberDevice(r.Context(), u, s.clientInfo(r), res.Session.Device)
 	if err != nil {
 		s.log.Error("trusted device not remembered", "user", u.ID, "err", err)
 		return ""

@@ -40,7 +40,7 @@ func TestGatesByEdition(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Edition != ed || info.Status != license.StatusActive {
+		if license.Edition(info.Edition) != ed || info.Status != license.StatusActive {
 			t.Fatalf("%s: info %+v", ed, info)
 		}
 		states[string(ed)] = s
@@ -68,7 +68,7 @@ func TestOtherEditionKey(t *testing.T) {
 	if !s.Allows(sm.FeatureGeo) || s.Allows(sm.FeatureThreat) || s.Allows(sm.FeatureBlocking) {
 		t.Fatal("premium key gates wrong")
 	}
-	if got := s.Info().Edition; got != license.EditionPremium {
+	if got := license.Edition(s.Info().Edition); got != license.EditionPremium {
 		t.Fatalf("edition %q", got)
 	}
 }

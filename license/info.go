@@ -3,10 +3,12 @@ package license
 import (
 	"fmt"
 	"time"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
 // Status is the state of the licence in force.
-type Status string
+type Status = string
 
 // The statuses.
 const (
@@ -20,32 +22,9 @@ const (
 const DemoNotice = "Demo: every feature unlocked on demo data"
 
 // Info describes the licence in force, for the dashboard, the admin API
-// and the logs.
-type Info struct {
-	// Edition is the edition in force now: Free unless a licence is active.
-	Edition Edition `json:"edition"`
-	// Licensed is the edition the key names (even when expired).
-	Licensed  Edition   `json:"licensedEdition,omitempty"`
-	Status    Status    `json:"status"`
-	Licensee  string    `json:"licensee,omitempty"`
-	ID        string    `json:"id,omitempty"`
-	Seats     int       `json:"seats,omitempty"`
-	Instances int       `json:"instances,omitempty"`
-	IssuedAt  time.Time `json:"issuedAt,omitzero"`
-	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-	// DaysLeft counts started days until expiry; 0 when not active.
-	DaysLeft int `json:"daysLeft"`
-	// Features lists every feature unlocked now.
-	Features []string `json:"features"`
-	// Notice is one sentence for the dashboard banner and the logs.
-	Notice string `json:"notice"`
-	// Warning is true when the notice needs attention (expiring soon,
-	// expired, invalid).
-	Warning bool `json:"warning"`
-	Demo    bool `json:"demo"`
-	// Source says where the key came from: LICENSE_KEY, store or admin.
-	Source string `json:"source,omitempty"`
-}
+// and the logs: the root package's type, the one the core and the admin
+// API show (its Edition and Licensed are Edition values as text).
+type Info = sm.LicenseInfo
 
 // Info describes the licence in force at this instant.
 func (s *State) Info() Info {
@@ -54,12 +33,12 @@ func (s *State) Info() Info {
 
 // describe is Info for a snapshot at now.
 func describe(cur *snapshot, now time.Time) Info {
-	in := Info{Edition: EditionFree, Status: cur.status, Demo: cur.demo, Source: cur.source}
+	in := Info{Edition: string(EditionFree), Status: cur.status, Demo: cur.demo, Source: cur.source}
 	if l := cur.lic; l != nil {
-		in.Licensed, in.Licensee, in.ID, in.Seats, in.Instances = l.Edition, l.Licensee, l.ID, l.Seats, l.Instances
+		in.Licensed, in.Licensee, in.ID, in.Seats, in.Instances = string(l.Edition), l.Licensee, l.ID, l.Seats, l.Instances
 		in.IssuedAt, in.ExpiresAt = l.IssuedAt, l.ExpiresAt
 		if now.Before(l.ExpiresAt) {
-			in.Edition = l.Edition
+			in.Edition = string(l.Edition)
 			in.DaysLeft = int((l.ExpiresAt.Sub(now) + 24*time.Hour - 1) / (24 * time.Hour))
 		} else {
 			in.Status = StatusExpired
@@ -71,7 +50,7 @@ func describe(cur *snapshot, now time.Time) Info {
 	}
 	in.Notice, in.Warning = notice(cur, in, now)
 	if cur.demo {
-		in.Edition, in.Features, in.Notice, in.Warning = EditionAdvanced, featureNames(advancedMask), DemoNotice, false
+		in.Edition, in.Features, in.Notice, in.Warning = string(EditionAdvanced), featureNames(advancedMask), DemoNotice, false
 	}
 	return in
 }
@@ -89,13 +68,13 @@ func notice(cur *snapshot, in Info, now time.Time) (string, bool) {
 		return "The licence key is not valid (" + cur.reason + "): " + freeNote, true
 	case StatusExpired:
 		return fmt.Sprintf("The %s licence of %s expired on %s: Premium and Advanced features are locked, Free features keep working and no data was deleted. Set a new key to restore everything at once.",
-			in.Licensed.Title(), in.Licensee, day), true
+			Edition(in.Licensed).Title(), in.Licensee, day), true
 	}
 	if in.ExpiresAt.Sub(now) <= WarnBefore {
 		return fmt.Sprintf("The %s licence of %s expires on %s (in %s): renew it to keep Premium and Advanced features.",
-			in.Licensed.Title(), in.Licensee, day, plural(in.DaysLeft, "day")), true
+			Edition(in.Licensed).Title(), in.Licensee, day, plural(in.DaysLeft, "day")), true
 	}
-	return fmt.Sprintf("%s licence of %s, valid until %s (%s left).", in.Licensed.Title(), in.Licensee, day, plural(in.DaysLeft, "day")), false
+	return fmt.Sprintf("%s licence of %s, valid until %s (%s left).", Edition(in.Licensed).Title(), in.Licensee, day, plural(in.DaysLeft, "day")), false
 }
 
 func plural(n int, unit string) string {
@@ -106,7 +85,7 @@ func plural(n int, unit string) string {
 }
 
 // logAttrs are the structured fields of a licence log line (never the key).
-func (in Info) logAttrs() []any {
+func logAttrs(in Info) []any {
 	return []any{"edition", in.Edition, "status", in.Status, "licensee", in.Licensee, "licence_id", in.ID,
 		"expires", in.ExpiresAt, "days_left", in.DaysLeft, "source", in.Source}
 }

@@ -210,7 +210,7 @@ func (s *State) Set(ctx context.Context, key string) (Info, error) {
 // logInfo logs the licence state: an error when it is expired or invalid,
 // a warning in the last WarnBefore before expiry.
 func (s *State) logInfo(info Info) {
-	attrs := info.logAttrs()
+	attrs := logAttrs(info)
 	switch {
 	case info.Status == StatusExpired || info.Status == StatusInvalid:
 		s.log.Error("licence: "+info.Notice, attrs...)

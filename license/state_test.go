@@ -18,7 +18,7 @@ func TestNoLicenceRunsAsFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != license.StatusNone || info.Edition != license.EditionFree || s.Allows(sm.FeatureGeo) {
+	if info.Status != license.StatusNone || license.Edition(info.Edition) != license.EditionFree || s.Allows(sm.FeatureGeo) {
 		t.Fatalf("info %+v", info)
 	}
 	if !strings.Contains(info.Notice, "geolocation shows the IP address only") {
@@ -44,7 +44,7 @@ func TestExpiredKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != license.StatusExpired || info.Edition != license.EditionFree || info.Licensed != license.EditionAdvanced || info.DaysLeft != 0 {
+	if info.Status != license.StatusExpired || license.Edition(info.Edition) != license.EditionFree || license.Edition(info.Licensed) != license.EditionAdvanced || info.DaysLeft != 0 {
 		t.Fatalf("info %+v", info)
 	}
 	for _, f := range []string{sm.FeatureGeo, sm.FeatureRisk, sm.FeatureThreat, sm.FeatureBlocking, sm.FeatureAlerts} {
@@ -97,7 +97,7 @@ func TestSetStoresAndLoadRestores(t *testing.T) {
 	st := openStore(t)
 	oldEnv := v.issue(t, license.EditionPremium, t0.AddDate(0, -6, 0), t0.AddDate(0, 1, 0))
 	s, _ := newState(t, v, c, func(o *license.Options) { o.Store, o.Key = st, oldEnv })
-	if info, _ := s.Load(ctx); info.Edition != license.EditionPremium {
+	if info, _ := s.Load(ctx); license.Edition(info.Edition) != license.EditionPremium {
 		t.Fatalf("LICENSE_KEY not loaded: %+v", info)
 	}
 	renewed := v.issue(t, license.EditionAdvanced, t0, t0.AddDate(1, 0, 0))
@@ -114,7 +114,7 @@ func TestSetStoresAndLoadRestores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Edition != license.EditionAdvanced || info.Source != "store" || !restarted.Allows(sm.FeatureThreat) {
+	if license.Edition(info.Edition) != license.EditionAdvanced || info.Source != "store" || !restarted.Allows(sm.FeatureThreat) {
 		t.Fatalf("after restart: %+v", info)
 	}
 
@@ -123,7 +123,7 @@ func TestSetStoresAndLoadRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ = restarted.Load(ctx)
-	if info.Edition != license.EditionPremium || info.Source != "LICENSE_KEY" {
+	if license.Edition(info.Edition) != license.EditionPremium || info.Source != "LICENSE_KEY" {
 		t.Fatalf("with a bad stored key: %+v", info)
 	}
 }
@@ -176,7 +176,7 @@ func TestExpiryAtRuntimeAndReactivation(t *testing.T) {
 	if s.Allows(sm.FeatureBlocking) || s.Allows(sm.FeatureGeo) {
 		t.Fatal("still unlocked at the expiry instant")
 	}
-	if info := s.Info(); info.Status != license.StatusExpired || info.Edition != license.EditionFree {
+	if info := s.Info(); info.Status != license.StatusExpired || license.Edition(info.Edition) != license.EditionFree {
 		t.Fatalf("at expiry: %+v", info)
 	}
 	if !s.Allows(license.FeatureForceLogout) {
@@ -204,7 +204,7 @@ func TestDemoUnlocksEverything(t *testing.T) {
 		}
 	}
 	info := s.Info()
-	if !info.Demo || info.Notice != license.DemoNotice || info.Edition != license.EditionAdvanced {
+	if !info.Demo || info.Notice != license.DemoNotice || license.Edition(info.Edition) != license.EditionAdvanced {
 		t.Fatalf("demo info %+v", info)
 	}
 	if !strings.Contains(info.Notice, "Demo: every feature unlocked on demo data") {

@@ -29,6 +29,17 @@ Sign in to the dashboard as demo@localhost with the password it prints.
 Applies the database migrations of the configured store (DATABASE_URL or
 SM_DATA_DIR) and exits.
 `,
+	"generate": `Usage: sessionmanager generate [-sessions N] [-seed S] [-now TIME]
+
+Fills the configured store (DATABASE_URL or SM_DATA_DIR), which must hold no
+users or sessions yet, with generated data for load and scale tests: N
+sessions of N/10 users (user0@example.com ...), logins over the 30 days
+before TIME, a tenth active, a tenth inactive, the rest ended. PostgreSQL
+loads by COPY, SQLite by batched INSERTs; see docs/SCALE.md.
+  -sessions N    how many sessions (default 1000000)
+  -seed S        the random seed: the same seed gives the same data (default 1)
+  -now TIME      the newest login, RFC 3339 (default: now)
+`,
 	"keygen": `Usage: sessionmanager keygen
 
 Prints a fresh random SESSION_ENCRYPTION_KEY.

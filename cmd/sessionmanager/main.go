@@ -44,6 +44,7 @@ Usage:
   sessionmanager serve [-addr HOST:PORT] [-database-url URL] [-data-dir DIR] [-redis-url URL]
   sessionmanager demo [-addr HOST:PORT]      a live demo on demo data, every feature unlocked
   sessionmanager migrate
+  sessionmanager generate [-sessions N]        fill an empty database with generated sessions (load tests)
   sessionmanager keygen
   sessionmanager admin create --email E [--password P]
   sessionmanager admin create-token --name NAME --scope read|write|service
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return demo(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout, stderr)
+	case "generate":
+		return generateCmd(ctx, args, getenv, stdout, stderr)
 	case "keygen":
 		fmt.Fprintln(stdout, generateKey())
 		return nil

@@ -191,9 +191,18 @@ func (s *server) stop() {
 // call makes a JSON request and decodes the JSON answer.
 func (s *server) call(method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
+	return s.callWith(method, path, bearer, nil, body)
+}
+
+// callWith is call with request headers: the one JSON call of these tests.
+func (s *server) callWith(method, path, bearer string, headers map[string]string, body any) (int, http.Header, map[string]any) {
+	s.t.Helper()
 	req := testenv.NewJSONRequest(s.t, method, s.base+path, body)
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	return testenv.DoJSON(s.t, req)
 }

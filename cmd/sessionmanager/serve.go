@@ -426,7 +426,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 // webLicense is the licence as the dashboard shows it.
 func (a *app) webLicense() web.LicenseInfo {
 	info := a.license.Info()
-	return web.LicenseInfo{Edition: info.Edition.Title(), Licensee: info.Licensee, Expires: info.ExpiresAt,
+	return web.LicenseInfo{Edition: license.Edition(info.Edition).Title(), Licensee: info.Licensee, Expires: info.ExpiresAt,
 		Status: info.Notice, Valid: info.Status == license.StatusActive}
 }
 

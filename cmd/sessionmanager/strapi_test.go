@@ -17,20 +17,6 @@ import (
 
 const chromeMacUA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 
-// callWith is call with extra headers (a browser's User-Agent, Strapi's
-// cookie opt-in, a Cookie).
-func (s *server) callWith(method, path, bearer string, headers map[string]string, body any) (int, http.Header, map[string]any) {
-	s.t.Helper()
-	req := testenv.NewJSONRequest(s.t, method, s.base+path, body)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	return testenv.DoJSON(s.t, req)
-}
-
 // strapiLogin signs in as a Chrome on macOS browser, with deviceId when
 // not empty, and returns the answer.
 func (s *server) strapiLogin(t *testing.T, identifier, deviceID string) map[string]any {

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,25 +12,9 @@ import (
 // tests' browser, headers replacing or adding to those.
 func (s *server) callHeaders(headers map[string]string, method, path, bearer string, body any) (int, http.Header, map[string]any) {
 	s.t.Helper()
-	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(j))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Forwarded-For", vpnIP)
-	req.Header.Set("User-Agent", challengeUA)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, resp.Header, out
+	all := map[string]string{"X-Forwarded-For": vpnIP, "User-Agent": challengeUA}
+	maps.Copy(all, headers)
+	return s.callWith(method, path, bearer, all, body)
 }
 
 // rememberedLogin passes a VPN login's challenge with rememberDevice from a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,8 +72,35 @@ func ipColumns(ip netip.Addr) (string, any) {
 	return ip.String(), ip.Unmap().WithZone("")
 }
 
-// CreateSession inserts s and its first refresh token hash in one transaction.
-func (s *Store) CreateSession(ctx context.Context, ses *sm.Session, refreshHash []byte) error {
+// sessionInsertColumns are the columns a new session writes, in the order
+// of sessionValues.
+var sessionInsertColumns = []string{"id", "user_id", "status", "end_reason", "auth_method",
+	"created_at", "last_seen", "ended_at", "expires_at", "ip", "ip_net", "user_agent",
+	"device_type", "browser", "browser_version", "os", "os_version", "country_code", "city", "location",
+	"threat_vpn", "threat_proxy", "threat_tor", "threat_datacenter", "threat_known",
+	"score", "reasons", "refresh_family", "refresh_sealed", "refresh_rotated_at", "device_id",
+	"auth_time", "amr", "acr", "dpop_jkt"}
+
+// insertSessionSQL inserts one row of sessionInsertColumns.
+var insertSessionSQL = insertSQL("sessions", sessionInsertColumns)
+
+// insertSQL is an INSERT of one row of cols into table.
+func insertSQL(table string, cols []string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (")
+	for i := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// sessionValues are ses's values of sessionInsertColumns (defaults filled
+// in: active, last seen at creation).
+func sessionValues(ses *sm.Session) ([]any, error) {
 	if ses.Status == "" {
 		ses.Status = sm.StatusActive
 	}
@@ -81,43 +109,43 @@ func (s *Store) CreateSession(ctx context.Context, ses *sm.Session, refreshHash 
 	}
 	location, err := jsonText(ses.Location)
 	if err != nil {
-		return fmt.Errorf("postgres: session location: %w", err)
+		return nil, fmt.Errorf("postgres: session location: %w", err)
 	}
 	reasons, err := jsonText(ses.Reasons)
 	if err != nil {
-		return fmt.Errorf("postgres: session reasons: %w", err)
+		return nil, fmt.Errorf("postgres: session reasons: %w", err)
 	}
 	ipText, ipNet := ipColumns(ses.IP)
 	d, t := ses.Device, ses.Threat
-	// The counter triggers may deadlock with a sweep: a victim transaction
-	// is rolled back whole and retried.
-	return retryDeadlock(ctx, func() error { return s.createSession(ctx, ses, refreshHash, location, reasons, ipText, ipNet, d, t) })
+	return []any{ses.ID, ses.UserID, string(ses.Status), string(ses.EndReason), string(ses.AuthMethod),
+		ses.CreatedAt, ses.LastSeenAt, nullTime(ses.EndedAt), ses.ExpiresAt, ipText, ipNet, ses.UserAgent,
+		d.Type, d.Browser, d.BrowserVersion, d.OS, d.OSVersion,
+		strings.ToUpper(ses.Location.CountryCode), ses.Location.City, location,
+		t.VPN, t.Proxy, t.Tor, t.Datacenter, t.KnownThreat,
+		ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt), ses.DeviceID,
+		nullTime(ses.AuthTime), sm.JoinAMR(ses.AMR), ses.ACR, ses.DPoPJKT}, nil
 }
 
-func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash []byte, location, reasons, ipText, ipNet any, d sm.Device, t sm.Threat) error {
+// CreateSession inserts s and its first refresh token hash in one transaction.
+func (s *Store) CreateSession(ctx context.Context, ses *sm.Session, refreshHash []byte) error {
+	values, err := sessionValues(ses)
+	if err != nil {
+		return err
+	}
+	// The counter triggers may deadlock with a sweep: a victim transaction
+	// is rolled back whole and retried.
+	return retryDeadlock(ctx, func() error { return s.createSession(ctx, ses, refreshHash, values) })
+}
+
+func (s *Store) createSession(ctx context.Context, ses *sm.Session, refreshHash []byte, values []any) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, status, end_reason, auth_method,
-			created_at, last_seen, ended_at, expires_at, ip, ip_net, user_agent,
-			device_type, browser, browser_version, os, os_version, country_code, city, location,
-			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
-			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
-			auth_time, amr, acr, dpop_jkt)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`,
-			ses.ID, ses.UserID, string(ses.Status), string(ses.EndReason), string(ses.AuthMethod),
-			ses.CreatedAt, ses.LastSeenAt, nullTime(ses.EndedAt), ses.ExpiresAt, ipText, ipNet, ses.UserAgent,
-			d.Type, d.Browser, d.BrowserVersion, d.OS, d.OSVersion,
-			strings.ToUpper(ses.Location.CountryCode), ses.Location.City, location,
-			t.VPN, t.Proxy, t.Tor, t.Datacenter, t.KnownThreat,
-			ses.Score, reasons, ses.RefreshFamily, nullBytes(ses.RefreshSealed), nullTime(ses.RefreshRotatedAt), ses.DeviceID,
-			nullTime(ses.AuthTime), sm.JoinAMR(ses.AMR), ses.ACR, ses.DPoPJKT)
-		if err != nil {
+		if _, err := tx.Exec(ctx, insertSessionSQL, values...); err != nil {
 			return mapErr(err, "session")
 		}
 		if len(refreshHash) == 0 {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
 			refreshHash, ses.ID, ses.CreatedAt)
 		return mapErr(err, "refresh token")
 	})
@@ -292,10 +320,19 @@ func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.End
 	return inactivated, ended, nil
 }
 
-// PurgeEnded deletes sessions ended before endedBefore (and, by cascade,
-// their refresh tokens).
-func (s *Store) PurgeEnded(ctx context.Context, endedBefore time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE status = 'ended' AND ended_at < $1`, endedBefore)
+// PurgeEnded deletes at most limit sessions ended before endedBefore (and,
+// by cascade, their refresh tokens), oldest first along the partial index
+// sessions_ended_idx. Rows another purge holds are skipped, not waited for.
+func (s *Store) PurgeEnded(ctx context.Context, endedBefore time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("postgres: purge batch of %d sessions", limit)
+	}
+	// MATERIALIZED: the batch is chosen once; a subquery with SKIP LOCKED
+	// on the inner side of a join may run again and pick more rows.
+	tag, err := s.pool.Exec(ctx, `WITH due AS MATERIALIZED (
+			SELECT id FROM sessions WHERE status = 'ended' AND ended_at < $1
+			ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+		DELETE FROM sessions s USING due WHERE s.id = due.id`, endedBefore, limit)
 	if err != nil {
 		return 0, mapErr(err, "sessions")
 	}

@@ -240,7 +240,7 @@ func TestTouchAndSweep(t *testing.T) {
 	if err != nil || !slices.Equal(ids, []string{"inactive", "stale"}) {
 		t.Fatalf("end user sessions: %v %v", ids, err)
 	}
-	purged, err := s.PurgeEnded(ctx, now.Add(time.Second))
+	purged, err := s.PurgeEnded(ctx, now.Add(time.Second), 1_000_000)
 	if err != nil || purged != 5 {
 		t.Fatalf("purge: %d %v", purged, err)
 	}

@@ -158,30 +158,10 @@ func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) 
 
 // SetAdminRecoveryCodes replaces the admin's recovery codes.
 func (s *Store) SetAdminRecoveryCodes(ctx context.Context, adminID string, hashes [][]byte) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM admin_recovery_codes WHERE admin_id = $1`, adminID); err != nil {
-			return mapErr(err, "recovery codes")
-		}
-		for _, h := range hashes {
-			if _, err := tx.Exec(ctx, `INSERT INTO admin_recovery_codes (admin_id, hash) VALUES ($1, $2)`, adminID, h); err != nil {
-				return mapErr(err, "recovery code")
-			}
-		}
-		return nil
-	})
+	return s.replaceRecoveryCodes(ctx, adminRecoveryCodes, adminID, hashes, time.Time{})
 }
 
 // UseAdminRecoveryCode spends an unused code in one conditional UPDATE.
 func (s *Store) UseAdminRecoveryCode(ctx context.Context, adminID string, hash []byte, at time.Time) error {
-	if !storable(adminID) {
-		return notFound("recovery code")
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE admin_recovery_codes SET used_at = $3 WHERE admin_id = $1 AND hash = $2 AND used_at IS NULL`, adminID, hash, at)
-	if err != nil {
-		return mapErr(err, "recovery code")
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound("recovery code")
-	}
-	return nil
+	return s.useRecoveryCode(ctx, adminRecoveryCodes, adminID, hash, at)
 }

@@ -65,34 +65,61 @@ func (s *Store) DeleteUserTOTP(ctx context.Context, userID string) (bool, error)
 	return tag.RowsAffected() > 0, nil
 }
 
+// recoveryTable is a table of recovery codes: the users' or the admins'.
+// Both are written by the same two functions below.
+type recoveryTable struct {
+	name, owner, what string
+	created           bool // the table has created_at
+}
+
+var (
+	userRecoveryCodes  = recoveryTable{name: "recovery_codes", owner: "user_id", what: "user", created: true}
+	adminRecoveryCodes = recoveryTable{name: "admin_recovery_codes", owner: "admin_id", what: "admin"}
+)
+
 // ReplaceRecoveryCodes replaces all of the user's recovery codes in one transaction.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error {
-	if !storable(userID) {
-		return notFound("user")
+	return s.replaceRecoveryCodes(ctx, userRecoveryCodes, userID, hashes, at)
+}
+
+// UseRecoveryCode spends an unused code in one guarded UPDATE.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error {
+	return s.useRecoveryCode(ctx, userRecoveryCodes, userID, hash, at)
+}
+
+// replaceRecoveryCodes replaces all of an owner's codes in t in one
+// transaction (one INSERT for all of them).
+func (s *Store) replaceRecoveryCodes(ctx context.Context, t recoveryTable, ownerID string, hashes [][]byte, at time.Time) error {
+	if !storable(ownerID) {
+		return notFound(t.what)
+	}
+	insert, args := `INSERT INTO `+t.name+` (`+t.owner+`, hash) SELECT $1, h FROM unnest($2::bytea[]) AS h`, []any{ownerID, hashes}
+	if t.created {
+		insert, args = `INSERT INTO `+t.name+` (`+t.owner+`, hash, created_at) SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h`, append(args, at)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+t.name+` WHERE `+t.owner+` = $1`, ownerID); err != nil {
 			return mapErr(err, "recovery codes")
 		}
 		if len(hashes) == 0 {
 			return nil
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO recovery_codes (user_id, hash, created_at) SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h`,
-			userID, hashes, at)
+		_, err := tx.Exec(ctx, insert, args...)
 		if isForeignKey(err) {
-			return notFound("user")
+			return notFound(t.what)
 		}
 		return mapErr(err, "recovery code")
 	})
 }
 
-// UseRecoveryCode spends an unused code in one guarded UPDATE.
-func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error {
-	if !storable(userID) {
+// useRecoveryCode spends an owner's unused code in t in one conditional
+// UPDATE.
+func (s *Store) useRecoveryCode(ctx context.Context, t recoveryTable, ownerID string, hash []byte, at time.Time) error {
+	if !storable(ownerID) {
 		return notFound("recovery code")
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND hash = $2 AND used_at IS NULL`,
-		userID, nullBytes(hash), at)
+	tag, err := s.pool.Exec(ctx, `UPDATE `+t.name+` SET used_at = $3 WHERE `+t.owner+` = $1 AND hash = $2 AND used_at IS NULL`,
+		ownerID, nullBytes(hash), at)
 	if err != nil {
 		return mapErr(err, "recovery code")
 	}

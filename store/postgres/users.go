@@ -15,6 +15,19 @@ import (
 
 const userColumns = `id, email, username, password_hash, external_id, confirmed, password_unproven, blocked, created_at, updated_at, password_changed_at, password_reset_required`
 
+// userInsertColumns are the columns a new user writes: userColumns and the
+// identity keys.
+var userInsertColumns = append(strings.Split(userColumns, ", "), "email_key", "username_key")
+
+// insertUserSQL inserts one row of userInsertColumns.
+var insertUserSQL = insertSQL("users", userInsertColumns)
+
+// userValues are u's values of userInsertColumns.
+func userValues(u *sm.User) []any {
+	return []any{u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.Blocked,
+		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt), u.PasswordResetRequired, sm.IdentityKey(u.Email), sm.IdentityKey(u.Username)}
+}
+
 // scanUser reads a row of userColumns.
 func scanUser(row pgx.Row) (*sm.User, error) {
 	var u sm.User
@@ -31,9 +44,7 @@ func (s *Store) CreateUser(ctx context.Context, u *sm.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`, email_key, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		u.ID, u.Email, u.Username, u.PasswordHash, nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.Blocked,
-		u.CreatedAt, u.UpdatedAt, nullTime(u.PasswordChangedAt), u.PasswordResetRequired, sm.IdentityKey(u.Email), sm.IdentityKey(u.Username))
+	_, err := s.pool.Exec(ctx, insertUserSQL, userValues(u)...)
 	return mapErr(err, "user")
 }
 

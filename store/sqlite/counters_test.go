@@ -85,7 +85,7 @@ func TestStatsCountersMatchFullScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("swept")
-	if _, err := s.PurgeEnded(ctx, now.Add(-2*time.Hour)); err != nil {
+	if _, err := s.PurgeEnded(ctx, now.Add(-2*time.Hour), 1_000_000); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids[250:260] {

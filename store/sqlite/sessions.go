@@ -78,6 +78,35 @@ func ipBlob(a netip.Addr) any {
 	return b[:]
 }
 
+// sessionInsertColumns are the columns a new session writes, in the order
+// of sessionValues.
+var sessionInsertColumns = []string{"id", "user_id", "status", "end_reason", "auth_method",
+	"created_at", "last_seen_at", "ended_at", "expires_at", "ip", "ip_bin", "user_agent",
+	"device_type", "browser", "browser_version", "os", "os_version", "country_code", "city", "location",
+	"threat_vpn", "threat_proxy", "threat_tor", "threat_datacenter", "threat_known",
+	"score", "reasons", "refresh_family", "refresh_sealed", "refresh_rotated_at", "device_id",
+	"auth_time", "amr", "acr", "dpop_jkt"}
+
+// sessionValues are sess's values of sessionInsertColumns.
+func sessionValues(sess *sessionmanager.Session) ([]any, error) {
+	location, err := json.Marshal(sess.Location)
+	if err != nil {
+		return nil, err
+	}
+	reasons, err := json.Marshal(sess.Reasons)
+	if err != nil {
+		return nil, err
+	}
+	return []any{sess.ID, sess.UserID, string(sess.Status), string(sess.EndReason), string(sess.AuthMethod),
+		sess.CreatedAt.UnixMicro(), sess.LastSeenAt.UnixMicro(), micro(sess.EndedAt), micro(sess.ExpiresAt),
+		ipText(sess.IP), ipBlob(sess.IP), sess.UserAgent,
+		sess.Device.Type, sess.Device.Browser, sess.Device.BrowserVersion, sess.Device.OS, sess.Device.OSVersion,
+		sess.Location.CountryCode, sess.Location.City, string(location),
+		bit(sess.Threat.VPN), bit(sess.Threat.Proxy), bit(sess.Threat.Tor), bit(sess.Threat.Datacenter), bit(sess.Threat.KnownThreat),
+		sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt), sess.DeviceID,
+		micro(sess.AuthTime), sessionmanager.JoinAMR(sess.AMR), sess.ACR, sess.DPoPJKT}, nil
+}
+
 // CreateSession inserts s and its first refresh token hash in one transaction.
 func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session, refreshHash []byte) error {
 	if sess.ID == "" || sess.UserID == "" || sess.CreatedAt.IsZero() {
@@ -92,30 +121,12 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 	if sess.LastSeenAt.IsZero() {
 		sess.LastSeenAt = sess.CreatedAt
 	}
-	location, err := json.Marshal(sess.Location)
-	if err != nil {
-		return err
-	}
-	reasons, err := json.Marshal(sess.Reasons)
+	values, err := sessionValues(sess)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, status, end_reason, auth_method,
-			created_at, last_seen_at, ended_at, expires_at, ip, ip_bin, user_agent,
-			device_type, browser, browser_version, os, os_version, country_code, city, location,
-			threat_vpn, threat_proxy, threat_tor, threat_datacenter, threat_known,
-			score, reasons, refresh_family, refresh_sealed, refresh_rotated_at, device_id,
-			auth_time, amr, acr, dpop_jkt)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			sess.ID, sess.UserID, string(sess.Status), string(sess.EndReason), string(sess.AuthMethod),
-			sess.CreatedAt.UnixMicro(), sess.LastSeenAt.UnixMicro(), micro(sess.EndedAt), micro(sess.ExpiresAt),
-			ipText(sess.IP), ipBlob(sess.IP), sess.UserAgent,
-			sess.Device.Type, sess.Device.Browser, sess.Device.BrowserVersion, sess.Device.OS, sess.Device.OSVersion,
-			sess.Location.CountryCode, sess.Location.City, string(location),
-			bit(sess.Threat.VPN), bit(sess.Threat.Proxy), bit(sess.Threat.Tor), bit(sess.Threat.Datacenter), bit(sess.Threat.KnownThreat),
-			sess.Score, string(reasons), sess.RefreshFamily, blob(sess.RefreshSealed), micro(sess.RefreshRotatedAt), sess.DeviceID,
-			micro(sess.AuthTime), sessionmanager.JoinAMR(sess.AMR), sess.ACR, sess.DPoPJKT)
+		_, err := tx.ExecContext(ctx, insertRowsSQL("sessions", sessionInsertColumns, 1), values...)
 		if isUnique(err) {
 			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a session with this id already exists")
 		}
@@ -289,11 +300,19 @@ func (s *Store) SweepStale(ctx context.Context, sw sessionmanager.StaleSweep) (i
 	return inactivated, ended, nil
 }
 
-// PurgeEnded deletes sessions (and their refresh tokens) ended before the time.
-func (s *Store) PurgeEnded(ctx context.Context, endedBefore time.Time) (int, error) {
+// PurgeEnded deletes at most limit sessions (and their refresh tokens)
+// ended before the time, oldest first along the partial index
+// sessions_ended, in one write transaction: the single writer is held for
+// one batch, so sign-ins wait milliseconds, not the whole purge.
+func (s *Store) PurgeEnded(ctx context.Context, endedBefore time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("sqlite: purge batch of %d sessions", limit)
+	}
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE status = 'ended' AND ended_at < ?`, endedBefore.UnixMicro())
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
+				SELECT id FROM sessions WHERE status = 'ended' AND ended_at < ?
+				ORDER BY ended_at LIMIT ?)`, endedBefore.UnixMicro(), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: purge ended sessions: %w", err)
 		}

@@ -143,22 +143,10 @@ func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) 
 
 // SetAdminRecoveryCodes replaces the admin's recovery codes.
 func (s *Store) SetAdminRecoveryCodes(ctx context.Context, adminID string, hashes [][]byte) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM admin_recovery_codes WHERE admin_id = ?`, adminID); err != nil {
-			return fmt.Errorf("sqlite: delete recovery codes: %w", err)
-		}
-		for _, h := range hashes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO admin_recovery_codes (admin_id, hash) VALUES (?, ?)`, adminID, h); err != nil {
-				return fmt.Errorf("sqlite: store recovery code: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.replaceRecoveryCodes(ctx, adminRecoveryCodes, adminID, hashes, time.Time{})
 }
 
 // UseAdminRecoveryCode spends an unused code in one guarded UPDATE.
 func (s *Store) UseAdminRecoveryCode(ctx context.Context, adminID string, hash []byte, at time.Time) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE admin_recovery_codes SET used_at = ? WHERE admin_id = ? AND hash = ? AND used_at IS NULL`,
-		at.UnixMicro(), adminID, hash)
-	return mustAffect(res, err, "recovery code")
+	return s.useRecoveryCode(ctx, adminRecoveryCodes, adminID, hash, at)
 }

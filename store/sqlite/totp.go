@@ -65,31 +65,62 @@ func (s *Store) DeleteUserTOTP(ctx context.Context, userID string) (bool, error)
 	return n > 0, nil
 }
 
+// recoveryTable is a table of recovery codes: the users' or the admins'.
+// Both are written by the same two functions below.
+type recoveryTable struct {
+	name, owner, what string
+	created           bool // the table has created_at
+}
+
+var (
+	userRecoveryCodes  = recoveryTable{name: "recovery_codes", owner: "user_id", what: "user", created: true}
+	adminRecoveryCodes = recoveryTable{name: "admin_recovery_codes", owner: "admin_id", what: "admin"}
+)
+
 // ReplaceRecoveryCodes replaces all of the user's recovery codes in one transaction.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error {
+	return s.replaceRecoveryCodes(ctx, userRecoveryCodes, userID, hashes, at)
+}
+
+// UseRecoveryCode spends an unused code in one guarded UPDATE.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error {
+	return s.useRecoveryCode(ctx, userRecoveryCodes, userID, hash, at)
+}
+
+// replaceRecoveryCodes replaces all of an owner's codes in t in one
+// transaction.
+func (s *Store) replaceRecoveryCodes(ctx context.Context, t recoveryTable, ownerID string, hashes [][]byte, at time.Time) error {
+	insert := `INSERT INTO ` + t.name + ` (` + t.owner + `, hash) VALUES (?, ?)`
+	if t.created {
+		insert = `INSERT INTO ` + t.name + ` (` + t.owner + `, hash, created_at) VALUES (?, ?, ?)`
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
-			return fmt.Errorf("sqlite: delete recovery codes: %w", err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t.name+` WHERE `+t.owner+` = ?`, ownerID); err != nil {
+			return fmt.Errorf("sqlite: delete recovery codes: %w", unavailable(err))
 		}
 		for _, h := range hashes {
-			_, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user_id, hash, created_at) VALUES (?, ?, ?)`, userID, blob(h), at.UnixMicro())
+			args := []any{ownerID, blob(h)}
+			if t.created {
+				args = append(args, at.UnixMicro())
+			}
+			_, err := tx.ExecContext(ctx, insert, args...)
 			switch {
 			case isForeignKey(err):
-				return notFound("user")
+				return notFound(t.what)
 			case isUnique(err):
 				return sessionmanager.Errorf(sessionmanager.ECONFLICT, "two recovery codes with one hash")
 			case err != nil:
-				return fmt.Errorf("sqlite: insert recovery code: %w", err)
+				return fmt.Errorf("sqlite: insert recovery code: %w", unavailable(err))
 			}
 		}
 		return nil
 	})
 }
 
-// UseRecoveryCode spends an unused code in one guarded UPDATE.
-func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL`,
-		at.UnixMicro(), userID, blob(hash))
+// useRecoveryCode spends an owner's unused code in t in one guarded UPDATE.
+func (s *Store) useRecoveryCode(ctx context.Context, t recoveryTable, ownerID string, hash []byte, at time.Time) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE `+t.name+` SET used_at = ? WHERE `+t.owner+` = ? AND hash = ? AND used_at IS NULL`,
+		at.UnixMicro(), ownerID, blob(hash))
 	if err != nil {
 		return fmt.Errorf("sqlite: use recovery code: %w", unavailable(err))
 	}

@@ -34,16 +34,23 @@ func userConflict() error {
 	return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a user with this email, username or external id already exists")
 }
 
+// userInsertColumns are the columns a new user writes, in the order of
+// userValues.
+var userInsertColumns = []string{"id", "email", "email_key", "username", "username_key", "key_form", "password_hash", "external_id",
+	"confirmed", "password_unproven", "password_reset_required", "blocked", "created_at", "updated_at", "password_changed_at"}
+
+// userValues are u's values of userInsertColumns.
+func userValues(u *sessionmanager.User) []any {
+	return []any{u.ID, u.Email, sessionmanager.IdentityKey(u.Email), u.Username, sessionmanager.IdentityKey(u.Username), 1, u.PasswordHash,
+		nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.PasswordResetRequired, u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt)}
+}
+
 // CreateUser inserts u; a duplicate email, username or external id is ECONFLICT.
 func (s *Store) CreateUser(ctx context.Context, u *sessionmanager.User) error {
 	if u.ID == "" || u.CreatedAt.IsZero() {
 		return sessionmanager.InvalidFields(map[string]string{"id": "and createdAt are required"})
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO users
-		(id, email, email_key, username, username_key, key_form, password_hash, external_id, confirmed, password_unproven, password_reset_required, blocked, created_at, updated_at, password_changed_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, sessionmanager.IdentityKey(u.Email), u.Username, sessionmanager.IdentityKey(u.Username), u.PasswordHash,
-		nullText(u.ExternalID), u.Confirmed, u.PasswordUnproven, u.PasswordResetRequired, u.Blocked, u.CreatedAt.UnixMicro(), micro(u.UpdatedAt), micro(u.PasswordChangedAt))
+	_, err := s.write.ExecContext(ctx, insertRowsSQL("users", userInsertColumns, 1), userValues(u)...)
 	if isUnique(err) {
 		return userConflict()
 	}

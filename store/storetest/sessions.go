@@ -300,22 +300,47 @@ func testPurgeEnded(t *testing.T, s Store) {
 		}
 	}
 	cutoff := t0.Add(24 * time.Hour)
-	newSession(t, s, "old-1", "u-1", endedAt(t0))
-	newSession(t, s, "old-2", "u-1", endedAt(cutoff.Add(-time.Microsecond)))
+	// Five due, created in an order unlike their end times, so "oldest
+	// first" is the end time's order, not the insertion's.
+	due := []string{"old-3", "old-1", "old-5", "old-2", "old-4"}
+	for _, id := range due {
+		k := time.Duration(id[4] - '0')
+		newSession(t, s, id, "u-1", endedAt(cutoff.Add(-k*time.Hour+time.Hour-time.Microsecond)))
+	}
 	newSession(t, s, "recent", "u-1", endedAt(cutoff))
 	newSession(t, s, "live", "u-1")
-	n, err := s.PurgeEnded(ctx, cutoff)
-	noErr(t, err)
-	equal(t, 2, n, "purged count")
-	for _, id := range []string{"old-1", "old-2"} {
-		requireCode(t, second(s.SessionByID(ctx, id)), sessionmanager.ENOTFOUND, "%s purged", id)
-		requireCode(t, second(s.RefreshTokenByHash(ctx, hashOf(id+"/r0"))), sessionmanager.ENOTFOUND, "%s's refresh token purged", id)
+	newSession(t, s, "inactive", "u-1", func(x *sessionmanager.Session) { x.Status, x.LastSeenAt = sessionmanager.StatusInactive, t0 })
+
+	_, err := s.PurgeEnded(ctx, cutoff, 0)
+	check(t, err != nil, "a batch of 0 is refused, not a purge of everything")
+	// Batches of two: 2, 2, 1, the oldest ended first.
+	batches := [][]string{{"old-5", "old-4"}, {"old-3", "old-2"}, {"old-1"}}
+	for i, gone := range batches {
+		n, err := s.PurgeEnded(ctx, cutoff, 2)
+		noErr(t, err)
+		equal(t, len(gone), n, "batch %d", i)
+		for _, id := range gone {
+			requireCode(t, second(s.SessionByID(ctx, id)), sessionmanager.ENOTFOUND, "%s purged in batch %d", id, i)
+			requireCode(t, second(s.RefreshTokenByHash(ctx, hashOf(id+"/r0"))), sessionmanager.ENOTFOUND, "%s's refresh token purged", id)
+		}
+		for _, later := range batches[i+1:] {
+			for _, id := range later {
+				getSession(t, s, id)
+			}
+		}
 	}
-	getSession(t, s, "recent")
-	getSession(t, s, "live")
-	n, err = s.PurgeEnded(ctx, cutoff)
+	for _, id := range []string{"recent", "live", "inactive"} {
+		getSession(t, s, id)
+		_, err := s.RefreshTokenByHash(ctx, hashOf(id+"/r0"))
+		noErr(t, err, "%s's refresh token stays", id)
+	}
+	n, err := s.PurgeEnded(ctx, cutoff, 2)
 	noErr(t, err)
-	equal(t, 0, n, "second purge")
+	equal(t, 0, n, "nothing left to purge")
+	n, err = s.PurgeEnded(ctx, cutoff.Add(time.Microsecond), 1000)
+	noErr(t, err)
+	equal(t, 1, n, "a later cutoff reaches the next one")
+	requireCode(t, second(s.SessionByID(ctx, "recent")), sessionmanager.ENOTFOUND, "recent purged")
 }
 
 func testDeleteSession(t *testing.T, s Store) {

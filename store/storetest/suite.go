@@ -59,6 +59,7 @@ type Store interface {
 	sessionmanager.SessionAuthStore
 	sessionmanager.TeamStore
 	sessionmanager.RecoveryCodeStore
+	sessionmanager.BulkLoader
 }
 
 // Run runs the whole conformance suite; open returns a fresh, migrated, empty store for each subtest.
@@ -69,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"Users", userTests},
 		{"Sessions", sessionTests},
+		{"Bulk", bulkTests},
 		{"SessionList", sessionListTests},
 		{"Trail", trailTests},
 		{"Concurrency", concurrencyTests},
