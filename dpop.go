@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -70,8 +71,16 @@ type ProofParser interface {
 // request. Unbound tokens pass, and so does a bound one when client is nil
 // (Check: the caller checks the proof itself, from Claims.JKT).
 func (m *Manager) checkProof(ctx context.Context, accessToken string, claims *AccessClaims, client *ClientInfo, now time.Time) error {
-	if claims.JKT == "" || client == nil {
+	if client == nil {
 		return nil
+	}
+	switch scheme := client.DPoP.Scheme; {
+	case claims.JKT == "" && strings.EqualFold(scheme, "DPoP"):
+		return &Error{Code: EUNAUTHORIZED, Message: "This token is not bound to a key: send it as \"Authorization: Bearer\"", Reason: "invalid_token"}
+	case claims.JKT == "":
+		return nil
+	case strings.EqualFold(scheme, "Bearer"):
+		return &Error{Code: EUNAUTHORIZED, Message: "This token is bound to a key (DPoP): send it as \"Authorization: DPoP\" with a proof", Reason: "invalid_token"}
 	}
 	_, err := m.verifyProof(ctx, client.DPoP, claims.JKT, accessToken, now)
 	return err
@@ -80,9 +89,11 @@ func (m *Manager) checkProof(ctx context.Context, accessToken string, claims *Ac
 // verifyProof checks in as a proof for its request at now, by the key jkt
 // names (any key when jkt is ""), for accessToken when not "" (ath), and
 // spends its jti: a proof is good once, on every instance sharing the
-// Failures counter. It returns the proof key's thumbprint.
+// Replay counter. It returns the proof key's thumbprint.
 func (m *Manager) verifyProof(ctx context.Context, in ProofInput, jkt, accessToken string, now time.Time) (string, error) {
 	switch {
+	case in.Invalid != "":
+		return "", InvalidProof(in.Invalid)
 	case in.Proof == "":
 		return "", InvalidProof("this token is bound to a key (DPoP); the request needs a DPoP proof header")
 	case len(in.Proof) > MaxDPoPProofLen:
@@ -116,7 +127,8 @@ func (m *Manager) verifyProof(ctx context.Context, in ProofInput, jkt, accessTok
 	}
 	// Last, once everything else holds: only a holder of the key can
 	// spend jti slots, so a flood of made-up proofs fills nothing.
-	n, err := m.fails.Incr(ctx, "dpop:"+p.JKT+":"+p.ID, 2*m.cfg.DPoPWindow)
+	// Config.Replay fails closed: no per-instance fallback.
+	n, err := m.replay.Incr(ctx, "dpop:"+p.JKT+":"+p.ID, 2*m.cfg.DPoPWindow)
 	if err != nil {
 		return "", WrapError(EUNAVAILABLE, "DPoP proofs cannot be checked right now; try again", err)
 	}
@@ -126,10 +138,25 @@ func (m *Manager) verifyProof(ctx context.Context, in ProofInput, jkt, accessTok
 	return p.JKT, nil
 }
 
+// ProofHeader is r's DPoP header: the proof, or why the header is refused
+// (RFC 9449 §4.3: exactly one DPoP header; a comma means a list).
+func ProofHeader(r *http.Request) (proof, invalid string) {
+	vs := r.Header.Values("DPoP")
+	switch {
+	case len(vs) == 0:
+		return "", ""
+	case len(vs) > 1:
+		return "", "more than one DPoP header"
+	case strings.Contains(vs[0], ","):
+		return "", "the DPoP header holds a list (a comma); send one proof"
+	}
+	return vs[0], ""
+}
+
 // bindSession binds s to the key of the sign-in's DPoP proof, if the client
 // sent one (checked like any proof: for the sign-in request, fresh, unused).
 func (m *Manager) bindSession(ctx context.Context, s *Session, client ClientInfo, now time.Time) error {
-	if client.DPoP.Proof == "" {
+	if client.DPoP.Proof == "" && client.DPoP.Invalid == "" {
 		return nil
 	}
 	jkt, err := m.verifyProof(ctx, client.DPoP, "", "", now)

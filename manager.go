@@ -35,7 +35,13 @@ type Config struct {
 	Alerter    Alerter         // nil: no alerts
 	Bus        Bus             // nil: in-process
 	Activity   ActivitySink    // nil: the store's TouchSessions
-	Failures   Counter         // nil: in-memory counter (also spends DPoP proofs' jti)
+	Failures   Counter         // nil: in-memory counter
+	// Replay spends DPoP proofs' jti (a proof is good once). It must fail
+	// closed: an error refuses the proof (503), so never give it a counter
+	// that falls back to a per-instance count. nil: a bounded in-memory
+	// store of its own when Failures is the in-memory counter (refusing
+	// new proofs while full), else Failures.
+	Replay Counter
 	// Proofs checks DPoP proofs (RFC 9449); nil: Tokens, when it is a
 	// ProofParser (the token package's Keyring is). Without one, a sign-in
 	// with a DPoP proof is refused, never silently left unbound.
@@ -206,6 +212,15 @@ type ProofInput struct {
 	Proof  string
 	Method string
 	URL    string
+	// Invalid, when not "", is why the request's DPoP header or its
+	// proxy's headers cannot be trusted (several DPoP headers, htm/htu
+	// sources that disagree): the proof is refused with it.
+	Invalid string
+	// Scheme is the Authorization scheme the access token came under,
+	// "Bearer" or "DPoP" ("" when not known: Check, cookies): a bound
+	// token is refused under Bearer, an unbound one under DPoP (RFC 9449
+	// §7.1, §7.2).
+	Scheme string
 }
 
 // Actor is who did something, for the audit log.
@@ -259,6 +274,7 @@ type Manager struct {
 	log        *slog.Logger
 	bus        Bus
 	fails      Counter
+	replay     Counter
 	proofs     ProofParser
 	states     *stateCache
 	admins     *adminCache

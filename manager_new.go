@@ -57,6 +57,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Failures == nil {
 		cfg.Failures = NewMemoryCounter(cfg.Clock)
 	}
+	if cfg.Replay == nil {
+		cfg.Replay = cfg.Failures
+		if _, mem := cfg.Failures.(*MemoryCounter); mem {
+			cfg.Replay = newReplayCounter(cfg.Clock, memoryCounterMaxKeys)
+		}
+	}
 	if cfg.Throttle == nil {
 		cfg.Throttle = DefaultThrottleLimits.Func()
 	}
@@ -85,6 +91,7 @@ func New(cfg Config) (*Manager, error) {
 		log:    cfg.Logger,
 		bus:    cfg.Bus,
 		fails:  cfg.Failures,
+		replay: cfg.Replay,
 		proofs: cfg.Proofs,
 		states: newStateCache(cfg.StateCacheTTL),
 		admins: newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),

@@ -17,11 +17,15 @@ const (
 // minute (sooner when full); past its key bound an arbitrary key is
 // dropped, so memory stays bounded under a flood of made-up names.
 type MemoryCounter struct {
-	clock     Clock
-	maxKeys   int
-	mu        sync.Mutex
-	m         map[string]memoryCount
-	lastSweep time.Time
+	clock   Clock
+	maxKeys int
+	// refuseFull makes a full counter refuse a new key (EUNAVAILABLE)
+	// instead of dropping one: the DPoP replay store, where a dropped jti
+	// could be replayed.
+	refuseFull bool
+	mu         sync.Mutex
+	m          map[string]memoryCount
+	lastSweep  time.Time
 }
 
 type memoryCount struct {
@@ -40,6 +44,16 @@ func NewMemoryCounter(clock Clock) *MemoryCounter {
 	return &MemoryCounter{clock: clock, maxKeys: memoryCounterMaxKeys, m: make(map[string]memoryCount)}
 }
 
+// newReplayCounter is the in-process store of spent DPoP jtis: apart from
+// Failures, so a stream of fresh proofs never evicts login-failure counts
+// or used TOTP codes, and refusing new proofs while full of live jtis
+// rather than forgetting one (which would allow its replay).
+func newReplayCounter(clock Clock, maxKeys int) *MemoryCounter {
+	c := NewMemoryCounter(clock)
+	c.maxKeys, c.refuseFull = maxKeys, true
+	return c
+}
+
 // Incr adds one to key; a new window starts at the first increment after
 // the previous one expired.
 func (c *MemoryCounter) Incr(_ context.Context, key string, window time.Duration) (int64, error) {
@@ -52,7 +66,9 @@ func (c *MemoryCounter) Incr(_ context.Context, key string, window time.Duration
 	c.sweep(now)
 	v, ok := c.m[key]
 	if !ok || !now.Before(v.expires) {
-		c.makeRoom(key)
+		if !c.makeRoom(key) {
+			return 0, Errorf(EUNAVAILABLE, "counter: full")
+		}
 		v = memoryCount{expires: now.Add(window)}
 	}
 	v.n++
@@ -73,15 +89,20 @@ func (c *MemoryCounter) sweep(now time.Time) {
 	}
 }
 
-// makeRoom drops an arbitrary key when adding key would pass maxKeys.
-func (c *MemoryCounter) makeRoom(key string) {
+// makeRoom drops an arbitrary key when adding key would pass maxKeys
+// (false, dropping nothing, when the counter refuses when full).
+func (c *MemoryCounter) makeRoom(key string) bool {
 	if _, ok := c.m[key]; ok || len(c.m) < c.maxKeys {
-		return
+		return true
+	}
+	if c.refuseFull {
+		return false
 	}
 	for k := range c.m {
 		delete(c.m, k)
-		return
+		return true
 	}
+	return true
 }
 
 // Get returns key's count in its current window (0 when none).

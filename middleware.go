@@ -29,16 +29,22 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // BearerToken returns the access token of an "Authorization: Bearer" (or,
 // for a DPoP-bound token, "Authorization: DPoP") header.
 func BearerToken(r *http.Request) string {
+	tok, _ := AuthorizationToken(r)
+	return tok
+}
+
+// AuthorizationToken is the access token of r's Authorization header and
+// its scheme, "Bearer" or "DPoP" (RFC 9449 §7.1: a bound token comes as
+// "DPoP <token>"); "", "" when there is none.
+func AuthorizationToken(r *http.Request) (token, scheme string) {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+		return strings.TrimSpace(h[7:]), "Bearer"
 	}
-	// RFC 9449 §7.1: a bound token comes as "DPoP <token>"; the proof
-	// decides, not the scheme.
 	if len(h) > 5 && strings.EqualFold(h[:5], "dpop ") {
-		return strings.TrimSpace(h[5:])
+		return strings.TrimSpace(h[5:]), "DPoP"
 	}
-	return ""
+	return "", ""
 }
 
 // Middleware authenticates every request with a bearer access token and
@@ -57,9 +63,10 @@ func RequestClient(r *http.Request) ClientInfo {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		c.IP = ap.Addr().Unmap()
 	}
-	if p := r.Header.Get("DPoP"); p != "" {
-		c.DPoP = ProofInput{Proof: p, Method: r.Method, URL: RequestURL(r)}
+	if p, bad := ProofHeader(r); p != "" || bad != "" {
+		c.DPoP = ProofInput{Proof: p, Method: r.Method, URL: RequestURL(r), Invalid: bad}
 	}
+	_, c.DPoP.Scheme = AuthorizationToken(r)
 	return c
 }
 
@@ -81,12 +88,14 @@ func (m *Manager) MiddlewareWith(client func(*http.Request) ClientInfo) func(htt
 
 func (m *Manager) middleware(next http.Handler, client func(*http.Request) ClientInfo) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := BearerToken(r)
+		tok, scheme := AuthorizationToken(r)
 		if tok == "" {
 			WriteError(w, &Error{Code: EUNAUTHORIZED, Message: "Missing or invalid credentials", Reason: "missing_token"})
 			return
 		}
-		p, err := m.AuthenticateRequest(r.Context(), tok, client(r))
+		c := client(r)
+		c.DPoP.Scheme = scheme
+		p, err := m.AuthenticateRequest(r.Context(), tok, c)
 		if err != nil {
 			if status := HTTPStatus(ErrorCode(err)); status >= http.StatusInternalServerError {
 				// The client sees the safe message; the cause is for the log.

@@ -184,10 +184,14 @@ func (s *server) clientInfo(r *http.Request) sm.ClientInfo {
 // address (through trusted proxies), the User-Agent and the DPoP proof.
 func (s *server) requestClient(r *http.Request) sm.ClientInfo {
 	c := sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
-	if p := r.Header.Get("DPoP"); p != "" {
-		method, url := s.proofRequest(r)
-		c.DPoP = sm.ProofInput{Proof: p, Method: method, URL: url}
+	if p, bad := sm.ProofHeader(r); p != "" || bad != "" {
+		method, url, disagree := s.proofRequest(r)
+		if bad == "" {
+			bad = disagree
+		}
+		c.DPoP = sm.ProofInput{Proof: p, Method: method, URL: url, Invalid: bad}
 	}
+	_, c.DPoP.Scheme = sm.AuthorizationToken(r)
 	return c
 }
 
@@ -199,26 +203,42 @@ func (s *server) requestClient(r *http.Request) sm.ClientInfo {
 // nginx's X-Original-URI). Otherwise it is r itself, at
 // the public URL (SM_PUBLIC_URL) when one is set, since behind a proxy
 // the Host and scheme r arrived with are not the ones the client used.
-func (s *server) proofRequest(r *http.Request) (method, url string) {
+//
+// Traefik and Caddy set the X-Forwarded-* set and pass a client's own
+// X-Original-* headers through (and an nginx config may do the reverse),
+// so when both sets name a method or URL and they disagree, one of them
+// is the client's: disagree says so and the proof is refused.
+func (s *server) proofRequest(r *http.Request) (method, url, disagree string) {
 	method = r.Method
 	if !isTrusted(socketAddr(r.RemoteAddr), s.TrustedProxies) {
-		return method, s.publicRequestURL(r)
+		return method, s.publicRequestURL(r), ""
 	}
 	h := r.Header
+	om, fm := h.Get("X-Original-Method"), h.Get("X-Forwarded-Method")
+	if om != "" && fm != "" && om != fm {
+		return method, "", "the proxy's X-Original-Method and X-Forwarded-Method disagree"
+	}
 	if m := firstHeader(h, "X-Original-Method", "X-Forwarded-Method"); m != "" {
 		method = m
 	}
-	if u := h.Get("X-Original-URL"); u != "" {
-		return method, u // SameProofURL ignores its query
-	}
+	ou := h.Get("X-Original-URL")
 	proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), firstHeader(h, "X-Forwarded-Uri", "X-Original-URI")
+	fu := ""
 	if proto != "" && host != "" && uri != "" {
 		if i := strings.IndexAny(uri, "?#"); i >= 0 {
 			uri = uri[:i]
 		}
-		return method, proto + "://" + host + uri
+		fu = proto + "://" + host + uri
 	}
-	return method, s.publicRequestURL(r)
+	switch {
+	case ou != "" && fu != "" && !sm.SameProofURL(ou, fu):
+		return method, "", "the proxy's X-Original-URL and X-Forwarded-Proto/Host/Uri disagree"
+	case ou != "":
+		return method, ou, "" // SameProofURL ignores its query
+	case fu != "":
+		return method, fu, ""
+	}
+	return method, s.publicRequestURL(r), ""
 }
 
 // publicRequestURL is r's URL as the client reached it: SM_PUBLIC_URL and

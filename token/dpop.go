@@ -57,6 +57,9 @@ func ParseProof(proof string) (sm.DPoPProof, error) {
 		return sm.DPoPProof{}, sm.InvalidProof("typ must be dpop+jwt")
 	}
 	jwk := h.JSONWebKey
+	// go-jose already refuses a private key in an embedded jwk header
+	// (ParseSignedCompact); IsPublic is defence in depth, relied on only
+	// if that changes (no test can reach it through go-jose today).
 	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
 		return sm.DPoPProof{}, sm.InvalidProof("the jwk header must hold a public key")
 	}

@@ -14,10 +14,13 @@ import (
 // clusterParts are what several instances share: the bus, last-seen,
 // failure counters and job leadership. One instance: all in process.
 type clusterParts struct {
-	instance   string
-	bus        sm.Bus
-	activity   sm.ActivitySink // nil: the store directly
-	counter    sm.Counter
+	instance string
+	bus      sm.Bus
+	activity sm.ActivitySink // nil: the store directly
+	counter  sm.Counter
+	// replay spends DPoP jtis: Redis without fallback (fail closed, 503,
+	// rather than per-instance replay protection); nil: the core's own.
+	replay     sm.Counter
 	elector    cluster.Elector
 	reconnects []func(fn func())
 	// healthy reports whether Redis answers (nil without Redis).
@@ -139,6 +142,7 @@ func buildCluster(ctx context.Context, c *config, st fullStore, log *slog.Logger
 		act := cluster.NewRedisActivity(client, c.RedisPrefix)
 		p.activity = fallbackSink{primary: act, store: st, log: log}
 		p.counter = fallbackCounter{primary: cluster.NewRedisCounter(client, c.RedisPrefix+"cnt:"), local: p.counter}
+		p.replay = cluster.NewRedisCounter(client, c.RedisPrefix+"cnt:")
 		p.elector = cluster.NewRedisElector(client, c.RedisPrefix+"lead:")
 		mover := &cluster.ActivityMover{Activity: act, Touch: st.TouchSessions, Logger: log, Clock: c.clock}
 		p.runners = append(p.runners, func(ctx context.Context) {

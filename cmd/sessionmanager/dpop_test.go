@@ -175,6 +175,22 @@ func TestDPoPForwardAuthProxies(t *testing.T) {
 					t.Fatalf("%s through %s: %d, want 401", c.what, p.name, code)
 				}
 			}
+			// A client's own X-Original-* headers (Caddy passes them through)
+			// naming the URL its proof was made for: refused, not believed.
+			other := "https://rs.example.com/elsewhere"
+			req, _ := http.NewRequest("GET", page, nil)
+			req.Header.Set("Authorization", "DPoP "+jwt)
+			req.Header.Set("DPoP", key.Proof("GET", other, jwt, time.Now()))
+			req.Header.Set("X-Original-URL", other)
+			req.Header.Set("X-Original-Method", "GET")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Fatalf("a client's X-Original-URL through %s: %d, want 401", p.name, resp.StatusCode)
+			}
 		})
 	}
 }

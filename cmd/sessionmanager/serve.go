@@ -116,7 +116,7 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 	mcfg := sm.Config{
 		Store: a.store, Tokens: a.keyring, Secrets: a.secrets, Passwords: password.Default(),
 		UserAgents: device.New(), Risk: risk.New(), Bus: a.cluster.bus, Activity: a.cluster.activity,
-		Failures: a.cluster.counter, Clock: clock, Logger: log, Metrics: metrics,
+		Failures: a.cluster.counter, Replay: a.cluster.replay, Clock: clock, Logger: log, Metrics: metrics,
 		Alerter: a.alerts.engine, KickOutbox: a.alerts.worker.Kick,
 		// Throttling and the password policy are the Manager's defaults
 		// (the failure counts are shared through Failures when Redis is on).
