@@ -86,12 +86,13 @@ func TestLeaderKilledMidPurge(t *testing.T) {
 	}
 
 	a := startChild(t, bin, env)
-	// Catch A's purge in flight.
+	// Catch A's purge in flight: one of its batches (WITH due AS ...
+	// DELETE FROM sessions ...) running.
 	deadline := time.Now().Add(60 * time.Second)
 	var inFlight bool
 	for time.Now().Before(deadline) {
 		var n int
-		_ = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query ILIKE 'DELETE FROM sessions%'`).Scan(&n)
+		_ = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query ILIKE '%DELETE FROM sessions%'`).Scan(&n)
 		if n > 0 {
 			inFlight = true
 			break
