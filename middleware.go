@@ -66,7 +66,6 @@ func RequestClient(r *http.Request) ClientInfo {
 	if p, bad := ProofHeader(r); p != "" || bad != "" {
 		c.DPoP = ProofInput{Proof: p, Method: r.Method, URL: RequestURL(r), Invalid: bad}
 	}
-	_, c.DPoP.Scheme = AuthorizationToken(r)
 	return c
 }
 
@@ -94,7 +93,7 @@ func (m *Manager) middleware(next http.Handler, client func(*http.Request) Clien
 			return
 		}
 		c := client(r)
-		c.DPoP.Scheme = scheme
+		c.DPoP.Scheme = scheme // the Authorization header is read once, here
 		p, err := m.AuthenticateRequest(r.Context(), tok, c)
 		if err != nil {
 			if status := HTTPStatus(ErrorCode(err)); status >= http.StatusInternalServerError {

@@ -181,7 +181,8 @@ func (s *server) clientInfo(r *http.Request) sm.ClientInfo {
 }
 
 // requestClient is what an authenticated use tells about its client: the
-// address (through trusted proxies), the User-Agent and the DPoP proof.
+// address (through trusted proxies), the User-Agent and the DPoP proof;
+// the caller that read the token sets DPoP.Scheme.
 func (s *server) requestClient(r *http.Request) sm.ClientInfo {
 	c := sm.ClientInfo{IP: ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
 	if p, bad := sm.ProofHeader(r); p != "" || bad != "" {
@@ -191,7 +192,6 @@ func (s *server) requestClient(r *http.Request) sm.ClientInfo {
 		}
 		c.DPoP = sm.ProofInput{Proof: p, Method: method, URL: url, Invalid: bad}
 	}
-	_, c.DPoP.Scheme = sm.AuthorizationToken(r)
 	return c
 }
 

@@ -22,7 +22,7 @@ var noStore = []string{"no-store"}
 // 401 with the reason header. It is the hot path: no store round trip.
 func (s *server) handleVerify() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := sm.BearerToken(r)
+		tok, scheme := sm.AuthorizationToken(r)
 		if tok == "" {
 			if c, err := r.Cookie(SessionCookie); err == nil {
 				tok = c.Value
@@ -32,7 +32,9 @@ func (s *server) handleVerify() http.Handler {
 			sm.WriteError(w, &sm.Error{Code: sm.EUNAUTHORIZED, Message: "Missing or invalid credentials", Reason: "missing_token"})
 			return
 		}
-		p, err := s.Manager.AuthenticateRequest(r.Context(), tok, s.requestClient(r))
+		c := s.requestClient(r)
+		c.DPoP.Scheme = scheme
+		p, err := s.Manager.AuthenticateRequest(r.Context(), tok, c)
 		if err != nil {
 			s.fail(w, r, err)
 			return

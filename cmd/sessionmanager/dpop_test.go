@@ -131,8 +131,33 @@ func TestDPoPThroughTheAPI(t *testing.T) {
 	if code != 200 || body["token_type"] != nil {
 		t.Fatalf("bearer sign-in: %d %v", code, body)
 	}
-	if code, _, body := s.call("GET", "/api/users/me", str(body, "jwt"), nil); code != 200 {
+	frank := str(body, "jwt")
+	if code, _, body := s.call("GET", "/api/users/me", frank, nil); code != 200 {
 		t.Fatalf("bearer me: %d %v", code, body)
+	}
+
+	// Forward auth holds the schemes too (RFC 9449 §7.1): a bound token
+	// under Bearer is refused even with a good proof, and so is an unbound
+	// one under DPoP.
+	verify := public + "/api/auth/verify"
+	for what, c := range map[string]struct{ auth, proof string }{
+		"a bound token under Bearer":  {"Bearer " + jwt, key.Proof("GET", verify, jwt, time.Now())},
+		"an unbound token under DPoP": {"DPoP " + frank, ""},
+	} {
+		req, _ := http.NewRequest("GET", s.base+"/api/auth/verify", nil)
+		req.Header.Set("Authorization", c.auth)
+		if c.proof != "" {
+			req.Header.Set("DPoP", c.proof)
+		}
+		if code, _, out := testenv.DoJSON(t, req); code != 401 || errReason(out) != "invalid_token" {
+			t.Fatalf("forward auth, %s: %d %v, want 401 invalid_token", what, code, out)
+		}
+	}
+	req, _ = http.NewRequest("GET", s.base+"/api/auth/verify", nil)
+	req.Header.Set("Authorization", "DPoP "+jwt)
+	req.Header.Set("DPoP", key.Proof("GET", verify, jwt, time.Now()))
+	if code, _, out := testenv.DoJSON(t, req); code != 200 {
+		t.Fatalf("forward auth with a bound token and its proof: %d %v", code, out)
 	}
 }
 
