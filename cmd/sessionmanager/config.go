@@ -83,6 +83,9 @@ type config struct {
 	AuditCheckpointInterval time.Duration
 	// TokenCacheSize bounds the verified-access-token cache (entries).
 	TokenCacheSize int
+	// GCHeadroom is the least heap growth allowed between two garbage
+	// collections (SM_GC_HEADROOM_MB, bytes; 0: the Go runtime's GOGC alone).
+	GCHeadroom int64
 	// SigningKeyRotation is the age at which the leader replaces the
 	// access-token signing key (SM_SIGNING_KEY_ROTATION; 0: never).
 	SigningKeyRotation time.Duration
@@ -258,6 +261,13 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 			return nil, badVar("SM_TOKEN_CACHE_SIZE", "a whole number of cached access tokens from 1024 to 16777216", v)
 		}
 		c.TokenCacheSize = n
+	}
+	if v := env("SM_GC_HEADROOM_MB", "64"); true {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 4096 {
+			return nil, badVar("SM_GC_HEADROOM_MB", "a whole number of megabytes from 0 (off) to 4096", v)
+		}
+		c.GCHeadroom = int64(n) << 20
 	}
 	if v := env("SM_REGISTER_PER_IP", "30"); true {
 		n, err := strconv.Atoi(v)
