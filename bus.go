@@ -21,7 +21,9 @@ type Message struct {
 	SessionID string    `json:"sid,omitempty"`
 	UserID    string    `json:"uid,omitempty"`
 	Reason    EndReason `json:"reason,omitempty"`
-	At        time.Time `json:"at"`
+	// TokenID is the admin API token a MsgAdminTokenRevoked is about.
+	TokenID string    `json:"tid,omitempty"`
+	At      time.Time `json:"at"`
 	// Origin is the publishing instance's id, so it can skip its own echo.
 	Origin string `json:"origin,omitempty"`
 }

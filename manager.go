@@ -267,24 +267,26 @@ type Principal struct {
 type Manager struct {
 	// verifying is set while an audit verification (a read of the whole
 	// log) runs: one at a time per instance, from the API or the dashboard.
-	verifying  atomic.Bool
-	cfg        Config
-	store      Store
-	clock      Clock
-	log        *slog.Logger
-	bus        Bus
-	fails      Counter
-	replay     Counter
-	proofs     ProofParser
-	states     *stateCache
-	admins     *adminCache
-	seen       *activity
-	protect    protection
-	settings   atomic.Pointer[Settings]
-	settingsMu sync.Mutex
-	unsub      func()
-	dummyOnce  sync.Once
-	dummyHash  string
+	verifying   atomic.Bool
+	cfg         Config
+	store       Store
+	clock       Clock
+	log         *slog.Logger
+	bus         Bus
+	fails       Counter
+	replay      Counter
+	proofs      ProofParser
+	states      *stateCache
+	admins      *adminCache
+	profiles    *profileCache // user names for introspection (profilecache.go)
+	adminTokens *adminTokenCache
+	seen        *activity
+	protect     protection
+	settings    atomic.Pointer[Settings]
+	settingsMu  sync.Mutex
+	unsub       func()
+	dummyOnce   sync.Once
+	dummyHash   string
 	// retries are the audit events that wait for a Flush to write them.
 	retries auditRetries
 	// proxyWarn counts X-Forwarded-For headers from untrusted peers.

@@ -122,6 +122,7 @@ func (m *Manager) EraseUser(ctx context.Context, userID string) (int, error) {
 	if err := st.EraseUser(ctx, userID, m.clock.Now()); err != nil {
 		return 0, err
 	}
+	m.profiles.forget(userID) // an erased user's name and email leave memory too
 	e := &Event{Type: EventUserErased, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, UserID: userID, Data: actorData(actor, "sessionsEnded", ended)}
 	return ended, m.Record(ctx, e)
 }
@@ -203,17 +204,24 @@ func (m *Manager) CheckAdminToken(ctx context.Context, token, scope string) (*Ad
 	if err != nil {
 		return nil, err
 	}
-	t, err := st.AdminTokenByHash(ctx, m.cfg.Secrets.LookupHash(token))
-	if IsNotFound(err) {
-		return nil, &Error{Code: EUNAUTHORIZED, Message: "Invalid admin API token", Reason: "invalid_token"}
-	} else if err != nil {
-		return nil, err
+	hash, now := m.cfg.Secrets.LookupHash(token), m.clock.Now()
+	t, ok := m.adminTokens.get(hash, now)
+	if !ok {
+		t, err = st.AdminTokenByHash(ctx, hash)
+		if IsNotFound(err) {
+			return nil, &Error{Code: EUNAUTHORIZED, Message: "Invalid admin API token", Reason: "invalid_token"}
+		} else if err != nil {
+			return nil, err
+		}
+		m.adminTokens.put(t, now)
 	}
 	if !ScopeAllows(t.Scope, scope) {
 		return nil, &Error{Code: EFORBIDDEN, Message: "This token's scope does not allow this action", Reason: "scope_" + scope + "_required"}
 	}
-	if now := m.clock.Now(); now.Sub(t.LastUsedAt) > time.Minute {
-		_ = st.TouchAdminToken(ctx, t.ID, now)
+	if now.Sub(t.LastUsedAt) > time.Minute {
+		if st.TouchAdminToken(ctx, t.ID, now) == nil {
+			m.adminTokens.used(hash, now)
+		}
 	}
 	return t, nil
 }
@@ -247,9 +255,12 @@ func (m *Manager) RevokeAdminToken(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := st.RevokeAdminToken(ctx, id, m.clock.Now()); err != nil {
+	now := m.clock.Now()
+	if err := st.RevokeAdminToken(ctx, id, now); err != nil {
 		return err
 	}
+	m.adminTokens.markRevoked(id, now)
+	m.publish(ctx, Message{Kind: MsgAdminTokenRevoked, TokenID: id, At: now})
 	m.auditAdmin(ctx, "admin_token.revoke", "", "", map[string]any{"revokedTokenId": id})
 	return nil
 }

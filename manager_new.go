@@ -85,17 +85,19 @@ func New(cfg Config) (*Manager, error) {
 		cfg.InstanceID = newID()[:12]
 	}
 	m := &Manager{
-		cfg:    cfg,
-		store:  cfg.Store,
-		clock:  cfg.Clock,
-		log:    cfg.Logger,
-		bus:    cfg.Bus,
-		fails:  cfg.Failures,
-		replay: cfg.Replay,
-		proofs: cfg.Proofs,
-		states: newStateCache(cfg.StateCacheTTL),
-		admins: newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),
-		seen:   newActivity(cfg.LastSeenInterval),
+		cfg:         cfg,
+		store:       cfg.Store,
+		clock:       cfg.Clock,
+		log:         cfg.Logger,
+		bus:         cfg.Bus,
+		fails:       cfg.Failures,
+		replay:      cfg.Replay,
+		proofs:      cfg.Proofs,
+		states:      newStateCache(cfg.StateCacheTTL),
+		admins:      newAdminCache(cfg.StateCacheTTL, cfg.AdminSessionTTL),
+		profiles:    newProfileCache(cfg.StateCacheTTL),
+		adminTokens: newAdminTokenCache(cfg.StateCacheTTL),
+		seen:        newActivity(cfg.LastSeenInterval),
 	}
 	if cfg.ChallengeMailer != nil {
 		m.factors.add(emailFactor{m})
@@ -149,6 +151,8 @@ func (m *Manager) onMessage(msg Message) {
 		m.protect.forget(msg.SessionID)
 	case MsgAdminSessionEnded:
 		m.admins.markEnded(msg.SessionID, m.clock.Now())
+	case MsgAdminTokenRevoked:
+		m.adminTokens.markRevoked(msg.TokenID, m.clock.Now())
 	case MsgSessionChanged:
 		if msg.Origin != m.cfg.InstanceID {
 			m.states.drop(msg.SessionID)
@@ -169,6 +173,7 @@ func (m *Manager) onMessage(msg Message) {
 func (m *Manager) DropCaches() {
 	m.states.dropAll()
 	m.admins.dropAll()
+	m.adminTokens.dropAll()
 }
 
 // Close stops listening to the bus. Call Flush first to write pending work:

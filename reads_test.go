@@ -5,8 +5,10 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/device"
 	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
@@ -14,7 +16,7 @@ import (
 // and the login history.
 type readCounter struct {
 	storetest.Store
-	users, histories atomic.Int64
+	users, histories, tokens atomic.Int64
 }
 
 func (c *readCounter) UserByID(ctx context.Context, id string) (*sm.User, error) {
@@ -101,5 +103,106 @@ func TestStoreReadsNotRepeated(t *testing.T) {
 	}
 	if res == nil || res.Session == nil {
 		t.Fatal("no session after the passed challenge")
+	}
+}
+
+// TestUserNamesReadOncePerTTL: token introspection's username and email
+// come from a cache kept as long as a session state (2 s): repeated calls
+// for one user read the store once, the next read is after the TTL, and an
+// erased user's names are not served from memory.
+func TestUserNamesReadOncePerTTL(t *testing.T) {
+	var rc *readCounter
+	k := storeKinds[0]
+	e := newEnv(t, storeKind{k.name, func(t testing.TB) (storetest.Store, string) {
+		st, p := k.open(t)
+		rc = &readCounter{Store: st}
+		return rc, p
+	}})
+	ann := e.register("ann")
+	p, err := e.m.Authenticate(e.ctx, ann.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _ := rc.reads(func() {
+		for range 50 {
+			name, email, err := e.m.UserNames(e.ctx, p.UserID)
+			if err != nil || name != ann.User.Username || email != ann.User.Email {
+				t.Fatalf("UserNames = %q, %q, %v; want %q, %q", name, email, err, ann.User.Username, ann.User.Email)
+			}
+		}
+	})
+	if users != 1 {
+		t.Fatalf("50 calls read the user %d times, want 1", users)
+	}
+	e.clock.Advance(3 * time.Second)
+	if users, _ := rc.reads(func() { _, _, _ = e.m.UserNames(e.ctx, p.UserID) }); users != 1 {
+		t.Fatalf("a call after the TTL read the user %d times, want 1", users)
+	}
+	if _, err := e.m.EraseUser(e.ctx, p.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if name, _, err := e.m.UserNames(e.ctx, p.UserID); err == nil && name == ann.User.Username {
+		t.Fatalf("an erased user's username is still served: %q", name)
+	}
+}
+
+func (c *readCounter) AdminTokenByHash(ctx context.Context, hash []byte) (*sm.AdminToken, error) {
+	c.tokens.Add(1)
+	return c.Store.AdminTokenByHash(ctx, hash)
+}
+
+// TestAdminTokenReadOncePerTTL: an admin API token (token introspection's
+// service token) is read from the store once per state TTL, not on every
+// call; a revocation is final at once on the instance that revokes and,
+// through the bus, on another instance that has the token cached.
+func TestAdminTokenReadOncePerTTL(t *testing.T) {
+	var rc *readCounter
+	k := storeKinds[0]
+	bus := sm.NewLocalBus(nil)
+	e := newEnv(t, storeKind{k.name, func(t testing.TB) (storetest.Store, string) {
+		st, p := k.open(t)
+		rc = &readCounter{Store: st}
+		return rc, p
+	}}, func(c *sm.Config) { c.Bus = bus })
+	other := startManager(t, sm.Config{Store: rc, Tokens: e.keys, Secrets: e.secrets, Passwords: cheapPasswords,
+		UserAgents: device.New(), Clock: e.clock, InstanceID: "other", Bus: bus}, nil)
+
+	plain, tok, err := e.m.CreateAdminToken(e.ctx, "introspection", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(m *sm.Manager) error { _, err := m.CheckAdminToken(e.ctx, plain, "service"); return err }
+	reads := func(fn func()) int64 { n := rc.tokens.Load(); fn(); return rc.tokens.Load() - n }
+	if n := reads(func() {
+		for range 50 {
+			if err := check(e.m); err != nil {
+				t.Fatal(err)
+			}
+			if err := check(other); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}); n != 2 {
+		t.Fatalf("100 checks on two instances read the token %d times, want 2", n)
+	}
+	e.clock.Advance(3 * time.Second)
+	if n := reads(func() { _ = check(e.m) }); n != 1 {
+		t.Fatalf("a check after the TTL read the token %d times, want 1", n)
+	}
+	if err := check(other); err != nil { // cached again on the other instance
+		t.Fatal(err)
+	}
+	if err := e.m.RevokeAdminToken(e.ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(e.m); sm.ErrorCode(err) != sm.EUNAUTHORIZED {
+		t.Fatalf("the revoking instance accepts a revoked token: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second) // the bus delivers on its own goroutine; the manual clock stands still
+	for check(other) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("another instance still accepts a revoked token from its cache")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

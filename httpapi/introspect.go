@@ -133,8 +133,8 @@ func (s *server) handleIntrospect() http.Handler {
 		if p.Claims.JKT != "" {
 			out.Confirmation = &confirmation{JKT: p.Claims.JKT}
 		}
-		if u, err := s.Manager.User(r.Context(), p.UserID); err == nil {
-			out.Username, out.Email = u.Username, u.Email
+		if name, email, err := s.Manager.UserNames(r.Context(), p.UserID); err == nil {
+			out.Username, out.Email = name, email
 		}
 		encode(w, http.StatusOK, out)
 	})
