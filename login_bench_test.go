@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -315,8 +316,15 @@ func BenchmarkVerifyWarm(b *testing.B) {
 // bytes/session is after the last-seen flush (at most 1 s later on a running
 // instance): what a session costs while it stays cached; pending-bytes/session
 // is before it, with every session's note still waiting for the store.
+//
+// SM_BENCH_MEMORY_SESSIONS=1000000 adds that size (a few minutes: every
+// session's token is signed and verified once).
 func BenchmarkCachedSessionMemory(b *testing.B) {
-	for _, n := range []int{10_000, 30_000, 100_000} {
+	sizes := []int{10_000, 30_000, 100_000}
+	if v, err := strconv.Atoi(os.Getenv("SM_BENCH_MEMORY_SESSIONS")); err == nil && v > 0 {
+		sizes = append(sizes, v)
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
 			e := newEnv(b, storeKinds[0])
 			ids := seedScale(b, e, "sqlite", n)
