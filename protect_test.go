@@ -2,6 +2,7 @@ package sessionmanager_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -204,6 +205,53 @@ func TestProtectionNeedsTheLicence(t *testing.T) {
 	}
 	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"ipChange":"allow","countryChange":"allow","impossibleTravel":"allow","deviceChange":"allow","deviceChangeOnRefresh":"allow","refreshAnomaly":"allow"}}`)); err != nil {
 		t.Fatalf("turning every session action off is always accepted: %v", err)
+	}
+}
+
+// TestProtectionLockIsPerAction: without the licence feature each session
+// action is locked on its own: turning one down (to allow, or to a weaker
+// action) and refreshAnomalyPerMinute 0 are accepted while the others
+// stay as stored; enabling or raising one is refused, named by its path.
+func TestProtectionLockIsPerAction(t *testing.T) {
+	e := protectedEnv(t, storeKinds[0], func(c *sm.Config) {
+		c.Allows = func(f string) bool { return f != sm.FeatureProtect && f != sm.FeatureChallenge }
+	})
+	for _, patch := range []string{
+		`{"sessionActions":{"countryChange":"allow"}}`,
+		`{"sessionActions":{"deviceChangeOnRefresh":"alert"}}`, // terminate -> alert
+		`{"refreshAnomalyPerMinute":0}`,
+	} {
+		if _, err := e.m.UpdateSettings(e.ctx, []byte(patch)); err != nil {
+			t.Fatalf("turning down %s: %v", patch, err)
+		}
+	}
+	st, err := e.m.Settings(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.SessionActions; a.CountryChange != sm.ActionAllow || a.DeviceChangeOnRefresh != sm.ActionAlert ||
+		a.DeviceChange != sm.ActionAlert || st.RefreshAnomalyPerMinute != 0 {
+		t.Fatalf("stored: %+v, refreshAnomalyPerMinute %d", a, st.RefreshAnomalyPerMinute)
+	}
+	for patch, path := range map[string]string{
+		`{"sessionActions":{"ipChange":"alert"}}`:                  "sessionActions.ipChange",     // allow -> alert
+		`{"sessionActions":{"deviceChange":"terminate"}}`:          "sessionActions.deviceChange", // alert -> terminate
+		`{"sessionActions":{"deviceChangeOnRefresh":"challenge"}}`: "sessionActions.deviceChangeOnRefresh",
+		`{"refreshAnomalyPerMinute":3}`:                            "refreshAnomalyPerMinute",
+	} {
+		_, err := e.m.UpdateSettings(e.ctx, []byte(patch))
+		var se *sm.Error
+		if sm.ErrorReason(err) != sm.ReasonFeatureLocked || !errors.As(err, &se) || se.Fields[path] == "" || len(se.Fields) != 1 {
+			t.Errorf("enabling or raising %s: %v, want feature_locked on %s", patch, err, path)
+		}
+	}
+	// terminate -> challenge is weaker, but needs challenges, which
+	// terminate did not: refused on an edition without them.
+	nc := protectedEnv(t, storeKinds[0], func(c *sm.Config) { c.Allows = func(f string) bool { return f != sm.FeatureChallenge } })
+	_, err = nc.m.UpdateSettings(nc.ctx, []byte(`{"sessionActions":{"deviceChangeOnRefresh":"challenge"}}`))
+	var se *sm.Error
+	if !errors.As(err, &se) || se.Reason != sm.ReasonFeatureLocked || se.Details["feature"] != sm.FeatureChallenge {
+		t.Errorf("terminate -> challenge without challenges: %v", err)
 	}
 }
 
