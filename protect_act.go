@@ -10,7 +10,8 @@ import (
 // move is one judged move of a live session.
 type move struct {
 	sid, userID string
-	// session is the session as read by a refresh (nil on a request).
+	// session is the session as read by a refresh, or by the request's
+	// judgement for its last place (nil when it was not read).
 	session  *Session
 	from, to SessionPlace
 	verdict  SessionVerdict

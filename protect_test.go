@@ -10,6 +10,7 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/device"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // protectedEnv is a Manager with the risk engine (the session judge) on
@@ -461,5 +462,33 @@ func TestBackendRefreshThenOtherInstance(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	if _, err := m2.Refresh(e.ctx, r2.RefreshToken, client); err != nil {
 		t.Fatalf("the user's own browser refreshing on instance B: %v", err)
+	}
+}
+
+// TestMoveReadsTheSessionOnce: a judged move whose last place comes from
+// the store reads the session once; the anomaly event's alert input uses
+// that read instead of reading it again.
+func TestMoveReadsTheSessionOnce(t *testing.T) {
+	var cs *countingStore
+	e := protectedEnv(t, storeKind{storeKinds[0].name, func(t testing.TB) (storetest.Store, string) {
+		st, p := storeKinds[0].open(t)
+		cs = &countingStore{Store: st}
+		return cs, p
+	}})
+	res := e.register("reads")
+	if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, client); err != nil {
+		t.Fatal(err)
+	}
+	ff := client
+	ff.UserAgent = firefoxUA
+	before := cs.reads.Load()
+	if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, ff); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.anomalyEvents(res.Session.ID)) != 1 {
+		t.Fatal("precondition: the device change (alert) recorded no event")
+	}
+	if n := cs.reads.Load() - before; n != 1 {
+		t.Fatalf("the judged move read the session %d times, want 1", n)
 	}
 }
