@@ -492,3 +492,66 @@ func TestMoveReadsTheSessionOnce(t *testing.T) {
 		t.Fatalf("the judged move read the session %d times, want 1", n)
 	}
 }
+
+// TestRefreshAnomalyEventsAreBounded: a client replaying refreshes fires
+// refresh_anomaly on every one (the guard judges and acts each time), but
+// records at most the per-session budget of session.anomaly events (and
+// alerts) a minute; a termination is always recorded.
+func TestRefreshAnomalyEventsAreBounded(t *testing.T) {
+	e := protectedEnv(t, storeKinds[0])
+	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"refreshAnomalyPerMinute":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	res := e.register("replay")
+	tok := res.RefreshToken
+	refresh := func() error {
+		t.Helper()
+		r, err := e.m.Refresh(e.ctx, tok, client)
+		if err == nil {
+			tok = r.RefreshToken
+		}
+		return err
+	}
+	for i := range 40 {
+		if err := refresh(); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+	}
+	first := len(e.anomalyEvents(res.Session.ID))
+	if first == 0 || first > 10 {
+		t.Fatalf("%d anomaly events for 39 anomalous refreshes in one minute", first)
+	}
+	if err := e.m.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.session(res.Session.ID); s.Suspected != sm.ReasonRefreshAnomaly {
+		t.Fatalf("suspected %q", s.Suspected)
+	}
+	// The next minute has its own budget.
+	e.clock.Advance(time.Minute)
+	for range 2 {
+		if err := refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.anomalyEvents(res.Session.ID)); n != first+1 {
+		t.Fatalf("the next minute's anomaly was not recorded: %d events, %d before", n, first)
+	}
+	// Past the budget the guard still acts, and a termination is recorded.
+	for range 20 {
+		if err := refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(e.anomalyEvents(res.Session.ID))
+	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"refreshAnomaly":"terminate"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := refresh(); sm.ErrorReason(err) != string(sm.EndHijackSuspected) {
+		t.Fatalf("refresh past the event budget with refreshAnomaly terminate: %v", err)
+	}
+	evs := e.anomalyEvents(res.Session.ID)
+	if len(evs) != before+1 {
+		t.Fatalf("the termination's anomaly event: %d events, %d before", len(evs), before)
+	}
+}
