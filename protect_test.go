@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -553,5 +556,32 @@ func TestRefreshAnomalyEventsAreBounded(t *testing.T) {
 	evs := e.anomalyEvents(res.Session.ID)
 	if len(evs) != before+1 {
 		t.Fatalf("the termination's anomaly event: %d events, %d before", len(evs), before)
+	}
+}
+
+// TestSessionActionKeysAreTheJSONNames: the one list of session actions
+// names every field of SessionActions by its JSON name, and ByKey reaches
+// that field.
+func TestSessionActionKeysAreTheJSONNames(t *testing.T) {
+	typ := reflect.TypeFor[sm.SessionActions]()
+	keys := sm.SessionActionKeys()
+	if len(keys) != typ.NumField() {
+		t.Fatalf("keys %v for %d fields", keys, typ.NumField())
+	}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		var a sm.SessionActions
+		p := a.ByKey(name)
+		if !slices.Contains(keys, name) || p == nil {
+			t.Fatalf("field %s (%s) is not in the list %v", f.Name, name, keys)
+		}
+		*p = "x"
+		if reflect.ValueOf(a).Field(i).String() != "x" {
+			t.Errorf("ByKey(%q) is not field %s", name, f.Name)
+		}
+	}
+	if (&sm.SessionActions{}).ByKey("nope") != nil {
+		t.Error("ByKey of an unknown key")
 	}
 }
