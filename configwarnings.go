@@ -151,10 +151,9 @@ func ConfigWarnings(in WarningInput) []ConfigWarning {
 			Message: fmt.Sprintf("%s but no source provides %s data%s, so no login is flagged", what, c.label, pendingSources(in.Geo, c.capability))})
 	}
 	if !in.EmailCodes && allows(FeatureChallenge) {
-		if on := challengedConditions(&s.Actions); len(on) > 0 {
-			out = append(out, ConfigWarning{Code: WarnChallengeNoEmail, Variables: []string{"SMTP_URL"}, Setting: "actions (" + strings.Join(on, ", ") + ")",
-				Message: fmt.Sprintf("The %s policy challenges logins but email codes are off (no outgoing mail server): only users with %s can pass, the others get challengeFallback %q",
-					strings.Join(on, ", "), map[bool]string{true: "TOTP or a passkey", false: "TOTP (passkeys are off too)"}[in.Passkeys], s.ChallengeFallback)})
+		protectOn := allows(FeatureProtect) && !in.NoSessionJudge
+		if w, ok := challengeNoEmailWarning(s, protectOn, in.Passkeys); ok {
+			out = append(out, w)
 		}
 	}
 	if in.NoSessionJudge && allows(FeatureProtect) && sessionActionsOn(&s.SessionActions) {
@@ -184,6 +183,40 @@ func sessionActionsOn(a *SessionActions) bool {
 	return false
 }
 
+// challengeNoEmailWarning is the warning that challenges are set but
+// email codes are off: a challenged login (actions) or a challenged
+// session (sessionActions, when protectOn) can then be answered only with
+// TOTP or a passkey.
+func challengeNoEmailWarning(s *Settings, protectOn, passkeys bool) (ConfigWarning, bool) {
+	logins := challengedConditions(&s.Actions)
+	var sessions []string
+	if protectOn {
+		sessions = challengedSessionActions(&s.SessionActions)
+	}
+	if len(logins) == 0 && len(sessions) == 0 {
+		return ConfigWarning{}, false
+	}
+	factors := map[bool]string{true: "TOTP or a passkey", false: "TOTP (passkeys are off too)"}[passkeys]
+	var settings, uses, others []string
+	if len(logins) > 0 {
+		settings = append(settings, "actions ("+strings.Join(logins, ", ")+")")
+		uses = append(uses, fmt.Sprintf("The %s policy challenges logins", strings.Join(logins, ", ")))
+		others = append(others, fmt.Sprintf("a challenged login gets challengeFallback %q", s.ChallengeFallback))
+	}
+	if len(sessions) > 0 {
+		settings = append(settings, "sessionActions ("+strings.Join(sessions, ", ")+")")
+		uses = append(uses, fmt.Sprintf("the session action %s asks live sessions for a step-up", strings.Join(sessions, ", ")))
+		others = append(others, "a challenged session must sign in again once its access token expires")
+	}
+	what := strings.ToUpper(uses[0][:1]) + uses[0][1:]
+	if len(uses) > 1 {
+		what += " and " + uses[1]
+	}
+	return ConfigWarning{Code: WarnChallengeNoEmail, Variables: []string{"SMTP_URL"}, Setting: strings.Join(settings, ", "),
+		Message: fmt.Sprintf("%s but email codes are off (no outgoing mail server): only users with %s can pass; for the others %s",
+			what, factors, strings.Join(others, ", and "))}, true
+}
+
 // challengedConditions names the policy conditions whose action is
 // challenge.
 func challengedConditions(a *Actions) []string {
@@ -195,6 +228,17 @@ func challengedConditions(a *Actions) []string {
 		{"geofence", a.Geofence}, {"lowScore", a.LowScore}, {"newCountry", a.NewCountry}, {"newDevice", a.NewDevice}} {
 		if c.action == ActionChallenge {
 			on = append(on, c.name)
+		}
+	}
+	return on
+}
+
+// challengedSessionActions names the session actions that are challenge.
+func challengedSessionActions(a *SessionActions) []string {
+	var on []string
+	for _, f := range sessionActionFields(a) {
+		if *f.action == ActionChallenge {
+			on = append(on, f.name)
 		}
 	}
 	return on

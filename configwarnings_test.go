@@ -91,6 +91,31 @@ func TestConfigWarnings(t *testing.T) {
 		!strings.Contains(w[0].Message, "vpn, newDevice") || !strings.Contains(w[0].Message, "passkeys are off too") {
 		t.Errorf("challenge without email codes or passkeys: %+v", w)
 	}
+	// A session action set to challenge asks for a step-up that email
+	// codes cannot answer either: the same warning, naming the action.
+	sessionChallenging := *quiet
+	sessionChallenging.SessionActions.DeviceChange = sm.ActionChallenge
+	w := sm.ConfigWarnings(sm.WarningInput{Settings: &sessionChallenging, Geo: all, Passkeys: true})
+	if len(w) != 1 || w[0].Code != sm.WarnChallengeNoEmail || !strings.Contains(w[0].Setting, "sessionActions (deviceChange)") ||
+		!strings.Contains(w[0].Message, "deviceChange") || !strings.Contains(w[0].Message, "TOTP or a passkey") {
+		t.Errorf("session challenge without email codes: %+v", w)
+	}
+	both := challenging
+	both.SessionActions.DeviceChange = sm.ActionChallenge
+	if w := sm.ConfigWarnings(sm.WarningInput{Settings: &both, Geo: all}); len(w) != 1 ||
+		!strings.Contains(w[0].Setting, "actions (vpn, newDevice)") || !strings.Contains(w[0].Setting, "sessionActions (deviceChange)") {
+		t.Errorf("login and session challenges without email codes: %+v", w)
+	}
+	noProtect := func(f string) bool { return f != sm.FeatureProtect }
+	for name, in := range map[string]sm.WarningInput{
+		"email codes":               {Settings: &sessionChallenging, Geo: all, EmailCodes: true},
+		"session protection locked": {Settings: &sessionChallenging, Geo: all, Allows: noProtect},
+		"no judge of live sessions": {Settings: &sessionChallenging, Geo: all, NoSessionJudge: true},
+	} {
+		if w := sm.ConfigWarnings(in); slices.Contains(codes(w), sm.WarnChallengeNoEmail) {
+			t.Errorf("session challenge with %s: %+v", name, w)
+		}
+	}
 	// Setup warnings show while the edition allows what they concern.
 	setup := []sm.SetupWarning{{Needs: sm.FeatureChallenge, ConfigWarning: sm.ConfigWarning{Code: sm.WarnPasskeysOff, Message: "off"}}}
 	if w := sm.ConfigWarnings(sm.WarningInput{Settings: quiet, Geo: all, Setup: setup}); len(w) != 1 || w[0].Code != sm.WarnPasskeysOff {

@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -82,6 +83,10 @@ type settingLock struct {
 	path  string
 	value func(*Settings) any
 	needs func(*Settings) []string
+	// action is set for a session action: a change to a weaker action is
+	// accepted unless it needs a feature the old one did not (turning
+	// session protection down is never refused, action by action).
+	action func(*Settings) Action
 }
 
 // actionNeeds: "allow" needs nothing; "alert" needs base; "block" also
@@ -103,79 +108,115 @@ func always(features ...string) func(*Settings) []string {
 	return func(*Settings) []string { return features }
 }
 
+// actionLock is the lock of a setting that is an action: needs(a) are
+// the features action a needs.
+func actionLock(path string, get func(*Settings) Action, needs func(Action) []string) settingLock {
+	return settingLock{path: path, value: func(s *Settings) any { return get(s) },
+		needs: func(s *Settings) []string { return needs(get(s)) }}
+}
+
+// policyAction is the lock of one login policy action (actions.<name>):
+// base are the features any action other than allow needs.
+func policyAction(path string, get func(*Actions) Action, base ...string) settingLock {
+	return actionLock(path, func(s *Settings) Action { return get(&s.Actions) },
+		func(a Action) []string { return actionNeeds(a, base...) })
+}
+
 // threatAction is the lock of one threat policy (VPN, Tor...).
 func threatAction(path string, get func(*Actions) Action) settingLock {
-	return settingLock{path, func(s *Settings) any { return get(&s.Actions) },
-		func(s *Settings) []string {
-			return actionNeeds(get(&s.Actions), FeatureThreat, FeatureRisk, FeatureGeo)
-		}}
+	return policyAction(path, get, FeatureThreat, FeatureRisk, FeatureGeo)
+}
+
+// sessionActionNeeds are the features session action a needs: session
+// protection (named first), and challenges for challenge.
+func sessionActionNeeds(a Action) []string {
+	switch a {
+	case ActionAllow, "":
+		return nil
+	case ActionChallenge:
+		return []string{FeatureProtect, FeatureRisk, FeatureGeo, FeatureChallenge}
+	}
+	return []string{FeatureProtect, FeatureRisk, FeatureGeo}
+}
+
+// sessionActionLocks lock each session action on its own
+// (sessionActions.<key>): one left on must not keep another from being
+// turned down.
+func sessionActionLocks() []settingLock {
+	locks := make([]settingLock, len(sessionActionTable))
+	for i, f := range sessionActionTable {
+		get := func(s *Settings) Action { return *f.get(&s.SessionActions) }
+		locks[i] = actionLock("sessionActions."+f.key, get, sessionActionNeeds)
+		locks[i].action = get
+	}
+	return locks
 }
 
 // settingLocks lists every setting the licence can make a no-op, with the
 // features its value needs (headline feature first). FailedLoginWindow and
 // MaxSessionsPerUser are Free (login throttling, session cap).
-var settingLocks = []settingLock{
-	{"allowedCountries", func(s *Settings) any { return s.AllowedCountries }, func(s *Settings) []string {
+var settingLocks = append([]settingLock{
+	{path: "allowedCountries", value: func(s *Settings) any { return s.AllowedCountries }, needs: func(s *Settings) []string {
 		if len(s.AllowedCountries) == 0 {
 			return nil
 		}
 		return []string{FeatureGeofence, FeatureRisk, FeatureGeo}
 	}},
-	{"blockedCountries", func(s *Settings) any { return s.BlockedCountries }, func(s *Settings) []string {
+	{path: "blockedCountries", value: func(s *Settings) any { return s.BlockedCountries }, needs: func(s *Settings) []string {
 		if len(s.BlockedCountries) == 0 {
 			return nil
 		}
 		return []string{FeatureGeofence, FeatureRisk, FeatureGeo}
 	}},
-	{"actions.geofence", func(s *Settings) any { return s.Actions.Geofence }, func(s *Settings) []string {
-		return actionNeeds(s.Actions.Geofence, FeatureGeofence, FeatureRisk, FeatureGeo)
-	}},
+	policyAction("actions.geofence", func(a *Actions) Action { return a.Geofence }, FeatureGeofence, FeatureRisk, FeatureGeo),
 	threatAction("actions.tor", func(a *Actions) Action { return a.Tor }),
 	threatAction("actions.vpn", func(a *Actions) Action { return a.VPN }),
 	threatAction("actions.proxy", func(a *Actions) Action { return a.Proxy }),
 	threatAction("actions.datacenter", func(a *Actions) Action { return a.Datacenter }),
 	threatAction("actions.threat", func(a *Actions) Action { return a.Threat }),
-	{"actions.lowScore", func(s *Settings) any { return s.Actions.LowScore }, func(s *Settings) []string {
-		return actionNeeds(s.Actions.LowScore, FeatureRisk)
-	}},
-	{"actions.newCountry", func(s *Settings) any { return s.Actions.NewCountry }, func(s *Settings) []string {
-		return actionNeeds(s.Actions.NewCountry, FeatureRisk, FeatureGeo)
-	}},
-	{"actions.newDevice", func(s *Settings) any { return s.Actions.NewDevice }, func(s *Settings) []string {
-		return actionNeeds(s.Actions.NewDevice, FeatureRisk)
-	}},
-	{"geoLookupFailure", func(s *Settings) any { return s.GeoLookupFailure }, func(s *Settings) []string {
+	policyAction("actions.lowScore", func(a *Actions) Action { return a.LowScore }, FeatureRisk),
+	policyAction("actions.newCountry", func(a *Actions) Action { return a.NewCountry }, FeatureRisk, FeatureGeo),
+	policyAction("actions.newDevice", func(a *Actions) Action { return a.NewDevice }, FeatureRisk),
+	{path: "geoLookupFailure", value: func(s *Settings) any { return s.GeoLookupFailure }, needs: func(s *Settings) []string {
 		if !strings.EqualFold(s.GeoLookupFailure, "block") {
 			return nil
 		}
 		return []string{FeatureBlocking, FeatureRisk, FeatureGeo}
 	}},
-	{"scoreThreshold", func(s *Settings) any { return s.ScoreThreshold }, always(FeatureRisk)},
-	{"weights", func(s *Settings) any { return s.Weights }, always(FeatureRisk)},
-	{"impossibleTravelKmh", func(s *Settings) any { return s.ImpossibleTravelKMH }, always(FeatureRisk, FeatureGeo)},
-	{"travelMinDistanceKm", func(s *Settings) any { return s.TravelMinDistanceKM }, always(FeatureRisk, FeatureGeo)},
-	{"failedLoginsAccount", func(s *Settings) any { return s.FailedLoginsAccount }, always(FeatureRisk)},
-	{"failedLoginsIp", func(s *Settings) any { return s.FailedLoginsIP }, always(FeatureRisk)},
-	{"sessionActions", func(s *Settings) any { return s.SessionActions }, func(s *Settings) []string {
-		need := []string{FeatureProtect, FeatureRisk, FeatureGeo}
-		if !sessionActionsOn(&s.SessionActions) {
+	{path: "scoreThreshold", value: func(s *Settings) any { return s.ScoreThreshold }, needs: always(FeatureRisk)},
+	{path: "weights", value: func(s *Settings) any { return s.Weights }, needs: always(FeatureRisk)},
+	{path: "impossibleTravelKmh", value: func(s *Settings) any { return s.ImpossibleTravelKMH }, needs: always(FeatureRisk, FeatureGeo)},
+	{path: "travelMinDistanceKm", value: func(s *Settings) any { return s.TravelMinDistanceKM }, needs: always(FeatureRisk, FeatureGeo)},
+	{path: "failedLoginsAccount", value: func(s *Settings) any { return s.FailedLoginsAccount }, needs: always(FeatureRisk)},
+	{path: "failedLoginsIp", value: func(s *Settings) any { return s.FailedLoginsIP }, needs: always(FeatureRisk)},
+	{path: "refreshAnomalyPerMinute", value: func(s *Settings) any { return s.RefreshAnomalyPerMinute }, needs: func(s *Settings) []string {
+		if s.RefreshAnomalyPerMinute == 0 {
 			return nil // off: always accepted
 		}
-		for _, f := range sessionActionFields(&s.SessionActions) {
-			if *f.action == ActionChallenge {
-				return append(need, FeatureChallenge)
-			}
-		}
-		return need
+		return []string{FeatureProtect}
 	}},
-	{"refreshAnomalyPerMinute", func(s *Settings) any { return s.RefreshAnomalyPerMinute }, always(FeatureProtect)},
 	// The user-facing new sign-in email is sent by the alert engine.
-	{"newSignInEmail", func(s *Settings) any { return s.NewSignInEmail }, func(s *Settings) []string {
+	{path: "newSignInEmail", value: func(s *Settings) any { return s.NewSignInEmail }, needs: func(s *Settings) []string {
 		if !s.NewSignInEmail {
 			return nil
 		}
 		return []string{FeatureAlerts}
 	}},
+}, sessionActionLocks()...)
+
+// turnedDown reports whether an action changed from cur to the weaker
+// next, which needs no feature (that allows refuses) that cur did not:
+// lowering a stored policy is accepted even when the licence locks it.
+func turnedDown(cur, next Action, curNeeds, nextNeeds []string, allows func(string) bool) bool {
+	if next.Strength() >= cur.Strength() {
+		return false
+	}
+	for _, f := range nextNeeds {
+		if !allows(f) && !slices.Contains(curNeeds, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // missingFeature is the first of features the licence does not allow.
@@ -192,7 +233,8 @@ func (m *Manager) missingFeature(features []string) string {
 // a setting whose value changes (cur -> next) to one that needs a feature
 // the licence does not allow. Values already stored are left alone (an
 // expired licence must not make every later save fail), and turning a
-// feature off ("allow", an empty list) is always accepted. Every refused
+// feature off ("allow", an empty list, 0) or an action down (terminate to
+// alert) is always accepted. Every refused
 // setting is named in Fields; Details name the first.
 func (m *Manager) checkLockedSettings(cur, next *Settings) error {
 	var first *Error
@@ -202,7 +244,7 @@ func (m *Manager) checkLockedSettings(cur, next *Settings) error {
 			continue
 		}
 		f := m.missingFeature(l.needs(next))
-		if f == "" {
+		if f == "" || (l.action != nil && turnedDown(l.action(cur), l.action(next), l.needs(cur), l.needs(next), m.allows)) {
 			continue
 		}
 		edition, _ := m.FeatureLock(f)

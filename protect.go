@@ -57,7 +57,7 @@ func (m *Manager) watchMove(ctx context.Context, sid string, st *sessionState, c
 		return nil
 	}
 	m.states.setFingerprint(sid, fp)
-	from, err := m.lastPlace(ctx, sid, nil)
+	from, s, err := m.lastPlace(ctx, sid, nil)
 	if err != nil {
 		m.log.Warn("session protection: the session's last place is unavailable; request not judged", "session", sid, "err", err)
 		return nil
@@ -67,7 +67,7 @@ func (m *Manager) watchMove(ctx context.Context, sid string, st *sessionState, c
 		return nil // the user agent's version changed: not a move
 	}
 	v := judge.JudgeSession(m.effectiveSettings(m.currentSettings(ctx)), SessionMove{From: from, To: to})
-	return m.actOnMove(ctx, move{sid: sid, userID: st.userID, from: from, to: to, verdict: v, client: *client})
+	return m.actOnMove(ctx, move{sid: sid, userID: st.userID, session: s, from: from, to: to, verdict: v, client: *client})
 }
 
 // guardRefresh is session protection on a refresh of the live session s,
@@ -90,7 +90,7 @@ func (m *Manager) guardRefresh(ctx context.Context, s *Session, client ClientInf
 		m.log.Warn("session protection: refresh count unavailable", "session", s.ID, "err", err)
 		n = 0
 	}
-	from, err := m.lastPlace(ctx, s.ID, s)
+	from, _, err := m.lastPlace(ctx, s.ID, s)
 	if err != nil {
 		return err
 	}
@@ -147,16 +147,17 @@ func sameDevice(a, b *Device) bool { return a.Browser == b.Browser && a.OS == b.
 
 // lastPlace is where the session was last judged to be: this instance's
 // memory, else its stored record (s, or read): the last trail entry, or
-// the login itself.
-func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (SessionPlace, error) {
+// the login itself. It returns the record it used (nil when the memory
+// answered), so the move's event does not read it again.
+func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (SessionPlace, *Session, error) {
 	if p, ok := m.protect.place(sid); ok {
 		p.At = laterOf(p.At, m.states.lastNoted(sid))
-		return p, nil
+		return p, nil, nil
 	}
 	if s == nil {
 		var err error
 		if s, err = m.store.SessionByID(ctx, sid); err != nil {
-			return SessionPlace{}, err
+			return SessionPlace{}, nil, err
 		}
 	}
 	p := SessionPlace{At: laterOf(s.CreatedAt, s.LastSeenAt), IP: s.IP, Location: s.Location, Threat: s.Threat, Device: s.Device}
@@ -183,7 +184,7 @@ func (m *Manager) lastPlace(ctx context.Context, sid string, s *Session) (Sessio
 			}
 		}
 	}
-	return p, nil
+	return p, s, nil
 }
 
 // deviceOfFamily is the device a trail entry names ("Chrome/macOS"): only

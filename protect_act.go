@@ -10,7 +10,8 @@ import (
 // move is one judged move of a live session.
 type move struct {
 	sid, userID string
-	// session is the session as read by a refresh (nil on a request).
+	// session is the session as read by a refresh, or by the request's
+	// judgement for its last place (nil when it was not read).
 	session  *Session
 	from, to SessionPlace
 	verdict  SessionVerdict
@@ -64,7 +65,9 @@ func (m *Manager) actOnMove(ctx context.Context, mv move) error {
 	if v.Action == ActionAllow {
 		return nil
 	}
-	m.anomalyEvent(ctx, &mv)
+	if m.eventAllowed(&mv) {
+		m.anomalyEvent(ctx, &mv)
+	}
 	switch v.Action {
 	case ActionTerminate:
 		if err := m.endSession(ctx, mv.sid, mv.userID, EndHijackSuspected, Actor{Type: ActorSystem}, mv.client); err != nil {
@@ -77,6 +80,25 @@ func (m *Manager) actOnMove(ctx context.Context, mv move) error {
 		}
 	}
 	return nil
+}
+
+// eventAllowed reports whether the move's session.anomaly event (and its
+// alert) is recorded. A refresh is judged every time, so a client replaying
+// refreshes (refresh_anomaly on each) would record one per refresh: alert
+// events of refreshes take from a per-session budget of the minute, the
+// size of the request-time judging budget. Challenge and terminate happen
+// once (a pending challenge stops the refreshes before they are judged; a
+// termination ends the session): always recorded.
+func (m *Manager) eventAllowed(mv *move) bool {
+	if !mv.refresh || mv.verdict.Action != ActionAlert {
+		return true
+	}
+	n := m.protect.use(mv.sid, mv.to.At, func(w *watched) *window { return &w.events })
+	if n == maxJudgedPerMinute+1 {
+		m.log.Warn("session protection: too many anomalous refreshes of one session; their events wait for the next minute (each is still judged)",
+			"session", mv.sid, "perMinute", maxJudgedPerMinute)
+	}
+	return n <= maxJudgedPerMinute
 }
 
 // trailEntry is the trail's record of a place and the signals it fired.
@@ -127,7 +149,8 @@ func anomalyData(a *SessionAnomaly) SessionAnomaly {
 // Bounds of session protection's memory on one instance.
 const (
 	// maxJudgedPerMinute is how many moves of one session are judged per
-	// minute; past it, moves wait for the next minute.
+	// minute; past it, moves wait for the next minute. It is also how many
+	// alert events of one session's refreshes are recorded per minute.
 	maxJudgedPerMinute = 10
 	// maxPendingTrail bounds the trail notes waiting for a flush (a store
 	// outage): past it the newest are dropped, and logged.
@@ -144,11 +167,17 @@ type protection struct {
 	dropped int
 }
 
-// watched is one session's last judged place and budget.
+// watched is one session's last judged place and budgets: moves judged
+// and refresh events recorded in the current minute.
 type watched struct {
-	place       SessionPlace
-	windowStart time.Time
-	judged      int
+	place          SessionPlace
+	judged, events window
+}
+
+// window counts uses in the minute from start.
+type window struct {
+	start time.Time
+	n     int
 }
 
 func (p *protection) entry(sid string) *watched {
@@ -165,14 +194,20 @@ func (p *protection) entry(sid string) *watched {
 
 // budget takes one judgement from the session's budget of the minute.
 func (p *protection) budget(sid string, now time.Time) bool {
+	return p.use(sid, now, func(w *watched) *window { return &w.judged }) <= maxJudgedPerMinute
+}
+
+// use counts one use of the session's window (which) at now, starting a
+// new window when a minute has passed, and returns the uses so far in it.
+func (p *protection) use(sid string, now time.Time, which func(*watched) *window) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	w := p.entry(sid)
-	if now.Sub(w.windowStart) >= time.Minute || now.Before(w.windowStart) {
-		w.windowStart, w.judged = now, 0
+	w := which(p.entry(sid))
+	if now.Sub(w.start) >= time.Minute || now.Before(w.start) {
+		w.start, w.n = now, 0
 	}
-	w.judged++
-	return w.judged <= maxJudgedPerMinute
+	w.n++
+	return w.n
 }
 
 // place is the session's last judged place on this instance.
@@ -203,7 +238,7 @@ func (p *protection) forget(sid string) {
 func (p *protection) prune(before time.Time) {
 	p.mu.Lock()
 	for sid, w := range p.places {
-		if w.place.At.Before(before) && w.windowStart.Before(before) {
+		if w.place.At.Before(before) && w.judged.start.Before(before) && w.events.start.Before(before) {
 			delete(p.places, sid)
 		}
 	}

@@ -2,13 +2,18 @@ package sessionmanager_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/device"
 	"github.com/magic-sessionmanager/sessionmanager/risk"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // protectedEnv is a Manager with the risk engine (the session judge) on
@@ -204,6 +209,53 @@ func TestProtectionNeedsTheLicence(t *testing.T) {
 	}
 	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"ipChange":"allow","countryChange":"allow","impossibleTravel":"allow","deviceChange":"allow","deviceChangeOnRefresh":"allow","refreshAnomaly":"allow"}}`)); err != nil {
 		t.Fatalf("turning every session action off is always accepted: %v", err)
+	}
+}
+
+// TestProtectionLockIsPerAction: without the licence feature each session
+// action is locked on its own: turning one down (to allow, or to a weaker
+// action) and refreshAnomalyPerMinute 0 are accepted while the others
+// stay as stored; enabling or raising one is refused, named by its path.
+func TestProtectionLockIsPerAction(t *testing.T) {
+	e := protectedEnv(t, storeKinds[0], func(c *sm.Config) {
+		c.Allows = func(f string) bool { return f != sm.FeatureProtect && f != sm.FeatureChallenge }
+	})
+	for _, patch := range []string{
+		`{"sessionActions":{"countryChange":"allow"}}`,
+		`{"sessionActions":{"deviceChangeOnRefresh":"alert"}}`, // terminate -> alert
+		`{"refreshAnomalyPerMinute":0}`,
+	} {
+		if _, err := e.m.UpdateSettings(e.ctx, []byte(patch)); err != nil {
+			t.Fatalf("turning down %s: %v", patch, err)
+		}
+	}
+	st, err := e.m.Settings(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.SessionActions; a.CountryChange != sm.ActionAllow || a.DeviceChangeOnRefresh != sm.ActionAlert ||
+		a.DeviceChange != sm.ActionAlert || st.RefreshAnomalyPerMinute != 0 {
+		t.Fatalf("stored: %+v, refreshAnomalyPerMinute %d", a, st.RefreshAnomalyPerMinute)
+	}
+	for patch, path := range map[string]string{
+		`{"sessionActions":{"ipChange":"alert"}}`:                  "sessionActions.ipChange",     // allow -> alert
+		`{"sessionActions":{"deviceChange":"terminate"}}`:          "sessionActions.deviceChange", // alert -> terminate
+		`{"sessionActions":{"deviceChangeOnRefresh":"challenge"}}`: "sessionActions.deviceChangeOnRefresh",
+		`{"refreshAnomalyPerMinute":3}`:                            "refreshAnomalyPerMinute",
+	} {
+		_, err := e.m.UpdateSettings(e.ctx, []byte(patch))
+		var se *sm.Error
+		if sm.ErrorReason(err) != sm.ReasonFeatureLocked || !errors.As(err, &se) || se.Fields[path] == "" || len(se.Fields) != 1 {
+			t.Errorf("enabling or raising %s: %v, want feature_locked on %s", patch, err, path)
+		}
+	}
+	// terminate -> challenge is weaker, but needs challenges, which
+	// terminate did not: refused on an edition without them.
+	nc := protectedEnv(t, storeKinds[0], func(c *sm.Config) { c.Allows = func(f string) bool { return f != sm.FeatureChallenge } })
+	_, err = nc.m.UpdateSettings(nc.ctx, []byte(`{"sessionActions":{"deviceChangeOnRefresh":"challenge"}}`))
+	var se *sm.Error
+	if !errors.As(err, &se) || se.Reason != sm.ReasonFeatureLocked || se.Details["feature"] != sm.FeatureChallenge {
+		t.Errorf("terminate -> challenge without challenges: %v", err)
 	}
 }
 
@@ -413,5 +465,123 @@ func TestBackendRefreshThenOtherInstance(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	if _, err := m2.Refresh(e.ctx, r2.RefreshToken, client); err != nil {
 		t.Fatalf("the user's own browser refreshing on instance B: %v", err)
+	}
+}
+
+// TestMoveReadsTheSessionOnce: a judged move whose last place comes from
+// the store reads the session once; the anomaly event's alert input uses
+// that read instead of reading it again.
+func TestMoveReadsTheSessionOnce(t *testing.T) {
+	var cs *countingStore
+	e := protectedEnv(t, storeKind{storeKinds[0].name, func(t testing.TB) (storetest.Store, string) {
+		st, p := storeKinds[0].open(t)
+		cs = &countingStore{Store: st}
+		return cs, p
+	}})
+	res := e.register("reads")
+	if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, client); err != nil {
+		t.Fatal(err)
+	}
+	ff := client
+	ff.UserAgent = firefoxUA
+	before := cs.reads.Load()
+	if _, err := e.m.AuthenticateRequest(e.ctx, res.AccessToken, ff); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.anomalyEvents(res.Session.ID)) != 1 {
+		t.Fatal("precondition: the device change (alert) recorded no event")
+	}
+	if n := cs.reads.Load() - before; n != 1 {
+		t.Fatalf("the judged move read the session %d times, want 1", n)
+	}
+}
+
+// TestRefreshAnomalyEventsAreBounded: a client replaying refreshes fires
+// refresh_anomaly on every one (the guard judges and acts each time), but
+// records at most the per-session budget of session.anomaly events (and
+// alerts) a minute; a termination is always recorded.
+func TestRefreshAnomalyEventsAreBounded(t *testing.T) {
+	e := protectedEnv(t, storeKinds[0])
+	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"refreshAnomalyPerMinute":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	res := e.register("replay")
+	tok := res.RefreshToken
+	refresh := func() error {
+		t.Helper()
+		r, err := e.m.Refresh(e.ctx, tok, client)
+		if err == nil {
+			tok = r.RefreshToken
+		}
+		return err
+	}
+	for i := range 40 {
+		if err := refresh(); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+	}
+	first := len(e.anomalyEvents(res.Session.ID))
+	if first == 0 || first > 10 {
+		t.Fatalf("%d anomaly events for 39 anomalous refreshes in one minute", first)
+	}
+	if err := e.m.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.session(res.Session.ID); s.Suspected != sm.ReasonRefreshAnomaly {
+		t.Fatalf("suspected %q", s.Suspected)
+	}
+	// The next minute has its own budget.
+	e.clock.Advance(time.Minute)
+	for range 2 {
+		if err := refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.anomalyEvents(res.Session.ID)); n != first+1 {
+		t.Fatalf("the next minute's anomaly was not recorded: %d events, %d before", n, first)
+	}
+	// Past the budget the guard still acts, and a termination is recorded.
+	for range 20 {
+		if err := refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(e.anomalyEvents(res.Session.ID))
+	if _, err := e.m.UpdateSettings(e.ctx, []byte(`{"sessionActions":{"refreshAnomaly":"terminate"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := refresh(); sm.ErrorReason(err) != string(sm.EndHijackSuspected) {
+		t.Fatalf("refresh past the event budget with refreshAnomaly terminate: %v", err)
+	}
+	evs := e.anomalyEvents(res.Session.ID)
+	if len(evs) != before+1 {
+		t.Fatalf("the termination's anomaly event: %d events, %d before", len(evs), before)
+	}
+}
+
+// TestSessionActionKeysAreTheJSONNames: the one list of session actions
+// names every field of SessionActions by its JSON name, and ByKey reaches
+// that field.
+func TestSessionActionKeysAreTheJSONNames(t *testing.T) {
+	typ := reflect.TypeFor[sm.SessionActions]()
+	keys := sm.SessionActionKeys()
+	if len(keys) != typ.NumField() {
+		t.Fatalf("keys %v for %d fields", keys, typ.NumField())
+	}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		var a sm.SessionActions
+		p := a.ByKey(name)
+		if !slices.Contains(keys, name) || p == nil {
+			t.Fatalf("field %s (%s) is not in the list %v", f.Name, name, keys)
+		}
+		*p = "x"
+		if reflect.ValueOf(a).Field(i).String() != "x" {
+			t.Errorf("ByKey(%q) is not field %s", name, f.Name)
+		}
+	}
+	if (&sm.SessionActions{}).ByKey("nope") != nil {
+		t.Error("ByKey of an unknown key")
 	}
 }

@@ -61,6 +61,43 @@ type SessionActions struct {
 	RefreshAnomaly        Action `json:"refreshAnomaly"`
 }
 
+// sessionActionTable is the one list of the session actions: each JSON
+// name (sessionActions.<key>) with its field, in the dashboard's order.
+// SessionActionKeys, SessionActions.ByKey, the validation and the licence
+// locks derive from it.
+var sessionActionTable = [...]struct {
+	key string
+	get func(*SessionActions) *Action
+}{
+	{"deviceChangeOnRefresh", func(a *SessionActions) *Action { return &a.DeviceChangeOnRefresh }},
+	{"deviceChange", func(a *SessionActions) *Action { return &a.DeviceChange }},
+	{"impossibleTravel", func(a *SessionActions) *Action { return &a.ImpossibleTravel }},
+	{"countryChange", func(a *SessionActions) *Action { return &a.CountryChange }},
+	{"ipChange", func(a *SessionActions) *Action { return &a.IPChange }},
+	{"refreshAnomaly", func(a *SessionActions) *Action { return &a.RefreshAnomaly }},
+}
+
+// SessionActionKeys are the JSON names of the session actions
+// (sessionActions.<key>), in the dashboard's order.
+func SessionActionKeys() []string {
+	keys := make([]string, len(sessionActionTable))
+	for i, f := range sessionActionTable {
+		keys[i] = f.key
+	}
+	return keys
+}
+
+// ByKey is the action named key (a SessionActionKeys entry), nil when key
+// names none.
+func (a *SessionActions) ByKey(key string) *Action {
+	for _, f := range sessionActionTable {
+		if f.key == key {
+			return f.get(a)
+		}
+	}
+	return nil
+}
+
 // DefaultSessionActions are the documented defaults (docs/RISK.md).
 var DefaultSessionActions = SessionActions{
 	IPChange:              ActionAllow,

@@ -87,8 +87,9 @@ type Settings struct {
 	// SessionActions is session protection's policy: what each session-time
 	// signal does (allow, alert, challenge, terminate). Advanced edition.
 	SessionActions SessionActions `json:"sessionActions"`
-	// RefreshAnomalyPerMinute: from this many refreshes of one session in a
-	// minute on, refresh_anomaly fires (0 turns it off).
+	// RefreshAnomalyPerMinute: refresh_anomaly fires on a refresh that
+	// makes more than this many refreshes of one session in the current
+	// minute, itself included (default 6: the 7th and later; 0 turns it off).
 	RefreshAnomalyPerMinute int `json:"refreshAnomalyPerMinute"`
 
 	// The session timeouts, each overriding its environment variable
@@ -120,7 +121,7 @@ func DefaultSettings() *Settings {
 		SessionActions:      DefaultSessionActions,
 		// An access token lives 15 minutes by default: a client refreshes
 		// about once per lifetime (a retry in the grace window twice), so
-		// six in one minute is a loop or two holders of one token.
+		// more than six in one minute is a loop or two holders of one token.
 		RefreshAnomalyPerMinute: 6,
 	}
 }

@@ -193,17 +193,14 @@ type sessionActionField struct {
 	def    *Action
 }
 
-// sessionActionFields lists a's actions by JSON name.
-func sessionActionFields(a *SessionActions) [6]sessionActionField {
-	d := &DefaultSessionActions
-	return [...]sessionActionField{
-		{"ipChange", &a.IPChange, &d.IPChange},
-		{"countryChange", &a.CountryChange, &d.CountryChange},
-		{"impossibleTravel", &a.ImpossibleTravel, &d.ImpossibleTravel},
-		{"deviceChange", &a.DeviceChange, &d.DeviceChange},
-		{"deviceChangeOnRefresh", &a.DeviceChangeOnRefresh, &d.DeviceChangeOnRefresh},
-		{"refreshAnomaly", &a.RefreshAnomaly, &d.RefreshAnomaly},
+// sessionActionFields lists a's actions by JSON name, in SessionActionKeys'
+// order.
+func sessionActionFields(a *SessionActions) [len(sessionActionTable)]sessionActionField {
+	var out [len(sessionActionTable)]sessionActionField
+	for i, f := range sessionActionTable {
+		out[i] = sessionActionField{f.key, f.get(a), f.get(&DefaultSessionActions)}
 	}
+	return out
 }
 
 // containsFold reports whether list holds v, ignoring case.

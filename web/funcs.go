@@ -272,9 +272,9 @@ var reasonLabels = map[string]string{
 	sm.ReasonFailedLogins: "Recent failed logins", sm.ReasonGeofence: "Geo-fence",
 	sm.ReasonLowScore: "Low score", sm.ReasonGeoLookupFailed: "Geo lookup failed", sm.ReasonUserBlocked: "User blocked",
 	// Session-protection signals (a session's trail and suspected mark).
-	"session_ip_change": "IP changed", "session_country_change": "Country changed",
-	"session_impossible_travel": "Impossible travel", "session_device_change": "Device changed",
-	"refresh_anomaly": "Refresh anomaly", string(sm.EndHijackSuspected): "Hijack suspected",
+	sm.ReasonSessionIPChange: "IP changed", sm.ReasonSessionCountryChange: "Country changed",
+	sm.ReasonSessionImpossibleTravel: "Impossible travel", sm.ReasonSessionDeviceChange: "Device changed",
+	sm.ReasonRefreshAnomaly: "Refresh anomaly", string(sm.EndHijackSuspected): "Hijack suspected",
 }
 
 func reasonLabel(code string) string {

@@ -183,3 +183,22 @@ func TestChallengedMark(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionProtectionTexts: every session-protection signal has its own
+// label, and every session action (the root package's one list) its row
+// texts on the settings page.
+func TestSessionProtectionTexts(t *testing.T) {
+	for _, code := range sm.SessionSignalCodes {
+		if _, ok := reasonLabels[code]; !ok {
+			t.Errorf("signal %s has no label", code)
+		}
+	}
+	for _, k := range sm.SessionActionKeys() {
+		if tx := protectionTexts[k]; tx[0] == "" || tx[1] == "" {
+			t.Errorf("session action %s has no row label or help", k)
+		}
+	}
+	if len(protectionTexts) != len(sm.SessionActionKeys()) {
+		t.Errorf("%d row texts for %d session actions", len(protectionTexts), len(sm.SessionActionKeys()))
+	}
+}

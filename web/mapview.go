@@ -62,11 +62,6 @@ func worldMap(sessions []*sm.Session) mapView {
 	return v
 }
 
-// detailMap shows a 200-unit-wide window of the world around one location.
-func detailMap(l sm.Location) mapView {
-	return sessionMap(&sm.Session{Location: l}).mapView
-}
-
 // trailStop is one place on a session's map: its login (N 0) or the Nth
 // trail entry; Flagged when the move fired a session-protection signal.
 type trailStop struct {
@@ -80,7 +75,10 @@ type trailStop struct {
 // joined in time order by Line (SVG polyline points). R and Font scale the
 // marks to the window, so they look alike however far the session went.
 type sessionMapView struct {
-	mapView
+	ViewBox       string
+	Width, Height float64
+	// Shown is false when there was nothing to place.
+	Shown   bool
 	Stops   []trailStop
 	Line    string
 	R, Font float64
@@ -89,7 +87,7 @@ type sessionMapView struct {
 // sessionMap shows the window of the world around a session's login and
 // the places of its trail: at least 200x100 units, 2:1, inside the map.
 func sessionMap(s *sm.Session) sessionMapView {
-	v := sessionMapView{mapView: mapView{Width: mapproj.Width, Height: mapproj.Height}}
+	v := sessionMapView{Width: mapproj.Width, Height: mapproj.Height}
 	if s.Location.HasCoordinates {
 		x, y := mapproj.Project(s.Location.Longitude, s.Location.Latitude)
 		v.Stops = append(v.Stops, trailStop{X: round1(x), Y: round1(y), Label: "Login: " + placeText(s.Location)})
@@ -120,9 +118,6 @@ func sessionMap(s *sm.Session) sessionMapView {
 	top := math.Max(0, math.Min(mapproj.Height-h, (minY+maxY)/2-h/2))
 	v.ViewBox = fmt.Sprintf("%g %g %g %g", round1(left), round1(top), round1(w), round1(h))
 	v.R, v.Font = round1(w/70), round1(w/48)
-	for _, st := range v.Stops {
-		v.Dots = append(v.Dots, mapDot{X: st.X, Y: st.Y, R: 2, HaloR: 4, Count: 1, Label: st.Label})
-	}
 	if len(v.Stops) > 1 {
 		v.Line = strings.Join(points, " ")
 	}

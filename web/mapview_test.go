@@ -34,12 +34,12 @@ func TestWorldMapDots(t *testing.T) {
 	}
 }
 
-func TestDetailMapStaysInsideTheWorld(t *testing.T) {
+func TestSessionMapStaysInsideTheWorld(t *testing.T) {
 	for _, l := range []sm.Location{
 		{Latitude: 64.8, Longitude: -147.7, HasCoordinates: true}, // Fairbanks: near the left edge
 		{Latitude: -41.3, Longitude: 174.8, HasCoordinates: true}, // Wellington: near the right edge
 	} {
-		v := detailMap(l)
+		v := sessionMap(&sm.Session{Location: l})
 		var left, top, w, h float64
 		if _, err := fmtSscan(v.ViewBox, &left, &top, &w, &h); err != nil {
 			t.Fatal(err)
@@ -47,11 +47,11 @@ func TestDetailMapStaysInsideTheWorld(t *testing.T) {
 		if left < 0 || top < 0 || left+w > mapproj.Width || top+h > mapproj.Height {
 			t.Errorf("viewBox %q leaves the map", v.ViewBox)
 		}
-		if d := v.Dots[0]; d.X < left || d.X > left+w || d.Y < top || d.Y > top+h {
+		if d := v.Stops[0]; d.X < left || d.X > left+w || d.Y < top || d.Y > top+h {
 			t.Errorf("dot %v,%v outside viewBox %q", d.X, d.Y, v.ViewBox)
 		}
 	}
-	if detailMap(sm.Location{}).Shown {
+	if sessionMap(&sm.Session{}).Shown {
 		t.Error("a location without coordinates is shown")
 	}
 }

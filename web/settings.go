@@ -80,6 +80,17 @@ type lockView struct {
 	Feature, Title, Edition string
 }
 
+// protectionTexts are the label and help of each session action's row
+// (sm.SessionActionKeys gives the rows and their order).
+var protectionTexts = map[string][2]string{
+	"deviceChangeOnRefresh": {"Device change on a refresh", "A refresh from another browser or OS than the session's: the strongest sign of a copied refresh token"},
+	"deviceChange":          {"Device change on a request", "A request from another browser or OS (an access token may pass through other software)"},
+	"impossibleTravel":      {"Impossible travel", "The session moved faster than the impossible-travel speed (never for a VPN or proxy)"},
+	"countryChange":         {"Country change", "The session is used from another country"},
+	"ipChange":              {"Network change", "Another country, or onto a VPN, proxy, Tor or hosting network (that network's policy above applies too)"},
+	"refreshAnomaly":        {"Refresh anomaly", "More refreshes of one session in a minute than the limit below"},
+}
+
 // policyRow is one condition of the policy table.
 type policyRow struct {
 	Key, Label, Help string
@@ -276,13 +287,9 @@ func (s *server) settingsData(r *http.Request) (settingsData, error) {
 	}
 	sa, pl := st.SessionActions, l["protection"]
 	d.SessionActions = []sm.Action{sm.ActionAllow, sm.ActionAlert, sm.ActionChallenge, sm.ActionTerminate}
-	d.Protection = []policyRow{
-		{"deviceChangeOnRefresh", "Device change on a refresh", "A refresh from another browser or OS than the session's: the strongest sign of a copied refresh token", sa.DeviceChangeOnRefresh, pl},
-		{"deviceChange", "Device change on a request", "A request from another browser or OS (an access token may pass through other software)", sa.DeviceChange, pl},
-		{"impossibleTravel", "Impossible travel", "The session moved faster than the impossible-travel speed (never for a VPN or proxy)", sa.ImpossibleTravel, pl},
-		{"countryChange", "Country change", "The session is used from another country", sa.CountryChange, pl},
-		{"ipChange", "Network change", "Another country, or onto a VPN, proxy, Tor or hosting network (that network's policy above applies too)", sa.IPChange, pl},
-		{"refreshAnomaly", "Refresh anomaly", "More refreshes of one session in a minute than the limit below", sa.RefreshAnomaly, pl},
+	for _, k := range sm.SessionActionKeys() {
+		t := protectionTexts[k]
+		d.Protection = append(d.Protection, policyRow{k, t[0], t[1], *sa.ByKey(k), pl})
 	}
 	d.NewRule = ruleView{JSON: "{\n  \"name\": \"\",\n  \"enabled\": true,\n  \"triggers\": [\"new_country\"],\n  \"channels\": [{\"type\": \"webhook\", \"url\": \"https://\"}]\n}"}
 	builderView(&d.NewRule, sm.AlertRule{Enabled: true, Triggers: []string{"new_country"}})
@@ -519,7 +526,7 @@ func (s *server) handleProtection(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	bad := map[string]string{}
 	actions := map[string]any{}
-	for _, k := range []string{"deviceChangeOnRefresh", "deviceChange", "impossibleTravel", "countryChange", "ipChange", "refreshAnomaly"} {
+	for _, k := range sm.SessionActionKeys() {
 		if _, ok := r.PostForm["session."+k]; !ok {
 			continue // a locked input is disabled and not posted
 		}
