@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"errors"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -394,17 +395,30 @@ func (m *Manager) SetAdminDisabled(ctx context.Context, id string, disabled bool
 	if err != nil {
 		return nil, err
 	}
-	// Their invitations go with them (an accept in between is refused by
-	// the store, which checks the inviter).
-	revoked, err := m.store.(TeamStore).RevokeAdminInvites(ctx, AdminInviteRevocation{InvitedBy: id, At: now, Reason: InviteInviterDeactivated})
-	if err != nil {
-		return nil, err
-	}
-	m.auditRevokedInvites(ctx, revoked, InviteInviterDeactivated)
-	if _, err := m.EndAdminSessions(ctx, id, "", EndManual); err != nil {
+	// Their sessions end first and whatever else fails: a deactivated
+	// admin must not stay signed in. Their invitations go with them (an
+	// accept in between, or after a failed revocation, is refused by the
+	// store, which checks the inviter).
+	_, endErr := m.EndAdminSessions(ctx, id, "", EndManual)
+	revokeErr := m.revokeInvitesOf(ctx, id, now, InviteInviterDeactivated)
+	if err := errors.Join(endErr, revokeErr); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// revokeInvitesOf revokes and audits the pending invitations inviter sent.
+func (m *Manager) revokeInvitesOf(ctx context.Context, inviter string, at time.Time, reason string) error {
+	st, err := m.teamStore()
+	if err != nil {
+		return err
+	}
+	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{InvitedBy: inviter, At: at, Reason: reason})
+	if err != nil {
+		return err
+	}
+	m.auditRevokedInvites(ctx, revoked, reason)
+	return nil
 }
 
 // setAdminAccess applies a change to an admin's role or deactivation, under

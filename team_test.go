@@ -10,6 +10,7 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // inviteBox is an in-memory AdminInviteMailer: the invitation's delivery
@@ -261,6 +262,44 @@ func TestInvitesPendingRevocable(t *testing.T) {
 			}
 			if reasons[sm.InviteRevokedByOwner] != 1 || reasons[sm.InviteInviterDeactivated] != 1 {
 				t.Fatalf("admin.invite_revoked events by reason: %v", reasons)
+			}
+		})
+	}
+}
+
+// failingInviteRevocation is a real store whose RevokeAdminInvites fails,
+// as during a database hiccup.
+type failingInviteRevocation struct{ storetest.Store }
+
+func (failingInviteRevocation) RevokeAdminInvites(context.Context, sm.AdminInviteRevocation) ([]*sm.AdminInvite, error) {
+	return nil, &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again"}
+}
+
+// TestDeactivationEndsSessionsWhenRevokingInvitesFails: deactivating an
+// admin ends their dashboard sessions even when revoking their invitations
+// fails; the failure is still reported (the owner retries the rest).
+func TestDeactivationEndsSessionsWhenRevokingInvitesFails(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t, k, func(c *sm.Config) { c.Store = failingInviteRevocation{c.Store.(storetest.Store)} })
+			for _, a := range []*sm.Admin{{ID: "a-owner", Email: "owner@example.com"}, {ID: "a-x", Email: "x@example.com", Role: sm.RoleAdmin}} {
+				a.CreatedAt = e.clock.Now()
+				if err := e.store.CreateAdmin(e.ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token, _, err := e.m.StartAdminSession(e.ctx, "a-x", sm.ClientInfo{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.m.SetAdminDisabled(e.ctx, "a-x", true); sm.ErrorCode(err) != sm.EUNAVAILABLE {
+				t.Fatalf("deactivate with the revocation failing: %v, want EUNAVAILABLE", err)
+			}
+			if _, err := e.m.CheckAdminSession(e.ctx, token); err == nil {
+				t.Fatal("the deactivated admin's session still works")
+			}
+			if list, err := e.m.ListAdminSessions(e.ctx, "a-x"); err != nil || len(list) != 0 {
+				t.Fatalf("the deactivated admin's sessions: %d, %v", len(list), err)
 			}
 		})
 	}
