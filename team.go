@@ -90,6 +90,9 @@ const (
 	InviteReplaced = "replaced"
 	// InviteInviterDeactivated: the admin who sent it was deactivated.
 	InviteInviterDeactivated = "inviter_deactivated"
+	// InviteInviterDemoted: the admin who sent it is no longer an owner
+	// (only owners invite).
+	InviteInviterDemoted = "inviter_demoted"
 )
 
 // Pending reports whether the invitation can still be accepted at now (its
@@ -162,10 +165,11 @@ type TeamStore interface {
 	// state, or ENOTFOUND.
 	AdminInvite(ctx context.Context, hash []byte) (*AdminInvite, error)
 	// UseAdminInvite marks the invitation with this hash used at now and
-	// returns it, when it is pending and its inviter is not deactivated;
-	// of concurrent calls one succeeds, the others (and unknown, used,
-	// revoked or expired ones, or one whose inviter is deactivated) get
-	// ENOTFOUND.
+	// returns it, when it is pending and its inviter is still allowed to
+	// invite: an owner, not deactivated (whatever the role invited: only
+	// owners manage the team). Of concurrent calls one succeeds, the others
+	// (and unknown, used, revoked or expired ones, or one whose inviter is
+	// unknown, deactivated or no longer an owner) get ENOTFOUND.
 	UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*AdminInvite, error)
 }
 
@@ -185,6 +189,7 @@ type TeamAdmin interface {
 	// AcceptAdminInvite creates the invited admin with password.
 	AcceptAdminInvite(ctx context.Context, token, password string) (*Admin, error)
 	// SetAdminRole changes an admin's role; the last owner stays owner.
+	// An owner made admin or viewer has their invitations revoked.
 	SetAdminRole(ctx context.Context, id, role string) (*Admin, error)
 	// SetAdminDisabled deactivates (ending their sessions and revoking
 	// the invitations they sent) or reactivates an admin; the last active
@@ -359,9 +364,11 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 	}
 	reason := inv.RevokedReason
 	if inv.Pending(now) {
-		// Pending, so refused for its inviter: deactivated a moment ago,
-		// before their invitations were revoked.
-		reason = InviteInviterDeactivated
+		// Pending, so refused for its inviter: deactivated or demoted a
+		// moment ago, before their invitations were revoked.
+		if reason, err = m.inviterRefusal(ctx, inv.InvitedBy); err != nil {
+			return err
+		}
 	} else if !inv.UsedAt.IsZero() || inv.RevokedAt.IsZero() {
 		return errInvite()
 	}
@@ -369,6 +376,7 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 		InviteRevokedByOwner:     "This invitation was revoked; ask an owner for a new one",
 		InviteReplaced:           "A newer invitation was sent to this email; use the link of the latest email",
 		InviteInviterDeactivated: "The admin who sent this invitation was deactivated, so it no longer works; ask an owner for a new one",
+		InviteInviterDemoted:     "The admin who sent this invitation is no longer an owner, so it no longer works; ask an owner for a new one",
 	}[reason]
 	if msg == "" {
 		return errInvite()
@@ -376,12 +384,38 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 	return &Error{Code: ENOTFOUND, Message: msg, Reason: "invite_" + reason}
 }
 
+// inviterRefusal says why the store refuses the invitations of inviter:
+// deactivated, no longer an owner, or "" (unknown, or allowed).
+func (m *Manager) inviterRefusal(ctx context.Context, inviter string) (string, error) {
+	a, err := m.Admin(ctx, inviter)
+	switch {
+	case IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", err
+	case a.Disabled():
+		return InviteInviterDeactivated, nil
+	case a.Role != RoleOwner:
+		return InviteInviterDemoted, nil
+	}
+	return "", nil
+}
+
 // SetAdminRole changes an admin's role.
 func (m *Manager) SetAdminRole(ctx context.Context, id, role string) (*Admin, error) {
 	if !validRole(role) {
 		return nil, InvalidFields(map[string]string{"role": "must be owner, admin or viewer"})
 	}
-	return m.setAdminAccess(ctx, id, AdminAccessChange{Role: role}, "admin.role", map[string]any{"role": role})
+	a, err := m.setAdminAccess(ctx, id, AdminAccessChange{Role: role}, "admin.role", map[string]any{"role": role})
+	if err != nil || role == RoleOwner {
+		return a, err
+	}
+	// No longer an owner, they may invite no one: their invitations go (an
+	// accept in between is refused by the store, which checks the inviter).
+	if err := m.revokeInvitesOf(ctx, id, m.clock.Now(), InviteInviterDemoted); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // SetAdminDisabled deactivates or reactivates an admin; deactivating ends

@@ -186,8 +186,8 @@ func TestRoleChangeAndDeactivationTogether(t *testing.T) {
 
 // TestInvitesPendingRevocable: a second invitation for a pending email
 // replaces the first (its link then says so); an owner revokes one; a
-// deactivated inviter's invitations stop working and say why. Each
-// revocation is audited.
+// deactivated or demoted inviter's invitations stop working and say why.
+// Each revocation is audited.
 func TestInvitesPendingRevocable(t *testing.T) {
 	for _, k := range storeKinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -248,6 +248,16 @@ func TestInvitesPendingRevocable(t *testing.T) {
 			}
 			refused(byTwo, "invite_inviter_deactivated")
 
+			// Demoted, an owner's invitations are revoked and say why.
+			demoted := invite(owners[1], "demoted@example.com")
+			if _, err := e.m.SetAdminRole(as(owners[0]), owners[1].ID, sm.RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+			if list, _ := e.m.ListAdminInvites(e.ctx); len(list) != 0 {
+				t.Fatalf("a demoted inviter's invitation is still pending: %+v", list)
+			}
+			refused(demoted, "invite_inviter_demoted")
+
 			events, _, err := e.m.ListEvents(e.ctx, sm.EventFilter{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
@@ -260,7 +270,7 @@ func TestInvitesPendingRevocable(t *testing.T) {
 					reasons[d["reason"].(string)]++
 				}
 			}
-			if reasons[sm.InviteRevokedByOwner] != 1 || reasons[sm.InviteInviterDeactivated] != 1 {
+			if reasons[sm.InviteRevokedByOwner] != 1 || reasons[sm.InviteInviterDeactivated] != 1 || reasons[sm.InviteInviterDemoted] != 1 {
 				t.Fatalf("admin.invite_revoked events by reason: %v", reasons)
 			}
 		})

@@ -58,6 +58,12 @@ const inviteColumns = `hash, email, role, invited_by, created_at, expires_at, us
 // pendingInvite is the condition of an invitation neither used nor revoked.
 const pendingInvite = `used_at IS NULL AND revoked_at IS NULL`
 
+// inviterMayInvite is the condition on the inviter's row (admins a) for
+// their invitation to be used: still allowed to invite, whatever the role
+// invited. Managing the team is the owner's alone (sm.RoleAllows(role,
+// PermTeam)), so an active owner.
+const inviterMayInvite = `a.role = 'owner' AND a.disabled_at IS NULL`
+
 // scanInvite reads the inviteColumns of one row.
 func scanInvite(row rowScanner) (*sessionmanager.AdminInvite, error) {
 	var (
@@ -127,10 +133,10 @@ func (s *Store) AdminInvite(ctx context.Context, hash []byte) (*sessionmanager.A
 }
 
 // UseAdminInvite spends an invitation in one guarded UPDATE: pending,
-// unexpired, and its inviter not deactivated.
+// unexpired, and its inviter still an active owner (inviterMayInvite).
 func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sessionmanager.AdminInvite, error) {
 	inv, err := scanInvite(s.write.QueryRowContext(ctx, `UPDATE admin_invites SET used_at = ?1 WHERE hash = ?2 AND `+pendingInvite+` AND expires_at > ?1
-		AND NOT EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND a.disabled_at IS NOT NULL)
+		AND EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND `+inviterMayInvite+`)
 		RETURNING `+inviteColumns, now.UnixMicro(), hash))
 	if isNoRows(err) {
 		return nil, notFound("admin invite")

@@ -113,6 +113,7 @@ func testAdminAccessConcurrent(t *testing.T, s Store) {
 
 func testAdminInvites(t *testing.T, s Store) {
 	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "owner@example.com", CreatedAt: t0}))
 	inv := &sessionmanager.AdminInvite{Hash: []byte("invite-hash"), Email: "new@example.com", Role: sessionmanager.RoleViewer,
 		InvitedBy: "a-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	noErr(t, second(s.CreateAdminInvite(ctx, inv)))
@@ -204,6 +205,21 @@ func testAdminInvitesPending(t *testing.T, s Store) {
 	got, err := s.UseAdminInvite(ctx, []byte("h4"), t0.Add(2*time.Second))
 	noErr(t, err, "the inviter reactivated, a link not revoked works")
 	equal(t, "fourth@example.com", got.Email)
+
+	// An inviter no longer an owner (their invitations not yet revoked):
+	// refused, for an owner's role and a lower one alike (only owners
+	// invite); an owner again, their links work.
+	noErr(t, second(invite("h5", "fifth@example.com", "a-2", t0)))
+	noErr(t, second(s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("h6"), Email: "sixth@example.com", Role: sessionmanager.RoleOwner,
+		InvitedBy: "a-2", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})))
+	noErr(t, second(s.SetAdminAccess(ctx, "a-2", role(sessionmanager.RoleAdmin))))
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h6"), t0.Add(time.Second))), sessionmanager.ENOTFOUND, "an owner invitation of a demoted owner")
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h5"), t0.Add(time.Second))), sessionmanager.ENOTFOUND, "a viewer invitation of a demoted owner")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-2", role(sessionmanager.RoleOwner))))
+	noErr(t, second(s.UseAdminInvite(ctx, []byte("h6"), t0.Add(time.Second))), "the inviter an owner again")
+	noErr(t, second(s.UseAdminInvite(ctx, []byte("h5"), t0.Add(time.Second))), "the inviter an owner again")
+	noErr(t, second(invite("h7", "seventh@example.com", "a-gone", t0)))
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h7"), t0.Add(time.Second))), sessionmanager.ENOTFOUND, "the invitation of an unknown inviter")
 
 	// Concurrent invitations for one email: one pending at the end.
 	for i, err := range race(func(i int) error {
