@@ -86,8 +86,12 @@ type AdminInvite struct {
 const (
 	// InviteRevokedByOwner: an owner revoked it on the Team page.
 	InviteRevokedByOwner = "revoked"
-	// InviteReplaced: a newer invitation for the same email replaced it.
+	// InviteReplaced: a newer invitation for the same email replaced it
+	// (once that one's email was sent).
 	InviteReplaced = "replaced"
+	// InviteNotSent: its email could not be sent (its link, should it
+	// have gone out after all, does not work; the earlier one still does).
+	InviteNotSent = "not_sent"
 	// InviteInviterDeactivated: the admin who sent it was deactivated.
 	InviteInviterDeactivated = "inviter_deactivated"
 	// InviteInviterDemoted: the admin who sent it is no longer an owner
@@ -101,13 +105,20 @@ func (inv *AdminInvite) Pending(now time.Time) bool {
 	return inv.UsedAt.IsZero() && inv.RevokedAt.IsZero() && now.Before(inv.ExpiresAt)
 }
 
-// AdminInviteRevocation names the pending invitations to revoke: those for
-// Email, or those InvitedBy sent (one of the two).
+// AdminInviteRevocation names the pending invitations to revoke: the one
+// with Hash, those for Email (compared case-insensitively), or those
+// InvitedBy sent (the first of the three set).
 type AdminInviteRevocation struct {
-	Email     string
-	InvitedBy string
-	At        time.Time
-	Reason    string
+	Hash  []byte
+	Email string
+	// ReplacedBy, with Email: the invitations other than this one, and
+	// only while this one is pending (none otherwise), atomically: of
+	// invitations for one email sent at the same moment exactly one stays
+	// pending.
+	ReplacedBy *AdminInvite
+	InvitedBy  string
+	At         time.Time
+	Reason     string
 }
 
 // AdminInviteMail is one invitation email.
@@ -149,17 +160,17 @@ type TeamStore interface {
 	// active owner stays: a change that would leave none is ECONFLICT.
 	// ENOTFOUND for an unknown id.
 	SetAdminAccess(ctx context.Context, id string, ch AdminAccessChange) (*Admin, error)
-	// CreateAdminInvite stores an invitation. It is the one pending for
-	// its email (compared case-insensitively): an earlier one not used nor
-	// revoked is revoked (InviteReplaced) in the same transaction, and
-	// replaced says so. Of concurrent calls for one email, one stores its
-	// invitation; the others get ECONFLICT.
-	CreateAdminInvite(ctx context.Context, inv *AdminInvite) (replaced bool, err error)
+	// CreateAdminInvite stores a pending invitation, beside any other
+	// pending for its email: InviteAdmin revokes those (ReplacedBy) only
+	// once the new one's email was sent. ECONFLICT for a hash stored
+	// already.
+	CreateAdminInvite(ctx context.Context, inv *AdminInvite) error
 	// ListAdminInvites lists the invitations pending at now (not used,
 	// revoked nor expired), newest first.
 	ListAdminInvites(ctx context.Context, now time.Time) ([]*AdminInvite, error)
 	// RevokeAdminInvites revokes the pending (not used nor revoked)
-	// invitations r names and returns them.
+	// invitations r names and returns them. A revocation that names none
+	// is EINVALID.
 	RevokeAdminInvites(ctx context.Context, r AdminInviteRevocation) ([]*AdminInvite, error)
 	// AdminInvite returns the invitation with this hash, whatever its
 	// state, or ENOTFOUND.
@@ -178,8 +189,10 @@ type TeamAdmin interface {
 	// ListAdmins lists every admin.
 	ListAdmins(ctx context.Context) ([]*Admin, error)
 	// InviteAdmin emails a single-use link (acceptURL?token=...) that
-	// lets email join with role. An invitation still pending for email is
-	// replaced: its link stops working.
+	// lets email join with role. Once it was sent, an invitation still
+	// pending for email is replaced: its link stops working. When the
+	// email cannot be sent, the new invitation is void and the earlier one
+	// keeps working (EUNAVAILABLE, smtp_failed).
 	InviteAdmin(ctx context.Context, email, role, acceptURL string) (*AdminInvite, error)
 	// ListAdminInvites lists the pending invitations, newest first.
 	ListAdminInvites(ctx context.Context) ([]*AdminInvite, error)
@@ -255,19 +268,40 @@ func (m *Manager) InviteAdmin(ctx context.Context, email, role, acceptURL string
 	actor := ActorFrom(ctx)
 	now := m.clock.Now()
 	inv := &AdminInvite{Hash: hash, Email: email, Role: role, InvitedBy: actor.ID, CreatedAt: now, ExpiresAt: now.Add(AdminInviteTTL)}
-	replaced, err := st.CreateAdminInvite(ctx, inv)
-	if ErrorCode(err) == ECONFLICT {
-		return nil, &Error{Code: ECONFLICT, Message: "Another invitation for this email is being sent right now; reload the page", Reason: "invite_conflict",
-			Fields: map[string]string{"email": "is being invited by someone else at this moment"}}
-	} else if err != nil {
+	if err := st.CreateAdminInvite(ctx, inv); err != nil {
 		return nil, err
 	}
 	link := acceptURL + "?" + url.Values{"token": {token}}.Encode()
 	if err := m.cfg.AdminInvites.SendAdminInvite(ctx, AdminInviteMail{To: email, URL: link, Role: role, InvitedBy: actor.Email, ExpiresAt: inv.ExpiresAt}); err != nil {
 		m.log.Error("admin invitation not sent", "err", err)
-		return nil, &Error{Code: EUNAVAILABLE, Message: "The invitation email could not be sent; try again later", Reason: "smtp_failed"}
+		// The new link may have gone out all the same (a server that
+		// failed at the end of the message): it must not work. The earlier
+		// invitation was not touched.
+		if err := m.revokeInvites(ctx, st, AdminInviteRevocation{Hash: inv.Hash, At: m.clock.Now(), Reason: InviteNotSent}); err != nil {
+			m.log.Error("unsent admin invitation not revoked", "err", err)
+		}
+		return nil, &Error{Code: EUNAVAILABLE, Reason: "smtp_failed",
+			Message: "The invitation email could not be sent, so no new invitation was made; try again later. An earlier invitation to this email, if any, still works"}
 	}
-	m.auditAdmin(ctx, "admin.invite", "", "", map[string]any{"email": email, "role": role, "replaced": replaced})
+	// Sent: now it replaces the others pending for the email.
+	replaced, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Email: email, ReplacedBy: inv, At: m.clock.Now(), Reason: InviteReplaced})
+	m.auditAdmin(ctx, "admin.invite", "", "", map[string]any{"email": email, "role": role, "replaced": len(replaced) > 0})
+	if err != nil {
+		m.log.Error("replaced admin invitations not revoked", "err", err)
+		return nil, &Error{Code: EUNAVAILABLE, Reason: "invite_replace_failed",
+			Message: "The invitation was sent, but an earlier invitation to this email may still work: revoke it under Pending invitations"}
+	}
+	if len(replaced) == 0 {
+		// Nothing replaced: none was pending, or another invitation for
+		// the email, sent at the same moment, replaced this one.
+		if got, err := st.AdminInvite(ctx, inv.Hash); err != nil {
+			return nil, err
+		} else if !got.RevokedAt.IsZero() {
+			return nil, &Error{Code: ECONFLICT, Reason: "invite_conflict",
+				Message: "Another invitation to this email was sent at the same moment and replaced this one: the link of that email is the one that works",
+				Fields:  map[string]string{"email": "was invited by someone else at the same moment"}}
+		}
+	}
 	return inv, nil
 }
 
@@ -377,6 +411,7 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 		InviteReplaced:           "A newer invitation was sent to this email; use the link of the latest email",
 		InviteInviterDeactivated: "The admin who sent this invitation was deactivated, so it no longer works; ask an owner for a new one",
 		InviteInviterDemoted:     "The admin who sent this invitation is no longer an owner, so it no longer works; ask an owner for a new one",
+		InviteNotSent:            "The email of this invitation could not be sent, so its link does not work; use the link of an earlier invitation email or ask an owner for a new one",
 	}[reason]
 	if msg == "" {
 		return errInvite()
@@ -447,11 +482,16 @@ func (m *Manager) revokeInvitesOf(ctx context.Context, inviter string, at time.T
 	if err != nil {
 		return err
 	}
-	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{InvitedBy: inviter, At: at, Reason: reason})
+	return m.revokeInvites(ctx, st, AdminInviteRevocation{InvitedBy: inviter, At: at, Reason: reason})
+}
+
+// revokeInvites revokes and audits the pending invitations r names.
+func (m *Manager) revokeInvites(ctx context.Context, st TeamStore, r AdminInviteRevocation) error {
+	revoked, err := st.RevokeAdminInvites(ctx, r)
 	if err != nil {
 		return err
 	}
-	m.auditRevokedInvites(ctx, revoked, reason)
+	m.auditRevokedInvites(ctx, revoked, r.Reason)
 	return nil
 }
 

@@ -18,12 +18,18 @@ import (
 type inviteBox struct {
 	mu   sync.Mutex
 	sent []sm.AdminInviteMail
+	// failing: the mails are kept but the sending fails (as an SMTP server
+	// that dies at the end of the message).
+	failing bool
 }
 
 func (b *inviteBox) SendAdminInvite(_ context.Context, m sm.AdminInviteMail) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sent = append(b.sent, m)
+	if b.failing {
+		return errors.New("smtp: 451 try again later")
+	}
 	return nil
 }
 
@@ -310,6 +316,46 @@ func TestDeactivationEndsSessionsWhenRevokingInvitesFails(t *testing.T) {
 			}
 			if list, err := e.m.ListAdminSessions(e.ctx, "a-x"); err != nil || len(list) != 0 {
 				t.Fatalf("the deactivated admin's sessions: %d, %v", len(list), err)
+			}
+		})
+	}
+}
+
+// TestInviteNotSentKeepsTheEarlierOne: inviting an email again when the
+// new invitation's email cannot be sent is an error saying so; the
+// earlier invitation still works and the new one's link (should it have
+// gone out) does not.
+func TestInviteNotSentKeepsTheEarlierOne(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			box := &inviteBox{}
+			e := newEnv(t, k, func(c *sm.Config) { c.AdminInvites = box })
+			owner := &sm.Admin{ID: "a-1", Email: "one@example.com", CreatedAt: e.clock.Now()}
+			if err := e.store.CreateAdmin(e.ctx, owner); err != nil {
+				t.Fatal(err)
+			}
+			ctx := sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: owner.ID, Email: owner.Email})
+			const accept = "https://sm.example/admin/invite"
+			if _, err := e.m.InviteAdmin(ctx, "new@example.com", sm.RoleViewer, accept); err != nil {
+				t.Fatal(err)
+			}
+			box.failing = true
+			e.clock.Advance(time.Second)
+			_, err := e.m.InviteAdmin(ctx, "new@example.com", sm.RoleAdmin, accept)
+			var se *sm.Error
+			if !errors.As(err, &se) || se.Code != sm.EUNAVAILABLE || se.Reason != "smtp_failed" || !strings.Contains(se.Message, "earlier invitation") {
+				t.Fatalf("invite with the email failing: %v, want EUNAVAILABLE smtp_failed naming the earlier invitation", err)
+			}
+			list, err := e.m.ListAdminInvites(e.ctx)
+			if err != nil || len(list) != 1 || list[0].Role != sm.RoleViewer {
+				t.Fatalf("pending after a failed send: %+v %v, want the earlier one only", list, err)
+			}
+			token := func(i int) string { return strings.TrimPrefix(box.sent[i].URL, accept+"?token=") }
+			if _, err := e.m.AcceptAdminInvite(e.ctx, token(1), "a long new admin password"); !errors.As(err, &se) || se.Reason != "invite_not_sent" {
+				t.Fatalf("the link of the invitation not sent: %v, want invite_not_sent", err)
+			}
+			if a, err := e.m.AcceptAdminInvite(e.ctx, token(0), "a long new admin password"); err != nil || a.Role != sm.RoleViewer {
+				t.Fatalf("the earlier invitation after a failed re-invite: %+v %v", a, err)
 			}
 		})
 	}
