@@ -2,6 +2,7 @@ package sessionmanager
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/mail"
 	"net/url"
@@ -98,6 +99,11 @@ const (
 	// (only owners invite).
 	InviteInviterDemoted = "inviter_demoted"
 )
+
+// ID names the invitation on the Team page (for RevokeAdminInvite): its
+// token's lookup hash in hex, which does not accept it (that takes the
+// token itself).
+func (inv *AdminInvite) ID() string { return hex.EncodeToString(inv.Hash) }
 
 // Pending reports whether the invitation can still be accepted at now (its
 // inviter's state aside).
@@ -196,9 +202,11 @@ type TeamAdmin interface {
 	InviteAdmin(ctx context.Context, email, role, acceptURL string) (*AdminInvite, error)
 	// ListAdminInvites lists the pending invitations, newest first.
 	ListAdminInvites(ctx context.Context) ([]*AdminInvite, error)
-	// RevokeAdminInvite revokes the invitation pending for email; its link
-	// stops working. ENOTFOUND when none is pending.
-	RevokeAdminInvite(ctx context.Context, email string) error
+	// RevokeAdminInvite revokes the invitation with this id
+	// (AdminInvite.ID), that one only; its link stops working. EINVALID
+	// for a malformed id, ENOTFOUND for an unknown one or one no longer
+	// pending (used, revoked or replaced).
+	RevokeAdminInvite(ctx context.Context, id string) error
 	// AcceptAdminInvite creates the invited admin with password.
 	AcceptAdminInvite(ctx context.Context, token, password string) (*Admin, error)
 	// SetAdminRole changes an admin's role; the last owner stays owner.
@@ -314,22 +322,27 @@ func (m *Manager) ListAdminInvites(ctx context.Context) ([]*AdminInvite, error) 
 	return st.ListAdminInvites(ctx, m.clock.Now())
 }
 
-// RevokeAdminInvite revokes the invitation pending for email.
-func (m *Manager) RevokeAdminInvite(ctx context.Context, email string) error {
+// RevokeAdminInvite revokes the invitation with this id, if pending.
+func (m *Manager) RevokeAdminInvite(ctx context.Context, id string) error {
 	st, err := m.teamStore()
 	if err != nil {
 		return err
 	}
-	email = strings.TrimSpace(email)
-	if email == "" || len(email) > 320 {
-		return InvalidFields(map[string]string{"email": "must be the email of a pending invitation"})
+	hash, err := hex.DecodeString(strings.TrimSpace(id))
+	if err != nil || len(hash) == 0 || len(hash) > 64 {
+		return InvalidFields(map[string]string{"id": "is not an invitation's id; reload the page"})
 	}
-	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Email: email, At: m.clock.Now(), Reason: InviteRevokedByOwner})
+	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Hash: hash, At: m.clock.Now(), Reason: InviteRevokedByOwner})
 	if err != nil {
 		return err
 	}
 	if len(revoked) == 0 {
-		return &Error{Code: ENOTFOUND, Message: "No invitation is pending for this email", Reason: "invite_not_pending"}
+		if _, err := st.AdminInvite(ctx, hash); IsNotFound(err) {
+			return &Error{Code: ENOTFOUND, Message: "No such invitation; reload the page", Reason: "invite_unknown"}
+		} else if err != nil {
+			return err
+		}
+		return &Error{Code: ENOTFOUND, Message: "This invitation is no longer pending (used, revoked or replaced by a newer one); reload the page", Reason: "invite_not_pending"}
 	}
 	m.auditRevokedInvites(ctx, revoked, InviteRevokedByOwner)
 	return nil

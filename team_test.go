@@ -229,15 +229,16 @@ func TestInvitesPendingRevocable(t *testing.T) {
 			first := invite(owners[0], "new@example.com")
 			second := invite(owners[0], "New@example.com")
 			refused(first, "invite_replaced")
-			if list, err := e.m.ListAdminInvites(e.ctx); err != nil || len(list) != 1 || list[0].Email != "New@example.com" {
+			list, err := e.m.ListAdminInvites(e.ctx)
+			if err != nil || len(list) != 1 || list[0].Email != "New@example.com" {
 				t.Fatalf("pending after a replacement: %+v %v", list, err)
 			}
-			if err := e.m.RevokeAdminInvite(as(owners[1]), "new@EXAMPLE.com"); err != nil {
+			if err := e.m.RevokeAdminInvite(as(owners[1]), list[0].ID()); err != nil {
 				t.Fatal(err)
 			}
 			refused(second, "invite_revoked")
-			if err := e.m.RevokeAdminInvite(as(owners[1]), "new@example.com"); sm.ErrorCode(err) != sm.ENOTFOUND {
-				t.Fatalf("revoking nothing pending: %v", err)
+			if err := e.m.RevokeAdminInvite(as(owners[1]), list[0].ID()); sm.ErrorCode(err) != sm.ENOTFOUND {
+				t.Fatalf("revoking it again: %v", err)
 			}
 
 			byTwo := invite(owners[1], "later@example.com")
