@@ -285,7 +285,8 @@ func (m *Manager) InviteAdmin(ctx context.Context, email, role, acceptURL string
 		// The new link may have gone out all the same (a server that
 		// failed at the end of the message): it must not work. The earlier
 		// invitation was not touched.
-		if err := m.revokeInvites(ctx, st, AdminInviteRevocation{Hash: inv.Hash, At: m.clock.Now(), Reason: InviteNotSent}); err != nil {
+		// (Even when the send failed because the request was cancelled.)
+		if err := m.revokeInvites(context.WithoutCancel(ctx), st, AdminInviteRevocation{Hash: inv.Hash, At: m.clock.Now(), Reason: InviteNotSent}); err != nil {
 			m.log.Error("unsent admin invitation not revoked", "err", err)
 		}
 		return nil, &Error{Code: EUNAVAILABLE, Reason: "smtp_failed",

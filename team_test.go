@@ -329,13 +329,7 @@ func TestDeactivationEndsSessionsWhenRevokingInvitesFails(t *testing.T) {
 func TestInviteNotSentKeepsTheEarlierOne(t *testing.T) {
 	for _, k := range storeKinds {
 		t.Run(k.name, func(t *testing.T) {
-			box := &inviteBox{}
-			e := newEnv(t, k, func(c *sm.Config) { c.AdminInvites = box })
-			owner := &sm.Admin{ID: "a-1", Email: "one@example.com", CreatedAt: e.clock.Now()}
-			if err := e.store.CreateAdmin(e.ctx, owner); err != nil {
-				t.Fatal(err)
-			}
-			ctx := sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: owner.ID, Email: owner.Email})
+			e, box, ctx := newOwnerEnv(t, k)
 			const accept = "https://sm.example/admin/invite"
 			if _, err := e.m.InviteAdmin(ctx, "new@example.com", sm.RoleViewer, accept); err != nil {
 				t.Fatal(err)
@@ -360,4 +354,58 @@ func TestInviteNotSentKeepsTheEarlierOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInvitesSentTogether: invitations for one email sent at the same
+// moment leave exactly one pending; a sender whose invitation another
+// replaced meanwhile is told so (409 invite_conflict), never a success
+// for a dead link.
+func TestInvitesSentTogether(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e, _, ctx := newOwnerEnv(t, k)
+			const n = 8
+			invites := make([]*sm.AdminInvite, n)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					invites[i], errs[i] = e.m.InviteAdmin(ctx, "new@example.com", sm.RoleViewer, "https://sm.example/admin/invite")
+				})
+			}
+			close(start)
+			wg.Wait()
+			list, err := e.m.ListAdminInvites(e.ctx)
+			if err != nil || len(list) != 1 {
+				t.Fatalf("pending after %d invitations sent together: %d %v, want 1", n, len(list), err)
+			}
+			for i, err := range errs {
+				var se *sm.Error
+				switch {
+				case err == nil && string(invites[i].Hash) == string(list[0].Hash):
+				case err == nil:
+					// Replaced by one sent after it returned: its link says so.
+					if got, err := e.store.AdminInvite(e.ctx, invites[i].Hash); err != nil || got.RevokedReason != sm.InviteReplaced {
+						t.Fatalf("invitation %d succeeded, not pending: %+v %v", i, got, err)
+					}
+				case !errors.As(err, &se) || se.Code != sm.ECONFLICT || se.Reason != "invite_conflict":
+					t.Fatalf("invitation %d: %v, want success or ECONFLICT invite_conflict", i, err)
+				}
+			}
+		})
+	}
+}
+
+// newOwnerEnv is a test Manager whose invitations go to box, with an owner
+// (a-1) acting in ctx.
+func newOwnerEnv(t *testing.T, k storeKind) (e *env, box *inviteBox, ctx context.Context) {
+	box = &inviteBox{}
+	e = newEnv(t, k, func(c *sm.Config) { c.AdminInvites = box })
+	owner := &sm.Admin{ID: "a-1", Email: "one@example.com", CreatedAt: e.clock.Now()}
+	if err := e.store.CreateAdmin(e.ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	return e, box, sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: owner.ID, Email: owner.Email})
 }
