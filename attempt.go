@@ -94,6 +94,15 @@ func (a *attempt) succeeded(ctx context.Context) {
 	}
 }
 
+// refund takes back this attempt's own count from each of its keys.
+func (a *attempt) refund(ctx context.Context) {
+	for _, key := range []string{a.acctKey, a.ipKey} {
+		if key != "" {
+			_ = a.m.fails.Decr(ctx, key)
+		}
+	}
+}
+
 // tooManyAttempts is the 429 of a refused sign-in attempt.
 func tooManyAttempts(retry time.Duration) *Error {
 	secs := int((retry + time.Second - 1) / time.Second)
@@ -148,5 +157,15 @@ func (m *Manager) reserveSignIn(ctx context.Context, policy ThrottleFunc, kind, 
 	return &SignIn{try: try}, nil
 }
 
-// Succeeded gives back what the sign-in reserved.
+// Succeeded gives back what the sign-in reserved and clears the account's
+// failures. Call it only when the sign-in is complete: after the second
+// factor too, when one is asked (SecondFactorDue before that).
 func (a *SignIn) Succeeded(ctx context.Context) { a.try.succeeded(ctx) }
+
+// SecondFactorDue is for a first step that passed when a second factor is
+// still to come: it gives back this attempt's own count (for the account
+// and the address) but clears no earlier failure. Only Succeeded, at the
+// end of the whole sign-in, clears them: a right password sent again and
+// again cannot wipe out the wrong codes guessed after it, which count
+// toward the account's limit like wrong passwords.
+func (a *SignIn) SecondFactorDue(ctx context.Context) { a.try.refund(ctx) }

@@ -2,6 +2,8 @@ package sessionmanager
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -85,11 +87,23 @@ type AdminInvite struct {
 const (
 	// InviteRevokedByOwner: an owner revoked it on the Team page.
 	InviteRevokedByOwner = "revoked"
-	// InviteReplaced: a newer invitation for the same email replaced it.
+	// InviteReplaced: a newer invitation for the same email replaced it
+	// (once that one's email was sent).
 	InviteReplaced = "replaced"
+	// InviteNotSent: its email could not be sent (its link, should it
+	// have gone out after all, does not work; the earlier one still does).
+	InviteNotSent = "not_sent"
 	// InviteInviterDeactivated: the admin who sent it was deactivated.
 	InviteInviterDeactivated = "inviter_deactivated"
+	// InviteInviterDemoted: the admin who sent it is no longer an owner
+	// (only owners invite).
+	InviteInviterDemoted = "inviter_demoted"
 )
+
+// ID names the invitation on the Team page (for RevokeAdminInvite): its
+// token's lookup hash in hex, which does not accept it (that takes the
+// token itself).
+func (inv *AdminInvite) ID() string { return hex.EncodeToString(inv.Hash) }
 
 // Pending reports whether the invitation can still be accepted at now (its
 // inviter's state aside).
@@ -97,13 +111,20 @@ func (inv *AdminInvite) Pending(now time.Time) bool {
 	return inv.UsedAt.IsZero() && inv.RevokedAt.IsZero() && now.Before(inv.ExpiresAt)
 }
 
-// AdminInviteRevocation names the pending invitations to revoke: those for
-// Email, or those InvitedBy sent (one of the two).
+// AdminInviteRevocation names the pending invitations to revoke: the one
+// with Hash, those for Email (compared case-insensitively), or those
+// InvitedBy sent (the first of the three set).
 type AdminInviteRevocation struct {
-	Email     string
-	InvitedBy string
-	At        time.Time
-	Reason    string
+	Hash  []byte
+	Email string
+	// ReplacedBy, with Email: the invitations other than this one, and
+	// only while this one is pending (none otherwise), atomically: of
+	// invitations for one email sent at the same moment exactly one stays
+	// pending.
+	ReplacedBy *AdminInvite
+	InvitedBy  string
+	At         time.Time
+	Reason     string
 }
 
 // AdminInviteMail is one invitation email.
@@ -145,26 +166,27 @@ type TeamStore interface {
 	// active owner stays: a change that would leave none is ECONFLICT.
 	// ENOTFOUND for an unknown id.
 	SetAdminAccess(ctx context.Context, id string, ch AdminAccessChange) (*Admin, error)
-	// CreateAdminInvite stores an invitation. It is the one pending for
-	// its email (compared case-insensitively): an earlier one not used nor
-	// revoked is revoked (InviteReplaced) in the same transaction, and
-	// replaced says so. Of concurrent calls for one email, one stores its
-	// invitation; the others get ECONFLICT.
-	CreateAdminInvite(ctx context.Context, inv *AdminInvite) (replaced bool, err error)
+	// CreateAdminInvite stores a pending invitation, beside any other
+	// pending for its email: InviteAdmin revokes those (ReplacedBy) only
+	// once the new one's email was sent. ECONFLICT for a hash stored
+	// already.
+	CreateAdminInvite(ctx context.Context, inv *AdminInvite) error
 	// ListAdminInvites lists the invitations pending at now (not used,
 	// revoked nor expired), newest first.
 	ListAdminInvites(ctx context.Context, now time.Time) ([]*AdminInvite, error)
 	// RevokeAdminInvites revokes the pending (not used nor revoked)
-	// invitations r names and returns them.
+	// invitations r names and returns them. A revocation that names none
+	// is EINVALID.
 	RevokeAdminInvites(ctx context.Context, r AdminInviteRevocation) ([]*AdminInvite, error)
 	// AdminInvite returns the invitation with this hash, whatever its
 	// state, or ENOTFOUND.
 	AdminInvite(ctx context.Context, hash []byte) (*AdminInvite, error)
 	// UseAdminInvite marks the invitation with this hash used at now and
-	// returns it, when it is pending and its inviter is not deactivated;
-	// of concurrent calls one succeeds, the others (and unknown, used,
-	// revoked or expired ones, or one whose inviter is deactivated) get
-	// ENOTFOUND.
+	// returns it, when it is pending and its inviter is still allowed to
+	// invite: an owner, not deactivated (whatever the role invited: only
+	// owners manage the team). Of concurrent calls one succeeds, the others
+	// (and unknown, used, revoked or expired ones, or one whose inviter is
+	// unknown, deactivated or no longer an owner) get ENOTFOUND.
 	UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*AdminInvite, error)
 }
 
@@ -173,17 +195,22 @@ type TeamAdmin interface {
 	// ListAdmins lists every admin.
 	ListAdmins(ctx context.Context) ([]*Admin, error)
 	// InviteAdmin emails a single-use link (acceptURL?token=...) that
-	// lets email join with role. An invitation still pending for email is
-	// replaced: its link stops working.
+	// lets email join with role. Once it was sent, an invitation still
+	// pending for email is replaced: its link stops working. When the
+	// email cannot be sent, the new invitation is void and the earlier one
+	// keeps working (EUNAVAILABLE, smtp_failed).
 	InviteAdmin(ctx context.Context, email, role, acceptURL string) (*AdminInvite, error)
 	// ListAdminInvites lists the pending invitations, newest first.
 	ListAdminInvites(ctx context.Context) ([]*AdminInvite, error)
-	// RevokeAdminInvite revokes the invitation pending for email; its link
-	// stops working. ENOTFOUND when none is pending.
-	RevokeAdminInvite(ctx context.Context, email string) error
+	// RevokeAdminInvite revokes the invitation with this id
+	// (AdminInvite.ID), that one only; its link stops working. EINVALID
+	// for a malformed id, ENOTFOUND for an unknown one or one no longer
+	// pending (used, revoked or replaced).
+	RevokeAdminInvite(ctx context.Context, id string) error
 	// AcceptAdminInvite creates the invited admin with password.
 	AcceptAdminInvite(ctx context.Context, token, password string) (*Admin, error)
 	// SetAdminRole changes an admin's role; the last owner stays owner.
+	// An owner made admin or viewer has their invitations revoked.
 	SetAdminRole(ctx context.Context, id, role string) (*Admin, error)
 	// SetAdminDisabled deactivates (ending their sessions and revoking
 	// the invitations they sent) or reactivates an admin; the last active
@@ -249,19 +276,41 @@ func (m *Manager) InviteAdmin(ctx context.Context, email, role, acceptURL string
 	actor := ActorFrom(ctx)
 	now := m.clock.Now()
 	inv := &AdminInvite{Hash: hash, Email: email, Role: role, InvitedBy: actor.ID, CreatedAt: now, ExpiresAt: now.Add(AdminInviteTTL)}
-	replaced, err := st.CreateAdminInvite(ctx, inv)
-	if ErrorCode(err) == ECONFLICT {
-		return nil, &Error{Code: ECONFLICT, Message: "Another invitation for this email is being sent right now; reload the page", Reason: "invite_conflict",
-			Fields: map[string]string{"email": "is being invited by someone else at this moment"}}
-	} else if err != nil {
+	if err := st.CreateAdminInvite(ctx, inv); err != nil {
 		return nil, err
 	}
 	link := acceptURL + "?" + url.Values{"token": {token}}.Encode()
 	if err := m.cfg.AdminInvites.SendAdminInvite(ctx, AdminInviteMail{To: email, URL: link, Role: role, InvitedBy: actor.Email, ExpiresAt: inv.ExpiresAt}); err != nil {
 		m.log.Error("admin invitation not sent", "err", err)
-		return nil, &Error{Code: EUNAVAILABLE, Message: "The invitation email could not be sent; try again later", Reason: "smtp_failed"}
+		// The new link may have gone out all the same (a server that
+		// failed at the end of the message): it must not work. The earlier
+		// invitation was not touched.
+		// (Even when the send failed because the request was cancelled.)
+		if err := m.revokeInvites(context.WithoutCancel(ctx), st, AdminInviteRevocation{Hash: inv.Hash, At: m.clock.Now(), Reason: InviteNotSent}); err != nil {
+			m.log.Error("unsent admin invitation not revoked", "err", err)
+		}
+		return nil, &Error{Code: EUNAVAILABLE, Reason: "smtp_failed",
+			Message: "The invitation email could not be sent, so no new invitation was made; try again later. An earlier invitation to this email, if any, still works"}
 	}
-	m.auditAdmin(ctx, "admin.invite", "", "", map[string]any{"email": email, "role": role, "replaced": replaced})
+	// Sent: now it replaces the others pending for the email.
+	replaced, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Email: email, ReplacedBy: inv, At: m.clock.Now(), Reason: InviteReplaced})
+	m.auditAdmin(ctx, "admin.invite", "", "", map[string]any{"email": email, "role": role, "replaced": len(replaced) > 0})
+	if err != nil {
+		m.log.Error("replaced admin invitations not revoked", "err", err)
+		return nil, &Error{Code: EUNAVAILABLE, Reason: "invite_replace_failed",
+			Message: "The invitation was sent, but an earlier invitation to this email may still work: revoke it under Pending invitations"}
+	}
+	if len(replaced) == 0 {
+		// Nothing replaced: none was pending, or another invitation for
+		// the email, sent at the same moment, replaced this one.
+		if got, err := st.AdminInvite(ctx, inv.Hash); err != nil {
+			return nil, err
+		} else if !got.RevokedAt.IsZero() {
+			return nil, &Error{Code: ECONFLICT, Reason: "invite_conflict",
+				Message: "Another invitation to this email was sent at the same moment and replaced this one: the link of that email is the one that works",
+				Fields:  map[string]string{"email": "was invited by someone else at the same moment"}}
+		}
+	}
 	return inv, nil
 }
 
@@ -274,22 +323,27 @@ func (m *Manager) ListAdminInvites(ctx context.Context) ([]*AdminInvite, error) 
 	return st.ListAdminInvites(ctx, m.clock.Now())
 }
 
-// RevokeAdminInvite revokes the invitation pending for email.
-func (m *Manager) RevokeAdminInvite(ctx context.Context, email string) error {
+// RevokeAdminInvite revokes the invitation with this id, if pending.
+func (m *Manager) RevokeAdminInvite(ctx context.Context, id string) error {
 	st, err := m.teamStore()
 	if err != nil {
 		return err
 	}
-	email = strings.TrimSpace(email)
-	if email == "" || len(email) > 320 {
-		return InvalidFields(map[string]string{"email": "must be the email of a pending invitation"})
+	hash, err := hex.DecodeString(strings.TrimSpace(id))
+	if err != nil || len(hash) == 0 || len(hash) > 64 {
+		return InvalidFields(map[string]string{"id": "is not an invitation's id; reload the page"})
 	}
-	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Email: email, At: m.clock.Now(), Reason: InviteRevokedByOwner})
+	revoked, err := st.RevokeAdminInvites(ctx, AdminInviteRevocation{Hash: hash, At: m.clock.Now(), Reason: InviteRevokedByOwner})
 	if err != nil {
 		return err
 	}
 	if len(revoked) == 0 {
-		return &Error{Code: ENOTFOUND, Message: "No invitation is pending for this email", Reason: "invite_not_pending"}
+		if _, err := st.AdminInvite(ctx, hash); IsNotFound(err) {
+			return &Error{Code: ENOTFOUND, Message: "No such invitation; reload the page", Reason: "invite_unknown"}
+		} else if err != nil {
+			return err
+		}
+		return &Error{Code: ENOTFOUND, Message: "This invitation is no longer pending (used, revoked or replaced by a newer one); reload the page", Reason: "invite_not_pending"}
 	}
 	m.auditRevokedInvites(ctx, revoked, InviteRevokedByOwner)
 	return nil
@@ -358,9 +412,11 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 	}
 	reason := inv.RevokedReason
 	if inv.Pending(now) {
-		// Pending, so refused for its inviter: deactivated a moment ago,
-		// before their invitations were revoked.
-		reason = InviteInviterDeactivated
+		// Pending, so refused for its inviter: deactivated or demoted a
+		// moment ago, before their invitations were revoked.
+		if reason, err = m.inviterRefusal(ctx, inv.InvitedBy); err != nil {
+			return err
+		}
 	} else if !inv.UsedAt.IsZero() || inv.RevokedAt.IsZero() {
 		return errInvite()
 	}
@@ -368,6 +424,8 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 		InviteRevokedByOwner:     "This invitation was revoked; ask an owner for a new one",
 		InviteReplaced:           "A newer invitation was sent to this email; use the link of the latest email",
 		InviteInviterDeactivated: "The admin who sent this invitation was deactivated, so it no longer works; ask an owner for a new one",
+		InviteInviterDemoted:     "The admin who sent this invitation is no longer an owner, so it no longer works; ask an owner for a new one",
+		InviteNotSent:            "The email of this invitation could not be sent, so its link does not work; use the link of an earlier invitation email or ask an owner for a new one",
 	}[reason]
 	if msg == "" {
 		return errInvite()
@@ -375,12 +433,38 @@ func (m *Manager) whyInviteRefused(ctx context.Context, st TeamStore, hash []byt
 	return &Error{Code: ENOTFOUND, Message: msg, Reason: "invite_" + reason}
 }
 
+// inviterRefusal says why the store refuses the invitations of inviter:
+// deactivated, no longer an owner, or "" (unknown, or allowed).
+func (m *Manager) inviterRefusal(ctx context.Context, inviter string) (string, error) {
+	a, err := m.Admin(ctx, inviter)
+	switch {
+	case IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", err
+	case a.Disabled():
+		return InviteInviterDeactivated, nil
+	case a.Role != RoleOwner:
+		return InviteInviterDemoted, nil
+	}
+	return "", nil
+}
+
 // SetAdminRole changes an admin's role.
 func (m *Manager) SetAdminRole(ctx context.Context, id, role string) (*Admin, error) {
 	if !validRole(role) {
 		return nil, InvalidFields(map[string]string{"role": "must be owner, admin or viewer"})
 	}
-	return m.setAdminAccess(ctx, id, AdminAccessChange{Role: role}, "admin.role", map[string]any{"role": role})
+	a, err := m.setAdminAccess(ctx, id, AdminAccessChange{Role: role}, "admin.role", map[string]any{"role": role})
+	if err != nil || role == RoleOwner {
+		return a, err
+	}
+	// No longer an owner, they may invite no one: their invitations go (an
+	// accept in between is refused by the store, which checks the inviter).
+	if err := m.revokeInvitesOf(ctx, id, m.clock.Now(), InviteInviterDemoted); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // SetAdminDisabled deactivates or reactivates an admin; deactivating ends
@@ -394,17 +478,35 @@ func (m *Manager) SetAdminDisabled(ctx context.Context, id string, disabled bool
 	if err != nil {
 		return nil, err
 	}
-	// Their invitations go with them (an accept in between is refused by
-	// the store, which checks the inviter).
-	revoked, err := m.store.(TeamStore).RevokeAdminInvites(ctx, AdminInviteRevocation{InvitedBy: id, At: now, Reason: InviteInviterDeactivated})
-	if err != nil {
-		return nil, err
-	}
-	m.auditRevokedInvites(ctx, revoked, InviteInviterDeactivated)
-	if _, err := m.EndAdminSessions(ctx, id, "", EndManual); err != nil {
+	// Their sessions end first and whatever else fails: a deactivated
+	// admin must not stay signed in. Their invitations go with them (an
+	// accept in between, or after a failed revocation, is refused by the
+	// store, which checks the inviter).
+	_, endErr := m.EndAdminSessions(ctx, id, "", EndManual)
+	revokeErr := m.revokeInvitesOf(ctx, id, now, InviteInviterDeactivated)
+	if err := errors.Join(endErr, revokeErr); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// revokeInvitesOf revokes and audits the pending invitations inviter sent.
+func (m *Manager) revokeInvitesOf(ctx context.Context, inviter string, at time.Time, reason string) error {
+	st, err := m.teamStore()
+	if err != nil {
+		return err
+	}
+	return m.revokeInvites(ctx, st, AdminInviteRevocation{InvitedBy: inviter, At: at, Reason: reason})
+}
+
+// revokeInvites revokes and audits the pending invitations r names.
+func (m *Manager) revokeInvites(ctx context.Context, st TeamStore, r AdminInviteRevocation) error {
+	revoked, err := st.RevokeAdminInvites(ctx, r)
+	if err != nil {
+		return err
+	}
+	m.auditRevokedInvites(ctx, revoked, r.Reason)
+	return nil
 }
 
 // setAdminAccess applies a change to an admin's role or deactivation, under

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/store/storetest"
 )
 
 // inviteBox is an in-memory AdminInviteMailer: the invitation's delivery
@@ -17,12 +18,18 @@ import (
 type inviteBox struct {
 	mu   sync.Mutex
 	sent []sm.AdminInviteMail
+	// failing: the mails are kept but the sending fails (as an SMTP server
+	// that dies at the end of the message).
+	failing bool
 }
 
 func (b *inviteBox) SendAdminInvite(_ context.Context, m sm.AdminInviteMail) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sent = append(b.sent, m)
+	if b.failing {
+		return errors.New("smtp: 451 try again later")
+	}
 	return nil
 }
 
@@ -185,8 +192,8 @@ func TestRoleChangeAndDeactivationTogether(t *testing.T) {
 
 // TestInvitesPendingRevocable: a second invitation for a pending email
 // replaces the first (its link then says so); an owner revokes one; a
-// deactivated inviter's invitations stop working and say why. Each
-// revocation is audited.
+// deactivated or demoted inviter's invitations stop working and say why.
+// Each revocation is audited.
 func TestInvitesPendingRevocable(t *testing.T) {
 	for _, k := range storeKinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -222,15 +229,16 @@ func TestInvitesPendingRevocable(t *testing.T) {
 			first := invite(owners[0], "new@example.com")
 			second := invite(owners[0], "New@example.com")
 			refused(first, "invite_replaced")
-			if list, err := e.m.ListAdminInvites(e.ctx); err != nil || len(list) != 1 || list[0].Email != "New@example.com" {
+			list, err := e.m.ListAdminInvites(e.ctx)
+			if err != nil || len(list) != 1 || list[0].Email != "New@example.com" {
 				t.Fatalf("pending after a replacement: %+v %v", list, err)
 			}
-			if err := e.m.RevokeAdminInvite(as(owners[1]), "new@EXAMPLE.com"); err != nil {
+			if err := e.m.RevokeAdminInvite(as(owners[1]), list[0].ID()); err != nil {
 				t.Fatal(err)
 			}
 			refused(second, "invite_revoked")
-			if err := e.m.RevokeAdminInvite(as(owners[1]), "new@example.com"); sm.ErrorCode(err) != sm.ENOTFOUND {
-				t.Fatalf("revoking nothing pending: %v", err)
+			if err := e.m.RevokeAdminInvite(as(owners[1]), list[0].ID()); sm.ErrorCode(err) != sm.ENOTFOUND {
+				t.Fatalf("revoking it again: %v", err)
 			}
 
 			byTwo := invite(owners[1], "later@example.com")
@@ -247,6 +255,16 @@ func TestInvitesPendingRevocable(t *testing.T) {
 			}
 			refused(byTwo, "invite_inviter_deactivated")
 
+			// Demoted, an owner's invitations are revoked and say why.
+			demoted := invite(owners[1], "demoted@example.com")
+			if _, err := e.m.SetAdminRole(as(owners[0]), owners[1].ID, sm.RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+			if list, _ := e.m.ListAdminInvites(e.ctx); len(list) != 0 {
+				t.Fatalf("a demoted inviter's invitation is still pending: %+v", list)
+			}
+			refused(demoted, "invite_inviter_demoted")
+
 			events, _, err := e.m.ListEvents(e.ctx, sm.EventFilter{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
@@ -259,9 +277,135 @@ func TestInvitesPendingRevocable(t *testing.T) {
 					reasons[d["reason"].(string)]++
 				}
 			}
-			if reasons[sm.InviteRevokedByOwner] != 1 || reasons[sm.InviteInviterDeactivated] != 1 {
+			if reasons[sm.InviteRevokedByOwner] != 1 || reasons[sm.InviteInviterDeactivated] != 1 || reasons[sm.InviteInviterDemoted] != 1 {
 				t.Fatalf("admin.invite_revoked events by reason: %v", reasons)
 			}
 		})
 	}
+}
+
+// failingInviteRevocation is a real store whose RevokeAdminInvites fails,
+// as during a database hiccup.
+type failingInviteRevocation struct{ storetest.Store }
+
+func (failingInviteRevocation) RevokeAdminInvites(context.Context, sm.AdminInviteRevocation) ([]*sm.AdminInvite, error) {
+	return nil, &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again"}
+}
+
+// TestDeactivationEndsSessionsWhenRevokingInvitesFails: deactivating an
+// admin ends their dashboard sessions even when revoking their invitations
+// fails; the failure is still reported (the owner retries the rest).
+func TestDeactivationEndsSessionsWhenRevokingInvitesFails(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t, k, func(c *sm.Config) { c.Store = failingInviteRevocation{c.Store.(storetest.Store)} })
+			for _, a := range []*sm.Admin{{ID: "a-owner", Email: "owner@example.com"}, {ID: "a-x", Email: "x@example.com", Role: sm.RoleAdmin}} {
+				a.CreatedAt = e.clock.Now()
+				if err := e.store.CreateAdmin(e.ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token, _, err := e.m.StartAdminSession(e.ctx, "a-x", sm.ClientInfo{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.m.SetAdminDisabled(e.ctx, "a-x", true); sm.ErrorCode(err) != sm.EUNAVAILABLE {
+				t.Fatalf("deactivate with the revocation failing: %v, want EUNAVAILABLE", err)
+			}
+			if _, err := e.m.CheckAdminSession(e.ctx, token); err == nil {
+				t.Fatal("the deactivated admin's session still works")
+			}
+			if list, err := e.m.ListAdminSessions(e.ctx, "a-x"); err != nil || len(list) != 0 {
+				t.Fatalf("the deactivated admin's sessions: %d, %v", len(list), err)
+			}
+		})
+	}
+}
+
+// TestInviteNotSentKeepsTheEarlierOne: inviting an email again when the
+// new invitation's email cannot be sent is an error saying so; the
+// earlier invitation still works and the new one's link (should it have
+// gone out) does not.
+func TestInviteNotSentKeepsTheEarlierOne(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e, box, ctx := newOwnerEnv(t, k)
+			const accept = "https://sm.example/admin/invite"
+			if _, err := e.m.InviteAdmin(ctx, "new@example.com", sm.RoleViewer, accept); err != nil {
+				t.Fatal(err)
+			}
+			box.failing = true
+			e.clock.Advance(time.Second)
+			_, err := e.m.InviteAdmin(ctx, "new@example.com", sm.RoleAdmin, accept)
+			var se *sm.Error
+			if !errors.As(err, &se) || se.Code != sm.EUNAVAILABLE || se.Reason != "smtp_failed" || !strings.Contains(se.Message, "earlier invitation") {
+				t.Fatalf("invite with the email failing: %v, want EUNAVAILABLE smtp_failed naming the earlier invitation", err)
+			}
+			list, err := e.m.ListAdminInvites(e.ctx)
+			if err != nil || len(list) != 1 || list[0].Role != sm.RoleViewer {
+				t.Fatalf("pending after a failed send: %+v %v, want the earlier one only", list, err)
+			}
+			token := func(i int) string { return strings.TrimPrefix(box.sent[i].URL, accept+"?token=") }
+			if _, err := e.m.AcceptAdminInvite(e.ctx, token(1), "a long new admin password"); !errors.As(err, &se) || se.Reason != "invite_not_sent" {
+				t.Fatalf("the link of the invitation not sent: %v, want invite_not_sent", err)
+			}
+			if a, err := e.m.AcceptAdminInvite(e.ctx, token(0), "a long new admin password"); err != nil || a.Role != sm.RoleViewer {
+				t.Fatalf("the earlier invitation after a failed re-invite: %+v %v", a, err)
+			}
+		})
+	}
+}
+
+// TestInvitesSentTogether: invitations for one email sent at the same
+// moment leave exactly one pending; a sender whose invitation another
+// replaced meanwhile is told so (409 invite_conflict), never a success
+// for a dead link.
+func TestInvitesSentTogether(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e, _, ctx := newOwnerEnv(t, k)
+			const n = 8
+			invites := make([]*sm.AdminInvite, n)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					invites[i], errs[i] = e.m.InviteAdmin(ctx, "new@example.com", sm.RoleViewer, "https://sm.example/admin/invite")
+				})
+			}
+			close(start)
+			wg.Wait()
+			list, err := e.m.ListAdminInvites(e.ctx)
+			if err != nil || len(list) != 1 {
+				t.Fatalf("pending after %d invitations sent together: %d %v, want 1", n, len(list), err)
+			}
+			for i, err := range errs {
+				var se *sm.Error
+				switch {
+				case err == nil && string(invites[i].Hash) == string(list[0].Hash):
+				case err == nil:
+					// Replaced by one sent after it returned: its link says so.
+					if got, err := e.store.AdminInvite(e.ctx, invites[i].Hash); err != nil || got.RevokedReason != sm.InviteReplaced {
+						t.Fatalf("invitation %d succeeded, not pending: %+v %v", i, got, err)
+					}
+				case !errors.As(err, &se) || se.Code != sm.ECONFLICT || se.Reason != "invite_conflict":
+					t.Fatalf("invitation %d: %v, want success or ECONFLICT invite_conflict", i, err)
+				}
+			}
+		})
+	}
+}
+
+// newOwnerEnv is a test Manager whose invitations go to box, with an owner
+// (a-1) acting in ctx.
+func newOwnerEnv(t *testing.T, k storeKind) (e *env, box *inviteBox, ctx context.Context) {
+	box = &inviteBox{}
+	e = newEnv(t, k, func(c *sm.Config) { c.AdminInvites = box })
+	owner := &sm.Admin{ID: "a-1", Email: "one@example.com", CreatedAt: e.clock.Now()}
+	if err := e.store.CreateAdmin(e.ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	return e, box, sm.WithActor(e.ctx, sm.Actor{Type: sm.ActorAdmin, ID: owner.ID, Email: owner.Email})
 }

@@ -55,12 +55,14 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.signInFailed(w, r, data)
 		return
 	}
-	try.Succeeded(r.Context())
 	if pending != "" {
+		// Not signed in yet: the account's failures stay until the code.
+		try.SecondFactorDue(r.Context())
 		data.Pending = pending
 		s.render(w, r, http.StatusOK, "login", "Authentication code", "", data)
 		return
 	}
+	try.Succeeded(r.Context())
 	s.signedIn(w, r, admin, data.Next)
 }
 

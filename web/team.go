@@ -27,6 +27,7 @@ type teamData struct {
 
 // teamInvite is a pending invitation as the Team page lists it.
 type teamInvite struct {
+	ID          string // what Revoke posts (sm.AdminInvite.ID)
 	Email, Role string
 	InvitedBy   string // the inviter's email ("" when unknown)
 	ExpiresAt   time.Time
@@ -64,7 +65,7 @@ func (s *server) renderTeam(w http.ResponseWriter, r *http.Request, status int, 
 		emails[a.ID] = a.Email
 	}
 	for _, inv := range invites {
-		d.Invites = append(d.Invites, teamInvite{Email: inv.Email, Role: inv.Role, InvitedBy: emails[inv.InvitedBy], ExpiresAt: inv.ExpiresAt})
+		d.Invites = append(d.Invites, teamInvite{ID: inv.ID(), Email: inv.Email, Role: inv.Role, InvitedBy: emails[inv.InvitedBy], ExpiresAt: inv.ExpiresAt})
 	}
 	d.Admins, d.Roles, d.Self = list, sm.Roles, adminFrom(r.Context()).ID
 	if s.d.PublicURL == "" {
@@ -104,9 +105,10 @@ func (s *server) handleInvite(w http.ResponseWriter, r *http.Request) {
 	s.redirectBack(w, r, "/admin/team", "invited")
 }
 
-// handleRevokeInvite revokes the invitation pending for the form's email.
+// handleRevokeInvite revokes the invitation the form names (its id, the
+// one the page listed: not whichever is pending for its email now).
 func (s *server) handleRevokeInvite(w http.ResponseWriter, r *http.Request) {
-	if err := s.d.Core.Team.RevokeAdminInvite(r.Context(), r.PostFormValue("email")); err != nil {
+	if err := s.d.Core.Team.RevokeAdminInvite(r.Context(), r.PostFormValue("id")); err != nil {
 		s.teamFailed(w, r, err, teamData{})
 		return
 	}

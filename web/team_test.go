@@ -155,13 +155,14 @@ func TestPendingInvitesListedAndRevoked(t *testing.T) {
 	if !strings.Contains(body, `data-invite="new@example.com"`) || !strings.Contains(body, adminEmail) {
 		t.Fatal("the pending invitation (and its inviter) is not listed")
 	}
-	if resp, _ := owner.post("/admin/team/invites/revoke", url.Values{"email": {"new@example.com"}}); resp.StatusCode != http.StatusSeeOther {
+	id := listedInviteID(t, body)
+	if resp, _ := owner.post("/admin/team/invites/revoke", url.Values{"id": {id}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
 	if _, body := owner.get("/admin/team"); strings.Contains(body, `data-invite="new@example.com"`) {
 		t.Fatal("a revoked invitation is still listed")
 	}
-	if resp, body := owner.post("/admin/team/invites/revoke", url.Values{"email": {"new@example.com"}}); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "No invitation is pending") {
+	if resp, body := owner.post("/admin/team/invites/revoke", url.Values{"id": {id}}); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no longer pending") {
 		t.Fatalf("revoke again: %d", resp.StatusCode)
 	}
 	token := strings.TrimPrefix(box.sent[0].URL[strings.Index(box.sent[0].URL, "?"):], "?token=")
@@ -186,4 +187,50 @@ func TestInviteLinkWarning(t *testing.T) {
 			t.Errorf("the warning does not name the address links lead to (%s)", e.srv.URL)
 		}
 	}
+}
+
+// TestRevokeNamesTheInvitation: Revoke stops the invitation the page
+// listed, not whichever is pending for its email now: after the email was
+// invited again, revoking the listed (since replaced) invitation is refused
+// as no longer pending and the newer one stays.
+func TestRevokeNamesTheInvitation(t *testing.T) {
+	box := &inviteMailer{}
+	e := newEnvConfig(t, func(c *sm.Config) { c.AdminInvites = box })
+	owner := e.client()
+	owner.signIn()
+	invite := func(role string) {
+		t.Helper()
+		if resp, _ := owner.post("/admin/team/invite", url.Values{"email": {"new@example.com"}, "role": {role}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("invite: %d", resp.StatusCode)
+		}
+	}
+	invite(sm.RoleViewer)
+	_, page := owner.get("/admin/team")
+	id := listedInviteID(t, page)
+	invite(sm.RoleAdmin)
+	resp, body := owner.post("/admin/team/invites/revoke", url.Values{"id": {id}})
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no longer pending") {
+		t.Fatalf("revoke the replaced invitation: %d, want 404 saying it is no longer pending", resp.StatusCode)
+	}
+	list, err := e.manager.ListAdminInvites(context.Background())
+	if err != nil || len(list) != 1 || list[0].Role != sm.RoleAdmin {
+		t.Fatalf("pending after revoking the replaced one: %+v %v, want the newer (admin) one", list, err)
+	}
+	if resp, body := owner.post("/admin/team/invites/revoke", url.Values{"id": {"00ff"}}); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "No such invitation") {
+		t.Fatalf("revoke an unknown id: %d", resp.StatusCode)
+	}
+	if resp, _ := owner.post("/admin/team/invites/revoke", url.Values{"id": {"not hex"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("revoke a malformed id: %d, want 400", resp.StatusCode)
+	}
+}
+
+// listedInviteID is the id the Team page's first Revoke form posts.
+func listedInviteID(t *testing.T, page string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(page, `name="id" value="`)
+	if !ok {
+		t.Fatal("no Revoke form naming an invitation")
+	}
+	id, _, _ := strings.Cut(rest, `"`)
+	return id
 }

@@ -100,25 +100,13 @@ func TestExpiredOrForgedCookieRefused(t *testing.T) {
 // after 3 failures for an account, no per-address rule).
 func TestCodeStepCountedUnderTicketAccount(t *testing.T) {
 	const limit = 3
-	e := newEnvConfig(t, func(c *sm.Config) {
-		c.AdminThrottle = func(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
-			return 0, failedAccount >= limit, time.Minute
-		}
-	})
-	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	e.enableTOTP(secret)
-	c := e.client()
+	c, _, wrong := newTOTPEnvLimited(t, limit)
 	resp, body := c.do(http.MethodPost, "/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}}, nil)
 	_, rest, ok := strings.Cut(body, `name="pending" value="`)
 	if resp.StatusCode != http.StatusOK || !ok {
 		t.Fatalf("password step: %d, no ticket", resp.StatusCode)
 	}
 	pending, _, _ := strings.Cut(rest, `"`)
-	code, _ := sm.TOTPCode(secret, time.Now())
-	wrong := "000000"
-	if wrong == code {
-		wrong = "111111"
-	}
 	for i := range limit + 2 {
 		resp, _ := c.do(http.MethodPost, "/admin/login/code", url.Values{"email": {fmt.Sprintf("other%d@example.com", i)}, "pending": {pending}, "code": {wrong}}, nil)
 		want := http.StatusUnauthorized
@@ -141,4 +129,57 @@ func (e *testEnv) enableTOTP(secret string) {
 	if err := e.store.SetAdminTOTP(context.Background(), e.admin.ID, sealed); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// TestPasswordStepDoesNotClearCodeFailures: the right password, repeated,
+// does not clear the account's failed codes. Only a completed sign-in
+// does, so someone who knows the password still meets the per-account
+// limit on guessing the code (here: refuse after 3 failures for an
+// account, no per-address rule).
+func TestPasswordStepDoesNotClearCodeFailures(t *testing.T) {
+	const limit = 3
+	c, code, wrong := newTOTPEnvLimited(t, limit)
+	for i := range limit + 1 {
+		resp, body := c.do(http.MethodPost, "/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}}, nil)
+		if i == limit {
+			if resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("password step after %d wrong codes: %d, want 429", limit, resp.StatusCode)
+			}
+			break
+		}
+		_, rest, ok := strings.Cut(body, `name="pending" value="`)
+		if resp.StatusCode != http.StatusOK || !ok {
+			t.Fatalf("password step %d: %d, no ticket", i+1, resp.StatusCode)
+		}
+		pending, _, _ := strings.Cut(rest, `"`)
+		if resp, _ := c.do(http.MethodPost, "/admin/login/code", url.Values{"email": {adminEmail}, "pending": {pending}, "code": {wrong}}, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	// A code sent with the password is counted the same way.
+	if resp, _ := c.do(http.MethodPost, "/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}, "code": {code}}, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("password and code after %d wrong codes: %d, want 429", limit, resp.StatusCode)
+	}
+}
+
+// newTOTPEnvLimited is a dashboard whose admin has TOTP on and whose
+// sign-in refuses an account after limit failures (no per-address rule). It
+// returns a client, the code of now and a wrong code.
+func newTOTPEnvLimited(t *testing.T, limit int64) (c *client, code, wrong string) {
+	e := newEnvConfig(t, func(c *sm.Config) {
+		c.AdminThrottle = func(failedAccount, failedIP int64) (time.Duration, bool, time.Duration) {
+			return 0, failedAccount >= limit, time.Minute
+		}
+	})
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	e.enableTOTP(secret)
+	code, err := sm.TOTPCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong = "000000"
+	if wrong == code {
+		wrong = "111111"
+	}
+	return e.client(), code, wrong
 }

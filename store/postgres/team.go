@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -81,6 +82,12 @@ const inviteColumns = `hash, email, role, invited_by, created_at, expires_at, us
 // pendingInvite is the condition of an invitation neither used nor revoked.
 const pendingInvite = `used_at IS NULL AND revoked_at IS NULL`
 
+// inviterMayInvite is the condition on the inviter's row (admins a) for
+// their invitation to be used: still allowed to invite, whatever the role
+// invited. Managing the team is the owner's alone (sm.RoleAllows(role,
+// PermTeam)), so an active owner.
+const inviterMayInvite = `a.role = 'owner' AND a.disabled_at IS NULL`
+
 // scanInvite reads a row of inviteColumns.
 func scanInvite(row pgx.Row) (*sm.AdminInvite, error) {
 	var inv sm.AdminInvite
@@ -91,23 +98,15 @@ func scanInvite(row pgx.Row) (*sm.AdminInvite, error) {
 	return &inv, nil
 }
 
-// CreateAdminInvite stores an invitation by its token's hash, revoking the
-// one pending for the same email in the same transaction; the unique index
-// on pending emails refuses a concurrent second one (ECONFLICT).
-func (s *Store) CreateAdminInvite(ctx context.Context, inv *sm.AdminInvite) (bool, error) {
-	replaced := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE admin_invites SET revoked_at = $1, revoked_reason = $2 WHERE lower(email) = lower($3) AND `+pendingInvite,
-			inv.CreatedAt, sm.InviteReplaced, inv.Email)
-		if err != nil {
-			return mapErr(err, "admin invite")
-		}
-		replaced = tag.RowsAffected() > 0
-		_, err = tx.Exec(ctx, `INSERT INTO admin_invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt, inv.ExpiresAt, nullTime(inv.UsedAt), nullTime(inv.RevokedAt), inv.RevokedReason)
-		return mapErr(err, "admin invite")
-	})
-	return replaced, err
+// CreateAdminInvite stores an invitation by its token's hash (ECONFLICT
+// for a hash stored already).
+func (s *Store) CreateAdminInvite(ctx context.Context, inv *sm.AdminInvite) error {
+	if !storable(inv.Email) || !storable(inv.Role) || !storable(inv.InvitedBy) {
+		return sm.InvalidFields(map[string]string{"invite": "email, role and inviter must be text"})
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO admin_invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt, inv.ExpiresAt, nullTime(inv.UsedAt), nullTime(inv.RevokedAt), inv.RevokedReason)
+	return mapErr(err, "admin invite")
 }
 
 // ListAdminInvites lists the invitations pending at now, newest first.
@@ -116,18 +115,69 @@ func (s *Store) ListAdminInvites(ctx context.Context, now time.Time) ([]*sm.Admi
 		WHERE `+pendingInvite+` AND expires_at > $1 ORDER BY created_at DESC, hash`, now)
 }
 
-// RevokeAdminInvites revokes the pending invitations for r.Email or sent by
-// r.InvitedBy in one UPDATE.
+// RevokeAdminInvites revokes the pending invitations r names in one
+// UPDATE; a replacement (r.ReplacedBy) in a transaction of its own.
 func (s *Store) RevokeAdminInvites(ctx context.Context, r sm.AdminInviteRevocation) ([]*sm.AdminInvite, error) {
-	cond, arg := `lower(email) = lower($3)`, r.Email
-	if r.Email == "" {
+	cond, arg := "", any(nil)
+	switch {
+	case r.Hash != nil:
+		cond, arg = `hash = $3`, r.Hash
+	case r.Email != "" && r.ReplacedBy != nil:
+		return s.replaceAdminInvites(ctx, r)
+	case r.Email != "":
+		cond, arg = `lower(email) = lower($3)`, r.Email
+	case r.InvitedBy != "":
 		cond, arg = `invited_by = $3`, r.InvitedBy
+	default:
+		return nil, sm.InvalidFields(map[string]string{"revocation": "names no invitation"})
 	}
-	if !storable(arg) {
+	if v, ok := arg.(string); ok && !storable(v) {
 		return nil, nil
 	}
 	return s.invites(ctx, `UPDATE admin_invites SET revoked_at = $1, revoked_reason = $2
 		WHERE `+cond+` AND `+pendingInvite+` RETURNING `+inviteColumns, r.At, r.Reason, arg)
+}
+
+// replaceAdminInvites revokes the invitations pending for r.Email other
+// than r.ReplacedBy while that one is pending. It locks them all, its own
+// included, in hash order first: of replacements for one email at the
+// same moment the first revokes the others, and the others, waiting on
+// its locks, then find their own revoked and revoke nothing (no deadlock,
+// and exactly one stays pending).
+func (s *Store) replaceAdminInvites(ctx context.Context, r sm.AdminInviteRevocation) ([]*sm.AdminInvite, error) {
+	if !storable(r.Email) {
+		return nil, nil
+	}
+	var revoked []*sm.AdminInvite
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT hash FROM admin_invites WHERE lower(email) = lower($1) AND `+pendingInvite+` ORDER BY hash FOR UPDATE`, r.Email)
+		if err != nil {
+			return mapErr(err, "admin invites")
+		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			return mapErr(err, "admin invites")
+		}
+		var others [][]byte
+		pending := false
+		for _, h := range locked {
+			if bytes.Equal(h, r.ReplacedBy.Hash) {
+				pending = true
+			} else {
+				others = append(others, h)
+			}
+		}
+		if !pending || len(others) == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `UPDATE admin_invites SET revoked_at = $1, revoked_reason = $2 WHERE hash = ANY($3) RETURNING `+inviteColumns, r.At, r.Reason, others)
+		if err != nil {
+			return mapErr(err, "admin invites")
+		}
+		revoked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.AdminInvite, error) { return scanInvite(r) })
+		return mapErr(err, "admin invites")
+	})
+	return revoked, err
 }
 
 // invites runs a query of inviteColumns.
@@ -147,11 +197,11 @@ func (s *Store) AdminInvite(ctx context.Context, hash []byte) (*sm.AdminInvite, 
 }
 
 // UseAdminInvite spends an invitation in one conditional UPDATE: pending,
-// unexpired, and its inviter not deactivated.
+// unexpired, and its inviter still an active owner (inviterMayInvite).
 func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sm.AdminInvite, error) {
 	inv, err := scanInvite(s.pool.QueryRow(ctx, `UPDATE admin_invites SET used_at = $2
 		WHERE hash = $1 AND `+pendingInvite+` AND expires_at > $2
-		AND NOT EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND a.disabled_at IS NOT NULL)
+		AND EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND `+inviterMayInvite+`)
 		RETURNING `+inviteColumns, hash, now))
 	return inv, mapErr(err, "admin invite")
 }

@@ -58,6 +58,12 @@ const inviteColumns = `hash, email, role, invited_by, created_at, expires_at, us
 // pendingInvite is the condition of an invitation neither used nor revoked.
 const pendingInvite = `used_at IS NULL AND revoked_at IS NULL`
 
+// inviterMayInvite is the condition on the inviter's row (admins a) for
+// their invitation to be used: still allowed to invite, whatever the role
+// invited. Managing the team is the owner's alone (sm.RoleAllows(role,
+// PermTeam)), so an active owner.
+const inviterMayInvite = `a.role = 'owner' AND a.disabled_at IS NULL`
+
 // scanInvite reads the inviteColumns of one row.
 func scanInvite(row rowScanner) (*sessionmanager.AdminInvite, error) {
 	var (
@@ -72,29 +78,17 @@ func scanInvite(row rowScanner) (*sessionmanager.AdminInvite, error) {
 	return &inv, nil
 }
 
-// CreateAdminInvite stores an invitation by its token's hash, revoking the
-// one pending for the same email in the same transaction.
-func (s *Store) CreateAdminInvite(ctx context.Context, inv *sessionmanager.AdminInvite) (bool, error) {
-	replaced := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE admin_invites SET revoked_at = ?, revoked_reason = ? WHERE lower(email) = lower(?) AND `+pendingInvite,
-			inv.CreatedAt.UnixMicro(), sessionmanager.InviteReplaced, inv.Email)
-		if err != nil {
-			return fmt.Errorf("sqlite: replace admin invite: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		replaced = n > 0
-		_, err = tx.ExecContext(ctx, `INSERT INTO admin_invites (`+inviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt.UnixMicro(), inv.ExpiresAt.UnixMicro(), micro(inv.UsedAt), micro(inv.RevokedAt), inv.RevokedReason)
-		if isUnique(err) {
-			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "an invitation for this email or with this hash already exists")
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: create admin invite: %w", err)
-		}
-		return nil
-	})
-	return replaced, err
+// CreateAdminInvite stores an invitation by its token's hash.
+func (s *Store) CreateAdminInvite(ctx context.Context, inv *sessionmanager.AdminInvite) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO admin_invites (`+inviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		inv.Hash, inv.Email, inv.Role, inv.InvitedBy, inv.CreatedAt.UnixMicro(), inv.ExpiresAt.UnixMicro(), micro(inv.UsedAt), micro(inv.RevokedAt), inv.RevokedReason)
+	if isUnique(err) {
+		return sessionmanager.Errorf(sessionmanager.ECONFLICT, "an invitation with this hash already exists")
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create admin invite: %w", err)
+	}
+	return nil
 }
 
 // ListAdminInvites lists the invitations pending at now, newest first.
@@ -103,15 +97,30 @@ func (s *Store) ListAdminInvites(ctx context.Context, now time.Time) ([]*session
 		WHERE `+pendingInvite+` AND expires_at > ? ORDER BY created_at DESC, hash`, now.UnixMicro())
 }
 
-// RevokeAdminInvites revokes the pending invitations for r.Email or sent by
-// r.InvitedBy in one UPDATE.
+// RevokeAdminInvites revokes the pending invitations r names in one
+// UPDATE.
 func (s *Store) RevokeAdminInvites(ctx context.Context, r sessionmanager.AdminInviteRevocation) ([]*sessionmanager.AdminInvite, error) {
-	cond, arg := `lower(email) = lower(?)`, r.Email
-	if r.Email == "" {
-		cond, arg = `invited_by = ?`, r.InvitedBy
+	// ?3 the hash, email or inviter; ?4 the replacing invitation's hash.
+	var cond string
+	args := []any{r.At.UnixMicro(), r.Reason, nil}
+	switch {
+	case r.Hash != nil:
+		cond, args[2] = `hash = ?3`, r.Hash
+	case r.Email != "":
+		cond, args[2] = `lower(email) = lower(?3)`, r.Email
+		if by := r.ReplacedBy; by != nil {
+			// The others, while the replacing one is pending: one statement,
+			// and SQLite runs one writer at a time.
+			cond += ` AND hash <> ?4 AND EXISTS (SELECT 1 FROM admin_invites n WHERE n.hash = ?4 AND n.used_at IS NULL AND n.revoked_at IS NULL)`
+			args = append(args, by.Hash)
+		}
+	case r.InvitedBy != "":
+		cond, args[2] = `invited_by = ?3`, r.InvitedBy
+	default:
+		return nil, sessionmanager.InvalidFields(map[string]string{"revocation": "names no invitation"})
 	}
-	return queryAll(ctx, s.write, "revoke admin invites", scanInvite, `UPDATE admin_invites SET revoked_at = ?, revoked_reason = ?
-		WHERE `+cond+` AND `+pendingInvite+` RETURNING `+inviteColumns, r.At.UnixMicro(), r.Reason, arg)
+	return queryAll(ctx, s.write, "revoke admin invites", scanInvite, `UPDATE admin_invites SET revoked_at = ?1, revoked_reason = ?2
+		WHERE `+cond+` AND `+pendingInvite+` RETURNING `+inviteColumns, args...)
 }
 
 // AdminInvite returns the invitation with this hash, whatever its state.
@@ -127,10 +136,10 @@ func (s *Store) AdminInvite(ctx context.Context, hash []byte) (*sessionmanager.A
 }
 
 // UseAdminInvite spends an invitation in one guarded UPDATE: pending,
-// unexpired, and its inviter not deactivated.
+// unexpired, and its inviter still an active owner (inviterMayInvite).
 func (s *Store) UseAdminInvite(ctx context.Context, hash []byte, now time.Time) (*sessionmanager.AdminInvite, error) {
 	inv, err := scanInvite(s.write.QueryRowContext(ctx, `UPDATE admin_invites SET used_at = ?1 WHERE hash = ?2 AND `+pendingInvite+` AND expires_at > ?1
-		AND NOT EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND a.disabled_at IS NOT NULL)
+		AND EXISTS (SELECT 1 FROM admins a WHERE a.id = admin_invites.invited_by AND `+inviterMayInvite+`)
 		RETURNING `+inviteColumns, now.UnixMicro(), hash))
 	if isNoRows(err) {
 		return nil, notFound("admin invite")

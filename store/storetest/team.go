@@ -113,10 +113,12 @@ func testAdminAccessConcurrent(t *testing.T, s Store) {
 
 func testAdminInvites(t *testing.T, s Store) {
 	ctx := t.Context()
+	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "owner@example.com", CreatedAt: t0}))
 	inv := &sessionmanager.AdminInvite{Hash: []byte("invite-hash"), Email: "new@example.com", Role: sessionmanager.RoleViewer,
 		InvitedBy: "a-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	noErr(t, second(s.CreateAdminInvite(ctx, inv)))
-	noErr(t, second(s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("old"), Email: "old@example.com", Role: sessionmanager.RoleAdmin, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})))
+	noErr(t, s.CreateAdminInvite(ctx, inv))
+	requireCode(t, s.CreateAdminInvite(ctx, inv), sessionmanager.ECONFLICT, "the same hash again")
+	noErr(t, s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("old"), Email: "old@example.com", Role: sessionmanager.RoleAdmin, InvitedBy: "a-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
 	requireCode(t, second(s.UseAdminInvite(ctx, []byte("old"), t0.Add(time.Minute))), sessionmanager.ENOTFOUND, "expired")
 	requireCode(t, second(s.UseAdminInvite(ctx, []byte("nope"), t0)), sessionmanager.ENOTFOUND, "unknown")
 	won := 0
@@ -155,28 +157,49 @@ func testAdminRecoveryCodes(t *testing.T, s Store) {
 	requireCode(t, s.UseAdminRecoveryCode(ctx, "a-1", []byte("c2"), t0), sessionmanager.ENOTFOUND, "codes removed")
 }
 
-// Invitations: one pending per email (a new one replaces it), revocable by
-// email or by inviter, refused once the inviter is deactivated, and of
-// concurrent invitations for one email exactly one is stored.
+// Invitations: a new one stored beside the one pending for its email, then
+// replacing the older ones (or revoked by its hash alone when not sent);
+// revocable by email or by inviter, refused once the inviter is
+// deactivated or no longer an owner; of invitations for one email sent at
+// the same time, exactly one stays.
 func testAdminInvitesPending(t *testing.T, s Store) {
 	ctx := t.Context()
 	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-1", Email: "owner@example.com", CreatedAt: t0}))
 	noErr(t, s.CreateAdmin(ctx, &sessionmanager.Admin{ID: "a-2", Email: "owner2@example.com", CreatedAt: t0}))
-	invite := func(hash, email, by string, at time.Time) (bool, error) {
-		return s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte(hash), Email: email, Role: sessionmanager.RoleViewer,
-			InvitedBy: by, CreatedAt: at, ExpiresAt: at.Add(time.Hour)})
+	newInvite := func(hash, email, by string, at time.Time) *sessionmanager.AdminInvite {
+		return &sessionmanager.AdminInvite{Hash: []byte(hash), Email: email, Role: sessionmanager.RoleViewer, InvitedBy: by, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	}
-	replaced, err := invite("h1", "new@example.com", "a-1", t0)
+	invite := func(hash, email, by string, at time.Time) error {
+		return s.CreateAdminInvite(ctx, newInvite(hash, email, by, at))
+	}
+	// replace stores an invitation, then revokes the older ones for its
+	// email, as InviteAdmin once its email was sent.
+	replace := func(inv *sessionmanager.AdminInvite) ([]*sessionmanager.AdminInvite, error) {
+		if err := s.CreateAdminInvite(ctx, inv); err != nil {
+			return nil, err
+		}
+		return s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: inv.Email, ReplacedBy: inv, At: inv.CreatedAt, Reason: sessionmanager.InviteReplaced})
+	}
+	revoked, err := replace(newInvite("h1", "new@example.com", "a-1", t0))
 	noErr(t, err)
-	check(t, !replaced, "the first invitation replaced one")
-	replaced, err = invite("h2", "NEW@example.com", "a-2", t0.Add(time.Second))
+	equal(t, 0, len(revoked), "the first invitation replaced one")
+	// One not sent: stored beside h1, then revoked alone.
+	noErr(t, invite("h0", "New@example.com", "a-1", t0.Add(time.Second)))
+	list, err := s.ListAdminInvites(ctx, t0.Add(time.Second))
 	noErr(t, err)
-	check(t, replaced, "a second invitation for the email (other case) did not say it replaced one")
+	equal(t, 2, len(list), "pending while the new one is being sent")
+	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Hash: []byte("h0"), At: t0.Add(time.Second), Reason: sessionmanager.InviteNotSent})
+	noErr(t, err)
+	check(t, len(revoked) == 1 && string(revoked[0].Hash) == "h0" && revoked[0].RevokedReason == sessionmanager.InviteNotSent, "revoked by hash: %+v", revoked)
+	requireCode(t, second(s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{At: t0, Reason: sessionmanager.InviteRevokedByOwner})), sessionmanager.EINVALID, "a revocation naming nothing")
+	revoked, err = replace(newInvite("h2", "NEW@example.com", "a-2", t0.Add(time.Second)))
+	noErr(t, err)
+	check(t, len(revoked) == 1 && string(revoked[0].Hash) == "h1", "a second invitation for the email (other case) replaced %+v, want h1", revoked)
 	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h1"), t0.Add(2*time.Second))), sessionmanager.ENOTFOUND, "the replaced link")
 	old, err := s.AdminInvite(ctx, []byte("h1"))
 	noErr(t, err)
 	check(t, old.RevokedReason == sessionmanager.InviteReplaced && !old.RevokedAt.IsZero(), "replaced invitation read back as %+v", old)
-	list, err := s.ListAdminInvites(ctx, t0.Add(2*time.Second))
+	list, err = s.ListAdminInvites(ctx, t0.Add(2*time.Second))
 	noErr(t, err)
 	check(t, len(list) == 1 && string(list[0].Hash) == "h2" && list[0].InvitedBy == "a-2", "pending: %+v", list)
 	list, err = s.ListAdminInvites(ctx, t0.Add(2*time.Hour))
@@ -184,15 +207,15 @@ func testAdminInvitesPending(t *testing.T, s Store) {
 	equal(t, 0, len(list), "an expired invitation is not pending")
 
 	// Revoked by email, then by inviter.
-	revoked, err := s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: "New@Example.com", At: t0.Add(3 * time.Second), Reason: sessionmanager.InviteRevokedByOwner})
+	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: "New@Example.com", At: t0.Add(3 * time.Second), Reason: sessionmanager.InviteRevokedByOwner})
 	noErr(t, err)
 	check(t, len(revoked) == 1 && string(revoked[0].Hash) == "h2", "revoked %+v", revoked)
 	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: "new@example.com", At: t0.Add(4 * time.Second), Reason: sessionmanager.InviteRevokedByOwner})
 	noErr(t, err)
 	equal(t, 0, len(revoked), "revoking again")
 	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h2"), t0.Add(5*time.Second))), sessionmanager.ENOTFOUND, "a revoked link")
-	noErr(t, second(invite("h3", "third@example.com", "a-2", t0)))
-	noErr(t, second(invite("h4", "fourth@example.com", "a-1", t0)))
+	noErr(t, invite("h3", "third@example.com", "a-2", t0))
+	noErr(t, invite("h4", "fourth@example.com", "a-1", t0))
 	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{InvitedBy: "a-2", At: t0.Add(time.Second), Reason: sessionmanager.InviteInviterDeactivated})
 	noErr(t, err)
 	check(t, len(revoked) == 1 && string(revoked[0].Hash) == "h3" && revoked[0].RevokedReason == sessionmanager.InviteInviterDeactivated, "revoked by inviter: %+v", revoked)
@@ -205,14 +228,27 @@ func testAdminInvitesPending(t *testing.T, s Store) {
 	noErr(t, err, "the inviter reactivated, a link not revoked works")
 	equal(t, "fourth@example.com", got.Email)
 
-	// Concurrent invitations for one email: one pending at the end.
+	// An inviter no longer an owner (their invitations not yet revoked):
+	// refused, for an owner's role and a lower one alike (only owners
+	// invite); an owner again, their links work.
+	noErr(t, invite("h5", "fifth@example.com", "a-2", t0))
+	noErr(t, s.CreateAdminInvite(ctx, &sessionmanager.AdminInvite{Hash: []byte("h6"), Email: "sixth@example.com", Role: sessionmanager.RoleOwner,
+		InvitedBy: "a-2", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	noErr(t, second(s.SetAdminAccess(ctx, "a-2", role(sessionmanager.RoleAdmin))))
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h6"), t0.Add(time.Second))), sessionmanager.ENOTFOUND, "an owner invitation of a demoted owner")
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h5"), t0.Add(time.Second))), sessionmanager.ENOTFOUND, "a viewer invitation of a demoted owner")
+	noErr(t, second(s.SetAdminAccess(ctx, "a-2", role(sessionmanager.RoleOwner))))
+	noErr(t, second(s.UseAdminInvite(ctx, []byte("h6"), t0.Add(time.Second))), "the inviter an owner again")
+	noErr(t, second(s.UseAdminInvite(ctx, []byte("h5"), t0.Add(time.Second))), "the inviter an owner again")
+	noErr(t, invite("h7", "seventh@example.com", "a-gone", t0))
+	requireCode(t, second(s.UseAdminInvite(ctx, []byte("h7"), t0.Add(time.Second))), sessionmanager.ENOTFOUND, "the invitation of an unknown inviter")
+
+	// Invitations for one email sent at the same time: exactly one pending
+	// at the end, whatever order they finish in; the others replaced.
 	for i, err := range race(func(i int) error {
-		_, err := invite(fmt.Sprint("race-", i), "race@example.com", "a-2", t0.Add(time.Duration(i)*time.Millisecond))
-		return err
+		return second(replace(newInvite(fmt.Sprint("race-", i), "race@example.com", "a-2", t0.Add(time.Duration(i%3)*time.Millisecond))))
 	}) {
-		if err != nil {
-			requireCode(t, err, sessionmanager.ECONFLICT, "racer %d", i)
-		}
+		noErr(t, err, "racer %d", i)
 	}
 	list, err = s.ListAdminInvites(ctx, t0.Add(time.Second))
 	noErr(t, err)
@@ -223,4 +259,15 @@ func testAdminInvitesPending(t *testing.T, s Store) {
 		}
 	}
 	equal(t, 1, n, "pending invitations for one email after a race")
+	for i := range racers {
+		inv, err := s.AdminInvite(ctx, []byte(fmt.Sprint("race-", i)))
+		noErr(t, err)
+		check(t, inv.Pending(t0.Add(time.Second)) || inv.RevokedReason == sessionmanager.InviteReplaced, "racer %d's invitation: %+v", i, inv)
+	}
+	// A replacement no longer pending itself revokes nothing.
+	noErr(t, invite("late", "race@example.com", "a-2", t0.Add(time.Hour)))
+	noErr(t, second(s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Hash: []byte("late"), At: t0, Reason: sessionmanager.InviteNotSent})))
+	revoked, err = s.RevokeAdminInvites(ctx, sessionmanager.AdminInviteRevocation{Email: "race@example.com", ReplacedBy: newInvite("late", "race@example.com", "a-2", t0), At: t0, Reason: sessionmanager.InviteReplaced})
+	noErr(t, err)
+	equal(t, 0, len(revoked), "revoked by a replacement itself revoked")
 }
