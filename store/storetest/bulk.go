@@ -132,7 +132,7 @@ func testBulkPurge(t *testing.T, s Store) {
 		noErr(t, err, "purge batch %d", batch)
 		check(t, n <= sessionmanager.PurgeBatch, "batch %d deleted %d", batch, n)
 		total += n
-		if n < sessionmanager.PurgeBatch {
+		if n == 0 {
 			break
 		}
 	}
