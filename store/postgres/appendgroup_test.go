@@ -37,18 +37,8 @@ func newAppendFixture(t *testing.T) *appendFixture {
 	t.Helper()
 	ctx := t.Context()
 	base := testenv.PostgresSchema(t)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &appendFixture{app: testenv.Name("append_"), sizes: make(chan int, 64)}
-	q := u.Query()
-	q.Set("application_name", f.app)
-	u.RawQuery = q.Encode()
-	if f.s, err = postgres.Open(ctx, u.String()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.s.Close() })
+	f := &appendFixture{sizes: make(chan int, 64)}
+	f.s, f.app = openNamed(t, base)
 	postgres.OnAppendGroup(f.s, func(n int) {
 		f.sizes <- n
 		if f.panicNext.CompareAndSwap(true, false) {
@@ -59,6 +49,7 @@ func newAppendFixture(t *testing.T) *appendFixture {
 		t.Fatal(err)
 	}
 	<-f.sizes
+	var err error
 	if f.admin, err = pgx.Connect(ctx, base); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +66,27 @@ func newAppendFixture(t *testing.T) *appendFixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// openNamed opens a store on the schema of base whose connections carry
+// an application name of their own, to find its backends in
+// pg_stat_activity.
+func openNamed(t *testing.T, base string) (*postgres.Store, string) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := testenv.Name("app_")
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	s, err := postgres.Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, app
 }
 
 func groupEvent(actor string) *sm.Event {
