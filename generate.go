@@ -11,16 +11,32 @@ import (
 )
 
 // BulkLoader is a store that loads many generated users and sessions fast:
-// COPY on PostgreSQL, large multi-row INSERTs in one transaction on SQLite.
+// COPY in one transaction on PostgreSQL, multi-row INSERTs on SQLite.
 // The store's triggers keep its counters and search indexes exactly as for
 // single writes, and the store refreshes its planner statistics at the end.
 // It is for load and scale runs (sessionmanager generate, the scale
 // harness), not for production data: it writes no refresh tokens and no
 // audit events. The *User and *Session the sequences yield may be reused
 // between yields.
+//
+// A load is all or nothing: when it fails, none of its rows stay. An error
+// that is a *BulkLoadWarning means the opposite: every row is loaded and
+// committed, only a step after the load (refreshing the statistics) failed.
 type BulkLoader interface {
 	BulkLoad(ctx context.Context, users iter.Seq[*User], sessions iter.Seq[*Session]) error
 }
+
+// BulkLoadWarning is the error of a bulk load whose rows are all loaded and
+// committed, where a step after the load failed (VACUUM ANALYZE or ANALYZE:
+// the planner works on older statistics until autovacuum or the next
+// ANALYZE). The caller reports Err as a warning, not the load as failed.
+type BulkLoadWarning struct{ Err error }
+
+func (w *BulkLoadWarning) Error() string {
+	return "the data is loaded, but: " + w.Err.Error()
+}
+
+func (w *BulkLoadWarning) Unwrap() error { return w.Err }
 
 // Synthetic describes a generated data set: Sessions sessions of
 // Sessions/10+1 users (user-0000000, user0@example.com, username user0),

@@ -131,18 +131,20 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 const PurgeBatch = 1000
 
 // purgeEnded deletes every session ended before cutoff, PurgeBatch at a
-// time, each batch its own short transaction. Between batches it waits as
-// long as the batch took (at most a second): the purge uses at most about
-// half of the store's time, so sign-ins beside it never queue behind a
-// long delete (docs/SCALE.md has the figures). It returns how many it
-// deleted, also when it stops on an error or ctx.
+// time, each batch its own short transaction, until a batch deletes none:
+// a short batch does not mean none is left, as a store may skip the rows
+// another instance's purge (or any transaction) holds. Between batches it
+// waits as long as the batch took (at most a second): the purge uses at
+// most about half of the store's time, so sign-ins beside it never queue
+// behind a long delete (docs/SCALE.md has the figures). It returns how
+// many it deleted, also when it stops on an error or ctx.
 func (m *Manager) purgeEnded(ctx context.Context, cutoff time.Time) (int, error) {
 	total := 0
 	for {
 		start := m.clock.Now()
 		n, err := m.store.PurgeEnded(ctx, cutoff, PurgeBatch)
 		total += n
-		if err != nil || n < PurgeBatch {
+		if err != nil || n == 0 {
 			return total, err
 		}
 		if pause := min(m.clock.Since(start), time.Second); pause > 0 && !sleep(ctx, m.clock, pause) {

@@ -55,9 +55,12 @@ type SessionStore interface {
 	SweepStale(ctx context.Context, sw StaleSweep) (inactivated int, ended []Ended, err error)
 	// PurgeEnded deletes at most limit sessions (and their refresh tokens)
 	// ended before the time, oldest first, in one short transaction, and
-	// returns how many; fewer than limit means none is left. The core calls
-	// it in a loop (Manager.Purge) so that a purge of millions never holds
-	// locks, WAL or a trigger's transition table for more than one batch.
+	// returns how many. It may skip rows another transaction holds (another
+	// instance's purge), so fewer than limit does not mean none is left;
+	// 0 means none it could take. The core calls it in a loop
+	// (Manager.Purge) until it returns 0, so that a purge of millions never
+	// holds locks, WAL or a trigger's transition table for more than one
+	// batch.
 	PurgeEnded(ctx context.Context, endedBefore time.Time, limit int) (int, error)
 	DeleteSession(ctx context.Context, id string) error
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -119,12 +121,29 @@ func (b *PostgresBus) Publish(ctx context.Context, m sm.Message) error {
 	return nil
 }
 
-// notify runs pg_notify on the bus's own connection, one at a time; after an
-// error that connection is closed and the next call takes a fresh one out
-// of the pool.
+// notify runs pg_notify on the bus's own connection, one at a time. A
+// connection found dead (a failover, pg_terminate_backend: noticed only
+// when used) is replaced by a fresh one out of the pool and the NOTIFY
+// sent once more on it, so the first message after the loss is not lost
+// (should the dead connection's NOTIFY have gone through after all, the
+// message arrives twice: the bus's messages are idempotent, a loss is
+// not). After any other error the connection is closed too and the next
+// call takes a fresh one.
 func (b *PostgresBus) notify(ctx context.Context, payload []byte) error {
 	b.pubMu.Lock()
 	defer b.pubMu.Unlock()
+	fresh := b.pub == nil
+	err := b.notifyOnce(ctx, payload)
+	if err != nil && !fresh && ctx.Err() == nil && connectionLost(err) {
+		b.logger.Warn("cluster: postgres bus NOTIFY connection lost, sending again on a new one", "err", err)
+		err = b.notifyOnce(ctx, payload)
+	}
+	return err
+}
+
+// notifyOnce runs pg_notify on b.pub, taking a connection first when it
+// has none, and drops the connection after an error; b.pubMu is held.
+func (b *PostgresBus) notifyOnce(ctx context.Context, payload []byte) error {
 	if b.pub == nil {
 		conn, err := b.dedicated(ctx)
 		if err != nil {
@@ -138,6 +157,16 @@ func (b *PostgresBus) notify(ctx context.Context, payload []byte) error {
 		return err
 	}
 	return nil
+}
+
+// connectionLost reports an error of a connection that is gone (closed
+// by the server, a broken socket), not of the statement.
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // Close stops Run, waits for it and closes the dedicated connections.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -262,25 +261,9 @@ func (f *fleetRun) noteErr(s string) {
 	f.mu.Unlock()
 }
 
-// do sends one request and reads the answer.
+// do sends one request on the fleet's client and reads the answer.
 func (f *fleetRun) do(ctx context.Context, method, url, bearer string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytesReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, err
+	return request(ctx, f.client, method, url, bearer, body)
 }
 
 // createSessions makes n sessions through POST /api/sessions (an external
@@ -296,44 +279,14 @@ func (f *fleetRun) createSessions(ctx context.Context, n int) ([]fleetSession, e
 	_, _ = rand.Read(rb[:])
 	prefix := "lgfleet-" + hex.EncodeToString(rb[:])
 	out := make([]fleetSession, n)
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for range 8 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				body, _ := json.Marshal(map[string]string{"externalUserId": fmt.Sprintf("%s-%d", prefix, i), "ip": "127.0.0.1", "userAgent": "loadgen fleet"})
-				code, resp, err := f.do(ctx, "POST", f.targets[f.active[i%len(f.active)]]+"/api/sessions", f.o.serviceToken, body)
-				var a authResponse
-				if err == nil && code != 201 {
-					err = fmt.Errorf("POST /api/sessions: status %d: %.200s", code, resp)
-				}
-				if err == nil {
-					err = json.Unmarshal(resp, &a)
-				}
-				if err == nil && (a.JWT == "" || a.Session.ID == "") {
-					err = fmt.Errorf("POST /api/sessions: answer without a token or session id: %.200s", resp)
-				}
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					continue
-				}
-				out[i] = fleetSession{id: a.Session.ID, jwt: a.JWT}
-			}
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%d of %d sessions could not be created, first: %w", len(errs), n, errs[0])
+	failed, first := parallel(ctx, 8, n, false, func(i int) error {
+		body, _ := json.Marshal(map[string]string{"externalUserId": fmt.Sprintf("%s-%d", prefix, i), "ip": "127.0.0.1", "userAgent": "loadgen fleet"})
+		a, err := openSession(ctx, f.client, f.targets[f.active[i%len(f.active)]], f.o.serviceToken, body)
+		out[i] = fleetSession{id: a.Session.ID, jwt: a.JWT}
+		return err
+	})
+	if failed > 0 {
+		return nil, fmt.Errorf("%d of %d sessions could not be created, first: %w", failed, n, first)
 	}
 	return out, ctx.Err()
 }
@@ -515,11 +468,4 @@ func (f *fleetRun) printCPU(out io.Writer, pids []int, idle []float64, before, a
 		fmt.Fprintf(out, "fleet: revocation stream cost on a quiet instance: %.1f µs CPU per force logout (median of %d), %.1f%% of a core at %.0f/s\n",
 			quiet[len(quiet)/2], len(quiet), quiet[len(quiet)/2]*ok/elapsed.Seconds()/1e4, ok/elapsed.Seconds())
 	}
-}
-
-func bytesReader(b []byte) io.Reader {
-	if b == nil {
-		return http.NoBody
-	}
-	return bytes.NewReader(b)
 }

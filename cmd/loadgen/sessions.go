@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,14 +73,7 @@ func startSessions(ctx context.Context, o *options, phase string, n int) ([]stri
 	run := fmt.Sprintf("%s-%x", phase, time.Now().UnixNano())
 	err := inParallel(ctx, o.connections, n, func(i int) error {
 		body := fmt.Sprintf(`{"externalUserId":"lg-%s-%d","email":"lg-%s-%d@example.com","ip":"203.0.113.%d","userAgent":"loadgen"}`, run, i, run, i, 1+i%250)
-		status, b, err := post(ctx, o.target+"/api/sessions", o.serviceToken, []byte(body))
-		if err == nil && status != http.StatusCreated {
-			err = fmt.Errorf("POST /api/sessions: %d %.200s", status, b)
-		}
-		var a authResponse
-		if err == nil {
-			err = json.Unmarshal(b, &a)
-		}
+		a, err := openSession(ctx, setupClient, o.target, o.serviceToken, []byte(body))
 		tokens[i] = a.JWT
 		return err
 	})
@@ -115,32 +107,42 @@ func useOnce(ctx context.Context, o *options, tokens []string) error {
 // inParallel calls f(0..n-1) on workers goroutines; the first error stops
 // the run and is returned.
 func inParallel(ctx context.Context, workers, n int, f func(i int) error) error {
+	if _, err := parallel(ctx, workers, n, true, f); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// parallel calls f(0..n-1) on workers goroutines until ctx ends, and
+// after an error only when !stop; it returns how many calls failed and
+// the first error.
+func parallel(ctx context.Context, workers, n int, stop bool, f func(i int) error) (failed int, first error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var mu sync.Mutex
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
 					return
 				}
 				if err := f(i); err != nil {
-					next.Store(int64(n))
-					errs <- err
-					return
+					mu.Lock()
+					if failed++; first == nil {
+						first = err
+					}
+					mu.Unlock()
+					if stop {
+						next.Store(int64(n))
+						return
+					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return ctx.Err()
+	return failed, first
 }
 
 // heapInUse is the server's HeapAlloc after a GC, read from its pprof heap

@@ -84,49 +84,30 @@ func setupUsers(ctx context.Context, o *options, out io.Writer) (*pool, error) {
 	prefix := "lg" + hex.EncodeToString(rb[:])
 	p := &pool{}
 	start := time.Now()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	next := make(chan int)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				name := fmt.Sprintf("%s-%d", prefix, i)
-				body, _ := json.Marshal(map[string]string{"username": name, "email": name + "@loadgen.example", "password": o.password})
-				code, resp, err := post(ctx, o.target+"/api/auth/local/register", "", body)
-				var s *session
-				if err == nil && code != 200 {
-					err = newRegisterError(code, resp)
-				}
-				if err == nil {
-					s, err = sessionFrom(resp)
-				}
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					p.users = append(p.users, name)
-					p.sessions = append(p.sessions, s)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range o.users {
-		if ctx.Err() != nil {
-			break
+	var mu sync.Mutex
+	failed, first := parallel(ctx, 4, o.users, false, func(i int) error {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		body, _ := json.Marshal(map[string]string{"username": name, "email": name + "@loadgen.example", "password": o.password})
+		code, resp, err := post(ctx, o.target+"/api/auth/local/register", "", body)
+		var s *session
+		if err == nil && code != 200 {
+			err = newRegisterError(code, resp)
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if len(errs) > 0 {
-		err := fmt.Errorf("%d of %d registrations failed, first: %w", len(errs), o.users, errs[0])
-		if re, ok := errs[0].(*registerError); ok && re.reason == "too_many_signups" {
+		if err == nil {
+			s, err = sessionFrom(resp)
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		p.users = append(p.users, name)
+		p.sessions = append(p.sessions, s)
+		mu.Unlock()
+		return nil
+	})
+	if failed > 0 {
+		err := fmt.Errorf("%d of %d registrations failed, first: %w", failed, o.users, first)
+		if re, ok := first.(*registerError); ok && re.reason == "too_many_signups" {
 			err = fmt.Errorf("%w (every loadgen user signs up from loopback: start the server with SM_REGISTER_PER_IP=0)", err)
 		}
 		return nil, err
@@ -164,21 +145,51 @@ var setupClient = &http.Client{Timeout: 30 * time.Second}
 // post sends a JSON POST with an optional bearer token and returns the
 // status and body.
 func post(ctx context.Context, url, bearer string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	return request(ctx, setupClient, "POST", url, bearer, body)
+}
+
+// request sends one request on client, the body (nil: none) as JSON, with
+// an optional bearer token, and returns the status and (up to 1 MiB of)
+// the body.
+func request(ctx context.Context, client *http.Client, method, url, bearer string, body []byte) (int, []byte, error) {
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := setupClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, b, err
+}
+
+// openSession signs an external user in through POST /api/sessions of
+// target (body: its JSON) with the service token.
+func openSession(ctx context.Context, client *http.Client, target, serviceToken string, body []byte) (authResponse, error) {
+	var a authResponse
+	code, resp, err := request(ctx, client, "POST", target+"/api/sessions", serviceToken, body)
+	if err == nil && code != http.StatusCreated {
+		err = fmt.Errorf("POST /api/sessions: status %d: %.200s", code, resp)
+	}
+	if err == nil {
+		err = json.Unmarshal(resp, &a)
+	}
+	if err == nil && (a.JWT == "" || a.Session.ID == "") {
+		err = fmt.Errorf("POST /api/sessions: answer without a token or session id: %.200s", resp)
+	}
+	return a, err
 }
 
 // bearerTargeter cycles through tokens on GET url.

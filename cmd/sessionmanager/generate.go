@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,7 +48,11 @@ func generateCmd(ctx context.Context, args []string, getenv func(string) string,
 	defer st.Close()
 	start := time.Now()
 	if err := sm.Generate(ctx, st, g); err != nil {
-		return fmt.Errorf("generate: %w", err)
+		var warning *sm.BulkLoadWarning
+		if !errors.As(err, &warning) {
+			return fmt.Errorf("generate: %w", err)
+		}
+		fmt.Fprintf(stderr, "generate: warning: %v\n", warning.Err)
 	}
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "generated %d sessions of %d users (%s) in %v: %.0f sessions/s\n",

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +38,17 @@ func scanEvent(row pgx.Row) (*sm.Event, error) {
 // transaction per event caps the whole fleet at one event per commit
 // (about 70 a second with ten instances on the shared test machine, every
 // force logout one event). AppendEvent still returns only once its event
-// is committed; an append that fails in a group is retried alone, so one
-// bad event fails only its own caller.
+// is committed. When a group fails because of one event's data (a value
+// the database refuses, a conflict), each event is retried alone, so one
+// bad event fails only its own caller; any other failure (a lost
+// connection, a timeout) fails the whole group with that error, since the
+// outcome of an interrupted commit is unknown and a retry could write an
+// event twice.
+//
+// A caller whose ctx ends while its event still waits in the queue leaves
+// with ctx.Err(), and its event is not written. Once its group runs, the
+// caller waits for the outcome (bounded by appendTimeout): leaving earlier
+// would let it take a committed event for a failed one.
 func (s *Store) AppendEvent(ctx context.Context, e *sm.Event, deliveries []*sm.Delivery) error {
 	if !storable(e.Type) {
 		return sm.InvalidFields(map[string]string{"type": "is not valid text"})
@@ -51,8 +61,8 @@ const appendGroupMax = 256
 
 // appendTimeout bounds one group transaction: it runs on for callers whose
 // own context may have ended (their event is committed or fails with the
-// others'; waiting callers never leave before the outcome is known, so an
-// event is never retried after it was committed).
+// others'; waiting callers never leave once their group runs, so an event
+// is never retried after it was committed).
 const appendTimeout = 30 * time.Second
 
 type appendReq struct {
@@ -63,6 +73,10 @@ type appendReq struct {
 	lead chan struct{} // this caller runs the next group
 }
 
+// errAppendPanicked is the error of the callers whose group's writer
+// panicked (the panic itself goes on up the writer's own caller).
+var errAppendPanicked = errors.New("postgres: event: the group's transaction panicked")
+
 // appendQueue groups concurrent appends: the first caller runs a group of
 // everything queued (its own event first), then hands the next group to the
 // oldest caller still waiting, so no caller runs more than one group.
@@ -70,6 +84,9 @@ type appendQueue struct {
 	mu      sync.Mutex
 	pending []*appendReq
 	busy    bool
+	// onGroup, when set (tests), sees the size of every group before its
+	// transaction.
+	onGroup func(n int)
 }
 
 func (q *appendQueue) add(ctx context.Context, r *appendReq, run func(context.Context, []*appendReq)) error {
@@ -82,46 +99,92 @@ func (q *appendQueue) add(ctx context.Context, r *appendReq, run func(context.Co
 	if lead {
 		q.round(ctx, run)
 	}
+	cancelled := ctx.Done()
 	for {
 		select {
 		case <-r.done:
 			return r.err
 		case <-r.lead:
 			q.round(ctx, run)
+		case <-cancelled:
+			if q.leave(r) {
+				return ctx.Err()
+			}
+			cancelled = nil // its group runs: wait for the outcome
 		}
 	}
 }
 
-// round runs one group from the head of the queue and passes the lead on.
+// leave takes r out of the queue when its group has not started, passing
+// on the lead it may hold; false when r is in a running group.
+func (q *appendQueue) leave(r *appendReq) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.pending, r)
+	if i < 0 {
+		return false
+	}
+	q.pending = slices.Delete(q.pending, i, i+1)
+	select {
+	case <-r.lead: // sent under q.mu, so this sees it if it was sent
+		q.handOnLocked()
+	default:
+	}
+	return true
+}
+
+// round runs one group from the head of the queue and passes the lead on,
+// also when the group's writer panics (the panic goes on, the group's other
+// callers get errAppendPanicked and the queue keeps moving).
 func (q *appendQueue) round(ctx context.Context, run func(context.Context, []*appendReq)) {
 	q.mu.Lock()
 	n := min(len(q.pending), appendGroupMax)
 	group := q.pending[:n:n]
 	q.pending = q.pending[n:]
 	q.mu.Unlock()
-	if n > 0 {
-		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
-		run(gctx, group)
-		cancel()
+	defer func() {
+		q.mu.Lock()
+		q.handOnLocked()
+		q.mu.Unlock()
+	}()
+	if n == 0 {
+		return
+	}
+	finished := false
+	defer func() {
 		for _, r := range group {
+			if !finished {
+				r.err = errAppendPanicked
+			}
 			close(r.done)
 		}
+	}()
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	defer cancel()
+	if q.onGroup != nil {
+		q.onGroup(n)
 	}
-	q.mu.Lock()
+	run(gctx, group)
+	finished = true
+}
+
+// handOnLocked gives the lead to the oldest waiting caller, or ends the
+// queue's busy state when none waits; q.mu is held.
+func (q *appendQueue) handOnLocked() {
 	if len(q.pending) > 0 {
 		q.pending[0].lead <- struct{}{}
 	} else {
 		q.busy = false
 	}
-	q.mu.Unlock()
 }
 
-// appendGroup appends a group in one transaction; when that fails and the
-// group has several events, each is appended alone so that the error is
-// only the one whose event caused it.
+// appendGroup appends a group in one transaction. When that fails because
+// of an event's data (EINVALID, ECONFLICT) and the group has several
+// events, each is appended alone so that the error is only the one whose
+// event caused it; any other error is the whole group's.
 func (s *Store) appendGroup(ctx context.Context, group []*appendReq) {
 	err := s.appendTx(ctx, group)
-	if err == nil || len(group) == 1 {
+	if code := sm.ErrorCode(err); err == nil || len(group) == 1 || (code != sm.EINVALID && code != sm.ECONFLICT) {
 		for _, r := range group {
 			r.err = err
 		}

@@ -87,8 +87,19 @@ var sessionInsertColumns = []string{"id", "user_id", "status", "end_reason", "au
 	"score", "reasons", "refresh_family", "refresh_sealed", "refresh_rotated_at", "device_id",
 	"auth_time", "amr", "acr", "dpop_jkt"}
 
-// sessionValues are sess's values of sessionInsertColumns.
+// insertSessionSQL inserts one row of sessionInsertColumns.
+var insertSessionSQL = insertRowsSQL("sessions", sessionInsertColumns, 1)
+
+// sessionValues are sess's values of sessionInsertColumns, with the
+// defaults filled in (active, last seen at creation) as for every insert,
+// bulk loads included.
 func sessionValues(sess *sessionmanager.Session) ([]any, error) {
+	if sess.Status == "" {
+		sess.Status = sessionmanager.StatusActive
+	}
+	if sess.LastSeenAt.IsZero() {
+		sess.LastSeenAt = sess.CreatedAt
+	}
 	location, err := json.Marshal(sess.Location)
 	if err != nil {
 		return nil, err
@@ -112,21 +123,15 @@ func (s *Store) CreateSession(ctx context.Context, sess *sessionmanager.Session,
 	if sess.ID == "" || sess.UserID == "" || sess.CreatedAt.IsZero() {
 		return sessionmanager.InvalidFields(map[string]string{"session": "id, userId and createdAt are required"})
 	}
-	if sess.Status == "" {
-		sess.Status = sessionmanager.StatusActive
-	}
-	if !sess.Status.Valid() {
-		return sessionmanager.InvalidFields(map[string]string{"status": "is not a session status"})
-	}
-	if sess.LastSeenAt.IsZero() {
-		sess.LastSeenAt = sess.CreatedAt
-	}
 	values, err := sessionValues(sess)
 	if err != nil {
 		return err
 	}
+	if !sess.Status.Valid() {
+		return sessionmanager.InvalidFields(map[string]string{"status": "is not a session status"})
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, insertRowsSQL("sessions", sessionInsertColumns, 1), values...)
+		_, err := tx.ExecContext(ctx, insertSessionSQL, values...)
 		if isUnique(err) {
 			return sessionmanager.Errorf(sessionmanager.ECONFLICT, "a session with this id already exists")
 		}

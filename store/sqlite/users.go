@@ -39,6 +39,9 @@ func userConflict() error {
 var userInsertColumns = []string{"id", "email", "email_key", "username", "username_key", "key_form", "password_hash", "external_id",
 	"confirmed", "password_unproven", "password_reset_required", "blocked", "created_at", "updated_at", "password_changed_at"}
 
+// insertUserSQL inserts one row of userInsertColumns.
+var insertUserSQL = insertRowsSQL("users", userInsertColumns, 1)
+
 // userValues are u's values of userInsertColumns.
 func userValues(u *sessionmanager.User) []any {
 	return []any{u.ID, u.Email, sessionmanager.IdentityKey(u.Email), u.Username, sessionmanager.IdentityKey(u.Username), 1, u.PasswordHash,
@@ -50,7 +53,7 @@ func (s *Store) CreateUser(ctx context.Context, u *sessionmanager.User) error {
 	if u.ID == "" || u.CreatedAt.IsZero() {
 		return sessionmanager.InvalidFields(map[string]string{"id": "and createdAt are required"})
 	}
-	_, err := s.write.ExecContext(ctx, insertRowsSQL("users", userInsertColumns, 1), userValues(u)...)
+	_, err := s.write.ExecContext(ctx, insertUserSQL, userValues(u)...)
 	if isUnique(err) {
 		return userConflict()
 	}

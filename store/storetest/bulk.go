@@ -13,6 +13,7 @@ var bulkTests = []namedTest{
 	{"LoadsEveryField", testBulkLoad},
 	{"SearchAndFiltersOnGeneratedData", testBulkSearch},
 	{"PurgeInBatches", testBulkPurge},
+	{"DefaultsAsCreateSession", testBulkDefaults},
 }
 
 // bulkSessions is the size of the generated set: more than two purge
@@ -132,7 +133,7 @@ func testBulkPurge(t *testing.T, s Store) {
 		noErr(t, err, "purge batch %d", batch)
 		check(t, n <= sessionmanager.PurgeBatch, "batch %d deleted %d", batch, n)
 		total += n
-		if n < sessionmanager.PurgeBatch {
+		if n == 0 {
 			break
 		}
 	}
@@ -145,4 +146,16 @@ func testBulkPurge(t *testing.T, s Store) {
 		gone := ses.Status == sessionmanager.StatusEnded && ses.EndedAt.Before(cutoff)
 		check(t, left[ses.ID] != gone, "%s (%s, ended %v): gone=%v", ses.ID, ses.Status, ses.EndedAt, !left[ses.ID])
 	}
+}
+
+// testBulkDefaults: a bulk-loaded session gets the defaults CreateSession
+// fills in (active, last seen at creation), not an empty status and a
+// zero time.
+func testBulkDefaults(t *testing.T, s Store) {
+	u := &sessionmanager.User{ID: "u-bulk", Email: "bulk@example.com", Username: "bulk", CreatedAt: t0, UpdatedAt: t0}
+	ses := &sessionmanager.Session{ID: "s-bulk", UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	noErr(t, s.BulkLoad(t.Context(), slices.Values([]*sessionmanager.User{u}), slices.Values([]*sessionmanager.Session{ses})), "bulk load")
+	got := getSession(t, s, ses.ID)
+	equal(t, sessionmanager.StatusActive, got.Status, "status of a session loaded without one")
+	check(t, got.LastSeenAt.Equal(t0), "last seen of a session loaded without one: %v, want its creation %v", got.LastSeenAt, t0)
 }
