@@ -1,0 +1,86 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	sm "github.com/magic-sessionmanager/sessionmanager"
+	"github.com/magic-sessionmanager/sessionmanager/internal/testenv"
+	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
+)
+
+// TestMigrationISPColumn: sessions stored before migration 0020 get their
+// ISP column from their location, the column follows later writes of the
+// location, the rebuilt search index finds them by ISP, and the rewritten
+// table is vacuumed (its visibility map is set, so index-only scans stay
+// index-only).
+func TestMigrationISPColumn(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresSchema(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(s *postgres.Store, sql string, args ...any) {
+		t.Helper()
+		if _, err := s.Pool().Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(s, `INSERT INTO users (id, email, username, created_at, updated_at) VALUES ('u-1', 'a@example.com', 'a', $1, $1)`, t0)
+	// 2,000 sessions over several pages; every third one has no ISP.
+	exec(s, `INSERT INTO sessions (id, user_id, status, created_at, last_seen, expires_at, country_code, location)
+		SELECT 's-' || i, 'u-1', 'active', $1::timestamptz + i * interval '1 second', $1, $1::timestamptz + interval '1 day', 'AU',
+		       CASE WHEN i % 3 = 0 THEN '{"countryCode":"AU"}' ELSE '{"countryCode":"AU","isp":"Telstra ' || i || '"}' END
+		FROM generate_series(1, 2000) AS i`, t0)
+	// The schema as it was before 0020.
+	exec(s, `ALTER TABLE sessions DROP COLUMN isp`) // and the search index on it
+	exec(s, `DROP INDEX sessions_created_idx`)
+	exec(s, `CREATE INDEX sessions_created_idx ON sessions (created_at, id) INCLUDE (status, last_seen, ended_at)`)
+	exec(s, `DROP INDEX sessions_country_idx`)
+	exec(s, `CREATE INDEX sessions_country_idx ON sessions (country_code, created_at)`)
+	exec(s, `DELETE FROM schema_migrations WHERE version = 20`)
+	s.Close()
+
+	if s, err = postgres.Open(ctx, url); err != nil {
+		t.Fatalf("reopen (migration 0020 on existing rows): %v", err)
+	}
+	defer s.Close()
+	var wrong, withISP, pages, visible int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE isp <> coalesce(location::jsonb ->> 'isp', '')),
+		count(*) FILTER (WHERE isp <> '') FROM sessions`).Scan(&wrong, &withISP); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 || withISP != 1334 {
+		t.Errorf("after the migration: %d rows whose isp differs from their location, %d with an ISP (want 0, 1334)", wrong, withISP)
+	}
+	if err := s.Pool().QueryRow(ctx, `SELECT relpages, relallvisible FROM pg_class WHERE oid = 'sessions'::regclass`).Scan(&pages, &visible); err != nil {
+		t.Fatal(err)
+	}
+	if pages == 0 || visible != pages {
+		t.Errorf("the rewritten sessions table: %d of %d pages all-visible; want every page (vacuumed after the migration)", visible, pages)
+	}
+	search := func(q string) []string {
+		t.Helper()
+		page, err := s.ListSessions(ctx, sm.SessionFilter{Search: q, Limit: 10})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		var ids []string
+		for _, x := range page.Sessions {
+			ids = append(ids, x.ID)
+		}
+		return ids
+	}
+	if got := search("telstra 1999"); len(got) != 1 || got[0] != "s-1999" {
+		t.Errorf("search by a migrated row's ISP: %v, want [s-1999]", got)
+	}
+	// A later write of the location moves the ISP with it.
+	exec(s, `UPDATE sessions SET location = '{"countryCode":"AU","isp":"Optus"}' WHERE id = 's-1999'`)
+	if got := search("telstra 1999"); len(got) != 0 {
+		t.Errorf("search by the old ISP after the update: %v, want none", got)
+	}
+	if got := search("optus"); len(got) != 1 || got[0] != "s-1999" {
+		t.Errorf("search by the new ISP: %v, want [s-1999]", got)
+	}
+}
