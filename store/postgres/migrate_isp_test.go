@@ -11,9 +11,9 @@ import (
 
 // TestMigrationISPColumn: sessions stored before migration 0020 get their
 // ISP column from their location, the column follows later writes of the
-// location, the rebuilt search index finds them by ISP, and the rewritten
-// table is vacuumed (its visibility map is set, so index-only scans stay
-// index-only).
+// location, and the rebuilt search index finds them by ISP. (That the
+// rewritten table is vacuumed is TestMigrationVacuum: whether a vacuum can
+// mark pages all-visible depends on the other transactions of the server.)
 func TestMigrationISPColumn(t *testing.T) {
 	ctx := context.Background()
 	url := testenv.PostgresSchema(t)
@@ -46,19 +46,13 @@ func TestMigrationISPColumn(t *testing.T) {
 		t.Fatalf("reopen (migration 0020 on existing rows): %v", err)
 	}
 	defer s.Close()
-	var wrong, withISP, pages, visible int
+	var wrong, withISP int
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE isp <> coalesce(location::jsonb ->> 'isp', '')),
 		count(*) FILTER (WHERE isp <> '') FROM sessions`).Scan(&wrong, &withISP); err != nil {
 		t.Fatal(err)
 	}
 	if wrong != 0 || withISP != 1334 {
 		t.Errorf("after the migration: %d rows whose isp differs from their location, %d with an ISP (want 0, 1334)", wrong, withISP)
-	}
-	if err := s.Pool().QueryRow(ctx, `SELECT relpages, relallvisible FROM pg_class WHERE oid = 'sessions'::regclass`).Scan(&pages, &visible); err != nil {
-		t.Fatal(err)
-	}
-	if pages == 0 || visible != pages {
-		t.Errorf("the rewritten sessions table: %d of %d pages all-visible; want every page (vacuumed after the migration)", visible, pages)
 	}
 	search := func(q string) []string {
 		t.Helper()

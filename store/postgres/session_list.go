@@ -168,6 +168,19 @@ func sessionMatch(search string, like func(string) string) string {
 	return `(` + like("s.ip") + ` OR ` + like("s.browser") + ` OR ` + like("s.os") + ` OR ` + like("s.city") + ` OR ` + like("s.isp") + `)`
 }
 
+// planEach returns a list query's arguments, preceded for a search by the
+// mode that plans each execution with its own search string: a prepared
+// statement (pgx's default) is planned once for any string after five
+// executions (PostgreSQL's generic plan), and the right plan depends on the
+// string: along the sort index for a common one, through the trigram
+// indexes for a rare one.
+func planEach(f sm.SessionFilter, args []any) []any {
+	if f.Search == "" {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+}
+
 // countryArm is the search's third arm: the sessions in the countries the
 // search names; "" when it names none.
 func countryArm(q *query, where, and string, countries []string, order, limit string) string {
@@ -194,7 +207,7 @@ func (s *Store) CountSessions(ctx context.Context, f sm.SessionFilter, atMost in
 		sql = `SELECT 1 FROM sessions s` + q.whereClause() + ` LIMIT ` + q.arg(atMost+1)
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, q.args...).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, planEach(f, q.args)...).Scan(&n); err != nil {
 		return 0, mapErr(err, "sessions")
 	}
 	return n, nil
@@ -242,7 +255,7 @@ func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.Sessio
 	} else {
 		sql = `SELECT ` + sessionColumns + sessionFrom + q.whereClause() + " ORDER BY " + order + " LIMIT " + q.arg(limit+1)
 	}
-	rows, err := s.pool.Query(ctx, sql, q.args...)
+	rows, err := s.pool.Query(ctx, sql, planEach(f, q.args)...)
 	if err != nil {
 		return page, mapErr(err, "sessions")
 	}
