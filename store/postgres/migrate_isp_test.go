@@ -39,6 +39,7 @@ func TestMigrationISPColumn(t *testing.T) {
 	exec(s, `CREATE INDEX sessions_created_idx ON sessions (created_at, id) INCLUDE (status, last_seen, ended_at)`)
 	exec(s, `DROP INDEX sessions_country_idx`)
 	exec(s, `CREATE INDEX sessions_country_idx ON sessions (country_code, created_at)`)
+	exec(s, `DROP INDEX users_search_names`)
 	exec(s, `DELETE FROM schema_migrations WHERE version = 20`)
 	s.Close()
 
