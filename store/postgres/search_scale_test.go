@@ -79,3 +79,38 @@ func TestMigrationISPColumn(t *testing.T) {
 		t.Errorf("search by the new ISP: %v, want [s-1999]", got)
 	}
 }
+
+// TestSearchPlannedEachTime: a search is not a prepared statement of the
+// connection (it is planned with its own string each time); as one,
+// PostgreSQL would plan it once for any string after five executions, and
+// at 10 M sessions the plan of a common string (walk the sort index)
+// scans every session for a rare one. A list without a search stays a
+// prepared statement.
+func TestSearchPlannedEachTime(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, testenv.PostgresSchema(t)+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 6 {
+		if _, err := s.ListSessions(ctx, sm.SessionFilter{Search: "telstra"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CountSessions(ctx, sm.SessionFilter{Search: "telstra"}, 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ListSessions(ctx, sm.SessionFilter{Country: "AU"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var search, plain int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE statement LIKE '%ILIKE%'),
+		count(*) FILTER (WHERE statement LIKE '%country_code =%' AND statement NOT LIKE '%ILIKE%')
+		FROM pg_prepared_statements WHERE statement NOT LIKE '%pg_prepared_statements%'`).Scan(&search, &plain); err != nil {
+		t.Fatal(err)
+	}
+	if search != 0 || plain != 1 {
+		t.Errorf("prepared statements on the connection: %d searches (want 0), %d plain lists (want 1)", search, plain)
+	}
+}
