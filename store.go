@@ -198,6 +198,10 @@ func ChallengeCounts(found map[string]int64) []Count {
 type StatsStore interface {
 	// Stats at now; by-country/device/browser/OS count live sessions.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
+	// OnlineNow is Stats' OnlineNow alone (the sessions whose status is
+	// active), read from the counters without the rest of Stats: the
+	// server's metrics gauge polls it.
+	OnlineNow(ctx context.Context) (int64, error)
 }
 
 // PrivacyStore erases a user's personal data.

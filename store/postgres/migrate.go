@@ -26,6 +26,32 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// vacuum are the tables its "-- vacuum after: t1, t2" lines name: they
+	// are vacuumed once the migration commits, outside its
+	// transaction, which VACUUM cannot run in. A migration that rewrites a
+	// table leaves it without a visibility map: until a vacuum, index-only
+	// scans read the table too.
+	vacuum []string
+}
+
+// vacuumDirective starts a migration line that names tables to vacuum after it.
+const vacuumDirective = "-- vacuum after:"
+
+// vacuumTables reads the tables of a migration's vacuumDirective lines.
+func vacuumTables(sql string) []string {
+	var tables []string
+	for line := range strings.Lines(sql) {
+		list, ok := strings.CutPrefix(strings.TrimSpace(line), vacuumDirective)
+		if !ok {
+			continue
+		}
+		for t := range strings.SplitSeq(list, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tables = append(tables, t)
+			}
+		}
+	}
+	return tables
 }
 
 // loadMigrations reads the embedded NNNN_name.sql files in version order.
@@ -45,7 +71,7 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: version, name: strings.TrimSuffix(rest, ".sql"), sql: string(body)})
+		ms = append(ms, migration{version: version, name: strings.TrimSuffix(rest, ".sql"), sql: string(body), vacuum: vacuumTables(string(body))})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	for i := 1; i < len(ms); i++ {
@@ -108,6 +134,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		})
 		if err != nil {
 			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, err)
+		}
+		for _, t := range m.vacuum {
+			if _, err := conn.Exec(ctx, "VACUUM "+pgx.Identifier{t}.Sanitize()); err != nil {
+				return fmt.Errorf("postgres: migration %04d_%s: vacuum %s: %w", m.version, m.name, t, err)
+			}
 		}
 	}
 	return nil

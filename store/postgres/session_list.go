@@ -124,23 +124,18 @@ func sessionConditions(q *query, f sm.SessionFilter) (matchNothing bool) {
 }
 
 // searchText is the expression of the sessions_search_trgm index (migration
-// 0015): the searched session columns joined by U+001F, the ISP (kept in
-// the location JSON) last.
-const searchText = `(s.ip || E'\x1f' || s.browser || E'\x1f' || s.os || E'\x1f' || s.city || E'\x1f' || ` + ispColumn + `)`
-
-// ispColumn is a session's ISP, read from its location JSON.
-const ispColumn = `coalesce(s.location::jsonb ->> 'isp', '')`
+// 0020): the searched session columns joined by U+001F, the ISP last.
+const searchText = `(s.ip || E'\x1f' || s.browser || E'\x1f' || s.os || E'\x1f' || s.city || E'\x1f' || s.isp)`
 
 // searchQuery is the SELECT of a list with a free-text search, given the
 // other conditions (cursor included), the order and the limit placeholder.
 // It is the first page of each of two searches merged: sessions of users
-// whose email or username matches, and sessions whose IP, browser, OS or
-// city or ISP matches, plus, when the search names countries (SearchCountries),
-// the sessions in them (through the country index). Each arm is planned on its own: through the trigram indexes
-// when few rows match, or along the sort index, stopping at the page, when
-// many do; one OR over both tables could only be a scan of every session.
-// The trigram condition on searchText finds candidates; the per-column
-// conditions make them exact (a match could otherwise span two columns).
+// whose email or username matches, and sessions whose IP, browser, OS,
+// city or ISP matches, plus, when the search names countries
+// (SearchCountries), the sessions in them (through the country index).
+// Each arm is planned on its own: through the trigram indexes when few rows
+// match, or along the sort index, stopping at the page, when many do; one
+// OR over both tables could only be a scan of every session.
 func searchQuery(q *query, search string, countries []string, order, limit string) string {
 	p := q.arg(likePattern(search))
 	like := func(col string) string { return col + " ILIKE " + p + ` ESCAPE '\'` }
@@ -153,10 +148,37 @@ func searchQuery(q *query, search string, countries []string, order, limit strin
 		(SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id` + where + and +
 		`(` + like("u.email") + ` OR ` + like("u.username") + `) ORDER BY ` + order + ` LIMIT ` + limit + `)
 		UNION ALL
-		(SELECT s.id FROM sessions s` + where + and + like(searchText) + ` AND (` +
-		like("s.ip") + ` OR ` + like("s.browser") + ` OR ` + like("s.os") + ` OR ` + like("s.city") + ` OR ` + like(ispColumn) + `)
+		(SELECT s.id FROM sessions s` + where + and + sessionMatch(search, like) + `
 		ORDER BY ` + order + ` LIMIT ` + limit + `)` + countryArm(q, where, and, countries, order, limit) + `)
 		ORDER BY ` + order + ` LIMIT ` + limit
+}
+
+// sessionMatch is the condition of the search's session arm. The pattern
+// is a literal substring (likePattern escapes the wildcards), so when the
+// search holds no U+001F, a match in searchText cannot span two columns:
+// the one condition on the indexed expression is exact, and the planner
+// estimates its selectivity once (ANDed with the per-column conditions it
+// multiplied two estimates of the same match, took a common substring for
+// a rare one and scanned every session). A search that holds U+001F is
+// matched column by column.
+func sessionMatch(search string, like func(string) string) string {
+	if !strings.ContainsRune(search, '\x1f') {
+		return like(searchText)
+	}
+	return `(` + like("s.ip") + ` OR ` + like("s.browser") + ` OR ` + like("s.os") + ` OR ` + like("s.city") + ` OR ` + like("s.isp") + `)`
+}
+
+// planEach returns a list query's arguments, preceded for a search by the
+// mode that plans each execution with its own search string: a prepared
+// statement (pgx's default) is planned once for any string after five
+// executions (PostgreSQL's generic plan), and the right plan depends on the
+// string: along the sort index for a common one, through the trigram
+// indexes for a rare one.
+func planEach(f sm.SessionFilter, args []any) []any {
+	if f.Search == "" {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 }
 
 // countryArm is the search's third arm: the sessions in the countries the
@@ -185,7 +207,7 @@ func (s *Store) CountSessions(ctx context.Context, f sm.SessionFilter, atMost in
 		sql = `SELECT 1 FROM sessions s` + q.whereClause() + ` LIMIT ` + q.arg(atMost+1)
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, q.args...).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, planEach(f, q.args)...).Scan(&n); err != nil {
 		return 0, mapErr(err, "sessions")
 	}
 	return n, nil
@@ -233,7 +255,7 @@ func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.Sessio
 	} else {
 		sql = `SELECT ` + sessionColumns + sessionFrom + q.whereClause() + " ORDER BY " + order + " LIMIT " + q.arg(limit+1)
 	}
-	rows, err := s.pool.Query(ctx, sql, q.args...)
+	rows, err := s.pool.Query(ctx, sql, planEach(f, q.args)...)
 	if err != nil {
 		return page, mapErr(err, "sessions")
 	}

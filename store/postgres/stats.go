@@ -157,3 +157,13 @@ func (s *Store) liveCounters(ctx context.Context, st *sm.Stats) error {
 	})
 	return err
 }
+
+// OnlineNow sums the active sessions of session_live (dimension 0: every
+// live session has one country value). It implements sm.StatsStore.
+func (s *Store) OnlineNow(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(online), 0)::int8 FROM session_live WHERE dim = 0`).Scan(&n); err != nil {
+		return 0, mapErr(err, "stats")
+	}
+	return n, nil
+}

@@ -151,3 +151,14 @@ func (s *Store) loginsPerDay(ctx context.Context, midnight time.Time) ([]session
 	}
 	return days, rows.Err()
 }
+
+// OnlineNow sums the active sessions of session_live (dimension 0: every
+// live session has one country value). It implements
+// sessionmanager.StatsStore.
+func (s *Store) OnlineNow(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(sum(online), 0) FROM session_live WHERE dim = 0`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: online sessions: %w", err)
+	}
+	return n, nil
+}

@@ -17,6 +17,22 @@ var sessionListTests = []namedTest{
 	{"SortAndCursor", testListSort},
 	{"SQLMetacharacters", testListMetacharacters},
 	{"BadInput", testListBadInput},
+	{"SearchAfterErase", testListSearchErased},
+}
+
+// testListSearchErased: a session's searched fields follow its row; once
+// its user is erased, its old IP, city and ISP find it no more.
+func testListSearchErased(t *testing.T, s Store) {
+	listDataset(t, s)
+	for _, q := range []string{"telekom", "berl", "203.0.113.200"} {
+		equal(t, []string{"b"}, sorted(allSessions(t, s, sessionmanager.SessionFilter{Search: q}, 2)), "before: search %q", q)
+	}
+	noErr(t, s.EraseUser(t.Context(), "u-1", t0.Add(24*time.Hour)))
+	for _, q := range []string{"telekom", "berl", "203.0.113.200", "verizon"} {
+		equal(t, []string{}, sorted(allSessions(t, s, sessionmanager.SessionFilter{Search: q}, 2)), "after the erasure: search %q", q)
+	}
+	// The other user's sessions still match.
+	equal(t, []string{"d"}, sorted(allSessions(t, s, sessionmanager.SessionFilter{Search: "amazon"}, 2)), "search another user's ISP")
 }
 
 // listFixture is a session of the filter dataset.
@@ -106,6 +122,9 @@ func testListFilters(t *testing.T, s Store) {
 		{"search isp", sessionmanager.SessionFilter{Search: "telekom"}, []string{"b"}},
 		{"search isp, other case", sessionmanager.SessionFilter{Search: "VERIZON"}, []string{"a"}},
 		{"search isp short", sessionmanager.SessionFilter{Search: "ag"}, []string{"b"}},
+		// a's browser and OS side by side: a match never spans two fields.
+		{"search across two fields", sessionmanager.SessionFilter{Search: "chrome\x1fwindows"}, []string{}},
+		{"search across browser and os", sessionmanager.SessionFilter{Search: "chromewindows"}, []string{}},
 		{"search a country's name", sessionmanager.SessionFilter{Search: "germany", SearchCountries: []string{"DE"}}, []string{"b"}},
 		{"search countries or text", sessionmanager.SessionFilter{Search: "chrome", SearchCountries: []string{"JP"}}, []string{"a", "d", "f"}},
 		{"search countries and other filters", sessionmanager.SessionFilter{Search: "xyz", SearchCountries: []string{"JP", "US"}, Status: []sessionmanager.Status{"active"}}, []string{"a", "d"}},

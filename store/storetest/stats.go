@@ -72,6 +72,9 @@ func testStats(t *testing.T, s Store) {
 	} {
 		equal(t, c.want, c.got, name)
 	}
+	online, err := s.OnlineNow(ctx)
+	noErr(t, err)
+	equal(t, st.OnlineNow, online, "OnlineNow alone (the metrics gauge) = Stats' OnlineNow")
 	equal(t, []sessionmanager.Count{{Key: "US", Count: 3}, {Key: "DE", Count: 2}, {Key: "", Count: 1}}, st.ByCountry, "ByCountry (live sessions)")
 	equal(t, []sessionmanager.Count{{Key: "desktop", Count: 3}, {Key: "mobile", Count: 2}, {Key: "", Count: 1}}, st.ByDevice, "ByDevice")
 	equal(t, []sessionmanager.Count{{Key: "Chrome", Count: 3}, {Key: "Safari", Count: 2}, {Key: "", Count: 1}}, st.ByBrowser, "ByBrowser")
@@ -93,6 +96,9 @@ func testStats(t *testing.T, s Store) {
 func testStatsEmpty(t *testing.T, s Store) {
 	st, err := s.Stats(t.Context(), t0)
 	noErr(t, err)
+	online, err := s.OnlineNow(t.Context())
+	noErr(t, err)
+	equal(t, int64(0), online, "OnlineNow alone")
 	check(t, st.OnlineNow == 0 && st.TotalUsers == 0 && st.Logins7d == 0 && st.AvgSessionSeconds == 0, "zeros: %+v", st)
 	check(t, len(st.ByCountry) == 0 && len(st.ByDevice) == 0, "no buckets")
 	equal(t, 14, len(st.LoginsPerDay), "14 days, zeros included")
