@@ -29,9 +29,15 @@ RETURNING token`
 // PostgresElector elects with session-level advisory locks: the lease is
 // held while its dedicated connection lives, so a dead process (or a
 // terminated backend) frees it at once. Advisory locks span the whole
-// database: one deployment per database.
+// database, so the lock of a deployment in a schema of its own (search_path)
+// is keyed by that schema too: two deployments sharing a database in two
+// schemas each elect their own leaders (before, one led the other's jobs
+// too, and the other's nightly purge never ran). In the default schema
+// (public) the key is what it always was, so a rolling upgrade never has
+// two leaders of one job.
 type PostgresElector struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	scope string // the schema the deployment's tables live in; "" for public
 }
 
 // NewPostgresElector creates the fencing table if needed.
@@ -39,7 +45,14 @@ func NewPostgresElector(ctx context.Context, pool *pgxpool.Pool) (*PostgresElect
 	if _, err := pool.Exec(ctx, fencingTableSQL); err != nil && !isDuplicateObject(err) {
 		return nil, sm.WrapError(sm.EUNAVAILABLE, "postgres leader: create fencing table", err)
 	}
-	return &PostgresElector{pool: pool}, nil
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
+		return nil, sm.WrapError(sm.EUNAVAILABLE, "postgres leader: current schema", err)
+	}
+	if schema == "public" {
+		schema = ""
+	}
+	return &PostgresElector{pool: pool, scope: schema}, nil
 }
 
 // isDuplicateObject reports the error two instances racing on CREATE TABLE
@@ -49,10 +62,15 @@ func isDuplicateObject(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P07")
 }
 
-// lockKey hashes a name to the advisory lock key.
-func lockKey(name string) int64 {
+// lockKey hashes a job name (and the deployment's schema, unless public)
+// to the advisory lock key.
+func lockKey(scope, name string) int64 {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte("sessionmanager/leader/" + name))
+	if scope != "" {
+		_, _ = h.Write([]byte("sessionmanager/leader/" + scope + "/" + name))
+	} else {
+		_, _ = h.Write([]byte("sessionmanager/leader/" + name))
+	}
 	return int64(h.Sum64())
 }
 
@@ -64,7 +82,7 @@ func (e *PostgresElector) Elect(ctx context.Context, name string, _ time.Duratio
 	if err != nil {
 		return nil, false, sm.WrapError(sm.EUNAVAILABLE, "postgres leader", err)
 	}
-	key := lockKey(name)
+	key := lockKey(e.scope, name)
 	var locked bool
 	if err := pc.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
 		pc.Release()

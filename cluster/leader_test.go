@@ -255,3 +255,29 @@ func TestLeaderRunsJobOnceAcrossInstances(t *testing.T) {
 		t.Fatalf("%d jobs ran at once, want 1", maxRunning.Load())
 	}
 }
+
+// TestPostgresLeadersPerSchema: two deployments sharing one database in two
+// schemas (search_path) each elect their own leader of a job; before, the
+// advisory lock spanned the database and one deployment's leader held the
+// other's job too (its purge never ran while the other lived).
+func TestPostgresLeadersPerSchema(t *testing.T) {
+	name := "purge" // the same job name in both deployments
+	var leases []Lease
+	for range 2 {
+		e, err := NewPostgresElector(context.Background(), newPool(t, testenv.PostgresSchema(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lease, ok, err := e.Elect(context.Background(), name, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Fatal("a deployment in its own schema cannot lead its job: another schema's leader holds the lock")
+		}
+		leases = append(leases, lease)
+	}
+	for _, l := range leases {
+		_ = l.Release(context.Background())
+	}
+}
