@@ -89,3 +89,24 @@ func TestAuditRetryGivesUp(t *testing.T) {
 		t.Fatalf("Flush still retries the event after %d tries", 10)
 	}
 }
+
+// TestRecordOutlivesTheRequest: an event for something already done is
+// written even when the client's request is cancelled before or while it
+// waits for the store (a PostgreSQL append queued behind another group
+// leaves the queue on cancellation), on both stores.
+func TestRecordOutlivesTheRequest(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t, k)
+			ctx, cancel := context.WithCancel(e.ctx)
+			cancel()
+			if err := e.m.Record(ctx, &sm.Event{Type: sm.EventUserErased, UserID: "u-gone"}); err != nil {
+				t.Fatalf("record with a cancelled request: %v", err)
+			}
+			evs, _, err := e.m.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventUserErased}})
+			if err != nil || len(evs) != 1 || evs[0].UserID != "u-gone" {
+				t.Fatalf("events: %v %v", evs, err)
+			}
+		})
+	}
+}

@@ -28,7 +28,12 @@ func (m *Manager) record(ctx context.Context, e *Event, in *AlertInput) error {
 		}
 		deliveries = ds
 	}
-	if err := m.store.AppendEvent(ctx, e, deliveries); err != nil {
+	// The append is not cancelled with the request: a store may drop an
+	// event whose caller gave up while it waited its turn, and most events
+	// describe something already done (an erasure, a changed factor, a
+	// blocked login) that a client closing its connection must not leave
+	// unrecorded.
+	if err := m.store.AppendEvent(context.WithoutCancel(ctx), e, deliveries); err != nil {
 		return err
 	}
 	if len(deliveries) > 0 && m.cfg.KickOutbox != nil {

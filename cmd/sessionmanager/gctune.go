@@ -23,22 +23,25 @@ import (
 
 const gcTuneEvery = time.Second
 
-// gcPercentFor is the GOGC that gives a heap of live bytes at least
-// headroom bytes of growth, never below base (the runtime's default, 100).
-func gcPercentFor(live, headroom int64, base int) int {
-	if live <= 0 || headroom <= 0 {
+// gcPercentFor is the GOGC that gives a heap at least headroom bytes of
+// growth, never below base (the runtime's default, 100). scanned is what
+// the runtime multiplies GOGC by: the live heap plus goroutine stacks and
+// globals (Go 1.18's pacer), so thousands of keep-alive connections'
+// stacks do not multiply the headroom.
+func gcPercentFor(scanned, headroom int64, base int) int {
+	if scanned <= 0 || headroom <= 0 {
 		return base
 	}
-	p := int(headroom * 100 / live)
+	p := int(headroom * 100 / scanned)
 	return max(p, base)
 }
 
-// runGCHeadroom adjusts GOGC once a second from the live heap until ctx
+// runGCHeadroom adjusts GOGC once a second from the scanned memory until ctx
 // ends, then restores the percent it found. It changes it only when the
 // new value differs by more than a tenth, so a steady heap sets it once.
 func runGCHeadroom(ctx context.Context, headroom int64, log *slog.Logger) {
 	const base = 100
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	current := base
 	prev := debug.SetGCPercent(base)
 	defer debug.SetGCPercent(prev)
@@ -46,11 +49,16 @@ func runGCHeadroom(ctx context.Context, headroom int64, log *slog.Logger) {
 	defer t.Stop()
 	for {
 		metrics.Read(sample)
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			want := gcPercentFor(int64(sample[0].Value.Uint64()), headroom, base)
+		var scanned int64
+		for _, s := range sample {
+			if s.Value.Kind() == metrics.KindUint64 {
+				scanned += int64(s.Value.Uint64())
+			}
+		}
+		if want := gcPercentFor(scanned, headroom, base); scanned > 0 {
 			if d := want - current; d*10 > current || -d*10 > current {
 				debug.SetGCPercent(want)
-				log.Debug("gc headroom: GOGC adjusted", "gogc", want, "live_bytes", sample[0].Value.Uint64())
+				log.Debug("gc headroom: GOGC adjusted", "gogc", want, "scanned_bytes", scanned)
 				current = want
 			}
 		}
