@@ -278,7 +278,7 @@ type Manager struct {
 	proofs      ProofParser
 	states      *stateCache
 	admins      *adminCache
-	profiles    *profileCache // user names for introspection (profilecache.go)
+	profiles    *profileCache // usernames for introspection (profilecache.go)
 	adminTokens *adminTokenCache
 	seen        *activity
 	protect     protection

@@ -122,7 +122,7 @@ func (m *Manager) EraseUser(ctx context.Context, userID string) (int, error) {
 	if err := st.EraseUser(ctx, userID, m.clock.Now()); err != nil {
 		return 0, err
 	}
-	m.profiles.forget(userID) // an erased user's name and email leave memory too
+	m.profiles.forget(userID) // an erased user's name leaves memory too
 	e := &Event{Type: EventUserErased, ActorType: actor.Type, ActorID: actor.ID, IP: actor.IP, UserID: userID, Data: actorData(actor, "sessionsEnded", ended)}
 	return ended, m.Record(ctx, e)
 }

@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// profileCache keeps the few user fields an introspection answer carries
-// (username, email) for as long as a session state is cached (StateCacheTTL),
+// profileCache keeps the username an introspection answer carries (its
+// email comes with the cached session state, Principal.Email) for as long
+// as a session state is cached (StateCacheTTL),
 // so token introspection no longer reads the user from the store on every
 // call: at most once per user per TTL on each instance. A change of username
-// or email shows within that TTL, as a change of the email in the state
-// cache does. It is bounded: a full shard is emptied before it grows past
+// shows within that TTL, as a change of the email in the state cache does. It is bounded: a full shard is emptied before it grows past
 // profileShardMax, so a flood of distinct users costs store reads, not memory.
 type profileCache struct {
 	seed   maphash.Seed
@@ -28,8 +28,8 @@ type profileShard struct {
 }
 
 type profileEntry struct {
-	username, email string
-	fetched         time.Time
+	username string
+	fetched  time.Time
 }
 
 func newProfileCache(ttl time.Duration) *profileCache {
@@ -69,18 +69,18 @@ func (c *profileCache) forget(id string) {
 	s.mu.Unlock()
 }
 
-// UserNames returns the username and email of a user for answers about a
-// token (introspection), from a cache at most StateCacheTTL old; a user who
-// no longer exists is ENOTFOUND.
-func (m *Manager) UserNames(ctx context.Context, userID string) (username, email string, err error) {
+// Username returns a user's username for answers about a token
+// (introspection), from a cache at most StateCacheTTL old; a user who no
+// longer exists is ENOTFOUND.
+func (m *Manager) Username(ctx context.Context, userID string) (string, error) {
 	now := m.clock.Now()
 	if e, ok := m.profiles.get(userID, now); ok {
-		return e.username, e.email, nil
+		return e.username, nil
 	}
 	u, err := m.store.UserByID(ctx, userID)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	m.profiles.put(userID, profileEntry{username: u.Username, email: u.Email, fetched: now})
-	return u.Username, u.Email, nil
+	m.profiles.put(userID, profileEntry{username: u.Username, fetched: now})
+	return u.Username, nil
 }

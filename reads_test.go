@@ -106,11 +106,11 @@ func TestStoreReadsNotRepeated(t *testing.T) {
 	}
 }
 
-// TestUserNamesReadOncePerTTL: token introspection's username and email
-// come from a cache kept as long as a session state (2 s): repeated calls
+// TestUsernameReadOncePerTTL: token introspection's username comes
+// from a cache kept as long as a session state (2 s): repeated calls
 // for one user read the store once, the next read is after the TTL, and an
-// erased user's names are not served from memory.
-func TestUserNamesReadOncePerTTL(t *testing.T) {
+// erased user's name is not served from memory.
+func TestUsernameReadOncePerTTL(t *testing.T) {
 	var rc *readCounter
 	k := storeKinds[0]
 	e := newEnv(t, storeKind{k.name, func(t testing.TB) (storetest.Store, string) {
@@ -125,9 +125,9 @@ func TestUserNamesReadOncePerTTL(t *testing.T) {
 	}
 	users, _ := rc.reads(func() {
 		for range 50 {
-			name, email, err := e.m.UserNames(e.ctx, p.UserID)
-			if err != nil || name != ann.User.Username || email != ann.User.Email {
-				t.Fatalf("UserNames = %q, %q, %v; want %q, %q", name, email, err, ann.User.Username, ann.User.Email)
+			name, err := e.m.Username(e.ctx, p.UserID)
+			if err != nil || name != ann.User.Username {
+				t.Fatalf("Username = %q, %v; want %q", name, err, ann.User.Username)
 			}
 		}
 	})
@@ -135,13 +135,13 @@ func TestUserNamesReadOncePerTTL(t *testing.T) {
 		t.Fatalf("50 calls read the user %d times, want 1", users)
 	}
 	e.clock.Advance(3 * time.Second)
-	if users, _ := rc.reads(func() { _, _, _ = e.m.UserNames(e.ctx, p.UserID) }); users != 1 {
+	if users, _ := rc.reads(func() { _, _ = e.m.Username(e.ctx, p.UserID) }); users != 1 {
 		t.Fatalf("a call after the TTL read the user %d times, want 1", users)
 	}
 	if _, err := e.m.EraseUser(e.ctx, p.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if name, _, err := e.m.UserNames(e.ctx, p.UserID); err == nil && name == ann.User.Username {
+	if name, err := e.m.Username(e.ctx, p.UserID); err == nil && name == ann.User.Username {
 		t.Fatalf("an erased user's username is still served: %q", name)
 	}
 }

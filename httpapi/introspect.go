@@ -133,8 +133,9 @@ func (s *server) handleIntrospect() http.Handler {
 		if p.Claims.JKT != "" {
 			out.Confirmation = &confirmation{JKT: p.Claims.JKT}
 		}
-		if name, email, err := s.Manager.UserNames(r.Context(), p.UserID); err == nil {
-			out.Username, out.Email = name, email
+		out.Email = p.Email // with the cached session state
+		if name, err := s.Manager.Username(r.Context(), p.UserID); err == nil {
+			out.Username = name
 		}
 		encode(w, http.StatusOK, out)
 	})
