@@ -54,8 +54,9 @@ func (m *Manager) flushLoop(ctx context.Context) {
 		case <-pruneTick:
 			// Cached states older than the longest access token are useless:
 			// the next request reads the store anyway.
-			m.states.prune(m.clock.Now().Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
-			m.protect.prune(m.clock.Now().Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
+			now := m.clock.Now()
+			m.states.prune(now.Add(-m.cfg.AccessTokenTTL-m.cfg.StateCacheTTL), now)
+			m.protect.prune(now.Add(-m.cfg.AccessTokenTTL - m.cfg.StateCacheTTL))
 		}
 	}
 }

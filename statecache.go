@@ -197,16 +197,24 @@ func (c *stateCache) dropAll() {
 
 // prune removes entries not refreshed since before; ended entries are kept
 // for as long as their access tokens could live (until before-TTL window).
-func (c *stateCache) prune(before time.Time) int {
+// The entries it keeps that are stale at now let go of their email: a stale
+// state is never answered (get reports it missing and the caller reads the
+// store, which brings the email again), so an idle session does not hold
+// its user's email until its token expires (docs/PERFORMANCE.md, "300
+// bytes a session").
+func (c *stateCache) prune(before, now time.Time) int {
 	n := 0
-	b := c.since(before)
+	b, stale := c.since(before), c.since(now)-int64(c.ttl)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		for k, e := range sh.m {
-			if e.fetched < b {
+			switch {
+			case e.fetched < b:
 				delete(sh.m, k)
 				n++
+			case e.fetched < stale:
+				e.email = ""
 			}
 		}
 		sh.mu.Unlock()

@@ -23,3 +23,35 @@ func TestStateCacheEndIsFinal(t *testing.T) {
 		t.Fatal("a live state outlived the cache TTL")
 	}
 }
+
+// TestStateCachePruneReleasesStaleEmails: the minute's prune lets a stale
+// entry's email go (an idle session must not hold it until its token
+// expires) and keeps the rest of the entry: the fingerprint this instance
+// judged and the last-seen bookkeeping. A fresh entry keeps its email, and
+// an entry past the token's life goes.
+func TestStateCachePruneReleasesStaleEmails(t *testing.T) {
+	now := time.Now()
+	c := newStateCache(2 * time.Second)
+	c.put("fresh", sessionState{userID: "u", email: "fresh@example.com", status: StatusActive, expiresAt: now.Add(time.Hour), fetched: now.Add(-time.Second)})
+	c.put("idle", sessionState{userID: "u", email: "idle@example.com", status: StatusActive, expiresAt: now.Add(time.Hour), fetched: now.Add(-time.Minute), fp: 42})
+	c.put("old", sessionState{userID: "u", email: "old@example.com", status: StatusActive, expiresAt: now.Add(time.Hour), fetched: now.Add(-2 * time.Hour)})
+	if !c.noteDue("idle", now.Add(-time.Minute), time.Minute) {
+		t.Fatal("first note not due")
+	}
+	if n := c.prune(now.Add(-time.Hour), now); n != 1 {
+		t.Fatalf("prune dropped %d entries, want 1 (old)", n)
+	}
+	if st, ok := c.get("fresh", now); !ok || st.email != "fresh@example.com" {
+		t.Fatalf("fresh entry after prune: %+v %v", st, ok)
+	}
+	st, ok := c.get("idle", now)
+	if ok || st.email != "" || st.fp != 42 || st.userID != "u" {
+		t.Fatalf("idle entry after prune: %+v ok=%v; want stale, no email, fingerprint kept", st, ok)
+	}
+	if c.lastNoted("idle").IsZero() {
+		t.Fatal("prune lost the idle entry's last note")
+	}
+	if _, ok := c.get("old", now); ok || c.lastNoted("old") != (time.Time{}) {
+		t.Fatal("an entry older than the token's life was kept")
+	}
+}

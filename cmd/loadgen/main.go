@@ -70,6 +70,8 @@ type options struct {
 	probeEvery int
 	quiet      int
 	idle       time.Duration
+	// settle is how long sessions waits idle before its last heap reading.
+	settle time.Duration
 }
 
 func parseFlags(args []string, out io.Writer) (*options, error) {
@@ -95,6 +97,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.sessionIDs, "session-ids", "", "fleet: file of session ids (one a line) to log out besides the probed ones; else every session is created through the API")
 	fs.IntVar(&o.probeEvery, "probe-every", 20, "fleet: measure the refusal on every instance for one force logout in N (0: none)")
 	fs.IntVar(&o.quiet, "quiet", 0, "fleet: the last N instances get no request at all (their CPU is the revocation stream's)")
+	fs.DurationVar(&o.settle, "settle", 65*time.Second, "sessions: idle time before the last heap reading (the server prunes stale states every minute; 0: no reading)")
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "fleet: idle phase before the stream, the CPU baseline (with -pids)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -114,6 +117,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-scenario sessions needs -service-token, -pprof and -sessions in [1, %d]", maxSessions)
 	case o.scenario == "fleet" && (o.targets == "" || o.adminToken == "" || o.rate < 1):
 		return nil, errors.New("-scenario fleet needs -targets, -admin-token (scope write) and -rate (force logouts per second)")
+	case o.settle < 0 || o.settle > 5*time.Minute:
+		return nil, errors.New("-settle must be in [0, 5m]")
 	case o.probeEvery < 0 || o.quiet < 0 || o.idle < 0 || o.idle > maxDuration:
 		return nil, errors.New("-probe-every and -quiet must be >= 0, -idle in [0, 60s]")
 	case o.scenario == "mixed" && o.adminToken == "":

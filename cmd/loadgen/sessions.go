@@ -22,7 +22,8 @@ const maxSessions = 1_000_000
 // binary built with -tags pprof, SM_PPROF_ADDR), starts -sessions sessions
 // through POST /api/sessions (a service token; no password hash, so a
 // million is minutes, not hours), uses each access token once on
-// /api/auth/verify, waits for the last-seen flush, and reads the heap again.
+// /api/auth/verify, waits for the last-seen flush, and reads the heap again;
+// then, after -settle idle (the server's minute prune), once more.
 // The difference per session is the figure of docs/PERFORMANCE.md; it
 // includes everything the server keeps per sign-in, not only the caches.
 func runSessions(ctx context.Context, o *options, out io.Writer) error {
@@ -60,6 +61,21 @@ func runSessions(ctx context.Context, o *options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "sessions: server heap in use (after GC) %.1f MB before, %.1f MB after: %.0f bytes per session over %d sessions\n",
 		float64(before)/1e6, float64(after)/1e6, float64(after-before)/float64(n), n)
+	if o.pid > 0 {
+		fmt.Fprintf(out, "sessions: server RSS %s\n", procStatus(o.pid, "VmRSS"))
+	}
+	if o.settle <= 0 {
+		return nil
+	}
+	// Idle: the server's minute prune lets the stale states' emails go; a
+	// session idle for longer than that costs this much.
+	time.Sleep(o.settle)
+	idle, err := heapInUse(ctx, o.pprof)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sessions: after %s idle, heap in use (after GC) %.1f MB: %.0f bytes per idle session\n",
+		o.settle, float64(idle)/1e6, float64(int64(idle)-int64(before))/float64(n))
 	if o.pid > 0 {
 		fmt.Fprintf(out, "sessions: server RSS %s\n", procStatus(o.pid, "VmRSS"))
 	}
