@@ -174,4 +174,35 @@ func TestSettingsSessionProtection(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("locked change: %d", resp.StatusCode)
 	}
+	// Locked, the form still turns protection down: a row offers its own
+	// action and the weaker ones, the limit and the button stay enabled.
+	_, body = fc.get("/admin/settings")
+	for _, want := range []string{
+		`name="session.deviceChangeOnRefresh" value="allow">`, `name="session.deviceChangeOnRefresh" value="terminate" checked>`,
+		`name="session.countryChange" value="alert" checked>`, `name="session.countryChange" value="terminate" disabled>`,
+		`name="session.countryChange" value="challenge" disabled>`,
+		`name="refreshAnomalyPerMinute" min="0" value="6" max="6"`, `<button class="btn btn-primary" type="submit">Save session protection</button>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("locked session protection form lacks %q", want)
+		}
+	}
+	// What a browser posts after turning two rows down and the limit off.
+	form := url.Values{"refreshAnomalyPerMinute": {"0"}}
+	cur, err := free.manager.Settings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range sm.SessionActionKeys() {
+		form.Set("session."+k, string(*cur.SessionActions.ByKey(k)))
+	}
+	form.Set("session.deviceChangeOnRefresh", "alert")
+	form.Set("session.countryChange", "allow")
+	if resp, body := fc.post("/admin/settings/protection", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("turning locked protection down: %d %.300s", resp.StatusCode, body)
+	}
+	st, _ = free.manager.Settings(context.Background())
+	if st.SessionActions.DeviceChangeOnRefresh != sm.ActionAlert || st.SessionActions.CountryChange != sm.ActionAllow || st.RefreshAnomalyPerMinute != 0 {
+		t.Fatalf("turned down on Free: %+v %d", st.SessionActions, st.RefreshAnomalyPerMinute)
+	}
 }

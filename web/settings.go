@@ -99,6 +99,13 @@ type policyRow struct {
 	Lock *lockView
 }
 
+// Refused reports whether the licence refuses a change of the row to a:
+// a locked row keeps its action or turns it down (terminate to alert, or
+// to allow: the store accepts that on any edition), never up.
+func (p policyRow) Refused(a sm.Action) bool {
+	return p.Lock != nil && a != p.Action && a.Strength() >= p.Action.Strength()
+}
+
 // lockSections are the dashboard sections and the feature each needs.
 var lockSections = map[string]string{
 	"geofence": sm.FeatureGeofence, "policy": sm.FeatureRisk, "threat": sm.FeatureThreat,
