@@ -14,20 +14,77 @@ import (
 type failingEvents struct {
 	sm.Store
 	failures atomic.Int32
+	// afterCommit makes a failure come after the write, as a connection
+	// lost between the commit and its answer.
+	afterCommit bool
 }
 
 func (f *failingEvents) AppendEvent(ctx context.Context, e *sm.Event, ds []*sm.Delivery) error {
 	if f.failures.Add(-1) >= 0 {
+		if f.afterCommit {
+			if err := f.Store.AppendEvent(ctx, e, ds); err != nil {
+				return err
+			}
+		}
 		return &sm.Error{Code: sm.EUNAVAILABLE, Message: "database unavailable; try again"}
 	}
 	return f.Store.AppendEvent(ctx, e, ds)
 }
 
+// TestAuditRetryAfterAnUnknownOutcome: a write that failed after its
+// commit is retried without recording the event twice, and an event that
+// really failed is still written by the retry.
+func TestAuditRetryAfterAnUnknownOutcome(t *testing.T) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) { auditRetryAfterAnUnknownOutcome(t, k) })
+	}
+}
+
+func auditRetryAfterAnUnknownOutcome(t *testing.T, k storeKind) {
+	e, flaky := newFlakyEnvOn(t, k)
+	a, b := e.register("committed"), e.register("failed")
+	ended := func(sid string) int {
+		evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventSessionEnded}, SessionID: sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	flaky.afterCommit = true
+	flaky.failures.Store(1)
+	if err := e.m.EndSession(e.ctx, a.Session.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin, ID: "a1"}); err != nil {
+		t.Fatal(err)
+	}
+	flaky.afterCommit = false
+	flaky.failures.Store(1)
+	if err := e.m.EndSession(e.ctx, b.Session.ID, sm.EndManual, sm.Actor{Type: sm.ActorAdmin, ID: "a1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := ended(a.Session.ID); n != 1 {
+		t.Fatalf("%d session-ended events for the write that failed after its commit, want 1", n)
+	}
+	if n := ended(b.Session.ID); n != 1 {
+		t.Fatalf("%d session-ended events for the write that failed, want 1 (written by the retry)", n)
+	}
+	if err := e.m.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := ended(a.Session.ID) + ended(b.Session.ID); n != 2 {
+		t.Fatalf("%d events after a second Flush, want 2", n)
+	}
+}
+
 // newFlakyEnv is a test Manager on SQLite whose event writes fail on
 // demand.
-func newFlakyEnv(t *testing.T) (*env, *failingEvents) {
+func newFlakyEnv(t *testing.T) (*env, *failingEvents) { return newFlakyEnvOn(t, storeKinds[0]) }
+
+// newFlakyEnvOn is newFlakyEnv on the store kind k.
+func newFlakyEnvOn(t *testing.T, k storeKind) (*env, *failingEvents) {
 	var flaky *failingEvents
-	e := newEnv(t, storeKinds[0], func(c *sm.Config) {
+	e := newEnv(t, k, func(c *sm.Config) {
 		flaky = &failingEvents{Store: c.Store}
 		c.Store = flaky
 	})

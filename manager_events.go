@@ -3,6 +3,7 @@ package sessionmanager
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // record appends an event to the audit log, with the alert deliveries its
@@ -104,6 +105,9 @@ func (m *Manager) retryAudits(ctx context.Context) {
 			m.retries.add(a) // not tried: the next Flush will
 			continue
 		}
+		if m.alreadyRecorded(ctx, a.e) {
+			continue
+		}
 		err := m.record(ctx, a.e, a.in)
 		if err == nil {
 			continue
@@ -112,6 +116,27 @@ func (m *Manager) retryAudits(ctx context.Context) {
 			m.log.Error("audit event lost after retries", "type", a.e.Type, "session", a.e.SessionID, "err", err)
 		}
 	}
+}
+
+// alreadyRecorded reports whether an event whose write failed is in the
+// store after all: a write can fail after its commit (the connection lost
+// before the answer), and writing it again would record it twice. It looks
+// for the event itself: the same type, user, session and actor at the same
+// instant (the stores keep microseconds). A lookup that fails says no: the
+// write is tried again, as before.
+func (m *Manager) alreadyRecorded(ctx context.Context, e *Event) bool {
+	at := e.At.Truncate(time.Microsecond)
+	found, _, err := m.store.ListEvents(ctx, EventFilter{Types: []string{e.Type}, UserID: e.UserID, SessionID: e.SessionID,
+		ActorID: e.ActorID, From: at.Add(-time.Microsecond), To: at.Add(2 * time.Microsecond), Limit: 10})
+	if err != nil {
+		return false
+	}
+	for _, f := range found {
+		if f.UserID == e.UserID && f.SessionID == e.SessionID && f.ActorType == e.ActorType && f.ActorID == e.ActorID {
+			return true
+		}
+	}
+	return false
 }
 
 // dropAudits logs the audit events still awaiting a retry as lost (at
