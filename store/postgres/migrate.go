@@ -90,6 +90,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	return applyMigrations(ctx, pool, ms)
+}
+
+// applyMigrations applies ms (in order) where they are not applied yet, and
+// runs the vacuums still due. A migration's vacuums are due from its commit
+// (schema_migrations.vacuumed is false) until they all succeed: one that
+// fails fails this start, and the next start runs them again rather than
+// skipping them (the migration itself is not applied twice).
+func applyMigrations(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
@@ -103,42 +112,53 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		// A fresh context: the unlock must run even when ctx is done.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, `+lockKey+`)`, migrationLockClass)
 	}()
+	// vacuumed: rows from before the column were vacuumed (or had nothing
+	// to vacuum) when they were applied.
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version integer PRIMARY KEY,
 		name text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		applied_at timestamptz NOT NULL DEFAULT now());
+		ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS vacuumed boolean NOT NULL DEFAULT true`); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	applied := map[int]bool{}
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	vacuumed := map[int]bool{} // applied versions: vacuums done
+	rows, err := conn.Query(ctx, `SELECT version, vacuumed FROM schema_migrations`)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
+	var (
+		v    int32
+		done bool
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&v, &done}, func() error { vacuumed[int(v)] = done; return nil }); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	for _, v := range versions {
-		applied[int(v)] = true
 	}
 	for _, m := range ms {
-		if applied[m.version] {
-			continue
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+		done, applied := vacuumed[m.version]
+		if !applied {
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, m.sql); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, vacuumed) VALUES ($1, $2, $3)`,
+					m.version, m.name, len(m.vacuum) == 0)
 				return err
+			})
+			if err != nil {
+				return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, err)
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, err)
+			done = len(m.vacuum) == 0
+		}
+		if done {
+			continue
 		}
 		for _, t := range m.vacuum {
 			if _, err := conn.Exec(ctx, "VACUUM "+pgx.Identifier{t}.Sanitize()); err != nil {
-				return fmt.Errorf("postgres: migration %04d_%s: vacuum %s: %w", m.version, m.name, t, err)
+				return fmt.Errorf("postgres: migration %04d_%s: vacuum %s (run again at the next start): %w", m.version, m.name, t, err)
 			}
+		}
+		if _, err := conn.Exec(ctx, `UPDATE schema_migrations SET vacuumed = true WHERE version = $1`, m.version); err != nil {
+			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, err)
 		}
 	}
 	return nil
