@@ -83,7 +83,7 @@ func (m *Manager) authenticate(ctx context.Context, accessToken string, activity
 // their memory (shared with the verified-token cache) rather than the
 // store's copies.
 func (m *Manager) sessionState(ctx context.Context, sid, sub string, now time.Time) (sessionState, error) {
-	cached, ok := m.states.get(sid, now)
+	cached, ok := m.states.get(sid, sub, now)
 	if ok && (cached.status == StatusEnded || m.availability() != Degraded) {
 		return cached, nil
 	}

@@ -27,11 +27,13 @@ const stateShards = 64
 
 // stateCache maps session ids to their state, sharded to keep lock
 // contention low on the hot path. It holds every session active on this
-// instance, so an entry is kept small (docs/PERFORMANCE.md, "Memory per
-// cached session"): a pointer in the map (a Go map's slots are a third
-// empty on average, so the slot is kept to 24 bytes) to a 72-byte entry (80 with the allocator's rounding)
-// whose strings share the verified token's memory, with the last-seen
-// bookkeeping in the same entry rather than in a map of its own.
+// instance, so an entry is kept small (docs/PERFORMANCE.md, "300 bytes a
+// session"): a pointer in the map (a Go map's slots are a third empty on
+// average, so the slot is kept to 24 bytes, its key sharing the verified
+// token's memory) to a 64-byte entry, with the last-seen bookkeeping in the
+// same entry rather than in a map of its own. The entry keeps the user id as
+// a keyed hash: the caller knows the id (the token's subject) and gets its
+// own string back when the hash matches.
 type stateCache struct {
 	seed maphash.Seed
 	ttl  time.Duration
@@ -49,10 +51,11 @@ type stateShard struct {
 // stateEntry is a sessionState as stored. Its fields change under the
 // shard's write lock, except noted (atomic, under the read lock).
 type stateEntry struct {
-	userID, email string
-	expiresSec    int64  // expiresAt as Unix seconds and nanoseconds: exact
-	fetched       int64  // nanoseconds since the cache's base
-	fp            uint64 // sessionState.fp
+	email      string
+	uid        uint64 // userHash of the user id; 0: not known
+	expiresSec int64  // expiresAt as Unix seconds and nanoseconds: exact
+	fetched    int64  // nanoseconds since the cache's base
+	fp         uint64 // sessionState.fp
 	// noted is when the last last-seen note of the session was queued for
 	// the store (nanoseconds since base), or noNote.
 	noted       atomic.Int64
@@ -76,23 +79,39 @@ func (c *stateCache) shard(sid string) *stateShard {
 	return &c.shards[maphash.String(c.seed, sid)%stateShards]
 }
 
+// userHash is an entry's uid for userID ("" is 0: not known). The ids are
+// the server's own (a session's user, a signed token's subject), so a
+// collision of 64-bit keyed hashes is the only way a wrong one could match.
+func (c *stateCache) userHash(userID string) uint64 {
+	if userID == "" {
+		return 0
+	}
+	return maphash.String(c.seed, userID) | 1 // never 0
+}
+
 // since is t on the entries' clock.
 func (c *stateCache) since(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
 // get returns the cached state when it is fresh enough at now. Ended states
-// never go stale: an ended session cannot come back.
-func (c *stateCache) get(sid string, now time.Time) (sessionState, bool) {
+// never go stale: an ended session cannot come back. sub is the user the
+// caller expects (the token's subject): the state's userID is sub when the
+// session is that user's, "" when not or not known.
+func (c *stateCache) get(sid, sub string, now time.Time) (sessionState, bool) {
 	sh := c.shard(sid)
 	sh.mu.RLock()
 	e, ok := sh.m[sid]
 	var st sessionState
 	var fetched int64
+	var uid uint64
 	if ok {
-		st = sessionState{userID: e.userID, email: e.email, status: statusOf(e.status), reason: reasonOf(e.reason),
+		st = sessionState{email: e.email, status: statusOf(e.status), reason: reasonOf(e.reason),
 			expiresAt: time.Unix(e.expiresSec, int64(e.expiresNsec)), fp: e.fp}
-		fetched = e.fetched
+		fetched, uid = e.fetched, e.uid
 	}
 	sh.mu.RUnlock()
+	if ok && uid != 0 && uid == c.userHash(sub) {
+		st.userID = sub
+	}
 	if !ok {
 		return st, false
 	}
@@ -119,7 +138,7 @@ func (c *stateCache) put(sid string, st sessionState) {
 		sh.mu.Unlock()
 		return
 	}
-	e.userID, e.email, e.status, e.reason = st.userID, st.email, statusCode(st.status), reasonCode(st.reason)
+	e.uid, e.email, e.status, e.reason = c.userHash(st.userID), st.email, statusCode(st.status), reasonCode(st.reason)
 	e.expiresSec, e.expiresNsec = st.expiresAt.Unix(), int32(st.expiresAt.Nanosecond())
 	e.fetched, e.fp = c.since(st.fetched), st.fp
 	sh.mu.Unlock()
@@ -149,7 +168,7 @@ func (c *stateCache) markEnded(sid, userID string, reason EndReason, now time.Ti
 	}
 	e.status, e.reason, e.fetched = statusCode(StatusEnded), reasonCode(reason), c.since(now)
 	if userID != "" {
-		e.userID = userID
+		e.uid = c.userHash(userID)
 	}
 	sh.mu.Unlock()
 }
