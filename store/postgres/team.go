@@ -40,12 +40,26 @@ func (s *Store) SetAdminAccess(ctx context.Context, id string, ch sm.AdminAccess
 	}
 	var a *sm.Admin
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM admins WHERE role = 'owner' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
+		// The active owners and the admin changed, locked in one pass in id
+		// order: every change locks the rows it needs in the same order. (It
+		// locked the owners first and the changed row by its UPDATE after:
+		// a change that began after another had demoted its admin saw one
+		// owner fewer, locked that one, then waited for its own row, held
+		// by a change waiting for that owner: a deadlock.)
+		rows, err := tx.Query(ctx, `SELECT id, role = 'owner' AND disabled_at IS NULL FROM admins
+			WHERE (role = 'owner' AND disabled_at IS NULL) OR id = $1 ORDER BY id FOR UPDATE`, id)
 		if err != nil {
 			return mapErr(err, "admins")
 		}
-		owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		var owners []string
+		var rowID string
+		var owner bool
+		if _, err := pgx.ForEachRow(rows, []any{&rowID, &owner}, func() error {
+			if owner {
+				owners = append(owners, rowID)
+			}
+			return nil
+		}); err != nil {
 			return mapErr(err, "admins")
 		}
 		a, err = scanAdmin(tx.QueryRow(ctx, `UPDATE admins SET role = CASE WHEN $2 = '' THEN role ELSE $2 END,
