@@ -59,6 +59,10 @@ func mapErr(err error, what string) error {
 			}
 		case pe.Code == "23503":
 			mapped = sm.Errorf(sm.EINVALID, "%s refers to a record that does not exist", what)
+		case pe.Code == "40P01" || pe.Code == "40001":
+			// A deadlock or serialization failure: PostgreSQL rolled the
+			// transaction back, nothing was decided, the client may retry.
+			mapped = &sm.Error{Code: sm.EUNAVAILABLE, Message: "a concurrent change got in the way; try again", RetryAfterSeconds: 1}
 		case strings.HasPrefix(pe.Code, "22"):
 			// Data exceptions: NUL bytes, invalid UTF-8, out-of-range numbers.
 			mapped = sm.Errorf(sm.EINVALID, "%s: a value is not valid", what)
