@@ -140,3 +140,4 @@ FROM sessions GROUP BY 1;
 INSERT INTO session_minutes (minute, shard, live)
 SELECT unix_minute(last_seen), 0, count(*)
 FROM sessions WHERE status <> 'ended' GROUP BY 1;
+ANALYZE session_hours, session_minutes;
