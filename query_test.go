@@ -101,3 +101,19 @@ func TestParseSessionQuerySearchCountries(t *testing.T) {
 		}
 	}
 }
+
+// A search that reads as the start of an address is matched as an IP
+// prefix; a word made of hex letters, or digits with other characters,
+// stays a substring search.
+func TestSearchIsIPPrefix(t *testing.T) {
+	for q, want := range map[string]bool{
+		"203.0.113": true, "203.": true, "42": true, "1.2.3.4": true,
+		"2001:db8:": true, "2001:DB8::1": true, "::ffff:1.2.3.4": true, "fe80:": true,
+		"": false, "...": false, "db8": false, "cafe": false, "user42": false,
+		"203.0.113/24": false, "10 0": false, "2001:db8:g": false, "telstra": false,
+	} {
+		if got := sm.SearchIsIPPrefix(q); got != want {
+			t.Errorf("SearchIsIPPrefix(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -193,7 +193,9 @@ type SessionFilter struct {
 	ScoreBelow *int
 	From, To   time.Time // on CreatedAt: From inclusive, To exclusive
 	// Search matches a substring of the user's email/username, the IP, the
-	// browser, the OS, the city or the ISP (case-insensitive).
+	// browser, the OS, the city or the ISP (case-insensitive). A search
+	// that is a partial address (SearchIsIPPrefix) matches the user's
+	// email/username as a substring and the IP as a prefix, nothing else.
 	Search string
 	// SearchCountries widens Search to the sessions in these countries
 	// (ISO codes): the countries Search names (CountriesNamed), so that
@@ -282,4 +284,32 @@ type TrailNote struct {
 	SessionID string
 	Entry     TrailEntry
 	Suspected string
+}
+
+// SearchIsIPPrefix reports whether a session search reads as the start of
+// an IP address, which the stores match as a prefix of the session's IP
+// rather than a substring of its text: digits and dots (at least one
+// digit), or hex digits, colons and dots with at least one colon. Someone
+// typing 203.0.113 means the addresses that start so, not 45.203.0.113,
+// and a prefix is a range of an ordinary index, where a substring of
+// digits and dots is a search of the trigram index through its most common
+// trigrams (docs/SCALE.md). Any other search is a substring of every field.
+func SearchIsIPPrefix(search string) bool {
+	digit, colon := false, false
+	for _, r := range search {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r == '.':
+		case r == ':':
+			colon = true
+		case r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F':
+			if !strings.ContainsRune(search, ':') {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return digit || colon
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	sm "github.com/magic-sessionmanager/sessionmanager"
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 )
@@ -18,6 +20,39 @@ func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func BenchmarkTouchSessions(b *testing.B) {
 	s := openStore(b)
 	benchBatches(b, s, func(id string, at time.Time) sm.LastSeen { return sm.LastSeen{SessionID: id, At: at} }, s.TouchSessions)
+}
+
+// BenchmarkTouchLiveSessions is the last-seen flush of a busy instance:
+// batches of 500 notes (the flush's batch), all of live sessions created
+// over 30 days, each moving its session into a later minute (the
+// counters' worst case: every note moves one session between
+// session_minutes rows and changes its login hour's and day's summed
+// length). Its time per operation is one flush statement.
+func BenchmarkTouchLiveSessions(b *testing.B) {
+	s := openStore(b)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	seedSessions(b, s, 10_000, now)
+	ctx := context.Background()
+	rows, err := s.Pool().Query(ctx, `SELECT id FROM sessions WHERE status <> 'ended' ORDER BY id`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	live, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(live) < 1_000 {
+		b.Fatalf("%d live sessions: %v", len(live), err)
+	}
+	notes := make([]sm.LastSeen, 500)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for j := range notes {
+			notes[j] = sm.LastSeen{SessionID: live[(i*len(notes)+j)%len(live)], At: now.Add(time.Duration(i) * 61 * time.Second)}
+		}
+		if err := s.TouchSessions(ctx, notes); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }
 
 // benchBatches seeds 10,000 sessions and applies batches of 100 notes to

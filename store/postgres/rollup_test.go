@@ -12,7 +12,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 )
 
-// The session_days rollup and the session_live counters that Stats reads stay equal to a full scan of
+// The session_days, session_hours and session_minutes rollups and the session_live counters that Stats reads stay equal to a full scan of
 // sessions through every kind of write: inserts, ends, sweeps, touches,
 // purges, deletes and erasure, at several instants.
 func TestStatsRollupMatchesFullScan(t *testing.T) {
@@ -37,10 +37,14 @@ func TestStatsRollupMatchesFullScan(t *testing.T) {
 			x.Location = sm.Location{CountryCode: variedCountries[i%len(variedCountries)], City: "C" + id}
 		})
 	}
+	// The sweep deletes the session_minutes rows of more than a day before
+	// its now: presence counts at an earlier instant are no longer asked for.
+	var swept time.Time
 	check := func(step string) {
 		t.Helper()
 		for _, at := range []time.Time{now, now.Add(-3 * day), dayStart(now), now.Add(17 * time.Hour)} {
-			compareStats(t, s, step, at)
+			presence := swept.IsZero() || !at.Add(-30*time.Minute).Before(swept.Add(-day))
+			compareStats(t, s, step, at, presence)
 			compareLive(t, s, step, at)
 		}
 	}
@@ -66,6 +70,7 @@ func TestStatsRollupMatchesFullScan(t *testing.T) {
 	if _, _, err := s.SweepStale(ctx, sm.StaleSweep{Now: now, InactiveBefore: now.Add(-time.Hour), IdleBefore: now.Add(-5 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	swept = now
 	check("swept")
 	if _, err := s.PurgeEnded(ctx, now.Add(-2*time.Hour), 1_000_000); err != nil {
 		t.Fatal(err)
@@ -86,22 +91,24 @@ func dayStart(t time.Time) time.Time { return t.UTC().Truncate(day) }
 const day = 24 * time.Hour
 
 // compareStats checks Stats at now against the definitions computed by a
-// full scan of sessions.
-func compareStats(t *testing.T, s *postgres.Store, step string, now time.Time) {
+// full scan of sessions (the presence counts when presence is set).
+func compareStats(t *testing.T, s *postgres.Store, step string, now time.Time, presence bool) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := s.Stats(ctx, now)
 	if err != nil {
 		t.Fatalf("%s: stats: %v", step, err)
 	}
-	var today, h24, d7 int64
+	var today, h24, d7, a15, a30 int64
 	var avg float64
 	err = s.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE created_at >= $2),
+			count(*) FILTER (WHERE status <> 'ended' AND last_seen >= $1::timestamptz - interval '15 minutes'),
+			count(*) FILTER (WHERE status <> 'ended' AND last_seen >= $1::timestamptz - interval '30 minutes'),
 			count(*) FILTER (WHERE created_at >= $1::timestamptz - interval '24 hours'),
 			count(*) FILTER (WHERE created_at >= $1::timestamptz - interval '168 hours'),
 			coalesce(avg(extract(epoch FROM coalesce(ended_at, last_seen) - created_at))
 				FILTER (WHERE created_at >= $1::timestamptz - interval '720 hours'), 0)::float8
-		FROM sessions`, now, dayStart(now)).Scan(&today, &h24, &d7, &avg)
+		FROM sessions`, now, dayStart(now)).Scan(&today, &a15, &a30, &h24, &d7, &avg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +116,9 @@ func compareStats(t *testing.T, s *postgres.Store, step string, now time.Time) {
 		math.Abs(st.AvgSessionSeconds-avg) > 1e-6*math.Max(1, avg) {
 		t.Errorf("%s at %v: stats today=%d 24h=%d 7d=%d avg=%v; full scan %d %d %d %v",
 			step, now, st.LoginsToday, st.Logins24h, st.Logins7d, st.AvgSessionSeconds, today, h24, d7, avg)
+	}
+	if presence && (st.Active15m != a15 || st.Active30m != a30) {
+		t.Errorf("%s at %v: stats active 15m=%d 30m=%d; full scan %d %d", step, now, st.Active15m, st.Active30m, a15, a30)
 	}
 	first := dayStart(now).Add(-13 * day)
 	for i, c := range st.LoginsPerDay {

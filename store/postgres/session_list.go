@@ -148,7 +148,7 @@ func searchQuery(q *query, search string, countries []string, order, limit strin
 		(SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id` + where + and +
 		`(` + like("u.email") + ` OR ` + like("u.username") + `) ORDER BY ` + order + ` LIMIT ` + limit + `)
 		UNION ALL
-		(SELECT s.id FROM sessions s` + where + and + sessionMatch(search, like) + `
+		(SELECT s.id FROM sessions s` + where + and + sessionMatch(q, search, like) + `
 		ORDER BY ` + order + ` LIMIT ` + limit + `)` + countryArm(q, where, and, countries, order, limit) + `)
 		ORDER BY ` + order + ` LIMIT ` + limit
 }
@@ -160,8 +160,13 @@ func searchQuery(q *query, search string, countries []string, order, limit strin
 // estimates its selectivity once (ANDed with the per-column conditions it
 // multiplied two estimates of the same match, took a common substring for
 // a rare one and scanned every session). A search that holds U+001F is
-// matched column by column.
-func sessionMatch(search string, like func(string) string) string {
+// matched column by column. A partial address (sm.SearchIsIPPrefix) is a
+// prefix of the IP, a range of sessions_ip_prefix_idx (migration 0023),
+// lower-cased as addresses are written.
+func sessionMatch(q *query, search string, like func(string) string) string {
+	if sm.SearchIsIPPrefix(search) {
+		return "s.ip LIKE " + q.arg(strings.ToLower(search)+"%") // digits, hex, dots, colons: no wildcard to escape
+	}
 	if !strings.ContainsRune(search, '\x1f') {
 		return like(searchText)
 	}

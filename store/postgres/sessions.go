@@ -277,7 +277,8 @@ func (s *Store) TouchSessions(ctx context.Context, notes []sm.LastSeen) error {
 
 // SweepStale ends idle sessions (when IdleBefore is set), then expired ones,
 // then marks the remaining stale active sessions inactive, in one
-// transaction; sessions it ends are not counted as inactivated.
+// transaction; sessions it ends are not counted as inactivated. It also
+// deletes the session_minutes rows older than minutesKept before sw.Now.
 func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.Ended, error) {
 	var inactivated int
 	ended := []sm.Ended{}
@@ -304,6 +305,13 @@ func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.End
 			}
 			if err := end(sm.EndExpired, "expires_at <= $3", sw.Now); err != nil {
 				return err
+			}
+			if !sw.Now.IsZero() {
+				// Stats reads the minutes of the last half hour; older ones only grow the table.
+				if _, err := tx.Exec(ctx, `DELETE FROM session_minutes WHERE minute < $1`,
+					unixMinute(sw.Now.Add(-minutesKept))); err != nil {
+					return err
+				}
 			}
 			if sw.InactiveBefore.IsZero() {
 				return nil

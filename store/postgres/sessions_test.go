@@ -116,7 +116,10 @@ func TestListSessionsFilters(t *testing.T) {
 		{"search underscore no wildcard", sm.SessionFilter{Search: "o_b"}, nil},
 		{"search percent literal", sm.SessionFilter{Search: "100%"}, []string{"g"}},
 		{"search percent alone", sm.SessionFilter{Search: "%"}, []string{"g"}},
-		{"search ip", sm.SessionFilter{Search: "db8:1"}, []string{"e"}},
+		{"search ip prefix", sm.SessionFilter{Search: "2001:db8:1"}, []string{"e"}},
+		{"search ip inside the address", sm.SessionFilter{Search: "db8:1"}, nil},
+		// The prefix of the address as shown: f shows as ::ffff:10.1.9.9.
+		{"search ip v4 prefix", sm.SessionFilter{Search: "10.1"}, []string{"a", "b"}},
 		{"search city", sm.SessionFilter{Search: "paris"}, []string{"g"}},
 		{"search browser", sm.SessionFilter{Search: "safari"}, []string{"g"}},
 	} {

@@ -33,17 +33,104 @@ func nextDayStart(t time.Time) time.Time {
 	return dayStart(t).Add(day)
 }
 
+// nextHourStart is the first whole hour at or after t.
+func nextHourStart(t time.Time) time.Time {
+	if h := t.Truncate(time.Hour); !h.Equal(t) {
+		return h.Add(time.Hour)
+	}
+	return t
+}
+
+// nextMinuteStart is the first whole minute at or after t.
+func nextMinuteStart(t time.Time) time.Time {
+	if m := t.Truncate(time.Minute); !m.Equal(t) {
+		return m.Add(time.Minute)
+	}
+	return t
+}
+
+// unixMinute and unixHour number the minute and the hour that hold t, as
+// the migration's unix_minute and unix_hour do.
+func unixMinute(t time.Time) int64 { return t.Truncate(time.Minute).Unix() / 60 }
+func unixHour(t time.Time) int64   { return t.Truncate(time.Hour).Unix() / 3600 }
+
+// minutesKept is how long session_minutes keeps a minute (SweepStale
+// deletes older ones): Stats reads the last half hour of them; a day
+// leaves room for Stats asked at an earlier now (the scale harness asks at
+// the generated data's newest login).
+const minutesKept = 24 * time.Hour
+
+// presence counts the live sessions seen at or after each of froms: the
+// whole minutes from session_minutes, and the part of a minute before
+// them from the live index (index-only).
+func (s *Store) presence(ctx context.Context, froms ...time.Time) ([]int64, error) {
+	minutes, wholes := make([]int64, len(froms)), make([]time.Time, len(froms))
+	for i, from := range froms {
+		wholes[i] = nextMinuteStart(from)
+		minutes[i] = unixMinute(wholes[i])
+	}
+	rows, err := s.pool.Query(ctx, `SELECT
+			(SELECT coalesce(sum(live), 0) FROM session_minutes WHERE minute >= w.minute)
+			+ (SELECT count(*) FROM sessions WHERE status <> 'ended' AND last_seen >= w.from_at AND last_seen < w.whole)
+		FROM unnest($1::timestamptz[], $2::int8[], $3::timestamptz[]) WITH ORDINALITY AS w(from_at, minute, whole, i)
+		ORDER BY w.i`, froms, minutes, wholes)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// windowCount is the logins of a sliding window and their summed lengths.
+type windowCount struct {
+	logins  int64
+	seconds float64
+}
+
+// windows counts the sessions created at or after each of froms and sums
+// their lengths: whole days from session_days, whole hours of the partial
+// first day from session_hours, and the part of an hour before them from
+// the sessions-by-created_at index (index-only).
+func (s *Store) windows(ctx context.Context, froms ...time.Time) ([]windowCount, error) {
+	n := len(froms)
+	firstHours, lastHours, days, hours := make([]int64, n), make([]int64, n), make([]time.Time, n), make([]time.Time, n)
+	for i, from := range froms {
+		hours[i], days[i] = nextHourStart(from), nextDayStart(from)
+		firstHours[i], lastHours[i] = unixHour(hours[i]), unixHour(days[i])
+	}
+	rows, err := s.pool.Query(ctx, `SELECT
+			(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= w.day)
+			+ (SELECT coalesce(sum(logins), 0) FROM session_hours WHERE hour >= w.first_hour AND hour < w.last_hour) + p.n,
+			((SELECT coalesce(sum(seconds), 0) FROM session_days WHERE day >= w.day)
+			+ (SELECT coalesce(sum(seconds), 0) FROM session_hours WHERE hour >= w.first_hour AND hour < w.last_hour)
+			+ p.seconds)::float8
+		FROM unnest($1::timestamptz[], $2::int8[], $3::int8[], $4::date[], $5::timestamptz[])
+			WITH ORDINALITY AS w(from_at, first_hour, last_hour, day, hour_at, i)
+		CROSS JOIN LATERAL (
+			SELECT count(*) AS n, coalesce(sum(extract(epoch FROM coalesce(ended_at, last_seen) - created_at)), 0) AS seconds
+			FROM sessions WHERE created_at >= w.from_at AND created_at < w.hour_at) p
+		ORDER BY w.i`, froms, firstHours, lastHours, days, hours)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (windowCount, error) {
+		var c windowCount
+		return c, r.Scan(&c.logins, &c.seconds)
+	})
+}
+
 // Stats computes the dashboard aggregates at now, all in SQL, with queries
 // run concurrently on separate connections, none of which reads every
 // session or every live session:
 //   - the session_live counters (kept by triggers): the top countries,
 //     devices, browsers and OSes and the online total;
-//   - the last half hour of the partial live index, index-only: the
-//     presence counts;
+//   - the presence counts from the session_minutes counters (live sessions
+//     per minute of last_seen), plus at most one minute of the partial live
+//     index;
 //   - the user_counts counters: users and blocked users;
-//   - logins and summed session lengths per whole day from the session_days
-//     rollup (kept by triggers), plus the partial first day of each sliding
-//     window from the sessions-by-created_at index;
+//   - logins and summed session lengths of each sliding window (24 h, 7 d,
+//     30 d) from whole days of the session_days rollup, whole hours of the
+//     session_hours rollup (its partial first day), and at most one hour of
+//     the sessions-by-created_at index;
 //   - logins per day for the last 14 days, from the rollup.
 //
 // The answer is not one snapshot: a login between the queries may show in
@@ -52,39 +139,27 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*sm.Stats, error) {
 	now = now.UTC()
 	today := dayStart(now)
 	firstDay := today.AddDate(0, 0, -(loginDays - 1))
-	from24h, from7d, fromAvg := now.Add(-day), now.Add(-7*day), now.Add(-avgWindow)
+	from24h := now.Add(-day)
 	st := &sm.Stats{ByCountry: []sm.Count{}, ByDevice: []sm.Count{}, ByBrowser: []sm.Count{}, ByOS: []sm.Count{}}
 	var (
-		partialCount, daysCount int64
-		partialSum, daysSum     float64
-		partial24h, partial7d   int64
-		days24h, days7d         int64
+		presence []int64
+		windows  []windowCount
 	)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.liveCounters(ctx, st) })
-	g.Go(func() error {
-		return s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE last_seen >= $1), count(*)
-			FROM sessions WHERE status <> 'ended' AND last_seen >= $2`,
-			now.Add(-15*time.Minute), now.Add(-30*time.Minute)).Scan(&st.Active15m, &st.Active30m)
-	})
-	g.Go(func() error {
-		return s.pool.QueryRow(ctx, `SELECT coalesce(sum(total), 0)::int8, coalesce(sum(blocked), 0)::int8 FROM user_counts`).
-			Scan(&st.TotalUsers, &st.BlockedUsers)
+	g.Go(func() (err error) {
+		presence, err = s.presence(ctx, now.Add(-15*time.Minute), now.Add(-30*time.Minute))
+		return err
 	})
 	g.Go(func() error {
 		return s.pool.QueryRow(ctx, `SELECT
-				(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= $1),
-				(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= $2),
-				(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= $3),
-				d.logins, d.seconds::float8, p24.n, p7.n, pa.n, pa.seconds::float8
-			FROM (SELECT coalesce(sum(logins), 0) AS logins, coalesce(sum(seconds), 0) AS seconds
-			      FROM session_days WHERE day >= $4) d,
-			     (SELECT count(*) AS n FROM sessions WHERE created_at >= $5 AND created_at < $2) p24,
-			     (SELECT count(*) AS n FROM sessions WHERE created_at >= $6 AND created_at < $3) p7,
-			     (SELECT count(*) AS n, coalesce(sum(extract(epoch FROM coalesce(ended_at, last_seen) - created_at)), 0) AS seconds
-			      FROM sessions WHERE created_at >= $7 AND created_at < $4) pa`,
-			today, nextDayStart(from24h), nextDayStart(from7d), nextDayStart(fromAvg), from24h, from7d, fromAvg).
-			Scan(&st.LoginsToday, &days24h, &days7d, &daysCount, &daysSum, &partial24h, &partial7d, &partialCount, &partialSum)
+				(SELECT coalesce(sum(total), 0)::int8 FROM user_counts), (SELECT coalesce(sum(blocked), 0)::int8 FROM user_counts),
+				(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= $1)`, today).
+			Scan(&st.TotalUsers, &st.BlockedUsers, &st.LoginsToday)
+	})
+	g.Go(func() (err error) {
+		windows, err = s.windows(ctx, now.Add(-day), now.Add(-7*day), now.Add(-avgWindow))
+		return err
 	})
 	g.Go(func() error {
 		rows, err := s.pool.Query(ctx, `SELECT i, (SELECT coalesce(sum(logins), 0) FROM session_days WHERE day = $1::date + i)
@@ -118,9 +193,10 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*sm.Stats, error) {
 	if err := g.Wait(); err != nil {
 		return nil, mapErr(err, "stats")
 	}
-	st.Logins24h, st.Logins7d = days24h+partial24h, days7d+partial7d
-	if total := partialCount + daysCount; total > 0 {
-		st.AvgSessionSeconds = (partialSum + daysSum) / float64(total)
+	st.Active15m, st.Active30m = presence[0], presence[1]
+	st.Logins24h, st.Logins7d = windows[0].logins, windows[1].logins
+	if avg := windows[2]; avg.logins > 0 {
+		st.AvgSessionSeconds = avg.seconds / float64(avg.logins)
 	}
 	return st, nil
 }

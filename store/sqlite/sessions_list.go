@@ -117,7 +117,15 @@ func sessionWhere(f sessionmanager.SessionFilter) *where {
 	if !f.To.IsZero() {
 		w.add(`s.created_at < ?`, f.To.UnixMicro())
 	}
-	if f.Search != "" {
+	switch {
+	case f.Search != "" && sessionmanager.SearchIsIPPrefix(f.Search):
+		// A partial address: a prefix of the IP (LIKE is case-insensitive
+		// for the hex digits); its characters are no LIKE wildcards.
+		p := likeContains(f.Search)
+		countries, _ := json.Marshal(append([]string{}, f.SearchCountries...))
+		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR s.ip LIKE ?
+			OR s.country_code IN (SELECT value FROM json_each(?)))`, p, p, strings.ToLower(f.Search)+"%", string(countries))
+	case f.Search != "":
 		p := likeContains(f.Search)
 		countries, _ := json.Marshal(append([]string{}, f.SearchCountries...))
 		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR s.ip LIKE ? ESCAPE '\'

@@ -67,6 +67,32 @@ func testBulkLoad(t *testing.T, s Store) {
 	}
 	equal(t, live, byDevice, "live sessions by device type in stats")
 	equal(t, int64(sessionmanager.SyntheticUsers(bulkSessions)), st.TotalUsers, "users in stats")
+	// The windowed counts too (PostgreSQL's minute and hour counters are
+	// filled per COPY), at t0 and between minute and hour boundaries.
+	for _, at := range []time.Time{t0, t0.Add(-7*time.Minute - 13*time.Second - 5*time.Microsecond)} {
+		st, err := s.Stats(ctx, at)
+		noErr(t, err, "stats at %v", at)
+		var a15, a30, l24, l7 int64
+		for _, ses := range all {
+			if ses.Status != sessionmanager.StatusEnded && !ses.LastSeenAt.Before(at.Add(-15*time.Minute)) {
+				a15++
+			}
+			if ses.Status != sessionmanager.StatusEnded && !ses.LastSeenAt.Before(at.Add(-30*time.Minute)) {
+				a30++
+			}
+			if !ses.CreatedAt.Before(at.Add(-24 * time.Hour)) {
+				l24++
+			}
+			if !ses.CreatedAt.Before(at.Add(-7 * 24 * time.Hour)) {
+				l7++
+			}
+		}
+		equal(t, a15, st.Active15m, "Active15m at %v", at)
+		equal(t, a30, st.Active30m, "Active30m at %v", at)
+		equal(t, l24, st.Logins24h, "Logins24h at %v", at)
+		equal(t, l7, st.Logins7d, "Logins7d at %v", at)
+		check(t, a30 > 0 && l24 > 0, "the generated data has sessions in the windows at %v", at)
+	}
 	// Generated data never mixes with data already there.
 	requireCode(t, sessionmanager.Generate(ctx, s, sessionmanager.Synthetic{Sessions: 10, Now: t0}), sessionmanager.ECONFLICT, "generate into a store that holds data")
 	requireCode(t, sessionmanager.Generate(ctx, s, sessionmanager.Synthetic{Sessions: 0}), sessionmanager.EINVALID, "generate no sessions")

@@ -115,6 +115,13 @@ func testListFilters(t *testing.T, s Store) {
 		{"search email domain", sessionmanager.SessionFilter{Search: "example.org"}, []string{"c", "d", "f"}},
 		{"search ip", sessionmanager.SessionFilter{Search: "203.0.113"}, []string{"a", "b"}},
 		{"search ip v6", sessionmanager.SessionFilter{Search: "2001:db8"}, []string{"d", "e"}},
+		// A partial address (digits and dots, or hex and colons) is a prefix
+		// of the IP, not a substring (sessionmanager.SearchIsIPPrefix).
+		{"search ip prefix, last octet partial", sessionmanager.SessionFilter{Search: "203.0.113.2"}, []string{"b"}},
+		{"search ip, inside the address", sessionmanager.SessionFilter{Search: "0.113"}, []string{}},
+		{"search ip v6 prefix, other case", sessionmanager.SessionFilter{Search: "2001:DB8:1"}, []string{"e"}},
+		{"search ip v6, inside the address", sessionmanager.SessionFilter{Search: "db8:"}, []string{}},
+		{"search hex without a colon is a substring", sessionmanager.SessionFilter{Search: "db8"}, []string{"d", "e"}},
 		{"search browser", sessionmanager.SessionFilter{Search: "chrome"}, []string{"a", "f"}},
 		{"search os", sessionmanager.SessionFilter{Search: "WINDOWS"}, []string{"a", "d"}},
 		{"search city", sessionmanager.SessionFilter{Search: "berl"}, []string{"b"}},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 var statsTests = []namedTest{
 	{"KnownDataset", testStats},
 	{"Empty", testStatsEmpty},
+	{"WindowBoundaries", testStatsWindowBoundaries},
 }
 
 // statsFixture is one session of the stats dataset, its times relative
@@ -104,4 +106,132 @@ func testStatsEmpty(t *testing.T, s Store) {
 	equal(t, 14, len(st.LoginsPerDay), "14 days, zeros included")
 	equal(t, "2026-02-25", st.LoginsPerDay[0].Key, "oldest first")
 	equal(t, "2026-03-10", st.LoginsPerDay[13].Key, "ending today")
+}
+
+// windowSession is a session of the window-boundaries test as the test
+// expects the store to hold it.
+type windowSession struct {
+	created, lastSeen time.Time
+	live              bool
+}
+
+// testStatsWindowBoundaries checks the presence counts (Active15m,
+// Active30m) and the sliding login windows (Logins24h, Logins7d, the
+// 30-day average) around their minute, hour and day boundaries, through
+// touches that move sessions between minutes, ends, a purge and a delete,
+// at instants on and between those boundaries: a store may count whole
+// minutes and hours from counters, but the answers are those of the
+// definitions (last seen at or after now-15m, created at or after
+// now-24h, ...), computed here from the sessions it was given.
+func testStatsWindowBoundaries(t *testing.T, s Store) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	now := t0.Add(30*time.Second + 500*time.Microsecond) // 12:00:30.0005
+	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
+	us := time.Microsecond
+	held := map[string]*windowSession{}
+	add := func(id string, created, lastSeen time.Time) {
+		held[id] = &windowSession{created: created, lastSeen: lastSeen, live: true}
+		newSession(t, s, id, "u-1", func(x *sessionmanager.Session) {
+			x.CreatedAt, x.LastSeenAt, x.ExpiresAt = created, lastSeen, t0.Add(60*d)
+		})
+	}
+	// Last seen around now-15m and now-30m: just before, at, and after the
+	// instant, at the start of its minute, at the next whole minute.
+	for i, at := range []time.Time{
+		now.Add(-15*m - us), now.Add(-15 * m), now.Add(-15*m + us), now.Add(-15 * m).Truncate(m), now.Add(-14 * m).Truncate(m),
+		now.Add(-30*m - us), now.Add(-30 * m), now.Add(-30 * m).Truncate(m), now.Add(-29 * m).Truncate(m), now.Add(-29*m - us),
+		now.Add(-2 * h), now, now.Add(-31 * m),
+	} {
+		add(fmt.Sprintf("p%02d", i), at.Add(-time.Hour), at)
+	}
+	// Created around now-24h, now-7d and now-30d: the same instants, the
+	// hour and the day that hold them, and the next hour and day.
+	i := 0
+	for _, back := range []time.Duration{d, 7 * d, 30 * d} {
+		from := now.Add(-back)
+		for _, at := range []time.Time{
+			from.Add(-us), from, from.Add(us), from.Truncate(h), from.Truncate(h).Add(h), from.Truncate(h).Add(h - us),
+			from.Truncate(d), from.Truncate(d).Add(d), from.Truncate(d).Add(d - us),
+		} {
+			add(fmt.Sprintf("w%02d", i), at, at.Add(time.Duration(i)*m))
+			i++
+		}
+	}
+	want := func(at time.Time) (a15, a30, l24, l7, n30 int64, secs float64) {
+		for _, x := range held {
+			if x.live && !x.lastSeen.Before(at.Add(-15*m)) {
+				a15++
+			}
+			if x.live && !x.lastSeen.Before(at.Add(-30*m)) {
+				a30++
+			}
+			if !x.created.Before(at.Add(-d)) {
+				l24++
+			}
+			if !x.created.Before(at.Add(-7 * d)) {
+				l7++
+			}
+			if !x.created.Before(at.Add(-30 * d)) {
+				n30++
+				secs += x.lastSeen.Sub(x.created).Seconds()
+			}
+		}
+		return a15, a30, l24, l7, n30, secs
+	}
+	check := func(step string) {
+		t.Helper()
+		for _, at := range []time.Time{now, now.Truncate(m), now.Truncate(h), now.Add(m), now.Add(59*time.Second + 999*us),
+			now.Add(45 * m), now.Add(h - 30*time.Second), now.Truncate(d)} {
+			st, err := s.Stats(ctx, at)
+			noErr(t, err, "%s: stats at %v", step, at)
+			a15, a30, l24, l7, n30, secs := want(at)
+			equal(t, a15, st.Active15m, "%s at %v: Active15m", step, at)
+			equal(t, a30, st.Active30m, "%s at %v: Active30m", step, at)
+			equal(t, l24, st.Logins24h, "%s at %v: Logins24h", step, at)
+			equal(t, l7, st.Logins7d, "%s at %v: Logins7d", step, at)
+			avg := 0.0
+			if n30 > 0 {
+				avg = secs / float64(n30)
+			}
+			check(t, math.Abs(st.AvgSessionSeconds-avg) < 1e-6*math.Max(1, avg),
+				"%s at %v: AvgSessionSeconds = %v, want %v", step, at, st.AvgSessionSeconds, avg)
+		}
+	}
+	check("created")
+
+	// Touches move sessions into later minutes (into the windows, within
+	// one, within the same minute); one note is older than the session's
+	// last sight and changes nothing.
+	touch := map[string]time.Time{
+		"p00": now.Add(-15 * m), "p05": now.Add(-20*m + 7*time.Second), "p10": now.Add(-30*m + us),
+		"p02": now.Add(-15*m + 2*us), "p12": now.Add(-40 * m), "w03": now.Add(-m),
+	}
+	var notes []sessionmanager.LastSeen
+	for id, at := range touch {
+		notes = append(notes, sessionmanager.LastSeen{SessionID: id, At: at})
+		if x := held[id]; at.After(x.lastSeen) {
+			x.lastSeen = at
+		}
+	}
+	noErr(t, s.TouchSessions(ctx, notes), "touch")
+	check("touched")
+
+	// Ending takes a session out of the presence counts (its length is
+	// then up to its end); purging and deleting take it out of everything.
+	for id, at := range map[string]time.Time{"p01": now.Add(-10 * m), "p08": now.Add(-5 * m), "w22": now.Add(-29 * d)} {
+		_, err := s.EndSession(ctx, id, sessionmanager.EndLogout, at)
+		noErr(t, err, "end %s", id)
+		held[id].live, held[id].lastSeen = false, at
+	}
+	check("ended")
+	n, err := s.PurgeEnded(ctx, now.Add(-d), 100)
+	noErr(t, err, "purge")
+	equal(t, 1, n, "purged (w22, ended 29 days ago)")
+	delete(held, "w22")
+	noErr(t, s.DeleteSession(ctx, "p04"), "delete p04")
+	noErr(t, s.DeleteSession(ctx, "w10"), "delete w10")
+	delete(held, "p04")
+	delete(held, "w10")
+	check("purged and deleted")
 }
