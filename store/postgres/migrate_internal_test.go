@@ -12,7 +12,8 @@ import (
 )
 
 // TestMigrationVacuum: migration 0020 rewrites sessions and indexes users
-// for index-only lookups, so it names both tables to vacuum once it commits
+// for index-only lookups, and 0024 rewrites users (a generated column), so
+// they name the tables to vacuum once they commit
 // (migrate runs VACUUM for each name; TestMigrationVacuumIsRunUntilDone:
 // a failed one is run again at the next start), and only the directive's
 // lines count.
@@ -23,8 +24,11 @@ func TestMigrationVacuum(t *testing.T) {
 	}
 	for _, m := range ms {
 		want := []string(nil)
-		if m.version == 20 {
+		switch m.version {
+		case 20:
 			want = []string{"sessions", "users"}
+		case 24:
+			want = []string{"users"}
 		}
 		if !slices.Equal(m.vacuum, want) {
 			t.Errorf("migration %04d vacuums %q, want %q", m.version, m.vacuum, want)

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -21,26 +22,20 @@ func TestMigrationISPColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec := func(s *postgres.Store, sql string, args ...any) {
-		t.Helper()
-		if _, err := s.Pool().Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	exec(s, `INSERT INTO users (id, email, username, created_at, updated_at) VALUES ('u-1', 'a@example.com', 'a', $1, $1)`, t0)
+	mustExec(t, s, `INSERT INTO users (id, email, username, created_at, updated_at) VALUES ('u-1', 'a@example.com', 'a', $1, $1)`, t0)
 	// 2,000 sessions over several pages; every third one has no ISP.
-	exec(s, `INSERT INTO sessions (id, user_id, status, created_at, last_seen, expires_at, country_code, location)
+	mustExec(t, s, `INSERT INTO sessions (id, user_id, status, created_at, last_seen, expires_at, country_code, location)
 		SELECT 's-' || i, 'u-1', 'active', $1::timestamptz + i * interval '1 second', $1, $1::timestamptz + interval '1 day', 'AU',
 		       CASE WHEN i % 3 = 0 THEN '{"countryCode":"AU"}' ELSE '{"countryCode":"AU","isp":"Telstra ' || i || '"}' END
 		FROM generate_series(1, 2000) AS i`, t0)
 	// The schema as it was before 0020.
-	exec(s, `ALTER TABLE sessions DROP COLUMN isp`) // and the search index on it
-	exec(s, `DROP INDEX sessions_created_idx`)
-	exec(s, `CREATE INDEX sessions_created_idx ON sessions (created_at, id) INCLUDE (status, last_seen, ended_at)`)
-	exec(s, `DROP INDEX sessions_country_idx`)
-	exec(s, `CREATE INDEX sessions_country_idx ON sessions (country_code, created_at)`)
-	exec(s, `DROP INDEX users_search_names`)
-	exec(s, `DELETE FROM schema_migrations WHERE version = 20`)
+	mustExec(t, s, `ALTER TABLE sessions DROP COLUMN isp`) // and the search index on it
+	mustExec(t, s, `DROP INDEX sessions_created_idx`)
+	mustExec(t, s, `CREATE INDEX sessions_created_idx ON sessions (created_at, id) INCLUDE (status, last_seen, ended_at)`)
+	mustExec(t, s, `DROP INDEX sessions_country_idx`)
+	mustExec(t, s, `CREATE INDEX sessions_country_idx ON sessions (country_code, created_at)`)
+	mustExec(t, s, `DROP INDEX users_search_names`)
+	mustExec(t, s, `DELETE FROM schema_migrations WHERE version = 20`)
 	s.Close()
 
 	if s, err = postgres.Open(ctx, url); err != nil {
@@ -71,7 +66,7 @@ func TestMigrationISPColumn(t *testing.T) {
 		t.Errorf("search by a migrated row's ISP: %v, want [s-1999]", got)
 	}
 	// A later write of the location moves the ISP with it.
-	exec(s, `UPDATE sessions SET location = '{"countryCode":"AU","isp":"Optus"}' WHERE id = 's-1999'`)
+	mustExec(t, s, `UPDATE sessions SET location = '{"countryCode":"AU","isp":"Optus"}' WHERE id = 's-1999'`)
 	if got := search("telstra 1999"); len(got) != 0 {
 		t.Errorf("search by the old ISP after the update: %v, want none", got)
 	}
@@ -112,5 +107,71 @@ func TestSearchPlannedEachTime(t *testing.T) {
 	}
 	if search != 0 || plain != 1 {
 		t.Errorf("prepared statements on the connection: %d searches (want 0), %d plain lists (want 1)", search, plain)
+	}
+}
+
+// TestMigrationUserSearchNames: users stored before migration 0024 get
+// their search_names from their email and username, and the user arm of a
+// session search and the user list find them through it, in any case.
+func TestMigrationUserSearchNames(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresSchema(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, s, `INSERT INTO users (id, email, username, created_at, updated_at)
+		SELECT 'u-' || i, 'Person' || i || '@Example.com', 'Name' || i, $1, $1 FROM generate_series(1, 300) AS i`, t0)
+	mustExec(t, s, `INSERT INTO sessions (id, user_id, status, created_at, last_seen, expires_at, country_code, location)
+		SELECT 's-' || i, 'u-' || (i % 300 + 1), 'active', $1::timestamptz + i * interval '1 second', $1,
+		       $1::timestamptz + interval '1 day', 'AU', '{"countryCode":"AU"}'
+		FROM generate_series(1, 900) AS i`, t0)
+	// The schema as it was before 0024.
+	mustExec(t, s, `ALTER TABLE users DROP COLUMN search_names`) // and its indexes
+	mustExec(t, s, `CREATE INDEX users_search_names ON users (id) INCLUDE (email, username)`)
+	mustExec(t, s, `DELETE FROM schema_migrations WHERE version = 24`)
+	s.Close()
+
+	if s, err = postgres.Open(ctx, url); err != nil {
+		t.Fatalf("reopen (migration 0024 on existing rows): %v", err)
+	}
+	defer s.Close()
+	var wrong int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM users
+		WHERE search_names IS DISTINCT FROM lower(email) || E'\x1f' || lower(username)`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 {
+		t.Errorf("after the migration: %d users whose search_names is not their lower-cased names", wrong)
+	}
+	var sessions []string
+	for _, q := range []string{"person17@example", "NAME17"} {
+		page, err := s.ListSessions(ctx, sm.SessionFilter{Search: q, Limit: 50})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		sessions = sessions[:0]
+		for _, x := range page.Sessions {
+			sessions = append(sessions, x.ID)
+		}
+		// u-17 has s-16, s-316, s-616; "name17" also matches u-170..u-179.
+		if q == "person17@example" && !slices.Equal(sessions, []string{"s-16", "s-316", "s-616"}) {
+			t.Errorf("search %q: %v, want [s-16 s-316 s-616] (oldest first)", q, sessions)
+		}
+		if q == "NAME17" && len(sessions) != 33 {
+			t.Errorf("search %q: %d sessions, want 33 (users 17 and 170-179, 3 each)", q, len(sessions))
+		}
+	}
+	users, _, err := s.ListUsers(ctx, sm.UserFilter{Search: "PERSON299@"})
+	if err != nil || len(users) != 1 || users[0].ID != "u-299" {
+		t.Errorf("user list search: %v %v, want u-299", users, err)
+	}
+}
+
+// mustExec runs sql on s or fails the test.
+func mustExec(t *testing.T, s *postgres.Store, sql string, args ...any) {
+	t.Helper()
+	if _, err := s.Pool().Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
 	}
 }

@@ -183,7 +183,7 @@ func (s *Store) ListUsers(ctx context.Context, f sm.UserFilter) ([]*sm.User, str
 			return []*sm.User{}, "", nil
 		}
 		p := arg(likePattern(f.Search))
-		where = append(where, `(email ILIKE `+p+` ESCAPE '\' OR username ILIKE `+p+` ESCAPE '\')`)
+		where = append(where, nameMatch("", p, f.Search))
 	}
 	if f.Blocked != nil {
 		where = append(where, "blocked = "+arg(*f.Blocked))

@@ -132,6 +132,9 @@ func testListFilters(t *testing.T, s Store) {
 		// a's browser and OS side by side: a match never spans two fields.
 		{"search across two fields", sessionmanager.SessionFilter{Search: "chrome\x1fwindows"}, []string{}},
 		{"search across browser and os", sessionmanager.SessionFilter{Search: "chromewindows"}, []string{}},
+		{"search across email and username", sessionmanager.SessionFilter{Search: "example.comalice"}, []string{}},
+		{"search across email and username, separated", sessionmanager.SessionFilter{Search: "example.com\x1falice"}, []string{}},
+		{"search email and username, other case", sessionmanager.SessionFilter{Search: "BoBbY"}, []string{"c", "d", "f"}},
 		{"search a country's name", sessionmanager.SessionFilter{Search: "germany", SearchCountries: []string{"DE"}}, []string{"b"}},
 		{"search countries or text", sessionmanager.SessionFilter{Search: "chrome", SearchCountries: []string{"JP"}}, []string{"a", "d", "f"}},
 		{"search countries and other filters", sessionmanager.SessionFilter{Search: "xyz", SearchCountries: []string{"JP", "US"}, Status: []sessionmanager.Status{"active"}}, []string{"a", "d"}},

@@ -209,10 +209,21 @@ func testUserList(t *testing.T, s Store) {
 		{"percent is literal", sessionmanager.UserFilter{Search: "%"}, []string{}},
 		{"blocked", sessionmanager.UserFilter{Blocked: &yes}, []string{"u-bob", "u-dave"}},
 		{"not blocked and search", sessionmanager.UserFilter{Blocked: &no, Search: "ED"}, []string{"u-Alfred"}},
+		{"search across email and username", sessionmanager.UserFilter{Search: "example.comcarol"}, []string{}},
+		{"search across email and username, separated", sessionmanager.UserFilter{Search: "example.com\x1fcarol"}, []string{}},
+		{"search with a separator never matches", sessionmanager.UserFilter{Search: "\x1f"}, []string{}},
 	} {
 		equal(t, sorted(c.want), listAll(c.f, 1), c.name)
 	}
-	_, _, err := s.ListUsers(ctx, sessionmanager.UserFilter{Cursor: "not a cursor!"})
+	// The searched names follow a change of name.
+	renamed, email := "caroline-new", "CAROLINE@example.net"
+	_, err := s.UpdateUser(ctx, "u-carol", sessionmanager.UserUpdate{Username: &renamed, Email: &email})
+	noErr(t, err, "rename carol")
+	equal(t, []string{}, listAll(sessionmanager.UserFilter{Search: "carol-name"}, 1), "search the old username")
+	equal(t, []string{}, listAll(sessionmanager.UserFilter{Search: "carol@example.com"}, 1), "search the old email")
+	equal(t, []string{"u-carol"}, listAll(sessionmanager.UserFilter{Search: "line-NEW"}, 1), "search the new username")
+	equal(t, []string{"u-carol"}, listAll(sessionmanager.UserFilter{Search: "caroline@EXAMPLE.NET"}, 1), "search the new email")
+	_, _, err = s.ListUsers(ctx, sessionmanager.UserFilter{Cursor: "not a cursor!"})
 	requireCode(t, err, sessionmanager.EINVALID, "a cursor the store did not make")
 }
 
