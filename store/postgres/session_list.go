@@ -228,10 +228,42 @@ func (s *Store) CountSessions(ctx context.Context, f sm.SessionFilter, atMost in
 		sql = `SELECT 1 FROM sessions s` + q.whereClause() + ` LIMIT ` + q.arg(atMost+1)
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, planEach(f, q.args)...).Scan(&n); err != nil {
+	err := s.readList(ctx, f, func(db querier) error {
+		return db.QueryRow(ctx, `SELECT count(*) FROM (`+sql+`) c`, planEach(f, q.args)...).Scan(&n)
+	})
+	if err != nil {
 		return 0, mapErr(err, "sessions")
 	}
 	return n, nil
+}
+
+// querier runs a statement: the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// readList runs fn with the pool for a plain list and, for a search, in a
+// read-only transaction without parallel workers. A search page is a walk
+// that stops at the page: PostgreSQL planned the user arm of q=user42 at
+// 10 M sessions as a parallel walk (two workers and a merge) once its
+// estimate of the matches halved (migration 0024's one condition instead
+// of two ORed), and on a busy server the workers walked 17,000 index
+// entries instead of 13,000 and took the cores: 2-3 times slower
+// (docs/SCALE.md).
+func (s *Store) readList(ctx context.Context, f sm.SessionFilter, fn func(db querier) error) error {
+	if f.Search == "" {
+		return fn(s.pool)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // ListSessions returns one page of sessions, keyset-paginated on the sort
@@ -276,11 +308,15 @@ func (s *Store) ListSessions(ctx context.Context, f sm.SessionFilter) (sm.Sessio
 	} else {
 		sql = `SELECT ` + sessionColumns + sessionFrom + q.whereClause() + " ORDER BY " + order + " LIMIT " + q.arg(limit+1)
 	}
-	rows, err := s.pool.Query(ctx, sql, planEach(f, q.args)...)
-	if err != nil {
-		return page, mapErr(err, "sessions")
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.Session, error) { return scanSession(r) })
+	var list []*sm.Session
+	err := s.readList(ctx, f, func(db querier) error {
+		rows, err := db.Query(ctx, sql, planEach(f, q.args)...)
+		if err != nil {
+			return err
+		}
+		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sm.Session, error) { return scanSession(r) })
+		return err
+	})
 	if err != nil {
 		return page, mapErr(err, "sessions")
 	}
