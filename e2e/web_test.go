@@ -276,8 +276,11 @@ func TestBrowserDataSourcesAndLocks(t *testing.T) {
 	locked := map[string]string{
 		"geo-fence inputs disabled": `document.querySelector('#list-allowed input[value=DE]').matches(":disabled")`,
 		"lock badge names Advanced": `document.querySelector('#geofence [data-lock]').textContent.includes("Advanced")`,
-		"Tor policy disabled":       `document.querySelector('input[name="action.tor"][value=alert]').disabled`,
-		"free setting enabled":      `!document.querySelector('input[name=maxSessionsPerUser]').disabled`,
+		// A locked row keeps its action and the weaker ones (the gate
+		// accepts turning an action down), never a stronger one.
+		"Tor policy can be turned down":      `document.querySelector('input[name="action.tor"][value=block]').checked && !document.querySelector('input[name="action.tor"][value=alert]').disabled`,
+		"datacenter policy cannot be raised": `document.querySelector('input[name="action.datacenter"][value=alert]').disabled && !document.querySelector('input[name="action.datacenter"][value=allow]').disabled`,
+		"free setting enabled":               `!document.querySelector('input[name=maxSessionsPerUser]').disabled`,
 	}
 	for name, js := range locked {
 		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil || !ok {
