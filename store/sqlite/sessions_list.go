@@ -117,21 +117,19 @@ func sessionWhere(f sessionmanager.SessionFilter) *where {
 	if !f.To.IsZero() {
 		w.add(`s.created_at < ?`, f.To.UnixMicro())
 	}
-	switch {
-	case f.Search != "" && sessionmanager.SearchIsIPPrefix(f.Search):
-		// A partial address: a prefix of the IP (LIKE is case-insensitive
-		// for the hex digits); its characters are no LIKE wildcards.
+	if f.Search != "" {
 		p := likeContains(f.Search)
 		countries, _ := json.Marshal(append([]string{}, f.SearchCountries...))
-		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR s.ip LIKE ?
-			OR s.country_code IN (SELECT value FROM json_each(?)))`, p, p, strings.ToLower(f.Search)+"%", string(countries))
-	case f.Search != "":
-		p := likeContains(f.Search)
-		countries, _ := json.Marshal(append([]string{}, f.SearchCountries...))
-		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR s.ip LIKE ? ESCAPE '\'
-			OR s.browser LIKE ? ESCAPE '\' OR s.os LIKE ? ESCAPE '\' OR s.city LIKE ? ESCAPE '\'
-			OR `+ispColumn+` LIKE ? ESCAPE '\'
-			OR s.country_code IN (SELECT value FROM json_each(?)))`, p, p, p, p, p, p, p, string(countries))
+		// The session's own fields; a partial address is a prefix of the IP
+		// alone (LIKE is case-insensitive for the hex digits, and its
+		// characters are no LIKE wildcards).
+		fields, args := `s.ip LIKE ? ESCAPE '\' OR s.browser LIKE ? ESCAPE '\' OR s.os LIKE ? ESCAPE '\'
+			OR s.city LIKE ? ESCAPE '\' OR `+ispColumn+` LIKE ? ESCAPE '\'`, []any{p, p, p, p, p}
+		if sessionmanager.SearchIsIPPrefix(f.Search) {
+			fields, args = `s.ip LIKE ?`, []any{strings.ToLower(f.Search) + "%"}
+		}
+		w.add(`(u.email_key LIKE ? ESCAPE '\' OR u.username_key LIKE ? ESCAPE '\' OR `+fields+`
+			OR s.country_code IN (SELECT value FROM json_each(?)))`, append(append([]any{p, p}, args...), string(countries))...)
 	}
 	return w
 }
