@@ -2,6 +2,7 @@ package device
 
 import (
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	sm "github.com/magic-sessionmanager/sessionmanager"
@@ -31,10 +32,15 @@ type Parser struct {
 
 var _ sm.UserAgentParser = (*Parser)(nil)
 
-// New builds the parser (its trie is built once per process).
+// New builds the parser (its trie is built once per process, then moved
+// off the collected heap: offheap.go).
 func New() *Parser {
-	return &Parser{ua: useragent.NewParser()}
+	ua := useragent.NewParser() // the library's one parser for the process
+	moveOnce.Do(func() { ua.Trie = offHeap(ua.Trie) })
+	return &Parser{ua: ua}
 }
+
+var moveOnce sync.Once
 
 // Parse returns the device of ua; an empty or unrecognised ua gives Type
 // unknown and empty names.
