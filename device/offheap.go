@@ -92,7 +92,7 @@ func offHeap(root *useragent.RuneTrie) *useragent.RuneTrie {
 	}
 	src := mirror(root)
 	// Count, breadth first: a node's children take consecutive places.
-	nodes, children, results := 1, 0, 0
+	children, results := 0, 0
 	queue := []*mirrorNode{src}
 	for i := 0; i < len(queue); i++ {
 		n := queue[i]
@@ -102,7 +102,7 @@ func offHeap(root *useragent.RuneTrie) *useragent.RuneTrie {
 			queue = append(queue, c.node)
 		}
 	}
-	nodes = len(queue)
+	nodes := len(queue)
 	size := nodes*int(unsafe.Sizeof(mirrorNode{})) + children*int(unsafe.Sizeof(mirrorChild{})) + results*int(unsafe.Sizeof(mirrorResult{}))
 	mem, ok := mapAnon(size)
 	if !ok {

@@ -108,7 +108,12 @@ run_one() { # bus instances rate seconds quiet
   cols=$(psql -Atq -v ON_ERROR_STOP=1 "$PG" -c "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns
     WHERE table_schema = '$schema' AND table_name = 'sessions' AND is_generated = 'NEVER' AND column_name <> 'id'")
   psql -Atq -v ON_ERROR_STOP=1 "$PG" -c "SET search_path TO $schema; INSERT INTO sessions (id, $cols) SELECT substr(md5(random()::text || g), 1, 32), $cols FROM sessions s, generate_series(1, $total) g WHERE s.id = '$seed' RETURNING id" >"$dir/ids.txt"
-  [[ $(wc -l <"$dir/ids.txt") -eq $total ]] || { echo "bench-fleet: $name: copied $(wc -l <"$dir/ids.txt") sessions of $total"; return 1; }
+  if [[ $(wc -l <"$dir/ids.txt") -ne $total ]]; then
+    echo "bench-fleet: $name: copied $(wc -l <"$dir/ids.txt") sessions of $total"
+    stop_fleet
+    psql -q "$PG" -c "DROP SCHEMA $schema CASCADE"
+    return 1
+  fi
   local pids
   pids=$(IFS=,; echo "${PIDS[*]}")
   local pg0 rd0 pg1 rd1
