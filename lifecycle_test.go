@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -553,5 +554,72 @@ func TestIdleSweepSparesASessionInUse(t *testing.T) {
 		}
 	}, func(c *sm.Config) {
 		c.IdleTimeout, c.LastSeenInterval, c.AccessTokenTTL = 30*time.Second, 30*time.Second, time.Hour
+	})
+}
+
+// A backlog larger than a sweep batch (here 2.5 batches of stale sessions
+// and more than a batch of expired ones) is swept whole by one Sweep, a
+// batch at a time: each expired session ended and announced once, every
+// stale one marked inactive.
+func TestSweepTakesABacklogInBatches(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		res := e.register("backlog")
+		now := e.clock.Now()
+		stale := sm.SweepBatch*2 + sm.SweepBatch/2
+		expired := sm.SweepBatch + 7
+		sessions := func(yield func(*sm.Session) bool) {
+			for i := range stale + expired {
+				s := &sm.Session{ID: fmt.Sprintf("backlog-%05d", i), UserID: res.User.ID, Status: sm.StatusActive,
+					CreatedAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour),
+					IP: netip.MustParseAddr("192.0.2.1")}
+				if i >= stale {
+					s.LastSeenAt, s.ExpiresAt = now, now.Add(-time.Minute)
+				}
+				if !yield(s) {
+					return
+				}
+			}
+		}
+		noUsers := func(func(*sm.User) bool) {}
+		if err := e.store.(sm.BulkLoader).BulkLoad(e.ctx, noUsers, sessions); err != nil {
+			t.Fatal(err)
+		}
+		n, err := e.m.Sweep(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The registered session (last seen now) stays active.
+		if n != stale+expired {
+			t.Fatalf("one sweep changed %d sessions, want %d", n, stale+expired)
+		}
+		inactive, ended := 0, 0
+		for i := range stale + expired {
+			s, err := e.store.SessionByID(e.ctx, fmt.Sprintf("backlog-%05d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case i < stale && s.Status == sm.StatusInactive:
+				inactive++
+			case i >= stale && s.Status == sm.StatusEnded && s.EndReason == sm.EndExpired:
+				ended++
+			}
+		}
+		if inactive != stale || ended != expired {
+			t.Fatalf("after one sweep: %d of %d stale sessions inactive, %d of %d expired ended", inactive, stale, ended, expired)
+		}
+		if err := e.m.Flush(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []int{stale, stale + sm.SweepBatch - 1, stale + sm.SweepBatch, stale + expired - 1} {
+			sid := fmt.Sprintf("backlog-%05d", i)
+			evs, _, err := e.store.ListEvents(e.ctx, sm.EventFilter{Types: []string{sm.EventSessionEnded}, SessionID: sid, Limit: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 {
+				t.Fatalf("%s: %d session.ended events, want 1", sid, len(evs))
+			}
+		}
 	})
 }

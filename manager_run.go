@@ -114,19 +114,40 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	if idle := time.Duration(t.IdleTimeout.Value); idle > 0 {
 		sw.IdleBefore = now.Add(-idle - lag - 15*time.Second)
 	}
-	n, ended, err := m.store.SweepStale(ctx, sw)
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range ended {
-		m.afterEnd(ctx, e.SessionID, e.UserID, e.Reason, now)
-		m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: ActorSystem, UserID: e.UserID, SessionID: e.SessionID, Data: jsonObject("reason", e.Reason)}, nil)
-		if m.cfg.Metrics != nil {
-			m.cfg.Metrics.SessionEnded(e.Reason)
+	sw.Limit = SweepBatch
+	total := 0
+	for {
+		start := m.clock.Now()
+		n, ended, err := m.store.SweepStale(ctx, sw)
+		if err != nil {
+			return total, err
+		}
+		// Each batch committed: its ends are announced before the next.
+		for _, e := range ended {
+			m.afterEnd(ctx, e.SessionID, e.UserID, e.Reason, now)
+			m.audit(ctx, &Event{Type: EventSessionEnded, ActorType: ActorSystem, UserID: e.UserID, SessionID: e.SessionID, Data: jsonObject("reason", e.Reason)}, nil)
+			if m.cfg.Metrics != nil {
+				m.cfg.Metrics.SessionEnded(e.Reason)
+			}
+		}
+		total += n + len(ended)
+		if !sw.Full(n, ended) {
+			return total, nil
+		}
+		if pause := min(m.clock.Since(start), time.Second); pause > 0 && !sleep(ctx, m.clock, pause) {
+			return total, ctx.Err()
 		}
 	}
-	return n + len(ended), nil
 }
+
+// SweepBatch is how many sessions one sweep transaction changes per step
+// (idle ends, expiry ends, inactive marks). A backlog (a million sessions
+// going stale together, or the first sweep after downtime) used to be one
+// transaction: it held counter rows that sign-ins write for the whole
+// update, and sign-ins waited up to 24 s behind it at 10 M sessions
+// (docs/SCALE.md). Batches and the pause between them, as in the purge,
+// keep every wait to one batch.
+const SweepBatch = 1000
 
 // PurgeBatch is how many ended sessions one purge transaction deletes.
 const PurgeBatch = 1000

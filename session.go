@@ -223,6 +223,30 @@ type StaleSweep struct {
 	InactiveBefore time.Time
 	// IdleBefore, when not zero: live sessions last seen before it end (idle).
 	IdleBefore time.Time
+	// Limit, when above zero, bounds each step of the sweep (idle ends,
+	// expiry ends, inactive marks) to that many sessions, in one short
+	// transaction. A step that comes back full may have more to do; while
+	// an end step is full, the store leaves the inactive marks for a later
+	// call, so sessions are ended before they would be marked inactive.
+	Limit int
+}
+
+// Full reports whether a sweep call at sw.Limit filled any of its steps
+// (inactivated, and the ended sessions by reason): then there may be more
+// to sweep.
+func (sw StaleSweep) Full(inactivated int, ended []Ended) bool {
+	if sw.Limit <= 0 {
+		return false
+	}
+	idle, expired := 0, 0
+	for _, e := range ended {
+		if e.Reason == EndIdle {
+			idle++
+		} else {
+			expired++
+		}
+	}
+	return inactivated >= sw.Limit || idle >= sw.Limit || expired >= sw.Limit
 }
 
 // Ended names a session that a store operation ended.

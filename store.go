@@ -51,7 +51,8 @@ type SessionStore interface {
 	// inactive sessions active again; ended sessions are not changed.
 	TouchSessions(ctx context.Context, notes []LastSeen) error
 	// SweepStale marks idle sessions inactive, ends idle ones (when
-	// IdleBefore is set) and ends expired ones (ExpiresAt <= Now).
+	// IdleBefore is set) and ends expired ones (ExpiresAt <= Now), each
+	// step at most sw.Limit sessions when it is above zero.
 	SweepStale(ctx context.Context, sw StaleSweep) (inactivated int, ended []Ended, err error)
 	// PurgeEnded deletes at most limit sessions (and their refresh tokens)
 	// ended before the time, oldest first, in one short transaction, and

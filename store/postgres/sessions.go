@@ -279,33 +279,54 @@ func (s *Store) TouchSessions(ctx context.Context, notes []sm.LastSeen) error {
 // then marks the remaining stale active sessions inactive, in one
 // transaction; sessions it ends are not counted as inactivated. It also
 // deletes the session_minutes rows older than minutesKept before sw.Now.
+// With sw.Limit, each step takes at most that many sessions, chosen along
+// the live and expiry indexes and locked with SKIP LOCKED (a session
+// another transaction holds waits for the next call, not this one), and
+// the inactive step waits while an end step is full.
 func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.Ended, error) {
 	var inactivated int
 	ended := []sm.Ended{}
+	// batch is the set of sessions a step changes: those cond selects, or
+	// (with a limit) at most sw.Limit of them, picked once. The update
+	// checks the status again: without a limit the rows are not locked
+	// when picked, and a session ended meanwhile (a logout) stays as it is.
+	batch := func(cond string, args ...any) (string, []any) {
+		if sw.Limit <= 0 {
+			return `SELECT id FROM sessions WHERE ` + cond, args
+		}
+		return `SELECT id FROM sessions WHERE ` + cond + ` LIMIT $` + fmt.Sprint(len(args)+1) + ` FOR UPDATE SKIP LOCKED`, append(args, sw.Limit)
+	}
 	err := retryDeadlock(ctx, func() error {
 		return s.inTx(ctx, func(tx pgx.Tx) error {
 			ended = ended[:0]
-			end := func(reason sm.EndReason, cond string, bound time.Time) error {
-				rows, err := tx.Query(ctx, `UPDATE sessions SET status = 'ended', end_reason = $1, ended_at = $2
-				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now, bound)
+			end := func(reason sm.EndReason, cond string, bound time.Time) (int, error) {
+				due, args := batch(`status <> 'ended' AND `+cond, bound)
+				rows, err := tx.Query(ctx, `WITH due AS MATERIALIZED (`+due+`)
+				UPDATE sessions s SET status = 'ended', end_reason = $`+fmt.Sprint(len(args)+1)+`, ended_at = $`+fmt.Sprint(len(args)+2)+`
+				FROM due WHERE s.id = due.id AND s.status <> 'ended' RETURNING s.id, s.user_id`, append(args, string(reason), sw.Now)...)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sm.Ended, error) {
 					e := sm.Ended{Reason: reason}
 					return e, r.Scan(&e.SessionID, &e.UserID)
 				})
 				ended = append(ended, got...)
-				return err
+				return len(got), err
 			}
+			full := false
 			if !sw.IdleBefore.IsZero() {
-				if err := end(sm.EndIdle, "last_seen < $3", sw.IdleBefore); err != nil {
+				n, err := end(sm.EndIdle, "last_seen < $1", sw.IdleBefore)
+				if err != nil {
 					return err
 				}
+				full = sw.Limit > 0 && n >= sw.Limit
 			}
-			if err := end(sm.EndExpired, "expires_at <= $3", sw.Now); err != nil {
+			n, err := end(sm.EndExpired, "expires_at <= $1", sw.Now)
+			if err != nil {
 				return err
 			}
+			full = full || sw.Limit > 0 && n >= sw.Limit
 			if !sw.Now.IsZero() {
 				// Stats reads the minutes of the last half hour; older ones only grow the table.
 				if _, err := tx.Exec(ctx, `DELETE FROM session_minutes WHERE minute < $1`,
@@ -313,11 +334,12 @@ func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.End
 					return err
 				}
 			}
-			if sw.InactiveBefore.IsZero() {
+			if sw.InactiveBefore.IsZero() || full {
 				return nil
 			}
-			tag, err := tx.Exec(ctx, `UPDATE sessions SET status = 'inactive'
-			WHERE status = 'active' AND last_seen < $1`, sw.InactiveBefore)
+			due, args := batch(`status = 'active' AND last_seen < $1`, sw.InactiveBefore)
+			tag, err := tx.Exec(ctx, `WITH due AS MATERIALIZED (`+due+`)
+			UPDATE sessions s SET status = 'inactive' FROM due WHERE s.id = due.id AND s.status = 'active'`, args...)
 			inactivated = int(tag.RowsAffected())
 			return err
 		})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	sessionmanager "github.com/magic-sessionmanager/sessionmanager"
@@ -262,41 +263,56 @@ func (s *Store) TouchSessions(ctx context.Context, notes []sessionmanager.LastSe
 
 // SweepStale ends idle (when IdleBefore is set) and expired sessions, then
 // marks the remaining active sessions last seen before InactiveBefore as
-// inactive. Sessions it ends are not counted as inactivated.
+// inactive. Sessions it ends are not counted as inactivated. With
+// sw.Limit, each step takes at most that many sessions (one write
+// transaction holds the single writer for one batch), and the inactive
+// step waits while an end step is full.
 func (s *Store) SweepStale(ctx context.Context, sw sessionmanager.StaleSweep) (int, []sessionmanager.Ended, error) {
 	var (
 		inactivated int
 		ended       []sessionmanager.Ended
 	)
+	// batch bounds a step's selection of sessions to sw.Limit.
+	batch := func(cond string) string {
+		if sw.Limit <= 0 {
+			return cond
+		}
+		return `id IN (SELECT id FROM sessions WHERE ` + cond + ` LIMIT ` + strconv.Itoa(sw.Limit) + `)`
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ended = ended[:0]
-		end := func(reason sessionmanager.EndReason, cond string, arg int64) error {
+		end := func(reason sessionmanager.EndReason, cond string, arg int64) (int, error) {
 			es, err := queryAll(ctx, tx, "sweep "+string(reason), func(row rowScanner) (sessionmanager.Ended, error) {
 				e := sessionmanager.Ended{Reason: reason}
 				return e, row.Scan(&e.SessionID, &e.UserID)
 			}, `UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?
-				WHERE status <> 'ended' AND `+cond+` RETURNING id, user_id`, string(reason), sw.Now.UnixMicro(), arg)
+				WHERE `+batch(`status <> 'ended' AND `+cond)+` RETURNING id, user_id`, string(reason), sw.Now.UnixMicro(), arg)
 			ended = append(ended, es...)
-			return err
+			return len(es), err
 		}
+		full := false
 		if !sw.IdleBefore.IsZero() {
-			if err := end(sessionmanager.EndIdle, `last_seen_at < ?`, sw.IdleBefore.UnixMicro()); err != nil {
+			n, err := end(sessionmanager.EndIdle, `last_seen_at < ?`, sw.IdleBefore.UnixMicro())
+			if err != nil {
 				return err
 			}
+			full = sw.Limit > 0 && n >= sw.Limit
 		}
-		if err := end(sessionmanager.EndExpired, `expires_at <= ?`, sw.Now.UnixMicro()); err != nil {
+		n, err := end(sessionmanager.EndExpired, `expires_at <= ?`, sw.Now.UnixMicro())
+		if err != nil {
 			return err
 		}
-		if sw.InactiveBefore.IsZero() {
+		full = full || sw.Limit > 0 && n >= sw.Limit
+		if sw.InactiveBefore.IsZero() || full {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET status = 'inactive' WHERE status = 'active' AND last_seen_at < ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET status = 'inactive' WHERE `+batch(`status = 'active' AND last_seen_at < ?`),
 			sw.InactiveBefore.UnixMicro())
 		if err != nil {
 			return fmt.Errorf("sqlite: sweep inactive: %w", err)
 		}
-		n, err := res.RowsAffected()
-		inactivated = int(n)
+		n64, err := res.RowsAffected()
+		inactivated = int(n64)
 		return err
 	})
 	if err != nil {

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ var sessionTests = []namedTest{
 	{"EndDeviceSessions", testEndDeviceSessions},
 	{"TouchSessions", testTouchSessions},
 	{"SweepStale", testSweepStale},
+	{"SweepStaleInBatches", testSweepStaleInBatches},
 	{"PurgeEnded", testPurgeEnded},
 	{"DeleteSession", testDeleteSession},
 	{"LoginHistory", testLoginHistory},
@@ -289,6 +292,75 @@ func testSweepStale(t *testing.T, s Store) {
 	equal(t, 1, inactivated, "idle-2 turns inactive")
 	check(t, len(ended) == 0, "nothing ends: %+v", ended)
 	equal(t, sessionmanager.StatusInactive, getSession(t, s, "idle-2").Status)
+}
+
+// A bounded sweep takes at most Limit sessions per step and call, ends
+// sessions before it would mark them inactive (the inactive step waits
+// while an end step is full), and repeated until no step is full it
+// reaches the state of one unbounded sweep.
+func testSweepStaleInBatches(t *testing.T, s Store) {
+	ctx := t.Context()
+	newUser(t, s, "u-1", "alice@example.com", "alice")
+	now := t0.Add(48 * time.Hour)
+	seen := func(ago time.Duration) sessionOpt {
+		return func(x *sessionmanager.Session) { x.LastSeenAt = now.Add(-ago) }
+	}
+	want := map[string]sessionmanager.Status{}
+	for i := range 5 { // idle: also stale, ended (idle) and never marked inactive
+		id := fmt.Sprintf("idle-%d", i)
+		newSession(t, s, id, "u-1", seen(3*time.Hour))
+		want[id] = sessionmanager.StatusEnded
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("expired-%d", i)
+		newSession(t, s, id, "u-1", seen(time.Minute), func(x *sessionmanager.Session) { x.ExpiresAt = now.Add(-time.Minute) })
+		want[id] = sessionmanager.StatusEnded
+	}
+	for i := range 4 {
+		id := fmt.Sprintf("stale-%d", i)
+		newSession(t, s, id, "u-1", seen(20*time.Minute))
+		want[id] = sessionmanager.StatusInactive
+	}
+	newSession(t, s, "fresh", "u-1", seen(time.Minute))
+	want["fresh"] = sessionmanager.StatusActive
+
+	sw := sessionmanager.StaleSweep{Now: now, InactiveBefore: now.Add(-15 * time.Minute), IdleBefore: now.Add(-2 * time.Hour), Limit: 2}
+	endedOnce := map[string]sessionmanager.EndReason{}
+	inactivated, calls := 0, 0
+	for {
+		calls++
+		check(t, calls <= 10, "the sweep does not converge")
+		n, ended, err := s.SweepStale(ctx, sw)
+		noErr(t, err)
+		byReason := map[sessionmanager.EndReason]int{}
+		for _, e := range ended {
+			_, seen := endedOnce[e.SessionID]
+			check(t, !seen, "%s ended twice", e.SessionID)
+			endedOnce[e.SessionID] = e.Reason
+			byReason[e.Reason]++
+		}
+		check(t, n <= 2 && byReason[sessionmanager.EndIdle] <= 2 && byReason[sessionmanager.EndExpired] <= 2,
+			"call %d took more than the limit: %d inactive, %v ended", calls, n, byReason)
+		inactivated += n
+		if !sw.Full(n, ended) {
+			break
+		}
+	}
+	check(t, calls >= 3, "5 idle sessions at 2 a call take 3 calls, took %d", calls)
+	equal(t, 4, inactivated, "only the stale sessions are marked inactive, the idle ones are ended first")
+	equal(t, 8, len(endedOnce), "every idle and expired session ended once")
+	for id, st := range want {
+		got := getSession(t, s, id)
+		equal(t, st, got.Status, "%s", id)
+		if st == sessionmanager.StatusEnded {
+			wantReason := sessionmanager.EndIdle
+			if strings.HasPrefix(id, "expired") {
+				wantReason = sessionmanager.EndExpired
+			}
+			equal(t, wantReason, got.EndReason, "%s", id)
+			equal(t, wantReason, endedOnce[id], "%s reported", id)
+		}
+	}
 }
 
 func testPurgeEnded(t *testing.T, s Store) {
