@@ -231,22 +231,20 @@ type StaleSweep struct {
 	Limit int
 }
 
-// Full reports whether a sweep call at sw.Limit filled any of its steps
-// (inactivated, and the ended sessions by reason): then there may be more
-// to sweep.
+// FullStep reports whether a step of the sweep that changed n sessions
+// reached sw.Limit: it may have more to do.
+func (sw StaleSweep) FullStep(n int) bool { return sw.Limit > 0 && n >= sw.Limit }
+
+// Full reports whether a sweep call filled any of its steps (inactivated,
+// and the ended sessions by reason): then there may be more to sweep.
 func (sw StaleSweep) Full(inactivated int, ended []Ended) bool {
-	if sw.Limit <= 0 {
-		return false
-	}
-	idle, expired := 0, 0
+	idle := 0
 	for _, e := range ended {
 		if e.Reason == EndIdle {
 			idle++
-		} else {
-			expired++
 		}
 	}
-	return inactivated >= sw.Limit || idle >= sw.Limit || expired >= sw.Limit
+	return sw.FullStep(inactivated) || sw.FullStep(idle) || sw.FullStep(len(ended)-idle)
 }
 
 // Ended names a session that a store operation ended.

@@ -320,13 +320,13 @@ func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.End
 				if err != nil {
 					return err
 				}
-				full = sw.Limit > 0 && n >= sw.Limit
+				full = sw.FullStep(n)
 			}
 			n, err := end(sm.EndExpired, "expires_at <= $1", sw.Now)
 			if err != nil {
 				return err
 			}
-			full = full || sw.Limit > 0 && n >= sw.Limit
+			full = full || sw.FullStep(n)
 			if !sw.Now.IsZero() {
 				// Stats reads the minutes of the last half hour; older ones only grow the table.
 				if _, err := tx.Exec(ctx, `DELETE FROM session_minutes WHERE minute < $1`,

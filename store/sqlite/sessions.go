@@ -296,13 +296,13 @@ func (s *Store) SweepStale(ctx context.Context, sw sessionmanager.StaleSweep) (i
 			if err != nil {
 				return err
 			}
-			full = sw.Limit > 0 && n >= sw.Limit
+			full = sw.FullStep(n)
 		}
 		n, err := end(sessionmanager.EndExpired, `expires_at <= ?`, sw.Now.UnixMicro())
 		if err != nil {
 			return err
 		}
-		full = full || sw.Limit > 0 && n >= sw.Limit
+		full = full || sw.FullStep(n)
 		if sw.InactiveBefore.IsZero() || full {
 			return nil
 		}
