@@ -181,8 +181,10 @@ func testStatsWindowBoundaries(t *testing.T, s Store) {
 	}
 	check := func(step string) {
 		t.Helper()
+		// now-20s puts the windows' starts 10 s into their minutes, among
+		// sessions seen before and after them in the same minute.
 		for _, at := range []time.Time{now, now.Truncate(m), now.Truncate(h), now.Add(m), now.Add(59*time.Second + 999*us),
-			now.Add(45 * m), now.Add(h - 30*time.Second), now.Truncate(d)} {
+			now.Add(-20 * time.Second), now.Add(45 * m), now.Add(h - 30*time.Second), now.Truncate(d)} {
 			st, err := s.Stats(ctx, at)
 			noErr(t, err, "%s: stats at %v", step, at)
 			a15, a30, l24, l7, n30, secs := want(at)
