@@ -280,21 +280,23 @@ func (s *Store) TouchSessions(ctx context.Context, notes []sm.LastSeen) error {
 // transaction; sessions it ends are not counted as inactivated. It also
 // deletes the session_minutes rows older than minutesKept before sw.Now.
 // With sw.Limit, each step takes at most that many sessions, chosen along
-// the live and expiry indexes and locked with SKIP LOCKED (a session
-// another transaction holds waits for the next call, not this one), and
-// the inactive step waits while an end step is full.
+// the live and expiry indexes, and the inactive step waits while an end
+// step is full.
 func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.Ended, error) {
 	var inactivated int
 	ended := []sm.Ended{}
 	// batch is the set of sessions a step changes: those cond selects, or
-	// (with a limit) at most sw.Limit of them, picked once. The update
-	// checks the status again: without a limit the rows are not locked
-	// when picked, and a session ended meanwhile (a logout) stays as it is.
+	// (with a limit) at most sw.Limit of them, picked once and locked. A
+	// row another transaction holds (a last-seen touch, a logout) is waited
+	// for and cond checked again on what it committed, as a plain UPDATE
+	// does: a session touched meanwhile is no longer idle, and one the
+	// sweep skipped would wait a whole sweep period. Only the leading
+	// instance sweeps, so no other sweep holds rows.
 	batch := func(cond string, args ...any) (string, []any) {
 		if sw.Limit <= 0 {
-			return `SELECT id FROM sessions WHERE ` + cond, args
+			return `SELECT id FROM sessions WHERE ` + cond + ` FOR UPDATE`, args
 		}
-		return `SELECT id FROM sessions WHERE ` + cond + ` LIMIT $` + fmt.Sprint(len(args)+1) + ` FOR UPDATE SKIP LOCKED`, append(args, sw.Limit)
+		return `SELECT id FROM sessions WHERE ` + cond + ` LIMIT $` + fmt.Sprint(len(args)+1) + ` FOR UPDATE`, append(args, sw.Limit)
 	}
 	err := retryDeadlock(ctx, func() error {
 		return s.inTx(ctx, func(tx pgx.Tx) error {
