@@ -134,7 +134,7 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 		if !sw.Full(n, ended) {
 			return total, nil
 		}
-		if pause := min(m.clock.Since(start), time.Second); pause > 0 && !sleep(ctx, m.clock, pause) {
+		if !m.batchPause(ctx, start) {
 			return total, ctx.Err()
 		}
 	}
@@ -169,10 +169,19 @@ func (m *Manager) purgeEnded(ctx context.Context, cutoff time.Time) (int, error)
 		if err != nil || n == 0 {
 			return total, err
 		}
-		if pause := min(m.clock.Since(start), time.Second); pause > 0 && !sleep(ctx, m.clock, pause) {
+		if !m.batchPause(ctx, start) {
 			return total, ctx.Err()
 		}
 	}
+}
+
+// batchPause waits after a batch of a bulk job (the sweep, the purge) as
+// long as the batch took, at most a second, so the job holds the store at
+// most about half the time and requests beside it never queue behind
+// more than one batch. It reports false when ctx ended first.
+func (m *Manager) batchPause(ctx context.Context, start time.Time) bool {
+	pause := min(m.clock.Since(start), time.Second)
+	return pause <= 0 || sleep(ctx, m.clock, pause)
 }
 
 // DefaultPurgeHour is the UTC hour of the nightly purge.
