@@ -86,6 +86,10 @@ type config struct {
 	// GCHeadroom is the least heap growth allowed between two garbage
 	// collections (SM_GC_HEADROOM_MB, bytes; 0: the Go runtime's GOGC alone).
 	GCHeadroom int64
+	// GCGrowth is the heap growth between two collections, in percent of
+	// the live heap, once that is more than the headroom
+	// (SM_GC_GROWTH_PERCENT; Go's own default is 100).
+	GCGrowth int
 	// SigningKeyRotation is the age at which the leader replaces the
 	// access-token signing key (SM_SIGNING_KEY_ROTATION; 0: never).
 	SigningKeyRotation time.Duration
@@ -268,6 +272,13 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 			return nil, badVar("SM_GC_HEADROOM_MB", "a whole number of megabytes from 0 (off) to 4096", v)
 		}
 		c.GCHeadroom = int64(n) << 20
+	}
+	if v := env("SM_GC_GROWTH_PERCENT", "50"); true {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 10 || n > 1000 {
+			return nil, badVar("SM_GC_GROWTH_PERCENT", "a whole percentage of the live heap from 10 to 1000 (Go's default: 100)", v)
+		}
+		c.GCGrowth = n
 	}
 	if v := env("SM_REGISTER_PER_IP", "30"); true {
 		n, err := strconv.Atoi(v)

@@ -13,16 +13,20 @@ func TestGCPercentFor(t *testing.T) {
 	const mb = 1 << 20
 	for _, c := range []struct {
 		live, headroom int64
+		growth         int
 		want           int
 	}{
-		{15 * mb, 64 * mb, 426},  // a small live heap gets 64 MB to grow
-		{64 * mb, 64 * mb, 100},  // from the headroom up, Go's default
-		{300 * mb, 64 * mb, 100}, // a million sessions: the default bound
-		{0, 64 * mb, 100},        // nothing measured yet
-		{15 * mb, 0, 100},        // off
+		{15 * mb, 64 * mb, 50, 426},   // a small live heap gets 64 MB to grow
+		{64 * mb, 64 * mb, 50, 100},   // at the headroom, the headroom
+		{100 * mb, 64 * mb, 50, 64},   // then still the headroom
+		{128 * mb, 64 * mb, 50, 50},   // from headroom*100/growth up, growth percent
+		{300 * mb, 64 * mb, 50, 50},   // a million sessions: half the live heap, not all of it
+		{300 * mb, 64 * mb, 100, 100}, // SM_GC_GROWTH_PERCENT=100: Go's default bound
+		{0, 64 * mb, 50, 50},          // nothing measured yet
+		{15 * mb, 0, 50, 50},          // no headroom: growth alone
 	} {
-		if got := gcPercentFor(c.live, c.headroom, 100); got != c.want {
-			t.Errorf("gcPercentFor(%d MB, %d MB) = %d, want %d", c.live/mb, c.headroom/mb, got, c.want)
+		if got := gcPercentFor(c.live, c.headroom, c.growth); got != c.want {
+			t.Errorf("gcPercentFor(%d MB, %d MB, %d%%) = %d, want %d", c.live/mb, c.headroom/mb, c.growth, got, c.want)
 		}
 	}
 }
@@ -34,7 +38,7 @@ func TestRunGCHeadroomSetsAndRestores(t *testing.T) {
 	defer debug.SetGCPercent(prev)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { runGCHeadroom(ctx, 4<<30, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
+	go func() { runGCHeadroom(ctx, 4<<30, 100, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		p := debug.SetGCPercent(100)
@@ -64,6 +68,20 @@ func TestGCHeadroomConfig(t *testing.T) {
 		}, nil)
 		if (err == nil) != ok {
 			t.Errorf("SM_GC_HEADROOM_MB=%s: err %v, want ok=%v", v, err, ok)
+		}
+	}
+	for v, ok := range map[string]bool{"": true, "10": true, "50": true, "1000": true, "9": false, "1001": false, "half": false} {
+		c, err := loadConfig(func(k string) string {
+			if k == "SM_GC_GROWTH_PERCENT" {
+				return v
+			}
+			return ""
+		}, nil)
+		if (err == nil) != ok {
+			t.Errorf("SM_GC_GROWTH_PERCENT=%q: err %v, want ok=%v", v, err, ok)
+		}
+		if v == "" && err == nil && c.GCGrowth != 50 {
+			t.Errorf("SM_GC_GROWTH_PERCENT unset: growth %d, want 50", c.GCGrowth)
 		}
 	}
 }

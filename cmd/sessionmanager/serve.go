@@ -377,10 +377,10 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	}, a.runners...)
 	jobs = append(jobs, a.cluster.runners...)
 	switch {
-	case c.GCHeadroom > 0 && getenv("GOGC") == "":
-		jobs = append(jobs, func(ctx context.Context) { runGCHeadroom(ctx, c.GCHeadroom, log) })
-	case c.GCHeadroom > 0:
-		log.Info("GOGC is set: SM_GC_HEADROOM_MB is not applied", "gogc", getenv("GOGC"))
+	case (c.GCHeadroom > 0 || c.GCGrowth != 100) && getenv("GOGC") == "":
+		jobs = append(jobs, func(ctx context.Context) { runGCHeadroom(ctx, c.GCHeadroom, c.GCGrowth, log) })
+	case c.GCHeadroom > 0 || c.GCGrowth != 100:
+		log.Info("GOGC is set: SM_GC_HEADROOM_MB and SM_GC_GROWTH_PERCENT are not applied", "gogc", getenv("GOGC"))
 	}
 	if started != nil {
 		jobs = append(jobs, func(ctx context.Context) { started(ctx, a) })
