@@ -24,9 +24,9 @@ func BenchmarkTouchSessions(b *testing.B) {
 
 // BenchmarkTouchLiveSessions is the last-seen flush of a busy instance:
 // batches of 500 notes (the flush's batch), all of live sessions created
-// over 30 days, each moving its session into a later minute (the
+// over 30 days, each moving its session into a later tick (the
 // counters' worst case: every note moves one session between
-// session_minutes rows and changes its login hour's and day's summed
+// session_ticks rows and changes its login hour's and day's summed
 // length). Its time per operation is one flush statement.
 func BenchmarkTouchLiveSessions(b *testing.B) {
 	s := openStore(b)

@@ -21,8 +21,11 @@
 // statement triggers on sessions and users keep exact counters
 // (session_days: logins and summed session lengths per UTC day of login;
 // session_live: live and active sessions per country, device type, browser
-// and OS; user_counts: users and blocked users), and the presence counts
-// read the last half hour of a partial index of live sessions.
+// and OS; user_counts: users and blocked users; session_hours: logins and
+// summed lengths per hour of login; session_ticks: live sessions per ten
+// seconds of last_seen). The sliding windows and the presence counts add
+// to whole hours and ticks at most half an hour of logins and five seconds
+// of last-seen times from indexes.
 //
 // Free-text search uses pg_trgm GIN indexes when the extension could be
 // created (migration 0003; without it search is correct, only slower): the

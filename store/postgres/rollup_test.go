@@ -12,7 +12,7 @@ import (
 	"github.com/magic-sessionmanager/sessionmanager/store/postgres"
 )
 
-// The session_days, session_hours and session_minutes rollups and the session_live counters that Stats reads stay equal to a full scan of
+// The session_days, session_hours and session_ticks rollups and the session_live counters that Stats reads stay equal to a full scan of
 // sessions through every kind of write: inserts, ends, sweeps, touches,
 // purges, deletes and erasure, at several instants.
 func TestStatsRollupMatchesFullScan(t *testing.T) {
@@ -37,7 +37,7 @@ func TestStatsRollupMatchesFullScan(t *testing.T) {
 			x.Location = sm.Location{CountryCode: variedCountries[i%len(variedCountries)], City: "C" + id}
 		})
 	}
-	// The sweep deletes the session_minutes rows of more than a day before
+	// The sweep deletes the session_ticks rows of more than a day before
 	// its now: presence counts at an earlier instant are no longer asked for.
 	var swept time.Time
 	check := func(step string) {

@@ -278,7 +278,7 @@ func (s *Store) TouchSessions(ctx context.Context, notes []sm.LastSeen) error {
 // SweepStale ends idle sessions (when IdleBefore is set), then expired ones,
 // then marks the remaining stale active sessions inactive, in one
 // transaction; sessions it ends are not counted as inactivated. It also
-// deletes the session_minutes rows older than minutesKept before sw.Now.
+// deletes the session_ticks rows older than ticksKept before sw.Now.
 // With sw.Limit, each step takes at most that many sessions, chosen along
 // the live and expiry indexes, and the inactive step waits while an end
 // step is full.
@@ -330,9 +330,9 @@ func (s *Store) SweepStale(ctx context.Context, sw sm.StaleSweep) (int, []sm.End
 			}
 			full = full || sw.FullStep(n)
 			if !sw.Now.IsZero() {
-				// Stats reads the minutes of the last half hour; older ones only grow the table.
-				if _, err := tx.Exec(ctx, `DELETE FROM session_minutes WHERE minute < $1`,
-					unixMinute(sw.Now.Add(-minutesKept))); err != nil {
+				// Stats reads the ticks of the last half hour; older ones only grow the table.
+				if _, err := tx.Exec(ctx, `DELETE FROM session_ticks WHERE tick < $1`,
+					unixTick(sw.Now.Add(-ticksKept))); err != nil {
 					return err
 				}
 			}

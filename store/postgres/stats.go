@@ -41,51 +41,51 @@ func nextHourStart(t time.Time) time.Time {
 	return t
 }
 
-// nextMinuteStart is the first whole minute at or after t.
-func nextMinuteStart(t time.Time) time.Time {
-	if m := t.Truncate(time.Minute); !m.Equal(t) {
-		return m.Add(time.Minute)
-	}
-	return t
-}
+// tick is the unit of session_ticks (migration 0026): live sessions are
+// counted per ten seconds of last_seen.
+const tick = 10 * time.Second
 
-// unixMinute and unixHour number the minute and the hour that hold t, as
-// the migration's unix_minute and unix_hour do.
-func unixMinute(t time.Time) int64 { return t.Truncate(time.Minute).Unix() / 60 }
-func unixHour(t time.Time) int64   { return t.Truncate(time.Hour).Unix() / 3600 }
+// unixTick and unixHour number the tick and the hour that hold t, as the
+// migrations' unix_tick and unix_hour do.
+func unixTick(t time.Time) int64 { return t.Truncate(tick).Unix() / int64(tick/time.Second) }
 
-// minutesKept is how long session_minutes keeps a minute (SweepStale
-// deletes older ones): Stats reads the last half hour of them; a day
-// leaves room for Stats asked at an earlier now (the scale harness asks at
-// the generated data's newest login).
-const minutesKept = 24 * time.Hour
+func unixHour(t time.Time) int64 { return t.Truncate(time.Hour).Unix() / 3600 }
+
+// ticksKept is how long session_ticks keeps a tick (SweepStale deletes
+// older ones): Stats reads the last half hour of them; a day leaves room
+// for Stats asked at an earlier now (the scale harness asks at the
+// generated data's newest login).
+const ticksKept = 24 * time.Hour
 
 // presence counts the live sessions seen at or after each of froms: whole
-// minutes from session_minutes, and the part of a minute around from from
-// the live index (index-only), whichever side of from is shorter. Early
-// in its minute, from's whole minute is summed and the sessions seen in
-// it before from are taken off; late in it, only the minutes after it are
-// summed and the sessions seen from from to their start are added. The
-// counters and the index are read in one statement, one snapshot, so the
-// two ways give the same count; the index walk is at most half a minute
-// of last-seen times (a busy instance touches ~100,000 sessions a minute
-// at 10 M: docs/SCALE.md).
+// ticks from session_ticks, and the part of a tick around from from the
+// live index (index-only), whichever side of from is shorter. Early in its
+// tick, from's whole tick is summed and the sessions seen in it before
+// from are taken off; late in it, only the ticks after it are summed and
+// the sessions seen from from to their start are added. The counters and
+// the index are read in one statement, one snapshot, so the two ways give
+// the same count; the index walk is at most five seconds of last-seen
+// times (a busy instance touches ~100,000 sessions a minute at 10 M:
+// docs/SCALE.md).
 func (s *Store) presence(ctx context.Context, froms ...time.Time) ([]int64, error) {
 	n := len(froms)
-	minutes, los, his, signs := make([]int64, n), make([]time.Time, n), make([]time.Time, n), make([]int64, n)
+	ticks, los, his, signs := make([]int64, n), make([]time.Time, n), make([]time.Time, n), make([]int64, n)
 	for i, from := range froms {
-		start, whole := from.Truncate(time.Minute), nextMinuteStart(from)
-		if from.Sub(start) < whole.Sub(from) {
-			minutes[i], los[i], his[i], signs[i] = unixMinute(start), start, from, -1
+		start, next := from.Truncate(tick), from.Truncate(tick)
+		if next.Before(from) {
+			next = next.Add(tick)
+		}
+		if from.Sub(start) < next.Sub(from) {
+			ticks[i], los[i], his[i], signs[i] = unixTick(start), start, from, -1
 		} else {
-			minutes[i], los[i], his[i], signs[i] = unixMinute(whole), from, whole, 1
+			ticks[i], los[i], his[i], signs[i] = unixTick(next), from, next, 1
 		}
 	}
 	rows, err := s.pool.Query(ctx, `SELECT
-			(SELECT coalesce(sum(live), 0) FROM session_minutes WHERE minute >= w.minute)
+			(SELECT coalesce(sum(live), 0) FROM session_ticks WHERE tick >= w.tick)
 			+ w.sign * (SELECT count(*) FROM sessions WHERE status <> 'ended' AND last_seen >= w.lo AND last_seen < w.hi)
-		FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::int8[]) WITH ORDINALITY AS w(minute, lo, hi, sign, i)
-		ORDER BY w.i`, minutes, los, his, signs)
+		FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::int8[]) WITH ORDINALITY AS w(tick, lo, hi, sign, i)
+		ORDER BY w.i`, ticks, los, his, signs)
 	if err != nil {
 		return nil, err
 	}
@@ -100,27 +100,38 @@ type windowCount struct {
 
 // windows counts the sessions created at or after each of froms and sums
 // their lengths: whole days from session_days, whole hours of the partial
-// first day from session_hours, and the part of an hour before them from
-// the sessions-by-created_at index (index-only).
+// first day from session_hours, and the part of from's hour on its shorter
+// side from the sessions-by-created_at index (index-only): late in the
+// hour, the sessions created from from to the next hour are added; early
+// in it, from's whole hour is counted and the sessions created in it before
+// from are taken off. One statement, one snapshot: the same counts both
+// ways, from at most half an hour of logins.
 func (s *Store) windows(ctx context.Context, froms ...time.Time) ([]windowCount, error) {
 	n := len(froms)
-	firstHours, lastHours, days, hours := make([]int64, n), make([]int64, n), make([]time.Time, n), make([]time.Time, n)
+	firstHours, lastHours, days, los, his, signs := make([]int64, n), make([]int64, n), make([]time.Time, n),
+		make([]time.Time, n), make([]time.Time, n), make([]int64, n)
 	for i, from := range froms {
-		hours[i], days[i] = nextHourStart(from), nextDayStart(from)
-		firstHours[i], lastHours[i] = unixHour(hours[i]), unixHour(days[i])
+		start, next := from.Truncate(time.Hour), nextHourStart(from)
+		days[i] = nextDayStart(from)
+		lastHours[i] = unixHour(days[i])
+		if from.Sub(start) < next.Sub(from) {
+			firstHours[i], los[i], his[i], signs[i] = unixHour(start), start, from, -1
+		} else {
+			firstHours[i], los[i], his[i], signs[i] = unixHour(next), from, next, 1
+		}
 	}
 	rows, err := s.pool.Query(ctx, `SELECT
 			(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= w.day)
-			+ (SELECT coalesce(sum(logins), 0) FROM session_hours WHERE hour >= w.first_hour AND hour < w.last_hour) + p.n,
+			+ (SELECT coalesce(sum(logins), 0) FROM session_hours WHERE hour >= w.first_hour AND hour < w.last_hour) + w.sign * p.n,
 			((SELECT coalesce(sum(seconds), 0) FROM session_days WHERE day >= w.day)
 			+ (SELECT coalesce(sum(seconds), 0) FROM session_hours WHERE hour >= w.first_hour AND hour < w.last_hour)
-			+ p.seconds)::float8
-		FROM unnest($1::timestamptz[], $2::int8[], $3::int8[], $4::date[], $5::timestamptz[])
-			WITH ORDINALITY AS w(from_at, first_hour, last_hour, day, hour_at, i)
+			+ w.sign * p.seconds)::float8
+		FROM unnest($1::int8[], $2::int8[], $3::date[], $4::timestamptz[], $5::timestamptz[], $6::int8[])
+			WITH ORDINALITY AS w(first_hour, last_hour, day, lo, hi, sign, i)
 		CROSS JOIN LATERAL (
 			SELECT count(*) AS n, coalesce(sum(extract(epoch FROM coalesce(ended_at, last_seen) - created_at)), 0) AS seconds
-			FROM sessions WHERE created_at >= w.from_at AND created_at < w.hour_at) p
-		ORDER BY w.i`, froms, firstHours, lastHours, days, hours)
+			FROM sessions WHERE created_at >= w.lo AND created_at < w.hi) p
+		ORDER BY w.i`, firstHours, lastHours, days, los, his, signs)
 	if err != nil {
 		return nil, err
 	}
@@ -135,14 +146,14 @@ func (s *Store) windows(ctx context.Context, froms ...time.Time) ([]windowCount,
 // session or every live session:
 //   - the session_live counters (kept by triggers): the top countries,
 //     devices, browsers and OSes and the online total;
-//   - the presence counts from the session_minutes counters (live sessions
-//     per minute of last_seen), plus at most one minute of the partial live
+//   - the presence counts from the session_ticks counters (live sessions
+//     per ten seconds of last_seen), plus at most five seconds of the live
 //     index;
 //   - the user_counts counters: users and blocked users;
 //   - logins and summed session lengths of each sliding window (24 h, 7 d,
 //     30 d) from whole days of the session_days rollup, whole hours of the
-//     session_hours rollup (its partial first day), and at most one hour of
-//     the sessions-by-created_at index;
+//     session_hours rollup (its partial first day), and at most half an
+//     hour of the sessions-by-created_at index;
 //   - logins per day for the last 14 days, from the rollup.
 //
 // The answer is not one snapshot: a login between the queries may show in

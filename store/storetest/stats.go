@@ -142,6 +142,9 @@ func testStatsWindowBoundaries(t *testing.T, s Store) {
 		now.Add(-15*m - us), now.Add(-15 * m), now.Add(-15*m + us), now.Add(-15 * m).Truncate(m), now.Add(-14 * m).Truncate(m),
 		now.Add(-30*m - us), now.Add(-30 * m), now.Add(-30 * m).Truncate(m), now.Add(-29 * m).Truncate(m), now.Add(-29*m - us),
 		now.Add(-2 * h), now, now.Add(-31 * m),
+		// 11:45:09.0005 and 11:30:03.0005: inside a ten-second tick, 9 s and
+		// 3 s into it (PostgreSQL counts presence per tick, migration 0026).
+		now.Add(-15*m - 21*time.Second), now.Add(-30*m - 27*time.Second),
 	} {
 		add(fmt.Sprintf("p%02d", i), at.Add(-time.Hour), at)
 	}
@@ -182,9 +185,14 @@ func testStatsWindowBoundaries(t *testing.T, s Store) {
 	check := func(step string) {
 		t.Helper()
 		// now-20s puts the windows' starts 10 s into their minutes, among
-		// sessions seen before and after them in the same minute.
+		// sessions seen before and after them in the same minute; now-23s
+		// and now-28s put them 7 s and 2 s into a ten-second tick, among
+		// sessions seen before and after them in the same tick (both sides
+		// of the tick: the late and the early path of PostgreSQL's
+		// presence).
 		for _, at := range []time.Time{now, now.Truncate(m), now.Truncate(h), now.Add(m), now.Add(59*time.Second + 999*us),
-			now.Add(-20 * time.Second), now.Add(45 * m), now.Add(h - 30*time.Second), now.Truncate(d)} {
+			now.Add(-20 * time.Second), now.Add(-23 * time.Second), now.Add(-28 * time.Second), now.Add(-29 * time.Second),
+			now.Add(45 * m), now.Add(h - 30*time.Second), now.Truncate(d)} {
 			st, err := s.Stats(ctx, at)
 			noErr(t, err, "%s: stats at %v", step, at)
 			a15, a30, l24, l7, n30, secs := want(at)
