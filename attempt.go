@@ -24,6 +24,11 @@ type attempt struct {
 	m       *Manager
 	acctKey string // "" when the attempt names no account
 	ipKey   string
+	// window is the counters' window; counted[i] is when the Incr of ipKey
+	// (0) and acctKey (1) returned: a give-back takes only from the window
+	// that counted this attempt (Counter.Decr).
+	window  time.Duration
+	counted [2]time.Time
 }
 
 // reserveAttempt counts one attempt for ipKey (a failKeyIP, so IPv6 counts
@@ -36,7 +41,7 @@ type attempt struct {
 // other addresses never take the real user's turn. policy nil only counts.
 func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctKey, ipKey string) (*attempt, error) {
 	window := m.failWindow(ctx)
-	a := &attempt{m: m, acctKey: acctKey, ipKey: ipKey}
+	a := &attempt{m: m, acctKey: acctKey, ipKey: ipKey, window: window}
 	var counts [2]int64
 	for i, key := range []string{ipKey, acctKey} {
 		if key == "" {
@@ -46,6 +51,7 @@ func (m *Manager) reserveAttempt(ctx context.Context, policy ThrottleFunc, acctK
 		if err != nil {
 			return nil, err
 		}
+		a.counted[i] = m.clock.Now()
 		counts[i] = n - 1 // the attempts before this one
 		// An address the policy refuses on its own count is refused before
 		// its attempt touches an account counter: a flood of made-up names
@@ -90,17 +96,24 @@ func (a *attempt) succeeded(ctx context.Context) {
 		_ = a.m.fails.Reset(ctx, a.acctKey)
 	}
 	if a.ipKey != "" {
-		_ = a.m.fails.Decr(ctx, a.ipKey)
+		_ = a.m.fails.Decr(ctx, a.ipKey, a.left(0))
 	}
 }
 
 // refund takes back this attempt's own count from each of its keys.
 func (a *attempt) refund(ctx context.Context) {
-	for _, key := range []string{a.acctKey, a.ipKey} {
+	for i, key := range []string{a.ipKey, a.acctKey} {
 		if key != "" {
-			_ = a.m.fails.Decr(ctx, key)
+			_ = a.m.fails.Decr(ctx, key, a.left(i))
 		}
 	}
+}
+
+// left is the most that the window which counted key i (0: the address, 1:
+// the account) can still have to run: a window started later, after that
+// one expired, is not given this attempt's count back.
+func (a *attempt) left(i int) time.Duration {
+	return a.window - a.m.clock.Now().Sub(a.counted[i])
 }
 
 // tooManyAttempts is the 429 of a refused sign-in attempt.

@@ -245,3 +245,34 @@ func TestRefusedAddressCreatesNoAccountCounter(t *testing.T) {
 		t.Errorf("%d name counters created, want 5 (one per attempt the address was allowed)", names)
 	}
 }
+
+// TestLateGiveBackSparesTheNextWindow: a sign-in reserved in one failure
+// window and given back (SecondFactorDue) after that window ended does not
+// take a count from the next window's attempts. It used to: the give-back
+// decremented whatever window was live, one extra guess per late give-back.
+func TestLateGiveBackSparesTheNextWindow(t *testing.T) {
+	e := newEnv(t, storeKinds[0], func(c *sm.Config) {
+		c.Throttle = func(acct, ip int64) (time.Duration, bool, time.Duration) { return 0, ip >= 3, time.Minute }
+	})
+	ip := netip.MustParseAddr("203.0.113.9")
+	early, err := e.m.ReserveSignIn(e.ctx, "alice", ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within its window a give-back is taken: three more fit after it.
+	now, err := e.m.ReserveSignIn(e.ctx, "alice", ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now.SecondFactorDue(e.ctx)
+	e.clock.Advance(16 * time.Minute) // the default window is 15 minutes
+	for i := range 3 {
+		if _, err := e.m.ReserveSignIn(e.ctx, "alice", ip); err != nil {
+			t.Fatalf("attempt %d of the new window: %v", i+1, err)
+		}
+	}
+	early.SecondFactorDue(e.ctx)
+	if _, err := e.m.ReserveSignIn(e.ctx, "alice", ip); sm.ErrorCode(err) != sm.ETOOMANY {
+		t.Fatalf("a fourth attempt after a give-back from the previous window: %v, want refused (429)", err)
+	}
+}

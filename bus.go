@@ -58,7 +58,12 @@ type Counter interface {
 	Get(ctx context.Context, key string) (int64, error)
 	// Decr takes one back from key's live count (never below zero, window
 	// unchanged; nothing when the key is absent): an attempt reserved with
-	// Incr that turned out to be legitimate gives its reservation back.
-	Decr(ctx context.Context, key string) error
+	// Incr that turned out to be legitimate gives its reservation back. It
+	// does so only when the window ends within left from now: the caller's
+	// window, which started at or before its Incr, has at most the window
+	// less the time since then to run, and a window started after it (the
+	// caller's expired meanwhile) has more, so a late give-back does not
+	// take a count from attempts of the next window.
+	Decr(ctx context.Context, key string, left time.Duration) error
 	Reset(ctx context.Context, key string) error
 }

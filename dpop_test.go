@@ -298,7 +298,7 @@ var errDown = errors.New("connection refused")
 
 func (downCounter) Incr(context.Context, string, time.Duration) (int64, error) { return 0, errDown }
 func (downCounter) Get(context.Context, string) (int64, error)                 { return 0, errDown }
-func (downCounter) Decr(context.Context, string) error                         { return errDown }
+func (downCounter) Decr(context.Context, string, time.Duration) error          { return errDown }
 func (downCounter) Reset(context.Context, string) error                        { return errDown }
 
 // TestDPoPReplayStoreFailsClosed: when the replay store cannot spend a jti

@@ -117,12 +117,13 @@ func (c *MemoryCounter) Get(_ context.Context, key string) (int64, error) {
 	return v.n, nil
 }
 
-// Decr takes one back from key's live count, never below zero.
-func (c *MemoryCounter) Decr(_ context.Context, key string) error {
+// Decr takes one back from key's live count, never below zero, when its
+// window ends within left.
+func (c *MemoryCounter) Decr(_ context.Context, key string, left time.Duration) error {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, ok := c.m[key]; ok && now.Before(v.expires) && v.n > 0 {
+	if v, ok := c.m[key]; ok && now.Before(v.expires) && v.expires.Sub(now) <= left && v.n > 0 {
 		v.n--
 		c.m[key] = v
 	}

@@ -18,11 +18,12 @@ if redis.call('PTTL', KEYS[1]) < 0 then
 end
 return n`)
 
-// decrScript takes one back from a live positive count; an absent key stays
-// absent (DECR would create it at -1, without a TTL).
+// decrScript takes one back from a live positive count whose window ends
+// within ARGV[1] ms; an absent key stays absent (DECR would create it at
+// -1, without a TTL).
 var decrScript = redis.NewScript(`
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then
+if n > 0 and redis.call('PTTL', KEYS[1]) <= tonumber(ARGV[1]) then
   return redis.call('DECR', KEYS[1])
 end
 return 0`)
@@ -64,10 +65,14 @@ func (c *RedisCounter) Get(ctx context.Context, key string) (int64, error) {
 	return n, nil
 }
 
-// Decr takes one back from key's live count atomically, never below zero;
-// the window (TTL) is left as it is.
-func (c *RedisCounter) Decr(ctx context.Context, key string) error {
-	if err := decrScript.Run(ctx, c.client, []string{c.prefix + key}).Err(); err != nil {
+// Decr takes one back from key's live count atomically, never below zero,
+// when its window (TTL) ends within left; the window is left as it is.
+func (c *RedisCounter) Decr(ctx context.Context, key string, left time.Duration) error {
+	if left <= 0 {
+		return nil
+	}
+	ms := (left + time.Millisecond - 1) / time.Millisecond // PTTL is whole milliseconds
+	if err := decrScript.Run(ctx, c.client, []string{c.prefix + key}, int64(ms)).Err(); err != nil {
 		return sm.WrapError(sm.EUNAVAILABLE, "redis counter: decr", err)
 	}
 	return nil

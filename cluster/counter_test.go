@@ -128,7 +128,7 @@ func TestCounterReserveAndGiveBack(t *testing.T) {
 					t.Fatalf("count %d returned %d times, want once each of 1..%d", i, seen[i].Load(), n)
 				}
 			}
-			if err := tc.b.Decr(ctx, "burst"); err != nil {
+			if err := tc.b.Decr(ctx, "burst", time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := tc.a.Get(ctx, "burst"); got != n-1 {
@@ -137,12 +137,29 @@ func TestCounterReserveAndGiveBack(t *testing.T) {
 			// Never below zero, and an absent key stays absent.
 			_, _ = tc.a.Incr(ctx, "one", time.Minute)
 			for range 3 {
-				if err := tc.a.Decr(ctx, "one"); err != nil {
+				if err := tc.a.Decr(ctx, "one", time.Minute); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := tc.a.Decr(ctx, "absent"); err != nil {
+			if err := tc.a.Decr(ctx, "absent", time.Minute); err != nil {
 				t.Fatal(err)
+			}
+			// A window with more than left to run is a later one than the
+			// caller's: it keeps its count.
+			_, _ = tc.a.Incr(ctx, "later", time.Minute)
+			for _, left := range []time.Duration{30 * time.Second, 0, -time.Second} {
+				if err := tc.b.Decr(ctx, "later", left); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, _ := tc.a.Get(ctx, "later"); got != 1 {
+				t.Fatalf("decr of a window with more than left to run: count %d, want 1", got)
+			}
+			if err := tc.b.Decr(ctx, "later", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := tc.a.Get(ctx, "later"); got != 0 {
+				t.Fatalf("decr within left: count %d, want 0", got)
 			}
 			if got, _ := tc.b.Get(ctx, "one"); got != 0 {
 				t.Fatalf("decr below zero: %d", got)

@@ -129,7 +129,7 @@ func TestRedisClusterCountersLeaderActivity(t *testing.T) {
 		if n, err := counter.Get(ctx, k); err != nil || n != int64(i+1) {
 			t.Fatalf("count of %s = %d, %v; want %d", k, n, err, i+1)
 		}
-		if err := counter.Decr(ctx, k); err != nil {
+		if err := counter.Decr(ctx, k, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if n, _ := counter.Get(ctx, k); n != int64(i) {

@@ -92,9 +92,9 @@ func (f fallbackCounter) Get(ctx context.Context, key string) (int64, error) {
 	return f.local.Get(ctx, key)
 }
 
-func (f fallbackCounter) Decr(ctx context.Context, key string) error {
-	_ = f.local.Decr(ctx, key)
-	return f.primary.Decr(ctx, key)
+func (f fallbackCounter) Decr(ctx context.Context, key string, left time.Duration) error {
+	_ = f.local.Decr(ctx, key, left)
+	return f.primary.Decr(ctx, key, left)
 }
 
 func (f fallbackCounter) Reset(ctx context.Context, key string) error {
