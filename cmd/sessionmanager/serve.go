@@ -76,6 +76,13 @@ func build(ctx context.Context, c *config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.store.Close() })
+	if v, ok := a.store.(interface {
+		Autovacuum(context.Context) (bool, error)
+	}); ok {
+		if on, err := v.Autovacuum(ctx); err == nil && !on {
+			log.Warn("PostgreSQL's autovacuum is off: the counter tables behind the dashboard's statistics keep every dead row and stale planner statistics, so Stats slows as sessions change; turn autovacuum on (PostgreSQL's default) or run VACUUM ANALYZE on a schedule (docs/SCALE.md)")
+		}
+	}
 	clock := c.clock
 	if a.keyring, err = token.NewKeyring(ctx, a.store, a.secrets, keyringConfig(c, clock.Now)); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)

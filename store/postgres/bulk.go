@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,8 +19,11 @@ const bulkChunk = 250_000
 // rows per statement) in one transaction that first drops the two tables'
 // plain secondary indexes and builds them again at the end, sorted in bulk
 // rather than row by row (the trigram GIN indexes above all), then runs
-// VACUUM ANALYZE (fresh planner statistics and visibility map, as
-// autovacuum would leave them). Unique and primary-key indexes stay, so
+// VACUUM ANALYZE of the two tables and of the counter tables the triggers
+// filled (fresh planner statistics and visibility map, as autovacuum would
+// leave them: a counter table last analyzed when it was empty, by its
+// migration, was read by a sequential scan where its index answers in a
+// few rows; docs/SCALE.md). Unique and primary-key indexes stay, so
 // every row is still checked; the counter triggers run per COPY. If the
 // load fails, the transaction rolls back, dropped indexes included. A
 // VACUUM ANALYZE that fails after the commit does not undo the load: it
@@ -62,7 +66,7 @@ func (s *Store) BulkLoad(ctx context.Context, users iter.Seq[*sm.User], sessions
 	if err != nil {
 		return fmt.Errorf("postgres: bulk load: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE users, sessions"); err != nil {
+	if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE users, sessions, "+strings.Join(counterTables, ", ")); err != nil {
 		return &sm.BulkLoadWarning{Err: fmt.Errorf("postgres: vacuum analyze after the load: %w", err)}
 	}
 	return nil

@@ -10,6 +10,21 @@ import (
 	sm "github.com/magic-sessionmanager/sessionmanager"
 )
 
+// counterTables are the tables the session and user triggers keep (the
+// counters Stats reads). Each write upserts rows of them, so they rely on
+// (auto)vacuum and analyze like any hot table.
+var counterTables = []string{"session_days", "session_live", "session_hours", "session_ticks", "user_counts"}
+
+// Autovacuum reports whether the server's autovacuum is on: the counter
+// tables need it (every session write leaves dead versions of their rows).
+func (s *Store) Autovacuum(ctx context.Context) (bool, error) {
+	var v string
+	if err := s.pool.QueryRow(ctx, `SELECT current_setting('autovacuum')`).Scan(&v); err != nil {
+		return false, mapErr(err, "settings")
+	}
+	return v == "on", nil
+}
+
 // Dashboard windows.
 const (
 	topBuckets = 20
