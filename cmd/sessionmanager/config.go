@@ -273,7 +273,7 @@ func loadConfig(getenv func(string) string, args []string) (*config, error) {
 		}
 		c.GCHeadroom = int64(n) << 20
 	}
-	if v := env("SM_GC_GROWTH_PERCENT", "50"); true {
+	if v := env("SM_GC_GROWTH_PERCENT", "35"); true {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 10 || n > 1000 {
 			return nil, badVar("SM_GC_GROWTH_PERCENT", "a whole percentage of the live heap from 10 to 1000 (Go's default: 100)", v)

@@ -23,10 +23,10 @@ import (
 // letting the heap double before a collection (Go's default) doubles the
 // instance's memory for nothing (a million sessions: 300 MB live, 625-759
 // MB resident, round 4). From a live heap of headroom*100/growth up, the
-// heap grows by `growth` percent of it instead (SM_GC_GROWTH_PERCENT, 50:
-// a million sessions stay under 600 MB resident; round 6). The cost is a
-// collection as often per byte allocated at growth percent: twice Go's
-// default at 50.
+// heap grows by `growth` percent of it instead (SM_GC_GROWTH_PERCENT, 35:
+// a million sessions stay under 600 MB resident; 50 peaked at 608 MB,
+// docs/PERFORMANCE.md round 6). The cost is collections more often per
+// byte allocated: 100/growth times Go's default, ~2.9 at 35.
 //
 // A GOGC or GOMEMLIMIT the operator sets wins: with GOGC set this does
 // nothing, and GOMEMLIMIT still caps the heap.

@@ -16,14 +16,14 @@ func TestGCPercentFor(t *testing.T) {
 		growth         int
 		want           int
 	}{
-		{15 * mb, 64 * mb, 50, 426},   // a small live heap gets 64 MB to grow
-		{64 * mb, 64 * mb, 50, 100},   // at the headroom, the headroom
-		{100 * mb, 64 * mb, 50, 64},   // then still the headroom
-		{128 * mb, 64 * mb, 50, 50},   // from headroom*100/growth up, growth percent
-		{300 * mb, 64 * mb, 50, 50},   // a million sessions: half the live heap, not all of it
+		{15 * mb, 64 * mb, 35, 426},   // a small live heap gets 64 MB to grow
+		{64 * mb, 64 * mb, 35, 100},   // at the headroom, the headroom
+		{128 * mb, 64 * mb, 35, 50},   // then still the headroom
+		{200 * mb, 64 * mb, 35, 35},   // from headroom*100/growth up, growth percent
+		{300 * mb, 64 * mb, 35, 35},   // a million sessions: a third of the live heap, not all of it
 		{300 * mb, 64 * mb, 100, 100}, // SM_GC_GROWTH_PERCENT=100: Go's default bound
-		{0, 64 * mb, 50, 50},          // nothing measured yet
-		{15 * mb, 0, 50, 50},          // no headroom: growth alone
+		{0, 64 * mb, 35, 35},          // nothing measured yet
+		{15 * mb, 0, 35, 35},          // no headroom: growth alone
 	} {
 		if got := gcPercentFor(c.live, c.headroom, c.growth); got != c.want {
 			t.Errorf("gcPercentFor(%d MB, %d MB, %d%%) = %d, want %d", c.live/mb, c.headroom/mb, c.growth, got, c.want)
@@ -80,8 +80,8 @@ func TestGCHeadroomConfig(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("SM_GC_GROWTH_PERCENT=%q: err %v, want ok=%v", v, err, ok)
 		}
-		if v == "" && err == nil && c.GCGrowth != 50 {
-			t.Errorf("SM_GC_GROWTH_PERCENT unset: growth %d, want 50", c.GCGrowth)
+		if v == "" && err == nil && c.GCGrowth != 35 {
+			t.Errorf("SM_GC_GROWTH_PERCENT unset: growth %d, want 35", c.GCGrowth)
 		}
 	}
 }
