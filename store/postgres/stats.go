@@ -48,12 +48,21 @@ func nextDayStart(t time.Time) time.Time {
 	return dayStart(t).Add(day)
 }
 
-// nextHourStart is the first whole hour at or after t.
-func nextHourStart(t time.Time) time.Time {
-	if h := t.Truncate(time.Hour); !h.Equal(t) {
-		return h.Add(time.Hour)
+// shorterSide splits a window that starts at from by the unit (a tick, an
+// hour) that holds from, on from's shorter side: counters are summed from
+// the unit first on, and the index entries of [lo, hi) are added (sign 1:
+// late in the unit, from to the next unit) or taken off (sign -1: early in
+// it, from's whole unit is counted and its part before from removed). The
+// index walk is at most half a unit.
+func shorterSide(from time.Time, unit time.Duration) (first, lo, hi time.Time, sign int64) {
+	start, next := from.Truncate(unit), from.Truncate(unit)
+	if next.Before(from) {
+		next = next.Add(unit)
 	}
-	return t
+	if from.Sub(start) < next.Sub(from) {
+		return start, start, from, -1
+	}
+	return next, from, next, 1
 }
 
 // tick is the unit of session_ticks (migration 0026): live sessions are
@@ -74,27 +83,18 @@ const ticksKept = 24 * time.Hour
 
 // presence counts the live sessions seen at or after each of froms: whole
 // ticks from session_ticks, and the part of a tick around from from the
-// live index (index-only), whichever side of from is shorter. Early in its
-// tick, from's whole tick is summed and the sessions seen in it before
-// from are taken off; late in it, only the ticks after it are summed and
-// the sessions seen from from to their start are added. The counters and
-// the index are read in one statement, one snapshot, so the two ways give
-// the same count; the index walk is at most five seconds of last-seen
-// times (a busy instance touches ~100,000 sessions a minute at 10 M:
-// docs/SCALE.md).
+// live index (index-only), on from's shorter side (shorterSide). The
+// counters and the index are read in one statement, one snapshot, so the
+// two ways give the same count; the index walk is at most five seconds of
+// last-seen times (a busy instance touches ~100,000 sessions a minute at
+// 10 M: docs/SCALE.md).
 func (s *Store) presence(ctx context.Context, froms ...time.Time) ([]int64, error) {
 	n := len(froms)
 	ticks, los, his, signs := make([]int64, n), make([]time.Time, n), make([]time.Time, n), make([]int64, n)
 	for i, from := range froms {
-		start, next := from.Truncate(tick), from.Truncate(tick)
-		if next.Before(from) {
-			next = next.Add(tick)
-		}
-		if from.Sub(start) < next.Sub(from) {
-			ticks[i], los[i], his[i], signs[i] = unixTick(start), start, from, -1
-		} else {
-			ticks[i], los[i], his[i], signs[i] = unixTick(next), from, next, 1
-		}
+		var first time.Time
+		first, los[i], his[i], signs[i] = shorterSide(from, tick)
+		ticks[i] = unixTick(first)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT
 			(SELECT coalesce(sum(live), 0) FROM session_ticks WHERE tick >= w.tick)
@@ -116,24 +116,19 @@ type windowCount struct {
 // windows counts the sessions created at or after each of froms and sums
 // their lengths: whole days from session_days, whole hours of the partial
 // first day from session_hours, and the part of from's hour on its shorter
-// side from the sessions-by-created_at index (index-only): late in the
-// hour, the sessions created from from to the next hour are added; early
-// in it, from's whole hour is counted and the sessions created in it before
-// from are taken off. One statement, one snapshot: the same counts both
-// ways, from at most half an hour of logins.
+// side (shorterSide) from the sessions-by-created_at index (index-only).
+// One statement, one snapshot: the same counts both ways, from at most half
+// an hour of logins.
 func (s *Store) windows(ctx context.Context, froms ...time.Time) ([]windowCount, error) {
 	n := len(froms)
 	firstHours, lastHours, days, los, his, signs := make([]int64, n), make([]int64, n), make([]time.Time, n),
 		make([]time.Time, n), make([]time.Time, n), make([]int64, n)
 	for i, from := range froms {
-		start, next := from.Truncate(time.Hour), nextHourStart(from)
+		var first time.Time
+		first, los[i], his[i], signs[i] = shorterSide(from, time.Hour)
+		firstHours[i] = unixHour(first)
 		days[i] = nextDayStart(from)
 		lastHours[i] = unixHour(days[i])
-		if from.Sub(start) < next.Sub(from) {
-			firstHours[i], los[i], his[i], signs[i] = unixHour(start), start, from, -1
-		} else {
-			firstHours[i], los[i], his[i], signs[i] = unixHour(next), from, next, 1
-		}
 	}
 	rows, err := s.pool.Query(ctx, `SELECT
 			(SELECT coalesce(sum(logins), 0) FROM session_days WHERE day >= w.day)
