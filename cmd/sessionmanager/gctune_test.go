@@ -59,29 +59,29 @@ func TestRunGCHeadroomSetsAndRestores(t *testing.T) {
 }
 
 func TestGCHeadroomConfig(t *testing.T) {
-	for v, ok := range map[string]bool{"0": true, "64": true, "4096": true, "-1": false, "4097": false, "lots": false} {
-		_, err := loadConfig(func(k string) string {
-			if k == "SM_GC_HEADROOM_MB" {
+	load := func(name, v string) (*config, error) {
+		return loadConfig(func(k string) string {
+			if k == name {
 				return v
 			}
 			return ""
 		}, nil)
-		if (err == nil) != ok {
-			t.Errorf("SM_GC_HEADROOM_MB=%s: err %v, want ok=%v", v, err, ok)
+	}
+	for name, values := range map[string]map[string]bool{
+		"SM_GC_HEADROOM_MB":    {"0": true, "64": true, "4096": true, "-1": false, "4097": false, "lots": false},
+		"SM_GC_GROWTH_PERCENT": {"10": true, "50": true, "1000": true, "9": false, "1001": false, "half": false},
+	} {
+		for v, ok := range values {
+			if _, err := load(name, v); (err == nil) != ok {
+				t.Errorf("%s=%q: err %v, want ok=%v", name, v, err, ok)
+			}
 		}
 	}
-	for v, ok := range map[string]bool{"": true, "10": true, "50": true, "1000": true, "9": false, "1001": false, "half": false} {
-		c, err := loadConfig(func(k string) string {
-			if k == "SM_GC_GROWTH_PERCENT" {
-				return v
-			}
-			return ""
-		}, nil)
-		if (err == nil) != ok {
-			t.Errorf("SM_GC_GROWTH_PERCENT=%q: err %v, want ok=%v", v, err, ok)
-		}
-		if v == "" && err == nil && c.GCGrowth != 35 {
-			t.Errorf("SM_GC_GROWTH_PERCENT unset: growth %d, want 35", c.GCGrowth)
-		}
+	c, err := load("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GCHeadroom != 64<<20 || c.GCGrowth != 35 {
+		t.Errorf("defaults: headroom %d, growth %d; want 64 MB and 35", c.GCHeadroom, c.GCGrowth)
 	}
 }
